@@ -1,0 +1,536 @@
+//! The TPACKET_V3 block walker.
+//!
+//! A block is handed to user space with `TP_STATUS_USER`; from then on the
+//! kernel does not write to it until it is given back, so it is read here as
+//! an ordinary byte slice. Nothing the kernel wrote is trusted: every header,
+//! `tp_next_offset`, `tp_mac` and `tp_snaplen` is checked against the block
+//! before a byte is read, and the first inconsistency stops the walk with a
+//! [`Malformed`] reason. This module is pure logic over memory, so its tests
+//! run on synthetic blocks without privileges (and under miri).
+
+use crate::packet::{Packet, PacketFlags};
+use crate::sys::tpacket::{self as tp, block_desc as bd, v3_hdr as h};
+
+/// Why a block was rejected. The packets before the fault were delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Malformed {
+    /// The block is shorter than its own descriptor.
+    ShortBlock,
+    /// `offset_to_first_pkt` points into the descriptor or past the block.
+    FirstOffset(u32),
+    /// A packet header at this offset does not fit in the block.
+    HeaderOutOfBounds(usize),
+    /// `tp_mac` points into the packet's own header.
+    MacOffset(usize),
+    /// `tp_mac + tp_snaplen` runs past the end of the block.
+    DataOutOfBounds(usize),
+    /// `tp_next_offset` is 0 although `num_pkts` says more packets follow.
+    EarlyEnd(usize),
+    /// `tp_next_offset` would move backwards or overlap the current packet.
+    NextOffset(usize),
+}
+
+impl core::fmt::Display for Malformed {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            Malformed::ShortBlock => write!(f, "block shorter than its descriptor"),
+            Malformed::FirstOffset(o) => write!(f, "offset_to_first_pkt {o} is outside the block"),
+            Malformed::HeaderOutOfBounds(o) => {
+                write!(f, "packet header at offset {o} runs past the block")
+            }
+            Malformed::MacOffset(o) => write!(
+                f,
+                "tp_mac of the packet at offset {o} points into its header"
+            ),
+            Malformed::DataOutOfBounds(o) => {
+                write!(f, "data of the packet at offset {o} runs past the block")
+            }
+            Malformed::EarlyEnd(o) => write!(
+                f,
+                "tp_next_offset is 0 at offset {o} before num_pkts packets"
+            ),
+            Malformed::NextOffset(o) => {
+                write!(f, "tp_next_offset of the packet at offset {o} overlaps it")
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn rd32(b: &[u8], off: usize) -> u32 {
+    u32::from_ne_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
+}
+
+#[inline(always)]
+fn rd16(b: &[u8], off: usize) -> u16 {
+    u16::from_ne_bytes([b[off], b[off + 1]])
+}
+
+/// The fields of a block descriptor that the walk needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockHeader {
+    /// Number of packets in the block.
+    pub num_pkts: u32,
+    /// Offset of the first packet.
+    pub first: u32,
+    /// Kernel sequence number of the block.
+    pub seq: u64,
+}
+
+/// Read and check a block descriptor.
+pub fn block_header(block: &[u8]) -> Result<BlockHeader, Malformed> {
+    if block.len() < bd::SIZE {
+        return Err(Malformed::ShortBlock);
+    }
+    let num_pkts = rd32(block, bd::NUM_PKTS);
+    let first = rd32(block, bd::OFFSET_TO_FIRST_PKT);
+    let seq = u64::from_ne_bytes(
+        block[bd::SEQ_NUM..bd::SEQ_NUM + 8]
+            .try_into()
+            .unwrap_or([0; 8]),
+    );
+    if num_pkts > 0 && ((first as usize) < bd::SIZE || first as usize >= block.len()) {
+        return Err(Malformed::FirstOffset(first));
+    }
+    Ok(BlockHeader {
+        num_pkts,
+        first,
+        seq,
+    })
+}
+
+/// Iterator over the packets of one block; stops at the first inconsistency
+/// and remembers it ([`PacketIter::error`]).
+#[derive(Debug, Clone)]
+pub struct PacketIter<'a> {
+    block: &'a [u8],
+    off: usize,
+    remaining: u32,
+    error: Option<Malformed>,
+}
+
+impl<'a> PacketIter<'a> {
+    /// Walk `block` (a whole block, descriptor included).
+    pub fn new(block: &'a [u8]) -> PacketIter<'a> {
+        match block_header(block) {
+            Ok(hdr) => PacketIter {
+                block,
+                off: hdr.first as usize,
+                remaining: hdr.num_pkts,
+                error: None,
+            },
+            Err(e) => PacketIter {
+                block,
+                off: 0,
+                remaining: 0,
+                error: Some(e),
+            },
+        }
+    }
+
+    /// Resume a walk at `off` with `remaining` packets left (for cursors kept
+    /// across calls). The position is re-validated on the next step.
+    pub fn resume(block: &'a [u8], off: usize, remaining: u32) -> PacketIter<'a> {
+        PacketIter {
+            block,
+            off,
+            remaining,
+            error: None,
+        }
+    }
+
+    /// The offset of the next packet and how many remain.
+    pub fn position(&self) -> (usize, u32) {
+        (self.off, self.remaining)
+    }
+
+    /// The reason the walk stopped early, if it did.
+    pub fn error(&self) -> Option<Malformed> {
+        self.error
+    }
+
+    #[cold]
+    fn fail(&mut self, m: Malformed) -> Option<Packet<'a>> {
+        self.error = Some(m);
+        self.remaining = 0;
+        None
+    }
+}
+
+impl<'a> Iterator for PacketIter<'a> {
+    type Item = Packet<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Packet<'a>> {
+        if self.remaining == 0 {
+            return None;
+        }
+        let off = self.off;
+        let block = self.block;
+        let Some(hdr) = off
+            .checked_add(h::HDRLEN)
+            .and_then(|end| block.get(off..end))
+        else {
+            return self.fail(Malformed::HeaderOutOfBounds(off));
+        };
+        let mac = rd16(hdr, h::MAC) as usize;
+        let snaplen = rd32(hdr, h::SNAPLEN) as usize;
+        if mac < h::HDRLEN {
+            return self.fail(Malformed::MacOffset(off));
+        }
+        let start = off + mac; // off + HDRLEN fit in usize, mac < 64 KiB
+        let Some(data) = start
+            .checked_add(snaplen)
+            .and_then(|end| block.get(start..end))
+        else {
+            return self.fail(Malformed::DataOutOfBounds(off));
+        };
+        self.remaining -= 1;
+        let next = rd32(hdr, h::NEXT_OFFSET) as usize;
+        if self.remaining > 0 {
+            if next == 0 {
+                self.error = Some(Malformed::EarlyEnd(off));
+                self.remaining = 0;
+            } else if next < mac + snaplen {
+                self.error = Some(Malformed::NextOffset(off));
+                self.remaining = 0;
+            } else {
+                self.off = off + next;
+            }
+        }
+        let status = rd32(hdr, h::STATUS);
+        let wire_len = rd32(hdr, h::LEN);
+        Some(Packet {
+            data,
+            ts_ns: u64::from(rd32(hdr, h::SEC)) * 1_000_000_000 + u64::from(rd32(hdr, h::NSEC)),
+            wire_len,
+            ifindex: rd32(hdr, h::SLL_IFINDEX) as i32,
+            rxhash: rd32(hdr, h::RXHASH),
+            vlan_tci: rd32(hdr, h::VLAN_TCI) as u16,
+            vlan_tpid: rd16(hdr, h::VLAN_TPID),
+            protocol: u16::from_be(rd16(hdr, h::SLL_PROTOCOL)),
+            pkt_type: hdr[h::SLL_PKTTYPE],
+            flags: status_flags(status, snaplen as u32, wire_len),
+        })
+    }
+}
+
+/// Map `tp_status` bits (and the lengths) to [`PacketFlags`].
+#[inline(always)]
+pub fn status_flags(status: u32, caplen: u32, wire_len: u32) -> PacketFlags {
+    let mut f = 0u32;
+    if status & tp::TP_STATUS_VLAN_VALID != 0 {
+        f |= PacketFlags::VLAN_VALID.bits();
+    }
+    if status & tp::TP_STATUS_VLAN_TPID_VALID != 0 {
+        f |= PacketFlags::VLAN_TPID_VALID.bits();
+    }
+    if caplen < wire_len {
+        f |= PacketFlags::TRUNCATED.bits();
+    }
+    if status & tp::TP_STATUS_LOSING != 0 {
+        f |= PacketFlags::LOSING.bits();
+    }
+    if status & tp::TP_STATUS_CSUMNOTREADY != 0 {
+        f |= PacketFlags::CSUM_NOT_READY.bits();
+    }
+    if status & tp::TP_STATUS_CSUM_VALID != 0 {
+        f |= PacketFlags::CSUM_VALID.bits();
+    }
+    if status & tp::TP_STATUS_TS_SOFTWARE != 0 {
+        f |= PacketFlags::TS_SOFTWARE.bits();
+    }
+    if status & tp::TP_STATUS_TS_SYS_HARDWARE != 0 {
+        f |= PacketFlags::TS_SYS_HARDWARE.bits();
+    }
+    if status & tp::TP_STATUS_TS_RAW_HARDWARE != 0 {
+        f |= PacketFlags::TS_RAW_HARDWARE.bits();
+    }
+    PacketFlags::from_bits_retain(f)
+}
+
+/// Builds synthetic blocks the way the kernel lays them out (for tests and
+/// the micro benchmark).
+#[doc(hidden)]
+pub mod synth {
+    //! cbindgen:ignore
+    use super::*;
+
+    /// Offset of frame data from its header, as the kernel computes it for
+    /// Ethernet with no reserve: `TPACKET_ALIGN(TPACKET3_HDRLEN)` plus 2 so
+    /// the network header is 16-byte aligned.
+    pub const MAC_OFFSET: usize = 82;
+
+    /// A block of `size` bytes (8-byte aligned storage) holding `frames`.
+    pub fn block(size: usize, seq: u64, frames: &[&[u8]]) -> Vec<u64> {
+        let mut words = vec![0u64; size.div_ceil(8)];
+        {
+            // SAFETY: reinterpreting a Vec<u64>'s initialised storage as
+            // bytes: u8 has no alignment or validity requirements, and the
+            // length is the same number of bytes.
+            let b: &mut [u8] = unsafe {
+                core::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), words.len() * 8)
+            };
+            let w32 = |b: &mut [u8], off: usize, v: u32| {
+                b[off..off + 4].copy_from_slice(&v.to_ne_bytes())
+            };
+            w32(b, bd::VERSION, 3);
+            w32(b, bd::BLOCK_STATUS, tp::TP_STATUS_USER);
+            w32(b, bd::NUM_PKTS, frames.len() as u32);
+            w32(b, bd::OFFSET_TO_FIRST_PKT, bd::SIZE as u32);
+            b[bd::SEQ_NUM..bd::SEQ_NUM + 8].copy_from_slice(&seq.to_ne_bytes());
+            let mut off = bd::SIZE;
+            for (i, f) in frames.iter().enumerate() {
+                let total = (MAC_OFFSET + f.len()).next_multiple_of(8);
+                let next = if i + 1 == frames.len() {
+                    0
+                } else {
+                    total as u32
+                };
+                w32(b, off + h::NEXT_OFFSET, next);
+                w32(b, off + h::SEC, 1_700_000_000 + i as u32);
+                w32(b, off + h::NSEC, 123_456_789);
+                w32(b, off + h::SNAPLEN, f.len() as u32);
+                w32(b, off + h::LEN, f.len() as u32 + (i as u32 % 2) * 4);
+                w32(
+                    b,
+                    off + h::STATUS,
+                    tp::TP_STATUS_USER | tp::TP_STATUS_TS_SOFTWARE,
+                );
+                b[off + h::MAC..off + h::MAC + 2]
+                    .copy_from_slice(&(MAC_OFFSET as u16).to_ne_bytes());
+                w32(b, off + h::SLL_IFINDEX, 7);
+                b[off + h::SLL_PROTOCOL..off + h::SLL_PROTOCOL + 2]
+                    .copy_from_slice(&0x0800u16.to_be_bytes());
+                b[off + h::SLL_PKTTYPE] = 3;
+                b[off + MAC_OFFSET..off + MAC_OFFSET + f.len()].copy_from_slice(f);
+                off += total;
+            }
+            w32(b, bd::BLK_LEN, off as u32);
+        }
+        words
+    }
+
+    /// View a synthetic block as bytes.
+    pub fn bytes(words: &mut [u64]) -> &mut [u8] {
+        let len = words.len() * 8;
+        // SAFETY: as above: same storage, same byte length, u8 has no
+        // alignment or validity requirements; the borrow is tied to `words`.
+        unsafe { core::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), len) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::synth::*;
+    use super::*;
+
+    fn frames() -> Vec<Vec<u8>> {
+        (0..5)
+            .map(|i| (0..(60 + i * 300)).map(|b| (b as u8) ^ (i as u8)).collect())
+            .collect()
+    }
+
+    #[test]
+    fn walks_all_packets_byte_exact() {
+        let fs = frames();
+        let refs: Vec<&[u8]> = fs.iter().map(|f| f.as_slice()).collect();
+        let mut w = block(8192, 42, &refs);
+        let b = bytes(&mut w);
+        let hdr = block_header(b).unwrap();
+        assert_eq!(
+            hdr,
+            BlockHeader {
+                num_pkts: 5,
+                first: 48,
+                seq: 42
+            }
+        );
+        let mut it = PacketIter::new(b);
+        let got: Vec<Packet<'_>> = it.by_ref().collect();
+        assert_eq!(it.error(), None);
+        assert_eq!(got.len(), 5);
+        for (i, p) in got.iter().enumerate() {
+            assert_eq!(p.data(), refs[i]);
+            assert_eq!(p.wire_len(), refs[i].len() as u32 + (i as u32 % 2) * 4);
+            assert_eq!(p.flags().contains(PacketFlags::TRUNCATED), i % 2 == 1);
+            assert!(p.flags().contains(PacketFlags::TS_SOFTWARE));
+            assert_eq!(
+                p.timestamp_ns(),
+                (1_700_000_000 + i as u64) * 1_000_000_000 + 123_456_789
+            );
+            assert_eq!(p.ifindex(), 7);
+            assert_eq!(p.protocol(), 0x0800);
+            assert_eq!(p.packet_type(), crate::packet::PacketType::OtherHost);
+        }
+    }
+
+    #[test]
+    fn empty_block_yields_nothing() {
+        let mut w = block(4096, 1, &[]);
+        let mut it = PacketIter::new(bytes(&mut w));
+        assert!(it.next().is_none());
+        assert_eq!(it.error(), None);
+    }
+
+    fn corrupt(f: impl Fn(&mut [u8])) -> (usize, Option<Malformed>) {
+        let fs = frames();
+        let refs: Vec<&[u8]> = fs.iter().map(|f| f.as_slice()).collect();
+        let mut w = block(8192, 1, &refs);
+        let b = bytes(&mut w);
+        f(b);
+        let mut it = PacketIter::new(b);
+        let n = it.by_ref().count();
+        (n, it.error())
+    }
+
+    fn put32(b: &mut [u8], off: usize, v: u32) {
+        b[off..off + 4].copy_from_slice(&v.to_ne_bytes());
+    }
+
+    #[test]
+    fn rejects_first_offset_outside_block() {
+        assert_eq!(
+            corrupt(|b| put32(b, bd::OFFSET_TO_FIRST_PKT, 9000)),
+            (0, Some(Malformed::FirstOffset(9000)))
+        );
+        assert_eq!(
+            corrupt(|b| put32(b, bd::OFFSET_TO_FIRST_PKT, 4)),
+            (0, Some(Malformed::FirstOffset(4)))
+        );
+    }
+
+    #[test]
+    fn rejects_snaplen_past_block() {
+        assert_eq!(
+            corrupt(|b| put32(b, bd::SIZE + h::SNAPLEN, 1 << 30)),
+            (0, Some(Malformed::DataOutOfBounds(48)))
+        );
+        assert_eq!(
+            corrupt(|b| put32(b, bd::SIZE + h::SNAPLEN, u32::MAX)),
+            (0, Some(Malformed::DataOutOfBounds(48)))
+        );
+    }
+
+    #[test]
+    fn rejects_mac_into_header() {
+        assert_eq!(
+            corrupt(|b| b[bd::SIZE + h::MAC..bd::SIZE + h::MAC + 2]
+                .copy_from_slice(&10u16.to_ne_bytes())),
+            (0, Some(Malformed::MacOffset(48)))
+        );
+    }
+
+    #[test]
+    fn mac_past_block_is_caught() {
+        assert_eq!(
+            corrupt(|b| b[bd::SIZE + h::MAC..bd::SIZE + h::MAC + 2]
+                .copy_from_slice(&u16::MAX.to_ne_bytes())),
+            (0, Some(Malformed::DataOutOfBounds(48)))
+        );
+    }
+
+    #[test]
+    fn next_offset_past_block_stops_after_the_good_packet() {
+        assert_eq!(
+            corrupt(|b| put32(b, bd::SIZE + h::NEXT_OFFSET, 100_000)),
+            (1, Some(Malformed::HeaderOutOfBounds(100_048)))
+        );
+        assert_eq!(
+            corrupt(|b| put32(b, bd::SIZE + h::NEXT_OFFSET, u32::MAX)),
+            (
+                1,
+                Some(Malformed::HeaderOutOfBounds(48 + u32::MAX as usize))
+            )
+        );
+    }
+
+    #[test]
+    fn next_offset_zero_ends_the_walk() {
+        assert_eq!(
+            corrupt(|b| put32(b, bd::SIZE + h::NEXT_OFFSET, 0)),
+            (1, Some(Malformed::EarlyEnd(48)))
+        );
+    }
+
+    #[test]
+    fn overlapping_next_offset_is_rejected() {
+        assert_eq!(
+            corrupt(|b| put32(b, bd::SIZE + h::NEXT_OFFSET, 8)),
+            (1, Some(Malformed::NextOffset(48)))
+        );
+    }
+
+    #[test]
+    fn num_pkts_larger_than_the_chain_is_caught() {
+        // The last packet has tp_next_offset 0; claim one more packet.
+        assert_eq!(
+            corrupt(|b| put32(b, bd::NUM_PKTS, 6)).1,
+            Some(Malformed::EarlyEnd(
+                48 + {
+                    let mut off = 0;
+                    for i in 0..4 {
+                        off += (MAC_OFFSET + 60 + i * 300).next_multiple_of(8);
+                    }
+                    off
+                }
+            ))
+        );
+    }
+
+    #[test]
+    fn header_straddling_block_end() {
+        let mut w = block(4096, 1, &[&[0u8; 60]]);
+        let b = bytes(&mut w);
+        put32(b, bd::OFFSET_TO_FIRST_PKT, 4096 - 20);
+        let mut it = PacketIter::new(b);
+        assert!(it.next().is_none());
+        assert_eq!(it.error(), Some(Malformed::HeaderOutOfBounds(4076)));
+    }
+
+    #[test]
+    fn short_block() {
+        let b = [0u8; 20];
+        let mut it = PacketIter::new(&b);
+        assert!(it.next().is_none());
+        assert_eq!(it.error(), Some(Malformed::ShortBlock));
+    }
+
+    #[test]
+    fn resume_continues_where_it_left() {
+        let fs = frames();
+        let refs: Vec<&[u8]> = fs.iter().map(|f| f.as_slice()).collect();
+        let mut w = block(8192, 1, &refs);
+        let b = bytes(&mut w);
+        let mut it = PacketIter::new(b);
+        it.next();
+        it.next();
+        let (off, rem) = it.position();
+        let rest: Vec<_> = PacketIter::resume(b, off, rem)
+            .map(|p| p.data().to_vec())
+            .collect();
+        assert_eq!(rest, fs[2..].to_vec());
+    }
+
+    #[test]
+    fn random_corruption_never_reads_out_of_bounds() {
+        // Deterministic xorshift; every byte of the headers gets hit.
+        let fs = frames();
+        let refs: Vec<&[u8]> = fs.iter().map(|f| f.as_slice()).collect();
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let rounds = if cfg!(miri) { 50 } else { 20_000 };
+        for _ in 0..rounds {
+            let mut w = block(4096, 1, &refs[..3]);
+            let b = bytes(&mut w);
+            for _ in 0..4 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let pos = (x as usize) % 600;
+                b[pos] = (x >> 32) as u8;
+            }
+            let total: usize = PacketIter::new(b).map(|p| p.data().len()).sum();
+            assert!(total <= 4096);
+        }
+    }
+}

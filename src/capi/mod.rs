@@ -1,0 +1,269 @@
+//! Floor 4: the C surface (`include/netring.h`). Thin: check arguments,
+//! convert, call the Rust API, convert back.
+//!
+//! Every exported function runs its body through [`boundary`] (status
+//! returns) or [`guard`] (value returns), which catch panics so none crosses
+//! the FFI boundary; a test (`every_export_is_guarded`) checks that no
+//! exported function lacks one.
+
+#![allow(non_camel_case_types)]
+
+use std::cell::RefCell;
+use std::ffi::{CStr, CString, c_char, c_int};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use crate::error::{Error, ErrorKind};
+
+pub mod batch;
+pub mod capture;
+pub mod version;
+
+/// Status of a netring call. Every fallible function returns one of these
+/// as an `int`: 0 is success, positive values are informational (not
+/// errors), negative values are errors. Values are stable and never reused.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum nr_status {
+    /// Success.
+    NR_OK = 0,
+    /// Informational: the timeout passed and nothing was ready (also the answer
+    /// of a non-blocking call, timeout 0, with nothing ready). Not an error.
+    NR_TIMEOUT = 1,
+    /// Informational: the wait was ended by nr_capture_breakloop(). Not an error;
+    /// the break request is consumed by the call that returns it.
+    NR_BREAK = 2,
+    /// Informational: nr_batch_for_each() stopped because the callback returned
+    /// non-zero ("aborted by callback"). Not an error.
+    NR_STOPPED = 3,
+    /// Informational: the timeout passed while the interface was down. Not an
+    /// error: the capture resumes by itself when the interface comes back up.
+    /// Waiting on a down interface sleeps; it never spins.
+    NR_IFACE_DOWN = 4,
+    /// A NULL pointer, or an argument outside its documented range.
+    NR_E_INVALID_ARG = -1,
+    /// Missing privileges: capture needs CAP_NET_RAW (and CAP_NET_ADMIN for
+    /// promiscuous mode).
+    NR_E_PERMISSION = -2,
+    /// No interface of that name in the calling thread's network namespace.
+    NR_E_NO_DEVICE = -3,
+    /// The kernel could not allocate the ring (or other memory).
+    NR_E_NO_MEMORY = -4,
+    /// Impossible configuration: ring geometry, snap length, ... The message
+    /// names the field and the rule.
+    NR_E_CONFIG = -5,
+    /// The interface was removed while the handle was open. Close the handle.
+    NR_E_IFACE_GONE = -6,
+    /// The call is not allowed in the handle's current state (for example
+    /// nr_next_batch() while a batch is still held).
+    NR_E_BUSY = -7,
+    /// The batch is not live: already released (double release), or released
+    /// from inside its own nr_batch_for_each() callback.
+    NR_E_BAD_BATCH = -8,
+    /// The kernel or the device does not support what was asked.
+    NR_E_UNSUPPORTED = -9,
+    /// Ring contents failed validation; the packets before the fault were
+    /// delivered, the rest of the block was skipped and counted.
+    NR_E_MALFORMED = -10,
+    /// A frame larger than the slot, ring or interface allows.
+    NR_E_TOO_BIG = -11,
+    /// Any other operating-system failure; the message names the call and errno.
+    NR_E_SYSTEM = -12,
+    /// A bug inside netring (a caught Rust panic). Please report it.
+    NR_E_INTERNAL = -13,
+}
+
+/// The status values as `c_int`, for the Rust side of the boundary.
+/// cbindgen:ignore
+mod codes {
+    use super::nr_status;
+    use std::ffi::c_int;
+    pub const NR_OK: c_int = nr_status::NR_OK as c_int;
+    pub const NR_TIMEOUT: c_int = nr_status::NR_TIMEOUT as c_int;
+    pub const NR_BREAK: c_int = nr_status::NR_BREAK as c_int;
+    pub const NR_STOPPED: c_int = nr_status::NR_STOPPED as c_int;
+    pub const NR_IFACE_DOWN: c_int = nr_status::NR_IFACE_DOWN as c_int;
+    pub const NR_E_INVALID_ARG: c_int = nr_status::NR_E_INVALID_ARG as c_int;
+    pub const NR_E_PERMISSION: c_int = nr_status::NR_E_PERMISSION as c_int;
+    pub const NR_E_NO_DEVICE: c_int = nr_status::NR_E_NO_DEVICE as c_int;
+    pub const NR_E_NO_MEMORY: c_int = nr_status::NR_E_NO_MEMORY as c_int;
+    pub const NR_E_CONFIG: c_int = nr_status::NR_E_CONFIG as c_int;
+    pub const NR_E_IFACE_GONE: c_int = nr_status::NR_E_IFACE_GONE as c_int;
+    pub const NR_E_BUSY: c_int = nr_status::NR_E_BUSY as c_int;
+    pub const NR_E_BAD_BATCH: c_int = nr_status::NR_E_BAD_BATCH as c_int;
+    pub const NR_E_UNSUPPORTED: c_int = nr_status::NR_E_UNSUPPORTED as c_int;
+    pub const NR_E_MALFORMED: c_int = nr_status::NR_E_MALFORMED as c_int;
+    pub const NR_E_TOO_BIG: c_int = nr_status::NR_E_TOO_BIG as c_int;
+    pub const NR_E_SYSTEM: c_int = nr_status::NR_E_SYSTEM as c_int;
+    pub const NR_E_INTERNAL: c_int = nr_status::NR_E_INTERNAL as c_int;
+}
+pub(crate) use codes::*;
+
+/// The stable status code of an error kind.
+pub(crate) fn status_of(kind: ErrorKind) -> c_int {
+    match kind {
+        ErrorKind::InvalidArgument => NR_E_INVALID_ARG,
+        ErrorKind::Permission => NR_E_PERMISSION,
+        ErrorKind::NoDevice => NR_E_NO_DEVICE,
+        ErrorKind::NoMemory => NR_E_NO_MEMORY,
+        ErrorKind::InvalidConfig => NR_E_CONFIG,
+        ErrorKind::InterfaceGone => NR_E_IFACE_GONE,
+        ErrorKind::Busy => NR_E_BUSY,
+        ErrorKind::BadBatch => NR_E_BAD_BATCH,
+        ErrorKind::Unsupported => NR_E_UNSUPPORTED,
+        ErrorKind::Malformed => NR_E_MALFORMED,
+        ErrorKind::TooBig => NR_E_TOO_BIG,
+        ErrorKind::System => NR_E_SYSTEM,
+        ErrorKind::Internal => NR_E_INTERNAL,
+    }
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+pub(crate) fn set_last_error(msg: &str) {
+    let c = CString::new(msg.replace('\0', " ")).unwrap_or_default();
+    LAST_ERROR.with(|slot| *slot.borrow_mut() = c);
+}
+
+/// Run an exported function's body: a panic becomes `NR_E_INTERNAL`, an
+/// `Err` becomes its status code with the message stored for
+/// nr_last_error().
+pub(crate) fn boundary(f: impl FnOnce() -> Result<c_int, Error>) -> c_int {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(status)) => status,
+        Ok(Err(e)) => {
+            set_last_error(e.message());
+            status_of(e.kind())
+        }
+        Err(_) => {
+            set_last_error("internal error in netring (a Rust panic was caught); please report it");
+            NR_E_INTERNAL
+        }
+    }
+}
+
+/// Like [`boundary`] for functions that return a value: a panic returns
+/// `default`.
+pub(crate) fn guard<T>(default: T, f: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        set_last_error("internal error in netring (a Rust panic was caught); please report it");
+        default
+    })
+}
+
+/// The error for a NULL argument.
+pub(crate) fn null_arg(name: &str) -> Error {
+    Error::invalid_arg(format!("argument '{name}' is NULL"))
+}
+
+/// Read a C string argument as UTF-8.
+///
+/// # Safety
+/// `p` is NULL or points to a NUL-terminated string.
+pub(crate) unsafe fn c_str<'a>(p: *const c_char, name: &str) -> Result<&'a str, Error> {
+    if p.is_null() {
+        return Err(null_arg(name));
+    }
+    // SAFETY: non-NULL and NUL-terminated per the caller's contract.
+    unsafe { CStr::from_ptr(p) }
+        .to_str()
+        .map_err(|_| Error::invalid_arg(format!("argument '{name}' is not valid UTF-8")))
+}
+
+/// The message of the last failed netring call on this thread: what was
+/// wrong and what to do. Never NULL (empty before any failure). Valid until
+/// the next failing netring call on the same thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn nr_last_error() -> *const c_char {
+    guard(c"".as_ptr(), || {
+        LAST_ERROR.with(|slot| slot.borrow().as_ptr())
+    })
+}
+
+/// Static text naming any status value (unknown values included). Never
+/// NULL; the string lives forever.
+#[unsafe(no_mangle)]
+pub extern "C" fn nr_strerror(status: c_int) -> *const c_char {
+    guard(c"internal error".as_ptr(), || {
+        let s: &'static CStr = match status {
+            NR_OK => c"success",
+            NR_TIMEOUT => c"timeout: nothing ready",
+            NR_BREAK => c"interrupted by nr_capture_breakloop()",
+            NR_STOPPED => c"aborted by callback",
+            NR_IFACE_DOWN => c"interface is down (capture resumes when it is up)",
+            NR_E_INVALID_ARG => c"invalid argument",
+            NR_E_PERMISSION => c"permission denied (needs CAP_NET_RAW)",
+            NR_E_NO_DEVICE => c"no such interface",
+            NR_E_NO_MEMORY => c"out of memory",
+            NR_E_CONFIG => c"invalid configuration",
+            NR_E_IFACE_GONE => c"interface was removed",
+            NR_E_BUSY => c"busy: a batch is still held",
+            NR_E_BAD_BATCH => c"batch is not live (already released?)",
+            NR_E_UNSUPPORTED => c"not supported",
+            NR_E_MALFORMED => c"malformed ring data",
+            NR_E_TOO_BIG => c"frame too big",
+            NR_E_SYSTEM => c"system error",
+            NR_E_INTERNAL => c"internal error",
+            _ => c"unknown status",
+        };
+        s.as_ptr()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panics_become_internal_errors() {
+        let rc = boundary(|| panic!("boom"));
+        assert_eq!(rc, NR_E_INTERNAL);
+        // SAFETY: nr_last_error returns a valid NUL-terminated string.
+        let msg = unsafe { CStr::from_ptr(nr_last_error()) }.to_str().unwrap();
+        assert!(msg.contains("internal error"), "{msg}");
+        assert_eq!(guard(7, || panic!("boom")), 7);
+    }
+
+    #[test]
+    fn strerror_covers_every_status() {
+        for s in -13..=4 {
+            // SAFETY: nr_strerror returns a valid static string.
+            let t = unsafe { CStr::from_ptr(nr_strerror(s)) }.to_str().unwrap();
+            assert_ne!(t, "unknown status", "status {s}");
+        }
+        // SAFETY: as above.
+        assert_eq!(
+            unsafe { CStr::from_ptr(nr_strerror(-999)) }
+                .to_str()
+                .unwrap(),
+            "unknown status"
+        );
+    }
+
+    /// rustls-ffi's one slip was an export without its panic boundary:
+    /// check every exported function of the C surface.
+    #[test]
+    fn every_export_is_guarded() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/capi");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let src = std::fs::read_to_string(&path).unwrap();
+            let mut rest = src.as_str();
+            while let Some(pos) = rest.find("#[unsafe(no_mangle)]") {
+                rest = &rest[pos + 20..];
+                let body_start = rest.find('{').unwrap();
+                let after = rest[body_start + 1..].trim_start();
+                assert!(
+                    after.starts_with("boundary(") || after.starts_with("guard("),
+                    "{}: exported function without boundary/guard: {}",
+                    path.display(),
+                    &rest[..body_start.min(120)]
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked >= 15, "only {checked} exports found");
+    }
+}

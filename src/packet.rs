@@ -1,0 +1,136 @@
+//! [`Packet`]: a borrowed view of one frame plus its metadata.
+
+use bitflags::bitflags;
+
+bitflags! {
+    /// Per-packet status flags. The values are part of the C ABI
+    /// (`NR_PKT_*` in `netring.h`).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub struct PacketFlags: u32 {
+        /// `vlan_tci` is valid (the kernel stripped an 802.1Q/802.1ad tag).
+        const VLAN_VALID = 1 << 0;
+        /// `vlan_tpid` is valid.
+        const VLAN_TPID_VALID = 1 << 1;
+        /// The frame was cut: captured length < wire length.
+        const TRUNCATED = 1 << 2;
+        /// The kernel dropped packets around this one (ring was full).
+        const LOSING = 1 << 3;
+        /// The checksum is not computed yet (outgoing, offloaded).
+        const CSUM_NOT_READY = 1 << 4;
+        /// The checksum was verified by the device or the stack.
+        const CSUM_VALID = 1 << 5;
+        /// The timestamp is a software timestamp.
+        const TS_SOFTWARE = 1 << 6;
+        /// The timestamp is a hardware timestamp converted to system time.
+        const TS_SYS_HARDWARE = 1 << 7;
+        /// The timestamp is a raw hardware timestamp.
+        const TS_RAW_HARDWARE = 1 << 8;
+    }
+}
+
+/// Where a packet was going, from the kernel's point of view (`PACKET_*` of
+/// `<linux/if_packet.h>`). Values are part of the C ABI (`NR_DIR_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum PacketType {
+    /// To us.
+    Host = 0,
+    /// To all (broadcast).
+    Broadcast = 1,
+    /// To a group (multicast).
+    Multicast = 2,
+    /// To someone else (seen in promiscuous mode or on a mirror port).
+    OtherHost = 3,
+    /// Sent by this host.
+    Outgoing = 4,
+    /// Looped back.
+    Loopback = 5,
+    /// Any other value the kernel reports.
+    Other = 255,
+}
+
+impl PacketType {
+    /// From the kernel's `sll_pkttype`.
+    pub fn from_raw(v: u8) -> PacketType {
+        match v {
+            0 => PacketType::Host,
+            1 => PacketType::Broadcast,
+            2 => PacketType::Multicast,
+            3 => PacketType::OtherHost,
+            4 => PacketType::Outgoing,
+            5 => PacketType::Loopback,
+            _ => PacketType::Other,
+        }
+    }
+}
+
+/// One received frame: a view into ring (or UMEM) memory and its metadata.
+/// The data is valid as long as the batch it came from.
+#[derive(Debug, Clone, Copy)]
+pub struct Packet<'a> {
+    pub(crate) data: &'a [u8],
+    pub(crate) ts_ns: u64,
+    pub(crate) wire_len: u32,
+    pub(crate) ifindex: i32,
+    pub(crate) rxhash: u32,
+    pub(crate) vlan_tci: u16,
+    pub(crate) vlan_tpid: u16,
+    pub(crate) protocol: u16,
+    pub(crate) pkt_type: u8,
+    pub(crate) flags: PacketFlags,
+}
+
+impl<'a> Packet<'a> {
+    /// The captured bytes, starting at the link-layer (Ethernet) header.
+    pub fn data(&self) -> &'a [u8] {
+        self.data
+    }
+    /// Captured length (`data().len()`).
+    pub fn caplen(&self) -> u32 {
+        self.data.len() as u32
+    }
+    /// Length on the wire (≥ caplen).
+    pub fn wire_len(&self) -> u32 {
+        self.wire_len
+    }
+    /// Timestamp in nanoseconds since the Unix epoch.
+    pub fn timestamp_ns(&self) -> u64 {
+        self.ts_ns
+    }
+    /// Interface index the packet was seen on.
+    pub fn ifindex(&self) -> i32 {
+        self.ifindex
+    }
+    /// Receive hash (0 unless `fill_rxhash` was enabled).
+    pub fn rxhash(&self) -> u32 {
+        self.rxhash
+    }
+    /// VLAN TCI when [`PacketFlags::VLAN_VALID`] is set.
+    pub fn vlan_tci(&self) -> Option<u16> {
+        self.flags
+            .contains(PacketFlags::VLAN_VALID)
+            .then_some(self.vlan_tci)
+    }
+    /// VLAN TPID when [`PacketFlags::VLAN_TPID_VALID`] is set.
+    pub fn vlan_tpid(&self) -> Option<u16> {
+        self.flags
+            .contains(PacketFlags::VLAN_TPID_VALID)
+            .then_some(self.vlan_tpid)
+    }
+    /// Link-layer protocol (EtherType) in host byte order.
+    pub fn protocol(&self) -> u16 {
+        self.protocol
+    }
+    /// Packet type / direction.
+    pub fn packet_type(&self) -> PacketType {
+        PacketType::from_raw(self.pkt_type)
+    }
+    /// Raw `sll_pkttype`.
+    pub fn packet_type_raw(&self) -> u8 {
+        self.pkt_type
+    }
+    /// Status flags.
+    pub fn flags(&self) -> PacketFlags {
+        self.flags
+    }
+}

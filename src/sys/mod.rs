@@ -1,0 +1,7 @@
+//! Floor 1: the kernel ABI and nothing else.
+//!
+//! Only this module spells kernel structures, constants and raw system calls.
+//! The engines above it call the typed helpers in [`socket`].
+
+pub mod socket;
+pub mod tpacket;

@@ -1,0 +1,418 @@
+//! Typed wrappers over the raw socket, poll, mmap and eventfd system calls.
+//!
+//! Every function returns `std::io::Result`; the engines turn errno values
+//! into [`crate::Error`]s with a message that says what was being done.
+
+use std::ffi::CStr;
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
+
+fn cvt(rc: libc::c_int) -> io::Result<libc::c_int> {
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
+}
+
+/// `socket(AF_PACKET, SOCK_RAW, protocol)` with `SOCK_CLOEXEC`.
+///
+/// Protocol 0 creates a socket that receives nothing until it is bound with a
+/// protocol, so filters and rings can be set up before any frame arrives.
+pub fn packet_socket(protocol_host_order: u16) -> io::Result<OwnedFd> {
+    // SAFETY: plain system call with constant arguments; the returned fd is
+    // owned by nobody else, so wrapping it in OwnedFd is sound.
+    unsafe {
+        let fd = cvt(libc::socket(
+            libc::AF_PACKET,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            i32::from(protocol_host_order.to_be()),
+        ))?;
+        Ok(OwnedFd::from_raw_fd(fd))
+    }
+}
+
+/// `setsockopt` with a typed value.
+pub fn setsockopt<T>(
+    fd: &OwnedFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &T,
+) -> io::Result<()> {
+    // SAFETY: `value` points to a live `T` of `size_of::<T>()` bytes for the
+    // duration of the call; the kernel only reads it.
+    unsafe {
+        cvt(libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (value as *const T).cast(),
+            size_of::<T>() as libc::socklen_t,
+        ))?;
+    }
+    Ok(())
+}
+
+/// `setsockopt` with a byte slice (for variable-size values such as filters).
+pub fn setsockopt_raw(
+    fd: &OwnedFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &[u8],
+) -> io::Result<()> {
+    // SAFETY: the slice is valid for reads of its length during the call.
+    unsafe {
+        cvt(libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            value.as_ptr().cast(),
+            value.len() as libc::socklen_t,
+        ))?;
+    }
+    Ok(())
+}
+
+/// `getsockopt` into a typed value; returns the value and the length the kernel wrote.
+pub fn getsockopt<T: Copy>(
+    fd: RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+) -> io::Result<(T, usize)> {
+    // SAFETY: T is a plain-old-data kernel struct (Copy, repr(C) at the call
+    // sites) for which all-zero bytes are a valid value; the kernel writes at
+    // most `len` bytes into it.
+    unsafe {
+        let mut value: T = zeroed();
+        let mut len = size_of::<T>() as libc::socklen_t;
+        cvt(libc::getsockopt(
+            fd,
+            level,
+            name,
+            (&mut value as *mut T).cast(),
+            &mut len,
+        ))?;
+        Ok((value, len as usize))
+    }
+}
+
+/// Read and clear the socket's pending error (`SO_ERROR`).
+pub fn take_socket_error(fd: RawFd) -> io::Result<i32> {
+    getsockopt::<libc::c_int>(fd, libc::SOL_SOCKET, libc::SO_ERROR).map(|(v, _)| v)
+}
+
+/// `bind` an AF_PACKET socket to an interface and protocol.
+pub fn bind_packet(fd: &OwnedFd, ifindex: i32, protocol_host_order: u16) -> io::Result<()> {
+    // SAFETY: sockaddr_ll is plain data; all-zero is valid. The pointer and
+    // length passed to bind describe that local value.
+    unsafe {
+        let mut sll: libc::sockaddr_ll = zeroed();
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_protocol = protocol_host_order.to_be();
+        sll.sll_ifindex = ifindex;
+        cvt(libc::bind(
+            fd.as_raw_fd(),
+            (&sll as *const libc::sockaddr_ll).cast(),
+            size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+        ))?;
+    }
+    Ok(())
+}
+
+/// The interface index an AF_PACKET socket is bound to (`-1` once the kernel
+/// has unregistered that interface).
+pub fn bound_ifindex(fd: RawFd) -> io::Result<i32> {
+    // SAFETY: the kernel writes at most `len` bytes into the local sockaddr_ll.
+    unsafe {
+        let mut sll: libc::sockaddr_ll = zeroed();
+        let mut len = size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+        cvt(libc::getsockname(
+            fd,
+            (&mut sll as *mut libc::sockaddr_ll).cast(),
+            &mut len,
+        ))?;
+        Ok(sll.sll_ifindex)
+    }
+}
+
+/// Interface name → index in the calling thread's network namespace.
+pub fn if_index(name: &CStr) -> io::Result<i32> {
+    // SAFETY: `name` is a valid NUL-terminated string.
+    let idx = unsafe { libc::if_nametoindex(name.as_ptr()) };
+    if idx == 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(idx as i32)
+    }
+}
+
+/// Interface index → name, `None` if no such interface exists (any more).
+pub fn if_name(ifindex: i32) -> Option<String> {
+    let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
+    // SAFETY: `buf` has IF_NAMESIZE bytes, as if_indextoname requires.
+    let p = unsafe { libc::if_indextoname(ifindex as libc::c_uint, buf.as_mut_ptr()) };
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: on success if_indextoname wrote a NUL-terminated name into buf.
+    Some(
+        unsafe { CStr::from_ptr(buf.as_ptr()) }
+            .to_string_lossy()
+            .into_owned(),
+    )
+}
+
+/// Interface flags (`SIOCGIFFLAGS`) using `fd` for the ioctl.
+pub fn if_flags(fd: RawFd, name: &str) -> io::Result<u32> {
+    // SAFETY: ifreq is plain data; the name is copied with its length bounded
+    // to IFNAMSIZ-1 so it stays NUL-terminated; the ioctl writes into ifr.
+    unsafe {
+        let mut ifr: libc::ifreq = zeroed();
+        for (dst, src) in ifr
+            .ifr_name
+            .iter_mut()
+            .zip(name.bytes().take(libc::IFNAMSIZ - 1))
+        {
+            *dst = src as libc::c_char;
+        }
+        cvt(libc::ioctl(fd, libc::SIOCGIFFLAGS as _, &mut ifr))?;
+        Ok(ifr.ifr_ifru.ifru_flags as u16 as u32)
+    }
+}
+
+/// Interface MTU (`SIOCGIFMTU`) using `fd` for the ioctl.
+pub fn if_mtu(fd: RawFd, name: &str) -> io::Result<u32> {
+    // SAFETY: as in if_flags.
+    unsafe {
+        let mut ifr: libc::ifreq = zeroed();
+        for (dst, src) in ifr
+            .ifr_name
+            .iter_mut()
+            .zip(name.bytes().take(libc::IFNAMSIZ - 1))
+        {
+            *dst = src as libc::c_char;
+        }
+        cvt(libc::ioctl(fd, libc::SIOCGIFMTU as _, &mut ifr))?;
+        Ok(ifr.ifr_ifru.ifru_mtu as u32)
+    }
+}
+
+/// A shared, read-write mapping of a socket's ring, unmapped on drop.
+#[derive(Debug)]
+pub struct Mmap {
+    ptr: *mut u8,
+    len: usize,
+    locked: bool,
+}
+
+// SAFETY: the mapping is plain memory shared with the kernel; access
+// discipline (who may read which block) is enforced by the owners.
+unsafe impl Send for Mmap {}
+
+impl Mmap {
+    /// Map `len` bytes of `fd`'s ring; tries `MAP_LOCKED` first when `lock`
+    /// is set and falls back to an unlocked mapping (RLIMIT_MEMLOCK).
+    pub fn map(fd: &OwnedFd, len: usize, lock: bool) -> io::Result<Mmap> {
+        let attempt = |flags: libc::c_int| {
+            // SAFETY: a fresh mapping at a kernel-chosen address; nothing else
+            // refers to that range.
+            let p = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    flags,
+                    fd.as_raw_fd(),
+                    0,
+                )
+            };
+            if p == libc::MAP_FAILED {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(p.cast::<u8>())
+            }
+        };
+        if lock {
+            if let Ok(ptr) = attempt(libc::MAP_SHARED | libc::MAP_LOCKED) {
+                return Ok(Mmap {
+                    ptr,
+                    len,
+                    locked: true,
+                });
+            }
+        }
+        let ptr = attempt(libc::MAP_SHARED)?;
+        Ok(Mmap {
+            ptr,
+            len,
+            locked: false,
+        })
+    }
+
+    /// Start of the mapping.
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.ptr
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Always false for a successful mapping.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether `MAP_LOCKED` took effect.
+    pub fn locked(&self) -> bool {
+        self.locked
+    }
+}
+
+impl Drop for Mmap {
+    fn drop(&mut self) {
+        // SAFETY: ptr/len are exactly what mmap returned; nothing borrows the
+        // mapping past the owner's lifetime.
+        unsafe {
+            libc::munmap(self.ptr.cast(), self.len);
+        }
+    }
+}
+
+/// An eventfd used to wake a blocked wait (async-signal-safe to signal).
+#[derive(Debug)]
+pub struct EventFd(OwnedFd);
+
+impl EventFd {
+    /// A non-blocking, close-on-exec eventfd.
+    pub fn new() -> io::Result<EventFd> {
+        // SAFETY: plain system call; the fd is owned by nobody else.
+        unsafe {
+            let fd = cvt(libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC))?;
+            Ok(EventFd(OwnedFd::from_raw_fd(fd)))
+        }
+    }
+
+    /// The raw descriptor.
+    pub fn raw(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
+
+    /// Add 1 to the counter: only `write(2)`, so async-signal-safe.
+    pub fn signal_raw(fd: RawFd) {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a local; errors (EAGAIN when the counter
+        // is saturated, EBADF after close) leave nothing to clean up.
+        unsafe {
+            libc::write(fd, (&one as *const u64).cast(), 8);
+        }
+    }
+
+    /// Reset the counter to zero.
+    pub fn drain(&self) {
+        let mut v: u64 = 0;
+        // SAFETY: reads at most 8 bytes into a local; EAGAIN when already 0.
+        unsafe {
+            libc::read(self.raw(), (&mut v as *mut u64).cast(), 8);
+        }
+    }
+}
+
+/// Milliseconds to pass to poll(2) for `remaining`, rounded *up* so that a
+/// sub-millisecond remainder never becomes a 0 (busy) poll. `None` = infinite.
+pub fn poll_ms(remaining: Option<Duration>) -> libc::c_int {
+    match remaining {
+        None => -1,
+        Some(d) => {
+            let ms = d.as_nanos().div_ceil(1_000_000);
+            ms.min(i32::MAX as u128) as libc::c_int
+        }
+    }
+}
+
+/// A deadline for a wait: `None` waits forever.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline(Option<Instant>);
+
+impl Deadline {
+    /// From a timeout; `None` means no deadline.
+    pub fn after(timeout: Option<Duration>) -> Deadline {
+        Deadline(timeout.map(|t| Instant::now() + t))
+    }
+
+    /// Time left (`None` = infinite); zero once passed.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.0.map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    /// True once the deadline has passed.
+    pub fn expired(&self) -> bool {
+        matches!(self.remaining(), Some(d) if d.is_zero())
+    }
+}
+
+/// poll(2) over a few descriptors; EINTR is returned as `Ok(0)` so callers
+/// re-check their stop flags and deadline and call again.
+pub fn poll(fds: &mut [libc::pollfd], timeout_ms: libc::c_int) -> io::Result<usize> {
+    // SAFETY: the slice is valid for reads and writes of fds.len() pollfds.
+    let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+    if rc < 0 {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::EINTR) {
+            return Ok(0);
+        }
+        return Err(e);
+    }
+    Ok(rc as usize)
+}
+
+/// A classic BPF instruction (`struct sock_filter`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SockFilter {
+    /// Opcode.
+    pub code: u16,
+    /// Jump offset if true.
+    pub jt: u8,
+    /// Jump offset if false.
+    pub jf: u8,
+    /// Generic field.
+    pub k: u32,
+}
+
+/// `SO_ATTACH_FILTER` with a classic BPF program.
+pub fn attach_filter(fd: &OwnedFd, prog: &[SockFilter]) -> io::Result<()> {
+    #[repr(C)]
+    struct SockFprog {
+        len: u16,
+        filter: *const SockFilter,
+    }
+    let fprog = SockFprog {
+        len: prog.len() as u16,
+        filter: prog.as_ptr(),
+    };
+    setsockopt(fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &fprog)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poll_ms_rounds_up() {
+        assert_eq!(poll_ms(None), -1);
+        assert_eq!(poll_ms(Some(Duration::ZERO)), 0);
+        assert_eq!(poll_ms(Some(Duration::from_micros(1))), 1);
+        assert_eq!(poll_ms(Some(Duration::from_micros(1500))), 2);
+        assert_eq!(poll_ms(Some(Duration::from_millis(7))), 7);
+        assert_eq!(poll_ms(Some(Duration::from_secs(1 << 40))), i32::MAX);
+    }
+
+    #[test]
+    fn sock_filter_layout() {
+        assert_eq!(size_of::<SockFilter>(), 8);
+    }
+}
