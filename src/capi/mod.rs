@@ -226,6 +226,18 @@ mod tests {
     }
 
     #[test]
+    fn header_is_fresh() {
+        let generated = include_str!(concat!(env!("OUT_DIR"), "/netring.h"));
+        let checked_in =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/include/netring.h"))
+                .unwrap();
+        assert!(
+            generated == checked_in,
+            "include/netring.h is stale: run `make header` (NETRING_WRITE_HEADER=1 cargo build) and commit it"
+        );
+    }
+
+    #[test]
     fn strerror_covers_every_status() {
         for s in -13..=4 {
             // SAFETY: nr_strerror returns a valid static string.
@@ -250,7 +262,9 @@ mod tests {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             let src = std::fs::read_to_string(&path).unwrap();
-            let mut rest = src.as_str();
+            // Only the code before the file's test module.
+            let src = src.split("#[cfg(test)]").next().unwrap();
+            let mut rest = src;
             while let Some(pos) = rest.find("#[unsafe(no_mangle)]") {
                 rest = &rest[pos + 20..];
                 let body_start = rest.find('{').unwrap();
