@@ -251,9 +251,10 @@ pub fn status_flags(status: u32, caplen: u32, wire_len: u32) -> PacketFlags {
 
 /// Builds synthetic blocks the way the kernel lays them out (for tests and
 /// the micro benchmark).
+///
+/// cbindgen:ignore
 #[doc(hidden)]
 pub mod synth {
-    //! cbindgen:ignore
     use super::*;
 
     /// Offset of frame data from its header, as the kernel computes it for

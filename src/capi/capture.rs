@@ -351,8 +351,9 @@ pub unsafe extern "C" fn nr_capture_close(cap: *mut nr_capture) {
 
 /// Wait for the next batch of packets (one ring block) and hold it.
 ///
-/// `timeout_ms`: < 0 waits without limit, 0 does not wait (non-blocking),
-/// > 0 waits up to that many milliseconds (a signal does not shorten it).
+/// `timeout_ms`: negative waits without limit, 0 does not wait
+/// (non-blocking), positive waits up to that many milliseconds (a signal
+/// does not shorten it).
 /// On NR_OK `*out` is the batch: iterate it with nr_batch_for_each(), then
 /// give it back with nr_batch_release(). One batch per handle at a time:
 /// while one is held this returns NR_E_BUSY. The batch pointer stays owned

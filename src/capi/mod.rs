@@ -7,6 +7,10 @@
 //! exported function lacks one.
 
 #![allow(non_camel_case_types)]
+// The safety contract of every exported function is its C documentation
+// (pointers from this library or NULL, one thread per handle), stated in the
+// header conventions; a Rust `# Safety` section would repeat it in netring.h.
+#![allow(clippy::missing_safety_doc)]
 
 use std::cell::RefCell;
 use std::ffi::{CStr, CString, c_char, c_int};

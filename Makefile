@@ -1,0 +1,56 @@
+# netring — build, install into build/prefix, C examples, tests, demo.
+#
+#   make            library + header + pkg-config into build/prefix, C examples into build/bin
+#   make demo       capture demo on a throwaway veth pair (installs what it needs)
+#   make test       the whole test suite (installs what it needs)
+#   make header     regenerate include/netring.h from the Rust sources
+
+PREFIX   ?= $(CURDIR)/build/prefix
+BINDIR   ?= $(CURDIR)/build/bin
+CARGO    ?= cargo
+CC       ?= cc
+VERSION  := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+MAJOR    := $(firstword $(subst ., ,$(VERSION)))
+LIBDIR   := $(PREFIX)/lib
+RELEASE  := target/release
+PKGCFG   := PKG_CONFIG_PATH=$(LIBDIR)/pkgconfig pkg-config
+CFLAGS   ?= -O2 -g -std=gnu99 -Wall -Wextra -Werror
+EXAMPLES := $(patsubst c-examples/%.c,$(BINDIR)/%,$(wildcard c-examples/*.c))
+
+.PHONY: all lib install examples header deps demo test clean
+
+all: install examples
+
+lib:
+	$(CARGO) build --release --locked
+
+install: lib
+	install -d $(LIBDIR)/pkgconfig $(PREFIX)/include
+	install -m 0755 $(RELEASE)/libnetring.so $(LIBDIR)/libnetring.so.$(VERSION)
+	ln -sf libnetring.so.$(VERSION) $(LIBDIR)/libnetring.so.$(MAJOR)
+	ln -sf libnetring.so.$(MAJOR) $(LIBDIR)/libnetring.so
+	install -m 0644 $(RELEASE)/libnetring.a $(LIBDIR)/libnetring.a
+	install -m 0644 include/netring.h $(PREFIX)/include/netring.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' pkgconfig/netring.pc.in > $(LIBDIR)/pkgconfig/netring.pc
+
+examples: install $(EXAMPLES)
+
+$(BINDIR)/%: c-examples/%.c include/netring.h
+	@mkdir -p $(BINDIR)
+	$(CC) $(CFLAGS) $< -o $@ $$($(PKGCFG) --cflags --libs netring) -Wl,-rpath,$(LIBDIR) -lpthread
+
+header:
+	NETRING_WRITE_HEADER=1 $(CARGO) build --locked
+
+deps:
+	bash scripts/deps.sh
+
+demo: deps all
+	bash scripts/demo.sh
+
+test: deps all
+	bash scripts/test.sh
+
+clean:
+	rm -rf build
+	$(CARGO) clean

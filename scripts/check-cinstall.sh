@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# `cargo cinstall` into a staging prefix must yield libnetring.so.0 (with that
+# SONAME), libnetring.a, netring.pc and the checked-in netring.h, and a C
+# program must build against it through pkg-config.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dest=$PWD/build/cinstall
+rm -rf "$dest"
+cargo cinstall --release --locked --quiet --prefix=/usr --libdir=/usr/lib --destdir="$dest"
+lib=$dest/usr/lib
+for f in libnetring.so.0 libnetring.so libnetring.a pkgconfig/netring.pc; do
+    [ -e "$lib/$f" ] || { echo "cinstall: $f missing" >&2; exit 1; }
+done
+readelf -d "$lib/libnetring.so.0" | grep -q 'SONAME.*\[libnetring.so.0\]' || { echo "cinstall: wrong SONAME" >&2; exit 1; }
+cmp include/netring.h "$dest/usr/include/netring.h" || { echo "cinstall: header differs from include/netring.h" >&2; exit 1; }
+# Build a C program against the staged install through its pkg-config file.
+sed -e "s|^prefix=.*|prefix=$dest/usr|" "$lib/pkgconfig/netring.pc" > build/cinstall/netring.pc
+out=build/cinstall/test_api
+cc -std=c99 -Wall -Wextra -Werror tests/c/test_api.c -o "$out" \
+    $(PKG_CONFIG_PATH=build/cinstall pkg-config --cflags --libs netring) -Wl,-rpath,"$lib"
+"$out" | grep -q "RESULT ok"
+echo "cinstall: ok (libnetring.so.0, libnetring.a, netring.pc, netring.h; C program built and ran)"

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Install what building, testing and the demo need, skipping what is there.
+# Debian, as root. Safe to run again.
+set -euo pipefail
+
+need_apt=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have cc || need_apt+=(gcc)
+have g++ || need_apt+=(g++)
+have make || need_apt+=(make)
+have pkg-config || need_apt+=(pkg-config)
+have ip || need_apt+=(iproute2)
+have tcpdump || need_apt+=(tcpdump)
+have trafgen || need_apt+=(netsniff-ng)
+[ -e /usr/include/pcap/pcap.h ] || need_apt+=(libpcap-dev)
+# cargo-c's own build needs these.
+[ -e /usr/include/openssl/ssl.h ] || need_apt+=(libssl-dev)
+[ -e /usr/include/zlib.h ] || need_apt+=(zlib1g-dev)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    echo "deps: apt-get install ${need_apt[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if ! cargo clippy --version >/dev/null 2>&1 || ! cargo fmt --version >/dev/null 2>&1; then
+    rustup component add clippy rustfmt
+fi
+
+# cargo-c, pinned: newer releases need a newer rustc than this toolchain.
+if ! cargo cinstall --version 2>/dev/null | grep -q '0\.10\.24'; then
+    echo "deps: cargo install cargo-c 0.10.24 (takes several minutes, once)"
+    cargo install cargo-c --version 0.10.24 --locked --quiet
+fi

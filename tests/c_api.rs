@@ -1,0 +1,248 @@
+//! The C API, tested from C: programs in tests/c/ and c-examples/ are built
+//! against the installed prefix (build/prefix, made by `make`) through
+//! pkg-config, plainly and with AddressSanitizer + UBSan, and run against
+//! real traffic on throwaway veth pairs.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Net, OTHER_MAC, Sender, frame};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn prefix() -> PathBuf {
+    let p = root().join("build/prefix");
+    let lib = p.join("lib/libnetring.so.0");
+    assert!(lib.exists(), "{} is missing: run `make` (or `make test`) first", lib.display());
+    let installed = std::fs::read_to_string(p.join("include/netring.h")).unwrap();
+    let source = std::fs::read_to_string(root().join("include/netring.h")).unwrap();
+    assert!(installed == source, "build/prefix is older than the sources: run `make` first");
+    p
+}
+
+fn pkg_config(args: &[&str]) -> Vec<String> {
+    let pc = prefix().join("lib/pkgconfig");
+    let out = Command::new("pkg-config").env("PKG_CONFIG_PATH", &pc).args(args).arg("netring").output().unwrap();
+    assert!(out.status.success(), "pkg-config {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().split_whitespace().map(str::to_owned).collect()
+}
+
+/// Compile `src` into target/ctests/`name`; `extra` flags (e.g. sanitizers).
+fn build(src: &Path, name: &str, compiler: &str, extra: &[&str], link: &[String]) -> PathBuf {
+    let dir = root().join("target/ctests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join(name);
+    let lib = prefix().join("lib");
+    let status = Command::new(compiler)
+        .args(extra)
+        .arg(src)
+        .arg("-o")
+        .arg(&out)
+        .args(pkg_config(&["--cflags"]))
+        .args(link)
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .arg("-lpthread")
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "compiling {} failed:\n{}",
+        src.display(),
+        String::from_utf8_lossy(&status.stderr)
+    );
+    out
+}
+
+const STRICT_C: &[&str] = &["-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-g", "-O1"];
+const SAN: &[&str] = &["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all"];
+
+/// Both variants of a C test: plain and sanitized.
+fn variants(src: &str) -> Vec<PathBuf> {
+    let path = root().join(src);
+    let stem = path.file_stem().unwrap().to_str().unwrap().to_owned();
+    let libs = pkg_config(&["--libs"]);
+    let mut san = STRICT_C.to_vec();
+    san.extend_from_slice(SAN);
+    vec![build(&path, &stem, "cc", STRICT_C, &libs), build(&path, &format!("{stem}-asan"), "cc", &san, &libs)]
+}
+
+/// Wait for a child (at most 60 s, then kill it so a hang fails the test
+/// instead of blocking the suite) and collect its output.
+fn output_of(child: Child) -> (bool, String, String) {
+    let pid = child.id() as i32;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = done.clone();
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(60) {
+            if flag.load(std::sync::atomic::Ordering::Relaxed) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // SAFETY: signalling our own (hung) child.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    });
+    let out = child.wait_with_output().unwrap();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn header_compiles_as_c99_and_cxx_with_warnings_as_errors() {
+    let inc = prefix().join("include");
+    let tu = root().join("target/ctests/header_c99.c");
+    std::fs::create_dir_all(tu.parent().unwrap()).unwrap();
+    std::fs::write(&tu, "#include <netring.h>\nint main(void) { return nr_strerror(NR_OK) == 0; }\n").unwrap();
+    for (compiler, std, src) in [
+        ("cc", "-std=c99", tu.clone()),
+        ("c++", "-std=c++11", root().join("tests/c/header_cxx.cpp")),
+        ("c++", "-std=c++20", root().join("tests/c/header_cxx.cpp")),
+    ] {
+        let out = Command::new(compiler)
+            .args([std, "-pedantic", "-Wall", "-Wextra", "-Werror", "-fsyntax-only", "-I"])
+            .arg(&inc)
+            .arg(&src)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{compiler} {std}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+#[test]
+fn c_api_contract() {
+    for bin in variants("tests/c/test_api.c") {
+        let (ok, out, err) = output_of(Command::new(&bin).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap());
+        assert!(ok && out.contains("RESULT ok"), "{}:\n{out}\n{err}", bin.display());
+    }
+}
+
+#[test]
+fn c_api_links_statically() {
+    let libs = pkg_config(&["--static", "--libs"]);
+    // Force the archive: name it instead of -lnetring.
+    let mut link: Vec<String> = libs.into_iter().filter(|a| a != "-lnetring").collect();
+    link.insert(0, prefix().join("lib/libnetring.a").display().to_string());
+    let bin = build(&root().join("tests/c/test_api.c"), "test_api-static", "cc", STRICT_C, &link);
+    let ldd = Command::new("ldd").arg(&bin).output().unwrap();
+    assert!(!String::from_utf8_lossy(&ldd.stdout).contains("libnetring"), "linked dynamically");
+    let (ok, out, err) = output_of(Command::new(&bin).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap());
+    assert!(ok && out.contains("RESULT ok"), "{out}\n{err}");
+}
+
+fn test_frame_len(k: u32) -> usize {
+    if k == 1 { 1514 } else { 60 + (k as usize * 97) % 1455 }
+}
+
+#[test]
+fn c_capture_receives_every_frame_byte_exact() {
+    for bin in variants("tests/c/test_capture.c") {
+        let net = Net::new();
+        const N: u32 = 3000;
+        let mut child = net
+            .command(bin.to_str().unwrap())
+            .args([net.a.as_str(), &N.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "READY", "{}", bin.display());
+        let tx = net.sender(&net.b);
+        for k in 0..N {
+            tx.send(&frame(test_frame_len(k), k, OTHER_MAC));
+        }
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+        let (ok, _, err) = output_of(child);
+        assert!(ok, "{}: {rest}\n{err}", bin.display());
+        assert!(rest.contains(&format!("RESULT packets={N} bad=0 drops=0 failures=0")), "{rest}\n{err}");
+    }
+}
+
+/// Wait until a packet socket is *bound* with ETH_P_ALL in the namespace
+/// (the consumer is ready; before bind it exists with protocol 0).
+fn wait_for_packet_socket(net: &Net) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        let out = net.command("cat").arg("/proc/net/packet").output().unwrap();
+        // Columns: sk RefCnt Type Proto Iface ...
+        if String::from_utf8_lossy(&out.stdout).lines().skip(1).any(|l| l.split_whitespace().nth(3) == Some("0003")) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("no packet socket appeared");
+}
+
+fn nrcap() -> PathBuf {
+    let bin = root().join("build/bin/nrcap");
+    assert!(bin.exists(), "{} missing: run `make`", bin.display());
+    bin
+}
+
+#[test]
+fn nrcap_counts_exactly_what_an_independent_sender_sent() {
+    let net = Net::new();
+    const N: u32 = 5000;
+    let child = net
+        .command(nrcap().to_str().unwrap())
+        .args(["-i", &net.a, "-c", &N.to_string(), "-q", "-B", "256", "-n", "16"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_packet_socket(&net);
+    let tx = net.sender(&net.b);
+    for k in 0..N {
+        tx.send(&frame(if k % 2 == 0 { 60 } else { 1514 }, k, OTHER_MAC));
+    }
+    let (ok, _, err) = output_of(child);
+    assert!(ok, "{err}");
+    assert_eq!(err.lines().filter(|l| l.starts_with("RESULT")).collect::<Vec<_>>(), vec![format!("RESULT packets={N} drops=0")]);
+}
+
+#[test]
+fn nrcap_prints_lines_and_stops_on_sigint() {
+    let net = Net::new();
+    let child = net
+        .command(nrcap().to_str().unwrap())
+        .args(["-i", &net.a, "-B", "64", "-n", "8"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_packet_socket(&net);
+    let tx = net.sender(&net.b);
+    for k in 0..10 {
+        tx.send(&frame(60, k, OTHER_MAC));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // `ip netns exec` execs the program, so the child pid is nrcap's.
+    // SAFETY: sending a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let (ok, out, err) = output_of(child);
+    assert!(ok, "{err}");
+    assert!(err.contains("RESULT packets=10 drops=0"), "{err}");
+    assert_eq!(out.lines().filter(|l| l.contains("ethertype 0x88b5")).count(), 10, "{out}");
+    assert!(out.contains("02:6e:72:00:00:01 > 02:cb:00:00:00:ff"), "{out}");
+}
+
+#[test]
+fn nrcap_unknown_interface_fails_and_names_it() {
+    let out = Command::new(nrcap()).args(["-i", "nr-nosuch0", "-q"]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("'nr-nosuch0'"), "{err}");
+}
+
+#[allow(dead_code)]
+fn unused(_: Sender) {}
