@@ -4,3 +4,5 @@ pub mod block;
 pub mod capture;
 
 pub use capture::{Batch, Breaker, Capture, CaptureConfig, RingInfo, Stats, Wait};
+pub mod inject;
+pub use inject::{InjectStats, Injector, InjectorConfig, Slot, TxMode};
