@@ -16,6 +16,7 @@ use crate::error::{Error, ErrorKind};
 
 pub mod batch;
 pub mod capture;
+pub mod inject;
 pub mod version;
 
 /// Status of a netring call. Every fallible function returns one of these
