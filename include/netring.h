@@ -97,6 +97,26 @@
 #define NR_PACKET_OUTGOING 4
 
 /**
+ * Bridge direction: captured on interface A, sent on B.
+ */
+#define NR_BRIDGE_A_TO_B 0
+
+/**
+ * Bridge direction: captured on interface B, sent on A.
+ */
+#define NR_BRIDGE_B_TO_A 1
+
+/**
+ * nr_bridge_cb verdict: forward the frame unchanged.
+ */
+#define NR_BRIDGE_FORWARD 0
+
+/**
+ * nr_bridge_cb verdict: drop the frame.
+ */
+#define NR_BRIDGE_DROP 1
+
+/**
  * nr_injector_config.mode: pick the send path from the device: sendmmsg
  * for devices without a bus (veth, tun, loopback, ...), the TX ring for
  * the others. The default.
@@ -227,6 +247,19 @@ typedef enum nr_status {
 typedef struct nr_batch nr_batch;
 
 /**
+ * A two-way bridge between interfaces A and B (opaque). Created by
+ * nr_bridge_open(), freed by nr_bridge_close(). One thread runs it
+ * (nr_bridge_run()); nr_bridge_breakloop() may be called from any thread
+ * or a signal handler.
+ *
+ * Frames captured on one side (promiscuous; frames this host sends are
+ * ignored, so the bridge never re-captures its own output) are copied once
+ * from the capture ring into an injector slot of the other side and leave
+ * unchanged, byte for byte (a VLAN tag the kernel stripped is put back).
+ */
+typedef struct nr_bridge nr_bridge;
+
+/**
  * An open AF_PACKET capture (opaque). Created by nr_capture_open(), freed
  * by nr_capture_close(). Use it from one thread at a time, except
  * nr_capture_breakloop(), which any thread or a signal handler may call.
@@ -309,6 +342,42 @@ typedef struct nr_packet {
  * not release the batch or close the handle.
  */
 typedef int (*nr_packet_cb)(void *user, const struct nr_packet *pkt);
+
+/**
+ * Per-frame callback of nr_bridge_run(): `direction` is NR_BRIDGE_A_TO_B
+ * or NR_BRIDGE_B_TO_A; return NR_BRIDGE_FORWARD or NR_BRIDGE_DROP (any
+ * other value forwards). `pkt` and its data are valid only during the
+ * call and must not be written to. The callback must not call
+ * nr_bridge_run() or nr_bridge_close() on the same bridge.
+ */
+typedef int (*nr_bridge_cb)(void *user, int direction, const struct nr_packet *pkt);
+
+/**
+ * Per-direction bridge counters (nr_bridge_get_stats()).
+ */
+typedef struct nr_bridge_stats {
+  /**
+   * Frames sent on the far side.
+   */
+  uint64_t forwarded;
+  /**
+   * Frames the callback dropped.
+   */
+  uint64_t dropped;
+  /**
+   * Frames that could not be forwarded (too big for the far side, or
+   * its ring stayed full for 100 ms).
+   */
+  uint64_t failed;
+  /**
+   * Frames the kernel dropped on the capture side (ring full).
+   */
+  uint64_t capture_drops;
+  /**
+   * Reserved for future counters; always 0.
+   */
+  uint64_t reserved[8];
+} nr_bridge_stats;
 
 /**
  * Capture configuration. Initialise it with NR_CAPTURE_CONFIG_INIT(&cfg)
@@ -608,6 +677,66 @@ int nr_batch_for_each(struct nr_batch *batch, nr_packet_cb cb, void *user);
  * NR_E_INVALID_ARG (NULL).
  */
 int nr_batch_release(struct nr_batch *batch);
+
+/**
+ * Open a bridge between interfaces `a` and `b` of the calling thread's
+ * network namespace (captures of 16 MiB per side, 1 ms block timeout;
+ * injectors with the nr_injector_config defaults). On success `*out`
+ * receives the handle.
+ *
+ * Returns NR_OK; NR_E_INVALID_ARG (NULL argument, bad name, a == b);
+ * NR_E_NO_DEVICE; NR_E_PERMISSION (needs CAP_NET_RAW and CAP_NET_ADMIN);
+ * NR_E_NO_MEMORY; NR_E_SYSTEM.
+ *
+ * # Safety
+ * `a` and `b` are NULL or NUL-terminated; `out` is NULL or writable.
+ */
+int nr_bridge_open(const char *a, const char *b, struct nr_bridge **out);
+
+/**
+ * Forward frames both ways until nr_bridge_breakloop() is called. `cb`
+ * (may be NULL: forward everything) sees each frame first, with `user`.
+ *
+ * Returns NR_BREAK (stopped by nr_bridge_breakloop(), now or before this
+ * call; the request is consumed; not an error); NR_E_IFACE_GONE (an
+ * interface was removed: close the bridge); NR_E_INVALID_ARG; NR_E_SYSTEM.
+ *
+ * # Safety
+ * `br` is NULL or a live handle; `cb`, if set, is safe to call with `user`.
+ */
+int nr_bridge_run(struct nr_bridge *br, nr_bridge_cb cb, void *user);
+
+/**
+ * Make the current or next nr_bridge_run() return NR_BREAK. Safe from any
+ * thread and from a signal handler (an atomic store and one write(2)); it
+ * does not set nr_last_error(). Returns NR_OK, or NR_E_INVALID_ARG for
+ * NULL or a closed handle.
+ *
+ * # Safety
+ * `br` is NULL or a handle from nr_bridge_open() not yet closed.
+ */
+int nr_bridge_breakloop(const struct nr_bridge *br);
+
+/**
+ * Counters of one direction (NR_BRIDGE_A_TO_B or NR_BRIDGE_B_TO_A) into
+ * `*out`. Not while nr_bridge_run() runs (one thread per handle).
+ *
+ * Returns NR_OK; NR_E_INVALID_ARG (NULL, bad direction); NR_E_SYSTEM.
+ *
+ * # Safety
+ * `br` is NULL or a live handle; `out` is NULL or writable.
+ */
+int nr_bridge_get_stats(struct nr_bridge *br, int direction, struct nr_bridge_stats *out);
+
+/**
+ * Close a bridge: queued frames are flushed once, then both captures and
+ * injectors are closed. NULL is accepted and ignored. Must not run
+ * concurrently with any other call on the handle (breakloop included).
+ *
+ * # Safety
+ * `br` is NULL or a handle from nr_bridge_open().
+ */
+void nr_bridge_close(struct nr_bridge *br);
 
 /**
  * Fill `cfg` with the defaults. `size` is sizeof(*cfg) as the caller

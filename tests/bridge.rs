@@ -5,6 +5,7 @@
 //! Frames sent on b must come out of d byte for byte, frames sent on d out
 //! of b; the callback's drops are exactly the missing frames.
 
+mod cbuild;
 mod common;
 
 use std::time::{Duration, Instant};
@@ -173,4 +174,53 @@ fn breakloop_stops_an_idle_bridge_and_removal_is_an_error() {
     });
     let e = Bridge::open("lo", "lo", &BridgeConfig::default()).unwrap_err();
     assert_eq!(e.kind(), netring::ErrorKind::InvalidArgument);
+}
+
+#[test]
+fn nrbridge_c_example_forwards_both_ways_and_stops_on_sigint() {
+    use std::io::{BufRead, BufReader};
+    let bin = cbuild::build_c("c-examples/nrbridge.c");
+    let net = Net::new();
+    let (c, d) = second_pair(&net);
+    const N: u32 = 300;
+    let (at_d, at_b, stderr) = net.enter(|| {
+        let mut cap_b = Capture::open(&net.b, &rx_cfg()).unwrap();
+        let mut cap_d = Capture::open(&d, &rx_cfg()).unwrap();
+        let mut child = net
+            .command(bin.to_str().unwrap())
+            .args(["-a", net.a.as_str(), "-b", c.as_str()])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        err.read_line(&mut line).unwrap();
+        assert!(line.contains("bridging"), "{line}");
+        let tx_b = Sender::open(&net.b);
+        let tx_d = Sender::open(&d);
+        for i in 0..N {
+            tx_b.send(&frame(60 + i as usize, i, OTHER_MAC));
+            tx_d.send(&frame(1514 - i as usize, BA + i, OTHER_MAC));
+        }
+        let at_d = collect(&mut cap_d, N as usize, Duration::from_secs(10));
+        let at_b = collect(&mut cap_b, N as usize, Duration::from_secs(10));
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+        assert!(child.wait().unwrap().success(), "{rest}");
+        (at_d, at_b, rest)
+    });
+    let want_d: Vec<Vec<u8>> = (0..N)
+        .map(|i| frame(60 + i as usize, i, OTHER_MAC))
+        .collect();
+    let want_b: Vec<Vec<u8>> = (0..N)
+        .map(|i| frame(1514 - i as usize, BA + i, OTHER_MAC))
+        .collect();
+    assert!(at_d == want_d, "A->B: {} frames; {stderr}", at_d.len());
+    assert!(at_b == want_b, "B->A: {} frames; {stderr}", at_b.len());
+    assert!(
+        stderr.contains(&format!("RESULT a_to_b={N} b_to_a={N}")),
+        "{stderr}"
+    );
 }

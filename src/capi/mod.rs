@@ -15,6 +15,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use crate::error::{Error, ErrorKind};
 
 pub mod batch;
+pub mod bridge;
 pub mod capture;
 pub mod inject;
 pub mod version;
