@@ -97,6 +97,44 @@
 #define NR_PACKET_OUTGOING 4
 
 /**
+ * Bridge direction: captured on interface A, sent on B.
+ */
+#define NR_BRIDGE_A_TO_B 0
+
+/**
+ * Bridge direction: captured on interface B, sent on A.
+ */
+#define NR_BRIDGE_B_TO_A 1
+
+/**
+ * nr_bridge_cb verdict: forward the frame unchanged.
+ */
+#define NR_BRIDGE_FORWARD 0
+
+/**
+ * nr_bridge_cb verdict: drop the frame.
+ */
+#define NR_BRIDGE_DROP 1
+
+/**
+ * nr_injector_config.mode: pick the send path from the device: sendmmsg
+ * for devices without a bus (veth, tun, loopback, ...), the TX ring for
+ * the others. The default.
+ */
+#define NR_TX_AUTO 0
+
+/**
+ * nr_injector_config.mode: the kernel's TPACKET_V2 TX ring (PACKET_TX_RING).
+ */
+#define NR_TX_RING 1
+
+/**
+ * nr_injector_config.mode: sendmmsg(2) over slots in the library's memory,
+ * up to 64 frames per system call.
+ */
+#define NR_TX_SENDMMSG 2
+
+/**
  * Major version of the header this program was compiled against.
  */
 #define NR_VERSION_MAJOR 0
@@ -209,11 +247,39 @@ typedef enum nr_status {
 typedef struct nr_batch nr_batch;
 
 /**
+ * A two-way bridge between interfaces A and B (opaque). Created by
+ * nr_bridge_open(), freed by nr_bridge_close(). One thread runs it
+ * (nr_bridge_run()); nr_bridge_breakloop() may be called from any thread
+ * or a signal handler.
+ *
+ * Frames captured on one side (promiscuous; frames this host sends are
+ * ignored, so the bridge never re-captures its own output) are copied once
+ * from the capture ring into an injector slot of the other side and leave
+ * unchanged, byte for byte (a VLAN tag the kernel stripped is put back).
+ */
+typedef struct nr_bridge nr_bridge;
+
+/**
  * An open AF_PACKET capture (opaque). Created by nr_capture_open(), freed
  * by nr_capture_close(). Use it from one thread at a time, except
  * nr_capture_breakloop(), which any thread or a signal handler may call.
  */
 typedef struct nr_capture nr_capture;
+
+/**
+ * An open injector (opaque). Created by nr_injector_open(), freed by
+ * nr_injector_close(). Use it from one thread at a time.
+ *
+ * What copies: nr_injector_alloc() + nr_injector_send() let you build the
+ * frame in place, so the library copies nothing. In NR_TX_RING mode the
+ * slot is the kernel's TX ring; a NIC transmits from it, but a veth (or
+ * any path that crosses into another network stack) makes the kernel copy
+ * the ring page. In NR_TX_SENDMMSG mode the slot is library memory and
+ * the kernel copies each frame into a socket buffer at flush time.
+ * nr_inject() and nr_inject_batch() copy each frame once into a slot, then
+ * proceed the same way.
+ */
+typedef struct nr_injector nr_injector;
 
 /**
  * One packet. Always allocated by netring and passed by pointer, so new
@@ -276,6 +342,42 @@ typedef struct nr_packet {
  * not release the batch or close the handle.
  */
 typedef int (*nr_packet_cb)(void *user, const struct nr_packet *pkt);
+
+/**
+ * Per-frame callback of nr_bridge_run(): `direction` is NR_BRIDGE_A_TO_B
+ * or NR_BRIDGE_B_TO_A; return NR_BRIDGE_FORWARD or NR_BRIDGE_DROP (any
+ * other value forwards). `pkt` and its data are valid only during the
+ * call and must not be written to. The callback must not call
+ * nr_bridge_run() or nr_bridge_close() on the same bridge.
+ */
+typedef int (*nr_bridge_cb)(void *user, int direction, const struct nr_packet *pkt);
+
+/**
+ * Per-direction bridge counters (nr_bridge_get_stats()).
+ */
+typedef struct nr_bridge_stats {
+  /**
+   * Frames sent on the far side.
+   */
+  uint64_t forwarded;
+  /**
+   * Frames the callback dropped.
+   */
+  uint64_t dropped;
+  /**
+   * Frames that could not be forwarded (too big for the far side, or
+   * its ring stayed full for 100 ms).
+   */
+  uint64_t failed;
+  /**
+   * Frames the kernel dropped on the capture side (ring full).
+   */
+  uint64_t capture_drops;
+  /**
+   * Reserved for future counters; always 0.
+   */
+  uint64_t reserved[8];
+} nr_bridge_stats;
 
 /**
  * Capture configuration. Initialise it with NR_CAPTURE_CONFIG_INIT(&cfg)
@@ -407,6 +509,122 @@ typedef struct nr_ring_info {
   bool locked;
 } nr_ring_info;
 
+/**
+ * Injector configuration. Initialise it with NR_INJECTOR_CONFIG_INIT(&cfg)
+ * (or nr_injector_config_init(&cfg, sizeof cfg)), change what you need,
+ * pass it to nr_injector_open(). Every value is checked at open time; a
+ * bad one fails with NR_E_CONFIG and a message naming the field.
+ * Extensible like nr_capture_config: `size` first, fields only appended.
+ */
+typedef struct nr_injector_config {
+  /**
+   * sizeof(nr_injector_config) as the caller compiled it; set by
+   * NR_INJECTOR_CONFIG_INIT.
+   */
+  size_t size;
+  /**
+   * Bytes per slot including the 32-byte TPACKET_V2 header: a multiple
+   * of 16, 128..65536. A slot holds frame_size - 32 frame bytes.
+   * Default 2048 (frames up to 2016 bytes).
+   */
+  uint32_t frame_size;
+  /**
+   * Number of slots, 1..1048576 (rounded up to fill whole pages;
+   * nr_injector_get_info() tells the real number). Default 256.
+   */
+  uint32_t frame_count;
+  /**
+   * NR_TX_AUTO, NR_TX_RING or NR_TX_SENDMMSG. Default NR_TX_AUTO.
+   */
+  uint32_t mode;
+  /**
+   * How long nr_inject() and nr_inject_batch() wait for a free slot when
+   * every slot is queued: < 0 no limit, 0 no wait, > 0 milliseconds.
+   * Default 1000.
+   */
+  int32_t wait_timeout_ms;
+  /**
+   * Bypass the qdisc layer (PACKET_QDISC_BYPASS): faster, no traffic
+   * shaping. Default false.
+   */
+  bool qdisc_bypass;
+} nr_injector_config;
+
+/**
+ * One frame for nr_inject_batch(): `len` bytes at `data` (the Ethernet
+ * header first).
+ */
+typedef struct nr_frame {
+  /**
+   * The frame's first byte.
+   */
+  const uint8_t *data;
+  /**
+   * Its length in bytes.
+   */
+  size_t len;
+} nr_frame;
+
+/**
+ * Injector counters (nr_injector_stats()).
+ */
+typedef struct nr_inject_stats {
+  /**
+   * Frames the kernel took and finished with (lifetime).
+   */
+  uint64_t sent;
+  /**
+   * Frames the kernel refused (TP_STATUS_WRONG_FORMAT, or a sendmmsg
+   * error for that frame; e.g. the MTU was lowered after they were
+   * queued). They are skipped; the frames after them still go out, in
+   * order.
+   */
+  uint64_t rejected;
+  /**
+   * Kicks made (send()/sendmmsg() calls).
+   */
+  uint64_t kicks;
+  /**
+   * Kicks that met a transient EAGAIN/ENOBUFS (the frames stayed queued
+   * and go out with a later flush).
+   */
+  uint64_t transient;
+  /**
+   * Frames queued and not finished yet.
+   */
+  uint32_t pending;
+  /**
+   * Free slots now.
+   */
+  uint32_t available;
+  /**
+   * Reserved for future counters; always 0.
+   */
+  uint64_t reserved[8];
+} nr_inject_stats;
+
+/**
+ * What an injector really got (nr_injector_get_info()).
+ */
+typedef struct nr_injector_info {
+  /**
+   * The send path in use: NR_TX_RING or NR_TX_SENDMMSG (never NR_TX_AUTO).
+   */
+  uint32_t mode;
+  /**
+   * Number of slots.
+   */
+  uint32_t frame_count;
+  /**
+   * Bytes one slot holds (frame_size - 32).
+   */
+  uint32_t slot_capacity;
+  /**
+   * Longest frame accepted now: slot_capacity or the MTU + 14, the smaller.
+   */
+  uint32_t max_frame_len;
+} nr_injector_info;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -459,6 +677,66 @@ int nr_batch_for_each(struct nr_batch *batch, nr_packet_cb cb, void *user);
  * NR_E_INVALID_ARG (NULL).
  */
 int nr_batch_release(struct nr_batch *batch);
+
+/**
+ * Open a bridge between interfaces `a` and `b` of the calling thread's
+ * network namespace (captures of 16 MiB per side, 1 ms block timeout;
+ * injectors with the nr_injector_config defaults). On success `*out`
+ * receives the handle.
+ *
+ * Returns NR_OK; NR_E_INVALID_ARG (NULL argument, bad name, a == b);
+ * NR_E_NO_DEVICE; NR_E_PERMISSION (needs CAP_NET_RAW and CAP_NET_ADMIN);
+ * NR_E_NO_MEMORY; NR_E_SYSTEM.
+ *
+ * # Safety
+ * `a` and `b` are NULL or NUL-terminated; `out` is NULL or writable.
+ */
+int nr_bridge_open(const char *a, const char *b, struct nr_bridge **out);
+
+/**
+ * Forward frames both ways until nr_bridge_breakloop() is called. `cb`
+ * (may be NULL: forward everything) sees each frame first, with `user`.
+ *
+ * Returns NR_BREAK (stopped by nr_bridge_breakloop(), now or before this
+ * call; the request is consumed; not an error); NR_E_IFACE_GONE (an
+ * interface was removed: close the bridge); NR_E_INVALID_ARG; NR_E_SYSTEM.
+ *
+ * # Safety
+ * `br` is NULL or a live handle; `cb`, if set, is safe to call with `user`.
+ */
+int nr_bridge_run(struct nr_bridge *br, nr_bridge_cb cb, void *user);
+
+/**
+ * Make the current or next nr_bridge_run() return NR_BREAK. Safe from any
+ * thread and from a signal handler (an atomic store and one write(2)); it
+ * does not set nr_last_error(). Returns NR_OK, or NR_E_INVALID_ARG for
+ * NULL or a closed handle.
+ *
+ * # Safety
+ * `br` is NULL or a handle from nr_bridge_open() not yet closed.
+ */
+int nr_bridge_breakloop(const struct nr_bridge *br);
+
+/**
+ * Counters of one direction (NR_BRIDGE_A_TO_B or NR_BRIDGE_B_TO_A) into
+ * `*out`. Not while nr_bridge_run() runs (one thread per handle).
+ *
+ * Returns NR_OK; NR_E_INVALID_ARG (NULL, bad direction); NR_E_SYSTEM.
+ *
+ * # Safety
+ * `br` is NULL or a live handle; `out` is NULL or writable.
+ */
+int nr_bridge_get_stats(struct nr_bridge *br, int direction, struct nr_bridge_stats *out);
+
+/**
+ * Close a bridge: queued frames are flushed once, then both captures and
+ * injectors are closed. NULL is accepted and ignored. Must not run
+ * concurrently with any other call on the handle (breakloop included).
+ *
+ * # Safety
+ * `br` is NULL or a handle from nr_bridge_open().
+ */
+void nr_bridge_close(struct nr_bridge *br);
 
 /**
  * Fill `cfg` with the defaults. `size` is sizeof(*cfg) as the caller
@@ -562,6 +840,170 @@ int nr_capture_fd(const struct nr_capture *cap);
 int nr_capture_breakloop(const struct nr_capture *cap);
 
 /**
+ * Fill `cfg` with the defaults. `size` is sizeof(*cfg) as the caller
+ * compiled it (NR_INJECTOR_CONFIG_INIT passes it); only that many bytes
+ * are written.
+ *
+ * Returns NR_OK, or NR_E_INVALID_ARG if `cfg` is NULL or `size` is smaller
+ * than the first two fields.
+ *
+ * # Safety
+ * `cfg` is NULL or points to `size` writable bytes.
+ */
+int nr_injector_config_init(struct nr_injector_config *cfg, size_t size);
+
+/**
+ * Open an injector on interface `ifname` of the calling thread's network
+ * namespace. `cfg` may be NULL for the defaults. On success `*out`
+ * receives the handle.
+ *
+ * The socket is opened with protocol 0: it receives nothing. In ring mode
+ * the TX ring uses TPACKET_V2 frame headers.
+ *
+ * Returns NR_OK; NR_E_INVALID_ARG (NULL ifname/out, bad name, bad
+ * cfg->size); NR_E_CONFIG (frame_size, frame_count, mode: the message
+ * names the field); NR_E_NO_DEVICE; NR_E_PERMISSION (needs CAP_NET_RAW);
+ * NR_E_NO_MEMORY (ring); NR_E_SYSTEM.
+ *
+ * # Safety
+ * `ifname` is NULL or NUL-terminated; `cfg` is NULL or an initialised
+ * config; `out` is NULL or writable.
+ */
+int nr_injector_open(const char *ifname, const struct nr_injector_config *cfg, struct nr_injector **out);
+
+/**
+ * Close an injector. Frames still queued are handed to the kernel once
+ * (a flush); frames the kernel has not taken by then are discarded — call
+ * nr_injector_wait_drained() first to be sure they left. NULL is accepted
+ * and ignored. Every slot pointer of the handle becomes invalid.
+ *
+ * # Safety
+ * `inj` is NULL or a handle from nr_injector_open(), not used concurrently.
+ */
+void nr_injector_close(struct nr_injector *inj);
+
+/**
+ * Zero copy: get the next free slot and write the frame straight into it
+ * (in ring mode the slot is the kernel's TX ring memory). `*buf` receives
+ * the slot's first byte, `*cap` its capacity; write the frame at `*buf`
+ * (Ethernet header first), then call nr_injector_send() with its length.
+ * Calling nr_injector_alloc() again before that returns the same slot;
+ * any other call on the handle (flush, wait, inject, stats, ...) takes the
+ * slot back, and the pointer must not be used any more.
+ *
+ * `timeout_ms`: how long to wait when every slot is queued (< 0 no limit,
+ * 0 no wait); the library flushes while it waits.
+ *
+ * Returns NR_OK; NR_TIMEOUT (no slot came free in time; not an error);
+ * NR_E_IFACE_GONE (the interface was removed while waiting);
+ * NR_E_INVALID_ARG (NULL argument); NR_E_SYSTEM.
+ *
+ * # Safety
+ * `inj` is NULL or a live handle; `buf`/`cap` are NULL or writable.
+ */
+int nr_injector_alloc(struct nr_injector *inj, int timeout_ms, uint8_t **buf, size_t *cap);
+
+/**
+ * Mark the slot from nr_injector_alloc() for sending with its first `len`
+ * bytes. No copy, and no system call: the frame goes out with the next
+ * nr_injector_flush() (or when a full ring makes nr_injector_alloc() or
+ * nr_inject() flush). The kernel sends frames in the order they were
+ * marked. On an error the slot stays free and nothing is queued.
+ *
+ * Returns NR_OK; NR_E_INVALID_ARG (len under 14 — the Ethernet header —
+ * including 0, or no slot allocated: call nr_injector_alloc() first);
+ * NR_E_TOO_BIG (len over the slot capacity or over the interface's
+ * MTU + 14).
+ *
+ * # Safety
+ * `inj` is NULL or a live handle.
+ */
+int nr_injector_send(struct nr_injector *inj, size_t len);
+
+/**
+ * Hand every queued frame to the kernel (ring mode:
+ * send(fd, NULL, 0, MSG_DONTWAIT); sendmmsg mode: sendmmsg() of up to 64
+ * frames per call). Does not wait for the frames to finish. A transient
+ * EAGAIN/ENOBUFS is not an error: those frames stay queued for the next
+ * flush.
+ *
+ * Returns NR_OK; NR_E_IFACE_GONE (interface removed: close the handle);
+ * NR_E_SYSTEM (e.g. the interface is down; the frames stay queued);
+ * NR_E_INVALID_ARG.
+ *
+ * # Safety
+ * `inj` is NULL or a live handle.
+ */
+int nr_injector_flush(struct nr_injector *inj);
+
+/**
+ * Flush and wait until every queued frame is finished (sent or rejected),
+ * up to `timeout_ms` (< 0 no limit). Sleeps in short naps (up to 1 ms).
+ *
+ * Returns NR_OK (nothing pending); NR_TIMEOUT (frames still pending; not
+ * an error); NR_E_IFACE_GONE (the interface was removed: no hang);
+ * NR_E_SYSTEM (e.g. interface down); NR_E_INVALID_ARG.
+ *
+ * # Safety
+ * `inj` is NULL or a live handle.
+ */
+int nr_injector_wait_drained(struct nr_injector *inj, int timeout_ms);
+
+/**
+ * Copy `len` bytes at `data` into the next free slot and queue it (one
+ * copy into the slot; no system call unless the ring is full, when it
+ * flushes and waits up to nr_injector_config.wait_timeout_ms). Call
+ * nr_injector_flush() to send.
+ *
+ * Returns NR_OK; NR_TIMEOUT (the ring stayed full; nothing queued; not an
+ * error); NR_E_INVALID_ARG (NULL data, len under 14 including 0);
+ * NR_E_TOO_BIG (len over the slot or the MTU + 14; nothing queued);
+ * NR_E_IFACE_GONE; NR_E_SYSTEM.
+ *
+ * # Safety
+ * `inj` is NULL or a live handle; `data` is NULL or readable for `len` bytes.
+ */
+int nr_inject(struct nr_injector *inj, const uint8_t *data, size_t len);
+
+/**
+ * Copy and queue `count` frames in order, then flush once. `*queued`
+ * receives how many were queued — it is written on every return but
+ * NR_E_INVALID_ARG for NULL arguments, unlike most out-parameters, so
+ * that a partial batch is known: all `count` on NR_OK; fewer on
+ * NR_TIMEOUT (the ring stayed full for wait_timeout_ms); on an error the
+ * frames before the failing one (frames[*queued]) are queued and flushed.
+ *
+ * Returns NR_OK; NR_TIMEOUT; NR_E_INVALID_ARG (NULL inj/frames/queued, a
+ * NULL data pointer, a frame under 14 bytes); NR_E_TOO_BIG (a frame over
+ * the slot or the MTU + 14); NR_E_IFACE_GONE; NR_E_SYSTEM.
+ *
+ * # Safety
+ * `frames` is NULL or points to `count` nr_frame, each readable for its
+ * `len` bytes; `queued` is NULL or writable.
+ */
+int nr_inject_batch(struct nr_injector *inj, const struct nr_frame *frames, size_t count, size_t *queued);
+
+/**
+ * Counters into `*out` (finished frames are collected first).
+ *
+ * Returns NR_OK or NR_E_INVALID_ARG.
+ *
+ * # Safety
+ * `inj` is NULL or a live handle; `out` is NULL or writable.
+ */
+int nr_injector_stats(struct nr_injector *inj, struct nr_inject_stats *out);
+
+/**
+ * The injector's real geometry and send path into `*out`.
+ *
+ * Returns NR_OK or NR_E_INVALID_ARG.
+ *
+ * # Safety
+ * `inj` is NULL or a live handle; `out` is NULL or writable.
+ */
+int nr_injector_get_info(struct nr_injector *inj, struct nr_injector_info *out);
+
+/**
  * The library's version as "MAJOR.MINOR.PATCH" (static string, never NULL).
  * Compare with NR_VERSION_* to detect a header/library mismatch.
  */
@@ -580,3 +1022,6 @@ unsigned int nr_version_number(void);
 
 /** Initialise a nr_capture_config with the library defaults (the size is filled in for you). */
 #define NR_CAPTURE_CONFIG_INIT(cfg) nr_capture_config_init((cfg), sizeof(*(cfg)))
+
+/** Initialise a nr_injector_config with the library defaults (the size is filled in for you). */
+#define NR_INJECTOR_CONFIG_INIT(cfg) nr_injector_config_init((cfg), sizeof(*(cfg)))

@@ -22,5 +22,7 @@ pub mod packet;
 pub mod sys;
 
 pub use afpacket::{Batch, Breaker, Capture, CaptureConfig, RingInfo, Stats, Wait};
+pub use afpacket::{Bridge, BridgeBreaker, BridgeConfig, BridgeStats, Direction, Verdict};
+pub use afpacket::{InjectStats, Injector, InjectorConfig, Slot, TxMode};
 pub use error::{Error, ErrorKind, Result};
 pub use packet::{Packet, PacketFlags, PacketType};

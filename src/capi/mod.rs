@@ -19,7 +19,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use crate::error::{Error, ErrorKind};
 
 pub mod batch;
+pub mod bridge;
 pub mod capture;
+pub mod inject;
 pub mod version;
 
 /// Status of a netring call. Every fallible function returns one of these

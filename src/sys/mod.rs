@@ -5,3 +5,4 @@
 
 pub mod socket;
 pub mod tpacket;
+pub mod tx;

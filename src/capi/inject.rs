@@ -1,0 +1,678 @@
+//! `nr_injector`: frame injection (TPACKET_V2 TX ring or sendmmsg).
+
+use std::cell::UnsafeCell;
+use std::ffi::{c_char, c_int};
+use std::mem::{offset_of, size_of};
+use std::ptr;
+use std::time::Duration;
+
+use super::{NR_OK, NR_TIMEOUT, boundary, c_str, guard, null_arg};
+use crate::afpacket::{InjectStats, Injector, InjectorConfig, TxMode};
+use crate::error::Error;
+
+const MAGIC: u64 = 0x6e72_5f69_6e6a_6563; // "nr_injec"
+
+/// nr_injector_config.mode: pick the send path from the device: sendmmsg
+/// for devices without a bus (veth, tun, loopback, ...), the TX ring for
+/// the others. The default.
+pub const NR_TX_AUTO: u32 = 0;
+/// nr_injector_config.mode: the kernel's TPACKET_V2 TX ring (PACKET_TX_RING).
+pub const NR_TX_RING: u32 = 1;
+/// nr_injector_config.mode: sendmmsg(2) over slots in the library's memory,
+/// up to 64 frames per system call.
+pub const NR_TX_SENDMMSG: u32 = 2;
+
+/// Injector configuration. Initialise it with NR_INJECTOR_CONFIG_INIT(&cfg)
+/// (or nr_injector_config_init(&cfg, sizeof cfg)), change what you need,
+/// pass it to nr_injector_open(). Every value is checked at open time; a
+/// bad one fails with NR_E_CONFIG and a message naming the field.
+/// Extensible like nr_capture_config: `size` first, fields only appended.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct nr_injector_config {
+    /// sizeof(nr_injector_config) as the caller compiled it; set by
+    /// NR_INJECTOR_CONFIG_INIT.
+    pub size: usize,
+    /// Bytes per slot including the 32-byte TPACKET_V2 header: a multiple
+    /// of 16, 128..65536. A slot holds frame_size - 32 frame bytes.
+    /// Default 2048 (frames up to 2016 bytes).
+    pub frame_size: u32,
+    /// Number of slots, 1..1048576 (rounded up to fill whole pages;
+    /// nr_injector_get_info() tells the real number). Default 256.
+    pub frame_count: u32,
+    /// NR_TX_AUTO, NR_TX_RING or NR_TX_SENDMMSG. Default NR_TX_AUTO.
+    pub mode: u32,
+    /// How long nr_inject() and nr_inject_batch() wait for a free slot when
+    /// every slot is queued: < 0 no limit, 0 no wait, > 0 milliseconds.
+    /// Default 1000.
+    pub wait_timeout_ms: i32,
+    /// Bypass the qdisc layer (PACKET_QDISC_BYPASS): faster, no traffic
+    /// shaping. Default false.
+    pub qdisc_bypass: bool,
+}
+
+impl nr_injector_config {
+    fn defaults() -> nr_injector_config {
+        let d = InjectorConfig::default();
+        nr_injector_config {
+            size: size_of::<nr_injector_config>(),
+            frame_size: d.frame_size,
+            frame_count: d.frame_count,
+            mode: NR_TX_AUTO,
+            wait_timeout_ms: 1000,
+            qdisc_bypass: d.qdisc_bypass,
+        }
+    }
+}
+
+fn timeout_of(ms: i64) -> Option<Duration> {
+    (ms >= 0).then(|| Duration::from_millis(ms as u64))
+}
+
+/// Read a caller's config of `cfg.size` bytes over the defaults.
+///
+/// # Safety
+/// `p` points to at least `(*p).size` readable bytes.
+unsafe fn config_from_c(p: *const nr_injector_config) -> Result<InjectorConfig, Error> {
+    // SAFETY: the size field comes first and every caller has it.
+    let size = unsafe { ptr::read_unaligned(p.cast::<usize>()) };
+    let ours = size_of::<nr_injector_config>();
+    if size < size_of::<usize>() + 4 || size > 4096 {
+        return Err(Error::invalid_arg(format!(
+            "nr_injector_config.size is {size}: not a netring config (uninitialised?)"
+        )));
+    }
+    // SAFETY: the caller guarantees `size` readable bytes at p.
+    let bytes = unsafe { std::slice::from_raw_parts(p.cast::<u8>(), size) };
+    if size > ours && bytes[ours..].iter().any(|&b| b != 0) {
+        return Err(Error::invalid_arg(
+            "nr_injector_config has options this netring version does not know (built against a newer header?)",
+        ));
+    }
+    let mut raw = [0u8; size_of::<nr_injector_config>()];
+    let defaults = nr_injector_config::defaults();
+    // SAFETY: repr(C) plain data of exactly raw.len() bytes.
+    raw.copy_from_slice(unsafe {
+        std::slice::from_raw_parts((&defaults as *const nr_injector_config).cast::<u8>(), ours)
+    });
+    let n = size.min(ours);
+    raw[..n].copy_from_slice(&bytes[..n]);
+    let u32_at = |off: usize| u32::from_ne_bytes(raw[off..off + 4].try_into().unwrap_or([0; 4]));
+    let mode = match u32_at(offset_of!(nr_injector_config, mode)) {
+        NR_TX_AUTO => TxMode::Auto,
+        NR_TX_RING => TxMode::Ring,
+        NR_TX_SENDMMSG => TxMode::Sendmmsg,
+        m => {
+            return Err(Error::config(format!(
+                "mode {m} is not NR_TX_AUTO (0), NR_TX_RING (1) or NR_TX_SENDMMSG (2)"
+            )));
+        }
+    };
+    Ok(InjectorConfig {
+        frame_size: u32_at(offset_of!(nr_injector_config, frame_size)),
+        frame_count: u32_at(offset_of!(nr_injector_config, frame_count)),
+        mode,
+        wait_timeout: timeout_of(i64::from(
+            u32_at(offset_of!(nr_injector_config, wait_timeout_ms)) as i32,
+        )),
+        qdisc_bypass: raw[offset_of!(nr_injector_config, qdisc_bypass)] != 0,
+    })
+}
+
+/// Fill `cfg` with the defaults. `size` is sizeof(*cfg) as the caller
+/// compiled it (NR_INJECTOR_CONFIG_INIT passes it); only that many bytes
+/// are written.
+///
+/// Returns NR_OK, or NR_E_INVALID_ARG if `cfg` is NULL or `size` is smaller
+/// than the first two fields.
+///
+/// # Safety
+/// `cfg` is NULL or points to `size` writable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nr_injector_config_init(
+    cfg: *mut nr_injector_config,
+    size: usize,
+) -> c_int {
+    boundary(|| {
+        if cfg.is_null() {
+            return Err(null_arg("cfg"));
+        }
+        if size < offset_of!(nr_injector_config, frame_size) + 4 {
+            return Err(Error::invalid_arg(format!(
+                "size {size} is smaller than a nr_injector_config"
+            )));
+        }
+        let mut d = nr_injector_config::defaults();
+        d.size = size;
+        let n = size.min(size_of::<nr_injector_config>());
+        // SAFETY: the caller guarantees `size` writable bytes at cfg; we
+        // write n <= size bytes from a local of at least n bytes.
+        unsafe {
+            ptr::copy_nonoverlapping(
+                (&d as *const nr_injector_config).cast::<u8>(),
+                cfg.cast::<u8>(),
+                n,
+            );
+            if size > n {
+                ptr::write_bytes(cfg.cast::<u8>().add(n), 0, size - n);
+            }
+        }
+        Ok(NR_OK)
+    })
+}
+
+/// Injector counters (nr_injector_stats()).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct nr_inject_stats {
+    /// Frames the kernel took and finished with (lifetime).
+    pub sent: u64,
+    /// Frames the kernel refused (TP_STATUS_WRONG_FORMAT, or a sendmmsg
+    /// error for that frame; e.g. the MTU was lowered after they were
+    /// queued). They are skipped; the frames after them still go out, in
+    /// order.
+    pub rejected: u64,
+    /// Kicks made (send()/sendmmsg() calls).
+    pub kicks: u64,
+    /// Kicks that met a transient EAGAIN/ENOBUFS (the frames stayed queued
+    /// and go out with a later flush).
+    pub transient: u64,
+    /// Frames queued and not finished yet.
+    pub pending: u32,
+    /// Free slots now.
+    pub available: u32,
+    /// Reserved for future counters; always 0.
+    pub reserved: [u64; 8],
+}
+
+impl From<InjectStats> for nr_inject_stats {
+    fn from(s: InjectStats) -> nr_inject_stats {
+        nr_inject_stats {
+            sent: s.sent,
+            rejected: s.rejected,
+            kicks: s.kicks,
+            transient: s.transient,
+            pending: s.pending,
+            available: s.available,
+            reserved: [0; 8],
+        }
+    }
+}
+
+/// What an injector really got (nr_injector_get_info()).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct nr_injector_info {
+    /// The send path in use: NR_TX_RING or NR_TX_SENDMMSG (never NR_TX_AUTO).
+    pub mode: u32,
+    /// Number of slots.
+    pub frame_count: u32,
+    /// Bytes one slot holds (frame_size - 32).
+    pub slot_capacity: u32,
+    /// Longest frame accepted now: slot_capacity or the MTU + 14, the smaller.
+    pub max_frame_len: u32,
+}
+
+/// One frame for nr_inject_batch(): `len` bytes at `data` (the Ethernet
+/// header first).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct nr_frame {
+    /// The frame's first byte.
+    pub data: *const u8,
+    /// Its length in bytes.
+    pub len: usize,
+}
+
+struct Inner {
+    inj: Injector,
+    /// nr_injector_alloc() handed out the slot at the ring head.
+    slot_out: bool,
+}
+
+/// An open injector (opaque). Created by nr_injector_open(), freed by
+/// nr_injector_close(). Use it from one thread at a time.
+///
+/// What copies: nr_injector_alloc() + nr_injector_send() let you build the
+/// frame in place, so the library copies nothing. In NR_TX_RING mode the
+/// slot is the kernel's TX ring; a NIC transmits from it, but a veth (or
+/// any path that crosses into another network stack) makes the kernel copy
+/// the ring page. In NR_TX_SENDMMSG mode the slot is library memory and
+/// the kernel copies each frame into a socket buffer at flush time.
+/// nr_inject() and nr_inject_batch() copy each frame once into a slot, then
+/// proceed the same way.
+pub struct nr_injector {
+    magic: u64,
+    inner: UnsafeCell<Inner>,
+}
+
+/// # Safety
+/// `p` is NULL or a live handle used by one thread at a time.
+unsafe fn handle<'a>(p: *mut nr_injector) -> Result<&'a mut Inner, Error> {
+    if p.is_null() {
+        return Err(null_arg("inj"));
+    }
+    // SAFETY: non-NULL and, per the contract, a live handle.
+    let h = unsafe { &*p };
+    if h.magic != MAGIC {
+        return Err(Error::invalid_arg(
+            "inj is not an open nr_injector (already closed?)",
+        ));
+    }
+    // SAFETY: one thread per handle: no other reference to inner is alive.
+    Ok(unsafe { &mut *h.inner.get() })
+}
+
+/// Open an injector on interface `ifname` of the calling thread's network
+/// namespace. `cfg` may be NULL for the defaults. On success `*out`
+/// receives the handle.
+///
+/// The socket is opened with protocol 0: it receives nothing. In ring mode
+/// the TX ring uses TPACKET_V2 frame headers.
+///
+/// Returns NR_OK; NR_E_INVALID_ARG (NULL ifname/out, bad name, bad
+/// cfg->size); NR_E_CONFIG (frame_size, frame_count, mode: the message
+/// names the field); NR_E_NO_DEVICE; NR_E_PERMISSION (needs CAP_NET_RAW);
+/// NR_E_NO_MEMORY (ring); NR_E_SYSTEM.
+///
+/// # Safety
+/// `ifname` is NULL or NUL-terminated; `cfg` is NULL or an initialised
+/// config; `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nr_injector_open(
+    ifname: *const c_char,
+    cfg: *const nr_injector_config,
+    out: *mut *mut nr_injector,
+) -> c_int {
+    boundary(|| {
+        // SAFETY: ifname is NULL or NUL-terminated per the API contract.
+        let name = unsafe { c_str(ifname, "ifname") }?;
+        if out.is_null() {
+            return Err(null_arg("out"));
+        }
+        let config = if cfg.is_null() {
+            InjectorConfig::default()
+        } else {
+            // SAFETY: cfg points to a config of cfg->size bytes (contract).
+            unsafe { config_from_c(cfg) }?
+        };
+        let inj = Injector::open(name, &config)?;
+        let raw = Box::into_raw(Box::new(nr_injector {
+            magic: MAGIC,
+            inner: UnsafeCell::new(Inner {
+                inj,
+                slot_out: false,
+            }),
+        }));
+        // SAFETY: out is non-NULL (checked) and writable (contract).
+        unsafe { *out = raw };
+        Ok(NR_OK)
+    })
+}
+
+/// Close an injector. Frames still queued are handed to the kernel once
+/// (a flush); frames the kernel has not taken by then are discarded — call
+/// nr_injector_wait_drained() first to be sure they left. NULL is accepted
+/// and ignored. Every slot pointer of the handle becomes invalid.
+///
+/// # Safety
+/// `inj` is NULL or a handle from nr_injector_open(), not used concurrently.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nr_injector_close(inj: *mut nr_injector) {
+    guard((), || {
+        if inj.is_null() {
+            return;
+        }
+        // SAFETY: a handle from nr_injector_open (contract); checked below.
+        if unsafe { (*inj).magic } != MAGIC {
+            return;
+        }
+        // SAFETY: we own the handle now; the magic is cleared first so a
+        // later use is detected as long as the memory is not reused.
+        unsafe {
+            (*inj).magic = 0;
+            let _ = (*(*inj).inner.get()).inj.flush();
+            drop(Box::from_raw(inj));
+        }
+    })
+}
+
+/// Zero copy: get the next free slot and write the frame straight into it
+/// (in ring mode the slot is the kernel's TX ring memory). `*buf` receives
+/// the slot's first byte, `*cap` its capacity; write the frame at `*buf`
+/// (Ethernet header first), then call nr_injector_send() with its length.
+/// Calling nr_injector_alloc() again before that returns the same slot;
+/// any other call on the handle (flush, wait, inject, stats, ...) takes the
+/// slot back, and the pointer must not be used any more.
+///
+/// `timeout_ms`: how long to wait when every slot is queued (< 0 no limit,
+/// 0 no wait); the library flushes while it waits.
+///
+/// Returns NR_OK; NR_TIMEOUT (no slot came free in time; not an error);
+/// NR_E_IFACE_GONE (the interface was removed while waiting);
+/// NR_E_INVALID_ARG (NULL argument); NR_E_SYSTEM.
+///
+/// # Safety
+/// `inj` is NULL or a live handle; `buf`/`cap` are NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nr_injector_alloc(
+    inj: *mut nr_injector,
+    timeout_ms: c_int,
+    buf: *mut *mut u8,
+    cap: *mut usize,
+) -> c_int {
+    boundary(|| {
+        // SAFETY: contract: a live handle used by one thread.
+        let h = unsafe { handle(inj) }?;
+        if buf.is_null() {
+            return Err(null_arg("buf"));
+        }
+        if cap.is_null() {
+            return Err(null_arg("cap"));
+        }
+        h.slot_out = false;
+        if h.inj
+            .slot_timeout(timeout_of(i64::from(timeout_ms)))?
+            .is_none()
+        {
+            return Ok(NR_TIMEOUT);
+        }
+        // SAFETY: slot_timeout returned a slot, so the slot at head is free.
+        let (p, n) = unsafe { h.inj.head_buffer() };
+        h.slot_out = true;
+        // SAFETY: non-NULL (checked) caller-owned out-parameters.
+        unsafe {
+            *buf = p;
+            *cap = n;
+        }
+        Ok(NR_OK)
+    })
+}
+
+/// Mark the slot from nr_injector_alloc() for sending with its first `len`
+/// bytes. No copy, and no system call: the frame goes out with the next
+/// nr_injector_flush() (or when a full ring makes nr_injector_alloc() or
+/// nr_inject() flush). The kernel sends frames in the order they were
+/// marked. On an error the slot stays free and nothing is queued.
+///
+/// Returns NR_OK; NR_E_INVALID_ARG (len under 14 — the Ethernet header —
+/// including 0, or no slot allocated: call nr_injector_alloc() first);
+/// NR_E_TOO_BIG (len over the slot capacity or over the interface's
+/// MTU + 14).
+///
+/// # Safety
+/// `inj` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nr_injector_send(inj: *mut nr_injector, len: usize) -> c_int {
+    boundary(|| {
+        // SAFETY: contract: a live handle used by one thread.
+        let h = unsafe { handle(inj) }?;
+        if !h.slot_out {
+            return Err(Error::invalid_arg(
+                "no slot is allocated: call nr_injector_alloc() first (each slot is sent once)",
+            ));
+        }
+        h.inj.commit_head(len)?;
+        h.slot_out = false;
+        Ok(NR_OK)
+    })
+}
+
+/// Hand every queued frame to the kernel (ring mode:
+/// send(fd, NULL, 0, MSG_DONTWAIT); sendmmsg mode: sendmmsg() of up to 64
+/// frames per call). Does not wait for the frames to finish. A transient
+/// EAGAIN/ENOBUFS is not an error: those frames stay queued for the next
+/// flush.
+///
+/// Returns NR_OK; NR_E_IFACE_GONE (interface removed: close the handle);
+/// NR_E_SYSTEM (e.g. the interface is down; the frames stay queued);
+/// NR_E_INVALID_ARG.
+///
+/// # Safety
+/// `inj` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nr_injector_flush(inj: *mut nr_injector) -> c_int {
+    boundary(|| {
+        // SAFETY: contract: a live handle used by one thread.
+        let h = unsafe { handle(inj) }?;
+        h.slot_out = false;
+        h.inj.flush()?;
+        Ok(NR_OK)
+    })
+}
+
+/// Flush and wait until every queued frame is finished (sent or rejected),
+/// up to `timeout_ms` (< 0 no limit). Sleeps in short naps (up to 1 ms).
+///
+/// Returns NR_OK (nothing pending); NR_TIMEOUT (frames still pending; not
+/// an error); NR_E_IFACE_GONE (the interface was removed: no hang);
+/// NR_E_SYSTEM (e.g. interface down); NR_E_INVALID_ARG.
+///
+/// # Safety
+/// `inj` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nr_injector_wait_drained(
+    inj: *mut nr_injector,
+    timeout_ms: c_int,
+) -> c_int {
+    boundary(|| {
+        // SAFETY: contract: a live handle used by one thread.
+        let h = unsafe { handle(inj) }?;
+        h.slot_out = false;
+        Ok(if h.inj.wait_drained(timeout_of(i64::from(timeout_ms)))? {
+            NR_OK
+        } else {
+            NR_TIMEOUT
+        })
+    })
+}
+
+/// Copy `len` bytes at `data` into the next free slot and queue it (one
+/// copy into the slot; no system call unless the ring is full, when it
+/// flushes and waits up to nr_injector_config.wait_timeout_ms). Call
+/// nr_injector_flush() to send.
+///
+/// Returns NR_OK; NR_TIMEOUT (the ring stayed full; nothing queued; not an
+/// error); NR_E_INVALID_ARG (NULL data, len under 14 including 0);
+/// NR_E_TOO_BIG (len over the slot or the MTU + 14; nothing queued);
+/// NR_E_IFACE_GONE; NR_E_SYSTEM.
+///
+/// # Safety
+/// `inj` is NULL or a live handle; `data` is NULL or readable for `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nr_inject(inj: *mut nr_injector, data: *const u8, len: usize) -> c_int {
+    boundary(|| {
+        // SAFETY: contract: a live handle used by one thread.
+        let h = unsafe { handle(inj) }?;
+        if data.is_null() {
+            return Err(null_arg("data"));
+        }
+        h.slot_out = false;
+        // SAFETY: data is readable for len bytes (contract).
+        let frame = unsafe { std::slice::from_raw_parts(data, len) };
+        Ok(if h.inj.inject(frame)? {
+            NR_OK
+        } else {
+            NR_TIMEOUT
+        })
+    })
+}
+
+/// Copy and queue `count` frames in order, then flush once. `*queued`
+/// receives how many were queued — it is written on every return but
+/// NR_E_INVALID_ARG for NULL arguments, unlike most out-parameters, so
+/// that a partial batch is known: all `count` on NR_OK; fewer on
+/// NR_TIMEOUT (the ring stayed full for wait_timeout_ms); on an error the
+/// frames before the failing one (frames[*queued]) are queued and flushed.
+///
+/// Returns NR_OK; NR_TIMEOUT; NR_E_INVALID_ARG (NULL inj/frames/queued, a
+/// NULL data pointer, a frame under 14 bytes); NR_E_TOO_BIG (a frame over
+/// the slot or the MTU + 14); NR_E_IFACE_GONE; NR_E_SYSTEM.
+///
+/// # Safety
+/// `frames` is NULL or points to `count` nr_frame, each readable for its
+/// `len` bytes; `queued` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nr_inject_batch(
+    inj: *mut nr_injector,
+    frames: *const nr_frame,
+    count: usize,
+    queued: *mut usize,
+) -> c_int {
+    boundary(|| {
+        // SAFETY: contract: a live handle used by one thread.
+        let h = unsafe { handle(inj) }?;
+        if frames.is_null() {
+            return Err(null_arg("frames"));
+        }
+        if queued.is_null() {
+            return Err(null_arg("queued"));
+        }
+        h.slot_out = false;
+        // SAFETY: frames points to count entries (contract).
+        let list = unsafe { std::slice::from_raw_parts(frames, count) };
+        let mut n = 0usize;
+        let mut res = Ok(NR_OK);
+        for f in list {
+            if f.data.is_null() {
+                res = Err(Error::invalid_arg(format!("frames[{n}].data is NULL")));
+                break;
+            }
+            // SAFETY: each frame is readable for its len (contract).
+            let bytes = unsafe { std::slice::from_raw_parts(f.data, f.len) };
+            match h.inj.inject(bytes) {
+                Ok(true) => n += 1,
+                Ok(false) => {
+                    res = Ok(NR_TIMEOUT);
+                    break;
+                }
+                Err(e) => {
+                    res = Err(e);
+                    break;
+                }
+            }
+        }
+        let fl = h.inj.flush();
+        // SAFETY: queued is non-NULL (checked) and writable (contract).
+        unsafe { *queued = n };
+        let rc = res?;
+        fl?;
+        Ok(rc)
+    })
+}
+
+/// Counters into `*out` (finished frames are collected first).
+///
+/// Returns NR_OK or NR_E_INVALID_ARG.
+///
+/// # Safety
+/// `inj` is NULL or a live handle; `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nr_injector_stats(
+    inj: *mut nr_injector,
+    out: *mut nr_inject_stats,
+) -> c_int {
+    boundary(|| {
+        // SAFETY: contract: a live handle used by one thread.
+        let h = unsafe { handle(inj) }?;
+        if out.is_null() {
+            return Err(null_arg("out"));
+        }
+        h.slot_out = false;
+        let s = h.inj.stats();
+        // SAFETY: non-NULL caller-owned out-parameter.
+        unsafe { *out = s.into() };
+        Ok(NR_OK)
+    })
+}
+
+/// The injector's real geometry and send path into `*out`.
+///
+/// Returns NR_OK or NR_E_INVALID_ARG.
+///
+/// # Safety
+/// `inj` is NULL or a live handle; `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nr_injector_get_info(
+    inj: *mut nr_injector,
+    out: *mut nr_injector_info,
+) -> c_int {
+    boundary(|| {
+        // SAFETY: contract: a live handle used by one thread.
+        let h = unsafe { handle(inj) }?;
+        if out.is_null() {
+            return Err(null_arg("out"));
+        }
+        let i = &h.inj;
+        let info = nr_injector_info {
+            mode: if i.mode() == TxMode::Ring {
+                NR_TX_RING
+            } else {
+                NR_TX_SENDMMSG
+            },
+            frame_count: i.frame_count(),
+            slot_capacity: i.slot_capacity() as u32,
+            max_frame_len: i.max_frame_len() as u32,
+        };
+        // SAFETY: non-NULL caller-owned out-parameter.
+        unsafe { *out = info };
+        Ok(NR_OK)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capi::{NR_E_CONFIG, NR_E_INVALID_ARG};
+
+    #[test]
+    fn config_init_defaults_and_old_callers() {
+        let mut cfg = nr_injector_config::defaults();
+        cfg.frame_size = 1;
+        // SAFETY: cfg is a valid, writable config.
+        assert_eq!(
+            unsafe { nr_injector_config_init(&mut cfg, size_of::<nr_injector_config>()) },
+            NR_OK
+        );
+        // SAFETY: as above.
+        let c = unsafe { config_from_c(&cfg) }.unwrap();
+        assert_eq!(c, InjectorConfig::default());
+        cfg.size = offset_of!(nr_injector_config, mode);
+        cfg.frame_count = 8;
+        cfg.mode = 77; // beyond the old size: ignored
+        // SAFETY: as above.
+        let c = unsafe { config_from_c(&cfg) }.unwrap();
+        assert_eq!((c.frame_count, c.mode), (8, TxMode::Auto));
+        cfg.size = size_of::<nr_injector_config>();
+        // SAFETY: as above.
+        let e = unsafe { config_from_c(&cfg) }.unwrap_err();
+        assert_eq!(super::super::status_of(e.kind()), NR_E_CONFIG);
+        cfg.mode = NR_TX_RING;
+        cfg.wait_timeout_ms = -1;
+        // SAFETY: as above.
+        let c = unsafe { config_from_c(&cfg) }.unwrap();
+        assert_eq!((c.mode, c.wait_timeout), (TxMode::Ring, None));
+    }
+
+    #[test]
+    fn null_arguments_are_rejected() {
+        let mut out: *mut nr_injector = ptr::null_mut();
+        let mut q = 0usize;
+        // SAFETY: NULL arguments are part of the contract under test.
+        unsafe {
+            assert_eq!(
+                nr_injector_open(ptr::null(), ptr::null(), &mut out),
+                NR_E_INVALID_ARG
+            );
+            assert_eq!(nr_inject(ptr::null_mut(), ptr::null(), 0), NR_E_INVALID_ARG);
+            assert_eq!(
+                nr_inject_batch(ptr::null_mut(), ptr::null(), 0, &mut q),
+                NR_E_INVALID_ARG
+            );
+            assert_eq!(nr_injector_flush(ptr::null_mut()), NR_E_INVALID_ARG);
+            assert_eq!(nr_injector_send(ptr::null_mut(), 60), NR_E_INVALID_ARG);
+            nr_injector_close(ptr::null_mut());
+        }
+        assert!(out.is_null());
+    }
+}

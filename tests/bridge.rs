@@ -1,0 +1,226 @@
+//! The bridge on two veth pairs in one namespace:
+//!
+//!   b (host side A) ==veth== a [bridge] c ==veth== d (host side B)
+//!
+//! Frames sent on b must come out of d byte for byte, frames sent on d out
+//! of b; the callback's drops are exactly the missing frames.
+
+mod cbuild;
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Net, OTHER_MAC, Sender, frame, frame_seq};
+use netring::{Bridge, BridgeConfig, Capture, CaptureConfig, Direction, Verdict, Wait};
+
+fn rx_cfg() -> CaptureConfig {
+    CaptureConfig {
+        block_size: 1 << 20,
+        block_count: 16,
+        block_timeout_ms: 10,
+        promiscuous: false,
+        ignore_outgoing: true,
+        ..CaptureConfig::default()
+    }
+}
+
+fn collect(cap: &mut Capture, want: usize, limit: Duration) -> Vec<Vec<u8>> {
+    let start = Instant::now();
+    let mut got = Vec::new();
+    let mut last = Instant::now();
+    while start.elapsed() < limit {
+        if got.len() >= want && last.elapsed() >= Duration::from_millis(200) {
+            break;
+        }
+        if let Wait::Ready(mut b) = cap
+            .next_batch_timeout(Some(Duration::from_millis(20)))
+            .unwrap()
+        {
+            b.for_each(|p| {
+                if frame_seq(p.data()).is_some() {
+                    got.push(p.data().to_vec());
+                }
+                true
+            });
+            last = Instant::now();
+        }
+    }
+    got
+}
+
+/// A second veth pair c <-> d in the same namespace.
+fn second_pair(net: &Net) -> (String, String) {
+    let c = format!("{}c", net.a);
+    let d = format!("{}d", net.a);
+    net.ip(&["link", "add", &c, "type", "veth", "peer", "name", &d]);
+    net.ip(&["link", "set", &c, "up"]);
+    net.ip(&["link", "set", &d, "up"]);
+    (c, d)
+}
+
+const BA: u32 = 1_000_000;
+
+fn a_to_b_drop(seq: u32) -> bool {
+    seq % 10 == 3
+}
+
+fn b_to_a_drop(seq: u32) -> bool {
+    seq % 7 == 0
+}
+
+#[test]
+fn frames_cross_both_ways_byte_exact_and_drops_are_exact() {
+    let net = Net::new();
+    let (c, d) = second_pair(&net);
+    const N: u32 = 2000;
+    let len = |i: u32| 60 + (i as usize * 13) % 1455;
+    let (at_d, at_b, stats) = net.enter(|| {
+        let mut bridge = Bridge::open(&net.a, &c, &BridgeConfig::default()).unwrap();
+        let brk = bridge.breaker();
+        let mut cap_b = Capture::open(&net.b, &rx_cfg()).unwrap();
+        let mut cap_d = Capture::open(&d, &rx_cfg()).unwrap();
+        let tx_b = Sender::open(&net.b);
+        let tx_d = Sender::open(&d);
+        std::thread::scope(|s| {
+            let run = s.spawn(move || {
+                bridge
+                    .run(|dir, p| {
+                        let seq = frame_seq(p.data()).unwrap_or(0);
+                        let drop = match dir {
+                            Direction::AToB => a_to_b_drop(seq),
+                            Direction::BToA => b_to_a_drop(seq - BA),
+                        };
+                        if drop {
+                            Verdict::Drop
+                        } else {
+                            Verdict::Forward
+                        }
+                    })
+                    .unwrap();
+                assert!(bridge.drain(Some(Duration::from_secs(2))).unwrap());
+                bridge.stats().unwrap()
+            });
+            let senders = s.spawn(|| {
+                for i in 0..N {
+                    tx_b.send(&frame(len(i), i, OTHER_MAC));
+                    tx_d.send(&frame(len(i), BA + i, OTHER_MAC));
+                    if i % 64 == 0 {
+                        // Let the bridge keep up with two senders on 2 CPUs.
+                        std::thread::sleep(Duration::from_micros(200));
+                    }
+                }
+            });
+            let want_d = (0..N).filter(|&i| !a_to_b_drop(i)).count();
+            let want_b = (0..N).filter(|&i| !b_to_a_drop(i)).count();
+            let rx = s.spawn(move || collect(&mut cap_b, want_b, Duration::from_secs(20)));
+            let at_d = collect(&mut cap_d, want_d, Duration::from_secs(20));
+            let at_b = rx.join().unwrap();
+            senders.join().unwrap();
+            brk.break_loop();
+            let stats = run.join().unwrap();
+            (at_d, at_b, stats)
+        })
+    });
+    let want_d: Vec<Vec<u8>> = (0..N)
+        .filter(|&i| !a_to_b_drop(i))
+        .map(|i| frame(len(i), i, OTHER_MAC))
+        .collect();
+    let want_b: Vec<Vec<u8>> = (0..N)
+        .filter(|&i| !b_to_a_drop(i))
+        .map(|i| frame(len(i), BA + i, OTHER_MAC))
+        .collect();
+    assert_eq!(at_d.len(), want_d.len(), "A->B count; stats {stats:?}");
+    assert!(at_d == want_d, "A->B frames differ");
+    assert_eq!(at_b.len(), want_b.len(), "B->A count; stats {stats:?}");
+    assert!(at_b == want_b, "B->A frames differ");
+    let [ab, ba] = stats;
+    assert_eq!(ab.forwarded, want_d.len() as u64, "{ab:?}");
+    assert_eq!(ab.dropped, u64::from(N) - want_d.len() as u64, "{ab:?}");
+    assert_eq!(ba.forwarded, want_b.len() as u64, "{ba:?}");
+    assert_eq!(ba.dropped, u64::from(N) - want_b.len() as u64, "{ba:?}");
+    assert_eq!((ab.failed, ba.failed), (0, 0));
+    assert_eq!((ab.capture_drops, ba.capture_drops), (0, 0));
+}
+
+#[test]
+fn breakloop_stops_an_idle_bridge_and_removal_is_an_error() {
+    let net = Net::new();
+    let (c, _d) = second_pair(&net);
+    net.enter(|| {
+        let mut bridge = Bridge::open(&net.a, &c, &BridgeConfig::default()).unwrap();
+        let brk = bridge.breaker();
+        let t = Instant::now();
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                std::thread::sleep(Duration::from_millis(100));
+                brk.break_loop();
+            });
+            bridge.run(|_, _| Verdict::Forward).unwrap();
+        });
+        assert!(t.elapsed() < Duration::from_secs(2));
+        // An interface removed under a running bridge ends run() with an
+        // error, not a hang.
+        let t = Instant::now();
+        let r = std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(100));
+                net.ip(&["link", "del", &c]);
+            });
+            bridge.run(|_, _| Verdict::Forward)
+        });
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+        let e = r.unwrap_err();
+        assert_eq!(e.kind(), netring::ErrorKind::InterfaceGone, "{e}");
+    });
+    let e = Bridge::open("lo", "lo", &BridgeConfig::default()).unwrap_err();
+    assert_eq!(e.kind(), netring::ErrorKind::InvalidArgument);
+}
+
+#[test]
+fn nrbridge_c_example_forwards_both_ways_and_stops_on_sigint() {
+    use std::io::{BufRead, BufReader};
+    let bin = cbuild::build_c("c-examples/nrbridge.c");
+    let net = Net::new();
+    let (c, d) = second_pair(&net);
+    const N: u32 = 300;
+    let (at_d, at_b, stderr) = net.enter(|| {
+        let mut cap_b = Capture::open(&net.b, &rx_cfg()).unwrap();
+        let mut cap_d = Capture::open(&d, &rx_cfg()).unwrap();
+        let mut child = net
+            .command(bin.to_str().unwrap())
+            .args(["-a", net.a.as_str(), "-b", c.as_str()])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        err.read_line(&mut line).unwrap();
+        assert!(line.contains("bridging"), "{line}");
+        let tx_b = Sender::open(&net.b);
+        let tx_d = Sender::open(&d);
+        for i in 0..N {
+            tx_b.send(&frame(60 + i as usize, i, OTHER_MAC));
+            tx_d.send(&frame(1514 - i as usize, BA + i, OTHER_MAC));
+        }
+        let at_d = collect(&mut cap_d, N as usize, Duration::from_secs(10));
+        let at_b = collect(&mut cap_b, N as usize, Duration::from_secs(10));
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+        assert!(child.wait().unwrap().success(), "{rest}");
+        (at_d, at_b, rest)
+    });
+    let want_d: Vec<Vec<u8>> = (0..N)
+        .map(|i| frame(60 + i as usize, i, OTHER_MAC))
+        .collect();
+    let want_b: Vec<Vec<u8>> = (0..N)
+        .map(|i| frame(1514 - i as usize, BA + i, OTHER_MAC))
+        .collect();
+    assert!(at_d == want_d, "A->B: {} frames; {stderr}", at_d.len());
+    assert!(at_b == want_b, "B->A: {} frames; {stderr}", at_b.len());
+    assert!(
+        stderr.contains(&format!("RESULT a_to_b={N} b_to_a={N}")),
+        "{stderr}"
+    );
+}
