@@ -92,6 +92,7 @@ pub struct Reader {
     snaplen: u32,
     version: (u16, u16),
     recs: Vec<Rec>,
+    batch_start: usize,
     cursor: usize,
     failed: Option<Error>,
     batches: u64,
@@ -144,6 +145,7 @@ impl Reader {
             snaplen: 0,
             version: (0, 0),
             recs: Vec::with_capacity(MAX_BATCH),
+            batch_start: 0,
             cursor: 0,
             failed: None,
             batches: 0,
@@ -277,16 +279,17 @@ impl Reader {
         self.batches
     }
 
-    /// The next batch of packets; `None` at the end of the file.
+    /// The next batch of packets; `None` at the end of the file. After
+    /// [`Reader::next_packet`] the batch starts with the packets it has not
+    /// returned yet.
     pub fn next_batch(&mut self) -> Result<Option<ReadBatch<'_>>> {
         let n = self.load()?;
-        self.cursor = n;
         Ok((n > 0).then(|| self.current()))
     }
 
     /// The next packet, one at a time; `None` at the end of the file.
     pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>> {
-        if self.cursor >= self.recs.len() && self.load()? == 0 {
+        if self.cursor >= self.recs.len() && self.fill()? == 0 {
             return Ok(None);
         }
         let r = self.recs[self.cursor];
@@ -294,14 +297,27 @@ impl Reader {
         Ok(Some(packet(&self.buf, &r, self.link_type)))
     }
 
-    /// Decode the next batch (the C API keeps it until released). Returns
-    /// the number of packets; 0 at the end of the file.
+    /// Make the next batch current (what [`Reader::current`] returns until
+    /// the next call that reads on). Returns its number of packets; 0 at
+    /// the end of the file.
     pub(crate) fn load(&mut self) -> Result<usize> {
+        if self.cursor >= self.recs.len() && self.fill()? == 0 {
+            return Ok(0);
+        }
+        self.batch_start = self.cursor;
+        self.cursor = self.recs.len();
+        Ok(self.recs.len() - self.batch_start)
+    }
+
+    /// Decode the next run of records. Returns the number of packets; 0 at
+    /// the end of the file.
+    fn fill(&mut self) -> Result<usize> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
         self.recs.clear();
         self.cursor = 0;
+        self.batch_start = 0;
         loop {
             match self.scan(MAX_BATCH) {
                 Ok(stop) => {
@@ -341,7 +357,7 @@ impl Reader {
     pub(crate) fn current(&self) -> ReadBatch<'_> {
         ReadBatch {
             buf: &self.buf,
-            recs: &self.recs,
+            recs: &self.recs[self.batch_start..],
             link_type: self.link_type,
         }
     }

@@ -686,3 +686,26 @@ fn fuzz_readers() {
     }
     eprintln!("fuzz_readers: {runs} mutated files read");
 }
+
+#[test]
+fn packets_then_batches_lose_nothing() {
+    let t = Tmp::new("mix");
+    let path = t.path("m.pcap");
+    let pk = packets(10);
+    write_file(
+        &path,
+        &WriterConfig {
+            format: Format::Pcap,
+            ..WriterConfig::default()
+        },
+        &pk,
+    );
+    let mut r = Reader::open(&path).unwrap();
+    let first = r.next_packet().unwrap().unwrap().data().to_vec();
+    assert_eq!(first, pk[0].1);
+    let b = r.next_batch().unwrap().unwrap();
+    assert_eq!(b.len(), 9);
+    assert_eq!(b.iter().next().unwrap().data(), &pk[1].1[..]);
+    assert!(r.next_batch().unwrap().is_none());
+    assert!(r.next_packet().unwrap().is_none());
+}
