@@ -352,3 +352,103 @@ fn live_capture_written_from_ring_memory() {
         assert!(err.is_empty(), "{err:?}");
     }
 }
+
+/// (user, system) CPU time of this process.
+fn cpu_time() -> (f64, f64) {
+    // SAFETY: getrusage fills the struct we pass.
+    let ru = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut ru);
+        ru
+    };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    (tv(ru.ru_utime), tv(ru.ru_stime))
+}
+
+fn per_packet(c0: (f64, f64), n: u64) -> String {
+    let c = cpu_time();
+    let (u, s) = (c.0 - c0.0, c.1 - c0.1);
+    format!(
+        "{:.0} ns/packet CPU (user {:.0}, sys {:.0})",
+        (u + s) * 1e9 / n as f64,
+        u * 1e9 / n as f64,
+        s * 1e9 / n as f64
+    )
+}
+
+/// CPU per packet: netring's writer, netring's pcap -> pcapng conversion,
+/// and `tcpdump -r -w` on the same file. Run with
+/// `cargo test --release --test pcapfile -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn bench_against_tcpdump() {
+    let d = Dir::new("bench");
+    const N: u64 = 2_000_000;
+    let small = std::env::var_os("NETRING_BENCH_SMALL").is_some();
+    let frames: Vec<Vec<u8>> = if small {
+        (0..64).map(|i| frame(64, i, OTHER_MAC)).collect()
+    } else {
+        test_frames(64)
+    };
+    let src = d.path("src.pcap");
+    for format in [Format::Pcap, Format::Pcapng] {
+        let path = if format == Format::Pcap {
+            src.clone()
+        } else {
+            d.path("w.pcapng")
+        };
+        let cfg = WriterConfig {
+            format,
+            ..WriterConfig::default()
+        };
+        let c0 = cpu_time();
+        let mut w = Writer::create(&path, &cfg).unwrap();
+        for i in 0..N {
+            let f = &frames[i as usize % 64];
+            w.write_raw(i * 1000, f, f.len() as u32).unwrap();
+        }
+        let st = w.finish().unwrap();
+        println!(
+            "netring write {format:?}: {} ({} MB)",
+            per_packet(c0, N),
+            st.bytes >> 20
+        );
+    }
+    let c0 = cpu_time();
+    let mut r = Reader::open(&src).unwrap();
+    let mut w = Writer::create(d.path("conv.pcapng"), &WriterConfig::default()).unwrap();
+    let mut n = 0;
+    while let Some(b) = r.next_batch().unwrap() {
+        n += w.write_all(b.iter()).unwrap();
+    }
+    w.finish().unwrap();
+    assert_eq!(n as u64, N);
+    println!("netring read pcap + write pcapng: {}", per_packet(c0, N));
+    if have("tcpdump") {
+        let out = d.path("td.pcap");
+        let start = Instant::now();
+        let st = Command::new("bash")
+            .args([
+                "-c",
+                &format!(
+                    "TIMEFORMAT='%U %S'; time tcpdump -r {} -w {} 2>/dev/null",
+                    src.display(),
+                    out.display()
+                ),
+            ])
+            .output()
+            .unwrap();
+        let t = String::from_utf8_lossy(&st.stderr);
+        let v: Vec<f64> = t
+            .split_whitespace()
+            .filter_map(|x| x.parse::<f64>().ok())
+            .collect();
+        println!(
+            "tcpdump -r pcap -w pcap: {:.0} ns/packet CPU (user {:.0}, sys {:.0}; {:?} wall)",
+            (v[0] + v[1]) * 1e9 / N as f64,
+            v[0] * 1e9 / N as f64,
+            v[1] * 1e9 / N as f64,
+            start.elapsed()
+        );
+    }
+}
