@@ -132,7 +132,7 @@
 #define NR_VERSION_PATCH 0
 
 /**
- * Capture file layout, for nr_writer_open() and nr_reader_info.format.
+ * Capture file layout, for nr_writer_open() and nr_file_info.format.
  */
 typedef enum nr_format {
   /**
@@ -517,7 +517,7 @@ typedef struct nr_writer_config {
 /**
  * What a writer has done so far.
  */
-typedef struct nr_writer_stats {
+typedef struct nr_writer_counters {
   /**
    * Packets written (buffered ones included).
    */
@@ -534,12 +534,12 @@ typedef struct nr_writer_stats {
    * Reserved; 0.
    */
   uint64_t reserved[5];
-} nr_writer_stats;
+} nr_writer_counters;
 
 /**
  * What a capture file says about itself.
  */
-typedef struct nr_reader_info {
+typedef struct nr_file_info {
   /**
    * File layout (pcapng files report NR_FORMAT_PCAPNG whatever their
    * timestamp resolution).
@@ -570,7 +570,7 @@ typedef struct nr_reader_info {
    * 1 if the file (its current section) is big-endian, else 0.
    */
   uint32_t big_endian;
-} nr_reader_info;
+} nr_file_info;
 
 #ifdef __cplusplus
 extern "C" {
@@ -805,7 +805,7 @@ int nr_writer_flush(struct nr_writer *writer);
 /**
  * The writer's counters into `*out`. Returns NR_OK or NR_E_INVALID_ARG.
  */
-int nr_writer_stats(struct nr_writer *writer, struct nr_writer_stats *out);
+int nr_writer_stats(struct nr_writer *writer, struct nr_writer_counters *out);
 
 /**
  * Finish the file: write the pcapng Interface Statistics Block (packet
@@ -841,7 +841,7 @@ int nr_reader_open_fd(int fd, struct nr_reader **out);
  * The file's format, link type and snap length into `*out`.
  * Returns NR_OK or NR_E_INVALID_ARG.
  */
-int nr_reader_info(const struct nr_reader *reader, struct nr_reader_info *out);
+int nr_reader_info(const struct nr_reader *reader, struct nr_file_info *out);
 
 /**
  * The next batch of packets from the file: a run of whole records decoded

@@ -19,7 +19,7 @@ use crate::pcapfile::{Format, ReadBatch, Reader, Writer, WriterConfig};
 const WRITER_MAGIC: u64 = 0x6e72_5f77_7269_7465; // "nr_write"
 const READER_MAGIC: u64 = 0x6e72_5f72_6561_6465; // "nr_reade"
 
-/// Capture file layout, for nr_writer_open() and nr_reader_info.format.
+/// Capture file layout, for nr_writer_open() and nr_file_info.format.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum nr_format {
@@ -195,7 +195,7 @@ pub unsafe extern "C" fn nr_writer_config_init(cfg: *mut nr_writer_config, size:
 /// What a writer has done so far.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
-pub struct nr_writer_stats {
+pub struct nr_writer_counters {
     /// Packets written (buffered ones included).
     pub packets: u64,
     /// Bytes of output produced (headers and buffered bytes included).
@@ -411,7 +411,7 @@ pub unsafe extern "C" fn nr_writer_flush(writer: *mut nr_writer) -> c_int {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_writer_stats(
     writer: *mut nr_writer,
-    out: *mut nr_writer_stats,
+    out: *mut nr_writer_counters,
 ) -> c_int {
     boundary(|| {
         // SAFETY: contract: a live writer used by one thread.
@@ -421,7 +421,7 @@ pub unsafe extern "C" fn nr_writer_stats(
         }
         // SAFETY: out is non-NULL and caller-owned.
         unsafe {
-            *out = nr_writer_stats {
+            *out = nr_writer_counters {
                 packets: s.packets,
                 bytes: s.bytes,
                 files: s.files,
@@ -477,7 +477,7 @@ pub struct nr_reader {
 /// What a capture file says about itself.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
-pub struct nr_reader_info {
+pub struct nr_file_info {
     /// File layout (pcapng files report NR_FORMAT_PCAPNG whatever their
     /// timestamp resolution).
     pub format: nr_format,
@@ -586,10 +586,7 @@ pub unsafe extern "C" fn nr_reader_open_fd(fd: c_int, out: *mut *mut nr_reader) 
 /// The file's format, link type and snap length into `*out`.
 /// Returns NR_OK or NR_E_INVALID_ARG.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_reader_info(
-    reader: *const nr_reader,
-    out: *mut nr_reader_info,
-) -> c_int {
+pub unsafe extern "C" fn nr_reader_info(reader: *const nr_reader, out: *mut nr_file_info) -> c_int {
     boundary(|| {
         // SAFETY: contract: a live reader used by one thread.
         let r = &unsafe { self::reader(reader) }?.reader;
@@ -599,7 +596,7 @@ pub unsafe extern "C" fn nr_reader_info(
         let (major, minor) = r.version();
         // SAFETY: out is non-NULL and caller-owned.
         unsafe {
-            *out = nr_reader_info {
+            *out = nr_file_info {
                 format: match r.format() {
                     Format::Pcap => nr_format::NR_FORMAT_PCAP,
                     Format::PcapNs => nr_format::NR_FORMAT_PCAP_NS,
@@ -783,7 +780,7 @@ mod tests {
                 assert_eq!(nr_writer_write_packet(w, &p), NR_OK);
             }
             assert_eq!(nr_writer_flush(w), NR_OK);
-            let mut st = nr_writer_stats::default();
+            let mut st = nr_writer_counters::default();
             assert_eq!(nr_writer_stats(w, &mut st), NR_OK);
             assert_eq!(st.packets, 9000);
             assert_eq!(st.bytes, std::fs::metadata(&p1).unwrap().len());
@@ -791,7 +788,7 @@ mod tests {
 
             let mut r: *mut nr_reader = ptr::null_mut();
             assert_eq!(nr_reader_open(c1.as_ptr(), &mut r), NR_OK);
-            let mut info: nr_reader_info = std::mem::zeroed();
+            let mut info: nr_file_info = std::mem::zeroed();
             assert_eq!(nr_reader_info(r, &mut info), NR_OK);
             assert_eq!(info.format, nr_format::NR_FORMAT_PCAP_NS);
             assert_eq!((info.link_type, info.snaplen), (1, 1000));
