@@ -135,6 +135,26 @@
 #define NR_TX_SENDMMSG 2
 
 /**
+ * Link type: Ethernet (what AF_PACKET captures deliver).
+ */
+#define NR_LINKTYPE_ETHERNET 1
+
+/**
+ * Link type: raw IPv4/IPv6, no link-layer header.
+ */
+#define NR_LINKTYPE_RAW 101
+
+/**
+ * Link type: Linux cooked capture (SLL).
+ */
+#define NR_LINKTYPE_LINUX_SLL 113
+
+/**
+ * Link type: Linux cooked capture v2 (SLL2).
+ */
+#define NR_LINKTYPE_LINUX_SLL2 276
+
+/**
  * Major version of the header this program was compiled against.
  */
 #define NR_VERSION_MAJOR 0
@@ -148,6 +168,25 @@
  * Patch version of the header.
  */
 #define NR_VERSION_PATCH 0
+
+/**
+ * Capture file layout, for nr_writer_open() and nr_file_info.format.
+ */
+typedef enum nr_format {
+  /**
+   * Classic pcap, microsecond timestamps (what `tcpdump -w` writes).
+   */
+  NR_FORMAT_PCAP = 0,
+  /**
+   * Classic pcap, nanosecond timestamps (magic 0xa1b23c4d).
+   */
+  NR_FORMAT_PCAP_NS = 1,
+  /**
+   * pcapng: nanosecond timestamps (if_tsresol = 9), interface
+   * statistics block at close.
+   */
+  NR_FORMAT_PCAPNG = 2,
+} nr_format;
 
 /**
  * Status of a netring call. Every fallible function returns one of these
@@ -180,6 +219,11 @@ typedef enum nr_status {
    * Waiting on a down interface sleeps; it never spins.
    */
   NR_IFACE_DOWN = 4,
+  /**
+   * Informational: the end of a capture file was reached (nr_reader_next_batch(),
+   * nr_reader_next_packet()); no batch or packet was returned. Not an error.
+   */
+  NR_EOF = 5,
   /**
    * A NULL pointer, or an argument outside its documented range.
    */
@@ -222,7 +266,9 @@ typedef enum nr_status {
   NR_E_UNSUPPORTED = -9,
   /**
    * Ring contents failed validation; the packets before the fault were
-   * delivered, the rest of the block was skipped and counted.
+   * delivered, the rest of the block was skipped and counted. For capture
+   * files: the file is truncated or corrupt; the packets before the bad
+   * record were delivered and nr_last_error() gives its byte offset.
    */
   NR_E_MALFORMED = -10,
   /**
@@ -280,6 +326,18 @@ typedef struct nr_capture nr_capture;
  * proceed the same way.
  */
 typedef struct nr_injector nr_injector;
+
+/**
+ * A capture file being read (opaque). Created by nr_reader_open() or
+ * nr_reader_open_fd(), freed by nr_reader_close(). One thread at a time.
+ */
+typedef struct nr_reader nr_reader;
+
+/**
+ * A capture file being written (opaque). Created by nr_writer_open() or
+ * nr_writer_open_fd(), freed by nr_writer_close(). One thread at a time.
+ */
+typedef struct nr_writer nr_writer;
 
 /**
  * One packet. Always allocated by netring and passed by pointer, so new
@@ -625,6 +683,113 @@ typedef struct nr_injector_info {
   uint32_t max_frame_len;
 } nr_injector_info;
 
+/**
+ * Writer configuration. Initialise it with
+ * nr_writer_config_init(&cfg, sizeof cfg), change the fields you need,
+ * pass it to nr_writer_open(). Checked at open time (NR_E_CONFIG names the
+ * field). Extensible like nr_capture_config: `size` tells the library how
+ * much of the struct the caller knows; fields are only ever appended.
+ */
+typedef struct nr_writer_config {
+  /**
+   * sizeof(nr_writer_config) as the caller compiled it.
+   */
+  size_t size;
+  /**
+   * Bytes of each packet to store, 1..16777216; longer packets are cut
+   * (their wire length is kept). Default 262144.
+   */
+  uint32_t snaplen;
+  /**
+   * Link type (LINKTYPE_* of the tcpdump.org list). Default 1 (Ethernet).
+   */
+  uint32_t link_type;
+  /**
+   * Output buffer, written with one write(2) when full: 65536..268435456.
+   * Default 1048576.
+   */
+  size_t buffer_size;
+  /**
+   * Start a new file when the current one would pass this many bytes
+   * (tcpdump -C, in bytes); 0 = never. At least 4096. Default 0.
+   */
+  uint64_t rotate_bytes;
+  /**
+   * With rotate_bytes: keep at most this many files, reusing names in a
+   * ring (tcpdump -W); 0 = unlimited. Default 0. File names are those of
+   * tcpdump: without a limit PATH, PATH1, PATH2, ...; with a limit W,
+   * PATH0 .. PATH(W-1), the number zero-padded to the digits of W-1.
+   */
+  uint32_t rotate_files;
+  /**
+   * pcapng: interface name (if_name), or NULL. Copied at open.
+   */
+  const char *if_name;
+  /**
+   * pcapng: section comment (opt_comment of the section header), or
+   * NULL. Copied at open.
+   */
+  const char *comment;
+} nr_writer_config;
+
+/**
+ * What a writer has done so far.
+ */
+typedef struct nr_writer_counters {
+  /**
+   * Packets written (buffered ones included).
+   */
+  uint64_t packets;
+  /**
+   * Bytes of output produced (headers and buffered bytes included).
+   */
+  uint64_t bytes;
+  /**
+   * Files opened (1 without rotation).
+   */
+  uint64_t files;
+  /**
+   * Reserved; 0.
+   */
+  uint64_t reserved[5];
+} nr_writer_counters;
+
+/**
+ * What a capture file says about itself.
+ */
+typedef struct nr_file_info {
+  /**
+   * File layout (pcapng files report NR_FORMAT_PCAPNG whatever their
+   * timestamp resolution).
+   */
+  enum nr_format format;
+  /**
+   * Link type of the file (pcapng: of its first interface).
+   */
+  uint32_t link_type;
+  /**
+   * Snap length (pcapng: of its first interface; 0 = none).
+   */
+  uint32_t snaplen;
+  /**
+   * Format version: 2.4 for pcap, 1.0 for pcapng.
+   */
+  uint16_t version_major;
+  /**
+   * See version_major.
+   */
+  uint16_t version_minor;
+  /**
+   * Interfaces described so far (pcap: 1). nr_packet.ifindex of a packet
+   * read from a file is its pcapng interface ID (0 for pcap).
+   */
+  uint32_t interfaces;
+  /**
+   * 1 if the file (its current section) is big-endian, else 0.
+   */
+  uint32_t big_endian;
+} nr_file_info;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -777,8 +942,9 @@ void nr_capture_close(struct nr_capture *cap);
 /**
  * Wait for the next batch of packets (one ring block) and hold it.
  *
- * `timeout_ms`: < 0 waits without limit, 0 does not wait (non-blocking),
- * > 0 waits up to that many milliseconds (a signal does not shorten it).
+ * `timeout_ms`: negative waits without limit, 0 does not wait
+ * (non-blocking), positive waits up to that many milliseconds (a signal
+ * does not shorten it).
  * On NR_OK `*out` is the batch: iterate it with nr_batch_for_each(), then
  * give it back with nr_batch_release(). One batch per handle at a time:
  * while one is held this returns NR_E_BUSY. The batch pointer stays owned
@@ -1002,6 +1168,157 @@ int nr_injector_stats(struct nr_injector *inj, struct nr_inject_stats *out);
  * `inj` is NULL or a live handle; `out` is NULL or writable.
  */
 int nr_injector_get_info(struct nr_injector *inj, struct nr_injector_info *out);
+
+/**
+ * Fill `cfg` with the defaults; `size` is sizeof(*cfg) as the caller
+ * compiled it (only that many bytes are written).
+ *
+ * Returns NR_OK, or NR_E_INVALID_ARG (NULL cfg, size too small).
+ */
+int nr_writer_config_init(struct nr_writer_config *cfg, size_t size);
+
+/**
+ * Create (truncate) the capture file `path` and write its header.
+ * `format` is an nr_format; `cfg` may be NULL for the defaults. With
+ * rotation the first file's name may be numbered (see
+ * nr_writer_config.rotate_files). On success `*out` receives the handle.
+ *
+ * Packets are appended to one large buffer that goes to the file in few
+ * large write(2) calls: no system call and no allocation per packet.
+ *
+ * Returns NR_OK; NR_E_INVALID_ARG (NULL path/out, unknown format, bad
+ * cfg->size); NR_E_CONFIG (a field out of range: the message names it);
+ * NR_E_PERMISSION; NR_E_SYSTEM (the file could not be created).
+ */
+int nr_writer_open(const char *path, int format, const struct nr_writer_config *cfg, struct nr_writer **out);
+
+/**
+ * Like nr_writer_open(), writing to the open descriptor `fd` (a file, a
+ * pipe, stdout). On success the writer owns `fd` and closes it in
+ * nr_writer_close() (dup() it first to keep it); on failure the caller
+ * still owns it. Rotation is not possible (NR_E_CONFIG).
+ *
+ * Returns NR_OK, NR_E_INVALID_ARG (fd < 0, NULL out, unknown format, bad
+ * cfg->size), NR_E_CONFIG.
+ */
+int nr_writer_open_fd(int fd, int format, const struct nr_writer_config *cfg, struct nr_writer **out);
+
+/**
+ * Write every packet of `batch` (from nr_next_batch() or
+ * nr_reader_next_batch()) straight from its memory into the output buffer.
+ * The batch stays held: release it as usual. Packets longer than the snap
+ * length are cut.
+ *
+ * Returns NR_OK; NR_E_BAD_BATCH (released batch, or called from inside its
+ * own nr_batch_for_each() callback); NR_E_MALFORMED (a ring block failed
+ * validation: the packets before the fault were written); NR_E_SYSTEM
+ * (write error: disk full, ...); NR_E_INVALID_ARG.
+ */
+int nr_writer_write_batch(struct nr_writer *writer, struct nr_batch *batch);
+
+/**
+ * Write one packet: `pkt->caplen` bytes at `pkt->data`, `pkt->len` and
+ * `pkt->ts_ns` (other fields are not stored). Any nr_packet works,
+ * including one the caller filled in.
+ *
+ * Returns NR_OK, NR_E_INVALID_ARG (NULL writer/pkt, NULL data with
+ * caplen > 0), NR_E_SYSTEM.
+ */
+int nr_writer_write_packet(struct nr_writer *writer, const struct nr_packet *pkt);
+
+/**
+ * Set the counts the pcapng Interface Statistics Block written at close
+ * (and at each rotation) reports: isb_ifrecv = `received`, isb_ifdrop =
+ * `dropped`. For a live capture pass nr_stats `packets + drops` and
+ * `drops`. Ignored for pcap files. Returns NR_OK or NR_E_INVALID_ARG.
+ */
+int nr_writer_set_stats(struct nr_writer *writer, uint64_t received, uint64_t dropped);
+
+/**
+ * Write out everything buffered now (one write(2) in the usual case), so
+ * the file is complete up to the last packet: for tools that never close,
+ * or before a reader looks at the file. Not async-signal-safe: from a
+ * signal handler call nr_capture_breakloop() and flush or close from the
+ * loop.
+ *
+ * Returns NR_OK, NR_E_INVALID_ARG, NR_E_SYSTEM (write error).
+ */
+int nr_writer_flush(struct nr_writer *writer);
+
+/**
+ * The writer's counters into `*out`. Returns NR_OK or NR_E_INVALID_ARG.
+ */
+int nr_writer_stats(struct nr_writer *writer, struct nr_writer_counters *out);
+
+/**
+ * Finish the file: write the pcapng Interface Statistics Block (packet
+ * time range, and the counts of nr_writer_set_stats()), flush, close. The
+ * handle is freed in every case. NULL is accepted (NR_OK).
+ *
+ * Returns NR_OK, or NR_E_SYSTEM when the last write failed (the file is
+ * incomplete).
+ */
+int nr_writer_close(struct nr_writer *writer);
+
+/**
+ * Open the pcap or pcapng file at `path` and read its header (pcapng: up
+ * to the first packet, so link type and snap length are known). Both byte
+ * orders, microsecond and nanosecond pcap, any pcapng resolution.
+ *
+ * Returns NR_OK; NR_E_INVALID_ARG (NULL path/out); NR_E_MALFORMED (not a
+ * capture file, or a bad header: the message gives the byte offset);
+ * NR_E_PERMISSION; NR_E_SYSTEM (no such file, ...).
+ */
+int nr_reader_open(const char *path, struct nr_reader **out);
+
+/**
+ * Like nr_reader_open() on an open descriptor (a file or a pipe such as
+ * stdin). The reader owns `fd` from the call on, success or not, and
+ * closes it.
+ *
+ * Returns as nr_reader_open().
+ */
+int nr_reader_open_fd(int fd, struct nr_reader **out);
+
+/**
+ * The file's format, link type and snap length into `*out`.
+ * Returns NR_OK or NR_E_INVALID_ARG.
+ */
+int nr_reader_info(const struct nr_reader *reader, struct nr_file_info *out);
+
+/**
+ * The next batch of packets from the file: a run of whole records decoded
+ * from the reader's 1 MiB read buffer (at most 4096 packets). Use it like
+ * a live batch: nr_batch_for_each(), nr_batch_len(), nr_writer_write_batch(),
+ * then nr_batch_release(). Packet data points into the reader's buffer
+ * (zero copy) and is valid until the release. nr_packet.ifindex is the
+ * pcapng interface ID (0 for pcap); flags has NR_PKT_TRUNCATED when
+ * caplen < len; pkt_type comes from pcapng epb_flags (else
+ * NR_PACKET_HOST); protocol is the EtherType for Ethernet files.
+ *
+ * Returns NR_OK; NR_EOF (end of the file, no batch); NR_E_MALFORMED (a
+ * truncated or corrupt record: the packets before it were delivered in
+ * earlier batches; the message gives the byte offset; every later call
+ * returns it again); NR_E_BUSY (a batch is still held); NR_E_SYSTEM (read
+ * error); NR_E_INVALID_ARG.
+ */
+int nr_reader_next_batch(struct nr_reader *reader, struct nr_batch **out);
+
+/**
+ * The next packet of the file, one at a time (pcap_next_ex shape). On NR_OK
+ * `*out` points to a packet owned by the reader, valid until the next call
+ * on it. Not while a batch is held (NR_E_BUSY).
+ *
+ * Returns NR_OK, NR_EOF, NR_E_MALFORMED, NR_E_BUSY, NR_E_SYSTEM,
+ * NR_E_INVALID_ARG.
+ */
+int nr_reader_next_packet(struct nr_reader *reader, const struct nr_packet **out);
+
+/**
+ * Close a reader and its file; every batch and packet pointer from it
+ * becomes invalid. NULL is accepted and ignored.
+ */
+void nr_reader_close(struct nr_reader *reader);
 
 /**
  * The library's version as "MAJOR.MINOR.PATCH" (static string, never NULL).

@@ -19,6 +19,8 @@ pub mod error;
 /// cbindgen:ignore
 pub mod packet;
 /// cbindgen:ignore
+pub mod pcapfile;
+/// cbindgen:ignore
 pub mod sys;
 
 pub use afpacket::{Batch, Breaker, Capture, CaptureConfig, RingInfo, Stats, Wait};

@@ -81,6 +81,35 @@ pub struct Packet<'a> {
 }
 
 impl<'a> Packet<'a> {
+    /// A packet read from a capture file: no kernel metadata beyond what
+    /// the file stores.
+    pub(crate) fn from_file(
+        data: &'a [u8],
+        ts_ns: u64,
+        wire_len: u32,
+        ifindex: i32,
+        protocol: u16,
+        pkt_type: u8,
+    ) -> Packet<'a> {
+        let flags = if (data.len() as u32) < wire_len {
+            PacketFlags::TRUNCATED
+        } else {
+            PacketFlags::empty()
+        };
+        Packet {
+            data,
+            ts_ns,
+            wire_len,
+            ifindex,
+            rxhash: 0,
+            vlan_tci: 0,
+            vlan_tpid: 0,
+            protocol,
+            pkt_type,
+            flags,
+        }
+    }
+
     /// The captured bytes, starting at the link-layer (Ethernet) header.
     pub fn data(&self) -> &'a [u8] {
         self.data

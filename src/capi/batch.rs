@@ -124,6 +124,7 @@ enum State {
 #[derive(Debug, Clone, Copy)]
 enum Owner {
     Capture(*const nr_capture),
+    Reader(*const super::pcapfile::nr_reader),
 }
 
 /// A batch of packets held from the ring (opaque). Obtained from
@@ -149,6 +150,53 @@ pub(crate) fn new_for_capture(owner: *const nr_capture) -> *mut nr_batch {
             seq: 0,
         },
     }))
+}
+
+pub(crate) fn new_for_reader(owner: *const super::pcapfile::nr_reader) -> *mut nr_batch {
+    let b = new_for_capture(ptr::null());
+    // SAFETY: b is a fresh, exclusive allocation.
+    unsafe { (*b).owner = Owner::Reader(owner) };
+    b
+}
+
+/// Visit every packet of a live batch with `f` (for consumers inside the
+/// library, such as the file writer), stopping at f's first error. A
+/// malformed ring block is reported like nr_batch_for_each() does.
+///
+/// # Safety
+/// `batch` is NULL or a batch pointer from this library.
+pub(crate) unsafe fn visit(
+    batch: *mut nr_batch,
+    mut f: impl FnMut(&Packet<'_>) -> Result<(), Error>,
+) -> Result<(), Error> {
+    // SAFETY: contract: a batch pointer from this library.
+    let b = unsafe { live_batch(batch) }?;
+    match b.owner {
+        Owner::Reader(r) => {
+            // SAFETY: the reader outlives its held batch.
+            for p in unsafe { super::pcapfile::reader_batch(r) }.iter() {
+                f(&p)?;
+            }
+            Ok(())
+        }
+        Owner::Capture(c) => {
+            // SAFETY: the block is held (state Live) and stays mapped.
+            let block = unsafe { std::slice::from_raw_parts(b.ptr, b.len) };
+            let mut it = PacketIter::new(block);
+            for p in it.by_ref() {
+                f(&p)?;
+            }
+            if let Some(m) = it.error() {
+                // SAFETY: the owner handle outlives its batch.
+                unsafe { (*c).inner() }.cap.report_malformed(m);
+                return Err(Error::new(
+                    ErrorKind::Malformed,
+                    format!("ring block rejected: {m}; rest of the block skipped"),
+                ));
+            }
+            Ok(())
+        }
+    }
 }
 
 /// # Safety
@@ -263,6 +311,23 @@ pub unsafe extern "C" fn nr_batch_for_each(
         let Some(cb) = cb else {
             return Err(null_arg("cb"));
         };
+        if let Owner::Reader(r) = b.owner {
+            b.state = State::Iterating;
+            let mut rc = NR_OK;
+            // SAFETY: the reader outlives its held batch.
+            for p in unsafe { super::pcapfile::reader_batch(r) }.iter() {
+                let pkt = nr_packet::from(&p);
+                // SAFETY: the user's callback with its own user pointer and
+                // a packet on our stack.
+                if unsafe { cb(user, &pkt) } != 0 {
+                    rc = NR_STOPPED;
+                    break;
+                }
+            }
+            // SAFETY: batch is still allocated (the callback cannot free it).
+            unsafe { (*batch).state = State::Live };
+            return Ok(rc);
+        }
         // SAFETY: the block is held (state Live) and stays mapped until the
         // handle closes, which the callback must not do.
         let block = unsafe { std::slice::from_raw_parts(b.ptr, b.len) };
@@ -286,6 +351,7 @@ pub unsafe extern "C" fn nr_batch_for_each(
                 match owner {
                     // SAFETY: the owner handle outlives its batch.
                     Owner::Capture(c) => unsafe { (*c).inner() }.cap.report_malformed(m),
+                    Owner::Reader(_) => {}
                 }
                 return Err(Error::new(
                     ErrorKind::Malformed,
@@ -313,6 +379,8 @@ pub unsafe extern "C" fn nr_batch_release(batch: *mut nr_batch) -> c_int {
         match owner {
             // SAFETY: the owner handle outlives its batch; one thread at a time.
             Owner::Capture(c) => unsafe { (*c).inner() }.cap.release_batch()?,
+            // The reader reads on only when asked for the next batch.
+            Owner::Reader(_) => {}
         }
         Ok(NR_OK)
     })

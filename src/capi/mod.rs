@@ -22,6 +22,7 @@ pub mod batch;
 pub mod bridge;
 pub mod capture;
 pub mod inject;
+pub mod pcapfile;
 pub mod version;
 
 /// Status of a netring call. Every fallible function returns one of these
@@ -45,6 +46,9 @@ pub enum nr_status {
     /// error: the capture resumes by itself when the interface comes back up.
     /// Waiting on a down interface sleeps; it never spins.
     NR_IFACE_DOWN = 4,
+    /// Informational: the end of a capture file was reached (nr_reader_next_batch(),
+    /// nr_reader_next_packet()); no batch or packet was returned. Not an error.
+    NR_EOF = 5,
     /// A NULL pointer, or an argument outside its documented range.
     NR_E_INVALID_ARG = -1,
     /// Missing privileges: capture needs CAP_NET_RAW (and CAP_NET_ADMIN for
@@ -68,7 +72,9 @@ pub enum nr_status {
     /// The kernel or the device does not support what was asked.
     NR_E_UNSUPPORTED = -9,
     /// Ring contents failed validation; the packets before the fault were
-    /// delivered, the rest of the block was skipped and counted.
+    /// delivered, the rest of the block was skipped and counted. For capture
+    /// files: the file is truncated or corrupt; the packets before the bad
+    /// record were delivered and nr_last_error() gives its byte offset.
     NR_E_MALFORMED = -10,
     /// A frame larger than the slot, ring or interface allows.
     NR_E_TOO_BIG = -11,
@@ -88,6 +94,7 @@ mod codes {
     pub const NR_BREAK: c_int = nr_status::NR_BREAK as c_int;
     pub const NR_STOPPED: c_int = nr_status::NR_STOPPED as c_int;
     pub const NR_IFACE_DOWN: c_int = nr_status::NR_IFACE_DOWN as c_int;
+    pub const NR_EOF: c_int = nr_status::NR_EOF as c_int;
     pub const NR_E_INVALID_ARG: c_int = nr_status::NR_E_INVALID_ARG as c_int;
     pub const NR_E_PERMISSION: c_int = nr_status::NR_E_PERMISSION as c_int;
     pub const NR_E_NO_DEVICE: c_int = nr_status::NR_E_NO_DEVICE as c_int;
@@ -198,6 +205,7 @@ pub extern "C" fn nr_strerror(status: c_int) -> *const c_char {
             NR_BREAK => c"interrupted by nr_capture_breakloop()",
             NR_STOPPED => c"aborted by callback",
             NR_IFACE_DOWN => c"interface is down (capture resumes when it is up)",
+            NR_EOF => c"end of file",
             NR_E_INVALID_ARG => c"invalid argument",
             NR_E_PERMISSION => c"permission denied (needs CAP_NET_RAW)",
             NR_E_NO_DEVICE => c"no such interface",
@@ -207,7 +215,7 @@ pub extern "C" fn nr_strerror(status: c_int) -> *const c_char {
             NR_E_BUSY => c"busy: a batch is still held",
             NR_E_BAD_BATCH => c"batch is not live (already released?)",
             NR_E_UNSUPPORTED => c"not supported",
-            NR_E_MALFORMED => c"malformed ring data",
+            NR_E_MALFORMED => c"malformed ring data or capture file",
             NR_E_TOO_BIG => c"frame too big",
             NR_E_SYSTEM => c"system error",
             NR_E_INTERNAL => c"internal error",
@@ -245,7 +253,7 @@ mod tests {
 
     #[test]
     fn strerror_covers_every_status() {
-        for s in -13..=4 {
+        for s in -13..=5 {
             // SAFETY: nr_strerror returns a valid static string.
             let t = unsafe { CStr::from_ptr(nr_strerror(s)) }.to_str().unwrap();
             assert_ne!(t, "unknown status", "status {s}");
