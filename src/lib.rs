@@ -13,6 +13,8 @@
 
 /// cbindgen:ignore
 pub mod afpacket;
+/// cbindgen:ignore
+pub mod afxdp;
 pub mod capi;
 /// cbindgen:ignore
 pub mod error;
@@ -22,5 +24,6 @@ pub mod packet;
 pub mod sys;
 
 pub use afpacket::{Batch, Breaker, Capture, CaptureConfig, RingInfo, Stats, Wait};
+pub use afxdp::{Xdp, XdpBatch, XdpConfig, XdpStats};
 pub use error::{Error, ErrorKind, Result};
 pub use packet::{Packet, PacketFlags, PacketType};

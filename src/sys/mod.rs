@@ -3,5 +3,7 @@
 //! Only this module spells kernel structures, constants and raw system calls.
 //! The engines above it call the typed helpers in [`socket`].
 
+pub mod bpf;
 pub mod socket;
 pub mod tpacket;
+pub mod xdp;
