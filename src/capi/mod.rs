@@ -17,6 +17,7 @@ use crate::error::{Error, ErrorKind};
 pub mod batch;
 pub mod capture;
 pub mod version;
+pub mod xdp;
 
 /// Status of a netring call. Every fallible function returns one of these
 /// as an `int`: 0 is success, positive values are informational (not
