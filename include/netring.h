@@ -603,7 +603,7 @@ typedef struct nr_frame {
  * AF_XDP statistics: the kernel's XDP_STATISTICS (cumulative) and
  * netring's counters, summed over the handle's sockets.
  */
-typedef struct nr_xdp_stats {
+typedef struct nr_xdp_statistics {
   /**
    * Frames handed to the application.
    */
@@ -656,7 +656,7 @@ typedef struct nr_xdp_stats {
    * Reserved for future counters; always 0.
    */
   uint64_t reserved[8];
-} nr_xdp_stats;
+} nr_xdp_statistics;
 
 #ifdef __cplusplus
 extern "C" {
@@ -848,7 +848,7 @@ int nr_xdp_config_init(struct nr_xdp_config *cfg, size_t size);
  * to 3 s), fill ring prefilled, socket stored in the map, and only then
  * the program attached (through a bpf_link owned by this handle: it is
  * detached on nr_xdp_close() and whenever the process exits, SIGKILL
- * included). nr_xdp_info() tells which modes were obtained.
+ * included). nr_xdp_get_info() tells which modes were obtained.
  *
  * Returns NR_OK; NR_E_INVALID_ARG (NULL ifname/out, bad name, queue id
  * out of range: the message gives the queue count, xskmap_fd not an
@@ -897,7 +897,7 @@ void nr_xdp_close(struct nr_xdp *xdp);
  * # Safety
  * `xdp` is a live handle or NULL; `out` is writable or NULL.
  */
-int nr_xdp_info(const struct nr_xdp *xdp, struct nr_xdp_info *out);
+int nr_xdp_get_info(const struct nr_xdp *xdp, struct nr_xdp_info *out);
 
 /**
  * Wait for the next batch of received frames and hold it. Same contract
@@ -908,7 +908,7 @@ int nr_xdp_info(const struct nr_xdp *xdp, struct nr_xdp_info *out);
  * the batch was taken: AF_XDP has no per-frame timestamp), ifindex,
  * protocol (EtherType), pkt_type (from the destination MAC), flags 0,
  * rxhash/vlan 0. Descriptors outside the UMEM are skipped and counted
- * (nr_xdp_stats.rx_refused). The callback must not call any function on
+ * (nr_xdp_statistics.rx_refused). The callback must not call any function on
  * this handle.
  *
  * While frames flow, an empty ring is waited out with short sleeps (50 µs
@@ -1000,7 +1000,7 @@ int nr_xdp_complete(struct nr_xdp *xdp);
  * # Safety
  * `total`/`delta` are writable or NULL.
  */
-int nr_xdp_stats(struct nr_xdp *xdp, struct nr_xdp_stats *total, struct nr_xdp_stats *delta);
+int nr_xdp_stats(struct nr_xdp *xdp, struct nr_xdp_statistics *total, struct nr_xdp_statistics *delta);
 
 /**
  * The (first) socket's file descriptor, for poll/epoll: readable when its

@@ -558,7 +558,7 @@ mod capi {
                 cfg.attach_mode = NR_XDP_ATTACH_GENERIC;
                 assert_eq!(nr_xdp_open(name.as_ptr(), 0, &cfg, &mut x), 0);
                 let mut info = nr_xdp_info::default();
-                assert_eq!(nr_xdp_info(x, &mut info), 0);
+                assert_eq!(nr_xdp_get_info(x, &mut info), 0);
                 assert_eq!(info.native, 0);
                 assert!(!info.zero_copy);
                 assert!(nr_xdp_fd(x) >= 0);
@@ -612,7 +612,7 @@ mod capi {
                     len: 0,
                 };
                 assert_eq!(nr_xdp_send(x, &zero, 1), -1);
-                let mut st = nr_xdp_stats::default();
+                let mut st = nr_xdp_statistics::default();
                 assert_eq!(nr_xdp_stats(x, &mut st, std::ptr::null_mut()), 0);
                 assert_eq!(st.rx_packets, 50);
                 assert_eq!(st.tx_completed, 40);
@@ -633,4 +633,112 @@ mod capi {
         }
         assert!(wait_no_xdp(&net, &net.a));
     }
+}
+
+/// Run by `program_gone_after_sigkill` in a child process: open AF_XDP in
+/// the namespace named by the environment, say READY, wait to be killed.
+#[test]
+#[ignore = "helper process for program_gone_after_sigkill"]
+fn sigkill_child_helper() {
+    let (Ok(ns), Ok(ifname)) = (
+        std::env::var("NR_XDP_CHILD_NS"),
+        std::env::var("NR_XDP_CHILD_IF"),
+    ) else {
+        return;
+    };
+    common::enter_ns(&ns);
+    let _xdp = Xdp::open(&ifname, 0, &small()).unwrap();
+    println!("READY");
+    std::thread::sleep(Duration::from_secs(60));
+}
+
+#[test]
+fn program_gone_after_sigkill() {
+    let net = Net::new();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "sigkill_child_helper",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("NR_XDP_CHILD_NS", format!("/run/netns/{}", net.ns))
+        .env("NR_XDP_CHILD_IF", &net.a)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !has_xdp(&net, &net.a) {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the child never attached its program"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "child exited early");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL: no destructor runs
+    child.wait().unwrap();
+    assert!(
+        wait_no_xdp(&net, &net.a),
+        "the program outlived its SIGKILLed owner: {}",
+        link_text(&net, &net.a)
+    );
+}
+
+/// Drop CAP_IPC_LOCK from this thread's effective set (capabilities are
+/// per thread; the thread ends with the test's `enter`).
+fn drop_ipc_lock() {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let mut h = Header {
+        version: 0x2008_0522,
+        pid: 0,
+    };
+    let mut d = [Data::default(); 2];
+    // SAFETY: capget/capset with a valid header and two data structs.
+    unsafe {
+        assert_eq!(libc::syscall(libc::SYS_capget, &mut h, d.as_mut_ptr()), 0);
+        d[0].effective &= !(1 << 14); // CAP_IPC_LOCK
+        assert_eq!(libc::syscall(libc::SYS_capset, &mut h, d.as_ptr()), 0);
+    }
+}
+
+#[test]
+fn memlock_too_small_says_so() {
+    let net = Net::new();
+    let e = net.enter(|| {
+        drop_ipc_lock();
+        // SAFETY: getrlimit/setrlimit on local structs. The limit is
+        // process-wide, but every other test thread keeps CAP_IPC_LOCK,
+        // which exempts it.
+        let old = unsafe {
+            let mut old: libc::rlimit = std::mem::zeroed();
+            libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut old);
+            let small = libc::rlimit {
+                rlim_cur: 64 << 10,
+                rlim_max: old.rlim_max,
+            };
+            libc::setrlimit(libc::RLIMIT_MEMLOCK, &small);
+            old
+        };
+        let r = Xdp::open(&net.a, 0, &small());
+        // SAFETY: as above.
+        unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &old) };
+        r.unwrap_err()
+    });
+    assert_eq!(e.kind(), ErrorKind::NoMemory, "{e}");
+    assert!(e.message().contains("RLIMIT_MEMLOCK"), "{e}");
+    assert!(e.message().contains("CAP_IPC_LOCK"), "{e}");
+    assert!(wait_no_xdp(&net, &net.a));
 }

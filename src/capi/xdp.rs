@@ -278,7 +278,7 @@ pub struct nr_xdp_info {
 /// netring's counters, summed over the handle's sockets.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
-pub struct nr_xdp_stats {
+pub struct nr_xdp_statistics {
     /// Frames handed to the application.
     pub rx_packets: u64,
     /// Batches handed to the application.
@@ -307,9 +307,9 @@ pub struct nr_xdp_stats {
     pub reserved: [u64; 8],
 }
 
-impl From<XdpStats> for nr_xdp_stats {
-    fn from(s: XdpStats) -> nr_xdp_stats {
-        nr_xdp_stats {
+impl From<XdpStats> for nr_xdp_statistics {
+    fn from(s: XdpStats) -> nr_xdp_statistics {
+        nr_xdp_statistics {
             rx_packets: s.rx_packets,
             rx_batches: s.rx_batches,
             rx_dropped: s.rx_dropped,
@@ -433,7 +433,7 @@ unsafe fn open_with(
 /// to 3 s), fill ring prefilled, socket stored in the map, and only then
 /// the program attached (through a bpf_link owned by this handle: it is
 /// detached on nr_xdp_close() and whenever the process exits, SIGKILL
-/// included). nr_xdp_info() tells which modes were obtained.
+/// included). nr_xdp_get_info() tells which modes were obtained.
 ///
 /// Returns NR_OK; NR_E_INVALID_ARG (NULL ifname/out, bad name, queue id
 /// out of range: the message gives the queue count, xskmap_fd not an
@@ -515,7 +515,7 @@ pub unsafe extern "C" fn nr_xdp_close(xdp: *mut nr_xdp) {
 /// # Safety
 /// `xdp` is a live handle or NULL; `out` is writable or NULL.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_xdp_info(xdp: *const nr_xdp, out: *mut nr_xdp_info) -> c_int {
+pub unsafe extern "C" fn nr_xdp_get_info(xdp: *const nr_xdp, out: *mut nr_xdp_info) -> c_int {
     boundary(|| {
         // SAFETY: contract: a live handle.
         let h = unsafe { nr_xdp::from_ptr(xdp) }?;
@@ -549,7 +549,7 @@ pub unsafe extern "C" fn nr_xdp_info(xdp: *const nr_xdp, out: *mut nr_xdp_info) 
 /// the batch was taken: AF_XDP has no per-frame timestamp), ifindex,
 /// protocol (EtherType), pkt_type (from the destination MAC), flags 0,
 /// rxhash/vlan 0. Descriptors outside the UMEM are skipped and counted
-/// (nr_xdp_stats.rx_refused). The callback must not call any function on
+/// (nr_xdp_statistics.rx_refused). The callback must not call any function on
 /// this handle.
 ///
 /// While frames flow, an empty ring is waited out with short sleeps (50 µs
@@ -762,8 +762,8 @@ pub unsafe extern "C" fn nr_xdp_complete(xdp: *mut nr_xdp) -> c_int {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_xdp_stats(
     xdp: *mut nr_xdp,
-    total: *mut nr_xdp_stats,
-    delta: *mut nr_xdp_stats,
+    total: *mut nr_xdp_statistics,
+    delta: *mut nr_xdp_statistics,
 ) -> c_int {
     boundary(|| {
         // SAFETY: contract: a live handle used by one thread.
