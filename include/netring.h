@@ -170,6 +170,51 @@
 #define NR_VERSION_PATCH 0
 
 /**
+ * nr_xdp_config.direction: receive only (the default).
+ */
+#define NR_XDP_RX 1
+
+/**
+ * nr_xdp_config.direction: transmit only (no RX ring, no XDP program).
+ */
+#define NR_XDP_TX 2
+
+/**
+ * nr_xdp_config.direction: receive and transmit.
+ */
+#define NR_XDP_RXTX 3
+
+/**
+ * nr_xdp_config.bind_mode: zero-copy if the driver has it, else copy.
+ */
+#define NR_XDP_BIND_AUTO 0
+
+/**
+ * nr_xdp_config.bind_mode: copy mode.
+ */
+#define NR_XDP_BIND_COPY 1
+
+/**
+ * nr_xdp_config.bind_mode: zero-copy only (NR_E_UNSUPPORTED without it).
+ */
+#define NR_XDP_BIND_ZEROCOPY 2
+
+/**
+ * nr_xdp_config.attach_mode: native XDP, falling back to generic.
+ */
+#define NR_XDP_ATTACH_AUTO 0
+
+/**
+ * nr_xdp_config.attach_mode: native (driver) XDP only.
+ */
+#define NR_XDP_ATTACH_NATIVE 1
+
+/**
+ * nr_xdp_config.attach_mode: generic (skb) XDP.
+ */
+#define NR_XDP_ATTACH_GENERIC 2
+
+/**
  * Capture file layout, for nr_writer_open() and nr_file_info.format.
  */
 typedef enum nr_format {
@@ -287,8 +332,9 @@ typedef enum nr_status {
 
 /**
  * A batch of packets held from the ring (opaque). Obtained from
- * nr_next_batch(); owned by its handle (never free it); live until
- * nr_batch_release(). The same type serves every engine.
+ * nr_next_batch() or nr_xdp_next_batch(); owned by its handle (never free
+ * it); live until nr_batch_release(). The same type serves every engine:
+ * nr_batch_for_each() callbacks see the same nr_packet either way.
  */
 typedef struct nr_batch nr_batch;
 
@@ -338,6 +384,14 @@ typedef struct nr_reader nr_reader;
  * nr_writer_open_fd(), freed by nr_writer_close(). One thread at a time.
  */
 typedef struct nr_writer nr_writer;
+
+/**
+ * An open AF_XDP handle (opaque): one socket per bound queue over one
+ * UMEM, plus the XDP program steering the queues into them. Created by
+ * nr_xdp_open() or nr_xdp_open_all(), freed by nr_xdp_close(). Use it from
+ * one thread at a time, except nr_xdp_breakloop().
+ */
+typedef struct nr_xdp nr_xdp;
 
 /**
  * One packet. Always allocated by netring and passed by pointer, so new
@@ -790,6 +844,188 @@ typedef struct nr_file_info {
   uint32_t big_endian;
 } nr_file_info;
 
+/**
+ * AF_XDP configuration. Initialise it with NR_XDP_CONFIG_INIT(&cfg) (or
+ * nr_xdp_config_init(&cfg, sizeof cfg)), change the fields you need, pass
+ * it to nr_xdp_open(). Every value is checked at open time; a bad one
+ * fails with NR_E_CONFIG and a message naming the field.
+ *
+ * Extensible like nr_capture_config: `size` says how much of the struct
+ * the caller knows; fields are only ever appended.
+ */
+typedef struct nr_xdp_config {
+  /**
+   * sizeof(nr_xdp_config) as the caller compiled it; set by
+   * NR_XDP_CONFIG_INIT.
+   */
+  size_t size;
+  /**
+   * Bytes per UMEM frame: 2048 or 4096. Default 4096.
+   */
+  uint32_t frame_size;
+  /**
+   * UMEM frames in total, split evenly between the queues. Default 4096
+   * (16 MiB). The UMEM is pinned: it needs CAP_IPC_LOCK or a large
+   * enough RLIMIT_MEMLOCK.
+   */
+  uint32_t frame_count;
+  /**
+   * NR_XDP_RX (default), NR_XDP_TX or NR_XDP_RXTX.
+   */
+  uint32_t direction;
+  /**
+   * Frames per socket put into the fill ring at open: the RX share of
+   * the socket's frames, the rest are TX frames. 0 = automatic (all for
+   * RX, none for TX, half each for RX+TX).
+   */
+  uint32_t fill_prefill;
+  /**
+   * RX ring slots, a power of two; 0 = automatic.
+   */
+  uint32_t rx_ring_size;
+  /**
+   * TX ring slots, a power of two; 0 = automatic.
+   */
+  uint32_t tx_ring_size;
+  /**
+   * Fill ring slots, a power of two; 0 = automatic.
+   */
+  uint32_t fill_ring_size;
+  /**
+   * Completion ring slots, a power of two; 0 = automatic.
+   */
+  uint32_t comp_ring_size;
+  /**
+   * NR_XDP_BIND_AUTO (default), NR_XDP_BIND_COPY or NR_XDP_BIND_ZEROCOPY.
+   */
+  uint32_t bind_mode;
+  /**
+   * NR_XDP_ATTACH_AUTO (default), NR_XDP_ATTACH_NATIVE or
+   * NR_XDP_ATTACH_GENERIC: where the built-in program runs.
+   */
+  uint32_t attach_mode;
+  /**
+   * -1 (default): netring loads and attaches its built-in redirect
+   * program (detached when the handle closes or the process dies).
+   * A value of 0 or more: the fd of your own program's XSKMAP; netring only stores its
+   * socket at map[queue] and leaves your program alone. The fd must stay
+   * open while the handle is open.
+   */
+  int xskmap_fd;
+  /**
+   * Use the need_wakeup protocol. Default true.
+   */
+  bool need_wakeup;
+  /**
+   * Most frames per batch. Default 256.
+   */
+  uint32_t batch_size;
+  /**
+   * Longest sleep of the adaptive idle wait while traffic flows, in
+   * microseconds (after 50 ms without traffic the wait blocks in poll());
+   * 0 = always poll(). Default 1000.
+   */
+  uint32_t idle_sleep_us;
+} nr_xdp_config;
+
+/**
+ * What nr_xdp_open() got.
+ */
+typedef struct nr_xdp_info {
+  /**
+   * True if the sockets run in zero-copy mode, false for copy mode.
+   */
+  bool zero_copy;
+  /**
+   * 1: the built-in program runs in native (driver) mode; 0: generic
+   * mode; -1: no built-in program (your XSKMAP, or TX only).
+   */
+  int native;
+  /**
+   * Number of bound queues (sockets).
+   */
+  uint32_t queue_count;
+  /**
+   * The first bound queue.
+   */
+  uint32_t first_queue;
+  /**
+   * UMEM frame size.
+   */
+  uint32_t frame_size;
+  /**
+   * UMEM frames in total.
+   */
+  uint32_t frame_count;
+  /**
+   * RX frames per socket.
+   */
+  uint32_t rx_frames;
+  /**
+   * TX frames per socket.
+   */
+  uint32_t tx_frames;
+} nr_xdp_info;
+
+/**
+ * AF_XDP statistics: the kernel's XDP_STATISTICS (cumulative) and
+ * netring's counters, summed over the handle's sockets.
+ */
+typedef struct nr_xdp_statistics {
+  /**
+   * Frames handed to the application.
+   */
+  uint64_t rx_packets;
+  /**
+   * Batches handed to the application.
+   */
+  uint64_t rx_batches;
+  /**
+   * Kernel: frames dropped (fill ring empty, ...).
+   */
+  uint64_t rx_dropped;
+  /**
+   * Kernel: frames dropped because the RX ring was full.
+   */
+  uint64_t rx_ring_full;
+  /**
+   * Kernel: times the fill ring had no frame.
+   */
+  uint64_t rx_fill_ring_empty;
+  /**
+   * Kernel: invalid RX descriptors.
+   */
+  uint64_t rx_invalid_descs;
+  /**
+   * netring: RX descriptors refused by the UMEM bounds check (expected 0).
+   */
+  uint64_t rx_refused;
+  /**
+   * Frames queued for TX.
+   */
+  uint64_t tx_queued;
+  /**
+   * TX frames completed by the kernel.
+   */
+  uint64_t tx_completed;
+  /**
+   * Kernel: invalid TX descriptors.
+   */
+  uint64_t tx_invalid_descs;
+  /**
+   * Kernel: times the TX ring was empty when the kernel looked.
+   */
+  uint64_t tx_ring_empty;
+  /**
+   * Wake-up system calls made.
+   */
+  uint64_t kicks;
+  /**
+   * Reserved for future counters; always 0.
+   */
+  uint64_t reserved[8];
+} nr_xdp_statistics;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -814,7 +1050,8 @@ size_t nr_batch_len(const struct nr_batch *batch);
 
 /**
  * The kernel's sequence number of the batch's ring block (increases by one
- * per block; 0 for NULL or a released batch).
+ * per block; 0 for NULL or a released batch). For an AF_XDP batch: the
+ * handle's batch counter (1 for the first batch, then +1 per batch).
  */
 uint64_t nr_batch_seq(const struct nr_batch *batch);
 
@@ -1331,6 +1568,206 @@ const char *nr_version(void);
  */
 unsigned int nr_version_number(void);
 
+/**
+ * Fill `cfg` with the defaults. `size` is sizeof(*cfg) as the caller
+ * compiled it (NR_XDP_CONFIG_INIT passes it); only that many bytes are
+ * written.
+ *
+ * Returns NR_OK, or NR_E_INVALID_ARG if `cfg` is NULL or `size` is too
+ * small.
+ *
+ * # Safety
+ * `cfg` is NULL or points to `size` writable bytes.
+ */
+int nr_xdp_config_init(struct nr_xdp_config *cfg, size_t size);
+
+/**
+ * Open AF_XDP on queue `queue` of interface `ifname` (calling thread's
+ * network namespace). `cfg` may be NULL for the defaults (RX, built-in
+ * program, native XDP with generic fallback, zero-copy with copy
+ * fallback). On success `*out` receives the handle.
+ *
+ * Setup order: XSKMAP and program loaded, UMEM registered, rings mapped,
+ * socket bound (EBUSY from a previous socket's teardown is retried for up
+ * to 3 s), fill ring prefilled, socket stored in the map, and only then
+ * the program attached (through a bpf_link owned by this handle: it is
+ * detached on nr_xdp_close() and whenever the process exits, SIGKILL
+ * included). nr_xdp_get_info() tells which modes were obtained.
+ *
+ * Returns NR_OK; NR_E_INVALID_ARG (NULL ifname/out, bad name, queue id
+ * out of range: the message gives the queue count, xskmap_fd not an
+ * XSKMAP); NR_E_CONFIG (a field: the message names it); NR_E_NO_DEVICE;
+ * NR_E_PERMISSION (needs CAP_NET_ADMIN, CAP_BPF, CAP_NET_RAW);
+ * NR_E_NO_MEMORY (UMEM could not be pinned: the message gives
+ * RLIMIT_MEMLOCK and what to do); NR_E_BUSY (another XDP program is
+ * attached to the interface, or the queue stays in use by another AF_XDP
+ * socket); NR_E_UNSUPPORTED (zero-copy or native mode forced but not
+ * available); NR_E_SYSTEM.
+ *
+ * # Safety
+ * `ifname` is NULL or NUL-terminated; `cfg` is NULL or an initialised
+ * config; `out` is NULL or writable.
+ */
+int nr_xdp_open(const char *ifname, uint32_t queue, const struct nr_xdp_config *cfg, struct nr_xdp **out);
+
+/**
+ * Open AF_XDP on every RX queue of `ifname`: one socket per queue over one
+ * shared UMEM (frame_count is split between them), one program. Batches
+ * come from the queues in turn; TX uses the first queue. Otherwise as
+ * nr_xdp_open() (same statuses).
+ *
+ * # Safety
+ * As for nr_xdp_open().
+ */
+int nr_xdp_open_all(const char *ifname, const struct nr_xdp_config *cfg, struct nr_xdp **out);
+
+/**
+ * Close: detaches the built-in program, closes the sockets, unmaps the
+ * UMEM. NULL is accepted. Every batch, packet and TX frame pointer of this
+ * handle becomes invalid; frames queued but not sent may be lost (call
+ * nr_xdp_flush() first). Must not run concurrently with any other call on
+ * the handle.
+ *
+ * # Safety
+ * `xdp` is NULL or a handle from nr_xdp_open().
+ */
+void nr_xdp_close(struct nr_xdp *xdp);
+
+/**
+ * What the open got into `*out` (copy or zero-copy, native or generic).
+ *
+ * Returns NR_OK or NR_E_INVALID_ARG.
+ *
+ * # Safety
+ * `xdp` is a live handle or NULL; `out` is writable or NULL.
+ */
+int nr_xdp_get_info(const struct nr_xdp *xdp, struct nr_xdp_info *out);
+
+/**
+ * Wait for the next batch of received frames and hold it. Same contract
+ * as nr_next_batch(): `timeout_ms` < 0 waits without limit, 0 does not
+ * wait, > 0 waits that long; iterate with nr_batch_for_each(), give back
+ * with nr_batch_release() (the frames return to the fill ring). nr_packet
+ * fields: data/caplen/len (the frame, in the UMEM, zero copy), ts_ns (when
+ * the batch was taken: AF_XDP has no per-frame timestamp), ifindex,
+ * protocol (EtherType), pkt_type (from the destination MAC), flags 0,
+ * rxhash/vlan 0. Descriptors outside the UMEM are skipped and counted
+ * (nr_xdp_statistics.rx_refused). The callback must not call any function on
+ * this handle.
+ *
+ * While frames flow, an empty ring is waited out with short sleeps (50 µs
+ * growing to idle_sleep_us) instead of sleeping on the socket; after
+ * 50 ms without a frame the wait blocks in poll() and costs no CPU.
+ *
+ * Returns NR_OK; NR_TIMEOUT; NR_BREAK (nr_xdp_breakloop()); NR_E_BUSY (a
+ * batch is held); NR_E_CONFIG (TX-only handle); NR_E_INVALID_ARG;
+ * NR_E_SYSTEM.
+ *
+ * # Safety
+ * `xdp` is a live handle or NULL; `out` is writable or NULL.
+ */
+int nr_xdp_next_batch(struct nr_xdp *xdp, int timeout_ms, struct nr_batch **out);
+
+/**
+ * Send `count` frames: each is copied into a free UMEM frame and queued on
+ * the TX ring, then the kernel is kicked (copy mode: one sendto() per 32
+ * frames). Non-blocking. Returns the number of frames queued (>= 0; fewer
+ * than `count`, possibly 0, when every TX frame is in flight: reap with
+ * nr_xdp_complete() or nr_xdp_flush() and send the rest), or a negative
+ * status: NR_E_INVALID_ARG (NULL, a frame of length 0: nothing is queued),
+ * NR_E_TOO_BIG (a frame larger than frame_size: nothing is queued),
+ * NR_E_CONFIG (RX-only handle), NR_E_SYSTEM.
+ *
+ * # Safety
+ * `frames` points to `count` nr_frame whose data is readable.
+ */
+int nr_xdp_send(struct nr_xdp *xdp, const struct nr_frame *frames, size_t count);
+
+/**
+ * Zero-copy TX, step 1: reserve a free UMEM frame and get a pointer to it
+ * (`*data`) and its capacity in bytes (`*capacity`). Write the frame there,
+ * then queue it with nr_xdp_tx_submit(). Until then the same frame is
+ * returned by every call. The pointer is valid until the frame is
+ * submitted or the handle is closed.
+ *
+ * Returns NR_OK; NR_TIMEOUT (every TX frame is in flight: nothing was
+ * reserved, try again after nr_xdp_complete()/nr_xdp_flush()); NR_E_CONFIG
+ * (RX-only handle); NR_E_INVALID_ARG; NR_E_SYSTEM.
+ *
+ * # Safety
+ * `data` and `capacity` are writable or NULL.
+ */
+int nr_xdp_tx_alloc(struct nr_xdp *xdp, uint8_t **data, uint32_t *capacity);
+
+/**
+ * Zero-copy TX, step 2: queue the frame reserved by nr_xdp_tx_alloc() with
+ * `len` bytes. The kernel is kicked every 32 submitted frames; call
+ * nr_xdp_flush() to send the rest.
+ *
+ * Returns NR_OK; NR_E_INVALID_ARG (no frame reserved, or len 0: the frame
+ * stays reserved); NR_E_TOO_BIG (len > capacity); NR_E_BUSY (TX ring full:
+ * flush and submit again); NR_E_SYSTEM.
+ *
+ * # Safety
+ * `xdp` is a live handle or NULL.
+ */
+int nr_xdp_tx_submit(struct nr_xdp *xdp, uint32_t len);
+
+/**
+ * Kick the kernel until every queued frame has been sent and its
+ * completion reaped, or `timeout_ms` passes (< 0: no limit, 0: one kick).
+ *
+ * Returns NR_OK (nothing left in flight); NR_TIMEOUT (frames still in
+ * flight); NR_E_CONFIG (RX-only handle); NR_E_INVALID_ARG; NR_E_SYSTEM.
+ *
+ * # Safety
+ * `xdp` is a live handle or NULL.
+ */
+int nr_xdp_flush(struct nr_xdp *xdp, int timeout_ms);
+
+/**
+ * Reap TX completions: frames the kernel has sent become free for
+ * nr_xdp_send()/nr_xdp_tx_alloc(). (Those calls also reap by themselves.)
+ * Returns the number of frames completed (>= 0) or NR_E_INVALID_ARG.
+ *
+ * # Safety
+ * `xdp` is a live handle or NULL.
+ */
+int nr_xdp_complete(struct nr_xdp *xdp);
+
+/**
+ * Read the statistics: lifetime totals into `*total`, the change since
+ * the previous call into `*delta`. Either may be NULL, not both.
+ *
+ * Returns NR_OK, NR_E_INVALID_ARG, NR_E_SYSTEM.
+ *
+ * # Safety
+ * `total`/`delta` are writable or NULL.
+ */
+int nr_xdp_stats(struct nr_xdp *xdp, struct nr_xdp_statistics *total, struct nr_xdp_statistics *delta);
+
+/**
+ * The (first) socket's file descriptor, for poll/epoll: readable when its
+ * RX ring has frames. Owned by the handle: do not close it. Returns the fd
+ * (>= 0) or NR_E_INVALID_ARG.
+ *
+ * # Safety
+ * `xdp` is a live handle or NULL.
+ */
+int nr_xdp_fd(const struct nr_xdp *xdp);
+
+/**
+ * Stop the current or next wait of nr_xdp_next_batch(): it returns
+ * NR_BREAK (once per request). Safe from any thread and from a signal
+ * handler (an atomic store and one write(2)); does not set
+ * nr_last_error(). Returns NR_OK, or NR_E_INVALID_ARG for NULL or a closed
+ * handle.
+ *
+ * # Safety
+ * `xdp` is a live handle or NULL.
+ */
+int nr_xdp_breakloop(const struct nr_xdp *xdp);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus
@@ -1342,3 +1779,5 @@ unsigned int nr_version_number(void);
 
 /** Initialise a nr_injector_config with the library defaults (the size is filled in for you). */
 #define NR_INJECTOR_CONFIG_INIT(cfg) nr_injector_config_init((cfg), sizeof(*(cfg)))
+/** Initialise a nr_xdp_config with the library defaults (the size is filled in for you). */
+#define NR_XDP_CONFIG_INIT(cfg) nr_xdp_config_init((cfg), sizeof(*(cfg)))

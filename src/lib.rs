@@ -13,6 +13,8 @@
 
 /// cbindgen:ignore
 pub mod afpacket;
+/// cbindgen:ignore
+pub mod afxdp;
 pub mod capi;
 /// cbindgen:ignore
 pub mod error;
@@ -26,5 +28,6 @@ pub mod sys;
 pub use afpacket::{Batch, Breaker, Capture, CaptureConfig, RingInfo, Stats, Wait};
 pub use afpacket::{Bridge, BridgeBreaker, BridgeConfig, BridgeStats, Direction, Verdict};
 pub use afpacket::{InjectStats, Injector, InjectorConfig, Slot, TxMode};
+pub use afxdp::{Xdp, XdpBatch, XdpConfig, XdpStats};
 pub use error::{Error, ErrorKind, Result};
 pub use packet::{Packet, PacketFlags, PacketType};

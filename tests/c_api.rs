@@ -19,18 +19,38 @@ fn root() -> PathBuf {
 fn prefix() -> PathBuf {
     let p = root().join("build/prefix");
     let lib = p.join("lib/libnetring.so.0");
-    assert!(lib.exists(), "{} is missing: run `make` (or `make test`) first", lib.display());
+    assert!(
+        lib.exists(),
+        "{} is missing: run `make` (or `make test`) first",
+        lib.display()
+    );
     let installed = std::fs::read_to_string(p.join("include/netring.h")).unwrap();
     let source = std::fs::read_to_string(root().join("include/netring.h")).unwrap();
-    assert!(installed == source, "build/prefix is older than the sources: run `make` first");
+    assert!(
+        installed == source,
+        "build/prefix is older than the sources: run `make` first"
+    );
     p
 }
 
 fn pkg_config(args: &[&str]) -> Vec<String> {
     let pc = prefix().join("lib/pkgconfig");
-    let out = Command::new("pkg-config").env("PKG_CONFIG_PATH", &pc).args(args).arg("netring").output().unwrap();
-    assert!(out.status.success(), "pkg-config {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().split_whitespace().map(str::to_owned).collect()
+    let out = Command::new("pkg-config")
+        .env("PKG_CONFIG_PATH", &pc)
+        .args(args)
+        .arg("netring")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pkg-config {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Compile `src` into target/ctests/`name`; `extra` flags (e.g. sanitizers).
@@ -59,8 +79,20 @@ fn build(src: &Path, name: &str, compiler: &str, extra: &[&str], link: &[String]
     out
 }
 
-const STRICT_C: &[&str] = &["-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-g", "-O1"];
-const SAN: &[&str] = &["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all"];
+const STRICT_C: &[&str] = &[
+    "-std=c99",
+    "-pedantic",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-g",
+    "-O1",
+];
+const SAN: &[&str] = &[
+    "-fsanitize=address,undefined",
+    "-fno-omit-frame-pointer",
+    "-fno-sanitize-recover=all",
+];
 
 /// Both variants of a C test: plain and sanitized.
 fn variants(src: &str) -> Vec<PathBuf> {
@@ -69,7 +101,10 @@ fn variants(src: &str) -> Vec<PathBuf> {
     let libs = pkg_config(&["--libs"]);
     let mut san = STRICT_C.to_vec();
     san.extend_from_slice(SAN);
-    vec![build(&path, &stem, "cc", STRICT_C, &libs), build(&path, &format!("{stem}-asan"), "cc", &san, &libs)]
+    vec![
+        build(&path, &stem, "cc", STRICT_C, &libs),
+        build(&path, &format!("{stem}-asan"), "cc", &san, &libs),
+    ]
 }
 
 /// Wait for a child (at most 60 s, then kill it so a hang fails the test
@@ -91,7 +126,11 @@ fn output_of(child: Child) -> (bool, String, String) {
     });
     let out = child.wait_with_output().unwrap();
     done.store(true, std::sync::atomic::Ordering::Relaxed);
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -99,27 +138,53 @@ fn header_compiles_as_c99_and_cxx_with_warnings_as_errors() {
     let inc = prefix().join("include");
     let tu = root().join("target/ctests/header_c99.c");
     std::fs::create_dir_all(tu.parent().unwrap()).unwrap();
-    std::fs::write(&tu, "#include <netring.h>\nint main(void) { return nr_strerror(NR_OK) == 0; }\n").unwrap();
+    std::fs::write(
+        &tu,
+        "#include <netring.h>\nint main(void) { return nr_strerror(NR_OK) == 0; }\n",
+    )
+    .unwrap();
     for (compiler, std, src) in [
         ("cc", "-std=c99", tu.clone()),
         ("c++", "-std=c++11", root().join("tests/c/header_cxx.cpp")),
         ("c++", "-std=c++20", root().join("tests/c/header_cxx.cpp")),
     ] {
         let out = Command::new(compiler)
-            .args([std, "-pedantic", "-Wall", "-Wextra", "-Werror", "-fsyntax-only", "-I"])
+            .args([
+                std,
+                "-pedantic",
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                "-fsyntax-only",
+                "-I",
+            ])
             .arg(&inc)
             .arg(&src)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{compiler} {std}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{compiler} {std}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
 #[test]
 fn c_api_contract() {
     for bin in variants("tests/c/test_api.c") {
-        let (ok, out, err) = output_of(Command::new(&bin).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap());
-        assert!(ok && out.contains("RESULT ok"), "{}:\n{out}\n{err}", bin.display());
+        let (ok, out, err) = output_of(
+            Command::new(&bin)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        assert!(
+            ok && out.contains("RESULT ok"),
+            "{}:\n{out}\n{err}",
+            bin.display()
+        );
     }
 }
 
@@ -129,15 +194,34 @@ fn c_api_links_statically() {
     // Force the archive: name it instead of -lnetring.
     let mut link: Vec<String> = libs.into_iter().filter(|a| a != "-lnetring").collect();
     link.insert(0, prefix().join("lib/libnetring.a").display().to_string());
-    let bin = build(&root().join("tests/c/test_api.c"), "test_api-static", "cc", STRICT_C, &link);
+    let bin = build(
+        &root().join("tests/c/test_api.c"),
+        "test_api-static",
+        "cc",
+        STRICT_C,
+        &link,
+    );
     let ldd = Command::new("ldd").arg(&bin).output().unwrap();
-    assert!(!String::from_utf8_lossy(&ldd.stdout).contains("libnetring"), "linked dynamically");
-    let (ok, out, err) = output_of(Command::new(&bin).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap());
+    assert!(
+        !String::from_utf8_lossy(&ldd.stdout).contains("libnetring"),
+        "linked dynamically"
+    );
+    let (ok, out, err) = output_of(
+        Command::new(&bin)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     assert!(ok && out.contains("RESULT ok"), "{out}\n{err}");
 }
 
 fn test_frame_len(k: u32) -> usize {
-    if k == 1 { 1514 } else { 60 + (k as usize * 97) % 1455 }
+    if k == 1 {
+        1514
+    } else {
+        60 + (k as usize * 97) % 1455
+    }
 }
 
 #[test]
@@ -164,7 +248,10 @@ fn c_capture_receives_every_frame_byte_exact() {
         std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
         let (ok, _, err) = output_of(child);
         assert!(ok, "{}: {rest}\n{err}", bin.display());
-        assert!(rest.contains(&format!("RESULT packets={N} bad=0 drops=0 failures=0")), "{rest}\n{err}");
+        assert!(
+            rest.contains(&format!("RESULT packets={N} bad=0 drops=0 failures=0")),
+            "{rest}\n{err}"
+        );
     }
 }
 
@@ -175,7 +262,11 @@ fn wait_for_packet_socket(net: &Net) {
     while start.elapsed() < Duration::from_secs(10) {
         let out = net.command("cat").arg("/proc/net/packet").output().unwrap();
         // Columns: sk RefCnt Type Proto Iface ...
-        if String::from_utf8_lossy(&out.stdout).lines().skip(1).any(|l| l.split_whitespace().nth(3) == Some("0003")) {
+        if String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .skip(1)
+            .any(|l| l.split_whitespace().nth(3) == Some("0003"))
+        {
             return;
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -195,7 +286,17 @@ fn nrcap_counts_exactly_what_an_independent_sender_sent() {
     const N: u32 = 5000;
     let child = net
         .command(nrcap().to_str().unwrap())
-        .args(["-i", &net.a, "-c", &N.to_string(), "-q", "-B", "256", "-n", "16"])
+        .args([
+            "-i",
+            &net.a,
+            "-c",
+            &N.to_string(),
+            "-q",
+            "-B",
+            "256",
+            "-n",
+            "16",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -207,7 +308,12 @@ fn nrcap_counts_exactly_what_an_independent_sender_sent() {
     }
     let (ok, _, err) = output_of(child);
     assert!(ok, "{err}");
-    assert_eq!(err.lines().filter(|l| l.starts_with("RESULT")).collect::<Vec<_>>(), vec![format!("RESULT packets={N} drops=0")]);
+    assert_eq!(
+        err.lines()
+            .filter(|l| l.starts_with("RESULT"))
+            .collect::<Vec<_>>(),
+        vec![format!("RESULT packets={N} drops=0")]
+    );
 }
 
 #[test]
@@ -232,13 +338,25 @@ fn nrcap_prints_lines_and_stops_on_sigint() {
     let (ok, out, err) = output_of(child);
     assert!(ok, "{err}");
     assert!(err.contains("RESULT packets=10 drops=0"), "{err}");
-    assert_eq!(out.lines().filter(|l| l.contains("ethertype 0x88b5")).count(), 10, "{out}");
-    assert!(out.contains("02:6e:72:00:00:01 > 02:cb:00:00:00:ff"), "{out}");
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.contains("ethertype 0x88b5"))
+            .count(),
+        10,
+        "{out}"
+    );
+    assert!(
+        out.contains("02:6e:72:00:00:01 > 02:cb:00:00:00:ff"),
+        "{out}"
+    );
 }
 
 #[test]
 fn nrcap_unknown_interface_fails_and_names_it() {
-    let out = Command::new(nrcap()).args(["-i", "nr-nosuch0", "-q"]).output().unwrap();
+    let out = Command::new(nrcap())
+        .args(["-i", "nr-nosuch0", "-q"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("'nr-nosuch0'"), "{err}");

@@ -59,7 +59,7 @@ fn roundtrip(net: &Net, icfg: &InjectorConfig, frames: &[Vec<u8>]) -> Vec<Vec<u8
     net.enter(|| {
         let mut cap = Capture::open(&net.b, &rx_cfg()).unwrap();
         let mut inj = Injector::open(&net.a, icfg).unwrap();
-        let got = std::thread::scope(|s| {
+        std::thread::scope(|s| {
             let h = s.spawn(|| {
                 for f in frames {
                     assert!(inj.inject(f).unwrap(), "no slot within the timeout");
@@ -79,8 +79,7 @@ fn roundtrip(net: &Net, icfg: &InjectorConfig, frames: &[Vec<u8>]) -> Vec<Vec<u8
             );
             h.join().unwrap();
             got
-        });
-        got
+        })
     })
 }
 

@@ -5,6 +5,7 @@ use std::ffi::{c_int, c_void};
 use std::ptr;
 
 use super::capture::nr_capture;
+use super::xdp::nr_xdp;
 use super::{NR_E_BAD_BATCH, NR_OK, NR_STOPPED, boundary, guard, null_arg};
 use crate::afpacket::block::{BlockHeader, PacketIter};
 use crate::error::{Error, ErrorKind};
@@ -125,11 +126,13 @@ enum State {
 enum Owner {
     Capture(*const nr_capture),
     Reader(*const super::pcapfile::nr_reader),
+    Xdp(*const nr_xdp),
 }
 
 /// A batch of packets held from the ring (opaque). Obtained from
-/// nr_next_batch(); owned by its handle (never free it); live until
-/// nr_batch_release(). The same type serves every engine.
+/// nr_next_batch() or nr_xdp_next_batch(); owned by its handle (never free
+/// it); live until nr_batch_release(). The same type serves every engine:
+/// nr_batch_for_each() callbacks see the same nr_packet either way.
 pub struct nr_batch {
     owner: Owner,
     state: State,
@@ -139,8 +142,16 @@ pub struct nr_batch {
 }
 
 pub(crate) fn new_for_capture(owner: *const nr_capture) -> *mut nr_batch {
+    new_batch(Owner::Capture(owner))
+}
+
+pub(crate) fn new_for_xdp(owner: *const nr_xdp) -> *mut nr_batch {
+    new_batch(Owner::Xdp(owner))
+}
+
+fn new_batch(owner: Owner) -> *mut nr_batch {
     Box::into_raw(Box::new(nr_batch {
-        owner: Owner::Capture(owner),
+        owner,
         state: State::Idle,
         ptr: ptr::null(),
         len: 0,
@@ -179,6 +190,15 @@ pub(crate) unsafe fn visit(
             }
             Ok(())
         }
+        Owner::Xdp(x) => {
+            let mut result = Ok(());
+            // SAFETY: the owner handle outlives its batch; one thread at a time.
+            unsafe { (*x).inner() }.xdp.for_each_held(|p| {
+                result = f(p);
+                result.is_ok()
+            });
+            result
+        }
         Owner::Capture(c) => {
             // SAFETY: the block is held (state Live) and stays mapped.
             let block = unsafe { std::slice::from_raw_parts(b.ptr, b.len) };
@@ -200,7 +220,7 @@ pub(crate) unsafe fn visit(
 }
 
 /// # Safety
-/// `b` came from `new_for_capture` and is freed only here, once.
+/// `b` came from `new_for_capture`/`new_for_xdp` and is freed only here, once.
 pub(crate) unsafe fn free(b: *mut nr_batch) {
     if !b.is_null() {
         // SAFETY: per the contract, b is a live Box allocation.
@@ -275,7 +295,8 @@ pub unsafe extern "C" fn nr_batch_len(batch: *const nr_batch) -> usize {
 }
 
 /// The kernel's sequence number of the batch's ring block (increases by one
-/// per block; 0 for NULL or a released batch).
+/// per block; 0 for NULL or a released batch). For an AF_XDP batch: the
+/// handle's batch counter (1 for the first batch, then +1 per batch).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_batch_seq(batch: *const nr_batch) -> u64 {
     guard(0, || {
@@ -328,6 +349,26 @@ pub unsafe extern "C" fn nr_batch_for_each(
             unsafe { (*batch).state = State::Live };
             return Ok(rc);
         }
+        if let Owner::Xdp(x) = b.owner {
+            b.state = State::Iterating;
+            let mut rc = NR_OK;
+            // SAFETY: the owner handle outlives its batch; one thread at a
+            // time, and the callback must not call into the handle.
+            let inner = unsafe { (*x).inner() };
+            inner.xdp.for_each_held(|p| {
+                let pkt = nr_packet::from(p);
+                // SAFETY: the user's callback with its own user pointer and
+                // a packet on our stack for the call.
+                if unsafe { cb(user, &pkt) } != 0 {
+                    rc = NR_STOPPED;
+                    return false;
+                }
+                true
+            });
+            // SAFETY: batch is still allocated (the callback cannot free it).
+            unsafe { (*batch).state = State::Live };
+            return Ok(rc);
+        }
         // SAFETY: the block is held (state Live) and stays mapped until the
         // handle closes, which the callback must not do.
         let block = unsafe { std::slice::from_raw_parts(b.ptr, b.len) };
@@ -352,6 +393,7 @@ pub unsafe extern "C" fn nr_batch_for_each(
                     // SAFETY: the owner handle outlives its batch.
                     Owner::Capture(c) => unsafe { (*c).inner() }.cap.report_malformed(m),
                     Owner::Reader(_) => {}
+                    Owner::Xdp(_) => {}
                 }
                 return Err(Error::new(
                     ErrorKind::Malformed,
@@ -381,6 +423,8 @@ pub unsafe extern "C" fn nr_batch_release(batch: *mut nr_batch) -> c_int {
             Owner::Capture(c) => unsafe { (*c).inner() }.cap.release_batch()?,
             // The reader reads on only when asked for the next batch.
             Owner::Reader(_) => {}
+            // SAFETY: as above.
+            Owner::Xdp(x) => unsafe { (*x).inner() }.xdp.release_batch()?,
         }
         Ok(NR_OK)
     })

@@ -24,6 +24,7 @@ pub mod capture;
 pub mod inject;
 pub mod pcapfile;
 pub mod version;
+pub mod xdp;
 
 /// Status of a netring call. Every fallible function returns one of these
 /// as an `int`: 0 is success, positive values are informational (not

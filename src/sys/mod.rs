@@ -3,6 +3,8 @@
 //! Only this module spells kernel structures, constants and raw system calls.
 //! The engines above it call the typed helpers in [`socket`].
 
+pub mod bpf;
 pub mod socket;
 pub mod tpacket;
 pub mod tx;
+pub mod xdp;

@@ -1,0 +1,1081 @@
+//! Floor 2: the AF_XDP engine.
+//!
+//! An [`Xdp`] owns one UMEM, one AF_XDP socket per bound queue over it
+//! (the second and later ones with `XDP_SHARED_UMEM`, each with its own
+//! fill and completion rings), and the XDP program that steers the queues
+//! into the sockets: netring's built-in redirect program (attached through
+//! a bpf_link, so it disappears with the owning process, even on SIGKILL),
+//! or the caller's own program whose XSKMAP netring only fills in.
+//!
+//! RX hands out [`XdpBatch`]es of [`Packet`] views into the UMEM, like the
+//! AF_PACKET [`crate::Capture`]; TX copies frames into free UMEM frames
+//! ([`Xdp::send`]) or lets the caller fill them in place
+//! ([`Xdp::tx_alloc`] / [`Xdp::tx_submit`]).
+//!
+//! Waiting: while traffic flows, an empty RX ring is waited out with short
+//! sleeps that grow from 50 µs to `idle_sleep_max` (nobody sleeps on the
+//! socket, so the receive path never has to wake the consumer); after
+//! [`ACTIVE_WINDOW`] without a frame the wait blocks in poll(2) on the
+//! sockets, so an idle consumer costs nothing.
+
+pub mod program;
+pub mod ring;
+pub mod socket;
+pub mod umem;
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+pub use program::{AttachMode, Program};
+use program::{Attached, Loaded};
+use socket::{Setup, XskSocket};
+use umem::{BadDesc, Umem};
+
+use crate::afpacket::Wait;
+use crate::error::{Error, ErrorKind, Result};
+use crate::packet::{Packet, PacketFlags, PacketType};
+use crate::sys::socket::{self as sock, Deadline, EventFd};
+use crate::sys::xdp as x;
+
+/// How long after the last received frame the wait keeps sleeping in short
+/// slices instead of blocking in poll(2).
+pub const ACTIVE_WINDOW: Duration = Duration::from_millis(50);
+/// First idle sleep of the adaptive wait.
+pub const IDLE_SLEEP_MIN: Duration = Duration::from_micros(50);
+
+/// Which rings the sockets get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Direction {
+    /// Receive only (the default).
+    #[default]
+    Rx,
+    /// Transmit only: no RX ring, no program, every frame is a TX frame.
+    Tx,
+    /// Both.
+    RxTx,
+}
+
+impl Direction {
+    fn rx(self) -> bool {
+        self != Direction::Tx
+    }
+    fn tx(self) -> bool {
+        self != Direction::Rx
+    }
+}
+
+/// Copy or zero-copy binding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BindMode {
+    /// Zero-copy if the driver supports it, else copy (the default).
+    #[default]
+    Auto,
+    /// Copy mode only.
+    Copy,
+    /// Zero-copy only (fails on drivers without it, such as veth).
+    ZeroCopy,
+}
+
+/// AF_XDP configuration. `Default` gives the documented defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XdpConfig {
+    /// Bytes per UMEM frame: 2048 or 4096 (the page size). Default 4096.
+    pub frame_size: u32,
+    /// UMEM frames in total (split evenly between the queues). Default 4096.
+    pub frame_count: u32,
+    /// Rings to create. Default RX.
+    pub direction: Direction,
+    /// Frames per socket put into the fill ring at open, i.e. the RX share
+    /// of the socket's frames; the rest are TX frames. 0 = automatic: all
+    /// frames for RX, none for TX, half each for RX+TX.
+    pub fill_prefill: u32,
+    /// RX ring slots (power of two; 0 = automatic, the RX share rounded up).
+    pub rx_ring_size: u32,
+    /// TX ring slots (power of two; 0 = automatic).
+    pub tx_ring_size: u32,
+    /// Fill ring slots (power of two; 0 = automatic).
+    pub fill_ring_size: u32,
+    /// Completion ring slots (power of two; 0 = automatic).
+    pub comp_ring_size: u32,
+    /// Copy or zero-copy. Default Auto.
+    pub bind: BindMode,
+    /// Native or generic XDP for the built-in program. Default Auto.
+    pub attach: AttachMode,
+    /// Built-in program, the caller's XSKMAP, or none. Default built-in
+    /// (none for TX-only).
+    pub program: Program,
+    /// Use the need_wakeup protocol. Default true.
+    pub need_wakeup: bool,
+    /// Most frames in one batch. Default 256.
+    pub batch_size: u32,
+    /// How long [`Xdp::next_batch`] waits. Default 100 ms.
+    pub poll_timeout: Duration,
+    /// Longest sleep of the adaptive idle wait while traffic flows; zero
+    /// disables it (always poll(2)). Default 1 ms.
+    pub idle_sleep_max: Duration,
+}
+
+impl Default for XdpConfig {
+    fn default() -> Self {
+        XdpConfig {
+            frame_size: 4096,
+            frame_count: 4096,
+            direction: Direction::Rx,
+            fill_prefill: 0,
+            rx_ring_size: 0,
+            tx_ring_size: 0,
+            fill_ring_size: 0,
+            comp_ring_size: 0,
+            bind: BindMode::Auto,
+            attach: AttachMode::Auto,
+            program: Program::BuiltIn,
+            need_wakeup: true,
+            batch_size: 256,
+            poll_timeout: Duration::from_millis(100),
+            idle_sleep_max: Duration::from_millis(1),
+        }
+    }
+}
+
+/// Per-socket geometry derived from a config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Geometry {
+    per_socket: u32,
+    rx_frames: u32,
+    tx_frames: u32,
+    fill: u32,
+    comp: u32,
+    rx: u32,
+    tx: u32,
+}
+
+fn pow2_field(name: &str, v: u32) -> Result<()> {
+    if v != 0 && !v.is_power_of_two() {
+        return Err(Error::config(format!(
+            "{name} {v} is not a power of two (0 = automatic)"
+        )));
+    }
+    Ok(())
+}
+
+impl XdpConfig {
+    /// Check every field for `queues` sockets; the error names the field.
+    pub fn validate(&self, queues: u32) -> Result<()> {
+        self.geometry(queues).map(drop)
+    }
+
+    fn geometry(&self, queues: u32) -> Result<Geometry> {
+        let fs = self.frame_size;
+        if fs != 2048 && fs != 4096 {
+            return Err(Error::config(format!(
+                "frame_size {fs} must be 2048 or 4096 (aligned AF_XDP chunks)"
+            )));
+        }
+        if u64::from(self.frame_count) * u64::from(fs) > 16 << 30 {
+            return Err(Error::config(format!(
+                "frame_count {} x {fs} bytes exceeds the 16 GiB limit",
+                self.frame_count
+            )));
+        }
+        let queues = queues.max(1);
+        let per = self.frame_count / queues;
+        if per == 0 {
+            return Err(Error::config(format!(
+                "frame_count {} is smaller than the number of queues ({queues})",
+                self.frame_count
+            )));
+        }
+        for (n, v) in [
+            ("rx_ring_size", self.rx_ring_size),
+            ("tx_ring_size", self.tx_ring_size),
+            ("fill_ring_size", self.fill_ring_size),
+            ("comp_ring_size", self.comp_ring_size),
+        ] {
+            pow2_field(n, v)?;
+        }
+        if self.batch_size == 0 {
+            return Err(Error::config(
+                "batch_size 0: a batch holds at least one frame",
+            ));
+        }
+        let rx_frames = match (self.direction, self.fill_prefill) {
+            (Direction::Tx, 0) => 0,
+            (Direction::Tx, p) => {
+                return Err(Error::config(format!(
+                    "fill_prefill {p} with direction TX: a TX-only socket receives nothing"
+                )));
+            }
+            (Direction::Rx, 0) => per,
+            (Direction::RxTx, 0) => per / 2,
+            (_, p) if p > per => {
+                return Err(Error::config(format!(
+                    "fill_prefill {p} exceeds the {per} frames of each socket"
+                )));
+            }
+            (_, p) => p,
+        };
+        let tx_frames = if self.direction.tx() {
+            per - rx_frames
+        } else {
+            0
+        };
+        if self.direction.rx() && rx_frames == 0 {
+            return Err(Error::config(
+                "no frames for RX: raise frame_count or fill_prefill",
+            ));
+        }
+        if self.direction.tx() && tx_frames == 0 {
+            return Err(Error::config(format!(
+                "no frames left for TX: fill_prefill {} takes all {per} frames of the socket",
+                self.fill_prefill
+            )));
+        }
+        let auto = |v: u32, n: u32| {
+            if v != 0 {
+                v
+            } else {
+                n.max(64).next_power_of_two()
+            }
+        };
+        Ok(Geometry {
+            per_socket: per,
+            rx_frames,
+            tx_frames,
+            fill: auto(self.fill_ring_size, rx_frames),
+            comp: auto(self.comp_ring_size, tx_frames),
+            rx: if self.direction.rx() {
+                auto(self.rx_ring_size, rx_frames)
+            } else {
+                0
+            },
+            tx: if self.direction.tx() {
+                auto(self.tx_ring_size, tx_frames)
+            } else {
+                0
+            },
+        })
+    }
+}
+
+/// What the open really got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XdpInfo {
+    /// Bound queues, in socket order.
+    pub queues: Vec<u32>,
+    /// True if the sockets run in zero-copy mode.
+    pub zero_copy: bool,
+    /// Some(true) native XDP, Some(false) generic, None: no built-in
+    /// program (external or TX only).
+    pub native: Option<bool>,
+    /// Frame size.
+    pub frame_size: u32,
+    /// Frames in the UMEM.
+    pub frame_count: u32,
+    /// RX frames per socket.
+    pub rx_frames: u32,
+    /// TX frames per socket.
+    pub tx_frames: u32,
+}
+
+/// Lifetime statistics, summed over the sockets. The kernel's counters
+/// (`XDP_STATISTICS`) are cumulative; the rest are counted by netring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct XdpStats {
+    /// Frames handed to the user.
+    pub rx_packets: u64,
+    /// Batches handed to the user.
+    pub rx_batches: u64,
+    /// Kernel: frames dropped (includes fill ring empty).
+    pub rx_dropped: u64,
+    /// Kernel: frames dropped because the RX ring was full.
+    pub rx_ring_full: u64,
+    /// Kernel: times the fill ring was empty.
+    pub rx_fill_ring_empty: u64,
+    /// Kernel: invalid RX descriptors.
+    pub rx_invalid_descs: u64,
+    /// netring: RX descriptors refused by the UMEM bounds check.
+    pub rx_refused: u64,
+    /// Frames queued for TX.
+    pub tx_queued: u64,
+    /// TX completions reaped.
+    pub tx_completed: u64,
+    /// Kernel: invalid TX descriptors.
+    pub tx_invalid_descs: u64,
+    /// Kernel: times the TX ring was empty when the kernel looked.
+    pub tx_ring_empty: u64,
+    /// Wake-up system calls made.
+    pub kicks: u64,
+}
+
+impl XdpStats {
+    fn minus(&self, o: &XdpStats) -> XdpStats {
+        XdpStats {
+            rx_packets: self.rx_packets - o.rx_packets,
+            rx_batches: self.rx_batches - o.rx_batches,
+            rx_dropped: self.rx_dropped.wrapping_sub(o.rx_dropped),
+            rx_ring_full: self.rx_ring_full.wrapping_sub(o.rx_ring_full),
+            rx_fill_ring_empty: self.rx_fill_ring_empty.wrapping_sub(o.rx_fill_ring_empty),
+            rx_invalid_descs: self.rx_invalid_descs.wrapping_sub(o.rx_invalid_descs),
+            rx_refused: self.rx_refused - o.rx_refused,
+            tx_queued: self.tx_queued - o.tx_queued,
+            tx_completed: self.tx_completed - o.tx_completed,
+            tx_invalid_descs: self.tx_invalid_descs.wrapping_sub(o.tx_invalid_descs),
+            tx_ring_empty: self.tx_ring_empty.wrapping_sub(o.tx_ring_empty),
+            kicks: self.kicks - o.kicks,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct BreakInner {
+    flag: AtomicBool,
+    efd: EventFd,
+}
+
+/// Stops a blocked or future wait of its [`Xdp`]. Cheap to clone; `Send`
+/// and `Sync`; [`XdpBreaker::break_loop`] is async-signal-safe.
+#[derive(Debug, Clone)]
+pub struct XdpBreaker(Arc<BreakInner>);
+
+impl XdpBreaker {
+    fn new() -> Result<XdpBreaker> {
+        let efd = EventFd::new().map_err(|e| Error::os("eventfd", e))?;
+        Ok(XdpBreaker(Arc::new(BreakInner {
+            flag: AtomicBool::new(false),
+            efd,
+        })))
+    }
+
+    /// Make the current or next wait return [`Wait::Interrupted`]. Only an
+    /// atomic store and a `write(2)`.
+    pub fn break_loop(&self) {
+        self.0.flag.store(true, Ordering::Release);
+        EventFd::signal_raw(self.0.efd.raw());
+    }
+
+    fn take(&self) -> bool {
+        self.0.flag.swap(false, Ordering::AcqRel)
+    }
+}
+
+/// An AF_XDP engine on one or more queues of one interface.
+///
+/// Field order is drop order: the program is detached first, then the
+/// sockets close, then the UMEM is unmapped.
+#[derive(Debug)]
+pub struct Xdp {
+    program: Option<Attached>,
+    socks: Vec<XskSocket>,
+    umem: Umem,
+    brk: XdpBreaker,
+    ifname: String,
+    ifindex: i32,
+    mac: [u8; 6],
+    info: XdpInfo,
+    batch_size: u32,
+    poll_timeout: Duration,
+    idle_sleep_max: Duration,
+    /// Round-robin start for the next batch.
+    next: usize,
+    /// Socket whose RX entries are held, if any.
+    held: Option<usize>,
+    batch_ts: u64,
+    batch_seq: u64,
+    last_rx: Option<Instant>,
+    idle_sleep: Duration,
+    tx_sock: usize,
+    reported: XdpStats,
+}
+
+fn check_ifname(ifname: &str) -> Result<CString> {
+    if ifname.is_empty() || ifname.len() >= libc::IFNAMSIZ || ifname.contains(['\0', '/', ' ']) {
+        return Err(Error::invalid_arg(format!(
+            "interface name '{ifname}' is not valid (1 to 15 bytes, no '/', space or NUL)"
+        )));
+    }
+    CString::new(ifname).map_err(|_| Error::invalid_arg("interface name contains NUL"))
+}
+
+fn lookup(ifname: &str) -> Result<i32> {
+    let cname = check_ifname(ifname)?;
+    sock::if_index(&cname).map_err(|e| {
+        if e.raw_os_error() == Some(libc::ENODEV) {
+            Error::new(
+                ErrorKind::NoDevice,
+                format!(
+                    "interface '{ifname}' not found in this network namespace \
+                     (`ip link` lists the interfaces)"
+                ),
+            )
+        } else {
+            Error::os(format!("looking up interface '{ifname}'"), e)
+        }
+    })
+}
+
+/// The number of RX queues of `ifname` (ethtool channels), if the driver
+/// reports it.
+pub fn rx_queue_count(ifname: &str) -> Result<Option<u32>> {
+    check_ifname(ifname)?;
+    let ctl = x::ctl_socket().map_err(|e| Error::os("socket(AF_INET) for ioctls", e))?;
+    match x::channels(ctl.as_raw_fd(), ifname) {
+        Ok(ch) => {
+            let n = ch.rx_count + ch.combined_count;
+            Ok((n > 0).then_some(n))
+        }
+        Err(_) => Ok(None),
+    }
+}
+
+impl Xdp {
+    /// Open one queue of `ifname` in the calling thread's namespace.
+    pub fn open(ifname: &str, queue: u32, cfg: &XdpConfig) -> Result<Xdp> {
+        Self::open_queues(ifname, &[queue], cfg)
+    }
+
+    /// Open every RX queue of `ifname`, one socket per queue over one
+    /// shared UMEM.
+    pub fn open_all(ifname: &str, cfg: &XdpConfig) -> Result<Xdp> {
+        lookup(ifname)?;
+        let n = rx_queue_count(ifname)?.unwrap_or(1);
+        let queues: Vec<u32> = (0..n).collect();
+        Self::open_queues(ifname, &queues, cfg)
+    }
+
+    /// Open the given queues of `ifname`, one socket per queue over one
+    /// shared UMEM (`XDP_SHARED_UMEM`).
+    ///
+    /// Order: validate → XSKMAP + program load → UMEM → sockets (rings
+    /// mapped, bound, fill ring prefilled) → sockets registered in the map
+    /// → program attached. No frame is redirected before a socket is there.
+    pub fn open_queues(ifname: &str, queues: &[u32], cfg: &XdpConfig) -> Result<Xdp> {
+        if queues.is_empty() {
+            return Err(Error::invalid_arg("no queue to open"));
+        }
+        let mut sorted = queues.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        if sorted.len() != queues.len() {
+            return Err(Error::invalid_arg(format!(
+                "queue list {queues:?} names a queue twice"
+            )));
+        }
+        let geo = cfg.geometry(queues.len() as u32)?;
+        let ifindex = lookup(ifname)?;
+        let ctl = x::ctl_socket().map_err(|e| Error::os("socket(AF_INET) for ioctls", e))?;
+        if let Ok(ch) = x::channels(ctl.as_raw_fd(), ifname) {
+            let n = ch.rx_count + ch.combined_count;
+            let t = ch.tx_count + ch.combined_count;
+            let limit = n.max(t);
+            if let Some(&q) = queues.iter().find(|&&q| limit > 0 && q >= limit) {
+                return Err(Error::invalid_arg(format!(
+                    "queue {q} does not exist on '{ifname}': it has {n} RX queue(s), ids 0..{} \
+                     (`ethtool -l {ifname}` shows them)",
+                    n.saturating_sub(1)
+                )));
+            }
+        }
+        let mac = x::if_hwaddr(ctl.as_raw_fd(), ifname).unwrap_or([0; 6]);
+        drop(ctl);
+        let program = if cfg.direction.rx() {
+            cfg.program
+        } else {
+            Program::None
+        };
+        let loaded = match program {
+            Program::BuiltIn => {
+                let max_q = queues.iter().copied().max().unwrap_or(0);
+                Some(Loaded::new(max_q + 1)?)
+            }
+            Program::External(fd) => {
+                program::check_external_map(fd, queues)?;
+                None
+            }
+            Program::None => None,
+        };
+        let umem = Umem::new(cfg.frame_size, geo.per_socket * queues.len() as u32)?;
+        let socks = Self::open_sockets(ifname, ifindex, queues, cfg, &geo, &umem)?;
+        let map_fd = match (&loaded, program) {
+            (Some(l), _) => Some(l.map_fd()),
+            (None, Program::External(fd)) => Some(fd),
+            _ => None,
+        };
+        if let Some(m) = map_fd {
+            for s in &socks {
+                program::register(m, s.queue(), s.fd())?;
+            }
+        }
+        let attached = match loaded {
+            Some(l) => Some(l.attach(ifname, ifindex, cfg.attach)?),
+            None => None,
+        };
+        let info = XdpInfo {
+            queues: queues.to_vec(),
+            zero_copy: socks.first().is_some_and(|s| s.zero_copy()),
+            native: attached.as_ref().map(|a| a.native()),
+            frame_size: cfg.frame_size,
+            frame_count: umem.frame_count(),
+            rx_frames: geo.rx_frames,
+            tx_frames: geo.tx_frames,
+        };
+        Ok(Xdp {
+            program: attached,
+            socks,
+            umem,
+            brk: XdpBreaker::new()?,
+            ifname: ifname.to_owned(),
+            ifindex,
+            mac,
+            info,
+            batch_size: cfg.batch_size,
+            poll_timeout: cfg.poll_timeout,
+            idle_sleep_max: cfg.idle_sleep_max,
+            next: 0,
+            held: None,
+            batch_ts: 0,
+            batch_seq: 0,
+            last_rx: None,
+            idle_sleep: IDLE_SLEEP_MIN,
+            tx_sock: 0,
+            reported: XdpStats::default(),
+        })
+    }
+
+    fn open_sockets(
+        ifname: &str,
+        ifindex: i32,
+        queues: &[u32],
+        cfg: &XdpConfig,
+        geo: &Geometry,
+        umem: &Umem,
+    ) -> Result<Vec<XskSocket>> {
+        let wake = if cfg.need_wakeup {
+            x::XDP_USE_NEED_WAKEUP
+        } else {
+            0
+        };
+        let setup = |i: usize, flags: u16, shared: Option<RawFd>| {
+            let first = i as u32 * geo.per_socket;
+            Setup {
+                ifname,
+                ifindex,
+                queue: queues[i],
+                fill_size: geo.fill,
+                comp_size: geo.comp,
+                rx_size: geo.rx,
+                tx_size: geo.tx,
+                rx_frames: (first, geo.rx_frames),
+                tx_frames: (first + geo.rx_frames, geo.tx_frames),
+                bind_flags: flags | wake,
+                shared_with: shared,
+                need_wakeup: cfg.need_wakeup,
+            }
+        };
+        let first = match cfg.bind {
+            BindMode::Copy => XskSocket::open(umem, &setup(0, x::XDP_COPY, None))?,
+            BindMode::ZeroCopy => XskSocket::open(umem, &setup(0, x::XDP_ZEROCOPY, None))?,
+            BindMode::Auto => match XskSocket::open(umem, &setup(0, x::XDP_ZEROCOPY, None)) {
+                Ok(s) => s,
+                Err(e) if e.kind() == ErrorKind::Busy || e.kind() == ErrorKind::Permission => {
+                    return Err(e);
+                }
+                // No zero-copy: a fresh socket in copy mode.
+                Err(_) => XskSocket::open(umem, &setup(0, x::XDP_COPY, None))?,
+            },
+        };
+        let owner = first.fd();
+        let mut socks = vec![first];
+        for i in 1..queues.len() {
+            socks.push(XskSocket::open(umem, &setup(i, 0, Some(owner)))?);
+        }
+        Ok(socks)
+    }
+
+    /// The first socket's fd (for poll/epoll: readable when its RX ring
+    /// has frames). With several queues, see [`Xdp::fds`].
+    pub fn fd(&self) -> RawFd {
+        self.socks[0].fd()
+    }
+
+    /// Every socket's fd, in queue order.
+    pub fn fds(&self) -> Vec<RawFd> {
+        self.socks.iter().map(|s| s.fd()).collect()
+    }
+
+    /// What the open got (zero-copy or copy, native or generic, ...).
+    pub fn info(&self) -> &XdpInfo {
+        &self.info
+    }
+
+    /// Interface name.
+    pub fn ifname(&self) -> &str {
+        &self.ifname
+    }
+
+    /// Interface index.
+    pub fn ifindex(&self) -> i32 {
+        self.ifindex
+    }
+
+    /// A handle that stops waits from another thread or a signal handler.
+    pub fn breaker(&self) -> XdpBreaker {
+        self.brk.clone()
+    }
+
+    /// The built-in program's XSKMAP fd, if netring attached one.
+    pub fn map_fd(&self) -> Option<RawFd> {
+        self.program.as_ref().map(|p| p.map_fd())
+    }
+
+    fn busy() -> Error {
+        Error::new(
+            ErrorKind::Busy,
+            "a batch is still held: release it before asking for the next one",
+        )
+    }
+
+    /// Find a socket with ready RX entries, round robin.
+    fn poll_rings(&mut self) -> Option<(usize, u32)> {
+        let n = self.socks.len();
+        for k in 0..n {
+            let i = (self.next + k) % n;
+            let ready = self.socks[i].rx_ready(self.batch_size);
+            if ready > 0 {
+                self.next = (i + 1) % n;
+                return Some((i, ready));
+            }
+        }
+        None
+    }
+
+    fn wait(&mut self, timeout: Option<Duration>) -> Result<Wait<(usize, u32)>> {
+        let deadline = Deadline::after(timeout);
+        loop {
+            if self.brk.take() {
+                self.brk.0.efd.drain();
+                return Ok(Wait::Interrupted);
+            }
+            if let Some(r) = self.poll_rings() {
+                self.idle_sleep = IDLE_SLEEP_MIN;
+                return Ok(Wait::Ready(r));
+            }
+            for s in &mut self.socks {
+                s.wake_rx_if_needed();
+            }
+            if deadline.expired() {
+                return Ok(Wait::Timeout);
+            }
+            let remaining = deadline.remaining();
+            let active = !self.idle_sleep_max.is_zero()
+                && self.last_rx.is_some_and(|t| t.elapsed() < ACTIVE_WINDOW);
+            if active {
+                // Sleep on the break eventfd only: the receive path does
+                // not have to wake us, and a break still does.
+                let slice = remaining.map_or(self.idle_sleep, |r| r.min(self.idle_sleep));
+                let mut fds = [libc::pollfd {
+                    fd: self.brk.0.efd.raw(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                }];
+                x::ppoll_ns(&mut fds, slice.as_nanos() as u64)
+                    .map_err(|e| Error::os("ppoll", e))?;
+                self.idle_sleep = (self.idle_sleep * 2).min(self.idle_sleep_max);
+                continue;
+            }
+            // Idle: block on every socket and the break eventfd.
+            let mut fds = Vec::with_capacity(self.socks.len() + 1);
+            fds.push(libc::pollfd {
+                fd: self.brk.0.efd.raw(),
+                events: libc::POLLIN,
+                revents: 0,
+            });
+            for s in &self.socks {
+                if s.has_rx() {
+                    fds.push(libc::pollfd {
+                        fd: s.fd(),
+                        events: libc::POLLIN,
+                        revents: 0,
+                    });
+                }
+            }
+            sock::poll(&mut fds, sock::poll_ms(remaining)).map_err(|e| Error::os("poll", e))?;
+            if let Some(bad) = fds[1..]
+                .iter()
+                .find(|f| f.revents & (libc::POLLERR | libc::POLLNVAL) != 0)
+            {
+                let err = sock::take_socket_error(bad.fd).unwrap_or(0);
+                if err != 0 {
+                    return Err(Error::os(
+                        format!("AF_XDP socket on '{}'", self.ifname),
+                        std::io::Error::from_raw_os_error(err),
+                    ));
+                }
+                // POLLERR without an error: avoid a spin.
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+
+    /// Wait for frames and hold them (the low-level half of
+    /// [`Xdp::next_batch_timeout`], for the C API). Returns the number of
+    /// descriptors held; they stay valid until [`Xdp::release_batch`].
+    pub fn acquire_batch(&mut self, timeout: Option<Duration>) -> Result<Wait<u32>> {
+        if self.held.is_some() {
+            return Err(Self::busy());
+        }
+        if !self.info_rx() {
+            return Err(Error::new(
+                ErrorKind::InvalidConfig,
+                "this AF_XDP handle was opened for TX only: it receives nothing",
+            ));
+        }
+        Ok(match self.wait(timeout)? {
+            Wait::Ready((i, n)) => {
+                self.socks[i].hold(n);
+                self.held = Some(i);
+                self.batch_seq += 1;
+                self.last_rx = Some(Instant::now());
+                self.batch_ts = SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos() as u64);
+                Wait::Ready(n)
+            }
+            Wait::Timeout => Wait::Timeout,
+            Wait::Interrupted => Wait::Interrupted,
+            Wait::InterfaceDown => Wait::InterfaceDown,
+        })
+    }
+
+    fn info_rx(&self) -> bool {
+        self.socks.iter().any(|s| s.has_rx())
+    }
+
+    /// Release the held batch: its frames go back to the fill ring.
+    pub fn release_batch(&mut self) -> Result<()> {
+        let Some(i) = self.held.take() else {
+            return Err(Error::new(
+                ErrorKind::BadBatch,
+                "no batch is held: it was already released",
+            ));
+        };
+        self.socks[i].release_held(&self.umem);
+        Ok(())
+    }
+
+    /// Number of descriptors in the held batch (0 if none).
+    pub fn held_len(&self) -> u32 {
+        self.held.map_or(0, |i| self.socks[i].held)
+    }
+
+    /// Sequence number of the held batch (counts batches from 1).
+    pub fn batch_seq(&self) -> u64 {
+        self.batch_seq
+    }
+
+    fn packet(&self, addr: u64, len: u32) -> Packet<'_> {
+        // SAFETY: (addr, len) passed check_desc for a held descriptor; the
+        // frame stays user-owned until release_batch, which needs &mut self.
+        let data = unsafe { self.umem.bytes(addr, len) };
+        let protocol = if data.len() >= 14 {
+            u16::from_be_bytes([data[12], data[13]])
+        } else {
+            0
+        };
+        let pkt_type = if data.len() < 6 {
+            PacketType::Other
+        } else if data[..6] == [0xff; 6] {
+            PacketType::Broadcast
+        } else if data[0] & 1 != 0 {
+            PacketType::Multicast
+        } else if data[..6] == self.mac {
+            PacketType::Host
+        } else {
+            PacketType::OtherHost
+        };
+        Packet {
+            data,
+            ts_ns: self.batch_ts,
+            wire_len: len,
+            ifindex: self.ifindex,
+            rxhash: 0,
+            vlan_tci: 0,
+            vlan_tpid: 0,
+            protocol,
+            pkt_type: pkt_type as u8,
+            flags: PacketFlags::empty(),
+        }
+    }
+
+    /// Call `f` for each valid frame of the held batch until it returns
+    /// false. Returns (frames visited, stopped early). Descriptors that
+    /// fail the UMEM bounds check are skipped (and counted on release).
+    pub fn for_each_held<'s>(&'s self, mut f: impl FnMut(&Packet<'s>) -> bool) -> (usize, bool) {
+        let Some(i) = self.held else {
+            return (0, false);
+        };
+        let s = &self.socks[i];
+        let mut n = 0;
+        for k in 0..s.held {
+            if let Ok((addr, len)) = s.held_desc(&self.umem, k) {
+                n += 1;
+                if !f(&self.packet(addr, len)) {
+                    return (n, true);
+                }
+            }
+        }
+        (n, false)
+    }
+
+    /// The next batch, waiting up to the configured `poll_timeout`.
+    pub fn next_batch(&mut self) -> Result<Wait<XdpBatch<'_>>> {
+        self.next_batch_timeout(Some(self.poll_timeout))
+    }
+
+    /// The next batch, waiting up to `timeout` (`None`: no limit). The
+    /// frames go back to the fill ring when the batch is dropped.
+    pub fn next_batch_timeout(&mut self, timeout: Option<Duration>) -> Result<Wait<XdpBatch<'_>>> {
+        Ok(match self.acquire_batch(timeout)? {
+            Wait::Ready(_) => Wait::Ready(XdpBatch { xdp: self }),
+            Wait::Timeout => Wait::Timeout,
+            Wait::Interrupted => Wait::Interrupted,
+            Wait::InterfaceDown => Wait::InterfaceDown,
+        })
+    }
+
+    fn tx_socket(&mut self) -> Result<usize> {
+        let n = self.socks.len();
+        for k in 0..n {
+            let i = (self.tx_sock + k) % n;
+            if self.socks[i].has_tx() {
+                self.tx_sock = i;
+                return Ok(i);
+            }
+        }
+        Err(Error::new(
+            ErrorKind::InvalidConfig,
+            "this AF_XDP handle was opened for RX only: open it with direction TX or RX+TX",
+        ))
+    }
+
+    /// Copy `frames` into free UMEM frames and queue them for sending on
+    /// the first queue; kicks the kernel. Returns how many were queued (less
+    /// than asked when every TX frame is in flight: call again later).
+    pub fn send(&mut self, frames: &[&[u8]]) -> Result<usize> {
+        let i = self.tx_socket()?;
+        self.socks[i].send(&self.umem, frames)
+    }
+
+    /// Reserve a free TX frame to fill in place: returns its pointer and
+    /// capacity, or `None` when all TX frames are in flight. The same frame
+    /// is returned until [`Xdp::tx_submit`].
+    pub fn tx_alloc(&mut self) -> Result<Option<(*mut u8, u32)>> {
+        let i = self.tx_socket()?;
+        Ok(self.socks[i].tx_alloc(&self.umem)?.map(|(a, cap)| {
+            // SAFETY: a is a reserved TX chunk of this UMEM.
+            (unsafe { self.umem.frame_ptr(a) }, cap)
+        }))
+    }
+
+    /// Queue the reserved frame with `len` bytes.
+    pub fn tx_submit(&mut self, len: u32) -> Result<()> {
+        let i = self.tx_socket()?;
+        self.socks[i].tx_submit(&self.umem, len)
+    }
+
+    /// Reap TX completions; returns how many frames completed.
+    pub fn complete(&mut self) -> u32 {
+        let fs = self.umem.frame_size();
+        self.socks.iter_mut().map(|s| s.reap(fs)).sum()
+    }
+
+    /// Kick until every queued frame has been sent and completed, or
+    /// `timeout` passes. Returns true when nothing is left in flight.
+    pub fn flush(&mut self, timeout: Option<Duration>) -> Result<bool> {
+        let i = self.tx_socket()?;
+        let fs = self.umem.frame_size();
+        let tx_frames = self.info.tx_frames;
+        let deadline = Deadline::after(timeout);
+        let mut pause = Duration::from_micros(20);
+        loop {
+            let s = &mut self.socks[i];
+            s.kick(fs)?;
+            s.reap(fs);
+            if s.tx_in_flight(tx_frames) == 0 {
+                return Ok(true);
+            }
+            if deadline.expired() {
+                return Ok(false);
+            }
+            let slice = deadline.remaining().map_or(pause, |r| r.min(pause));
+            std::thread::sleep(slice);
+            pause = (pause * 2).min(Duration::from_millis(1));
+        }
+    }
+
+    /// Frames queued for TX and not yet completed.
+    pub fn tx_in_flight(&self) -> u32 {
+        let t = self.info.tx_frames;
+        self.socks
+            .iter()
+            .filter(|s| s.has_tx())
+            .map(|s| s.tx_in_flight(t))
+            .sum()
+    }
+
+    /// Lifetime statistics and the change since the previous call.
+    pub fn stats_with_delta(&mut self) -> Result<(XdpStats, XdpStats)> {
+        let mut t = XdpStats::default();
+        for s in &self.socks {
+            let k = s.kernel_stats()?;
+            let c = s.counters;
+            t.rx_packets += c.rx_delivered;
+            t.rx_batches += c.rx_batches;
+            t.rx_refused += c.rx_invalid;
+            t.tx_queued += c.tx_queued;
+            t.tx_completed += c.tx_completed;
+            t.kicks += c.kicks;
+            t.rx_dropped += k.rx_dropped;
+            t.rx_ring_full += k.rx_ring_full;
+            t.rx_fill_ring_empty += k.rx_fill_ring_empty_descs;
+            t.rx_invalid_descs += k.rx_invalid_descs;
+            t.tx_invalid_descs += k.tx_invalid_descs;
+            t.tx_ring_empty += k.tx_ring_empty_descs;
+        }
+        let d = t.minus(&self.reported);
+        self.reported = t;
+        Ok((t, d))
+    }
+
+    /// Lifetime statistics.
+    pub fn stats(&mut self) -> Result<XdpStats> {
+        self.stats_with_delta().map(|(t, _)| t)
+    }
+}
+
+/// Frames held from one socket's RX ring: a batch of packets, zero copy.
+/// The frames go back to the fill ring when the batch is dropped.
+#[derive(Debug)]
+pub struct XdpBatch<'a> {
+    xdp: &'a mut Xdp,
+}
+
+impl XdpBatch<'_> {
+    /// Descriptors in the batch (frames refused by the bounds check
+    /// included; they are skipped by the iteration).
+    pub fn len(&self) -> usize {
+        self.xdp.held_len() as usize
+    }
+
+    /// True if the batch holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The queue the frames came from.
+    pub fn queue(&self) -> u32 {
+        self.xdp.held.map_or(0, |i| self.xdp.socks[i].queue())
+    }
+
+    /// Call `f` for each frame until it returns false; returns the number
+    /// of frames visited.
+    pub fn for_each(&mut self, f: impl FnMut(&Packet<'_>) -> bool) -> usize {
+        self.xdp.for_each_held(f).0
+    }
+
+    /// The frames, collected as views (allocates a Vec; prefer
+    /// [`XdpBatch::for_each`] on hot paths).
+    pub fn packets(&self) -> Vec<Packet<'_>> {
+        let mut v = Vec::with_capacity(self.len());
+        self.xdp.for_each_held(|p| {
+            v.push(*p);
+            true
+        });
+        v
+    }
+}
+
+impl Drop for XdpBatch<'_> {
+    fn drop(&mut self) {
+        let _ = self.xdp.release_batch();
+    }
+}
+
+/// Reasons an RX descriptor may be refused, for diagnostics.
+pub type RefusedDesc = BadDesc;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn geometry_defaults_and_splits() {
+        let g = XdpConfig::default().geometry(1).unwrap();
+        assert_eq!((g.rx_frames, g.tx_frames), (4096, 0));
+        assert_eq!((g.fill, g.rx, g.tx), (4096, 4096, 0));
+        let c = XdpConfig {
+            direction: Direction::RxTx,
+            ..Default::default()
+        };
+        let g = c.geometry(2).unwrap();
+        assert_eq!((g.per_socket, g.rx_frames, g.tx_frames), (2048, 1024, 1024));
+        let c = XdpConfig {
+            direction: Direction::Tx,
+            ..Default::default()
+        };
+        let g = c.geometry(1).unwrap();
+        assert_eq!((g.rx_frames, g.tx_frames, g.rx), (0, 4096, 0));
+        let c = XdpConfig {
+            direction: Direction::RxTx,
+            fill_prefill: 100,
+            frame_count: 256,
+            ..Default::default()
+        };
+        let g = c.geometry(1).unwrap();
+        assert_eq!((g.rx_frames, g.tx_frames, g.fill), (100, 156, 128));
+    }
+
+    #[test]
+    fn bad_configs_name_the_field() {
+        let e = |c: XdpConfig| c.validate(1).unwrap_err().message().to_owned();
+        assert!(
+            e(XdpConfig {
+                frame_size: 3000,
+                ..Default::default()
+            })
+            .contains("frame_size 3000")
+        );
+        assert!(
+            e(XdpConfig {
+                rx_ring_size: 1000,
+                ..Default::default()
+            })
+            .contains("rx_ring_size 1000")
+        );
+        assert!(
+            e(XdpConfig {
+                fill_prefill: 5000,
+                ..Default::default()
+            })
+            .contains("fill_prefill 5000")
+        );
+        assert!(
+            e(XdpConfig {
+                direction: Direction::RxTx,
+                fill_prefill: 4096,
+                ..Default::default()
+            })
+            .contains("no frames left for TX")
+        );
+        assert!(
+            XdpConfig {
+                frame_count: 1,
+                ..Default::default()
+            }
+            .validate(2)
+            .is_err()
+        );
+    }
+}

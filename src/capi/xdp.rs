@@ -1,0 +1,889 @@
+//! `nr_xdp`: AF_XDP RX/TX with a built-in redirect program, behind the same
+//! nr_batch / nr_packet API as the AF_PACKET capture.
+
+use std::cell::UnsafeCell;
+use std::ffi::{c_char, c_int};
+use std::mem::{offset_of, size_of};
+use std::ptr;
+use std::time::Duration;
+
+use super::batch::{self, nr_batch};
+use super::{NR_BREAK, NR_IFACE_DOWN, NR_OK, NR_TIMEOUT, boundary, c_str, guard, null_arg};
+use crate::afpacket::Wait;
+use crate::afxdp::{
+    AttachMode, BindMode, Direction, Program, Xdp, XdpBreaker, XdpConfig, XdpStats,
+};
+use crate::error::Error;
+
+const MAGIC: u64 = 0x6e72_5f78_6470_5f5f; // "nr_xdp__"
+
+/// nr_xdp_config.direction: receive only (the default).
+pub const NR_XDP_RX: u32 = 1;
+/// nr_xdp_config.direction: transmit only (no RX ring, no XDP program).
+pub const NR_XDP_TX: u32 = 2;
+/// nr_xdp_config.direction: receive and transmit.
+pub const NR_XDP_RXTX: u32 = 3;
+
+/// nr_xdp_config.bind_mode: zero-copy if the driver has it, else copy.
+pub const NR_XDP_BIND_AUTO: u32 = 0;
+/// nr_xdp_config.bind_mode: copy mode.
+pub const NR_XDP_BIND_COPY: u32 = 1;
+/// nr_xdp_config.bind_mode: zero-copy only (NR_E_UNSUPPORTED without it).
+pub const NR_XDP_BIND_ZEROCOPY: u32 = 2;
+
+/// nr_xdp_config.attach_mode: native XDP, falling back to generic.
+pub const NR_XDP_ATTACH_AUTO: u32 = 0;
+/// nr_xdp_config.attach_mode: native (driver) XDP only.
+pub const NR_XDP_ATTACH_NATIVE: u32 = 1;
+/// nr_xdp_config.attach_mode: generic (skb) XDP.
+pub const NR_XDP_ATTACH_GENERIC: u32 = 2;
+
+/// AF_XDP configuration. Initialise it with NR_XDP_CONFIG_INIT(&cfg) (or
+/// nr_xdp_config_init(&cfg, sizeof cfg)), change the fields you need, pass
+/// it to nr_xdp_open(). Every value is checked at open time; a bad one
+/// fails with NR_E_CONFIG and a message naming the field.
+///
+/// Extensible like nr_capture_config: `size` says how much of the struct
+/// the caller knows; fields are only ever appended.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct nr_xdp_config {
+    /// sizeof(nr_xdp_config) as the caller compiled it; set by
+    /// NR_XDP_CONFIG_INIT.
+    pub size: usize,
+    /// Bytes per UMEM frame: 2048 or 4096. Default 4096.
+    pub frame_size: u32,
+    /// UMEM frames in total, split evenly between the queues. Default 4096
+    /// (16 MiB). The UMEM is pinned: it needs CAP_IPC_LOCK or a large
+    /// enough RLIMIT_MEMLOCK.
+    pub frame_count: u32,
+    /// NR_XDP_RX (default), NR_XDP_TX or NR_XDP_RXTX.
+    pub direction: u32,
+    /// Frames per socket put into the fill ring at open: the RX share of
+    /// the socket's frames, the rest are TX frames. 0 = automatic (all for
+    /// RX, none for TX, half each for RX+TX).
+    pub fill_prefill: u32,
+    /// RX ring slots, a power of two; 0 = automatic.
+    pub rx_ring_size: u32,
+    /// TX ring slots, a power of two; 0 = automatic.
+    pub tx_ring_size: u32,
+    /// Fill ring slots, a power of two; 0 = automatic.
+    pub fill_ring_size: u32,
+    /// Completion ring slots, a power of two; 0 = automatic.
+    pub comp_ring_size: u32,
+    /// NR_XDP_BIND_AUTO (default), NR_XDP_BIND_COPY or NR_XDP_BIND_ZEROCOPY.
+    pub bind_mode: u32,
+    /// NR_XDP_ATTACH_AUTO (default), NR_XDP_ATTACH_NATIVE or
+    /// NR_XDP_ATTACH_GENERIC: where the built-in program runs.
+    pub attach_mode: u32,
+    /// -1 (default): netring loads and attaches its built-in redirect
+    /// program (detached when the handle closes or the process dies).
+    /// A value of 0 or more: the fd of your own program's XSKMAP; netring only stores its
+    /// socket at map[queue] and leaves your program alone. The fd must stay
+    /// open while the handle is open.
+    pub xskmap_fd: c_int,
+    /// Use the need_wakeup protocol. Default true.
+    pub need_wakeup: bool,
+    /// Most frames per batch. Default 256.
+    pub batch_size: u32,
+    /// Longest sleep of the adaptive idle wait while traffic flows, in
+    /// microseconds (after 50 ms without traffic the wait blocks in poll());
+    /// 0 = always poll(). Default 1000.
+    pub idle_sleep_us: u32,
+}
+
+impl nr_xdp_config {
+    fn defaults() -> nr_xdp_config {
+        let d = XdpConfig::default();
+        nr_xdp_config {
+            size: size_of::<nr_xdp_config>(),
+            frame_size: d.frame_size,
+            frame_count: d.frame_count,
+            direction: NR_XDP_RX,
+            fill_prefill: 0,
+            rx_ring_size: 0,
+            tx_ring_size: 0,
+            fill_ring_size: 0,
+            comp_ring_size: 0,
+            bind_mode: NR_XDP_BIND_AUTO,
+            attach_mode: NR_XDP_ATTACH_AUTO,
+            xskmap_fd: -1,
+            need_wakeup: true,
+            batch_size: d.batch_size,
+            idle_sleep_us: d.idle_sleep_max.as_micros() as u32,
+        }
+    }
+}
+
+/// # Safety
+/// `p` points to at least `size_of::<usize>()` readable bytes, and to
+/// `(*p).size` readable bytes.
+unsafe fn config_from_c(p: *const nr_xdp_config) -> Result<XdpConfig, Error> {
+    // SAFETY: the caller guarantees the size field is readable.
+    let size = unsafe { ptr::read_unaligned(p.cast::<usize>()) };
+    let ours = size_of::<nr_xdp_config>();
+    if size < offset_of!(nr_xdp_config, frame_size) + 4 {
+        return Err(Error::invalid_arg(format!(
+            "nr_xdp_config.size is {size}: initialise the config with NR_XDP_CONFIG_INIT(&cfg)"
+        )));
+    }
+    if size > 4096 {
+        return Err(Error::invalid_arg(format!(
+            "nr_xdp_config.size is {size}: not a netring config (uninitialised?)"
+        )));
+    }
+    // SAFETY: the caller guarantees `size` readable bytes at p.
+    let bytes = unsafe { std::slice::from_raw_parts(p.cast::<u8>(), size) };
+    if size > ours && bytes[ours..].iter().any(|&b| b != 0) {
+        return Err(Error::invalid_arg(
+            "nr_xdp_config has options this netring version does not know (built against a newer header?)",
+        ));
+    }
+    let mut raw = [0u8; size_of::<nr_xdp_config>()];
+    let defaults = nr_xdp_config::defaults();
+    // SAFETY: nr_xdp_config is repr(C) plain data of exactly raw.len()
+    // bytes; its padding bytes are read as u8, which any value allows.
+    raw.copy_from_slice(unsafe {
+        std::slice::from_raw_parts((&defaults as *const nr_xdp_config).cast::<u8>(), ours)
+    });
+    let n = size.min(ours);
+    raw[..n].copy_from_slice(&bytes[..n]);
+    let u32_at = |off: usize| u32::from_ne_bytes(raw[off..off + 4].try_into().unwrap_or([0; 4]));
+    let bool_at = |off: usize| raw[off] != 0;
+    let direction = match u32_at(offset_of!(nr_xdp_config, direction)) {
+        NR_XDP_RX => Direction::Rx,
+        NR_XDP_TX => Direction::Tx,
+        NR_XDP_RXTX => Direction::RxTx,
+        v => {
+            return Err(Error::config(format!(
+                "direction {v} is not NR_XDP_RX, NR_XDP_TX or NR_XDP_RXTX"
+            )));
+        }
+    };
+    let bind = match u32_at(offset_of!(nr_xdp_config, bind_mode)) {
+        NR_XDP_BIND_AUTO => BindMode::Auto,
+        NR_XDP_BIND_COPY => BindMode::Copy,
+        NR_XDP_BIND_ZEROCOPY => BindMode::ZeroCopy,
+        v => {
+            return Err(Error::config(format!(
+                "bind_mode {v} is not an NR_XDP_BIND_*"
+            )));
+        }
+    };
+    let attach = match u32_at(offset_of!(nr_xdp_config, attach_mode)) {
+        NR_XDP_ATTACH_AUTO => AttachMode::Auto,
+        NR_XDP_ATTACH_NATIVE => AttachMode::Native,
+        NR_XDP_ATTACH_GENERIC => AttachMode::Generic,
+        v => {
+            return Err(Error::config(format!(
+                "attach_mode {v} is not an NR_XDP_ATTACH_*"
+            )));
+        }
+    };
+    let map_fd = u32_at(offset_of!(nr_xdp_config, xskmap_fd)) as i32;
+    let program = match map_fd {
+        -1 => Program::BuiltIn,
+        fd if fd >= 0 => Program::External(fd),
+        fd => {
+            return Err(Error::config(format!(
+                "xskmap_fd {fd}: use -1 for the built-in program or a map fd >= 0"
+            )));
+        }
+    };
+    Ok(XdpConfig {
+        frame_size: u32_at(offset_of!(nr_xdp_config, frame_size)),
+        frame_count: u32_at(offset_of!(nr_xdp_config, frame_count)),
+        direction,
+        fill_prefill: u32_at(offset_of!(nr_xdp_config, fill_prefill)),
+        rx_ring_size: u32_at(offset_of!(nr_xdp_config, rx_ring_size)),
+        tx_ring_size: u32_at(offset_of!(nr_xdp_config, tx_ring_size)),
+        fill_ring_size: u32_at(offset_of!(nr_xdp_config, fill_ring_size)),
+        comp_ring_size: u32_at(offset_of!(nr_xdp_config, comp_ring_size)),
+        bind,
+        attach,
+        program,
+        need_wakeup: bool_at(offset_of!(nr_xdp_config, need_wakeup)),
+        batch_size: u32_at(offset_of!(nr_xdp_config, batch_size)),
+        idle_sleep_max: Duration::from_micros(u64::from(u32_at(offset_of!(
+            nr_xdp_config,
+            idle_sleep_us
+        )))),
+        ..XdpConfig::default()
+    })
+}
+
+/// Fill `cfg` with the defaults. `size` is sizeof(*cfg) as the caller
+/// compiled it (NR_XDP_CONFIG_INIT passes it); only that many bytes are
+/// written.
+///
+/// Returns NR_OK, or NR_E_INVALID_ARG if `cfg` is NULL or `size` is too
+/// small.
+///
+/// # Safety
+/// `cfg` is NULL or points to `size` writable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nr_xdp_config_init(cfg: *mut nr_xdp_config, size: usize) -> c_int {
+    boundary(|| {
+        if cfg.is_null() {
+            return Err(null_arg("cfg"));
+        }
+        if size < offset_of!(nr_xdp_config, frame_size) + 4 {
+            return Err(Error::invalid_arg(format!(
+                "size {size} is smaller than a nr_xdp_config"
+            )));
+        }
+        let mut d = nr_xdp_config::defaults();
+        d.size = size;
+        let n = size.min(size_of::<nr_xdp_config>());
+        // SAFETY: the caller guarantees `size` writable bytes at cfg; we
+        // write n <= size bytes from a local of at least n bytes.
+        unsafe {
+            ptr::copy_nonoverlapping(
+                (&d as *const nr_xdp_config).cast::<u8>(),
+                cfg.cast::<u8>(),
+                n,
+            );
+            if size > n {
+                ptr::write_bytes(cfg.cast::<u8>().add(n), 0, size - n);
+            }
+        }
+        Ok(NR_OK)
+    })
+}
+
+/// What nr_xdp_open() got.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct nr_xdp_info {
+    /// True if the sockets run in zero-copy mode, false for copy mode.
+    pub zero_copy: bool,
+    /// 1: the built-in program runs in native (driver) mode; 0: generic
+    /// mode; -1: no built-in program (your XSKMAP, or TX only).
+    pub native: c_int,
+    /// Number of bound queues (sockets).
+    pub queue_count: u32,
+    /// The first bound queue.
+    pub first_queue: u32,
+    /// UMEM frame size.
+    pub frame_size: u32,
+    /// UMEM frames in total.
+    pub frame_count: u32,
+    /// RX frames per socket.
+    pub rx_frames: u32,
+    /// TX frames per socket.
+    pub tx_frames: u32,
+}
+
+/// AF_XDP statistics: the kernel's XDP_STATISTICS (cumulative) and
+/// netring's counters, summed over the handle's sockets.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct nr_xdp_statistics {
+    /// Frames handed to the application.
+    pub rx_packets: u64,
+    /// Batches handed to the application.
+    pub rx_batches: u64,
+    /// Kernel: frames dropped (fill ring empty, ...).
+    pub rx_dropped: u64,
+    /// Kernel: frames dropped because the RX ring was full.
+    pub rx_ring_full: u64,
+    /// Kernel: times the fill ring had no frame.
+    pub rx_fill_ring_empty: u64,
+    /// Kernel: invalid RX descriptors.
+    pub rx_invalid_descs: u64,
+    /// netring: RX descriptors refused by the UMEM bounds check (expected 0).
+    pub rx_refused: u64,
+    /// Frames queued for TX.
+    pub tx_queued: u64,
+    /// TX frames completed by the kernel.
+    pub tx_completed: u64,
+    /// Kernel: invalid TX descriptors.
+    pub tx_invalid_descs: u64,
+    /// Kernel: times the TX ring was empty when the kernel looked.
+    pub tx_ring_empty: u64,
+    /// Wake-up system calls made.
+    pub kicks: u64,
+    /// Reserved for future counters; always 0.
+    pub reserved: [u64; 8],
+}
+
+impl From<XdpStats> for nr_xdp_statistics {
+    fn from(s: XdpStats) -> nr_xdp_statistics {
+        nr_xdp_statistics {
+            rx_packets: s.rx_packets,
+            rx_batches: s.rx_batches,
+            rx_dropped: s.rx_dropped,
+            rx_ring_full: s.rx_ring_full,
+            rx_fill_ring_empty: s.rx_fill_ring_empty,
+            rx_invalid_descs: s.rx_invalid_descs,
+            rx_refused: s.rx_refused,
+            tx_queued: s.tx_queued,
+            tx_completed: s.tx_completed,
+            tx_invalid_descs: s.tx_invalid_descs,
+            tx_ring_empty: s.tx_ring_empty,
+            kicks: s.kicks,
+            reserved: [0; 8],
+        }
+    }
+}
+
+/// One frame to send with nr_xdp_send(): `len` bytes at `data`, starting
+/// with the Ethernet header.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct nr_frame {
+    /// First byte.
+    pub data: *const u8,
+    /// Length in bytes (1 .. frame_size).
+    pub len: usize,
+}
+
+pub(crate) struct XdpInner {
+    pub(crate) xdp: Xdp,
+    pub(crate) batch: *mut nr_batch,
+    frames: Vec<&'static [u8]>,
+}
+
+/// An open AF_XDP handle (opaque): one socket per bound queue over one
+/// UMEM, plus the XDP program steering the queues into them. Created by
+/// nr_xdp_open() or nr_xdp_open_all(), freed by nr_xdp_close(). Use it from
+/// one thread at a time, except nr_xdp_breakloop().
+pub struct nr_xdp {
+    magic: u64,
+    brk: XdpBreaker,
+    inner: UnsafeCell<XdpInner>,
+}
+
+impl nr_xdp {
+    /// # Safety
+    /// `p` is NULL or a pointer returned by nr_xdp_open().
+    unsafe fn from_ptr<'a>(p: *const nr_xdp) -> Result<&'a nr_xdp, Error> {
+        if p.is_null() {
+            return Err(null_arg("xdp"));
+        }
+        // SAFETY: non-NULL and, per the contract, a live handle.
+        let h = unsafe { &*p };
+        if h.magic != MAGIC {
+            return Err(Error::invalid_arg(
+                "xdp is not an open nr_xdp (already closed?)",
+            ));
+        }
+        Ok(h)
+    }
+
+    /// # Safety
+    /// One thread per handle; no other reference from `inner()` is alive.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn inner(&self) -> &mut XdpInner {
+        // SAFETY: forwarded to the caller's contract.
+        unsafe { &mut *self.inner.get() }
+    }
+}
+
+fn timeout_of(ms: c_int) -> Option<Duration> {
+    (ms >= 0).then(|| Duration::from_millis(ms as u64))
+}
+
+/// # Safety
+/// As for nr_xdp_open.
+unsafe fn open_with(
+    ifname: *const c_char,
+    cfg: *const nr_xdp_config,
+    out: *mut *mut nr_xdp,
+    open: impl FnOnce(&str, &XdpConfig) -> Result<Xdp, Error>,
+) -> Result<c_int, Error> {
+    // SAFETY: ifname is NULL or NUL-terminated per the API contract.
+    let name = unsafe { c_str(ifname, "ifname") }?;
+    if out.is_null() {
+        return Err(null_arg("out"));
+    }
+    let config = if cfg.is_null() {
+        XdpConfig::default()
+    } else {
+        // SAFETY: cfg points to a config of cfg->size bytes (contract).
+        unsafe { config_from_c(cfg) }?
+    };
+    let xdp = open(name, &config)?;
+    let brk = xdp.breaker();
+    let raw = Box::into_raw(Box::new(nr_xdp {
+        magic: MAGIC,
+        brk,
+        inner: UnsafeCell::new(XdpInner {
+            xdp,
+            batch: ptr::null_mut(),
+            frames: Vec::new(),
+        }),
+    }));
+    // SAFETY: raw is a fresh, live allocation; the batch points back to it
+    // and is freed in nr_xdp_close before the handle.
+    unsafe {
+        (*(*raw).inner.get()).batch = batch::new_for_xdp(raw);
+        *out = raw;
+    }
+    Ok(NR_OK)
+}
+
+/// Open AF_XDP on queue `queue` of interface `ifname` (calling thread's
+/// network namespace). `cfg` may be NULL for the defaults (RX, built-in
+/// program, native XDP with generic fallback, zero-copy with copy
+/// fallback). On success `*out` receives the handle.
+///
+/// Setup order: XSKMAP and program loaded, UMEM registered, rings mapped,
+/// socket bound (EBUSY from a previous socket's teardown is retried for up
+/// to 3 s), fill ring prefilled, socket stored in the map, and only then
+/// the program attached (through a bpf_link owned by this handle: it is
+/// detached on nr_xdp_close() and whenever the process exits, SIGKILL
+/// included). nr_xdp_get_info() tells which modes were obtained.
+///
+/// Returns NR_OK; NR_E_INVALID_ARG (NULL ifname/out, bad name, queue id
+/// out of range: the message gives the queue count, xskmap_fd not an
+/// XSKMAP); NR_E_CONFIG (a field: the message names it); NR_E_NO_DEVICE;
+/// NR_E_PERMISSION (needs CAP_NET_ADMIN, CAP_BPF, CAP_NET_RAW);
+/// NR_E_NO_MEMORY (UMEM could not be pinned: the message gives
+/// RLIMIT_MEMLOCK and what to do); NR_E_BUSY (another XDP program is
+/// attached to the interface, or the queue stays in use by another AF_XDP
+/// socket); NR_E_UNSUPPORTED (zero-copy or native mode forced but not
+/// available); NR_E_SYSTEM.
+///
+/// # Safety
+/// `ifname` is NULL or NUL-terminated; `cfg` is NULL or an initialised
+/// config; `out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nr_xdp_open(
+    ifname: *const c_char,
+    queue: u32,
+    cfg: *const nr_xdp_config,
+    out: *mut *mut nr_xdp,
+) -> c_int {
+    boundary(|| {
+        // SAFETY: forwarded contract.
+        unsafe { open_with(ifname, cfg, out, |n, c| Xdp::open(n, queue, c)) }
+    })
+}
+
+/// Open AF_XDP on every RX queue of `ifname`: one socket per queue over one
+/// shared UMEM (frame_count is split between them), one program. Batches
+/// come from the queues in turn; TX uses the first queue. Otherwise as
+/// nr_xdp_open() (same statuses).
+///
+/// # Safety
+/// As for nr_xdp_open().
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nr_xdp_open_all(
+    ifname: *const c_char,
+    cfg: *const nr_xdp_config,
+    out: *mut *mut nr_xdp,
+) -> c_int {
+    boundary(|| {
+        // SAFETY: forwarded contract.
+        unsafe { open_with(ifname, cfg, out, Xdp::open_all) }
+    })
+}
+
+/// Close: detaches the built-in program, closes the sockets, unmaps the
+/// UMEM. NULL is accepted. Every batch, packet and TX frame pointer of this
+/// handle becomes invalid; frames queued but not sent may be lost (call
+/// nr_xdp_flush() first). Must not run concurrently with any other call on
+/// the handle.
+///
+/// # Safety
+/// `xdp` is NULL or a handle from nr_xdp_open().
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nr_xdp_close(xdp: *mut nr_xdp) {
+    guard((), || {
+        if xdp.is_null() {
+            return;
+        }
+        // SAFETY: a handle from nr_xdp_open (contract); checked below.
+        if unsafe { (*xdp).magic } != MAGIC {
+            return;
+        }
+        // SAFETY: we own the handle now; the magic is cleared first.
+        unsafe {
+            (*xdp).magic = 0;
+            let inner = &mut *(*xdp).inner.get();
+            batch::free(inner.batch);
+            drop(Box::from_raw(xdp));
+        }
+    })
+}
+
+/// What the open got into `*out` (copy or zero-copy, native or generic).
+///
+/// Returns NR_OK or NR_E_INVALID_ARG.
+///
+/// # Safety
+/// `xdp` is a live handle or NULL; `out` is writable or NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nr_xdp_get_info(xdp: *const nr_xdp, out: *mut nr_xdp_info) -> c_int {
+    boundary(|| {
+        // SAFETY: contract: a live handle.
+        let h = unsafe { nr_xdp::from_ptr(xdp) }?;
+        if out.is_null() {
+            return Err(null_arg("out"));
+        }
+        // SAFETY: one thread per handle.
+        let i = unsafe { h.inner() }.xdp.info().clone();
+        // SAFETY: out is non-NULL and caller-owned.
+        unsafe {
+            *out = nr_xdp_info {
+                zero_copy: i.zero_copy,
+                native: i.native.map_or(-1, c_int::from),
+                queue_count: i.queues.len() as u32,
+                first_queue: i.queues.first().copied().unwrap_or(0),
+                frame_size: i.frame_size,
+                frame_count: i.frame_count,
+                rx_frames: i.rx_frames,
+                tx_frames: i.tx_frames,
+            };
+        }
+        Ok(NR_OK)
+    })
+}
+
+/// Wait for the next batch of received frames and hold it. Same contract
+/// as nr_next_batch(): `timeout_ms` < 0 waits without limit, 0 does not
+/// wait, > 0 waits that long; iterate with nr_batch_for_each(), give back
+/// with nr_batch_release() (the frames return to the fill ring). nr_packet
+/// fields: data/caplen/len (the frame, in the UMEM, zero copy), ts_ns (when
+/// the batch was taken: AF_XDP has no per-frame timestamp), ifindex,
+/// protocol (EtherType), pkt_type (from the destination MAC), flags 0,
+/// rxhash/vlan 0. Descriptors outside the UMEM are skipped and counted
+/// (nr_xdp_statistics.rx_refused). The callback must not call any function on
+/// this handle.
+///
+/// While frames flow, an empty ring is waited out with short sleeps (50 µs
+/// growing to idle_sleep_us) instead of sleeping on the socket; after
+/// 50 ms without a frame the wait blocks in poll() and costs no CPU.
+///
+/// Returns NR_OK; NR_TIMEOUT; NR_BREAK (nr_xdp_breakloop()); NR_E_BUSY (a
+/// batch is held); NR_E_CONFIG (TX-only handle); NR_E_INVALID_ARG;
+/// NR_E_SYSTEM.
+///
+/// # Safety
+/// `xdp` is a live handle or NULL; `out` is writable or NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nr_xdp_next_batch(
+    xdp: *mut nr_xdp,
+    timeout_ms: c_int,
+    out: *mut *mut nr_batch,
+) -> c_int {
+    boundary(|| {
+        // SAFETY: contract: a live handle used by one thread.
+        let h = unsafe { nr_xdp::from_ptr(xdp) }?;
+        if out.is_null() {
+            return Err(null_arg("out"));
+        }
+        // SAFETY: one thread per handle.
+        let inner = unsafe { h.inner() };
+        let bp = inner.batch;
+        // SAFETY: the batch allocation lives as long as the handle.
+        if unsafe { batch::is_live(bp) } {
+            return Err(batch::busy());
+        }
+        match inner.xdp.acquire_batch(timeout_of(timeout_ms))? {
+            Wait::Ready(n) => {
+                let hdr = crate::afpacket::block::BlockHeader {
+                    num_pkts: n,
+                    first: 0,
+                    seq: inner.xdp.batch_seq(),
+                };
+                // SAFETY: bp is the handle's batch; the frames stay held
+                // until nr_batch_release or close. XDP batches carry no
+                // block pointer.
+                unsafe {
+                    batch::arm(bp, ptr::null(), 0, hdr);
+                    *out = bp;
+                }
+                Ok(NR_OK)
+            }
+            Wait::Timeout => Ok(NR_TIMEOUT),
+            Wait::Interrupted => Ok(NR_BREAK),
+            Wait::InterfaceDown => Ok(NR_IFACE_DOWN),
+        }
+    })
+}
+
+/// Send `count` frames: each is copied into a free UMEM frame and queued on
+/// the TX ring, then the kernel is kicked (copy mode: one sendto() per 32
+/// frames). Non-blocking. Returns the number of frames queued (>= 0; fewer
+/// than `count`, possibly 0, when every TX frame is in flight: reap with
+/// nr_xdp_complete() or nr_xdp_flush() and send the rest), or a negative
+/// status: NR_E_INVALID_ARG (NULL, a frame of length 0: nothing is queued),
+/// NR_E_TOO_BIG (a frame larger than frame_size: nothing is queued),
+/// NR_E_CONFIG (RX-only handle), NR_E_SYSTEM.
+///
+/// # Safety
+/// `frames` points to `count` nr_frame whose data is readable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nr_xdp_send(
+    xdp: *mut nr_xdp,
+    frames: *const nr_frame,
+    count: usize,
+) -> c_int {
+    boundary(|| {
+        // SAFETY: contract: a live handle used by one thread.
+        let h = unsafe { nr_xdp::from_ptr(xdp) }?;
+        if count == 0 {
+            return Ok(0);
+        }
+        if frames.is_null() {
+            return Err(null_arg("frames"));
+        }
+        // SAFETY: one thread per handle.
+        let inner = unsafe { h.inner() };
+        // SAFETY: frames points to count entries (contract).
+        let fr = unsafe { std::slice::from_raw_parts(frames, count) };
+        let count = count.min(i32::MAX as usize);
+        // Reuse the handle's slice vector: no allocation once it has grown.
+        let mut v = std::mem::take(&mut inner.frames);
+        v.clear();
+        for (i, f) in fr.iter().take(count).enumerate() {
+            if f.data.is_null() {
+                inner.frames = v;
+                return Err(Error::invalid_arg(format!("frames[{i}].data is NULL")));
+            }
+            // SAFETY: data is readable for len bytes (contract); the slice
+            // lives only until this call returns (v is cleared below).
+            v.push(unsafe { std::slice::from_raw_parts(f.data, f.len) });
+        }
+        let r = inner.xdp.send(&v);
+        v.clear();
+        inner.frames = v;
+        Ok(r? as c_int)
+    })
+}
+
+/// Zero-copy TX, step 1: reserve a free UMEM frame and get a pointer to it
+/// (`*data`) and its capacity in bytes (`*capacity`). Write the frame there,
+/// then queue it with nr_xdp_tx_submit(). Until then the same frame is
+/// returned by every call. The pointer is valid until the frame is
+/// submitted or the handle is closed.
+///
+/// Returns NR_OK; NR_TIMEOUT (every TX frame is in flight: nothing was
+/// reserved, try again after nr_xdp_complete()/nr_xdp_flush()); NR_E_CONFIG
+/// (RX-only handle); NR_E_INVALID_ARG; NR_E_SYSTEM.
+///
+/// # Safety
+/// `data` and `capacity` are writable or NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nr_xdp_tx_alloc(
+    xdp: *mut nr_xdp,
+    data: *mut *mut u8,
+    capacity: *mut u32,
+) -> c_int {
+    boundary(|| {
+        // SAFETY: contract: a live handle used by one thread.
+        let h = unsafe { nr_xdp::from_ptr(xdp) }?;
+        if data.is_null() {
+            return Err(null_arg("data"));
+        }
+        if capacity.is_null() {
+            return Err(null_arg("capacity"));
+        }
+        // SAFETY: one thread per handle.
+        match unsafe { h.inner() }.xdp.tx_alloc()? {
+            Some((p, cap)) => {
+                // SAFETY: both out-pointers are non-NULL and caller-owned.
+                unsafe {
+                    *data = p;
+                    *capacity = cap;
+                }
+                Ok(NR_OK)
+            }
+            None => Ok(NR_TIMEOUT),
+        }
+    })
+}
+
+/// Zero-copy TX, step 2: queue the frame reserved by nr_xdp_tx_alloc() with
+/// `len` bytes. The kernel is kicked every 32 submitted frames; call
+/// nr_xdp_flush() to send the rest.
+///
+/// Returns NR_OK; NR_E_INVALID_ARG (no frame reserved, or len 0: the frame
+/// stays reserved); NR_E_TOO_BIG (len > capacity); NR_E_BUSY (TX ring full:
+/// flush and submit again); NR_E_SYSTEM.
+///
+/// # Safety
+/// `xdp` is a live handle or NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nr_xdp_tx_submit(xdp: *mut nr_xdp, len: u32) -> c_int {
+    boundary(|| {
+        // SAFETY: contract: a live handle used by one thread.
+        let h = unsafe { nr_xdp::from_ptr(xdp) }?;
+        // SAFETY: one thread per handle.
+        unsafe { h.inner() }.xdp.tx_submit(len)?;
+        Ok(NR_OK)
+    })
+}
+
+/// Kick the kernel until every queued frame has been sent and its
+/// completion reaped, or `timeout_ms` passes (< 0: no limit, 0: one kick).
+///
+/// Returns NR_OK (nothing left in flight); NR_TIMEOUT (frames still in
+/// flight); NR_E_CONFIG (RX-only handle); NR_E_INVALID_ARG; NR_E_SYSTEM.
+///
+/// # Safety
+/// `xdp` is a live handle or NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nr_xdp_flush(xdp: *mut nr_xdp, timeout_ms: c_int) -> c_int {
+    boundary(|| {
+        // SAFETY: contract: a live handle used by one thread.
+        let h = unsafe { nr_xdp::from_ptr(xdp) }?;
+        // SAFETY: one thread per handle.
+        let done = unsafe { h.inner() }.xdp.flush(timeout_of(timeout_ms))?;
+        Ok(if done { NR_OK } else { NR_TIMEOUT })
+    })
+}
+
+/// Reap TX completions: frames the kernel has sent become free for
+/// nr_xdp_send()/nr_xdp_tx_alloc(). (Those calls also reap by themselves.)
+/// Returns the number of frames completed (>= 0) or NR_E_INVALID_ARG.
+///
+/// # Safety
+/// `xdp` is a live handle or NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nr_xdp_complete(xdp: *mut nr_xdp) -> c_int {
+    boundary(|| {
+        // SAFETY: contract: a live handle used by one thread.
+        let h = unsafe { nr_xdp::from_ptr(xdp) }?;
+        // SAFETY: one thread per handle.
+        Ok(unsafe { h.inner() }.xdp.complete().min(i32::MAX as u32) as c_int)
+    })
+}
+
+/// Read the statistics: lifetime totals into `*total`, the change since
+/// the previous call into `*delta`. Either may be NULL, not both.
+///
+/// Returns NR_OK, NR_E_INVALID_ARG, NR_E_SYSTEM.
+///
+/// # Safety
+/// `total`/`delta` are writable or NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nr_xdp_stats(
+    xdp: *mut nr_xdp,
+    total: *mut nr_xdp_statistics,
+    delta: *mut nr_xdp_statistics,
+) -> c_int {
+    boundary(|| {
+        // SAFETY: contract: a live handle used by one thread.
+        let h = unsafe { nr_xdp::from_ptr(xdp) }?;
+        if total.is_null() && delta.is_null() {
+            return Err(Error::invalid_arg("both 'total' and 'delta' are NULL"));
+        }
+        // SAFETY: one thread per handle.
+        let (t, d) = unsafe { h.inner() }.xdp.stats_with_delta()?;
+        // SAFETY: non-NULL out-pointers to caller-owned structs.
+        unsafe {
+            if !total.is_null() {
+                *total = t.into();
+            }
+            if !delta.is_null() {
+                *delta = d.into();
+            }
+        }
+        Ok(NR_OK)
+    })
+}
+
+/// The (first) socket's file descriptor, for poll/epoll: readable when its
+/// RX ring has frames. Owned by the handle: do not close it. Returns the fd
+/// (>= 0) or NR_E_INVALID_ARG.
+///
+/// # Safety
+/// `xdp` is a live handle or NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nr_xdp_fd(xdp: *const nr_xdp) -> c_int {
+    boundary(|| {
+        // SAFETY: contract: a live handle.
+        let h = unsafe { nr_xdp::from_ptr(xdp) }?;
+        // SAFETY: fd() only reads.
+        Ok(unsafe { h.inner() }.xdp.fd())
+    })
+}
+
+/// Stop the current or next wait of nr_xdp_next_batch(): it returns
+/// NR_BREAK (once per request). Safe from any thread and from a signal
+/// handler (an atomic store and one write(2)); does not set
+/// nr_last_error(). Returns NR_OK, or NR_E_INVALID_ARG for NULL or a closed
+/// handle.
+///
+/// # Safety
+/// `xdp` is a live handle or NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nr_xdp_breakloop(xdp: *const nr_xdp) -> c_int {
+    guard(super::NR_E_INTERNAL, || {
+        if xdp.is_null() {
+            return super::NR_E_INVALID_ARG;
+        }
+        // SAFETY: a live handle (contract); only the Sync breaker and the
+        // immutable magic are touched.
+        let h = unsafe { &*xdp };
+        if h.magic != MAGIC {
+            return super::NR_E_INVALID_ARG;
+        }
+        h.brk.break_loop();
+        NR_OK
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_init_roundtrip_and_old_callers() {
+        let mut cfg = nr_xdp_config::defaults();
+        cfg.frame_size = 1;
+        // SAFETY: cfg is a valid, writable config.
+        assert_eq!(
+            unsafe { nr_xdp_config_init(&mut cfg, size_of::<nr_xdp_config>()) },
+            NR_OK
+        );
+        // SAFETY: as above.
+        let c = unsafe { config_from_c(&cfg) }.unwrap();
+        assert_eq!(c, XdpConfig::default());
+        cfg.size = offset_of!(nr_xdp_config, direction);
+        cfg.frame_count = 64;
+        cfg.direction = 99; // beyond the old size: ignored
+        // SAFETY: as above.
+        let c = unsafe { config_from_c(&cfg) }.unwrap();
+        assert_eq!(c.frame_count, 64);
+        assert_eq!(c.direction, Direction::Rx);
+        cfg.size = size_of::<nr_xdp_config>();
+        // SAFETY: as above.
+        assert!(unsafe { config_from_c(&cfg) }.is_err());
+        cfg.direction = NR_XDP_RXTX;
+        cfg.xskmap_fd = 5;
+        // SAFETY: as above.
+        let c = unsafe { config_from_c(&cfg) }.unwrap();
+        assert_eq!(c.program, Program::External(5));
+    }
+
+    #[test]
+    fn null_arguments_are_rejected() {
+        let mut out: *mut nr_xdp = ptr::null_mut();
+        // SAFETY: NULL arguments are part of the contract under test.
+        unsafe {
+            assert_eq!(
+                nr_xdp_open(ptr::null(), 0, ptr::null(), &mut out),
+                super::super::NR_E_INVALID_ARG
+            );
+            assert_eq!(
+                nr_xdp_next_batch(ptr::null_mut(), 0, ptr::null_mut()),
+                super::super::NR_E_INVALID_ARG
+            );
+            assert_eq!(
+                nr_xdp_send(ptr::null_mut(), ptr::null(), 1),
+                super::super::NR_E_INVALID_ARG
+            );
+            assert_eq!(
+                nr_xdp_breakloop(ptr::null()),
+                super::super::NR_E_INVALID_ARG
+            );
+            assert_eq!(nr_xdp_fd(ptr::null()), super::super::NR_E_INVALID_ARG);
+            nr_xdp_close(ptr::null_mut());
+        }
+        assert!(out.is_null());
+    }
+}
