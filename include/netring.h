@@ -117,6 +117,129 @@
 #define NR_BRIDGE_DROP 1
 
 /**
+ * nr_capture_config.direction: received and sent frames.
+ */
+#define NR_DIRECTION_INOUT 0
+
+/**
+ * nr_capture_config.direction: received frames only.
+ */
+#define NR_DIRECTION_IN 1
+
+/**
+ * nr_capture_config.direction: frames this host sends only.
+ */
+#define NR_DIRECTION_OUT 2
+
+/**
+ * nr_capture_config.fanout_mode: no fanout group.
+ */
+#define NR_FANOUT_NONE 0
+
+/**
+ * Fanout by flow hash: a flow stays on one socket.
+ */
+#define NR_FANOUT_HASH 1
+
+/**
+ * Fanout round robin.
+ */
+#define NR_FANOUT_LB 2
+
+/**
+ * Fanout by receiving CPU.
+ */
+#define NR_FANOUT_CPU 3
+
+/**
+ * Fanout: fill one socket, then the next.
+ */
+#define NR_FANOUT_ROLLOVER 4
+
+/**
+ * Fanout at random.
+ */
+#define NR_FANOUT_RANDOM 5
+
+/**
+ * Fanout by recorded receive queue.
+ */
+#define NR_FANOUT_QM 6
+
+/**
+ * Fanout by a classic BPF program (nr_capture_config.fanout_cbpf).
+ */
+#define NR_FANOUT_CBPF 7
+
+/**
+ * Fanout by an eBPF program (nr_capture_config.fanout_prog_fd).
+ */
+#define NR_FANOUT_EBPF 8
+
+/**
+ * Fanout flag: move packets to another socket when the chosen one is full.
+ */
+#define NR_FANOUT_FLAG_ROLLOVER 1
+
+/**
+ * Fanout flag: reassemble IP fragments before hashing.
+ */
+#define NR_FANOUT_FLAG_DEFRAG 2
+
+/**
+ * Fanout flag: the kernel chooses an unused group id (fanout_group must be 0).
+ */
+#define NR_FANOUT_FLAG_UNIQUEID 4
+
+/**
+ * Fanout flag: do not fan out frames this host sends.
+ */
+#define NR_FANOUT_FLAG_IGNORE_OUTGOING 8
+
+/**
+ * nr_capture_config.tstamp: the kernel's software timestamp.
+ */
+#define NR_TSTAMP_SOFTWARE 0
+
+/**
+ * nr_capture_config.tstamp: hardware timestamp in system time.
+ */
+#define NR_TSTAMP_HW_SYS 1
+
+/**
+ * nr_capture_config.tstamp: raw hardware timestamp.
+ */
+#define NR_TSTAMP_HW_RAW 2
+
+/**
+ * nr_capture_config_profile(): 4 MiB x 64 blocks (256 MiB), frame 2048,
+ * block timeout 60 ms (the defaults).
+ */
+#define NR_PROFILE_DEFAULT 0
+
+/**
+ * 4 MiB x 128 blocks (512 MiB), frame 2048, block timeout 100 ms: one
+ * capture per core in a fanout group at 10G+.
+ */
+#define NR_PROFILE_HIGH_THROUGHPUT 1
+
+/**
+ * 256 KiB x 64 blocks (16 MiB), block timeout 1 ms, busy polling 50 us.
+ */
+#define NR_PROFILE_LOW_LATENCY 2
+
+/**
+ * 1 MiB x 16 blocks (16 MiB), block timeout 60 ms, ring not locked.
+ */
+#define NR_PROFILE_MEMORY_CONSTRAINED 3
+
+/**
+ * 8 MiB x 64 blocks (512 MiB), frame 16384, block timeout 60 ms: jumbo
+ * frames and GRO super-packets.
+ */
+#define NR_PROFILE_JUMBO 4
+
+/**
  * nr_injector_config.mode: pick the send path from the device: sendmmsg
  * for devices without a bus (veth, tun, loopback, ...), the TX ring for
  * the others. The default.
@@ -492,6 +615,29 @@ typedef struct nr_bridge_stats {
 } nr_bridge_stats;
 
 /**
+ * A classic BPF instruction, layout-identical to the kernel's struct
+ * sock_filter (what `tcpdump -dd` prints as { code, jt, jf, k }).
+ */
+typedef struct nr_bpf_insn {
+  /**
+   * Opcode.
+   */
+  uint16_t code;
+  /**
+   * Jump offset if true.
+   */
+  uint8_t jt;
+  /**
+   * Jump offset if false.
+   */
+  uint8_t jf;
+  /**
+   * Generic field (constant, offset, ...).
+   */
+  uint32_t k;
+} nr_bpf_insn;
+
+/**
  * Capture configuration. Initialise it with NR_CAPTURE_CONFIG_INIT(&cfg)
  * (or nr_capture_config_init(&cfg, sizeof cfg)), change the fields you
  * need, pass it to nr_capture_open(). Every value is checked at open time;
@@ -552,6 +698,119 @@ typedef struct nr_capture_config {
    * unlocked ring, see nr_ring_info.locked. Default true.
    */
   bool lock_memory;
+  /**
+   * Classic BPF filter: `filter_len` instructions (as `tcpdump -dd`
+   * prints them), copied at open; attached before the socket is bound,
+   * so frames that fail it are never captured nor counted. NULL = none.
+   * Combined with snaplen (every return value is clamped) and direction.
+   * Default NULL.
+   */
+  const struct nr_bpf_insn *filter;
+  /**
+   * Number of instructions at `filter` (1..4096). Default 0.
+   */
+  size_t filter_len;
+  /**
+   * eBPF socket-filter program fd (SO_ATTACH_BPF); the caller keeps the fd.
+   * -1 = none. Not with `filter`, NR_DIRECTION_OUT or snaplen < 262144
+   * (NR_E_CONFIG). Default -1.
+   */
+  int ebpf_filter_fd;
+  /**
+   * NR_FANOUT_FLAG_* flags. Default 0.
+   */
+  uint32_t fanout_flags;
+  /**
+   * Fanout group id; must be 0 with NR_FANOUT_FLAG_UNIQUEID (the kernel
+   * chooses, read it back with nr_capture_get_info()). Default 0.
+   */
+  uint16_t fanout_group;
+  /**
+   * NR_FANOUT_* mode; NR_FANOUT_NONE (0) joins no group. While the group
+   * is not yet joined a reject-all filter is attached, so the socket sees
+   * no frame meant for another member. Default NR_FANOUT_NONE.
+   */
+  uint8_t fanout_mode;
+  /**
+   * NR_DIRECTION_INOUT (default), NR_DIRECTION_IN (PACKET_IGNORE_OUTGOING)
+   * or NR_DIRECTION_OUT (a classic filter on the packet type).
+   */
+  uint8_t direction;
+  /**
+   * Program fd for NR_FANOUT_EBPF (returns the socket index); the caller
+   * keeps the fd. Default -1.
+   */
+  int fanout_prog_fd;
+  /**
+   * Classic program for NR_FANOUT_CBPF (returns the socket index),
+   * copied at open. Default NULL.
+   */
+  const struct nr_bpf_insn *fanout_cbpf;
+  /**
+   * Instructions at `fanout_cbpf`. Default 0.
+   */
+  size_t fanout_cbpf_len;
+  /**
+   * SO_BUSY_POLL in microseconds; 0 = off. Default 0.
+   */
+  uint32_t busy_poll_us;
+  /**
+   * Socket receive buffer (SO_RCVBUF, or SO_RCVBUFFORCE with
+   * rcvbuf_force); 0 = kernel default. Default 0.
+   */
+  uint32_t rcvbuf;
+  /**
+   * SO_BUSY_POLL_BUDGET; 0 = kernel default. Default 0.
+   */
+  uint16_t busy_poll_budget;
+  /**
+   * NR_TSTAMP_SOFTWARE (default), NR_TSTAMP_HW_SYS or NR_TSTAMP_HW_RAW
+   * (SIOCSHWTSTAMP + PACKET_TIMESTAMP). Each packet says where its
+   * timestamp came from (NR_PKT_TS_* flags).
+   */
+  uint8_t tstamp;
+  /**
+   * With a hardware tstamp the device cannot provide: true (default)
+   * falls back to software timestamps and reports it in
+   * nr_capture_info.tstamp_fallback and .warning; false fails the open
+   * with NR_E_UNSUPPORTED.
+   */
+  bool tstamp_fallback;
+  /**
+   * SO_PREFER_BUSY_POLL. Default false.
+   */
+  bool prefer_busy_poll;
+  /**
+   * SO_REUSEPORT. Default false.
+   */
+  bool reuseport;
+  /**
+   * Set rcvbuf with SO_RCVBUFFORCE (CAP_NET_ADMIN). Default false.
+   */
+  bool rcvbuf_force;
+  /**
+   * PACKET_LOSS. Default false.
+   */
+  bool packet_loss;
+  /**
+   * Re-insert the VLAN tag the kernel stripped into the frame data
+   * (in place, using 4 bytes of PACKET_RESERVE room): data/caplen/len then
+   * describe the tagged frame; vlan_tci and NR_PKT_VLAN_VALID stay set.
+   * Default false.
+   */
+  bool vlan_reinsert;
+  /**
+   * Must be zero.
+   */
+  uint8_t reserved[7];
+  /**
+   * Network namespace to open the capture in: a name under /run/netns
+   * (as `ip netns add` makes) or an absolute path; NULL = the calling
+   * thread's. The thread switches only while the socket is created and
+   * the interface looked up (needs CAP_SYS_ADMIN). Copied at open.
+   * Default NULL.
+   */
+  const char *netns;
 } nr_capture_config;
 
 /**
@@ -620,6 +879,44 @@ typedef struct nr_ring_info {
    */
   bool locked;
 } nr_ring_info;
+
+/**
+ * What a capture's options became. Filled by nr_capture_get_info().
+ */
+typedef struct nr_capture_info {
+  /**
+   * The fanout group joined, as the kernel reports it (with
+   * NR_FANOUT_FLAG_UNIQUEID: the id the kernel chose). Valid if
+   * fanout_joined.
+   */
+  uint32_t fanout_group;
+  /**
+   * True if the capture is in a fanout group.
+   */
+  bool fanout_joined;
+  /**
+   * NR_TSTAMP_* source in effect (after any fallback).
+   */
+  uint8_t tstamp_source;
+  /**
+   * True if a hardware source was asked for, the device could not, and
+   * the capture fell back to software timestamps.
+   */
+  bool tstamp_fallback;
+  /**
+   * Reserved, 0.
+   */
+  uint8_t reserved0;
+  /**
+   * Why an option was weakened at open time (the timestamp fallback), or
+   * NULL. Owned by the handle; valid until nr_capture_close().
+   */
+  const char *warning;
+  /**
+   * Reserved for future fields; 0.
+   */
+  uint64_t reserved[6];
+} nr_capture_info;
 
 /**
  * Injector configuration. Initialise it with NR_INJECTOR_CONFIG_INIT(&cfg)
@@ -1241,6 +1538,39 @@ int nr_capture_fd(const struct nr_capture *cap);
  * NR_E_INVALID_ARG for NULL or a closed handle.
  */
 int nr_capture_breakloop(const struct nr_capture *cap);
+
+/**
+ * Apply a tuning profile (NR_PROFILE_*) to a config initialised with
+ * NR_CAPTURE_CONFIG_INIT: sets block_size, block_count, frame_size,
+ * block_timeout_ms, busy_poll_us and lock_memory (those within cfg->size);
+ * every other field is left alone, and any field can still be changed
+ * afterwards. The numbers are documented at each NR_PROFILE_* constant.
+ *
+ * Returns NR_OK, or NR_E_INVALID_ARG (NULL cfg, uninitialised cfg->size,
+ * unknown profile).
+ */
+int nr_capture_config_profile(struct nr_capture_config *cfg, int profile);
+
+/**
+ * Fill `*out` with what the capture's options became (fanout group read
+ * back from the kernel, timestamp source after a fallback, the warning).
+ * `size` is sizeof(nr_capture_info) as the caller compiled it; only that
+ * many bytes are written.
+ *
+ * Returns NR_OK or NR_E_INVALID_ARG.
+ */
+int nr_capture_get_info(const struct nr_capture *cap, struct nr_capture_info *out, size_t size);
+
+/**
+ * Replace the capture's filter at run time with a classic program of `len`
+ * instructions (copied), or detach it (`insns` NULL and `len` 0: capture
+ * everything). The open-time snap length and direction are not re-applied:
+ * pass the whole program. Frames already in the ring stay there.
+ *
+ * Returns NR_OK; NR_E_CONFIG (bad program: the message names the
+ * instruction); NR_E_INVALID_ARG; NR_E_SYSTEM.
+ */
+int nr_capture_set_filter(struct nr_capture *cap, const struct nr_bpf_insn *insns, size_t len);
 
 /**
  * Fill `cfg` with the defaults. `size` is sizeof(*cfg) as the caller

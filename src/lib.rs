@@ -26,6 +26,10 @@ pub mod pcapfile;
 pub mod sys;
 
 pub use afpacket::{Batch, Breaker, Capture, CaptureConfig, RingInfo, Stats, Wait};
+pub use afpacket::{
+    BpfInsn, CaptureDirection, CaptureInfo, ChannelCapture, ChannelStats, Fanout, FanoutFlags,
+    FanoutMode, OwnedPacket, Profile, TimestampSource,
+};
 pub use afpacket::{Bridge, BridgeBreaker, BridgeConfig, BridgeStats, Direction, Verdict};
 pub use afpacket::{InjectStats, Injector, InjectorConfig, Slot, TxMode};
 pub use afxdp::{Xdp, XdpBatch, XdpConfig, XdpStats};

@@ -8,9 +8,14 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use super::block::{BlockHeader, Malformed, PacketIter, block_header};
+use super::options::{
+    self as opt, BpfInsn, CaptureDirection, CaptureInfo, Fanout, FanoutFlags, FanoutMode, Profile,
+    TimestampSource, check_program,
+};
 use crate::error::{Error, ErrorKind, Result};
 use crate::packet::Packet;
-use crate::sys::socket::{self, Deadline, EventFd, Mmap, SockFilter};
+use crate::sys::socket::{self, Deadline, EventFd, Mmap};
+use crate::sys::sockopt as so;
 use crate::sys::tpacket::{self as tp, block_desc};
 
 /// Largest snap length netring accepts (libpcap's `MAXIMUM_SNAPLEN`).
@@ -51,6 +56,56 @@ pub struct CaptureConfig {
     /// Try to lock the ring in memory (`MAP_LOCKED`, falls back silently to
     /// an unlocked mapping; see [`RingInfo::locked`]). Default true.
     pub lock_memory: bool,
+    /// Classic BPF filter (what `tcpdump -dd` prints), attached before the
+    /// socket is bound, so no frame that fails it is ever captured or
+    /// counted. Combined with `snaplen` and `direction` (see
+    /// [`super::options::assemble`]). Default none.
+    pub filter: Option<Vec<BpfInsn>>,
+    /// eBPF socket filter program fd (`SO_ATTACH_BPF`); the caller keeps the
+    /// fd. Exclusive with `filter`, `direction` Out and a `snaplen` below
+    /// the maximum (an eBPF program cannot be rewritten to cut frames).
+    /// Default none.
+    pub ebpf_filter_fd: Option<RawFd>,
+    /// Which directions to capture. Default both.
+    pub direction: CaptureDirection,
+    /// Join a fanout group after binding. A reject-all filter is attached
+    /// until the group is joined, so the socket sees no frame meant for
+    /// another member; it is then replaced by the real filter or detached.
+    /// Default none.
+    pub fanout: Option<Fanout>,
+    /// Timestamp source. Default software.
+    pub timestamp: TimestampSource,
+    /// With a hardware `timestamp`: when the device cannot, fall back to
+    /// software timestamps (reported in [`CaptureInfo`]) instead of failing
+    /// with [`ErrorKind::Unsupported`]. Default true.
+    pub timestamp_fallback: bool,
+    /// `SO_BUSY_POLL` in microseconds (0 = off). Default 0.
+    pub busy_poll_us: u32,
+    /// `SO_PREFER_BUSY_POLL`. Default false.
+    pub prefer_busy_poll: bool,
+    /// `SO_BUSY_POLL_BUDGET` (0 = kernel default). Default 0.
+    pub busy_poll_budget: u16,
+    /// `SO_REUSEPORT`. Default false.
+    pub reuseport: bool,
+    /// Socket receive buffer in bytes (`SO_RCVBUF`; 0 = kernel default).
+    /// The ring is the real buffer; this matters for the few frames queued
+    /// outside it. Default 0.
+    pub rcvbuf: u32,
+    /// Set `rcvbuf` with `SO_RCVBUFFORCE` (ignores `rmem_max`, needs
+    /// CAP_NET_ADMIN). Default false.
+    pub rcvbuf_force: bool,
+    /// `PACKET_LOSS`: set before the ring is created. Default false.
+    pub packet_loss: bool,
+    /// Re-insert the VLAN tag the kernel stripped into the frame data
+    /// (`PACKET_RESERVE` of 4 bytes makes room; done in place when a block is
+    /// taken, bounds-checked). The metadata (`vlan_tci`, flags) stays as
+    /// well. Default false.
+    pub vlan_reinsert: bool,
+    /// Open the capture in this network namespace: a name under
+    /// `/run/netns` (as `ip netns add` creates) or an absolute path. The
+    /// calling thread enters it only while the socket is created and the
+    /// interface looked up. Default none (the calling thread's namespace).
+    pub netns: Option<String>,
 }
 
 impl Default for CaptureConfig {
@@ -66,6 +121,21 @@ impl Default for CaptureConfig {
             ignore_outgoing: false,
             fill_rxhash: false,
             lock_memory: true,
+            filter: None,
+            ebpf_filter_fd: None,
+            direction: CaptureDirection::Both,
+            fanout: None,
+            timestamp: TimestampSource::Software,
+            timestamp_fallback: true,
+            busy_poll_us: 0,
+            prefer_busy_poll: false,
+            busy_poll_budget: 0,
+            reuseport: false,
+            rcvbuf: 0,
+            rcvbuf_force: false,
+            packet_loss: false,
+            vlan_reinsert: false,
+            netns: None,
         }
     }
 }
@@ -77,6 +147,46 @@ fn page_size() -> u32 {
 }
 
 impl CaptureConfig {
+    /// A starting configuration for a use case (every field can still be
+    /// changed):
+    ///
+    /// | profile | blocks | ring | frame | timeout | other |
+    /// |---|---|---|---|---|---|
+    /// | Default | 4 MiB x 64 | 256 MiB | 2048 | 60 ms | |
+    /// | HighThroughput | 4 MiB x 128 | 512 MiB | 2048 | 100 ms | use with fanout |
+    /// | LowLatency | 256 KiB x 64 | 16 MiB | 2048 | 1 ms | busy poll 50 µs |
+    /// | MemoryConstrained | 1 MiB x 16 | 16 MiB | 2048 | 60 ms | not locked |
+    /// | Jumbo | 8 MiB x 64 | 512 MiB | 16384 | 60 ms | |
+    pub fn profile(p: Profile) -> CaptureConfig {
+        let mut c = CaptureConfig::default();
+        c.apply_profile(p);
+        c
+    }
+
+    /// Set the fields a [`Profile`] governs (geometry, block timeout, busy
+    /// polling, memory locking), leaving the others as they are.
+    pub fn apply_profile(&mut self, p: Profile) {
+        let d = CaptureConfig::default();
+        let (bs, bc, fs, tov) = match p {
+            Profile::Default => (
+                d.block_size,
+                d.block_count,
+                d.frame_size,
+                d.block_timeout_ms,
+            ),
+            Profile::HighThroughput => (4 << 20, 128, 2048, 100),
+            Profile::LowLatency => (256 << 10, 64, 2048, 1),
+            Profile::MemoryConstrained => (1 << 20, 16, 2048, 60),
+            Profile::Jumbo => (8 << 20, 64, 16_384, 60),
+        };
+        self.block_size = bs;
+        self.block_count = bc;
+        self.frame_size = fs;
+        self.block_timeout_ms = tov;
+        self.busy_poll_us = if p == Profile::LowLatency { 50 } else { 0 };
+        self.lock_memory = p != Profile::MemoryConstrained;
+    }
+
     /// Check every field; the error names the field, its value and the rule.
     pub fn validate(&self) -> Result<()> {
         let page = page_size();
@@ -129,6 +239,81 @@ impl CaptureConfig {
                 "snaplen {} must be between 1 and {MAX_SNAPLEN}",
                 self.snaplen
             )));
+        }
+        self.validate_options()
+    }
+
+    fn validate_options(&self) -> Result<()> {
+        if let Some(fd) = self.ebpf_filter_fd {
+            if fd < 0 {
+                return Err(Error::config(format!(
+                    "ebpf_filter_fd {fd} is not a descriptor"
+                )));
+            }
+            if self.filter.is_some() {
+                return Err(Error::config(
+                    "filter and ebpf_filter_fd are both set: a socket has one filter, choose one",
+                ));
+            }
+            if self.direction == CaptureDirection::Out {
+                return Err(Error::config(
+                    "direction Out is a classic filter and cannot be combined with ebpf_filter_fd: \
+                     test the packet type in the eBPF program instead",
+                ));
+            }
+            if self.snaplen < MAX_SNAPLEN {
+                return Err(Error::config(format!(
+                    "snaplen {} needs a classic filter to cut frames and cannot be combined with \
+                     ebpf_filter_fd: return the snap length from the eBPF program instead",
+                    self.snaplen
+                )));
+            }
+        }
+        if let Some(f) = &self.filter {
+            check_program(f, "filter")?;
+        }
+        if self.ignore_outgoing && self.direction == CaptureDirection::Out {
+            return Err(Error::config(
+                "ignore_outgoing with direction Out would capture nothing: choose one",
+            ));
+        }
+        if let Some(fo) = &self.fanout {
+            if fo.flags.contains(FanoutFlags::UNIQUE_ID) && fo.group != 0 {
+                return Err(Error::config(format!(
+                    "fanout group {} with the unique-id flag: the kernel chooses the id, set group 0",
+                    fo.group
+                )));
+            }
+            match &fo.mode {
+                FanoutMode::Cbpf(p) => check_program(p, "fanout cbpf program")?,
+                FanoutMode::Ebpf(fd) if *fd < 0 => {
+                    return Err(Error::config(format!(
+                        "fanout ebpf program fd {fd} is not a descriptor"
+                    )));
+                }
+                _ => {}
+            }
+        }
+        if self.rcvbuf > i32::MAX as u32 {
+            return Err(Error::config(format!(
+                "rcvbuf {} exceeds {}",
+                self.rcvbuf,
+                i32::MAX
+            )));
+        }
+        if self.busy_poll_us > i32::MAX as u32 {
+            return Err(Error::config(format!(
+                "busy_poll_us {} exceeds {}",
+                self.busy_poll_us,
+                i32::MAX
+            )));
+        }
+        if let Some(ns) = &self.netns {
+            if ns.is_empty() || ns.contains('\0') || (!ns.starts_with('/') && ns.contains('/')) {
+                return Err(Error::invalid_arg(format!(
+                    "netns '{ns}' is not valid: a name under /run/netns or an absolute path"
+                )));
+            }
         }
         Ok(())
     }
@@ -258,26 +443,90 @@ pub struct Capture {
     total: Stats,
     reported: Stats,
     last_error: Option<Malformed>,
+    info: CaptureInfo,
+    vlan_reinsert: bool,
 }
 
-/// Attach a classic filter that accepts everything, cut to `snaplen`.
-fn snaplen_filter(snaplen: u32) -> [SockFilter; 1] {
-    [SockFilter {
-        code: 0x06,
-        jt: 0,
-        jf: 0,
-        k: snaplen,
-    }] // BPF_RET | BPF_K
+/// Errors of a socket option, naming the option and its value.
+fn opt_err(what: String) -> impl FnOnce(io::Error) -> Error {
+    move |e| Error::os(what, e)
+}
+
+/// Create the socket (protocol 0: receives nothing yet) and look up the
+/// interface in namespace `netns` (None: the calling thread's). The calling
+/// thread is in the target namespace only between the two `setns` calls.
+fn socket_in(netns: Option<&str>, cname: &CString, ifname: &str) -> Result<(OwnedFd, i32)> {
+    let make = || -> Result<(OwnedFd, i32)> {
+        let fd =
+            socket::packet_socket(0).map_err(|e| Error::os("socket(AF_PACKET, SOCK_RAW)", e))?;
+        let idx = so::if_index_on(fd.as_raw_fd(), cname).map_err(|e| {
+            if e.raw_os_error() == Some(libc::ENODEV) {
+                let place = match netns {
+                    Some(ns) => format!("network namespace '{ns}' (`ip -n {ns} link` lists them)"),
+                    None => "this network namespace (`ip link` lists the interfaces)".to_owned(),
+                };
+                Error::new(
+                    ErrorKind::NoDevice,
+                    format!("interface '{ifname}' not found in {place}"),
+                )
+            } else {
+                Error::os(format!("looking up interface '{ifname}'"), e)
+            }
+        })?;
+        Ok((fd, idx))
+    };
+    let Some(ns) = netns else {
+        return make();
+    };
+    let path = if ns.starts_with('/') {
+        ns.to_owned()
+    } else {
+        format!("/run/netns/{ns}")
+    };
+    let cpath = CString::new(path.clone()).map_err(|_| Error::invalid_arg("netns contains NUL"))?;
+    let target = so::open_ro(&cpath).map_err(|e| {
+        if e.raw_os_error() == Some(libc::ENOENT) {
+            Error::new(
+                ErrorKind::NoDevice,
+                format!("netns '{ns}': {path} does not exist (`ip netns list` lists them)"),
+            )
+        } else {
+            Error::os(format!("netns '{ns}': opening {path}"), e)
+        }
+    })?;
+    let home = so::open_ro(c"/proc/thread-self/ns/net")
+        .map_err(|e| Error::os("netns: opening /proc/thread-self/ns/net", e))?;
+    so::setns_net(&target).map_err(|e| match e.raw_os_error() {
+        Some(libc::EINVAL) => {
+            Error::config(format!("netns '{ns}': {path} is not a network namespace"))
+        }
+        _ => Error::os(format!("netns '{ns}': setns (needs CAP_SYS_ADMIN)"), e),
+    })?;
+    let made = make();
+    if let Err(e) = so::setns_net(&home) {
+        // Cannot happen with a namespace we were just in; say so loudly.
+        return Err(Error::os(
+            format!(
+                "netns '{ns}': returning the calling thread to its own namespace failed; \
+                 the thread is left in '{ns}'"
+            ),
+            e,
+        ));
+    }
+    made
 }
 
 impl Capture {
     /// Open a capture on interface `ifname` of the calling thread's network
-    /// namespace.
+    /// namespace (or of `cfg.netns`).
     ///
     /// Order of setup: socket with protocol 0 (receives nothing yet) →
-    /// TPACKET_V3 → snap-length filter → ring (shrinking the block count
-    /// down to 25 % on ENOMEM) → mmap → options → bind with `ETH_P_ALL`.
-    /// So no frame reaches the ring before the filter and ring are in place.
+    /// TPACKET_V3 → socket options → timestamps → filter (reject-all while
+    /// a fanout group is still to be joined) → ring (shrinking the block
+    /// count down to 25 % on ENOMEM) → mmap → bind with `ETH_P_ALL` →
+    /// fanout join → real filter. So no frame reaches the ring before the
+    /// filter and ring are in place, and no fanout member sees frames meant
+    /// for another.
     pub fn open(ifname: &str, cfg: &CaptureConfig) -> Result<Capture> {
         cfg.validate()?;
         if ifname.is_empty() || ifname.len() >= libc::IFNAMSIZ || ifname.contains(['\0', '/', ' '])
@@ -288,29 +537,26 @@ impl Capture {
         }
         let cname =
             CString::new(ifname).map_err(|_| Error::invalid_arg("interface name contains NUL"))?;
-        let fd =
-            socket::packet_socket(0).map_err(|e| Error::os("socket(AF_PACKET, SOCK_RAW)", e))?;
-        let ifindex = socket::if_index(&cname).map_err(|e| {
-            if e.raw_os_error() == Some(libc::ENODEV) {
-                Error::new(
-                    ErrorKind::NoDevice,
-                    format!(
-                        "interface '{ifname}' not found in this network namespace \
-                         (`ip link` lists the interfaces)"
-                    ),
-                )
-            } else {
-                Error::os(format!("looking up interface '{ifname}'"), e)
-            }
-        })?;
+        let (fd, ifindex) = socket_in(cfg.netns.as_deref(), &cname, ifname)?;
         socket::setsockopt(&fd, tp::SOL_PACKET, tp::PACKET_VERSION, &tp::TPACKET_V3)
             .map_err(|e| Error::os("setsockopt(PACKET_VERSION, TPACKET_V3)", e))?;
-        if cfg.snaplen < MAX_SNAPLEN {
-            socket::attach_filter(&fd, &snaplen_filter(cfg.snaplen))
-                .map_err(|e| Error::os("attaching the snap-length filter", e))?;
+        Self::socket_options(&fd, cfg)?;
+        let mut info = CaptureInfo::default();
+        Self::timestamps(&fd, ifname, cfg, &mut info)?;
+        let prog = opt::assemble(
+            cfg.filter.as_deref(),
+            cfg.direction,
+            cfg.snaplen,
+            MAX_SNAPLEN,
+        )?;
+        if cfg.fanout.is_some() {
+            socket::attach_filter(&fd, &opt::REJECT_ALL)
+                .map_err(|e| Error::os("fanout: attaching the reject-all filter", e))?;
+        } else {
+            Self::attach_filters(&fd, prog.as_deref(), cfg.ebpf_filter_fd)?;
         }
         let (ring, map) = Self::setup_ring(&fd, cfg)?;
-        if cfg.ignore_outgoing {
+        if cfg.ignore_outgoing || cfg.direction == CaptureDirection::In {
             socket::setsockopt(&fd, tp::SOL_PACKET, tp::PACKET_IGNORE_OUTGOING, &1i32)
                 .map_err(|e| Error::os("setsockopt(PACKET_IGNORE_OUTGOING)", e))?;
         }
@@ -325,6 +571,14 @@ impl Capture {
         }
         socket::bind_packet(&fd, ifindex, tp::ETH_P_ALL)
             .map_err(|e| Error::os(format!("binding to interface '{ifname}'"), e))?;
+        if let Some(fo) = &cfg.fanout {
+            info.fanout_group = Some(Self::join_fanout(&fd, ifname, fo)?);
+            match (prog.as_deref(), cfg.ebpf_filter_fd) {
+                (None, None) => so::detach_filter(&fd)
+                    .map_err(|e| Error::os("fanout: detaching the reject-all filter", e))?,
+                (p, e) => Self::attach_filters(&fd, p, e)?,
+            }
+        }
         Ok(Capture {
             map,
             fd,
@@ -340,7 +594,200 @@ impl Capture {
             total: Stats::default(),
             reported: Stats::default(),
             last_error: None,
+            info,
+            vlan_reinsert: cfg.vlan_reinsert,
         })
+    }
+
+    fn attach_filters(fd: &OwnedFd, prog: Option<&[BpfInsn]>, ebpf: Option<RawFd>) -> Result<()> {
+        if let Some(p) = prog {
+            socket::attach_filter(fd, p).map_err(|e| {
+                Error::os(
+                    format!(
+                        "filter: the kernel refused the classic BPF program ({} instructions)",
+                        p.len()
+                    ),
+                    e,
+                )
+            })?;
+        }
+        if let Some(pfd) = ebpf {
+            so::attach_bpf(fd, pfd).map_err(|e| {
+                Error::os(
+                    format!(
+                        "ebpf_filter_fd {pfd}: SO_ATTACH_BPF refused (not a socket-filter program?)"
+                    ),
+                    e,
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    fn socket_options(fd: &OwnedFd, cfg: &CaptureConfig) -> Result<()> {
+        let sol = libc::SOL_SOCKET;
+        if cfg.packet_loss {
+            socket::setsockopt(fd, tp::SOL_PACKET, tp::PACKET_LOSS, &1i32)
+                .map_err(opt_err("packet_loss: setsockopt(PACKET_LOSS)".into()))?;
+        }
+        if cfg.vlan_reinsert {
+            let reserve = super::vlan::VLAN_HLEN as u32;
+            socket::setsockopt(fd, tp::SOL_PACKET, tp::PACKET_RESERVE, &reserve).map_err(
+                opt_err("vlan_reinsert: setsockopt(PACKET_RESERVE, 4)".into()),
+            )?;
+        }
+        if cfg.busy_poll_us > 0 {
+            let v = cfg.busy_poll_us as i32;
+            socket::setsockopt(fd, sol, so::SO_BUSY_POLL, &v).map_err(opt_err(format!(
+                "busy_poll_us {v}: setsockopt(SO_BUSY_POLL)"
+            )))?;
+        }
+        if cfg.prefer_busy_poll {
+            socket::setsockopt(fd, sol, so::SO_PREFER_BUSY_POLL, &1i32).map_err(opt_err(
+                "prefer_busy_poll: setsockopt(SO_PREFER_BUSY_POLL)".into(),
+            ))?;
+        }
+        if cfg.busy_poll_budget > 0 {
+            let v = i32::from(cfg.busy_poll_budget);
+            socket::setsockopt(fd, sol, so::SO_BUSY_POLL_BUDGET, &v).map_err(opt_err(format!(
+                "busy_poll_budget {v}: setsockopt(SO_BUSY_POLL_BUDGET) (above 64 needs CAP_NET_ADMIN)"
+            )))?;
+        }
+        if cfg.reuseport {
+            socket::setsockopt(fd, sol, libc::SO_REUSEPORT, &1i32).map_err(opt_err(
+                "reuseport: setsockopt(SO_REUSEPORT) (the kernel allows it on IP sockets \
+                     only; to share an interface's traffic between packet sockets use fanout)"
+                    .into(),
+            ))?;
+        }
+        if cfg.rcvbuf > 0 {
+            let v = cfg.rcvbuf as i32;
+            let (name, what) = if cfg.rcvbuf_force {
+                (so::SO_RCVBUFFORCE, "SO_RCVBUFFORCE")
+            } else {
+                (libc::SO_RCVBUF, "SO_RCVBUF")
+            };
+            socket::setsockopt(fd, sol, name, &v)
+                .map_err(opt_err(format!("rcvbuf {v}: setsockopt({what})")))?;
+        }
+        Ok(())
+    }
+
+    fn timestamps(
+        fd: &OwnedFd,
+        ifname: &str,
+        cfg: &CaptureConfig,
+        info: &mut CaptureInfo,
+    ) -> Result<()> {
+        // Software timestamps taken when the frame arrives (not when it is
+        // copied to the ring), which also makes the kernel flag them.
+        socket::setsockopt(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, &1i32)
+            .map_err(opt_err("timestamp: setsockopt(SO_TIMESTAMPNS)".into()))?;
+        let flag = match cfg.timestamp {
+            TimestampSource::Software => return Ok(()),
+            TimestampSource::HardwareSys => so::SOF_TIMESTAMPING_SYS_HARDWARE,
+            TimestampSource::HardwareRaw => so::SOF_TIMESTAMPING_RAW_HARDWARE,
+        };
+        let refused = match so::set_hwtstamp(fd.as_raw_fd(), ifname) {
+            Ok(applied) if applied.rx_filter != 0 => None,
+            Ok(_) => Some(format!(
+                "interface '{ifname}' accepted SIOCSHWTSTAMP but timestamps no received packets"
+            )),
+            Err(e) => Some(format!(
+                "interface '{ifname}' has no hardware timestamping (SIOCSHWTSTAMP: {e})"
+            )),
+        };
+        if let Some(why) = refused {
+            if !cfg.timestamp_fallback {
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    format!(
+                        "timestamp {:?}: {why}; use software timestamps or allow the fallback",
+                        cfg.timestamp
+                    ),
+                ));
+            }
+            info.tstamp_source = TimestampSource::Software;
+            info.tstamp_fallback = true;
+            info.warning = Some(format!(
+                "timestamp {:?}: {why}; falling back to software timestamps",
+                cfg.timestamp
+            ));
+            return Ok(());
+        }
+        socket::setsockopt(fd, tp::SOL_PACKET, tp::PACKET_TIMESTAMP, &flag).map_err(opt_err(
+            format!(
+                "timestamp {:?}: setsockopt(PACKET_TIMESTAMP)",
+                cfg.timestamp
+            ),
+        ))?;
+        info.tstamp_source = cfg.timestamp;
+        Ok(())
+    }
+
+    /// Join the fanout group; returns the group id the kernel reports.
+    fn join_fanout(fd: &OwnedFd, ifname: &str, fo: &Fanout) -> Result<u16> {
+        let arg: u32 = u32::from(fo.group) | (u32::from(fo.mode.raw() | fo.flags.bits()) << 16);
+        socket::setsockopt(fd, tp::SOL_PACKET, tp::PACKET_FANOUT, &arg).map_err(|e| {
+            let why = match e.raw_os_error() {
+                Some(libc::EINVAL) => {
+                    "; a group with this id already exists with another mode or flags, \
+                     on another interface, or the mode is unknown to this kernel"
+                }
+                Some(libc::EALREADY) => "; the socket is already in a group",
+                Some(libc::ENOSPC) => "; the group is full",
+                _ => "",
+            };
+            Error::os(
+                format!(
+                    "fanout group {} mode {} flags {:?} on '{ifname}': PACKET_FANOUT refused{why}",
+                    fo.group,
+                    fo.mode.name(),
+                    fo.flags
+                ),
+                e,
+            )
+        })?;
+        match &fo.mode {
+            FanoutMode::Cbpf(p) => so::fanout_data_cbpf(fd, p).map_err(opt_err(
+                "fanout cbpf program: PACKET_FANOUT_DATA refused".into(),
+            ))?,
+            FanoutMode::Ebpf(pfd) => {
+                socket::setsockopt(fd, tp::SOL_PACKET, so::PACKET_FANOUT_DATA, pfd).map_err(
+                    opt_err(format!(
+                        "fanout ebpf program fd {pfd}: PACKET_FANOUT_DATA refused \
+                 (not a socket-filter program?)"
+                    )),
+                )?
+            }
+            _ => {}
+        }
+        let (v, _) = socket::getsockopt::<u32>(fd.as_raw_fd(), tp::SOL_PACKET, tp::PACKET_FANOUT)
+            .map_err(|e| Error::os("getsockopt(PACKET_FANOUT)", e))?;
+        Ok(v as u16)
+    }
+
+    /// What the options became: fanout group joined, timestamp source after
+    /// any fallback, and the warning that goes with a fallback.
+    pub fn info(&self) -> &CaptureInfo {
+        &self.info
+    }
+
+    /// Replace the socket's filter at run time with a classic program
+    /// (`None`: detach it, capturing everything). The snap length and
+    /// direction set at open time are not re-applied: pass the full program.
+    pub fn set_filter(&mut self, prog: Option<&[BpfInsn]>) -> Result<()> {
+        match prog {
+            Some(p) => {
+                check_program(p, "filter")?;
+                Self::attach_filters(&self.fd, Some(p), None)
+            }
+            None => match so::detach_filter(&self.fd) {
+                Ok(()) => Ok(()),
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
+                Err(e) => Err(Error::os("setsockopt(SO_DETACH_FILTER)", e)),
+            },
+        }
     }
 
     fn setup_ring(fd: &OwnedFd, cfg: &CaptureConfig) -> Result<(RingInfo, Mmap)> {
@@ -570,6 +1017,19 @@ impl Capture {
 
     /// Take the ready block at `cur`: validate its descriptor, count it.
     fn take_block(&mut self) -> BlockHeader {
+        if self.vlan_reinsert {
+            // SAFETY: the block at cur was observed as TP_STATUS_USER: the
+            // kernel does not touch it until release, and no other view of it
+            // is alive (take_block runs before any packet is handed out).
+            let block = unsafe {
+                std::slice::from_raw_parts_mut(
+                    self.block_ptr(self.cur),
+                    self.ring.block_size as usize,
+                )
+            };
+            // A malformed block is reported by the walk that follows.
+            let _ = super::vlan::reinsert_block(block);
+        }
         let hdr = match block_header(self.block_bytes(self.cur)) {
             Ok(h) => h,
             Err(m) => {

@@ -8,3 +8,11 @@ pub mod inject;
 pub use inject::{InjectStats, Injector, InjectorConfig, Slot, TxMode};
 pub mod bridge;
 pub use bridge::{Bridge, BridgeBreaker, BridgeConfig, BridgeStats, Direction, Verdict};
+pub mod options;
+pub use options::{
+    BpfInsn, CaptureDirection, CaptureInfo, Fanout, FanoutFlags, FanoutMode, Profile,
+    TimestampSource,
+};
+pub mod channel;
+pub mod vlan;
+pub use channel::{ChannelCapture, ChannelStats, OwnedPacket};

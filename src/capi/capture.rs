@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use super::batch::{self, nr_batch, nr_packet};
 use super::{NR_BREAK, NR_IFACE_DOWN, NR_OK, NR_TIMEOUT, boundary, c_str, guard, null_arg};
-use crate::afpacket::{Breaker, Capture, CaptureConfig, Stats, Wait};
+use crate::afpacket::{
+    BpfInsn, Breaker, Capture, CaptureConfig, CaptureDirection, Fanout, FanoutFlags, FanoutMode,
+    Profile, Stats, TimestampSource, Wait,
+};
 use crate::error::Error;
 
 const MAGIC: u64 = 0x6e72_5f63_6170_7475; // "nr_captu"
@@ -54,7 +57,147 @@ pub struct nr_capture_config {
     /// Try to lock the ring in memory (MAP_LOCKED); falls back silently to an
     /// unlocked ring, see nr_ring_info.locked. Default true.
     pub lock_memory: bool,
+    /// Classic BPF filter: `filter_len` instructions (as `tcpdump -dd`
+    /// prints them), copied at open; attached before the socket is bound,
+    /// so frames that fail it are never captured nor counted. NULL = none.
+    /// Combined with snaplen (every return value is clamped) and direction.
+    /// Default NULL.
+    pub filter: *const nr_bpf_insn,
+    /// Number of instructions at `filter` (1..4096). Default 0.
+    pub filter_len: usize,
+    /// eBPF socket-filter program fd (SO_ATTACH_BPF); the caller keeps the fd.
+    /// -1 = none. Not with `filter`, NR_DIRECTION_OUT or snaplen < 262144
+    /// (NR_E_CONFIG). Default -1.
+    pub ebpf_filter_fd: c_int,
+    /// NR_FANOUT_FLAG_* flags. Default 0.
+    pub fanout_flags: u32,
+    /// Fanout group id; must be 0 with NR_FANOUT_FLAG_UNIQUEID (the kernel
+    /// chooses, read it back with nr_capture_get_info()). Default 0.
+    pub fanout_group: u16,
+    /// NR_FANOUT_* mode; NR_FANOUT_NONE (0) joins no group. While the group
+    /// is not yet joined a reject-all filter is attached, so the socket sees
+    /// no frame meant for another member. Default NR_FANOUT_NONE.
+    pub fanout_mode: u8,
+    /// NR_DIRECTION_INOUT (default), NR_DIRECTION_IN (PACKET_IGNORE_OUTGOING)
+    /// or NR_DIRECTION_OUT (a classic filter on the packet type).
+    pub direction: u8,
+    /// Program fd for NR_FANOUT_EBPF (returns the socket index); the caller
+    /// keeps the fd. Default -1.
+    pub fanout_prog_fd: c_int,
+    /// Classic program for NR_FANOUT_CBPF (returns the socket index),
+    /// copied at open. Default NULL.
+    pub fanout_cbpf: *const nr_bpf_insn,
+    /// Instructions at `fanout_cbpf`. Default 0.
+    pub fanout_cbpf_len: usize,
+    /// SO_BUSY_POLL in microseconds; 0 = off. Default 0.
+    pub busy_poll_us: u32,
+    /// Socket receive buffer (SO_RCVBUF, or SO_RCVBUFFORCE with
+    /// rcvbuf_force); 0 = kernel default. Default 0.
+    pub rcvbuf: u32,
+    /// SO_BUSY_POLL_BUDGET; 0 = kernel default. Default 0.
+    pub busy_poll_budget: u16,
+    /// NR_TSTAMP_SOFTWARE (default), NR_TSTAMP_HW_SYS or NR_TSTAMP_HW_RAW
+    /// (SIOCSHWTSTAMP + PACKET_TIMESTAMP). Each packet says where its
+    /// timestamp came from (NR_PKT_TS_* flags).
+    pub tstamp: u8,
+    /// With a hardware tstamp the device cannot provide: true (default)
+    /// falls back to software timestamps and reports it in
+    /// nr_capture_info.tstamp_fallback and .warning; false fails the open
+    /// with NR_E_UNSUPPORTED.
+    pub tstamp_fallback: bool,
+    /// SO_PREFER_BUSY_POLL. Default false.
+    pub prefer_busy_poll: bool,
+    /// SO_REUSEPORT. Default false.
+    pub reuseport: bool,
+    /// Set rcvbuf with SO_RCVBUFFORCE (CAP_NET_ADMIN). Default false.
+    pub rcvbuf_force: bool,
+    /// PACKET_LOSS. Default false.
+    pub packet_loss: bool,
+    /// Re-insert the VLAN tag the kernel stripped into the frame data
+    /// (in place, using 4 bytes of PACKET_RESERVE room): data/caplen/len then
+    /// describe the tagged frame; vlan_tci and NR_PKT_VLAN_VALID stay set.
+    /// Default false.
+    pub vlan_reinsert: bool,
+    /// Must be zero.
+    pub reserved: [u8; 7],
+    /// Network namespace to open the capture in: a name under /run/netns
+    /// (as `ip netns add` makes) or an absolute path; NULL = the calling
+    /// thread's. The thread switches only while the socket is created and
+    /// the interface looked up (needs CAP_SYS_ADMIN). Copied at open.
+    /// Default NULL.
+    pub netns: *const c_char,
 }
+
+/// A classic BPF instruction, layout-identical to the kernel's struct
+/// sock_filter (what `tcpdump -dd` prints as { code, jt, jf, k }).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct nr_bpf_insn {
+    /// Opcode.
+    pub code: u16,
+    /// Jump offset if true.
+    pub jt: u8,
+    /// Jump offset if false.
+    pub jf: u8,
+    /// Generic field (constant, offset, ...).
+    pub k: u32,
+}
+
+/// nr_capture_config.direction: received and sent frames.
+pub const NR_DIRECTION_INOUT: u8 = 0;
+/// nr_capture_config.direction: received frames only.
+pub const NR_DIRECTION_IN: u8 = 1;
+/// nr_capture_config.direction: frames this host sends only.
+pub const NR_DIRECTION_OUT: u8 = 2;
+
+/// nr_capture_config.fanout_mode: no fanout group.
+pub const NR_FANOUT_NONE: u8 = 0;
+/// Fanout by flow hash: a flow stays on one socket.
+pub const NR_FANOUT_HASH: u8 = 1;
+/// Fanout round robin.
+pub const NR_FANOUT_LB: u8 = 2;
+/// Fanout by receiving CPU.
+pub const NR_FANOUT_CPU: u8 = 3;
+/// Fanout: fill one socket, then the next.
+pub const NR_FANOUT_ROLLOVER: u8 = 4;
+/// Fanout at random.
+pub const NR_FANOUT_RANDOM: u8 = 5;
+/// Fanout by recorded receive queue.
+pub const NR_FANOUT_QM: u8 = 6;
+/// Fanout by a classic BPF program (nr_capture_config.fanout_cbpf).
+pub const NR_FANOUT_CBPF: u8 = 7;
+/// Fanout by an eBPF program (nr_capture_config.fanout_prog_fd).
+pub const NR_FANOUT_EBPF: u8 = 8;
+
+/// Fanout flag: move packets to another socket when the chosen one is full.
+pub const NR_FANOUT_FLAG_ROLLOVER: u32 = 1;
+/// Fanout flag: reassemble IP fragments before hashing.
+pub const NR_FANOUT_FLAG_DEFRAG: u32 = 2;
+/// Fanout flag: the kernel chooses an unused group id (fanout_group must be 0).
+pub const NR_FANOUT_FLAG_UNIQUEID: u32 = 4;
+/// Fanout flag: do not fan out frames this host sends.
+pub const NR_FANOUT_FLAG_IGNORE_OUTGOING: u32 = 8;
+
+/// nr_capture_config.tstamp: the kernel's software timestamp.
+pub const NR_TSTAMP_SOFTWARE: u8 = 0;
+/// nr_capture_config.tstamp: hardware timestamp in system time.
+pub const NR_TSTAMP_HW_SYS: u8 = 1;
+/// nr_capture_config.tstamp: raw hardware timestamp.
+pub const NR_TSTAMP_HW_RAW: u8 = 2;
+
+/// nr_capture_config_profile(): 4 MiB x 64 blocks (256 MiB), frame 2048,
+/// block timeout 60 ms (the defaults).
+pub const NR_PROFILE_DEFAULT: c_int = 0;
+/// 4 MiB x 128 blocks (512 MiB), frame 2048, block timeout 100 ms: one
+/// capture per core in a fanout group at 10G+.
+pub const NR_PROFILE_HIGH_THROUGHPUT: c_int = 1;
+/// 256 KiB x 64 blocks (16 MiB), block timeout 1 ms, busy polling 50 us.
+pub const NR_PROFILE_LOW_LATENCY: c_int = 2;
+/// 1 MiB x 16 blocks (16 MiB), block timeout 60 ms, ring not locked.
+pub const NR_PROFILE_MEMORY_CONSTRAINED: c_int = 3;
+/// 8 MiB x 64 blocks (512 MiB), frame 16384, block timeout 60 ms: jumbo
+/// frames and GRO super-packets.
+pub const NR_PROFILE_JUMBO: c_int = 4;
 
 impl nr_capture_config {
     fn defaults() -> nr_capture_config {
@@ -70,8 +213,66 @@ impl nr_capture_config {
             ignore_outgoing: d.ignore_outgoing,
             fill_rxhash: d.fill_rxhash,
             lock_memory: d.lock_memory,
+            filter: ptr::null(),
+            filter_len: 0,
+            ebpf_filter_fd: -1,
+            fanout_flags: 0,
+            fanout_group: 0,
+            fanout_mode: NR_FANOUT_NONE,
+            direction: NR_DIRECTION_INOUT,
+            fanout_prog_fd: -1,
+            fanout_cbpf: ptr::null(),
+            fanout_cbpf_len: 0,
+            busy_poll_us: d.busy_poll_us,
+            rcvbuf: d.rcvbuf,
+            busy_poll_budget: d.busy_poll_budget,
+            tstamp: NR_TSTAMP_SOFTWARE,
+            tstamp_fallback: d.timestamp_fallback,
+            prefer_busy_poll: d.prefer_busy_poll,
+            reuseport: d.reuseport,
+            rcvbuf_force: d.rcvbuf_force,
+            packet_loss: d.packet_loss,
+            vlan_reinsert: d.vlan_reinsert,
+            reserved: [0; 7],
+            netns: ptr::null(),
         }
     }
+}
+
+/// Copy a C instruction array.
+///
+/// # Safety
+/// `p` is NULL or points to `len` readable instructions.
+unsafe fn insns_from_c(
+    p: *const nr_bpf_insn,
+    len: usize,
+    what: &str,
+) -> Result<Vec<BpfInsn>, Error> {
+    if len == 0 {
+        return Err(Error::config(format!(
+            "{what}_len is 0: the program is empty"
+        )));
+    }
+    if p.is_null() {
+        return Err(null_arg(what));
+    }
+    if len > 4096 {
+        return Err(Error::config(format!(
+            "{what}_len {len} exceeds the kernel's limit of 4096 instructions"
+        )));
+    }
+    // SAFETY: non-NULL and `len` readable instructions per the contract;
+    // nr_bpf_insn is plain data without invalid bit patterns.
+    let insns = unsafe { std::slice::from_raw_parts(p, len) };
+    Ok(insns
+        .iter()
+        .map(|i| BpfInsn {
+            code: i.code,
+            jt: i.jt,
+            jf: i.jf,
+            k: i.k,
+        })
+        .collect())
 }
 
 /// Read a caller's config of `cfg.size` bytes: known prefix copied over the
@@ -112,19 +313,145 @@ unsafe fn config_from_c(p: *const nr_capture_config) -> Result<CaptureConfig, Er
     let n = size.min(ours);
     raw[..n].copy_from_slice(&bytes[..n]);
     let u32_at = |off: usize| u32::from_ne_bytes(raw[off..off + 4].try_into().unwrap_or([0; 4]));
+    let u16_at = |off: usize| u16::from_ne_bytes(raw[off..off + 2].try_into().unwrap_or([0; 2]));
+    let i32_at = |off: usize| u32_at(off) as i32;
+    let usize_at = |off: usize| {
+        usize::from_ne_bytes(
+            raw[off..off + size_of::<usize>()]
+                .try_into()
+                .unwrap_or([0; size_of::<usize>()]),
+        )
+    };
     let bool_at = |off: usize| raw[off] != 0;
-    Ok(CaptureConfig {
-        block_size: u32_at(offset_of!(nr_capture_config, block_size)),
-        block_count: u32_at(offset_of!(nr_capture_config, block_count)),
-        frame_size: u32_at(offset_of!(nr_capture_config, frame_size)),
-        block_timeout_ms: u32_at(offset_of!(nr_capture_config, block_timeout_ms)),
-        snaplen: u32_at(offset_of!(nr_capture_config, snaplen)),
-        promiscuous: bool_at(offset_of!(nr_capture_config, promiscuous)),
-        ignore_outgoing: bool_at(offset_of!(nr_capture_config, ignore_outgoing)),
-        fill_rxhash: bool_at(offset_of!(nr_capture_config, fill_rxhash)),
-        lock_memory: bool_at(offset_of!(nr_capture_config, lock_memory)),
+    macro_rules! at {
+        ($f:ident, $field:ident) => {
+            $f(offset_of!(nr_capture_config, $field))
+        };
+    }
+    let mut c = CaptureConfig {
+        block_size: at!(u32_at, block_size),
+        block_count: at!(u32_at, block_count),
+        frame_size: at!(u32_at, frame_size),
+        block_timeout_ms: at!(u32_at, block_timeout_ms),
+        snaplen: at!(u32_at, snaplen),
+        promiscuous: at!(bool_at, promiscuous),
+        ignore_outgoing: at!(bool_at, ignore_outgoing),
+        fill_rxhash: at!(bool_at, fill_rxhash),
+        lock_memory: at!(bool_at, lock_memory),
+        busy_poll_us: at!(u32_at, busy_poll_us),
+        rcvbuf: at!(u32_at, rcvbuf),
+        busy_poll_budget: at!(u16_at, busy_poll_budget),
+        timestamp_fallback: at!(bool_at, tstamp_fallback),
+        prefer_busy_poll: at!(bool_at, prefer_busy_poll),
+        reuseport: at!(bool_at, reuseport),
+        rcvbuf_force: at!(bool_at, rcvbuf_force),
+        packet_loss: at!(bool_at, packet_loss),
+        vlan_reinsert: at!(bool_at, vlan_reinsert),
         ..CaptureConfig::default()
-    })
+    };
+    let off = offset_of!(nr_capture_config, reserved);
+    if raw[off..off + 7].iter().any(|&b| b != 0) {
+        return Err(Error::invalid_arg(
+            "nr_capture_config.reserved must be zero",
+        ));
+    }
+    let filter = at!(usize_at, filter) as *const nr_bpf_insn;
+    let filter_len = at!(usize_at, filter_len);
+    if !filter.is_null() || filter_len != 0 {
+        // SAFETY: the caller guarantees filter_len readable instructions.
+        c.filter = Some(unsafe { insns_from_c(filter, filter_len, "filter") }?);
+    }
+    let efd = at!(i32_at, ebpf_filter_fd);
+    if efd >= 0 {
+        c.ebpf_filter_fd = Some(efd);
+    } else if efd != -1 {
+        return Err(Error::config(format!(
+            "ebpf_filter_fd {efd}: use -1 for none or a program fd"
+        )));
+    }
+    c.direction = match raw[offset_of!(nr_capture_config, direction)] {
+        NR_DIRECTION_INOUT => CaptureDirection::Both,
+        NR_DIRECTION_IN => CaptureDirection::In,
+        NR_DIRECTION_OUT => CaptureDirection::Out,
+        d => {
+            return Err(Error::config(format!(
+                "direction {d} is not NR_DIRECTION_INOUT, _IN or _OUT"
+            )));
+        }
+    };
+    c.timestamp = match raw[offset_of!(nr_capture_config, tstamp)] {
+        NR_TSTAMP_SOFTWARE => TimestampSource::Software,
+        NR_TSTAMP_HW_SYS => TimestampSource::HardwareSys,
+        NR_TSTAMP_HW_RAW => TimestampSource::HardwareRaw,
+        t => {
+            return Err(Error::config(format!(
+                "tstamp {t} is not NR_TSTAMP_SOFTWARE, _HW_SYS or _HW_RAW"
+            )));
+        }
+    };
+    let fmode = raw[offset_of!(nr_capture_config, fanout_mode)];
+    let fflags = at!(u32_at, fanout_flags);
+    let fgroup = at!(u16_at, fanout_group);
+    if fmode == NR_FANOUT_NONE {
+        if fflags != 0 || fgroup != 0 {
+            return Err(Error::config(
+                "fanout_group/fanout_flags are set but fanout_mode is NR_FANOUT_NONE",
+            ));
+        }
+    } else {
+        let mode = match fmode {
+            NR_FANOUT_HASH => FanoutMode::Hash,
+            NR_FANOUT_LB => FanoutMode::LoadBalance,
+            NR_FANOUT_CPU => FanoutMode::Cpu,
+            NR_FANOUT_ROLLOVER => FanoutMode::Rollover,
+            NR_FANOUT_RANDOM => FanoutMode::Random,
+            NR_FANOUT_QM => FanoutMode::QueueMapping,
+            NR_FANOUT_CBPF => {
+                let p = at!(usize_at, fanout_cbpf) as *const nr_bpf_insn;
+                // SAFETY: the caller guarantees fanout_cbpf_len instructions.
+                FanoutMode::Cbpf(unsafe {
+                    insns_from_c(p, at!(usize_at, fanout_cbpf_len), "fanout_cbpf")
+                }?)
+            }
+            NR_FANOUT_EBPF => FanoutMode::Ebpf(at!(i32_at, fanout_prog_fd)),
+            m => {
+                return Err(Error::config(format!(
+                    "fanout_mode {m} is not an NR_FANOUT_* mode"
+                )));
+            }
+        };
+        let known = NR_FANOUT_FLAG_ROLLOVER
+            | NR_FANOUT_FLAG_DEFRAG
+            | NR_FANOUT_FLAG_UNIQUEID
+            | NR_FANOUT_FLAG_IGNORE_OUTGOING;
+        if fflags & !known != 0 {
+            return Err(Error::config(format!(
+                "fanout_flags 0x{fflags:x} has bits that are not NR_FANOUT_FLAG_*"
+            )));
+        }
+        let mut flags = FanoutFlags::empty();
+        for (bit, f) in [
+            (NR_FANOUT_FLAG_ROLLOVER, FanoutFlags::ROLLOVER),
+            (NR_FANOUT_FLAG_DEFRAG, FanoutFlags::DEFRAG),
+            (NR_FANOUT_FLAG_UNIQUEID, FanoutFlags::UNIQUE_ID),
+            (NR_FANOUT_FLAG_IGNORE_OUTGOING, FanoutFlags::IGNORE_OUTGOING),
+        ] {
+            if fflags & bit != 0 {
+                flags |= f;
+            }
+        }
+        c.fanout = Some(Fanout {
+            group: fgroup,
+            mode,
+            flags,
+        });
+    }
+    let ns = at!(usize_at, netns) as *const c_char;
+    if !ns.is_null() {
+        // SAFETY: a NUL-terminated string per the contract.
+        c.netns = Some(unsafe { c_str(ns, "netns") }?.to_owned());
+    }
+    Ok(c)
 }
 
 /// Fill `cfg` with the defaults. `size` is sizeof(*cfg) as the caller
@@ -223,6 +550,7 @@ pub(crate) struct Inner {
     pub(crate) cap: Capture,
     pub(crate) batch: *mut nr_batch,
     pkt: nr_packet,
+    warning: Option<std::ffi::CString>,
 }
 
 /// An open AF_PACKET capture (opaque). Created by nr_capture_open(), freed
@@ -304,6 +632,11 @@ pub unsafe extern "C" fn nr_capture_open(
         };
         let cap = Capture::open(name, &config)?;
         let brk = cap.breaker();
+        let warning = cap
+            .info()
+            .warning
+            .as_deref()
+            .map(|w| std::ffi::CString::new(w.replace('\0', " ")).unwrap_or_default());
         let handle = Box::new(nr_capture {
             magic: MAGIC,
             brk,
@@ -311,6 +644,7 @@ pub unsafe extern "C" fn nr_capture_open(
                 cap,
                 batch: ptr::null_mut(),
                 pkt: nr_packet::EMPTY,
+                warning,
             }),
         });
         let raw = Box::into_raw(handle);
@@ -541,6 +875,179 @@ pub unsafe extern "C" fn nr_capture_breakloop(cap: *const nr_capture) -> c_int {
     })
 }
 
+/// Apply a tuning profile (NR_PROFILE_*) to a config initialised with
+/// NR_CAPTURE_CONFIG_INIT: sets block_size, block_count, frame_size,
+/// block_timeout_ms, busy_poll_us and lock_memory (those within cfg->size);
+/// every other field is left alone, and any field can still be changed
+/// afterwards. The numbers are documented at each NR_PROFILE_* constant.
+///
+/// Returns NR_OK, or NR_E_INVALID_ARG (NULL cfg, uninitialised cfg->size,
+/// unknown profile).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nr_capture_config_profile(
+    cfg: *mut nr_capture_config,
+    profile: c_int,
+) -> c_int {
+    boundary(|| {
+        if cfg.is_null() {
+            return Err(null_arg("cfg"));
+        }
+        let p = match profile {
+            NR_PROFILE_DEFAULT => Profile::Default,
+            NR_PROFILE_HIGH_THROUGHPUT => Profile::HighThroughput,
+            NR_PROFILE_LOW_LATENCY => Profile::LowLatency,
+            NR_PROFILE_MEMORY_CONSTRAINED => Profile::MemoryConstrained,
+            NR_PROFILE_JUMBO => Profile::Jumbo,
+            _ => {
+                return Err(Error::invalid_arg(format!(
+                    "profile {profile} is not an NR_PROFILE_* value"
+                )));
+            }
+        };
+        // SAFETY: cfg is non-NULL; its size field is readable (contract).
+        let size = unsafe { ptr::read_unaligned(cfg.cast::<usize>()) };
+        if size < offset_of!(nr_capture_config, block_size) + 4 || size > 4096 {
+            return Err(Error::invalid_arg(format!(
+                "nr_capture_config.size is {size}: initialise the config with NR_CAPTURE_CONFIG_INIT(&cfg)"
+            )));
+        }
+        let c = CaptureConfig::profile(p);
+        let base = cfg.cast::<u8>();
+        let put = |off: usize, bytes: &[u8]| {
+            if off + bytes.len() <= size {
+                // SAFETY: the caller's config has `size` writable bytes and
+                // this write stays inside them.
+                unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), base.add(off), bytes.len()) };
+            }
+        };
+        put(
+            offset_of!(nr_capture_config, block_size),
+            &c.block_size.to_ne_bytes(),
+        );
+        put(
+            offset_of!(nr_capture_config, block_count),
+            &c.block_count.to_ne_bytes(),
+        );
+        put(
+            offset_of!(nr_capture_config, frame_size),
+            &c.frame_size.to_ne_bytes(),
+        );
+        put(
+            offset_of!(nr_capture_config, block_timeout_ms),
+            &c.block_timeout_ms.to_ne_bytes(),
+        );
+        put(
+            offset_of!(nr_capture_config, lock_memory),
+            &[u8::from(c.lock_memory)],
+        );
+        put(
+            offset_of!(nr_capture_config, busy_poll_us),
+            &c.busy_poll_us.to_ne_bytes(),
+        );
+        Ok(NR_OK)
+    })
+}
+
+/// What a capture's options became. Filled by nr_capture_get_info().
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct nr_capture_info {
+    /// The fanout group joined, as the kernel reports it (with
+    /// NR_FANOUT_FLAG_UNIQUEID: the id the kernel chose). Valid if
+    /// fanout_joined.
+    pub fanout_group: u32,
+    /// True if the capture is in a fanout group.
+    pub fanout_joined: bool,
+    /// NR_TSTAMP_* source in effect (after any fallback).
+    pub tstamp_source: u8,
+    /// True if a hardware source was asked for, the device could not, and
+    /// the capture fell back to software timestamps.
+    pub tstamp_fallback: bool,
+    /// Reserved, 0.
+    pub reserved0: u8,
+    /// Why an option was weakened at open time (the timestamp fallback), or
+    /// NULL. Owned by the handle; valid until nr_capture_close().
+    pub warning: *const c_char,
+    /// Reserved for future fields; 0.
+    pub reserved: [u64; 6],
+}
+
+/// Fill `*out` with what the capture's options became (fanout group read
+/// back from the kernel, timestamp source after a fallback, the warning).
+/// `size` is sizeof(nr_capture_info) as the caller compiled it; only that
+/// many bytes are written.
+///
+/// Returns NR_OK or NR_E_INVALID_ARG.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nr_capture_get_info(
+    cap: *const nr_capture,
+    out: *mut nr_capture_info,
+    size: usize,
+) -> c_int {
+    boundary(|| {
+        // SAFETY: contract: a live handle.
+        let h = unsafe { nr_capture::from_ptr(cap) }?;
+        if out.is_null() {
+            return Err(null_arg("out"));
+        }
+        // SAFETY: one thread per handle.
+        let inner = unsafe { h.inner() };
+        let i = inner.cap.info();
+        let v = nr_capture_info {
+            fanout_group: i.fanout_group.map_or(0, u32::from),
+            fanout_joined: i.fanout_group.is_some(),
+            tstamp_source: match i.tstamp_source {
+                TimestampSource::Software => NR_TSTAMP_SOFTWARE,
+                TimestampSource::HardwareSys => NR_TSTAMP_HW_SYS,
+                TimestampSource::HardwareRaw => NR_TSTAMP_HW_RAW,
+            },
+            tstamp_fallback: i.tstamp_fallback,
+            reserved0: 0,
+            warning: inner.warning.as_ref().map_or(ptr::null(), |w| w.as_ptr()),
+            reserved: [0; 6],
+        };
+        let n = size.min(size_of::<nr_capture_info>());
+        // SAFETY: the caller guarantees `size` writable bytes at out; we
+        // copy n <= size bytes of a local without padding.
+        unsafe {
+            ptr::copy_nonoverlapping(
+                (&v as *const nr_capture_info).cast::<u8>(),
+                out.cast::<u8>(),
+                n,
+            )
+        };
+        Ok(NR_OK)
+    })
+}
+
+/// Replace the capture's filter at run time with a classic program of `len`
+/// instructions (copied), or detach it (`insns` NULL and `len` 0: capture
+/// everything). The open-time snap length and direction are not re-applied:
+/// pass the whole program. Frames already in the ring stay there.
+///
+/// Returns NR_OK; NR_E_CONFIG (bad program: the message names the
+/// instruction); NR_E_INVALID_ARG; NR_E_SYSTEM.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nr_capture_set_filter(
+    cap: *mut nr_capture,
+    insns: *const nr_bpf_insn,
+    len: usize,
+) -> c_int {
+    boundary(|| {
+        // SAFETY: contract: a live handle used by one thread.
+        let h = unsafe { nr_capture::from_ptr(cap) }?;
+        let prog = if insns.is_null() && len == 0 {
+            None
+        } else {
+            // SAFETY: `len` readable instructions at insns (contract).
+            Some(unsafe { insns_from_c(insns, len, "insns") }?)
+        };
+        // SAFETY: one thread per handle.
+        unsafe { h.inner() }.cap.set_filter(prog.as_deref())?;
+        Ok(NR_OK)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -569,6 +1076,130 @@ mod tests {
         cfg.size = 0;
         // SAFETY: as above.
         assert!(unsafe { config_from_c(&cfg) }.is_err());
+    }
+
+    #[test]
+    fn config_has_no_padding() {
+        // Byte-wise copies of the config must never read padding.
+        let fields =
+            8 + 5 * 4 + 4 + 8 + 8 + 4 + 4 + 2 + 1 + 1 + 4 + 8 + 8 + 4 + 4 + 2 + 1 + 6 + 7 + 8;
+        assert_eq!(size_of::<nr_capture_config>(), fields);
+        assert_eq!(size_of::<nr_bpf_insn>(), 8);
+        assert_eq!(size_of::<nr_capture_info>(), 4 + 4 + 8 + 48);
+    }
+
+    #[test]
+    fn new_fields_convert() {
+        let prog = [nr_bpf_insn {
+            code: 6,
+            jt: 0,
+            jf: 0,
+            k: 0,
+        }];
+        let mut cfg = nr_capture_config::defaults();
+        cfg.filter = prog.as_ptr();
+        cfg.filter_len = 1;
+        cfg.direction = NR_DIRECTION_IN;
+        cfg.fanout_mode = NR_FANOUT_HASH;
+        cfg.fanout_group = 42;
+        cfg.fanout_flags = NR_FANOUT_FLAG_ROLLOVER | NR_FANOUT_FLAG_DEFRAG;
+        cfg.tstamp = NR_TSTAMP_HW_RAW;
+        cfg.tstamp_fallback = false;
+        cfg.busy_poll_us = 50;
+        cfg.busy_poll_budget = 8;
+        cfg.prefer_busy_poll = true;
+        cfg.reuseport = true;
+        cfg.rcvbuf = 1 << 20;
+        cfg.rcvbuf_force = true;
+        cfg.packet_loss = true;
+        cfg.vlan_reinsert = true;
+        cfg.netns = c"blue".as_ptr();
+        // SAFETY: cfg and everything it points to are live.
+        let c = unsafe { config_from_c(&cfg) }.unwrap();
+        assert_eq!(
+            c.filter.as_deref(),
+            Some(
+                &[BpfInsn {
+                    code: 6,
+                    jt: 0,
+                    jf: 0,
+                    k: 0
+                }][..]
+            )
+        );
+        assert_eq!(c.direction, CaptureDirection::In);
+        assert_eq!(
+            c.fanout,
+            Some(Fanout {
+                group: 42,
+                mode: FanoutMode::Hash,
+                flags: FanoutFlags::ROLLOVER | FanoutFlags::DEFRAG
+            })
+        );
+        assert_eq!(c.timestamp, TimestampSource::HardwareRaw);
+        assert!(!c.timestamp_fallback);
+        assert_eq!(
+            (c.busy_poll_us, c.busy_poll_budget, c.rcvbuf),
+            (50, 8, 1 << 20)
+        );
+        assert!(c.prefer_busy_poll && c.reuseport && c.rcvbuf_force && c.packet_loss);
+        assert!(c.vlan_reinsert);
+        assert_eq!(c.netns.as_deref(), Some("blue"));
+        assert_eq!(c.ebpf_filter_fd, None);
+        // Bad values are named.
+        cfg.direction = 9;
+        // SAFETY: as above.
+        let e = unsafe { config_from_c(&cfg) }.unwrap_err();
+        assert!(e.message().contains("direction 9"), "{e}");
+        cfg.direction = 0;
+        cfg.filter = ptr::null();
+        // SAFETY: as above.
+        let e = unsafe { config_from_c(&cfg) }.unwrap_err();
+        assert!(e.message().contains("'filter' is NULL"), "{e}");
+        cfg.filter_len = 0;
+        cfg.fanout_mode = NR_FANOUT_NONE;
+        // SAFETY: as above.
+        let e = unsafe { config_from_c(&cfg) }.unwrap_err();
+        assert!(e.message().contains("fanout_mode is NR_FANOUT_NONE"), "{e}");
+    }
+
+    #[test]
+    fn profile_sets_geometry_only_within_size() {
+        let mut cfg = nr_capture_config::defaults();
+        cfg.snaplen = 100;
+        // SAFETY: cfg is a valid config.
+        assert_eq!(
+            unsafe { nr_capture_config_profile(&mut cfg, NR_PROFILE_JUMBO) },
+            NR_OK
+        );
+        assert_eq!(
+            (cfg.block_size, cfg.frame_size, cfg.snaplen),
+            (8 << 20, 16384, 100)
+        );
+        // SAFETY: as above.
+        assert_eq!(
+            unsafe { nr_capture_config_profile(&mut cfg, NR_PROFILE_LOW_LATENCY) },
+            NR_OK
+        );
+        assert_eq!(
+            (cfg.block_size, cfg.block_timeout_ms, cfg.busy_poll_us),
+            (256 << 10, 1, 50)
+        );
+        // An old caller's short config: busy_poll_us is beyond its size.
+        let mut old = nr_capture_config::defaults();
+        old.size = offset_of!(nr_capture_config, filter);
+        // SAFETY: as above.
+        assert_eq!(
+            unsafe { nr_capture_config_profile(&mut old, NR_PROFILE_LOW_LATENCY) },
+            NR_OK
+        );
+        assert_eq!(old.busy_poll_us, 0);
+        assert_eq!(old.block_timeout_ms, 1);
+        // SAFETY: as above.
+        assert_eq!(
+            unsafe { nr_capture_config_profile(&mut cfg, 99) },
+            super::super::NR_E_INVALID_ARG
+        );
     }
 
     #[test]

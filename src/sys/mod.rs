@@ -5,6 +5,7 @@
 
 pub mod bpf;
 pub mod socket;
+pub mod sockopt;
 pub mod tpacket;
 pub mod tx;
 pub mod xdp;
