@@ -2,6 +2,8 @@
  * nrcap — a small tcpdump-like capture tool on netring's C API.
  *
  *   nrcap -i IFACE [-c COUNT] [-s SNAPLEN] [-B BLOCK_KIB] [-n BLOCKS] [-p] [-q] [-v]
+ *         [--bpf FILE] [--netns NAME] [--direction in|out|inout] [--tstamp soft|hw]
+ *         [--profile NAME] [--fanout MODE:GROUP]
  *
  * One line per packet (time, lengths, a short Ethernet/IP summary) unless -q.
  * Stops after COUNT packets or on SIGINT/SIGTERM (through
@@ -83,6 +85,132 @@ static int on_packet(void *user, const nr_packet *p)
     return st->limit && st->packets >= st->limit; /* non-zero stops */
 }
 
+/* ---- capture options (issue 5): --bpf, --netns, --direction, --tstamp,
+ * --profile, --fanout. Kept in one block so other option sets can be added
+ * next to it. ---- */
+static nr_bpf_insn g_bpf[4096];
+
+/* Read the text `tcpdump -ddd` prints: the count, then "code jt jf k" lines. */
+static size_t load_bpf(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "nrcap: %s: %s\n", path, strerror(errno));
+        exit(2);
+    }
+    unsigned long n = 0;
+    if (fscanf(f, "%lu", &n) != 1 || n == 0 || n > 4096) {
+        fprintf(stderr, "nrcap: %s: first line must be the instruction count (1..4096)\n", path);
+        exit(2);
+    }
+    for (unsigned long i = 0; i < n; i++) {
+        unsigned code, jt, jf;
+        unsigned long k;
+        if (fscanf(f, "%u %u %u %lu", &code, &jt, &jf, &k) != 4 || code > 0xffff || jt > 255 || jf > 255 ||
+            k > 0xffffffffUL) {
+            fprintf(stderr, "nrcap: %s: instruction %lu is not 'code jt jf k'\n", path, i + 1);
+            exit(2);
+        }
+        g_bpf[i].code = (uint16_t)code;
+        g_bpf[i].jt = (uint8_t)jt;
+        g_bpf[i].jf = (uint8_t)jf;
+        g_bpf[i].k = (uint32_t)k;
+    }
+    fclose(f);
+    return (size_t)n;
+}
+
+static uint8_t fanout_mode_of(const char *m)
+{
+    static const struct { const char *name; uint8_t mode; } modes[] = {
+        {"hash", NR_FANOUT_HASH},     {"lb", NR_FANOUT_LB},         {"cpu", NR_FANOUT_CPU},
+        {"rollover", NR_FANOUT_ROLLOVER}, {"random", NR_FANOUT_RANDOM}, {"qm", NR_FANOUT_QM},
+    };
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
+        if (strcmp(m, modes[i].name) == 0)
+            return modes[i].mode;
+    fprintf(stderr, "nrcap: unknown fanout mode '%s' (hash, lb, cpu, rollover, random, qm)\n", m);
+    exit(2);
+}
+
+/* Apply one long option; returns 0 if `opt` is not one of them. */
+static int capture_option(int opt, const char *arg, nr_capture_config *cfg)
+{
+    switch (opt) {
+    case 1000:
+        cfg->filter_len = load_bpf(arg);
+        cfg->filter = g_bpf;
+        return 1;
+    case 1001:
+        cfg->netns = arg;
+        return 1;
+    case 1002:
+        if (strcmp(arg, "in") == 0)
+            cfg->direction = NR_DIRECTION_IN;
+        else if (strcmp(arg, "out") == 0)
+            cfg->direction = NR_DIRECTION_OUT;
+        else if (strcmp(arg, "inout") == 0)
+            cfg->direction = NR_DIRECTION_INOUT;
+        else {
+            fprintf(stderr, "nrcap: --direction in|out|inout\n");
+            exit(2);
+        }
+        return 1;
+    case 1003:
+        if (strcmp(arg, "soft") == 0)
+            cfg->tstamp = NR_TSTAMP_SOFTWARE;
+        else if (strcmp(arg, "hw") == 0)
+            cfg->tstamp = NR_TSTAMP_HW_RAW;
+        else {
+            fprintf(stderr, "nrcap: --tstamp soft|hw\n");
+            exit(2);
+        }
+        return 1;
+    case 1004: {
+        static const struct { const char *name; int p; } profiles[] = {
+            {"default", NR_PROFILE_DEFAULT}, {"high-throughput", NR_PROFILE_HIGH_THROUGHPUT},
+            {"low-latency", NR_PROFILE_LOW_LATENCY}, {"memory-constrained", NR_PROFILE_MEMORY_CONSTRAINED},
+            {"jumbo", NR_PROFILE_JUMBO},
+        };
+        for (size_t i = 0; i < sizeof profiles / sizeof profiles[0]; i++)
+            if (strcmp(arg, profiles[i].name) == 0) {
+                nr_capture_config_profile(cfg, profiles[i].p);
+                return 1;
+            }
+        fprintf(stderr, "nrcap: --profile default|high-throughput|low-latency|memory-constrained|jumbo\n");
+        exit(2);
+    }
+    case 1005: {
+        char mode[32];
+        const char *colon = strchr(arg, ':');
+        if (!colon || (size_t)(colon - arg) >= sizeof mode) {
+            fprintf(stderr, "nrcap: --fanout MODE:GROUP\n");
+            exit(2);
+        }
+        memcpy(mode, arg, (size_t)(colon - arg));
+        mode[colon - arg] = 0;
+        cfg->fanout_mode = fanout_mode_of(mode);
+        char *end;
+        unsigned long g = strtoul(colon + 1, &end, 0);
+        if (*end || g > 65535) {
+            fprintf(stderr, "nrcap: bad fanout group '%s'\n", colon + 1);
+            exit(2);
+        }
+        cfg->fanout_group = (uint16_t)g;
+        return 1;
+    }
+    }
+    return 0;
+}
+
+static const struct option long_options[] = {
+    {"bpf", required_argument, NULL, 1000},     {"netns", required_argument, NULL, 1001},
+    {"direction", required_argument, NULL, 1002}, {"tstamp", required_argument, NULL, 1003},
+    {"profile", required_argument, NULL, 1004}, {"fanout", required_argument, NULL, 1005},
+    {NULL, 0, NULL, 0},
+};
+/* ---- end of capture options ---- */
+
 static void usage(void)
 {
     fprintf(stderr, "usage: nrcap -i IFACE [-c COUNT] [-s SNAPLEN] [-B BLOCK_KIB] [-n BLOCKS] [-p] [-q] [-v]\n"
@@ -92,7 +220,14 @@ static void usage(void)
                     "  -n BLOCKS    number of ring blocks\n"
                     "  -p           do not put the interface in promiscuous mode\n"
                     "  -q           quiet: no line per packet\n"
-                    "  -v           verbose per-packet lines\n");
+                    "  -v           verbose per-packet lines\n"
+                    "  --bpf FILE   classic BPF filter, text as `tcpdump -ddd` prints it\n"
+                    "  --netns NAME capture in network namespace NAME (/run/netns/NAME)\n"
+                    "  --direction in|out|inout\n"
+                    "  --tstamp soft|hw   timestamp source (hw falls back to soft, with a warning)\n"
+                    "  --profile NAME     default|high-throughput|low-latency|memory-constrained|jumbo\n"
+                    "                     (give it before -B/-n to override its geometry)\n"
+                    "  --fanout MODE:GROUP  join fanout group (hash, lb, cpu, rollover, random, qm)\n");
 }
 
 static unsigned long parse_num(const char *s, const char *what)
@@ -115,7 +250,9 @@ int main(int argc, char **argv)
     NR_CAPTURE_CONFIG_INIT(&cfg);
 
     int opt;
-    while ((opt = getopt(argc, argv, "i:c:s:B:n:pqvh")) != -1) {
+    while ((opt = getopt_long(argc, argv, "i:c:s:B:n:pqvh", long_options, NULL)) != -1) {
+        if (capture_option(opt, optarg, &cfg))
+            continue;
         switch (opt) {
         case 'i': ifname = optarg; break;
         case 'c': st.limit = parse_num(optarg, "count"); break;
@@ -144,6 +281,10 @@ int main(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+
+    nr_capture_info ci;
+    if (nr_capture_get_info(g_cap, &ci, sizeof ci) == NR_OK && ci.warning)
+        fprintf(stderr, "nrcap: warning: %s\n", ci.warning);
 
     nr_ring_info ri;
     if (!st.quiet && nr_capture_ring_info(g_cap, &ri) == NR_OK)
