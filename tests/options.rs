@@ -852,3 +852,81 @@ fn channel_adapter_delivers_everything_to_a_reading_consumer() {
         assert!(got.windows(2).all(|w| w[0] < w[1]));
     });
 }
+
+/// Load a BPF_PROG_TYPE_SOCKET_FILTER program `r0 = ret; exit`.
+fn load_socket_filter(ret: i32) -> std::os::fd::OwnedFd {
+    use std::os::fd::FromRawFd;
+    // mov64 r0, ret ; exit
+    let insns: [u64; 2] = [0xb7 | ((ret as u32 as u64) << 32), 0x95];
+    let license = c"GPL";
+    let mut attr = [0u8; 128];
+    attr[0..4].copy_from_slice(&1u32.to_ne_bytes()); // BPF_PROG_TYPE_SOCKET_FILTER
+    attr[4..8].copy_from_slice(&2u32.to_ne_bytes());
+    attr[8..16].copy_from_slice(&(insns.as_ptr() as u64).to_ne_bytes());
+    attr[16..24].copy_from_slice(&(license.as_ptr() as u64).to_ne_bytes());
+    // SAFETY: attr is a valid bpf_attr for BPF_PROG_LOAD pointing to live data.
+    let fd = unsafe { libc::syscall(libc::SYS_bpf, 5, attr.as_mut_ptr(), attr.len() as u32) };
+    assert!(
+        fd >= 0,
+        "BPF_PROG_LOAD: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: a fresh fd owned by nobody else.
+    unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) }
+}
+
+#[test]
+fn ebpf_socket_filter_and_ebpf_fanout_program_by_fd() {
+    use std::os::fd::AsRawFd;
+    let net = Net::new();
+    let drop_all = load_socket_filter(0);
+    let to_second = load_socket_filter(1);
+    let (filtered, sets, combos) = net.enter(|| {
+        let mut f = Capture::open(
+            &net.a,
+            &CaptureConfig {
+                ebpf_filter_fd: Some(drop_all.as_raw_fd()),
+                ..small()
+            },
+        )
+        .unwrap();
+        let mut caps: Vec<Capture> = (0..2)
+            .map(|_| {
+                Capture::open(&net.a, &fanout(FanoutMode::Ebpf(to_second.as_raw_fd()), 82)).unwrap()
+            })
+            .collect();
+        let tx = Sender::open(&net.b);
+        for i in 0..10 {
+            tx.send(&frame(60, i, OTHER_MAC));
+        }
+        let filtered = drain(&mut f, Duration::from_millis(150)).len();
+        let sets: Vec<usize> = caps
+            .iter_mut()
+            .map(|c| drain(c, Duration::from_millis(150)).len())
+            .collect();
+        // Combinations the kernel cannot honour are refused up front.
+        let e1 = Capture::open(
+            &net.a,
+            &CaptureConfig {
+                ebpf_filter_fd: Some(drop_all.as_raw_fd()),
+                snaplen: 100,
+                ..small()
+            },
+        )
+        .unwrap_err();
+        let e2 = Capture::open(
+            &net.a,
+            &CaptureConfig {
+                ebpf_filter_fd: Some(drop_all.as_raw_fd()),
+                filter: Some(vec![RET_BIG]),
+                ..small()
+            },
+        )
+        .unwrap_err();
+        (filtered, sets, [e1, e2])
+    });
+    assert_eq!(filtered, 0, "the eBPF filter dropped everything");
+    assert_eq!(sets, vec![0, 10], "the eBPF fanout program chose socket 1");
+    assert!(combos[0].message().contains("snaplen 100"), "{}", combos[0]);
+    assert!(combos[1].message().contains("both set"), "{}", combos[1]);
+}
