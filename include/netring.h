@@ -1781,3 +1781,5 @@ int nr_xdp_breakloop(const struct nr_xdp *xdp);
 #define NR_INJECTOR_CONFIG_INIT(cfg) nr_injector_config_init((cfg), sizeof(*(cfg)))
 /** Initialise a nr_xdp_config with the library defaults (the size is filled in for you). */
 #define NR_XDP_CONFIG_INIT(cfg) nr_xdp_config_init((cfg), sizeof(*(cfg)))
+/** Initialise a nr_writer_config with the library defaults (the size is filled in for you). */
+#define NR_WRITER_CONFIG_INIT(cfg) nr_writer_config_init((cfg), sizeof(*(cfg)))
