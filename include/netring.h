@@ -249,7 +249,8 @@ typedef enum nr_status {
    */
   NR_TIMEOUT = 1,
   /**
-   * Informational: the wait was ended by nr_capture_breakloop(). Not an error;
+   * Informational: the wait was ended by nr_capture_breakloop() (or
+   * nr_xdp_breakloop(), nr_bridge_breakloop()). Not an error;
    * the break request is consumed by the call that returns it.
    */
   NR_BREAK = 2,
