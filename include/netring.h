@@ -372,7 +372,8 @@ typedef enum nr_status {
    */
   NR_TIMEOUT = 1,
   /**
-   * Informational: the wait was ended by nr_capture_breakloop(). Not an error;
+   * Informational: the wait was ended by nr_capture_breakloop() (or
+   * nr_xdp_breakloop(), nr_bridge_breakloop()). Not an error;
    * the break request is consumed by the call that returns it.
    */
   NR_BREAK = 2,
@@ -2111,3 +2112,5 @@ int nr_xdp_breakloop(const struct nr_xdp *xdp);
 #define NR_INJECTOR_CONFIG_INIT(cfg) nr_injector_config_init((cfg), sizeof(*(cfg)))
 /** Initialise a nr_xdp_config with the library defaults (the size is filled in for you). */
 #define NR_XDP_CONFIG_INIT(cfg) nr_xdp_config_init((cfg), sizeof(*(cfg)))
+/** Initialise a nr_writer_config with the library defaults (the size is filled in for you). */
+#define NR_WRITER_CONFIG_INIT(cfg) nr_writer_config_init((cfg), sizeof(*(cfg)))

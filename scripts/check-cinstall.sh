@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dest=$PWD/build/cinstall
 rm -rf "$dest"
-cargo cinstall --release --locked --quiet --prefix=/usr --libdir=/usr/lib --destdir="$dest"
+cargo cinstall --release --locked --prefix=/usr --libdir=/usr/lib --destdir="$dest"
 lib=$dest/usr/lib
 for f in libnetring.so.0 libnetring.so libnetring.a pkgconfig/netring.pc; do
     [ -e "$lib/$f" ] || { echo "cinstall: $f missing" >&2; exit 1; }

@@ -12,6 +12,7 @@ have pkg-config || need_apt+=(pkg-config)
 have ip || need_apt+=(iproute2)
 have tcpdump || need_apt+=(tcpdump)
 have trafgen || need_apt+=(netsniff-ng)
+have tshark || need_apt+=(tshark)      # also brings capinfos, editcap, mergecap
 [ -e /usr/include/pcap/pcap.h ] || need_apt+=(libpcap-dev)
 # cargo-c's own build needs these.
 [ -e /usr/include/openssl/ssl.h ] || need_apt+=(libssl-dev)
@@ -19,6 +20,8 @@ have trafgen || need_apt+=(netsniff-ng)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "deps: apt-get install ${need_apt[*]}"
     export DEBIAN_FRONTEND=noninteractive
+    # tshark asks whether non-root users may capture: answer no, without a prompt.
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
     apt-get update -qq
     apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi

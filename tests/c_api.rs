@@ -364,3 +364,222 @@ fn nrcap_unknown_interface_fails_and_names_it() {
 
 #[allow(dead_code)]
 fn unused(_: Sender) {}
+
+#[test]
+fn c_capture_files_round_trip() {
+    for bin in variants("tests/c/pcapfile.c") {
+        let dir = root().join(format!(
+            "target/ctests/pcapfile-{}",
+            bin.file_name().unwrap().to_str().unwrap()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let (ok, out, err) = output_of(
+            Command::new(&bin)
+                .arg(&dir)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        assert!(ok, "{}:\n{out}\n{err}", bin.display());
+    }
+}
+
+/// Packets tcpdump printed: lines that start with a timestamp (tcpdump adds
+/// hex-dump lines, which start with a tab, for unknown EtherTypes).
+fn tcpdump_packets(stdout: &[u8]) -> usize {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_digit()))
+        .count()
+}
+
+/// nrcap -w: files that independent readers open without complaint, with the
+/// exact frames; nrcap -r reads them back through the same batch API.
+#[test]
+fn nrcap_writes_files_independent_readers_accept_and_reads_them_back() {
+    const N: u32 = 2000;
+    for format in ["pcap", "pcap-ns", "pcapng"] {
+        let net = Net::new();
+        let dir = root().join("target/ctests");
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join(format!("nrcap-{}-{format}.file", std::process::id()));
+        let _ = std::fs::remove_file(&file);
+        let child = net
+            .command(nrcap().to_str().unwrap())
+            .args([
+                "-i",
+                &net.a,
+                "-c",
+                &N.to_string(),
+                "-q",
+                "-B",
+                "256",
+                "-n",
+                "16",
+                "-F",
+                format,
+                "-w",
+            ])
+            .arg(&file)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_for_packet_socket(&net);
+        let tx = net.sender(&net.b);
+        let frames: Vec<Vec<u8>> = (0..N)
+            .map(|k| {
+                frame(
+                    if k % 3 == 0 {
+                        1514
+                    } else {
+                        60 + k as usize % 900
+                    },
+                    k,
+                    OTHER_MAC,
+                )
+            })
+            .collect();
+        for f in &frames {
+            tx.send(f);
+        }
+        let (ok, _, err) = output_of(child);
+        assert!(
+            ok && err.contains(&format!("RESULT packets={N} drops=0")),
+            "{format}: {err}"
+        );
+
+        // Byte-exact, through netring's reader.
+        let mut r = netring::pcapfile::Reader::open(&file).unwrap();
+        let mut got = Vec::new();
+        while let Some(b) = r.next_batch().unwrap() {
+            got.extend(b.iter().map(|p| p.data().to_vec()));
+        }
+        assert!(
+            got == frames,
+            "{format}: file content differs from what was sent"
+        );
+
+        // Independent readers: same count, nothing on stderr but tcpdump's banner.
+        let td = Command::new("tcpdump")
+            .args(["-nn", "-r"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            td.status.success(),
+            "{format}: tcpdump: {}",
+            String::from_utf8_lossy(&td.stderr)
+        );
+        assert_eq!(
+            tcpdump_packets(&td.stdout),
+            N as usize,
+            "{format}: tcpdump count"
+        );
+        let td_err = String::from_utf8_lossy(&td.stderr);
+        assert!(
+            td_err.lines().all(|l| l.starts_with("reading from file")),
+            "{format}: tcpdump said: {td_err}"
+        );
+        let ts = Command::new("tshark")
+            .args(["-n", "-r"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            ts.status.success(),
+            "{format}: tshark: {}",
+            String::from_utf8_lossy(&ts.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&ts.stdout).lines().count(),
+            N as usize,
+            "{format}: tshark count"
+        );
+        // (tshark warns about running as root; anything else is a complaint.)
+        let ts_err = String::from_utf8_lossy(&ts.stderr);
+        assert!(
+            ts_err
+                .lines()
+                .all(|l| l.contains("Running as user \"root\"")),
+            "{format}: tshark said: {ts_err}"
+        );
+
+        // nrcap -r prints the same RESULT line and one line per packet.
+        let rd = Command::new(nrcap()).arg("-r").arg(&file).output().unwrap();
+        assert!(rd.status.success());
+        assert!(
+            String::from_utf8_lossy(&rd.stderr).contains(&format!("RESULT packets={N} drops=0"))
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&rd.stdout)
+                .lines()
+                .filter(|l| l.contains("ethertype 0x88b5"))
+                .count(),
+            N as usize
+        );
+        let _ = std::fs::remove_file(&file);
+    }
+}
+
+#[test]
+fn nrcap_reads_files_written_by_tcpdump_and_converts_them() {
+    let data = root().join("tests/data");
+    for name in ["tcpdump.pcap", "editcap.pcapng", "mergecap-2if.pcapng"] {
+        let src = data.join(name);
+        let want = Command::new("tcpdump")
+            .args(["-nn", "-r"])
+            .arg(&src)
+            .output()
+            .unwrap();
+        let n = tcpdump_packets(&want.stdout);
+        assert!(n > 0, "{name}: tcpdump sees no packets");
+        let out = root().join(format!(
+            "target/ctests/conv-{}-{name}.pcapng",
+            std::process::id()
+        ));
+        let rd = Command::new(nrcap())
+            .args(["-q", "-F", "pcapng", "-r"])
+            .arg(&src)
+            .arg("-w")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(
+            rd.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&rd.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&rd.stderr).contains(&format!("RESULT packets={n} drops=0")),
+            "{name}"
+        );
+        let conv = Command::new("tcpdump")
+            .args(["-nn", "-r"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert_eq!(tcpdump_packets(&conv.stdout), n, "{name}: converted file");
+        let _ = std::fs::remove_file(&out);
+    }
+}
+
+#[test]
+fn nrcap_rejects_a_corrupt_file_with_its_offset() {
+    let file = root().join(format!("target/ctests/corrupt-{}.pcap", std::process::id()));
+    let mut bytes = std::fs::read(root().join("tests/data/tcpdump.pcap")).unwrap();
+    // Claim an absurd captured length in the first record header.
+    bytes[24 + 8..24 + 12].copy_from_slice(&0x7fff_ffffu32.to_le_bytes());
+    std::fs::write(&file, &bytes).unwrap();
+    let rd = Command::new(nrcap())
+        .args(["-q", "-r"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&rd.stderr);
+    assert!(!rd.status.success(), "{err}");
+    assert!(err.contains("offset"), "{err}");
+    let _ = std::fs::remove_file(&file);
+}

@@ -37,7 +37,8 @@ pub enum nr_status {
     /// Informational: the timeout passed and nothing was ready (also the answer
     /// of a non-blocking call, timeout 0, with nothing ready). Not an error.
     NR_TIMEOUT = 1,
-    /// Informational: the wait was ended by nr_capture_breakloop(). Not an error;
+    /// Informational: the wait was ended by nr_capture_breakloop() (or
+    /// nr_xdp_breakloop(), nr_bridge_breakloop()). Not an error;
     /// the break request is consumed by the call that returns it.
     NR_BREAK = 2,
     /// Informational: nr_batch_for_each() stopped because the callback returned
@@ -203,7 +204,7 @@ pub extern "C" fn nr_strerror(status: c_int) -> *const c_char {
         let s: &'static CStr = match status {
             NR_OK => c"success",
             NR_TIMEOUT => c"timeout: nothing ready",
-            NR_BREAK => c"interrupted by nr_capture_breakloop()",
+            NR_BREAK => c"interrupted by a breakloop call",
             NR_STOPPED => c"aborted by callback",
             NR_IFACE_DOWN => c"interface is down (capture resumes when it is up)",
             NR_EOF => c"end of file",

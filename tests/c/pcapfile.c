@@ -6,6 +6,7 @@
  *
  * Usage: pcapfile DIR   (a scratch directory). Exit status 0 = pass.
  */
+#define _XOPEN_SOURCE 700 /* truncate() */
 #include <netring.h>
 
 #include <stdio.h>

@@ -1,49 +1,50 @@
-//! Build the C programs against this build of the library.
+//! Build C programs (tests/c, c-examples) against the installed prefix
+//! (build/prefix, made by `make`), through pkg-config, with AddressSanitizer
+//! and UBSan.
 
-/// Build a C program of tests/c or c-examples against this build of the
-/// library (target/<profile>/libnetring.so) and the checked-in header.
-/// (When tests/c_api.rs lands, the same programs are driven from there
-/// against the installed prefix.)
+/// Build `src` (relative to the crate root) and return the binary's path.
 pub fn build_c(src: &str) -> std::path::PathBuf {
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let exe = std::env::current_exe().unwrap();
-    let built = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("libnetring.so");
-    assert!(built.exists(), "{}", built.display());
-    // The library's SONAME is libnetring.so.0: give the loader that name.
-    let libdir = exe.parent().unwrap().parent().unwrap().join("ctest-lib");
-    std::fs::create_dir_all(&libdir).unwrap();
-    for name in ["libnetring.so", "libnetring.so.0"] {
-        let _ = std::fs::remove_file(libdir.join(name));
-        std::os::unix::fs::symlink(&built, libdir.join(name)).unwrap();
-    }
+    let prefix = root.join("build/prefix");
+    let lib = prefix.join("lib");
+    assert!(
+        lib.join("libnetring.so.0").exists(),
+        "{} is missing: run `make` (or `make test`) first",
+        lib.join("libnetring.so.0").display()
+    );
+    let installed = std::fs::read_to_string(prefix.join("include/netring.h")).unwrap_or_default();
+    let source = std::fs::read_to_string(root.join("include/netring.h")).unwrap();
+    assert!(
+        installed == source,
+        "build/prefix is older than the sources: run `make` first"
+    );
+    let pc = std::process::Command::new("pkg-config")
+        .env("PKG_CONFIG_PATH", lib.join("pkgconfig"))
+        .args(["--cflags", "--libs", "netring"])
+        .output()
+        .unwrap();
+    assert!(
+        pc.status.success(),
+        "pkg-config: {}",
+        String::from_utf8_lossy(&pc.stderr)
+    );
+    let flags = String::from_utf8(pc.stdout).unwrap();
     let stem = std::path::Path::new(src)
         .file_stem()
         .unwrap()
         .to_str()
-        .unwrap();
-    let out = libdir.join(format!("ctest-{stem}"));
+        .unwrap()
+        .to_owned();
+    let dir = root.join("target/ctests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join(format!("cbuild-{stem}"));
     let o = std::process::Command::new("cc")
-        .args([
-            "-std=c99",
-            "-pedantic",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-g",
-            "-O1",
-        ])
+        .args(["-std=gnu99", "-Wall", "-Wextra", "-Werror", "-g", "-O1"])
         .args(["-fsanitize=address,undefined", "-fno-sanitize-recover=all"])
         .arg(root.join(src))
-        .arg("-I")
-        .arg(root.join("include"))
-        .arg(format!("-L{}", libdir.display()))
-        .arg("-lnetring")
-        .arg(format!("-Wl,-rpath,{}", libdir.display()))
+        .args(flags.split_whitespace())
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .arg("-lpthread")
         .arg("-o")
         .arg(&out)
         .output()
