@@ -7,6 +7,7 @@ use std::ptr;
 use std::time::Duration;
 
 use super::batch::{self, nr_batch, nr_packet};
+use super::config;
 use super::{NR_BREAK, NR_IFACE_DOWN, NR_OK, NR_TIMEOUT, boundary, c_str, guard, null_arg};
 use crate::afpacket::{
     BpfInsn, Breaker, Capture, CaptureConfig, CaptureDirection, Fanout, FanoutFlags, FanoutMode,
@@ -239,6 +240,17 @@ impl nr_capture_config {
     }
 }
 
+// SAFETY: nr_capture_config is repr(C), begins with `size: usize`, and holds only
+// integers, booleans and raw pointers.
+unsafe impl config::CConfig for nr_capture_config {
+    const NAME: &'static str = "nr_capture_config";
+    const INIT: &'static str = "NR_CAPTURE_CONFIG_INIT";
+    const MIN_SIZE: usize = std::mem::offset_of!(nr_capture_config, block_size) + 4;
+    fn defaults() -> nr_capture_config {
+        nr_capture_config::defaults()
+    }
+}
+
 /// Copy a C instruction array.
 ///
 /// # Safety
@@ -283,85 +295,50 @@ unsafe fn insns_from_c(
 /// `p` points to at least `size_of::<usize>()` readable bytes, and to
 /// `(*p).size` readable bytes.
 unsafe fn config_from_c(p: *const nr_capture_config) -> Result<CaptureConfig, Error> {
-    // SAFETY: the caller guarantees the size field is readable.
-    let size = unsafe { ptr::read_unaligned(p.cast::<usize>()) };
-    let ours = size_of::<nr_capture_config>();
-    if size < offset_of!(nr_capture_config, block_size) + 4 {
-        return Err(Error::invalid_arg(format!(
-            "nr_capture_config.size is {size}: initialise the config with NR_CAPTURE_CONFIG_INIT(&cfg)"
-        )));
-    }
-    if size > 4096 {
-        return Err(Error::invalid_arg(format!(
-            "nr_capture_config.size is {size}: not a netring config (uninitialised?)"
-        )));
-    }
-    // SAFETY: the caller guarantees `size` readable bytes at p.
-    let bytes = unsafe { std::slice::from_raw_parts(p.cast::<u8>(), size) };
-    if size > ours && bytes[ours..].iter().any(|&b| b != 0) {
-        return Err(Error::invalid_arg(
-            "nr_capture_config has options this netring version does not know (built against a newer header?)",
-        ));
-    }
-    let mut raw = [0u8; size_of::<nr_capture_config>()];
-    let defaults = nr_capture_config::defaults();
-    // SAFETY: nr_capture_config is repr(C) plain data of exactly raw.len()
-    // bytes; copying its bytes out is a valid read.
-    raw.copy_from_slice(unsafe {
-        std::slice::from_raw_parts((&defaults as *const nr_capture_config).cast::<u8>(), ours)
-    });
-    let n = size.min(ours);
-    raw[..n].copy_from_slice(&bytes[..n]);
-    let u32_at = |off: usize| u32::from_ne_bytes(raw[off..off + 4].try_into().unwrap_or([0; 4]));
-    let u16_at = |off: usize| u16::from_ne_bytes(raw[off..off + 2].try_into().unwrap_or([0; 2]));
-    let i32_at = |off: usize| u32_at(off) as i32;
-    let usize_at = |off: usize| {
-        usize::from_ne_bytes(
-            raw[off..off + size_of::<usize>()]
-                .try_into()
-                .unwrap_or([0; size_of::<usize>()]),
-        )
-    };
-    let bool_at = |off: usize| raw[off] != 0;
+    // SAFETY: forwarded to the caller's contract.
+    let f = unsafe { config::read(p) }?;
+    let d = nr_capture_config::defaults();
     macro_rules! at {
-        ($f:ident, $field:ident) => {
-            $f(offset_of!(nr_capture_config, $field))
+        ($get:ident, $field:ident) => {
+            config::field!(f, d, nr_capture_config, $get, $field)
         };
     }
     let mut c = CaptureConfig {
-        block_size: at!(u32_at, block_size),
-        block_count: at!(u32_at, block_count),
-        frame_size: at!(u32_at, frame_size),
-        block_timeout_ms: at!(u32_at, block_timeout_ms),
-        snaplen: at!(u32_at, snaplen),
-        promiscuous: at!(bool_at, promiscuous),
-        ignore_outgoing: at!(bool_at, ignore_outgoing),
-        fill_rxhash: at!(bool_at, fill_rxhash),
-        lock_memory: at!(bool_at, lock_memory),
-        busy_poll_us: at!(u32_at, busy_poll_us),
-        rcvbuf: at!(u32_at, rcvbuf),
-        busy_poll_budget: at!(u16_at, busy_poll_budget),
-        timestamp_fallback: at!(bool_at, tstamp_fallback),
-        prefer_busy_poll: at!(bool_at, prefer_busy_poll),
-        reuseport: at!(bool_at, reuseport),
-        rcvbuf_force: at!(bool_at, rcvbuf_force),
-        packet_loss: at!(bool_at, packet_loss),
-        vlan_reinsert: at!(bool_at, vlan_reinsert),
+        block_size: at!(u32, block_size),
+        block_count: at!(u32, block_count),
+        frame_size: at!(u32, frame_size),
+        block_timeout_ms: at!(u32, block_timeout_ms),
+        snaplen: at!(u32, snaplen),
+        promiscuous: at!(bool, promiscuous),
+        ignore_outgoing: at!(bool, ignore_outgoing),
+        fill_rxhash: at!(bool, fill_rxhash),
+        lock_memory: at!(bool, lock_memory),
+        busy_poll_us: at!(u32, busy_poll_us),
+        rcvbuf: at!(u32, rcvbuf),
+        busy_poll_budget: at!(u16, busy_poll_budget),
+        timestamp_fallback: at!(bool, tstamp_fallback),
+        prefer_busy_poll: at!(bool, prefer_busy_poll),
+        reuseport: at!(bool, reuseport),
+        rcvbuf_force: at!(bool, rcvbuf_force),
+        packet_loss: at!(bool, packet_loss),
+        vlan_reinsert: at!(bool, vlan_reinsert),
         ..CaptureConfig::default()
     };
-    let off = offset_of!(nr_capture_config, reserved);
-    if raw[off..off + 7].iter().any(|&b| b != 0) {
+    if f.bytes(offset_of!(nr_capture_config, reserved), 7)
+        .iter()
+        .any(|&b| b != 0)
+    {
         return Err(Error::invalid_arg(
             "nr_capture_config.reserved must be zero",
         ));
     }
-    let filter = at!(usize_at, filter) as *const nr_bpf_insn;
-    let filter_len = at!(usize_at, filter_len);
+    let filter: *const nr_bpf_insn = at!(ptr, filter);
+    let filter_len = at!(usize, filter_len);
     if !filter.is_null() || filter_len != 0 {
         // SAFETY: the caller guarantees filter_len readable instructions.
         c.filter = Some(unsafe { insns_from_c(filter, filter_len, "filter") }?);
     }
-    let efd = at!(i32_at, ebpf_filter_fd);
+    let efd = at!(i32, ebpf_filter_fd);
     if efd >= 0 {
         c.ebpf_filter_fd = Some(efd);
     } else if efd != -1 {
@@ -369,7 +346,7 @@ unsafe fn config_from_c(p: *const nr_capture_config) -> Result<CaptureConfig, Er
             "ebpf_filter_fd {efd}: use -1 for none or a program fd"
         )));
     }
-    c.direction = match raw[offset_of!(nr_capture_config, direction)] {
+    c.direction = match at!(u8, direction) {
         NR_DIRECTION_INOUT => CaptureDirection::Both,
         NR_DIRECTION_IN => CaptureDirection::In,
         NR_DIRECTION_OUT => CaptureDirection::Out,
@@ -379,7 +356,7 @@ unsafe fn config_from_c(p: *const nr_capture_config) -> Result<CaptureConfig, Er
             )));
         }
     };
-    c.timestamp = match raw[offset_of!(nr_capture_config, tstamp)] {
+    c.timestamp = match at!(u8, tstamp) {
         NR_TSTAMP_SOFTWARE => TimestampSource::Software,
         NR_TSTAMP_HW_SYS => TimestampSource::HardwareSys,
         NR_TSTAMP_HW_RAW => TimestampSource::HardwareRaw,
@@ -389,9 +366,9 @@ unsafe fn config_from_c(p: *const nr_capture_config) -> Result<CaptureConfig, Er
             )));
         }
     };
-    let fmode = raw[offset_of!(nr_capture_config, fanout_mode)];
-    let fflags = at!(u32_at, fanout_flags);
-    let fgroup = at!(u16_at, fanout_group);
+    let fmode = at!(u8, fanout_mode);
+    let fflags = at!(u32, fanout_flags);
+    let fgroup = at!(u16, fanout_group);
     if fmode == NR_FANOUT_NONE {
         if fflags != 0 || fgroup != 0 {
             return Err(Error::config(
@@ -407,13 +384,13 @@ unsafe fn config_from_c(p: *const nr_capture_config) -> Result<CaptureConfig, Er
             NR_FANOUT_RANDOM => FanoutMode::Random,
             NR_FANOUT_QM => FanoutMode::QueueMapping,
             NR_FANOUT_CBPF => {
-                let p = at!(usize_at, fanout_cbpf) as *const nr_bpf_insn;
+                let p: *const nr_bpf_insn = at!(ptr, fanout_cbpf);
                 // SAFETY: the caller guarantees fanout_cbpf_len instructions.
                 FanoutMode::Cbpf(unsafe {
-                    insns_from_c(p, at!(usize_at, fanout_cbpf_len), "fanout_cbpf")
+                    insns_from_c(p, at!(usize, fanout_cbpf_len), "fanout_cbpf")
                 }?)
             }
-            NR_FANOUT_EBPF => FanoutMode::Ebpf(at!(i32_at, fanout_prog_fd)),
+            NR_FANOUT_EBPF => FanoutMode::Ebpf(at!(i32, fanout_prog_fd)),
             m => {
                 return Err(Error::config(format!(
                     "fanout_mode {m} is not an NR_FANOUT_* mode"
@@ -446,7 +423,7 @@ unsafe fn config_from_c(p: *const nr_capture_config) -> Result<CaptureConfig, Er
             flags,
         });
     }
-    let ns = at!(usize_at, netns) as *const c_char;
+    let ns: *const c_char = at!(ptr, netns);
     if !ns.is_null() {
         // SAFETY: a NUL-terminated string per the contract.
         c.netns = Some(unsafe { c_str(ns, "netns") }?.to_owned());
@@ -463,30 +440,8 @@ unsafe fn config_from_c(p: *const nr_capture_config) -> Result<CaptureConfig, Er
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_capture_config_init(cfg: *mut nr_capture_config, size: usize) -> c_int {
     boundary(|| {
-        if cfg.is_null() {
-            return Err(null_arg("cfg"));
-        }
-        if size < offset_of!(nr_capture_config, block_size) + 4 {
-            return Err(Error::invalid_arg(format!(
-                "size {size} is smaller than a nr_capture_config"
-            )));
-        }
-        let mut d = nr_capture_config::defaults();
-        d.size = size;
-        let n = size.min(size_of::<nr_capture_config>());
-        // SAFETY: the caller guarantees `size` writable bytes at cfg; we
-        // write n <= size bytes from a local of at least n bytes.
-        unsafe {
-            ptr::copy_nonoverlapping(
-                (&d as *const nr_capture_config).cast::<u8>(),
-                cfg.cast::<u8>(),
-                n,
-            );
-            if size > n {
-                ptr::write_bytes(cfg.cast::<u8>().add(n), 0, size - n);
-            }
-        }
-        Ok(NR_OK)
+        // SAFETY: cfg is NULL or points to `size` writable bytes (contract).
+        unsafe { config::init(cfg, size) }
     })
 }
 

@@ -2,10 +2,10 @@
 
 use std::cell::UnsafeCell;
 use std::ffi::{c_char, c_int};
-use std::mem::{offset_of, size_of};
-use std::ptr;
+use std::mem::size_of;
 use std::time::Duration;
 
+use super::config;
 use super::{NR_OK, NR_TIMEOUT, boundary, c_str, guard, null_arg};
 use crate::afpacket::{InjectStats, Injector, InjectorConfig, TxMode};
 use crate::error::Error;
@@ -65,6 +65,17 @@ impl nr_injector_config {
     }
 }
 
+// SAFETY: nr_injector_config is repr(C), begins with `size: usize`, and holds only
+// integers, booleans and raw pointers.
+unsafe impl config::CConfig for nr_injector_config {
+    const NAME: &'static str = "nr_injector_config";
+    const INIT: &'static str = "NR_INJECTOR_CONFIG_INIT";
+    const MIN_SIZE: usize = std::mem::offset_of!(nr_injector_config, frame_size) + 4;
+    fn defaults() -> nr_injector_config {
+        nr_injector_config::defaults()
+    }
+}
+
 fn timeout_of(ms: i64) -> Option<Duration> {
     (ms >= 0).then(|| Duration::from_millis(ms as u64))
 }
@@ -74,31 +85,15 @@ fn timeout_of(ms: i64) -> Option<Duration> {
 /// # Safety
 /// `p` points to at least `(*p).size` readable bytes.
 unsafe fn config_from_c(p: *const nr_injector_config) -> Result<InjectorConfig, Error> {
-    // SAFETY: the size field comes first and every caller has it.
-    let size = unsafe { ptr::read_unaligned(p.cast::<usize>()) };
-    let ours = size_of::<nr_injector_config>();
-    if size < size_of::<usize>() + 4 || size > 4096 {
-        return Err(Error::invalid_arg(format!(
-            "nr_injector_config.size is {size}: not a netring config (uninitialised?)"
-        )));
+    // SAFETY: forwarded to the caller's contract.
+    let f = unsafe { config::read(p) }?;
+    let d = nr_injector_config::defaults();
+    macro_rules! at {
+        ($get:ident, $field:ident) => {
+            config::field!(f, d, nr_injector_config, $get, $field)
+        };
     }
-    // SAFETY: the caller guarantees `size` readable bytes at p.
-    let bytes = unsafe { std::slice::from_raw_parts(p.cast::<u8>(), size) };
-    if size > ours && bytes[ours..].iter().any(|&b| b != 0) {
-        return Err(Error::invalid_arg(
-            "nr_injector_config has options this netring version does not know (built against a newer header?)",
-        ));
-    }
-    let mut raw = [0u8; size_of::<nr_injector_config>()];
-    let defaults = nr_injector_config::defaults();
-    // SAFETY: repr(C) plain data of exactly raw.len() bytes.
-    raw.copy_from_slice(unsafe {
-        std::slice::from_raw_parts((&defaults as *const nr_injector_config).cast::<u8>(), ours)
-    });
-    let n = size.min(ours);
-    raw[..n].copy_from_slice(&bytes[..n]);
-    let u32_at = |off: usize| u32::from_ne_bytes(raw[off..off + 4].try_into().unwrap_or([0; 4]));
-    let mode = match u32_at(offset_of!(nr_injector_config, mode)) {
+    let mode = match at!(u32, mode) {
         NR_TX_AUTO => TxMode::Auto,
         NR_TX_RING => TxMode::Ring,
         NR_TX_SENDMMSG => TxMode::Sendmmsg,
@@ -109,13 +104,11 @@ unsafe fn config_from_c(p: *const nr_injector_config) -> Result<InjectorConfig, 
         }
     };
     Ok(InjectorConfig {
-        frame_size: u32_at(offset_of!(nr_injector_config, frame_size)),
-        frame_count: u32_at(offset_of!(nr_injector_config, frame_count)),
+        frame_size: at!(u32, frame_size),
+        frame_count: at!(u32, frame_count),
         mode,
-        wait_timeout: timeout_of(i64::from(
-            u32_at(offset_of!(nr_injector_config, wait_timeout_ms)) as i32,
-        )),
-        qdisc_bypass: raw[offset_of!(nr_injector_config, qdisc_bypass)] != 0,
+        wait_timeout: timeout_of(i64::from(at!(i32, wait_timeout_ms))),
+        qdisc_bypass: at!(bool, qdisc_bypass),
     })
 }
 
@@ -134,30 +127,8 @@ pub unsafe extern "C" fn nr_injector_config_init(
     size: usize,
 ) -> c_int {
     boundary(|| {
-        if cfg.is_null() {
-            return Err(null_arg("cfg"));
-        }
-        if size < offset_of!(nr_injector_config, frame_size) + 4 {
-            return Err(Error::invalid_arg(format!(
-                "size {size} is smaller than a nr_injector_config"
-            )));
-        }
-        let mut d = nr_injector_config::defaults();
-        d.size = size;
-        let n = size.min(size_of::<nr_injector_config>());
-        // SAFETY: the caller guarantees `size` writable bytes at cfg; we
-        // write n <= size bytes from a local of at least n bytes.
-        unsafe {
-            ptr::copy_nonoverlapping(
-                (&d as *const nr_injector_config).cast::<u8>(),
-                cfg.cast::<u8>(),
-                n,
-            );
-            if size > n {
-                ptr::write_bytes(cfg.cast::<u8>().add(n), 0, size - n);
-            }
-        }
-        Ok(NR_OK)
+        // SAFETY: cfg is NULL or points to `size` writable bytes (contract).
+        unsafe { config::init(cfg, size) }
     })
 }
 
@@ -624,6 +595,8 @@ pub unsafe extern "C" fn nr_injector_get_info(
 mod tests {
     use super::*;
     use crate::capi::{NR_E_CONFIG, NR_E_INVALID_ARG};
+    use std::mem::offset_of;
+    use std::ptr;
 
     #[test]
     fn config_init_defaults_and_old_callers() {

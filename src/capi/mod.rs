@@ -21,6 +21,7 @@ use crate::error::{Error, ErrorKind};
 pub mod batch;
 pub mod bridge;
 pub mod capture;
+pub(crate) mod config;
 pub mod inject;
 pub mod pcapfile;
 pub mod version;

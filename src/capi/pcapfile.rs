@@ -6,11 +6,12 @@
 
 use std::cell::UnsafeCell;
 use std::ffi::{CStr, c_char, c_int};
-use std::mem::{offset_of, size_of};
+use std::mem::size_of;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::ptr;
 
 use super::batch::{self, nr_batch, nr_packet};
+use super::config;
 use super::{NR_EOF, NR_OK, boundary, c_str, guard, null_arg};
 use crate::afpacket::block::BlockHeader;
 use crate::error::Error;
@@ -103,7 +104,16 @@ impl nr_writer_config {
     }
 }
 
-const MIN_CFG: usize = offset_of!(nr_writer_config, snaplen) + 4;
+// SAFETY: nr_writer_config is repr(C), begins with `size: usize`, and holds only
+// integers, booleans and raw pointers.
+unsafe impl config::CConfig for nr_writer_config {
+    const NAME: &'static str = "nr_writer_config";
+    const INIT: &'static str = "NR_WRITER_CONFIG_INIT";
+    const MIN_SIZE: usize = std::mem::offset_of!(nr_writer_config, snaplen) + 4;
+    fn defaults() -> nr_writer_config {
+        nr_writer_config::defaults()
+    }
+}
 
 /// Read a caller's config of `cfg.size` bytes over the defaults.
 ///
@@ -111,31 +121,14 @@ const MIN_CFG: usize = offset_of!(nr_writer_config, snaplen) + 4;
 /// `p` points to `(*p).size` readable bytes; its string fields are NULL or
 /// NUL-terminated.
 unsafe fn config_from_c(p: *const nr_writer_config, format: Format) -> Result<WriterConfig, Error> {
-    // SAFETY: the caller guarantees the size field is readable.
-    let size = unsafe { ptr::read_unaligned(p.cast::<usize>()) };
-    let ours = size_of::<nr_writer_config>();
-    if !(MIN_CFG..=4096).contains(&size) {
-        return Err(Error::invalid_arg(format!(
-            "nr_writer_config.size is {size}: initialise the config with nr_writer_config_init(&cfg, sizeof cfg)"
-        )));
+    // SAFETY: forwarded to the caller's contract.
+    let f = unsafe { config::read(p) }?;
+    let d = nr_writer_config::defaults();
+    macro_rules! at {
+        ($get:ident, $field:ident) => {
+            config::field!(f, d, nr_writer_config, $get, $field)
+        };
     }
-    // SAFETY: the caller guarantees `size` readable bytes at p.
-    let bytes = unsafe { std::slice::from_raw_parts(p.cast::<u8>(), size) };
-    if size > ours && bytes[ours..].iter().any(|&b| b != 0) {
-        return Err(Error::invalid_arg(
-            "nr_writer_config has options this netring version does not know (built against a newer header?)",
-        ));
-    }
-    let mut c = nr_writer_config::defaults();
-    // SAFETY: nr_writer_config is plain data (integers and pointers, every
-    // bit pattern valid); we copy at most its size from the caller's bytes.
-    unsafe {
-        ptr::copy_nonoverlapping(
-            bytes.as_ptr(),
-            (&mut c as *mut nr_writer_config).cast::<u8>(),
-            size.min(ours),
-        )
-    };
     let text = |p: *const c_char, name: &str| -> Result<Option<String>, Error> {
         if p.is_null() {
             return Ok(None);
@@ -148,13 +141,13 @@ unsafe fn config_from_c(p: *const nr_writer_config, format: Format) -> Result<Wr
     };
     Ok(WriterConfig {
         format,
-        snaplen: c.snaplen,
-        link_type: c.link_type,
-        buffer_size: c.buffer_size,
-        rotate_bytes: c.rotate_bytes,
-        rotate_files: c.rotate_files,
-        if_name: text(c.if_name, "if_name")?,
-        comment: text(c.comment, "comment")?,
+        snaplen: at!(u32, snaplen),
+        link_type: at!(u32, link_type),
+        buffer_size: at!(usize, buffer_size),
+        rotate_bytes: at!(u64, rotate_bytes),
+        rotate_files: at!(u32, rotate_files),
+        if_name: text(at!(ptr, if_name), "if_name")?,
+        comment: text(at!(ptr, comment), "comment")?,
     })
 }
 
@@ -165,30 +158,8 @@ unsafe fn config_from_c(p: *const nr_writer_config, format: Format) -> Result<Wr
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_writer_config_init(cfg: *mut nr_writer_config, size: usize) -> c_int {
     boundary(|| {
-        if cfg.is_null() {
-            return Err(null_arg("cfg"));
-        }
-        if size < MIN_CFG {
-            return Err(Error::invalid_arg(format!(
-                "size {size} is smaller than a nr_writer_config"
-            )));
-        }
-        let mut d = nr_writer_config::defaults();
-        d.size = size;
-        let n = size.min(size_of::<nr_writer_config>());
-        // SAFETY: the caller guarantees `size` writable bytes at cfg; we
-        // write n <= size bytes from a local of at least n bytes.
-        unsafe {
-            ptr::copy_nonoverlapping(
-                (&d as *const nr_writer_config).cast::<u8>(),
-                cfg.cast::<u8>(),
-                n,
-            );
-            if size > n {
-                ptr::write_bytes(cfg.cast::<u8>().add(n), 0, size - n);
-            }
-        }
-        Ok(NR_OK)
+        // SAFETY: cfg is NULL or points to `size` writable bytes (contract).
+        unsafe { config::init(cfg, size) }
     })
 }
 

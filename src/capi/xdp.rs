@@ -3,11 +3,12 @@
 
 use std::cell::UnsafeCell;
 use std::ffi::{c_char, c_int};
-use std::mem::{offset_of, size_of};
+use std::mem::size_of;
 use std::ptr;
 use std::time::Duration;
 
 use super::batch::{self, nr_batch};
+use super::config;
 use super::{NR_BREAK, NR_IFACE_DOWN, NR_OK, NR_TIMEOUT, boundary, c_str, guard, null_arg};
 use crate::afpacket::Wait;
 use crate::afxdp::{
@@ -115,42 +116,30 @@ impl nr_xdp_config {
     }
 }
 
+// SAFETY: nr_xdp_config is repr(C), begins with `size: usize`, and holds only
+// integers, booleans and raw pointers.
+unsafe impl config::CConfig for nr_xdp_config {
+    const NAME: &'static str = "nr_xdp_config";
+    const INIT: &'static str = "NR_XDP_CONFIG_INIT";
+    const MIN_SIZE: usize = std::mem::offset_of!(nr_xdp_config, frame_size) + 4;
+    fn defaults() -> nr_xdp_config {
+        nr_xdp_config::defaults()
+    }
+}
+
 /// # Safety
 /// `p` points to at least `size_of::<usize>()` readable bytes, and to
 /// `(*p).size` readable bytes.
 unsafe fn config_from_c(p: *const nr_xdp_config) -> Result<XdpConfig, Error> {
-    // SAFETY: the caller guarantees the size field is readable.
-    let size = unsafe { ptr::read_unaligned(p.cast::<usize>()) };
-    let ours = size_of::<nr_xdp_config>();
-    if size < offset_of!(nr_xdp_config, frame_size) + 4 {
-        return Err(Error::invalid_arg(format!(
-            "nr_xdp_config.size is {size}: initialise the config with NR_XDP_CONFIG_INIT(&cfg)"
-        )));
+    // SAFETY: forwarded to the caller's contract.
+    let f = unsafe { config::read(p) }?;
+    let d = nr_xdp_config::defaults();
+    macro_rules! at {
+        ($get:ident, $field:ident) => {
+            config::field!(f, d, nr_xdp_config, $get, $field)
+        };
     }
-    if size > 4096 {
-        return Err(Error::invalid_arg(format!(
-            "nr_xdp_config.size is {size}: not a netring config (uninitialised?)"
-        )));
-    }
-    // SAFETY: the caller guarantees `size` readable bytes at p.
-    let bytes = unsafe { std::slice::from_raw_parts(p.cast::<u8>(), size) };
-    if size > ours && bytes[ours..].iter().any(|&b| b != 0) {
-        return Err(Error::invalid_arg(
-            "nr_xdp_config has options this netring version does not know (built against a newer header?)",
-        ));
-    }
-    let mut raw = [0u8; size_of::<nr_xdp_config>()];
-    let defaults = nr_xdp_config::defaults();
-    // SAFETY: nr_xdp_config is repr(C) plain data of exactly raw.len()
-    // bytes; its padding bytes are read as u8, which any value allows.
-    raw.copy_from_slice(unsafe {
-        std::slice::from_raw_parts((&defaults as *const nr_xdp_config).cast::<u8>(), ours)
-    });
-    let n = size.min(ours);
-    raw[..n].copy_from_slice(&bytes[..n]);
-    let u32_at = |off: usize| u32::from_ne_bytes(raw[off..off + 4].try_into().unwrap_or([0; 4]));
-    let bool_at = |off: usize| raw[off] != 0;
-    let direction = match u32_at(offset_of!(nr_xdp_config, direction)) {
+    let direction = match at!(u32, direction) {
         NR_XDP_RX => Direction::Rx,
         NR_XDP_TX => Direction::Tx,
         NR_XDP_RXTX => Direction::RxTx,
@@ -160,7 +149,7 @@ unsafe fn config_from_c(p: *const nr_xdp_config) -> Result<XdpConfig, Error> {
             )));
         }
     };
-    let bind = match u32_at(offset_of!(nr_xdp_config, bind_mode)) {
+    let bind = match at!(u32, bind_mode) {
         NR_XDP_BIND_AUTO => BindMode::Auto,
         NR_XDP_BIND_COPY => BindMode::Copy,
         NR_XDP_BIND_ZEROCOPY => BindMode::ZeroCopy,
@@ -170,7 +159,7 @@ unsafe fn config_from_c(p: *const nr_xdp_config) -> Result<XdpConfig, Error> {
             )));
         }
     };
-    let attach = match u32_at(offset_of!(nr_xdp_config, attach_mode)) {
+    let attach = match at!(u32, attach_mode) {
         NR_XDP_ATTACH_AUTO => AttachMode::Auto,
         NR_XDP_ATTACH_NATIVE => AttachMode::Native,
         NR_XDP_ATTACH_GENERIC => AttachMode::Generic,
@@ -180,7 +169,7 @@ unsafe fn config_from_c(p: *const nr_xdp_config) -> Result<XdpConfig, Error> {
             )));
         }
     };
-    let map_fd = u32_at(offset_of!(nr_xdp_config, xskmap_fd)) as i32;
+    let map_fd = at!(i32, xskmap_fd);
     let program = match map_fd {
         -1 => Program::BuiltIn,
         fd if fd >= 0 => Program::External(fd),
@@ -191,23 +180,20 @@ unsafe fn config_from_c(p: *const nr_xdp_config) -> Result<XdpConfig, Error> {
         }
     };
     Ok(XdpConfig {
-        frame_size: u32_at(offset_of!(nr_xdp_config, frame_size)),
-        frame_count: u32_at(offset_of!(nr_xdp_config, frame_count)),
+        frame_size: at!(u32, frame_size),
+        frame_count: at!(u32, frame_count),
         direction,
-        fill_prefill: u32_at(offset_of!(nr_xdp_config, fill_prefill)),
-        rx_ring_size: u32_at(offset_of!(nr_xdp_config, rx_ring_size)),
-        tx_ring_size: u32_at(offset_of!(nr_xdp_config, tx_ring_size)),
-        fill_ring_size: u32_at(offset_of!(nr_xdp_config, fill_ring_size)),
-        comp_ring_size: u32_at(offset_of!(nr_xdp_config, comp_ring_size)),
+        fill_prefill: at!(u32, fill_prefill),
+        rx_ring_size: at!(u32, rx_ring_size),
+        tx_ring_size: at!(u32, tx_ring_size),
+        fill_ring_size: at!(u32, fill_ring_size),
+        comp_ring_size: at!(u32, comp_ring_size),
         bind,
         attach,
         program,
-        need_wakeup: bool_at(offset_of!(nr_xdp_config, need_wakeup)),
-        batch_size: u32_at(offset_of!(nr_xdp_config, batch_size)),
-        idle_sleep_max: Duration::from_micros(u64::from(u32_at(offset_of!(
-            nr_xdp_config,
-            idle_sleep_us
-        )))),
+        need_wakeup: at!(bool, need_wakeup),
+        batch_size: at!(u32, batch_size),
+        idle_sleep_max: Duration::from_micros(u64::from(at!(u32, idle_sleep_us))),
         ..XdpConfig::default()
     })
 }
@@ -224,30 +210,8 @@ unsafe fn config_from_c(p: *const nr_xdp_config) -> Result<XdpConfig, Error> {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_xdp_config_init(cfg: *mut nr_xdp_config, size: usize) -> c_int {
     boundary(|| {
-        if cfg.is_null() {
-            return Err(null_arg("cfg"));
-        }
-        if size < offset_of!(nr_xdp_config, frame_size) + 4 {
-            return Err(Error::invalid_arg(format!(
-                "size {size} is smaller than a nr_xdp_config"
-            )));
-        }
-        let mut d = nr_xdp_config::defaults();
-        d.size = size;
-        let n = size.min(size_of::<nr_xdp_config>());
-        // SAFETY: the caller guarantees `size` writable bytes at cfg; we
-        // write n <= size bytes from a local of at least n bytes.
-        unsafe {
-            ptr::copy_nonoverlapping(
-                (&d as *const nr_xdp_config).cast::<u8>(),
-                cfg.cast::<u8>(),
-                n,
-            );
-            if size > n {
-                ptr::write_bytes(cfg.cast::<u8>().add(n), 0, size - n);
-            }
-        }
-        Ok(NR_OK)
+        // SAFETY: cfg is NULL or points to `size` writable bytes (contract).
+        unsafe { config::init(cfg, size) }
     })
 }
 
@@ -830,6 +794,7 @@ pub unsafe extern "C" fn nr_xdp_breakloop(xdp: *const nr_xdp) -> c_int {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::mem::offset_of;
 
     #[test]
     fn config_init_roundtrip_and_old_callers() {
