@@ -15,6 +15,8 @@
 pub mod afpacket;
 /// cbindgen:ignore
 pub mod afxdp;
+/// cbindgen:ignore
+pub mod breaker;
 pub mod capi;
 /// cbindgen:ignore
 pub mod error;

@@ -8,15 +8,13 @@
 //! may drop it. One thread runs both directions; [`BridgeBreaker`] stops it
 //! from any thread or a signal handler.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::capture::{Capture, CaptureConfig, Wait};
 use super::inject::{Injector, InjectorConfig};
 use crate::error::{Error, ErrorKind, Result};
 use crate::packet::Packet;
-use crate::sys::socket::{self, EventFd};
+use crate::sys::socket::{self};
 
 /// Which way a frame goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,25 +73,8 @@ pub struct BridgeStats {
     pub capture_drops: u64,
 }
 
-#[derive(Debug)]
-struct BreakInner {
-    flag: AtomicBool,
-    efd: EventFd,
-}
-
-/// Stops [`Bridge::run`]. Cheap to clone, `Send + Sync`;
-/// [`BridgeBreaker::break_loop`] is async-signal-safe.
-#[derive(Debug, Clone)]
-pub struct BridgeBreaker(Arc<BreakInner>);
-
-impl BridgeBreaker {
-    /// Make the current or next [`Bridge::run`] return. Only an atomic
-    /// store and a `write(2)`.
-    pub fn break_loop(&self) {
-        self.0.flag.store(true, Ordering::Release);
-        EventFd::signal_raw(self.0.efd.raw());
-    }
-}
+/// Stops [`Bridge::run`] (the shared [`crate::breaker::Breaker`]).
+pub type BridgeBreaker = crate::breaker::Breaker;
 
 /// A two-way bridge between interfaces A and B.
 #[derive(Debug)]
@@ -190,14 +171,10 @@ impl Bridge {
             Injector::open(b, &cfg.inject)?,
             Injector::open(a, &cfg.inject)?,
         ];
-        let efd = EventFd::new().map_err(|e| Error::os("eventfd", e))?;
         Ok(Bridge {
             cap,
             inj,
-            brk: BridgeBreaker(Arc::new(BreakInner {
-                flag: AtomicBool::new(false),
-                efd,
-            })),
+            brk: BridgeBreaker::new()?,
             stats: [BridgeStats::default(); 2],
         })
     }
@@ -215,8 +192,7 @@ impl Bridge {
     pub fn run(&mut self, mut f: impl FnMut(Direction, &Packet<'_>) -> Verdict) -> Result<()> {
         let dirs = [Direction::AToB, Direction::BToA];
         loop {
-            if self.brk.0.flag.swap(false, Ordering::AcqRel) {
-                self.brk.0.efd.drain();
+            if self.brk.take() {
                 return Ok(());
             }
             let mut busy = false;
@@ -235,7 +211,7 @@ impl Bridge {
             }
             let mut fds = [
                 libc::pollfd {
-                    fd: self.brk.0.efd.raw(),
+                    fd: self.brk.fd(),
                     events: libc::POLLIN,
                     revents: 0,
                 },
@@ -252,8 +228,8 @@ impl Bridge {
             ];
             socket::poll(&mut fds, 100).map_err(|e| Error::os("poll", e))?;
             if fds[0].revents & libc::POLLIN != 0 {
-                self.brk.0.efd.drain();
-                if self.brk.0.flag.swap(false, Ordering::AcqRel) {
+                self.brk.drain();
+                if self.brk.take() {
                     return Ok(());
                 }
             }

@@ -3,8 +3,7 @@
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use super::block::{BlockHeader, Malformed, PacketIter, block_header};
@@ -14,7 +13,7 @@ use super::options::{
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::packet::Packet;
-use crate::sys::socket::{self, Deadline, EventFd, Mmap};
+use crate::sys::socket::{self, Deadline, Mmap};
 use crate::sys::sockopt as so;
 use crate::sys::tpacket::{self as tp, block_desc};
 
@@ -383,38 +382,7 @@ pub enum Wait<T> {
     InterfaceDown,
 }
 
-#[derive(Debug)]
-struct BreakInner {
-    flag: AtomicBool,
-    efd: EventFd,
-}
-
-/// Stops a blocked or future wait of its [`Capture`]. Cheap to clone; `Send`
-/// and `Sync`; [`Breaker::break_loop`] is async-signal-safe.
-#[derive(Debug, Clone)]
-pub struct Breaker(Arc<BreakInner>);
-
-impl Breaker {
-    fn new() -> Result<Breaker> {
-        let efd = EventFd::new().map_err(|e| Error::os("eventfd", e))?;
-        Ok(Breaker(Arc::new(BreakInner {
-            flag: AtomicBool::new(false),
-            efd,
-        })))
-    }
-
-    /// Ask the capture to return [`Wait::Interrupted`] from its current or
-    /// next wait. Only an atomic store and a `write(2)`: safe in a signal
-    /// handler and from any thread.
-    pub fn break_loop(&self) {
-        self.0.flag.store(true, Ordering::Release);
-        EventFd::signal_raw(self.0.efd.raw());
-    }
-
-    fn take(&self) -> bool {
-        self.0.flag.swap(false, Ordering::AcqRel)
-    }
-}
+pub use crate::breaker::Breaker;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Held {
@@ -938,7 +906,6 @@ impl Capture {
         let deadline = Deadline::after(timeout);
         loop {
             if self.brk.take() {
-                self.brk.0.efd.drain();
                 return Ok(Wait::Interrupted);
             }
             if self.ready() {
@@ -957,7 +924,7 @@ impl Capture {
             let remaining = deadline.remaining();
             let mut fds = [
                 libc::pollfd {
-                    fd: self.brk.0.efd.raw(),
+                    fd: self.brk.fd(),
                     events: libc::POLLIN,
                     revents: 0,
                 },
@@ -984,7 +951,7 @@ impl Capture {
             if fds[0].revents & libc::POLLIN != 0 {
                 // Drain before re-checking the flag at the top of the loop, so
                 // a late write cannot leave the eventfd readable (a spin).
-                self.brk.0.efd.drain();
+                self.brk.drain();
                 continue;
             }
             if n == 2 && fds[1].revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {

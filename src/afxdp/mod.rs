@@ -25,8 +25,6 @@ pub mod umem;
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 pub use program::{AttachMode, Program};
@@ -37,7 +35,7 @@ use umem::{BadDesc, Umem};
 use crate::afpacket::Wait;
 use crate::error::{Error, ErrorKind, Result};
 use crate::packet::{Packet, PacketFlags, PacketType};
-use crate::sys::socket::{self as sock, Deadline, EventFd};
+use crate::sys::socket::{self as sock, Deadline};
 use crate::sys::xdp as x;
 
 /// How long after the last received frame the wait keeps sleeping in short
@@ -329,37 +327,8 @@ impl XdpStats {
     }
 }
 
-#[derive(Debug)]
-struct BreakInner {
-    flag: AtomicBool,
-    efd: EventFd,
-}
-
-/// Stops a blocked or future wait of its [`Xdp`]. Cheap to clone; `Send`
-/// and `Sync`; [`XdpBreaker::break_loop`] is async-signal-safe.
-#[derive(Debug, Clone)]
-pub struct XdpBreaker(Arc<BreakInner>);
-
-impl XdpBreaker {
-    fn new() -> Result<XdpBreaker> {
-        let efd = EventFd::new().map_err(|e| Error::os("eventfd", e))?;
-        Ok(XdpBreaker(Arc::new(BreakInner {
-            flag: AtomicBool::new(false),
-            efd,
-        })))
-    }
-
-    /// Make the current or next wait return [`Wait::Interrupted`]. Only an
-    /// atomic store and a `write(2)`.
-    pub fn break_loop(&self) {
-        self.0.flag.store(true, Ordering::Release);
-        EventFd::signal_raw(self.0.efd.raw());
-    }
-
-    fn take(&self) -> bool {
-        self.0.flag.swap(false, Ordering::AcqRel)
-    }
-}
+/// Stops a blocked or future wait of its [`Xdp`] (the shared [`Breaker`]).
+pub type XdpBreaker = crate::breaker::Breaker;
 
 /// An AF_XDP engine on one or more queues of one interface.
 ///
@@ -655,7 +624,6 @@ impl Xdp {
         let deadline = Deadline::after(timeout);
         loop {
             if self.brk.take() {
-                self.brk.0.efd.drain();
                 return Ok(Wait::Interrupted);
             }
             if let Some(r) = self.poll_rings() {
@@ -676,7 +644,7 @@ impl Xdp {
                 // not have to wake us, and a break still does.
                 let slice = remaining.map_or(self.idle_sleep, |r| r.min(self.idle_sleep));
                 let mut fds = [libc::pollfd {
-                    fd: self.brk.0.efd.raw(),
+                    fd: self.brk.fd(),
                     events: libc::POLLIN,
                     revents: 0,
                 }];
@@ -688,7 +656,7 @@ impl Xdp {
             // Idle: block on every socket and the break eventfd.
             let mut fds = Vec::with_capacity(self.socks.len() + 1);
             fds.push(libc::pollfd {
-                fd: self.brk.0.efd.raw(),
+                fd: self.brk.fd(),
                 events: libc::POLLIN,
                 revents: 0,
             });
