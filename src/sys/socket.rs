@@ -210,6 +210,8 @@ pub struct Mmap {
 // SAFETY: the mapping is plain memory shared with the kernel; access
 // discipline (who may read which block) is enforced by the owners.
 unsafe impl Send for Mmap {}
+// SAFETY: as above; the mapping itself has no interior state.
+unsafe impl Sync for Mmap {}
 
 impl Mmap {
     /// Map `len` bytes of `fd`'s ring; tries `MAP_LOCKED` first when `lock`
@@ -249,6 +251,51 @@ impl Mmap {
             len,
             locked: false,
         })
+    }
+
+    fn checked(p: *mut libc::c_void, len: usize) -> io::Result<Mmap> {
+        if p == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Mmap {
+            ptr: p.cast(),
+            len,
+            locked: false,
+        })
+    }
+
+    /// Map `len` bytes of a socket's ring at page offset `pgoff`
+    /// (`MAP_SHARED | MAP_POPULATE`; AF_XDP rings).
+    pub fn ring(fd: &OwnedFd, len: usize, pgoff: i64) -> io::Result<Mmap> {
+        // SAFETY: a fresh mapping at a kernel-chosen address; nothing else
+        // refers to that range.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_POPULATE,
+                fd.as_raw_fd(),
+                pgoff,
+            )
+        };
+        Self::checked(p, len)
+    }
+
+    /// An anonymous, private, pre-faulted mapping of `len` bytes (a UMEM).
+    pub fn anonymous(len: usize) -> io::Result<Mmap> {
+        // SAFETY: a fresh anonymous mapping at a kernel-chosen address.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,
+                -1,
+                0,
+            )
+        };
+        Self::checked(p, len)
     }
 
     /// Start of the mapping.

@@ -266,85 +266,9 @@ pub fn ppoll_ns(fds: &mut [libc::pollfd], ns: u64) -> io::Result<usize> {
     Ok(rc as usize)
 }
 
-/// A shared mapping of one ring of an AF_XDP socket, or an anonymous
-/// private mapping (the UMEM). Unmapped on drop.
-#[derive(Debug)]
-pub struct XdpMap {
-    ptr: *mut u8,
-    len: usize,
-}
-
-// SAFETY: plain memory (shared with the kernel); the owners enforce who
-// touches which part.
-unsafe impl Send for XdpMap {}
-// SAFETY: as above; the mapping itself has no interior state.
-unsafe impl Sync for XdpMap {}
-
-impl XdpMap {
-    /// Map `len` bytes of the socket's ring at page offset `pgoff`
-    /// (`MAP_SHARED | MAP_POPULATE`).
-    pub fn ring(fd: &OwnedFd, len: usize, pgoff: i64) -> io::Result<XdpMap> {
-        // SAFETY: a fresh mapping at a kernel-chosen address.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_POPULATE,
-                fd.as_raw_fd(),
-                pgoff,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(XdpMap { ptr: p.cast(), len })
-    }
-
-    /// An anonymous, private, pre-faulted mapping of `len` bytes (a UMEM).
-    pub fn anonymous(len: usize) -> io::Result<XdpMap> {
-        // SAFETY: a fresh anonymous mapping at a kernel-chosen address.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(XdpMap { ptr: p.cast(), len })
-    }
-
-    /// Start of the mapping.
-    pub fn as_ptr(&self) -> *mut u8 {
-        self.ptr
-    }
-
-    /// Length in bytes.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Always false for a successful mapping.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-}
-
-impl Drop for XdpMap {
-    fn drop(&mut self) {
-        // SAFETY: ptr/len are exactly what mmap returned; the owners drop
-        // every view before the mapping.
-        unsafe {
-            libc::munmap(self.ptr.cast(), self.len);
-        }
-    }
-}
+/// A mapping of an AF_XDP ring or of a UMEM: the one [`Mmap`] type
+/// ([`Mmap::ring`], [`Mmap::anonymous`]).
+pub type XdpMap = crate::sys::socket::Mmap;
 
 /// `SIOCETHTOOL` request number.
 const SIOCETHTOOL: libc::c_ulong = 0x8946;
