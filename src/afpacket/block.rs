@@ -160,7 +160,11 @@ impl<'a> PacketIter<'a> {
 impl<'a> Iterator for PacketIter<'a> {
     type Item = Packet<'a>;
 
-    #[inline]
+    // Always inlined: returned through memory, the Packet's fields are
+    // stored one width and reloaded another in the caller, which stalls
+    // store-to-load forwarding (measured: +10 ns/packet in
+    // nr_batch_for_each; examples/micro.rs).
+    #[inline(always)]
     fn next(&mut self) -> Option<Packet<'a>> {
         if self.remaining == 0 {
             return None;

@@ -23,6 +23,9 @@ pub mod bridge;
 pub mod capture;
 pub mod inject;
 pub mod pcapfile;
+/// cbindgen:ignore
+#[doc(hidden)]
+pub mod synthetic;
 pub mod version;
 pub mod xdp;
 
