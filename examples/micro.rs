@@ -15,10 +15,12 @@
 //! Prints one line per frame size:
 //!   RESULT micro size=60 pkts_per_block=N raw_ns=X rust_ns=Y capi_ns=Z capi_minus_raw_ns=D
 //! (ns per packet: the minimum over `--trials` timed trials of `--secs`
-//! seconds each, methods interleaved).
+//! seconds each, methods interleaved).  With `--blocks N` the walks go
+//! round-robin over N distinct blocks (N x block size of memory: with 16 x
+//! 4 MiB the packets come from DRAM, as from a real ring, instead of cache).
 //!
 //!   cargo run --release --example micro -- [--secs 0.2] [--trials 7]
-//!       [--block-size 4194304] [--sizes 60,1514]
+//!       [--block-size 4194304] [--blocks 1] [--sizes 60,1514]
 
 use std::ffi::{c_int, c_void};
 use std::hint::black_box;
@@ -106,6 +108,7 @@ fn main() {
     let mut secs = 0.2f64;
     let mut trials = 7usize;
     let mut block_size = 4usize << 20;
+    let mut nblocks = 1usize;
     let mut sizes = vec![60usize, 1514];
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -115,6 +118,7 @@ fn main() {
             "--secs" => secs = v.parse().expect("--secs SECONDS"),
             "--trials" => trials = v.parse().expect("--trials N"),
             "--block-size" => block_size = v.parse().expect("--block-size BYTES"),
+            "--blocks" => nblocks = v.parse().expect("--blocks N"),
             "--sizes" => {
                 sizes = v
                     .split(',')
@@ -123,7 +127,7 @@ fn main() {
             }
             _ => {
                 eprintln!(
-                    "usage: micro [--secs S] [--trials N] [--block-size BYTES] [--sizes 60,1514]"
+                    "usage: micro [--secs S] [--trials N] [--block-size BYTES] [--blocks N] [--sizes 60,1514]"
                 );
                 std::process::exit(2);
             }
@@ -138,19 +142,29 @@ fn main() {
         let n = (block_size - 48) / rec;
         let frame: Vec<u8> = (0..size).map(|b| b as u8).collect();
         let frames: Vec<&[u8]> = vec![frame.as_slice(); n];
-        let mut words = synth::block(block_size, 1, &frames);
-        let block: &[u8] = synth::bytes(&mut words);
-        let sb = SyntheticBatch::new(block).expect("synthetic block is well formed");
+        let mut words: Vec<Vec<u64>> = (0..nblocks)
+            .map(|i| synth::block(block_size, i as u64 + 1, &frames))
+            .collect();
+        let blocks: Vec<&[u8]> = words.iter_mut().map(|w| &*synth::bytes(w)).collect();
+        let sbs: Vec<SyntheticBatch<'_>> = blocks
+            .iter()
+            .map(|b| SyntheticBatch::new(b).expect("synthetic block is well formed"))
+            .collect();
         let (mut raw, mut rust, mut capi) = (f64::MAX, f64::MAX, f64::MAX);
+        let mut k = 0usize;
+        let mut next = move || {
+            k = (k + 1) % nblocks;
+            k
+        };
         for _ in 0..trials {
             raw = raw.min(time_ns_per_pkt(secs, n as u64, |s| {
-                walk_raw(black_box(block), s)
+                walk_raw(black_box(blocks[next()]), s)
             }));
             rust = rust.min(time_ns_per_pkt(secs, n as u64, |s| {
-                walk_rust(black_box(block), s)
+                walk_rust(black_box(blocks[next()]), s)
             }));
             capi = capi.min(time_ns_per_pkt(secs, n as u64, |s| {
-                walk_capi(black_box(&sb), cb, s)
+                walk_capi(black_box(&sbs[next()]), cb, s)
             }));
         }
         println!(
