@@ -79,6 +79,7 @@ def rx_per(rows):
             "vdrop": fnum(r["veth_txdrop"]) + fnum(r["softnet_drop"]),
             # KiB -> MiB; RSS beyond the ring (socket) mappings
             "extra": (fnum(r.get("rss_kib")) - fnum(r.get("ring_kib"))) / 1024.0,
+            "anon": fnum(r.get("anon_kib")) / 1024.0,
         }
         per[(r["size"], r["consumer"])][r["rep"]] = m
     return per
@@ -94,8 +95,8 @@ def rx(rows, ref):
         out.append("| consumer | offered kpps | captured kpps [min-max] | loss % | kernel drop % "
                    "| CPU s/Mpkt [min-max] | sys % | CPU ratio vs " + ref + " | captured ratio vs " + ref
                    + " | offered ratio vs " + ref + " | gen CPU s/Mpkt | gen CPU % | veth/backlog drops "
-                   "| RSS beyond ring MiB |")
-        out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+                   "| RSS beyond ring MiB | of it anon MiB |")
+        out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         refd = per.get((size, ref), {})
         for c in names:
             reps = per[(size, c)]
@@ -118,7 +119,7 @@ def rx(rows, ref):
                 f"| {c} | {k(med(col('off_pps')))} | {cap_s} | {f2(med(col('loss')))} "
                 f"| {f2(med(col('kdrop')))} | {cpu_s} | {f2(med(col('sys')), 0)} | {f2(med(cr))} "
                 f"| {f2(med(cpr))} | {f2(med(opr))} | {f2(med(col('gen_m')), 3)} | {f2(med(col('gen_u')), 0)} "
-                f"| {f2(med(col('vdrop')), 0)} | {f2(med(col('extra')), 2)} |"
+                f"| {f2(med(col('vdrop')), 0)} | {f2(med(col('extra')), 2)} | {f2(med(col('anon')), 2)} |"
             )
         olo, ohi = rng([m["off_pps"] for (s, c), reps in per.items() if s == size for m in reps.values()])
         out.append(f"\noffered kpps over all runs of this size: {k(olo)}-{k(ohi)}")
@@ -339,6 +340,52 @@ def meta_lines(path):
     return [l.rstrip("\n") for l in open(path)] if os.path.exists(path) else []
 
 
+def headline(rxp, rs, xdpp, xs, txp, ts, micro):
+    """Compact tables for the project README."""
+    out = []
+    if rs:
+        out += ["| RX consumer | " + " | ".join(f"{s} B: captured kpps, loss %, CPU ns/pkt (vs min_v3)" for s in rs)
+                + " | RSS beyond ring |", "|---|" + "---|" * len(rs) + "---|"]
+        for c in order_of([{"c": c} for (s, c) in rxp], "c"):
+            if c == "none":
+                continue
+            cells = []
+            for s in rs:
+                cpu = metric(rxp, s, c, "cpu_m") * 1000
+                cells.append(f"{k(metric(rxp, s, c, 'cap_pps'))}, {f2(metric(rxp, s, c, 'loss'), 1)}, "
+                             f"{f2(cpu, 1)} ({f2(rep_ratio(rxp, s, c, 'min_v3', 'cpu_m'))}x)")
+            extra = med([metric(rxp, s, c, "extra") for s in rs])
+            out.append(f"| {c} | " + " | ".join(cells) + f" | {f2(extra, 1)} MiB |")
+        out.append("")
+    if xs:
+        out += ["| AF_XDP on veth | " + " | ".join(f"{s} B: captured kpps (vs nrcap), CPU ns/pkt" for s in xs) + " |",
+                "|---|" + "---|" * len(xs)]
+        for c in order_of([{"c": c} for (s, c) in xdpp], "c"):
+            cells = [f"{k(metric(xdpp, s, c, 'cap_pps'))} ({f2(rep_ratio(xdpp, s, c, 'nrcap', 'cap_pps'))}x), "
+                     f"{f2(metric(xdpp, s, c, 'cpu_m') * 1000, 0)}" for s in xs]
+            out.append(f"| {c} | " + " | ".join(cells) + " |")
+        out.append("")
+    if ts:
+        out += ["| TX sender | " + " | ".join(f"{s} B: kpps received (vs best peer)" for s in ts) + " |",
+                "|---|" + "---|" * len(ts)]
+        for c in order_of([{"c": c} for (s, c) in txp], "c"):
+            cells = []
+            for s in ts:
+                reps = txp.get((s, c), {})
+                br = med([m["pps"] / best_peer(txp, s, r) for r, m in reps.items()])
+                cells.append(f"{k(metric(txp, s, c, 'pps'))} ({f2(br)}x)")
+            out.append(f"| {c} | " + " | ".join(cells) + " |")
+        out.append("")
+    if micro:
+        out += ["| micro (ns/packet) | raw walk | Rust PacketIter | C nr_batch_for_each | C minus raw |",
+                "|---|---|---|---|---|"]
+        for s, m in micro.items():
+            out.append(f"| {s} B frames | {m['raw_ns']:.2f} | {m['rust_ns']:.2f} | {m['capi_ns']:.2f} "
+                       f"| {m['capi_minus_raw_ns']:.2f} |")
+        out.append("")
+    return out
+
+
 def report(run, out_dir):
     rx_rows = load_if(os.path.join(run, "rx", "rx.tsv"))
     xdp_rows = load_if(os.path.join(run, "xdp", "rx.tsv"))
@@ -351,6 +398,7 @@ def report(run, out_dir):
     md += [l for l in meta_lines(os.path.join(run, "meta.txt"))]
     md += ["", "Plot: [plot.svg](plot.svg).  Raw data: `rx.tsv`, `xdp.tsv`, `tx.tsv`, `micro.txt` "
            "(re-render a table: `python3 bench/summarize.py rx|tx FILE`).", ""]
+    md += ["## Headline (medians)", ""] + headline(rxp, rs, xdpp, xs, txp, ts, micro)
     md += ["## Goals", "", "| goal | measured | met |", "|---|---|---|"]
     for text, val, ok in goals(rxp, rs, xdpp, xs, txp, ts, micro):
         v = "-" if isinstance(val, float) and math.isnan(val) else f"{val:.2f}"
