@@ -165,7 +165,7 @@ def tx(rows, ref):
         names = [c for c in order_of(rows, "sender") if (size, c) in per]
         nreps = max(len(per[(size, c)]) for c in names)
         out.append(f"\n## TX, {size}-byte frames (medians of {nreps} runs; [min-max])\n")
-        out.append("| sender | kpps counted on cbv1 [min-max] | ratio vs " + ref
+        out.append("| sender | kpps counted on the receiving veth [min-max] | ratio vs " + ref
                    + " | ratio vs best peer | sender-reported kpps | sender CPU s/Mpkt | sender CPU % "
                    "| veth/backlog drops |")
         out.append("|---|---|---|---|---|---|---|---|")
