@@ -3,6 +3,9 @@
 #   make            library + header + pkg-config into build/prefix, C examples into build/bin
 #   make demo       capture demo on a throwaway veth pair (installs what it needs)
 #   make test       the whole test suite (installs what it needs)
+#   make bench      benchmarks against the alternatives -> bench/results/<date>/
+#                   (BENCH_ARGS="-d 5 -r 3" for longer runs; see bench/README.md)
+#   make bench-smoke every benchmark once, a few seconds (part of make test)
 #   make header     regenerate include/netring.h from the Rust sources
 
 PREFIX   ?= $(CURDIR)/build/prefix
@@ -12,12 +15,12 @@ CC       ?= cc
 VERSION  := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 MAJOR    := $(firstword $(subst ., ,$(VERSION)))
 LIBDIR   := $(PREFIX)/lib
-RELEASE  := target/release
+RELEASE  := $(or $(CARGO_TARGET_DIR),target)/release
 PKGCFG   := PKG_CONFIG_PATH=$(LIBDIR)/pkgconfig pkg-config
 CFLAGS   ?= -O2 -g -std=gnu99 -Wall -Wextra -Werror
 EXAMPLES := $(patsubst c-examples/%.c,$(BINDIR)/%,$(wildcard c-examples/*.c))
 
-.PHONY: all lib install examples header deps demo test clean
+.PHONY: all lib install examples header deps demo test bench bench-smoke clean
 
 all: install examples
 
@@ -50,6 +53,17 @@ demo: deps all
 
 test: deps all
 	bash scripts/test.sh
+
+bench: deps all
+	$(CARGO) build --release --locked --example micro
+	MICRO=$(RELEASE)/examples/micro bash bench/bench.sh $(BENCH_ARGS)
+
+# The smoke run only checks that every benchmark still produces numbers, so
+# the micro benchmark may come from the debug build (cargo test --all-targets
+# has built it already).
+bench-smoke: all
+	$(CARGO) build --locked --example micro
+	MICRO=$(or $(CARGO_TARGET_DIR),target)/debug/examples/micro bash bench/bench.sh --smoke
 
 clean:
 	rm -rf build

@@ -14,6 +14,12 @@ have tcpdump || need_apt+=(tcpdump)
 have trafgen || need_apt+=(netsniff-ng)
 have tshark || need_apt+=(tshark)      # also brings capinfos, editcap, mergecap
 [ -e /usr/include/pcap/pcap.h ] || need_apt+=(libpcap-dev)
+# The benchmarks (make bench, make bench-smoke).
+[ -x /usr/bin/time ] || need_apt+=(time)
+have python3 || need_apt+=(python3)
+have pgrep || need_apt+=(procps)
+have taskset || need_apt+=(util-linux)
+have timeout || need_apt+=(coreutils)
 # cargo-c's own build needs these.
 [ -e /usr/include/openssl/ssl.h ] || need_apt+=(libssl-dev)
 [ -e /usr/include/zlib.h ] || need_apt+=(zlib1g-dev)

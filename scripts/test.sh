@@ -22,5 +22,8 @@ cargo test --locked --all-targets -- --test-threads=2
 step "cargo cinstall (cargo-c 0.10.24): SONAME, header, pkg-config"
 bash scripts/check-cinstall.sh
 
+step "bench-smoke: every benchmark once (RX, AF_XDP, TX, micro, memory) produces numbers"
+make --no-print-directory bench-smoke
+
 echo
 echo "make test: all passed"

@@ -24,6 +24,9 @@ pub mod capture;
 pub(crate) mod config;
 pub mod inject;
 pub mod pcapfile;
+/// cbindgen:ignore
+#[doc(hidden)]
+pub mod synthetic;
 pub mod version;
 pub mod xdp;
 

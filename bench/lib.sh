@@ -1,0 +1,114 @@
+# lib.sh - shared helpers for run.sh and tx.sh (sourced, not executed).
+# shellcheck shell=bash
+
+CB_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CB_ROOT=$(cd "$CB_HERE/.." && pwd)
+CB_OUT=${CB_OUT:-$CB_ROOT/build/bench}
+CB_BIN=${CB_BIN:-$CB_OUT/bin}          # the peers (bench/build.sh)
+NR_BIN=${NR_BIN:-$CB_ROOT/build/bin}   # netring's C examples (make)
+CB_SETTLE=${CB_SETTLE:-1}              # s between "consumer ready" and traffic
+CB_DRAIN=${CB_DRAIN:-2}                # s between end of traffic and the final snapshot
+eval "$("$CB_HERE/netenv.sh" env)"
+
+CB_GEN_CPU=${CB_GEN_CPU:-0}   # generator / sender CPU
+CB_CAP_CPU=${CB_CAP_CPU:-1}   # consumer CPU
+
+log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+
+# Interface counter of an interface inside a namespace.
+ifstat() { # ns if counter
+    ip netns exec "$1" cat "/sys/class/net/$2/statistics/$3"
+}
+
+# Sum of the per-CPU "dropped" column of /proc/net/softnet_stat (backlog
+# overflow drops; global, not per namespace).
+softnet_drops() {
+    local s=0 a b rest
+    while read -r a b rest; do s=$((s + 16#$b)); done < /proc/net/softnet_stat
+    echo "$s"
+}
+
+now() { date +%s.%N; }
+
+# CPU time of every thread of every process in process group $1:
+# prints "<sum_exec_runtime_ns> <utime_ticks> <stime_ticks>".
+pgrp_cpu() {
+    local pg=$1 ns=0 ut=0 st=0 pid t a b rest
+    for pid in $(pgrep -g "$pg" 2>/dev/null); do
+        for t in /proc/"$pid"/task/*; do
+            [ -r "$t/schedstat" ] || continue
+            read -r a _ < "$t/schedstat" 2>/dev/null || continue
+            ns=$((ns + a))
+            # utime/stime are fields 14/15; strip "pid (comm) " first (comm may contain spaces)
+            rest=$(sed 's/^.*) //' "$t/stat" 2>/dev/null) || continue
+            set -- $rest
+            a=${12}; b=${13}
+            ut=$((ut + a)); st=$((st + b))
+        done
+    done
+    echo "$ns $ut $st"
+}
+
+# Memory of every process in process group $1, in KiB:
+# "<VmRSS> <Rss of socket mappings (the rings)> <RssAnon>".  The packet/XDP
+# rings are mappings of a socket ("socket:[inode]" in smaps); an AF_XDP
+# UMEM is ordinary (anonymous) memory and is not part of the second number.
+pgrp_mem() {
+    local pg=$1 rss=0 ring=0 anon=0 pid a b c
+    for pid in $(pgrep -g "$pg" 2>/dev/null); do
+        a=$(awk '/^[0-9a-f]+-[0-9a-f]+ / { sock = ($NF ~ /^socket:/) }
+                 /^Rss:/ { if (sock) ring += $2 }
+                 END { print ring + 0 }' "/proc/$pid/smaps" 2>/dev/null) || continue
+        read -r b c < <(awk '/^VmRSS:/ { r = $2 } /^RssAnon:/ { a = $2 }
+                             END { print r + 0, a + 0 }' "/proc/$pid/status" 2>/dev/null) || continue
+        [ -n "$c" ] || continue
+        ring=$((ring + a)); rss=$((rss + b)); anon=$((anon + c))
+    done
+    echo "$rss $ring $anon"
+}
+
+# Number of packet sockets bound to interface $2 in namespace $1.
+packet_socks_on() {
+    local idx
+    idx=$(ip netns exec "$1" cat "/sys/class/net/$2/ifindex")
+    ip netns exec "$1" awk -v i="$idx" 'NR > 1 && $5 == i { n++ } END { print n + 0 }' /proc/net/packet
+}
+
+# Number of XDP programs attached to interface $2 in namespace $1 (0 or 1;
+# any mode: native "xdp", "xdpgeneric", "xdpoffload", legacy or bpf_link).
+xdp_progs_on() {
+    ip -n "$1" link show dev "$2" 2>/dev/null | grep -c 'prog/xdp' || true
+}
+
+# Stop a process group: SIGINT, then SIGKILL after $2 seconds.
+stop_pgrp() {
+    local pg=$1 grace=${2:-20} i
+    kill -INT -- "-$pg" 2>/dev/null || return 0
+    for ((i = 0; i < grace * 10; i++)); do
+        pgrep -g "$pg" >/dev/null 2>&1 || return 0
+        sleep 0.1
+    done
+    log "process group $pg did not exit on SIGINT; killing"
+    kill -KILL -- "-$pg" 2>/dev/null || true
+}
+
+CB_PGRPS=()
+cb_cleanup() {
+    local pg
+    for pg in "${CB_PGRPS[@]}"; do
+        kill -KILL -- "-$pg" 2>/dev/null || true
+    done
+    rm -f /dev/shm/cbcap-*.pcap* 2>/dev/null || true
+    "$CB_HERE/netenv.sh" down
+}
+
+check_tools() {
+    local t missing=0
+    for t in "$@"; do
+        if ! command -v "$t" >/dev/null 2>&1 && [ ! -x "$t" ]; then
+            echo "missing: $t" >&2
+            missing=1
+        fi
+    done
+    [ "$missing" = 0 ] || { echo "run build.sh / see README.md" >&2; exit 1; }
+}

@@ -1,0 +1,490 @@
+#!/usr/bin/env python3
+"""summarize.py - median tables from run.sh (rx) / tx.sh (tx) TSV files, and
+the report of a whole `bench.sh` run.
+
+usage: summarize.py rx RX.TSV [--ref min_v3]
+       summarize.py tx TX.TSV [--ref min_tx]
+       summarize.py report RUN_DIR OUT_DIR   (summary.md + plot.svg + data)
+       summarize.py check RUN_DIR            (smoke: every benchmark gave numbers)
+
+Ratios are computed per repetition against the reference measured in the same
+repetition (same frame size), then the median of those ratios is shown.
+"""
+import argparse
+import csv
+import math
+import os
+import re
+import shutil
+import statistics
+from collections import defaultdict
+
+
+def fnum(x):
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return math.nan
+    return v
+
+
+def med(xs):
+    xs = [x for x in xs if not math.isnan(x)]
+    return statistics.median(xs) if xs else math.nan
+
+
+def rng(xs):
+    xs = [x for x in xs if not math.isnan(x)]
+    return (min(xs), max(xs)) if xs else (math.nan, math.nan)
+
+
+def k(x):
+    return "-" if math.isnan(x) else f"{x / 1000:.0f}"
+
+
+def f2(x, nd=2):
+    return "-" if math.isnan(x) else f"{x:.{nd}f}"
+
+
+def load(path):
+    with open(path) as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+def order_of(rows, key):
+    seen = []
+    for r in rows:
+        if r[key] not in seen:
+            seen.append(r[key])
+    return seen
+
+
+def rx_per(rows):
+    per = defaultdict(dict)  # (size, consumer) -> rep -> metrics
+    for r in rows:
+        wall = fnum(r["wall_s"])
+        offered = fnum(r["offered"])
+        cap = fnum(r["captured"])
+        cpu = fnum(r["cons_cpu_ns"]) / 1e9
+        ut, st = fnum(r["cons_utime_ticks"]), fnum(r["cons_stime_ticks"])
+        m = {
+            "off_pps": offered / wall,
+            "cap_pps": cap / wall,
+            "loss": 100.0 * (offered - cap) / offered if offered else math.nan,
+            "kdrop": 100.0 * fnum(r["kdrops"]) / offered if offered else math.nan,
+            "cpu_m": cpu / (cap / 1e6) if cap and not math.isnan(cap) and cap > 0 else math.nan,
+            "sys": 100.0 * st / (ut + st) if (ut + st) > 0 else math.nan,
+            "gen_m": fnum(r["gen_cpu_s"]) / (offered / 1e6) if offered else math.nan,
+            "gen_u": 100.0 * fnum(r["gen_cpu_s"]) / wall,
+            "vdrop": fnum(r["veth_txdrop"]) + fnum(r["softnet_drop"]),
+            # KiB -> MiB; RSS beyond the ring (socket) mappings
+            "extra": (fnum(r.get("rss_kib")) - fnum(r.get("ring_kib"))) / 1024.0,
+            "anon": fnum(r.get("anon_kib")) / 1024.0,
+        }
+        per[(r["size"], r["consumer"])][r["rep"]] = m
+    return per
+
+
+def rx(rows, ref):
+    per = rx_per(rows)
+    out = []
+    for size in order_of(rows, "size"):
+        names = [c for c in order_of(rows, "consumer") if (size, c) in per]
+        nreps = max(len(per[(size, c)]) for c in names)
+        out.append(f"\n## RX, {size}-byte frames (medians of {nreps} runs; [min-max])\n")
+        out.append("| consumer | offered kpps | captured kpps [min-max] | loss % | kernel drop % "
+                   "| CPU s/Mpkt [min-max] | sys % | CPU ratio vs " + ref + " | captured ratio vs " + ref
+                   + " | offered ratio vs " + ref + " | gen CPU s/Mpkt | gen CPU % | veth/backlog drops "
+                   "| RSS beyond ring MiB | of it anon MiB |")
+        out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        refd = per.get((size, ref), {})
+        for c in names:
+            reps = per[(size, c)]
+            col = lambda key: [m[key] for m in reps.values()]
+            cr, cpr, opr = [], [], []
+            for rep, m in reps.items():
+                if rep in refd:
+                    rm = refd[rep]
+                    if rm["off_pps"]:
+                        opr.append(m["off_pps"] / rm["off_pps"])
+                    if rm["cpu_m"] and not math.isnan(rm["cpu_m"]):
+                        cr.append(m["cpu_m"] / rm["cpu_m"])
+                    if rm["cap_pps"] and not math.isnan(rm["cap_pps"]):
+                        cpr.append(m["cap_pps"] / rm["cap_pps"])
+            lo, hi = rng(col("cap_pps"))
+            clo, chi = rng(col("cpu_m"))
+            cap_s = "-" if math.isnan(lo) else f"{k(med(col('cap_pps')))} [{k(lo)}-{k(hi)}]"
+            cpu_s = "-" if math.isnan(clo) else f"{f2(med(col('cpu_m')), 3)} [{f2(clo, 3)}-{f2(chi, 3)}]"
+            out.append(
+                f"| {c} | {k(med(col('off_pps')))} | {cap_s} | {f2(med(col('loss')))} "
+                f"| {f2(med(col('kdrop')))} | {cpu_s} | {f2(med(col('sys')), 0)} | {f2(med(cr))} "
+                f"| {f2(med(cpr))} | {f2(med(opr))} | {f2(med(col('gen_m')), 3)} | {f2(med(col('gen_u')), 0)} "
+                f"| {f2(med(col('vdrop')), 0)} | {f2(med(col('extra')), 2)} | {f2(med(col('anon')), 2)} |"
+            )
+        olo, ohi = rng([m["off_pps"] for (s, c), reps in per.items() if s == size for m in reps.values()])
+        out.append(f"\noffered kpps over all runs of this size: {k(olo)}-{k(ohi)}")
+        loads = [fnum(r.get("load1")) for r in rows if r["size"] == size]
+        llo, lhi = rng(loads)
+        if not math.isnan(llo):
+            out.append(f"1-min load average at run starts: {llo:.2f}-{lhi:.2f} (2 CPUs)")
+    return "\n".join(out)
+
+
+def tx_per(rows):
+    per = defaultdict(dict)
+    for r in rows:
+        wall = fnum(r["wall_s"])
+        rx_ = fnum(r["rx_packets"])
+        cpu = fnum(r["cpu_s"])
+        m = {
+            "pps": rx_ / wall,
+            "claimed": fnum(r["sent"]) / wall,
+            "cpu_m": cpu / (rx_ / 1e6) if rx_ else math.nan,
+            "cpu_u": 100.0 * cpu / wall,
+            "vdrop": fnum(r["veth_txdrop"]) + fnum(r["softnet_drop"]),
+        }
+        per[(r["size"], r["sender"])][r["rep"]] = m
+    return per
+
+
+def is_netring(name):
+    return name.startswith("nr")
+
+
+def best_peer(per, size, rep):
+    """Highest kpps among the senders that are not netring's, in one repetition."""
+    xs = [reps[rep]["pps"] for (s, c), reps in per.items()
+          if s == size and not is_netring(c) and rep in reps and not math.isnan(reps[rep]["pps"])]
+    return max(xs) if xs else math.nan
+
+
+def tx(rows, ref):
+    per = tx_per(rows)
+    out = []
+    for size in order_of(rows, "size"):
+        names = [c for c in order_of(rows, "sender") if (size, c) in per]
+        nreps = max(len(per[(size, c)]) for c in names)
+        out.append(f"\n## TX, {size}-byte frames (medians of {nreps} runs; [min-max])\n")
+        out.append("| sender | kpps counted on the receiving veth [min-max] | ratio vs " + ref
+                   + " | ratio vs best peer | sender-reported kpps | sender CPU s/Mpkt | sender CPU % "
+                   "| veth/backlog drops |")
+        out.append("|---|---|---|---|---|---|---|---|")
+        refd = per.get((size, ref), {})
+        for c in names:
+            reps = per[(size, c)]
+            col = lambda key: [m[key] for m in reps.values()]
+            rr = [m["pps"] / refd[rep]["pps"] for rep, m in reps.items() if rep in refd and refd[rep]["pps"]]
+            br = [m["pps"] / best_peer(per, size, rep) for rep, m in reps.items()]
+            lo, hi = rng(col("pps"))
+            out.append(
+                f"| {c} | {k(med(col('pps')))} [{k(lo)}-{k(hi)}] | {f2(med(rr))} | {f2(med(br))} "
+                f"| {k(med(col('claimed')))} "
+                f"| {f2(med(col('cpu_m')), 3)} | {f2(med(col('cpu_u')), 0)} | {f2(med(col('vdrop')), 0)} |"
+            )
+        loads = [fnum(r.get("load1")) for r in rows if r["size"] == size]
+        llo, lhi = rng(loads)
+        if not math.isnan(llo):
+            out.append(f"\n1-min load average at run starts: {llo:.2f}-{lhi:.2f} (2 CPUs)")
+    return "\n".join(out)
+
+
+
+# ---------------------------------------------------------------- report ---
+
+def load_if(path):
+    return load(path) if os.path.exists(path) else []
+
+
+def read_micro(path):
+    out = {}
+    if not os.path.exists(path):
+        return out
+    for line in open(path):
+        if line.startswith("RESULT micro"):
+            kv = dict(re.findall(r"(\w+)=([0-9.]+)", line))
+            out[kv["size"]] = {k_: float(v) for k_, v in kv.items()}
+    return out
+
+
+def rep_ratio(per, size, a, b, key):
+    """Median over repetitions of per[a][key] / per[b][key] (same repetition)."""
+    ra, rb = per.get((size, a), {}), per.get((size, b), {})
+    xs = [ra[r][key] / rb[r][key] for r in ra if r in rb and rb[r][key] and not math.isnan(rb[r][key])]
+    return med(xs)
+
+
+def metric(per, size, name, key):
+    return med([m[key] for m in per.get((size, name), {}).values()])
+
+
+def sizes_of(rows):
+    return order_of(rows, "size") if rows else []
+
+
+def goals(rxp, rx_sizes, xdpp, xdp_sizes, txp, tx_sizes, micro):
+    """(goal, measured, ok) rows; ok is None when not measured."""
+    g = []
+
+    def add(text, val, ok):
+        g.append((text, val, None if ok is None or (isinstance(val, float) and math.isnan(val)) else ok))
+
+    for size in rx_sizes:
+        r = rep_ratio(rxp, size, "nrcap", "min_v3", "cpu_m")
+        add(f"RX {size} B: nrcap CPU/Mpkt <= 1.05x min_v3", r, r <= 1.05)
+        r = rep_ratio(rxp, size, "nrcap", "min_v3", "off_pps")
+        add(f"RX {size} B: offered load with nrcap >= 0.98x with min_v3", r, r >= 0.98)
+        lim = 2.5 if size == "60" else 6.0
+        r = rep_ratio(rxp, size, "libpcap", "nrcap", "cpu_m")
+        add(f"RX {size} B: libpcap CPU/Mpkt >= {lim}x nrcap", r, r >= lim)
+    for size in tx_sizes:
+        rs_ = {r for (s_, c), reps in txp.items() if s_ == size for r in reps}
+        xs_ = []
+        for r in rs_:
+            nr = [reps[r]["pps"] for (s_, c), reps in txp.items() if s_ == size and is_netring(c) and r in reps]
+            bp = best_peer(txp, size, r)
+            if nr and bp:
+                xs_.append(max(nr) / bp)
+        best_nr = med(xs_)
+        add(f"TX {size} B: best nrsend variant >= 1.0x best peer (kpps on the receiver)", best_nr, best_nr >= 1.0)
+    for size in xdp_sizes:
+        nx = max(metric(xdpp, size, n, "cap_pps") for n in ("nrxdp", "nrxdp_generic"))
+        mx = max(metric(xdpp, size, n, "cap_pps") for n in ("min_xsk", "min_xsk_generic"))
+        r = nx / mx if mx else math.nan
+        add(f"AF_XDP {size} B: best nrxdp variant >= best min_xsk variant (captured kpps)", r, r >= 1.0)
+        r = max(rep_ratio(xdpp, size, n, "nrcap", "cap_pps") for n in ("nrxdp", "nrxdp_generic"))
+        add(f"AF_XDP {size} B: best nrxdp variant >= 1.0x nrcap (captured kpps)", r, r >= 1.0)
+    for size, m in micro.items():
+        d = m["capi_minus_raw_ns"]
+        add(f"micro {size} B: nr_batch_for_each <= raw walk + 3 ns/packet", d, d <= 3.0)
+    for size in rx_sizes:
+        e = metric(rxp, size, "nrcap", "extra")
+        add(f"RX {size} B: nrcap RSS beyond the ring <= 2 MiB", e, e <= 2.0)
+    return g
+
+
+def svg_bars(title, groups, unit, x0, y0, w, log=False):
+    """A horizontal bar chart: groups = [(group label, [(bar label, value, netring?)])]."""
+    vals = [v for _, bars in groups for _, v, _ in bars if not math.isnan(v) and v > 0]
+    if not vals:
+        return "", 0
+    vmax = max(vals)
+    vmin = min(vals)
+    lab_w, bar_h, gap = 150, 16, 4
+    plot_w = w - lab_w - 70
+
+    def scale(v):
+        if math.isnan(v) or v <= 0:
+            return 0
+        if log:
+            lo = math.log10(vmin) - 0.3
+            return plot_w * (math.log10(v) - lo) / (math.log10(vmax) - lo)
+        return plot_w * v / vmax
+
+    out = [f'<text x="{x0}" y="{y0 + 14}" font-size="14" font-weight="bold">{title}</text>']
+    y = y0 + 26
+    for glabel, bars in groups:
+        out.append(f'<text x="{x0}" y="{y + 12}" font-size="12" font-style="italic">{glabel}</text>')
+        y += 18
+        for label, v, nr in bars:
+            bw = scale(v)
+            color = "#d9480f" if nr else "#5c7cfa"
+            out.append(f'<text x="{x0 + lab_w - 6}" y="{y + 12}" font-size="11" text-anchor="end">{label}</text>')
+            out.append(f'<rect x="{x0 + lab_w}" y="{y}" width="{bw:.1f}" height="{bar_h}" fill="{color}"/>')
+            txt = "-" if math.isnan(v) else (f"{v:.3g}" if v < 100 else f"{v:.0f}")
+            out.append(f'<text x="{x0 + lab_w + bw + 4:.1f}" y="{y + 12}" font-size="11">{txt} {unit}</text>')
+            y += bar_h + gap
+        y += 6
+    return "\n".join(out), y - y0
+
+
+def plot(rxp, rx_sizes, xdpp, xdp_sizes, txp, tx_sizes, micro):
+    W = 560
+    panels = []
+    groups = [(f"{s}-byte frames", [(c, metric(rxp, s, c, "cpu_m") * 1000, is_netring(c))
+                                    for c in ("min_v3", "nrcap", "libpcap", "tcpdump")
+                                    if (s, c) in rxp]) for s in rx_sizes]
+    panels.append(("RX: consumer CPU per packet (log scale)", groups, "ns", True))
+    groups = [(f"{s}-byte frames", [(c, metric(rxp, s, c, "off_pps") / 1000, is_netring(c))
+                                    for c in ("none", "min_v3", "nrcap", "libpcap", "tcpdump")
+                                    if (s, c) in rxp]) for s in rx_sizes]
+    panels.append(("RX: offered load the generator reached with each tap", groups, "kpps", False))
+    groups = [(f"{s}-byte frames", [(c, metric(xdpp, s, c, "cap_pps") / 1000, is_netring(c))
+                                    for c in ("nrcap", "nrxdp", "nrxdp_generic", "min_xsk", "min_xsk_generic")
+                                    if (s, c) in xdpp]) for s in xdp_sizes]
+    panels.append(("AF_XDP vs TPACKET_V3 on veth: captured", groups, "kpps", False))
+    names = order_of([{"n": c} for (s, c) in txp], "n")
+    groups = [(f"{s}-byte frames", [(c, metric(txp, s, c, "pps") / 1000, is_netring(c))
+                                    for c in names if (s, c) in txp]) for s in tx_sizes]
+    panels.append(("TX: frames counted on the receiving veth", groups, "kpps", False))
+    groups = [(f"{s}-byte frames", [("raw walk (min_v3 loop)", m["raw_ns"], False),
+                                    ("Rust PacketIter", m["rust_ns"], True),
+                                    ("C nr_batch_for_each", m["capi_ns"], True)])
+              for s, m in micro.items()]
+    panels.append(("Micro: iteration cost over synthetic blocks", groups, "ns/pkt", False))
+    body, y = [], 10
+    for title, groups, unit, log in panels:
+        svg, h = svg_bars(title, [g for g in groups if g[1]], unit, 10, y, W, log)
+        if svg:
+            body.append(svg)
+            y += h + 16
+    legend = (f'<rect x="10" y="{y}" width="12" height="12" fill="#d9480f"/>'
+              f'<text x="26" y="{y + 11}" font-size="11">netring</text>'
+              f'<rect x="90" y="{y}" width="12" height="12" fill="#5c7cfa"/>'
+              f'<text x="106" y="{y + 11}" font-size="11">alternatives</text>')
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{y + 24}" '
+            f'font-family="sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n'
+            + "\n".join(body) + "\n" + legend + "\n</svg>\n")
+
+
+def meta_lines(path):
+    return [l.rstrip("\n") for l in open(path)] if os.path.exists(path) else []
+
+
+def headline(rxp, rs, xdpp, xs, txp, ts, micro):
+    """Compact tables for the project README."""
+    out = []
+    if rs:
+        out += ["| RX consumer | " + " | ".join(f"{s} B: captured kpps, loss %, CPU ns/pkt (vs min_v3)" for s in rs)
+                + " | RSS beyond ring |", "|---|" + "---|" * len(rs) + "---|"]
+        for c in order_of([{"c": c} for (s, c) in rxp], "c"):
+            if c == "none":
+                continue
+            cells = []
+            for s in rs:
+                cpu = metric(rxp, s, c, "cpu_m") * 1000
+                cells.append(f"{k(metric(rxp, s, c, 'cap_pps'))}, {f2(metric(rxp, s, c, 'loss'), 1)}, "
+                             f"{f2(cpu, 1)} ({f2(rep_ratio(rxp, s, c, 'min_v3', 'cpu_m'))}x)")
+            extra = med([metric(rxp, s, c, "extra") for s in rs])
+            out.append(f"| {c} | " + " | ".join(cells) + f" | {f2(extra, 1)} MiB |")
+        out.append("")
+    if xs:
+        out += ["| AF_XDP on veth | " + " | ".join(f"{s} B: captured kpps (vs nrcap), CPU ns/pkt" for s in xs) + " |",
+                "|---|" + "---|" * len(xs)]
+        for c in order_of([{"c": c} for (s, c) in xdpp], "c"):
+            cells = [f"{k(metric(xdpp, s, c, 'cap_pps'))} ({f2(rep_ratio(xdpp, s, c, 'nrcap', 'cap_pps'))}x), "
+                     f"{f2(metric(xdpp, s, c, 'cpu_m') * 1000, 0)}" for s in xs]
+            out.append(f"| {c} | " + " | ".join(cells) + " |")
+        out.append("")
+    if ts:
+        out += ["| TX sender | " + " | ".join(f"{s} B: kpps received (vs best peer)" for s in ts) + " |",
+                "|---|" + "---|" * len(ts)]
+        for c in order_of([{"c": c} for (s, c) in txp], "c"):
+            cells = []
+            for s in ts:
+                reps = txp.get((s, c), {})
+                br = med([m["pps"] / best_peer(txp, s, r) for r, m in reps.items()])
+                cells.append(f"{k(metric(txp, s, c, 'pps'))} ({f2(br)}x)")
+            out.append(f"| {c} | " + " | ".join(cells) + " |")
+        out.append("")
+    if micro:
+        out += ["| micro (ns/packet) | raw walk | Rust PacketIter | C nr_batch_for_each | C minus raw |",
+                "|---|---|---|---|---|"]
+        for s, m in micro.items():
+            out.append(f"| {s} B frames | {m['raw_ns']:.2f} | {m['rust_ns']:.2f} | {m['capi_ns']:.2f} "
+                       f"| {m['capi_minus_raw_ns']:.2f} |")
+        out.append("")
+    return out
+
+
+def report(run, out_dir):
+    rx_rows = load_if(os.path.join(run, "rx", "rx.tsv"))
+    xdp_rows = load_if(os.path.join(run, "xdp", "rx.tsv"))
+    tx_rows = load_if(os.path.join(run, "tx", "tx.tsv"))
+    micro = read_micro(os.path.join(run, "micro.txt"))
+    rxp, xdpp, txp = rx_per(rx_rows), rx_per(xdp_rows), tx_per(tx_rows)
+    rs, xs, ts = sizes_of(rx_rows), sizes_of(xdp_rows), sizes_of(tx_rows)
+    os.makedirs(out_dir, exist_ok=True)
+    md = ["# netring benchmarks", ""]
+    md += [l for l in meta_lines(os.path.join(run, "meta.txt"))]
+    md += ["", "Plot: [plot.svg](plot.svg).  Raw data: `rx.tsv`, `xdp.tsv`, `tx.tsv`, `micro.txt` "
+           "(re-render a table: `python3 bench/summarize.py rx|tx FILE`).", ""]
+    md += ["## Headline (medians)", ""] + headline(rxp, rs, xdpp, xs, txp, ts, micro)
+    md += ["## Goals", "", "| goal | measured | met |", "|---|---|---|"]
+    for text, val, ok in goals(rxp, rs, xdpp, xs, txp, ts, micro):
+        v = "-" if isinstance(val, float) and math.isnan(val) else f"{val:.2f}"
+        md.append(f"| {text} | {v} | {'-' if ok is None else ('yes' if ok else '**no**')} |")
+    md.append("")
+    if rx_rows:
+        md += ["# RX: TPACKET_V3 consumers (trafgen -> veth -> consumer)", rx(rx_rows, "min_v3"), ""]
+    if xdp_rows:
+        md += ["# AF_XDP vs TPACKET_V3 on the same veth (ratios vs nrcap)", rx(xdp_rows, "nrcap"), ""]
+    if tx_rows:
+        md += ["# TX: senders (kpps counted on the receiving veth)", tx(tx_rows, "min_tx"), ""]
+    if micro:
+        md += ["# Micro: C callback iteration vs raw walk (ns/packet, synthetic 4 MiB blocks, min of trials)", "",
+               "| frame | packets/block | raw walk (min_v3 loop) | Rust PacketIter | C nr_batch_for_each "
+               "| C API minus raw |", "|---|---|---|---|---|---|"]
+        for size, m in micro.items():
+            md.append(f"| {size} B | {m['pkts_per_block']:.0f} | {m['raw_ns']:.2f} | {m['rust_ns']:.2f} "
+                      f"| {m['capi_ns']:.2f} | {m['capi_minus_raw_ns']:.2f} |")
+        md.append("")
+    with open(os.path.join(out_dir, "summary.md"), "w") as f:
+        f.write("\n".join(md) + "\n")
+    with open(os.path.join(out_dir, "plot.svg"), "w") as f:
+        f.write(plot(rxp, rs, xdpp, xs, txp, ts, micro))
+    for src, dst in (("rx/rx.tsv", "rx.tsv"), ("xdp/rx.tsv", "xdp.tsv"), ("tx/tx.tsv", "tx.tsv"),
+                     ("micro.txt", "micro.txt")):
+        if os.path.exists(os.path.join(run, src)):
+            shutil.copy(os.path.join(run, src), os.path.join(out_dir, dst))
+    print("\n".join(md))
+
+
+def check(run):
+    """Smoke check: every benchmark that ran produced numbers."""
+    bad = []
+    for sub in ("rx", "xdp"):
+        rows = load_if(os.path.join(run, sub, "rx.tsv"))
+        if not rows:
+            bad.append(f"{sub}: no results")
+        for r in rows:
+            if fnum(r["offered"]) <= 0:
+                bad.append(f"{sub} {r['consumer']} {r['size']}: no offered load")
+            if r["consumer"] != "none":
+                if not fnum(r["captured"]) > 0:
+                    bad.append(f"{sub} {r['consumer']} {r['size']}: captured {r['captured']}")
+                if not fnum(r["cons_cpu_ns"]) > 0:
+                    bad.append(f"{sub} {r['consumer']} {r['size']}: no consumer CPU time")
+                if not fnum(r["rss_kib"]) > 0:
+                    bad.append(f"{sub} {r['consumer']} {r['size']}: no RSS")
+                if r["consumer"] in ("min_v3", "nrcap", "libpcap") and not fnum(r["ring_kib"]) > 0:
+                    bad.append(f"{sub} {r['consumer']} {r['size']}: no ring mapping found")
+    rows = load_if(os.path.join(run, "tx", "tx.tsv"))
+    if not rows:
+        bad.append("tx: no results")
+    for r in rows:
+        if not fnum(r["rx_packets"]) > 0:
+            bad.append(f"tx {r['sender']} {r['size']}: nothing arrived")
+        if not fnum(r["sent"]) > 0:
+            bad.append(f"tx {r['sender']} {r['size']}: sender reported {r['sent']}")
+    micro = read_micro(os.path.join(run, "micro.txt"))
+    if not micro:
+        bad.append("micro: no RESULT line")
+    for size, m in micro.items():
+        if not all(m[k_] > 0 for k_ in ("raw_ns", "rust_ns", "capi_ns")):
+            bad.append(f"micro {size}: {m}")
+    for b in bad:
+        print("bench-smoke: " + b)
+    return not bad
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("mode", choices=["rx", "tx", "report", "check"])
+    ap.add_argument("tsv", help="TSV file (rx, tx) or run directory (report, check)")
+    ap.add_argument("out", nargs="?", help="report: output directory")
+    ap.add_argument("--ref")
+    a = ap.parse_args()
+    if a.mode == "report":
+        report(a.tsv, a.out)
+        return
+    if a.mode == "check":
+        raise SystemExit(0 if check(a.tsv) else 1)
+    rows = load(a.tsv)
+    if a.mode == "rx":
+        print(rx(rows, a.ref or "min_v3"))
+    else:
+        print(tx(rows, a.ref or "min_tx"))
+
+
+if __name__ == "__main__":
+    main()
