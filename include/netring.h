@@ -29,47 +29,47 @@
 /**
  * nr_packet.flags: vlan_tci is valid (the kernel stripped an 802.1Q tag).
  */
-#define NR_PKT_VLAN_VALID (1 << 0)
+#define NR_PKT_VLAN_VALID (1 << 4)
 
 /**
  * nr_packet.flags: vlan_tpid is valid.
  */
-#define NR_PKT_VLAN_TPID_VALID (1 << 1)
+#define NR_PKT_VLAN_TPID_VALID (1 << 6)
 
 /**
  * nr_packet.flags: caplen < len (cut by the snap length).
  */
-#define NR_PKT_TRUNCATED (1 << 2)
+#define NR_PKT_TRUNCATED (1 << 16)
 
 /**
  * nr_packet.flags: the kernel dropped packets around this one.
  */
-#define NR_PKT_LOSING (1 << 3)
+#define NR_PKT_LOSING (1 << 2)
 
 /**
  * nr_packet.flags: checksum not computed yet (outgoing, offloaded).
  */
-#define NR_PKT_CSUM_NOT_READY (1 << 4)
+#define NR_PKT_CSUM_NOT_READY (1 << 3)
 
 /**
  * nr_packet.flags: checksum verified by the device or the stack.
  */
-#define NR_PKT_CSUM_VALID (1 << 5)
+#define NR_PKT_CSUM_VALID (1 << 7)
 
 /**
  * nr_packet.flags: ts_ns is a software timestamp.
  */
-#define NR_PKT_TS_SOFTWARE (1 << 6)
+#define NR_PKT_TS_SOFTWARE 536870912
 
 /**
  * nr_packet.flags: ts_ns is a hardware timestamp in system time.
  */
-#define NR_PKT_TS_SYS_HARDWARE (1 << 7)
+#define NR_PKT_TS_SYS_HARDWARE 1073741824
 
 /**
  * nr_packet.flags: ts_ns is a raw hardware timestamp.
  */
-#define NR_PKT_TS_RAW_HARDWARE (1 << 8)
+#define NR_PKT_TS_RAW_HARDWARE 2147483648
 
 /**
  * nr_packet.pkt_type: addressed to this host.

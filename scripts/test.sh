@@ -17,7 +17,12 @@ step "unsafe blocks all carry a SAFETY comment"
 bash scripts/check-safety.sh
 
 step "cargo test: unit, integration on veth pairs, C programs (plain + ASan/UBSan)"
-cargo test --locked --all-targets -- --test-threads=2
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --locked --all-targets -- --test-threads=2 2>&1 | tee "$log"
+passed=$(awk '/^test result:/ {for (i = 1; i <= NF; i++) if ($(i) ~ /^passed;?$/) s += $(i-1)} END {print s + 0}' "$log")
+failed=$(awk '/^test result:/ {for (i = 1; i <= NF; i++) if ($(i) ~ /^failed;?$/) s += $(i-1)} END {print s + 0}' "$log")
+[ "$passed" -gt 100 ] || { echo "only $passed tests ran: the suite is broken" >&2; exit 1; }
 
 step "cargo cinstall (cargo-c 0.10.24): SONAME, header, pkg-config"
 bash scripts/check-cinstall.sh
@@ -26,4 +31,5 @@ step "bench-smoke: every benchmark once (RX, AF_XDP, TX, micro, memory) produces
 make --no-print-directory bench-smoke
 
 echo
-echo "make test: all passed"
+echo "make test: all steps passed"
+echo "tests: $passed passed, $failed failed"

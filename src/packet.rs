@@ -4,27 +4,36 @@ use bitflags::bitflags;
 
 bitflags! {
     /// Per-packet status flags. The values are part of the C ABI
-    /// (`NR_PKT_*` in `netring.h`).
+    /// (`NR_PKT_*` in `netring.h`). Where the kernel has a `TP_STATUS_*` bit
+    /// for the same fact, the flag uses that bit, so a ring packet's flags
+    /// are its status word masked (no per-flag translation per packet).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
     pub struct PacketFlags: u32 {
-        /// `vlan_tci` is valid (the kernel stripped an 802.1Q/802.1ad tag).
-        const VLAN_VALID = 1 << 0;
-        /// `vlan_tpid` is valid.
-        const VLAN_TPID_VALID = 1 << 1;
-        /// The frame was cut: captured length < wire length.
-        const TRUNCATED = 1 << 2;
         /// The kernel dropped packets around this one (ring was full).
-        const LOSING = 1 << 3;
+        /// (`TP_STATUS_LOSING`)
+        const LOSING = 1 << 2;
         /// The checksum is not computed yet (outgoing, offloaded).
-        const CSUM_NOT_READY = 1 << 4;
+        /// (`TP_STATUS_CSUMNOTREADY`)
+        const CSUM_NOT_READY = 1 << 3;
+        /// `vlan_tci` is valid (the kernel stripped an 802.1Q/802.1ad tag).
+        /// (`TP_STATUS_VLAN_VALID`)
+        const VLAN_VALID = 1 << 4;
+        /// `vlan_tpid` is valid. (`TP_STATUS_VLAN_TPID_VALID`)
+        const VLAN_TPID_VALID = 1 << 6;
         /// The checksum was verified by the device or the stack.
-        const CSUM_VALID = 1 << 5;
-        /// The timestamp is a software timestamp.
-        const TS_SOFTWARE = 1 << 6;
+        /// (`TP_STATUS_CSUM_VALID`)
+        const CSUM_VALID = 1 << 7;
+        /// The frame was cut: captured length < wire length (netring's own
+        /// bit; the kernel has none for it).
+        const TRUNCATED = 1 << 16;
+        /// The timestamp is a software timestamp. (`TP_STATUS_TS_SOFTWARE`)
+        const TS_SOFTWARE = 1 << 29;
         /// The timestamp is a hardware timestamp converted to system time.
-        const TS_SYS_HARDWARE = 1 << 7;
+        /// (`TP_STATUS_TS_SYS_HARDWARE`)
+        const TS_SYS_HARDWARE = 1 << 30;
         /// The timestamp is a raw hardware timestamp.
-        const TS_RAW_HARDWARE = 1 << 8;
+        /// (`TP_STATUS_TS_RAW_HARDWARE`)
+        const TS_RAW_HARDWARE = 1 << 31;
     }
 }
 

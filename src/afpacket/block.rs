@@ -253,38 +253,23 @@ fn prefetch_ahead(block: &[u8], next_hdr: usize, record: usize) {
     let _ = (block, next_hdr, record);
 }
 
-/// Map `tp_status` bits (and the lengths) to [`PacketFlags`].
+/// The `tp_status` bits that [`PacketFlags`] carries over unchanged.
+const STATUS_FLAGS: u32 = tp::TP_STATUS_LOSING
+    | tp::TP_STATUS_CSUMNOTREADY
+    | tp::TP_STATUS_VLAN_VALID
+    | tp::TP_STATUS_VLAN_TPID_VALID
+    | tp::TP_STATUS_CSUM_VALID
+    | tp::TP_STATUS_TS_SOFTWARE
+    | tp::TP_STATUS_TS_SYS_HARDWARE
+    | tp::TP_STATUS_TS_RAW_HARDWARE;
+
+/// Map `tp_status` bits (and the lengths) to [`PacketFlags`]: the flags use
+/// the kernel's bit positions, so this is a mask and one compare.
 #[inline(always)]
 pub fn status_flags(status: u32, caplen: u32, wire_len: u32) -> PacketFlags {
-    let mut f = 0u32;
-    if status & tp::TP_STATUS_VLAN_VALID != 0 {
-        f |= PacketFlags::VLAN_VALID.bits();
-    }
-    if status & tp::TP_STATUS_VLAN_TPID_VALID != 0 {
-        f |= PacketFlags::VLAN_TPID_VALID.bits();
-    }
-    if caplen < wire_len {
-        f |= PacketFlags::TRUNCATED.bits();
-    }
-    if status & tp::TP_STATUS_LOSING != 0 {
-        f |= PacketFlags::LOSING.bits();
-    }
-    if status & tp::TP_STATUS_CSUMNOTREADY != 0 {
-        f |= PacketFlags::CSUM_NOT_READY.bits();
-    }
-    if status & tp::TP_STATUS_CSUM_VALID != 0 {
-        f |= PacketFlags::CSUM_VALID.bits();
-    }
-    if status & tp::TP_STATUS_TS_SOFTWARE != 0 {
-        f |= PacketFlags::TS_SOFTWARE.bits();
-    }
-    if status & tp::TP_STATUS_TS_SYS_HARDWARE != 0 {
-        f |= PacketFlags::TS_SYS_HARDWARE.bits();
-    }
-    if status & tp::TP_STATUS_TS_RAW_HARDWARE != 0 {
-        f |= PacketFlags::TS_RAW_HARDWARE.bits();
-    }
-    PacketFlags::from_bits_retain(f)
+    PacketFlags::from_bits_retain(
+        (status & STATUS_FLAGS) | (u32::from(caplen < wire_len) * PacketFlags::TRUNCATED.bits()),
+    )
 }
 
 /// Builds synthetic blocks the way the kernel lays them out (for tests and
@@ -402,6 +387,40 @@ mod tests {
             assert_eq!(p.protocol(), 0x0800);
             assert_eq!(p.packet_type(), crate::packet::PacketType::OtherHost);
         }
+    }
+
+    #[test]
+    fn flags_use_the_kernel_bit_positions() {
+        assert_eq!(PacketFlags::LOSING.bits(), tp::TP_STATUS_LOSING);
+        assert_eq!(
+            PacketFlags::CSUM_NOT_READY.bits(),
+            tp::TP_STATUS_CSUMNOTREADY
+        );
+        assert_eq!(PacketFlags::VLAN_VALID.bits(), tp::TP_STATUS_VLAN_VALID);
+        assert_eq!(
+            PacketFlags::VLAN_TPID_VALID.bits(),
+            tp::TP_STATUS_VLAN_TPID_VALID
+        );
+        assert_eq!(PacketFlags::CSUM_VALID.bits(), tp::TP_STATUS_CSUM_VALID);
+        assert_eq!(PacketFlags::TS_SOFTWARE.bits(), tp::TP_STATUS_TS_SOFTWARE);
+        assert_eq!(
+            PacketFlags::TS_SYS_HARDWARE.bits(),
+            tp::TP_STATUS_TS_SYS_HARDWARE
+        );
+        assert_eq!(
+            PacketFlags::TS_RAW_HARDWARE.bits(),
+            tp::TP_STATUS_TS_RAW_HARDWARE
+        );
+        // Bits the kernel uses for other things never leak into the flags.
+        let all = u32::MAX;
+        let f = status_flags(all, 10, 10);
+        assert!(!f.contains(PacketFlags::TRUNCATED));
+        assert_eq!(
+            f.bits() & (tp::TP_STATUS_USER | tp::TP_STATUS_COPY | tp::TP_STATUS_BLK_TMO),
+            0
+        );
+        assert!(status_flags(0, 9, 10).contains(PacketFlags::TRUNCATED));
+        assert_eq!(status_flags(0, 10, 10), PacketFlags::empty());
     }
 
     #[test]

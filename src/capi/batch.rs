@@ -12,23 +12,23 @@ use crate::error::{Error, ErrorKind};
 use crate::packet::Packet;
 
 /// nr_packet.flags: vlan_tci is valid (the kernel stripped an 802.1Q tag).
-pub const NR_PKT_VLAN_VALID: u32 = 1 << 0;
+pub const NR_PKT_VLAN_VALID: u32 = 1 << 4;
 /// nr_packet.flags: vlan_tpid is valid.
-pub const NR_PKT_VLAN_TPID_VALID: u32 = 1 << 1;
+pub const NR_PKT_VLAN_TPID_VALID: u32 = 1 << 6;
 /// nr_packet.flags: caplen < len (cut by the snap length).
-pub const NR_PKT_TRUNCATED: u32 = 1 << 2;
+pub const NR_PKT_TRUNCATED: u32 = 1 << 16;
 /// nr_packet.flags: the kernel dropped packets around this one.
-pub const NR_PKT_LOSING: u32 = 1 << 3;
+pub const NR_PKT_LOSING: u32 = 1 << 2;
 /// nr_packet.flags: checksum not computed yet (outgoing, offloaded).
-pub const NR_PKT_CSUM_NOT_READY: u32 = 1 << 4;
+pub const NR_PKT_CSUM_NOT_READY: u32 = 1 << 3;
 /// nr_packet.flags: checksum verified by the device or the stack.
-pub const NR_PKT_CSUM_VALID: u32 = 1 << 5;
+pub const NR_PKT_CSUM_VALID: u32 = 1 << 7;
 /// nr_packet.flags: ts_ns is a software timestamp.
-pub const NR_PKT_TS_SOFTWARE: u32 = 1 << 6;
+pub const NR_PKT_TS_SOFTWARE: u32 = 0x2000_0000;
 /// nr_packet.flags: ts_ns is a hardware timestamp in system time.
-pub const NR_PKT_TS_SYS_HARDWARE: u32 = 1 << 7;
+pub const NR_PKT_TS_SYS_HARDWARE: u32 = 0x4000_0000;
 /// nr_packet.flags: ts_ns is a raw hardware timestamp.
-pub const NR_PKT_TS_RAW_HARDWARE: u32 = 1 << 8;
+pub const NR_PKT_TS_RAW_HARDWARE: u32 = 0x8000_0000;
 
 /// nr_packet.pkt_type: addressed to this host.
 pub const NR_PACKET_HOST: u8 = 0;
@@ -489,6 +489,20 @@ mod tests {
         };
         assert_eq!(rc, NR_STOPPED);
         assert_eq!(seen.len(), 2);
+    }
+
+    #[test]
+    fn c_flag_constants_match_packet_flags() {
+        use crate::packet::PacketFlags as F;
+        assert_eq!(NR_PKT_VLAN_VALID, F::VLAN_VALID.bits());
+        assert_eq!(NR_PKT_VLAN_TPID_VALID, F::VLAN_TPID_VALID.bits());
+        assert_eq!(NR_PKT_TRUNCATED, F::TRUNCATED.bits());
+        assert_eq!(NR_PKT_LOSING, F::LOSING.bits());
+        assert_eq!(NR_PKT_CSUM_NOT_READY, F::CSUM_NOT_READY.bits());
+        assert_eq!(NR_PKT_CSUM_VALID, F::CSUM_VALID.bits());
+        assert_eq!(NR_PKT_TS_SOFTWARE, F::TS_SOFTWARE.bits());
+        assert_eq!(NR_PKT_TS_SYS_HARDWARE, F::TS_SYS_HARDWARE.bits());
+        assert_eq!(NR_PKT_TS_RAW_HARDWARE, F::TS_RAW_HARDWARE.bits());
     }
 
     #[test]
