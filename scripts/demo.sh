@@ -25,9 +25,10 @@ out=$(mktemp)
 echo "== nrcap on $CIF (namespace $CAP), waiting for $COUNT packets"
 ip netns exec "$CAP" build/bin/nrcap -i "$CIF" -c "$COUNT" -B 1024 -n 16 >"$out" 2>"$out.err" &
 pid=$!
-# Wait until its packet socket is bound.
-for _ in $(seq 100); do
-    ip netns exec "$CAP" cat /proc/net/packet | awk 'NR>1' | grep -q . && break
+# Wait until its packet socket is bound with ETH_P_ALL (column 4 of
+# /proc/net/packet is 0003); before bind it exists with protocol 0.
+for _ in $(seq 200); do
+    ip netns exec "$CAP" cat /proc/net/packet | awk 'NR > 1 && $4 == "0003" {found = 1} END {exit !found}' && break
     sleep 0.05
 done
 echo "== trafgen sends $COUNT frames (60 and 1514 bytes) from $GIF"
@@ -42,4 +43,10 @@ echo "..."
 tail -n 3 "$out"
 echo "== nrcap summary"
 cat "$out.err"
+result=$(grep '^RESULT' "$out.err" || true)
 rm -f "$out" "$out.err"
+if [ "$result" != "RESULT packets=$COUNT drops=0" ]; then
+    echo "demo: expected 'RESULT packets=$COUNT drops=0', got '$result'" >&2
+    exit 1
+fi
+echo "== demo ok: all $COUNT generated frames captured, none dropped"
