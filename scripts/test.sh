@@ -27,6 +27,9 @@ failed=$(awk '/^test result:/ {for (i = 1; i <= NF; i++) if ($(i) ~ /^failed;?$/
 step "cargo cinstall (cargo-c 0.10.24): SONAME, header, pkg-config"
 bash scripts/check-cinstall.sh
 
+step "demo (the README's first command): trafgen -> veth -> nrcap, exact count"
+bash scripts/demo.sh
+
 step "bench-smoke: every benchmark once (RX, AF_XDP, TX, micro, memory) produces numbers"
 make --no-print-directory bench-smoke
 
