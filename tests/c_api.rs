@@ -583,3 +583,51 @@ fn nrcap_rejects_a_corrupt_file_with_its_offset() {
     assert!(err.contains("offset"), "{err}");
     let _ = std::fs::remove_file(&file);
 }
+
+/// The header is the contract: every function it declares is exported by
+/// the shared library, and the library exports nothing else.
+#[test]
+fn header_declares_exactly_the_exported_functions() {
+    let header = std::fs::read_to_string(prefix().join("include/netring.h")).unwrap();
+    let mut declared: Vec<String> = header
+        .lines()
+        .filter(|l| {
+            !l.starts_with(' ')
+                && !l.starts_with('#')
+                && !l.starts_with("typedef")
+                && l.ends_with(");")
+        })
+        .filter_map(|l| {
+            let name_end = l.find('(')?;
+            let name = l[..name_end]
+                .rsplit(|c: char| c == ' ' || c == '*')
+                .next()?;
+            name.starts_with("nr_").then(|| name.to_owned())
+        })
+        .collect();
+    declared.sort();
+    let nm = Command::new("nm")
+        .args(["-D", "--defined-only"])
+        .arg(prefix().join("lib/libnetring.so.0"))
+        .output()
+        .unwrap();
+    assert!(nm.status.success());
+    let mut exported: Vec<String> = String::from_utf8_lossy(&nm.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (_, kind, name) = (f.next()?, f.next()?, f.next()?);
+            (kind == "T").then(|| name.to_owned())
+        })
+        .collect();
+    exported.sort();
+    assert!(
+        declared.len() >= 60,
+        "only {} declarations found in the header",
+        declared.len()
+    );
+    assert_eq!(
+        declared, exported,
+        "header declarations and exported symbols differ"
+    );
+}
