@@ -600,7 +600,7 @@ fn header_declares_exactly_the_exported_functions() {
         .filter_map(|l| {
             let name_end = l.find('(')?;
             let name = l[..name_end]
-                .rsplit(|c: char| c == ' ' || c == '*')
+                .rsplit([' ', '*'])
                 .next()?;
             name.starts_with("nr_").then(|| name.to_owned())
         })
