@@ -599,9 +599,7 @@ fn header_declares_exactly_the_exported_functions() {
         })
         .filter_map(|l| {
             let name_end = l.find('(')?;
-            let name = l[..name_end]
-                .rsplit([' ', '*'])
-                .next()?;
+            let name = l[..name_end].rsplit([' ', '*']).next()?;
             name.starts_with("nr_").then(|| name.to_owned())
         })
         .collect();
