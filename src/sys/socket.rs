@@ -164,19 +164,28 @@ pub fn if_name(ifindex: i32) -> Option<String> {
     )
 }
 
+/// A zeroed `struct ifreq` naming interface `name` (cut to IFNAMSIZ-1
+/// bytes, so it stays NUL-terminated), for the interface ioctls.
+pub fn ifreq(name: &[u8]) -> libc::ifreq {
+    // SAFETY: ifreq is plain data (integers, arrays and a union of them);
+    // all-zero bytes are a valid value.
+    let mut ifr: libc::ifreq = unsafe { zeroed() };
+    for (dst, &src) in ifr
+        .ifr_name
+        .iter_mut()
+        .zip(name.iter().take(libc::IFNAMSIZ - 1))
+    {
+        *dst = src as libc::c_char;
+    }
+    ifr
+}
+
 /// Interface flags (`SIOCGIFFLAGS`) using `fd` for the ioctl.
 pub fn if_flags(fd: RawFd, name: &str) -> io::Result<u32> {
-    // SAFETY: ifreq is plain data; the name is copied with its length bounded
-    // to IFNAMSIZ-1 so it stays NUL-terminated; the ioctl writes into ifr.
+    // SAFETY: ifr is a valid ifreq with a NUL-terminated name (see ifreq);
+    // the ioctl writes into it and reads nothing else.
     unsafe {
-        let mut ifr: libc::ifreq = zeroed();
-        for (dst, src) in ifr
-            .ifr_name
-            .iter_mut()
-            .zip(name.bytes().take(libc::IFNAMSIZ - 1))
-        {
-            *dst = src as libc::c_char;
-        }
+        let mut ifr = ifreq(name.as_bytes());
         cvt(libc::ioctl(fd, libc::SIOCGIFFLAGS as _, &mut ifr))?;
         Ok(ifr.ifr_ifru.ifru_flags as u16 as u32)
     }
@@ -186,14 +195,7 @@ pub fn if_flags(fd: RawFd, name: &str) -> io::Result<u32> {
 pub fn if_mtu(fd: RawFd, name: &str) -> io::Result<u32> {
     // SAFETY: as in if_flags.
     unsafe {
-        let mut ifr: libc::ifreq = zeroed();
-        for (dst, src) in ifr
-            .ifr_name
-            .iter_mut()
-            .zip(name.bytes().take(libc::IFNAMSIZ - 1))
-        {
-            *dst = src as libc::c_char;
-        }
+        let mut ifr = ifreq(name.as_bytes());
         cvt(libc::ioctl(fd, libc::SIOCGIFMTU as _, &mut ifr))?;
         Ok(ifr.ifr_ifru.ifru_mtu as u32)
     }

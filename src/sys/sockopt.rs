@@ -4,7 +4,6 @@
 
 use std::ffi::CStr;
 use std::io;
-use std::mem::zeroed;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use super::socket::{SockFilter, setsockopt};
@@ -110,18 +109,11 @@ pub fn set_hwtstamp(fd: RawFd, name: &str) -> io::Result<HwtstampConfig> {
         tx_type: HWTSTAMP_TX_OFF,
         rx_filter: HWTSTAMP_FILTER_ALL,
     };
-    // SAFETY: ifreq is plain data; the name is copied bounded to
-    // IFNAMSIZ-1 bytes so it stays NUL-terminated; ifr_data points to a
-    // live HwtstampConfig the driver reads and writes during the call.
+    // SAFETY: ifr is a valid ifreq with a NUL-terminated name (see
+    // socket::ifreq); ifr_data points to a live HwtstampConfig the driver
+    // reads and writes during the call.
     unsafe {
-        let mut ifr: libc::ifreq = zeroed();
-        for (dst, src) in ifr
-            .ifr_name
-            .iter_mut()
-            .zip(name.bytes().take(libc::IFNAMSIZ - 1))
-        {
-            *dst = src as libc::c_char;
-        }
+        let mut ifr = crate::sys::socket::ifreq(name.as_bytes());
         ifr.ifr_ifru.ifru_data = (&mut cfg as *mut HwtstampConfig).cast();
         if libc::ioctl(fd, SIOCSHWTSTAMP as _, &mut ifr) < 0 {
             return Err(io::Error::last_os_error());
@@ -140,10 +132,7 @@ pub fn if_index_on(fd: RawFd, name: &CStr) -> io::Result<i32> {
     }
     // SAFETY: as in set_hwtstamp; the ioctl writes ifru_ifindex.
     unsafe {
-        let mut ifr: libc::ifreq = zeroed();
-        for (dst, &src) in ifr.ifr_name.iter_mut().zip(bytes) {
-            *dst = src as libc::c_char;
-        }
+        let mut ifr = crate::sys::socket::ifreq(bytes);
         if libc::ioctl(fd, libc::SIOCGIFINDEX as _, &mut ifr) < 0 {
             return Err(io::Error::last_os_error());
         }

@@ -112,20 +112,13 @@ fn cstr_field(b: &[u8]) -> String {
 /// The driver name and bus address of interface `name` (`ETHTOOL_GDRVINFO`),
 /// using `fd` for the ioctl (its network namespace is the one asked).
 pub fn driver_info(fd: RawFd, name: &str) -> io::Result<(String, String)> {
-    // SAFETY: ifreq and EthtoolDrvinfo are plain data; the name is copied
-    // bounded to IFNAMSIZ-1 so it stays NUL-terminated; ifr_data points at
-    // the local drvinfo, which outlives the ioctl that fills it.
+    // SAFETY: EthtoolDrvinfo is plain data (all-zero is valid); ifr is a
+    // valid ifreq with a NUL-terminated name (see socket::ifreq); ifr_data
+    // points at the local drvinfo, which outlives the ioctl that fills it.
     unsafe {
         let mut info: EthtoolDrvinfo = zeroed();
         info.cmd = ETHTOOL_GDRVINFO;
-        let mut ifr: libc::ifreq = zeroed();
-        for (dst, src) in ifr
-            .ifr_name
-            .iter_mut()
-            .zip(name.bytes().take(libc::IFNAMSIZ - 1))
-        {
-            *dst = src as libc::c_char;
-        }
+        let mut ifr = crate::sys::socket::ifreq(name.as_bytes());
         ifr.ifr_ifru.ifru_data = (&mut info as *mut EthtoolDrvinfo).cast();
         if libc::ioctl(fd, SIOCETHTOOL as _, &mut ifr) < 0 {
             return Err(io::Error::last_os_error());

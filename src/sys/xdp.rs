@@ -306,18 +306,11 @@ pub fn channels(fd: RawFd, name: &str) -> io::Result<EthtoolChannels> {
         cmd: ETHTOOL_GCHANNELS,
         ..Default::default()
     };
-    // SAFETY: ifreq is plain data; the name is bounded to IFNAMSIZ-1 bytes
-    // so it stays NUL-terminated; ifr_data points to `ch`, which lives
-    // across the call and is as large as the kernel writes.
+    // SAFETY: ifr is a valid ifreq with a NUL-terminated name (see
+    // socket::ifreq); ifr_data points to `ch`, which lives across the call
+    // and is as large as the kernel writes.
     unsafe {
-        let mut ifr: libc::ifreq = zeroed();
-        for (dst, src) in ifr
-            .ifr_name
-            .iter_mut()
-            .zip(name.bytes().take(libc::IFNAMSIZ - 1))
-        {
-            *dst = src as libc::c_char;
-        }
+        let mut ifr = crate::sys::socket::ifreq(name.as_bytes());
         ifr.ifr_ifru.ifru_data = (&mut ch as *mut EthtoolChannels).cast();
         cvt(libc::ioctl(fd, SIOCETHTOOL as _, &mut ifr))?;
     }
@@ -342,14 +335,7 @@ pub fn ctl_socket() -> io::Result<OwnedFd> {
 pub fn if_hwaddr(fd: RawFd, name: &str) -> io::Result<[u8; 6]> {
     // SAFETY: as in `channels`; the ioctl writes into ifr.
     unsafe {
-        let mut ifr: libc::ifreq = zeroed();
-        for (dst, src) in ifr
-            .ifr_name
-            .iter_mut()
-            .zip(name.bytes().take(libc::IFNAMSIZ - 1))
-        {
-            *dst = src as libc::c_char;
-        }
+        let mut ifr = crate::sys::socket::ifreq(name.as_bytes());
         cvt(libc::ioctl(fd, libc::SIOCGIFHWADDR as _, &mut ifr))?;
         let sa = ifr.ifr_ifru.ifru_hwaddr;
         let mut mac = [0u8; 6];
