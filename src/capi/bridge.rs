@@ -4,6 +4,7 @@ use std::cell::UnsafeCell;
 use std::ffi::{c_char, c_int, c_void};
 
 use super::batch::nr_packet;
+use super::handle;
 use super::{NR_BREAK, NR_OK, boundary, c_str, guard, null_arg};
 use crate::afpacket::{Bridge, BridgeBreaker, BridgeConfig, BridgeStats, Direction, Verdict};
 use crate::error::Error;
@@ -72,19 +73,13 @@ pub struct nr_bridge {
     inner: UnsafeCell<Bridge>,
 }
 
+handle::handle!(nr_bridge, MAGIC, "br");
+
 /// # Safety
 /// `p` is NULL or a live handle used by one thread at a time.
 unsafe fn handle<'a>(p: *mut nr_bridge) -> Result<&'a mut Bridge, Error> {
-    if p.is_null() {
-        return Err(null_arg("br"));
-    }
-    // SAFETY: non-NULL and, per the contract, a live handle.
-    let h = unsafe { &*p };
-    if h.magic != MAGIC {
-        return Err(Error::invalid_arg(
-            "br is not an open nr_bridge (already closed?)",
-        ));
-    }
+    // SAFETY: forwarded contract (NULL or a handle of this library).
+    let h = unsafe { handle::checked(p) }?;
     // SAFETY: one thread per handle: no other reference to inner is alive.
     Ok(unsafe { &mut *h.inner.get() })
 }
@@ -175,15 +170,11 @@ pub unsafe extern "C" fn nr_bridge_run(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_bridge_breakloop(br: *const nr_bridge) -> c_int {
     guard(super::NR_E_INTERNAL, || {
-        if br.is_null() {
+        // SAFETY: NULL or a handle (contract); only the Sync breaker and
+        // the magic are touched, never the single-thread state.
+        let Some(h) = (unsafe { handle::live(br) }) else {
             return super::NR_E_INVALID_ARG;
-        }
-        // SAFETY: a live handle (contract); only the Sync breaker and the
-        // immutable magic are touched.
-        let h = unsafe { &*br };
-        if h.magic != MAGIC {
-            return super::NR_E_INVALID_ARG;
-        }
+        };
         h.brk.break_loop();
         NR_OK
     })
@@ -233,18 +224,9 @@ pub unsafe extern "C" fn nr_bridge_get_stats(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_bridge_close(br: *mut nr_bridge) {
     guard((), || {
-        if br.is_null() {
-            return;
-        }
-        // SAFETY: a handle from nr_bridge_open (contract); checked below.
-        if unsafe { (*br).magic } != MAGIC {
-            return;
-        }
-        // SAFETY: we own the handle now; the magic is cleared first.
-        unsafe {
-            (*br).magic = 0;
-            let _ = (*(*br).inner.get()).drain(Some(std::time::Duration::ZERO));
-            drop(Box::from_raw(br));
+        // SAFETY: NULL or a handle from nr_bridge_open (contract).
+        if let Some(mut h) = unsafe { handle::take(br) } {
+            let _ = h.inner.get_mut().drain(Some(std::time::Duration::ZERO));
         }
     })
 }

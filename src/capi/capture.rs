@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::batch::{self, nr_batch, nr_packet};
 use super::config;
+use super::handle;
 use super::{NR_BREAK, NR_IFACE_DOWN, NR_OK, NR_TIMEOUT, boundary, c_str, guard, null_arg};
 use crate::afpacket::{
     BpfInsn, Breaker, Capture, CaptureConfig, CaptureDirection, Fanout, FanoutFlags, FanoutMode,
@@ -517,26 +518,9 @@ pub struct nr_capture {
     inner: UnsafeCell<Inner>,
 }
 
-impl nr_capture {
-    /// Check a handle pointer.
-    ///
-    /// # Safety
-    /// `p` is NULL or a pointer returned by nr_capture_open() (closing it is
-    /// detected on a best-effort basis through the magic number).
-    pub(crate) unsafe fn from_ptr<'a>(p: *const nr_capture) -> Result<&'a nr_capture, Error> {
-        if p.is_null() {
-            return Err(null_arg("cap"));
-        }
-        // SAFETY: non-NULL and, per the contract, a live handle.
-        let h = unsafe { &*p };
-        if h.magic != MAGIC {
-            return Err(Error::invalid_arg(
-                "cap is not an open nr_capture (already closed?)",
-            ));
-        }
-        Ok(h)
-    }
+handle::handle!(nr_capture, MAGIC, "cap");
 
+impl nr_capture {
     /// The mutable state.
     ///
     /// # Safety
@@ -620,20 +604,10 @@ pub unsafe extern "C" fn nr_capture_open(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_capture_close(cap: *mut nr_capture) {
     guard((), || {
-        if cap.is_null() {
-            return;
-        }
-        // SAFETY: a handle from nr_capture_open (contract); checked below.
-        if unsafe { (*cap).magic } != MAGIC {
-            return;
-        }
-        // SAFETY: we own the handle now; the magic is cleared first so a
-        // later use is detected as long as the memory is not reused.
-        unsafe {
-            (*cap).magic = 0;
-            let inner = &mut *(*cap).inner.get();
-            batch::free(inner.batch);
-            drop(Box::from_raw(cap));
+        // SAFETY: NULL or a handle from nr_capture_open (contract).
+        if let Some(mut h) = unsafe { handle::take(cap) } {
+            // SAFETY: the handle's batch, freed once, here.
+            unsafe { batch::free(h.inner.get_mut().batch) };
         }
     })
 }
@@ -661,7 +635,7 @@ pub unsafe extern "C" fn nr_next_batch(
 ) -> c_int {
     boundary(|| {
         // SAFETY: contract: a live handle used by one thread.
-        let h = unsafe { nr_capture::from_ptr(cap) }?;
+        let h = unsafe { handle::checked(cap) }?;
         if out.is_null() {
             return Err(null_arg("out"));
         }
@@ -706,7 +680,7 @@ pub unsafe extern "C" fn nr_next_packet(
 ) -> c_int {
     boundary(|| {
         // SAFETY: contract: a live handle used by one thread.
-        let h = unsafe { nr_capture::from_ptr(cap) }?;
+        let h = unsafe { handle::checked(cap) }?;
         if out.is_null() {
             return Err(null_arg("out"));
         }
@@ -744,7 +718,7 @@ pub unsafe extern "C" fn nr_capture_stats(
 ) -> c_int {
     boundary(|| {
         // SAFETY: contract: a live handle used by one thread.
-        let h = unsafe { nr_capture::from_ptr(cap) }?;
+        let h = unsafe { handle::checked(cap) }?;
         if total.is_null() && delta.is_null() {
             return Err(Error::invalid_arg("both 'total' and 'delta' are NULL"));
         }
@@ -773,7 +747,7 @@ pub unsafe extern "C" fn nr_capture_ring_info(
 ) -> c_int {
     boundary(|| {
         // SAFETY: contract: a live handle.
-        let h = unsafe { nr_capture::from_ptr(cap) }?;
+        let h = unsafe { handle::checked(cap) }?;
         if out.is_null() {
             return Err(null_arg("out"));
         }
@@ -800,7 +774,7 @@ pub unsafe extern "C" fn nr_capture_ring_info(
 pub unsafe extern "C" fn nr_capture_fd(cap: *const nr_capture) -> c_int {
     boundary(|| {
         // SAFETY: contract: a live handle.
-        let h = unsafe { nr_capture::from_ptr(cap) }?;
+        let h = unsafe { handle::checked(cap) }?;
         // SAFETY: fd() only reads an immutable field.
         Ok(unsafe { h.inner() }.cap.fd())
     })
@@ -816,15 +790,11 @@ pub unsafe extern "C" fn nr_capture_fd(cap: *const nr_capture) -> c_int {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_capture_breakloop(cap: *const nr_capture) -> c_int {
     guard(super::NR_E_INTERNAL, || {
-        if cap.is_null() {
+        // SAFETY: NULL or a handle (contract); only the Sync breaker and
+        // the magic are touched, never the single-thread state.
+        let Some(h) = (unsafe { handle::live(cap) }) else {
             return super::NR_E_INVALID_ARG;
-        }
-        // SAFETY: a live handle (contract); only the Sync breaker and the
-        // immutable magic are touched, never the single-thread state.
-        let h = unsafe { &*cap };
-        if h.magic != MAGIC {
-            return super::NR_E_INVALID_ARG;
-        }
+        };
         h.brk.break_loop();
         NR_OK
     })
@@ -941,7 +911,7 @@ pub unsafe extern "C" fn nr_capture_get_info(
 ) -> c_int {
     boundary(|| {
         // SAFETY: contract: a live handle.
-        let h = unsafe { nr_capture::from_ptr(cap) }?;
+        let h = unsafe { handle::checked(cap) }?;
         if out.is_null() {
             return Err(null_arg("out"));
         }
@@ -990,7 +960,7 @@ pub unsafe extern "C" fn nr_capture_set_filter(
 ) -> c_int {
     boundary(|| {
         // SAFETY: contract: a live handle used by one thread.
-        let h = unsafe { nr_capture::from_ptr(cap) }?;
+        let h = unsafe { handle::checked(cap) }?;
         let prog = if insns.is_null() && len == 0 {
             None
         } else {

@@ -6,6 +6,7 @@ use std::mem::size_of;
 use std::time::Duration;
 
 use super::config;
+use super::handle;
 use super::{NR_OK, NR_TIMEOUT, boundary, c_str, guard, null_arg};
 use crate::afpacket::{InjectStats, Injector, InjectorConfig, TxMode};
 use crate::error::Error;
@@ -217,19 +218,13 @@ pub struct nr_injector {
     inner: UnsafeCell<Inner>,
 }
 
+handle::handle!(nr_injector, MAGIC, "inj");
+
 /// # Safety
 /// `p` is NULL or a live handle used by one thread at a time.
 unsafe fn handle<'a>(p: *mut nr_injector) -> Result<&'a mut Inner, Error> {
-    if p.is_null() {
-        return Err(null_arg("inj"));
-    }
-    // SAFETY: non-NULL and, per the contract, a live handle.
-    let h = unsafe { &*p };
-    if h.magic != MAGIC {
-        return Err(Error::invalid_arg(
-            "inj is not an open nr_injector (already closed?)",
-        ));
-    }
+    // SAFETY: forwarded contract (NULL or a handle of this library).
+    let h = unsafe { handle::checked(p) }?;
     // SAFETY: one thread per handle: no other reference to inner is alive.
     Ok(unsafe { &mut *h.inner.get() })
 }
@@ -291,19 +286,9 @@ pub unsafe extern "C" fn nr_injector_open(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_injector_close(inj: *mut nr_injector) {
     guard((), || {
-        if inj.is_null() {
-            return;
-        }
-        // SAFETY: a handle from nr_injector_open (contract); checked below.
-        if unsafe { (*inj).magic } != MAGIC {
-            return;
-        }
-        // SAFETY: we own the handle now; the magic is cleared first so a
-        // later use is detected as long as the memory is not reused.
-        unsafe {
-            (*inj).magic = 0;
-            let _ = (*(*inj).inner.get()).inj.flush();
-            drop(Box::from_raw(inj));
+        // SAFETY: NULL or a handle from nr_injector_open (contract).
+        if let Some(mut h) = unsafe { handle::take(inj) } {
+            let _ = h.inner.get_mut().inj.flush();
         }
     })
 }

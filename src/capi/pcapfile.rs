@@ -12,6 +12,7 @@ use std::ptr;
 
 use super::batch::{self, nr_batch, nr_packet};
 use super::config;
+use super::handle;
 use super::{NR_EOF, NR_OK, boundary, c_str, guard, null_arg};
 use crate::afpacket::block::BlockHeader;
 use crate::error::Error;
@@ -184,20 +185,14 @@ pub struct nr_writer {
     w: UnsafeCell<Writer>,
 }
 
+handle::handle!(nr_writer, WRITER_MAGIC, "writer");
+
 /// # Safety
 /// `p` is NULL or a pointer from nr_writer_open (closing is detected on a
 /// best-effort basis); one thread at a time.
 unsafe fn writer<'a>(p: *mut nr_writer) -> Result<&'a mut Writer, Error> {
-    if p.is_null() {
-        return Err(null_arg("writer"));
-    }
-    // SAFETY: non-NULL and, per the contract, a live handle.
-    let h = unsafe { &*p };
-    if h.magic != WRITER_MAGIC {
-        return Err(Error::invalid_arg(
-            "writer is not an open nr_writer (already closed?)",
-        ));
-    }
+    // SAFETY: forwarded contract (NULL or a handle of this library).
+    let h = unsafe { handle::checked(p) }?;
     // SAFETY: one thread per handle, no other reference alive.
     Ok(unsafe { &mut *h.w.get() })
 }
@@ -415,19 +410,13 @@ pub unsafe extern "C" fn nr_writer_close(writer: *mut nr_writer) -> c_int {
         if writer.is_null() {
             return Ok(NR_OK);
         }
-        // SAFETY: a handle from nr_writer_open (contract); checked below.
-        if unsafe { (*writer).magic } != WRITER_MAGIC {
-            return Err(Error::invalid_arg(
-                "writer is not an open nr_writer (already closed?)",
-            ));
+        // SAFETY: a handle from nr_writer_open (contract); checked first so
+        // a closed one is reported, as documented.
+        unsafe { handle::checked(writer) }?;
+        // SAFETY: as above; open, so take() hands it back.
+        if let Some(h) = unsafe { handle::take(writer) } {
+            h.w.into_inner().finish()?;
         }
-        // SAFETY: we own the handle now; the magic is cleared first so a
-        // later use is detected as long as the memory is not reused.
-        let h = unsafe {
-            (*writer).magic = 0;
-            Box::from_raw(writer)
-        };
-        h.w.into_inner().finish()?;
         Ok(NR_OK)
     })
 }
@@ -444,6 +433,8 @@ pub struct nr_reader {
     magic: u64,
     inner: UnsafeCell<ReaderInner>,
 }
+
+handle::handle!(nr_reader, READER_MAGIC, "reader");
 
 /// What a capture file says about itself.
 #[repr(C)]
@@ -470,16 +461,8 @@ pub struct nr_file_info {
 /// # Safety
 /// `p` is NULL or a pointer from nr_reader_open; one thread at a time.
 unsafe fn reader<'a>(p: *const nr_reader) -> Result<&'a mut ReaderInner, Error> {
-    if p.is_null() {
-        return Err(null_arg("reader"));
-    }
-    // SAFETY: non-NULL and, per the contract, a live handle.
-    let h = unsafe { &*p };
-    if h.magic != READER_MAGIC {
-        return Err(Error::invalid_arg(
-            "reader is not an open nr_reader (already closed?)",
-        ));
-    }
+    // SAFETY: forwarded contract (NULL or a handle of this library).
+    let h = unsafe { handle::checked(p) }?;
     // SAFETY: one thread per handle, no other reference alive.
     Ok(unsafe { &mut *h.inner.get() })
 }
@@ -672,18 +655,10 @@ pub unsafe extern "C" fn nr_reader_next_packet(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_reader_close(reader: *mut nr_reader) {
     guard((), || {
-        if reader.is_null() {
-            return;
-        }
-        // SAFETY: a handle from nr_reader_open (contract); checked below.
-        if unsafe { (*reader).magic } != READER_MAGIC {
-            return;
-        }
-        // SAFETY: we own the handle now; magic cleared before freeing.
-        unsafe {
-            (*reader).magic = 0;
-            batch::free((*(*reader).inner.get()).batch);
-            drop(Box::from_raw(reader));
+        // SAFETY: NULL or a handle from nr_reader_open (contract).
+        if let Some(mut h) = unsafe { handle::take(reader) } {
+            // SAFETY: the handle's batch, freed once, here.
+            unsafe { batch::free(h.inner.get_mut().batch) };
         }
     })
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::batch::{self, nr_batch};
 use super::config;
+use super::handle;
 use super::{NR_BREAK, NR_IFACE_DOWN, NR_OK, NR_TIMEOUT, boundary, c_str, guard, null_arg};
 use crate::afpacket::Wait;
 use crate::afxdp::{
@@ -318,23 +319,9 @@ pub struct nr_xdp {
     inner: UnsafeCell<XdpInner>,
 }
 
-impl nr_xdp {
-    /// # Safety
-    /// `p` is NULL or a pointer returned by nr_xdp_open().
-    unsafe fn from_ptr<'a>(p: *const nr_xdp) -> Result<&'a nr_xdp, Error> {
-        if p.is_null() {
-            return Err(null_arg("xdp"));
-        }
-        // SAFETY: non-NULL and, per the contract, a live handle.
-        let h = unsafe { &*p };
-        if h.magic != MAGIC {
-            return Err(Error::invalid_arg(
-                "xdp is not an open nr_xdp (already closed?)",
-            ));
-        }
-        Ok(h)
-    }
+handle::handle!(nr_xdp, MAGIC, "xdp");
 
+impl nr_xdp {
     /// # Safety
     /// One thread per handle; no other reference from `inner()` is alive.
     #[allow(clippy::mut_from_ref)]
@@ -455,19 +442,10 @@ pub unsafe extern "C" fn nr_xdp_open_all(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_xdp_close(xdp: *mut nr_xdp) {
     guard((), || {
-        if xdp.is_null() {
-            return;
-        }
-        // SAFETY: a handle from nr_xdp_open (contract); checked below.
-        if unsafe { (*xdp).magic } != MAGIC {
-            return;
-        }
-        // SAFETY: we own the handle now; the magic is cleared first.
-        unsafe {
-            (*xdp).magic = 0;
-            let inner = &mut *(*xdp).inner.get();
-            batch::free(inner.batch);
-            drop(Box::from_raw(xdp));
+        // SAFETY: NULL or a handle from nr_xdp_open (contract).
+        if let Some(mut h) = unsafe { handle::take(xdp) } {
+            // SAFETY: the handle's batch, freed once, here.
+            unsafe { batch::free(h.inner.get_mut().batch) };
         }
     })
 }
@@ -482,7 +460,7 @@ pub unsafe extern "C" fn nr_xdp_close(xdp: *mut nr_xdp) {
 pub unsafe extern "C" fn nr_xdp_get_info(xdp: *const nr_xdp, out: *mut nr_xdp_info) -> c_int {
     boundary(|| {
         // SAFETY: contract: a live handle.
-        let h = unsafe { nr_xdp::from_ptr(xdp) }?;
+        let h = unsafe { handle::checked(xdp) }?;
         if out.is_null() {
             return Err(null_arg("out"));
         }
@@ -534,7 +512,7 @@ pub unsafe extern "C" fn nr_xdp_next_batch(
 ) -> c_int {
     boundary(|| {
         // SAFETY: contract: a live handle used by one thread.
-        let h = unsafe { nr_xdp::from_ptr(xdp) }?;
+        let h = unsafe { handle::checked(xdp) }?;
         if out.is_null() {
             return Err(null_arg("out"));
         }
@@ -587,7 +565,7 @@ pub unsafe extern "C" fn nr_xdp_send(
 ) -> c_int {
     boundary(|| {
         // SAFETY: contract: a live handle used by one thread.
-        let h = unsafe { nr_xdp::from_ptr(xdp) }?;
+        let h = unsafe { handle::checked(xdp) }?;
         if count == 0 {
             return Ok(0);
         }
@@ -638,7 +616,7 @@ pub unsafe extern "C" fn nr_xdp_tx_alloc(
 ) -> c_int {
     boundary(|| {
         // SAFETY: contract: a live handle used by one thread.
-        let h = unsafe { nr_xdp::from_ptr(xdp) }?;
+        let h = unsafe { handle::checked(xdp) }?;
         if data.is_null() {
             return Err(null_arg("data"));
         }
@@ -674,7 +652,7 @@ pub unsafe extern "C" fn nr_xdp_tx_alloc(
 pub unsafe extern "C" fn nr_xdp_tx_submit(xdp: *mut nr_xdp, len: u32) -> c_int {
     boundary(|| {
         // SAFETY: contract: a live handle used by one thread.
-        let h = unsafe { nr_xdp::from_ptr(xdp) }?;
+        let h = unsafe { handle::checked(xdp) }?;
         // SAFETY: one thread per handle.
         unsafe { h.inner() }.xdp.tx_submit(len)?;
         Ok(NR_OK)
@@ -693,7 +671,7 @@ pub unsafe extern "C" fn nr_xdp_tx_submit(xdp: *mut nr_xdp, len: u32) -> c_int {
 pub unsafe extern "C" fn nr_xdp_flush(xdp: *mut nr_xdp, timeout_ms: c_int) -> c_int {
     boundary(|| {
         // SAFETY: contract: a live handle used by one thread.
-        let h = unsafe { nr_xdp::from_ptr(xdp) }?;
+        let h = unsafe { handle::checked(xdp) }?;
         // SAFETY: one thread per handle.
         let done = unsafe { h.inner() }.xdp.flush(timeout_of(timeout_ms))?;
         Ok(if done { NR_OK } else { NR_TIMEOUT })
@@ -710,7 +688,7 @@ pub unsafe extern "C" fn nr_xdp_flush(xdp: *mut nr_xdp, timeout_ms: c_int) -> c_
 pub unsafe extern "C" fn nr_xdp_complete(xdp: *mut nr_xdp) -> c_int {
     boundary(|| {
         // SAFETY: contract: a live handle used by one thread.
-        let h = unsafe { nr_xdp::from_ptr(xdp) }?;
+        let h = unsafe { handle::checked(xdp) }?;
         // SAFETY: one thread per handle.
         Ok(unsafe { h.inner() }.xdp.complete().min(i32::MAX as u32) as c_int)
     })
@@ -731,7 +709,7 @@ pub unsafe extern "C" fn nr_xdp_stats(
 ) -> c_int {
     boundary(|| {
         // SAFETY: contract: a live handle used by one thread.
-        let h = unsafe { nr_xdp::from_ptr(xdp) }?;
+        let h = unsafe { handle::checked(xdp) }?;
         if total.is_null() && delta.is_null() {
             return Err(Error::invalid_arg("both 'total' and 'delta' are NULL"));
         }
@@ -760,7 +738,7 @@ pub unsafe extern "C" fn nr_xdp_stats(
 pub unsafe extern "C" fn nr_xdp_fd(xdp: *const nr_xdp) -> c_int {
     boundary(|| {
         // SAFETY: contract: a live handle.
-        let h = unsafe { nr_xdp::from_ptr(xdp) }?;
+        let h = unsafe { handle::checked(xdp) }?;
         // SAFETY: fd() only reads.
         Ok(unsafe { h.inner() }.xdp.fd())
     })
@@ -777,15 +755,11 @@ pub unsafe extern "C" fn nr_xdp_fd(xdp: *const nr_xdp) -> c_int {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_xdp_breakloop(xdp: *const nr_xdp) -> c_int {
     guard(super::NR_E_INTERNAL, || {
-        if xdp.is_null() {
+        // SAFETY: NULL or a handle (contract); only the Sync breaker and
+        // the magic are touched, never the single-thread state.
+        let Some(h) = (unsafe { handle::live(xdp) }) else {
             return super::NR_E_INVALID_ARG;
-        }
-        // SAFETY: a live handle (contract); only the Sync breaker and the
-        // immutable magic are touched.
-        let h = unsafe { &*xdp };
-        if h.magic != MAGIC {
-            return super::NR_E_INVALID_ARG;
-        }
+        };
         h.brk.break_loop();
         NR_OK
     })
