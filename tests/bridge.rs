@@ -11,7 +11,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{Net, OTHER_MAC, Sender, frame, frame_seq};
-use netring::{Bridge, BridgeConfig, Capture, CaptureConfig, Direction, Verdict, Wait};
+use netring::{Bridge, BridgeConfig, Capture, CaptureConfig, Direction, Verdict};
 
 fn rx_cfg() -> CaptureConfig {
     CaptureConfig {
@@ -22,30 +22,6 @@ fn rx_cfg() -> CaptureConfig {
         ignore_outgoing: true,
         ..CaptureConfig::default()
     }
-}
-
-fn collect(cap: &mut Capture, want: usize, limit: Duration) -> Vec<Vec<u8>> {
-    let start = Instant::now();
-    let mut got = Vec::new();
-    let mut last = Instant::now();
-    while start.elapsed() < limit {
-        if got.len() >= want && last.elapsed() >= Duration::from_millis(200) {
-            break;
-        }
-        if let Wait::Ready(mut b) = cap
-            .next_batch_timeout(Some(Duration::from_millis(20)))
-            .unwrap()
-        {
-            b.for_each(|p| {
-                if frame_seq(p.data()).is_some() {
-                    got.push(p.data().to_vec());
-                }
-                true
-            });
-            last = Instant::now();
-        }
-    }
-    got
 }
 
 /// A second veth pair c <-> d in the same namespace.
@@ -112,8 +88,20 @@ fn frames_cross_both_ways_byte_exact_and_drops_are_exact() {
             });
             let want_d = (0..N).filter(|&i| !a_to_b_drop(i)).count();
             let want_b = (0..N).filter(|&i| !b_to_a_drop(i)).count();
-            let rx = s.spawn(move || collect(&mut cap_b, want_b, Duration::from_secs(20)));
-            let at_d = collect(&mut cap_d, want_d, Duration::from_secs(20));
+            let rx = s.spawn(move || {
+                common::collect(
+                    &mut cap_b,
+                    want_b,
+                    Duration::from_millis(200),
+                    Duration::from_secs(20),
+                )
+            });
+            let at_d = common::collect(
+                &mut cap_d,
+                want_d,
+                Duration::from_millis(200),
+                Duration::from_secs(20),
+            );
             let at_b = rx.join().unwrap();
             senders.join().unwrap();
             brk.break_loop();
@@ -202,8 +190,18 @@ fn nrbridge_c_example_forwards_both_ways_and_stops_on_sigint() {
             tx_b.send(&frame(60 + i as usize, i, OTHER_MAC));
             tx_d.send(&frame(1514 - i as usize, BA + i, OTHER_MAC));
         }
-        let at_d = collect(&mut cap_d, N as usize, Duration::from_secs(10));
-        let at_b = collect(&mut cap_b, N as usize, Duration::from_secs(10));
+        let at_d = common::collect(
+            &mut cap_d,
+            N as usize,
+            Duration::from_millis(200),
+            Duration::from_secs(10),
+        );
+        let at_b = common::collect(
+            &mut cap_b,
+            N as usize,
+            Duration::from_millis(200),
+            Duration::from_secs(10),
+        );
         // SAFETY: kill(2) on our own child's pid.
         unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
         let mut rest = String::new();

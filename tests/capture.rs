@@ -17,26 +17,6 @@ fn small() -> CaptureConfig {
     }
 }
 
-/// Read test frames until `want` arrived or `limit` passed.
-fn collect(cap: &mut Capture, want: usize, limit: Duration) -> Vec<Vec<u8>> {
-    let start = Instant::now();
-    let mut got = Vec::new();
-    while got.len() < want && start.elapsed() < limit {
-        if let Wait::Ready(mut b) = cap
-            .next_batch_timeout(Some(Duration::from_millis(50)))
-            .unwrap()
-        {
-            b.for_each(|p| {
-                if frame_seq(p.data()).is_some() {
-                    got.push(p.data().to_vec());
-                }
-                true
-            });
-        }
-    }
-    got
-}
-
 #[test]
 fn frames_arrive_byte_exact_at_every_size() {
     let net = Net::new();
@@ -47,7 +27,12 @@ fn frames_arrive_byte_exact_at_every_size() {
         for (i, &len) in sizes.iter().enumerate() {
             tx.send(&frame(len, i as u32, OTHER_MAC));
         }
-        collect(&mut cap, sizes.len(), Duration::from_secs(5))
+        common::collect(
+            &mut cap,
+            sizes.len(),
+            Duration::ZERO,
+            Duration::from_secs(5),
+        )
     });
     assert_eq!(got.len(), sizes.len());
     for (i, &len) in sizes.iter().enumerate() {
@@ -72,7 +57,12 @@ fn thousands_of_frames_exact_count_and_stats() {
                     tx.send(&frame(60 + (i as usize % 1455), i, OTHER_MAC));
                 }
             });
-            let got = collect(&mut cap, N as usize, Duration::from_secs(20));
+            let got = common::collect(
+                &mut cap,
+                N as usize,
+                Duration::ZERO,
+                Duration::from_secs(20),
+            );
             h.join().unwrap();
             got
         });
@@ -258,8 +248,9 @@ fn ignore_outgoing_skips_our_own_frames() {
         // Sent *from* a: outgoing on a.
         let tx = common::Sender::open(&net.a);
         tx.send(&frame(60, 7, OTHER_MAC));
-        let with = collect(&mut keep, 1, Duration::from_secs(3)).len();
-        let without = collect(&mut skip, 1, Duration::from_millis(300)).len();
+        let with = common::collect(&mut keep, 1, Duration::ZERO, Duration::from_secs(3)).len();
+        let without =
+            common::collect(&mut skip, 1, Duration::ZERO, Duration::from_millis(300)).len();
         (with, without)
     });
     assert_eq!(with, 1);
@@ -525,7 +516,7 @@ fn interface_down_does_not_spin_and_recovers() {
         std::thread::sleep(Duration::from_millis(300));
         let tx = common::Sender::open(&net.b);
         tx.send(&frame(60, 99, OTHER_MAC));
-        let got = collect(&mut cap, 1, Duration::from_secs(5));
+        let got = common::collect(&mut cap, 1, Duration::ZERO, Duration::from_secs(5));
         assert_eq!(
             got.len(),
             1,

@@ -6,8 +6,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Net, OTHER_MAC, frame, frame_seq};
-use netring::{Capture, CaptureConfig, ErrorKind, Injector, InjectorConfig, TxMode, Wait};
+use common::{Net, OTHER_MAC, frame};
+use netring::{Capture, CaptureConfig, ErrorKind, Injector, InjectorConfig, TxMode};
 
 const MODES: [TxMode; 2] = [TxMode::Ring, TxMode::Sendmmsg];
 
@@ -28,32 +28,6 @@ fn cfg(mode: TxMode) -> InjectorConfig {
     }
 }
 
-/// Test frames seen by `cap`, until `want` arrived and then `quiet` passed
-/// with nothing new (so extra frames would be seen too), or `limit`.
-fn collect(cap: &mut Capture, want: usize, quiet: Duration, limit: Duration) -> Vec<Vec<u8>> {
-    let start = Instant::now();
-    let mut got = Vec::new();
-    let mut last = Instant::now();
-    while start.elapsed() < limit {
-        if got.len() >= want && last.elapsed() >= quiet {
-            break;
-        }
-        if let Wait::Ready(mut b) = cap
-            .next_batch_timeout(Some(Duration::from_millis(20)))
-            .unwrap()
-        {
-            b.for_each(|p| {
-                if frame_seq(p.data()).is_some() {
-                    got.push(p.data().to_vec());
-                }
-                true
-            });
-            last = Instant::now();
-        }
-    }
-    got
-}
-
 /// Send `frames` from net.a with `icfg` and return what net.b saw.
 fn roundtrip(net: &Net, icfg: &InjectorConfig, frames: &[Vec<u8>]) -> Vec<Vec<u8>> {
     net.enter(|| {
@@ -71,7 +45,7 @@ fn roundtrip(net: &Net, icfg: &InjectorConfig, frames: &[Vec<u8>]) -> Vec<Vec<u8
                 assert_eq!(st.rejected, 0);
                 assert_eq!(st.available, inj.frame_count());
             });
-            let got = collect(
+            let got = common::collect(
                 &mut cap,
                 frames.len(),
                 Duration::from_millis(150),
@@ -145,7 +119,7 @@ fn zero_copy_slots_and_abandoned_slots() {
             assert_eq!(inj.stats().pending, 3);
             inj.flush().unwrap();
             assert!(inj.wait_drained(Some(Duration::from_secs(2))).unwrap());
-            collect(
+            common::collect(
                 &mut cap,
                 3,
                 Duration::from_millis(150),
@@ -190,7 +164,7 @@ fn bad_lengths_are_refused_and_the_ring_still_works() {
             assert!(inj.wait_drained(Some(Duration::from_secs(2))).unwrap());
             let st = inj.stats();
             assert_eq!((st.sent, st.rejected, st.pending), (4, 0, 0), "{st:?}");
-            collect(
+            common::collect(
                 &mut cap,
                 4,
                 Duration::from_millis(150),
@@ -224,7 +198,7 @@ fn a_frame_the_kernel_rejects_is_skipped_and_the_rest_go_out_in_order() {
                 assert!(inj.inject(&frame(60, i, OTHER_MAC)).unwrap());
             }
             assert!(inj.wait_drained(Some(Duration::from_secs(2))).unwrap());
-            let got = collect(
+            let got = common::collect(
                 &mut cap,
                 299,
                 Duration::from_millis(150),
@@ -345,7 +319,7 @@ fn c_program_injects_byte_exact_frames() {
                 .args([net.a.as_str(), &N.to_string(), mode])
                 .output()
                 .unwrap();
-            let got = collect(
+            let got = common::collect(
                 &mut cap,
                 N as usize,
                 Duration::from_millis(150),

@@ -10,6 +10,7 @@ use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -255,3 +256,34 @@ pub fn frame_seq(data: &[u8]) -> Option<u32> {
 
 /// A MAC no interface has (frames to it are PACKET_OTHERHOST).
 pub const OTHER_MAC: [u8; 6] = [0x02, 0xcb, 0x00, 0x00, 0x00, 0xff];
+
+/// Test frames seen by `cap`, until `want` arrived and then `quiet` passed
+/// with nothing new (so extra frames would be seen too), or `limit`.
+pub fn collect(
+    cap: &mut netring::Capture,
+    want: usize,
+    quiet: Duration,
+    limit: Duration,
+) -> Vec<Vec<u8>> {
+    let start = Instant::now();
+    let mut got = Vec::new();
+    let mut last = Instant::now();
+    while start.elapsed() < limit {
+        if got.len() >= want && last.elapsed() >= quiet {
+            break;
+        }
+        if let netring::Wait::Ready(mut b) = cap
+            .next_batch_timeout(Some(Duration::from_millis(20)))
+            .unwrap()
+        {
+            b.for_each(|p| {
+                if frame_seq(p.data()).is_some() {
+                    got.push(p.data().to_vec());
+                }
+                true
+            });
+            last = Instant::now();
+        }
+    }
+    got
+}
