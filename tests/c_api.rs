@@ -3,109 +3,16 @@
 //! pkg-config, plainly and with AddressSanitizer + UBSan, and run against
 //! real traffic on throwaway veth pairs.
 
+mod cbuild;
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use cbuild::{STRICT_C, build, pkg_config, prefix, root, variants};
 use common::{Net, OTHER_MAC, Sender, frame};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn prefix() -> PathBuf {
-    let p = root().join("build/prefix");
-    let lib = p.join("lib/libnetring.so.0");
-    assert!(
-        lib.exists(),
-        "{} is missing: run `make` (or `make test`) first",
-        lib.display()
-    );
-    let installed = std::fs::read_to_string(p.join("include/netring.h")).unwrap();
-    let source = std::fs::read_to_string(root().join("include/netring.h")).unwrap();
-    assert!(
-        installed == source,
-        "build/prefix is older than the sources: run `make` first"
-    );
-    p
-}
-
-fn pkg_config(args: &[&str]) -> Vec<String> {
-    let pc = prefix().join("lib/pkgconfig");
-    let out = Command::new("pkg-config")
-        .env("PKG_CONFIG_PATH", &pc)
-        .args(args)
-        .arg("netring")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "pkg-config {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect()
-}
-
-/// Compile `src` into target/ctests/`name`; `extra` flags (e.g. sanitizers).
-fn build(src: &Path, name: &str, compiler: &str, extra: &[&str], link: &[String]) -> PathBuf {
-    let dir = root().join("target/ctests");
-    std::fs::create_dir_all(&dir).unwrap();
-    let out = dir.join(name);
-    let lib = prefix().join("lib");
-    let status = Command::new(compiler)
-        .args(extra)
-        .arg(src)
-        .arg("-o")
-        .arg(&out)
-        .args(pkg_config(&["--cflags"]))
-        .args(link)
-        .arg(format!("-Wl,-rpath,{}", lib.display()))
-        .arg("-lpthread")
-        .output()
-        .unwrap();
-    assert!(
-        status.status.success(),
-        "compiling {} failed:\n{}",
-        src.display(),
-        String::from_utf8_lossy(&status.stderr)
-    );
-    out
-}
-
-const STRICT_C: &[&str] = &[
-    "-std=c99",
-    "-pedantic",
-    "-Wall",
-    "-Wextra",
-    "-Werror",
-    "-g",
-    "-O1",
-];
-const SAN: &[&str] = &[
-    "-fsanitize=address,undefined",
-    "-fno-omit-frame-pointer",
-    "-fno-sanitize-recover=all",
-];
-
-/// Both variants of a C test: plain and sanitized.
-fn variants(src: &str) -> Vec<PathBuf> {
-    let path = root().join(src);
-    let stem = path.file_stem().unwrap().to_str().unwrap().to_owned();
-    let libs = pkg_config(&["--libs"]);
-    let mut san = STRICT_C.to_vec();
-    san.extend_from_slice(SAN);
-    vec![
-        build(&path, &stem, "cc", STRICT_C, &libs),
-        build(&path, &format!("{stem}-asan"), "cc", &san, &libs),
-    ]
-}
 
 /// Wait for a child (at most 60 s, then kill it so a hang fails the test
 /// instead of blocking the suite) and collect its output.

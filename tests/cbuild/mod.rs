@@ -1,58 +1,120 @@
-//! Build C programs (tests/c, c-examples) against the installed prefix
-//! (build/prefix, made by `make`), through pkg-config, with AddressSanitizer
-//! and UBSan.
+//! Build the C programs (tests/c, c-examples) against the installed prefix
+//! (build/prefix, made by `make`) through pkg-config: strict C99 plain and
+//! with AddressSanitizer + UBSan ([`variants`]), or as gnu99 with the
+//! sanitizers ([`build_c`], for programs that use POSIX/GNU interfaces).
 
-/// Build `src` (relative to the crate root) and return the binary's path.
-pub fn build_c(src: &str) -> std::path::PathBuf {
-    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let prefix = root.join("build/prefix");
-    let lib = prefix.join("lib");
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn prefix() -> PathBuf {
+    let p = root().join("build/prefix");
+    let lib = p.join("lib/libnetring.so.0");
     assert!(
-        lib.join("libnetring.so.0").exists(),
+        lib.exists(),
         "{} is missing: run `make` (or `make test`) first",
-        lib.join("libnetring.so.0").display()
+        lib.display()
     );
-    let installed = std::fs::read_to_string(prefix.join("include/netring.h")).unwrap_or_default();
-    let source = std::fs::read_to_string(root.join("include/netring.h")).unwrap();
+    let installed = std::fs::read_to_string(p.join("include/netring.h")).unwrap();
+    let source = std::fs::read_to_string(root().join("include/netring.h")).unwrap();
     assert!(
         installed == source,
         "build/prefix is older than the sources: run `make` first"
     );
-    let pc = std::process::Command::new("pkg-config")
-        .env("PKG_CONFIG_PATH", lib.join("pkgconfig"))
-        .args(["--cflags", "--libs", "netring"])
+    p
+}
+
+pub fn pkg_config(args: &[&str]) -> Vec<String> {
+    let pc = prefix().join("lib/pkgconfig");
+    let out = Command::new("pkg-config")
+        .env("PKG_CONFIG_PATH", &pc)
+        .args(args)
+        .arg("netring")
         .output()
         .unwrap();
     assert!(
-        pc.status.success(),
-        "pkg-config: {}",
-        String::from_utf8_lossy(&pc.stderr)
+        out.status.success(),
+        "pkg-config {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    let flags = String::from_utf8(pc.stdout).unwrap();
-    let stem = std::path::Path::new(src)
-        .file_stem()
+    String::from_utf8(out.stdout)
         .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let dir = root.join("target/ctests");
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Compile `src` into target/ctests/`name`; `extra` flags (e.g. sanitizers).
+pub fn build(src: &Path, name: &str, compiler: &str, extra: &[&str], link: &[String]) -> PathBuf {
+    let dir = root().join("target/ctests");
     std::fs::create_dir_all(&dir).unwrap();
-    let out = dir.join(format!("cbuild-{stem}"));
-    let o = std::process::Command::new("cc")
-        .args(["-std=gnu99", "-Wall", "-Wextra", "-Werror", "-g", "-O1"])
-        .args(["-fsanitize=address,undefined", "-fno-sanitize-recover=all"])
-        .arg(root.join(src))
-        .args(flags.split_whitespace())
-        .arg(format!("-Wl,-rpath,{}", lib.display()))
-        .arg("-lpthread")
+    let out = dir.join(name);
+    let lib = prefix().join("lib");
+    let status = Command::new(compiler)
+        .args(extra)
+        .arg(src)
         .arg("-o")
         .arg(&out)
+        .args(pkg_config(&["--cflags"]))
+        .args(link)
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .arg("-lpthread")
         .output()
         .unwrap();
     assert!(
-        o.status.success(),
-        "compiling {src}: {}",
-        String::from_utf8_lossy(&o.stderr)
+        status.status.success(),
+        "compiling {} failed:\n{}",
+        src.display(),
+        String::from_utf8_lossy(&status.stderr)
     );
     out
+}
+
+pub const STRICT_C: &[&str] = &[
+    "-std=c99",
+    "-pedantic",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-g",
+    "-O1",
+];
+pub const SAN: &[&str] = &[
+    "-fsanitize=address,undefined",
+    "-fno-omit-frame-pointer",
+    "-fno-sanitize-recover=all",
+];
+
+/// Both variants of a C test: plain and sanitized.
+pub fn variants(src: &str) -> Vec<PathBuf> {
+    let path = root().join(src);
+    let stem = path.file_stem().unwrap().to_str().unwrap().to_owned();
+    let libs = pkg_config(&["--libs"]);
+    let mut san = STRICT_C.to_vec();
+    san.extend_from_slice(SAN);
+    vec![
+        build(&path, &stem, "cc", STRICT_C, &libs),
+        build(&path, &format!("{stem}-asan"), "cc", &san, &libs),
+    ]
+}
+
+/// Build `src` (relative to the crate root) as gnu99 with AddressSanitizer
+/// and UBSan, warnings as errors; returns the binary's path.
+pub fn build_c(src: &str) -> PathBuf {
+    let path = root().join(src);
+    let stem = path.file_stem().unwrap().to_str().unwrap().to_owned();
+    let mut flags = vec!["-std=gnu99", "-Wall", "-Wextra", "-Werror", "-g", "-O1"];
+    flags.extend_from_slice(SAN);
+    build(
+        &path,
+        &format!("cbuild-{stem}"),
+        "cc",
+        &flags,
+        &pkg_config(&["--libs"]),
+    )
 }
