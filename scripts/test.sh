@@ -11,7 +11,7 @@ step "rustfmt"
 cargo fmt --all -- --check
 
 step "clippy (warnings are errors)"
-cargo clippy --locked --all-targets -- -D warnings
+cargo clippy --locked --workspace --all-targets -- -D warnings
 
 step "unsafe blocks all carry a SAFETY comment"
 bash scripts/check-safety.sh
@@ -19,7 +19,7 @@ bash scripts/check-safety.sh
 step "cargo test: unit, integration on veth pairs, C programs (plain + ASan/UBSan)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test --locked --all-targets -- --test-threads=2 2>&1 | tee "$log"
+cargo test --locked --workspace --all-targets -- --test-threads=2 2>&1 | tee "$log"
 passed=$(awk '/^test result:/ {for (i = 1; i <= NF; i++) if ($(i) ~ /^passed;?$/) s += $(i-1)} END {print s + 0}' "$log")
 failed=$(awk '/^test result:/ {for (i = 1; i <= NF; i++) if ($(i) ~ /^failed;?$/) s += $(i-1)} END {print s + 0}' "$log")
 [ "$passed" -gt 100 ] || { echo "only $passed tests ran: the suite is broken" >&2; exit 1; }

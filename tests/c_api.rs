@@ -537,6 +537,52 @@ fn header_declares_exactly_the_exported_functions() {
     );
 }
 
+/// The C API crate is the only one that exports: `libnetring.so.0` defines
+/// `nr_*` names and nothing else (no engine or Rust symbol), and the engine
+/// crate declares no `#[no_mangle]` item that could leak into any library
+/// built on it (the libpcap-compatible one included).
+#[test]
+fn only_nr_symbols_are_exported_and_the_engine_exports_none() {
+    let nm = Command::new("nm")
+        .args(["-D", "--defined-only"])
+        .arg(prefix().join("lib/libnetring.so.0"))
+        .output()
+        .unwrap();
+    assert!(nm.status.success());
+    let names: Vec<String> = String::from_utf8_lossy(&nm.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2).map(str::to_owned))
+        .collect();
+    assert!(names.len() >= 60, "only {} symbols: {names:?}", names.len());
+    let foreign: Vec<&String> = names.iter().filter(|n| !n.starts_with("nr_")).collect();
+    assert!(foreign.is_empty(), "exported beyond nr_*: {foreign:?}");
+
+    fn scan(dir: &std::path::Path, hits: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                scan(&p, hits);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                let text = std::fs::read_to_string(&p).unwrap();
+                for (i, l) in text.lines().enumerate() {
+                    let t = l.trim_start();
+                    if !t.starts_with("//")
+                        && (t.contains("no_mangle") || t.contains("export_name"))
+                    {
+                        hits.push(format!("{}:{}: {t}", p.display(), i + 1));
+                    }
+                }
+            }
+        }
+    }
+    let mut hits = Vec::new();
+    scan(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("engine/src"),
+        &mut hits,
+    );
+    assert!(hits.is_empty(), "the engine crate must export nothing: {hits:?}");
+}
+
 /// An independent receiver: a plain AF_PACKET socket (no netring code) on
 /// one interface of a namespace, with a large receive buffer.
 struct RawReceiver {

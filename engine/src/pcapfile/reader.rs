@@ -300,7 +300,7 @@ impl Reader {
     /// Make the next batch current (what [`Reader::current`] returns until
     /// the next call that reads on). Returns its number of packets; 0 at
     /// the end of the file.
-    pub(crate) fn load(&mut self) -> Result<usize> {
+    pub fn load(&mut self) -> Result<usize> {
         if self.cursor >= self.recs.len() && self.fill()? == 0 {
             return Ok(0);
         }
@@ -354,7 +354,7 @@ impl Reader {
     }
 
     /// The batch decoded by the last [`Reader::load`].
-    pub(crate) fn current(&self) -> ReadBatch<'_> {
+    pub fn current(&self) -> ReadBatch<'_> {
         ReadBatch {
             buf: &self.buf,
             recs: &self.recs[self.batch_start..],

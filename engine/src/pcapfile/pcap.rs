@@ -6,15 +6,15 @@ pub(crate) const MAGIC_US: u32 = 0xa1b2_c3d4;
 /// Magic of nanosecond files.
 pub(crate) const MAGIC_NS: u32 = 0xa1b2_3c4d;
 /// Bytes in the file header.
-pub(crate) const FILE_HDR_LEN: usize = 24;
+pub const FILE_HDR_LEN: usize = 24;
 /// Bytes in a record header.
-pub(crate) const REC_HDR_LEN: usize = 16;
+pub const REC_HDR_LEN: usize = 16;
 /// libpcap's `LT_LINKTYPE`: the link type lives in the low 26 bits (the
 /// high bits carry FCS information).
 pub(crate) const LINKTYPE_MASK: u32 = 0x03ff_ffff;
 
 /// The file header, host byte order, version 2.4.
-pub(crate) fn file_header(nanos: bool, snaplen: u32, link_type: u32) -> [u8; FILE_HDR_LEN] {
+pub fn file_header(nanos: bool, snaplen: u32, link_type: u32) -> [u8; FILE_HDR_LEN] {
     let mut h = [0u8; FILE_HDR_LEN];
     let magic = if nanos { MAGIC_NS } else { MAGIC_US };
     h[0..4].copy_from_slice(&magic.to_ne_bytes());
@@ -28,12 +28,7 @@ pub(crate) fn file_header(nanos: bool, snaplen: u32, link_type: u32) -> [u8; FIL
 
 /// A record header, host byte order.
 #[inline(always)]
-pub(crate) fn record_header(
-    ts_ns: u64,
-    nanos: bool,
-    caplen: u32,
-    wire_len: u32,
-) -> [u8; REC_HDR_LEN] {
+pub fn record_header(ts_ns: u64, nanos: bool, caplen: u32, wire_len: u32) -> [u8; REC_HDR_LEN] {
     let sec = (ts_ns / 1_000_000_000) as u32;
     let sub = (ts_ns % 1_000_000_000) as u32;
     let frac = if nanos { sub } else { sub / 1000 };

@@ -4,7 +4,6 @@ use std::io;
 
 /// What kind of failure an [`Error`] is; each kind has one stable C status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum ErrorKind {
     /// A NULL pointer or an argument outside its documented range.
     InvalidArgument,

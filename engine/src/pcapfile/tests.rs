@@ -512,15 +512,15 @@ fn sample_files() -> Vec<Vec<u8>> {
 const TOOL_FILES: [(&str, &[u8]); 3] = [
     (
         "tcpdump.pcap",
-        include_bytes!("../../tests/data/tcpdump.pcap"),
+        include_bytes!("../../../tests/data/tcpdump.pcap"),
     ),
     (
         "editcap.pcapng",
-        include_bytes!("../../tests/data/editcap.pcapng"),
+        include_bytes!("../../../tests/data/editcap.pcapng"),
     ),
     (
         "mergecap-2if.pcapng",
-        include_bytes!("../../tests/data/mergecap-2if.pcapng"),
+        include_bytes!("../../../tests/data/mergecap-2if.pcapng"),
     ),
 ];
 

@@ -16,7 +16,9 @@
 //!   or corrupt file is an [`ErrorKind::Malformed`](crate::ErrorKind) error
 //!   whose message gives the byte offset; nothing is read out of bounds.
 
-pub(crate) mod pcap;
+/// The classic pcap format: file and record headers (also used by the
+/// libpcap-compatible library's dump files).
+pub mod pcap;
 pub(crate) mod pcapng;
 pub mod reader;
 pub mod writer;

@@ -77,16 +77,26 @@ impl PacketType {
 /// The data is valid as long as the batch it came from.
 #[derive(Debug, Clone, Copy)]
 pub struct Packet<'a> {
-    pub(crate) data: &'a [u8],
-    pub(crate) ts_ns: u64,
-    pub(crate) wire_len: u32,
-    pub(crate) ifindex: i32,
-    pub(crate) rxhash: u32,
-    pub(crate) vlan_tci: u16,
-    pub(crate) vlan_tpid: u16,
-    pub(crate) protocol: u16,
-    pub(crate) pkt_type: u8,
-    pub(crate) flags: PacketFlags,
+    /// The captured bytes, starting at the link-layer header.
+    pub data: &'a [u8],
+    /// Timestamp, nanoseconds since the Unix epoch.
+    pub ts_ns: u64,
+    /// Length on the wire (>= `data.len()`).
+    pub wire_len: u32,
+    /// Interface index the packet was seen on.
+    pub ifindex: i32,
+    /// Receive hash (0 unless requested).
+    pub rxhash: u32,
+    /// VLAN TCI, valid if `flags` has [`PacketFlags::VLAN_VALID`].
+    pub vlan_tci: u16,
+    /// VLAN TPID, valid if `flags` has [`PacketFlags::VLAN_TPID_VALID`].
+    pub vlan_tpid: u16,
+    /// EtherType (link-layer protocol) in host byte order.
+    pub protocol: u16,
+    /// The kernel's `sll_pkttype` ([`PacketType::from_raw`]).
+    pub pkt_type: u8,
+    /// Status flags.
+    pub flags: PacketFlags,
 }
 
 impl<'a> Packet<'a> {
