@@ -20,7 +20,7 @@ PKGCFG   := PKG_CONFIG_PATH=$(LIBDIR)/pkgconfig pkg-config
 CFLAGS   ?= -O2 -g -std=gnu99 -Wall -Wextra -Werror
 EXAMPLES := $(patsubst c-examples/%.c,$(BINDIR)/%,$(wildcard c-examples/*.c))
 
-.PHONY: all lib install examples header deps demo test bench bench-smoke clean
+.PHONY: all lib install examples header deps deps-demo demo test bench bench-smoke clean
 
 all: install examples
 
@@ -48,7 +48,13 @@ header:
 deps:
 	bash scripts/deps.sh
 
-demo: deps all
+deps-demo:
+	@bash scripts/deps.sh demo
+
+# The demo needs only the library, nrcap and trafgen: no cargo-c, no tshark.
+demo: deps-demo
+	@echo "== demo: building libnetring (release, about a minute) and the C examples"
+	@$(MAKE) --no-print-directory all >/dev/null
 	bash scripts/demo.sh
 
 test: deps all

@@ -1,38 +1,52 @@
 #!/usr/bin/env bash
-# Install what building, testing and the demo need, skipping what is there.
-# Debian, as root. Safe to run again.
+# Install what the build, the demo or the test suite needs, skipping what is
+# already there. Debian, as root. Safe to run again.
+#
+#   scripts/deps.sh demo    only what `make demo` needs (compiler, iproute2,
+#                           trafgen): a minute on a fresh machine
+#   scripts/deps.sh         everything `make test` and `make bench` need,
+#                           including cargo-c 0.10.24 (built once, ~15 min)
 set -euo pipefail
+mode=${1:-all}
 
 need_apt=()
 have() { command -v "$1" >/dev/null 2>&1; }
 have cc || need_apt+=(gcc)
-have g++ || need_apt+=(g++)
 have make || need_apt+=(make)
 have pkg-config || need_apt+=(pkg-config)
 have ip || need_apt+=(iproute2)
-have tcpdump || need_apt+=(tcpdump)
 have trafgen || need_apt+=(netsniff-ng)
-have tshark || need_apt+=(tshark)      # also brings capinfos, editcap, mergecap
-[ -e /usr/include/pcap/pcap.h ] || need_apt+=(libpcap-dev)
-# The benchmarks (make bench, make bench-smoke).
-[ -x /usr/bin/time ] || need_apt+=(time)
-have python3 || need_apt+=(python3)
-have pgrep || need_apt+=(procps)
-have taskset || need_apt+=(util-linux)
-have timeout || need_apt+=(coreutils)
-# cargo-c's own build needs these.
-[ -e /usr/include/openssl/ssl.h ] || need_apt+=(libssl-dev)
-[ -e /usr/include/zlib.h ] || need_apt+=(zlib1g-dev)
+if [ "$mode" != demo ]; then
+    have g++ || need_apt+=(g++)
+    have tcpdump || need_apt+=(tcpdump)
+    have tshark || need_apt+=(tshark)      # also brings capinfos, editcap, mergecap, dumpcap
+    [ -e /usr/include/pcap/pcap.h ] || need_apt+=(libpcap-dev)
+    # The benchmarks (make bench, make bench-smoke).
+    [ -x /usr/bin/time ] || need_apt+=(time)
+    have python3 || need_apt+=(python3)
+    have pgrep || need_apt+=(procps)
+    have taskset || need_apt+=(util-linux)
+    have timeout || need_apt+=(coreutils)
+    # cargo-c's own build needs these.
+    [ -e /usr/include/openssl/ssl.h ] || need_apt+=(libssl-dev)
+    [ -e /usr/include/zlib.h ] || need_apt+=(zlib1g-dev)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "deps: apt-get install ${need_apt[*]}"
     export DEBIAN_FRONTEND=noninteractive
     # tshark asks whether non-root users may capture: answer no, without a prompt.
     echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
     apt-get update -qq
-    apt-get install -y -qq "${need_apt[@]}" >/dev/null
+    if [ "$mode" = demo ]; then
+        apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+    else
+        apt-get install -y -qq "${need_apt[@]}" >/dev/null
+    fi
 fi
+[ "$mode" = demo ] && exit 0
 
 if ! cargo clippy --version >/dev/null 2>&1 || ! cargo fmt --version >/dev/null 2>&1; then
+    echo "deps: rustup component add clippy rustfmt"
     rustup component add clippy rustfmt
 fi
 
