@@ -11,23 +11,29 @@
 //! * `capi`  — the exported `nr_batch_for_each` with an `extern "C"`
 //!   callback called through a pointer the optimiser cannot see (as from C):
 //!   `PacketIter` + `nr_packet` conversion + one indirect call per packet.
+//! * `fill`  — the exported array accessor `nr_batch_fill` into a
+//!   `--chunk`-entry (default 64) `nr_packet` array, then a plain loop over the array (what a
+//!   binding does: one call per chunk, no call per packet).
 //!
 //! Prints one line per frame size:
 //!   RESULT micro size=60 pkts_per_block=N raw_ns=X rust_ns=Y capi_ns=Z capi_minus_raw_ns=D
+//!     fill_ns=F fill_minus_raw_ns=E
 //! (ns per packet: the minimum over `--trials` timed trials of `--secs`
 //! seconds each, methods interleaved).  With `--blocks N` the walks go
 //! round-robin over N distinct blocks (N x block size of memory: with 16 x
 //! 4 MiB the packets come from DRAM, as from a real ring, instead of cache).
 //!
 //!   cargo run --release --example micro -- [--secs 0.2] [--trials 7]
-//!       [--block-size 4194304] [--blocks 1] [--sizes 60,1514]
+//!       [--block-size 4194304] [--blocks 1] [--sizes 60,1514] [--chunk 64]
 
 use std::ffi::{c_int, c_void};
 use std::hint::black_box;
 use std::time::Instant;
 
 use netring::afpacket::block::{PacketIter, synth};
-use netring::capi::batch::{nr_batch_for_each, nr_packet, nr_packet_cb};
+use netring::capi::batch::{
+    nr_batch_fill, nr_batch_for_each, nr_batch_rewind, nr_packet, nr_packet_cb,
+};
 use netring::capi::synthetic::SyntheticBatch;
 
 #[derive(Default)]
@@ -62,7 +68,7 @@ fn walk_rust(block: &[u8], sink: &mut Sink) {
     for p in PacketIter::new(block) {
         sink.packets += 1;
         // SAFETY: data() is a non-empty slice (frames are >= 60 bytes).
-        sink.sum += u64::from(unsafe { p.data().as_ptr().read_volatile() });
+        sink.sum += u64::from(unsafe { p.data.as_ptr().read_volatile() });
     }
 }
 
@@ -83,6 +89,29 @@ fn walk_capi(sb: &SyntheticBatch<'_>, cb: nr_packet_cb, sink: &mut Sink) {
     // SAFETY: a live batch; the callback takes a &mut Sink as user.
     let rc = unsafe { nr_batch_for_each(sb.as_ptr(), cb, (sink as *mut Sink).cast()) };
     assert_eq!(rc, 0, "nr_batch_for_each failed");
+}
+
+/// The array accessor: nr_batch_fill in chunks of `arr.len()`, then a loop over
+/// the array, as a C or Go consumer writes it.
+#[inline(never)]
+fn walk_fill(sb: &SyntheticBatch<'_>, arr: &mut [nr_packet], sink: &mut Sink) {
+    let b = sb.as_ptr();
+    // SAFETY: a live batch.
+    assert_eq!(unsafe { nr_batch_rewind(b) }, 0);
+    loop {
+        let mut n = 0usize;
+        // SAFETY: a live batch, an array of arr.len() entries and a count.
+        let rc = unsafe { nr_batch_fill(b, arr.as_mut_ptr(), arr.len(), &mut n) };
+        assert_eq!(rc, 0, "nr_batch_fill failed");
+        if n == 0 {
+            break;
+        }
+        for p in &arr[..n] {
+            sink.packets += 1;
+            // SAFETY: data points at caplen >= 60 bytes of the block.
+            sink.sum += u64::from(unsafe { p.data.read_volatile() });
+        }
+    }
 }
 
 fn time_ns_per_pkt(secs: f64, pkts_per_block: u64, mut f: impl FnMut(&mut Sink)) -> f64 {
@@ -110,6 +139,7 @@ fn main() {
     let mut block_size = 4usize << 20;
     let mut nblocks = 1usize;
     let mut sizes = vec![60usize, 1514];
+    let mut chunk = 64usize;
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < args.len() {
@@ -119,6 +149,7 @@ fn main() {
             "--trials" => trials = v.parse().expect("--trials N"),
             "--block-size" => block_size = v.parse().expect("--block-size BYTES"),
             "--blocks" => nblocks = v.parse().expect("--blocks N"),
+            "--chunk" => chunk = v.parse().expect("--chunk N"),
             "--sizes" => {
                 sizes = v
                     .split(',')
@@ -127,7 +158,7 @@ fn main() {
             }
             _ => {
                 eprintln!(
-                    "usage: micro [--secs S] [--trials N] [--block-size BYTES] [--blocks N] [--sizes 60,1514]"
+                    "usage: micro [--secs S] [--trials N] [--block-size BYTES] [--blocks N] [--sizes 60,1514] [--chunk 64]"
                 );
                 std::process::exit(2);
             }
@@ -150,7 +181,23 @@ fn main() {
             .iter()
             .map(|b| SyntheticBatch::new(b).expect("synthetic block is well formed"))
             .collect();
-        let (mut raw, mut rust, mut capi) = (f64::MAX, f64::MAX, f64::MAX);
+        let (mut raw, mut rust, mut capi, mut fill) = (f64::MAX, f64::MAX, f64::MAX, f64::MAX);
+        let mut arr = vec![
+            nr_packet {
+                data: std::ptr::null(),
+                caplen: 0,
+                len: 0,
+                ts_ns: 0,
+                ifindex: 0,
+                rxhash: 0,
+                flags: 0,
+                vlan_tci: 0,
+                vlan_tpid: 0,
+                protocol: 0,
+                pkt_type: 0,
+            };
+            chunk
+        ];
         let mut k = 0usize;
         let mut next = move || {
             k = (k + 1) % nblocks;
@@ -166,11 +213,15 @@ fn main() {
             capi = capi.min(time_ns_per_pkt(secs, n as u64, |s| {
                 walk_capi(black_box(&sbs[next()]), cb, s)
             }));
+            fill = fill.min(time_ns_per_pkt(secs, n as u64, |s| {
+                walk_fill(black_box(&sbs[next()]), &mut arr, s)
+            }));
         }
         println!(
             "RESULT micro size={size} pkts_per_block={n} raw_ns={raw:.2} rust_ns={rust:.2} \
-             capi_ns={capi:.2} capi_minus_raw_ns={:.2}",
-            capi - raw
+             capi_ns={capi:.2} capi_minus_raw_ns={:.2} fill_ns={fill:.2} fill_minus_raw_ns={:.2}",
+            capi - raw,
+            fill - raw
         );
     }
 }

@@ -455,10 +455,11 @@ typedef enum nr_status {
 } nr_status;
 
 /**
- * A batch of packets held from the ring (opaque). Obtained from
- * nr_next_batch() or nr_xdp_next_batch(); owned by its handle (never free
- * it); live until nr_batch_release(). The same type serves every engine:
- * nr_batch_for_each() callbacks see the same nr_packet either way.
+ * A batch of packets held by its handle (opaque). Obtained from
+ * nr_capture_next_batch(), nr_xdp_next_batch() or
+ * nr_reader_next_batch(); owned by its handle (never free it); live until
+ * nr_batch_release(). The same type serves every engine: nr_batch_for_each()
+ * and nr_batch_fill() see the same nr_packet either way.
  */
 typedef struct nr_batch nr_batch;
 
@@ -573,9 +574,10 @@ typedef struct nr_packet {
 
 /**
  * Packet callback of nr_batch_for_each(): return 0 to continue, non-zero
- * to stop (nr_batch_for_each() then returns NR_STOPPED). `pkt` and its data
- * are valid only during the call (copy what you keep). The callback must
- * not release the batch or close the handle.
+ * to stop (nr_batch_for_each() then returns NR_STOPPED). `pkt` itself is
+ * a temporary (copy the struct if you keep it); the bytes at `pkt->data`
+ * stay valid until the batch is released, like every packet of the batch.
+ * The callback must not release the batch or close the handle.
  */
 typedef int (*nr_packet_cb)(void *user, const struct nr_packet *pkt);
 
@@ -1342,35 +1344,73 @@ const char *nr_last_error(void);
 const char *nr_strerror(int status);
 
 /**
- * Number of packets in the batch (0 for NULL or a released batch).
+ * Number of packets in the batch (0 for NULL or a released batch). For an
+ * AF_XDP batch: the RX descriptors held, including any refused by the
+ * bounds check, which the iteration skips.
  */
 size_t nr_batch_len(const struct nr_batch *batch);
 
 /**
- * The kernel's sequence number of the batch's ring block (increases by one
- * per block; 0 for NULL or a released batch). For an AF_XDP batch: the
- * handle's batch counter (1 for the first batch, then +1 per batch).
+ * The batch's sequence number (0 for NULL or a released batch): the
+ * kernel's ring block sequence for a capture (one more per block, so a
+ * jump means blocks were skipped); a counter of batches from 1 for AF_XDP
+ * and capture files.
  */
 uint64_t nr_batch_seq(const struct nr_batch *batch);
 
 /**
  * Call `cb(user, pkt)` for each packet of the batch, in arrival order. No
- * copy and no allocation: each nr_packet describes ring memory.
+ * copy and no allocation: each nr_packet describes ring memory, valid
+ * until nr_batch_release().
  *
  * Every offset the kernel wrote is checked against the block before it is
  * read; on an inconsistency the walk stops, the rest of the block is
- * skipped and counted (nr_stats.malformed) and NR_E_MALFORMED is returned.
+ * skipped and counted (nr_capture_stats.malformed) and NR_E_MALFORMED is
+ * returned.
  *
  * Returns NR_OK (all packets visited); NR_STOPPED (the callback returned
  * non-zero); NR_E_MALFORMED; NR_E_BAD_BATCH (released batch, or called
  * from inside its own callback); NR_E_INVALID_ARG (NULL batch or cb). The
- * batch may be iterated more than once before it is released.
+ * batch may be iterated more than once before it is released; the walk
+ * always starts at the first packet and does not move nr_batch_fill()'s
+ * position.
  */
 int nr_batch_for_each(struct nr_batch *batch, nr_packet_cb cb, void *user);
 
 /**
- * Give the batch's memory back to the kernel. The batch and every packet
- * pointer from it are invalid afterwards.
+ * The array accessor: copy the descriptors of the batch's next packets
+ * into the caller's array `pkts[0 .. max)` and set `*count` to how many
+ * were written. Call it until `*count` is 0 to walk the whole batch in
+ * chunks: a position inside the batch remembers where the previous call
+ * stopped (it starts at the first packet each time a batch is obtained;
+ * nr_batch_rewind() moves it back there). This is the cheapest way to
+ * walk a batch (no call per packet): what bindings use.
+ *
+ * Only the nr_packet descriptors are copied: their `data` pointers still
+ * point into the ring (zero copy) and stay valid until nr_batch_release().
+ *
+ * Returns NR_OK (`*count` packets written, 0 at the end of the batch);
+ * NR_E_MALFORMED (the ring block is inconsistent: every packet before the
+ * fault was already handed out by this or an earlier call, the rest of the
+ * block is skipped and counted in nr_capture_stats.malformed; `*count` is
+ * not written); NR_E_BAD_BATCH (released batch, or called from inside a
+ * nr_batch_for_each() callback); NR_E_INVALID_ARG (NULL batch, pkts or
+ * count, or max 0).
+ */
+int nr_batch_fill(struct nr_batch *batch, struct nr_packet *pkts, size_t max, size_t *count);
+
+/**
+ * Move nr_batch_fill()'s position back to the batch's first packet.
+ *
+ * Returns NR_OK; NR_E_BAD_BATCH (released batch); NR_E_INVALID_ARG (NULL).
+ */
+int nr_batch_rewind(struct nr_batch *batch);
+
+/**
+ * Give the batch's memory back (to the kernel, the AF_XDP fill ring, the
+ * file buffer). The batch and every packet pointer from it are invalid
+ * afterwards; the nr_batch pointer itself may be handed out again by the
+ * next nr_*_next_batch() call of the same handle.
  *
  * Returns NR_OK; NR_E_BAD_BATCH (already released: double release is
  * detected, or called from inside the batch's own callback);

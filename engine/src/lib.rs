@@ -18,6 +18,7 @@
 
 pub mod afpacket;
 pub mod afxdp;
+pub mod batch;
 pub mod breaker;
 pub mod error;
 pub mod packet;
@@ -32,5 +33,6 @@ pub use afpacket::{
 pub use afpacket::{Bridge, BridgeBreaker, BridgeConfig, BridgeStats, Direction, Verdict};
 pub use afpacket::{InjectStats, Injector, InjectorConfig, Slot, TxMode};
 pub use afxdp::{Xdp, XdpBatch, XdpConfig, XdpStats};
+pub use batch::{Cursor, HeldBatch, Walk};
 pub use error::{Error, ErrorKind, Result};
 pub use packet::{Packet, PacketFlags, PacketType};

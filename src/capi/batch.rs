@@ -4,12 +4,12 @@
 use std::ffi::{c_int, c_void};
 use std::ptr;
 
-use super::capture::nr_capture;
-use super::xdp::nr_xdp;
-use super::{NR_E_BAD_BATCH, NR_OK, NR_STOPPED, boundary, guard, null_arg};
-use crate::afpacket::block::{BlockHeader, PacketIter};
+use super::{NR_OK, NR_STOPPED, boundary, guard, null_arg};
+use crate::batch::{Cursor, HeldBatch, SyntheticBlock, Walk};
 use crate::error::{Error, ErrorKind};
 use crate::packet::Packet;
+use crate::pcapfile::Reader;
+use crate::{Capture, Xdp};
 
 /// nr_packet.flags: vlan_tci is valid (the kernel stripped an 802.1Q tag).
 pub const NR_PKT_VLAN_VALID: u32 = 1 << 4;
@@ -109,9 +109,10 @@ impl From<&Packet<'_>> for nr_packet {
 }
 
 /// Packet callback of nr_batch_for_each(): return 0 to continue, non-zero
-/// to stop (nr_batch_for_each() then returns NR_STOPPED). `pkt` and its data
-/// are valid only during the call (copy what you keep). The callback must
-/// not release the batch or close the handle.
+/// to stop (nr_batch_for_each() then returns NR_STOPPED). `pkt` itself is
+/// a temporary (copy the struct if you keep it); the bytes at `pkt->data`
+/// stay valid until the batch is released, like every packet of the batch.
+/// The callback must not release the batch or close the handle.
 pub type nr_packet_cb =
     Option<unsafe extern "C" fn(user: *mut c_void, pkt: *const nr_packet) -> c_int>;
 
@@ -122,52 +123,71 @@ enum State {
     Iterating,
 }
 
+/// The engine a batch forwards to. Raw pointers to engines that live inside
+/// their C handle's allocation, which outlives the batch.
 #[derive(Debug, Clone, Copy)]
-enum Owner {
-    Capture(*const nr_capture),
-    Reader(*const super::pcapfile::nr_reader),
-    Xdp(*const nr_xdp),
+pub(crate) enum Owner {
+    Capture(*mut Capture),
+    Xdp(*mut Xdp),
+    Reader(*mut Reader),
+    Synthetic(*mut SyntheticBlock<'static>),
 }
 
-/// A batch of packets held from the ring (opaque). Obtained from
-/// nr_next_batch() or nr_xdp_next_batch(); owned by its handle (never free
-/// it); live until nr_batch_release(). The same type serves every engine:
-/// nr_batch_for_each() callbacks see the same nr_packet either way.
+/// Run `$body` with `$e` bound to the owner engine as `&mut impl HeldBatch`.
+macro_rules! with_engine {
+    ($owner:expr, $e:ident => $body:expr) => {
+        // For every arm: the engine lives inside its handle's allocation,
+        // which outlives the batch; a handle is used by one thread at a time
+        // and the batch functions are calls on it, so no other reference to
+        // the engine is alive during the call.
+        match $owner {
+            Owner::Capture(p) => {
+                // SAFETY: as for every arm, above.
+                let $e = unsafe { &mut *p };
+                $body
+            }
+            Owner::Xdp(p) => {
+                // SAFETY: as for every arm, above.
+                let $e = unsafe { &mut *p };
+                $body
+            }
+            Owner::Reader(p) => {
+                // SAFETY: as for every arm, above.
+                let $e = unsafe { &mut *p };
+                $body
+            }
+            Owner::Synthetic(p) => {
+                // SAFETY: as for every arm, above.
+                let $e = unsafe { &mut *p };
+                $body
+            }
+        }
+    };
+}
+
+/// A batch of packets held by its handle (opaque). Obtained from
+/// nr_capture_next_batch(), nr_xdp_next_batch() or
+/// nr_reader_next_batch(); owned by its handle (never free it); live until
+/// nr_batch_release(). The same type serves every engine: nr_batch_for_each()
+/// and nr_batch_fill() see the same nr_packet either way.
 pub struct nr_batch {
     owner: Owner,
     state: State,
-    ptr: *const u8,
-    len: usize,
-    hdr: BlockHeader,
+    /// nr_batch_fill()'s position.
+    cursor: Cursor,
+    /// A malformed block found by nr_batch_fill() after it had filled
+    /// packets: returned by the next call.
+    pending: Option<Error>,
 }
 
-pub(crate) fn new_for_capture(owner: *const nr_capture) -> *mut nr_batch {
-    new_batch(Owner::Capture(owner))
-}
-
-pub(crate) fn new_for_xdp(owner: *const nr_xdp) -> *mut nr_batch {
-    new_batch(Owner::Xdp(owner))
-}
-
-fn new_batch(owner: Owner) -> *mut nr_batch {
+/// A batch forwarding to `owner`, idle until [`arm`]ed.
+pub(crate) fn new(owner: Owner) -> *mut nr_batch {
     Box::into_raw(Box::new(nr_batch {
         owner,
         state: State::Idle,
-        ptr: ptr::null(),
-        len: 0,
-        hdr: BlockHeader {
-            num_pkts: 0,
-            first: 0,
-            seq: 0,
-        },
+        cursor: Cursor::START,
+        pending: None,
     }))
-}
-
-pub(crate) fn new_for_reader(owner: *const super::pcapfile::nr_reader) -> *mut nr_batch {
-    let b = new_for_capture(ptr::null());
-    // SAFETY: b is a fresh, exclusive allocation.
-    unsafe { (*b).owner = Owner::Reader(owner) };
-    b
 }
 
 /// Visit every packet of a live batch with `f` (for consumers inside the
@@ -182,45 +202,17 @@ pub(crate) unsafe fn visit(
 ) -> Result<(), Error> {
     // SAFETY: contract: a batch pointer from this library.
     let b = unsafe { live_batch(batch) }?;
-    match b.owner {
-        Owner::Reader(r) => {
-            // SAFETY: the reader outlives its held batch.
-            for p in unsafe { super::pcapfile::reader_batch(r) }.iter() {
-                f(&p)?;
-            }
-            Ok(())
-        }
-        Owner::Xdp(x) => {
-            let mut result = Ok(());
-            // SAFETY: the owner handle outlives its batch; one thread at a time.
-            unsafe { (*x).inner() }.xdp.for_each_held(|p| {
-                result = f(p);
-                result.is_ok()
-            });
-            result
-        }
-        Owner::Capture(c) => {
-            // SAFETY: the block is held (state Live) and stays mapped.
-            let block = unsafe { std::slice::from_raw_parts(b.ptr, b.len) };
-            let mut it = PacketIter::new(block);
-            for p in it.by_ref() {
-                f(&p)?;
-            }
-            if let Some(m) = it.error() {
-                // SAFETY: the owner handle outlives its batch.
-                unsafe { (*c).inner() }.cap.report_malformed(m);
-                return Err(Error::new(
-                    ErrorKind::Malformed,
-                    format!("ring block rejected: {m}; rest of the block skipped"),
-                ));
-            }
-            Ok(())
-        }
-    }
+    let mut result = Ok(());
+    let mut cursor = Cursor::START;
+    with_engine!(b.owner, e => e.walk_held(&mut cursor, |p| {
+        result = f(p);
+        result.is_ok()
+    }))?;
+    result
 }
 
 /// # Safety
-/// `b` came from `new_for_capture`/`new_for_xdp` and is freed only here, once.
+/// `b` came from [`new`] and is freed only here, once.
 pub(crate) unsafe fn free(b: *mut nr_batch) {
     if !b.is_null() {
         // SAFETY: per the contract, b is a live Box allocation.
@@ -235,16 +227,16 @@ pub(crate) unsafe fn is_live(b: *const nr_batch) -> bool {
     unsafe { (*b).state != State::Idle }
 }
 
+/// Mark the batch live after its engine acquired one.
+///
 /// # Safety
-/// `b` is a live batch allocation; the block at ptr/len is held.
-pub(crate) unsafe fn arm(b: *mut nr_batch, ptr: *const u8, len: usize, hdr: BlockHeader) {
+/// `b` is a live batch allocation and its engine holds a batch.
+pub(crate) unsafe fn arm(b: *mut nr_batch) {
     // SAFETY: per the contract; no other reference to *b is alive.
-    unsafe {
-        (*b).state = State::Live;
-        (*b).ptr = ptr;
-        (*b).len = len;
-        (*b).hdr = hdr;
-    }
+    let b = unsafe { &mut *b };
+    b.state = State::Live;
+    b.cursor = Cursor::START;
+    b.pending = None;
 }
 
 pub(crate) fn busy() -> Error {
@@ -276,50 +268,57 @@ unsafe fn live_batch<'a>(b: *mut nr_batch) -> Result<&'a mut nr_batch, Error> {
     }
 }
 
-/// Number of packets in the batch (0 for NULL or a released batch).
+/// Number of packets in the batch (0 for NULL or a released batch). For an
+/// AF_XDP batch: the RX descriptors held, including any refused by the
+/// bounds check, which the iteration skips.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_batch_len(batch: *const nr_batch) -> usize {
     guard(0, || {
-        if batch.is_null() {
-            return 0;
-        }
         // SAFETY: non-NULL batch pointers from this library stay allocated
         // while their handle is open.
-        let b = unsafe { &*batch };
+        let Some(b) = (unsafe { batch.as_ref() }) else {
+            return 0;
+        };
         if b.state == State::Idle {
-            0
-        } else {
-            b.hdr.num_pkts as usize
+            return 0;
         }
+        with_engine!(b.owner, e => e.held_len())
     })
 }
 
-/// The kernel's sequence number of the batch's ring block (increases by one
-/// per block; 0 for NULL or a released batch). For an AF_XDP batch: the
-/// handle's batch counter (1 for the first batch, then +1 per batch).
+/// The batch's sequence number (0 for NULL or a released batch): the
+/// kernel's ring block sequence for a capture (one more per block, so a
+/// jump means blocks were skipped); a counter of batches from 1 for AF_XDP
+/// and capture files.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_batch_seq(batch: *const nr_batch) -> u64 {
     guard(0, || {
-        if batch.is_null() {
+        // SAFETY: as in nr_batch_len.
+        let Some(b) = (unsafe { batch.as_ref() }) else {
+            return 0;
+        };
+        if b.state == State::Idle {
             return 0;
         }
-        // SAFETY: as in nr_batch_len.
-        let b = unsafe { &*batch };
-        if b.state == State::Idle { 0 } else { b.hdr.seq }
+        with_engine!(b.owner, e => e.held_seq())
     })
 }
 
 /// Call `cb(user, pkt)` for each packet of the batch, in arrival order. No
-/// copy and no allocation: each nr_packet describes ring memory.
+/// copy and no allocation: each nr_packet describes ring memory, valid
+/// until nr_batch_release().
 ///
 /// Every offset the kernel wrote is checked against the block before it is
 /// read; on an inconsistency the walk stops, the rest of the block is
-/// skipped and counted (nr_stats.malformed) and NR_E_MALFORMED is returned.
+/// skipped and counted (nr_capture_stats.malformed) and NR_E_MALFORMED is
+/// returned.
 ///
 /// Returns NR_OK (all packets visited); NR_STOPPED (the callback returned
 /// non-zero); NR_E_MALFORMED; NR_E_BAD_BATCH (released batch, or called
 /// from inside its own callback); NR_E_INVALID_ARG (NULL batch or cb). The
-/// batch may be iterated more than once before it is released.
+/// batch may be iterated more than once before it is released; the walk
+/// always starts at the first packet and does not move nr_batch_fill()'s
+/// position.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_batch_for_each(
     batch: *mut nr_batch,
@@ -332,81 +331,102 @@ pub unsafe extern "C" fn nr_batch_for_each(
         let Some(cb) = cb else {
             return Err(null_arg("cb"));
         };
-        if let Owner::Reader(r) = b.owner {
-            b.state = State::Iterating;
-            let mut rc = NR_OK;
-            // SAFETY: the reader outlives its held batch.
-            for p in unsafe { super::pcapfile::reader_batch(r) }.iter() {
-                let pkt = nr_packet::from(&p);
-                // SAFETY: the user's callback with its own user pointer and
-                // a packet on our stack.
-                if unsafe { cb(user, &pkt) } != 0 {
-                    rc = NR_STOPPED;
-                    break;
-                }
-            }
-            // SAFETY: batch is still allocated (the callback cannot free it).
-            unsafe { (*batch).state = State::Live };
-            return Ok(rc);
-        }
-        if let Owner::Xdp(x) = b.owner {
-            b.state = State::Iterating;
-            let mut rc = NR_OK;
-            // SAFETY: the owner handle outlives its batch; one thread at a
-            // time, and the callback must not call into the handle.
-            let inner = unsafe { (*x).inner() };
-            inner.xdp.for_each_held(|p| {
-                let pkt = nr_packet::from(p);
-                // SAFETY: the user's callback with its own user pointer and
-                // a packet on our stack for the call.
-                if unsafe { cb(user, &pkt) } != 0 {
-                    rc = NR_STOPPED;
-                    return false;
-                }
-                true
-            });
-            // SAFETY: batch is still allocated (the callback cannot free it).
-            unsafe { (*batch).state = State::Live };
-            return Ok(rc);
-        }
-        // SAFETY: the block is held (state Live) and stays mapped until the
-        // handle closes, which the callback must not do.
-        let block = unsafe { std::slice::from_raw_parts(b.ptr, b.len) };
         b.state = State::Iterating;
         let owner = b.owner;
-        let mut it = PacketIter::new(block);
-        let mut rc = NR_OK;
-        for p in it.by_ref() {
-            let pkt = nr_packet::from(&p);
-            // SAFETY: calling the user's callback with its own user pointer
-            // and a packet that lives on our stack for the call.
-            if unsafe { cb(user, &pkt) } != 0 {
-                rc = NR_STOPPED;
-                break;
-            }
-        }
+        let mut cursor = Cursor::START;
+        let r = with_engine!(owner, e => e.walk_held(&mut cursor, |p| {
+            let pkt = nr_packet::from(p);
+            // SAFETY: the user's callback with its own user pointer and a
+            // packet on our stack for the call.
+            unsafe { cb(user, &pkt) == 0 }
+        }));
         // SAFETY: batch is still allocated (the callback cannot free it).
         unsafe { (*batch).state = State::Live };
-        if rc == NR_OK {
-            if let Some(m) = it.error() {
-                match owner {
-                    // SAFETY: the owner handle outlives its batch.
-                    Owner::Capture(c) => unsafe { (*c).inner() }.cap.report_malformed(m),
-                    Owner::Reader(_) => {}
-                    Owner::Xdp(_) => {}
-                }
-                return Err(Error::new(
-                    ErrorKind::Malformed,
-                    format!("ring block rejected: {m}; rest of the block skipped"),
-                ));
-            }
+        match r? {
+            Walk::Done => Ok(NR_OK),
+            Walk::Stopped => Ok(NR_STOPPED),
         }
-        Ok(rc)
     })
 }
 
-/// Give the batch's memory back to the kernel. The batch and every packet
-/// pointer from it are invalid afterwards.
+/// The array accessor: copy the descriptors of the batch's next packets
+/// into the caller's array `pkts[0 .. max)` and set `*count` to how many
+/// were written. Call it until `*count` is 0 to walk the whole batch in
+/// chunks: a position inside the batch remembers where the previous call
+/// stopped (it starts at the first packet each time a batch is obtained;
+/// nr_batch_rewind() moves it back there). This is the cheapest way to
+/// walk a batch (no call per packet): what bindings use.
+///
+/// Only the nr_packet descriptors are copied: their `data` pointers still
+/// point into the ring (zero copy) and stay valid until nr_batch_release().
+///
+/// Returns NR_OK (`*count` packets written, 0 at the end of the batch);
+/// NR_E_MALFORMED (the ring block is inconsistent: every packet before the
+/// fault was already handed out by this or an earlier call, the rest of the
+/// block is skipped and counted in nr_capture_stats.malformed; `*count` is
+/// not written); NR_E_BAD_BATCH (released batch, or called from inside a
+/// nr_batch_for_each() callback); NR_E_INVALID_ARG (NULL batch, pkts or
+/// count, or max 0).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nr_batch_fill(
+    batch: *mut nr_batch,
+    pkts: *mut nr_packet,
+    max: usize,
+    count: *mut usize,
+) -> c_int {
+    boundary(|| {
+        // SAFETY: contract: a batch pointer from this library.
+        let b = unsafe { live_batch(batch) }?;
+        if pkts.is_null() {
+            return Err(null_arg("pkts"));
+        }
+        if count.is_null() {
+            return Err(null_arg("count"));
+        }
+        if max == 0 {
+            return Err(Error::invalid_arg("max is 0: pass the capacity of pkts"));
+        }
+        if let Some(e) = b.pending.take() {
+            return Err(e);
+        }
+        let mut n = 0usize;
+        let mut cursor = b.cursor;
+        let r = with_engine!(b.owner, e => e.walk_held(&mut cursor, |p| {
+            // SAFETY: n < max, and the caller gave max writable elements.
+            unsafe { pkts.add(n).write(nr_packet::from(p)) };
+            n += 1;
+            n < max
+        }));
+        b.cursor = cursor;
+        match r {
+            Ok(_) => {}
+            Err(e) if n > 0 => b.pending = Some(e),
+            Err(e) => return Err(e),
+        }
+        // SAFETY: checked non-NULL; the caller's out-parameter.
+        unsafe { count.write(n) };
+        Ok(NR_OK)
+    })
+}
+
+/// Move nr_batch_fill()'s position back to the batch's first packet.
+///
+/// Returns NR_OK; NR_E_BAD_BATCH (released batch); NR_E_INVALID_ARG (NULL).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nr_batch_rewind(batch: *mut nr_batch) -> c_int {
+    boundary(|| {
+        // SAFETY: contract: a batch pointer from this library.
+        let b = unsafe { live_batch(batch) }?;
+        b.cursor = Cursor::START;
+        b.pending = None;
+        Ok(NR_OK)
+    })
+}
+
+/// Give the batch's memory back (to the kernel, the AF_XDP fill ring, the
+/// file buffer). The batch and every packet pointer from it are invalid
+/// afterwards; the nr_batch pointer itself may be handed out again by the
+/// next nr_*_next_batch() call of the same handle.
 ///
 /// Returns NR_OK; NR_E_BAD_BATCH (already released: double release is
 /// detected, or called from inside the batch's own callback);
@@ -417,26 +437,16 @@ pub unsafe extern "C" fn nr_batch_release(batch: *mut nr_batch) -> c_int {
         // SAFETY: contract: a batch pointer from this library.
         let b = unsafe { live_batch(batch) }?;
         b.state = State::Idle;
-        let owner = b.owner;
-        match owner {
-            // SAFETY: the owner handle outlives its batch; one thread at a time.
-            Owner::Capture(c) => unsafe { (*c).inner() }.cap.release_batch()?,
-            // The reader reads on only when asked for the next batch.
-            Owner::Reader(_) => {}
-            // SAFETY: as above.
-            Owner::Xdp(x) => unsafe { (*x).inner() }.xdp.release_batch()?,
-        }
+        with_engine!(b.owner, e => e.release_held())?;
         Ok(NR_OK)
     })
 }
-
-#[allow(dead_code)]
-const _: c_int = NR_E_BAD_BATCH;
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::afpacket::block::synth;
+    use crate::capi::{NR_E_BAD_BATCH, NR_E_INVALID_ARG};
 
     unsafe extern "C" fn count(user: *mut c_void, pkt: *const nr_packet) -> c_int {
         // SAFETY: the test passes a &mut Vec<Vec<u8>> as user; pkt is valid.
@@ -451,44 +461,129 @@ mod tests {
         }
     }
 
-    fn fake_batch(words: &mut [u64]) -> nr_batch {
-        let bytes = synth::bytes(words);
-        nr_batch {
-            owner: Owner::Capture(ptr::null()),
-            state: State::Live,
-            ptr: bytes.as_ptr(),
-            len: bytes.len(),
-            hdr: crate::afpacket::block::block_header(bytes).unwrap(),
-        }
+    /// A live batch over a synthetic block; free it with [`free`].
+    fn fake_batch(sb: &mut SyntheticBlock<'_>) -> *mut nr_batch {
+        let b = new(Owner::Synthetic(
+            (sb as *mut SyntheticBlock<'_>).cast::<SyntheticBlock<'static>>(),
+        ));
+        // SAFETY: a fresh batch whose engine holds a batch.
+        unsafe { arm(b) };
+        b
     }
 
     #[test]
     fn for_each_visits_every_packet_and_stops_on_request() {
         let frames: [&[u8]; 3] = [&[1; 60], &[2; 1514], &[3; 61]];
         let mut w = synth::block(8192, 5, &frames);
-        let mut b = fake_batch(&mut w);
+        let mut sb = SyntheticBlock::new(synth::bytes(&mut w));
+        let b = fake_batch(&mut sb);
         let mut seen: Vec<Vec<u8>> = Vec::new();
         // SAFETY: b is a live fake batch; count() gets a Vec as user data.
-        let rc = unsafe {
-            nr_batch_for_each(&mut b, Some(count), (&mut seen as *mut Vec<Vec<u8>>).cast())
-        };
+        let rc =
+            unsafe { nr_batch_for_each(b, Some(count), (&mut seen as *mut Vec<Vec<u8>>).cast()) };
         assert_eq!(rc, NR_OK);
         assert_eq!(seen, frames.iter().map(|f| f.to_vec()).collect::<Vec<_>>());
         // SAFETY: b is live.
         unsafe {
-            assert_eq!(nr_batch_len(&b), 3);
-            assert_eq!(nr_batch_seq(&b), 5);
+            assert_eq!(nr_batch_len(b), 3);
+            assert_eq!(nr_batch_seq(b), 5);
+            free(b);
         }
         let frames: [&[u8]; 3] = [&[1; 60], &[2; 1], &[3; 61]];
         let mut w = synth::block(8192, 5, &frames);
-        let mut b = fake_batch(&mut w);
+        let mut sb = SyntheticBlock::new(synth::bytes(&mut w));
+        let b = fake_batch(&mut sb);
         let mut seen: Vec<Vec<u8>> = Vec::new();
         // SAFETY: as above.
-        let rc = unsafe {
-            nr_batch_for_each(&mut b, Some(count), (&mut seen as *mut Vec<Vec<u8>>).cast())
-        };
+        let rc =
+            unsafe { nr_batch_for_each(b, Some(count), (&mut seen as *mut Vec<Vec<u8>>).cast()) };
         assert_eq!(rc, NR_STOPPED);
         assert_eq!(seen.len(), 2);
+        // SAFETY: b came from new().
+        unsafe { free(b) };
+    }
+
+    #[test]
+    fn fill_hands_out_every_packet_in_chunks_then_zero() {
+        let frames: Vec<Vec<u8>> = (0..7u8).map(|i| vec![i; 60 + i as usize]).collect();
+        let refs: Vec<&[u8]> = frames.iter().map(|f| f.as_slice()).collect();
+        let mut w = synth::block(16384, 9, &refs);
+        let mut sb = SyntheticBlock::new(synth::bytes(&mut w));
+        let b = fake_batch(&mut sb);
+        let mut arr = [nr_packet::EMPTY; 3];
+        for round in 0..2 {
+            let mut got: Vec<Vec<u8>> = Vec::new();
+            let mut chunks = Vec::new();
+            loop {
+                let mut n = usize::MAX;
+                // SAFETY: a live batch, an array of 3 and a count.
+                let rc = unsafe { nr_batch_fill(b, arr.as_mut_ptr(), arr.len(), &mut n) };
+                assert_eq!(rc, NR_OK);
+                chunks.push(n);
+                if n == 0 {
+                    break;
+                }
+                for p in &arr[..n] {
+                    // SAFETY: data/caplen describe the synthetic block.
+                    got.push(
+                        unsafe { std::slice::from_raw_parts(p.data, p.caplen as usize) }.to_vec(),
+                    );
+                }
+            }
+            assert_eq!(chunks, [3, 3, 1, 0], "round {round}");
+            assert_eq!(got, frames);
+            // SAFETY: live batch.
+            assert_eq!(unsafe { nr_batch_rewind(b) }, NR_OK);
+        }
+        // SAFETY: invalid arguments are refused before any write.
+        unsafe {
+            let mut n = 0;
+            assert_eq!(
+                nr_batch_fill(b, arr.as_mut_ptr(), 0, &mut n),
+                NR_E_INVALID_ARG
+            );
+            assert_eq!(
+                nr_batch_fill(b, ptr::null_mut(), 3, &mut n),
+                NR_E_INVALID_ARG
+            );
+            assert_eq!(
+                nr_batch_fill(b, arr.as_mut_ptr(), 3, ptr::null_mut()),
+                NR_E_INVALID_ARG
+            );
+            assert_eq!(nr_batch_release(b), NR_OK);
+            assert_eq!(
+                nr_batch_fill(b, arr.as_mut_ptr(), 3, &mut n),
+                NR_E_BAD_BATCH
+            );
+            free(b);
+        }
+    }
+
+    #[test]
+    fn fill_delivers_the_packets_before_a_malformed_one_then_fails() {
+        let frames: [&[u8]; 3] = [&[1; 60], &[2; 60], &[3; 60]];
+        let mut w = synth::block(8192, 1, &frames);
+        let bytes = synth::bytes(&mut w);
+        // Corrupt the second packet's tp_mac (offset 24 in its header) so
+        // it points into its own header.
+        let first = crate::afpacket::block::block_header(bytes).unwrap().first as usize;
+        let next = u32::from_ne_bytes(bytes[first..first + 4].try_into().unwrap()) as usize;
+        bytes[first + next + 24..first + next + 26].copy_from_slice(&4u16.to_ne_bytes());
+        let mut sb = SyntheticBlock::new(bytes);
+        let b = fake_batch(&mut sb);
+        let mut arr = [nr_packet::EMPTY; 8];
+        let mut n = 0;
+        // SAFETY: a live batch, an array of 8 and a count.
+        unsafe {
+            assert_eq!(nr_batch_fill(b, arr.as_mut_ptr(), 8, &mut n), NR_OK);
+            assert_eq!(n, 1);
+            assert_eq!(
+                nr_batch_fill(b, arr.as_mut_ptr(), 8, &mut n),
+                crate::capi::NR_E_MALFORMED
+            );
+            free(b);
+        }
+        assert_eq!(sb.malformed, 1, "counted once");
     }
 
     #[test]
@@ -508,20 +603,19 @@ mod tests {
     #[test]
     fn released_batches_are_refused() {
         let mut w = synth::block(4096, 1, &[&[0; 60]]);
-        let mut b = fake_batch(&mut w);
-        b.state = State::Idle;
-        // SAFETY: b is a (released) fake batch.
+        let mut sb = SyntheticBlock::new(synth::bytes(&mut w));
+        let b = fake_batch(&mut sb);
+        // SAFETY: b is a fake batch, released here.
         unsafe {
+            assert_eq!(nr_batch_release(b), NR_OK);
             assert_eq!(
-                nr_batch_for_each(&mut b, Some(count), ptr::null_mut()),
+                nr_batch_for_each(b, Some(count), ptr::null_mut()),
                 NR_E_BAD_BATCH
             );
-            assert_eq!(nr_batch_release(&mut b), NR_E_BAD_BATCH);
-            assert_eq!(nr_batch_len(&b), 0);
-            assert_eq!(
-                nr_batch_release(ptr::null_mut()),
-                super::super::NR_E_INVALID_ARG
-            );
+            assert_eq!(nr_batch_release(b), NR_E_BAD_BATCH);
+            assert_eq!(nr_batch_len(b), 0);
+            assert_eq!(nr_batch_release(ptr::null_mut()), NR_E_INVALID_ARG);
+            free(b);
         }
     }
 }

@@ -588,9 +588,11 @@ pub unsafe extern "C" fn nr_capture_open(
         });
         let raw = Box::into_raw(handle);
         // SAFETY: raw is a fresh, live allocation; the batch keeps a pointer
-        // back to it and is freed in nr_capture_close before the handle.
+        // to the engine inside it and is freed in nr_capture_close before
+        // the handle.
         unsafe {
-            (*(*raw).inner.get()).batch = batch::new_for_capture(raw);
+            let inner = &mut *(*raw).inner.get();
+            inner.batch = batch::new(batch::Owner::Capture(&mut inner.cap));
             *out = raw;
         }
         Ok(NR_OK)
@@ -646,12 +648,12 @@ pub unsafe extern "C" fn nr_next_batch(
         if unsafe { batch::is_live(bp) } {
             return Err(batch::busy());
         }
-        match inner.cap.acquire_batch(timeout_of(timeout_ms))? {
-            Wait::Ready((ptr, len, hdr)) => {
+        match inner.cap.acquire(timeout_of(timeout_ms))? {
+            Wait::Ready(()) => {
                 // SAFETY: bp is the handle's batch; the block stays held
                 // until nr_batch_release or close.
                 unsafe {
-                    batch::arm(bp, ptr, len, hdr);
+                    batch::arm(bp);
                     *out = bp;
                 }
                 Ok(NR_OK)

@@ -14,9 +14,8 @@ use super::batch::{self, nr_batch, nr_packet};
 use super::config;
 use super::handle;
 use super::{NR_EOF, NR_OK, boundary, c_str, guard, null_arg};
-use crate::afpacket::block::BlockHeader;
 use crate::error::Error;
-use crate::pcapfile::{Format, ReadBatch, Reader, Writer, WriterConfig};
+use crate::pcapfile::{Format, Reader, Writer, WriterConfig};
 
 const WRITER_MAGIC: u64 = 0x6e72_5f77_7269_7465; // "nr_write"
 const READER_MAGIC: u64 = 0x6e72_5f72_6561_6465; // "nr_reade"
@@ -467,16 +466,6 @@ unsafe fn reader<'a>(p: *const nr_reader) -> Result<&'a mut ReaderInner, Error> 
     Ok(unsafe { &mut *h.inner.get() })
 }
 
-/// The packets of the reader's current batch (for nr_batch).
-///
-/// # Safety
-/// `p` is a live reader whose batch is held; the view is valid until the
-/// batch is released.
-pub(crate) unsafe fn reader_batch<'a>(p: *const nr_reader) -> ReadBatch<'a> {
-    // SAFETY: per the contract; the reader only reads on after release.
-    unsafe { (*(*p).inner.get()).reader.current() }
-}
-
 fn new_reader(r: Reader) -> *mut nr_reader {
     let raw = Box::into_raw(Box::new(nr_reader {
         magic: READER_MAGIC,
@@ -487,8 +476,12 @@ fn new_reader(r: Reader) -> *mut nr_reader {
         }),
     }));
     // SAFETY: raw is a fresh, live allocation; the batch keeps a pointer
-    // back to it and is freed in nr_reader_close before the handle.
-    unsafe { (*(*raw).inner.get()).batch = batch::new_for_reader(raw) };
+    // to the reader inside it and is freed in nr_reader_close before the
+    // handle.
+    unsafe {
+        let inner = &mut *(*raw).inner.get();
+        inner.batch = batch::new(batch::Owner::Reader(&mut inner.reader));
+    }
     raw
 }
 
@@ -598,19 +591,13 @@ pub unsafe extern "C" fn nr_reader_next_batch(
         if unsafe { batch::is_live(bp) } {
             return Err(batch::busy());
         }
-        let n = inner.reader.load()?;
-        if n == 0 {
+        if !inner.reader.acquire()? {
             return Ok(NR_EOF);
         }
-        let hdr = BlockHeader {
-            num_pkts: n as u32,
-            first: 0,
-            seq: inner.reader.batches(),
-        };
         // SAFETY: bp is the handle's batch; the reader's buffer is not read
         // into again until the batch is released.
         unsafe {
-            batch::arm(bp, ptr::null(), 0, hdr);
+            batch::arm(bp);
             *out = bp;
         }
         Ok(NR_OK)

@@ -1,14 +1,16 @@
 //! A batch over memory that is not a ring, for the micro benchmark
 //! (`examples/micro.rs`): it runs the real exported [`nr_batch_for_each`]
-//! over synthetic TPACKET_V3 blocks, so the price of the C callback
-//! iteration can be measured without a socket. Not part of the C API.
+//! and [`nr_batch_fill`] over synthetic TPACKET_V3 blocks through the same
+//! engine protocol ([`SyntheticBlock`] implements `HeldBatch`), so the price
+//! of the C iteration can be measured without a socket. Not part of the C
+//! API.
 //!
 //! [`nr_batch_for_each`]: super::batch::nr_batch_for_each
+//! [`nr_batch_fill`]: super::batch::nr_batch_fill
 
-use std::marker::PhantomData;
-
-use super::batch::{self, nr_batch};
-use crate::afpacket::block::{Malformed, PacketIter, block_header};
+use super::batch::{self, Owner, nr_batch};
+use crate::afpacket::block::{Malformed, PacketIter};
+use crate::batch::SyntheticBlock;
 
 /// A live `nr_batch` over a caller-owned, well-formed block. The block is
 /// borrowed immutably for the batch's lifetime; dropping it frees the batch.
@@ -16,43 +18,51 @@ use crate::afpacket::block::{Malformed, PacketIter, block_header};
 #[derive(Debug)]
 pub struct SyntheticBatch<'a> {
     b: *mut nr_batch,
-    _block: PhantomData<&'a [u8]>,
+    engine: *mut SyntheticBlock<'a>,
 }
 
 impl<'a> SyntheticBatch<'a> {
     /// Wrap `block` (a whole block, descriptor included). The block is
-    /// walked once here and refused if any packet is malformed, so the
-    /// iteration never takes the error path (which would report to an owner
-    /// handle this batch does not have).
+    /// walked once here and refused if any packet is malformed.
     pub fn new(block: &'a [u8]) -> Result<SyntheticBatch<'a>, Malformed> {
-        let hdr = block_header(block)?;
         let mut it = PacketIter::new(block);
-        let n = it.by_ref().count();
+        it.by_ref().count();
         if let Some(m) = it.error() {
             return Err(m);
         }
-        debug_assert_eq!(n, hdr.num_pkts as usize);
-        let b = batch::new_for_capture(std::ptr::null());
-        // SAFETY: b is a fresh batch allocation; the block stays borrowed
-        // (hence unchanged and alive) for 'a, which outlives the batch.
-        unsafe { batch::arm(b, block.as_ptr(), block.len(), hdr) };
-        Ok(SyntheticBatch {
-            b,
-            _block: PhantomData,
-        })
+        let engine = Box::into_raw(Box::new(SyntheticBlock::new(block)));
+        let b = batch::new(Owner::Synthetic(engine.cast::<SyntheticBlock<'static>>()));
+        // SAFETY: b is a fresh batch whose engine holds its block.
+        unsafe { batch::arm(b) };
+        Ok(SyntheticBatch { b, engine })
     }
 
-    /// The batch, for `nr_batch_for_each` / `nr_batch_len` (never release
-    /// it: it has no ring to go back to).
+    /// The batch, for `nr_batch_for_each` / `nr_batch_fill` /
+    /// `nr_batch_len`. Do not release it: [`SyntheticBatch::rearm`] after
+    /// a release makes it live again.
     pub fn as_ptr(&self) -> *mut nr_batch {
         self.b
+    }
+
+    /// Make the batch live again with its fill position at the start.
+    pub fn rearm(&self) {
+        // SAFETY: engine and b are this value's own allocations; no other
+        // reference to them is alive during this call.
+        unsafe {
+            (*self.engine).rehold();
+            batch::arm(self.b);
+        }
     }
 }
 
 impl Drop for SyntheticBatch<'_> {
     fn drop(&mut self) {
-        // SAFETY: b came from new_for_capture and is freed only here, once.
-        unsafe { batch::free(self.b) };
+        // SAFETY: b came from batch::new and engine from Box::into_raw; both
+        // are freed only here, once, the batch first.
+        unsafe {
+            batch::free(self.b);
+            drop(Box::from_raw(self.engine));
+        }
     }
 }
 
@@ -86,7 +96,9 @@ mod tests {
             // SAFETY: live batch.
             assert_eq!(unsafe { nr_batch_len(sb.as_ptr()) }, 2);
         }
-        bytes[48 + 12..48 + 16].copy_from_slice(&u32::MAX.to_ne_bytes()); // tp_snaplen
+        // tp_mac of the first packet pointing into its own header.
+        let first = crate::afpacket::block::block_header(bytes).unwrap().first as usize;
+        bytes[first + 24..first + 26].copy_from_slice(&4u16.to_ne_bytes());
         assert!(SyntheticBatch::new(bytes).is_err());
     }
 }

@@ -368,7 +368,8 @@ unsafe fn open_with(
     // SAFETY: raw is a fresh, live allocation; the batch points back to it
     // and is freed in nr_xdp_close before the handle.
     unsafe {
-        (*(*raw).inner.get()).batch = batch::new_for_xdp(raw);
+        let inner = &mut *(*raw).inner.get();
+        inner.batch = batch::new(batch::Owner::Xdp(&mut inner.xdp));
         *out = raw;
     }
     Ok(NR_OK)
@@ -523,18 +524,12 @@ pub unsafe extern "C" fn nr_xdp_next_batch(
         if unsafe { batch::is_live(bp) } {
             return Err(batch::busy());
         }
-        match inner.xdp.acquire_batch(timeout_of(timeout_ms))? {
-            Wait::Ready(n) => {
-                let hdr = crate::afpacket::block::BlockHeader {
-                    num_pkts: n,
-                    first: 0,
-                    seq: inner.xdp.batch_seq(),
-                };
+        match inner.xdp.acquire(timeout_of(timeout_ms))? {
+            Wait::Ready(()) => {
                 // SAFETY: bp is the handle's batch; the frames stay held
-                // until nr_batch_release or close. XDP batches carry no
-                // block pointer.
+                // until nr_batch_release or close.
                 unsafe {
-                    batch::arm(bp, ptr::null(), 0, hdr);
+                    batch::arm(bp);
                     *out = bp;
                 }
                 Ok(NR_OK)

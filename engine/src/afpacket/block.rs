@@ -8,6 +8,7 @@
 //! [`Malformed`] reason. This module is pure logic over memory, so its tests
 //! run on synthetic blocks without privileges (and under miri).
 
+use crate::batch::{Cursor, Walk};
 use crate::packet::{Packet, PacketFlags};
 use crate::sys::tpacket::{self as tp, block_desc as bd, v3_hdr as h};
 
@@ -67,7 +68,7 @@ fn rd16(b: &[u8], off: usize) -> u16 {
 }
 
 /// The fields of a block descriptor that the walk needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct BlockHeader {
     /// Number of packets in the block.
     pub num_pkts: u32,
@@ -218,6 +219,61 @@ impl<'a> Iterator for PacketIter<'a> {
             flags: status_flags(status, snaplen as u32, wire_len),
         })
     }
+}
+
+/// Walk a block whose descriptor was already read (`hdr`) from `cursor`
+/// on: the one walk behind every TPACKET_V3 held batch. Calls `f` per
+/// packet until it returns `false`; the cursor keeps the position. On a
+/// malformed packet the walk stops (the cursor is done) and the reason is
+/// returned; the caller counts it.
+#[inline(always)]
+pub fn walk_block<F>(
+    block: &[u8],
+    hdr: &BlockHeader,
+    cursor: &mut Cursor,
+    mut f: F,
+) -> Result<Walk, Malformed>
+where
+    F: FnMut(&Packet<'_>) -> bool,
+{
+    if cursor.done {
+        return Ok(Walk::Done);
+    }
+    if !cursor.begun {
+        cursor.begun = true;
+        cursor.pos = hdr.first as usize;
+        cursor.left = hdr.num_pkts;
+    }
+    let mut it = PacketIter::resume(block, cursor.pos, cursor.left);
+    while let Some(p) = it.next() {
+        if !f(&p) {
+            let (pos, left) = it.position();
+            cursor.pos = pos;
+            cursor.left = left;
+            if left == 0 {
+                cursor.done = true;
+                if let Some(m) = it.error() {
+                    return Err(m);
+                }
+            }
+            return Ok(Walk::Stopped);
+        }
+    }
+    cursor.done = true;
+    cursor.left = 0;
+    match it.error() {
+        Some(m) => Err(m),
+        None => Ok(Walk::Done),
+    }
+}
+
+/// The error a walk returns for a malformed block.
+#[cold]
+pub fn malformed_error(m: Malformed) -> crate::error::Error {
+    crate::error::Error::new(
+        crate::error::ErrorKind::Malformed,
+        format!("ring block rejected: {m}; rest of the block skipped"),
+    )
 }
 
 /// How far ahead of the next packet header the walk prefetches, and the

@@ -11,6 +11,7 @@ use super::options::{
     self as opt, BpfInsn, CaptureDirection, CaptureInfo, Fanout, FanoutFlags, FanoutMode, Profile,
     TimestampSource, check_program,
 };
+use crate::batch::{Cursor, HeldBatch, Walk};
 use crate::error::{Error, ErrorKind, Result};
 use crate::packet::Packet;
 use crate::sys::socket::{self, Deadline, Mmap};
@@ -406,6 +407,8 @@ pub struct Capture {
     poll_timeout: Duration,
     cur: usize,
     held: Held,
+    /// Descriptor of the held block (valid while `held` is not `None`).
+    held_hdr: BlockHeader,
     down: bool,
     last_seq: Option<u64>,
     total: Stats,
@@ -557,6 +560,7 @@ impl Capture {
             poll_timeout: cfg.poll_timeout,
             cur: 0,
             held: Held::None,
+            held_hdr: BlockHeader::default(),
             down: false,
             last_seq: None,
             total: Stats::default(),
@@ -1027,7 +1031,7 @@ impl Capture {
     }
 
     /// Give the held block back to the kernel.
-    fn release_held(&mut self) {
+    fn give_back(&mut self) {
         self.status_word(self.cur)
             .store(tp::TP_STATUS_KERNEL, Ordering::Release);
         self.cur = (self.cur + 1) % self.ring.block_count as usize;
@@ -1041,50 +1045,22 @@ impl Capture {
         )
     }
 
-    /// Wait for the next block and hold it (the low-level half of
-    /// [`Capture::next_batch_timeout`], for callers that manage the release
-    /// themselves, such as the C API). Returns the block's address, length
-    /// and header; the memory stays valid until [`Capture::release_batch`].
-    pub fn acquire_batch(
-        &mut self,
-        timeout: Option<Duration>,
-    ) -> Result<Wait<(*const u8, usize, BlockHeader)>> {
+    /// Wait up to `timeout` (`None`: no limit) for the next block and hold
+    /// it: the acquiring half of the held batch ([`HeldBatch`] walks and
+    /// releases it). `ErrorKind::Busy` while a batch is already held; a
+    /// block held by [`Capture::next_packet`] is released first.
+    pub fn acquire(&mut self, timeout: Option<Duration>) -> Result<Wait<()>> {
         match self.held {
             Held::Batch => return Err(Self::busy()),
-            Held::Packets { .. } => self.release_held(),
+            Held::Packets { .. } => self.give_back(),
             Held::None => {}
         }
-        match self.wait(timeout)? {
-            Wait::Ready(()) => {
-                let hdr = self.take_block();
-                self.held = Held::Batch;
-                Ok(Wait::Ready((
-                    self.block_ptr(self.cur) as *const u8,
-                    self.ring.block_size as usize,
-                    hdr,
-                )))
-            }
-            Wait::Timeout => Ok(Wait::Timeout),
-            Wait::Interrupted => Ok(Wait::Interrupted),
-            Wait::InterfaceDown => Ok(Wait::InterfaceDown),
+        let w = self.wait(timeout)?;
+        if let Wait::Ready(()) = w {
+            self.held_hdr = self.take_block();
+            self.held = Held::Batch;
         }
-    }
-
-    /// Release the batch taken with [`Capture::acquire_batch`].
-    pub fn release_batch(&mut self) -> Result<()> {
-        if self.held != Held::Batch {
-            return Err(Error::new(
-                ErrorKind::BadBatch,
-                "no batch is held: it was already released",
-            ));
-        }
-        self.release_held();
-        Ok(())
-    }
-
-    /// Record that a walk over the held block stopped at a malformed packet.
-    pub fn report_malformed(&mut self, m: Malformed) {
-        self.note_malformed(m);
+        Ok(w)
     }
 
     /// The next batch (one ring block), waiting up to the configured
@@ -1096,8 +1072,8 @@ impl Capture {
     /// The next batch, waiting up to `timeout` (`None`: no limit). The block
     /// goes back to the kernel when the [`Batch`] is dropped.
     pub fn next_batch_timeout(&mut self, timeout: Option<Duration>) -> Result<Wait<Batch<'_>>> {
-        Ok(match self.acquire_batch(timeout)? {
-            Wait::Ready((_, _, hdr)) => Wait::Ready(Batch { cap: self, hdr }),
+        Ok(match self.acquire(timeout)? {
+            Wait::Ready(()) => Wait::Ready(Batch { cap: self }),
             Wait::Timeout => Wait::Timeout,
             Wait::Interrupted => Wait::Interrupted,
             Wait::InterfaceDown => Wait::InterfaceDown,
@@ -1135,12 +1111,13 @@ impl Capture {
                         None => continue,
                     }
                 }
-                Held::Packets { .. } => self.release_held(),
+                Held::Packets { .. } => self.give_back(),
                 Held::None => {}
             }
             match self.wait(timeout)? {
                 Wait::Ready(()) => {
                     let hdr = self.take_block();
+                    self.held_hdr = hdr;
                     self.held = Held::Packets {
                         off: hdr.first as usize,
                         remaining: hdr.num_pkts,
@@ -1194,27 +1171,27 @@ unsafe fn extend<'a, 'b>(p: Packet<'a>) -> Packet<'b> {
 #[derive(Debug)]
 pub struct Batch<'a> {
     cap: &'a mut Capture,
-    hdr: BlockHeader,
 }
 
 impl Batch<'_> {
     /// Number of packets the kernel put in this block.
     pub fn len(&self) -> usize {
-        self.hdr.num_pkts as usize
+        self.cap.held_hdr.num_pkts as usize
     }
 
     /// True if the block holds no packets.
     pub fn is_empty(&self) -> bool {
-        self.hdr.num_pkts == 0
+        self.len() == 0
     }
 
     /// The kernel's sequence number of this block.
     pub fn seq(&self) -> u64 {
-        self.hdr.seq
+        self.cap.held_hdr.seq
     }
 
     /// Iterate the packets. A malformed block ends the iteration early;
-    /// [`PacketIter::error`] says why.
+    /// [`PacketIter::error`] says why (it is not counted in the
+    /// statistics: [`Batch::for_each`] does that).
     pub fn iter(&self) -> PacketIter<'_> {
         PacketIter::new(self.cap.block_bytes(self.cap.cur))
     }
@@ -1222,23 +1199,69 @@ impl Batch<'_> {
     /// Call `f` for each packet until it returns `false`; returns the number
     /// of packets visited. A malformed block is counted in the statistics.
     pub fn for_each(&mut self, mut f: impl FnMut(&Packet<'_>) -> bool) -> usize {
-        let mut it = PacketIter::new(self.cap.block_bytes(self.cap.cur));
         let mut n = 0;
-        for p in it.by_ref() {
+        let _ = self.cap.walk_held(&mut Cursor::default(), |p| {
             n += 1;
-            if !f(&p) {
-                return n;
-            }
-        }
-        if let Some(m) = it.error() {
-            self.cap.note_malformed(m);
-        }
+            f(p)
+        });
         n
     }
 }
 
 impl Drop for Batch<'_> {
     fn drop(&mut self) {
-        self.cap.release_held();
+        self.cap.give_back();
+    }
+}
+
+/// The error for a release with nothing held.
+pub(crate) fn not_held() -> Error {
+    Error::new(
+        ErrorKind::BadBatch,
+        "no batch is held: it was already released",
+    )
+}
+
+impl HeldBatch for Capture {
+    fn is_held(&self) -> bool {
+        self.held == Held::Batch
+    }
+
+    fn held_len(&self) -> usize {
+        if self.is_held() {
+            self.held_hdr.num_pkts as usize
+        } else {
+            0
+        }
+    }
+
+    fn held_seq(&self) -> u64 {
+        if self.is_held() { self.held_hdr.seq } else { 0 }
+    }
+
+    #[inline(always)]
+    fn walk_held<F>(&mut self, cursor: &mut Cursor, f: F) -> Result<Walk>
+    where
+        F: FnMut(&Packet<'_>) -> bool,
+    {
+        if !self.is_held() {
+            return Ok(Walk::Done);
+        }
+        let hdr = self.held_hdr;
+        match super::block::walk_block(self.block_bytes(self.cur), &hdr, cursor, f) {
+            Ok(w) => Ok(w),
+            Err(m) => {
+                self.note_malformed(m);
+                Err(super::block::malformed_error(m))
+            }
+        }
+    }
+
+    fn release_held(&mut self) -> Result<()> {
+        if self.held != Held::Batch {
+            return Err(not_held());
+        }
+        self.give_back();
+        Ok(())
     }
 }

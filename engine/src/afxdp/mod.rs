@@ -33,6 +33,7 @@ use socket::{Setup, XskSocket};
 use umem::{BadDesc, Umem};
 
 use crate::afpacket::Wait;
+use crate::batch::{Cursor, HeldBatch, Walk};
 use crate::error::{Error, ErrorKind, Result};
 use crate::packet::{Packet, PacketFlags, PacketType};
 use crate::sys::socket::{self as sock, Deadline};
@@ -687,10 +688,10 @@ impl Xdp {
         }
     }
 
-    /// Wait for frames and hold them (the low-level half of
-    /// [`Xdp::next_batch_timeout`], for the C API). Returns the number of
-    /// descriptors held; they stay valid until [`Xdp::release_batch`].
-    pub fn acquire_batch(&mut self, timeout: Option<Duration>) -> Result<Wait<u32>> {
+    /// Wait up to `timeout` (`None`: no limit) for frames and hold them:
+    /// the acquiring half of the held batch ([`HeldBatch`] walks and
+    /// releases it). `ErrorKind::Busy` while a batch is already held.
+    pub fn acquire(&mut self, timeout: Option<Duration>) -> Result<Wait<()>> {
         if self.held.is_some() {
             return Err(Self::busy());
         }
@@ -709,7 +710,7 @@ impl Xdp {
                 self.batch_ts = SystemTime::now()
                     .duration_since(SystemTime::UNIX_EPOCH)
                     .map_or(0, |d| d.as_nanos() as u64);
-                Wait::Ready(n)
+                Wait::Ready(())
             }
             Wait::Timeout => Wait::Timeout,
             Wait::Interrupted => Wait::Interrupted,
@@ -719,23 +720,6 @@ impl Xdp {
 
     fn info_rx(&self) -> bool {
         self.socks.iter().any(|s| s.has_rx())
-    }
-
-    /// Release the held batch: its frames go back to the fill ring.
-    pub fn release_batch(&mut self) -> Result<()> {
-        let Some(i) = self.held.take() else {
-            return Err(Error::new(
-                ErrorKind::BadBatch,
-                "no batch is held: it was already released",
-            ));
-        };
-        self.socks[i].release_held(&self.umem);
-        Ok(())
-    }
-
-    /// Number of descriptors in the held batch (0 if none).
-    pub fn held_len(&self) -> u32 {
-        self.held.map_or(0, |i| self.socks[i].held)
     }
 
     /// Sequence number of the held batch (counts batches from 1).
@@ -777,24 +761,36 @@ impl Xdp {
         }
     }
 
-    /// Call `f` for each valid frame of the held batch until it returns
-    /// false. Returns (frames visited, stopped early). Descriptors that
-    /// fail the UMEM bounds check are skipped (and counted on release).
-    pub fn for_each_held<'s>(&'s self, mut f: impl FnMut(&Packet<'s>) -> bool) -> (usize, bool) {
+    /// The one walk over held RX descriptors, from `cursor` on: each
+    /// descriptor is checked against the UMEM before its frame is read;
+    /// refused ones are skipped (and counted on release).
+    #[inline(always)]
+    fn walk_from<'s>(
+        &'s self,
+        cursor: &mut Cursor,
+        mut f: impl FnMut(&Packet<'s>) -> bool,
+    ) -> Walk {
         let Some(i) = self.held else {
-            return (0, false);
+            return Walk::Done;
         };
+        if cursor.done {
+            return Walk::Done;
+        }
+        cursor.begun = true;
         let s = &self.socks[i];
-        let mut n = 0;
-        for k in 0..s.held {
-            if let Ok((addr, len)) = s.held_desc(&self.umem, k) {
-                n += 1;
+        let n = s.held as usize;
+        while cursor.pos < n {
+            let k = cursor.pos;
+            cursor.pos += 1;
+            if let Ok((addr, len)) = s.held_desc(&self.umem, k as u32) {
                 if !f(&self.packet(addr, len)) {
-                    return (n, true);
+                    cursor.done = cursor.pos >= n;
+                    return Walk::Stopped;
                 }
             }
         }
-        (n, false)
+        cursor.done = true;
+        Walk::Done
     }
 
     /// The next batch, waiting up to the configured `poll_timeout`.
@@ -805,8 +801,8 @@ impl Xdp {
     /// The next batch, waiting up to `timeout` (`None`: no limit). The
     /// frames go back to the fill ring when the batch is dropped.
     pub fn next_batch_timeout(&mut self, timeout: Option<Duration>) -> Result<Wait<XdpBatch<'_>>> {
-        Ok(match self.acquire_batch(timeout)? {
-            Wait::Ready(_) => Wait::Ready(XdpBatch { xdp: self }),
+        Ok(match self.acquire(timeout)? {
+            Wait::Ready(()) => Wait::Ready(XdpBatch { xdp: self }),
             Wait::Timeout => Wait::Timeout,
             Wait::Interrupted => Wait::Interrupted,
             Wait::InterfaceDown => Wait::InterfaceDown,
@@ -923,6 +919,41 @@ impl Xdp {
     }
 }
 
+impl HeldBatch for Xdp {
+    fn is_held(&self) -> bool {
+        self.held.is_some()
+    }
+
+    fn held_len(&self) -> usize {
+        self.held.map_or(0, |i| self.socks[i].held as usize)
+    }
+
+    fn held_seq(&self) -> u64 {
+        if self.held.is_some() {
+            self.batch_seq
+        } else {
+            0
+        }
+    }
+
+    #[inline(always)]
+    fn walk_held<F>(&mut self, cursor: &mut Cursor, f: F) -> Result<Walk>
+    where
+        F: FnMut(&Packet<'_>) -> bool,
+    {
+        Ok(self.walk_from(cursor, f))
+    }
+
+    /// The frames go back to the fill ring.
+    fn release_held(&mut self) -> Result<()> {
+        let Some(i) = self.held.take() else {
+            return Err(crate::afpacket::capture::not_held());
+        };
+        self.socks[i].release_held(&self.umem);
+        Ok(())
+    }
+}
+
 /// Frames held from one socket's RX ring: a batch of packets, zero copy.
 /// The frames go back to the fill ring when the batch is dropped.
 #[derive(Debug)]
@@ -934,7 +965,7 @@ impl XdpBatch<'_> {
     /// Descriptors in the batch (frames refused by the bounds check
     /// included; they are skipped by the iteration).
     pub fn len(&self) -> usize {
-        self.xdp.held_len() as usize
+        self.xdp.held_len()
     }
 
     /// True if the batch holds nothing.
@@ -949,15 +980,20 @@ impl XdpBatch<'_> {
 
     /// Call `f` for each frame until it returns false; returns the number
     /// of frames visited.
-    pub fn for_each(&mut self, f: impl FnMut(&Packet<'_>) -> bool) -> usize {
-        self.xdp.for_each_held(f).0
+    pub fn for_each(&mut self, mut f: impl FnMut(&Packet<'_>) -> bool) -> usize {
+        let mut n = 0;
+        self.xdp.walk_from(&mut Cursor::default(), |p| {
+            n += 1;
+            f(p)
+        });
+        n
     }
 
     /// The frames, collected as views (allocates a Vec; prefer
     /// [`XdpBatch::for_each`] on hot paths).
     pub fn packets(&self) -> Vec<Packet<'_>> {
         let mut v = Vec::with_capacity(self.len());
-        self.xdp.for_each_held(|p| {
+        self.xdp.walk_from(&mut Cursor::default(), |p| {
             v.push(*p);
             true
         });
@@ -967,7 +1003,7 @@ impl XdpBatch<'_> {
 
 impl Drop for XdpBatch<'_> {
     fn drop(&mut self) {
-        let _ = self.xdp.release_batch();
+        let _ = self.xdp.release_held();
     }
 }
 

@@ -9,6 +9,7 @@ use std::path::Path;
 use super::pcap::{self, rd16, rd32};
 use super::pcapng::{self, TsResol};
 use super::{Format, LINKTYPE_ETHERNET, MAX_RECORD, pad4};
+use crate::batch::{Cursor, HeldBatch, Walk};
 use crate::error::{Error, ErrorKind, Result};
 use crate::packet::{Packet, PacketType};
 
@@ -96,6 +97,8 @@ pub struct Reader {
     cursor: usize,
     failed: Option<Error>,
     batches: u64,
+    /// A batch made current by [`Reader::acquire`] is held.
+    held: bool,
 }
 
 impl std::fmt::Debug for Reader {
@@ -149,6 +152,7 @@ impl Reader {
             cursor: 0,
             failed: None,
             batches: 0,
+            held: false,
         };
         r.refill(4)?;
         if r.end < 4 {
@@ -283,12 +287,14 @@ impl Reader {
     /// [`Reader::next_packet`] the batch starts with the packets it has not
     /// returned yet.
     pub fn next_batch(&mut self) -> Result<Option<ReadBatch<'_>>> {
+        self.held = false;
         let n = self.load()?;
         Ok((n > 0).then(|| self.current()))
     }
 
     /// The next packet, one at a time; `None` at the end of the file.
     pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>> {
+        self.held = false;
         if self.cursor >= self.recs.len() && self.fill()? == 0 {
             return Ok(None);
         }
@@ -297,10 +303,25 @@ impl Reader {
         Ok(Some(packet(&self.buf, &r, self.link_type)))
     }
 
+    /// Read the next batch and hold it: the acquiring half of the held
+    /// batch ([`HeldBatch`] walks and releases it). `Ok(false)` at the end
+    /// of the file; `ErrorKind::Busy` while a batch is already held.
+    pub fn acquire(&mut self) -> Result<bool> {
+        if self.held {
+            return Err(Error::new(
+                ErrorKind::Busy,
+                "a batch is still held: release it before asking for the next one",
+            ));
+        }
+        let n = self.load()?;
+        self.held = n > 0;
+        Ok(self.held)
+    }
+
     /// Make the next batch current (what [`Reader::current`] returns until
     /// the next call that reads on). Returns its number of packets; 0 at
     /// the end of the file.
-    pub fn load(&mut self) -> Result<usize> {
+    fn load(&mut self) -> Result<usize> {
         if self.cursor >= self.recs.len() && self.fill()? == 0 {
             return Ok(0);
         }
@@ -354,7 +375,7 @@ impl Reader {
     }
 
     /// The batch decoded by the last [`Reader::load`].
-    pub fn current(&self) -> ReadBatch<'_> {
+    fn current(&self) -> ReadBatch<'_> {
         ReadBatch {
             buf: &self.buf,
             recs: &self.recs[self.batch_start..],
@@ -728,6 +749,56 @@ fn packet<'a>(buf: &'a [u8], r: &Rec, link_type: u32) -> Packet<'a> {
         protocol,
         r.pkt_type,
     )
+}
+
+impl HeldBatch for Reader {
+    fn is_held(&self) -> bool {
+        self.held
+    }
+
+    fn held_len(&self) -> usize {
+        if self.held {
+            self.recs.len() - self.batch_start
+        } else {
+            0
+        }
+    }
+
+    fn held_seq(&self) -> u64 {
+        if self.held { self.batches } else { 0 }
+    }
+
+    /// Records were validated when the batch was read, so the walk itself
+    /// cannot fail.
+    fn walk_held<F>(&mut self, cursor: &mut Cursor, mut f: F) -> Result<Walk>
+    where
+        F: FnMut(&Packet<'_>) -> bool,
+    {
+        if !self.held || cursor.done {
+            return Ok(Walk::Done);
+        }
+        cursor.begun = true;
+        let recs = &self.recs[self.batch_start..];
+        while cursor.pos < recs.len() {
+            let r = &recs[cursor.pos];
+            cursor.pos += 1;
+            if !f(&packet(&self.buf, r, self.link_type)) {
+                cursor.done = cursor.pos >= recs.len();
+                return Ok(Walk::Stopped);
+            }
+        }
+        cursor.done = true;
+        Ok(Walk::Done)
+    }
+
+    /// The reader reads on only when asked for the next batch.
+    fn release_held(&mut self) -> Result<()> {
+        if !self.held {
+            return Err(crate::afpacket::capture::not_held());
+        }
+        self.held = false;
+        Ok(())
+    }
 }
 
 /// A run of packets read from a file: views of the reader's buffer.

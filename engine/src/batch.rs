@@ -1,0 +1,152 @@
+//! The held batch: one shape for every engine.
+//!
+//! An engine (a TPACKET_V3 [`Capture`](crate::Capture), an AF_XDP
+//! [`Xdp`](crate::Xdp) socket set, a capture file
+//! [`Reader`](crate::pcapfile::Reader)) holds at most one batch of packets
+//! at a time: it *acquires* one (each engine its own way: a ring block, a
+//! run of RX descriptors, a run of file records), lends *views* of its
+//! packets, and *releases* it. Like libpcap's per-backend `read_op` or an
+//! io-uring queue, only the engine knows how to walk and give back its
+//! memory; a caller (the C API, the libpcap-compatible library, a binding)
+//! only forwards through [`HeldBatch`]. The walk, its bounds checks and its
+//! malformed-input accounting exist once, inside each engine.
+//!
+//! A walk can be spread over several calls with a [`Cursor`] (what
+//! `pcap_dispatch(cnt = 1)` or filling a caller's array in chunks need).
+
+use crate::error::Result;
+use crate::packet::Packet;
+
+/// A position inside a held batch, for walks spread over several calls.
+/// Start with [`Cursor::START`] (or `Cursor::default()`) for each new
+/// batch; the engine advances it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cursor {
+    pub(crate) begun: bool,
+    pub(crate) done: bool,
+    pub(crate) pos: usize,
+    pub(crate) left: u32,
+}
+
+impl Cursor {
+    /// Before the first packet.
+    pub const START: Cursor = Cursor {
+        begun: false,
+        done: false,
+        pos: 0,
+        left: 0,
+    };
+
+    /// True once the walk reached the end of the batch (or stopped at a
+    /// malformed packet).
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+}
+
+/// How a walk over a held batch ended (errors aside).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Walk {
+    /// Every packet from the cursor on was visited.
+    Done,
+    /// The visitor returned `false`; the cursor is after the packet it
+    /// refused to continue from (that packet was visited).
+    Stopped,
+}
+
+/// The engine side of a held batch: a borrowed view that iterates and
+/// releases. Implemented by every engine.
+pub trait HeldBatch {
+    /// True while a batch is held.
+    fn is_held(&self) -> bool;
+
+    /// Packets (or, for AF_XDP, RX descriptors) in the held batch; 0 when
+    /// none is held.
+    fn held_len(&self) -> usize;
+
+    /// Sequence number of the held batch (the kernel's block sequence for
+    /// TPACKET_V3; a batch counter from 1 for AF_XDP and files); 0 when
+    /// none is held.
+    fn held_seq(&self) -> u64;
+
+    /// Visit the held batch's packets from `cursor` on, in order, until `f`
+    /// returns `false`, advancing `cursor`. Every offset the source wrote is
+    /// checked before a byte is read. A malformed batch ends the walk after
+    /// the packets before the fault were visited: it is counted once in the
+    /// engine's statistics and returned as an `ErrorKind::Malformed` error
+    /// (the cursor is then done). With no batch held, nothing is visited.
+    fn walk_held<F>(&mut self, cursor: &mut Cursor, f: F) -> Result<Walk>
+    where
+        F: FnMut(&Packet<'_>) -> bool;
+
+    /// Give the held batch back (to the kernel, the fill ring, the file
+    /// buffer). Every packet view of it is invalid afterwards.
+    /// `ErrorKind::BadBatch` if none is held.
+    fn release_held(&mut self) -> Result<()>;
+}
+
+/// A caller-owned, already filled TPACKET_V3 block served through
+/// [`HeldBatch`], for tests and the micro benchmark (no socket, no ring).
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct SyntheticBlock<'a> {
+    block: &'a [u8],
+    hdr: crate::afpacket::block::BlockHeader,
+    held: bool,
+    /// Malformed blocks seen by walks.
+    pub malformed: u64,
+}
+
+impl<'a> SyntheticBlock<'a> {
+    /// Serve `block` (a whole block, descriptor included) as a held batch.
+    pub fn new(block: &'a [u8]) -> SyntheticBlock<'a> {
+        let hdr = crate::afpacket::block::block_header(block).unwrap_or_default();
+        SyntheticBlock {
+            block,
+            hdr,
+            held: true,
+            malformed: 0,
+        }
+    }
+
+    /// Hold the block again after a release.
+    pub fn rehold(&mut self) {
+        self.held = true;
+    }
+}
+
+impl HeldBatch for SyntheticBlock<'_> {
+    fn is_held(&self) -> bool {
+        self.held
+    }
+    fn held_len(&self) -> usize {
+        if self.held {
+            self.hdr.num_pkts as usize
+        } else {
+            0
+        }
+    }
+    fn held_seq(&self) -> u64 {
+        if self.held { self.hdr.seq } else { 0 }
+    }
+    #[inline]
+    fn walk_held<F>(&mut self, cursor: &mut Cursor, f: F) -> Result<Walk>
+    where
+        F: FnMut(&Packet<'_>) -> bool,
+    {
+        if !self.held {
+            return Ok(Walk::Done);
+        }
+        crate::afpacket::block::walk_block(self.block, &self.hdr, cursor, f).map_err(|m| {
+            self.malformed += 1;
+            crate::afpacket::block::malformed_error(m)
+        })
+    }
+    fn release_held(&mut self) -> Result<()> {
+        if !self.held {
+            return Err(crate::afpacket::capture::not_held());
+        }
+        self.held = false;
+        Ok(())
+    }
+}
