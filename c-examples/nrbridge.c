@@ -73,11 +73,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "nrbridge: %s\n", nr_last_error());
         status = 1;
     }
-    nr_bridge_stats ab, ba;
-    memset(&ab, 0, sizeof ab);
-    memset(&ba, 0, sizeof ba);
-    nr_bridge_get_stats(g_br, NR_BRIDGE_A_TO_B, &ab);
-    nr_bridge_get_stats(g_br, NR_BRIDGE_B_TO_A, &ba);
+    nr_bridge_stats st;
+    memset(&st, 0, sizeof st);
+    nr_bridge_get_stats(g_br, &st, NULL);
+    nr_bridge_path_stats ab = st.a_to_b, ba = st.b_to_a;
     if (!quiet) {
         fprintf(stderr, "%s -> %s: forwarded %" PRIu64 " dropped %" PRIu64 " failed %" PRIu64 " capture drops %" PRIu64 "\n",
                 a, b, ab.forwarded, ab.dropped, ab.failed, ab.capture_drops);

@@ -191,7 +191,7 @@ static int capture_option(int opt, const char *arg, nr_capture_config *cfg)
         };
         for (size_t i = 0; i < sizeof profiles / sizeof profiles[0]; i++)
             if (strcmp(arg, profiles[i].name) == 0) {
-                nr_capture_config_profile(cfg, profiles[i].p);
+                nr_capture_config_apply_profile(cfg, profiles[i].p);
                 return 1;
             }
         fprintf(stderr, "nrcap: --profile default|high-throughput|low-latency|memory-constrained|jumbo\n");
@@ -383,13 +383,13 @@ int main(int argc, char **argv)
     }
 
     nr_capture_info ci;
-    if (nr_capture_get_info(g_cap, &ci, sizeof ci) == NR_OK && ci.warning)
-        fprintf(stderr, "nrcap: warning: %s\n", ci.warning);
-
-    nr_ring_info ri;
-    if (!st.quiet && nr_capture_ring_info(g_cap, &ri) == NR_OK)
-        fprintf(stderr, "nrcap: capturing on %s, ring %u x %u KiB%s\n", ifname, ri.block_count, ri.block_size / 1024,
-                ri.locked ? " (locked)" : "");
+    if (nr_capture_get_info(g_cap, &ci) == NR_OK) {
+        if (ci.warning)
+            fprintf(stderr, "nrcap: warning: %s\n", ci.warning);
+        if (!st.quiet)
+            fprintf(stderr, "nrcap: capturing on %s, ring %u x %u KiB%s\n", ifname, ci.ring.block_count,
+                    ci.ring.block_size / 1024, ci.ring.locked ? " (locked)" : "");
+    }
 
     int status = 0;
     for (;;) {
@@ -422,9 +422,9 @@ int main(int argc, char **argv)
     if (!st.quiet)
         fflush(stdout);
 
-    nr_stats total;
+    nr_capture_stats total;
     memset(&total, 0, sizeof total);
-    if (nr_capture_stats(g_cap, &total, NULL) != NR_OK)
+    if (nr_capture_get_stats(g_cap, &total, NULL) != NR_OK)
         fprintf(stderr, "nrcap: stats: %s\n", nr_last_error());
     nr_capture *cap = g_cap;
     g_cap = NULL;

@@ -146,9 +146,9 @@ int main(int argc, char **argv)
     int status = 0;
     for (int i = 0; i < n; i++) {
         pthread_join(g_workers[i].thread, NULL);
-        nr_stats st;
+        nr_capture_stats st;
         memset(&st, 0, sizeof st);
-        nr_capture_stats(g_workers[i].cap, &st, NULL);
+        nr_capture_get_stats(g_workers[i].cap, &st, NULL);
         printf("thread %d packets=%" PRIu64 " drops=%" PRIu64 "\n", i, g_workers[i].packets, st.drops);
         packets += g_workers[i].packets;
         drops += st.drops;

@@ -63,8 +63,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "nrpcap_convert: %s: %s\n", nr_strerror(rc), nr_last_error());
         return 1;
     }
-    nr_file_info info;
-    nr_reader_info(r, &info);
+    nr_reader_info info;
+    nr_reader_get_info(r, &info);
     cfg.link_type = info.link_type;
     if (info.snaplen != 0 && cfg.snaplen > info.snaplen)
         cfg.snaplen = info.snaplen;

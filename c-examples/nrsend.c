@@ -215,9 +215,9 @@ int main(int argc, char **argv)
     }
     if (nr_injector_wait_drained(inj, 1000) < 0)
         fprintf(stderr, "nrsend: %s\n", nr_last_error());
-    nr_inject_stats st;
+    nr_injector_stats st;
     memset(&st, 0, sizeof st);
-    nr_injector_stats(inj, &st);
+    nr_injector_get_stats(inj, &st, NULL);
     nr_injector_close(inj);
     fprintf(stderr, "RESULT sent=%" PRIu64 "\n", st.sent);
     return status;

@@ -69,7 +69,7 @@ int main(int argc, char **argv)
     }
     nr_capture_config cfg;
     NR_CAPTURE_CONFIG_INIT(&cfg);
-    nr_capture_config_profile(&cfg, NR_PROFILE_MEMORY_CONSTRAINED);
+    nr_capture_config_apply_profile(&cfg, NR_PROFILE_MEMORY_CONSTRAINED);
     cfg.block_timeout_ms = 10;
     cfg.snaplen = 64; /* rates only: keep the ring light */
     int rc = nr_capture_open(ifname, &cfg, &g_cap);
@@ -106,8 +106,8 @@ int main(int argc, char **argv)
         }
         double t = now_s();
         if (t - last >= interval) {
-            nr_stats delta;
-            nr_capture_stats(g_cap, NULL, &delta);
+            nr_capture_stats delta;
+            nr_capture_get_stats(g_cap, NULL, &delta);
             double dt = t - last;
             printf("%.3f pkts/s=%.0f bytes/s=%.0f drops/s=%.0f\n", t - start, (double)a.packets / dt,
                    (double)a.bytes / dt, (double)delta.drops / dt);
@@ -120,9 +120,9 @@ int main(int argc, char **argv)
         }
     }
     total += a.packets;
-    nr_stats st;
+    nr_capture_stats st;
     memset(&st, 0, sizeof st);
-    nr_capture_stats(g_cap, &st, NULL);
+    nr_capture_get_stats(g_cap, &st, NULL);
     nr_capture *c = g_cap;
     g_cap = NULL;
     nr_capture_close(c);

@@ -172,9 +172,9 @@ int main(int argc, char **argv)
         nr_batch_release(b);
     }
     fflush(stdout);
-    nr_xdp_statistics total;
+    nr_xdp_stats total;
     memset(&total, 0, sizeof(total));
-    nr_xdp_stats(g_xdp, &total, NULL);
+    nr_xdp_get_stats(g_xdp, &total, NULL);
     fprintf(stderr, "RESULT packets=%llu drops=%llu\n", st.packets,
             (unsigned long long)(total.rx_dropped + total.rx_ring_full));
     nr_xdp_close(g_xdp);

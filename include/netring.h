@@ -72,212 +72,6 @@
 #define NR_PKT_TS_RAW_HARDWARE 2147483648
 
 /**
- * nr_packet.pkt_type: addressed to this host.
- */
-#define NR_PACKET_HOST 0
-
-/**
- * nr_packet.pkt_type: broadcast.
- */
-#define NR_PACKET_BROADCAST 1
-
-/**
- * nr_packet.pkt_type: multicast.
- */
-#define NR_PACKET_MULTICAST 2
-
-/**
- * nr_packet.pkt_type: addressed to another host (promiscuous/mirror).
- */
-#define NR_PACKET_OTHERHOST 3
-
-/**
- * nr_packet.pkt_type: sent by this host.
- */
-#define NR_PACKET_OUTGOING 4
-
-/**
- * Bridge direction: captured on interface A, sent on B.
- */
-#define NR_BRIDGE_A_TO_B 0
-
-/**
- * Bridge direction: captured on interface B, sent on A.
- */
-#define NR_BRIDGE_B_TO_A 1
-
-/**
- * nr_bridge_cb verdict: forward the frame unchanged.
- */
-#define NR_BRIDGE_FORWARD 0
-
-/**
- * nr_bridge_cb verdict: drop the frame.
- */
-#define NR_BRIDGE_DROP 1
-
-/**
- * nr_capture_config.direction: received and sent frames.
- */
-#define NR_DIRECTION_INOUT 0
-
-/**
- * nr_capture_config.direction: received frames only.
- */
-#define NR_DIRECTION_IN 1
-
-/**
- * nr_capture_config.direction: frames this host sends only.
- */
-#define NR_DIRECTION_OUT 2
-
-/**
- * nr_capture_config.fanout_mode: no fanout group.
- */
-#define NR_FANOUT_NONE 0
-
-/**
- * Fanout by flow hash: a flow stays on one socket.
- */
-#define NR_FANOUT_HASH 1
-
-/**
- * Fanout round robin.
- */
-#define NR_FANOUT_LB 2
-
-/**
- * Fanout by receiving CPU.
- */
-#define NR_FANOUT_CPU 3
-
-/**
- * Fanout: fill one socket, then the next.
- */
-#define NR_FANOUT_ROLLOVER 4
-
-/**
- * Fanout at random.
- */
-#define NR_FANOUT_RANDOM 5
-
-/**
- * Fanout by recorded receive queue.
- */
-#define NR_FANOUT_QM 6
-
-/**
- * Fanout by a classic BPF program (nr_capture_config.fanout_cbpf).
- */
-#define NR_FANOUT_CBPF 7
-
-/**
- * Fanout by an eBPF program (nr_capture_config.fanout_prog_fd).
- */
-#define NR_FANOUT_EBPF 8
-
-/**
- * Fanout flag: move packets to another socket when the chosen one is full.
- */
-#define NR_FANOUT_FLAG_ROLLOVER 1
-
-/**
- * Fanout flag: reassemble IP fragments before hashing.
- */
-#define NR_FANOUT_FLAG_DEFRAG 2
-
-/**
- * Fanout flag: the kernel chooses an unused group id (fanout_group must be 0).
- */
-#define NR_FANOUT_FLAG_UNIQUEID 4
-
-/**
- * Fanout flag: do not fan out frames this host sends.
- */
-#define NR_FANOUT_FLAG_IGNORE_OUTGOING 8
-
-/**
- * nr_capture_config.tstamp: the kernel's software timestamp.
- */
-#define NR_TSTAMP_SOFTWARE 0
-
-/**
- * nr_capture_config.tstamp: hardware timestamp in system time.
- */
-#define NR_TSTAMP_HW_SYS 1
-
-/**
- * nr_capture_config.tstamp: raw hardware timestamp.
- */
-#define NR_TSTAMP_HW_RAW 2
-
-/**
- * nr_capture_config_profile(): 4 MiB x 64 blocks (256 MiB), frame 2048,
- * block timeout 60 ms (the defaults).
- */
-#define NR_PROFILE_DEFAULT 0
-
-/**
- * 4 MiB x 128 blocks (512 MiB), frame 2048, block timeout 100 ms: one
- * capture per core in a fanout group at 10G+.
- */
-#define NR_PROFILE_HIGH_THROUGHPUT 1
-
-/**
- * 256 KiB x 64 blocks (16 MiB), block timeout 1 ms, busy polling 50 us.
- */
-#define NR_PROFILE_LOW_LATENCY 2
-
-/**
- * 1 MiB x 16 blocks (16 MiB), block timeout 60 ms, ring not locked.
- */
-#define NR_PROFILE_MEMORY_CONSTRAINED 3
-
-/**
- * 8 MiB x 64 blocks (512 MiB), frame 16384, block timeout 60 ms: jumbo
- * frames and GRO super-packets.
- */
-#define NR_PROFILE_JUMBO 4
-
-/**
- * nr_injector_config.mode: pick the send path from the device: sendmmsg
- * for devices without a bus (veth, tun, loopback, ...), the TX ring for
- * the others. The default.
- */
-#define NR_TX_AUTO 0
-
-/**
- * nr_injector_config.mode: the kernel's TPACKET_V2 TX ring (PACKET_TX_RING).
- */
-#define NR_TX_RING 1
-
-/**
- * nr_injector_config.mode: sendmmsg(2) over slots in the library's memory,
- * up to 64 frames per system call.
- */
-#define NR_TX_SENDMMSG 2
-
-/**
- * Link type: Ethernet (what AF_PACKET captures deliver).
- */
-#define NR_LINKTYPE_ETHERNET 1
-
-/**
- * Link type: raw IPv4/IPv6, no link-layer header.
- */
-#define NR_LINKTYPE_RAW 101
-
-/**
- * Link type: Linux cooked capture (SLL).
- */
-#define NR_LINKTYPE_LINUX_SLL 113
-
-/**
- * Link type: Linux cooked capture v2 (SLL2).
- */
-#define NR_LINKTYPE_LINUX_SLL2 276
-
-/**
  * Major version of the header this program was compiled against.
  */
 #define NR_VERSION_MAJOR 0
@@ -293,52 +87,7 @@
 #define NR_VERSION_PATCH 0
 
 /**
- * nr_xdp_config.direction: receive only (the default).
- */
-#define NR_XDP_RX 1
-
-/**
- * nr_xdp_config.direction: transmit only (no RX ring, no XDP program).
- */
-#define NR_XDP_TX 2
-
-/**
- * nr_xdp_config.direction: receive and transmit.
- */
-#define NR_XDP_RXTX 3
-
-/**
- * nr_xdp_config.bind_mode: zero-copy if the driver has it, else copy.
- */
-#define NR_XDP_BIND_AUTO 0
-
-/**
- * nr_xdp_config.bind_mode: copy mode.
- */
-#define NR_XDP_BIND_COPY 1
-
-/**
- * nr_xdp_config.bind_mode: zero-copy only (NR_E_UNSUPPORTED without it).
- */
-#define NR_XDP_BIND_ZEROCOPY 2
-
-/**
- * nr_xdp_config.attach_mode: native XDP, falling back to generic.
- */
-#define NR_XDP_ATTACH_AUTO 0
-
-/**
- * nr_xdp_config.attach_mode: native (driver) XDP only.
- */
-#define NR_XDP_ATTACH_NATIVE 1
-
-/**
- * nr_xdp_config.attach_mode: generic (skb) XDP.
- */
-#define NR_XDP_ATTACH_GENERIC 2
-
-/**
- * Capture file layout, for nr_writer_open() and nr_file_info.format.
+ * Capture file layout, for nr_writer_open() and nr_reader_info.format.
  */
 typedef enum nr_format {
   /**
@@ -453,6 +202,290 @@ typedef enum nr_status {
    */
   NR_E_INTERNAL = -13,
 } nr_status;
+
+/**
+ * Which frames a capture sees (nr_capture_config.direction).
+ */
+typedef enum nr_direction {
+  /**
+   * nr_capture_config.direction: received and sent frames.
+   */
+  NR_DIRECTION_INOUT = 0,
+  /**
+   * nr_capture_config.direction: received frames only.
+   */
+  NR_DIRECTION_IN = 1,
+  /**
+   * nr_capture_config.direction: frames this host sends only.
+   */
+  NR_DIRECTION_OUT = 2,
+} nr_direction;
+
+/**
+ * Fanout group modes (nr_capture_config.fanout_mode).
+ */
+typedef enum nr_fanout_mode {
+  /**
+   * nr_capture_config.fanout_mode: no fanout group.
+   */
+  NR_FANOUT_NONE = 0,
+  /**
+   * Fanout by flow hash: a flow stays on one socket.
+   */
+  NR_FANOUT_HASH = 1,
+  /**
+   * Fanout round robin.
+   */
+  NR_FANOUT_LB = 2,
+  /**
+   * Fanout by receiving CPU.
+   */
+  NR_FANOUT_CPU = 3,
+  /**
+   * Fanout: fill one socket, then the next.
+   */
+  NR_FANOUT_ROLLOVER = 4,
+  /**
+   * Fanout at random.
+   */
+  NR_FANOUT_RANDOM = 5,
+  /**
+   * Fanout by recorded receive queue.
+   */
+  NR_FANOUT_QM = 6,
+  /**
+   * Fanout by a classic BPF program (nr_capture_config.fanout_cbpf).
+   */
+  NR_FANOUT_CBPF = 7,
+  /**
+   * Fanout by an eBPF program (nr_capture_config.fanout_prog_fd).
+   */
+  NR_FANOUT_EBPF = 8,
+} nr_fanout_mode;
+
+/**
+ * Fanout flags, OR-ed together (nr_capture_config.fanout_flags).
+ */
+typedef enum nr_fanout_flag {
+  /**
+   * Fanout flag: move packets to another socket when the chosen one is full.
+   */
+  NR_FANOUT_FLAG_ROLLOVER = 1,
+  /**
+   * Fanout flag: reassemble IP fragments before hashing.
+   */
+  NR_FANOUT_FLAG_DEFRAG = 2,
+  /**
+   * Fanout flag: the kernel chooses an unused group id (fanout_group must be 0).
+   */
+  NR_FANOUT_FLAG_UNIQUEID = 4,
+  /**
+   * Fanout flag: do not fan out frames this host sends.
+   */
+  NR_FANOUT_FLAG_IGNORE_OUTGOING = 8,
+} nr_fanout_flag;
+
+/**
+ * Timestamp sources (nr_capture_config.tstamp).
+ */
+typedef enum nr_tstamp_source {
+  /**
+   * nr_capture_config.tstamp: the kernel's software timestamp.
+   */
+  NR_TSTAMP_SOFTWARE = 0,
+  /**
+   * nr_capture_config.tstamp: hardware timestamp in system time.
+   */
+  NR_TSTAMP_HW_SYS = 1,
+  /**
+   * nr_capture_config.tstamp: raw hardware timestamp.
+   */
+  NR_TSTAMP_HW_RAW = 2,
+} nr_tstamp_source;
+
+/**
+ * Capture configuration profiles (nr_capture_config_apply_profile()).
+ */
+typedef enum nr_profile {
+  /**
+   * nr_capture_config_apply_profile(): 4 MiB x 64 blocks (256 MiB), frame 2048,
+   * block timeout 60 ms (the defaults).
+   */
+  NR_PROFILE_DEFAULT = 0,
+  /**
+   * 4 MiB x 128 blocks (512 MiB), frame 2048, block timeout 100 ms: one
+   * capture per core in a fanout group at 10G+.
+   */
+  NR_PROFILE_HIGH_THROUGHPUT = 1,
+  /**
+   * 256 KiB x 64 blocks (16 MiB), block timeout 1 ms, busy polling 50 us.
+   */
+  NR_PROFILE_LOW_LATENCY = 2,
+  /**
+   * 1 MiB x 16 blocks (16 MiB), block timeout 60 ms, ring not locked.
+   */
+  NR_PROFILE_MEMORY_CONSTRAINED = 3,
+  /**
+   * 8 MiB x 64 blocks (512 MiB), frame 16384, block timeout 60 ms: jumbo
+   * frames and GRO super-packets.
+   */
+  NR_PROFILE_JUMBO = 4,
+} nr_profile;
+
+/**
+ * Injector send paths (nr_injector_config.mode).
+ */
+typedef enum nr_tx_mode {
+  /**
+   * nr_injector_config.mode: pick the send path from the device: sendmmsg
+   * for devices without a bus (veth, tun, loopback, ...), the TX ring for
+   * the others. The default.
+   */
+  NR_TX_AUTO = 0,
+  /**
+   * nr_injector_config.mode: the kernel's TPACKET_V2 TX ring (PACKET_TX_RING).
+   */
+  NR_TX_RING = 1,
+  /**
+   * nr_injector_config.mode: sendmmsg(2) over slots in the library's memory,
+   * up to 64 frames per system call.
+   */
+  NR_TX_SENDMMSG = 2,
+} nr_tx_mode;
+
+/**
+ * AF_XDP directions (nr_xdp_config.direction).
+ */
+typedef enum nr_xdp_direction {
+  /**
+   * nr_xdp_config.direction: receive only (the default).
+   */
+  NR_XDP_RX = 1,
+  /**
+   * nr_xdp_config.direction: transmit only (no RX ring, no XDP program).
+   */
+  NR_XDP_TX = 2,
+  /**
+   * nr_xdp_config.direction: receive and transmit.
+   */
+  NR_XDP_RXTX = 3,
+} nr_xdp_direction;
+
+/**
+ * AF_XDP bind modes (nr_xdp_config.bind_mode).
+ */
+typedef enum nr_xdp_bind_mode {
+  /**
+   * nr_xdp_config.bind_mode: zero-copy if the driver has it, else copy.
+   */
+  NR_XDP_BIND_AUTO = 0,
+  /**
+   * nr_xdp_config.bind_mode: copy mode.
+   */
+  NR_XDP_BIND_COPY = 1,
+  /**
+   * nr_xdp_config.bind_mode: zero-copy only (NR_E_UNSUPPORTED without it).
+   */
+  NR_XDP_BIND_ZEROCOPY = 2,
+} nr_xdp_bind_mode;
+
+/**
+ * XDP program attach modes (nr_xdp_config.attach_mode).
+ */
+typedef enum nr_xdp_attach_mode {
+  /**
+   * nr_xdp_config.attach_mode: native XDP, falling back to generic.
+   */
+  NR_XDP_ATTACH_AUTO = 0,
+  /**
+   * nr_xdp_config.attach_mode: native (driver) XDP only.
+   */
+  NR_XDP_ATTACH_NATIVE = 1,
+  /**
+   * nr_xdp_config.attach_mode: generic (skb) XDP.
+   */
+  NR_XDP_ATTACH_GENERIC = 2,
+} nr_xdp_attach_mode;
+
+/**
+ * Bridge directions (the nr_bridge_cb argument).
+ */
+typedef enum nr_bridge_direction {
+  /**
+   * Bridge direction: captured on interface A, sent on B.
+   */
+  NR_BRIDGE_A_TO_B = 0,
+  /**
+   * Bridge direction: captured on interface B, sent on A.
+   */
+  NR_BRIDGE_B_TO_A = 1,
+} nr_bridge_direction;
+
+/**
+ * Bridge verdicts (what an nr_bridge_cb returns).
+ */
+typedef enum nr_bridge_verdict {
+  /**
+   * nr_bridge_cb verdict: forward the frame unchanged.
+   */
+  NR_BRIDGE_FORWARD = 0,
+  /**
+   * nr_bridge_cb verdict: drop the frame.
+   */
+  NR_BRIDGE_DROP = 1,
+} nr_bridge_verdict;
+
+/**
+ * Link types of capture files (nr_writer_config.link_type, nr_reader_get_info.link_type).
+ */
+typedef enum nr_linktype {
+  /**
+   * Link type: Ethernet (what AF_PACKET captures deliver).
+   */
+  NR_LINKTYPE_ETHERNET = 1,
+  /**
+   * Link type: raw IPv4/IPv6, no link-layer header.
+   */
+  NR_LINKTYPE_RAW = 101,
+  /**
+   * Link type: Linux cooked capture (SLL).
+   */
+  NR_LINKTYPE_LINUX_SLL = 113,
+  /**
+   * Link type: Linux cooked capture v2 (SLL2).
+   */
+  NR_LINKTYPE_LINUX_SLL2 = 276,
+} nr_linktype;
+
+/**
+ * Packet types: where a packet was going (nr_packet.pkt_type).
+ */
+typedef enum nr_packet_type {
+  /**
+   * nr_packet.pkt_type: addressed to this host.
+   */
+  NR_PACKET_HOST = 0,
+  /**
+   * nr_packet.pkt_type: broadcast.
+   */
+  NR_PACKET_BROADCAST = 1,
+  /**
+   * nr_packet.pkt_type: multicast.
+   */
+  NR_PACKET_MULTICAST = 2,
+  /**
+   * nr_packet.pkt_type: addressed to another host (promiscuous/mirror).
+   */
+  NR_PACKET_OTHERHOST = 3,
+  /**
+   * nr_packet.pkt_type: sent by this host.
+   */
+  NR_PACKET_OUTGOING = 4,
+  /**
+   * Looped back (sent and received by this host on a loopback device).
+   */
+  NR_PACKET_LOOPBACK = 5,
+} nr_packet_type;
 
 /**
  * A batch of packets held by its handle (opaque). Obtained from
@@ -591,9 +624,9 @@ typedef int (*nr_packet_cb)(void *user, const struct nr_packet *pkt);
 typedef int (*nr_bridge_cb)(void *user, int direction, const struct nr_packet *pkt);
 
 /**
- * Per-direction bridge counters (nr_bridge_get_stats()).
+ * Counters of one direction of a bridge (a member of nr_bridge_stats).
  */
-typedef struct nr_bridge_stats {
+typedef struct nr_bridge_path_stats {
   /**
    * Frames sent on the far side.
    */
@@ -611,6 +644,20 @@ typedef struct nr_bridge_stats {
    * Frames the kernel dropped on the capture side (ring full).
    */
   uint64_t capture_drops;
+} nr_bridge_path_stats;
+
+/**
+ * Bridge statistics (nr_bridge_get_stats()), per direction.
+ */
+typedef struct nr_bridge_stats {
+  /**
+   * Captured on interface A, sent on B.
+   */
+  struct nr_bridge_path_stats a_to_b;
+  /**
+   * Captured on interface B, sent on A.
+   */
+  struct nr_bridge_path_stats b_to_a;
   /**
    * Reserved for future counters; always 0.
    */
@@ -821,7 +868,7 @@ typedef struct nr_capture_config {
  * which resets its counters on every read: netring keeps 64-bit lifetime
  * totals, so no read is ever lost. The rest are counted by netring.
  */
-typedef struct nr_stats {
+typedef struct nr_capture_stats {
   /**
    * Packets the kernel put into the ring (drops not included).
    */
@@ -854,11 +901,11 @@ typedef struct nr_stats {
    * Reserved for future counters; always 0.
    */
   uint64_t reserved[9];
-} nr_stats;
+} nr_capture_stats;
 
 /**
- * What the ring really got: the kernel may give fewer blocks than asked
- * (see nr_capture_config.block_count).
+ * What the ring really got (nr_capture_info.ring): the kernel may give
+ * fewer blocks than asked (see nr_capture_config.block_count).
  */
 typedef struct nr_ring_info {
   /**
@@ -881,12 +928,25 @@ typedef struct nr_ring_info {
    * True if the ring is locked in memory.
    */
   bool locked;
+  /**
+   * Reserved, 0.
+   */
+  uint8_t reserved0[3];
 } nr_ring_info;
 
 /**
  * What a capture's options became. Filled by nr_capture_get_info().
  */
 typedef struct nr_capture_info {
+  /**
+   * The ring the kernel really gave (it may give fewer blocks than
+   * asked for).
+   */
+  struct nr_ring_info ring;
+  /**
+   * The interface index the capture is bound to.
+   */
+  int32_t ifindex;
   /**
    * The fanout group joined, as the kernel reports it (with
    * NR_FANOUT_FLAG_UNIQUEID: the id the kernel chose). Valid if
@@ -963,8 +1023,10 @@ typedef struct nr_injector_config {
 } nr_injector_config;
 
 /**
- * One frame for nr_inject_batch(): `len` bytes at `data` (the Ethernet
- * header first).
+ * One frame to send, copied by the call: `len` bytes at `data`, the
+ * Ethernet header first. Used by nr_inject_batch() (len 1 .. the
+ * injector's nr_injector_info.max_frame_len) and nr_xdp_send() (len 1 ..
+ * nr_xdp_config.frame_size).
  */
 typedef struct nr_frame {
   /**
@@ -978,9 +1040,9 @@ typedef struct nr_frame {
 } nr_frame;
 
 /**
- * Injector counters (nr_injector_stats()).
+ * Injector counters (nr_injector_get_stats()).
  */
-typedef struct nr_inject_stats {
+typedef struct nr_injector_stats {
   /**
    * Frames the kernel took and finished with (lifetime).
    */
@@ -1013,7 +1075,7 @@ typedef struct nr_inject_stats {
    * Reserved for future counters; always 0.
    */
   uint64_t reserved[8];
-} nr_inject_stats;
+} nr_injector_stats;
 
 /**
  * What an injector really got (nr_injector_get_info()).
@@ -1089,7 +1151,7 @@ typedef struct nr_writer_config {
 /**
  * What a writer has done so far.
  */
-typedef struct nr_writer_counters {
+typedef struct nr_writer_stats {
   /**
    * Packets written (buffered ones included).
    */
@@ -1106,12 +1168,12 @@ typedef struct nr_writer_counters {
    * Reserved; 0.
    */
   uint64_t reserved[5];
-} nr_writer_counters;
+} nr_writer_stats;
 
 /**
  * What a capture file says about itself.
  */
-typedef struct nr_file_info {
+typedef struct nr_reader_info {
   /**
    * File layout (pcapng files report NR_FORMAT_PCAPNG whatever their
    * timestamp resolution).
@@ -1142,7 +1204,7 @@ typedef struct nr_file_info {
    * 1 if the file (its current section) is big-endian, else 0.
    */
   uint32_t big_endian;
-} nr_file_info;
+} nr_reader_info;
 
 /**
  * AF_XDP configuration. Initialise it with NR_XDP_CONFIG_INIT(&cfg) (or
@@ -1271,7 +1333,7 @@ typedef struct nr_xdp_info {
  * AF_XDP statistics: the kernel's XDP_STATISTICS (cumulative) and
  * netring's counters, summed over the handle's sockets.
  */
-typedef struct nr_xdp_statistics {
+typedef struct nr_xdp_stats {
   /**
    * Frames handed to the application.
    */
@@ -1324,7 +1386,7 @@ typedef struct nr_xdp_statistics {
    * Reserved for future counters; always 0.
    */
   uint64_t reserved[8];
-} nr_xdp_statistics;
+} nr_xdp_stats;
 
 #ifdef __cplusplus
 extern "C" {
@@ -1365,7 +1427,7 @@ uint64_t nr_batch_seq(const struct nr_batch *batch);
  *
  * Every offset the kernel wrote is checked against the block before it is
  * read; on an inconsistency the walk stops, the rest of the block is
- * skipped and counted (nr_capture_stats.malformed) and NR_E_MALFORMED is
+ * skipped and counted (nr_capture_get_stats.malformed) and NR_E_MALFORMED is
  * returned.
  *
  * Returns NR_OK (all packets visited); NR_STOPPED (the callback returned
@@ -1392,7 +1454,7 @@ int nr_batch_for_each(struct nr_batch *batch, nr_packet_cb cb, void *user);
  * Returns NR_OK (`*count` packets written, 0 at the end of the batch);
  * NR_E_MALFORMED (the ring block is inconsistent: every packet before the
  * fault was already handed out by this or an earlier call, the rest of the
- * block is skipped and counted in nr_capture_stats.malformed; `*count` is
+ * block is skipped and counted in nr_capture_get_stats.malformed; `*count` is
  * not written); NR_E_BAD_BATCH (released batch, or called from inside a
  * nr_batch_for_each() callback); NR_E_INVALID_ARG (NULL batch, pkts or
  * count, or max 0).
@@ -1427,9 +1489,6 @@ int nr_batch_release(struct nr_batch *batch);
  * Returns NR_OK; NR_E_INVALID_ARG (NULL argument, bad name, a == b);
  * NR_E_NO_DEVICE; NR_E_PERMISSION (needs CAP_NET_RAW and CAP_NET_ADMIN);
  * NR_E_NO_MEMORY; NR_E_SYSTEM.
- *
- * # Safety
- * `a` and `b` are NULL or NUL-terminated; `out` is NULL or writable.
  */
 int nr_bridge_open(const char *a, const char *b, struct nr_bridge **out);
 
@@ -1440,9 +1499,6 @@ int nr_bridge_open(const char *a, const char *b, struct nr_bridge **out);
  * Returns NR_BREAK (stopped by nr_bridge_breakloop(), now or before this
  * call; the request is consumed; not an error); NR_E_IFACE_GONE (an
  * interface was removed: close the bridge); NR_E_INVALID_ARG; NR_E_SYSTEM.
- *
- * # Safety
- * `br` is NULL or a live handle; `cb`, if set, is safe to call with `user`.
  */
 int nr_bridge_run(struct nr_bridge *br, nr_bridge_cb cb, void *user);
 
@@ -1450,31 +1506,28 @@ int nr_bridge_run(struct nr_bridge *br, nr_bridge_cb cb, void *user);
  * Make the current or next nr_bridge_run() return NR_BREAK. Safe from any
  * thread and from a signal handler (an atomic store and one write(2)); it
  * does not set nr_last_error(). Returns NR_OK, or NR_E_INVALID_ARG for
- * NULL or a closed handle.
+ * NULL.
  *
- * # Safety
- * `br` is NULL or a handle from nr_bridge_open() not yet closed.
+ * The handle must be open: calling this during or after nr_bridge_close()
+ * is undefined behaviour (its memory is freed), as with pcap_breakloop()
+ * after pcap_close(). Stop signal handlers and other threads from calling
+ * it before you close the handle.
  */
 int nr_bridge_breakloop(const struct nr_bridge *br);
 
 /**
- * Counters of one direction (NR_BRIDGE_A_TO_B or NR_BRIDGE_B_TO_A) into
- * `*out`. Not while nr_bridge_run() runs (one thread per handle).
+ * Read the statistics of both directions: lifetime totals into `*total`
+ * and the change since the previous call into `*delta`. Either may be
+ * NULL, not both. Not while nr_bridge_run() runs (one thread per handle).
  *
- * Returns NR_OK; NR_E_INVALID_ARG (NULL, bad direction); NR_E_SYSTEM.
- *
- * # Safety
- * `br` is NULL or a live handle; `out` is NULL or writable.
+ * Returns NR_OK; NR_E_INVALID_ARG; NR_E_SYSTEM.
  */
-int nr_bridge_get_stats(struct nr_bridge *br, int direction, struct nr_bridge_stats *out);
+int nr_bridge_get_stats(struct nr_bridge *br, struct nr_bridge_stats *total, struct nr_bridge_stats *delta);
 
 /**
  * Close a bridge: queued frames are flushed once, then both captures and
  * injectors are closed. NULL is accepted and ignored. Must not run
  * concurrently with any other call on the handle (breakloop included).
- *
- * # Safety
- * `br` is NULL or a handle from nr_bridge_open().
  */
 void nr_bridge_close(struct nr_bridge *br);
 
@@ -1548,19 +1601,12 @@ int nr_next_packet(struct nr_capture *cap, int timeout_ms, const struct nr_packe
 
 /**
  * Read the statistics: lifetime totals into `*total` and the change since
- * the previous nr_capture_stats() call into `*delta`. Either may be NULL,
+ * the previous nr_capture_get_stats() call into `*delta`. Either may be NULL,
  * not both.
  *
  * Returns NR_OK, NR_E_INVALID_ARG, NR_E_SYSTEM.
  */
-int nr_capture_stats(struct nr_capture *cap, struct nr_stats *total, struct nr_stats *delta);
-
-/**
- * The ring's real geometry into `*out`.
- *
- * Returns NR_OK or NR_E_INVALID_ARG.
- */
-int nr_capture_ring_info(const struct nr_capture *cap, struct nr_ring_info *out);
+int nr_capture_get_stats(struct nr_capture *cap, struct nr_capture_stats *total, struct nr_capture_stats *delta);
 
 /**
  * The socket's file descriptor, for poll/epoll/select: readable when a
@@ -1576,7 +1622,12 @@ int nr_capture_fd(const struct nr_capture *cap);
  * Safe to call from any thread and from a signal handler (an atomic store
  * and one write(2); it allocates nothing and takes no lock). For that
  * reason it does not set nr_last_error(). Returns NR_OK, or
- * NR_E_INVALID_ARG for NULL or a closed handle.
+ * NR_E_INVALID_ARG for NULL.
+ *
+ * The handle must be open: calling this during or after nr_capture_close()
+ * is undefined behaviour (its memory is freed), as with pcap_breakloop()
+ * after pcap_close(). Stop signal handlers and other threads from calling
+ * it before you close the handle.
  */
 int nr_capture_breakloop(const struct nr_capture *cap);
 
@@ -1590,17 +1641,16 @@ int nr_capture_breakloop(const struct nr_capture *cap);
  * Returns NR_OK, or NR_E_INVALID_ARG (NULL cfg, uninitialised cfg->size,
  * unknown profile).
  */
-int nr_capture_config_profile(struct nr_capture_config *cfg, int profile);
+int nr_capture_config_apply_profile(struct nr_capture_config *cfg, int profile);
 
 /**
- * Fill `*out` with what the capture's options became (fanout group read
- * back from the kernel, timestamp source after a fallback, the warning).
- * `size` is sizeof(nr_capture_info) as the caller compiled it; only that
- * many bytes are written.
+ * Fill `*out` with what the capture really got: the ring's geometry, and
+ * what the options became (fanout group read back from the kernel,
+ * timestamp source after a fallback, the warning).
  *
  * Returns NR_OK or NR_E_INVALID_ARG.
  */
-int nr_capture_get_info(const struct nr_capture *cap, struct nr_capture_info *out, size_t size);
+int nr_capture_get_info(const struct nr_capture *cap, struct nr_capture_info *out);
 
 /**
  * Replace the capture's filter at run time with a classic program of `len`
@@ -1620,9 +1670,6 @@ int nr_capture_set_filter(struct nr_capture *cap, const struct nr_bpf_insn *insn
  *
  * Returns NR_OK, or NR_E_INVALID_ARG if `cfg` is NULL or `size` is smaller
  * than the first two fields.
- *
- * # Safety
- * `cfg` is NULL or points to `size` writable bytes.
  */
 int nr_injector_config_init(struct nr_injector_config *cfg, size_t size);
 
@@ -1638,10 +1685,6 @@ int nr_injector_config_init(struct nr_injector_config *cfg, size_t size);
  * cfg->size); NR_E_CONFIG (frame_size, frame_count, mode: the message
  * names the field); NR_E_NO_DEVICE; NR_E_PERMISSION (needs CAP_NET_RAW);
  * NR_E_NO_MEMORY (ring); NR_E_SYSTEM.
- *
- * # Safety
- * `ifname` is NULL or NUL-terminated; `cfg` is NULL or an initialised
- * config; `out` is NULL or writable.
  */
 int nr_injector_open(const char *ifname, const struct nr_injector_config *cfg, struct nr_injector **out);
 
@@ -1650,9 +1693,6 @@ int nr_injector_open(const char *ifname, const struct nr_injector_config *cfg, s
  * (a flush); frames the kernel has not taken by then are discarded — call
  * nr_injector_wait_drained() first to be sure they left. NULL is accepted
  * and ignored. Every slot pointer of the handle becomes invalid.
- *
- * # Safety
- * `inj` is NULL or a handle from nr_injector_open(), not used concurrently.
  */
 void nr_injector_close(struct nr_injector *inj);
 
@@ -1671,9 +1711,6 @@ void nr_injector_close(struct nr_injector *inj);
  * Returns NR_OK; NR_TIMEOUT (no slot came free in time; not an error);
  * NR_E_IFACE_GONE (the interface was removed while waiting);
  * NR_E_INVALID_ARG (NULL argument); NR_E_SYSTEM.
- *
- * # Safety
- * `inj` is NULL or a live handle; `buf`/`cap` are NULL or writable.
  */
 int nr_injector_alloc(struct nr_injector *inj, int timeout_ms, uint8_t **buf, size_t *cap);
 
@@ -1688,9 +1725,6 @@ int nr_injector_alloc(struct nr_injector *inj, int timeout_ms, uint8_t **buf, si
  * including 0, or no slot allocated: call nr_injector_alloc() first);
  * NR_E_TOO_BIG (len over the slot capacity or over the interface's
  * MTU + 14).
- *
- * # Safety
- * `inj` is NULL or a live handle.
  */
 int nr_injector_send(struct nr_injector *inj, size_t len);
 
@@ -1704,9 +1738,6 @@ int nr_injector_send(struct nr_injector *inj, size_t len);
  * Returns NR_OK; NR_E_IFACE_GONE (interface removed: close the handle);
  * NR_E_SYSTEM (e.g. the interface is down; the frames stay queued);
  * NR_E_INVALID_ARG.
- *
- * # Safety
- * `inj` is NULL or a live handle.
  */
 int nr_injector_flush(struct nr_injector *inj);
 
@@ -1717,9 +1748,6 @@ int nr_injector_flush(struct nr_injector *inj);
  * Returns NR_OK (nothing pending); NR_TIMEOUT (frames still pending; not
  * an error); NR_E_IFACE_GONE (the interface was removed: no hang);
  * NR_E_SYSTEM (e.g. interface down); NR_E_INVALID_ARG.
- *
- * # Safety
- * `inj` is NULL or a live handle.
  */
 int nr_injector_wait_drained(struct nr_injector *inj, int timeout_ms);
 
@@ -1733,9 +1761,6 @@ int nr_injector_wait_drained(struct nr_injector *inj, int timeout_ms);
  * error); NR_E_INVALID_ARG (NULL data, len under 14 including 0);
  * NR_E_TOO_BIG (len over the slot or the MTU + 14; nothing queued);
  * NR_E_IFACE_GONE; NR_E_SYSTEM.
- *
- * # Safety
- * `inj` is NULL or a live handle; `data` is NULL or readable for `len` bytes.
  */
 int nr_inject(struct nr_injector *inj, const uint8_t *data, size_t len);
 
@@ -1750,32 +1775,25 @@ int nr_inject(struct nr_injector *inj, const uint8_t *data, size_t len);
  * Returns NR_OK; NR_TIMEOUT; NR_E_INVALID_ARG (NULL inj/frames/queued, a
  * NULL data pointer, a frame under 14 bytes); NR_E_TOO_BIG (a frame over
  * the slot or the MTU + 14); NR_E_IFACE_GONE; NR_E_SYSTEM.
- *
- * # Safety
- * `frames` is NULL or points to `count` nr_frame, each readable for its
- * `len` bytes; `queued` is NULL or writable.
  */
 int nr_inject_batch(struct nr_injector *inj, const struct nr_frame *frames, size_t count, size_t *queued);
 
 /**
- * Counters into `*out` (finished frames are collected first).
+ * Read the statistics (finished frames are collected first): lifetime
+ * totals into `*total` and the change since the previous call into
+ * `*delta` (for the gauges `pending` and `available`: their current
+ * value). Either may be NULL, not both.
  *
  * Returns NR_OK or NR_E_INVALID_ARG.
- *
- * # Safety
- * `inj` is NULL or a live handle; `out` is NULL or writable.
  */
-int nr_injector_stats(struct nr_injector *inj, struct nr_inject_stats *out);
+int nr_injector_get_stats(struct nr_injector *inj, struct nr_injector_stats *total, struct nr_injector_stats *delta);
 
 /**
  * The injector's real geometry and send path into `*out`.
  *
  * Returns NR_OK or NR_E_INVALID_ARG.
- *
- * # Safety
- * `inj` is NULL or a live handle; `out` is NULL or writable.
  */
-int nr_injector_get_info(struct nr_injector *inj, struct nr_injector_info *out);
+int nr_injector_get_info(const struct nr_injector *inj, struct nr_injector_info *out);
 
 /**
  * Fill `cfg` with the defaults; `size` is sizeof(*cfg) as the caller
@@ -1837,7 +1855,7 @@ int nr_writer_write_packet(struct nr_writer *writer, const struct nr_packet *pkt
 /**
  * Set the counts the pcapng Interface Statistics Block written at close
  * (and at each rotation) reports: isb_ifrecv = `received`, isb_ifdrop =
- * `dropped`. For a live capture pass nr_stats `packets + drops` and
+ * `dropped`. For a live capture pass nr_capture_stats `packets + drops` and
  * `drops`. Ignored for pcap files. Returns NR_OK or NR_E_INVALID_ARG.
  */
 int nr_writer_set_stats(struct nr_writer *writer, uint64_t received, uint64_t dropped);
@@ -1854,9 +1872,13 @@ int nr_writer_set_stats(struct nr_writer *writer, uint64_t received, uint64_t dr
 int nr_writer_flush(struct nr_writer *writer);
 
 /**
- * The writer's counters into `*out`. Returns NR_OK or NR_E_INVALID_ARG.
+ * Read the writer's counters: lifetime totals into `*total` and the
+ * change since the previous call into `*delta`. Either may be NULL, not
+ * both.
+ *
+ * Returns NR_OK or NR_E_INVALID_ARG.
  */
-int nr_writer_stats(struct nr_writer *writer, struct nr_writer_counters *out);
+int nr_writer_get_stats(struct nr_writer *writer, struct nr_writer_stats *total, struct nr_writer_stats *delta);
 
 /**
  * Finish the file: write the pcapng Interface Statistics Block (packet
@@ -1892,7 +1914,7 @@ int nr_reader_open_fd(int fd, struct nr_reader **out);
  * The file's format, link type and snap length into `*out`.
  * Returns NR_OK or NR_E_INVALID_ARG.
  */
-int nr_reader_info(const struct nr_reader *reader, struct nr_file_info *out);
+int nr_reader_get_info(const struct nr_reader *reader, struct nr_reader_info *out);
 
 /**
  * The next batch of packets from the file: a run of whole records decoded
@@ -1946,9 +1968,6 @@ unsigned int nr_version_number(void);
  *
  * Returns NR_OK, or NR_E_INVALID_ARG if `cfg` is NULL or `size` is too
  * small.
- *
- * # Safety
- * `cfg` is NULL or points to `size` writable bytes.
  */
 int nr_xdp_config_init(struct nr_xdp_config *cfg, size_t size);
 
@@ -1974,10 +1993,6 @@ int nr_xdp_config_init(struct nr_xdp_config *cfg, size_t size);
  * attached to the interface, or the queue stays in use by another AF_XDP
  * socket); NR_E_UNSUPPORTED (zero-copy or native mode forced but not
  * available); NR_E_SYSTEM.
- *
- * # Safety
- * `ifname` is NULL or NUL-terminated; `cfg` is NULL or an initialised
- * config; `out` is NULL or writable.
  */
 int nr_xdp_open(const char *ifname, uint32_t queue, const struct nr_xdp_config *cfg, struct nr_xdp **out);
 
@@ -1986,9 +2001,6 @@ int nr_xdp_open(const char *ifname, uint32_t queue, const struct nr_xdp_config *
  * shared UMEM (frame_count is split between them), one program. Batches
  * come from the queues in turn; TX uses the first queue. Otherwise as
  * nr_xdp_open() (same statuses).
- *
- * # Safety
- * As for nr_xdp_open().
  */
 int nr_xdp_open_all(const char *ifname, const struct nr_xdp_config *cfg, struct nr_xdp **out);
 
@@ -1998,9 +2010,6 @@ int nr_xdp_open_all(const char *ifname, const struct nr_xdp_config *cfg, struct 
  * handle becomes invalid; frames queued but not sent may be lost (call
  * nr_xdp_flush() first). Must not run concurrently with any other call on
  * the handle.
- *
- * # Safety
- * `xdp` is NULL or a handle from nr_xdp_open().
  */
 void nr_xdp_close(struct nr_xdp *xdp);
 
@@ -2008,9 +2017,6 @@ void nr_xdp_close(struct nr_xdp *xdp);
  * What the open got into `*out` (copy or zero-copy, native or generic).
  *
  * Returns NR_OK or NR_E_INVALID_ARG.
- *
- * # Safety
- * `xdp` is a live handle or NULL; `out` is writable or NULL.
  */
 int nr_xdp_get_info(const struct nr_xdp *xdp, struct nr_xdp_info *out);
 
@@ -2023,7 +2029,7 @@ int nr_xdp_get_info(const struct nr_xdp *xdp, struct nr_xdp_info *out);
  * the batch was taken: AF_XDP has no per-frame timestamp), ifindex,
  * protocol (EtherType), pkt_type (from the destination MAC), flags 0,
  * rxhash/vlan 0. Descriptors outside the UMEM are skipped and counted
- * (nr_xdp_statistics.rx_refused). The callback must not call any function on
+ * (nr_xdp_stats.rx_refused). The callback must not call any function on
  * this handle.
  *
  * While frames flow, an empty ring is waited out with short sleeps (50 µs
@@ -2033,9 +2039,6 @@ int nr_xdp_get_info(const struct nr_xdp *xdp, struct nr_xdp_info *out);
  * Returns NR_OK; NR_TIMEOUT; NR_BREAK (nr_xdp_breakloop()); NR_E_BUSY (a
  * batch is held); NR_E_CONFIG (TX-only handle); NR_E_INVALID_ARG;
  * NR_E_SYSTEM.
- *
- * # Safety
- * `xdp` is a live handle or NULL; `out` is writable or NULL.
  */
 int nr_xdp_next_batch(struct nr_xdp *xdp, int timeout_ms, struct nr_batch **out);
 
@@ -2048,9 +2051,6 @@ int nr_xdp_next_batch(struct nr_xdp *xdp, int timeout_ms, struct nr_batch **out)
  * status: NR_E_INVALID_ARG (NULL, a frame of length 0: nothing is queued),
  * NR_E_TOO_BIG (a frame larger than frame_size: nothing is queued),
  * NR_E_CONFIG (RX-only handle), NR_E_SYSTEM.
- *
- * # Safety
- * `frames` points to `count` nr_frame whose data is readable.
  */
 int nr_xdp_send(struct nr_xdp *xdp, const struct nr_frame *frames, size_t count);
 
@@ -2064,9 +2064,6 @@ int nr_xdp_send(struct nr_xdp *xdp, const struct nr_frame *frames, size_t count)
  * Returns NR_OK; NR_TIMEOUT (every TX frame is in flight: nothing was
  * reserved, try again after nr_xdp_complete()/nr_xdp_flush()); NR_E_CONFIG
  * (RX-only handle); NR_E_INVALID_ARG; NR_E_SYSTEM.
- *
- * # Safety
- * `data` and `capacity` are writable or NULL.
  */
 int nr_xdp_tx_alloc(struct nr_xdp *xdp, uint8_t **data, uint32_t *capacity);
 
@@ -2078,9 +2075,6 @@ int nr_xdp_tx_alloc(struct nr_xdp *xdp, uint8_t **data, uint32_t *capacity);
  * Returns NR_OK; NR_E_INVALID_ARG (no frame reserved, or len 0: the frame
  * stays reserved); NR_E_TOO_BIG (len > capacity); NR_E_BUSY (TX ring full:
  * flush and submit again); NR_E_SYSTEM.
- *
- * # Safety
- * `xdp` is a live handle or NULL.
  */
 int nr_xdp_tx_submit(struct nr_xdp *xdp, uint32_t len);
 
@@ -2090,9 +2084,6 @@ int nr_xdp_tx_submit(struct nr_xdp *xdp, uint32_t len);
  *
  * Returns NR_OK (nothing left in flight); NR_TIMEOUT (frames still in
  * flight); NR_E_CONFIG (RX-only handle); NR_E_INVALID_ARG; NR_E_SYSTEM.
- *
- * # Safety
- * `xdp` is a live handle or NULL.
  */
 int nr_xdp_flush(struct nr_xdp *xdp, int timeout_ms);
 
@@ -2100,9 +2091,6 @@ int nr_xdp_flush(struct nr_xdp *xdp, int timeout_ms);
  * Reap TX completions: frames the kernel has sent become free for
  * nr_xdp_send()/nr_xdp_tx_alloc(). (Those calls also reap by themselves.)
  * Returns the number of frames completed (>= 0) or NR_E_INVALID_ARG.
- *
- * # Safety
- * `xdp` is a live handle or NULL.
  */
 int nr_xdp_complete(struct nr_xdp *xdp);
 
@@ -2111,19 +2099,13 @@ int nr_xdp_complete(struct nr_xdp *xdp);
  * the previous call into `*delta`. Either may be NULL, not both.
  *
  * Returns NR_OK, NR_E_INVALID_ARG, NR_E_SYSTEM.
- *
- * # Safety
- * `total`/`delta` are writable or NULL.
  */
-int nr_xdp_stats(struct nr_xdp *xdp, struct nr_xdp_statistics *total, struct nr_xdp_statistics *delta);
+int nr_xdp_get_stats(struct nr_xdp *xdp, struct nr_xdp_stats *total, struct nr_xdp_stats *delta);
 
 /**
  * The (first) socket's file descriptor, for poll/epoll: readable when its
  * RX ring has frames. Owned by the handle: do not close it. Returns the fd
  * (>= 0) or NR_E_INVALID_ARG.
- *
- * # Safety
- * `xdp` is a live handle or NULL.
  */
 int nr_xdp_fd(const struct nr_xdp *xdp);
 
@@ -2131,11 +2113,12 @@ int nr_xdp_fd(const struct nr_xdp *xdp);
  * Stop the current or next wait of nr_xdp_next_batch(): it returns
  * NR_BREAK (once per request). Safe from any thread and from a signal
  * handler (an atomic store and one write(2)); does not set
- * nr_last_error(). Returns NR_OK, or NR_E_INVALID_ARG for NULL or a closed
- * handle.
+ * nr_last_error(). Returns NR_OK, or NR_E_INVALID_ARG for NULL.
  *
- * # Safety
- * `xdp` is a live handle or NULL.
+ * The handle must be open: calling this during or after nr_xdp_close()
+ * is undefined behaviour (its memory is freed), as with pcap_breakloop()
+ * after pcap_close(). Stop signal handlers and other threads from calling
+ * it before you close the handle.
  */
 int nr_xdp_breakloop(const struct nr_xdp *xdp);
 

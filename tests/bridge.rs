@@ -11,7 +11,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{Net, OTHER_MAC, Sender, frame, frame_seq};
-use netring::{Bridge, BridgeConfig, Capture, CaptureConfig, Direction, Verdict};
+use netring::{Bridge, BridgeConfig, BridgeDirection, Capture, CaptureConfig, Verdict};
 
 fn rx_cfg() -> CaptureConfig {
     CaptureConfig {
@@ -63,8 +63,8 @@ fn frames_cross_both_ways_byte_exact_and_drops_are_exact() {
                     .run(|dir, p| {
                         let seq = frame_seq(p.data()).unwrap_or(0);
                         let drop = match dir {
-                            Direction::AToB => a_to_b_drop(seq),
-                            Direction::BToA => b_to_a_drop(seq - BA),
+                            BridgeDirection::AToB => a_to_b_drop(seq),
+                            BridgeDirection::BToA => b_to_a_drop(seq - BA),
                         };
                         if drop {
                             Verdict::Drop

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use common::{Net, OTHER_MAC, frame, frame_seq};
 use netring::ErrorKind;
 use netring::afpacket::Wait;
-use netring::afxdp::{AttachMode, BindMode, Direction, Program, Xdp, XdpConfig};
+use netring::afxdp::{AttachMode, BindMode, Program, Xdp, XdpConfig, XdpDirection};
 
 /// A small UMEM so tests stay light.
 fn small() -> XdpConfig {
@@ -253,7 +253,7 @@ fn tx_copy_frames_arrive_on_the_peer_byte_exact() {
     let (got, st) = net.enter(|| {
         let rx = Receiver::open(&net.b);
         let cfg = XdpConfig {
-            direction: Direction::Tx,
+            direction: XdpDirection::Tx,
             frame_count: 64, // fewer frames than frames to send: recycling
             ..XdpConfig::default()
         };
@@ -295,7 +295,7 @@ fn tx_zero_copy_path_alloc_fill_submit() {
     let (got, rejected) = net.enter(|| {
         let rx = Receiver::open(&net.b);
         let cfg = XdpConfig {
-            direction: Direction::RxTx,
+            direction: XdpDirection::RxTx,
             frame_count: 128,
             ..XdpConfig::default()
         };
@@ -537,6 +537,7 @@ mod capi {
     use super::*;
     use netring::capi::batch::nr_packet;
     use netring::capi::batch::{nr_batch, nr_batch_for_each, nr_batch_len, nr_batch_release};
+    use netring::capi::inject::nr_frame;
     use netring::capi::xdp::*;
     use std::ffi::{CString, c_int, c_void};
 
@@ -624,8 +625,8 @@ mod capi {
                     len: 0,
                 };
                 assert_eq!(nr_xdp_send(x, &zero, 1), -1);
-                let mut st = nr_xdp_statistics::default();
-                assert_eq!(nr_xdp_stats(x, &mut st, std::ptr::null_mut()), 0);
+                let mut st = nr_xdp_stats::default();
+                assert_eq!(nr_xdp_get_stats(x, &mut st, std::ptr::null_mut()), 0);
                 assert_eq!(st.rx_packets, 50);
                 assert_eq!(st.tx_completed, 40);
                 nr_xdp_close(x);

@@ -25,13 +25,13 @@ pub mod packet;
 pub mod pcapfile;
 pub mod sys;
 
-pub use afpacket::{Batch, Breaker, Capture, CaptureConfig, RingInfo, Stats, Wait};
+pub use afpacket::{Batch, Breaker, Capture, CaptureConfig, CaptureStats, RingInfo, Wait};
 pub use afpacket::{
     BpfInsn, CaptureDirection, CaptureInfo, ChannelCapture, ChannelStats, Fanout, FanoutFlags,
     FanoutMode, OwnedPacket, Profile, TimestampSource,
 };
-pub use afpacket::{Bridge, BridgeBreaker, BridgeConfig, BridgeStats, Direction, Verdict};
-pub use afpacket::{InjectStats, Injector, InjectorConfig, Slot, TxMode};
+pub use afpacket::{Bridge, BridgeConfig, BridgeDirection, BridgeStats, Verdict};
+pub use afpacket::{Injector, InjectorConfig, InjectorStats, Slot, TxMode};
 pub use afxdp::{Xdp, XdpBatch, XdpConfig, XdpStats};
 pub use batch::{Cursor, HeldBatch, Walk};
 pub use error::{Error, ErrorKind, Result};

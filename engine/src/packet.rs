@@ -38,7 +38,7 @@ bitflags! {
 }
 
 /// Where a packet was going, from the kernel's point of view (`PACKET_*` of
-/// `<linux/if_packet.h>`). Values are part of the C ABI (`NR_DIR_*`).
+/// `<linux/if_packet.h>`). Values are part of the C ABI (`nr_packet_type`, `NR_PACKET_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum PacketType {

@@ -30,16 +30,42 @@ pub const NR_PKT_TS_SYS_HARDWARE: u32 = 0x4000_0000;
 /// nr_packet.flags: ts_ns is a raw hardware timestamp.
 pub const NR_PKT_TS_RAW_HARDWARE: u32 = 0x8000_0000;
 
+/// Packet types: where a packet was going (nr_packet.pkt_type).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum nr_packet_type {
+    /// nr_packet.pkt_type: addressed to this host.
+    NR_PACKET_HOST = 0,
+    /// nr_packet.pkt_type: broadcast.
+    NR_PACKET_BROADCAST = 1,
+    /// nr_packet.pkt_type: multicast.
+    NR_PACKET_MULTICAST = 2,
+    /// nr_packet.pkt_type: addressed to another host (promiscuous/mirror).
+    NR_PACKET_OTHERHOST = 3,
+    /// nr_packet.pkt_type: sent by this host.
+    NR_PACKET_OUTGOING = 4,
+    /// Looped back (sent and received by this host on a loopback device).
+    NR_PACKET_LOOPBACK = 5,
+}
+
 /// nr_packet.pkt_type: addressed to this host.
-pub const NR_PACKET_HOST: u8 = 0;
+/// cbindgen:ignore
+pub const NR_PACKET_HOST: u8 = nr_packet_type::NR_PACKET_HOST as u8;
 /// nr_packet.pkt_type: broadcast.
-pub const NR_PACKET_BROADCAST: u8 = 1;
+/// cbindgen:ignore
+pub const NR_PACKET_BROADCAST: u8 = nr_packet_type::NR_PACKET_BROADCAST as u8;
 /// nr_packet.pkt_type: multicast.
-pub const NR_PACKET_MULTICAST: u8 = 2;
+/// cbindgen:ignore
+pub const NR_PACKET_MULTICAST: u8 = nr_packet_type::NR_PACKET_MULTICAST as u8;
 /// nr_packet.pkt_type: addressed to another host (promiscuous/mirror).
-pub const NR_PACKET_OTHERHOST: u8 = 3;
+/// cbindgen:ignore
+pub const NR_PACKET_OTHERHOST: u8 = nr_packet_type::NR_PACKET_OTHERHOST as u8;
 /// nr_packet.pkt_type: sent by this host.
-pub const NR_PACKET_OUTGOING: u8 = 4;
+/// cbindgen:ignore
+pub const NR_PACKET_OUTGOING: u8 = nr_packet_type::NR_PACKET_OUTGOING as u8;
+/// nr_packet.pkt_type: looped back.
+/// cbindgen:ignore
+pub const NR_PACKET_LOOPBACK: u8 = nr_packet_type::NR_PACKET_LOOPBACK as u8;
 
 /// One packet. Always allocated by netring and passed by pointer, so new
 /// fields may be appended in later versions without breaking callers.
@@ -310,7 +336,7 @@ pub unsafe extern "C" fn nr_batch_seq(batch: *const nr_batch) -> u64 {
 ///
 /// Every offset the kernel wrote is checked against the block before it is
 /// read; on an inconsistency the walk stops, the rest of the block is
-/// skipped and counted (nr_capture_stats.malformed) and NR_E_MALFORMED is
+/// skipped and counted (nr_capture_get_stats.malformed) and NR_E_MALFORMED is
 /// returned.
 ///
 /// Returns NR_OK (all packets visited); NR_STOPPED (the callback returned
@@ -363,7 +389,7 @@ pub unsafe extern "C" fn nr_batch_for_each(
 /// Returns NR_OK (`*count` packets written, 0 at the end of the batch);
 /// NR_E_MALFORMED (the ring block is inconsistent: every packet before the
 /// fault was already handed out by this or an earlier call, the rest of the
-/// block is skipped and counted in nr_capture_stats.malformed; `*count` is
+/// block is skipped and counted in nr_capture_get_stats.malformed; `*count` is
 /// not written); NR_E_BAD_BATCH (released batch, or called from inside a
 /// nr_batch_for_each() callback); NR_E_INVALID_ARG (NULL batch, pkts or
 /// count, or max 0).

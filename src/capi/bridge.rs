@@ -5,20 +5,44 @@ use std::ffi::{c_char, c_int, c_void};
 
 use super::batch::nr_packet;
 use super::handle;
-use super::{NR_BREAK, NR_OK, boundary, c_str, guard, null_arg};
-use crate::afpacket::{Bridge, BridgeBreaker, BridgeConfig, BridgeStats, Direction, Verdict};
+use super::{Counters, NR_BREAK, NR_OK, boundary, c_str, guard, null_arg, report_stats};
+use crate::afpacket::{Breaker, Bridge, BridgeConfig, BridgeDirection, BridgeStats, Verdict};
 use crate::error::Error;
 
 const MAGIC: u64 = 0x6e72_5f62_7269_6467; // "nr_bridg"
 
+/// Bridge directions (the nr_bridge_cb argument).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum nr_bridge_direction {
+    /// Bridge direction: captured on interface A, sent on B.
+    NR_BRIDGE_A_TO_B = 0,
+    /// Bridge direction: captured on interface B, sent on A.
+    NR_BRIDGE_B_TO_A = 1,
+}
+
 /// Bridge direction: captured on interface A, sent on B.
-pub const NR_BRIDGE_A_TO_B: c_int = 0;
+/// cbindgen:ignore
+pub const NR_BRIDGE_A_TO_B: c_int = nr_bridge_direction::NR_BRIDGE_A_TO_B as c_int;
 /// Bridge direction: captured on interface B, sent on A.
-pub const NR_BRIDGE_B_TO_A: c_int = 1;
+/// cbindgen:ignore
+pub const NR_BRIDGE_B_TO_A: c_int = nr_bridge_direction::NR_BRIDGE_B_TO_A as c_int;
+/// Bridge verdicts (what an nr_bridge_cb returns).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum nr_bridge_verdict {
+    /// nr_bridge_cb verdict: forward the frame unchanged.
+    NR_BRIDGE_FORWARD = 0,
+    /// nr_bridge_cb verdict: drop the frame.
+    NR_BRIDGE_DROP = 1,
+}
+
 /// nr_bridge_cb verdict: forward the frame unchanged.
-pub const NR_BRIDGE_FORWARD: c_int = 0;
+/// cbindgen:ignore
+pub const NR_BRIDGE_FORWARD: c_int = nr_bridge_verdict::NR_BRIDGE_FORWARD as c_int;
 /// nr_bridge_cb verdict: drop the frame.
-pub const NR_BRIDGE_DROP: c_int = 1;
+/// cbindgen:ignore
+pub const NR_BRIDGE_DROP: c_int = nr_bridge_verdict::NR_BRIDGE_DROP as c_int;
 
 /// Per-frame callback of nr_bridge_run(): `direction` is NR_BRIDGE_A_TO_B
 /// or NR_BRIDGE_B_TO_A; return NR_BRIDGE_FORWARD or NR_BRIDGE_DROP (any
@@ -29,10 +53,10 @@ pub type nr_bridge_cb = Option<
     unsafe extern "C" fn(user: *mut c_void, direction: c_int, pkt: *const nr_packet) -> c_int,
 >;
 
-/// Per-direction bridge counters (nr_bridge_get_stats()).
+/// Counters of one direction of a bridge (a member of nr_bridge_stats).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
-pub struct nr_bridge_stats {
+pub struct nr_bridge_path_stats {
     /// Frames sent on the far side.
     pub forwarded: u64,
     /// Frames the callback dropped.
@@ -42,17 +66,47 @@ pub struct nr_bridge_stats {
     pub failed: u64,
     /// Frames the kernel dropped on the capture side (ring full).
     pub capture_drops: u64,
-    /// Reserved for future counters; always 0.
-    pub reserved: [u64; 8],
 }
 
-impl From<BridgeStats> for nr_bridge_stats {
-    fn from(s: BridgeStats) -> nr_bridge_stats {
-        nr_bridge_stats {
+impl From<BridgeStats> for nr_bridge_path_stats {
+    fn from(s: BridgeStats) -> nr_bridge_path_stats {
+        nr_bridge_path_stats {
             forwarded: s.forwarded,
             dropped: s.dropped,
             failed: s.failed,
             capture_drops: s.capture_drops,
+        }
+    }
+}
+
+impl nr_bridge_path_stats {
+    fn minus(&self, e: &Self) -> Self {
+        nr_bridge_path_stats {
+            forwarded: self.forwarded - e.forwarded,
+            dropped: self.dropped - e.dropped,
+            failed: self.failed - e.failed,
+            capture_drops: self.capture_drops - e.capture_drops,
+        }
+    }
+}
+
+/// Bridge statistics (nr_bridge_get_stats()), per direction.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct nr_bridge_stats {
+    /// Captured on interface A, sent on B.
+    pub a_to_b: nr_bridge_path_stats,
+    /// Captured on interface B, sent on A.
+    pub b_to_a: nr_bridge_path_stats,
+    /// Reserved for future counters; always 0.
+    pub reserved: [u64; 8],
+}
+
+impl Counters for nr_bridge_stats {
+    fn minus(&self, e: &Self) -> Self {
+        nr_bridge_stats {
+            a_to_b: self.a_to_b.minus(&e.a_to_b),
+            b_to_a: self.b_to_a.minus(&e.b_to_a),
             reserved: [0; 8],
         }
     }
@@ -69,8 +123,10 @@ impl From<BridgeStats> for nr_bridge_stats {
 /// unchanged, byte for byte (a VLAN tag the kernel stripped is put back).
 pub struct nr_bridge {
     magic: u64,
-    brk: BridgeBreaker,
+    brk: Breaker,
     inner: UnsafeCell<Bridge>,
+    /// What the previous nr_bridge_get_stats() reported.
+    last_stats: UnsafeCell<nr_bridge_stats>,
 }
 
 handle::handle!(nr_bridge, MAGIC, "br");
@@ -92,9 +148,6 @@ unsafe fn handle<'a>(p: *mut nr_bridge) -> Result<&'a mut Bridge, Error> {
 /// Returns NR_OK; NR_E_INVALID_ARG (NULL argument, bad name, a == b);
 /// NR_E_NO_DEVICE; NR_E_PERMISSION (needs CAP_NET_RAW and CAP_NET_ADMIN);
 /// NR_E_NO_MEMORY; NR_E_SYSTEM.
-///
-/// # Safety
-/// `a` and `b` are NULL or NUL-terminated; `out` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_bridge_open(
     a: *const c_char,
@@ -114,6 +167,7 @@ pub unsafe extern "C" fn nr_bridge_open(
             magic: MAGIC,
             brk: br.breaker(),
             inner: UnsafeCell::new(br),
+            last_stats: UnsafeCell::new(nr_bridge_stats::default()),
         }));
         // SAFETY: out is non-NULL (checked) and writable (contract).
         unsafe { *out = raw };
@@ -127,9 +181,6 @@ pub unsafe extern "C" fn nr_bridge_open(
 /// Returns NR_BREAK (stopped by nr_bridge_breakloop(), now or before this
 /// call; the request is consumed; not an error); NR_E_IFACE_GONE (an
 /// interface was removed: close the bridge); NR_E_INVALID_ARG; NR_E_SYSTEM.
-///
-/// # Safety
-/// `br` is NULL or a live handle; `cb`, if set, is safe to call with `user`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_bridge_run(
     br: *mut nr_bridge,
@@ -145,8 +196,8 @@ pub unsafe extern "C" fn nr_bridge_run(
             };
             let pkt = nr_packet::from(p);
             let d = match dir {
-                Direction::AToB => NR_BRIDGE_A_TO_B,
-                Direction::BToA => NR_BRIDGE_B_TO_A,
+                BridgeDirection::AToB => NR_BRIDGE_A_TO_B,
+                BridgeDirection::BToA => NR_BRIDGE_B_TO_A,
             };
             // SAFETY: the user's callback with its own user pointer and a
             // packet that lives on our stack for the call.
@@ -163,10 +214,12 @@ pub unsafe extern "C" fn nr_bridge_run(
 /// Make the current or next nr_bridge_run() return NR_BREAK. Safe from any
 /// thread and from a signal handler (an atomic store and one write(2)); it
 /// does not set nr_last_error(). Returns NR_OK, or NR_E_INVALID_ARG for
-/// NULL or a closed handle.
+/// NULL.
 ///
-/// # Safety
-/// `br` is NULL or a handle from nr_bridge_open() not yet closed.
+/// The handle must be open: calling this during or after nr_bridge_close()
+/// is undefined behaviour (its memory is freed), as with pcap_breakloop()
+/// after pcap_close(). Stop signal handlers and other threads from calling
+/// it before you close the handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_bridge_breakloop(br: *const nr_bridge) -> c_int {
     guard(super::NR_E_INTERNAL, || {
@@ -180,37 +233,31 @@ pub unsafe extern "C" fn nr_bridge_breakloop(br: *const nr_bridge) -> c_int {
     })
 }
 
-/// Counters of one direction (NR_BRIDGE_A_TO_B or NR_BRIDGE_B_TO_A) into
-/// `*out`. Not while nr_bridge_run() runs (one thread per handle).
+/// Read the statistics of both directions: lifetime totals into `*total`
+/// and the change since the previous call into `*delta`. Either may be
+/// NULL, not both. Not while nr_bridge_run() runs (one thread per handle).
 ///
-/// Returns NR_OK; NR_E_INVALID_ARG (NULL, bad direction); NR_E_SYSTEM.
-///
-/// # Safety
-/// `br` is NULL or a live handle; `out` is NULL or writable.
+/// Returns NR_OK; NR_E_INVALID_ARG; NR_E_SYSTEM.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_bridge_get_stats(
     br: *mut nr_bridge,
-    direction: c_int,
-    out: *mut nr_bridge_stats,
+    total: *mut nr_bridge_stats,
+    delta: *mut nr_bridge_stats,
 ) -> c_int {
     boundary(|| {
         // SAFETY: contract: a live handle used by one thread.
         let bridge = unsafe { handle(br) }?;
-        if out.is_null() {
-            return Err(null_arg("out"));
-        }
-        let i = match direction {
-            NR_BRIDGE_A_TO_B => 0,
-            NR_BRIDGE_B_TO_A => 1,
-            d => {
-                return Err(Error::invalid_arg(format!(
-                    "direction {d} is not NR_BRIDGE_A_TO_B (0) or NR_BRIDGE_B_TO_A (1)"
-                )));
-            }
+        let [ab, ba] = bridge.stats()?;
+        let now = nr_bridge_stats {
+            a_to_b: ab.into(),
+            b_to_a: ba.into(),
+            reserved: [0; 8],
         };
-        let s = bridge.stats()?[i];
-        // SAFETY: non-NULL caller-owned out-parameter.
-        unsafe { *out = s.into() };
+        // SAFETY: handle() checked the handle; one thread per handle, so no
+        // other reference to last_stats is alive.
+        let last = unsafe { &mut *(*br).last_stats.get() };
+        // SAFETY: contract: NULL or writable out-parameters.
+        unsafe { report_stats(now, last, total, delta) }?;
         Ok(NR_OK)
     })
 }
@@ -218,9 +265,6 @@ pub unsafe extern "C" fn nr_bridge_get_stats(
 /// Close a bridge: queued frames are flushed once, then both captures and
 /// injectors are closed. NULL is accepted and ignored. Must not run
 /// concurrently with any other call on the handle (breakloop included).
-///
-/// # Safety
-/// `br` is NULL or a handle from nr_bridge_open().
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_bridge_close(br: *mut nr_bridge) {
     guard((), || {

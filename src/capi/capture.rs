@@ -11,8 +11,8 @@ use super::config;
 use super::handle;
 use super::{NR_BREAK, NR_IFACE_DOWN, NR_OK, NR_TIMEOUT, boundary, c_str, guard, null_arg};
 use crate::afpacket::{
-    BpfInsn, Breaker, Capture, CaptureConfig, CaptureDirection, Fanout, FanoutFlags, FanoutMode,
-    Profile, Stats, TimestampSource, Wait,
+    BpfInsn, Breaker, Capture, CaptureConfig, CaptureDirection, CaptureStats, Fanout, FanoutFlags,
+    FanoutMode, Profile, TimestampSource, Wait,
 };
 use crate::error::Error;
 
@@ -145,61 +145,164 @@ pub struct nr_bpf_insn {
     pub k: u32,
 }
 
+/// Which frames a capture sees (nr_capture_config.direction).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum nr_direction {
+    /// nr_capture_config.direction: received and sent frames.
+    NR_DIRECTION_INOUT = 0,
+    /// nr_capture_config.direction: received frames only.
+    NR_DIRECTION_IN = 1,
+    /// nr_capture_config.direction: frames this host sends only.
+    NR_DIRECTION_OUT = 2,
+}
+
 /// nr_capture_config.direction: received and sent frames.
-pub const NR_DIRECTION_INOUT: u8 = 0;
+/// cbindgen:ignore
+pub const NR_DIRECTION_INOUT: u8 = nr_direction::NR_DIRECTION_INOUT as u8;
 /// nr_capture_config.direction: received frames only.
-pub const NR_DIRECTION_IN: u8 = 1;
+/// cbindgen:ignore
+pub const NR_DIRECTION_IN: u8 = nr_direction::NR_DIRECTION_IN as u8;
 /// nr_capture_config.direction: frames this host sends only.
-pub const NR_DIRECTION_OUT: u8 = 2;
+/// cbindgen:ignore
+pub const NR_DIRECTION_OUT: u8 = nr_direction::NR_DIRECTION_OUT as u8;
+
+/// Fanout group modes (nr_capture_config.fanout_mode).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum nr_fanout_mode {
+    /// nr_capture_config.fanout_mode: no fanout group.
+    NR_FANOUT_NONE = 0,
+    /// Fanout by flow hash: a flow stays on one socket.
+    NR_FANOUT_HASH = 1,
+    /// Fanout round robin.
+    NR_FANOUT_LB = 2,
+    /// Fanout by receiving CPU.
+    NR_FANOUT_CPU = 3,
+    /// Fanout: fill one socket, then the next.
+    NR_FANOUT_ROLLOVER = 4,
+    /// Fanout at random.
+    NR_FANOUT_RANDOM = 5,
+    /// Fanout by recorded receive queue.
+    NR_FANOUT_QM = 6,
+    /// Fanout by a classic BPF program (nr_capture_config.fanout_cbpf).
+    NR_FANOUT_CBPF = 7,
+    /// Fanout by an eBPF program (nr_capture_config.fanout_prog_fd).
+    NR_FANOUT_EBPF = 8,
+}
 
 /// nr_capture_config.fanout_mode: no fanout group.
-pub const NR_FANOUT_NONE: u8 = 0;
+/// cbindgen:ignore
+pub const NR_FANOUT_NONE: u8 = nr_fanout_mode::NR_FANOUT_NONE as u8;
 /// Fanout by flow hash: a flow stays on one socket.
-pub const NR_FANOUT_HASH: u8 = 1;
+/// cbindgen:ignore
+pub const NR_FANOUT_HASH: u8 = nr_fanout_mode::NR_FANOUT_HASH as u8;
 /// Fanout round robin.
-pub const NR_FANOUT_LB: u8 = 2;
+/// cbindgen:ignore
+pub const NR_FANOUT_LB: u8 = nr_fanout_mode::NR_FANOUT_LB as u8;
 /// Fanout by receiving CPU.
-pub const NR_FANOUT_CPU: u8 = 3;
+/// cbindgen:ignore
+pub const NR_FANOUT_CPU: u8 = nr_fanout_mode::NR_FANOUT_CPU as u8;
 /// Fanout: fill one socket, then the next.
-pub const NR_FANOUT_ROLLOVER: u8 = 4;
+/// cbindgen:ignore
+pub const NR_FANOUT_ROLLOVER: u8 = nr_fanout_mode::NR_FANOUT_ROLLOVER as u8;
 /// Fanout at random.
-pub const NR_FANOUT_RANDOM: u8 = 5;
+/// cbindgen:ignore
+pub const NR_FANOUT_RANDOM: u8 = nr_fanout_mode::NR_FANOUT_RANDOM as u8;
 /// Fanout by recorded receive queue.
-pub const NR_FANOUT_QM: u8 = 6;
+/// cbindgen:ignore
+pub const NR_FANOUT_QM: u8 = nr_fanout_mode::NR_FANOUT_QM as u8;
 /// Fanout by a classic BPF program (nr_capture_config.fanout_cbpf).
-pub const NR_FANOUT_CBPF: u8 = 7;
+/// cbindgen:ignore
+pub const NR_FANOUT_CBPF: u8 = nr_fanout_mode::NR_FANOUT_CBPF as u8;
 /// Fanout by an eBPF program (nr_capture_config.fanout_prog_fd).
-pub const NR_FANOUT_EBPF: u8 = 8;
+/// cbindgen:ignore
+pub const NR_FANOUT_EBPF: u8 = nr_fanout_mode::NR_FANOUT_EBPF as u8;
+
+/// Fanout flags, OR-ed together (nr_capture_config.fanout_flags).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum nr_fanout_flag {
+    /// Fanout flag: move packets to another socket when the chosen one is full.
+    NR_FANOUT_FLAG_ROLLOVER = 1,
+    /// Fanout flag: reassemble IP fragments before hashing.
+    NR_FANOUT_FLAG_DEFRAG = 2,
+    /// Fanout flag: the kernel chooses an unused group id (fanout_group must be 0).
+    NR_FANOUT_FLAG_UNIQUEID = 4,
+    /// Fanout flag: do not fan out frames this host sends.
+    NR_FANOUT_FLAG_IGNORE_OUTGOING = 8,
+}
 
 /// Fanout flag: move packets to another socket when the chosen one is full.
-pub const NR_FANOUT_FLAG_ROLLOVER: u32 = 1;
+/// cbindgen:ignore
+pub const NR_FANOUT_FLAG_ROLLOVER: u32 = nr_fanout_flag::NR_FANOUT_FLAG_ROLLOVER as u32;
 /// Fanout flag: reassemble IP fragments before hashing.
-pub const NR_FANOUT_FLAG_DEFRAG: u32 = 2;
+/// cbindgen:ignore
+pub const NR_FANOUT_FLAG_DEFRAG: u32 = nr_fanout_flag::NR_FANOUT_FLAG_DEFRAG as u32;
 /// Fanout flag: the kernel chooses an unused group id (fanout_group must be 0).
-pub const NR_FANOUT_FLAG_UNIQUEID: u32 = 4;
+/// cbindgen:ignore
+pub const NR_FANOUT_FLAG_UNIQUEID: u32 = nr_fanout_flag::NR_FANOUT_FLAG_UNIQUEID as u32;
 /// Fanout flag: do not fan out frames this host sends.
-pub const NR_FANOUT_FLAG_IGNORE_OUTGOING: u32 = 8;
+/// cbindgen:ignore
+pub const NR_FANOUT_FLAG_IGNORE_OUTGOING: u32 =
+    nr_fanout_flag::NR_FANOUT_FLAG_IGNORE_OUTGOING as u32;
+
+/// Timestamp sources (nr_capture_config.tstamp).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum nr_tstamp_source {
+    /// nr_capture_config.tstamp: the kernel's software timestamp.
+    NR_TSTAMP_SOFTWARE = 0,
+    /// nr_capture_config.tstamp: hardware timestamp in system time.
+    NR_TSTAMP_HW_SYS = 1,
+    /// nr_capture_config.tstamp: raw hardware timestamp.
+    NR_TSTAMP_HW_RAW = 2,
+}
 
 /// nr_capture_config.tstamp: the kernel's software timestamp.
-pub const NR_TSTAMP_SOFTWARE: u8 = 0;
+/// cbindgen:ignore
+pub const NR_TSTAMP_SOFTWARE: u8 = nr_tstamp_source::NR_TSTAMP_SOFTWARE as u8;
 /// nr_capture_config.tstamp: hardware timestamp in system time.
-pub const NR_TSTAMP_HW_SYS: u8 = 1;
+/// cbindgen:ignore
+pub const NR_TSTAMP_HW_SYS: u8 = nr_tstamp_source::NR_TSTAMP_HW_SYS as u8;
 /// nr_capture_config.tstamp: raw hardware timestamp.
-pub const NR_TSTAMP_HW_RAW: u8 = 2;
+/// cbindgen:ignore
+pub const NR_TSTAMP_HW_RAW: u8 = nr_tstamp_source::NR_TSTAMP_HW_RAW as u8;
 
-/// nr_capture_config_profile(): 4 MiB x 64 blocks (256 MiB), frame 2048,
-/// block timeout 60 ms (the defaults).
-pub const NR_PROFILE_DEFAULT: c_int = 0;
+/// Capture configuration profiles (nr_capture_config_apply_profile()).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum nr_profile {
+    /// nr_capture_config_apply_profile(): 4 MiB x 64 blocks (256 MiB), frame 2048,
+    /// block timeout 60 ms (the defaults).
+    NR_PROFILE_DEFAULT = 0,
+    /// 4 MiB x 128 blocks (512 MiB), frame 2048, block timeout 100 ms: one
+    /// capture per core in a fanout group at 10G+.
+    NR_PROFILE_HIGH_THROUGHPUT = 1,
+    /// 256 KiB x 64 blocks (16 MiB), block timeout 1 ms, busy polling 50 us.
+    NR_PROFILE_LOW_LATENCY = 2,
+    /// 1 MiB x 16 blocks (16 MiB), block timeout 60 ms, ring not locked.
+    NR_PROFILE_MEMORY_CONSTRAINED = 3,
+    /// 8 MiB x 64 blocks (512 MiB), frame 16384, block timeout 60 ms: jumbo
+    /// frames and GRO super-packets.
+    NR_PROFILE_JUMBO = 4,
+}
+
+/// nr_capture_config_apply_profile(): 4 MiB x 64 blocks (256 MiB), frame 2048,
+/// cbindgen:ignore
+pub const NR_PROFILE_DEFAULT: c_int = nr_profile::NR_PROFILE_DEFAULT as c_int;
 /// 4 MiB x 128 blocks (512 MiB), frame 2048, block timeout 100 ms: one
-/// capture per core in a fanout group at 10G+.
-pub const NR_PROFILE_HIGH_THROUGHPUT: c_int = 1;
+/// cbindgen:ignore
+pub const NR_PROFILE_HIGH_THROUGHPUT: c_int = nr_profile::NR_PROFILE_HIGH_THROUGHPUT as c_int;
 /// 256 KiB x 64 blocks (16 MiB), block timeout 1 ms, busy polling 50 us.
-pub const NR_PROFILE_LOW_LATENCY: c_int = 2;
+/// cbindgen:ignore
+pub const NR_PROFILE_LOW_LATENCY: c_int = nr_profile::NR_PROFILE_LOW_LATENCY as c_int;
 /// 1 MiB x 16 blocks (16 MiB), block timeout 60 ms, ring not locked.
-pub const NR_PROFILE_MEMORY_CONSTRAINED: c_int = 3;
+/// cbindgen:ignore
+pub const NR_PROFILE_MEMORY_CONSTRAINED: c_int = nr_profile::NR_PROFILE_MEMORY_CONSTRAINED as c_int;
 /// 8 MiB x 64 blocks (512 MiB), frame 16384, block timeout 60 ms: jumbo
-/// frames and GRO super-packets.
-pub const NR_PROFILE_JUMBO: c_int = 4;
+/// cbindgen:ignore
+pub const NR_PROFILE_JUMBO: c_int = nr_profile::NR_PROFILE_JUMBO as c_int;
 
 impl nr_capture_config {
     fn defaults() -> nr_capture_config {
@@ -446,8 +549,8 @@ pub unsafe extern "C" fn nr_capture_config_init(cfg: *mut nr_capture_config, siz
     })
 }
 
-/// What the ring really got: the kernel may give fewer blocks than asked
-/// (see nr_capture_config.block_count).
+/// What the ring really got (nr_capture_info.ring): the kernel may give
+/// fewer blocks than asked (see nr_capture_config.block_count).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct nr_ring_info {
@@ -461,6 +564,8 @@ pub struct nr_ring_info {
     pub frame_size: u32,
     /// True if the ring is locked in memory.
     pub locked: bool,
+    /// Reserved, 0.
+    pub reserved0: [u8; 3],
 }
 
 /// Capture statistics. packets, drops and freezes come from the kernel,
@@ -468,7 +573,7 @@ pub struct nr_ring_info {
 /// totals, so no read is ever lost. The rest are counted by netring.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
-pub struct nr_stats {
+pub struct nr_capture_stats {
     /// Packets the kernel put into the ring (drops not included).
     pub packets: u64,
     /// Packets the kernel dropped because the ring was full.
@@ -487,9 +592,9 @@ pub struct nr_stats {
     pub reserved: [u64; 9],
 }
 
-impl From<Stats> for nr_stats {
-    fn from(s: Stats) -> nr_stats {
-        nr_stats {
+impl From<CaptureStats> for nr_capture_stats {
+    fn from(s: CaptureStats) -> nr_capture_stats {
+        nr_capture_stats {
             packets: s.packets,
             drops: s.drops,
             freezes: s.freezes,
@@ -708,15 +813,15 @@ pub unsafe extern "C" fn nr_next_packet(
 }
 
 /// Read the statistics: lifetime totals into `*total` and the change since
-/// the previous nr_capture_stats() call into `*delta`. Either may be NULL,
+/// the previous nr_capture_get_stats() call into `*delta`. Either may be NULL,
 /// not both.
 ///
 /// Returns NR_OK, NR_E_INVALID_ARG, NR_E_SYSTEM.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_capture_stats(
+pub unsafe extern "C" fn nr_capture_get_stats(
     cap: *mut nr_capture,
-    total: *mut nr_stats,
-    delta: *mut nr_stats,
+    total: *mut nr_capture_stats,
+    delta: *mut nr_capture_stats,
 ) -> c_int {
     boundary(|| {
         // SAFETY: contract: a live handle used by one thread.
@@ -726,7 +831,7 @@ pub unsafe extern "C" fn nr_capture_stats(
         }
         // SAFETY: one thread per handle.
         let (t, d) = unsafe { h.inner() }.cap.stats_with_delta()?;
-        // SAFETY: non-NULL out-pointers to caller-owned nr_stats.
+        // SAFETY: non-NULL out-pointers to caller-owned nr_capture_stats.
         unsafe {
             if !total.is_null() {
                 *total = t.into();
@@ -734,36 +839,6 @@ pub unsafe extern "C" fn nr_capture_stats(
             if !delta.is_null() {
                 *delta = d.into();
             }
-        }
-        Ok(NR_OK)
-    })
-}
-
-/// The ring's real geometry into `*out`.
-///
-/// Returns NR_OK or NR_E_INVALID_ARG.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_capture_ring_info(
-    cap: *const nr_capture,
-    out: *mut nr_ring_info,
-) -> c_int {
-    boundary(|| {
-        // SAFETY: contract: a live handle.
-        let h = unsafe { handle::checked(cap) }?;
-        if out.is_null() {
-            return Err(null_arg("out"));
-        }
-        // SAFETY: one thread per handle.
-        let r = unsafe { h.inner() }.cap.ring_info();
-        // SAFETY: out is non-NULL and caller-owned.
-        unsafe {
-            *out = nr_ring_info {
-                block_size: r.block_size,
-                block_count: r.block_count,
-                block_count_requested: r.block_count_requested,
-                frame_size: r.frame_size,
-                locked: r.locked,
-            };
         }
         Ok(NR_OK)
     })
@@ -788,7 +863,12 @@ pub unsafe extern "C" fn nr_capture_fd(cap: *const nr_capture) -> c_int {
 /// Safe to call from any thread and from a signal handler (an atomic store
 /// and one write(2); it allocates nothing and takes no lock). For that
 /// reason it does not set nr_last_error(). Returns NR_OK, or
-/// NR_E_INVALID_ARG for NULL or a closed handle.
+/// NR_E_INVALID_ARG for NULL.
+///
+/// The handle must be open: calling this during or after nr_capture_close()
+/// is undefined behaviour (its memory is freed), as with pcap_breakloop()
+/// after pcap_close(). Stop signal handlers and other threads from calling
+/// it before you close the handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_capture_breakloop(cap: *const nr_capture) -> c_int {
     guard(super::NR_E_INTERNAL, || {
@@ -811,7 +891,7 @@ pub unsafe extern "C" fn nr_capture_breakloop(cap: *const nr_capture) -> c_int {
 /// Returns NR_OK, or NR_E_INVALID_ARG (NULL cfg, uninitialised cfg->size,
 /// unknown profile).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_capture_config_profile(
+pub unsafe extern "C" fn nr_capture_config_apply_profile(
     cfg: *mut nr_capture_config,
     profile: c_int,
 ) -> c_int {
@@ -879,6 +959,11 @@ pub unsafe extern "C" fn nr_capture_config_profile(
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct nr_capture_info {
+    /// The ring the kernel really gave (it may give fewer blocks than
+    /// asked for).
+    pub ring: nr_ring_info,
+    /// The interface index the capture is bound to.
+    pub ifindex: i32,
     /// The fanout group joined, as the kernel reports it (with
     /// NR_FANOUT_FLAG_UNIQUEID: the id the kernel chose). Valid if
     /// fanout_joined.
@@ -899,17 +984,15 @@ pub struct nr_capture_info {
     pub reserved: [u64; 6],
 }
 
-/// Fill `*out` with what the capture's options became (fanout group read
-/// back from the kernel, timestamp source after a fallback, the warning).
-/// `size` is sizeof(nr_capture_info) as the caller compiled it; only that
-/// many bytes are written.
+/// Fill `*out` with what the capture really got: the ring's geometry, and
+/// what the options became (fanout group read back from the kernel,
+/// timestamp source after a fallback, the warning).
 ///
 /// Returns NR_OK or NR_E_INVALID_ARG.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_capture_get_info(
     cap: *const nr_capture,
     out: *mut nr_capture_info,
-    size: usize,
 ) -> c_int {
     boundary(|| {
         // SAFETY: contract: a live handle.
@@ -920,7 +1003,17 @@ pub unsafe extern "C" fn nr_capture_get_info(
         // SAFETY: one thread per handle.
         let inner = unsafe { h.inner() };
         let i = inner.cap.info();
+        let r = inner.cap.ring_info();
         let v = nr_capture_info {
+            ring: nr_ring_info {
+                block_size: r.block_size,
+                block_count: r.block_count,
+                block_count_requested: r.block_count_requested,
+                frame_size: r.frame_size,
+                locked: r.locked,
+                reserved0: [0; 3],
+            },
+            ifindex: inner.cap.ifindex(),
             fanout_group: i.fanout_group.map_or(0, u32::from),
             fanout_joined: i.fanout_group.is_some(),
             tstamp_source: match i.tstamp_source {
@@ -933,16 +1026,8 @@ pub unsafe extern "C" fn nr_capture_get_info(
             warning: inner.warning.as_ref().map_or(ptr::null(), |w| w.as_ptr()),
             reserved: [0; 6],
         };
-        let n = size.min(size_of::<nr_capture_info>());
-        // SAFETY: the caller guarantees `size` writable bytes at out; we
-        // copy n <= size bytes of a local without padding.
-        unsafe {
-            ptr::copy_nonoverlapping(
-                (&v as *const nr_capture_info).cast::<u8>(),
-                out.cast::<u8>(),
-                n,
-            )
-        };
+        // SAFETY: out is non-NULL and caller-owned.
+        unsafe { out.write(v) };
         Ok(NR_OK)
     })
 }
@@ -1012,7 +1097,8 @@ mod tests {
             8 + 5 * 4 + 4 + 8 + 8 + 4 + 4 + 2 + 1 + 1 + 4 + 8 + 8 + 4 + 4 + 2 + 1 + 6 + 7 + 8;
         assert_eq!(size_of::<nr_capture_config>(), fields);
         assert_eq!(size_of::<nr_bpf_insn>(), 8);
-        assert_eq!(size_of::<nr_capture_info>(), 4 + 4 + 8 + 48);
+        assert_eq!(size_of::<nr_ring_info>(), 5 * 4);
+        assert_eq!(size_of::<nr_capture_info>(), 20 + 4 + 4 + 4 + 8 + 48);
     }
 
     #[test]
@@ -1096,7 +1182,7 @@ mod tests {
         cfg.snaplen = 100;
         // SAFETY: cfg is a valid config.
         assert_eq!(
-            unsafe { nr_capture_config_profile(&mut cfg, NR_PROFILE_JUMBO) },
+            unsafe { nr_capture_config_apply_profile(&mut cfg, NR_PROFILE_JUMBO) },
             NR_OK
         );
         assert_eq!(
@@ -1105,7 +1191,7 @@ mod tests {
         );
         // SAFETY: as above.
         assert_eq!(
-            unsafe { nr_capture_config_profile(&mut cfg, NR_PROFILE_LOW_LATENCY) },
+            unsafe { nr_capture_config_apply_profile(&mut cfg, NR_PROFILE_LOW_LATENCY) },
             NR_OK
         );
         assert_eq!(
@@ -1117,14 +1203,14 @@ mod tests {
         old.size = offset_of!(nr_capture_config, filter);
         // SAFETY: as above.
         assert_eq!(
-            unsafe { nr_capture_config_profile(&mut old, NR_PROFILE_LOW_LATENCY) },
+            unsafe { nr_capture_config_apply_profile(&mut old, NR_PROFILE_LOW_LATENCY) },
             NR_OK
         );
         assert_eq!(old.busy_poll_us, 0);
         assert_eq!(old.block_timeout_ms, 1);
         // SAFETY: as above.
         assert_eq!(
-            unsafe { nr_capture_config_profile(&mut cfg, 99) },
+            unsafe { nr_capture_config_apply_profile(&mut cfg, 99) },
             super::super::NR_E_INVALID_ARG
         );
     }

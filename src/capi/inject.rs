@@ -7,21 +7,36 @@ use std::time::Duration;
 
 use super::config;
 use super::handle;
-use super::{NR_OK, NR_TIMEOUT, boundary, c_str, guard, null_arg};
-use crate::afpacket::{InjectStats, Injector, InjectorConfig, TxMode};
+use super::{Counters, NR_OK, NR_TIMEOUT, boundary, c_str, guard, null_arg, report_stats};
+use crate::afpacket::{Injector, InjectorConfig, InjectorStats, TxMode};
 use crate::error::Error;
 
 const MAGIC: u64 = 0x6e72_5f69_6e6a_6563; // "nr_injec"
 
+/// Injector send paths (nr_injector_config.mode).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum nr_tx_mode {
+    /// nr_injector_config.mode: pick the send path from the device: sendmmsg
+    /// for devices without a bus (veth, tun, loopback, ...), the TX ring for
+    /// the others. The default.
+    NR_TX_AUTO = 0,
+    /// nr_injector_config.mode: the kernel's TPACKET_V2 TX ring (PACKET_TX_RING).
+    NR_TX_RING = 1,
+    /// nr_injector_config.mode: sendmmsg(2) over slots in the library's memory,
+    /// up to 64 frames per system call.
+    NR_TX_SENDMMSG = 2,
+}
+
 /// nr_injector_config.mode: pick the send path from the device: sendmmsg
-/// for devices without a bus (veth, tun, loopback, ...), the TX ring for
-/// the others. The default.
-pub const NR_TX_AUTO: u32 = 0;
+/// cbindgen:ignore
+pub const NR_TX_AUTO: u32 = nr_tx_mode::NR_TX_AUTO as u32;
 /// nr_injector_config.mode: the kernel's TPACKET_V2 TX ring (PACKET_TX_RING).
-pub const NR_TX_RING: u32 = 1;
+/// cbindgen:ignore
+pub const NR_TX_RING: u32 = nr_tx_mode::NR_TX_RING as u32;
 /// nr_injector_config.mode: sendmmsg(2) over slots in the library's memory,
-/// up to 64 frames per system call.
-pub const NR_TX_SENDMMSG: u32 = 2;
+/// cbindgen:ignore
+pub const NR_TX_SENDMMSG: u32 = nr_tx_mode::NR_TX_SENDMMSG as u32;
 
 /// Injector configuration. Initialise it with NR_INJECTOR_CONFIG_INIT(&cfg)
 /// (or nr_injector_config_init(&cfg, sizeof cfg)), change what you need,
@@ -119,9 +134,6 @@ unsafe fn config_from_c(p: *const nr_injector_config) -> Result<InjectorConfig, 
 ///
 /// Returns NR_OK, or NR_E_INVALID_ARG if `cfg` is NULL or `size` is smaller
 /// than the first two fields.
-///
-/// # Safety
-/// `cfg` is NULL or points to `size` writable bytes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_injector_config_init(
     cfg: *mut nr_injector_config,
@@ -133,10 +145,10 @@ pub unsafe extern "C" fn nr_injector_config_init(
     })
 }
 
-/// Injector counters (nr_injector_stats()).
+/// Injector counters (nr_injector_get_stats()).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
-pub struct nr_inject_stats {
+pub struct nr_injector_stats {
     /// Frames the kernel took and finished with (lifetime).
     pub sent: u64,
     /// Frames the kernel refused (TP_STATUS_WRONG_FORMAT, or a sendmmsg
@@ -157,9 +169,21 @@ pub struct nr_inject_stats {
     pub reserved: [u64; 8],
 }
 
-impl From<InjectStats> for nr_inject_stats {
-    fn from(s: InjectStats) -> nr_inject_stats {
-        nr_inject_stats {
+impl Counters for nr_injector_stats {
+    fn minus(&self, e: &Self) -> Self {
+        nr_injector_stats {
+            sent: self.sent - e.sent,
+            rejected: self.rejected - e.rejected,
+            kicks: self.kicks - e.kicks,
+            transient: self.transient - e.transient,
+            ..*self
+        }
+    }
+}
+
+impl From<InjectorStats> for nr_injector_stats {
+    fn from(s: InjectorStats) -> nr_injector_stats {
+        nr_injector_stats {
             sent: s.sent,
             rejected: s.rejected,
             kicks: s.kicks,
@@ -185,8 +209,10 @@ pub struct nr_injector_info {
     pub max_frame_len: u32,
 }
 
-/// One frame for nr_inject_batch(): `len` bytes at `data` (the Ethernet
-/// header first).
+/// One frame to send, copied by the call: `len` bytes at `data`, the
+/// Ethernet header first. Used by nr_inject_batch() (len 1 .. the
+/// injector's nr_injector_info.max_frame_len) and nr_xdp_send() (len 1 ..
+/// nr_xdp_config.frame_size).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct nr_frame {
@@ -200,6 +226,8 @@ struct Inner {
     inj: Injector,
     /// nr_injector_alloc() handed out the slot at the ring head.
     slot_out: bool,
+    /// What the previous nr_injector_get_stats() reported.
+    last_stats: nr_injector_stats,
 }
 
 /// An open injector (opaque). Created by nr_injector_open(), freed by
@@ -240,10 +268,6 @@ unsafe fn handle<'a>(p: *mut nr_injector) -> Result<&'a mut Inner, Error> {
 /// cfg->size); NR_E_CONFIG (frame_size, frame_count, mode: the message
 /// names the field); NR_E_NO_DEVICE; NR_E_PERMISSION (needs CAP_NET_RAW);
 /// NR_E_NO_MEMORY (ring); NR_E_SYSTEM.
-///
-/// # Safety
-/// `ifname` is NULL or NUL-terminated; `cfg` is NULL or an initialised
-/// config; `out` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_injector_open(
     ifname: *const c_char,
@@ -268,6 +292,7 @@ pub unsafe extern "C" fn nr_injector_open(
             inner: UnsafeCell::new(Inner {
                 inj,
                 slot_out: false,
+                last_stats: nr_injector_stats::default(),
             }),
         }));
         // SAFETY: out is non-NULL (checked) and writable (contract).
@@ -280,9 +305,6 @@ pub unsafe extern "C" fn nr_injector_open(
 /// (a flush); frames the kernel has not taken by then are discarded — call
 /// nr_injector_wait_drained() first to be sure they left. NULL is accepted
 /// and ignored. Every slot pointer of the handle becomes invalid.
-///
-/// # Safety
-/// `inj` is NULL or a handle from nr_injector_open(), not used concurrently.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_injector_close(inj: *mut nr_injector) {
     guard((), || {
@@ -307,9 +329,6 @@ pub unsafe extern "C" fn nr_injector_close(inj: *mut nr_injector) {
 /// Returns NR_OK; NR_TIMEOUT (no slot came free in time; not an error);
 /// NR_E_IFACE_GONE (the interface was removed while waiting);
 /// NR_E_INVALID_ARG (NULL argument); NR_E_SYSTEM.
-///
-/// # Safety
-/// `inj` is NULL or a live handle; `buf`/`cap` are NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_injector_alloc(
     inj: *mut nr_injector,
@@ -355,9 +374,6 @@ pub unsafe extern "C" fn nr_injector_alloc(
 /// including 0, or no slot allocated: call nr_injector_alloc() first);
 /// NR_E_TOO_BIG (len over the slot capacity or over the interface's
 /// MTU + 14).
-///
-/// # Safety
-/// `inj` is NULL or a live handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_injector_send(inj: *mut nr_injector, len: usize) -> c_int {
     boundary(|| {
@@ -383,9 +399,6 @@ pub unsafe extern "C" fn nr_injector_send(inj: *mut nr_injector, len: usize) -> 
 /// Returns NR_OK; NR_E_IFACE_GONE (interface removed: close the handle);
 /// NR_E_SYSTEM (e.g. the interface is down; the frames stay queued);
 /// NR_E_INVALID_ARG.
-///
-/// # Safety
-/// `inj` is NULL or a live handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_injector_flush(inj: *mut nr_injector) -> c_int {
     boundary(|| {
@@ -403,9 +416,6 @@ pub unsafe extern "C" fn nr_injector_flush(inj: *mut nr_injector) -> c_int {
 /// Returns NR_OK (nothing pending); NR_TIMEOUT (frames still pending; not
 /// an error); NR_E_IFACE_GONE (the interface was removed: no hang);
 /// NR_E_SYSTEM (e.g. interface down); NR_E_INVALID_ARG.
-///
-/// # Safety
-/// `inj` is NULL or a live handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_injector_wait_drained(
     inj: *mut nr_injector,
@@ -432,9 +442,6 @@ pub unsafe extern "C" fn nr_injector_wait_drained(
 /// error); NR_E_INVALID_ARG (NULL data, len under 14 including 0);
 /// NR_E_TOO_BIG (len over the slot or the MTU + 14; nothing queued);
 /// NR_E_IFACE_GONE; NR_E_SYSTEM.
-///
-/// # Safety
-/// `inj` is NULL or a live handle; `data` is NULL or readable for `len` bytes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_inject(inj: *mut nr_injector, data: *const u8, len: usize) -> c_int {
     boundary(|| {
@@ -464,10 +471,6 @@ pub unsafe extern "C" fn nr_inject(inj: *mut nr_injector, data: *const u8, len: 
 /// Returns NR_OK; NR_TIMEOUT; NR_E_INVALID_ARG (NULL inj/frames/queued, a
 /// NULL data pointer, a frame under 14 bytes); NR_E_TOO_BIG (a frame over
 /// the slot or the MTU + 14); NR_E_IFACE_GONE; NR_E_SYSTEM.
-///
-/// # Safety
-/// `frames` is NULL or points to `count` nr_frame, each readable for its
-/// `len` bytes; `queued` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_inject_batch(
     inj: *mut nr_injector,
@@ -517,27 +520,25 @@ pub unsafe extern "C" fn nr_inject_batch(
     })
 }
 
-/// Counters into `*out` (finished frames are collected first).
+/// Read the statistics (finished frames are collected first): lifetime
+/// totals into `*total` and the change since the previous call into
+/// `*delta` (for the gauges `pending` and `available`: their current
+/// value). Either may be NULL, not both.
 ///
 /// Returns NR_OK or NR_E_INVALID_ARG.
-///
-/// # Safety
-/// `inj` is NULL or a live handle; `out` is NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_injector_stats(
+pub unsafe extern "C" fn nr_injector_get_stats(
     inj: *mut nr_injector,
-    out: *mut nr_inject_stats,
+    total: *mut nr_injector_stats,
+    delta: *mut nr_injector_stats,
 ) -> c_int {
     boundary(|| {
         // SAFETY: contract: a live handle used by one thread.
         let h = unsafe { handle(inj) }?;
-        if out.is_null() {
-            return Err(null_arg("out"));
-        }
         h.slot_out = false;
-        let s = h.inj.stats();
-        // SAFETY: non-NULL caller-owned out-parameter.
-        unsafe { *out = s.into() };
+        let now = nr_injector_stats::from(h.inj.stats());
+        // SAFETY: contract: NULL or writable out-parameters.
+        unsafe { report_stats(now, &mut h.last_stats, total, delta) }?;
         Ok(NR_OK)
     })
 }
@@ -545,21 +546,19 @@ pub unsafe extern "C" fn nr_injector_stats(
 /// The injector's real geometry and send path into `*out`.
 ///
 /// Returns NR_OK or NR_E_INVALID_ARG.
-///
-/// # Safety
-/// `inj` is NULL or a live handle; `out` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_injector_get_info(
-    inj: *mut nr_injector,
+    inj: *const nr_injector,
     out: *mut nr_injector_info,
 ) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a live handle used by one thread.
-        let h = unsafe { handle(inj) }?;
+        // SAFETY: contract: a live handle; this call only reads it.
+        let h = unsafe { handle::checked(inj) }?;
         if out.is_null() {
             return Err(null_arg("out"));
         }
-        let i = &h.inj;
+        // SAFETY: one thread per handle; a shared view for reading.
+        let i = unsafe { &(*h.inner.get()).inj };
         let info = nr_injector_info {
             mode: if i.mode() == TxMode::Ring {
                 NR_TX_RING

@@ -31,6 +31,42 @@ pub mod synthetic;
 pub mod version;
 pub mod xdp;
 
+/// A statistics struct of the C API whose delta the C layer computes
+/// (injector, writer, bridge; capture and AF_XDP keep theirs in the engine).
+pub(crate) trait Counters: Copy + Default {
+    /// `self - earlier` for counters; gauges keep their current value.
+    fn minus(&self, earlier: &Self) -> Self;
+}
+
+/// The `nr_*_get_stats(h, total, delta)` shape: `now` into `*total`, the
+/// change since the previous call into `*delta` (either may be NULL, not
+/// both); `last` becomes `now`.
+///
+/// # Safety
+/// `total` and `delta` are NULL or writable.
+pub(crate) unsafe fn report_stats<T: Counters>(
+    now: T,
+    last: &mut T,
+    total: *mut T,
+    delta: *mut T,
+) -> Result<(), Error> {
+    if total.is_null() && delta.is_null() {
+        return Err(Error::invalid_arg("both 'total' and 'delta' are NULL"));
+    }
+    let d = now.minus(last);
+    *last = now;
+    // SAFETY: non-NULL caller-owned out-parameters (contract).
+    unsafe {
+        if !total.is_null() {
+            total.write(now);
+        }
+        if !delta.is_null() {
+            delta.write(d);
+        }
+    }
+    Ok(())
+}
+
 /// Status of a netring call. Every fallible function returns one of these
 /// as an `int`: 0 is success, positive values are informational (not
 /// errors), negative values are errors. Values are stable and never reused.

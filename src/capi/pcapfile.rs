@@ -13,14 +13,14 @@ use std::ptr;
 use super::batch::{self, nr_batch, nr_packet};
 use super::config;
 use super::handle;
-use super::{NR_EOF, NR_OK, boundary, c_str, guard, null_arg};
+use super::{Counters, NR_EOF, NR_OK, boundary, c_str, guard, null_arg, report_stats};
 use crate::error::Error;
 use crate::pcapfile::{Format, Reader, Writer, WriterConfig};
 
 const WRITER_MAGIC: u64 = 0x6e72_5f77_7269_7465; // "nr_write"
 const READER_MAGIC: u64 = 0x6e72_5f72_6561_6465; // "nr_reade"
 
-/// Capture file layout, for nr_writer_open() and nr_file_info.format.
+/// Capture file layout, for nr_writer_open() and nr_reader_info.format.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum nr_format {
@@ -33,14 +33,32 @@ pub enum nr_format {
     NR_FORMAT_PCAPNG = 2,
 }
 
+/// Link types of capture files (nr_writer_config.link_type, nr_reader_get_info.link_type).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum nr_linktype {
+    /// Link type: Ethernet (what AF_PACKET captures deliver).
+    NR_LINKTYPE_ETHERNET = 1,
+    /// Link type: raw IPv4/IPv6, no link-layer header.
+    NR_LINKTYPE_RAW = 101,
+    /// Link type: Linux cooked capture (SLL).
+    NR_LINKTYPE_LINUX_SLL = 113,
+    /// Link type: Linux cooked capture v2 (SLL2).
+    NR_LINKTYPE_LINUX_SLL2 = 276,
+}
+
 /// Link type: Ethernet (what AF_PACKET captures deliver).
-pub const NR_LINKTYPE_ETHERNET: u32 = 1;
+/// cbindgen:ignore
+pub const NR_LINKTYPE_ETHERNET: u32 = nr_linktype::NR_LINKTYPE_ETHERNET as u32;
 /// Link type: raw IPv4/IPv6, no link-layer header.
-pub const NR_LINKTYPE_RAW: u32 = 101;
+/// cbindgen:ignore
+pub const NR_LINKTYPE_RAW: u32 = nr_linktype::NR_LINKTYPE_RAW as u32;
 /// Link type: Linux cooked capture (SLL).
-pub const NR_LINKTYPE_LINUX_SLL: u32 = 113;
+/// cbindgen:ignore
+pub const NR_LINKTYPE_LINUX_SLL: u32 = nr_linktype::NR_LINKTYPE_LINUX_SLL as u32;
 /// Link type: Linux cooked capture v2 (SLL2).
-pub const NR_LINKTYPE_LINUX_SLL2: u32 = 276;
+/// cbindgen:ignore
+pub const NR_LINKTYPE_LINUX_SLL2: u32 = nr_linktype::NR_LINKTYPE_LINUX_SLL2 as u32;
 
 fn format_of(f: c_int) -> Result<Format, Error> {
     Ok(match f {
@@ -166,7 +184,7 @@ pub unsafe extern "C" fn nr_writer_config_init(cfg: *mut nr_writer_config, size:
 /// What a writer has done so far.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
-pub struct nr_writer_counters {
+pub struct nr_writer_stats {
     /// Packets written (buffered ones included).
     pub packets: u64,
     /// Bytes of output produced (headers and buffered bytes included).
@@ -182,6 +200,8 @@ pub struct nr_writer_counters {
 pub struct nr_writer {
     magic: u64,
     w: UnsafeCell<Writer>,
+    /// What the previous nr_writer_get_stats() reported.
+    last_stats: UnsafeCell<nr_writer_stats>,
 }
 
 handle::handle!(nr_writer, WRITER_MAGIC, "writer");
@@ -213,6 +233,7 @@ fn new_writer(w: Writer) -> *mut nr_writer {
     Box::into_raw(Box::new(nr_writer {
         magic: WRITER_MAGIC,
         w: UnsafeCell::new(w),
+        last_stats: UnsafeCell::new(nr_writer_stats::default()),
     }))
 }
 
@@ -341,7 +362,7 @@ pub unsafe extern "C" fn nr_writer_write_packet(
 
 /// Set the counts the pcapng Interface Statistics Block written at close
 /// (and at each rotation) reports: isb_ifrecv = `received`, isb_ifdrop =
-/// `dropped`. For a live capture pass nr_stats `packets + drops` and
+/// `dropped`. For a live capture pass nr_capture_stats `packets + drops` and
 /// `drops`. Ignored for pcap files. Returns NR_OK or NR_E_INVALID_ARG.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_writer_set_stats(
@@ -372,29 +393,44 @@ pub unsafe extern "C" fn nr_writer_flush(writer: *mut nr_writer) -> c_int {
     })
 }
 
-/// The writer's counters into `*out`. Returns NR_OK or NR_E_INVALID_ARG.
+/// Read the writer's counters: lifetime totals into `*total` and the
+/// change since the previous call into `*delta`. Either may be NULL, not
+/// both.
+///
+/// Returns NR_OK or NR_E_INVALID_ARG.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_writer_stats(
+pub unsafe extern "C" fn nr_writer_get_stats(
     writer: *mut nr_writer,
-    out: *mut nr_writer_counters,
+    total: *mut nr_writer_stats,
+    delta: *mut nr_writer_stats,
 ) -> c_int {
     boundary(|| {
         // SAFETY: contract: a live writer used by one thread.
         let s = unsafe { self::writer(writer) }?.stats();
-        if out.is_null() {
-            return Err(null_arg("out"));
-        }
-        // SAFETY: out is non-NULL and caller-owned.
-        unsafe {
-            *out = nr_writer_counters {
-                packets: s.packets,
-                bytes: s.bytes,
-                files: s.files,
-                reserved: [0; 5],
-            }
+        let now = nr_writer_stats {
+            packets: s.packets,
+            bytes: s.bytes,
+            files: s.files,
+            reserved: [0; 5],
         };
+        // SAFETY: the handle was checked by writer() above; one thread per
+        // handle, so no other reference to last_stats is alive.
+        let last = unsafe { &mut *(*writer).last_stats.get() };
+        // SAFETY: contract: NULL or writable out-parameters.
+        unsafe { report_stats(now, last, total, delta) }?;
         Ok(NR_OK)
     })
+}
+
+impl Counters for nr_writer_stats {
+    fn minus(&self, e: &Self) -> Self {
+        nr_writer_stats {
+            packets: self.packets - e.packets,
+            bytes: self.bytes - e.bytes,
+            files: self.files - e.files,
+            reserved: [0; 5],
+        }
+    }
 }
 
 /// Finish the file: write the pcapng Interface Statistics Block (packet
@@ -438,7 +474,7 @@ handle::handle!(nr_reader, READER_MAGIC, "reader");
 /// What a capture file says about itself.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
-pub struct nr_file_info {
+pub struct nr_reader_info {
     /// File layout (pcapng files report NR_FORMAT_PCAPNG whatever their
     /// timestamp resolution).
     pub format: nr_format,
@@ -533,7 +569,10 @@ pub unsafe extern "C" fn nr_reader_open_fd(fd: c_int, out: *mut *mut nr_reader) 
 /// The file's format, link type and snap length into `*out`.
 /// Returns NR_OK or NR_E_INVALID_ARG.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_reader_info(reader: *const nr_reader, out: *mut nr_file_info) -> c_int {
+pub unsafe extern "C" fn nr_reader_get_info(
+    reader: *const nr_reader,
+    out: *mut nr_reader_info,
+) -> c_int {
     boundary(|| {
         // SAFETY: contract: a live reader used by one thread.
         let r = &unsafe { self::reader(reader) }?.reader;
@@ -543,7 +582,7 @@ pub unsafe extern "C" fn nr_reader_info(reader: *const nr_reader, out: *mut nr_f
         let (major, minor) = r.version();
         // SAFETY: out is non-NULL and caller-owned.
         unsafe {
-            *out = nr_file_info {
+            *out = nr_reader_info {
                 format: match r.format() {
                     Format::Pcap => nr_format::NR_FORMAT_PCAP,
                     Format::PcapNs => nr_format::NR_FORMAT_PCAP_NS,
@@ -713,16 +752,16 @@ mod tests {
                 assert_eq!(nr_writer_write_packet(w, &p), NR_OK);
             }
             assert_eq!(nr_writer_flush(w), NR_OK);
-            let mut st = nr_writer_counters::default();
-            assert_eq!(nr_writer_stats(w, &mut st), NR_OK);
+            let mut st = nr_writer_stats::default();
+            assert_eq!(nr_writer_get_stats(w, &mut st, ptr::null_mut()), NR_OK);
             assert_eq!(st.packets, 9000);
             assert_eq!(st.bytes, std::fs::metadata(&p1).unwrap().len());
             assert_eq!(nr_writer_close(w), NR_OK);
 
             let mut r: *mut nr_reader = ptr::null_mut();
             assert_eq!(nr_reader_open(c1.as_ptr(), &mut r), NR_OK);
-            let mut info: nr_file_info = std::mem::zeroed();
-            assert_eq!(nr_reader_info(r, &mut info), NR_OK);
+            let mut info: nr_reader_info = std::mem::zeroed();
+            assert_eq!(nr_reader_get_info(r, &mut info), NR_OK);
             assert_eq!(info.format, nr_format::NR_FORMAT_PCAP_NS);
             assert_eq!((info.link_type, info.snaplen), (1, 1000));
             let mut w2: *mut nr_writer = ptr::null_mut();
@@ -764,7 +803,7 @@ mod tests {
 
             // The pcapng copy, packet by packet.
             assert_eq!(nr_reader_open(c2.as_ptr(), &mut r), NR_OK);
-            assert_eq!(nr_reader_info(r, &mut info), NR_OK);
+            assert_eq!(nr_reader_get_info(r, &mut info), NR_OK);
             assert_eq!(info.format, nr_format::NR_FORMAT_PCAPNG);
             let mut n = 0;
             loop {

@@ -10,35 +10,80 @@ use std::time::Duration;
 use super::batch::{self, nr_batch};
 use super::config;
 use super::handle;
+use super::inject::nr_frame;
 use super::{NR_BREAK, NR_IFACE_DOWN, NR_OK, NR_TIMEOUT, boundary, c_str, guard, null_arg};
 use crate::afpacket::Wait;
-use crate::afxdp::{
-    AttachMode, BindMode, Direction, Program, Xdp, XdpBreaker, XdpConfig, XdpStats,
-};
+use crate::afxdp::{AttachMode, BindMode, Program, Xdp, XdpConfig, XdpDirection, XdpStats};
+use crate::breaker::Breaker;
 use crate::error::Error;
 
 const MAGIC: u64 = 0x6e72_5f78_6470_5f5f; // "nr_xdp__"
 
+/// AF_XDP directions (nr_xdp_config.direction).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum nr_xdp_direction {
+    /// nr_xdp_config.direction: receive only (the default).
+    NR_XDP_RX = 1,
+    /// nr_xdp_config.direction: transmit only (no RX ring, no XDP program).
+    NR_XDP_TX = 2,
+    /// nr_xdp_config.direction: receive and transmit.
+    NR_XDP_RXTX = 3,
+}
+
 /// nr_xdp_config.direction: receive only (the default).
-pub const NR_XDP_RX: u32 = 1;
+/// cbindgen:ignore
+pub const NR_XDP_RX: u32 = nr_xdp_direction::NR_XDP_RX as u32;
 /// nr_xdp_config.direction: transmit only (no RX ring, no XDP program).
-pub const NR_XDP_TX: u32 = 2;
+/// cbindgen:ignore
+pub const NR_XDP_TX: u32 = nr_xdp_direction::NR_XDP_TX as u32;
 /// nr_xdp_config.direction: receive and transmit.
-pub const NR_XDP_RXTX: u32 = 3;
+/// cbindgen:ignore
+pub const NR_XDP_RXTX: u32 = nr_xdp_direction::NR_XDP_RXTX as u32;
+
+/// AF_XDP bind modes (nr_xdp_config.bind_mode).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum nr_xdp_bind_mode {
+    /// nr_xdp_config.bind_mode: zero-copy if the driver has it, else copy.
+    NR_XDP_BIND_AUTO = 0,
+    /// nr_xdp_config.bind_mode: copy mode.
+    NR_XDP_BIND_COPY = 1,
+    /// nr_xdp_config.bind_mode: zero-copy only (NR_E_UNSUPPORTED without it).
+    NR_XDP_BIND_ZEROCOPY = 2,
+}
 
 /// nr_xdp_config.bind_mode: zero-copy if the driver has it, else copy.
-pub const NR_XDP_BIND_AUTO: u32 = 0;
+/// cbindgen:ignore
+pub const NR_XDP_BIND_AUTO: u32 = nr_xdp_bind_mode::NR_XDP_BIND_AUTO as u32;
 /// nr_xdp_config.bind_mode: copy mode.
-pub const NR_XDP_BIND_COPY: u32 = 1;
+/// cbindgen:ignore
+pub const NR_XDP_BIND_COPY: u32 = nr_xdp_bind_mode::NR_XDP_BIND_COPY as u32;
 /// nr_xdp_config.bind_mode: zero-copy only (NR_E_UNSUPPORTED without it).
-pub const NR_XDP_BIND_ZEROCOPY: u32 = 2;
+/// cbindgen:ignore
+pub const NR_XDP_BIND_ZEROCOPY: u32 = nr_xdp_bind_mode::NR_XDP_BIND_ZEROCOPY as u32;
+
+/// XDP program attach modes (nr_xdp_config.attach_mode).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum nr_xdp_attach_mode {
+    /// nr_xdp_config.attach_mode: native XDP, falling back to generic.
+    NR_XDP_ATTACH_AUTO = 0,
+    /// nr_xdp_config.attach_mode: native (driver) XDP only.
+    NR_XDP_ATTACH_NATIVE = 1,
+    /// nr_xdp_config.attach_mode: generic (skb) XDP.
+    NR_XDP_ATTACH_GENERIC = 2,
+}
 
 /// nr_xdp_config.attach_mode: native XDP, falling back to generic.
-pub const NR_XDP_ATTACH_AUTO: u32 = 0;
+/// cbindgen:ignore
+pub const NR_XDP_ATTACH_AUTO: u32 = nr_xdp_attach_mode::NR_XDP_ATTACH_AUTO as u32;
 /// nr_xdp_config.attach_mode: native (driver) XDP only.
-pub const NR_XDP_ATTACH_NATIVE: u32 = 1;
+/// cbindgen:ignore
+pub const NR_XDP_ATTACH_NATIVE: u32 = nr_xdp_attach_mode::NR_XDP_ATTACH_NATIVE as u32;
 /// nr_xdp_config.attach_mode: generic (skb) XDP.
-pub const NR_XDP_ATTACH_GENERIC: u32 = 2;
+/// cbindgen:ignore
+pub const NR_XDP_ATTACH_GENERIC: u32 = nr_xdp_attach_mode::NR_XDP_ATTACH_GENERIC as u32;
 
 /// AF_XDP configuration. Initialise it with NR_XDP_CONFIG_INIT(&cfg) (or
 /// nr_xdp_config_init(&cfg, sizeof cfg)), change the fields you need, pass
@@ -141,9 +186,9 @@ unsafe fn config_from_c(p: *const nr_xdp_config) -> Result<XdpConfig, Error> {
         };
     }
     let direction = match at!(u32, direction) {
-        NR_XDP_RX => Direction::Rx,
-        NR_XDP_TX => Direction::Tx,
-        NR_XDP_RXTX => Direction::RxTx,
+        NR_XDP_RX => XdpDirection::Rx,
+        NR_XDP_TX => XdpDirection::Tx,
+        NR_XDP_RXTX => XdpDirection::RxTx,
         v => {
             return Err(Error::config(format!(
                 "direction {v} is not NR_XDP_RX, NR_XDP_TX or NR_XDP_RXTX"
@@ -205,9 +250,6 @@ unsafe fn config_from_c(p: *const nr_xdp_config) -> Result<XdpConfig, Error> {
 ///
 /// Returns NR_OK, or NR_E_INVALID_ARG if `cfg` is NULL or `size` is too
 /// small.
-///
-/// # Safety
-/// `cfg` is NULL or points to `size` writable bytes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_xdp_config_init(cfg: *mut nr_xdp_config, size: usize) -> c_int {
     boundary(|| {
@@ -243,7 +285,7 @@ pub struct nr_xdp_info {
 /// netring's counters, summed over the handle's sockets.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
-pub struct nr_xdp_statistics {
+pub struct nr_xdp_stats {
     /// Frames handed to the application.
     pub rx_packets: u64,
     /// Batches handed to the application.
@@ -272,9 +314,9 @@ pub struct nr_xdp_statistics {
     pub reserved: [u64; 8],
 }
 
-impl From<XdpStats> for nr_xdp_statistics {
-    fn from(s: XdpStats) -> nr_xdp_statistics {
-        nr_xdp_statistics {
+impl From<XdpStats> for nr_xdp_stats {
+    fn from(s: XdpStats) -> nr_xdp_stats {
+        nr_xdp_stats {
             rx_packets: s.rx_packets,
             rx_batches: s.rx_batches,
             rx_dropped: s.rx_dropped,
@@ -292,17 +334,6 @@ impl From<XdpStats> for nr_xdp_statistics {
     }
 }
 
-/// One frame to send with nr_xdp_send(): `len` bytes at `data`, starting
-/// with the Ethernet header.
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct nr_frame {
-    /// First byte.
-    pub data: *const u8,
-    /// Length in bytes (1 .. frame_size).
-    pub len: usize,
-}
-
 pub(crate) struct XdpInner {
     pub(crate) xdp: Xdp,
     pub(crate) batch: *mut nr_batch,
@@ -315,7 +346,7 @@ pub(crate) struct XdpInner {
 /// one thread at a time, except nr_xdp_breakloop().
 pub struct nr_xdp {
     magic: u64,
-    brk: XdpBreaker,
+    brk: Breaker,
     inner: UnsafeCell<XdpInner>,
 }
 
@@ -396,10 +427,6 @@ unsafe fn open_with(
 /// attached to the interface, or the queue stays in use by another AF_XDP
 /// socket); NR_E_UNSUPPORTED (zero-copy or native mode forced but not
 /// available); NR_E_SYSTEM.
-///
-/// # Safety
-/// `ifname` is NULL or NUL-terminated; `cfg` is NULL or an initialised
-/// config; `out` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_xdp_open(
     ifname: *const c_char,
@@ -417,9 +444,6 @@ pub unsafe extern "C" fn nr_xdp_open(
 /// shared UMEM (frame_count is split between them), one program. Batches
 /// come from the queues in turn; TX uses the first queue. Otherwise as
 /// nr_xdp_open() (same statuses).
-///
-/// # Safety
-/// As for nr_xdp_open().
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_xdp_open_all(
     ifname: *const c_char,
@@ -437,9 +461,6 @@ pub unsafe extern "C" fn nr_xdp_open_all(
 /// handle becomes invalid; frames queued but not sent may be lost (call
 /// nr_xdp_flush() first). Must not run concurrently with any other call on
 /// the handle.
-///
-/// # Safety
-/// `xdp` is NULL or a handle from nr_xdp_open().
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_xdp_close(xdp: *mut nr_xdp) {
     guard((), || {
@@ -454,9 +475,6 @@ pub unsafe extern "C" fn nr_xdp_close(xdp: *mut nr_xdp) {
 /// What the open got into `*out` (copy or zero-copy, native or generic).
 ///
 /// Returns NR_OK or NR_E_INVALID_ARG.
-///
-/// # Safety
-/// `xdp` is a live handle or NULL; `out` is writable or NULL.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_xdp_get_info(xdp: *const nr_xdp, out: *mut nr_xdp_info) -> c_int {
     boundary(|| {
@@ -492,7 +510,7 @@ pub unsafe extern "C" fn nr_xdp_get_info(xdp: *const nr_xdp, out: *mut nr_xdp_in
 /// the batch was taken: AF_XDP has no per-frame timestamp), ifindex,
 /// protocol (EtherType), pkt_type (from the destination MAC), flags 0,
 /// rxhash/vlan 0. Descriptors outside the UMEM are skipped and counted
-/// (nr_xdp_statistics.rx_refused). The callback must not call any function on
+/// (nr_xdp_stats.rx_refused). The callback must not call any function on
 /// this handle.
 ///
 /// While frames flow, an empty ring is waited out with short sleeps (50 µs
@@ -502,9 +520,6 @@ pub unsafe extern "C" fn nr_xdp_get_info(xdp: *const nr_xdp, out: *mut nr_xdp_in
 /// Returns NR_OK; NR_TIMEOUT; NR_BREAK (nr_xdp_breakloop()); NR_E_BUSY (a
 /// batch is held); NR_E_CONFIG (TX-only handle); NR_E_INVALID_ARG;
 /// NR_E_SYSTEM.
-///
-/// # Safety
-/// `xdp` is a live handle or NULL; `out` is writable or NULL.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_xdp_next_batch(
     xdp: *mut nr_xdp,
@@ -549,9 +564,6 @@ pub unsafe extern "C" fn nr_xdp_next_batch(
 /// status: NR_E_INVALID_ARG (NULL, a frame of length 0: nothing is queued),
 /// NR_E_TOO_BIG (a frame larger than frame_size: nothing is queued),
 /// NR_E_CONFIG (RX-only handle), NR_E_SYSTEM.
-///
-/// # Safety
-/// `frames` points to `count` nr_frame whose data is readable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_xdp_send(
     xdp: *mut nr_xdp,
@@ -600,9 +612,6 @@ pub unsafe extern "C" fn nr_xdp_send(
 /// Returns NR_OK; NR_TIMEOUT (every TX frame is in flight: nothing was
 /// reserved, try again after nr_xdp_complete()/nr_xdp_flush()); NR_E_CONFIG
 /// (RX-only handle); NR_E_INVALID_ARG; NR_E_SYSTEM.
-///
-/// # Safety
-/// `data` and `capacity` are writable or NULL.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_xdp_tx_alloc(
     xdp: *mut nr_xdp,
@@ -640,9 +649,6 @@ pub unsafe extern "C" fn nr_xdp_tx_alloc(
 /// Returns NR_OK; NR_E_INVALID_ARG (no frame reserved, or len 0: the frame
 /// stays reserved); NR_E_TOO_BIG (len > capacity); NR_E_BUSY (TX ring full:
 /// flush and submit again); NR_E_SYSTEM.
-///
-/// # Safety
-/// `xdp` is a live handle or NULL.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_xdp_tx_submit(xdp: *mut nr_xdp, len: u32) -> c_int {
     boundary(|| {
@@ -659,9 +665,6 @@ pub unsafe extern "C" fn nr_xdp_tx_submit(xdp: *mut nr_xdp, len: u32) -> c_int {
 ///
 /// Returns NR_OK (nothing left in flight); NR_TIMEOUT (frames still in
 /// flight); NR_E_CONFIG (RX-only handle); NR_E_INVALID_ARG; NR_E_SYSTEM.
-///
-/// # Safety
-/// `xdp` is a live handle or NULL.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_xdp_flush(xdp: *mut nr_xdp, timeout_ms: c_int) -> c_int {
     boundary(|| {
@@ -676,9 +679,6 @@ pub unsafe extern "C" fn nr_xdp_flush(xdp: *mut nr_xdp, timeout_ms: c_int) -> c_
 /// Reap TX completions: frames the kernel has sent become free for
 /// nr_xdp_send()/nr_xdp_tx_alloc(). (Those calls also reap by themselves.)
 /// Returns the number of frames completed (>= 0) or NR_E_INVALID_ARG.
-///
-/// # Safety
-/// `xdp` is a live handle or NULL.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_xdp_complete(xdp: *mut nr_xdp) -> c_int {
     boundary(|| {
@@ -693,14 +693,11 @@ pub unsafe extern "C" fn nr_xdp_complete(xdp: *mut nr_xdp) -> c_int {
 /// the previous call into `*delta`. Either may be NULL, not both.
 ///
 /// Returns NR_OK, NR_E_INVALID_ARG, NR_E_SYSTEM.
-///
-/// # Safety
-/// `total`/`delta` are writable or NULL.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_xdp_stats(
+pub unsafe extern "C" fn nr_xdp_get_stats(
     xdp: *mut nr_xdp,
-    total: *mut nr_xdp_statistics,
-    delta: *mut nr_xdp_statistics,
+    total: *mut nr_xdp_stats,
+    delta: *mut nr_xdp_stats,
 ) -> c_int {
     boundary(|| {
         // SAFETY: contract: a live handle used by one thread.
@@ -726,9 +723,6 @@ pub unsafe extern "C" fn nr_xdp_stats(
 /// The (first) socket's file descriptor, for poll/epoll: readable when its
 /// RX ring has frames. Owned by the handle: do not close it. Returns the fd
 /// (>= 0) or NR_E_INVALID_ARG.
-///
-/// # Safety
-/// `xdp` is a live handle or NULL.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_xdp_fd(xdp: *const nr_xdp) -> c_int {
     boundary(|| {
@@ -742,11 +736,12 @@ pub unsafe extern "C" fn nr_xdp_fd(xdp: *const nr_xdp) -> c_int {
 /// Stop the current or next wait of nr_xdp_next_batch(): it returns
 /// NR_BREAK (once per request). Safe from any thread and from a signal
 /// handler (an atomic store and one write(2)); does not set
-/// nr_last_error(). Returns NR_OK, or NR_E_INVALID_ARG for NULL or a closed
-/// handle.
+/// nr_last_error(). Returns NR_OK, or NR_E_INVALID_ARG for NULL.
 ///
-/// # Safety
-/// `xdp` is a live handle or NULL.
+/// The handle must be open: calling this during or after nr_xdp_close()
+/// is undefined behaviour (its memory is freed), as with pcap_breakloop()
+/// after pcap_close(). Stop signal handlers and other threads from calling
+/// it before you close the handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_xdp_breakloop(xdp: *const nr_xdp) -> c_int {
     guard(super::NR_E_INTERNAL, || {
@@ -783,7 +778,7 @@ mod tests {
         // SAFETY: as above.
         let c = unsafe { config_from_c(&cfg) }.unwrap();
         assert_eq!(c.frame_count, 64);
-        assert_eq!(c.direction, Direction::Rx);
+        assert_eq!(c.direction, XdpDirection::Rx);
         cfg.size = size_of::<nr_xdp_config>();
         // SAFETY: as above.
         assert!(unsafe { config_from_c(&cfg) }.is_err());

@@ -65,13 +65,13 @@ static void write_file(const char *path, int format)
 static void read_batches(const char *path, int want_format, int ns, nr_writer *copy)
 {
     nr_reader *r = NULL;
-    nr_file_info info;
+    nr_reader_info info;
     nr_batch *b;
     struct check c = {0, ns};
     int rc;
 
     CHECK(nr_reader_open(path, &r) == NR_OK);
-    CHECK(nr_reader_info(r, &info) == NR_OK);
+    CHECK(nr_reader_get_info(r, &info) == NR_OK);
     CHECK((int)info.format == want_format && info.link_type == NR_LINKTYPE_ETHERNET);
     while ((rc = nr_reader_next_batch(r, &b)) == NR_OK) {
         CHECK(nr_batch_len(b) > 0);

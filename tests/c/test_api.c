@@ -50,7 +50,7 @@ int main(void)
     CHECK(contains(nr_last_error(), "out"));
     CHECK(nr_next_batch(NULL, 0, NULL) == NR_E_INVALID_ARG);
     CHECK(nr_next_packet(NULL, 0, NULL) == NR_E_INVALID_ARG);
-    CHECK(nr_capture_stats(NULL, NULL, NULL) == NR_E_INVALID_ARG);
+    CHECK(nr_capture_get_stats(NULL, NULL, NULL) == NR_E_INVALID_ARG);
     CHECK(nr_capture_fd(NULL) == NR_E_INVALID_ARG);
     CHECK(nr_capture_breakloop(NULL) == NR_E_INVALID_ARG);
     CHECK(nr_batch_release(NULL) == NR_E_INVALID_ARG);
@@ -90,9 +90,10 @@ int main(void)
     cfg.frame_size = 1; /* beyond the "old" size: must be ignored */
     CHECK(nr_capture_open("lo", &cfg, &cap) == NR_OK);
     if (cap) {
-        nr_ring_info ri;
-        CHECK(nr_capture_ring_info(cap, &ri) == NR_OK);
-        CHECK(ri.block_size == 65536 && ri.block_count == 4 && ri.frame_size == 2048);
+        nr_capture_info ci;
+        CHECK(nr_capture_get_info(cap, &ci) == NR_OK);
+        CHECK(ci.ring.block_size == 65536 && ci.ring.block_count == 4 && ci.ring.frame_size == 2048);
+        CHECK(ci.ifindex == 1);
         CHECK(nr_capture_fd(cap) >= 0);
         nr_capture_close(cap);
     }

@@ -115,13 +115,13 @@ int main(int argc, char **argv)
         CHECK(nr_batch_for_each(b, on_packet, &rx) == NR_E_BAD_BATCH);
     }
 
-    nr_stats total, delta;
-    CHECK(nr_capture_stats(cap, &total, &delta) == NR_OK);
+    nr_capture_stats total, delta;
+    CHECK(nr_capture_get_stats(cap, &total, &delta) == NR_OK);
     CHECK(total.drops == 0);
     CHECK(total.packets >= count);
     CHECK(total.malformed == 0 && total.seq_gaps == 0);
-    nr_stats again;
-    CHECK(nr_capture_stats(cap, &again, NULL) == NR_OK);
+    nr_capture_stats again;
+    CHECK(nr_capture_get_stats(cap, &again, NULL) == NR_OK);
     CHECK(again.packets == total.packets); /* lifetime totals survive the kernel's reset-on-read */
 
     /* Non-blocking call with nothing ready. */

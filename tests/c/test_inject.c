@@ -79,8 +79,8 @@ int main(int argc, char **argv)
     CHECK(nr_injector_alloc(inj, 0, &buf, &cap) == NR_OK && buf != NULL && cap == 2016);
     CHECK(nr_injector_send(inj, 0) == NR_E_INVALID_ARG);
     CHECK(nr_injector_send(inj, 2017) == NR_E_TOO_BIG);
-    nr_inject_stats st;
-    CHECK(nr_injector_stats(inj, &st) == NR_OK);
+    nr_injector_stats st;
+    CHECK(nr_injector_get_stats(inj, &st, NULL) == NR_OK);
     CHECK(st.pending == 0 && st.available == 256 && st.sent == 0);
 
     /* Then COUNT frames: a third zero-copy, a third nr_inject, a third batched. */
@@ -121,7 +121,7 @@ int main(int argc, char **argv)
     }
     rc = nr_injector_wait_drained(inj, 5000);
     CHECK(rc == NR_OK);
-    CHECK(nr_injector_stats(inj, &st) == NR_OK);
+    CHECK(nr_injector_get_stats(inj, &st, NULL) == NR_OK);
     CHECK(st.sent == count && st.pending == 0 && st.rejected == 0);
     printf("RESULT sent=%" PRIu64 " rejected=%" PRIu64 " pending=%u failures=%d\n", st.sent, st.rejected,
            st.pending, failures);

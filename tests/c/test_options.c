@@ -99,7 +99,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < 2; i++) {
         CHECK(nr_capture_open(ifname, &cfg, &fo[i]) == NR_OK);
         nr_capture_info info;
-        CHECK(nr_capture_get_info(fo[i], &info, sizeof info) == NR_OK);
+        CHECK(nr_capture_get_info(fo[i], &info) == NR_OK);
         CHECK(info.fanout_joined && info.fanout_group == 4242);
         CHECK(info.warning == NULL);
     }
@@ -116,7 +116,7 @@ int main(int argc, char **argv)
     cfg.tstamp = NR_TSTAMP_HW_RAW;
     CHECK(nr_capture_open(ifname, &cfg, &ts) == NR_OK);
     nr_capture_info info;
-    CHECK(nr_capture_get_info(ts, &info, sizeof info) == NR_OK);
+    CHECK(nr_capture_get_info(ts, &info) == NR_OK);
     CHECK(info.tstamp_fallback && info.tstamp_source == NR_TSTAMP_SOFTWARE);
     CHECK(info.warning && strstr(info.warning, "SIOCSHWTSTAMP"));
     cfg.tstamp_fallback = false;
@@ -132,11 +132,11 @@ int main(int argc, char **argv)
     /* A profile, then still adjustable. */
     nr_capture *prof;
     base(&cfg, ns);
-    CHECK(nr_capture_config_profile(&cfg, NR_PROFILE_LOW_LATENCY) == NR_OK);
+    CHECK(nr_capture_config_apply_profile(&cfg, NR_PROFILE_LOW_LATENCY) == NR_OK);
     CHECK(cfg.block_size == 256u << 10 && cfg.block_timeout_ms == 1 && cfg.busy_poll_us == 50);
     cfg.block_count = 8;
     CHECK(nr_capture_open(ifname, &cfg, &prof) == NR_OK);
-    CHECK(nr_capture_config_profile(&cfg, 77) == NR_E_INVALID_ARG);
+    CHECK(nr_capture_config_apply_profile(&cfg, 77) == NR_E_INVALID_ARG);
 
     /* Bad C values are named. */
     base(&cfg, ns);
@@ -151,8 +151,8 @@ int main(int argc, char **argv)
 
     struct tally t = drain(filt);
     CHECK(t.packets == 10 && t.short_caps == 10 && t.udp53 == 10);
-    nr_stats st;
-    CHECK(nr_capture_stats(filt, &st, NULL) == NR_OK);
+    nr_capture_stats st;
+    CHECK(nr_capture_get_stats(filt, &st, NULL) == NR_OK);
     CHECK(st.packets == 10);
     struct tally a = drain(fo[0]), b = drain(fo[1]);
     CHECK(a.packets + b.packets == 20 && a.packets > 0 && b.packets > 0);

@@ -5,20 +5,21 @@
 //! frames captured on one side are copied into the other side's injector
 //! slots unchanged, byte for byte (a VLAN tag the kernel stripped into the
 //! metadata is put back). An optional callback sees every frame first and
-//! may drop it. One thread runs both directions; [`BridgeBreaker`] stops it
+//! may drop it. One thread runs both directions; [`Breaker`] stops it
 //! from any thread or a signal handler.
 
 use std::time::Duration;
 
 use super::capture::{Capture, CaptureConfig, Wait};
 use super::inject::{Injector, InjectorConfig};
+use crate::breaker::Breaker;
 use crate::error::{Error, ErrorKind, Result};
 use crate::packet::Packet;
 use crate::sys::socket::{self};
 
 /// Which way a frame goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
+pub enum BridgeDirection {
     /// Captured on interface A, injected on B.
     AToB = 0,
     /// Captured on interface B, injected on A.
@@ -73,15 +74,12 @@ pub struct BridgeStats {
     pub capture_drops: u64,
 }
 
-/// Stops [`Bridge::run`] (the shared [`crate::breaker::Breaker`]).
-pub type BridgeBreaker = crate::breaker::Breaker;
-
 /// A two-way bridge between interfaces A and B.
 #[derive(Debug)]
 pub struct Bridge {
     cap: [Capture; 2],
     inj: [Injector; 2],
-    brk: BridgeBreaker,
+    brk: Breaker,
     stats: [BridgeStats; 2],
 }
 
@@ -121,8 +119,8 @@ fn pump(
     cap: &mut Capture,
     inj: &mut Injector,
     st: &mut BridgeStats,
-    dir: Direction,
-    f: &mut dyn FnMut(Direction, &Packet<'_>) -> Verdict,
+    dir: BridgeDirection,
+    f: &mut dyn FnMut(BridgeDirection, &Packet<'_>) -> Verdict,
     wait: Option<Duration>,
 ) -> Result<bool> {
     let mut err = None;
@@ -174,23 +172,26 @@ impl Bridge {
         Ok(Bridge {
             cap,
             inj,
-            brk: BridgeBreaker::new()?,
+            brk: Breaker::new()?,
             stats: [BridgeStats::default(); 2],
         })
     }
 
     /// A handle that stops [`Bridge::run`] from any thread or a signal
     /// handler.
-    pub fn breaker(&self) -> BridgeBreaker {
+    pub fn breaker(&self) -> Breaker {
         self.brk.clone()
     }
 
-    /// Forward frames both ways until [`BridgeBreaker::break_loop`] (then
+    /// Forward frames both ways until [`Breaker::break_loop`] (then
     /// `Ok(())`; the request is consumed) or an error (an interface was
     /// removed: [`ErrorKind::InterfaceGone`]). `f` sees every frame before
     /// it is forwarded; its data is valid only during the call.
-    pub fn run(&mut self, mut f: impl FnMut(Direction, &Packet<'_>) -> Verdict) -> Result<()> {
-        let dirs = [Direction::AToB, Direction::BToA];
+    pub fn run(
+        &mut self,
+        mut f: impl FnMut(BridgeDirection, &Packet<'_>) -> Verdict,
+    ) -> Result<()> {
+        let dirs = [BridgeDirection::AToB, BridgeDirection::BToA];
         loop {
             if self.brk.take() {
                 return Ok(());

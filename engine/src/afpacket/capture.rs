@@ -338,7 +338,7 @@ pub struct RingInfo {
 /// (`PACKET_STATISTICS`, which resets on every read; netring sums them in
 /// 64 bits); the rest are counted by netring.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Stats {
+pub struct CaptureStats {
     /// Packets the kernel put into the ring.
     pub packets: u64,
     /// Packets the kernel dropped because the ring was full.
@@ -355,9 +355,9 @@ pub struct Stats {
     pub malformed: u64,
 }
 
-impl Stats {
-    fn minus(&self, o: &Stats) -> Stats {
-        Stats {
+impl CaptureStats {
+    fn minus(&self, o: &CaptureStats) -> CaptureStats {
+        CaptureStats {
             packets: self.packets - o.packets,
             drops: self.drops - o.drops,
             freezes: self.freezes - o.freezes,
@@ -411,8 +411,8 @@ pub struct Capture {
     held_hdr: BlockHeader,
     down: bool,
     last_seq: Option<u64>,
-    total: Stats,
-    reported: Stats,
+    total: CaptureStats,
+    reported: CaptureStats,
     last_error: Option<Malformed>,
     info: CaptureInfo,
     vlan_reinsert: bool,
@@ -563,8 +563,8 @@ impl Capture {
             held_hdr: BlockHeader::default(),
             down: false,
             last_seq: None,
-            total: Stats::default(),
-            reported: Stats::default(),
+            total: CaptureStats::default(),
+            reported: CaptureStats::default(),
             last_error: None,
             info,
             vlan_reinsert: cfg.vlan_reinsert,
@@ -1132,7 +1132,7 @@ impl Capture {
 
     /// Lifetime statistics and the change since the previous call.
     /// Reads (and thereby resets) the kernel's counters.
-    pub fn stats_with_delta(&mut self) -> Result<(Stats, Stats)> {
+    pub fn stats_with_delta(&mut self) -> Result<(CaptureStats, CaptureStats)> {
         let (st, _) = socket::getsockopt::<tp::TpacketStatsV3>(
             self.fd(),
             tp::SOL_PACKET,
@@ -1149,7 +1149,7 @@ impl Capture {
     }
 
     /// Lifetime statistics.
-    pub fn stats(&mut self) -> Result<Stats> {
+    pub fn stats(&mut self) -> Result<CaptureStats> {
         self.stats_with_delta().map(|(t, _)| t)
     }
 }

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::capture::{Batch, Breaker, Capture, CaptureConfig, Stats, Wait};
+use super::capture::{Batch, Breaker, Capture, CaptureConfig, CaptureStats, Wait};
 use crate::error::{Error, ErrorKind, Result};
 use crate::packet::{Packet, PacketFlags, PacketType};
 
@@ -68,7 +68,7 @@ pub struct ChannelStats {
     pub dropped: u64,
     /// The capture's own statistics (kernel drops included), as of the last
     /// block the thread handled (final after [`ChannelCapture::stop`]).
-    pub capture: Stats,
+    pub capture: CaptureStats,
 }
 
 #[derive(Debug, Default)]
@@ -76,7 +76,7 @@ struct Shared {
     queued: AtomicU64,
     dropped: AtomicU64,
     stop: AtomicBool,
-    capture: Mutex<Stats>,
+    capture: Mutex<CaptureStats>,
 }
 
 /// A capture drained by a background thread into a bounded queue.

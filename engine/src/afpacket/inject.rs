@@ -115,7 +115,7 @@ impl InjectorConfig {
 
 /// Counters of an [`Injector`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct InjectStats {
+pub struct InjectorStats {
     /// Frames the kernel took and finished with (lifetime).
     pub sent: u64,
     /// Frames the kernel refused (`TP_STATUS_WRONG_FORMAT`, or a sendmmsg
@@ -158,7 +158,7 @@ pub struct Injector {
     inflight: u32,
     /// Slots marked and not handed to the kernel yet (sendmmsg mode).
     unkicked: u32,
-    stats: InjectStats,
+    stats: InjectorStats,
 }
 
 impl std::fmt::Debug for Injector {
@@ -269,7 +269,7 @@ impl Injector {
             tail: 0,
             inflight: 0,
             unkicked: 0,
-            stats: InjectStats::default(),
+            stats: InjectorStats::default(),
         })
     }
 
@@ -697,9 +697,9 @@ impl Injector {
     }
 
     /// Counters (finished frames are collected first).
-    pub fn stats(&mut self) -> InjectStats {
+    pub fn stats(&mut self) -> InjectorStats {
         self.reclaim();
-        InjectStats {
+        InjectorStats {
             pending: self.inflight,
             available: self.frame_count - self.inflight,
             ..self.stats

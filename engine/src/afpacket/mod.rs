@@ -3,11 +3,11 @@
 pub mod block;
 pub mod capture;
 
-pub use capture::{Batch, Breaker, Capture, CaptureConfig, RingInfo, Stats, Wait};
+pub use capture::{Batch, Breaker, Capture, CaptureConfig, CaptureStats, RingInfo, Wait};
 pub mod inject;
-pub use inject::{InjectStats, Injector, InjectorConfig, Slot, TxMode};
+pub use inject::{Injector, InjectorConfig, InjectorStats, Slot, TxMode};
 pub mod bridge;
-pub use bridge::{Bridge, BridgeBreaker, BridgeConfig, BridgeStats, Direction, Verdict};
+pub use bridge::{Bridge, BridgeConfig, BridgeDirection, BridgeStats, Verdict};
 pub mod options;
 pub use options::{
     BpfInsn, CaptureDirection, CaptureInfo, Fanout, FanoutFlags, FanoutMode, Profile,

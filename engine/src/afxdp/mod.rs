@@ -34,6 +34,7 @@ use umem::{BadDesc, Umem};
 
 use crate::afpacket::Wait;
 use crate::batch::{Cursor, HeldBatch, Walk};
+use crate::breaker::Breaker;
 use crate::error::{Error, ErrorKind, Result};
 use crate::packet::{Packet, PacketFlags, PacketType};
 use crate::sys::socket::{self as sock, Deadline};
@@ -47,7 +48,7 @@ pub const IDLE_SLEEP_MIN: Duration = Duration::from_micros(50);
 
 /// Which rings the sockets get.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Direction {
+pub enum XdpDirection {
     /// Receive only (the default).
     #[default]
     Rx,
@@ -57,12 +58,12 @@ pub enum Direction {
     RxTx,
 }
 
-impl Direction {
+impl XdpDirection {
     fn rx(self) -> bool {
-        self != Direction::Tx
+        self != XdpDirection::Tx
     }
     fn tx(self) -> bool {
-        self != Direction::Rx
+        self != XdpDirection::Rx
     }
 }
 
@@ -86,7 +87,7 @@ pub struct XdpConfig {
     /// UMEM frames in total (split evenly between the queues). Default 4096.
     pub frame_count: u32,
     /// Rings to create. Default RX.
-    pub direction: Direction,
+    pub direction: XdpDirection,
     /// Frames per socket put into the fill ring at open, i.e. the RX share
     /// of the socket's frames; the rest are TX frames. 0 = automatic: all
     /// frames for RX, none for TX, half each for RX+TX.
@@ -122,7 +123,7 @@ impl Default for XdpConfig {
         XdpConfig {
             frame_size: 4096,
             frame_count: 4096,
-            direction: Direction::Rx,
+            direction: XdpDirection::Rx,
             fill_prefill: 0,
             rx_ring_size: 0,
             tx_ring_size: 0,
@@ -201,14 +202,14 @@ impl XdpConfig {
             ));
         }
         let rx_frames = match (self.direction, self.fill_prefill) {
-            (Direction::Tx, 0) => 0,
-            (Direction::Tx, p) => {
+            (XdpDirection::Tx, 0) => 0,
+            (XdpDirection::Tx, p) => {
                 return Err(Error::config(format!(
                     "fill_prefill {p} with direction TX: a TX-only socket receives nothing"
                 )));
             }
-            (Direction::Rx, 0) => per,
-            (Direction::RxTx, 0) => per / 2,
+            (XdpDirection::Rx, 0) => per,
+            (XdpDirection::RxTx, 0) => per / 2,
             (_, p) if p > per => {
                 return Err(Error::config(format!(
                     "fill_prefill {p} exceeds the {per} frames of each socket"
@@ -328,9 +329,6 @@ impl XdpStats {
     }
 }
 
-/// Stops a blocked or future wait of its [`Xdp`] (the shared [`Breaker`]).
-pub type XdpBreaker = crate::breaker::Breaker;
-
 /// An AF_XDP engine on one or more queues of one interface.
 ///
 /// Field order is drop order: the program is detached first, then the
@@ -340,7 +338,7 @@ pub struct Xdp {
     program: Option<Attached>,
     socks: Vec<XskSocket>,
     umem: Umem,
-    brk: XdpBreaker,
+    brk: Breaker,
     ifname: String,
     ifindex: i32,
     mac: [u8; 6],
@@ -495,7 +493,7 @@ impl Xdp {
             program: attached,
             socks,
             umem,
-            brk: XdpBreaker::new()?,
+            brk: Breaker::new()?,
             ifname: ifname.to_owned(),
             ifindex,
             mac,
@@ -591,7 +589,7 @@ impl Xdp {
     }
 
     /// A handle that stops waits from another thread or a signal handler.
-    pub fn breaker(&self) -> XdpBreaker {
+    pub fn breaker(&self) -> Breaker {
         self.brk.clone()
     }
 
@@ -1020,19 +1018,19 @@ mod tests {
         assert_eq!((g.rx_frames, g.tx_frames), (4096, 0));
         assert_eq!((g.fill, g.rx, g.tx), (4096, 4096, 0));
         let c = XdpConfig {
-            direction: Direction::RxTx,
+            direction: XdpDirection::RxTx,
             ..Default::default()
         };
         let g = c.geometry(2).unwrap();
         assert_eq!((g.per_socket, g.rx_frames, g.tx_frames), (2048, 1024, 1024));
         let c = XdpConfig {
-            direction: Direction::Tx,
+            direction: XdpDirection::Tx,
             ..Default::default()
         };
         let g = c.geometry(1).unwrap();
         assert_eq!((g.rx_frames, g.tx_frames, g.rx), (0, 4096, 0));
         let c = XdpConfig {
-            direction: Direction::RxTx,
+            direction: XdpDirection::RxTx,
             fill_prefill: 100,
             frame_count: 256,
             ..Default::default()
@@ -1067,7 +1065,7 @@ mod tests {
         );
         assert!(
             e(XdpConfig {
-                direction: Direction::RxTx,
+                direction: XdpDirection::RxTx,
                 fill_prefill: 4096,
                 ..Default::default()
             })

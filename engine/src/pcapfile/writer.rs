@@ -244,7 +244,7 @@ impl Writer {
 
     /// The counts the pcapng Interface Statistics Block written at close
     /// reports: packets the interface received and dropped (for example
-    /// [`Stats`](crate::Stats) `packets + drops` and `drops`). Ignored for
+    /// [`CaptureStats`](crate::CaptureStats) `packets + drops` and `drops`). Ignored for
     /// pcap.
     pub fn set_stats(&mut self, received: u64, dropped: u64) {
         self.recv = Some(received);
