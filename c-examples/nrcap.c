@@ -53,6 +53,17 @@ struct state {
     int write_failed;
 };
 
+/* What the command line asked for (parse_options(), at the end). */
+struct options {
+    const char *ifname, *wfile, *rfile;
+    int wformat;
+    unsigned long rotate_mb, rotate_files;
+    uint64_t limit;
+    int quiet, verbose;
+    nr_capture_config cfg;
+};
+static void parse_options(int argc, char **argv, struct options *o);
+
 static void print_packet(const nr_packet *p, int verbose)
 {
     time_t sec = (time_t)(p->ts_ns / 1000000000u);
@@ -102,9 +113,153 @@ static int on_packet(void *user, const nr_packet *p)
     return st->limit && st->packets >= st->limit; /* non-zero stops */
 }
 
-/* ---- capture options (issue 5): --bpf, --netns, --direction, --tstamp,
- * --profile, --fanout. Kept in one block so other option sets can be added
- * next to it. ---- */
+/* -r: packets from a capture file through the same batch API. */
+static int read_file(const char *path, struct state *st)
+{
+    nr_reader *r = NULL;
+    int status = 0;
+    if (nr_reader_open(path, &r) != NR_OK) {
+        fprintf(stderr, "nrcap: %s\n", nr_last_error());
+        nr_writer_close(st->writer);
+        return 1;
+    }
+    while (!g_stop) {
+        nr_batch *b;
+        int rc = nr_reader_next_batch(r, &b);
+        if (rc == NR_EOF)
+            break;
+        if (rc != NR_OK) {
+            fprintf(stderr, "nrcap: %s (%s)\n", nr_last_error(), nr_strerror(rc));
+            status = 1;
+            break;
+        }
+        if (st->writer && !st->write_each && !st->write_failed && nr_writer_write_batch(st->writer, b) != NR_OK) {
+            fprintf(stderr, "nrcap: write: %s\n", nr_last_error());
+            st->write_failed = 1;
+        }
+        rc = nr_batch_for_each(b, on_packet, st);
+        nr_batch_release(b);
+        if (rc == NR_STOPPED)
+            break;
+    }
+    nr_reader_close(r);
+    if (!st->quiet)
+        fflush(stdout);
+    if (st->writer && nr_writer_close(st->writer) != NR_OK) {
+        fprintf(stderr, "nrcap: %s\n", nr_last_error());
+        status = 1;
+    }
+    if (st->write_failed)
+        status = 1;
+    fprintf(stderr, "RESULT packets=%" PRIu64 " drops=0\n", st->packets);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    struct options o;
+    parse_options(argc, argv, &o); /* option parsing: at the end of this file */
+    struct state st = {0};
+    st.quiet = o.quiet;
+    st.verbose = o.verbose;
+    st.limit = o.limit;
+    nr_capture_config cfg = o.cfg;
+    const char *ifname = o.ifname, *wfile = o.wfile;
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    if (wfile) {
+        nr_writer_config wc;
+        NR_WRITER_CONFIG_INIT(&wc);
+        wc.snaplen = cfg.snaplen;
+        wc.rotate_bytes = (uint64_t)o.rotate_mb * 1000000u;
+        wc.rotate_files = (uint32_t)o.rotate_files;
+        wc.if_name = ifname;
+        if (nr_writer_open(wfile, o.wformat, &wc, &st.writer) != NR_OK) {
+            fprintf(stderr, "nrcap: %s\n", nr_last_error());
+            return 1;
+        }
+        st.write_each = st.limit != 0;
+    }
+    if (o.rfile)
+        return read_file(o.rfile, &st);
+
+    int rc = nr_capture_open(ifname, &cfg, &g_cap);
+    if (rc != NR_OK) {
+        fprintf(stderr, "nrcap: %s (%s)\n", nr_last_error(), nr_strerror(rc));
+        nr_writer_close(st.writer);
+        return 1;
+    }
+
+    nr_capture_info ci;
+    if (nr_capture_get_info(g_cap, &ci) == NR_OK) {
+        if (ci.warning)
+            fprintf(stderr, "nrcap: warning: %s\n", ci.warning);
+        if (!st.quiet)
+            fprintf(stderr, "nrcap: capturing on %s, ring %u x %u KiB%s\n", ifname, ci.ring.block_count,
+                    ci.ring.block_size / 1024, ci.ring.locked ? " (locked)" : "");
+    }
+
+    int status = 0;
+    for (;;) {
+        nr_batch *b;
+        rc = nr_next_batch(g_cap, 1000, &b);
+        if (rc == NR_OK) {
+            if (st.writer && !st.write_each && !st.write_failed && nr_writer_write_batch(st.writer, b) != NR_OK) {
+                fprintf(stderr, "nrcap: write: %s\n", nr_last_error());
+                st.write_failed = 1;
+            }
+            rc = nr_batch_for_each(b, on_packet, &st);
+            if (rc < 0)
+                fprintf(stderr, "nrcap: %s\n", nr_last_error());
+            nr_batch_release(b);
+            if (rc == NR_STOPPED)
+                break;
+            continue;
+        }
+        if (rc == NR_TIMEOUT || rc == NR_IFACE_DOWN) {
+            if (st.writer)
+                nr_writer_flush(st.writer); /* quiet moments: make the file complete */
+            continue;
+        }
+        if (rc == NR_BREAK)
+            break;
+        fprintf(stderr, "nrcap: %s (%s)\n", nr_last_error(), nr_strerror(rc));
+        status = 1;
+        break;
+    }
+    if (!st.quiet)
+        fflush(stdout);
+
+    nr_capture_stats total;
+    memset(&total, 0, sizeof total);
+    if (nr_capture_get_stats(g_cap, &total, NULL) != NR_OK)
+        fprintf(stderr, "nrcap: stats: %s\n", nr_last_error());
+    nr_capture *cap = g_cap;
+    g_cap = NULL;
+    nr_capture_close(cap);
+    if (st.writer) {
+        nr_writer_set_stats(st.writer, total.packets + total.drops, total.drops);
+        if (nr_writer_close(st.writer) != NR_OK) {
+            fprintf(stderr, "nrcap: closing %s: %s\n", wfile, nr_last_error());
+            status = 1;
+        }
+    }
+    if (st.write_failed)
+        status = 1;
+    fprintf(stderr, "RESULT packets=%" PRIu64 " drops=%" PRIu64 "\n", st.packets, total.drops);
+    return status;
+}
+
+/* ---- option parsing ---------------------------------------------------- */
+
+/* Capture options: --bpf, --netns, --direction, --tstamp, --profile,
+ * --fanout. */
 static nr_bpf_insn g_bpf[4096];
 
 /* Read the text `tcpdump -ddd` prints: the count, then "code jt jf k" lines. */
@@ -226,7 +381,6 @@ static const struct option long_options[] = {
     {"profile", required_argument, NULL, 1004}, {"fanout", required_argument, NULL, 1005},
     {NULL, 0, NULL, 0},
 };
-/* ---- end of capture options ---- */
 
 static void usage(void)
 {
@@ -265,179 +419,46 @@ static unsigned long parse_num(const char *s, const char *what)
     return v;
 }
 
-/* -r: packets from a capture file through the same batch API. */
-static int read_file(const char *path, struct state *st)
+static void parse_options(int argc, char **argv, struct options *o)
 {
-    nr_reader *r = NULL;
-    int status = 0;
-    if (nr_reader_open(path, &r) != NR_OK) {
-        fprintf(stderr, "nrcap: %s\n", nr_last_error());
-        nr_writer_close(st->writer);
-        return 1;
-    }
-    while (!g_stop) {
-        nr_batch *b;
-        int rc = nr_reader_next_batch(r, &b);
-        if (rc == NR_EOF)
-            break;
-        if (rc != NR_OK) {
-            fprintf(stderr, "nrcap: %s (%s)\n", nr_last_error(), nr_strerror(rc));
-            status = 1;
-            break;
-        }
-        if (st->writer && !st->write_each && !st->write_failed && nr_writer_write_batch(st->writer, b) != NR_OK) {
-            fprintf(stderr, "nrcap: write: %s\n", nr_last_error());
-            st->write_failed = 1;
-        }
-        rc = nr_batch_for_each(b, on_packet, st);
-        nr_batch_release(b);
-        if (rc == NR_STOPPED)
-            break;
-    }
-    nr_reader_close(r);
-    if (!st->quiet)
-        fflush(stdout);
-    if (st->writer && nr_writer_close(st->writer) != NR_OK) {
-        fprintf(stderr, "nrcap: %s\n", nr_last_error());
-        status = 1;
-    }
-    if (st->write_failed)
-        status = 1;
-    fprintf(stderr, "RESULT packets=%" PRIu64 " drops=0\n", st->packets);
-    return status;
-}
-
-int main(int argc, char **argv)
-{
-    const char *ifname = NULL, *wfile = NULL, *rfile = NULL;
-    int wformat = NR_FORMAT_PCAP;
-    unsigned long rotate_mb = 0, rotate_files = 0;
-    struct state st = {0};
-    nr_capture_config cfg;
-    NR_CAPTURE_CONFIG_INIT(&cfg);
-
+    memset(o, 0, sizeof *o);
+    o->wformat = NR_FORMAT_PCAP;
+    NR_CAPTURE_CONFIG_INIT(&o->cfg);
+    nr_capture_config *cfg = &o->cfg;
     int opt;
     while ((opt = getopt_long(argc, argv, "i:c:s:B:n:pqvw:F:C:W:r:h", long_options, NULL)) != -1) {
-        if (capture_option(opt, optarg, &cfg))
+        if (capture_option(opt, optarg, cfg))
             continue;
         switch (opt) {
-        case 'i': ifname = optarg; break;
-        case 'c': st.limit = parse_num(optarg, "count"); break;
-        case 's': cfg.snaplen = (uint32_t)parse_num(optarg, "snaplen"); break;
-        case 'B': cfg.block_size = (uint32_t)(parse_num(optarg, "block size") * 1024u); break;
-        case 'n': cfg.block_count = (uint32_t)parse_num(optarg, "block count"); break;
-        case 'p': cfg.promiscuous = false; break;
-        case 'q': st.quiet = 1; break;
-        case 'v': st.verbose = 1; break;
-        case 'w': wfile = optarg; break;
-        case 'r': rfile = optarg; break;
-        case 'C': rotate_mb = parse_num(optarg, "file size"); break;
-        case 'W': rotate_files = parse_num(optarg, "file count"); break;
+        case 'i': o->ifname = optarg; break;
+        case 'c': o->limit = parse_num(optarg, "count"); break;
+        case 's': cfg->snaplen = (uint32_t)parse_num(optarg, "snaplen"); break;
+        case 'B': cfg->block_size = (uint32_t)(parse_num(optarg, "block size") * 1024u); break;
+        case 'n': cfg->block_count = (uint32_t)parse_num(optarg, "block count"); break;
+        case 'p': cfg->promiscuous = false; break;
+        case 'q': o->quiet = 1; break;
+        case 'v': o->verbose = 1; break;
+        case 'w': o->wfile = optarg; break;
+        case 'r': o->rfile = optarg; break;
+        case 'C': o->rotate_mb = parse_num(optarg, "file size"); break;
+        case 'W': o->rotate_files = parse_num(optarg, "file count"); break;
         case 'F':
             if (strcmp(optarg, "pcap") == 0)
-                wformat = NR_FORMAT_PCAP;
+                o->wformat = NR_FORMAT_PCAP;
             else if (strcmp(optarg, "pcap-ns") == 0)
-                wformat = NR_FORMAT_PCAP_NS;
+                o->wformat = NR_FORMAT_PCAP_NS;
             else if (strcmp(optarg, "pcapng") == 0)
-                wformat = NR_FORMAT_PCAPNG;
+                o->wformat = NR_FORMAT_PCAPNG;
             else {
                 fprintf(stderr, "nrcap: unknown format '%s' (pcap, pcap-ns, pcapng)\n", optarg);
-                return 2;
+                exit(2);
             }
             break;
-        default: usage(); return 2;
+        default: usage(); exit(2);
         }
     }
-    if (!ifname == !rfile) {
+    if (!o->ifname == !o->rfile) {
         usage();
-        return 2;
+        exit(2);
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-
-    if (wfile) {
-        nr_writer_config wc;
-        NR_WRITER_CONFIG_INIT(&wc);
-        wc.snaplen = cfg.snaplen;
-        wc.rotate_bytes = (uint64_t)rotate_mb * 1000000u;
-        wc.rotate_files = (uint32_t)rotate_files;
-        wc.if_name = ifname;
-        if (nr_writer_open(wfile, wformat, &wc, &st.writer) != NR_OK) {
-            fprintf(stderr, "nrcap: %s\n", nr_last_error());
-            return 1;
-        }
-        st.write_each = st.limit != 0;
-    }
-    if (rfile)
-        return read_file(rfile, &st);
-
-    int rc = nr_capture_open(ifname, &cfg, &g_cap);
-    if (rc != NR_OK) {
-        fprintf(stderr, "nrcap: %s (%s)\n", nr_last_error(), nr_strerror(rc));
-        nr_writer_close(st.writer);
-        return 1;
-    }
-
-    nr_capture_info ci;
-    if (nr_capture_get_info(g_cap, &ci) == NR_OK) {
-        if (ci.warning)
-            fprintf(stderr, "nrcap: warning: %s\n", ci.warning);
-        if (!st.quiet)
-            fprintf(stderr, "nrcap: capturing on %s, ring %u x %u KiB%s\n", ifname, ci.ring.block_count,
-                    ci.ring.block_size / 1024, ci.ring.locked ? " (locked)" : "");
-    }
-
-    int status = 0;
-    for (;;) {
-        nr_batch *b;
-        rc = nr_next_batch(g_cap, 1000, &b);
-        if (rc == NR_OK) {
-            if (st.writer && !st.write_each && !st.write_failed && nr_writer_write_batch(st.writer, b) != NR_OK) {
-                fprintf(stderr, "nrcap: write: %s\n", nr_last_error());
-                st.write_failed = 1;
-            }
-            rc = nr_batch_for_each(b, on_packet, &st);
-            if (rc < 0)
-                fprintf(stderr, "nrcap: %s\n", nr_last_error());
-            nr_batch_release(b);
-            if (rc == NR_STOPPED)
-                break;
-            continue;
-        }
-        if (rc == NR_TIMEOUT || rc == NR_IFACE_DOWN) {
-            if (st.writer)
-                nr_writer_flush(st.writer); /* quiet moments: make the file complete */
-            continue;
-        }
-        if (rc == NR_BREAK)
-            break;
-        fprintf(stderr, "nrcap: %s (%s)\n", nr_last_error(), nr_strerror(rc));
-        status = 1;
-        break;
-    }
-    if (!st.quiet)
-        fflush(stdout);
-
-    nr_capture_stats total;
-    memset(&total, 0, sizeof total);
-    if (nr_capture_get_stats(g_cap, &total, NULL) != NR_OK)
-        fprintf(stderr, "nrcap: stats: %s\n", nr_last_error());
-    nr_capture *cap = g_cap;
-    g_cap = NULL;
-    nr_capture_close(cap);
-    if (st.writer) {
-        nr_writer_set_stats(st.writer, total.packets + total.drops, total.drops);
-        if (nr_writer_close(st.writer) != NR_OK) {
-            fprintf(stderr, "nrcap: closing %s: %s\n", wfile, nr_last_error());
-            status = 1;
-        }
-    }
-    if (st.write_failed)
-        status = 1;
-    fprintf(stderr, "RESULT packets=%" PRIu64 " drops=%" PRIu64 "\n", st.packets, total.drops);
-    return status;
 }

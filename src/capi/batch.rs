@@ -95,7 +95,7 @@ pub struct nr_packet {
     pub vlan_tpid: u16,
     /// EtherType (link-layer protocol) in host byte order.
     pub protocol: u16,
-    /// NR_PACKET_* direction/type.
+    /// An nr_packet_type (NR_PACKET_*): where the packet was going.
     pub pkt_type: u8,
 }
 

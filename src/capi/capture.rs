@@ -71,16 +71,16 @@ pub struct nr_capture_config {
     /// -1 = none. Not with `filter`, NR_DIRECTION_OUT or snaplen < 262144
     /// (NR_E_CONFIG). Default -1.
     pub ebpf_filter_fd: c_int,
-    /// NR_FANOUT_FLAG_* flags. Default 0.
+    /// nr_fanout_flag bits (NR_FANOUT_FLAG_*), OR-ed. Default 0.
     pub fanout_flags: u32,
     /// Fanout group id; must be 0 with NR_FANOUT_FLAG_UNIQUEID (the kernel
     /// chooses, read it back with nr_capture_get_info()). Default 0.
     pub fanout_group: u16,
-    /// NR_FANOUT_* mode; NR_FANOUT_NONE (0) joins no group. While the group
+    /// An nr_fanout_mode; NR_FANOUT_NONE (0) joins no group. While the group
     /// is not yet joined a reject-all filter is attached, so the socket sees
     /// no frame meant for another member. Default NR_FANOUT_NONE.
     pub fanout_mode: u8,
-    /// NR_DIRECTION_INOUT (default), NR_DIRECTION_IN (PACKET_IGNORE_OUTGOING)
+    /// An nr_direction: NR_DIRECTION_INOUT (default), NR_DIRECTION_IN (PACKET_IGNORE_OUTGOING)
     /// or NR_DIRECTION_OUT (a classic filter on the packet type).
     pub direction: u8,
     /// Program fd for NR_FANOUT_EBPF (returns the socket index); the caller
@@ -98,7 +98,7 @@ pub struct nr_capture_config {
     pub rcvbuf: u32,
     /// SO_BUSY_POLL_BUDGET; 0 = kernel default. Default 0.
     pub busy_poll_budget: u16,
-    /// NR_TSTAMP_SOFTWARE (default), NR_TSTAMP_HW_SYS or NR_TSTAMP_HW_RAW
+    /// An nr_tstamp_source: NR_TSTAMP_SOFTWARE (default), NR_TSTAMP_HW_SYS or NR_TSTAMP_HW_RAW
     /// (SIOCSHWTSTAMP + PACKET_TIMESTAMP). Each packet says where its
     /// timestamp came from (NR_PKT_TS_* flags).
     pub tstamp: u8,
@@ -970,7 +970,7 @@ pub struct nr_capture_info {
     pub fanout_group: u32,
     /// True if the capture is in a fanout group.
     pub fanout_joined: bool,
-    /// NR_TSTAMP_* source in effect (after any fallback).
+    /// The nr_tstamp_source in effect (after any fallback).
     pub tstamp_source: u8,
     /// True if a hardware source was asked for, the device could not, and
     /// the capture fell back to software timestamps.

@@ -56,7 +56,7 @@ pub struct nr_injector_config {
     /// Number of slots, 1..1048576 (rounded up to fill whole pages;
     /// nr_injector_get_info() tells the real number). Default 256.
     pub frame_count: u32,
-    /// NR_TX_AUTO, NR_TX_RING or NR_TX_SENDMMSG. Default NR_TX_AUTO.
+    /// An nr_tx_mode: NR_TX_AUTO, NR_TX_RING or NR_TX_SENDMMSG. Default NR_TX_AUTO.
     pub mode: u32,
     /// How long nr_inject() and nr_inject_batch() wait for a free slot when
     /// every slot is queued: < 0 no limit, 0 no wait, > 0 milliseconds.
@@ -199,7 +199,7 @@ impl From<InjectorStats> for nr_injector_stats {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct nr_injector_info {
-    /// The send path in use: NR_TX_RING or NR_TX_SENDMMSG (never NR_TX_AUTO).
+    /// The nr_tx_mode in use: NR_TX_RING or NR_TX_SENDMMSG (never NR_TX_AUTO).
     pub mode: u32,
     /// Number of slots.
     pub frame_count: u32,

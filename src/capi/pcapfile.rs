@@ -86,7 +86,7 @@ pub struct nr_writer_config {
     /// Bytes of each packet to store, 1..16777216; longer packets are cut
     /// (their wire length is kept). Default 262144.
     pub snaplen: u32,
-    /// Link type (LINKTYPE_* of the tcpdump.org list). Default 1 (Ethernet).
+    /// Link type (an nr_linktype, or any LINKTYPE_* of the tcpdump.org list). Default 1 (Ethernet).
     pub link_type: u32,
     /// Output buffer, written with one write(2) when full: 65536..268435456.
     /// Default 1048576.
@@ -478,7 +478,7 @@ pub struct nr_reader_info {
     /// File layout (pcapng files report NR_FORMAT_PCAPNG whatever their
     /// timestamp resolution).
     pub format: nr_format,
-    /// Link type of the file (pcapng: of its first interface).
+    /// Link type of the file (pcapng: of its first interface); see nr_linktype.
     pub link_type: u32,
     /// Snap length (pcapng: of its first interface; 0 = none).
     pub snaplen: u32,

@@ -104,7 +104,7 @@ pub struct nr_xdp_config {
     /// (16 MiB). The UMEM is pinned: it needs CAP_IPC_LOCK or a large
     /// enough RLIMIT_MEMLOCK.
     pub frame_count: u32,
-    /// NR_XDP_RX (default), NR_XDP_TX or NR_XDP_RXTX.
+    /// An nr_xdp_direction: NR_XDP_RX (default), NR_XDP_TX or NR_XDP_RXTX.
     pub direction: u32,
     /// Frames per socket put into the fill ring at open: the RX share of
     /// the socket's frames, the rest are TX frames. 0 = automatic (all for
@@ -118,9 +118,9 @@ pub struct nr_xdp_config {
     pub fill_ring_size: u32,
     /// Completion ring slots, a power of two; 0 = automatic.
     pub comp_ring_size: u32,
-    /// NR_XDP_BIND_AUTO (default), NR_XDP_BIND_COPY or NR_XDP_BIND_ZEROCOPY.
+    /// An nr_xdp_bind_mode: NR_XDP_BIND_AUTO (default), NR_XDP_BIND_COPY or NR_XDP_BIND_ZEROCOPY.
     pub bind_mode: u32,
-    /// NR_XDP_ATTACH_AUTO (default), NR_XDP_ATTACH_NATIVE or
+    /// An nr_xdp_attach_mode: NR_XDP_ATTACH_AUTO (default), NR_XDP_ATTACH_NATIVE or
     /// NR_XDP_ATTACH_GENERIC: where the built-in program runs.
     pub attach_mode: u32,
     /// -1 (default): netring loads and attaches its built-in redirect
