@@ -223,6 +223,38 @@ fn nrcap_counts_exactly_what_an_independent_sender_sent() {
     );
 }
 
+/// The README's first program: hello.c captures exactly what arrives and
+/// prints one line per packet with its real size.
+#[test]
+fn hello_example_captures_what_was_sent() {
+    let bin = root().join("build/bin/hello");
+    assert!(bin.exists(), "{} missing: run `make`", bin.display());
+    let net = Net::new();
+    const N: u32 = 10;
+    let child = net
+        .command(bin.to_str().unwrap())
+        .args([net.a.as_str(), &N.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_packet_socket(&net);
+    let tx = net.sender(&net.b);
+    for k in 0..N {
+        tx.send(&frame(test_frame_len(k), k, OTHER_MAC));
+    }
+    let (ok, out, err) = output_of(child);
+    assert!(ok, "{out}\n{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    let want: Vec<String> = (0..N)
+        .map(|k| {
+            let len = test_frame_len(k);
+            format!("packet {}: {len} bytes ({len} on the wire)", k + 1)
+        })
+        .collect();
+    assert_eq!(lines, want, "{err}");
+}
+
 #[test]
 fn nrcap_prints_lines_and_stops_on_sigint() {
     let net = Net::new();

@@ -1,6 +1,9 @@
 /* Capture from C: receive COUNT test frames sent by the test driver from the
  * veth peer, check every byte, then exercise the batch life cycle
  * (busy, double release), single-packet access and breakloop from a thread.
+ * Batches are walked both ways, alternately: nr_batch_for_each() and the
+ * array accessor nr_batch_fill() in chunks of 7 (then rewound and counted
+ * again).
  *
  * usage: test_capture IFACE COUNT
  * prints "READY" on stdout once the capture is open, then on exit
@@ -108,8 +111,32 @@ int main(int argc, char **argv)
         nr_batch *b2 = NULL;
         CHECK(nr_next_batch(cap, 0, &b2) == NR_E_BUSY);
         CHECK(b2 == NULL);
-        CHECK(nr_batch_for_each(b, on_packet, &rx) == NR_OK);
+        if (nr_batch_seq(b) % 2) {
+            CHECK(nr_batch_for_each(b, on_packet, &rx) == NR_OK);
+        } else {
+            nr_packet arr[7];
+            size_t n = 0, seen = 0;
+            while ((rc = nr_batch_fill(b, arr, 7, &n)) == NR_OK && n > 0) {
+                CHECK(n <= 7);
+                for (size_t i = 0; i < n; i++)
+                    on_packet(&rx, &arr[i]);
+                seen += n;
+            }
+            CHECK(rc == NR_OK);
+            CHECK(seen == nr_batch_len(b));
+            CHECK(nr_batch_fill(b, arr, 7, &n) == NR_OK && n == 0); /* stays at the end */
+            CHECK(nr_batch_rewind(b) == NR_OK);
+            size_t again = 0;
+            while (nr_batch_fill(b, arr, 7, &n) == NR_OK && n > 0)
+                again += n;
+            CHECK(again == seen);
+        }
         CHECK(nr_batch_release(b) == NR_OK);
+        {
+            nr_packet one;
+            size_t n = 0;
+            CHECK(nr_batch_fill(b, &one, 1, &n) == NR_E_BAD_BATCH); /* released */
+        }
         /* Double release is detected. */
         CHECK(nr_batch_release(b) == NR_E_BAD_BATCH);
         CHECK(nr_batch_for_each(b, on_packet, &rx) == NR_E_BAD_BATCH);
