@@ -13,6 +13,13 @@ for f in libnetring.so.0 libnetring.so libnetring.a pkgconfig/netring.pc; do
 done
 readelf -d "$lib/libnetring.so.0" | grep -q 'SONAME.*\[libnetring.so.0\]' || { echo "cinstall: wrong SONAME" >&2; exit 1; }
 cmp include/netring.h "$dest/usr/include/netring.h" || { echo "cinstall: header differs from include/netring.h" >&2; exit 1; }
+# One source for netring.pc: cargo-c's file must say what `make install`
+# writes from pkgconfig/netring.pc.in (prefix aside).
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+if ! diff <(sed -e 's|@PREFIX@|/usr|' -e "s|@VERSION@|$version|" pkgconfig/netring.pc.in) "$lib/pkgconfig/netring.pc"; then
+    echo "cinstall: netring.pc differs from pkgconfig/netring.pc.in (keep Cargo.toml's [package.metadata.capi.pkg_config] in step)" >&2
+    exit 1
+fi
 # Build a C program against the staged install through its pkg-config file.
 sed -e "s|^prefix=.*|prefix=$dest/usr|" "$lib/pkgconfig/netring.pc" > build/cinstall/netring.pc
 out=build/cinstall/test_api
