@@ -182,22 +182,7 @@ fn main() {
             .map(|b| SyntheticBatch::new(b).expect("synthetic block is well formed"))
             .collect();
         let (mut raw, mut rust, mut capi, mut fill) = (f64::MAX, f64::MAX, f64::MAX, f64::MAX);
-        let mut arr = vec![
-            nr_packet {
-                data: std::ptr::null(),
-                caplen: 0,
-                len: 0,
-                ts_ns: 0,
-                ifindex: 0,
-                rxhash: 0,
-                flags: 0,
-                vlan_tci: 0,
-                vlan_tpid: 0,
-                protocol: 0,
-                pkt_type: 0,
-            };
-            chunk
-        ];
+        let mut arr = vec![nr_packet::EMPTY; chunk];
         let mut k = 0usize;
         let mut next = move || {
             k = (k + 1) % nblocks;

@@ -100,7 +100,8 @@ pub struct nr_packet {
 }
 
 impl nr_packet {
-    pub(crate) const EMPTY: nr_packet = nr_packet {
+    /// A descriptor of nothing (NULL data, all zero), to initialise arrays.
+    pub const EMPTY: nr_packet = nr_packet {
         data: ptr::null(),
         caplen: 0,
         len: 0,
