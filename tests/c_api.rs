@@ -580,7 +580,10 @@ fn only_nr_symbols_are_exported_and_the_engine_exports_none() {
         &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("engine/src"),
         &mut hits,
     );
-    assert!(hits.is_empty(), "the engine crate must export nothing: {hits:?}");
+    assert!(
+        hits.is_empty(),
+        "the engine crate must export nothing: {hits:?}"
+    );
 }
 
 /// An independent receiver: a plain AF_PACKET socket (no netring code) on
