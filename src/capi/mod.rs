@@ -156,6 +156,7 @@ pub(crate) fn set_last_error(msg: &str) {
 /// `Err` becomes its status code with the message stored for
 /// nr_last_error().
 pub(crate) fn boundary(f: impl FnOnce() -> Result<c_int, Error>) -> c_int {
+    let _call = handle::Call::enter();
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(status)) => status,
         Ok(Err(e)) => {
@@ -172,6 +173,7 @@ pub(crate) fn boundary(f: impl FnOnce() -> Result<c_int, Error>) -> c_int {
 /// Like [`boundary`] for functions that return a value: a panic returns
 /// `default`.
 pub(crate) fn guard<T>(default: T, f: impl FnOnce() -> T) -> T {
+    let _call = handle::Call::enter();
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
         set_last_error("internal error in netring (a Rust panic was caught); please report it");
         default
