@@ -454,10 +454,10 @@ fn socket_in(netns: Option<&str>, cname: &CString, ifname: &str) -> Result<(Owne
     let cpath = CString::new(path.clone()).map_err(|_| Error::invalid_arg("netns contains NUL"))?;
     let target = so::open_ro(&cpath).map_err(|e| {
         if e.raw_os_error() == Some(libc::ENOENT) {
-            Error::new(
-                ErrorKind::NoDevice,
-                format!("netns '{ns}': {path} does not exist (`ip netns list` lists them)"),
-            )
+            // A configuration error: NR_E_NO_DEVICE says "no such interface".
+            Error::config(format!(
+                "netns '{ns}': {path} does not exist (`ip netns list` lists them)"
+            ))
         } else {
             Error::os(format!("netns '{ns}': opening {path}"), e)
         }
