@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../fuzz"
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(pcap_reader pcapng_reader tpacket_block xdp_desc config)
+[ ${#targets[@]} -gt 0 ] || targets=(pcap_reader pcapng_reader tpacket_block xdp_desc config bpf_filter)
 
 host=$(rustc -vV | sed -n 's/^host: //p')
 export RUSTFLAGS="--cfg fuzzing -Cpasses=sancov-module \
