@@ -196,3 +196,99 @@ fn full_disk_with_rotation_pcap() {
 fn full_disk_with_rotation_pcapng() {
     fill_disk(Format::Pcapng, 80 << 10, 0);
 }
+
+/// The probe: `nrcap -w` on a full filesystem exits 1 with the
+/// ENOSPC error, and the file it leaves is valid and holds the number of
+/// packets the message gives.
+#[test]
+fn nrcap_on_a_full_disk_leaves_a_valid_file() {
+    use std::io::Read;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    for fmt in ["pcap", "pcapng"] {
+        let fs = SmallFs::new(256);
+        let file = fs.dir.join(format!("cap.{fmt}"));
+        let net = common::Net::new();
+        const N: u32 = 2000;
+        let mut child = net
+            .command(cbuild_bin("nrcap").as_str())
+            .args(["-i", &net.a, "-q", "-c", &N.to_string(), "-F", fmt, "-w"])
+            .arg(&file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Ready: its packet socket is bound (ETH_P_ALL in /proc/net/packet).
+        let t = Instant::now();
+        loop {
+            let out = net.command("cat").arg("/proc/net/packet").output().unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            if text
+                .lines()
+                .skip(1)
+                .any(|l| l.split_whitespace().nth(3) == Some("0003"))
+            {
+                break;
+            }
+            assert!(t.elapsed() < Duration::from_secs(10), "nrcap never bound");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let tx = net.sender(&net.b);
+        for k in 0..N {
+            tx.send(&frame(1514, k, OTHER_MAC));
+        }
+        let t = Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if t.elapsed() > Duration::from_secs(20) {
+                let _ = child.kill();
+                panic!("{fmt}: nrcap did not finish");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert_eq!(status.code(), Some(1), "{fmt}: {err}");
+        assert!(err.contains("No space left on device"), "{fmt}: {err}");
+        let held: u64 = err
+            .split("it holds ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{fmt}: no count in: {err}"));
+        let counted = check_with_tools(&file);
+        let mut next = 0;
+        let mut r = Reader::open(&file).unwrap();
+        while let Some(p) = r.next_packet().unwrap() {
+            assert!(
+                p.data() == frame(1514, next, OTHER_MAC).as_slice(),
+                "{fmt}: packet {next}"
+            );
+            next += 1;
+        }
+        eprintln!(
+            "nrcap -w {fmt} on a full 256 KiB tmpfs: {counted} whole packets, message: {err}"
+        );
+        assert_eq!(counted, u64::from(next));
+        assert!(
+            counted >= held && counted > 0,
+            "{fmt}: file {counted}, message {held}"
+        );
+    }
+}
+
+fn cbuild_bin(name: &str) -> String {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("build/bin")
+        .join(name)
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
