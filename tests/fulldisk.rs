@@ -292,3 +292,41 @@ fn cbuild_bin(name: &str) -> String {
         .unwrap()
         .to_owned()
 }
+
+#[test]
+fn full_disk_with_a_file_ring_pcapng() {
+    // Ten numbered files (cap0..cap9) of 80 KiB: the disk fills before the
+    // ring wraps, so the files hold consecutive frames in name order.
+    fill_disk(Format::Pcapng, 80 << 10, 10);
+}
+
+/// A disk already full: not even the file header fits, and no empty (hence
+/// invalid) capture file is left behind.
+#[test]
+fn already_full_disk_leaves_no_empty_file() {
+    use std::io::Write;
+    let fs = SmallFs::new(64);
+    let mut filler = std::fs::File::create(fs.dir.join("filler")).unwrap();
+    let chunk = vec![0u8; 4096];
+    while filler.write_all(&chunk).is_ok() {}
+    for format in [Format::Pcap, Format::Pcapng] {
+        let path = fs.dir.join("cap");
+        let mut w = Writer::create(
+            &path,
+            &WriterConfig {
+                format,
+                buffer_size: 64 << 10,
+                ..WriterConfig::default()
+            },
+        )
+        .unwrap();
+        let f = frame(60, 0, OTHER_MAC);
+        w.write_raw(0, &f, 60).unwrap();
+        let e = w.flush().unwrap_err();
+        assert!(e.to_string().contains("the empty file was removed"), "{e}");
+        assert!(!path.exists(), "{format:?}: an empty capture file was left");
+        assert_eq!(w.stats().packets, 0);
+        drop(w);
+        assert!(!path.exists(), "{format:?}: closing recreated the file");
+    }
+}
