@@ -1815,6 +1815,14 @@ int nr_writer_set_stats(struct nr_writer *writer, uint64_t received, uint64_t dr
  * signal handler call nr_capture_breakloop() and flush or close from the
  * loop.
  *
+ * A failed write (a full disk, ENOSPC; a quota) never leaves half a
+ * record, here or in any call that writes (nr_writer_write_batch(),
+ * nr_writer_write_packet(), nr_writer_close(), a rotation): the file is
+ * cut back to its last whole record, the packets that did not fit are no
+ * longer counted in nr_writer_stats(), and nr_last_error() says how many
+ * packets the file holds. A file that could not even take its header is
+ * removed.
+ *
  * Returns NR_OK, NR_E_INVALID_ARG, NR_E_SYSTEM (write error).
  */
 int nr_writer_flush(struct nr_writer *writer);
@@ -1994,11 +2002,16 @@ int nr_xdp_get_info(const struct nr_xdp *xdp, struct nr_xdp_info *out);
  *
  * While frames flow, an empty ring is waited out with short sleeps (50 µs
  * growing to idle_sleep_us) instead of sleeping on the socket; after
- * 50 ms without a frame the wait blocks in poll() and costs no CPU.
+ * 50 ms without a frame the wait blocks in poll() and costs no CPU (in
+ * 50 ms slices that re-check the interface: an AF_XDP socket is not woken
+ * when its interface is removed).
  *
- * Returns NR_OK; NR_TIMEOUT; NR_BREAK (nr_xdp_breakloop()); NR_E_BUSY (a
- * batch is held); NR_E_CONFIG (TX-only handle); NR_E_INVALID_ARG;
- * NR_E_SYSTEM.
+ * Returns NR_OK; NR_TIMEOUT; NR_BREAK (nr_xdp_breakloop()); NR_IFACE_DOWN
+ * (the timeout passed while the interface was down); NR_E_IFACE_GONE (the
+ * interface was removed: reported within 50 ms, after every frame already
+ * in the RX ring was handed out); NR_E_BUSY (a batch is held, or another
+ * thread is in a call on this handle); NR_E_CONFIG (TX-only handle);
+ * NR_E_INVALID_ARG; NR_E_SYSTEM.
  *
  * # Safety
  * `xdp` is a live handle or NULL; `out` is writable or NULL.
