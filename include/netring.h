@@ -125,8 +125,12 @@ typedef enum nr_status {
    */
   NR_E_INVALID_ARG = -1,
   /**
-   * Missing privileges: capture needs CAP_NET_RAW (and CAP_NET_ADMIN for
-   * promiscuous mode).
+   * Missing privileges. nr_last_error() names the call that was refused
+   * and the capability it needs: CAP_NET_RAW for capture and injection
+   * sockets and AF_XDP sockets, CAP_BPF and CAP_NET_ADMIN for loading
+   * and attaching AF_XDP's XDP program, CAP_SYS_ADMIN for entering a
+   * network namespace, CAP_IPC_LOCK (or a larger RLIMIT_MEMLOCK) for
+   * locked memory.
    */
   NR_E_PERMISSION = -2,
   /**
@@ -147,8 +151,10 @@ typedef enum nr_status {
    */
   NR_E_IFACE_GONE = -6,
   /**
-   * The call is not allowed in the handle's current state (for example
-   * nr_next_batch() while a batch is still held).
+   * Something is in use; nr_last_error() says what: a batch of the handle
+   * is still held (nr_next_batch() before nr_batch_release()), another
+   * thread is inside a call on the same handle, or the AF_XDP queue is
+   * bound by another socket (or the kernel reported EBUSY).
    */
   NR_E_BUSY = -7,
   /**
@@ -441,7 +447,7 @@ typedef struct nr_capture_config {
   uint32_t block_size;
   /**
    * Number of blocks. Default 64 (a 256 MiB ring). On ENOMEM the library
-   * retries with fewer blocks, down to a quarter; nr_capture_ring_info()
+   * retries with fewer blocks, down to a quarter; nr_capture_get_info()
    * tells what was allocated.
    */
   uint32_t block_count;
@@ -1661,16 +1667,21 @@ int nr_xdp_get_info(const struct nr_xdp *xdp, struct nr_xdp_info *out);
  * the batch was taken: AF_XDP has no per-frame timestamp), ifindex,
  * protocol (EtherType), pkt_type (from the destination MAC), flags 0,
  * rxhash/vlan 0. Descriptors outside the UMEM are skipped and counted
- * (nr_xdp_stats.rx_refused). The callback must not call any function on
- * this handle.
+ * (nr_xdp_stats.rx_refused). A nr_batch_for_each() callback must not
+ * release the batch or close the handle.
  *
  * While frames flow, an empty ring is waited out with short sleeps (50 µs
  * growing to idle_sleep_us) instead of sleeping on the socket; after
- * 50 ms without a frame the wait blocks in poll() and costs no CPU.
+ * 50 ms without a frame the wait blocks in poll() and costs no CPU (in
+ * 50 ms slices that re-check the interface: an AF_XDP socket is not woken
+ * when its interface is removed).
  *
- * Returns NR_OK; NR_TIMEOUT; NR_BREAK (nr_xdp_breakloop()); NR_E_BUSY (a
- * batch is held); NR_E_CONFIG (TX-only handle); NR_E_INVALID_ARG;
- * NR_E_SYSTEM.
+ * Returns NR_OK; NR_TIMEOUT; NR_BREAK (nr_xdp_breakloop()); NR_IFACE_DOWN
+ * (the timeout passed while the interface was down); NR_E_IFACE_GONE (the
+ * interface was removed: reported within 50 ms, after every frame already
+ * in the RX ring was handed out); NR_E_BUSY (a batch is held, or another
+ * thread is in a call on this handle); NR_E_CONFIG (TX-only handle);
+ * NR_E_INVALID_ARG; NR_E_SYSTEM.
  */
 int nr_xdp_next_batch(struct nr_xdp *xdp, int timeout_ms, struct nr_batch **out);
 
@@ -1984,6 +1995,14 @@ int nr_writer_set_stats(struct nr_writer *writer, uint64_t received, uint64_t dr
  * or before a reader looks at the file. Not async-signal-safe: from a
  * signal handler call nr_capture_breakloop() and flush or close from the
  * loop.
+ *
+ * A failed write (a full disk, ENOSPC; a quota) never leaves half a
+ * record, here or in any call that writes (nr_writer_write_batch(),
+ * nr_writer_write_packet(), nr_writer_close(), a rotation): the file is
+ * cut back to its last whole record, the packets that did not fit are no
+ * longer counted in nr_writer_stats(), and nr_last_error() says how many
+ * packets the file holds. A file that could not even take its header is
+ * removed.
  *
  * Returns NR_OK, NR_E_INVALID_ARG, NR_E_SYSTEM (write error).
  */

@@ -36,7 +36,7 @@ pub struct nr_capture_config {
     /// Default 4194304 (4 MiB).
     pub block_size: u32,
     /// Number of blocks. Default 64 (a 256 MiB ring). On ENOMEM the library
-    /// retries with fewer blocks, down to a quarter; nr_capture_ring_info()
+    /// retries with fewer blocks, down to a quarter; nr_capture_get_info()
     /// tells what was allocated.
     pub block_count: u32,
     /// Frame size for the kernel's frame accounting: a multiple of 16, at

@@ -510,16 +510,21 @@ pub unsafe extern "C" fn nr_xdp_get_info(xdp: *const nr_xdp, out: *mut nr_xdp_in
 /// the batch was taken: AF_XDP has no per-frame timestamp), ifindex,
 /// protocol (EtherType), pkt_type (from the destination MAC), flags 0,
 /// rxhash/vlan 0. Descriptors outside the UMEM are skipped and counted
-/// (nr_xdp_stats.rx_refused). The callback must not call any function on
-/// this handle.
+/// (nr_xdp_stats.rx_refused). A nr_batch_for_each() callback must not
+/// release the batch or close the handle.
 ///
 /// While frames flow, an empty ring is waited out with short sleeps (50 µs
 /// growing to idle_sleep_us) instead of sleeping on the socket; after
-/// 50 ms without a frame the wait blocks in poll() and costs no CPU.
+/// 50 ms without a frame the wait blocks in poll() and costs no CPU (in
+/// 50 ms slices that re-check the interface: an AF_XDP socket is not woken
+/// when its interface is removed).
 ///
-/// Returns NR_OK; NR_TIMEOUT; NR_BREAK (nr_xdp_breakloop()); NR_E_BUSY (a
-/// batch is held); NR_E_CONFIG (TX-only handle); NR_E_INVALID_ARG;
-/// NR_E_SYSTEM.
+/// Returns NR_OK; NR_TIMEOUT; NR_BREAK (nr_xdp_breakloop()); NR_IFACE_DOWN
+/// (the timeout passed while the interface was down); NR_E_IFACE_GONE (the
+/// interface was removed: reported within 50 ms, after every frame already
+/// in the RX ring was handed out); NR_E_BUSY (a batch is held, or another
+/// thread is in a call on this handle); NR_E_CONFIG (TX-only handle);
+/// NR_E_INVALID_ARG; NR_E_SYSTEM.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_xdp_next_batch(
     xdp: *mut nr_xdp,
