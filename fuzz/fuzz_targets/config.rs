@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use netring_engine::CaptureConfig;
-use netring_engine::afxdp::{BindMode, Direction, XdpConfig};
+use netring_engine::afxdp::{BindMode, XdpConfig, XdpDirection};
 use netring_engine::pcapfile::{Format, WriterConfig};
 
 struct Bytes<'a>(&'a [u8]);
@@ -45,9 +45,9 @@ fuzz_target!(|data: &[u8]| {
         assert!(!e.message().is_empty());
     }
     let dir = match b.u32() % 3 {
-        0 => Direction::Rx,
-        1 => Direction::Tx,
-        _ => Direction::RxTx,
+        0 => XdpDirection::Rx,
+        1 => XdpDirection::Tx,
+        _ => XdpDirection::RxTx,
     };
     let xdp = XdpConfig {
         frame_size: b.u32(),
