@@ -21,6 +21,7 @@ pub mod afxdp;
 pub mod breaker;
 pub mod error;
 pub mod packet;
+pub mod parse;
 pub mod pcapfile;
 pub mod sys;
 
