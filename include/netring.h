@@ -1202,7 +1202,10 @@ typedef struct nr_layers {
   /**
    * 1 if vlan_tpid[0] / vlan_tci[0] is the tag the kernel stripped into
    * the packet metadata (nr_packet.flags NR_PKT_VLAN_VALID) rather than
-   * a tag in the bytes; the frame's own tags follow it.
+   * a tag in the bytes; the frame's own tags follow it. With
+   * nr_capture_config.vlan_reinsert the tag is in the bytes too: a
+   * frame whose first tag equals the metadata tag reports it once, from
+   * the bytes (vlan_from_metadata 0).
    */
   uint8_t vlan_from_metadata;
   /**

@@ -286,6 +286,11 @@ impl<'a> Layers<'a> {
     /// into the packet metadata ([`PacketFlags::VLAN_VALID`]) as
     /// `vlans[0]` with [`Layers::vlan_from_metadata`] set (offsets still
     /// refer to the bytes; the frame's own tags follow, two in all at most).
+    ///
+    /// A capture with `vlan_reinsert` puts the stripped tag back into the
+    /// bytes and keeps the metadata: when the frame's first tag is the
+    /// metadata tag (same TPID and TCI), it is reported once, from the
+    /// bytes.
     #[inline]
     pub fn parse_packet(p: &Packet<'a>) -> Layers<'a> {
         let mut l = Layers::empty(p.data);
@@ -295,6 +300,10 @@ impl<'a> Layers<'a> {
             } else {
                 TPID_8021Q
             };
+            if be16(p.data, 12) == Some(tpid) && be16(p.data, 14) == Some(p.vlan_tci) {
+                l.walk();
+                return l;
+            }
             l.vlans[0] = Vlan {
                 tpid,
                 tci: p.vlan_tci,

@@ -457,6 +457,22 @@ fn vlan_tags_and_metadata_tag() {
         ]
     );
     assert_eq!((l.link_len, l.l4), (18, L4::Udp));
+    // vlan_reinsert: the metadata tag is also the frame's first tag.
+    let p = Packet {
+        vlan_tci: 7,
+        vlan_tpid: 0x8100,
+        ..p
+    };
+    let l = p.layers();
+    assert!(!l.vlan_from_metadata);
+    assert_eq!(l.vlan_count, 1);
+    assert_eq!(
+        l.vlans[0],
+        Vlan {
+            tpid: 0x8100,
+            tci: 7
+        }
+    );
 }
 
 #[test]

@@ -104,7 +104,10 @@ pub struct nr_layers {
     pub vlan_count: u8,
     /// 1 if vlan_tpid[0] / vlan_tci[0] is the tag the kernel stripped into
     /// the packet metadata (nr_packet.flags NR_PKT_VLAN_VALID) rather than
-    /// a tag in the bytes; the frame's own tags follow it.
+    /// a tag in the bytes; the frame's own tags follow it. With
+    /// nr_capture_config.vlan_reinsert the tag is in the bytes too: a
+    /// frame whose first tag equals the metadata tag reports it once, from
+    /// the bytes (vlan_from_metadata 0).
     pub vlan_from_metadata: u8,
     /// IP protocol (IPv6: the next header after every extension header).
     pub ip_proto: u8,
@@ -204,9 +207,9 @@ impl From<&Layers<'_>> for nr_layers {
             src_port: l.src_port,
             dst_port: l.dst_port,
             tcp_flags: l.tcp_flags,
-            frag_flags: (f.dont_fragment as u8) * NR_FRAG_DF
-                | (f.more_fragments as u8) * NR_FRAG_MF
-                | (f.is_fragment as u8) * NR_FRAG_FRAGMENT,
+            frag_flags: if f.dont_fragment { NR_FRAG_DF } else { 0 }
+                | if f.more_fragments { NR_FRAG_MF } else { 0 }
+                | if f.is_fragment { NR_FRAG_FRAGMENT } else { 0 },
             frag_offset: f.offset,
             frag_id: f.id,
             src_addr: *l.src_addr_bytes(),
