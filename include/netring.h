@@ -2007,6 +2007,21 @@ int nr_injector_stats(struct nr_injector *inj, struct nr_inject_stats *out);
 int nr_injector_get_info(struct nr_injector *inj, struct nr_injector_info *out);
 
 /**
+ * The injector's socket file descriptor, for poll/epoll/select and event
+ * loops (libuv, libevent): wait for it to be writable (EPOLLOUT) when
+ * nr_injector_alloc(inj, 0, ...) returned NR_TIMEOUT (every slot queued),
+ * then flush and allocate again. Writable means: ring mode, the kernel
+ * has finished the frame at its ring position; sendmmsg mode, the socket
+ * buffer has room. The socket receives nothing, so it is never readable.
+ * Owned by the handle: do not read, write or close it. Returns the fd
+ * (>= 0) or NR_E_INVALID_ARG.
+ *
+ * # Safety
+ * `inj` is NULL or a live handle.
+ */
+int nr_injector_fd(struct nr_injector *inj);
+
+/**
  * Parse the headers of a packet, zero copy: where its link, network and
  * transport headers and its payload are, and their main fields (see
  * nr_layers). Works on any nr_packet (from a batch, nr_next_packet(), a

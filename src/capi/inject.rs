@@ -576,6 +576,26 @@ pub unsafe extern "C" fn nr_injector_get_info(
     })
 }
 
+/// The injector's socket file descriptor, for poll/epoll/select and event
+/// loops (libuv, libevent): wait for it to be writable (EPOLLOUT) when
+/// nr_injector_alloc(inj, 0, ...) returned NR_TIMEOUT (every slot queued),
+/// then flush and allocate again. Writable means: ring mode, the kernel
+/// has finished the frame at its ring position; sendmmsg mode, the socket
+/// buffer has room. The socket receives nothing, so it is never readable.
+/// Owned by the handle: do not read, write or close it. Returns the fd
+/// (>= 0) or NR_E_INVALID_ARG.
+///
+/// # Safety
+/// `inj` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nr_injector_fd(inj: *mut nr_injector) -> c_int {
+    boundary(|| {
+        // SAFETY: contract: a live handle used by one thread.
+        let h = unsafe { handle(inj) }?;
+        Ok(h.inj.fd())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
