@@ -18,6 +18,8 @@
 
 pub mod afpacket;
 pub mod afxdp;
+#[cfg(feature = "tokio")]
+pub mod asyncio;
 pub mod breaker;
 pub mod error;
 pub mod packet;
