@@ -45,6 +45,9 @@
 //! is the zero-copy form; [`AsyncCapture::packets`] is the `Stream`, paying
 //! one copy per packet (the same [`OwnedPacket`] the channel adapter uses).
 //!
+//! [`AsyncBridge`] forwards both ways between two interfaces with the same
+//! parts, stopped by dropping its `run()` future.
+//!
 //! Readiness: a TPACKET_V3 socket becomes readable when the kernel retires
 //! a ring block (full, or after `block_timeout_ms`), so that timeout bounds
 //! the latency. An injector's socket becomes writable when the kernel
@@ -65,8 +68,12 @@ use futures_core::Stream;
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
-use crate::afpacket::{Batch, Capture, Injector, OwnedPacket, Wait};
+use crate::afpacket::{
+    Batch, BridgeConfig, BridgeStats, Capture, CaptureConfig, Direction, Injector, OwnedPacket,
+    Verdict, Wait,
+};
 use crate::error::{Error, Result};
+use crate::packet::Packet;
 
 /// The capture's fd for the reactor (the capture owns it).
 #[derive(Debug)]
@@ -349,5 +356,150 @@ impl AsyncInjector {
             self.wait_and_flush(&mut nap).await?;
         }
         Ok(())
+    }
+}
+
+/// A two-way bridge between interfaces A and B on tokio's reactor: the
+/// [`Bridge`](crate::Bridge) shape (captures with `ignore_outgoing`, frames
+/// forwarded unchanged, byte for byte, a stripped VLAN tag put back, a
+/// callback that may drop), driven by `.await`s. Backpressure: while the
+/// far side's injector is full, forwarding waits (asynchronously) and the
+/// captured block stays held, so the pressure reaches the capture ring
+/// instead of frames being thrown away.
+#[derive(Debug)]
+pub struct AsyncBridge {
+    cap: [AsyncCapture; 2],
+    inj: [AsyncInjector; 2],
+    stats: [BridgeStats; 2],
+}
+
+impl AsyncBridge {
+    /// Open captures and injectors on `a` and `b` (in the calling thread's
+    /// network namespace) and register them with the current runtime.
+    pub fn open(a: &str, b: &str, cfg: &BridgeConfig) -> Result<AsyncBridge> {
+        if a == b {
+            return Err(Error::invalid_arg(format!(
+                "both sides of the bridge are '{a}': give two different interfaces"
+            )));
+        }
+        let ccfg = CaptureConfig {
+            ignore_outgoing: true,
+            ..cfg.capture.clone()
+        };
+        Ok(AsyncBridge {
+            cap: [
+                AsyncCapture::new(Capture::open(a, &ccfg)?)?,
+                AsyncCapture::new(Capture::open(b, &ccfg)?)?,
+            ],
+            inj: [
+                AsyncInjector::new(Injector::open(b, &cfg.inject)?)?,
+                AsyncInjector::new(Injector::open(a, &cfg.inject)?)?,
+            ],
+            stats: [BridgeStats::default(); 2],
+        })
+    }
+
+    /// Forward frames both ways until an error (an interface removed:
+    /// [`crate::ErrorKind::InterfaceGone`]); it never returns `Ok` by
+    /// itself: stop it by dropping the future (`tokio::select!`,
+    /// `tokio::time::timeout`, aborting its task), which is safe at any
+    /// `.await`: a frame is either queued whole or not at all. `f` sees
+    /// every frame first (its data is valid during the call only).
+    pub async fn run(
+        &mut self,
+        mut f: impl FnMut(Direction, &Packet<'_>) -> Verdict,
+    ) -> Result<()> {
+        let [cap_a, cap_b] = &mut self.cap;
+        loop {
+            // The first side with a ready block (both futures are
+            // cancel-safe: the other one takes nothing).
+            let (i, batch) = {
+                let mut fa = std::pin::pin!(cap_a.next_batch());
+                let mut fb = std::pin::pin!(cap_b.next_batch());
+                std::future::poll_fn(|cx| {
+                    if let Poll::Ready(r) = fa.as_mut().poll(cx) {
+                        return Poll::Ready(r.map(|b| (0, b)));
+                    }
+                    fb.as_mut().poll(cx).map(|r| r.map(|b| (1, b)))
+                })
+                .await?
+            };
+            let dir = if i == 0 {
+                Direction::AToB
+            } else {
+                Direction::BToA
+            };
+            let (inj, st) = (&mut self.inj[i], &mut self.stats[i]);
+            for p in batch.iter() {
+                if f(dir, &p) == Verdict::Drop {
+                    st.dropped += 1;
+                    continue;
+                }
+                if inj.forward(&p).await? {
+                    st.forwarded += 1;
+                } else {
+                    st.failed += 1;
+                }
+            }
+            drop(batch);
+            inj.get_mut().flush()?;
+        }
+    }
+
+    /// Per-direction counters: `[A→B, B→A]` (`failed`: frames too big for
+    /// the far side; nothing fails for lack of room).
+    pub fn stats(&mut self) -> Result<[BridgeStats; 2]> {
+        for i in 0..2 {
+            self.stats[i].capture_drops = self.cap[i].get_mut().stats()?.drops;
+        }
+        Ok(self.stats)
+    }
+
+    /// Wait (asynchronously) until both injectors handed every frame to
+    /// the kernel.
+    pub async fn drained(&mut self) -> Result<()> {
+        self.inj[0].drained().await?;
+        self.inj[1].drained().await
+    }
+}
+
+impl AsyncInjector {
+    /// Copy `p` into the next slot (waiting for one), re-inserting a VLAN
+    /// tag the kernel stripped; no flush. `Ok(false)`: it cannot fit.
+    async fn forward(&mut self, p: &Packet<'_>) -> Result<bool> {
+        let data = p.data();
+        let tag = p
+            .vlan_tci()
+            .map(|tci| (p.vlan_tpid().unwrap_or(0x8100), tci));
+        let len = data.len() + if tag.is_some() { 4 } else { 0 };
+        if len > self.get_ref().slot_capacity() || data.len() < 14 {
+            return Ok(false);
+        }
+        let mut nap = NAP_MIN;
+        loop {
+            let inj = &mut self.fd.get_mut().0;
+            if let Some(mut slot) = inj.slot() {
+                let buf = slot.buf();
+                match tag {
+                    None => buf[..len].copy_from_slice(data),
+                    Some((tpid, tci)) => {
+                        buf[..12].copy_from_slice(&data[..12]);
+                        buf[12..14].copy_from_slice(&tpid.to_be_bytes());
+                        buf[14..16].copy_from_slice(&tci.to_be_bytes());
+                        buf[16..len].copy_from_slice(&data[12..]);
+                    }
+                }
+                return match slot.send(len) {
+                    Ok(()) => Ok(true),
+                    Err(e) if e.kind() == crate::ErrorKind::TooBig => Ok(false),
+                    Err(e) => Err(e),
+                };
+            }
+            inj.flush()?;
+            if inj.has_free_slot() {
+                continue;
+            }
+            self.wait_and_flush(&mut nap).await?;
+        }
     }
 }

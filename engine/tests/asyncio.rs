@@ -210,3 +210,119 @@ fn async_injector_loses_nothing_under_backpressure() {
         "ticker ran {ticks} times in {took:?}: the runtime was blocked"
     );
 }
+
+/// The async bridge on two veth pairs (b ==veth== a [bridge] c ==veth== d):
+/// frames sent on b come out of d and frames sent on d out of b, byte for
+/// byte, except exactly those the callback dropped.
+#[test]
+fn async_bridge_forwards_both_ways_byte_exact() {
+    use netring::asyncio::AsyncBridge;
+    use netring::{BridgeConfig, Direction, Verdict};
+    const N: u32 = 1500;
+    const BA: u32 = 1_000_000;
+    let net = Net::new();
+    let (c, d) = (format!("{}c", net.a), format!("{}d", net.a));
+    net.ip(&["link", "add", &c, "type", "veth", "peer", "name", &d]);
+    net.ip(&["link", "set", &c, "up"]);
+    net.ip(&["link", "set", &d, "up"]);
+    let rx = CaptureConfig {
+        promiscuous: false,
+        ignore_outgoing: true,
+        ..small_ring()
+    };
+    let mut cap_b = net.enter(|| Capture::open(&net.b, &rx)).unwrap();
+    let mut cap_d = net.enter(|| Capture::open(&d, &rx)).unwrap();
+    let len = |i: u32| 60 + (i as usize * 13) % 1455;
+    let ab: Vec<Vec<u8>> = (0..N).map(|i| frame(len(i), i, OTHER_MAC)).collect();
+    let ba: Vec<Vec<u8>> = (0..N).map(|i| frame(len(i), BA + i, OTHER_MAC)).collect();
+    let want_d: Vec<Vec<u8>> = ab
+        .iter()
+        .filter(|f| frame_seq(f).unwrap() % 10 != 3)
+        .cloned()
+        .collect();
+    let want_b: Vec<Vec<u8>> = ba
+        .iter()
+        .filter(|f| (frame_seq(f).unwrap() - BA) % 7 != 0)
+        .cloned()
+        .collect();
+    let (nd, nb) = (want_d.len(), want_b.len());
+    let at_d = std::thread::spawn(move || {
+        common::collect(
+            &mut cap_d,
+            nd,
+            Duration::from_millis(300),
+            Duration::from_secs(30),
+        )
+    });
+    let at_b = std::thread::spawn(move || {
+        common::collect(
+            &mut cap_b,
+            nb,
+            Duration::from_millis(300),
+            Duration::from_secs(30),
+        )
+    });
+    let tx_b = net.sender(&net.b);
+    let tx_d = net.sender(&d);
+    let rt = runtime();
+    // Open in the namespace (the sockets stay there), registered with this
+    // runtime's reactor.
+    let handle = rt.handle().clone();
+    let mut bridge = net.enter(|| {
+        let _rt = handle.enter();
+        AsyncBridge::open(&net.a, &c, &BridgeConfig::default()).unwrap()
+    });
+    let senders = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        for i in 0..N as usize {
+            tx_b.send(&ab[i]);
+            tx_d.send(&ba[i]);
+        }
+    });
+    let stats = rt.block_on(async {
+        let ticks = ticker();
+        // Run until both receivers had time to see everything, then stop
+        // the bridge by dropping its future.
+        let run = tokio::time::timeout(
+            Duration::from_secs(3),
+            bridge.run(|dir, p| {
+                let seq = frame_seq(p.data()).unwrap_or(0);
+                let drop = match dir {
+                    Direction::AToB => seq % 10 == 3,
+                    Direction::BToA => (seq - BA) % 7 == 0,
+                };
+                if drop {
+                    Verdict::Drop
+                } else {
+                    Verdict::Forward
+                }
+            }),
+        )
+        .await;
+        assert!(run.is_err(), "the bridge stopped by itself: {run:?}");
+        bridge.drained().await.unwrap();
+        assert!(
+            ticks.load(Ordering::Relaxed) > 1000,
+            "the runtime was blocked"
+        );
+        bridge.stats().unwrap()
+    });
+    senders.join().unwrap();
+    let (got_d, got_b) = (at_d.join().unwrap(), at_b.join().unwrap());
+    assert_eq!(
+        got_d, want_d,
+        "A to B: every forwarded frame, byte for byte"
+    );
+    assert_eq!(
+        got_b, want_b,
+        "B to A: every forwarded frame, byte for byte"
+    );
+    assert_eq!(
+        (stats[0].forwarded, stats[0].dropped, stats[0].failed),
+        (nd as u64, (N as usize - nd) as u64, 0)
+    );
+    assert_eq!(
+        (stats[1].forwarded, stats[1].dropped, stats[1].failed),
+        (nb as u64, (N as usize - nb) as u64, 0)
+    );
+}
