@@ -241,6 +241,14 @@ fn be32(d: &[u8], off: usize) -> Option<u32> {
     }
 }
 
+/// A 4-byte address in the first 4 of 16 bytes, the rest zero, built in a
+/// register and stored whole (a 4-byte store into a zeroed array, read back
+/// as 16 bytes, stalls on store forwarding: ~4 ns a packet).
+#[inline(always)]
+fn v4_16(a: [u8; 4]) -> [u8; 16] {
+    u128::from(u32::from_le_bytes(a)).to_le_bytes()
+}
+
 impl<'a> Layers<'a> {
     fn empty(data: &'a [u8]) -> Layers<'a> {
         Layers {
@@ -300,17 +308,17 @@ impl<'a> Layers<'a> {
             } else {
                 TPID_8021Q
             };
-            if be16(p.data, 12) == Some(tpid) && be16(p.data, 14) == Some(p.vlan_tci) {
-                l.walk();
-                return l;
+            // Not re-inserted into the bytes already (vlan_reinsert)?
+            if be16(p.data, 12) != Some(tpid) || be16(p.data, 14) != Some(p.vlan_tci) {
+                l.vlans[0] = Vlan {
+                    tpid,
+                    tci: p.vlan_tci,
+                };
+                l.vlan_count = 1;
+                l.vlan_from_metadata = true;
             }
-            l.vlans[0] = Vlan {
-                tpid,
-                tci: p.vlan_tci,
-            };
-            l.vlan_count = 1;
-            l.vlan_from_metadata = true;
         }
+        // One exit, so the result is built in place (no copy of the struct).
         l.walk();
         l
     }
@@ -379,8 +387,8 @@ impl<'a> Layers<'a> {
             offset: frag_off,
             id: u16::from_be_bytes([h[4], h[5]]) as u32,
         };
-        self.src[..4].copy_from_slice(&h[12..16]);
-        self.dst[..4].copy_from_slice(&h[16..20]);
+        self.src = v4_16([h[12], h[13], h[14], h[15]]);
+        self.dst = v4_16([h[16], h[17], h[18], h[19]]);
         self.l3 = L3::Ipv4;
         self.ttl = h[8];
         self.ip_proto = h[9];
@@ -498,8 +506,8 @@ impl<'a> Layers<'a> {
         if plen == 4 {
             let spa = off + 8 + hlen;
             let tpa = spa + 4 + hlen;
-            self.src[..4].copy_from_slice(&d[spa..spa + 4]);
-            self.dst[..4].copy_from_slice(&d[tpa..tpa + 4]);
+            self.src = v4_16([d[spa], d[spa + 1], d[spa + 2], d[spa + 3]]);
+            self.dst = v4_16([d[tpa], d[tpa + 1], d[tpa + 2], d[tpa + 3]]);
         }
         self.net_off = off as u32;
         self.net_len = len as u32;
