@@ -265,10 +265,10 @@
 #define NR_PARSE_COMPLETE 0
 
 /**
- * nr_layers.status: the captured bytes (caplen, cut by the snap length)
- * end inside layer nr_layers.stop_layer. The layers before it are filled
- * in; that one and those after it are not (for NR_LAYER_PAYLOAD: every
- * header is filled in, the payload is cut).
+ * nr_layers.status: the captured bytes (caplen < len: the snap length cut
+ * the frame; or len 0, unknown) end inside layer nr_layers.stop_layer.
+ * The layers before it are filled in; that one and those after it are not
+ * (for NR_LAYER_PAYLOAD: every header is filled in, the payload is cut).
  */
 #define NR_PARSE_TRUNCATED 1
 
@@ -276,7 +276,8 @@
  * nr_layers.status: a header of layer nr_layers.stop_layer is impossible
  * (IPv4 IHL < 5, a version that disagrees with the EtherType, a length
  * shorter than its header, TCP data offset < 5, more than 16 IPv6
- * extension headers). The layers before it are filled in.
+ * extension headers), or the frame ends inside it although nothing was
+ * cut (caplen == len). The layers before it are filled in.
  */
 #define NR_PARSE_MALFORMED 2
 
@@ -358,8 +359,9 @@
 #define NR_L4_SCTP 5
 
 /**
- * nr_layers.l4: another IP protocol (ip_proto), not parsed: transport_len
- * is 0 and the payload is the whole IP payload.
+ * nr_layers.l4: another IP protocol (ip_proto), not parsed: transport_off
+ * is where its header starts, transport_len is 0, and the payload is the
+ * whole IP payload.
  */
 #define NR_L4_OTHER 255
 

@@ -80,7 +80,9 @@ pub enum ParseStatus {
     /// after it are left empty).
     #[default]
     Complete,
-    /// The captured bytes end inside this layer (snap length): the layers
+    /// The captured bytes end inside this layer (the snap length cut the
+    /// frame; [`Layers::parse_packet`] says `Malformed` instead when the
+    /// packet's wire length shows nothing was cut): the layers
     /// before it are filled in, this one and those after it are not (for
     /// [`Layer::Payload`]: every header is filled in, the payload is cut).
     Truncated(Layer),
@@ -295,6 +297,11 @@ impl<'a> Layers<'a> {
     /// `vlans[0]` with [`Layers::vlan_from_metadata`] set (offsets still
     /// refer to the bytes; the frame's own tags follow, two in all at most).
     ///
+    /// The packet's wire length tells a cut frame from a short one: when
+    /// nothing was cut (`wire_len` = captured length), a frame that ends
+    /// before its headers say is [`ParseStatus::Malformed`] rather than
+    /// `Truncated` (`wire_len` 0 means unknown: `Truncated`).
+    ///
     /// A capture with `vlan_reinsert` puts the stripped tag back into the
     /// bytes and keeps the metadata: when the frame's first tag is the
     /// metadata tag (same TPID and TCI), it is reported once, from the
@@ -318,8 +325,14 @@ impl<'a> Layers<'a> {
                 l.vlan_from_metadata = true;
             }
         }
-        // One exit, so the result is built in place (no copy of the struct).
         l.walk();
+        // Bytes missing although the capture was not cut: the headers
+        // announce more than the frame holds.
+        if let ParseStatus::Truncated(at) = l.status {
+            if p.wire_len != 0 && p.wire_len as usize <= p.data.len() {
+                l.status = ParseStatus::Malformed(at);
+            }
+        }
         l
     }
 

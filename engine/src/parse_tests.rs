@@ -719,3 +719,37 @@ fn never_reads_past_the_data() {
         }
     }
 }
+
+#[test]
+fn short_but_not_cut_is_malformed() {
+    let f = F::eth(&[], 0x0800).ipv4(17, 8 + 100, 0, 0).udp(1, 2, 100).b;
+    let short = &f[..60];
+    let p = |wire_len: u32| Packet {
+        data: short,
+        ts_ns: 0,
+        wire_len,
+        ifindex: 1,
+        rxhash: 0,
+        vlan_tci: 0,
+        vlan_tpid: 0,
+        protocol: 0x0800,
+        pkt_type: 0,
+        flags: PacketFlags::empty(),
+    };
+    // Cut by the snap length: truncated.
+    assert_eq!(
+        p(f.len() as u32).layers().status,
+        ParseStatus::Truncated(Layer::Payload)
+    );
+    // Nothing cut, yet the IP header announces 48 more bytes: malformed.
+    assert_eq!(
+        p(60).layers().status,
+        ParseStatus::Malformed(Layer::Payload)
+    );
+    // Wire length unknown.
+    assert_eq!(p(0).layers().status, ParseStatus::Truncated(Layer::Payload));
+    assert_eq!(
+        Layers::parse(short).status,
+        ParseStatus::Truncated(Layer::Payload)
+    );
+}

@@ -15,15 +15,16 @@ use crate::parse::{L3, L4, Layer, Layers, ParseStatus};
 /// consistent. An unknown EtherType or IP protocol ends the walk too (the
 /// layers after it are empty: l3/l4 NR_L3_NONE / NR_L4_OTHER).
 pub const NR_PARSE_COMPLETE: u8 = 0;
-/// nr_layers.status: the captured bytes (caplen, cut by the snap length)
-/// end inside layer nr_layers.stop_layer. The layers before it are filled
-/// in; that one and those after it are not (for NR_LAYER_PAYLOAD: every
-/// header is filled in, the payload is cut).
+/// nr_layers.status: the captured bytes (caplen < len: the snap length cut
+/// the frame; or len 0, unknown) end inside layer nr_layers.stop_layer.
+/// The layers before it are filled in; that one and those after it are not
+/// (for NR_LAYER_PAYLOAD: every header is filled in, the payload is cut).
 pub const NR_PARSE_TRUNCATED: u8 = 1;
 /// nr_layers.status: a header of layer nr_layers.stop_layer is impossible
 /// (IPv4 IHL < 5, a version that disagrees with the EtherType, a length
 /// shorter than its header, TCP data offset < 5, more than 16 IPv6
-/// extension headers). The layers before it are filled in.
+/// extension headers), or the frame ends inside it although nothing was
+/// cut (caplen == len). The layers before it are filled in.
 pub const NR_PARSE_MALFORMED: u8 = 2;
 
 /// nr_layers.stop_layer: none (status NR_PARSE_COMPLETE).
@@ -60,8 +61,9 @@ pub const NR_L4_ICMP: u8 = 3;
 pub const NR_L4_ICMPV6: u8 = 4;
 /// nr_layers.l4: SCTP (12-byte common header with the ports).
 pub const NR_L4_SCTP: u8 = 5;
-/// nr_layers.l4: another IP protocol (ip_proto), not parsed: transport_len
-/// is 0 and the payload is the whole IP payload.
+/// nr_layers.l4: another IP protocol (ip_proto), not parsed: transport_off
+/// is where its header starts, transport_len is 0, and the payload is the
+/// whole IP payload.
 pub const NR_L4_OTHER: u8 = 255;
 
 /// nr_layers.frag_flags: IPv4 "don't fragment".
