@@ -5,37 +5,56 @@
 //! runtime thread, every wait is an `.await`. The synchronous engines do
 //! the work; only the waiting changes.
 //!
+//! In `Cargo.toml`: `netring-engine = { ..., features = ["tokio"] }` and
+//! `tokio = { version = "1", features = ["rt-multi-thread", "macros"] }`.
+//! Create the handles inside the runtime (they register with its reactor);
+//! run as root (or with CAP_NET_RAW).
+//!
 //! ```no_run
-//! use futures_core::Stream;
 //! use netring_engine::asyncio::{AsyncCapture, AsyncInjector};
 //! use netring_engine::{Capture, CaptureConfig, Injector, InjectorConfig};
 //!
-//! # async fn run() -> netring_engine::Result<()> {
-//! // Zero copy: one ring block at a time.
-//! let mut cap = AsyncCapture::new(Capture::open("veth0", &CaptureConfig::default())?)?;
-//! let mut n = 0;
-//! while n < 1000 {
-//!     let mut batch = cap.next_batch().await?; // waits without blocking the runtime
-//!     batch.for_each(|p| {
-//!         n += 1;
-//!         let l = p.layers(); // header parsing, zero copy
-//!         let _ = (l.src_ip(), l.dst_port);
-//!         true
+//! #[tokio::main]
+//! async fn main() -> netring_engine::Result<()> {
+//!     // Injection with backpressure, in its own task: send() waits for a
+//!     // free slot (never drops a frame), drained() until the kernel took
+//!     // every frame.
+//!     let mut inj = AsyncInjector::new(Injector::open("veth1", &InjectorConfig::default())?)?;
+//!     let sender = tokio::spawn(async move {
+//!         let mut frame = [0u8; 60];
+//!         frame[..6].copy_from_slice(&[0xff; 6]); // broadcast
+//!         frame[12..14].copy_from_slice(&0x88b5u16.to_be_bytes());
+//!         for seq in 0..1000u32 {
+//!             frame[14..18].copy_from_slice(&seq.to_be_bytes());
+//!             inj.send(&frame).await?;
+//!         }
+//!         inj.drained().await
 //!     });
-//! } // each batch goes back to the kernel when dropped
 //!
-//! // Or a Stream of owned packets (one copy per packet), for combinators:
-//! let mut packets = std::pin::pin!(cap.packets());
-//! let first = std::future::poll_fn(|cx| packets.as_mut().poll_next(cx)).await;
+//!     // Zero copy: one ring block at a time; it goes back to the kernel
+//!     // when the batch is dropped.
+//!     let mut cap = AsyncCapture::new(Capture::open("veth0", &CaptureConfig::default())?)?;
+//!     let mut n = 0;
+//!     while n < 1000 {
+//!         let mut batch = cap.next_batch().await?; // never blocks the runtime
+//!         batch.for_each(|p| {
+//!             n += 1;
+//!             let l = p.layers(); // header parsing, zero copy
+//!             println!("{} bytes, ethertype {:#06x}, {:?}", p.caplen(), l.ethertype, l.src_ip());
+//!             true
+//!         });
+//!     }
+//!     sender.await.expect("sender task")?;
 //!
-//! // Injection with backpressure: send() waits for a free slot, never
-//! // drops a frame; drained() waits until the kernel took every frame.
-//! let mut inj = AsyncInjector::new(Injector::open("veth1", &InjectorConfig::default())?)?;
-//! inj.send(&[0u8; 60]).await?;
-//! inj.drained().await?;
-//! # let _ = first;
-//! # Ok(())
-//! # }
+//!     // Or owned packets (one copy each), also as a futures `Stream`
+//!     // (re-exported here as `Stream`) for combinators:
+//!     let mut packets = cap.packets();
+//!     while let Some(p) = packets.next_packet().await {
+//!         let p = p?;
+//!         println!("{} bytes at {} ns", p.data.len(), p.ts_ns);
+//!     }
+//!     Ok(())
+//! }
 //! ```
 //!
 //! Why no `Stream` of [`Batch`]es: a batch borrows the capture's ring (its
@@ -64,7 +83,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use futures_core::Stream;
+/// The `Stream` trait ([`futures_core::Stream`]) [`PacketStream`]
+/// implements, re-exported so that no other dependency is needed to name it.
+pub use futures_core::Stream;
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
@@ -224,6 +245,15 @@ pub struct PacketStream<'a> {
     cap: &'a mut AsyncCapture,
     queue: VecDeque<OwnedPacket>,
     down: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl PacketStream<'_> {
+    /// The next packet (`None` never comes: the stream does not end by
+    /// itself). The same as `StreamExt::next` from futures or tokio-stream,
+    /// without either. Cancel-safe.
+    pub async fn next_packet(&mut self) -> Option<Result<OwnedPacket>> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
 }
 
 impl Stream for PacketStream<'_> {
