@@ -66,14 +66,14 @@ test: deps all
 	bash scripts/test.sh
 
 bench: deps all
-	$(CARGO) build --release --locked --example micro
+	$(CARGO) build --release --locked --example micro --example parse
 	MICRO=$(RELEASE)/examples/micro bash bench/bench.sh $(BENCH_ARGS)
 
 # The smoke run only checks that every benchmark still produces numbers, so
 # the micro benchmark may come from the debug build (cargo test --all-targets
 # has built it already).
 bench-smoke: all
-	$(CARGO) build --locked --example micro
+	$(CARGO) build --locked --example micro --example parse
 	MICRO=$(or $(CARGO_TARGET_DIR),target)/debug/examples/micro bash bench/bench.sh --smoke
 
 fuzz: deps

@@ -46,6 +46,21 @@ const SECTIONS: &[(&str, &str, &[&str])] = &[
         &["nr_batch", "nr_packet", "NR_PKT_"],
     ),
     (
+        "Header parsing",
+        "Where each protocol header of a packet starts and ends, zero copy: \
+         Ethernet, VLAN tags, IPv4, IPv6 with extension headers, ARP, TCP, \
+         UDP, SCTP, ICMP.",
+        &[
+            "=nr_packet_parse",
+            "nr_layers",
+            "nr_parse_status",
+            "nr_layer",
+            "nr_l3",
+            "nr_l4",
+            "nr_frag_flag",
+        ],
+    ),
+    (
         "Injection",
         "Sending frames: zero-copy slots of a TX ring (or sendmmsg), and \
          copying conveniences.",
@@ -210,6 +225,15 @@ fn items(body: &str, is_fn: bool) -> Vec<Item> {
 }
 
 fn section_of(it: &Item) -> usize {
+    // Exact names first, so `=nr_packet_parse` wins over a `nr_packet` prefix.
+    for (i, (_, _, names)) in SECTIONS.iter().enumerate() {
+        if names
+            .iter()
+            .any(|p| p.strip_prefix('=') == Some(it.name.as_str()))
+        {
+            return i;
+        }
+    }
     for (i, (_, _, prefixes)) in SECTIONS.iter().enumerate() {
         for p in prefixes.iter() {
             let hit = if *p == "@handles" {

@@ -33,7 +33,8 @@ while [ $# -gt 0 ]; do
 done
 [ "$(id -u)" = 0 ] || { echo "bench.sh: run as root (namespaces, packet sockets, XDP)" >&2; exit 1; }
 MICRO=${MICRO:-$ROOT/target/release/examples/micro}
-for p in "$ROOT/build/bin/nrcap" "$ROOT/build/bin/nrsend" "$ROOT/build/bin/nrxdp" "$MICRO"; do
+PARSE=${PARSE:-$(dirname "$MICRO")/parse}
+for p in "$ROOT/build/bin/nrcap" "$ROOT/build/bin/nrsend" "$ROOT/build/bin/nrxdp" "$MICRO" "$PARSE"; do
     [ -x "$p" ] || { echo "bench.sh: $p missing: run it through make (make bench / make bench-smoke)" >&2; exit 1; }
 done
 
@@ -62,6 +63,8 @@ if [ "$SMOKE" = 1 ]; then
         { cat "$RUN/tx.log"; exit 1; }
     log "bench-smoke: micro"
     "$MICRO" --secs 0.01 --trials 1 --block-size 262144 > "$RUN/micro.txt"
+    log "bench-smoke: parse"
+    "$PARSE" --secs 0.01 --trials 1 > "$RUN/parse.txt"
     if ! python3 "$HERE/summarize.py" check "$RUN"; then
         echo "bench-smoke: FAILED; logs in $RUN" >&2
         exit 1
@@ -85,6 +88,7 @@ OUTDIR=${OUTDIR:-$HERE/results/$(date +%Y-%m-%d)}
     echo "  - \`bench/run.sh -d $DUR -r $REPS -R nrcap nrcap nrxdp nrxdp_generic min_xsk min_xsk_generic\`"
     echo "  - \`bench/tx.sh -d $DUR -r $REPS nrsend nrsend_ring min_tx pcap_inject trafgen\`"
     echo "  - \`cargo run --release --example micro -- --secs 0.3 --trials 7\`"
+    echo "  - \`cargo run --release --example parse -- --secs 0.3 --trials 7\`"
     echo "  - every consumer/sender command line: see the meta lines below"
 } > "$RUN/meta.txt"
 
@@ -96,6 +100,8 @@ log "TX"
 "$HERE/tx.sh" -d "$DUR" -r "$REPS" -o "$RUN/tx" nrsend nrsend_ring min_tx pcap_inject trafgen
 log "micro"
 taskset -c "${CB_CAP_CPU:-1}" "$MICRO" --secs 0.3 --trials 7 | tee "$RUN/micro.txt"
+log "parse"
+taskset -c "${CB_CAP_CPU:-1}" "$PARSE" --secs 0.3 --trials 7 | tee "$RUN/parse.txt"
 {
     echo "- load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "- consumers and senders:"

@@ -206,6 +206,36 @@ def read_micro(path):
     return out
 
 
+def read_parse(path):
+    """examples/parse.rs: RESULT parse kind=.. ours_ns=.. capi_ns=.. etherparse_ns=.."""
+    out = {}
+    if not os.path.exists(path):
+        return out
+    for line in open(path):
+        if line.startswith("RESULT parse"):
+            kind = re.search(r"kind=(\w+)", line).group(1)
+            out[kind] = {k_: float(v) for k_, v in re.findall(r"(\w+)=([0-9.]+)", line)}
+    return out
+
+
+def parse_section(run):
+    """The header-parsing table and its goal rows (markdown lines)."""
+    pr = read_parse(os.path.join(run, "parse.txt"))
+    if not pr:
+        return []
+    md = ["# Header parsing (ns/packet, 4096 frames of one kind, min of trials; examples/parse.rs)", "",
+          "| frames | bytes | netring Rust Layers::parse | C nr_packet_parse | etherparse SlicedPacket "
+          "| etherparse LaxSlicedPacket |", "|---|---|---|---|---|---|"]
+    for kind, m in pr.items():
+        md.append(f"| {kind} | {m['len']:.0f} | {m['ours_ns']:.2f} | {m['capi_ns']:.2f} | {m['etherparse_ns']:.2f} "
+                  f"| {m['etherparse_lax_ns']:.2f} |")
+    if "udp4" in pr:
+        v = pr["udp4"]["ours_ns"]
+        md += ["", f"Goal: Ethernet/IPv4/UDP parse <= 10 ns/packet (Rust): {v:.2f} ns, "
+               f"{'met' if v <= 10.0 else '**not met**'}; from C: {pr['udp4']['capi_ns']:.2f} ns."]
+    return md + [""]
+
+
 def rep_ratio(per, size, a, b, key):
     """Median over repetitions of per[a][key] / per[b][key] (same repetition)."""
     ra, rb = per.get((size, a), {}), per.get((size, b), {})
@@ -421,12 +451,13 @@ def report(run, out_dir):
                       f"| {m['capi_ns']:.2f} | {m['capi_minus_raw_ns']:.2f} | {m.get('fill_ns', math.nan):.2f} "
                       f"| {m.get('fill_minus_raw_ns', math.nan):.2f} |")
         md.append("")
+    md += parse_section(run)
     with open(os.path.join(out_dir, "summary.md"), "w") as f:
         f.write("\n".join(md) + "\n")
     with open(os.path.join(out_dir, "plot.svg"), "w") as f:
         f.write(plot(rxp, rs, xdpp, xs, txp, ts, micro))
     for src, dst in (("rx/rx.tsv", "rx.tsv"), ("xdp/rx.tsv", "xdp.tsv"), ("tx/tx.tsv", "tx.tsv"),
-                     ("micro.txt", "micro.txt")):
+                     ("micro.txt", "micro.txt"), ("parse.txt", "parse.txt")):
         if os.path.exists(os.path.join(run, src)):
             shutil.copy(os.path.join(run, src), os.path.join(out_dir, dst))
     print("\n".join(md))
@@ -465,6 +496,12 @@ def check(run):
     for size, m in micro.items():
         if not all(m.get(k_, 0) > 0 for k_ in ("raw_ns", "rust_ns", "capi_ns", "fill_ns")):
             bad.append(f"micro {size}: {m}")
+    pr = read_parse(os.path.join(run, "parse.txt"))
+    if not pr:
+        bad.append("parse: no RESULT line")
+    for kind, m in pr.items():
+        if not all(m[k_] > 0 for k_ in ("ours_ns", "capi_ns", "etherparse_ns")):
+            bad.append(f"parse {kind}: {m}")
     for b in bad:
         print("bench-smoke: " + b)
     return not bad

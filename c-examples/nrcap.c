@@ -23,6 +23,7 @@
 #define _GNU_SOURCE
 #include <netring.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -64,6 +65,53 @@ struct options {
 };
 static void parse_options(int argc, char **argv, struct options *o);
 
+/* -v: a second line with what nr_packet_parse() found, as key=value pairs. */
+static void print_layers(const nr_packet *p)
+{
+    static const char *const status[] = {"complete", "truncated", "malformed"};
+    static const char *const layer[] = {"none", "link", "network", "transport", "payload"};
+    static const char *const l3[] = {"none", "ipv4", "ipv6", "arp"};
+    static const char *const l4[] = {"none", "tcp", "udp", "icmp", "icmpv6", "sctp"};
+    nr_layers l;
+    l.size = sizeof l;
+    if (nr_packet_parse(p, &l) != NR_OK) {
+        printf("  parse: error %s\n", nr_last_error());
+        return;
+    }
+    printf("  parse: status=%s", l.status <= 2 ? status[l.status] : "?");
+    if (l.status != NR_PARSE_COMPLETE)
+        printf(" at=%s", l.stop_layer <= 4 ? layer[l.stop_layer] : "?");
+    printf(" ethertype=0x%04x", l.ethertype);
+    for (unsigned i = 0; i < l.vlan_count && i < 2; i++)
+        printf(" vlan%u=0x%04x/%u%s", i, l.vlan_tpid[i], l.vlan_tci[i] & 0x0fffu,
+               i == 0 && l.vlan_from_metadata ? "(meta)" : "");
+    printf(" link=0+%u", l.link_len);
+    if (l.l3 != NR_L3_NONE) {
+        char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+        int af = l.l3 == NR_L3_IPV6 ? AF_INET6 : AF_INET;
+        inet_ntop(af, l.src_addr, src, sizeof src);
+        inet_ntop(af, l.dst_addr, dst, sizeof dst);
+        printf(" l3=%s net=%u+%u src=%s dst=%s", l.l3 <= 3 ? l3[l.l3] : "?", l.net_off, l.net_len, src, dst);
+        if (l.l3 == NR_L3_ARP)
+            printf(" op=%u", l.arp_op);
+        else
+            printf(" proto=%u ttl=%u iplen=%u", l.ip_proto, l.ttl, l.ip_len);
+        if (l.frag_flags)
+            printf(" frag=%s%s%s off=%u id=0x%x", l.frag_flags & NR_FRAG_DF ? "DF" : "",
+                   l.frag_flags & NR_FRAG_MF ? "MF" : "", l.frag_flags & NR_FRAG_FRAGMENT ? ",fragment" : "",
+                   l.frag_offset, l.frag_id);
+    }
+    if (l.l4 == NR_L4_OTHER)
+        printf(" l4=other");
+    else if (l.l4 != NR_L4_NONE)
+        printf(" l4=%s transport=%u+%u", l.l4 <= 5 ? l4[l.l4] : "?", l.transport_off, l.transport_len);
+    if (l.l4 == NR_L4_TCP || l.l4 == NR_L4_UDP || l.l4 == NR_L4_SCTP)
+        printf(" sport=%u dport=%u", l.src_port, l.dst_port);
+    if (l.l4 == NR_L4_TCP)
+        printf(" tcpflags=0x%02x", l.tcp_flags);
+    printf(" payload=%u+%u\n", l.payload_off, l.payload_len);
+}
+
 static void print_packet(const nr_packet *p, int verbose)
 {
     time_t sec = (time_t)(p->ts_ns / 1000000000u);
@@ -98,6 +146,8 @@ static void print_packet(const nr_packet *p, int verbose)
     if (verbose)
         printf(" ifindex %d type %u flags 0x%x", p->ifindex, p->pkt_type, p->flags);
     putchar('\n');
+    if (verbose)
+        print_layers(p);
 }
 
 static int on_packet(void *user, const nr_packet *p)
@@ -393,7 +443,7 @@ static void usage(void)
                     "  -n BLOCKS    number of ring blocks\n"
                     "  -p           do not put the interface in promiscuous mode\n"
                     "  -q           quiet: no line per packet\n"
-                    "  -v           verbose per-packet lines\n"
+                    "  -v           verbose per-packet lines, with the headers nr_packet_parse() found\n"
                     "  --bpf FILE   classic BPF filter, text as `tcpdump -ddd` prints it\n"
                     "  --netns NAME capture in network namespace NAME (/run/netns/NAME)\n"
                     "  --direction in|out|inout\n"

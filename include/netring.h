@@ -1076,6 +1076,319 @@ int nr_batch_release(struct nr_batch *batch);
 
 
 /* ========================================================================
+ * HEADER PARSING
+ *
+ * Where each protocol header of a packet starts and ends, zero copy:
+ * Ethernet, VLAN tags, IPv4, IPv6 with extension headers, ARP, TCP, UDP,
+ * SCTP, ICMP.
+ * ======================================================================== */
+
+/**
+ * How far nr_packet_parse() got (nr_layers.status).
+ */
+typedef enum nr_parse_status {
+  /**
+   * nr_layers.status: every header of a known protocol was complete and
+   * consistent. An unknown EtherType or IP protocol ends the walk too (the
+   * layers after it are empty: l3/l4 NR_L3_NONE / NR_L4_OTHER).
+   */
+  NR_PARSE_COMPLETE = 0,
+  /**
+   * nr_layers.status: the captured bytes (caplen < len: the snap length cut
+   * the frame; or len 0, unknown) end inside layer nr_layers.stop_layer.
+   * The layers before it are filled in; that one and those after it are not
+   * (for NR_LAYER_PAYLOAD: every header is filled in, the payload is cut).
+   */
+  NR_PARSE_TRUNCATED = 1,
+  /**
+   * nr_layers.status: a header of layer nr_layers.stop_layer is impossible
+   * (IPv4 IHL < 5, a version that disagrees with the EtherType, a length
+   * shorter than its header, TCP data offset < 5, more than 16 IPv6
+   * extension headers), or the frame ends inside it although nothing was
+   * cut (caplen == len). The layers before it are filled in.
+   */
+  NR_PARSE_MALFORMED = 2,
+} nr_parse_status;
+
+/**
+ * Protocol layers (nr_layers.stop_layer).
+ */
+typedef enum nr_layer {
+  /**
+   * nr_layers.stop_layer: none (status NR_PARSE_COMPLETE).
+   */
+  NR_LAYER_NONE = 0,
+  /**
+   * nr_layers.stop_layer: the Ethernet header or a VLAN tag.
+   */
+  NR_LAYER_LINK = 1,
+  /**
+   * nr_layers.stop_layer: IPv4, IPv6 (with its extension headers) or ARP.
+   */
+  NR_LAYER_NETWORK = 2,
+  /**
+   * nr_layers.stop_layer: TCP, UDP, SCTP, ICMP or ICMPv6.
+   */
+  NR_LAYER_TRANSPORT = 3,
+  /**
+   * nr_layers.stop_layer: the payload (the IP header announces more bytes
+   * than were captured).
+   */
+  NR_LAYER_PAYLOAD = 4,
+} nr_layer;
+
+/**
+ * Network-layer protocols (nr_layers.l3).
+ */
+typedef enum nr_l3 {
+  /**
+   * nr_layers.l3: no network layer parsed.
+   */
+  NR_L3_NONE = 0,
+  /**
+   * nr_layers.l3: IPv4.
+   */
+  NR_L3_IPV4 = 1,
+  /**
+   * nr_layers.l3: IPv6.
+   */
+  NR_L3_IPV6 = 2,
+  /**
+   * nr_layers.l3: ARP (addresses decoded for Ethernet/IPv4 ARP).
+   */
+  NR_L3_ARP = 3,
+} nr_l3;
+
+/**
+ * Transport-layer protocols (nr_layers.l4).
+ */
+typedef enum nr_l4 {
+  /**
+   * nr_layers.l4: no transport layer (not IP, a non-first fragment, IPv6
+   * "no next header", or parsing stopped before).
+   */
+  NR_L4_NONE = 0,
+  /**
+   * nr_layers.l4: TCP.
+   */
+  NR_L4_TCP = 1,
+  /**
+   * nr_layers.l4: UDP.
+   */
+  NR_L4_UDP = 2,
+  /**
+   * nr_layers.l4: ICMP (transport_len 8: type, code, checksum, rest of header).
+   */
+  NR_L4_ICMP = 3,
+  /**
+   * nr_layers.l4: ICMPv6 (transport_len 8).
+   */
+  NR_L4_ICMPV6 = 4,
+  /**
+   * nr_layers.l4: SCTP (12-byte common header with the ports).
+   */
+  NR_L4_SCTP = 5,
+  /**
+   * nr_layers.l4: another IP protocol (ip_proto), not parsed: transport_off
+   * is where its header starts, transport_len is 0, and the payload is the
+   * whole IP payload.
+   */
+  NR_L4_OTHER = 255,
+} nr_l4;
+
+/**
+ * Fragment flags, OR-ed together (nr_layers.frag_flags).
+ */
+typedef enum nr_frag_flag {
+  /**
+   * nr_layers.frag_flags: IPv4 "don't fragment".
+   */
+  NR_FRAG_DF = 1,
+  /**
+   * nr_layers.frag_flags: "more fragments" (IPv4 flag, IPv6 M bit).
+   */
+  NR_FRAG_MF = 2,
+  /**
+   * nr_layers.frag_flags: the packet is a fragment (MF set, a non-zero
+   * offset, or an IPv6 fragment header). A non-first fragment has no
+   * transport header (l4 NR_L4_NONE; its bytes are the payload).
+   */
+  NR_FRAG_FRAGMENT = 4,
+} nr_frag_flag;
+
+/**
+ * Where the headers of one packet are, filled in by nr_packet_parse().
+ *
+ * Extensible: set `size` to `sizeof(nr_layers)` before the call; the
+ * library writes that many bytes (fields appended by a later version are
+ * left out for an older caller; bytes beyond what this version knows are
+ * zeroed). The struct holds only offsets into the packet's `data` and
+ * copied scalars: it owns nothing and needs no freeing, and it is valid
+ * as long as the packet data it describes (a view is `pkt->data + off`,
+ * `len` bytes). Every offset + length is within `caplen`.
+ *
+ * A layer not found has offset 0 and length 0; the payload starts where
+ * the last header parsed ends. Multi-byte fields are in host byte order;
+ * addresses are in network order, as on the wire.
+ */
+typedef struct nr_layers {
+  /**
+   * Set by the caller: `sizeof(nr_layers)`.
+   */
+  size_t size;
+  /**
+   * NR_PARSE_COMPLETE, NR_PARSE_TRUNCATED or NR_PARSE_MALFORMED.
+   */
+  uint8_t status;
+  /**
+   * With NR_PARSE_TRUNCATED / NR_PARSE_MALFORMED: the layer it stopped
+   * in (NR_LAYER_*); NR_LAYER_NONE otherwise.
+   */
+  uint8_t stop_layer;
+  /**
+   * NR_L3_* network layer.
+   */
+  uint8_t l3;
+  /**
+   * NR_L4_* transport layer.
+   */
+  uint8_t l4;
+  /**
+   * Number of valid vlan_tpid / vlan_tci entries (0..2), outermost first.
+   */
+  uint8_t vlan_count;
+  /**
+   * 1 if vlan_tpid[0] / vlan_tci[0] is the tag the kernel stripped into
+   * the packet metadata (nr_packet.flags NR_PKT_VLAN_VALID) rather than
+   * a tag in the bytes; the frame's own tags follow it. With
+   * nr_capture_config.vlan_reinsert the tag is in the bytes too: a
+   * frame whose first tag equals the metadata tag reports it once, from
+   * the bytes (vlan_from_metadata 0).
+   */
+  uint8_t vlan_from_metadata;
+  /**
+   * IP protocol (IPv6: the next header after every extension header).
+   */
+  uint8_t ip_proto;
+  /**
+   * IPv4 TTL / IPv6 hop limit.
+   */
+  uint8_t ttl;
+  /**
+   * The EtherType after the VLAN tags (< 0x0600: an 802.3 length).
+   */
+  uint16_t ethertype;
+  /**
+   * ARP operation (1 request, 2 reply); 0 if not ARP.
+   */
+  uint16_t arp_op;
+  /**
+   * VLAN tag protocol identifiers (0x8100, 0x88a8, 0x9100).
+   */
+  uint16_t vlan_tpid[2];
+  /**
+   * VLAN tag control information (PCP 3 bits, DEI 1, VID 12).
+   */
+  uint16_t vlan_tci[2];
+  /**
+   * Ethernet header length including the in-frame VLAN tags (the link
+   * header starts at offset 0).
+   */
+  uint32_t link_len;
+  /**
+   * Network header offset.
+   */
+  uint32_t net_off;
+  /**
+   * Network header length (IPv4 with options; IPv6 with every extension
+   * header; ARP).
+   */
+  uint32_t net_len;
+  /**
+   * Transport header offset.
+   */
+  uint32_t transport_off;
+  /**
+   * Transport header length (TCP with options).
+   */
+  uint32_t transport_len;
+  /**
+   * Payload offset.
+   */
+  uint32_t payload_off;
+  /**
+   * Captured payload bytes, up to the end of the IP packet (Ethernet
+   * padding excluded) or of the capture; for a frame without an IP
+   * layer, the rest of the frame; for ARP, 0.
+   */
+  uint32_t payload_len;
+  /**
+   * IP packet length from its header (IPv4 total length; IPv6 40 +
+   * payload length); may exceed what was captured. 0 if not IP.
+   */
+  uint32_t ip_len;
+  /**
+   * Source port (TCP, UDP, SCTP), else 0.
+   */
+  uint16_t src_port;
+  /**
+   * Destination port (TCP, UDP, SCTP), else 0.
+   */
+  uint16_t dst_port;
+  /**
+   * TCP flags byte (CWR ECE URG ACK PSH RST SYN FIN), else 0.
+   */
+  uint8_t tcp_flags;
+  /**
+   * NR_FRAG_* flags.
+   */
+  uint8_t frag_flags;
+  /**
+   * Fragment offset in bytes.
+   */
+  uint16_t frag_offset;
+  /**
+   * Fragment identification (IPv4: 16 bits; IPv6: from the fragment header).
+   */
+  uint32_t frag_id;
+  /**
+   * Source address: IPv6 16 bytes; IPv4 (and ARP sender) the first 4,
+   * the rest zero.
+   */
+  uint8_t src_addr[16];
+  /**
+   * Destination address (ARP: target), laid out as src_addr.
+   */
+  uint8_t dst_addr[16];
+} nr_layers;
+
+/**
+ * Parse the headers of a packet, zero copy: where its link, network and
+ * transport headers and its payload are, and their main fields (see
+ * nr_layers). Works on any nr_packet (from a batch, nr_next_packet(), a
+ * capture file, or filled in by the caller: `data` must then be valid for
+ * `caplen` bytes). The frame must start with an Ethernet header (what
+ * every netring engine delivers from an Ethernet interface). A VLAN tag
+ * the kernel stripped (flags NR_PKT_VLAN_VALID) is reported as the first
+ * tag, with vlan_from_metadata set.
+ *
+ * No allocation, no copy of the data, no system call; every read is
+ * bounds-checked against `caplen`: a cut or malformed frame is reported in
+ * `out->status` and `out->stop_layer`, never read past. Safe to call from
+ * any thread and from nr_batch_for_each() callbacks.
+ *
+ * `out->size` must be set to `sizeof(nr_layers)` by the caller (see
+ * nr_layers).
+ *
+ * Returns NR_OK when `*out` was written, whatever the frame holds (look
+ * at out->status); NR_E_INVALID_ARG if `pkt` or `out` is NULL, `pkt->data`
+ * is NULL with a non-zero caplen, or `out->size` is not a size this
+ * library can take (then `*out` is left as is).
+ */
+int nr_packet_parse(const struct nr_packet *pkt, struct nr_layers *out);
+
+
+/* ========================================================================
  * INJECTION
  *
  * Sending frames: zero-copy slots of a TX ring (or sendmmsg), and
@@ -1352,6 +1665,21 @@ int nr_injector_get_stats(struct nr_injector *inj, struct nr_injector_stats *tot
  * Returns NR_OK or NR_E_INVALID_ARG.
  */
 int nr_injector_get_info(const struct nr_injector *inj, struct nr_injector_info *out);
+
+/**
+ * The injector's socket file descriptor, for poll/epoll/select and event
+ * loops (libuv, libevent): wait for it to be writable (EPOLLOUT) when
+ * nr_injector_alloc(inj, 0, ...) returned NR_TIMEOUT (every slot queued),
+ * then flush and allocate again. Writable means: ring mode, the kernel
+ * has finished the frame at its ring position; sendmmsg mode, the socket
+ * buffer has room. The socket receives nothing, so it is never readable.
+ * Owned by the handle: do not read, write or close it. Returns the fd
+ * (>= 0) or NR_E_INVALID_ARG.
+ *
+ * # Safety
+ * `inj` is NULL or a live handle.
+ */
+int nr_injector_fd(struct nr_injector *inj);
 
 /** Initialise a nr_injector_config with the library defaults (the size is filled in for you). */
 #define NR_INJECTOR_CONFIG_INIT(cfg) nr_injector_config_init((cfg), sizeof(*(cfg)))
@@ -2000,7 +2328,7 @@ int nr_writer_set_stats(struct nr_writer *writer, uint64_t received, uint64_t dr
  * record, here or in any call that writes (nr_writer_write_batch(),
  * nr_writer_write_packet(), nr_writer_close(), a rotation): the file is
  * cut back to its last whole record, the packets that did not fit are no
- * longer counted in nr_writer_stats(), and nr_last_error() says how many
+ * longer counted in nr_writer_get_stats(), and nr_last_error() says how many
  * packets the file holds. A file that could not even take its header is
  * removed.
  *

@@ -24,6 +24,14 @@ passed=$(awk '/^test result:/ {for (i = 1; i <= NF; i++) if ($(i) ~ /^passed;?$/
 failed=$(awk '/^test result:/ {for (i = 1; i <= NF; i++) if ($(i) ~ /^failed;?$/) s += $(i-1)} END {print s + 0}' "$log")
 [ "$passed" -gt 100 ] || { echo "only $passed tests ran: the suite is broken" >&2; exit 1; }
 
+step "the engine's optional tokio feature: clippy, async tests on veth pairs; the C library pulls no tokio"
+cargo clippy --locked --workspace --all-targets --features netring-engine/tokio -- -D warnings
+cargo test --locked -p netring-engine --features tokio -- --test-threads=2
+if cargo tree --locked -p netring -e normal | grep -q tokio; then
+    echo "the C library (package netring) depends on tokio: it must not" >&2
+    exit 1
+fi
+
 step "fuzz: every target a few seconds (coverage-guided, no crash)"
 bash scripts/fuzz.sh "${TEST_FUZZ_SECS:-5}"
 

@@ -5,6 +5,17 @@
 //! held-batch shape serves AF_XDP ([`Xdp`]) and capture files
 //! ([`pcapfile::Reader`]).
 //!
+//! [`parse::Layers`] (also [`Packet::layers`]) finds the headers of a frame
+//! without copying: Ethernet, two VLAN tags, IPv4/IPv6 (extension headers
+//! walked)/ARP, TCP/UDP/SCTP/ICMP, fragments, and where a cut or malformed
+//! frame stops.
+//!
+//! With the optional `tokio` feature, the `asyncio` module puts a capture
+//! and an injector on tokio's reactor (`AsyncCapture::next_batch`, a
+//! `Stream` of packets, `AsyncInjector::send` with backpressure; its module
+//! docs have a complete example). The default build, and the C libraries,
+//! do not depend on tokio.
+//!
 //! This crate exports no C symbols: `libnetring.so.0` (the C API) and the
 //! libpcap-compatible library are built on top of it, each exporting only
 //! its own names.
@@ -18,10 +29,13 @@
 
 pub mod afpacket;
 pub mod afxdp;
+#[cfg(feature = "tokio")]
+pub mod asyncio;
 pub mod batch;
 pub mod breaker;
 pub mod error;
 pub mod packet;
+pub mod parse;
 pub mod pcapfile;
 pub mod sys;
 

@@ -48,22 +48,22 @@ pub enum nr_packet_type {
     NR_PACKET_LOOPBACK = 5,
 }
 
-/// nr_packet.pkt_type: addressed to this host.
+/// [`nr_packet_type::NR_PACKET_HOST`] as a `u8`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_PACKET_HOST: u8 = nr_packet_type::NR_PACKET_HOST as u8;
-/// nr_packet.pkt_type: broadcast.
+/// [`nr_packet_type::NR_PACKET_BROADCAST`] as a `u8`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_PACKET_BROADCAST: u8 = nr_packet_type::NR_PACKET_BROADCAST as u8;
-/// nr_packet.pkt_type: multicast.
+/// [`nr_packet_type::NR_PACKET_MULTICAST`] as a `u8`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_PACKET_MULTICAST: u8 = nr_packet_type::NR_PACKET_MULTICAST as u8;
-/// nr_packet.pkt_type: addressed to another host (promiscuous/mirror).
+/// [`nr_packet_type::NR_PACKET_OTHERHOST`] as a `u8`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_PACKET_OTHERHOST: u8 = nr_packet_type::NR_PACKET_OTHERHOST as u8;
-/// nr_packet.pkt_type: sent by this host.
+/// [`nr_packet_type::NR_PACKET_OUTGOING`] as a `u8`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_PACKET_OUTGOING: u8 = nr_packet_type::NR_PACKET_OUTGOING as u8;
-/// nr_packet.pkt_type: looped back.
+/// [`nr_packet_type::NR_PACKET_LOOPBACK`] as a `u8`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_PACKET_LOOPBACK: u8 = nr_packet_type::NR_PACKET_LOOPBACK as u8;
 

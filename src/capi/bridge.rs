@@ -21,10 +21,10 @@ pub enum nr_bridge_direction {
     NR_BRIDGE_B_TO_A = 1,
 }
 
-/// Bridge direction: captured on interface A, sent on B.
+/// [`nr_bridge_direction::NR_BRIDGE_A_TO_B`] as a `c_int`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_BRIDGE_A_TO_B: c_int = nr_bridge_direction::NR_BRIDGE_A_TO_B as c_int;
-/// Bridge direction: captured on interface B, sent on A.
+/// [`nr_bridge_direction::NR_BRIDGE_B_TO_A`] as a `c_int`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_BRIDGE_B_TO_A: c_int = nr_bridge_direction::NR_BRIDGE_B_TO_A as c_int;
 /// Bridge verdicts (what an nr_bridge_cb returns).
@@ -37,10 +37,10 @@ pub enum nr_bridge_verdict {
     NR_BRIDGE_DROP = 1,
 }
 
-/// nr_bridge_cb verdict: forward the frame unchanged.
+/// [`nr_bridge_verdict::NR_BRIDGE_FORWARD`] as a `c_int`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_BRIDGE_FORWARD: c_int = nr_bridge_verdict::NR_BRIDGE_FORWARD as c_int;
-/// nr_bridge_cb verdict: drop the frame.
+/// [`nr_bridge_verdict::NR_BRIDGE_DROP`] as a `c_int`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_BRIDGE_DROP: c_int = nr_bridge_verdict::NR_BRIDGE_DROP as c_int;
 

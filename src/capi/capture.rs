@@ -157,13 +157,13 @@ pub enum nr_direction {
     NR_DIRECTION_OUT = 2,
 }
 
-/// nr_capture_config.direction: received and sent frames.
+/// [`nr_direction::NR_DIRECTION_INOUT`] as a `u8`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_DIRECTION_INOUT: u8 = nr_direction::NR_DIRECTION_INOUT as u8;
-/// nr_capture_config.direction: received frames only.
+/// [`nr_direction::NR_DIRECTION_IN`] as a `u8`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_DIRECTION_IN: u8 = nr_direction::NR_DIRECTION_IN as u8;
-/// nr_capture_config.direction: frames this host sends only.
+/// [`nr_direction::NR_DIRECTION_OUT`] as a `u8`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_DIRECTION_OUT: u8 = nr_direction::NR_DIRECTION_OUT as u8;
 
@@ -191,31 +191,31 @@ pub enum nr_fanout_mode {
     NR_FANOUT_EBPF = 8,
 }
 
-/// nr_capture_config.fanout_mode: no fanout group.
+/// [`nr_fanout_mode::NR_FANOUT_NONE`] as a `u8`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_FANOUT_NONE: u8 = nr_fanout_mode::NR_FANOUT_NONE as u8;
-/// Fanout by flow hash: a flow stays on one socket.
+/// [`nr_fanout_mode::NR_FANOUT_HASH`] as a `u8`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_FANOUT_HASH: u8 = nr_fanout_mode::NR_FANOUT_HASH as u8;
-/// Fanout round robin.
+/// [`nr_fanout_mode::NR_FANOUT_LB`] as a `u8`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_FANOUT_LB: u8 = nr_fanout_mode::NR_FANOUT_LB as u8;
-/// Fanout by receiving CPU.
+/// [`nr_fanout_mode::NR_FANOUT_CPU`] as a `u8`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_FANOUT_CPU: u8 = nr_fanout_mode::NR_FANOUT_CPU as u8;
-/// Fanout: fill one socket, then the next.
+/// [`nr_fanout_mode::NR_FANOUT_ROLLOVER`] as a `u8`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_FANOUT_ROLLOVER: u8 = nr_fanout_mode::NR_FANOUT_ROLLOVER as u8;
-/// Fanout at random.
+/// [`nr_fanout_mode::NR_FANOUT_RANDOM`] as a `u8`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_FANOUT_RANDOM: u8 = nr_fanout_mode::NR_FANOUT_RANDOM as u8;
-/// Fanout by recorded receive queue.
+/// [`nr_fanout_mode::NR_FANOUT_QM`] as a `u8`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_FANOUT_QM: u8 = nr_fanout_mode::NR_FANOUT_QM as u8;
-/// Fanout by a classic BPF program (nr_capture_config.fanout_cbpf).
+/// [`nr_fanout_mode::NR_FANOUT_CBPF`] as a `u8`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_FANOUT_CBPF: u8 = nr_fanout_mode::NR_FANOUT_CBPF as u8;
-/// Fanout by an eBPF program (nr_capture_config.fanout_prog_fd).
+/// [`nr_fanout_mode::NR_FANOUT_EBPF`] as a `u8`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_FANOUT_EBPF: u8 = nr_fanout_mode::NR_FANOUT_EBPF as u8;
 
@@ -233,13 +233,13 @@ pub enum nr_fanout_flag {
     NR_FANOUT_FLAG_IGNORE_OUTGOING = 8,
 }
 
-/// Fanout flag: move packets to another socket when the chosen one is full.
+/// [`nr_fanout_flag::NR_FANOUT_FLAG_ROLLOVER`] as a `u32`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_FANOUT_FLAG_ROLLOVER: u32 = nr_fanout_flag::NR_FANOUT_FLAG_ROLLOVER as u32;
-/// Fanout flag: reassemble IP fragments before hashing.
+/// [`nr_fanout_flag::NR_FANOUT_FLAG_DEFRAG`] as a `u32`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_FANOUT_FLAG_DEFRAG: u32 = nr_fanout_flag::NR_FANOUT_FLAG_DEFRAG as u32;
-/// Fanout flag: the kernel chooses an unused group id (fanout_group must be 0).
+/// [`nr_fanout_flag::NR_FANOUT_FLAG_UNIQUEID`] as a `u32`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_FANOUT_FLAG_UNIQUEID: u32 = nr_fanout_flag::NR_FANOUT_FLAG_UNIQUEID as u32;
 /// Fanout flag: do not fan out frames this host sends.
@@ -259,13 +259,13 @@ pub enum nr_tstamp_source {
     NR_TSTAMP_HW_RAW = 2,
 }
 
-/// nr_capture_config.tstamp: the kernel's software timestamp.
+/// [`nr_tstamp_source::NR_TSTAMP_SOFTWARE`] as a `u8`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_TSTAMP_SOFTWARE: u8 = nr_tstamp_source::NR_TSTAMP_SOFTWARE as u8;
-/// nr_capture_config.tstamp: hardware timestamp in system time.
+/// [`nr_tstamp_source::NR_TSTAMP_HW_SYS`] as a `u8`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_TSTAMP_HW_SYS: u8 = nr_tstamp_source::NR_TSTAMP_HW_SYS as u8;
-/// nr_capture_config.tstamp: raw hardware timestamp.
+/// [`nr_tstamp_source::NR_TSTAMP_HW_RAW`] as a `u8`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_TSTAMP_HW_RAW: u8 = nr_tstamp_source::NR_TSTAMP_HW_RAW as u8;
 
@@ -288,19 +288,19 @@ pub enum nr_profile {
     NR_PROFILE_JUMBO = 4,
 }
 
-/// nr_capture_config_apply_profile(): 4 MiB x 64 blocks (256 MiB), frame 2048,
+/// [`nr_profile::NR_PROFILE_DEFAULT`] as a `c_int`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_PROFILE_DEFAULT: c_int = nr_profile::NR_PROFILE_DEFAULT as c_int;
-/// 4 MiB x 128 blocks (512 MiB), frame 2048, block timeout 100 ms: one
+/// [`nr_profile::NR_PROFILE_HIGH_THROUGHPUT`] as a `c_int`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_PROFILE_HIGH_THROUGHPUT: c_int = nr_profile::NR_PROFILE_HIGH_THROUGHPUT as c_int;
-/// 256 KiB x 64 blocks (16 MiB), block timeout 1 ms, busy polling 50 us.
+/// [`nr_profile::NR_PROFILE_LOW_LATENCY`] as a `c_int`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_PROFILE_LOW_LATENCY: c_int = nr_profile::NR_PROFILE_LOW_LATENCY as c_int;
-/// 1 MiB x 16 blocks (16 MiB), block timeout 60 ms, ring not locked.
+/// [`nr_profile::NR_PROFILE_MEMORY_CONSTRAINED`] as a `c_int`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_PROFILE_MEMORY_CONSTRAINED: c_int = nr_profile::NR_PROFILE_MEMORY_CONSTRAINED as c_int;
-/// 8 MiB x 64 blocks (512 MiB), frame 16384, block timeout 60 ms: jumbo
+/// [`nr_profile::NR_PROFILE_JUMBO`] as a `c_int`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_PROFILE_JUMBO: c_int = nr_profile::NR_PROFILE_JUMBO as c_int;
 

@@ -28,13 +28,13 @@ pub enum nr_tx_mode {
     NR_TX_SENDMMSG = 2,
 }
 
-/// nr_injector_config.mode: pick the send path from the device: sendmmsg
+/// [`nr_tx_mode::NR_TX_AUTO`] as a `u32`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_TX_AUTO: u32 = nr_tx_mode::NR_TX_AUTO as u32;
-/// nr_injector_config.mode: the kernel's TPACKET_V2 TX ring (PACKET_TX_RING).
+/// [`nr_tx_mode::NR_TX_RING`] as a `u32`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_TX_RING: u32 = nr_tx_mode::NR_TX_RING as u32;
-/// nr_injector_config.mode: sendmmsg(2) over slots in the library's memory,
+/// [`nr_tx_mode::NR_TX_SENDMMSG`] as a `u32`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_TX_SENDMMSG: u32 = nr_tx_mode::NR_TX_SENDMMSG as u32;
 
@@ -572,6 +572,26 @@ pub unsafe extern "C" fn nr_injector_get_info(
         // SAFETY: non-NULL caller-owned out-parameter.
         unsafe { *out = info };
         Ok(NR_OK)
+    })
+}
+
+/// The injector's socket file descriptor, for poll/epoll/select and event
+/// loops (libuv, libevent): wait for it to be writable (EPOLLOUT) when
+/// nr_injector_alloc(inj, 0, ...) returned NR_TIMEOUT (every slot queued),
+/// then flush and allocate again. Writable means: ring mode, the kernel
+/// has finished the frame at its ring position; sendmmsg mode, the socket
+/// buffer has room. The socket receives nothing, so it is never readable.
+/// Owned by the handle: do not read, write or close it. Returns the fd
+/// (>= 0) or NR_E_INVALID_ARG.
+///
+/// # Safety
+/// `inj` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nr_injector_fd(inj: *mut nr_injector) -> c_int {
+    boundary(|| {
+        // SAFETY: contract: a live handle used by one thread.
+        let h = unsafe { handle(inj) }?;
+        Ok(h.inj.fd())
     })
 }
 

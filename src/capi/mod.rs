@@ -24,6 +24,7 @@ pub mod capture;
 pub(crate) mod config;
 pub(crate) mod handle;
 pub mod inject;
+pub mod parse;
 pub mod pcapfile;
 /// cbindgen:ignore
 #[doc(hidden)]

@@ -47,16 +47,16 @@ pub enum nr_linktype {
     NR_LINKTYPE_LINUX_SLL2 = 276,
 }
 
-/// Link type: Ethernet (what AF_PACKET captures deliver).
+/// [`nr_linktype::NR_LINKTYPE_ETHERNET`] as a `u32`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_LINKTYPE_ETHERNET: u32 = nr_linktype::NR_LINKTYPE_ETHERNET as u32;
-/// Link type: raw IPv4/IPv6, no link-layer header.
+/// [`nr_linktype::NR_LINKTYPE_RAW`] as a `u32`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_LINKTYPE_RAW: u32 = nr_linktype::NR_LINKTYPE_RAW as u32;
-/// Link type: Linux cooked capture (SLL).
+/// [`nr_linktype::NR_LINKTYPE_LINUX_SLL`] as a `u32`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_LINKTYPE_LINUX_SLL: u32 = nr_linktype::NR_LINKTYPE_LINUX_SLL as u32;
-/// Link type: Linux cooked capture v2 (SLL2).
+/// [`nr_linktype::NR_LINKTYPE_LINUX_SLL2`] as a `u32`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_LINKTYPE_LINUX_SLL2: u32 = nr_linktype::NR_LINKTYPE_LINUX_SLL2 as u32;
 
@@ -387,7 +387,7 @@ pub unsafe extern "C" fn nr_writer_set_stats(
 /// record, here or in any call that writes (nr_writer_write_batch(),
 /// nr_writer_write_packet(), nr_writer_close(), a rotation): the file is
 /// cut back to its last whole record, the packets that did not fit are no
-/// longer counted in nr_writer_stats(), and nr_last_error() says how many
+/// longer counted in nr_writer_get_stats(), and nr_last_error() says how many
 /// packets the file holds. A file that could not even take its header is
 /// removed.
 ///

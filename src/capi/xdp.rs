@@ -31,13 +31,13 @@ pub enum nr_xdp_direction {
     NR_XDP_RXTX = 3,
 }
 
-/// nr_xdp_config.direction: receive only (the default).
+/// [`nr_xdp_direction::NR_XDP_RX`] as a `u32`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_XDP_RX: u32 = nr_xdp_direction::NR_XDP_RX as u32;
-/// nr_xdp_config.direction: transmit only (no RX ring, no XDP program).
+/// [`nr_xdp_direction::NR_XDP_TX`] as a `u32`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_XDP_TX: u32 = nr_xdp_direction::NR_XDP_TX as u32;
-/// nr_xdp_config.direction: receive and transmit.
+/// [`nr_xdp_direction::NR_XDP_RXTX`] as a `u32`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_XDP_RXTX: u32 = nr_xdp_direction::NR_XDP_RXTX as u32;
 
@@ -53,13 +53,13 @@ pub enum nr_xdp_bind_mode {
     NR_XDP_BIND_ZEROCOPY = 2,
 }
 
-/// nr_xdp_config.bind_mode: zero-copy if the driver has it, else copy.
+/// [`nr_xdp_bind_mode::NR_XDP_BIND_AUTO`] as a `u32`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_XDP_BIND_AUTO: u32 = nr_xdp_bind_mode::NR_XDP_BIND_AUTO as u32;
-/// nr_xdp_config.bind_mode: copy mode.
+/// [`nr_xdp_bind_mode::NR_XDP_BIND_COPY`] as a `u32`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_XDP_BIND_COPY: u32 = nr_xdp_bind_mode::NR_XDP_BIND_COPY as u32;
-/// nr_xdp_config.bind_mode: zero-copy only (NR_E_UNSUPPORTED without it).
+/// [`nr_xdp_bind_mode::NR_XDP_BIND_ZEROCOPY`] as a `u32`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_XDP_BIND_ZEROCOPY: u32 = nr_xdp_bind_mode::NR_XDP_BIND_ZEROCOPY as u32;
 
@@ -75,13 +75,13 @@ pub enum nr_xdp_attach_mode {
     NR_XDP_ATTACH_GENERIC = 2,
 }
 
-/// nr_xdp_config.attach_mode: native XDP, falling back to generic.
+/// [`nr_xdp_attach_mode::NR_XDP_ATTACH_AUTO`] as a `u32`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_XDP_ATTACH_AUTO: u32 = nr_xdp_attach_mode::NR_XDP_ATTACH_AUTO as u32;
-/// nr_xdp_config.attach_mode: native (driver) XDP only.
+/// [`nr_xdp_attach_mode::NR_XDP_ATTACH_NATIVE`] as a `u32`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_XDP_ATTACH_NATIVE: u32 = nr_xdp_attach_mode::NR_XDP_ATTACH_NATIVE as u32;
-/// nr_xdp_config.attach_mode: generic (skb) XDP.
+/// [`nr_xdp_attach_mode::NR_XDP_ATTACH_GENERIC`] as a `u32`, the type of the field or argument that takes it.
 /// cbindgen:ignore
 pub const NR_XDP_ATTACH_GENERIC: u32 = nr_xdp_attach_mode::NR_XDP_ATTACH_GENERIC as u32;
 
