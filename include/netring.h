@@ -1675,9 +1675,6 @@ int nr_injector_get_info(const struct nr_injector *inj, struct nr_injector_info 
  * buffer has room. The socket receives nothing, so it is never readable.
  * Owned by the handle: do not read, write or close it. Returns the fd
  * (>= 0) or NR_E_INVALID_ARG.
- *
- * # Safety
- * `inj` is NULL or a live handle.
  */
 int nr_injector_fd(struct nr_injector *inj);
 

@@ -344,3 +344,70 @@ fn c_program_injects_byte_exact_frames() {
         assert!(got == want, "{mode}: frames differ");
     }
 }
+
+/// A slow egress (a tbf qdisc at 1 Mbit/s) must never block the caller:
+/// flush hands the kernel what the socket buffer takes and returns; the
+/// rest stays queued (counted as a transient kick) and goes out with later
+/// flushes, every frame arriving in order. (Before the fix, sendmmsg
+/// blocked in the socket buffer for seconds, starving a single-threaded
+/// event loop's capture: c-examples/nrepoll.c lost half its frames.)
+#[test]
+fn a_slow_qdisc_never_blocks_flush_and_loses_nothing() {
+    let net = Net::new();
+    let tc = net
+        .command("tc")
+        .args(["qdisc", "add", "dev", &net.a, "root", "tbf"])
+        .args(["rate", "1mbit", "burst", "4k", "limit", "4m"])
+        .status()
+        .unwrap();
+    assert!(tc.success(), "tc qdisc add failed");
+    const N: u32 = 600;
+    let frames: Vec<Vec<u8>> = (0..N).map(|k| frame(1000, k, OTHER_MAC)).collect();
+    let got = net.enter(|| {
+        let mut cap = Capture::open(&net.b, &rx_cfg()).unwrap();
+        let mut inj = Injector::open(
+            &net.a,
+            &InjectorConfig {
+                mode: TxMode::Sendmmsg,
+                frame_count: 1024,
+                ..InjectorConfig::default()
+            },
+        )
+        .unwrap();
+        for f in &frames {
+            assert!(inj.inject(f).unwrap());
+        }
+        // 600 kB at 1 Mbit/s take ~5 s to leave; a blocking flush would
+        // sit in the socket buffer for most of that.
+        let t0 = Instant::now();
+        inj.flush().unwrap();
+        let took = t0.elapsed();
+        assert!(
+            took < Duration::from_millis(500),
+            "flush blocked for {took:?}"
+        );
+        assert!(
+            inj.stats().pending > 0,
+            "everything left at once: the qdisc did not slow it"
+        );
+        let mut got: Vec<Vec<u8>> = Vec::new();
+        let start = Instant::now();
+        while got.len() < N as usize && start.elapsed() < Duration::from_secs(30) {
+            inj.flush().unwrap();
+            if let netring::Wait::Ready(mut b) = cap
+                .next_batch_timeout(Some(Duration::from_millis(20)))
+                .unwrap()
+            {
+                b.for_each(|p| {
+                    if common::frame_seq(p.data).is_some() {
+                        got.push(p.data.to_vec());
+                    }
+                    true
+                });
+            }
+        }
+        got
+    });
+    assert_eq!(got.len(), N as usize);
+    assert!(got == frames, "frames differ or arrive out of order");
+}

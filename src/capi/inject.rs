@@ -583,9 +583,6 @@ pub unsafe extern "C" fn nr_injector_get_info(
 /// buffer has room. The socket receives nothing, so it is never readable.
 /// Owned by the handle: do not read, write or close it. Returns the fd
 /// (>= 0) or NR_E_INVALID_ARG.
-///
-/// # Safety
-/// `inj` is NULL or a live handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_injector_fd(inj: *mut nr_injector) -> c_int {
     boundary(|| {

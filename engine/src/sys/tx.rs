@@ -58,7 +58,8 @@ pub unsafe fn send_frames(
     loop {
         // SAFETY: msgs[..n] point at iov[..n], which point at caller-provided
         // readable memory (contract); the kernel writes only msg_len.
-        let rc = unsafe { libc::sendmmsg(fd, msgs.as_mut_ptr(), n as libc::c_uint, 0) };
+        let rc =
+            unsafe { libc::sendmmsg(fd, msgs.as_mut_ptr(), n as libc::c_uint, libc::MSG_DONTWAIT) };
         if rc >= 0 {
             return Ok(rc as usize);
         }
