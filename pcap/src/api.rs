@@ -1779,7 +1779,8 @@ pub unsafe extern "C" fn pcap_dump_open(p: *mut Pcap, fname: *const c_char) -> *
             // SAFETY: the host program's stdout.
             unsafe { stdout }
         } else {
-            dump::fopen(fname, c"wb")
+            // SAFETY: fname is NUL-terminated (checked non-NULL above).
+            dump::fopen(unsafe { CStr::from_ptr(fname) }, c"wb")
         };
         if f.is_null() {
             pc.set_err(&format!("{name}: {}", dump::errno_text()));
@@ -1812,7 +1813,7 @@ pub unsafe extern "C" fn pcap_dump_open_append(p: *mut Pcap, fname: *const c_cha
             // SAFETY: a new or empty file: as pcap_dump_open.
             Ok(true) => unsafe { pcap_dump_open(p, fname) },
             Ok(false) => {
-                let f = dump::fopen(fname, c"ab");
+                let f = dump::fopen(path, c"ab");
                 if f.is_null() {
                     pc.set_err(&format!(
                         "{}: {}",

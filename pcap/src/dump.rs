@@ -2,7 +2,7 @@
 //! `FILE *` handed out by `pcap_dump_file` and taken by `pcap_dump_fopen`
 //! is the program's own.
 
-use std::ffi::{CStr, c_char, c_int};
+use std::ffi::{CStr, c_int};
 
 use crate::types::PktHdr;
 
@@ -94,10 +94,9 @@ pub fn check_append(path: &CStr, nano: bool, linktype: u32) -> Result<bool, Stri
 }
 
 /// `fopen` with a mode.
-pub fn fopen(path: *const c_char, mode: &CStr) -> *mut libc::FILE {
-    // SAFETY: path is a NUL-terminated string (checked non-NULL by the
-    // caller), mode is a C string.
-    unsafe { libc::fopen(path, mode.as_ptr()) }
+pub fn fopen(path: &CStr, mode: &CStr) -> *mut libc::FILE {
+    // SAFETY: both are NUL-terminated C strings.
+    unsafe { libc::fopen(path.as_ptr(), mode.as_ptr()) }
 }
 
 /// errno as text.
