@@ -5,6 +5,7 @@ use std::cell::{Cell, UnsafeCell};
 use std::ffi::{CStr, c_char, c_int, c_long, c_uint, c_void};
 use std::ptr;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use netring_engine::Breaker;
 
@@ -24,6 +25,8 @@ pub struct Pcap {
     /// Non-NULL: a handle of the real libpcap; every call is forwarded.
     real: *mut c_void,
     brk: OnceLock<Breaker>,
+    /// Set by `pcap_breakloop` (checked between packets with a plain load).
+    brk_flag: AtomicBool,
     errbuf: UnsafeCell<[c_char; ERRBUF_SIZE]>,
     /// For a real handle: the last error was the shim's (in `errbuf`).
     own_err: Cell<bool>,
@@ -63,6 +66,7 @@ impl Pcap {
             magic: PCAP_MAGIC,
             real,
             brk: OnceLock::new(),
+            brk_flag: AtomicBool::new(false),
             errbuf: UnsafeCell::new([0; ERRBUF_SIZE]),
             own_err: Cell::new(false),
             live: UnsafeCell::new(live),
@@ -736,7 +740,7 @@ fn own_dispatch(pc: &Pcap, cnt: c_int, f: &mut dyn FnMut(&PktHdr, &[u8])) -> c_i
         pc.set_err(NOT_ACTIVATED);
         return code::NOT_ACTIVATED;
     };
-    match live::dispatch(pc.live(), brk, cnt, f) {
+    match live::dispatch(pc.live(), brk, &pc.brk_flag, cnt, f) {
         Ok(n) => n,
         Err(m) => {
             pc.set_err(&m);
@@ -901,6 +905,7 @@ pub unsafe extern "C" fn pcap_breakloop(p: *mut Pcap) {
                 unsafe { (r.pcap_breakloop)(pc.real) };
             }
         } else if let Some(b) = pc.brk.get() {
+            pc.brk_flag.store(true, Ordering::Release);
             b.break_loop();
         }
     })

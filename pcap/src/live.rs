@@ -5,6 +5,7 @@
 //! filter is set are filtered in user space.
 
 use std::ffi::{c_int, c_void};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use netring_engine::{
@@ -392,6 +393,7 @@ fn header(p: &Packet<'_>, caplen: u32, nano: bool) -> PktHdr {
 pub fn dispatch(
     l: &mut Live,
     brk: &netring_engine::Breaker,
+    flag: &AtomicBool,
     cnt: c_int,
     f: &mut dyn FnMut(&PktHdr, &[u8]),
 ) -> Result<c_int, String> {
@@ -429,10 +431,17 @@ pub fn dispatch(
                     }
                 }
                 Ok(Wait::Timeout) | Ok(Wait::InterfaceDown) => break,
-                Ok(Wait::Interrupted) => return Ok(code::BREAK),
+                Ok(Wait::Interrupted) => {
+                    flag.store(false, Ordering::Relaxed);
+                    return Ok(code::BREAK);
+                }
                 Err(e) => return Err(e.to_string()),
             }
-            if brk.take_request() {
+            // A plain load per packet; the engine's request (an atomic swap
+            // and the eventfd) is consumed only when a break was asked for.
+            if flag.load(Ordering::Acquire) {
+                flag.store(false, Ordering::Relaxed);
+                brk.take_request();
                 return Ok(code::BREAK);
             }
         }
