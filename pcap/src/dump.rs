@@ -44,6 +44,33 @@ pub fn record_header(h: &PktHdr) -> [u8; 16] {
     r
 }
 
+/// Stdio buffer of the files `pcap_dump_open` opens itself: 256 KiB (glibc
+/// would pick the file system's block size, 4 KiB: a `write` every few
+/// packets). `pcap_dump_flush` (tcpdump `-U`) still writes at once.
+pub const FILE_BUFFER: usize = 256 << 10;
+
+unsafe extern "C" {
+    fn flockfile(f: *mut libc::FILE);
+    fn funlockfile(f: *mut libc::FILE);
+    fn fwrite_unlocked(p: *const libc::c_void, size: usize, n: usize, f: *mut libc::FILE) -> usize;
+}
+
+/// Write one record (header and data) under one stream lock.
+///
+/// # Safety
+/// `f` is an open stream.
+pub unsafe fn write_record(f: *mut libc::FILE, h: &PktHdr, data: &[u8]) {
+    let rh = record_header(h);
+    // SAFETY: f is open (caller); the lock is taken and released here, the
+    // buffers are valid for their lengths.
+    unsafe {
+        flockfile(f);
+        fwrite_unlocked(rh.as_ptr().cast(), 1, rh.len(), f);
+        fwrite_unlocked(data.as_ptr().cast(), 1, data.len(), f);
+        funlockfile(f);
+    }
+}
+
 /// Write all of `b` to `f`.
 ///
 /// # Safety
