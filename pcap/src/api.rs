@@ -1791,6 +1791,10 @@ pub unsafe extern "C" fn pcap_dump_open(p: *mut Pcap, fname: *const c_char) -> *
             pc.set_err(&format!("{name}: {}", dump::errno_text()));
             return ptr::null_mut();
         }
+        if name != "-" {
+            // SAFETY: f was just opened and not yet used.
+            unsafe { libc::setvbuf(f, ptr::null_mut(), libc::_IOFBF, dump::FILE_BUFFER) };
+        }
         // SAFETY: p and f are valid.
         let d = unsafe { pcap_dump_fopen(p, f) };
         if d.is_null() && name != "-" {
@@ -1862,8 +1866,7 @@ pub unsafe extern "C" fn pcap_dump(user: *mut u8, h: *const PktHdr, sp: *const u
         unsafe {
             let h = &*h;
             let data = std::slice::from_raw_parts(sp, h.caplen as usize);
-            dump::write(d.f, &dump::record_header(h));
-            dump::write(d.f, data);
+            dump::write_record(d.f, h, data);
         }
     })
 }
