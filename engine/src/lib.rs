@@ -18,6 +18,7 @@
 
 pub mod afpacket;
 pub mod afxdp;
+pub mod bpfc;
 pub mod breaker;
 pub mod error;
 pub mod packet;

@@ -1,5 +1,7 @@
 //! The system's real libpcap, loaded into a link-map namespace of its own
-//! with `dlmopen(LM_ID_NEWLM)`, so its `pcap_*` never collide with ours.
+//! with `dlmopen(LM_ID_NEWLM)` (by the engine's `bpfc` module, which finds
+//! it by absolute path and never loads this library), so its `pcap_*`
+//! never collide with ours.
 //!
 //! It compiles filters (`pcap_compile` on a live handle of the same device,
 //! so VLAN code is what libpcap would run), prints instructions
@@ -8,14 +10,12 @@
 //! freed with its own `free` (see [`Real::free`]); what the host program
 //! frees itself is copied into our heap first.
 
-use std::ffi::{CStr, CString, c_char, c_int, c_uint, c_void};
-use std::path::{Path, PathBuf};
+use std::ffi::{c_char, c_int, c_uint, c_void};
 use std::sync::OnceLock;
 
 use crate::types::{BpfInsnC, BpfProgram, Handler, PcapStat, PktHdr};
 
-/// Debian package that provides the real library (named in error messages).
-pub const PACKAGE: &str = "libpcap0.8";
+pub use netring_engine::bpfc::PACKAGE;
 
 macro_rules! real_fns {
     ($($name:ident : fn($($arg:ty),*) $(-> $ret:ty)?;)*) => {
@@ -147,105 +147,9 @@ fn sym(h: *mut c_void, name: &'static str) -> Result<*mut c_void, String> {
     }
 }
 
-fn dlerror() -> String {
-    // SAFETY: dlerror returns NULL or a NUL-terminated string valid until
-    // the next dl* call of this thread.
-    let e = unsafe { libc::dlerror() };
-    if e.is_null() {
-        "unknown dlmopen error".into()
-    } else {
-        // SAFETY: checked non-NULL above; NUL-terminated.
-        unsafe { CStr::from_ptr(e) }.to_string_lossy().into_owned()
-    }
-}
-
-/// The file this library was loaded from (so the search never loads us).
-fn own_path() -> Option<PathBuf> {
-    let mut info: libc::Dl_info = libc::Dl_info {
-        dli_fname: std::ptr::null(),
-        dli_fbase: std::ptr::null_mut(),
-        dli_sname: std::ptr::null(),
-        dli_saddr: std::ptr::null_mut(),
-    };
-    // SAFETY: dladdr only reads the address of one of our functions and
-    // fills `info`.
-    let ok = unsafe { libc::dladdr(own_path as *const c_void, &mut info) };
-    if ok == 0 || info.dli_fname.is_null() {
-        return None;
-    }
-    // SAFETY: dli_fname is a NUL-terminated path owned by the loader.
-    let p = unsafe { CStr::from_ptr(info.dli_fname) };
-    std::fs::canonicalize(p.to_str().ok()?).ok()
-}
-
-/// Candidate paths of the system libpcap, best first.
-fn candidates() -> Vec<PathBuf> {
-    let mut v = Vec::new();
-    if let Some(p) = std::env::var_os("NETRING_PCAP_REAL") {
-        v.push(PathBuf::from(p));
-        return v;
-    }
-    for dir in [
-        "/usr/lib/x86_64-linux-gnu",
-        "/usr/lib/aarch64-linux-gnu",
-        "/lib/x86_64-linux-gnu",
-        "/usr/lib64",
-        "/usr/lib",
-        "/usr/local/lib",
-    ] {
-        let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("libpcap.so.1."))
-            })
-            .collect();
-        found.sort();
-        v.extend(found.into_iter().rev());
-        let so08 = Path::new(dir).join("libpcap.so.0.8");
-        if so08.exists() {
-            v.push(so08);
-        }
-    }
-    v
-}
-
 fn load() -> Result<Real, String> {
-    let me = own_path();
-    let mut tried = Vec::new();
-    for c in candidates() {
-        let Ok(real) = std::fs::canonicalize(&c) else {
-            continue;
-        };
-        if Some(&real) == me.as_ref() {
-            continue;
-        }
-        let Ok(cpath) = CString::new(real.as_os_str().as_encoded_bytes()) else {
-            continue;
-        };
-        // SAFETY: cpath is a NUL-terminated absolute path; a new namespace
-        // keeps the real library's symbols apart from ours.
-        let h = unsafe { libc::dlmopen(libc::LM_ID_NEWLM, cpath.as_ptr(), libc::RTLD_NOW) };
-        if h.is_null() {
-            tried.push(format!("{}: {}", real.display(), dlerror()));
-            continue;
-        }
-        return load_from(h);
-    }
-    if tried.is_empty() {
-        Err(format!(
-            "the system libpcap was not found (install the Debian package {PACKAGE})"
-        ))
-    } else {
-        Err(format!(
-            "the system libpcap could not be loaded ({}); install the Debian package {PACKAGE}",
-            tried.join("; ")
-        ))
-    }
+    let lib = netring_engine::bpfc::library().map_err(|e| e.message().to_owned())?;
+    load_from(lib.handle())
 }
 
 static REAL: OnceLock<Result<Real, String>> = OnceLock::new();
