@@ -231,7 +231,7 @@ static const struct option long_options[] = {
 static void usage(void)
 {
     fprintf(stderr, "usage: nrcap -i IFACE [-c COUNT] [-s SNAPLEN] [-B BLOCK_KIB] [-n BLOCKS] [-p] [-q] [-v]\n"
-                    "             [-w FILE [-F pcap|pcap-ns|pcapng] [-C MB] [-W FILES]]\n"
+                    "             [-w FILE [-F pcap|pcap-ns|pcapng] [-C MB] [-W FILES]] [EXPRESSION]\n"
                     "       nrcap -r FILE [-c COUNT] [-q] [-v] [-w FILE ...]\n"
                     "  -c COUNT     stop after COUNT packets\n"
                     "  -s SNAPLEN   bytes to capture per packet\n"
@@ -250,7 +250,9 @@ static void usage(void)
                     "  -w FILE      write packets to a capture file\n"
                     "  -F FORMAT    pcap (default), pcap-ns or pcapng\n"
                     "  -C MB        rotate after MB megabytes; -W FILES keeps at most FILES files\n"
-                    "  -r FILE      read packets from a pcap or pcapng file\n");
+                    "  -r FILE      read packets from a pcap or pcapng file\n"
+                    "  EXPRESSION   filter in tcpdump's syntax (\"tcp port 80\"), compiled by the\n"
+                    "               system's libpcap (package libpcap0.8)\n");
 }
 
 static unsigned long parse_num(const char *s, const char *what)
@@ -351,6 +353,40 @@ int main(int argc, char **argv)
     if (!ifname == !rfile) {
         usage();
         return 2;
+    }
+    if (optind < argc) {
+        /* A trailing filter expression, as tcpdump takes it, compiled by the
+         * system's libpcap for a live capture on the interface (for Ethernet
+         * when the capture is in another namespace). */
+        if (!ifname) {
+            fprintf(stderr, "nrcap: a filter expression needs -i (live capture)\n");
+            return 2;
+        }
+        if (cfg.filter) {
+            fprintf(stderr, "nrcap: give either --bpf FILE or a filter expression, not both\n");
+            return 2;
+        }
+        size_t total = 1;
+        for (int i = optind; i < argc; i++)
+            total += strlen(argv[i]) + 1;
+        char *expr = calloc(1, total);
+        if (!expr)
+            return 1;
+        for (int i = optind; i < argc; i++) {
+            if (i > optind)
+                strcat(expr, " ");
+            strcat(expr, argv[i]);
+        }
+        size_t n = 0;
+        int frc = nr_bpf_compile(cfg.netns ? NULL : ifname, expr, cfg.snaplen, g_bpf,
+                                 sizeof g_bpf / sizeof g_bpf[0], &n);
+        free(expr);
+        if (frc != NR_OK) {
+            fprintf(stderr, "nrcap: %s (%s)\n", nr_last_error(), nr_strerror(frc));
+            return 2;
+        }
+        cfg.filter = g_bpf;
+        cfg.filter_len = n;
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -694,3 +694,60 @@ fn bad_environment_fails_activation() {
         assert!(err.contains(&format!("{var}='{val}'")), "{err}");
     }
 }
+
+/// nrcap takes a trailing filter expression like tcpdump (nr_bpf_compile:
+/// the system libpcap's compiler for a live handle of the interface).
+#[test]
+fn nrcap_trailing_filter_expression() {
+    require!();
+    let nrcap = root().join("build/bin/nrcap");
+    if !nrcap.exists() {
+        eprintln!("skipped: build/bin/nrcap missing (run make)");
+        return;
+    }
+    let nrcap = nrcap.to_str().unwrap();
+    let net = Net::new();
+    let f = tmp("nrcap.pcap");
+    let mut p = Proc::spawn(tool(
+        Some(&net),
+        false,
+        nrcap,
+        &[
+            "-i",
+            &net.a,
+            "-q",
+            "-c",
+            "5",
+            "-w",
+            f.to_str().unwrap(),
+            "ether",
+            "proto",
+            "0x88b5",
+        ],
+    ));
+    wait_bound(&net, &net.a, 1);
+    send_frames(&net, 0..20, |i| i % 2 == 1);
+    let out = p
+        .wait(Duration::from_secs(10))
+        .expect("nrcap -c did not stop");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (_, recs) = read_pcap(&f);
+    let seqs: Vec<u32> = recs.iter().filter_map(|r| frame_seq(&r.2)).collect();
+    assert_eq!(seqs, vec![0, 2, 4, 6, 8]);
+    for (_, _, data) in &recs {
+        assert_eq!(data, &frame(60, frame_seq(data).unwrap(), BCAST));
+    }
+    // A syntax error is libpcap's message, before any capture starts.
+    let o = output(tool(
+        Some(&net),
+        false,
+        nrcap,
+        &["-i", &net.a, "tcp", "port"],
+    ));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("syntax error"),
+        "{}",
+        text(&o.stderr)
+    );
+}
