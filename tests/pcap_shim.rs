@@ -693,6 +693,27 @@ fn bad_environment_fails_activation() {
         let err = text(&o.stderr);
         assert!(err.contains(&format!("{var}='{val}'")), "{err}");
     }
+    // Entered with setns only (nsenter, no private /sys): the interface is
+    // still recognised as netring's (hardware type by ioctl, not sysfs).
+    if have("nsenter") {
+        let mut c = tool(
+            None,
+            true,
+            "nsenter",
+            &[
+                &format!("--net=/run/netns/{}", net.ns),
+                "tcpdump",
+                "-i",
+                &net.a,
+                "-c",
+                "1",
+            ],
+        );
+        c.env("NETRING_PCAP_FANOUT", "hash");
+        let o = output(c);
+        let err = text(&o.stderr);
+        assert!(err.contains("NETRING_PCAP_FANOUT='hash'"), "{err}");
+    }
 }
 
 /// nrcap takes a trailing filter expression like tcpdump (nr_bpf_compile:
@@ -750,4 +771,64 @@ fn nrcap_trailing_filter_expression() {
         "{}",
         text(&o.stderr)
     );
+}
+
+/// VLAN tags the kernel strips are put back as libpcap does, and the live
+/// `vlan 100` program (which tests the kernel's VLAN metadata) selects the
+/// same frames: the same records as tcpdump on the real libpcap.
+#[test]
+fn vlan_tags_reinserted_and_filtered() {
+    require!("tcpdump");
+    let net = Net::new();
+    let tagged = |i: u32, vid: u16| {
+        let mut f = frame(64, i, BCAST);
+        let tag = [0x81, 0x00, (vid >> 8) as u8, vid as u8];
+        f.splice(12..12, tag);
+        f.truncate(64);
+        f
+    };
+    let frames: Vec<Vec<u8>> = (0..12u32)
+        .map(|i| match i % 3 {
+            0 => tagged(i, 100),
+            1 => tagged(i, 200),
+            _ => frame(64, i, BCAST),
+        })
+        .collect();
+    let mut results = Vec::new();
+    for shim in [true, false] {
+        let f = tmp(if shim {
+            "vlan-shim.pcap"
+        } else {
+            "vlan-real.pcap"
+        });
+        let mut td = Proc::spawn(tool(
+            Some(&net),
+            shim,
+            "tcpdump",
+            &[
+                "-i",
+                &net.a,
+                "-c",
+                "4",
+                "-w",
+                f.to_str().unwrap(),
+                "vlan 100",
+            ],
+        ));
+        wait_bound(&net, &net.a, 1);
+        td.wait_listening();
+        let s = net.sender(&net.b);
+        for fr in &frames {
+            s.send(fr);
+        }
+        let out = td
+            .wait(Duration::from_secs(10))
+            .expect("tcpdump -c did not exit");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let (_, recs) = read_pcap(&f);
+        results.push(recs.into_iter().map(|r| r.2).collect::<Vec<_>>());
+    }
+    let want: Vec<Vec<u8>> = frames.iter().step_by(3).cloned().collect();
+    assert_eq!(results[0], want, "through the shim");
+    assert_eq!(results[1], want, "through the real libpcap");
 }

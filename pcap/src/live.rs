@@ -148,9 +148,34 @@ pub fn serves(dev: &str) -> bool {
             return false;
         }
     }
-    std::fs::read_to_string(format!("/sys/class/net/{dev}/type"))
-        .map(|t| t.trim() == "1")
-        .unwrap_or(false)
+    arphrd(dev) == Some(libc::ARPHRD_ETHER)
+}
+
+/// The hardware type of `dev` in the calling thread's network namespace
+/// (`SIOCGIFHWADDR`; sysfs could belong to another namespace).
+fn arphrd(dev: &str) -> Option<u16> {
+    if dev.len() >= libc::IFNAMSIZ || dev.contains('\0') {
+        return None;
+    }
+    // SAFETY: socket(2) with constant arguments; the fd is owned below.
+    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: fd was just created and is closed when `_owned` drops.
+    let _owned = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    // SAFETY: ifreq is plain data; all-zero is a valid value.
+    let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in ifr.ifr_name.iter_mut().zip(dev.bytes()) {
+        *d = s as libc::c_char;
+    }
+    // SAFETY: SIOCGIFHWADDR reads ifr_name and writes ifr_hwaddr of a
+    // valid ifreq.
+    if unsafe { libc::ioctl(fd, libc::SIOCGIFHWADDR, &mut ifr) } < 0 {
+        return None;
+    }
+    // SAFETY: after SIOCGIFHWADDR the union holds ifru_hwaddr.
+    Some(unsafe { ifr.ifr_ifru.ifru_hwaddr.sa_family })
 }
 
 fn sysfs_u64(dev: &str, what: &str) -> u64 {
