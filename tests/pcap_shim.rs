@@ -832,3 +832,50 @@ fn vlan_tags_reinserted_and_filtered() {
     assert_eq!(results[0], want, "through the shim");
     assert_eq!(results[1], want, "through the real libpcap");
 }
+
+/// pcap_inject / pcap_sendpacket through the drop-in: every frame arrives
+/// at the peer byte for byte, in order.
+#[test]
+fn inject_and_sendpacket_arrive_byte_exact() {
+    require!("cc");
+    if !Path::new("/usr/include/pcap/pcap.h").exists() {
+        eprintln!("skipped: libpcap-dev is not installed");
+        return;
+    }
+    let exe = tmp("inject");
+    let st = Command::new("cc")
+        .args(["-O2", "-Wall", "-Wextra", "-Werror", "-o"])
+        .arg(&exe)
+        .arg(root().join("tests/pcap/inject.c"))
+        .arg("-lpcap")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let net = Net::new();
+    let n = 10u32;
+    let got = net.enter(|| {
+        let cfg = netring::CaptureConfig {
+            block_size: 64 << 10,
+            block_count: 8,
+            block_timeout_ms: 10,
+            ..netring::CaptureConfig::default()
+        };
+        let mut cap = netring::Capture::open(&net.b, &cfg).unwrap();
+        let o = output(tool(
+            Some(&net),
+            true,
+            exe.to_str().unwrap(),
+            &[&net.a, &n.to_string()],
+        ));
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        assert_eq!(text(&o.stdout), format!("sent {n}\n"));
+        common::collect(
+            &mut cap,
+            n as usize,
+            Duration::from_millis(100),
+            Duration::from_secs(5),
+        )
+    });
+    let want: Vec<Vec<u8>> = (0..n).map(|i| frame(60, i, BCAST)).collect();
+    assert_eq!(got, want);
+}
