@@ -879,3 +879,55 @@ fn inject_and_sendpacket_arrive_byte_exact() {
     let want: Vec<Vec<u8>> = (0..n).map(|i| frame(60, i, BCAST)).collect();
     assert_eq!(got, want);
 }
+
+/// `tcpdump -C` rotation (pcap_dump_ftell64, close, reopen) through the
+/// drop-in: the files hold every frame once, in order, and are cut where
+/// tcpdump on the real libpcap cuts them.
+#[test]
+fn rotation_with_dash_c() {
+    require!("tcpdump");
+    let net = Net::new();
+    let n = 1000u32;
+    let frames: Vec<Vec<u8>> = (0..n).map(|i| frame(1514, i, BCAST)).collect();
+    let mut layouts = Vec::new();
+    for shim in [true, false] {
+        let base = tmp(if shim {
+            "rot-shim.pcap"
+        } else {
+            "rot-real.pcap"
+        });
+        let b = base.to_str().unwrap().to_owned();
+        let mut td = Proc::spawn(tool(
+            Some(&net),
+            shim,
+            "tcpdump",
+            &["-i", &net.a, "-c", &n.to_string(), "-C", "1", "-w", &b],
+        ));
+        wait_bound(&net, &net.a, 1);
+        td.wait_listening();
+        let s = net.sender(&net.b);
+        for f in &frames {
+            s.send(f);
+        }
+        let out = td
+            .wait(Duration::from_secs(20))
+            .expect("tcpdump -c did not exit");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let mut all = Vec::new();
+        let mut sizes = Vec::new();
+        for suffix in ["", "1", "2"] {
+            let p = PathBuf::from(format!("{b}{suffix}"));
+            if !p.exists() {
+                continue;
+            }
+            sizes.push(std::fs::metadata(&p).unwrap().len());
+            let (hdr, recs) = read_pcap(&p);
+            assert_eq!(hdr, (0xa1b2_c3d4, 2, 4, 262_144, 1));
+            all.extend(recs.into_iter().map(|r| r.2));
+        }
+        assert_eq!(all, frames, "every frame once, in order (shim: {shim})");
+        layouts.push(sizes);
+    }
+    assert!(layouts[0].len() >= 2, "no rotation: {layouts:?}");
+    assert_eq!(layouts[0], layouts[1], "files cut at the same places");
+}

@@ -93,7 +93,7 @@ impl Pcap {
     }
 
     fn activated(&self) -> bool {
-        self.live().cap.is_some()
+        self.live().activated
     }
 }
 
@@ -1114,7 +1114,7 @@ pub unsafe extern "C" fn pcap_compile(
             return code::ERROR;
         }
         // SAFETY: p is NULL or ours.
-        let (r, target, pc) = match unsafe { handle(p) } {
+        let (r, target, pc, temp) = match unsafe { handle(p) } {
             None => {
                 // SAFETY: p is NULL or ours.
                 if let Some(pc) = unsafe { p.as_ref() } {
@@ -1127,7 +1127,7 @@ pub unsafe extern "C" fn pcap_compile(
                 }
                 return code::ERROR;
             }
-            Some(H::Real(r, rp, pc)) => (r, rp, pc),
+            Some(H::Real(r, rp, pc)) => (r, rp, pc, ptr::null_mut()),
             Some(H::Own(pc)) => {
                 let l = pc.live();
                 let Some(r) = real::try_get() else {
@@ -1141,14 +1141,20 @@ pub unsafe extern "C" fn pcap_compile(
                     pc.set_err("not-yet-activated pcap_t passed to pcap_compile");
                     return code::ERROR;
                 }
-                if !l.shadow_active {
-                    pc.set_err(&format!(
-                        "pcap_compile: the system libpcap could not open a handle on {} to compile for",
-                        l.dev
-                    ));
-                    return code::ERROR;
+                if l.shadow_active {
+                    (r, l.shadow, pc, ptr::null_mut())
+                } else {
+                    // The real library could not open the device: compile
+                    // for its link type on a dead handle (the same program
+                    // except for VLAN tests, which then read the frame).
+                    // SAFETY: plain values.
+                    let dead = unsafe { (r.pcap_open_dead)(l.linktype, l.snapshot as c_int) };
+                    if dead.is_null() {
+                        pc.set_err("pcap_compile: pcap_open_dead failed");
+                        return code::ERROR;
+                    }
+                    (r, dead, pc, dead)
                 }
-                (r, l.shadow, pc)
             }
         };
         let mut tmp = BpfProgram {
@@ -1157,12 +1163,16 @@ pub unsafe extern "C" fn pcap_compile(
         };
         // SAFETY: forwarded with a scratch program.
         let st = unsafe { (r.pcap_compile)(target, &mut tmp, s, optimize, netmask) };
+        if st < 0 && pc.real.is_null() {
+            // SAFETY: the real handle's errbuf is NUL-terminated.
+            let e = unsafe { owned((r.pcap_geterr)(target)) };
+            pc.set_err(&e);
+        }
+        if !temp.is_null() {
+            // SAFETY: the dead handle opened above, closed once.
+            unsafe { (r.pcap_close)(temp) };
+        }
         if st < 0 {
-            if pc.real.is_null() {
-                // SAFETY: the shadow's errbuf is NUL-terminated.
-                let e = unsafe { owned((r.pcap_geterr)(target)) };
-                pc.set_err(&e);
-            }
             return st;
         }
         // SAFETY: tmp was filled by pcap_compile; fp checked non-NULL.
@@ -1682,20 +1692,14 @@ property!(pcap_snapshot -> c_int, code::ERROR, |pc| if pc.activated() {
 property!(pcap_is_swapped -> c_int, code::ERROR, |pc| if pc.activated() { 0 } else { code::NOT_ACTIVATED });
 property!(pcap_major_version -> c_int, code::ERROR, |pc| if pc.activated() { 2 } else { code::NOT_ACTIVATED });
 property!(pcap_minor_version -> c_int, code::ERROR, |pc| if pc.activated() { 4 } else { code::NOT_ACTIVATED });
-property!(pcap_bufsize -> c_int, code::ERROR, |pc| match pc.live().cap.as_ref() {
-    Some(c) => {
-        let ri = c.ring_info();
-        (u64::from(ri.block_size) * u64::from(ri.block_count)).min(i32::MAX as u64) as c_int
-    }
-    None => code::NOT_ACTIVATED,
+property!(pcap_bufsize -> c_int, code::ERROR, |pc| if pc.activated() {
+    pc.live().ring_bytes.min(i32::MAX as u64) as c_int
+} else {
+    code::NOT_ACTIVATED
 });
 property!(pcap_file -> *mut libc::FILE, ptr::null_mut(), |_pc| ptr::null_mut());
-property!(pcap_fileno -> c_int, code::ERROR, |pc| pc.live().cap.as_ref().map_or(-1, |c| c.fd()));
-property!(pcap_get_selectable_fd -> c_int, code::ERROR, |pc| pc
-    .live()
-    .cap
-    .as_ref()
-    .map_or(-1, |c| c.fd()));
+property!(pcap_fileno -> c_int, code::ERROR, |pc| pc.live().fd);
+property!(pcap_get_selectable_fd -> c_int, code::ERROR, |pc| pc.live().fd);
 property!(pcap_get_required_select_timeout -> *const libc::timeval, ptr::null(), |_pc| ptr::null());
 property!(pcap_get_tstamp_precision -> c_int, code::ERROR, |pc| c_int::from(pc.live().opts.nano));
 

@@ -106,6 +106,16 @@ pub struct Live {
     pub ifdrop_base: u64,
     /// Injector, opened on first use.
     pub injector: Option<Injector>,
+    /// Activated (the capture itself is moved out of `cap` while a
+    /// dispatch runs, so calls from inside a callback use the fields below).
+    pub activated: bool,
+    /// The capture socket.
+    pub fd: c_int,
+    /// Ring bytes.
+    pub ring_bytes: u64,
+    /// Kernel counters accumulated across PACKET_STATISTICS reads (which
+    /// reset): packets seen (including drops) and drops.
+    pub stat: (u64, u64),
 }
 
 impl Live {
@@ -128,6 +138,10 @@ impl Live {
             one_buf: Vec::new(),
             ifdrop_base: 0,
             injector: None,
+            activated: false,
+            fd: -1,
+            ring_bytes: 0,
+            stat: (0, 0),
         }
     }
 
@@ -317,7 +331,11 @@ pub fn activate(l: &mut Live) -> Result<(), (c_int, String)> {
     let cap = Capture::open(&l.dev, &cfg).map_err(|e| (status_of(e.kind()), e.to_string()))?;
     l.snapshot = snap;
     l.ifdrop_base = if_drops(&l.dev);
+    l.fd = cap.fd();
+    let ri = cap.ring_info();
+    l.ring_bytes = u64::from(ri.block_size) * u64::from(ri.block_count);
     l.cap = Some(cap);
+    l.activated = true;
     Ok(())
 }
 
@@ -330,8 +348,15 @@ fn now_ns() -> u64 {
 
 /// `pcap_setfilter` on a live handle.
 pub fn set_filter(l: &mut Live, prog: &[BpfInsnC]) -> Result<(), String> {
-    let Some(cap) = l.cap.as_mut() else {
+    if !l.activated {
         return Err("not-yet-activated pcap_t passed to pcap_setfilter".into());
+    }
+    let Some(cap) = l.cap.as_mut() else {
+        return Err(
+            "pcap_setfilter cannot be called from inside a pcap_loop/pcap_dispatch callback \
+             on this handle"
+                .into(),
+        );
     };
     let insns: Vec<BpfInsn> = prog
         .iter()
@@ -477,19 +502,45 @@ pub fn dispatch(
     res
 }
 
-/// `pcap_stats` on a live handle.
+/// `pcap_stats` on a live handle: libpcap's meaning (`ps_recv` counts what
+/// the kernel saw, its drops included; `ps_drop` its drops), read straight
+/// from the socket so that it also works from inside a callback.
 pub fn stats(l: &mut Live) -> Result<PcapStat, String> {
-    let dev = l.dev.clone();
-    let base = l.ifdrop_base;
-    let cap = l
-        .cap
-        .as_mut()
-        .ok_or_else(|| "not-yet-activated pcap_t passed to pcap_stats".to_string())?;
-    let st = cap.stats().map_err(|e| e.to_string())?;
+    if !l.activated {
+        return Err("not-yet-activated pcap_t passed to pcap_stats".into());
+    }
+    #[repr(C)]
+    #[derive(Default)]
+    struct TpacketStatsV3 {
+        tp_packets: u32,
+        tp_drops: u32,
+        tp_freeze_q_cnt: u32,
+    }
+    let mut st = TpacketStatsV3::default();
+    let mut len = std::mem::size_of::<TpacketStatsV3>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into st.
+    let rc = unsafe {
+        libc::getsockopt(
+            l.fd,
+            libc::SOL_PACKET,
+            libc::PACKET_STATISTICS,
+            (&mut st as *mut TpacketStatsV3).cast(),
+            &mut len,
+        )
+    };
+    if rc < 0 {
+        return Err(format!(
+            "failed to get statistics from socket: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    // tp_packets already includes tp_drops (the kernel's accounting).
+    l.stat.0 += u64::from(st.tp_packets);
+    l.stat.1 += u64::from(st.tp_drops);
     Ok(PcapStat {
-        ps_recv: (st.packets + st.drops) as u32,
-        ps_drop: st.drops as u32,
-        ps_ifdrop: if_drops(&dev).saturating_sub(base) as u32,
+        ps_recv: l.stat.0 as u32,
+        ps_drop: l.stat.1 as u32,
+        ps_ifdrop: if_drops(&l.dev).saturating_sub(l.ifdrop_base) as u32,
     })
 }
 
@@ -516,12 +567,12 @@ pub fn inject(l: &mut Live, frame: &[u8]) -> Result<usize, String> {
             return Ok(frame.len());
         }
     }
-    let Some(cap) = l.cap.as_ref() else {
+    if !l.activated {
         return Err("not-yet-activated pcap_t passed to pcap_inject".into());
-    };
+    }
     // SAFETY: the capture socket is open and bound to the device; frame is
     // valid for frame.len() bytes.
-    let n = unsafe { libc::send(cap.fd(), frame.as_ptr().cast(), frame.len(), 0) };
+    let n = unsafe { libc::send(l.fd, frame.as_ptr().cast(), frame.len(), 0) };
     if n < 0 {
         return Err(format!("send: {}", std::io::Error::last_os_error()));
     }
