@@ -433,7 +433,11 @@ pub unsafe extern "C" fn pcap_activate(p: *mut Pcap) -> c_int {
                 match live::activate(l) {
                     Ok(()) => {
                         if let Some(cap) = l.cap.as_ref() {
-                            let _ = pc.brk.set(cap.breaker());
+                            let b = cap.breaker();
+                            if pc.brk_flag.load(Ordering::Acquire) {
+                                b.break_loop();
+                            }
+                            let _ = pc.brk.set(b);
                         }
                         if let Some(r) = real::try_get() {
                             shadow_activate(l, r);
@@ -904,9 +908,13 @@ pub unsafe extern "C" fn pcap_breakloop(p: *mut Pcap) {
                 // SAFETY: forwarded.
                 unsafe { (r.pcap_breakloop)(pc.real) };
             }
-        } else if let Some(b) = pc.brk.get() {
+        } else {
+            // Before activation the flag alone is kept; activation passes
+            // it on to the engine.
             pc.brk_flag.store(true, Ordering::Release);
-            b.break_loop();
+            if let Some(b) = pc.brk.get() {
+                b.break_loop();
+            }
         }
     })
 }

@@ -102,7 +102,7 @@ pub const DLT_DOCSIS: c_int = 143;
 /// libpcap's `dlt_to_linktype`: the LINKTYPE_ value written into savefiles.
 pub fn dlt_to_linktype(dlt: c_int) -> Option<u32> {
     match dlt {
-        0..=10 => Some(dlt as u32),
+        0..=10 | 32 | 99 => Some(dlt as u32),
         11 => Some(100),
         12 => Some(101),
         15 => Some(102),
