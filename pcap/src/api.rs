@@ -1756,6 +1756,7 @@ fn new_dumper(f: *mut libc::FILE) -> *mut Dumper {
     Box::into_raw(Box::new(Dumper {
         magic: DUMPER_MAGIC,
         f,
+        scratch: Vec::with_capacity(2048),
     }))
 }
 
@@ -1878,7 +1879,7 @@ pub unsafe extern "C" fn pcap_dump(user: *mut u8, h: *const PktHdr, sp: *const u
         unsafe {
             let h = &*h;
             let data = std::slice::from_raw_parts(sp, h.caplen as usize);
-            dump::write_record(d.f, h, data);
+            dump::write_record(d, h, data);
         }
     })
 }

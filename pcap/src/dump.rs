@@ -17,6 +17,8 @@ pub struct Dumper {
     pub magic: u64,
     /// The open stream (ours to close).
     pub f: *mut libc::FILE,
+    /// One record, assembled for a single `fwrite`.
+    pub scratch: Vec<u8>,
 }
 
 /// Tag of a live [`Dumper`].
@@ -50,25 +52,25 @@ pub fn record_header(h: &PktHdr) -> [u8; 16] {
 pub const FILE_BUFFER: usize = 256 << 10;
 
 unsafe extern "C" {
-    fn flockfile(f: *mut libc::FILE);
-    fn funlockfile(f: *mut libc::FILE);
     fn fwrite_unlocked(p: *const libc::c_void, size: usize, n: usize, f: *mut libc::FILE) -> usize;
 }
 
-/// Write one record (header and data) under one stream lock.
+/// Write one record (header and data) with one unlocked `fwrite`, through
+/// the dumper's scratch buffer. Loading the real libpcap with `dlmopen`
+/// makes glibc treat the process as multi-threaded, so every locked stdio
+/// call would take the stream lock; a dumper, like libpcap's, is used by
+/// one thread at a time.
 ///
 /// # Safety
-/// `f` is an open stream.
-pub unsafe fn write_record(f: *mut libc::FILE, h: &PktHdr, data: &[u8]) {
-    let rh = record_header(h);
-    // SAFETY: f is open (caller); the lock is taken and released here, the
-    // buffers are valid for their lengths.
-    unsafe {
-        flockfile(f);
-        fwrite_unlocked(rh.as_ptr().cast(), 1, rh.len(), f);
-        fwrite_unlocked(data.as_ptr().cast(), 1, data.len(), f);
-        funlockfile(f);
-    }
+/// `d.f` is an open stream no other thread uses during the call.
+pub unsafe fn write_record(d: &mut Dumper, h: &PktHdr, data: &[u8]) {
+    let b = &mut d.scratch;
+    b.clear();
+    b.extend_from_slice(&record_header(h));
+    b.extend_from_slice(data);
+    // SAFETY: d.f is open and not used concurrently (caller); b holds
+    // b.len() bytes.
+    unsafe { fwrite_unlocked(b.as_ptr().cast(), 1, b.len(), d.f) };
 }
 
 /// Write all of `b` to `f`.

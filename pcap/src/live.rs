@@ -102,6 +102,8 @@ pub struct Live {
     pub one_hdr: PktHdr,
     /// Copy of the last packet for `pcap_next_ex`.
     pub one_buf: Vec<u8>,
+    /// A tagged frame with its VLAN tag put back.
+    pub vlan_buf: Vec<u8>,
     /// Interface drops at activation.
     pub ifdrop_base: u64,
     /// Injector, opened on first use.
@@ -136,6 +138,7 @@ impl Live {
             filter_until_ns: 0,
             one_hdr: PktHdr::ZERO,
             one_buf: Vec::new(),
+            vlan_buf: Vec::new(),
             ifdrop_base: 0,
             injector: None,
             activated: false,
@@ -265,7 +268,9 @@ pub fn config(opts: &Opts, snaplen: u32) -> Result<CaptureConfig, String> {
         } else {
             0
         },
-        vlan_reinsert: true,
+        // VLAN tags are put back per packet in `dispatch` (a copy for the
+        // tagged frames only) rather than by a pass over every block.
+        vlan_reinsert: false,
         ..CaptureConfig::default()
     };
     let mut ring = if opts.buffer_size > 0 {
@@ -404,16 +409,7 @@ fn accept(l: &Live, p: &Packet<'_>) -> Option<u32> {
                 vlan_present: p.flags.contains(PacketFlags::VLAN_VALID),
                 vlan_tpid: p.vlan_tpid,
             };
-            // The kernel filtered the frame as it was before the VLAN tag
-            // was put back: do the same.
-            let v = if aux.vlan_present && p.data.len() >= 16 {
-                let mut b = Vec::with_capacity(p.data.len() - 4);
-                b.extend_from_slice(&p.data[..12]);
-                b.extend_from_slice(&p.data[16..]);
-                bpf::run(f, &b, p.wire_len.saturating_sub(4), Some(&aux))
-            } else {
-                bpf::run(f, p.data, p.wire_len, Some(&aux))
-            };
+            let v = bpf::run(f, p.data, p.wire_len, Some(&aux));
             if v == 0 {
                 return None;
             }
@@ -457,6 +453,7 @@ pub fn dispatch(
     let mut handled = 0u64;
     let mut pkts: c_int = 0;
     let nano = l.opts.nano;
+    let mut vbuf = std::mem::take(&mut l.vlan_buf);
     let mut cap = l
         .cap
         .take()
@@ -475,8 +472,29 @@ pub fn dispatch(
                 Ok(Wait::Ready(p)) => {
                     handled += 1;
                     if let Some(caplen) = accept(l, &p) {
-                        let h = header(&p, caplen, nano);
-                        f(&h, &p.data[..caplen as usize]);
+                        if p.flags.contains(PacketFlags::VLAN_VALID) && p.data.len() >= 12 {
+                            // The kernel stripped the tag: put it back after
+                            // the MAC addresses, as libpcap does.
+                            let tpid = if p.flags.contains(PacketFlags::VLAN_TPID_VALID)
+                                && p.vlan_tpid != 0
+                            {
+                                p.vlan_tpid
+                            } else {
+                                0x8100
+                            };
+                            vbuf.clear();
+                            vbuf.extend_from_slice(&p.data[..12]);
+                            vbuf.extend_from_slice(&tpid.to_be_bytes());
+                            vbuf.extend_from_slice(&p.vlan_tci.to_be_bytes());
+                            vbuf.extend_from_slice(&p.data[12..caplen as usize]);
+                            let cl = (vbuf.len() as u32).min(l.snapshot);
+                            let mut h = header(&p, cl, nano);
+                            h.len = p.wire_len + 4;
+                            f(&h, &vbuf[..cl as usize]);
+                        } else {
+                            let h = header(&p, caplen, nano);
+                            f(&h, &p.data[..caplen as usize]);
+                        }
                         pkts += 1;
                     }
                 }
@@ -499,6 +517,7 @@ pub fn dispatch(
     })();
     cap.release_consumed();
     l.cap = Some(cap);
+    l.vlan_buf = vbuf;
     res
 }
 
