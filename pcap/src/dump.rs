@@ -55,8 +55,8 @@ unsafe extern "C" {
     fn fwrite_unlocked(p: *const libc::c_void, size: usize, n: usize, f: *mut libc::FILE) -> usize;
 }
 
-/// Write one record (header and data) with one unlocked `fwrite`, through
-/// the dumper's scratch buffer. Loading the real libpcap with `dlmopen`
+/// Write one record (header and data) without the stream lock: small ones
+/// with one `fwrite` through the dumper's scratch buffer. Loading the real libpcap with `dlmopen`
 /// makes glibc treat the process as multi-threaded, so every locked stdio
 /// call would take the stream lock; a dumper, like libpcap's, is used by
 /// one thread at a time.
@@ -64,9 +64,20 @@ unsafe extern "C" {
 /// # Safety
 /// `d.f` is an open stream no other thread uses during the call.
 pub unsafe fn write_record(d: &mut Dumper, h: &PktHdr, data: &[u8]) {
+    let rh = record_header(h);
+    if data.len() > 256 {
+        // Large frames: two calls, but the frame is copied once.
+        // SAFETY: d.f is open and not used concurrently (caller); the
+        // slices are valid for their lengths.
+        unsafe {
+            fwrite_unlocked(rh.as_ptr().cast(), 1, rh.len(), d.f);
+            fwrite_unlocked(data.as_ptr().cast(), 1, data.len(), d.f);
+        }
+        return;
+    }
     let b = &mut d.scratch;
     b.clear();
-    b.extend_from_slice(&record_header(h));
+    b.extend_from_slice(&rh);
     b.extend_from_slice(data);
     // SAFETY: d.f is open and not used concurrently (caller); b holds
     // b.len() bytes.
