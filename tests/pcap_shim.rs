@@ -245,14 +245,51 @@ fn read_pcap(path: &Path) -> ((u32, u16, u16, u32, u32), Vec<(u32, u32, Vec<u8>)
     (hdr, recs)
 }
 
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("nr-pcap-{}", std::process::id()));
+/// A scratch file in a directory of its own (tcpdump drops to user
+/// tcpdump after opening the device, so the directory is world-writable);
+/// the directory and everything in it (rotated siblings included) is
+/// removed on drop, panics included.
+struct Tmp {
+    dir: PathBuf,
+    path: PathBuf,
+}
+
+impl std::ops::Deref for Tmp {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for Tmp {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.path.as_os_str()
+    }
+}
+
+impl AsRef<Path> for Tmp {
+    fn as_ref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Tmp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn tmp(name: &str) -> Tmp {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("nr-pcap-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    // tcpdump drops to user tcpdump after opening the device.
     let _ = Command::new("chmod").args(["777"]).arg(&dir).status();
-    let p = dir.join(name);
-    let _ = std::fs::remove_file(&p);
-    p
+    Tmp {
+        path: dir.join(name),
+        dir,
+    }
 }
 
 fn send_frames(net: &Net, seqs: impl IntoIterator<Item = u32>, alt_type: impl Fn(u32) -> bool) {
