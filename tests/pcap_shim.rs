@@ -968,3 +968,69 @@ fn rotation_with_dash_c() {
     assert!(layouts[0].len() >= 2, "no rotation: {layouts:?}");
     assert_eq!(layouts[0], layouts[1], "files cut at the same places");
 }
+
+/// The timeout bounds a wait with no traffic, non-blocking mode returns at
+/// once, immediate mode delivers a frame within milliseconds of its time
+/// stamp (not at the 5 s timeout).
+#[test]
+fn timeout_nonblock_and_immediate_mode() {
+    require!("cc");
+    if !Path::new("/usr/include/pcap/pcap.h").exists() {
+        eprintln!("skipped: libpcap-dev is not installed");
+        return;
+    }
+    let exe = tmp("timing");
+    let st = Command::new("cc")
+        .args(["-O2", "-Wall", "-Wextra", "-Werror", "-o"])
+        .arg(&exe)
+        .arg(root().join("tests/pcap/timing.c"))
+        .arg("-lpcap")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let net = Net::new();
+    let mut c = tool(Some(&net), true, exe.to_str().unwrap(), &[&net.a]);
+    c.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = Proc {
+        child: Some(c.spawn().unwrap()),
+        err: None,
+        err_text: String::new(),
+    };
+    let ch = child.child.as_mut().unwrap();
+    let mut lines = BufReader::new(ch.stdout.take().unwrap()).lines();
+    let mut next = || lines.next().unwrap().unwrap();
+    let nums = |l: &str| -> Vec<f64> {
+        l.split_whitespace()
+            .skip(1)
+            .map(|v| v.parse().unwrap())
+            .collect()
+    };
+    let t = nums(&next());
+    assert!(
+        t[0] >= 150.0 && t[0] < 1000.0,
+        "timeout 200 ms waited {} ms",
+        t[0]
+    );
+    assert_eq!(t[1], 0.0, "dispatch on timeout returns 0");
+    let nb = nums(&next());
+    assert!(nb[0] < 20.0, "non-blocking dispatch took {} ms", nb[0]);
+    assert_eq!((nb[1], nb[2]), (0.0, 1.0), "returns 0, getnonblock 1");
+    assert_eq!(next(), "ready");
+    std::thread::sleep(Duration::from_millis(50));
+    send_frames(&net, 0..1, |_| false);
+    let im = nums(&next());
+    assert_eq!(im[1], 1.0, "one packet");
+    // libpcap's immediate mode retires a block after 1 ms; allow for the
+    // scheduling of a loaded 2-CPU test machine.
+    eprintln!(
+        "immediate mode: delivered {} ms after the time stamp",
+        im[0]
+    );
+    assert!(
+        (0.0..20.0).contains(&im[0]),
+        "immediate mode delivered {} ms after the time stamp",
+        im[0]
+    );
+    let out = child.wait(Duration::from_secs(5)).expect("exit");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
