@@ -77,8 +77,11 @@ impl Pcap {
     #[allow(clippy::mut_from_ref)]
     fn live(&self) -> &mut Live {
         // SAFETY: libpcap handles are used by one thread at a time (as
-        // libpcap requires); only pcap_breakloop may come from elsewhere
-        // and it touches `brk` only.
+        // libpcap requires; pcap_breakloop, which may come from elsewhere,
+        // touches `brk` and `brk_flag` only), and every borrow made here is
+        // dropped before the call returns: the read loop
+        // (`live::dispatch`) holds none while a callback runs, so a
+        // callback calling back into the handle gets the only one.
         unsafe { &mut *self.live.get() }
     }
 
@@ -744,7 +747,7 @@ fn own_dispatch(pc: &Pcap, cnt: c_int, f: &mut dyn FnMut(&PktHdr, &[u8])) -> c_i
         pc.set_err(NOT_ACTIVATED);
         return code::NOT_ACTIVATED;
     };
-    match live::dispatch(pc.live(), brk, &pc.brk_flag, cnt, f) {
+    match live::dispatch(&pc.live, brk, &pc.brk_flag, cnt, f) {
         Ok(n) => n,
         Err(m) => {
             pc.set_err(&m);

@@ -4,6 +4,7 @@
 //! `pcap_breakloop` ends a wait at once, frames already in the ring when a
 //! filter is set are filtered in user space.
 
+use std::cell::UnsafeCell;
 use std::ffi::{c_int, c_void};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -388,14 +389,28 @@ pub fn set_filter(l: &mut Live, prog: &[BpfInsnC]) -> Result<(), String> {
     Ok(())
 }
 
+/// What the read loop needs of the handle, taken out of it for the loop so
+/// that no borrow of the handle is held while a callback runs (a callback
+/// may call back into the same handle: `pcap_dump_open`, `pcap_stats`,
+/// `pcap_breakloop`, ...).
+struct Sel {
+    direction: c_int,
+    protocol: u16,
+    snapshot: u32,
+    nano: bool,
+    filter: Option<Vec<BpfInsnC>>,
+    filter_all: bool,
+    filter_until_ns: u64,
+}
+
 /// What a packet looks like to the handle: None when it is not delivered.
-fn accept(l: &Live, p: &Packet<'_>) -> Option<u32> {
+fn accept(l: &Sel, p: &Packet<'_>) -> Option<u32> {
     match l.direction {
         D_IN if p.pkt_type == PACKET_OUTGOING => return None,
         D_OUT if p.pkt_type != PACKET_OUTGOING => return None,
         _ => {}
     }
-    if l.opts.protocol != 0 && p.protocol != l.opts.protocol {
+    if l.protocol != 0 && p.protocol != l.protocol {
         return None;
     }
     let mut caplen = (p.data.len() as u32).min(l.snapshot);
@@ -437,27 +452,42 @@ fn header(p: &Packet<'_>, caplen: u32, nano: bool) -> PktHdr {
 /// that are ready when `cnt <= 0`), waiting only for the first. Returns the
 /// count, 0 on timeout, `PCAP_ERROR_BREAK`, or an error message.
 pub fn dispatch(
-    l: &mut Live,
+    cell: &UnsafeCell<Live>,
     brk: &netring_engine::Breaker,
     flag: &AtomicBool,
     cnt: c_int,
     f: &mut dyn FnMut(&PktHdr, &[u8]),
 ) -> Result<c_int, String> {
-    let first = if l.nonblock {
-        Some(Duration::ZERO)
-    } else if l.opts.immediate || l.opts.timeout <= 0 {
-        None
-    } else {
-        Some(Duration::from_millis(l.opts.timeout as u64))
+    let (first, sel, mut vbuf, mut cap) = {
+        // SAFETY: one thread per handle, and no other borrow of the handle
+        // exists here: borrows are short and none is held across a callback.
+        let l = unsafe { &mut *cell.get() };
+        let first = if l.nonblock {
+            Some(Duration::ZERO)
+        } else if l.opts.immediate || l.opts.timeout <= 0 {
+            None
+        } else {
+            Some(Duration::from_millis(l.opts.timeout as u64))
+        };
+        let cap = l
+            .cap
+            .take()
+            .ok_or_else(|| "not-yet-activated pcap_t passed to pcap_dispatch".to_string())?;
+        let sel = Sel {
+            direction: l.direction,
+            protocol: l.opts.protocol,
+            snapshot: l.snapshot,
+            nano: l.opts.nano,
+            filter: l.filter.take(),
+            filter_all: l.filter_all,
+            filter_until_ns: l.filter_until_ns,
+        };
+        (first, sel, std::mem::take(&mut l.vlan_buf), cap)
     };
+    let l = &sel;
+    let nano = sel.nano;
     let mut handled = 0u64;
     let mut pkts: c_int = 0;
-    let nano = l.opts.nano;
-    let mut vbuf = std::mem::take(&mut l.vlan_buf);
-    let mut cap = l
-        .cap
-        .take()
-        .ok_or_else(|| "not-yet-activated pcap_t passed to pcap_dispatch".to_string())?;
     let res = (|| {
         loop {
             if cnt > 0 && pkts >= cnt {
@@ -516,8 +546,13 @@ pub fn dispatch(
         Ok(pkts)
     })();
     cap.release_consumed();
+    // SAFETY: as above; the callbacks have returned.
+    let l = unsafe { &mut *cell.get() };
     l.cap = Some(cap);
     l.vlan_buf = vbuf;
+    // (pcap_setfilter refuses to run from a callback, so the filter taken
+    // out is still the handle's.)
+    l.filter = sel.filter;
     res
 }
 
