@@ -1,6 +1,7 @@
 # netring — build, install into build/prefix, C examples, tests, demo.
 #
-#   make            library + header + pkg-config into build/prefix, C examples into build/bin
+#   make            library + header + pkg-config into build/prefix, C examples into build/bin,
+#                   the libpcap drop-in into build/prefix/lib/netring/libpcap.so.0.8
 #   make demo       capture demo on a throwaway veth pair (installs what it needs)
 #   make test       the whole test suite (installs what it needs)
 #   make bench      benchmarks against the alternatives -> bench/results/<date>/
@@ -31,6 +32,7 @@ all: install examples
 
 lib:
 	$(CARGO) build --release --locked
+	$(CARGO) build --release --locked -p netring-pcap
 
 install: lib
 	install -d $(LIBDIR)/pkgconfig $(PREFIX)/include
@@ -40,6 +42,10 @@ install: lib
 	install -m 0644 $(RELEASE)/libnetring.a $(LIBDIR)/libnetring.a
 	install -m 0644 include/netring.h $(PREFIX)/include/netring.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' pkgconfig/netring.pc.in > $(LIBDIR)/pkgconfig/netring.pc
+	# The libpcap drop-in, in a directory of its own so it never shadows
+	# the system's libpcap: LD_LIBRARY_PATH=$(LIBDIR)/netring tcpdump ...
+	install -d $(LIBDIR)/netring
+	install -m 0755 $(RELEASE)/libpcap.so $(LIBDIR)/netring/libpcap.so.0.8
 
 examples: install $(EXAMPLES)
 

@@ -31,7 +31,7 @@ const SECTIONS: &[(&str, &str, &[&str])] = &[
             "NR_CAPTURE",
             "=nr_next_batch",
             "=nr_next_packet",
-            "nr_bpf_insn",
+            "nr_bpf",
             "nr_direction",
             "nr_fanout",
             "nr_tstamp",

@@ -53,7 +53,7 @@ log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 if [ "$SMOKE" = 1 ]; then
     export CB_SETTLE=0.3 CB_DRAIN=0.5
     log "bench-smoke: RX"
-    "$HERE/run.sh" -d 1 -r 1 -s 60 -o "$RUN/rx" min_v3 nrcap libpcap tcpdump > "$RUN/rx.log" 2>&1 ||
+    "$HERE/run.sh" -d 1 -r 1 -s 60 -o "$RUN/rx" min_v3 nrcap libpcap tcpdump tcpdump_shim > "$RUN/rx.log" 2>&1 ||
         { cat "$RUN/rx.log"; exit 1; }
     log "bench-smoke: AF_XDP"
     "$HERE/run.sh" -d 1 -r 1 -s 60 -R nrxdp -o "$RUN/xdp" nrxdp min_xsk > "$RUN/xdp.log" 2>&1 ||
@@ -84,7 +84,7 @@ OUTDIR=${OUTDIR:-$HERE/results/$(date +%Y-%m-%d)}
     echo "- tools: $(trafgen -v 2>&1 | head -1); $(tcpdump --version 2>&1 | head -2 | tr '\n' ' ')"
     echo "- netring: $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
     echo "- command: \`bench/bench.sh $ARGS\` (make bench), i.e."
-    echo "  - \`bench/run.sh -d $DUR -r $REPS none min_v3 nrcap libpcap tcpdump\`"
+    echo "  - \`bench/run.sh -d $DUR -r $REPS none min_v3 nrcap libpcap tcpdump tcpdump_shim\`"
     echo "  - \`bench/run.sh -d $DUR -r $REPS -R nrcap nrcap nrxdp nrxdp_generic min_xsk min_xsk_generic\`"
     echo "  - \`bench/tx.sh -d $DUR -r $REPS nrsend nrsend_ring min_tx pcap_inject trafgen\`"
     echo "  - \`cargo run --release --example micro -- --secs 0.3 --trials 7\`"
@@ -93,7 +93,7 @@ OUTDIR=${OUTDIR:-$HERE/results/$(date +%Y-%m-%d)}
 } > "$RUN/meta.txt"
 
 log "RX: TPACKET_V3 consumers"
-"$HERE/run.sh" -d "$DUR" -r "$REPS" -o "$RUN/rx" none min_v3 nrcap libpcap tcpdump
+"$HERE/run.sh" -d "$DUR" -r "$REPS" -o "$RUN/rx" none min_v3 nrcap libpcap tcpdump tcpdump_shim
 log "AF_XDP"
 "$HERE/run.sh" -d "$DUR" -r "$REPS" -R nrcap -o "$RUN/xdp" nrcap nrxdp nrxdp_generic min_xsk min_xsk_generic
 log "TX"

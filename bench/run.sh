@@ -32,6 +32,8 @@
 #   libpcap       bench/min_pcap.c (Debian libpcap, 256 MiB, pcap_dispatch)
 #   tcpdump       tcpdump -i IF -w /dev/null -s 0            (default -B)
 #   tcpdump_B256M tcpdump -i IF -B 262144 -w /dev/null -s 0  (ring parity)
+#   tcpdump_shim  the same tcpdump through netring's libpcap drop-in
+#                 (LD_LIBRARY_PATH=build/prefix/lib/netring; default ring 32 MiB)
 #   tcpdump_tmpfs tcpdump -i IF -w /dev/shm/cbcap-*.pcap -C 1000 -W 1 -s 0
 #   netsniff      netsniff-ng -i IF -o /dev/null -s -S 256MiB -A -Q
 #   min_xsk       bench/min_xsk.c (AF_XDP copy mode, native XDP, queue 0,
@@ -79,6 +81,7 @@ consumer_cmd() { # name -> command template ("" for none)
         libpcap) echo "$CB_BIN/min_pcap {IF}" ;;
         tcpdump) echo "tcpdump -i {IF} -w /dev/null -s 0" ;;
         tcpdump_B256M) echo "tcpdump -i {IF} -B 262144 -w /dev/null -s 0" ;;
+        tcpdump_shim) echo "env LD_LIBRARY_PATH=$CB_ROOT/build/prefix/lib/netring tcpdump -i {IF} -w /dev/null -s 0" ;;
         tcpdump_tmpfs) echo "tcpdump -i {IF} -w /dev/shm/cbcap-{RUN}.pcap -C 1000 -W 1 -s 0" ;;
         netsniff) echo "netsniff-ng -i {IF} -o /dev/null -s -S 256MiB -A -Q" ;;
         nrxdp) echo "$NR_BIN/nrxdp -i {IF} -Q -m native" ;;

@@ -148,7 +148,7 @@ def tx_per(rows):
 
 
 def is_netring(name):
-    return name.startswith("nr")
+    return name.startswith("nr") or name.endswith("_shim")
 
 
 def best_peer(per, size, rep):
@@ -331,11 +331,11 @@ def plot(rxp, rx_sizes, xdpp, xdp_sizes, txp, tx_sizes, micro):
     W = 560
     panels = []
     groups = [(f"{s}-byte frames", [(c, metric(rxp, s, c, "cpu_m") * 1000, is_netring(c))
-                                    for c in ("min_v3", "nrcap", "libpcap", "tcpdump")
+                                    for c in ("min_v3", "nrcap", "libpcap", "tcpdump", "tcpdump_shim")
                                     if (s, c) in rxp]) for s in rx_sizes]
     panels.append(("RX: consumer CPU per packet (log scale)", groups, "ns", True))
     groups = [(f"{s}-byte frames", [(c, metric(rxp, s, c, "off_pps") / 1000, is_netring(c))
-                                    for c in ("none", "min_v3", "nrcap", "libpcap", "tcpdump")
+                                    for c in ("none", "min_v3", "nrcap", "libpcap", "tcpdump", "tcpdump_shim")
                                     if (s, c) in rxp]) for s in rx_sizes]
     panels.append(("RX: offered load the generator reached with each tap", groups, "kpps", False))
     groups = [(f"{s}-byte frames", [(c, metric(xdpp, s, c, "cap_pps") / 1000, is_netring(c))

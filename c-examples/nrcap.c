@@ -435,7 +435,7 @@ static const struct option long_options[] = {
 static void usage(void)
 {
     fprintf(stderr, "usage: nrcap -i IFACE [-c COUNT] [-s SNAPLEN] [-B BLOCK_KIB] [-n BLOCKS] [-p] [-q] [-v]\n"
-                    "             [-w FILE [-F pcap|pcap-ns|pcapng] [-C MB] [-W FILES]]\n"
+                    "             [-w FILE [-F pcap|pcap-ns|pcapng] [-C MB] [-W FILES]] [EXPRESSION]\n"
                     "       nrcap -r FILE [-c COUNT] [-q] [-v] [-w FILE ...]\n"
                     "  -c COUNT     stop after COUNT packets\n"
                     "  -s SNAPLEN   bytes to capture per packet\n"
@@ -454,7 +454,9 @@ static void usage(void)
                     "  -w FILE      write packets to a capture file\n"
                     "  -F FORMAT    pcap (default), pcap-ns or pcapng\n"
                     "  -C MB        rotate after MB megabytes; -W FILES keeps at most FILES files\n"
-                    "  -r FILE      read packets from a pcap or pcapng file\n");
+                    "  -r FILE      read packets from a pcap or pcapng file\n"
+                    "  EXPRESSION   filter in tcpdump's syntax (\"tcp port 80\"), compiled by the\n"
+                    "               system's libpcap (package libpcap0.8)\n");
 }
 
 static unsigned long parse_num(const char *s, const char *what)
@@ -510,5 +512,39 @@ static void parse_options(int argc, char **argv, struct options *o)
     if (!o->ifname == !o->rfile) {
         usage();
         exit(2);
+    }
+    if (optind < argc) {
+        /* A trailing filter expression, as tcpdump takes it, compiled by the
+         * system's libpcap for a live capture on the interface (for Ethernet
+         * when the capture is in another namespace). */
+        if (!o->ifname) {
+            fprintf(stderr, "nrcap: a filter expression needs -i (live capture)\n");
+            exit(2);
+        }
+        if (cfg->filter) {
+            fprintf(stderr, "nrcap: give either --bpf FILE or a filter expression, not both\n");
+            exit(2);
+        }
+        size_t total = 1;
+        for (int i = optind; i < argc; i++)
+            total += strlen(argv[i]) + 1;
+        char *expr = calloc(1, total);
+        if (!expr)
+            exit(1);
+        for (int i = optind; i < argc; i++) {
+            if (i > optind)
+                strcat(expr, " ");
+            strcat(expr, argv[i]);
+        }
+        size_t n = 0;
+        int frc = nr_bpf_compile(cfg->netns ? NULL : o->ifname, expr, cfg->snaplen, g_bpf,
+                                 sizeof g_bpf / sizeof g_bpf[0], &n);
+        free(expr);
+        if (frc != NR_OK) {
+            fprintf(stderr, "nrcap: %s (%s)\n", nr_last_error(), nr_strerror(frc));
+            exit(2);
+        }
+        cfg->filter = g_bpf;
+        cfg->filter_len = n;
     }
 }

@@ -850,6 +850,29 @@ int nr_capture_get_info(const struct nr_capture *cap, struct nr_capture_info *ou
  */
 int nr_capture_set_filter(struct nr_capture *cap, const struct nr_bpf_insn *insns, size_t len);
 
+/**
+ * Compile a filter expression in tcpdump's syntax ("tcp port 80", "" for
+ * everything) into classic BPF for nr_capture_config.filter or
+ * nr_capture_set_filter(), with the system's libpcap (Debian package
+ * libpcap0.8, loaded at the first call into a link-map namespace of its
+ * own; netring does not link it).
+ *
+ * With `ifname` the program is exactly what libpcap compiles for a live
+ * capture on that interface (a libpcap handle is opened and closed for it,
+ * which needs CAP_NET_RAW; VLAN tests then use the kernel's VLAN metadata,
+ * as tcpdump's do); with NULL it is compiled for Ethernet. Accepted frames
+ * are cut to `snaplen` bytes (0 means 262144).
+ *
+ * Writes the program to `out` (room for `cap` instructions) and its
+ * length to `*len`. Returns NR_OK; NR_E_TOO_BIG when the program has more
+ * than `cap` instructions (then only `*len` is written: the size needed);
+ * NR_E_CONFIG for an expression libpcap rejects (the message is libpcap's);
+ * NR_E_UNSUPPORTED when the system libpcap is missing (the message names
+ * the package); NR_E_NO_DEVICE, NR_E_PERMISSION (with `ifname`);
+ * NR_E_INVALID_ARG for NULL `expr`, `out` or `len`.
+ */
+int nr_bpf_compile(const char *ifname, const char *expr, uint32_t snaplen, struct nr_bpf_insn *out, size_t cap, size_t *len);
+
 /** Initialise a nr_capture_config with the library defaults (the size is filled in for you). */
 #define NR_CAPTURE_CONFIG_INIT(cfg) nr_capture_config_init((cfg), sizeof(*(cfg)))
 

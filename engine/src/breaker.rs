@@ -36,6 +36,13 @@ impl Breaker {
         EventFd::signal_raw(self.0.efd.raw());
     }
 
+    /// Consume a pending break request (and reset the wake-up fd); true
+    /// when there was one. For callers that check for a break between
+    /// packets they hand out, as libpcap's read loops do.
+    pub fn take_request(&self) -> bool {
+        self.take()
+    }
+
     /// Consume a pending break request (and reset the wake-up fd).
     pub(crate) fn take(&self) -> bool {
         let hit = self.0.flag.swap(false, Ordering::AcqRel);

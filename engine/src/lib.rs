@@ -32,6 +32,7 @@ pub mod afxdp;
 #[cfg(feature = "tokio")]
 pub mod asyncio;
 pub mod batch;
+pub mod bpfc;
 pub mod breaker;
 pub mod error;
 pub mod packet;

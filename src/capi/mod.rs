@@ -22,6 +22,7 @@ pub mod batch;
 pub mod bridge;
 pub mod capture;
 pub(crate) mod config;
+pub mod filter;
 pub(crate) mod handle;
 pub mod inject;
 pub mod parse;

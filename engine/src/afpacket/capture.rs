@@ -1038,6 +1038,16 @@ impl Capture {
         self.held = Held::None;
     }
 
+    /// Give the block held by [`Capture::next_packet`] back to the kernel
+    /// now if its last packet has been handed out (libpcap returns a block
+    /// as soon as it is consumed; otherwise it goes back on the next call).
+    /// The packet last returned must no longer be used.
+    pub fn release_consumed(&mut self) {
+        if let Held::Packets { remaining: 0, .. } = self.held {
+            self.give_back();
+        }
+    }
+
     fn busy() -> Error {
         Error::new(
             ErrorKind::Busy,

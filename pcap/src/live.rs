@@ -1,0 +1,652 @@
+//! Live capture on netring's TPACKET_V3 engine with libpcap's semantics
+//! (pcap-linux.c of libpcap 1.10): the position inside a ring block is kept
+//! across calls, a block goes back to the kernel as soon as it is consumed,
+//! `pcap_breakloop` ends a wait at once, frames already in the ring when a
+//! filter is set are filtered in user space.
+
+use std::cell::UnsafeCell;
+use std::ffi::{c_int, c_void};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use netring_engine::{
+    BpfInsn, Capture, CaptureConfig, ErrorKind, Fanout, FanoutFlags, FanoutMode, Injector,
+    InjectorConfig, Packet, PacketFlags, Wait,
+};
+
+use crate::bpf::{self, Aux};
+use crate::code;
+use crate::types::{BpfInsnC, DLT_DOCSIS, DLT_EN10MB, PcapStat, PktHdr};
+
+/// libpcap's `MAXIMUM_SNAPLEN`.
+pub const MAX_SNAPLEN: c_int = 262_144;
+/// Default ring: 32 MiB (libpcap's is 2 MiB and drops on bursts).
+pub const DEFAULT_RING: u64 = 32 << 20;
+/// Ring block size.
+const BLOCK: u64 = 1 << 20;
+
+/// `PCAP_D_INOUT`, `PCAP_D_IN`, `PCAP_D_OUT`.
+pub const D_INOUT: c_int = 0;
+/// Incoming only.
+pub const D_IN: c_int = 1;
+/// Outgoing only.
+pub const D_OUT: c_int = 2;
+const PACKET_OUTGOING: u8 = 4;
+
+/// Settings made before activation.
+#[derive(Debug, Clone)]
+pub struct Opts {
+    /// `pcap_set_snaplen`.
+    pub snaplen: c_int,
+    /// `pcap_set_promisc`.
+    pub promisc: bool,
+    /// `pcap_set_timeout` (ms).
+    pub timeout: c_int,
+    /// `pcap_set_buffer_size` (0: default).
+    pub buffer_size: c_int,
+    /// `pcap_set_immediate_mode`.
+    pub immediate: bool,
+    /// `pcap_set_rfmon`.
+    pub rfmon: bool,
+    /// `pcap_set_tstamp_type`.
+    pub tstamp_type: c_int,
+    /// `pcap_set_tstamp_precision`: nanoseconds.
+    pub nano: bool,
+    /// `pcap_set_protocol_linux` (0: all).
+    pub protocol: u16,
+}
+
+impl Default for Opts {
+    fn default() -> Self {
+        Opts {
+            snaplen: MAX_SNAPLEN,
+            promisc: false,
+            timeout: 0,
+            buffer_size: 0,
+            immediate: false,
+            rfmon: false,
+            tstamp_type: 0,
+            nano: false,
+            protocol: 0,
+        }
+    }
+}
+
+/// A live handle served by netring.
+pub struct Live {
+    /// Device name.
+    pub dev: String,
+    /// Settings.
+    pub opts: Opts,
+    /// The capture, once activated.
+    pub cap: Option<Capture>,
+    /// A real libpcap handle of the same device (compiles live programs,
+    /// lists time stamp types); activated with ours, then unbound.
+    pub shadow: *mut c_void,
+    /// The shadow is activated.
+    pub shadow_active: bool,
+    /// Current DLT.
+    pub linktype: c_int,
+    /// Snapshot length in effect.
+    pub snapshot: u32,
+    /// Non-blocking mode.
+    pub nonblock: bool,
+    /// `pcap_setdirection`.
+    pub direction: c_int,
+    /// The filter set with `pcap_setfilter`.
+    pub filter: Option<Vec<BpfInsnC>>,
+    /// The kernel refused the filter: run it on every frame.
+    pub filter_all: bool,
+    /// Frames stamped at or before this (ns) may predate the kernel filter.
+    pub filter_until_ns: u64,
+    /// `pcap_next`/`pcap_next_ex`: the header and a copy of the data.
+    pub one_hdr: PktHdr,
+    /// Copy of the last packet for `pcap_next_ex`.
+    pub one_buf: Vec<u8>,
+    /// A tagged frame with its VLAN tag put back.
+    pub vlan_buf: Vec<u8>,
+    /// Interface drops at activation.
+    pub ifdrop_base: u64,
+    /// Injector, opened on first use.
+    pub injector: Option<Injector>,
+    /// Activated (the capture itself is moved out of `cap` while a
+    /// dispatch runs, so calls from inside a callback use the fields below).
+    pub activated: bool,
+    /// The capture socket.
+    pub fd: c_int,
+    /// Ring bytes.
+    pub ring_bytes: u64,
+    /// Kernel counters accumulated across PACKET_STATISTICS reads (which
+    /// reset): packets seen (including drops) and drops.
+    pub stat: (u64, u64),
+}
+
+impl Live {
+    /// A not yet activated handle.
+    pub fn new(dev: &str, shadow: *mut c_void) -> Live {
+        Live {
+            dev: dev.to_owned(),
+            opts: Opts::default(),
+            cap: None,
+            shadow,
+            shadow_active: false,
+            linktype: DLT_EN10MB,
+            snapshot: MAX_SNAPLEN as u32,
+            nonblock: false,
+            direction: D_INOUT,
+            filter: None,
+            filter_all: false,
+            filter_until_ns: 0,
+            one_hdr: PktHdr::ZERO,
+            one_buf: Vec::new(),
+            vlan_buf: Vec::new(),
+            ifdrop_base: 0,
+            injector: None,
+            activated: false,
+            fd: -1,
+            ring_bytes: 0,
+            stat: (0, 0),
+        }
+    }
+
+    /// Link types this device offers (libpcap's list for Ethernet).
+    pub fn datalinks(&self) -> Vec<c_int> {
+        vec![DLT_EN10MB, DLT_DOCSIS]
+    }
+}
+
+/// Whether netring serves `dev` (an Ethernet-type interface of this
+/// namespace); the rest goes to the real libpcap.
+pub fn serves(dev: &str) -> bool {
+    if dev.is_empty() || dev.contains('/') || dev == "any" {
+        return false;
+    }
+    if let Ok(e) = std::env::var("NETRING_PCAP_ENGINE") {
+        if e == "libpcap" {
+            return false;
+        }
+    }
+    arphrd(dev) == Some(libc::ARPHRD_ETHER)
+}
+
+/// The hardware type of `dev` in the calling thread's network namespace
+/// (`SIOCGIFHWADDR`; sysfs could belong to another namespace).
+fn arphrd(dev: &str) -> Option<u16> {
+    if dev.len() >= libc::IFNAMSIZ || dev.contains('\0') {
+        return None;
+    }
+    // SAFETY: socket(2) with constant arguments; the fd is owned below.
+    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: fd was just created and is closed when `_owned` drops.
+    let _owned = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    // SAFETY: ifreq is plain data; all-zero is a valid value.
+    let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in ifr.ifr_name.iter_mut().zip(dev.bytes()) {
+        *d = s as libc::c_char;
+    }
+    // SAFETY: SIOCGIFHWADDR reads ifr_name and writes ifr_hwaddr of a
+    // valid ifreq.
+    if unsafe { libc::ioctl(fd, libc::SIOCGIFHWADDR, &mut ifr) } < 0 {
+        return None;
+    }
+    // SAFETY: after SIOCGIFHWADDR the union holds ifru_hwaddr.
+    Some(unsafe { ifr.ifr_ifru.ifru_hwaddr.sa_family })
+}
+
+fn sysfs_u64(dev: &str, what: &str) -> u64 {
+    std::fs::read_to_string(format!("/sys/class/net/{dev}/statistics/{what}"))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// libpcap's `linux_if_drops`: missed + fifo errors.
+fn if_drops(dev: &str) -> u64 {
+    sysfs_u64(dev, "rx_missed_errors") + sysfs_u64(dev, "rx_fifo_errors")
+}
+
+/// Parse a size: bytes, or with a K/M/G suffix (powers of 1024).
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (num, mul) = match s.chars().last()? {
+        'k' | 'K' => (&s[..s.len() - 1], 1u64 << 10),
+        'm' | 'M' => (&s[..s.len() - 1], 1 << 20),
+        'g' | 'G' => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    num.parse::<u64>().ok()?.checked_mul(mul)
+}
+
+/// `NETRING_PCAP_FANOUT=MODE:GROUP[:FLAG,...]`.
+pub fn parse_fanout(s: &str) -> Result<Fanout, String> {
+    let bad = || {
+        format!(
+            "NETRING_PCAP_FANOUT='{s}': expected MODE:GROUP[:FLAGS] with MODE one of hash, lb, \
+             cpu, rollover, random, qm, GROUP 0..65535 and FLAGS a comma list of defrag, \
+             rollover, ignore_outgoing (example: hash:42)"
+        )
+    };
+    let mut it = s.split(':');
+    let mode = match it.next().unwrap_or("") {
+        "hash" => FanoutMode::Hash,
+        "lb" => FanoutMode::LoadBalance,
+        "cpu" => FanoutMode::Cpu,
+        "rollover" => FanoutMode::Rollover,
+        "random" | "rnd" => FanoutMode::Random,
+        "qm" => FanoutMode::QueueMapping,
+        _ => return Err(bad()),
+    };
+    let group: u16 = it.next().and_then(|g| g.parse().ok()).ok_or_else(bad)?;
+    let mut flags = FanoutFlags::empty();
+    if let Some(fl) = it.next() {
+        for f in fl.split(',') {
+            flags |= match f {
+                "defrag" => FanoutFlags::DEFRAG,
+                "rollover" => FanoutFlags::ROLLOVER,
+                "ignore_outgoing" => FanoutFlags::IGNORE_OUTGOING,
+                _ => return Err(bad()),
+            };
+        }
+    }
+    if it.next().is_some() {
+        return Err(bad());
+    }
+    Ok(Fanout { group, mode, flags })
+}
+
+/// The capture configuration from the settings and the environment.
+pub fn config(opts: &Opts, snaplen: u32) -> Result<CaptureConfig, String> {
+    let mut cfg = CaptureConfig {
+        snaplen,
+        promiscuous: opts.promisc,
+        block_timeout_ms: if opts.immediate {
+            1
+        } else if opts.timeout > 0 {
+            opts.timeout.min(65535) as u32
+        } else {
+            0
+        },
+        // VLAN tags are put back per packet in `dispatch` (a copy for the
+        // tagged frames only) rather than by a pass over every block.
+        vlan_reinsert: false,
+        ..CaptureConfig::default()
+    };
+    let mut ring = if opts.buffer_size > 0 {
+        opts.buffer_size as u64
+    } else {
+        DEFAULT_RING
+    };
+    if let Ok(v) = std::env::var("NETRING_PCAP_RING") {
+        ring = parse_size(&v).filter(|r| *r >= 2 * BLOCK).ok_or_else(|| {
+            format!(
+                "NETRING_PCAP_RING='{v}': expected a ring size of at least 2M, in bytes or with \
+                 a K/M/G suffix (example: 256M)"
+            )
+        })?;
+    }
+    cfg.block_size = BLOCK as u32;
+    cfg.block_count = (ring / BLOCK).max(2).min(u64::from(u32::MAX)) as u32;
+    if let Ok(v) = std::env::var("NETRING_PCAP_FANOUT") {
+        cfg.fanout = Some(parse_fanout(&v)?);
+    }
+    if let Ok(v) = std::env::var("NETRING_PCAP_ENGINE") {
+        match v.as_str() {
+            "" | "afpacket" | "libpcap" => {}
+            _ if v.starts_with("xdp") => {
+                return Err(format!(
+                    "NETRING_PCAP_ENGINE='{v}': the AF_XDP engine is not available through the \
+                     libpcap drop-in yet; use afpacket (default) or libpcap"
+                ));
+            }
+            _ => {
+                return Err(format!(
+                    "NETRING_PCAP_ENGINE='{v}': expected afpacket (default) or libpcap"
+                ));
+            }
+        }
+    }
+    Ok(cfg)
+}
+
+/// Map an engine error to a libpcap status.
+pub fn status_of(kind: ErrorKind) -> c_int {
+    match kind {
+        ErrorKind::Permission => code::PERM_DENIED,
+        ErrorKind::NoDevice | ErrorKind::InterfaceGone => code::NO_SUCH_DEVICE,
+        _ => code::ERROR,
+    }
+}
+
+/// Open the capture. Returns the status and a message for errbuf.
+pub fn activate(l: &mut Live) -> Result<(), (c_int, String)> {
+    if l.opts.rfmon {
+        return Err((
+            code::RFMON_NOTSUP,
+            format!("{}: monitor mode is not supported on this device", l.dev),
+        ));
+    }
+    let snap = if l.opts.snaplen <= 0 || l.opts.snaplen > MAX_SNAPLEN {
+        MAX_SNAPLEN
+    } else {
+        l.opts.snaplen
+    } as u32;
+    let cfg = config(&l.opts, snap).map_err(|m| (code::ERROR, m))?;
+    let cap = Capture::open(&l.dev, &cfg).map_err(|e| (status_of(e.kind()), e.to_string()))?;
+    l.snapshot = snap;
+    l.ifdrop_base = if_drops(&l.dev);
+    l.fd = cap.fd();
+    let ri = cap.ring_info();
+    l.ring_bytes = u64::from(ri.block_size) * u64::from(ri.block_count);
+    l.cap = Some(cap);
+    l.activated = true;
+    Ok(())
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+/// `pcap_setfilter` on a live handle.
+pub fn set_filter(l: &mut Live, prog: &[BpfInsnC]) -> Result<(), String> {
+    if !l.activated {
+        return Err("not-yet-activated pcap_t passed to pcap_setfilter".into());
+    }
+    let Some(cap) = l.cap.as_mut() else {
+        return Err(
+            "pcap_setfilter cannot be called from inside a pcap_loop/pcap_dispatch callback \
+             on this handle"
+                .into(),
+        );
+    };
+    let insns: Vec<BpfInsn> = prog
+        .iter()
+        .map(|i| BpfInsn {
+            code: i.code,
+            jt: i.jt,
+            jf: i.jf,
+            k: i.k,
+        })
+        .collect();
+    // Frames already in the ring were captured without this filter: those
+    // stamped up to now are filtered again in user space.
+    match cap.set_filter(Some(&insns)) {
+        Ok(()) => {
+            l.filter_all = false;
+            l.filter_until_ns = now_ns();
+        }
+        Err(_) => {
+            // libpcap too filters in user space what the kernel refuses.
+            l.filter_all = true;
+        }
+    }
+    l.filter = Some(prog.to_vec());
+    Ok(())
+}
+
+/// What the read loop needs of the handle, taken out of it for the loop so
+/// that no borrow of the handle is held while a callback runs (a callback
+/// may call back into the same handle: `pcap_dump_open`, `pcap_stats`,
+/// `pcap_breakloop`, ...).
+struct Sel {
+    direction: c_int,
+    protocol: u16,
+    snapshot: u32,
+    nano: bool,
+    filter: Option<Vec<BpfInsnC>>,
+    filter_all: bool,
+    filter_until_ns: u64,
+}
+
+/// What a packet looks like to the handle: None when it is not delivered.
+fn accept(l: &Sel, p: &Packet<'_>) -> Option<u32> {
+    match l.direction {
+        D_IN if p.pkt_type == PACKET_OUTGOING => return None,
+        D_OUT if p.pkt_type != PACKET_OUTGOING => return None,
+        _ => {}
+    }
+    if l.protocol != 0 && p.protocol != l.protocol {
+        return None;
+    }
+    let mut caplen = (p.data.len() as u32).min(l.snapshot);
+    if let Some(f) = &l.filter {
+        if l.filter_all || p.ts_ns <= l.filter_until_ns {
+            let aux = Aux {
+                protocol: p.protocol,
+                pkttype: p.pkt_type,
+                ifindex: p.ifindex,
+                vlan_tci: p.vlan_tci,
+                vlan_present: p.flags.contains(PacketFlags::VLAN_VALID),
+                vlan_tpid: p.vlan_tpid,
+            };
+            let v = bpf::run(f, p.data, p.wire_len, Some(&aux));
+            if v == 0 {
+                return None;
+            }
+            caplen = caplen.min(v);
+        }
+    }
+    Some(caplen)
+}
+
+/// A `pcap_pkthdr` for a packet.
+fn header(p: &Packet<'_>, caplen: u32, nano: bool) -> PktHdr {
+    let sec = p.ts_ns / 1_000_000_000;
+    let frac = p.ts_ns % 1_000_000_000;
+    PktHdr {
+        ts: libc::timeval {
+            tv_sec: sec as libc::time_t,
+            tv_usec: if nano { frac } else { frac / 1000 } as libc::suseconds_t,
+        },
+        caplen,
+        len: p.wire_len,
+    }
+}
+
+/// libpcap's `pcap_read_linux_mmap_v3`: deliver up to `cnt` packets (all
+/// that are ready when `cnt <= 0`), waiting only for the first. Returns the
+/// count, 0 on timeout, `PCAP_ERROR_BREAK`, or an error message.
+pub fn dispatch(
+    cell: &UnsafeCell<Live>,
+    brk: &netring_engine::Breaker,
+    flag: &AtomicBool,
+    cnt: c_int,
+    f: &mut dyn FnMut(&PktHdr, &[u8]),
+) -> Result<c_int, String> {
+    let (first, sel, mut vbuf, mut cap) = {
+        // SAFETY: one thread per handle, and no other borrow of the handle
+        // exists here: borrows are short and none is held across a callback.
+        let l = unsafe { &mut *cell.get() };
+        let first = if l.nonblock {
+            Some(Duration::ZERO)
+        } else if l.opts.immediate || l.opts.timeout <= 0 {
+            None
+        } else {
+            Some(Duration::from_millis(l.opts.timeout as u64))
+        };
+        let cap = l
+            .cap
+            .take()
+            .ok_or_else(|| "not-yet-activated pcap_t passed to pcap_dispatch".to_string())?;
+        let sel = Sel {
+            direction: l.direction,
+            protocol: l.opts.protocol,
+            snapshot: l.snapshot,
+            nano: l.opts.nano,
+            filter: l.filter.take(),
+            filter_all: l.filter_all,
+            filter_until_ns: l.filter_until_ns,
+        };
+        (first, sel, std::mem::take(&mut l.vlan_buf), cap)
+    };
+    let l = &sel;
+    let nano = sel.nano;
+    let mut handled = 0u64;
+    let mut pkts: c_int = 0;
+    let res = (|| {
+        loop {
+            if cnt > 0 && pkts >= cnt {
+                break;
+            }
+            let t = if handled == 0 {
+                first
+            } else {
+                Some(Duration::ZERO)
+            };
+            match cap.next_packet(t) {
+                Ok(Wait::Ready(p)) => {
+                    handled += 1;
+                    if let Some(caplen) = accept(l, &p) {
+                        if p.flags.contains(PacketFlags::VLAN_VALID) && p.data.len() >= 12 {
+                            // The kernel stripped the tag: put it back after
+                            // the MAC addresses, as libpcap does.
+                            let tpid = if p.flags.contains(PacketFlags::VLAN_TPID_VALID)
+                                && p.vlan_tpid != 0
+                            {
+                                p.vlan_tpid
+                            } else {
+                                0x8100
+                            };
+                            vbuf.clear();
+                            vbuf.extend_from_slice(&p.data[..12]);
+                            vbuf.extend_from_slice(&tpid.to_be_bytes());
+                            vbuf.extend_from_slice(&p.vlan_tci.to_be_bytes());
+                            vbuf.extend_from_slice(&p.data[12..caplen as usize]);
+                            let cl = (vbuf.len() as u32).min(l.snapshot);
+                            let mut h = header(&p, cl, nano);
+                            h.len = p.wire_len + 4;
+                            f(&h, &vbuf[..cl as usize]);
+                        } else {
+                            let h = header(&p, caplen, nano);
+                            f(&h, &p.data[..caplen as usize]);
+                        }
+                        pkts += 1;
+                    }
+                }
+                Ok(Wait::Timeout) | Ok(Wait::InterfaceDown) => break,
+                Ok(Wait::Interrupted) => {
+                    flag.store(false, Ordering::Relaxed);
+                    return Ok(code::BREAK);
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+            // A plain load per packet; the engine's request (an atomic swap
+            // and the eventfd) is consumed only when a break was asked for.
+            if flag.load(Ordering::Acquire) {
+                flag.store(false, Ordering::Relaxed);
+                brk.take_request();
+                return Ok(code::BREAK);
+            }
+        }
+        Ok(pkts)
+    })();
+    cap.release_consumed();
+    // SAFETY: as above; the callbacks have returned.
+    let l = unsafe { &mut *cell.get() };
+    l.cap = Some(cap);
+    l.vlan_buf = vbuf;
+    // (pcap_setfilter refuses to run from a callback, so the filter taken
+    // out is still the handle's.)
+    l.filter = sel.filter;
+    res
+}
+
+/// `pcap_stats` on a live handle: libpcap's meaning (`ps_recv` counts what
+/// the kernel saw, its drops included; `ps_drop` its drops), read straight
+/// from the socket so that it also works from inside a callback.
+pub fn stats(l: &mut Live) -> Result<PcapStat, String> {
+    if !l.activated {
+        return Err("not-yet-activated pcap_t passed to pcap_stats".into());
+    }
+    #[repr(C)]
+    #[derive(Default)]
+    struct TpacketStatsV3 {
+        tp_packets: u32,
+        tp_drops: u32,
+        tp_freeze_q_cnt: u32,
+    }
+    let mut st = TpacketStatsV3::default();
+    let mut len = std::mem::size_of::<TpacketStatsV3>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into st.
+    let rc = unsafe {
+        libc::getsockopt(
+            l.fd,
+            libc::SOL_PACKET,
+            libc::PACKET_STATISTICS,
+            (&mut st as *mut TpacketStatsV3).cast(),
+            &mut len,
+        )
+    };
+    if rc < 0 {
+        return Err(format!(
+            "failed to get statistics from socket: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    // tp_packets already includes tp_drops (the kernel's accounting).
+    l.stat.0 += u64::from(st.tp_packets);
+    l.stat.1 += u64::from(st.tp_drops);
+    Ok(PcapStat {
+        ps_recv: l.stat.0 as u32,
+        ps_drop: l.stat.1 as u32,
+        ps_ifdrop: if_drops(&l.dev).saturating_sub(l.ifdrop_base) as u32,
+    })
+}
+
+/// `pcap_inject` on a live handle: netring's injector (opened on first
+/// use), or a plain send on the capture socket when it cannot be opened
+/// (privileges dropped after activation).
+pub fn inject(l: &mut Live, frame: &[u8]) -> Result<usize, String> {
+    if l.injector.is_none() {
+        let cfg = InjectorConfig {
+            frame_count: 64,
+            ..InjectorConfig::default()
+        };
+        if let Ok(i) = Injector::open(&l.dev, &cfg) {
+            l.injector = Some(i);
+        }
+    }
+    if let Some(inj) = l.injector.as_mut() {
+        if frame.len() <= inj.max_frame_len() {
+            let ok = inj.inject(frame).map_err(|e| format!("send: {e}"))?;
+            inj.flush().map_err(|e| format!("send: {e}"))?;
+            if !ok {
+                return Err("send: the transmit ring stayed full".into());
+            }
+            return Ok(frame.len());
+        }
+    }
+    if !l.activated {
+        return Err("not-yet-activated pcap_t passed to pcap_inject".into());
+    }
+    // SAFETY: the capture socket is open and bound to the device; frame is
+    // valid for frame.len() bytes.
+    let n = unsafe { libc::send(l.fd, frame.as_ptr().cast(), frame.len(), 0) };
+    if n < 0 {
+        return Err(format!("send: {}", std::io::Error::last_os_error()));
+    }
+    Ok(n as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_values() {
+        assert_eq!(parse_size("256M"), Some(256 << 20));
+        assert_eq!(parse_size("4096"), Some(4096));
+        assert_eq!(parse_size("x"), None);
+        let f = parse_fanout("hash:42").unwrap();
+        assert_eq!((f.group, f.mode), (42, FanoutMode::Hash));
+        assert!(parse_fanout("lb:7:defrag,rollover").is_ok());
+        assert!(parse_fanout("hash").is_err());
+        assert!(parse_fanout("bogus:1").is_err());
+        assert!(parse_fanout("hash:70000").is_err());
+    }
+}
