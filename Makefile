@@ -34,6 +34,7 @@ install: lib
 	ln -sf libnetring.so.$(MAJOR) $(LIBDIR)/libnetring.so
 	install -m 0644 $(RELEASE)/libnetring.a $(LIBDIR)/libnetring.a
 	install -m 0644 include/netring.h $(PREFIX)/include/netring.h
+	install -m 0644 bindings/cpp/netring.hpp $(PREFIX)/include/netring.hpp
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' pkgconfig/netring.pc.in > $(LIBDIR)/pkgconfig/netring.pc
 
 examples: install $(EXAMPLES)
