@@ -30,9 +30,21 @@ bash scripts/check-cinstall.sh
 step "demo (the README's first command): trafgen -> veth -> nrcap, exact count"
 bash scripts/demo.sh
 
+# The bindings, each on the installed header and pkg-config (build/prefix):
+# tests without network, then on throwaway veth pairs, then its capture tool
+# against trafgen. Each prints "<binding>: N passed, M failed".
+bindings=""
+for b in cpp go zig; do
+    step "bindings/$b (bash bindings/$b/test.sh)"
+    bash "bindings/$b/test.sh" 2>&1 | tee "$log.$b"
+    bindings+="$(grep -E "^$b: [0-9]+ passed" "$log.$b" | tail -n1)"$'\n'
+    rm -f "$log.$b"
+done
+
 step "bench-smoke: every benchmark once (RX, AF_XDP, TX, micro, memory) produces numbers"
 make --no-print-directory bench-smoke
 
 echo
 echo "make test: all steps passed"
 echo "tests: $passed passed, $failed failed"
+printf '%s' "$bindings"
