@@ -43,7 +43,7 @@ type Packet struct {
 }
 
 // handle is what Capture, Reader and XDP share: a C go_h holding the
-// library handle, its held batch and the descriptor array.
+// library handle, its held batch and a chunk of descriptors.
 type handle struct {
 	mu     sync.RWMutex // Break (read) against Close (write)
 	g      *C.go_h
@@ -55,20 +55,80 @@ type handle struct {
 // Batch is the batch a handle holds: one ring block (capture), a run of
 // file records (reader) or RX descriptors (AF_XDP). It is reused: the
 // handle's next NextBatch (or Release, or Close) invalidates it and every
-// Data slice from it. Len and At cost no cgo call: the descriptors were
-// copied into a C array by the one call that took the batch.
+// Data slice from it.
+//
+// At(i) and Data(i) cost no cgo call per packet: the descriptors come in
+// chunks of 256 (nr_batch_fill into a small C-owned array, one cgo call
+// per chunk, the first one inside NextBatch's call). Walking i upwards is
+// the cheap order; going back to an earlier chunk re-reads from the start.
 type Batch struct {
 	h    *handle
-	pkts []C.nr_packet
+	n    int           // Len
+	base int           // index of win[0]
+	win  []C.nr_packet // the current chunk (C memory)
 	seq  uint64
+	err  error
 }
 
-// Len is the number of packets in the batch.
-func (b *Batch) Len() int { return len(b.pkts) }
+// Len is the number of packets in the batch. If the batch ends early
+// (a ring block that fails validation, an AF_XDP descriptor refused by the
+// bounds check), Len shrinks when the walk gets there and Err says why, so
+// `for i := 0; i < b.Len(); i++` stays exact.
+func (b *Batch) Len() int { return b.n }
+
+// Err is the error that ended the batch early, or nil.
+func (b *Batch) Err() error { return b.err }
+
+// desc returns descriptor i, filling chunks as needed; it panics like a
+// slice when i is out of range. Not inlined, so that Data's fast path is.
+//
+//go:noinline
+func (b *Batch) desc(i int) *C.nr_packet {
+	if p := b.tryDesc(i); p != nil {
+		return p
+	}
+	panic("netring: Batch index out of range (see Len; Err tells why a batch ended early)")
+}
+
+// tryDesc returns descriptor i, or nil when i is out of range (Len may
+// have shrunk: the batch ended early).
+func (b *Batch) tryDesc(i int) *C.nr_packet {
+	j := i - b.base
+	if uint(j) < uint(len(b.win)) {
+		return &b.win[j]
+	}
+	if i >= b.n || i < 0 || b.h == nil || b.h.g == nil {
+		return nil
+	}
+	g := b.h.g
+	rewind := C.int(0)
+	if i < b.base {
+		rewind = 1
+		b.base, b.win = 0, nil
+	}
+	for {
+		b.base += len(b.win)
+		rc := C.go_fill(g, rewind)
+		rewind = 0
+		b.win = unsafe.Slice(&g.pkts[0], int(g.n))
+		if rc != C.NR_OK || g.n == 0 {
+			// The batch ends here: fewer packets than nr_batch_len said.
+			if rc != C.NR_OK {
+				b.err = mkerr("batch", rc, C.GoString(&g.err[0]))
+			}
+			b.n = b.base
+			b.win = nil
+			return nil
+		}
+		if i < b.base+len(b.win) {
+			return &b.win[i-b.base]
+		}
+	}
+}
 
 // At returns packet i (0 <= i < Len()).
 func (b *Batch) At(i int) Packet {
-	p := &b.pkts[i]
+	p := b.desc(i)
 	ts := uint64(p.ts_ns)
 	return Packet{
 		Data: unsafe.Slice((*byte)(unsafe.Pointer(p.data)), int(p.caplen)),
@@ -87,10 +147,20 @@ func (b *Batch) At(i int) Packet {
 	}
 }
 
-// Data returns packet i's bytes alone (zero copy), the cheapest accessor.
+// Data returns packet i's bytes alone (zero copy), the cheapest accessor
+// (inlined: an index check within the current chunk).
 func (b *Batch) Data(i int) []byte {
-	p := &b.pkts[i]
-	return unsafe.Slice((*byte)(unsafe.Pointer(p.data)), int(p.caplen))
+	j := uint(i - b.base)
+	if j >= uint(len(b.win)) {
+		return b.dataSlow(i)
+	}
+	p := &b.win[j]
+	return unsafe.Slice((*byte)(p.data), p.caplen)
+}
+
+func (b *Batch) dataSlow(i int) []byte {
+	p := b.desc(i)
+	return unsafe.Slice((*byte)(p.data), p.caplen)
 }
 
 // Seq is the batch's sequence number (nr_batch_seq).
@@ -102,15 +172,17 @@ func (b *Batch) Release() {
 		return
 	}
 	C.go_release(b.h.g)
-	b.pkts = nil
+	b.n, b.base, b.win = 0, 0, nil
 }
 
-// nextBatch: release the held batch and take the next one, in one cgo call.
+// nextBatch: release the held batch, take the next one and its first
+// chunk, in one cgo call.
 func (h *handle) nextBatch(timeout time.Duration, op string) (*Batch, error) {
 	if h.closed {
 		return nil, ErrClosed
 	}
-	h.batch.pkts = nil
+	b := &h.batch
+	b.n, b.base, b.win, b.err = 0, 0, nil, nil
 	h.next = 0
 	rc := C.go_next(h.g, C.int(millis(timeout)))
 	if rc != C.NR_OK {
@@ -119,23 +191,42 @@ func (h *handle) nextBatch(timeout time.Duration, op string) (*Batch, error) {
 		}
 		return nil, mkerr(op, rc, C.GoString(&h.g.err[0]))
 	}
-	h.batch.h = h
-	h.batch.pkts = unsafe.Slice(h.g.pkts, int(h.g.n))
-	h.batch.seq = uint64(C.nr_batch_seq(h.g.batch))
-	return &h.batch, nil
+	g := h.g
+	b.h = h
+	b.n = int(g.len)
+	b.win = unsafe.Slice(&g.pkts[0], int(g.n))
+	if g.n == 0 && g.len > 0 {
+		// the first chunk already failed (malformed block) or was empty
+		if g.fill_rc != C.NR_OK {
+			b.err = mkerr("batch", g.fill_rc, C.GoString(&g.err[0]))
+		}
+		b.n = 0
+	}
+	b.seq = uint64(C.nr_batch_seq(g.batch))
+	return b, nil
 }
 
 // zeroCopyRead walks the held batch packet by packet, taking the next batch
 // when it is exhausted.
 func (h *handle) zeroCopyRead(timeout time.Duration, op string) ([]byte, CaptureInfo, error) {
-	for h.next >= len(h.batch.pkts) {
-		if _, err := h.nextBatch(timeout, op); err != nil {
-			return nil, CaptureInfo{}, err
+	for {
+		for h.next >= h.batch.n {
+			if _, err := h.nextBatch(timeout, op); err != nil {
+				return nil, CaptureInfo{}, err
+			}
 		}
+		p := h.batch.tryDesc(h.next)
+		if p == nil {
+			continue // the batch ended early
+		}
+		h.next++
+		return unsafe.Slice((*byte)(unsafe.Pointer(p.data)), int(p.caplen)), CaptureInfo{
+			Timestamp:      time.Unix(0, int64(p.ts_ns)),
+			CaptureLength:  int(p.caplen),
+			Length:         int(p.len),
+			InterfaceIndex: int(p.ifindex),
+		}, nil
 	}
-	p := h.batch.At(h.next)
-	h.next++
-	return p.Data, p.CaptureInfo, nil
 }
 
 func (h *handle) close() {
@@ -145,7 +236,7 @@ func (h *handle) close() {
 		return
 	}
 	h.closed = true
-	h.batch.pkts = nil
+	h.batch.n, h.batch.base, h.batch.win = 0, 0, nil
 	C.go_h_free(h.g)
 	h.g = nil
 }

@@ -15,17 +15,19 @@ static void go_copy_err(int rc, char *err) {
     if (rc < 0 && err) snprintf(err, GO_ERRLEN, "%s", nr_last_error());
 }
 
-// One handle of any kind, with the batch it holds and a C-owned array of
-// descriptors that nr_batch_fill() writes: Go reads them without a call per
-// packet.
+// One handle of any kind, with the batch it holds and a small C-owned
+// array of descriptors that nr_batch_fill() writes one chunk at a time:
+// Go reads them without a call per packet, and the chunk stays in L1.
 enum { GO_CAPTURE = 1, GO_READER = 2, GO_XDP = 3 };
+#define GO_CHUNK 256
 typedef struct go_h {
     void *h;
     int kind;
     nr_batch *batch;
-    nr_packet *pkts;
-    size_t cap;   // slots in pkts
-    size_t n;     // filled
+    size_t len;   // nr_batch_len of the held batch
+    size_t n;     // descriptors in pkts (the current chunk)
+    int fill_rc;  // status of the last fill (NR_E_MALFORMED ends the batch early)
+    nr_packet pkts[GO_CHUNK];
     char err[GO_ERRLEN];
 } go_h;
 
@@ -33,19 +35,30 @@ static go_h *go_h_new(void *h, int kind) {
     go_h *g = calloc(1, sizeof *g);
     if (!g) return NULL;
     g->h = h; g->kind = kind;
-    g->cap = 1024;
-    g->pkts = malloc(g->cap * sizeof(nr_packet));
-    if (!g->pkts) { free(g); return NULL; }
     return g;
 }
 
 static void go_release(go_h *g) {
     if (g->batch) { nr_batch_release(g->batch); g->batch = NULL; }
-    g->n = 0;
+    g->n = 0; g->len = 0;
 }
 
-// Release the held batch, take the next one and copy all its descriptors
-// into g->pkts: one cgo call per batch.
+// The next chunk of the held batch into g->pkts (g->n descriptors, 0 at
+// the end). rewind: start again from the first packet.
+static int go_fill(go_h *g, int rewind) {
+    g->n = 0;
+    if (!g->batch) return NR_E_BAD_BATCH;
+    if (rewind) nr_batch_rewind(g->batch);
+    size_t got = 0;
+    int rc = nr_batch_fill(g->batch, g->pkts, GO_CHUNK, &got);
+    g->fill_rc = rc;
+    if (rc != NR_OK) { go_copy_err(rc, g->err); return rc; }
+    g->n = got;
+    return NR_OK;
+}
+
+// Release the held batch, take the next one and fill its first chunk: one
+// cgo call per batch (plus one per further chunk of GO_CHUNK packets).
 static int go_next(go_h *g, int timeout_ms) {
     go_release(g);
     nr_batch *b = NULL;
@@ -58,29 +71,8 @@ static int go_next(go_h *g, int timeout_ms) {
     }
     if (rc != NR_OK) { go_copy_err(rc, g->err); return rc; }
     g->batch = b;
-    size_t want = nr_batch_len(b);
-    if (want > g->cap) {
-        size_t c = g->cap;
-        while (c < want) c *= 2;
-        nr_packet *p = realloc(g->pkts, c * sizeof(nr_packet));
-        if (p) { g->pkts = p; g->cap = c; }
-    }
-    for (;;) {
-        size_t got = 0;
-        if (g->n == g->cap) {
-            nr_packet *p = realloc(g->pkts, 2 * g->cap * sizeof(nr_packet));
-            if (!p) break;
-            g->pkts = p; g->cap *= 2;
-        }
-        rc = nr_batch_fill(b, g->pkts + g->n, g->cap - g->n, &got);
-        if (rc != NR_OK) {
-            // NR_E_MALFORMED: the packets before the fault are kept.
-            go_copy_err(rc, g->err);
-            return g->n > 0 ? NR_OK : rc;
-        }
-        if (got == 0) break;
-        g->n += got;
-    }
+    g->len = nr_batch_len(b);
+    go_fill(g, 0);
     return NR_OK;
 }
 
@@ -92,7 +84,6 @@ static void go_h_free(go_h *g) {
     case GO_READER: nr_reader_close(g->h); break;
     case GO_XDP: nr_xdp_close(g->h); break;
     }
-    free(g->pkts);
     free(g);
 }
 

@@ -134,6 +134,46 @@ func TestFileBatches(t *testing.T) {
 	}
 }
 
+func TestBatchRandomAccess(t *testing.T) {
+	path := writeFile(t, 3000)
+	r, err := netring.OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	b, err := r.NextBatch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := b.Len()
+	if n < 600 {
+		t.Fatalf("first batch holds %d packets: want several chunks", n)
+	}
+	want := func(i int) []byte {
+		if i%2 == 1 {
+			return frame(1514, uint32(i))
+		}
+		return frame(60, uint32(i))
+	}
+	// forwards across chunks, back to an earlier chunk, then jumps
+	for _, i := range []int{0, 1, 255, 256, 257, 511, 512, n - 1, 0, 300, 299, 600, 5} {
+		if !bytes.Equal(b.Data(i), want(i)) || b.At(i).Length != len(want(i)) {
+			t.Fatalf("packet %d of %d differs", i, n)
+		}
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("At(Len()) did not panic")
+			}
+		}()
+		b.At(n)
+	}()
+	if b.Err() != nil {
+		t.Fatal(b.Err())
+	}
+}
+
 func TestFilePacketData(t *testing.T) {
 	path := writeFile(t, 300)
 	r, err := netring.OpenReader(path)

@@ -41,6 +41,7 @@ var (
 
 type state struct {
 	packets uint64
+	bytes   uint64
 	out     *bufio.Writer
 	w       *netring.Writer
 }
@@ -65,8 +66,8 @@ func (st *state) take(b *netring.Batch) (bool, error) {
 			return true, err
 		}
 	}
-	n := b.Len()
-	for i := 0; i < n; i++ {
+	for i := 0; i < b.Len(); i++ {
+		st.bytes += uint64(len(b.Data(i))) // walk every descriptor, as nrcap's callback does
 		st.packets++
 		if st.w != nil && *count != 0 {
 			p := b.At(i)
