@@ -235,7 +235,12 @@ func (c *Capture) SetBPF(insns []RawInstruction) error {
 func (c *Capture) Break() { c.breakloop() }
 
 // Fd is the socket, for poll/epoll (owned by the capture).
-func (c *Capture) Fd() int { return int(C.go_capture_fd(c.g)) }
+func (c *Capture) Fd() int {
+	if c.closed {
+		return -1
+	}
+	return int(C.go_capture_fd(c.g))
+}
 
 // Info is what the ring really got.
 type Info struct {
@@ -247,6 +252,9 @@ type Info struct {
 
 // Info reports the ring's geometry and any option weakened at open.
 func (c *Capture) Info() (Info, error) {
+	if c.closed {
+		return Info{}, ErrClosed
+	}
 	var i C.nr_capture_info
 	if rc := C.go_capture_info(c.g, &i); rc != C.NR_OK {
 		return Info{}, mkerr("info", rc, C.GoString(&c.g.err[0]))
@@ -259,5 +267,8 @@ func (c *Capture) Info() (Info, error) {
 	return info, nil
 }
 
-// Close releases the held batch and closes the capture. Safe to call twice.
+// Close releases the held batch and closes the capture. Safe to call twice
+// and concurrently with Break, but not while another goroutine is inside
+// NextBatch or a read on this capture: Break it, let that goroutine return,
+// then Close.
 func (c *Capture) Close() { c.close() }

@@ -55,6 +55,9 @@ func (r *Reader) ReadPacketData() ([]byte, CaptureInfo, error) {
 
 // LinkType of the file (1 = Ethernet).
 func (r *Reader) LinkType() (uint32, error) {
+	if r.closed {
+		return 0, ErrClosed
+	}
 	var i C.nr_reader_info
 	if rc := C.go_reader_info(r.g, &i); rc != C.NR_OK {
 		return 0, mkerr("info", rc, C.GoString(&r.g.err[0]))

@@ -91,6 +91,9 @@ func (i *Injector) InjectBatch(frames [][]byte) (int, error) {
 
 // Flush hands queued frames to the kernel.
 func (i *Injector) Flush() error {
+	if i.inj == nil {
+		return ErrClosed
+	}
 	if rc := C.go_injector_flush(i.inj, i.e.ptr()); rc != C.NR_OK {
 		return mkerr("flush", rc, i.e.String())
 	}
@@ -99,6 +102,9 @@ func (i *Injector) Flush() error {
 
 // WaitDrained flushes and waits until every queued frame left (ErrTimeout if not).
 func (i *Injector) WaitDrained(timeout time.Duration) error {
+	if i.inj == nil {
+		return ErrClosed
+	}
 	if rc := C.go_injector_wait(i.inj, C.int(millis(timeout)), i.e.ptr()); rc != C.NR_OK {
 		return mkerr("wait", rc, i.e.String())
 	}
@@ -107,6 +113,9 @@ func (i *Injector) WaitDrained(timeout time.Duration) error {
 
 // Sent is the number of frames the kernel took.
 func (i *Injector) Sent() (uint64, error) {
+	if i.inj == nil {
+		return 0, ErrClosed
+	}
 	var s C.nr_injector_stats
 	if rc := C.go_injector_stats(i.inj, &s, i.e.ptr()); rc != C.NR_OK {
 		return 0, mkerr("stats", rc, i.e.String())

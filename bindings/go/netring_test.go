@@ -551,3 +551,53 @@ func TestVethWriteBatch(t *testing.T) {
 		t.Fatalf("file holds %d frames", len(got))
 	}
 }
+
+func TestVethXDP(t *testing.T) {
+	a, b := veth(t)
+	x, err := netring.OpenXDP(a, 0, &netring.XDPConfig{FrameCount: 512, AttachMode: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	if x.ZeroCopy() {
+		t.Fatal("veth has no zero-copy")
+	}
+	sizes := []int{60, 61, 100, 1000, 1514}
+	frames := make([][]byte, len(sizes))
+	for i, n := range sizes {
+		frames[i] = frame(n, uint32(i))
+	}
+	go send(t, b, frames)
+	var got [][]byte
+	for start := time.Now(); len(got) < len(frames) && time.Since(start) < 5*time.Second; {
+		bt, err := x.NextBatch(50 * time.Millisecond)
+		if err == netring.ErrTimeout {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < bt.Len(); i++ {
+			if d := bt.Data(i); isTestFrame(d) {
+				got = append(got, append([]byte(nil), d...))
+			}
+		}
+		bt.Release()
+	}
+	if len(got) != len(frames) {
+		t.Fatalf("got %d of %d", len(got), len(frames))
+	}
+	for i := range got {
+		if !bytes.Equal(got[i], frames[i]) {
+			t.Fatalf("frame %d differs", i)
+		}
+	}
+	st, err := x.Stats()
+	if err != nil || st.RxDropped+st.RxRingFull != 0 || st.RxPackets < uint64(len(frames)) {
+		t.Fatalf("%+v %v", st, err)
+	}
+	go func() { time.Sleep(50 * time.Millisecond); x.Break() }()
+	if _, err := x.NextBatch(-1); err != netring.ErrBreak {
+		t.Fatalf("want ErrBreak, got %v", err)
+	}
+}

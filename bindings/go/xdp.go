@@ -91,6 +91,9 @@ func (x *XDP) Send(frames [][]byte) (int, error) {
 
 // Flush kicks the kernel until queued frames are sent (ErrTimeout if not).
 func (x *XDP) Flush(timeout time.Duration) error {
+	if x.closed {
+		return ErrClosed
+	}
 	if rc := C.go_xdp_flush(x.g, C.int(millis(timeout))); rc != C.NR_OK {
 		return mkerr("flush", rc, C.GoString(&x.g.err[0]))
 	}
@@ -99,6 +102,9 @@ func (x *XDP) Flush(timeout time.Duration) error {
 
 // Stats returns lifetime totals.
 func (x *XDP) Stats() (XDPStats, error) {
+	if x.closed {
+		return XDPStats{}, ErrClosed
+	}
 	var s C.nr_xdp_stats
 	if rc := C.go_xdp_stats(x.g, &s); rc != C.NR_OK {
 		return XDPStats{}, mkerr("stats", rc, C.GoString(&x.g.err[0]))
@@ -109,6 +115,9 @@ func (x *XDP) Stats() (XDPStats, error) {
 
 // ZeroCopy reports whether the sockets run in zero-copy mode.
 func (x *XDP) ZeroCopy() bool {
+	if x.closed {
+		return false
+	}
 	var i C.nr_xdp_info
 	return C.go_xdp_info(x.g, &i) == C.NR_OK && bool(i.zero_copy)
 }
