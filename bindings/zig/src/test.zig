@@ -250,3 +250,33 @@ test "veth: run-time filter and injector" {
     }
     try expect(got == 50);
 }
+
+test "veth: AF_XDP (generic XDP) receives byte-exact" {
+    const ifs = veth() orelse return error.SkipZigTest;
+    var cfg = netring.defaultXdpConfig();
+    cfg.frame_count = 512;
+    cfg.attach_mode = c.NR_XDP_ATTACH_GENERIC;
+    const x = try netring.Xdp.open(ifs[0], 0, &cfg);
+    defer x.close();
+    const t = try std.Thread.spawn(.{}, Sender.run, .{ ifs[1], 100, 5 });
+    var got: u32 = 0;
+    var buf: [100]u8 = undefined;
+    var rounds: u32 = 0;
+    while (got < 5 and rounds < 100) : (rounds += 1) {
+        const b = x.nextBatch(50) catch |e| switch (e) {
+            error.Timeout => continue,
+            else => return e,
+        };
+        defer b.release();
+        var it = b.iterator();
+        while (try it.next()) |p| {
+            if (!isTestFrame(p.data)) continue;
+            try std.testing.expectEqualSlices(u8, frame(&buf, got), p.data);
+            got += 1;
+        }
+    }
+    t.join();
+    try expect(got == 5);
+    const st = try x.stats();
+    try expect(st.rx_packets >= 5 and st.rx_dropped == 0);
+}
