@@ -66,8 +66,18 @@ func (st *state) take(b *netring.Batch) (bool, error) {
 			return true, err
 		}
 	}
+	if *quiet && st.w == nil && *count == 0 {
+		// The plain counting loop (-q): walk every descriptor, as nrcap's callback does.
+		var bytes uint64
+		for i := 0; i < b.Len(); i++ {
+			bytes += uint64(len(b.Data(i)))
+		}
+		st.bytes += bytes
+		st.packets += uint64(b.Len()) // Len shrinks if the batch ended early
+		return false, nil
+	}
 	for i := 0; i < b.Len(); i++ {
-		st.bytes += uint64(len(b.Data(i))) // walk every descriptor, as nrcap's callback does
+		st.bytes += uint64(len(b.Data(i)))
 		st.packets++
 		if st.w != nil && *count != 0 {
 			p := b.At(i)
