@@ -7,11 +7,10 @@
 #
 #   bindings/netns.sh COMMAND [ARGS...]
 set -euo pipefail
-tag=$$-$RANDOM
+# Unique per run; interface names stay under 16 bytes ("nb" + 11 hex + a/b).
+tag=$(printf '%x%04x' "$$" "$RANDOM" | tail -c 11)
 ns=nrb-$tag
-a=nrb${tag//-/x}a b=nrb${tag//-/x}b
-a=${a:0:15} b=${b:0:15}
-[ "$a" != "$b" ] || { a=nrb$$a; b=nrb$$b; }
+a=nb${tag}a b=nb${tag}b
 cleanup() { ip netns del "$ns" 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 ip netns add "$ns"

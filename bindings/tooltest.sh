@@ -15,7 +15,8 @@ if [ -z "${NR_TEST_NS:-}" ]; then
     exec bash bindings/netns.sh bash "$0" "$name" "$@"
 fi
 out=$(mktemp -d)
-trap 'kill "$pid" 2>/dev/null || true; rm -rf "$out"' EXIT
+pid=""
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$out"' EXIT
 fail=0
 "$@" -i "$NR_TEST_IF_A" -c "$COUNT" -q -B 1024 -n 16 -w "$out/cap.pcap" >"$out/stdout" 2>"$out/stderr" &
 pid=$!
