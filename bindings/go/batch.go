@@ -58,7 +58,7 @@ type handle struct {
 // Data slice from it.
 //
 // At(i) and Data(i) cost no cgo call per packet: the descriptors come in
-// chunks of 256 (nr_batch_fill into a small C-owned array, one cgo call
+// chunks of 64 (nr_batch_fill into a small C-owned array, one cgo call
 // per chunk, the first one inside NextBatch's call). Walking i upwards is
 // the cheap order; going back to an earlier chunk re-reads from the start.
 type Batch struct {
@@ -148,7 +148,7 @@ func (b *Batch) At(i int) Packet {
 }
 
 // Data returns packet i's bytes alone (zero copy), the cheapest accessor
-// (inlined: an index check within the current chunk).
+// (an index check within the current chunk, then the slice).
 func (b *Batch) Data(i int) []byte {
 	j := uint(i - b.base)
 	if j >= uint(len(b.win)) {

@@ -19,7 +19,7 @@ static void go_copy_err(int rc, char *err) {
 // array of descriptors that nr_batch_fill() writes one chunk at a time:
 // Go reads them without a call per packet, and the chunk stays in L1.
 enum { GO_CAPTURE = 1, GO_READER = 2, GO_XDP = 3 };
-#define GO_CHUNK 256
+#define GO_CHUNK 64
 typedef struct go_h {
     void *h;
     int kind;
