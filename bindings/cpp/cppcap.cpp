@@ -125,16 +125,15 @@ struct counter {
     {
         if (w && *w && !o.limit)
             w->write(b);
-        for (const netring::packet &p : b) {
+        // The callback walk, as nrcap does (range-for works too: see the tests).
+        return b.for_each([this](const netring::packet &p) {
             ++packets;
             if (w && *w && o.limit)
                 w->write(p);
             if (!o.quiet)
                 print_packet(p, o.verbose);
-            if (o.limit && packets >= o.limit)
-                return true;
-        }
-        return false;
+            return !(o.limit && packets >= o.limit);
+        }) == netring::status::stopped;
     }
 };
 

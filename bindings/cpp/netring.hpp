@@ -26,6 +26,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <string>
 #include <system_error>
 #include <type_traits>
@@ -228,6 +229,39 @@ public:
         return n;
     }
     void rewind() { detail::check(nr_batch_rewind(b_)); }
+
+    /// The callback walk (nr_batch_for_each): `f(const packet &)` for each
+    /// packet, in order; f returns void (walk everything) or bool (false
+    /// stops). Returns status::ok, or status::stopped when f stopped it.
+    /// An exception thrown by f stops the walk and is rethrown here (it
+    /// never crosses the C library). The cheapest walk: no descriptor copy.
+    template <typename F> status for_each(F &&f)
+    {
+        struct ctx {
+            F *f;
+            std::exception_ptr ex;
+        } c{&f, nullptr};
+        nr_packet_cb tramp = [](void *user, const nr_packet *p) noexcept -> int {
+            ctx *cx = static_cast<ctx *>(user);
+            // packet is a standard-layout wrapper of exactly one nr_packet.
+            const packet &pk = *reinterpret_cast<const packet *>(p);
+            try {
+                if constexpr (std::is_void<decltype((*cx->f)(pk))>::value) {
+                    (*cx->f)(pk);
+                    return 0;
+                } else {
+                    return (*cx->f)(pk) ? 0 : 1;
+                }
+            } catch (...) {
+                cx->ex = std::current_exception();
+                return 1;
+            }
+        };
+        int rc = nr_batch_for_each(b_, tramp, &c);
+        if (c.ex)
+            std::rethrow_exception(c.ex);
+        return detail::check(rc);
+    }
 
     /// Input iterator over the batch: fills chunks of `chunk` descriptors.
     /// A malformed ring block throws netring::error from ++ (the packets

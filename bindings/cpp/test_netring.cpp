@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <type_traits>
@@ -175,6 +176,42 @@ void unit_tests()
         CHECK(seen == n);
         CHECK(exact == n);
         CHECK(r.next_batch(b) == netring::status::eof);
+        std::remove(path.c_str());
+    });
+
+    test("for_each: every packet, stop, exceptions come back", [] {
+        std::string path = tmpfile_path("fe.pcap");
+        {
+            netring::writer w = netring::writer::open(path);
+            for (std::uint32_t i = 0; i < 100; i++) {
+                std::vector<std::uint8_t> f = frame(60, i);
+                nr_packet p{};
+                p.data = f.data();
+                p.caplen = p.len = 60;
+                w.write(p);
+            }
+            w.close();
+        }
+        netring::reader r = netring::reader::open(path);
+        netring::batch b;
+        CHECK(r.next_batch(b) == netring::status::ok);
+        std::uint32_t seen = 0, exact = 0;
+        CHECK(b.for_each([&](const netring::packet &p) {
+            exact += std::vector<std::uint8_t>(p.data().begin(), p.data().end()) == frame(60, seen);
+            seen++;
+        }) == netring::status::ok);
+        CHECK(seen == b.size() && exact == seen);
+        std::uint32_t n = 0;
+        CHECK(b.for_each([&](const netring::packet &) { return ++n < 10; }) == netring::status::stopped);
+        CHECK(n == 10);
+        bool caught = false;
+        try {
+            b.for_each([](const netring::packet &) { throw std::runtime_error("from the callback"); });
+        } catch (const std::runtime_error &e) {
+            caught = std::string(e.what()) == "from the callback";
+        }
+        CHECK(caught);
+        b.release();
         std::remove(path.c_str());
     });
 
