@@ -154,6 +154,26 @@ pub const Batch = struct {
         return out[0..n];
     }
 
+    /// The callback walk (nr_batch_for_each), the cheapest: no descriptor
+    /// copy. `f(context, packet)` runs for each packet in order and returns
+    /// false to stop. Returns true if every packet was visited, false if
+    /// `f` stopped the walk. (Zig errors cannot cross the C callback: keep
+    /// them in `context`.)
+    pub fn forEach(self: Batch, context: anytype, comptime f: fn (@TypeOf(context), Packet) bool) Error!bool {
+        const Ctx = @TypeOf(context);
+        const S = struct {
+            fn cb(user: ?*anyopaque, p: [*c]const c.nr_packet) callconv(.c) c_int {
+                const ctx: *const Ctx = @ptrCast(@alignCast(user));
+                return if (f(ctx.*, Packet.fromC(p))) 0 else 1;
+            }
+        };
+        var ctx = context;
+        const rc = c.nr_batch_for_each(self.ptr, S.cb, @ptrCast(&ctx));
+        if (rc == c.NR_STOPPED) return false;
+        try check(rc);
+        return true;
+    }
+
     /// An iterator from the first packet (it rewinds the batch's fill
     /// position). Holds a chunk of 64 descriptors.
     pub fn iterator(self: Batch) Iterator {

@@ -100,6 +100,35 @@ test "writer then reader: byte-exact, iterator over chunks" {
     try expect(seen == n);
 }
 
+fn countUpTo(st: *[2]u32, p: netring.Packet) bool {
+    _ = p;
+    st[0] += 1;
+    return st[0] < st[1];
+}
+
+test "forEach: every packet, and stopping" {
+    var path_buf: [64]u8 = undefined;
+    const path = try std.fmt.bufPrintSentinel(&path_buf, "/tmp/netring-zig-fe-{d}.pcap", .{getpid()}, 0);
+    defer _ = unlink(path.ptr);
+    var buf: [60]u8 = undefined;
+    {
+        const w = try netring.Writer.open(path, .pcap, null);
+        var i: u32 = 0;
+        while (i < 100) : (i += 1) try w.writePacket(frame(&buf, i), 60, i);
+        try w.close();
+    }
+    const r = try netring.Reader.open(path);
+    defer r.close();
+    const b = (try r.nextBatch()).?;
+    defer b.release();
+    var all = [2]u32{ 0, 1000 };
+    try expect(try b.forEach(&all, countUpTo));
+    try expect(all[0] == b.len());
+    var some = [2]u32{ 0, 10 };
+    try expect(!try b.forEach(&some, countUpTo));
+    try expect(some[0] == 10);
+}
+
 test "missing file: error with the library's sentence" {
     if (netring.Reader.open("/nonexistent/netring.pcap")) |r| {
         r.close();

@@ -100,17 +100,25 @@ const State = struct {
     w: ?netring.Writer = null,
     packets: u64 = 0,
 
-    /// Count (print, write) a batch; true once the limit is reached.
+    write_err: ?netring.Error = null,
+
+    /// Count (print, write) a batch; true once the limit is reached. The
+    /// callback walk, as nrcap does (the iterator works too: see the tests).
     fn take(st: *State, b: netring.Batch) !bool {
         if (st.w) |w| if (st.o.limit == 0) try w.writeBatch(b);
-        var it = b.iterator();
-        while (try it.next()) |p| {
-            st.packets += 1;
-            if (st.w) |w| if (st.o.limit != 0) try w.writePacket(p.data, p.len, p.ts_ns);
-            if (!st.o.quiet) printPacket(p, st.o.verbose);
-            if (st.o.limit != 0 and st.packets >= st.o.limit) return true;
-        }
-        return false;
+        const walked = try b.forEach(st, onPacket);
+        if (st.write_err) |e| return e;
+        return !walked;
+    }
+
+    fn onPacket(st: *State, p: netring.Packet) bool {
+        st.packets += 1;
+        if (st.w) |w| if (st.o.limit != 0) w.writePacket(p.data, p.len, p.ts_ns) catch |e| {
+            st.write_err = e;
+            return false;
+        };
+        if (!st.o.quiet) printPacket(p, st.o.verbose);
+        return !(st.o.limit != 0 and st.packets >= st.o.limit);
     }
 };
 
