@@ -41,6 +41,7 @@ install: lib
 	ln -sf libnetring.so.$(MAJOR) $(LIBDIR)/libnetring.so
 	install -m 0644 $(RELEASE)/libnetring.a $(LIBDIR)/libnetring.a
 	install -m 0644 include/netring.h $(PREFIX)/include/netring.h
+	install -m 0644 bindings/cpp/netring.hpp $(PREFIX)/include/netring.hpp
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' pkgconfig/netring.pc.in > $(LIBDIR)/pkgconfig/netring.pc
 	# The libpcap drop-in, in a directory of its own so it never shadows
 	# the system's libpcap: LD_LIBRARY_PATH=$(LIBDIR)/netring tcpdump ...

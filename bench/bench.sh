@@ -76,6 +76,7 @@ if [ "$SMOKE" = 1 ]; then
 fi
 
 OUTDIR=${OUTDIR:-$HERE/results/$(date +%Y-%m-%d)}
+"$HERE/build-bindings.sh"
 {
     echo "- date: $(date -Is)"
     echo "- kernel: $(uname -r)"
@@ -86,6 +87,7 @@ OUTDIR=${OUTDIR:-$HERE/results/$(date +%Y-%m-%d)}
     echo "- command: \`bench/bench.sh $ARGS\` (make bench), i.e."
     echo "  - \`bench/run.sh -d $DUR -r $REPS none min_v3 nrcap libpcap tcpdump tcpdump_shim\`"
     echo "  - \`bench/run.sh -d $DUR -r $REPS -R nrcap nrcap nrxdp nrxdp_generic min_xsk min_xsk_generic\`"
+    echo "  - \`bench/run.sh -d $DUR -r $REPS -R nrcap nrcap nrgocap gopacket_afpacket cppcap zigcap\`"
     echo "  - \`bench/tx.sh -d $DUR -r $REPS nrsend nrsend_ring min_tx pcap_inject trafgen\`"
     echo "  - \`cargo run --release --example micro -- --secs 0.3 --trials 7\`"
     echo "  - \`cargo run --release --example parse -- --secs 0.3 --trials 7\`"
@@ -94,6 +96,8 @@ OUTDIR=${OUTDIR:-$HERE/results/$(date +%Y-%m-%d)}
 
 log "RX: TPACKET_V3 consumers"
 "$HERE/run.sh" -d "$DUR" -r "$REPS" -o "$RUN/rx" none min_v3 nrcap libpcap tcpdump tcpdump_shim
+log "RX: the bindings (Go, C++, Zig) and gopacket's afpacket"
+"$HERE/run.sh" -d "$DUR" -r "$REPS" -R nrcap -o "$RUN/bind" nrcap nrgocap gopacket_afpacket cppcap zigcap
 log "AF_XDP"
 "$HERE/run.sh" -d "$DUR" -r "$REPS" -R nrcap -o "$RUN/xdp" nrcap nrxdp nrxdp_generic min_xsk min_xsk_generic
 log "TX"
@@ -105,7 +109,7 @@ taskset -c "${CB_CAP_CPU:-1}" "$PARSE" --secs 0.3 --trials 7 | tee "$RUN/parse.t
 {
     echo "- load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "- consumers and senders:"
-    grep -h -E '^(consumer|sender) ' "$RUN/rx/meta.txt" "$RUN/xdp/meta.txt" "$RUN/tx/meta.txt" |
+    grep -h -E '^(consumer|sender) ' "$RUN/rx/meta.txt" "$RUN/bind/meta.txt" "$RUN/xdp/meta.txt" "$RUN/tx/meta.txt" |
         sed "s|$ROOT/||g; s|^|  - |" | sort -u
 } >> "$RUN/meta.txt"
 python3 "$HERE/summarize.py" report "$RUN" "$OUTDIR" > /dev/null

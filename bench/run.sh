@@ -41,6 +41,12 @@
 #   min_xsk_generic  the same with generic (skb) XDP
 #   nrxdp         build/bin/nrxdp -i IF -Q -m native  (netring AF_XDP, queue 0)
 #   nrxdp_generic build/bin/nrxdp -i IF -Q -m generic
+#   nrgocap       bindings/go's cmd/nrgocap -i IF -q (Go, one cgo call per block)
+#   gopacket_afpacket  bench/gopacket_afpacket (gopacket's afpacket, 4 MiB x 64,
+#                 tov 60 ms, ZeroCopyReadPacketData)
+#   cppcap        bindings/cpp/cppcap.cpp -i IF -q (netring.hpp, range-for)
+#   zigcap        bindings/zig's zigcap -i IF -q (ReleaseFast, batch iterator)
+#                 (these four: built by bench/build-bindings.sh into CB_BIN)
 # env: CB_SETTLE (s, default 1) after the consumer is ready, CB_DRAIN (s,
 #      default 2) after the traffic, before the final snapshot.
 # A consumer is ready when it has bound a new packet socket to the interface
@@ -86,6 +92,11 @@ consumer_cmd() { # name -> command template ("" for none)
         netsniff) echo "netsniff-ng -i {IF} -o /dev/null -s -S 256MiB -A -Q" ;;
         nrxdp) echo "$NR_BIN/nrxdp -i {IF} -Q -m native" ;;
         nrxdp_generic) echo "$NR_BIN/nrxdp -i {IF} -Q -m generic" ;;
+        # The bindings' capture tools and the Go peer (bench/build-bindings.sh).
+        nrgocap) echo "$CB_BIN/nrgocap -i {IF} -q" ;;
+        gopacket_afpacket) echo "$CB_BIN/gopacket_afpacket {IF}" ;;
+        cppcap) echo "$CB_BIN/cppcap -i {IF} -q" ;;
+        zigcap) echo "$CB_BIN/zigcap -i {IF} -q" ;;
         *=*) echo "${1#*=}" ;;
         *) echo "unknown consumer $1" >&2; exit 2 ;;
     esac

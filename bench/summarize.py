@@ -418,9 +418,21 @@ def headline(rxp, rs, xdpp, xs, txp, ts, micro):
     return out
 
 
+def bind_goals(bp, sizes):
+    """The bindings' goals (issue 13), consumer CPU per packet in the same run."""
+    g = []
+    for size in sizes:
+        for a, b, lim in (("nrgocap", "gopacket_afpacket", 1.0), ("nrgocap", "nrcap", 1.3),
+                          ("cppcap", "nrcap", 1.1), ("zigcap", "nrcap", 1.1)):
+            r = rep_ratio(bp, size, a, b, "cpu_m")
+            g.append((f"RX {size} B: {a} CPU/Mpkt <= {lim}x {b}", r, None if math.isnan(r) else r <= lim))
+    return g
+
+
 def report(run, out_dir):
     rx_rows = load_if(os.path.join(run, "rx", "rx.tsv"))
     xdp_rows = load_if(os.path.join(run, "xdp", "rx.tsv"))
+    bind_rows = load_if(os.path.join(run, "bind", "rx.tsv"))
     tx_rows = load_if(os.path.join(run, "tx", "tx.tsv"))
     micro = read_micro(os.path.join(run, "micro.txt"))
     rxp, xdpp, txp = rx_per(rx_rows), rx_per(xdp_rows), tx_per(tx_rows)
@@ -432,12 +444,16 @@ def report(run, out_dir):
            "(re-render a table: `python3 bench/summarize.py rx|tx FILE`).", ""]
     md += ["## Headline (medians)", ""] + headline(rxp, rs, xdpp, xs, txp, ts, micro)
     md += ["## Goals", "", "| goal | measured | met |", "|---|---|---|"]
-    for text, val, ok in goals(rxp, rs, xdpp, xs, txp, ts, micro):
+    for text, val, ok in goals(rxp, rs, xdpp, xs, txp, ts, micro) + bind_goals(rx_per(bind_rows),
+                                                                               sizes_of(bind_rows)):
         v = "-" if isinstance(val, float) and math.isnan(val) else f"{val:.2f}"
         md.append(f"| {text} | {v} | {'-' if ok is None else ('yes' if ok else '**no**')} |")
     md.append("")
     if rx_rows:
         md += ["# RX: TPACKET_V3 consumers (trafgen -> veth -> consumer)", rx(rx_rows, "min_v3"), ""]
+    if bind_rows:
+        md += ["# RX: the bindings (Go, C++, Zig) and gopacket's afpacket (ratios vs nrcap)",
+               rx(bind_rows, "nrcap"), ""]
     if xdp_rows:
         md += ["# AF_XDP vs TPACKET_V3 on the same veth (ratios vs nrcap)", rx(xdp_rows, "nrcap"), ""]
     if tx_rows:
@@ -456,8 +472,8 @@ def report(run, out_dir):
         f.write("\n".join(md) + "\n")
     with open(os.path.join(out_dir, "plot.svg"), "w") as f:
         f.write(plot(rxp, rs, xdpp, xs, txp, ts, micro))
-    for src, dst in (("rx/rx.tsv", "rx.tsv"), ("xdp/rx.tsv", "xdp.tsv"), ("tx/tx.tsv", "tx.tsv"),
-                     ("micro.txt", "micro.txt"), ("parse.txt", "parse.txt")):
+    for src, dst in (("rx/rx.tsv", "rx.tsv"), ("bind/rx.tsv", "bind.tsv"), ("xdp/rx.tsv", "xdp.tsv"),
+                     ("tx/tx.tsv", "tx.tsv"), ("micro.txt", "micro.txt"), ("parse.txt", "parse.txt")):
         if os.path.exists(os.path.join(run, src)):
             shutil.copy(os.path.join(run, src), os.path.join(out_dir, dst))
     print("\n".join(md))

@@ -30,6 +30,14 @@ if [ "$mode" != demo ]; then
     # cargo-c's own build needs these.
     [ -e /usr/include/openssl/ssl.h ] || need_apt+=(libssl-dev)
     [ -e /usr/include/zlib.h ] || need_apt+=(zlib1g-dev)
+    # The bindings (bindings/go, bindings/zig, bindings/cpp): Go 1.19 and
+    # gopacket's source (with x/net and x/sys for its afpacket package, the
+    # Go benchmark peer); Zig comes from PyPI below.
+    have go || need_apt+=(golang-go)
+    [ -d /usr/share/gocode/src/github.com/google/gopacket ] || need_apt+=(golang-github-google-gopacket-dev)
+    [ -d /usr/share/gocode/src/golang.org/x/net ] || need_apt+=(golang-golang-x-net-dev)
+    [ -d /usr/share/gocode/src/golang.org/x/sys ] || need_apt+=(golang-golang-x-sys-dev)
+    python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "deps: apt-get install ${need_apt[*]}"
@@ -61,4 +69,10 @@ fi
 if [ ! -d fuzz/target ] && ! (cd "$(dirname "$0")/../fuzz" && cargo fetch --locked --quiet); then
     echo "deps: cargo fetch for fuzz/ failed (crates.io unreachable?)" >&2
     exit 1
+fi
+# Zig for bindings/zig, pinned: 0.17 is the version whose build API
+# (addTranslateC, no @cImport) build.zig is written for.
+if ! python3 -m ziglang version 2>/dev/null | grep -qx '0\.17\.1'; then
+    echo "deps: pip install ziglang==0.17.1"
+    python3 -m pip install -q ziglang==0.17.1 || python3 -m pip install -q --break-system-packages ziglang==0.17.1
 fi

@@ -44,9 +44,25 @@ bash scripts/check-cinstall.sh
 step "demo (the README's first command): trafgen -> veth -> nrcap, exact count"
 bash scripts/demo.sh
 
+# The bindings, each on the installed header and pkg-config (build/prefix):
+# tests without network, then on throwaway veth pairs, then its capture tool
+# against trafgen. Each prints "<binding>: N passed, M failed".
+bindings=""
+for b in cpp go zig; do
+    step "bindings/$b (bash bindings/$b/test.sh)"
+    bash "bindings/$b/test.sh" 2>&1 | tee "$log.$b"
+    bindings+="$(grep -E "^$b: [0-9]+ passed" "$log.$b" | tail -n1)"$'\n'
+    rm -f "$log.$b"
+done
+
 step "bench-smoke: every benchmark once (RX, AF_XDP, TX, micro, memory) produces numbers"
 make --no-print-directory bench-smoke
 
+# The total: cargo's tests plus each binding's.
+bpassed=$(printf '%s' "$bindings" | awk '{s += $2} END {print s + 0}')
+bfailed=$(printf '%s' "$bindings" | awk '{s += $4} END {print s + 0}')
 echo
 echo "make test: all steps passed"
-echo "tests: $passed passed, $failed failed"
+printf '%s' "$bindings"
+echo "cargo: $passed passed, $failed failed"
+echo "tests: $((passed + bpassed)) passed, $((failed + bfailed)) failed"

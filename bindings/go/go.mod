@@ -1,0 +1,3 @@
+module netring
+
+go 1.19

@@ -1,0 +1,244 @@
+// C helpers of the Go binding, included by every file of the package
+// (static, so each cgo unit gets its own copy).
+#ifndef NETRING_GO_HELPERS_H
+#define NETRING_GO_HELPERS_H
+#include <netring.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+// nr_last_error() is per OS thread and a goroutine may change thread between
+// two cgo calls: every helper that can fail copies the sentence into a
+// caller buffer inside the same C call.
+#define GO_ERRLEN 512
+static void go_copy_err(int rc, char *err) {
+    if (rc < 0 && err) snprintf(err, GO_ERRLEN, "%s", nr_last_error());
+}
+
+// One handle of any kind, with the batch it holds and a small C-owned
+// array of descriptors that nr_batch_fill() writes one chunk at a time:
+// Go reads them without a call per packet, and the chunk stays in L1.
+enum { GO_CAPTURE = 1, GO_READER = 2, GO_XDP = 3 };
+#define GO_CHUNK 64
+typedef struct go_h {
+    void *h;
+    int kind;
+    nr_batch *batch;
+    size_t len;   // nr_batch_len of the held batch
+    size_t n;     // descriptors in pkts (the current chunk)
+    int fill_rc;  // status of the last fill (NR_E_MALFORMED ends the batch early)
+    nr_packet pkts[GO_CHUNK];
+    char err[GO_ERRLEN];
+} go_h;
+
+static go_h *go_h_new(void *h, int kind) {
+    go_h *g = calloc(1, sizeof *g);
+    if (!g) return NULL;
+    g->h = h; g->kind = kind;
+    return g;
+}
+
+static void go_release(go_h *g) {
+    if (g->batch) { nr_batch_release(g->batch); g->batch = NULL; }
+    g->n = 0; g->len = 0;
+}
+
+// The next chunk of the held batch into g->pkts (g->n descriptors, 0 at
+// the end). rewind: start again from the first packet.
+static int go_fill(go_h *g, int rewind) {
+    g->n = 0;
+    if (!g->batch) return NR_E_BAD_BATCH;
+    if (rewind) nr_batch_rewind(g->batch);
+    size_t got = 0;
+    int rc = nr_batch_fill(g->batch, g->pkts, GO_CHUNK, &got);
+    g->fill_rc = rc;
+    if (rc != NR_OK) { go_copy_err(rc, g->err); return rc; }
+    g->n = got;
+    return NR_OK;
+}
+
+// Release the held batch, take the next one and fill its first chunk: one
+// cgo call per batch (plus one per further chunk of GO_CHUNK packets).
+static int go_next(go_h *g, int timeout_ms) {
+    go_release(g);
+    nr_batch *b = NULL;
+    int rc;
+    switch (g->kind) {
+    case GO_CAPTURE: rc = nr_next_batch(g->h, timeout_ms, &b); break;
+    case GO_READER: rc = nr_reader_next_batch(g->h, &b); break;
+    case GO_XDP: rc = nr_xdp_next_batch(g->h, timeout_ms, &b); break;
+    default: rc = NR_E_INVALID_ARG;
+    }
+    if (rc != NR_OK) { go_copy_err(rc, g->err); return rc; }
+    g->batch = b;
+    g->len = nr_batch_len(b);
+    go_fill(g, 0);
+    return NR_OK;
+}
+
+static void go_h_free(go_h *g) {
+    if (!g) return;
+    go_release(g);
+    switch (g->kind) {
+    case GO_CAPTURE: nr_capture_close(g->h); break;
+    case GO_READER: nr_reader_close(g->h); break;
+    case GO_XDP: nr_xdp_close(g->h); break;
+    }
+    free(g);
+}
+
+static int go_capture_open(const char *ifname, const nr_capture_config *cfg, go_h **out, char *err) {
+    nr_capture *c = NULL;
+    int rc = nr_capture_open(ifname, cfg, &c);
+    if (rc != NR_OK) { go_copy_err(rc, err); return rc; }
+    *out = go_h_new(c, GO_CAPTURE);
+    if (!*out) { nr_capture_close(c); snprintf(err, GO_ERRLEN, "out of memory"); return NR_E_NO_MEMORY; }
+    return NR_OK;
+}
+
+static int go_reader_open(const char *path, go_h **out, char *err) {
+    nr_reader *r = NULL;
+    int rc = nr_reader_open(path, &r);
+    if (rc != NR_OK) { go_copy_err(rc, err); return rc; }
+    *out = go_h_new(r, GO_READER);
+    if (!*out) { nr_reader_close(r); snprintf(err, GO_ERRLEN, "out of memory"); return NR_E_NO_MEMORY; }
+    return NR_OK;
+}
+
+static int go_xdp_open(const char *ifname, int all, uint32_t queue, const nr_xdp_config *cfg, go_h **out, char *err) {
+    nr_xdp *x = NULL;
+    int rc = all ? nr_xdp_open_all(ifname, cfg, &x) : nr_xdp_open(ifname, queue, cfg, &x);
+    if (rc != NR_OK) { go_copy_err(rc, err); return rc; }
+    *out = go_h_new(x, GO_XDP);
+    if (!*out) { nr_xdp_close(x); snprintf(err, GO_ERRLEN, "out of memory"); return NR_E_NO_MEMORY; }
+    return NR_OK;
+}
+
+static int go_capture_stats(go_h *g, nr_capture_stats *total, nr_capture_stats *delta) {
+    int rc = nr_capture_get_stats(g->h, total, delta);
+    go_copy_err(rc, g->err);
+    return rc;
+}
+
+static int go_capture_info(go_h *g, nr_capture_info *info) {
+    int rc = nr_capture_get_info(g->h, info);
+    go_copy_err(rc, g->err);
+    return rc;
+}
+
+static int go_capture_set_filter(go_h *g, const nr_bpf_insn *insns, size_t len) {
+    int rc = nr_capture_set_filter(g->h, insns, len);
+    go_copy_err(rc, g->err);
+    return rc;
+}
+
+static int go_breakloop(go_h *g) {
+    return g->kind == GO_XDP ? nr_xdp_breakloop(g->h) : nr_capture_breakloop(g->h);
+}
+
+static int go_capture_fd(go_h *g) { return nr_capture_fd(g->h); }
+
+static int go_reader_info(go_h *g, nr_reader_info *info) {
+    int rc = nr_reader_get_info(g->h, info);
+    go_copy_err(rc, g->err);
+    return rc;
+}
+
+static int go_xdp_stats(go_h *g, nr_xdp_stats *total) {
+    int rc = nr_xdp_get_stats(g->h, total, NULL);
+    go_copy_err(rc, g->err);
+    return rc;
+}
+
+static int go_xdp_info(go_h *g, nr_xdp_info *info) {
+    int rc = nr_xdp_get_info(g->h, info);
+    go_copy_err(rc, g->err);
+    return rc;
+}
+
+// Frames laid end to end in `buf`, lens[i] bytes each: nr_frame descriptors
+// are built here, in C, so no Go pointer is stored in C memory.
+static int go_xdp_send(go_h *g, const uint8_t *buf, const uint32_t *lens, size_t count, size_t *sent) {
+    nr_frame f[64];
+    size_t off = 0, done = 0;
+    while (done < count) {
+        size_t k = 0;
+        size_t start = done;
+        size_t o = off;
+        while (k < 64 && start + k < count) {
+            f[k].data = buf + o; f[k].len = lens[start + k]; o += lens[start + k]; k++;
+        }
+        int rc = nr_xdp_send(g->h, f, k);
+        if (rc < 0) { go_copy_err(rc, g->err); *sent = done; return rc; }
+        for (int i = 0; i < rc; i++) off += lens[done + i];
+        done += (size_t)rc;
+        if ((size_t)rc < k) break;
+    }
+    *sent = done;
+    return NR_OK;
+}
+
+static int go_xdp_flush(go_h *g, int timeout_ms) {
+    int rc = nr_xdp_flush(g->h, timeout_ms);
+    go_copy_err(rc, g->err);
+    return rc;
+}
+
+// ---- writer
+static int go_writer_open(const char *path, int format, const nr_writer_config *cfg, nr_writer **out, char *err) {
+    int rc = nr_writer_open(path, format, cfg, out);
+    go_copy_err(rc, err);
+    return rc;
+}
+static int go_writer_write_batch(nr_writer *w, go_h *g, char *err) {
+    int rc = g->batch ? nr_writer_write_batch(w, g->batch) : NR_E_BAD_BATCH;
+    if (!g->batch && err) { snprintf(err, GO_ERRLEN, "no batch is held"); return rc; }
+    go_copy_err(rc, err);
+    return rc;
+}
+static int go_writer_write_packet(nr_writer *w, const uint8_t *data, uint32_t caplen, uint32_t len, uint64_t ts, char *err) {
+    nr_packet p;
+    memset(&p, 0, sizeof p);
+    p.data = data; p.caplen = caplen; p.len = len; p.ts_ns = ts;
+    int rc = nr_writer_write_packet(w, &p);
+    go_copy_err(rc, err);
+    return rc;
+}
+static int go_writer_flush(nr_writer *w, char *err) { int rc = nr_writer_flush(w); go_copy_err(rc, err); return rc; }
+static int go_writer_close(nr_writer *w, char *err) { int rc = nr_writer_close(w); go_copy_err(rc, err); return rc; }
+static int go_writer_stats(nr_writer *w, nr_writer_stats *t, char *err) {
+    int rc = nr_writer_get_stats(w, t, NULL); go_copy_err(rc, err); return rc;
+}
+
+// ---- injector
+static int go_injector_open(const char *ifname, const nr_injector_config *cfg, nr_injector **out, char *err) {
+    int rc = nr_injector_open(ifname, cfg, out);
+    go_copy_err(rc, err);
+    return rc;
+}
+static int go_inject(nr_injector *inj, const uint8_t *data, size_t len, char *err) {
+    int rc = nr_inject(inj, data, len); go_copy_err(rc, err); return rc;
+}
+// Frames end to end in buf (see go_xdp_send): queue them in order, then flush once.
+static int go_inject_batch(nr_injector *inj, const uint8_t *buf, const uint32_t *lens, size_t count, size_t *queued, char *err) {
+    nr_frame f[64];
+    size_t off = 0, done = 0;
+    int rc = NR_OK;
+    while (done < count && rc == NR_OK) {
+        size_t k = 0, o = off;
+        while (k < 64 && done + k < count) { f[k].data = buf + o; f[k].len = lens[done + k]; o += lens[done + k]; k++; }
+        size_t q = 0;
+        rc = nr_inject_batch(inj, f, k, &q);
+        for (size_t i = 0; i < q; i++) off += lens[done + i];
+        done += q;
+    }
+    go_copy_err(rc, err);
+    *queued = done;
+    return rc;
+}
+static int go_injector_flush(nr_injector *inj, char *err) { int rc = nr_injector_flush(inj); go_copy_err(rc, err); return rc; }
+static int go_injector_wait(nr_injector *inj, int t, char *err) { int rc = nr_injector_wait_drained(inj, t); go_copy_err(rc, err); return rc; }
+static int go_injector_stats(nr_injector *inj, nr_injector_stats *s, char *err) {
+    int rc = nr_injector_get_stats(inj, s, NULL); go_copy_err(rc, err); return rc;
+}
+#endif

@@ -1,0 +1,603 @@
+package netring_test
+
+// Without NR_TEST_IF_A only the tests that need no network run. With
+// NR_TEST_IF_A/NR_TEST_IF_B (bindings/netns.sh runs `go test` inside a
+// throwaway namespace holding the veth pair A <-> B), a raw AF_PACKET
+// socket sends on B what the capture on A must see.
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"netring"
+)
+
+const testEthertype = 0x88b5
+
+// frame is the frame of tests/common: dst, src, EtherType 0x88b5, a 4-byte
+// sequence number, then a pattern derived from it.
+func frame(n int, seq uint32) []byte {
+	f := []byte{0x02, 0xcb, 0, 0, 0, 0xff, 0x02, 0x6e, 0x72, 0, 0, 1, 0x88, 0xb5, 0, 0, 0, 0}
+	binary.BigEndian.PutUint32(f[14:], seq)
+	for i := 18; i < n; i++ {
+		f = append(f, byte(uint32(i)*31+seq))
+	}
+	return f
+}
+
+func isTestFrame(d []byte) bool {
+	return len(d) >= 18 && binary.BigEndian.Uint16(d[12:]) == testEthertype
+}
+
+func TestErrors(t *testing.T) {
+	err := error(&netring.Error{Op: "open", Status: netring.ErrNoDevice, Message: "interface 'x' not found"})
+	if !errors.Is(err, netring.ErrNoDevice) || errors.Is(err, netring.ErrConfig) {
+		t.Fatal("errors.Is on *Error")
+	}
+	if !strings.Contains(err.Error(), "interface 'x' not found") {
+		t.Fatal(err)
+	}
+	if netring.ErrTimeout.Error() == "" || netring.Version() == "" {
+		t.Fatal("empty text")
+	}
+}
+
+func TestBadConfigSentence(t *testing.T) {
+	cfg := netring.DefaultConfig()
+	cfg.BlockSize = 3000
+	_, err := netring.Open("lo", &cfg)
+	var ne *netring.Error
+	if !errors.As(err, &ne) || ne.Status != netring.ErrConfig {
+		t.Fatalf("want ErrConfig, got %v", err)
+	}
+	if !strings.Contains(ne.Message, "block_size") {
+		t.Fatalf("sentence does not name the field: %q", ne.Message)
+	}
+}
+
+func TestDefaultConfig(t *testing.T) {
+	c := netring.DefaultConfig()
+	if c.BlockSize == 0 || c.BlockCount == 0 || !c.Promiscuous || c.Snaplen != 262144 {
+		t.Fatalf("%+v", c)
+	}
+}
+
+func writeFile(t *testing.T, n int) string {
+	path := filepath.Join(t.TempDir(), "t.pcap")
+	w, err := netring.CreateWriter(path, netring.FormatPcapNs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		size := 60
+		if i%2 == 1 {
+			size = 1514
+		}
+		ci := netring.CaptureInfo{Timestamp: time.Unix(1700000000, int64(i)), CaptureLength: size, Length: size}
+		if err := w.WritePacket(ci, frame(size, uint32(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if w.Packets() != uint64(n) {
+		t.Fatalf("writer counted %d", w.Packets())
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestFileBatches(t *testing.T) {
+	const n = 5000
+	path := writeFile(t, n)
+	r, err := netring.OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if lt, _ := r.LinkType(); lt != 1 {
+		t.Fatalf("link type %d", lt)
+	}
+	seen := 0
+	for {
+		b, err := r.NextBatch()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < b.Len(); i++ {
+			p := b.At(i)
+			size := 60
+			if seen%2 == 1 {
+				size = 1514
+			}
+			if !bytes.Equal(p.Data, frame(size, uint32(seen))) || p.Length != size ||
+				p.Timestamp.UnixNano() != time.Unix(1700000000, int64(seen)).UnixNano() {
+				t.Fatalf("packet %d differs", seen)
+			}
+			seen++
+		}
+	}
+	if seen != n {
+		t.Fatalf("read %d of %d", seen, n)
+	}
+}
+
+func TestBatchRandomAccess(t *testing.T) {
+	path := writeFile(t, 3000)
+	r, err := netring.OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	b, err := r.NextBatch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := b.Len()
+	if n < 600 {
+		t.Fatalf("first batch holds %d packets: want several chunks", n)
+	}
+	want := func(i int) []byte {
+		if i%2 == 1 {
+			return frame(1514, uint32(i))
+		}
+		return frame(60, uint32(i))
+	}
+	// forwards across chunks, back to an earlier chunk, then jumps
+	for _, i := range []int{0, 1, 255, 256, 257, 511, 512, n - 1, 0, 300, 299, 600, 5} {
+		if !bytes.Equal(b.Data(i), want(i)) || b.At(i).Length != len(want(i)) {
+			t.Fatalf("packet %d of %d differs", i, n)
+		}
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("At(Len()) did not panic")
+			}
+		}()
+		b.At(n)
+	}()
+	if b.Err() != nil {
+		t.Fatal(b.Err())
+	}
+}
+
+func TestFilePacketData(t *testing.T) {
+	path := writeFile(t, 300)
+	r, err := netring.OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var keep [][]byte
+	for {
+		d, ci, err := r.ReadPacketData()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ci.CaptureLength != len(d) {
+			t.Fatal("CaptureLength")
+		}
+		keep = append(keep, d)
+	}
+	for i, d := range keep { // copies stay valid after the batches are gone
+		size := 60
+		if i%2 == 1 {
+			size = 1514
+		}
+		if !bytes.Equal(d, frame(size, uint32(i))) {
+			t.Fatalf("packet %d", i)
+		}
+	}
+	if len(keep) != 300 {
+		t.Fatal(len(keep))
+	}
+}
+
+func TestMissingFile(t *testing.T) {
+	_, err := netring.OpenReader("/nonexistent/x.pcap")
+	var ne *netring.Error
+	if !errors.As(err, &ne) || !strings.Contains(ne.Message, "/nonexistent/x.pcap") {
+		t.Fatalf("%v", err)
+	}
+}
+
+// ---- veth pair
+
+func veth(t *testing.T) (string, string) {
+	a, b := os.Getenv("NR_TEST_IF_A"), os.Getenv("NR_TEST_IF_B")
+	if a == "" || b == "" {
+		t.Skip("needs NR_TEST_IF_A/B: run through bindings/netns.sh")
+	}
+	return a, b
+}
+
+func smallRing() *netring.Config {
+	c := netring.DefaultConfig()
+	c.BlockSize = 1 << 20
+	c.BlockCount = 8
+	c.BlockTimeout = 5 * time.Millisecond
+	return &c
+}
+
+func send(t *testing.T, ifname string, frames [][]byte) {
+	fd, err := syscall.Socket(syscall.AF_PACKET, syscall.SOCK_RAW|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer syscall.Close(fd)
+	ifi, err := net.InterfaceByName(ifname)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrLinklayer{Ifindex: ifi.Index}); err != nil {
+		t.Error(err)
+		return
+	}
+	for _, f := range frames {
+		for {
+			_, err := syscall.Write(fd, f)
+			if err == nil {
+				break
+			}
+			if err != syscall.ENOBUFS && err != syscall.EAGAIN && err != syscall.EINTR {
+				t.Error(err)
+				return
+			}
+			time.Sleep(50 * time.Microsecond)
+		}
+	}
+}
+
+// collect copies the test frames seen until want arrived and 200 ms passed quietly.
+func collect(t *testing.T, c *netring.Capture, want int) [][]byte {
+	var got [][]byte
+	start, last := time.Now(), time.Now()
+	for time.Since(start) < 10*time.Second {
+		if len(got) >= want && time.Since(last) > 200*time.Millisecond {
+			break
+		}
+		b, err := c.NextBatch(20 * time.Millisecond)
+		if err == netring.ErrTimeout {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < b.Len(); i++ {
+			if d := b.Data(i); isTestFrame(d) {
+				got = append(got, append([]byte(nil), d...))
+			}
+		}
+		last = time.Now()
+	}
+	return got
+}
+
+func testExact(t *testing.T, size int) {
+	a, b := veth(t)
+	c, err := netring.Open(a, smallRing())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const n = 2000
+	frames := make([][]byte, n)
+	for i := range frames {
+		frames[i] = frame(size, uint32(i))
+	}
+	done := make(chan struct{})
+	go func() { send(t, b, frames); close(done) }()
+	got := collect(t, c, n)
+	<-done
+	if len(got) != n {
+		t.Fatalf("captured %d of %d", len(got), n)
+	}
+	for i := range got {
+		if !bytes.Equal(got[i], frames[i]) {
+			t.Fatalf("frame %d differs", i)
+		}
+	}
+	total, delta, err := c.ReadStats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total.Drops != 0 || total.Packets < n || total.Delivered < n || delta.Packets != total.Packets {
+		t.Fatalf("stats %+v delta %+v", total, delta)
+	}
+	if _, delta, _ = c.ReadStats(); delta.Packets != 0 {
+		t.Fatalf("delta after delta: %+v", delta)
+	}
+}
+
+func TestVethExact60(t *testing.T)   { testExact(t, 60) }
+func TestVethExact1514(t *testing.T) { testExact(t, 1514) }
+
+func TestVethZeroCopyReadPacketData(t *testing.T) {
+	a, b := veth(t)
+	cfg := smallRing()
+	cfg.Timeout = 200 * time.Millisecond
+	c, err := netring.Open(a, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const n = 500
+	frames := make([][]byte, n)
+	for i := range frames {
+		frames[i] = frame(60+i, uint32(i))
+	}
+	go send(t, b, frames)
+	seen := 0
+	for seen < n {
+		d, ci, err := c.ZeroCopyReadPacketData()
+		if err == netring.ErrTimeout {
+			t.Fatalf("timeout after %d packets", seen)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !isTestFrame(d) {
+			continue
+		}
+		if !bytes.Equal(d, frames[seen]) || ci.CaptureLength != len(d) || ci.Length != len(d) || ci.Timestamp.IsZero() {
+			t.Fatalf("packet %d differs", seen)
+		}
+		seen++
+	}
+}
+
+func TestVethBreakFromAnotherGoroutine(t *testing.T) {
+	a, _ := veth(t)
+	c, err := netring.Open(a, smallRing())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		c.Break()
+	}()
+	start := time.Now()
+	_, err = c.NextBatch(-1)
+	if err != netring.ErrBreak {
+		t.Fatalf("want ErrBreak, got %v", err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Fatal("break took too long")
+	}
+	// ReadPacketData (blocking by default) ends the same way
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		c.Break()
+	}()
+	if _, _, err := c.ReadPacketData(); err != netring.ErrBreak {
+		t.Fatalf("want ErrBreak, got %v", err)
+	}
+	c.Close()
+	c.Break() // after Close: a no-op, not a crash
+}
+
+func TestVethBadInterface(t *testing.T) {
+	veth(t)
+	_, err := netring.Open("nrnosuch0", nil)
+	var ne *netring.Error
+	if !errors.As(err, &ne) || !errors.Is(err, netring.ErrNoDevice) {
+		t.Fatalf("want *Error with ErrNoDevice, got %v", err)
+	}
+	if !strings.Contains(ne.Message, "nrnosuch0") || !strings.Contains(err.Error(), ne.Message) {
+		t.Fatalf("sentence: %q", ne.Message)
+	}
+}
+
+func TestVethNetnsField(t *testing.T) {
+	a, b := veth(t)
+	cfg := smallRing()
+	cfg.Netns = os.Getenv("NR_TEST_NS")
+	c, err := netring.Open(a, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	go send(t, b, [][]byte{frame(100, 7)})
+	if got := collect(t, c, 1); len(got) != 1 || !bytes.Equal(got[0], frame(100, 7)) {
+		t.Fatalf("got %d frames", len(got))
+	}
+	cfg.Netns = "nrnosuchns"
+	if _, err := netring.Open(a, cfg); err == nil || !strings.Contains(err.Error(), "nrnosuchns") {
+		t.Fatalf("unknown namespace: %v", err)
+	}
+}
+
+func TestVethSetBPF(t *testing.T) {
+	a, b := veth(t)
+	c, err := netring.Open(a, smallRing())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// accept frames whose sequence number is even
+	prog := []netring.RawInstruction{
+		{Op: 0x30, K: 17},       // ldb [17]
+		{Op: 0x45, Jt: 1, K: 1}, // jset #1 -> drop
+		{Op: 0x06, K: 262144},   // ret all
+		{Op: 0x06, K: 0},        // ret 0
+	}
+	if err := c.SetBPF(prog); err != nil {
+		t.Fatal(err)
+	}
+	frames := make([][]byte, 100)
+	for i := range frames {
+		frames[i] = frame(60, uint32(i))
+	}
+	go send(t, b, frames)
+	got := collect(t, c, 50)
+	if len(got) != 50 {
+		t.Fatalf("got %d", len(got))
+	}
+	for _, f := range got {
+		if f[17]%2 != 0 {
+			t.Fatal("odd frame passed the filter")
+		}
+	}
+	bad := []netring.RawInstruction{{Op: 0xffff}}
+	if err := c.SetBPF(bad); !errors.Is(err, netring.ErrConfig) {
+		t.Fatalf("bad program: %v", err)
+	}
+}
+
+func TestVethInjector(t *testing.T) {
+	a, b := veth(t)
+	c, err := netring.Open(a, smallRing())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	inj, err := netring.OpenInjector(b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inj.Close()
+	frames := make([][]byte, 100)
+	for i := range frames {
+		frames[i] = frame(200, uint32(i))
+	}
+	if q, err := inj.InjectBatch(frames[:50]); err != nil || q != 50 {
+		t.Fatalf("%d %v", q, err)
+	}
+	for _, f := range frames[50:] {
+		if err := inj.Inject(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := inj.WaitDrained(2 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	got := collect(t, c, 100)
+	if len(got) != 100 {
+		t.Fatalf("got %d", len(got))
+	}
+	for i := range got {
+		if !bytes.Equal(got[i], frames[i]) {
+			t.Fatalf("frame %d", i)
+		}
+	}
+}
+
+func TestVethWriteBatch(t *testing.T) {
+	a, b := veth(t)
+	c, err := netring.Open(a, smallRing())
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "w.pcapng")
+	w, err := netring.CreateWriter(path, netring.FormatPcapng, &netring.WriterConfig{IfName: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go send(t, b, [][]byte{frame(60, 1), frame(1514, 2)})
+	n := 0
+	for start := time.Now(); n < 2 && time.Since(start) < 5*time.Second; {
+		bt, err := c.NextBatch(50 * time.Millisecond)
+		if err == netring.ErrTimeout {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.WriteBatch(bt); err != nil {
+			t.Fatal(err)
+		}
+		n += bt.Len()
+	}
+	c.Close()
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := netring.OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var got [][]byte
+	for {
+		d, _, err := r.ReadPacketData()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, d)
+	}
+	if len(got) != 2 || !bytes.Equal(got[0], frame(60, 1)) || !bytes.Equal(got[1], frame(1514, 2)) {
+		t.Fatalf("file holds %d frames", len(got))
+	}
+}
+
+func TestVethXDP(t *testing.T) {
+	a, b := veth(t)
+	x, err := netring.OpenXDP(a, 0, &netring.XDPConfig{FrameCount: 512, AttachMode: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	if x.ZeroCopy() {
+		t.Fatal("veth has no zero-copy")
+	}
+	sizes := []int{60, 61, 100, 1000, 1514}
+	frames := make([][]byte, len(sizes))
+	for i, n := range sizes {
+		frames[i] = frame(n, uint32(i))
+	}
+	go send(t, b, frames)
+	var got [][]byte
+	for start := time.Now(); len(got) < len(frames) && time.Since(start) < 5*time.Second; {
+		bt, err := x.NextBatch(50 * time.Millisecond)
+		if err == netring.ErrTimeout {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < bt.Len(); i++ {
+			if d := bt.Data(i); isTestFrame(d) {
+				got = append(got, append([]byte(nil), d...))
+			}
+		}
+		bt.Release()
+	}
+	if len(got) != len(frames) {
+		t.Fatalf("got %d of %d", len(got), len(frames))
+	}
+	for i := range got {
+		if !bytes.Equal(got[i], frames[i]) {
+			t.Fatalf("frame %d differs", i)
+		}
+	}
+	st, err := x.Stats()
+	if err != nil || st.RxDropped+st.RxRingFull != 0 || st.RxPackets < uint64(len(frames)) {
+		t.Fatalf("%+v %v", st, err)
+	}
+	go func() { time.Sleep(50 * time.Millisecond); x.Break() }()
+	if _, err := x.NextBatch(-1); err != netring.ErrBreak {
+		t.Fatalf("want ErrBreak, got %v", err)
+	}
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Go binding tests: go vet, the netring module's tests without network and
+# on a throwaway veth pair (as root), the gopacket adapter module's tests,
+# nrgocap against trafgen. No module proxy: GOFLAGS=-mod=mod GOPROXY=off.
+# Prints "go: N passed, M failed" (N counts Go tests and tool checks).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+PREFIX=${PREFIX:-$PWD/build/prefix}
+OUT=${OUT:-$PWD/build/go}
+export PKG_CONFIG_PATH=$PREFIX/lib/pkgconfig GOFLAGS=-mod=mod GOPROXY=off
+export CGO_LDFLAGS="-Wl,-rpath,$PREFIX/lib" GOCACHE=${GOCACHE:-$PWD/build/go/cache}
+mkdir -p "$OUT" build/bin
+pass=0 fail=0
+ok() { echo "PASS $*"; pass=$((pass + 1)); }
+ko() { echo "FAIL $*"; fail=$((fail + 1)); }
+gotest() { # name, test binary, args...: counts --- PASS / --- FAIL lines
+    local name=$1; shift
+    local log; log=$(mktemp)
+    "$@" -test.v -test.count=1 >"$log" 2>&1; local st=$?
+    local p f
+    p=$(grep -c -- '^--- PASS' "$log"); f=$(grep -c -- '^--- FAIL' "$log")
+    pass=$((pass + p)); fail=$((fail + f))
+    if [ $st != 0 ] && [ "$f" = 0 ]; then fail=$((fail + 1)); fi
+    echo "$name: $p passed, $f failed, $(grep -c -- '^--- SKIP' "$log") skipped"
+    [ $st = 0 ] || cat "$log"
+    rm -f "$log"
+}
+(cd bindings/go && go vet ./...) && ok "go vet netring" || ko "go vet netring"
+(cd bindings/go/gopacket && go vet ./...) && ok "go vet netring/gopacket" || ko "go vet netring/gopacket"
+[ -z "$(gofmt -l bindings/go)" ] && ok "gofmt" || ko "gofmt: $(gofmt -l bindings/go)"
+if (cd bindings/go && go test -c -o "$OUT/netring.test" . && go build -o "$PWD/../../build/bin/nrgocap" ./cmd/nrgocap); then
+    ok "build netring tests and nrgocap"
+    gotest "netring, no network" "$OUT/netring.test"
+    GODEBUG=cgocheck=2 gotest "netring, veth pair (cgocheck=2)" bash bindings/netns.sh "$OUT/netring.test"
+    log=$(bash bindings/tooltest.sh nrgocap build/bin/nrgocap 2>&1)
+    echo "$log"
+    pass=$((pass + $(grep -c '^PASS' <<<"$log"))); fail=$((fail + $(grep -c '^FAIL' <<<"$log")))
+else
+    ko "build netring tests and nrgocap"
+fi
+if (cd bindings/go/gopacket && go test -c -o "$OUT/gopacket.test" .); then
+    ok "build netring/gopacket tests"
+    gotest "netring/gopacket, no network" "$OUT/gopacket.test"
+    gotest "netring/gopacket, veth pair" bash bindings/netns.sh "$OUT/gopacket.test"
+else
+    ko "build netring/gopacket tests"
+fi
+echo "go: $pass passed, $fail failed"
+[ "$fail" = 0 ]

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# A binding's capture tool against an independent generator: trafgen
+# (netsniff-ng) sends COUNT frames of 60 and 1514 bytes on B, the tool
+# captures on A (-c COUNT -q -w FILE) and must print
+# "RESULT packets=COUNT drops=0"; then the tool reads its own file back
+# (-r FILE -q) and must count COUNT again. Prints "PASS name" / "FAIL name"
+# lines; exits non-zero on a failure. Needs root.
+#
+#   bindings/tooltest.sh NAME TOOL [TOOL ARGS...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+name=$1; shift
+COUNT=${COUNT:-10000}
+if [ -z "${NR_TEST_NS:-}" ]; then
+    exec bash bindings/netns.sh bash "$0" "$name" "$@"
+fi
+out=$(mktemp -d)
+pid=""
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$out"' EXIT
+fail=0
+"$@" -i "$NR_TEST_IF_A" -c "$COUNT" -q -B 1024 -n 16 -w "$out/cap.pcap" >"$out/stdout" 2>"$out/stderr" &
+pid=$!
+for _ in $(seq 200); do
+    awk 'NR > 1 && $4 == "0003" {found = 1} END {exit !found}' /proc/net/packet && break
+    sleep 0.05
+done
+trafgen --no-sock-mem -q -i scripts/trafgen/udp-mixed.cfg -o "$NR_TEST_IF_B" -n "$COUNT" >/dev/null 2>&1
+if ! timeout 20 tail --pid="$pid" -f /dev/null; then
+    echo "$name did not finish; stopping it"; kill -INT "$pid" || true
+fi
+wait "$pid" || true
+result=$(grep '^RESULT' "$out/stderr" || true)
+if [ "$result" = "RESULT packets=$COUNT drops=0" ]; then
+    echo "PASS $name: trafgen $COUNT frames (60 and 1514 B) -> $result"
+else
+    echo "FAIL $name: expected 'RESULT packets=$COUNT drops=0', got '$result'"; cat "$out/stderr"; fail=1
+fi
+"$@" -r "$out/cap.pcap" -q 2>"$out/stderr2" >/dev/null || true
+result=$(grep '^RESULT' "$out/stderr2" || true)
+if [ "$result" = "RESULT packets=$COUNT drops=0" ]; then
+    echo "PASS $name: -r of its own -w file -> $result"
+else
+    echo "FAIL $name: -r: expected 'RESULT packets=$COUNT drops=0', got '$result'"; cat "$out/stderr2"; fail=1
+fi
+"$@" -i nrnosuch0 -q 2>"$out/stderr3" >/dev/null && st=0 || st=$?
+if [ "$st" != 0 ] && grep -q "nrnosuch0" "$out/stderr3"; then
+    echo "PASS $name: unknown interface -> $(head -n1 "$out/stderr3")"
+else
+    echo "FAIL $name: unknown interface: exit $st, stderr: $(cat "$out/stderr3")"; fail=1
+fi
+exit $fail
