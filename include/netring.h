@@ -1894,7 +1894,8 @@ typedef struct nr_xdp_info {
  */
 typedef struct nr_xdp_stats {
   /**
-   * Frames handed to the application.
+   * Frames handed to the application, counted when their batch is
+   * released (nr_batch_release()): a held batch is not in it yet.
    */
   uint64_t rx_packets;
   /**

@@ -286,7 +286,8 @@ pub struct nr_xdp_info {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct nr_xdp_stats {
-    /// Frames handed to the application.
+    /// Frames handed to the application, counted when their batch is
+    /// released (nr_batch_release()): a held batch is not in it yet.
     pub rx_packets: u64,
     /// Batches handed to the application.
     pub rx_batches: u64,

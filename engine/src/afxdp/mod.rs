@@ -298,7 +298,8 @@ pub struct XdpInfo {
 /// (`XDP_STATISTICS`) are cumulative; the rest are counted by netring.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct XdpStats {
-    /// Frames handed to the user.
+    /// Frames handed to the user, counted when their batch is released
+    /// (a held batch is not in it yet).
     pub rx_packets: u64,
     /// Batches handed to the user.
     pub rx_batches: u64,
