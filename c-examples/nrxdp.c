@@ -162,12 +162,18 @@ int main(int argc, char **argv)
     }
 
     struct rx_state st = {0, count, quiet};
+    int status = 0;
     while (!g_stop && (!count || st.packets < count)) {
         nr_batch *b;
         rc = nr_xdp_next_batch(g_xdp, 1000, &b);
-        if (rc == NR_TIMEOUT) continue;
+        if (rc == NR_TIMEOUT || rc == NR_IFACE_DOWN) continue;
         if (rc == NR_BREAK) break;
-        if (rc != NR_OK) return fail("next_batch", rc);
+        if (rc != NR_OK) {
+            /* Every frame of the RX ring was delivered before this error
+             * (interface removed, ...): report them, then fail. */
+            status = fail("next_batch", rc);
+            break;
+        }
         nr_batch_for_each(b, on_packet, &st);
         nr_batch_release(b);
     }
@@ -178,5 +184,5 @@ int main(int argc, char **argv)
     fprintf(stderr, "RESULT packets=%llu drops=%llu\n", st.packets,
             (unsigned long long)(total.rx_dropped + total.rx_ring_full));
     nr_xdp_close(g_xdp);
-    return 0;
+    return status;
 }

@@ -125,8 +125,12 @@ typedef enum nr_status {
    */
   NR_E_INVALID_ARG = -1,
   /**
-   * Missing privileges: capture needs CAP_NET_RAW (and CAP_NET_ADMIN for
-   * promiscuous mode).
+   * Missing privileges. nr_last_error() names the call that was refused
+   * and the capability it needs: CAP_NET_RAW for capture and injection
+   * sockets and AF_XDP sockets, CAP_BPF and CAP_NET_ADMIN for loading
+   * and attaching AF_XDP's XDP program, CAP_SYS_ADMIN for entering a
+   * network namespace, CAP_IPC_LOCK (or a larger RLIMIT_MEMLOCK) for
+   * locked memory.
    */
   NR_E_PERMISSION = -2,
   /**
@@ -147,8 +151,10 @@ typedef enum nr_status {
    */
   NR_E_IFACE_GONE = -6,
   /**
-   * The call is not allowed in the handle's current state (for example
-   * nr_next_batch() while a batch is still held).
+   * Something is in use; nr_last_error() says what: a batch of the handle
+   * is still held (nr_next_batch() before nr_batch_release()), another
+   * thread is inside a call on the same handle, or the AF_XDP queue is
+   * bound by another socket (or the kernel reported EBUSY).
    */
   NR_E_BUSY = -7,
   /**

@@ -59,15 +59,40 @@ impl Error {
 
     /// An error from an OS failure while doing `what`; the kind is derived
     /// from errno and the message gets a hint for the common causes.
+    ///
+    /// A permission failure gets a generic hint (the call in `what` says
+    /// which privilege was checked); where the capability is known, use
+    /// [`Error::os_needing`] so the message names it.
     pub fn os(what: impl AsRef<str>, err: io::Error) -> Error {
-        let errno = err.raw_os_error().unwrap_or(0);
-        let what = what.as_ref();
-        let (kind, hint) = match errno {
-            libc::EPERM | libc::EACCES => (
-                ErrorKind::Permission,
-                " (needs CAP_NET_RAW, and CAP_NET_ADMIN for promiscuous mode: run as root or \
-                 `setcap cap_net_raw,cap_net_admin+ep` the program)",
+        Self::os_hint(
+            what.as_ref(),
+            err,
+            " (not permitted: run as root, or grant the program the capability this call \
+             checks)"
+                .into(),
+        )
+    }
+
+    /// Like [`Error::os`], but a permission failure names the capabilities
+    /// the call needs (`caps`, e.g. `"CAP_NET_RAW"`), with the `setcap`
+    /// line that grants them.
+    pub fn os_needing(what: impl AsRef<str>, err: io::Error, caps: &[&str]) -> Error {
+        let setcap: Vec<String> = caps.iter().map(|c| c.to_ascii_lowercase()).collect();
+        Self::os_hint(
+            what.as_ref(),
+            err,
+            format!(
+                " (needs {}: run as root or `setcap {}+ep` the program)",
+                caps.join(" and "),
+                setcap.join(",")
             ),
+        )
+    }
+
+    fn os_hint(what: &str, err: io::Error, perm_hint: String) -> Error {
+        let errno = err.raw_os_error().unwrap_or(0);
+        let (kind, hint) = match errno {
+            libc::EPERM | libc::EACCES => (ErrorKind::Permission, perm_hint.as_str()),
             libc::ENOMEM | libc::ENOBUFS => (
                 ErrorKind::NoMemory,
                 " (the kernel could not allocate the memory)",
@@ -120,12 +145,19 @@ mod tests {
 
     #[test]
     fn os_errors_map_to_kinds_with_hints() {
-        let e = Error::os(
+        let e = Error::os_needing(
             "socket(AF_PACKET)",
             io::Error::from_raw_os_error(libc::EPERM),
+            &["CAP_NET_RAW"],
         );
         assert_eq!(e.kind(), ErrorKind::Permission);
-        assert!(e.message().contains("CAP_NET_RAW"), "{}", e);
+        assert!(e.message().contains("needs CAP_NET_RAW"), "{}", e);
+        assert!(e.message().contains("setcap cap_net_raw+ep"), "{}", e);
+        // Without a known capability the hint names none (a wrong one
+        // misleads: setns needs CAP_SYS_ADMIN, bpf CAP_BPF, ...).
+        let e = Error::os("setns", io::Error::from_raw_os_error(libc::EPERM));
+        assert_eq!(e.kind(), ErrorKind::Permission);
+        assert!(!e.message().contains("CAP_"), "{}", e);
         assert_eq!(e.errno(), Some(libc::EPERM));
         let e = Error::os("ring", io::Error::from_raw_os_error(libc::ENOMEM));
         assert_eq!(e.kind(), ErrorKind::NoMemory);

@@ -5,8 +5,143 @@
 //! number while it is open. Entry points check it, so a pointer of the wrong
 //! type, or one already closed (while its memory is not reused), is refused
 //! with NR_E_INVALID_ARG instead of being used. Close clears it.
+//!
+//! A handle is used by one thread at a time. A second thread entering a call
+//! on a handle that is inside a call is refused with NR_E_BUSY, instead of
+//! corrupting its state: each exported call runs in a [`Call`] scope
+//! (opened by `boundary()`/`guard()`), [`checked`] marks the handle "in a
+//! call" in a small global table of addresses with one compare-and-swap, and
+//! the scope's end clears the mark (one store). Nested calls on the same
+//! thread (a callback asking for statistics) are allowed; the breakloops use
+//! [`live`], which ignores the mark; close ([`take`]) refuses a handle that
+//! another thread is using (the handle stays open rather than being freed
+//! under that thread).
 
-use crate::error::Error;
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::error::{Error, ErrorKind};
+
+/// Slots of the "in a call" table: addresses of handles inside a call.
+const SLOTS: usize = 256;
+/// Slots looked at for one address (linear probing).
+const PROBE: usize = 4;
+/// Nested scopes tracked per thread; deeper marks are not taken.
+const MAX_MARKS: usize = 8;
+
+static IN_CALL: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
+
+thread_local! {
+    /// Depth of exported calls on this thread (0: outside any).
+    static DEPTH: Cell<u32> = const { Cell::new(0) };
+    /// Marks this thread holds: (slot index, depth that took it).
+    static MARKS: Cell<[(u16, u32); MAX_MARKS]> = const { Cell::new([(0, 0); MAX_MARKS]) };
+    static NMARKS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The scope of one exported call: marks taken by [`checked`] inside it are
+/// cleared when it ends (panics included: it lives outside catch_unwind).
+pub(crate) struct Call {
+    depth: u32,
+}
+
+impl Call {
+    /// Open the scope of an exported call.
+    pub(crate) fn enter() -> Call {
+        let depth = DEPTH.with(|d| {
+            let n = d.get() + 1;
+            d.set(n);
+            n
+        });
+        Call { depth }
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        let mut n = NMARKS.with(Cell::get);
+        let mut marks = MARKS.with(Cell::get);
+        while n > 0 && marks[n - 1].1 >= self.depth {
+            IN_CALL[marks[n - 1].0 as usize].store(0, Ordering::Release);
+            marks[n - 1] = (0, 0);
+            n -= 1;
+        }
+        MARKS.with(|m| m.set(marks));
+        NMARKS.with(|c| c.set(n));
+        DEPTH.with(|d| d.set(self.depth - 1));
+    }
+}
+
+fn slot_of(addr: usize) -> usize {
+    // Handles are heap boxes (16-byte aligned): drop the zero bits.
+    (addr >> 4) % SLOTS
+}
+
+/// Whether this thread holds the mark of `addr` (a nested call).
+fn held_here(addr: usize) -> bool {
+    let n = NMARKS.with(Cell::get);
+    let marks = MARKS.with(Cell::get);
+    marks[..n]
+        .iter()
+        .any(|&(i, _)| IN_CALL[i as usize].load(Ordering::Relaxed) == addr)
+}
+
+/// The slot holding `addr`, if a call on it is in progress.
+fn find(addr: usize) -> Option<usize> {
+    let i = slot_of(addr);
+    (0..PROBE)
+        .map(|k| (i + k) % SLOTS)
+        .find(|&j| IN_CALL[j].load(Ordering::Acquire) == addr)
+}
+
+fn busy<H: Handle>(addr: usize) -> Error {
+    Error::new(
+        ErrorKind::Busy,
+        format!(
+            "{} ({} at {addr:#x}) is in a call on another thread: a handle is used by one \
+             thread at a time (only its breakloop may be called from elsewhere)",
+            H::ARG,
+            H::TYPE
+        ),
+    )
+}
+
+/// Mark `addr` as in a call for the current scope, or refuse it.
+fn enter<H: Handle>(addr: usize) -> Result<(), Error> {
+    let depth = DEPTH.with(Cell::get);
+    let n = NMARKS.with(Cell::get);
+    if depth == 0 || n == MAX_MARKS {
+        // Outside an exported call (Rust tests), or too deep to track.
+        return Ok(());
+    }
+    if find(addr).is_some() {
+        return if held_here(addr) {
+            Ok(())
+        } else {
+            Err(busy::<H>(addr))
+        };
+    }
+    let i = slot_of(addr);
+    for k in 0..PROBE {
+        let j = (i + k) % SLOTS;
+        match IN_CALL[j].compare_exchange(0, addr, Ordering::Acquire, Ordering::Relaxed) {
+            Ok(_) => {
+                let mut marks = MARKS.with(Cell::get);
+                marks[n] = (j as u16, depth);
+                MARKS.with(|m| m.set(marks));
+                NMARKS.with(|c| c.set(n + 1));
+                return Ok(());
+            }
+            // Another thread entered the same handle first.
+            Err(v) if v == addr => return Err(busy::<H>(addr)),
+            // Another handle's call: try the next slot.
+            Err(_) => {}
+        }
+    }
+    // Every slot of the window is taken by other handles' calls: let the
+    // call through untracked rather than refuse a correct caller.
+    Ok(())
+}
 
 /// An opaque C handle type (implemented with [`handle!`]).
 pub(crate) trait Handle: Sized {
@@ -59,6 +194,7 @@ pub(crate) unsafe fn checked<'a, H: Handle>(p: *const H) -> Result<&'a H, Error>
             H::TYPE
         )));
     }
+    enter::<H>(p as usize)?;
     Ok(h)
 }
 
@@ -73,9 +209,10 @@ pub(crate) unsafe fn live<'a, H: Handle>(p: *const H) -> Option<&'a H> {
     (h.magic() == H::MAGIC).then_some(h)
 }
 
-/// The close protocol: NULL or a closed handle gives `None`; otherwise the
-/// handle is marked closed and handed back for the caller to tear down and
-/// drop.
+/// The close protocol: NULL or a closed handle gives `None` (so does a
+/// handle another thread is inside a call on: it stays open and the
+/// thread's last error says so); otherwise the handle is marked closed and
+/// handed back for the caller to tear down and drop.
 ///
 /// # Safety
 /// As for [`checked`]; `p` came from `Box::into_raw` and the caller gives
@@ -83,6 +220,12 @@ pub(crate) unsafe fn live<'a, H: Handle>(p: *const H) -> Option<&'a H> {
 pub(crate) unsafe fn take<H: Handle>(p: *mut H) -> Option<Box<H>> {
     // SAFETY: forwarded contract.
     unsafe { live(p) }?;
+    if find(p as usize).is_some() && !held_here(p as usize) {
+        // Another thread is inside a call on it: freeing it now would pull
+        // the memory from under that thread. Leave it open.
+        super::set_last_error(busy::<H>(p as usize).message());
+        return None;
+    }
     // SAFETY: an open handle, allocated with Box::into_raw by its open
     // function; the caller owns it from here on.
     let mut h = unsafe { Box::from_raw(p) };

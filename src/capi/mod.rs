@@ -94,8 +94,12 @@ pub enum nr_status {
     NR_EOF = 5,
     /// A NULL pointer, or an argument outside its documented range.
     NR_E_INVALID_ARG = -1,
-    /// Missing privileges: capture needs CAP_NET_RAW (and CAP_NET_ADMIN for
-    /// promiscuous mode).
+    /// Missing privileges. nr_last_error() names the call that was refused
+    /// and the capability it needs: CAP_NET_RAW for capture and injection
+    /// sockets and AF_XDP sockets, CAP_BPF and CAP_NET_ADMIN for loading
+    /// and attaching AF_XDP's XDP program, CAP_SYS_ADMIN for entering a
+    /// network namespace, CAP_IPC_LOCK (or a larger RLIMIT_MEMLOCK) for
+    /// locked memory.
     NR_E_PERMISSION = -2,
     /// No interface of that name in the calling thread's network namespace.
     NR_E_NO_DEVICE = -3,
@@ -106,8 +110,10 @@ pub enum nr_status {
     NR_E_CONFIG = -5,
     /// The interface was removed while the handle was open. Close the handle.
     NR_E_IFACE_GONE = -6,
-    /// The call is not allowed in the handle's current state (for example
-    /// nr_next_batch() while a batch is still held).
+    /// Something is in use; nr_last_error() says what: a batch of the handle
+    /// is still held (nr_next_batch() before nr_batch_release()), another
+    /// thread is inside a call on the same handle, or the AF_XDP queue is
+    /// bound by another socket (or the kernel reported EBUSY).
     NR_E_BUSY = -7,
     /// The batch is not live: already released (double release), or released
     /// from inside its own nr_batch_for_each() callback.
@@ -186,6 +192,7 @@ pub(crate) fn set_last_error(msg: &str) {
 /// `Err` becomes its status code with the message stored for
 /// nr_last_error().
 pub(crate) fn boundary(f: impl FnOnce() -> Result<c_int, Error>) -> c_int {
+    let _call = handle::Call::enter();
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(status)) => status,
         Ok(Err(e)) => {
@@ -202,6 +209,7 @@ pub(crate) fn boundary(f: impl FnOnce() -> Result<c_int, Error>) -> c_int {
 /// Like [`boundary`] for functions that return a value: a panic returns
 /// `default`.
 pub(crate) fn guard<T>(default: T, f: impl FnOnce() -> T) -> T {
+    let _call = handle::Call::enter();
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
         set_last_error("internal error in netring (a Rust panic was caught); please report it");
         default
@@ -250,12 +258,12 @@ pub extern "C" fn nr_strerror(status: c_int) -> *const c_char {
             NR_IFACE_DOWN => c"interface is down (capture resumes when it is up)",
             NR_EOF => c"end of file",
             NR_E_INVALID_ARG => c"invalid argument",
-            NR_E_PERMISSION => c"permission denied (needs CAP_NET_RAW)",
+            NR_E_PERMISSION => c"permission denied (a privilege is missing; the message names it)",
             NR_E_NO_DEVICE => c"no such interface",
             NR_E_NO_MEMORY => c"out of memory",
             NR_E_CONFIG => c"invalid configuration",
             NR_E_IFACE_GONE => c"interface was removed",
-            NR_E_BUSY => c"busy: a batch is still held",
+            NR_E_BUSY => c"busy: the handle or the resource is in use",
             NR_E_BAD_BATCH => c"batch is not live (already released?)",
             NR_E_UNSUPPORTED => c"not supported",
             NR_E_MALFORMED => c"malformed ring data or capture file",

@@ -223,6 +223,25 @@ impl Sender {
             }
         }
     }
+
+    /// Send one frame like [`Sender::send`], but return false instead of
+    /// panicking once the interface is gone (or any other hard error).
+    pub fn try_send(&self, frame: &[u8]) -> bool {
+        loop {
+            // SAFETY: the slice is valid for reads of its length.
+            let rc =
+                unsafe { libc::send(self.fd.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
+            if rc == frame.len() as isize {
+                return true;
+            }
+            match std::io::Error::last_os_error().raw_os_error() {
+                Some(libc::ENOBUFS) | Some(libc::EAGAIN) | Some(libc::EINTR) => {
+                    std::thread::sleep(std::time::Duration::from_micros(50))
+                }
+                _ => return false,
+            }
+        }
+    }
 }
 
 /// The EtherType test frames carry (IEEE local experimental 1): the IP stack

@@ -428,8 +428,8 @@ fn opt_err(what: String) -> impl FnOnce(io::Error) -> Error {
 /// thread is in the target namespace only between the two `setns` calls.
 fn socket_in(netns: Option<&str>, cname: &CString, ifname: &str) -> Result<(OwnedFd, i32)> {
     let make = || -> Result<(OwnedFd, i32)> {
-        let fd =
-            socket::packet_socket(0).map_err(|e| Error::os("socket(AF_PACKET, SOCK_RAW)", e))?;
+        let fd = socket::packet_socket(0)
+            .map_err(|e| Error::os_needing("socket(AF_PACKET, SOCK_RAW)", e, &["CAP_NET_RAW"]))?;
         let idx = so::if_index_on(fd.as_raw_fd(), cname).map_err(|e| {
             if e.raw_os_error() == Some(libc::ENODEV) {
                 let place = match netns {
@@ -457,10 +457,10 @@ fn socket_in(netns: Option<&str>, cname: &CString, ifname: &str) -> Result<(Owne
     let cpath = CString::new(path.clone()).map_err(|_| Error::invalid_arg("netns contains NUL"))?;
     let target = so::open_ro(&cpath).map_err(|e| {
         if e.raw_os_error() == Some(libc::ENOENT) {
-            Error::new(
-                ErrorKind::NoDevice,
-                format!("netns '{ns}': {path} does not exist (`ip netns list` lists them)"),
-            )
+            // A configuration error: NR_E_NO_DEVICE says "no such interface".
+            Error::config(format!(
+                "netns '{ns}': {path} does not exist (`ip netns list` lists them)"
+            ))
         } else {
             Error::os(format!("netns '{ns}': opening {path}"), e)
         }
@@ -471,7 +471,7 @@ fn socket_in(netns: Option<&str>, cname: &CString, ifname: &str) -> Result<(Owne
         Some(libc::EINVAL) => {
             Error::config(format!("netns '{ns}': {path} is not a network namespace"))
         }
-        _ => Error::os(format!("netns '{ns}': setns (needs CAP_SYS_ADMIN)"), e),
+        _ => Error::os_needing(format!("netns '{ns}': setns"), e, &["CAP_SYS_ADMIN"]),
     })?;
     let made = make();
     if let Err(e) = so::setns_net(&home) {

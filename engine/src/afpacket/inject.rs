@@ -192,8 +192,8 @@ impl Injector {
     pub fn open(ifname: &str, cfg: &InjectorConfig) -> Result<Injector> {
         cfg.validate()?;
         let cname = check_ifname(ifname)?;
-        let fd =
-            socket::packet_socket(0).map_err(|e| Error::os("socket(AF_PACKET, SOCK_RAW)", e))?;
+        let fd = socket::packet_socket(0)
+            .map_err(|e| Error::os_needing("socket(AF_PACKET, SOCK_RAW)", e, &["CAP_NET_RAW"]))?;
         let ifindex = socket::if_index(&cname).map_err(|e| {
             if e.raw_os_error() == Some(libc::ENODEV) {
                 Error::new(

@@ -24,7 +24,7 @@ pub mod socket;
 pub mod umem;
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant, SystemTime};
 
 pub use program::{AttachMode, Program};
@@ -45,6 +45,20 @@ use crate::sys::xdp as x;
 pub const ACTIVE_WINDOW: Duration = Duration::from_millis(50);
 /// First idle sleep of the adaptive wait.
 pub const IDLE_SLEEP_MIN: Duration = Duration::from_micros(50);
+/// How often a wait re-checks the interface. An AF_XDP socket whose
+/// interface is removed reports nothing through poll(2) (it just never
+/// becomes readable again), so a wait blocks in slices of this length and
+/// looks the interface index up after each: a removal is reported within
+/// one period, a down interface is reported when the wait times out.
+pub const LINK_CHECK_PERIOD: Duration = Duration::from_millis(50);
+
+/// The interface as a wait sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    Up,
+    Down,
+    Gone,
+}
 
 /// Which rings the sockets get.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -356,6 +370,12 @@ pub struct Xdp {
     idle_sleep: Duration,
     tx_sock: usize,
     reported: XdpStats,
+    /// An AF_INET socket in the namespace of the sockets, for the interface
+    /// ioctls of the link check (the calling thread may have moved since).
+    ctl: OwnedFd,
+    /// The last link check.
+    link: Link,
+    last_link_check: Instant,
 }
 
 fn check_ifname(ifname: &str) -> Result<CString> {
@@ -447,7 +467,6 @@ impl Xdp {
             }
         }
         let mac = x::if_hwaddr(ctl.as_raw_fd(), ifname).unwrap_or([0; 6]);
-        drop(ctl);
         let program = if cfg.direction.rx() {
             cfg.program
         } else {
@@ -509,6 +528,9 @@ impl Xdp {
             idle_sleep: IDLE_SLEEP_MIN,
             tx_sock: 0,
             reported: XdpStats::default(),
+            ctl,
+            link: Link::Up,
+            last_link_check: Instant::now(),
         })
     }
 
@@ -619,21 +641,80 @@ impl Xdp {
         None
     }
 
+    /// Look the interface up by index (a rename does not matter) and read
+    /// its flags.
+    fn check_link(&mut self) -> Link {
+        self.last_link_check = Instant::now();
+        let fd = self.ctl.as_raw_fd();
+        let enodev = |e: &std::io::Error| e.raw_os_error() == Some(libc::ENODEV);
+        self.link = match sock::if_name_of(fd, self.ifindex) {
+            Err(e) if enodev(&e) => Link::Gone,
+            // Any other failure says nothing about the interface.
+            Err(_) => Link::Up,
+            Ok(name) => match sock::if_flags(fd, &name) {
+                Err(e) if enodev(&e) => Link::Gone,
+                Ok(f) if f & libc::IFF_UP as u32 == 0 => Link::Down,
+                _ => Link::Up,
+            },
+        };
+        self.link
+    }
+
+    fn gone(&self) -> Error {
+        Error::new(
+            ErrorKind::InterfaceGone,
+            format!(
+                "interface '{}' (index {}) was removed; close this AF_XDP handle",
+                self.ifname, self.ifindex
+            ),
+        )
+    }
+
+    /// An error from a TX kick or wake-up: the removal error if the
+    /// interface is gone, else `e`.
+    fn tx_error(&mut self, e: Error) -> Error {
+        let from_kernel = matches!(e.kind(), ErrorKind::System | ErrorKind::NoDevice);
+        if from_kernel && self.check_link() == Link::Gone {
+            self.gone()
+        } else {
+            e
+        }
+    }
+
     fn wait(&mut self, timeout: Option<Duration>) -> Result<Wait<(usize, u32)>> {
         let deadline = Deadline::after(timeout);
         loop {
             if self.brk.take() {
                 return Ok(Wait::Interrupted);
             }
+            // Frames already in the RX ring are handed out before a removal
+            // is reported.
             if let Some(r) = self.poll_rings() {
                 self.idle_sleep = IDLE_SLEEP_MIN;
                 return Ok(Wait::Ready(r));
+            }
+            if self.link == Link::Gone {
+                return Err(self.gone());
+            }
+            if self.last_link_check.elapsed() >= LINK_CHECK_PERIOD
+                && self.check_link() == Link::Gone
+            {
+                // Look at the rings once more: the last frames may have
+                // landed since the check above.
+                continue;
             }
             for s in &mut self.socks {
                 s.wake_rx_if_needed();
             }
             if deadline.expired() {
-                return Ok(Wait::Timeout);
+                if self.check_link() == Link::Gone {
+                    continue;
+                }
+                return Ok(if self.link == Link::Down {
+                    Wait::InterfaceDown
+                } else {
+                    Wait::Timeout
+                });
             }
             let remaining = deadline.remaining();
             let active = !self.idle_sleep_max.is_zero()
@@ -668,12 +749,21 @@ impl Xdp {
                     });
                 }
             }
-            sock::poll(&mut fds, sock::poll_ms(remaining)).map_err(|e| Error::os("poll", e))?;
+            // In slices: a removed interface does not wake the poll.
+            let slice = remaining.map_or(LINK_CHECK_PERIOD, |r| r.min(LINK_CHECK_PERIOD));
+            sock::poll(&mut fds, sock::poll_ms(Some(slice))).map_err(|e| Error::os("poll", e))?;
             if let Some(bad) = fds[1..]
                 .iter()
                 .find(|f| f.revents & (libc::POLLERR | libc::POLLNVAL) != 0)
             {
                 let err = sock::take_socket_error(bad.fd).unwrap_or(0);
+                if err == libc::ENETDOWN || err == libc::ENXIO {
+                    // The kernel unbinds the socket when its interface is
+                    // unregistered; the next round delivers what is left in
+                    // the RX ring and then reports the removal.
+                    self.check_link();
+                    continue;
+                }
                 if err != 0 {
                     return Err(Error::os(
                         format!("AF_XDP socket on '{}'", self.ifname),
@@ -827,7 +917,9 @@ impl Xdp {
     /// than asked when every TX frame is in flight: call again later).
     pub fn send(&mut self, frames: &[&[u8]]) -> Result<usize> {
         let i = self.tx_socket()?;
-        self.socks[i].send(&self.umem, frames)
+        self.socks[i]
+            .send(&self.umem, frames)
+            .map_err(|e| self.tx_error(e))
     }
 
     /// Reserve a free TX frame to fill in place: returns its pointer and
@@ -835,7 +927,10 @@ impl Xdp {
     /// is returned until [`Xdp::tx_submit`].
     pub fn tx_alloc(&mut self) -> Result<Option<(*mut u8, u32)>> {
         let i = self.tx_socket()?;
-        Ok(self.socks[i].tx_alloc(&self.umem)?.map(|(a, cap)| {
+        let got = self.socks[i]
+            .tx_alloc(&self.umem)
+            .map_err(|e| self.tx_error(e))?;
+        Ok(got.map(|(a, cap)| {
             // SAFETY: a is a reserved TX chunk of this UMEM.
             (unsafe { self.umem.frame_ptr(a) }, cap)
         }))
@@ -844,7 +939,9 @@ impl Xdp {
     /// Queue the reserved frame with `len` bytes.
     pub fn tx_submit(&mut self, len: u32) -> Result<()> {
         let i = self.tx_socket()?;
-        self.socks[i].tx_submit(&self.umem, len)
+        self.socks[i]
+            .tx_submit(&self.umem, len)
+            .map_err(|e| self.tx_error(e))
     }
 
     /// Reap TX completions; returns how many frames completed.
@@ -863,10 +960,17 @@ impl Xdp {
         let mut pause = Duration::from_micros(20);
         loop {
             let s = &mut self.socks[i];
-            s.kick(fs)?;
+            let kicked = s.kick(fs);
             s.reap(fs);
             if s.tx_in_flight(tx_frames) == 0 {
                 return Ok(true);
+            }
+            kicked.map_err(|e| self.tx_error(e))?;
+            // Frames queued on a removed interface never complete.
+            if self.last_link_check.elapsed() >= LINK_CHECK_PERIOD
+                && self.check_link() == Link::Gone
+            {
+                return Err(self.gone());
             }
             if deadline.expired() {
                 return Ok(false);

@@ -117,7 +117,7 @@ impl XskSocket {
                 ErrorKind::Unsupported,
                 "socket(AF_XDP): the kernel has no AF_XDP support (CONFIG_XDP_SOCKETS)",
             ),
-            _ => Error::os("socket(AF_XDP)", e),
+            _ => Error::os_needing("socket(AF_XDP)", e, &["CAP_NET_RAW"]),
         })?;
         if s.shared_with.is_none() {
             let reg = x::XdpUmemReg {

@@ -1,7 +1,7 @@
 //! [`Writer`]: buffered pcap/pcapng output with optional rotation.
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{self, Seek, SeekFrom, Write};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
@@ -90,7 +90,10 @@ impl WriterConfig {
 /// What a writer has done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct WriterStats {
-    /// Packets written (buffered included).
+    /// Packets written (buffered included). After a failed write (a full
+    /// disk, ...) the packets cut from the file are no longer counted: this
+    /// is then the number of whole records in the file(s) plus what is
+    /// buffered.
     pub packets: u64,
     /// Bytes of output produced (headers included, buffered included).
     pub bytes: u64,
@@ -126,6 +129,12 @@ pub fn rotated_name(path: &Path, n: u64, w: u32) -> PathBuf {
 /// call and no allocation per packet.
 ///
 /// Dropping the writer closes it like [`Writer::finish`] but ignores errors.
+///
+/// A failed `write(2)` (a full disk, a quota, ...) never leaves half a
+/// record: the file is cut back to its last whole record (`ftruncate`), the
+/// records that did not fit are dropped and uncounted, and the error says
+/// how many packets the file holds. Later writes append after that record,
+/// so the file stays valid whatever happens next.
 #[derive(Debug)]
 pub struct Writer {
     cfg: WriterConfig,
@@ -142,6 +151,64 @@ pub struct Writer {
     recv: Option<u64>,
     drop: Option<u64>,
     done: bool,
+    /// The buffer starts with the pcap file header (not yet written).
+    buf_has_header: bool,
+    /// Packet records of the current file already written out.
+    file_packets_out: u64,
+}
+
+/// Where the whole records of a writer's buffer end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cut {
+    /// Byte length of the longest prefix of whole records within the limit.
+    keep: usize,
+    /// Packet records in that prefix.
+    packets: u64,
+    /// Packet records in the whole buffer.
+    total_packets: u64,
+}
+
+/// Walk the records of `buf` (which starts at a record boundary, or with
+/// the pcap file header when `pcap_header`) and find the longest prefix of
+/// whole records no longer than `limit`.
+fn whole_records(buf: &[u8], format: Format, pcap_header: bool, limit: usize) -> Cut {
+    let rd32 = |at: usize| {
+        buf.get(at..at + 4)
+            .map_or(0, |b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let mut cut = Cut {
+        keep: 0,
+        packets: 0,
+        total_packets: 0,
+    };
+    let mut pos = 0usize;
+    if pcap_header && format != Format::Pcapng {
+        pos = pcap::FILE_HDR_LEN;
+        if pos <= limit {
+            cut.keep = pos;
+        }
+    }
+    while pos < buf.len() {
+        let (len, packet) = match format {
+            Format::Pcap | Format::PcapNs => (pcap::REC_HDR_LEN + rd32(pos + 8) as usize, true),
+            Format::Pcapng => (rd32(pos + 4) as usize, rd32(pos) == pcapng::EPB),
+        };
+        if len == 0 || pos + len > buf.len() {
+            // Cannot happen for a buffer this writer filled; stop safely.
+            break;
+        }
+        pos += len;
+        if packet {
+            cut.total_packets += 1;
+        }
+        if pos <= limit {
+            cut.keep = pos;
+            if packet {
+                cut.packets += 1;
+            }
+        }
+    }
+    cut
 }
 
 impl Writer {
@@ -188,6 +255,8 @@ impl Writer {
             recv: None,
             drop: None,
             done: false,
+            buf_has_header: false,
+            file_packets_out: 0,
         })
     }
 
@@ -219,8 +288,10 @@ impl Writer {
             }
         }
         let n = (self.buf.len() - before) as u64;
+        self.buf_has_header = true;
         self.file_bytes = n;
         self.file_packets = 0;
+        self.file_packets_out = 0;
         self.stats.bytes += n;
         self.stats.files += 1;
     }
@@ -252,6 +323,10 @@ impl Writer {
     }
 
     /// Write out everything buffered (one `write(2)` in the usual case).
+    ///
+    /// On a failed or short write the file is cut back to its last whole
+    /// record (see [`Writer`]); the error names the file, the cause, and the
+    /// packets the file holds.
     pub fn flush(&mut self) -> Result<()> {
         if self.buf.is_empty() {
             return Ok(());
@@ -259,18 +334,89 @@ impl Writer {
         let Some(out) = self.out.as_mut() else {
             return Err(Error::invalid_arg("the writer is closed"));
         };
-        let r = out.write_all(&self.buf);
+        let mut written = 0usize;
+        let r = loop {
+            if written == self.buf.len() {
+                break Ok(());
+            }
+            match out.write(&self.buf[written..]) {
+                Ok(0) => break Err(io::Error::from(io::ErrorKind::WriteZero)),
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        match r {
+            Ok(()) => {
+                let cut = whole_records(&self.buf, self.cfg.format, self.buf_has_header, written);
+                self.file_packets_out += cut.total_packets;
+                self.buf.clear();
+                self.buf_has_header = false;
+                Ok(())
+            }
+            Err(e) => Err(self.write_failed(written, e)),
+        }
+    }
+
+    /// A write failed after `written` bytes of the buffer: cut the file back
+    /// to the last whole record, uncount the records that did not make it,
+    /// and build the error.
+    #[cold]
+    fn write_failed(&mut self, written: usize, e: io::Error) -> Error {
+        let name = self
+            .current_path()
+            .map_or("<fd>".into(), |p| p.display().to_string());
+        let cut = whole_records(&self.buf, self.cfg.format, self.buf_has_header, written);
+        let lost_bytes = (self.buf.len() - cut.keep) as u64;
+        let lost_packets = cut.total_packets - cut.packets;
         self.buf.clear();
-        r.map_err(|e| {
-            Error::os(
-                format!(
-                    "writing capture file '{}'",
-                    self.current_path()
-                        .map_or("<fd>".into(), |p| p.display().to_string())
-                ),
-                e,
-            )
-        })
+        self.file_packets_out += cut.packets;
+        let header_lost = self.buf_has_header && cut.keep == 0;
+        self.buf_has_header = header_lost;
+        self.stats.packets -= lost_packets;
+        self.stats.bytes -= lost_bytes;
+        self.file_packets -= lost_packets;
+        self.file_bytes -= lost_bytes;
+        // The file position is just past the `written` bytes: move it and
+        // the end of the file back to the end of the last whole record.
+        let mut how = String::new();
+        if let Some(out) = self.out.as_mut() {
+            let back = (written - cut.keep) as u64;
+            let fixed = out.stream_position().and_then(|pos| {
+                let end = pos - back.min(pos);
+                out.set_len(end)?;
+                out.seek(SeekFrom::Start(end))?;
+                Ok(end)
+            });
+            match fixed {
+                Ok(0) if header_lost => {
+                    // Not even the file header fit: an empty file is not a
+                    // capture file, remove it.
+                    if let Some(p) = self.current_path() {
+                        if std::fs::remove_file(&p).is_ok() {
+                            self.out = None;
+                            how =
+                                "; not even the file header fit: the empty file was removed".into();
+                        }
+                    }
+                }
+                Ok(_) => {
+                    how = format!(
+                        "; the file was cut back to its last whole record: it holds {} \
+                         packet(s), {lost_packets} buffered packet(s) were not written",
+                        self.file_packets_out
+                    )
+                }
+                Err(t) => {
+                    how = format!(
+                        "; the file could not be cut back to its last whole record ({t}): \
+                         {lost_packets} buffered packet(s) were not written"
+                    )
+                }
+            }
+        }
+        let err = Error::os(format!("writing capture file '{name}'"), e);
+        Error::new(err.kind(), format!("{}{how}", err.message()))
     }
 
     /// Write one packet (cut to the snap length).

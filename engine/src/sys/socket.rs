@@ -191,6 +191,22 @@ pub fn if_flags(fd: RawFd, name: &str) -> io::Result<u32> {
     }
 }
 
+/// Interface index → name (`SIOCGIFNAME`) in the network namespace of the
+/// socket `fd` (not the calling thread's); `ENODEV` once no interface has
+/// that index any more.
+pub fn if_name_of(fd: RawFd, ifindex: i32) -> io::Result<String> {
+    // SAFETY: ifr is a valid zeroed ifreq; the ioctl reads ifru_ifindex and
+    // writes a NUL-terminated name (at most IFNAMSIZ bytes) into ifr_name.
+    unsafe {
+        let mut ifr = ifreq(b"");
+        ifr.ifr_ifru.ifru_ifindex = ifindex;
+        cvt(libc::ioctl(fd, libc::SIOCGIFNAME as _, &mut ifr))?;
+        Ok(CStr::from_ptr(ifr.ifr_name.as_ptr())
+            .to_string_lossy()
+            .into_owned())
+    }
+}
+
 /// Interface MTU (`SIOCGIFMTU`) using `fd` for the ioctl.
 pub fn if_mtu(fd: RawFd, name: &str) -> io::Result<u32> {
     // SAFETY: as in if_flags.

@@ -1,0 +1,344 @@
+//! Interface removal and down links under AF_XDP (issue 15, items 1-2): the
+//! removal is reported within one wait period as `InterfaceGone`, every
+//! frame already in the RX ring is delivered first, and a down interface
+//! neither spins nor hangs. The time to the error and the frames delivered
+//! are printed (`--nocapture`) for the report.
+
+mod cbuild;
+mod common;
+
+use std::process::Stdio;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{Net, OTHER_MAC, frame, frame_seq};
+use netring::ErrorKind;
+use netring::afpacket::Wait;
+use netring::afxdp::{Direction, LINK_CHECK_PERIOD, Xdp, XdpConfig};
+
+/// Bound on the time from `ip link del` returning to the error: one check
+/// period plus generous slack for a loaded 2-core machine.
+const REPORT_BOUND: Duration = Duration::from_millis(1500);
+
+fn cfg() -> XdpConfig {
+    XdpConfig {
+        frame_count: 2048,
+        ..XdpConfig::default()
+    }
+}
+
+fn cpu_time() -> Duration {
+    // SAFETY: rusage is plain data; getrusage writes into the local value.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// Read until an error: (test frames in order, the error).
+fn read_until_error(xdp: &mut Xdp, limit: Duration) -> (Vec<Vec<u8>>, netring::Error) {
+    let t = Instant::now();
+    let mut got = Vec::new();
+    loop {
+        assert!(
+            t.elapsed() < limit,
+            "no error {limit:?} after the interface was removed ({} frames read)",
+            got.len()
+        );
+        // Bounded, so a regression fails the test instead of hanging it.
+        match xdp.next_batch_timeout(Some(limit.saturating_sub(t.elapsed()))) {
+            Ok(Wait::Ready(mut b)) => {
+                b.for_each(|p| {
+                    if frame_seq(p.data()).is_some() {
+                        got.push(p.data().to_vec());
+                    }
+                    true
+                });
+            }
+            Ok(_) => {}
+            Err(e) => return (got, e),
+        }
+    }
+}
+
+#[test]
+fn xdp_removal_while_blocked_is_reported_within_a_wait_period() {
+    let net = Net::new();
+    let deleted = Mutex::new(None::<Instant>);
+    let (r, cpu) = net.enter(|| {
+        let mut xdp = Xdp::open(&net.a, 0, &cfg()).unwrap();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(300));
+                net.ip(&["link", "del", &net.a]);
+                *deleted.lock().unwrap() = Some(Instant::now());
+            });
+            let cpu0 = cpu_time();
+            let r = read_until_error(&mut xdp, Duration::from_secs(10));
+            let at = Instant::now();
+            // A second call reports the same error at once.
+            let again = xdp.next_batch_timeout(None).map(|_| ()).unwrap_err();
+            assert_eq!(again.kind(), ErrorKind::InterfaceGone, "{again}");
+            (r, (cpu_time() - cpu0, at))
+        })
+    });
+    let (got, e) = r;
+    let (cpu, at) = cpu;
+    assert_eq!(e.kind(), ErrorKind::InterfaceGone, "{e}");
+    assert!(e.to_string().contains(&net.a), "{e}");
+    assert!(got.is_empty());
+    let del = deleted.lock().unwrap().expect("deleted");
+    // `ip link del` returns after the unregistration; the error may even
+    // come first (the check sees the index gone before ip exits).
+    let lag = at.saturating_duration_since(del);
+    eprintln!(
+        "xdp blocked: InterfaceGone {lag:?} after `ip link del` returned (check period \
+         {LINK_CHECK_PERIOD:?}), CPU {cpu:?} for the whole wait"
+    );
+    assert!(lag < REPORT_BOUND, "took {lag:?}");
+    assert!(cpu < Duration::from_millis(200), "the wait burned {cpu:?}");
+}
+
+#[test]
+fn xdp_delivers_every_frame_in_its_ring_before_the_removal_error() {
+    const N: u32 = 1000;
+    let net = Net::new();
+    let (got, e, st) = net.enter(|| {
+        let mut xdp = Xdp::open(&net.a, 0, &cfg()).unwrap();
+        let tx = common::Sender::open(&net.b);
+        for k in 0..N {
+            tx.send(&frame(60 + (k as usize * 13) % 1400, k, OTHER_MAC));
+        }
+        drop(tx);
+        // Let the veth NAPI poll move every frame into the RX ring, then
+        // remove the interface before reading any.
+        std::thread::sleep(Duration::from_millis(300));
+        let st = xdp.stats().unwrap();
+        net.ip(&["link", "del", &net.a]);
+        let (got, e) = read_until_error(&mut xdp, Duration::from_secs(10));
+        (got, e, st)
+    });
+    eprintln!(
+        "xdp ring drain: sent {N}, delivered {} before {:?}, kernel drops {}",
+        got.len(),
+        e.kind(),
+        st.rx_dropped + st.rx_ring_full
+    );
+    assert_eq!(e.kind(), ErrorKind::InterfaceGone, "{e}");
+    assert_eq!(st.rx_dropped + st.rx_ring_full + st.rx_refused, 0, "{st:?}");
+    assert_eq!(got.len(), N as usize, "frames in the RX ring were lost");
+    for (k, g) in got.iter().enumerate() {
+        assert!(
+            *g == frame(60 + (k * 13) % 1400, k as u32, OTHER_MAC),
+            "frame {k} differs"
+        );
+    }
+}
+
+#[test]
+fn xdp_removal_while_traffic_flows() {
+    let net = Net::new();
+    let sent = AtomicU64::new(0);
+    let stop = AtomicBool::new(false);
+    let deleted = Mutex::new(None::<Instant>);
+    let (got, e, at) = net.enter(|| {
+        let mut xdp = Xdp::open(&net.a, 0, &cfg()).unwrap();
+        let tx = common::Sender::open(&net.b);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut k = 0u32;
+                while !stop.load(Ordering::Relaxed) && tx.try_send(&frame(60, k, OTHER_MAC)) {
+                    k += 1;
+                    sent.store(u64::from(k), Ordering::Relaxed);
+                }
+            });
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(400));
+                net.ip(&["link", "del", &net.a]);
+                *deleted.lock().unwrap() = Some(Instant::now());
+            });
+            let (got, e) = read_until_error(&mut xdp, Duration::from_secs(10));
+            let at = Instant::now();
+            stop.store(true, Ordering::Relaxed);
+            (got, e, at)
+        })
+    });
+    let sent = sent.load(Ordering::Relaxed);
+    let lag = at.saturating_duration_since(deleted.lock().unwrap().expect("deleted"));
+    eprintln!(
+        "xdp under traffic: sent {sent}, delivered {}, InterfaceGone {lag:?} after `ip link del` \
+         returned",
+        got.len()
+    );
+    assert_eq!(e.kind(), ErrorKind::InterfaceGone, "{e}");
+    assert!(lag < REPORT_BOUND, "took {lag:?}");
+    assert!(!got.is_empty(), "nothing received before the removal");
+    assert!(got.len() as u64 <= sent);
+    // One queue, one sender: frames arrive in order, none twice, none
+    // corrupted (a frame handed out after the unbind would show here).
+    for (i, g) in got.iter().enumerate() {
+        let seq = frame_seq(g).unwrap();
+        assert!(*g == frame(60, seq, OTHER_MAC), "frame {i} corrupt");
+        if i > 0 {
+            assert!(seq > frame_seq(&got[i - 1]).unwrap(), "out of order at {i}");
+        }
+    }
+}
+
+#[test]
+fn xdp_down_interface_neither_spins_nor_hangs_and_recovers() {
+    let net = Net::new();
+    net.enter(|| {
+        let mut xdp = Xdp::open(&net.a, 0, &cfg()).unwrap();
+        net.ip(&["link", "set", &net.a, "down"]);
+        let cpu0 = cpu_time();
+        let t = Instant::now();
+        let mut outcomes = Vec::new();
+        while t.elapsed() < Duration::from_millis(600) {
+            let w = Instant::now();
+            match xdp
+                .next_batch_timeout(Some(Duration::from_millis(200)))
+                .unwrap()
+            {
+                Wait::InterfaceDown => outcomes.push("down"),
+                Wait::Timeout => outcomes.push("timeout"),
+                _ => outcomes.push("other"),
+            }
+            assert!(w.elapsed() < Duration::from_secs(2), "a wait hung");
+        }
+        let cpu = cpu_time() - cpu0;
+        eprintln!("xdp down: {outcomes:?}, CPU {cpu:?} in 600 ms of waiting");
+        assert!(cpu < Duration::from_millis(100), "burned {cpu:?}");
+        assert!(outcomes.contains(&"down"), "{outcomes:?}");
+        assert!(outcomes.len() <= 4, "{outcomes:?}");
+        net.ip(&["link", "set", &net.a, "up"]);
+        std::thread::sleep(Duration::from_millis(300));
+        let tx = common::Sender::open(&net.b);
+        let t = Instant::now();
+        let mut got = 0;
+        while got == 0 && t.elapsed() < Duration::from_secs(5) {
+            tx.send(&frame(60, 7, OTHER_MAC));
+            if let Wait::Ready(mut b) = xdp
+                .next_batch_timeout(Some(Duration::from_millis(100)))
+                .unwrap()
+            {
+                got += b.for_each(|p| frame_seq(p.data()) != Some(7));
+            }
+        }
+        assert!(got > 0, "AF_XDP receives again once the interface is up");
+    });
+}
+
+#[test]
+fn xdp_tx_removal_is_an_error_not_a_hang() {
+    let net = Net::new();
+    let deleted = Mutex::new(None::<Instant>);
+    let (e, at) = net.enter(|| {
+        let mut xdp = Xdp::open(
+            &net.a,
+            0,
+            &XdpConfig {
+                direction: Direction::Tx,
+                frame_count: 512,
+                ..XdpConfig::default()
+            },
+        )
+        .unwrap();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(200));
+                net.ip(&["link", "del", &net.a]);
+                *deleted.lock().unwrap() = Some(Instant::now());
+            });
+            let f = frame(60, 0, OTHER_MAC);
+            let frames = [f.as_slice(); 32];
+            let t = Instant::now();
+            let e = loop {
+                assert!(t.elapsed() < Duration::from_secs(10), "TX never failed");
+                let r = xdp.send(&frames).and_then(|_| xdp.flush(None));
+                match r {
+                    Ok(_) => {}
+                    Err(e) => break e,
+                }
+            };
+            (e, Instant::now())
+        })
+    });
+    let lag = at.saturating_duration_since(deleted.lock().unwrap().expect("deleted"));
+    eprintln!(
+        "xdp tx: {:?} {lag:?} after `ip link del` returned: {e}",
+        e.kind()
+    );
+    assert_eq!(e.kind(), ErrorKind::InterfaceGone, "{e}");
+    assert!(lag < REPORT_BOUND, "took {lag:?}");
+}
+
+/// nrxdp reports every frame of its ring, then the removal, and exits 1
+/// (it used to sleep in poll(2) until SIGINT).
+#[test]
+fn nrxdp_exits_with_the_removal_error_after_delivering_its_ring() {
+    const N: u32 = 1000;
+    let net = Net::new();
+    let mut child = net
+        .command(cbuild::root().join("build/bin/nrxdp").to_str().unwrap())
+        .args(["-i", &net.a, "-Q"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Ready: the program is attached (it is attached after the socket is
+    // bound and registered).
+    let t = Instant::now();
+    loop {
+        let out = std::process::Command::new("ip")
+            .args(["-n", &net.ns, "link", "show", &net.a])
+            .output()
+            .unwrap();
+        if String::from_utf8_lossy(&out.stdout).contains("xdp") {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "nrxdp never attached"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let tx = net.sender(&net.b);
+    for k in 0..N {
+        tx.send(&frame(60, k, OTHER_MAC));
+    }
+    drop(tx);
+    std::thread::sleep(Duration::from_millis(300));
+    net.ip(&["link", "del", &net.a]);
+    let del = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if del.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("nrxdp still running 10 s after its interface was removed");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let lag = del.elapsed();
+    let mut err = String::new();
+    use std::io::Read;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    eprintln!("nrxdp: exit {status} {lag:?} after `ip link del` returned: {err}");
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("interface was removed"), "{err}");
+    assert!(
+        err.contains(&format!("RESULT packets={N} drops=0")),
+        "{err}"
+    );
+    assert!(lag < Duration::from_secs(3), "{lag:?}");
+}
