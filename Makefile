@@ -7,6 +7,8 @@
 #                   (BENCH_ARGS="-d 5 -r 3" for longer runs; see bench/README.md)
 #   make bench-smoke every benchmark once, a few seconds (part of make test)
 #   make header     regenerate include/netring.h from the Rust sources
+#   make fuzz       coverage-guided fuzzing, every target FUZZ_SECS seconds (default 60)
+#   make soak       every engine at full rate for SOAK_SECS seconds (default 600)
 
 PREFIX   ?= $(CURDIR)/build/prefix
 BINDIR   ?= $(CURDIR)/build/bin
@@ -20,7 +22,10 @@ PKGCFG   := PKG_CONFIG_PATH=$(LIBDIR)/pkgconfig pkg-config
 CFLAGS   ?= -O2 -g -std=gnu99 -Wall -Wextra -Werror
 EXAMPLES := $(patsubst c-examples/%.c,$(BINDIR)/%,$(wildcard c-examples/*.c))
 
-.PHONY: all lib install examples header deps deps-demo demo test bench bench-smoke clean
+.PHONY: all lib install examples header deps deps-demo demo test bench bench-smoke fuzz soak clean
+
+FUZZ_SECS ?= 60
+SOAK_SECS ?= 600
 
 all: install examples
 
@@ -70,6 +75,12 @@ bench: deps all
 bench-smoke: all
 	$(CARGO) build --locked --example micro
 	MICRO=$(or $(CARGO_TARGET_DIR),target)/debug/examples/micro bash bench/bench.sh --smoke
+
+fuzz: deps
+	bash scripts/fuzz.sh $(FUZZ_SECS)
+
+soak: deps all
+	SOAK_SECS=$(SOAK_SECS) bash scripts/soak.sh
 
 clean:
 	rm -rf build

@@ -177,6 +177,15 @@ int main(int argc, char **argv)
         nr_batch_for_each(b, on_packet, &st);
         nr_batch_release(b);
     }
+    if (g_stop && status == 0) {
+        /* Stopped by a signal: hand out what the RX ring already holds
+         * (the break was consumed by the wait it ended). */
+        nr_batch *b;
+        while ((!count || st.packets < count) && nr_xdp_next_batch(g_xdp, 0, &b) == NR_OK) {
+            nr_batch_for_each(b, on_packet, &st);
+            nr_batch_release(b);
+        }
+    }
     fflush(stdout);
     nr_xdp_stats total;
     memset(&total, 0, sizeof(total));

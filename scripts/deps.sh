@@ -55,3 +55,10 @@ if ! cargo cinstall --version 2>/dev/null | grep -q '0\.10\.24'; then
     echo "deps: cargo install cargo-c 0.10.24 (takes several minutes, once)"
     cargo install cargo-c --version 0.10.24 --locked --quiet
 fi
+
+# make fuzz (and its short run in make test): libfuzzer-sys compiles
+# libFuzzer with the C++ compiler above; fetch its crates once.
+if [ ! -d fuzz/target ] && ! (cd "$(dirname "$0")/../fuzz" && cargo fetch --locked --quiet); then
+    echo "deps: cargo fetch for fuzz/ failed (crates.io unreachable?)" >&2
+    exit 1
+fi

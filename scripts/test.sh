@@ -24,6 +24,12 @@ passed=$(awk '/^test result:/ {for (i = 1; i <= NF; i++) if ($(i) ~ /^passed;?$/
 failed=$(awk '/^test result:/ {for (i = 1; i <= NF; i++) if ($(i) ~ /^failed;?$/) s += $(i-1)} END {print s + 0}' "$log")
 [ "$passed" -gt 100 ] || { echo "only $passed tests ran: the suite is broken" >&2; exit 1; }
 
+step "fuzz: every target a few seconds (coverage-guided, no crash)"
+bash scripts/fuzz.sh "${TEST_FUZZ_SECS:-5}"
+
+step "soak, 30 s: capture, AF_XDP, bridge and injection at full rate, counts add up, RSS flat"
+SOAK_SECS=${TEST_SOAK_SECS:-30} bash scripts/soak.sh
+
 step "cargo cinstall (cargo-c 0.10.24): SONAME, header, pkg-config"
 bash scripts/check-cinstall.sh
 

@@ -196,3 +196,137 @@ fn full_disk_with_rotation_pcap() {
 fn full_disk_with_rotation_pcapng() {
     fill_disk(Format::Pcapng, 80 << 10, 0);
 }
+
+/// The probe: `nrcap -w` on a full filesystem exits 1 with the
+/// ENOSPC error, and the file it leaves is valid and holds the number of
+/// packets the message gives.
+#[test]
+fn nrcap_on_a_full_disk_leaves_a_valid_file() {
+    use std::io::Read;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    for fmt in ["pcap", "pcapng"] {
+        let fs = SmallFs::new(256);
+        let file = fs.dir.join(format!("cap.{fmt}"));
+        let net = common::Net::new();
+        const N: u32 = 2000;
+        let mut child = net
+            .command(cbuild_bin("nrcap").as_str())
+            .args(["-i", &net.a, "-q", "-c", &N.to_string(), "-F", fmt, "-w"])
+            .arg(&file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Ready: its packet socket is bound (ETH_P_ALL in /proc/net/packet).
+        let t = Instant::now();
+        loop {
+            let out = net.command("cat").arg("/proc/net/packet").output().unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            if text
+                .lines()
+                .skip(1)
+                .any(|l| l.split_whitespace().nth(3) == Some("0003"))
+            {
+                break;
+            }
+            assert!(t.elapsed() < Duration::from_secs(10), "nrcap never bound");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let tx = net.sender(&net.b);
+        for k in 0..N {
+            tx.send(&frame(1514, k, OTHER_MAC));
+        }
+        let t = Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if t.elapsed() > Duration::from_secs(20) {
+                let _ = child.kill();
+                panic!("{fmt}: nrcap did not finish");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert_eq!(status.code(), Some(1), "{fmt}: {err}");
+        assert!(err.contains("No space left on device"), "{fmt}: {err}");
+        let held: u64 = err
+            .split("it holds ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{fmt}: no count in: {err}"));
+        let counted = check_with_tools(&file);
+        let mut next = 0;
+        let mut r = Reader::open(&file).unwrap();
+        while let Some(p) = r.next_packet().unwrap() {
+            assert!(
+                p.data() == frame(1514, next, OTHER_MAC).as_slice(),
+                "{fmt}: packet {next}"
+            );
+            next += 1;
+        }
+        eprintln!(
+            "nrcap -w {fmt} on a full 256 KiB tmpfs: {counted} whole packets, message: {err}"
+        );
+        assert_eq!(counted, u64::from(next));
+        assert!(
+            counted >= held && counted > 0,
+            "{fmt}: file {counted}, message {held}"
+        );
+    }
+}
+
+fn cbuild_bin(name: &str) -> String {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("build/bin")
+        .join(name)
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn full_disk_with_a_file_ring_pcapng() {
+    // Ten numbered files (cap0..cap9) of 80 KiB: the disk fills before the
+    // ring wraps, so the files hold consecutive frames in name order.
+    fill_disk(Format::Pcapng, 80 << 10, 10);
+}
+
+/// A disk already full: not even the file header fits, and no empty (hence
+/// invalid) capture file is left behind.
+#[test]
+fn already_full_disk_leaves_no_empty_file() {
+    use std::io::Write;
+    let fs = SmallFs::new(64);
+    let mut filler = std::fs::File::create(fs.dir.join("filler")).unwrap();
+    let chunk = vec![0u8; 4096];
+    while filler.write_all(&chunk).is_ok() {}
+    for format in [Format::Pcap, Format::Pcapng] {
+        let path = fs.dir.join("cap");
+        let mut w = Writer::create(
+            &path,
+            &WriterConfig {
+                format,
+                buffer_size: 64 << 10,
+                ..WriterConfig::default()
+            },
+        )
+        .unwrap();
+        let f = frame(60, 0, OTHER_MAC);
+        w.write_raw(0, &f, 60).unwrap();
+        let e = w.flush().unwrap_err();
+        assert!(e.to_string().contains("the empty file was removed"), "{e}");
+        assert!(!path.exists(), "{format:?}: an empty capture file was left");
+        assert_eq!(w.stats().packets, 0);
+        drop(w);
+        assert!(!path.exists(), "{format:?}: closing recreated the file");
+    }
+}

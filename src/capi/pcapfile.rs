@@ -383,6 +383,14 @@ pub unsafe extern "C" fn nr_writer_set_stats(
 /// signal handler call nr_capture_breakloop() and flush or close from the
 /// loop.
 ///
+/// A failed write (a full disk, ENOSPC; a quota) never leaves half a
+/// record, here or in any call that writes (nr_writer_write_batch(),
+/// nr_writer_write_packet(), nr_writer_close(), a rotation): the file is
+/// cut back to its last whole record, the packets that did not fit are no
+/// longer counted in nr_writer_stats(), and nr_last_error() says how many
+/// packets the file holds. A file that could not even take its header is
+/// removed.
+///
 /// Returns NR_OK, NR_E_INVALID_ARG, NR_E_SYSTEM (write error).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_writer_flush(writer: *mut nr_writer) -> c_int {

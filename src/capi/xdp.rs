@@ -515,11 +515,16 @@ pub unsafe extern "C" fn nr_xdp_get_info(xdp: *const nr_xdp, out: *mut nr_xdp_in
 ///
 /// While frames flow, an empty ring is waited out with short sleeps (50 µs
 /// growing to idle_sleep_us) instead of sleeping on the socket; after
-/// 50 ms without a frame the wait blocks in poll() and costs no CPU.
+/// 50 ms without a frame the wait blocks in poll() and costs no CPU (in
+/// 50 ms slices that re-check the interface: an AF_XDP socket is not woken
+/// when its interface is removed).
 ///
-/// Returns NR_OK; NR_TIMEOUT; NR_BREAK (nr_xdp_breakloop()); NR_E_BUSY (a
-/// batch is held); NR_E_CONFIG (TX-only handle); NR_E_INVALID_ARG;
-/// NR_E_SYSTEM.
+/// Returns NR_OK; NR_TIMEOUT; NR_BREAK (nr_xdp_breakloop()); NR_IFACE_DOWN
+/// (the timeout passed while the interface was down); NR_E_IFACE_GONE (the
+/// interface was removed: reported within 50 ms, after every frame already
+/// in the RX ring was handed out); NR_E_BUSY (a batch is held, or another
+/// thread is in a call on this handle); NR_E_CONFIG (TX-only handle);
+/// NR_E_INVALID_ARG; NR_E_SYSTEM.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_xdp_next_batch(
     xdp: *mut nr_xdp,

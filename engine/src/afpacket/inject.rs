@@ -30,6 +30,11 @@ use crate::sys::socket::{self, Deadline, Mmap};
 use crate::sys::tpacket::{self as tp, v2_hdr};
 use crate::sys::tx;
 
+/// How long a send that failed with ENETDOWN keeps checking whether the
+/// interface is being removed (it goes down first) before reporting it as
+/// down.
+pub const REMOVAL_GRACE: Duration = Duration::from_millis(200);
+
 /// Ethernet header bytes counted on top of the MTU.
 pub const ETH_HLEN: usize = 14;
 /// Largest ring accepted (1 GiB): a guard against typos.
@@ -434,10 +439,26 @@ impl Injector {
                 Err(e) if e.raw_os_error() == Some(libc::ENODEV))
     }
 
+    /// ENETDOWN: a down interface, or one being removed (the kernel takes
+    /// it down first, then unregisters it). Look again for a short while
+    /// (cold path) so a removal is reported as one.
+    fn gone_soon(&self) -> bool {
+        let t = std::time::Instant::now();
+        loop {
+            if self.is_gone() {
+                return true;
+            }
+            if t.elapsed() >= REMOVAL_GRACE {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     fn send_error(&self, e: io::Error) -> Error {
         match e.raw_os_error() {
             Some(libc::ENXIO) | Some(libc::ENODEV) => self.gone(),
-            Some(libc::ENETDOWN) if self.is_gone() => self.gone(),
+            Some(libc::ENETDOWN) if self.gone_soon() => self.gone(),
             Some(libc::ENETDOWN) => Error::new(
                 ErrorKind::System,
                 format!(

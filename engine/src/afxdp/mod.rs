@@ -673,11 +673,29 @@ impl Xdp {
     /// An error from a TX kick or wake-up: the removal error if the
     /// interface is gone, else `e`.
     fn tx_error(&mut self, e: Error) -> Error {
-        let from_kernel = matches!(e.kind(), ErrorKind::System | ErrorKind::NoDevice);
-        if from_kernel && self.check_link() == Link::Gone {
-            self.gone()
-        } else {
-            e
+        if !matches!(e.kind(), ErrorKind::System | ErrorKind::NoDevice) {
+            return e;
+        }
+        let mut link = self.check_link();
+        // A removed interface goes down first: look again for a while.
+        let t = Instant::now();
+        while link == Link::Down && t.elapsed() < crate::afpacket::inject::REMOVAL_GRACE {
+            std::thread::sleep(Duration::from_millis(5));
+            link = self.check_link();
+        }
+        match link {
+            Link::Gone => self.gone(),
+            Link::Down => Error::new(
+                ErrorKind::System,
+                format!(
+                    "interface '{}' is down: queued frames stay queued until it is up \
+                     (`ip link set {} up`) ({})",
+                    self.ifname,
+                    self.ifname,
+                    e.message()
+                ),
+            ),
+            Link::Up => e,
         }
     }
 
