@@ -63,9 +63,10 @@ fn second_thread_gets_busy_and_breakloop_still_works() {
             });
             std::thread::sleep(Duration::from_millis(300));
             // Thread B (this one): every entry is refused while A is inside.
-            let mut total = MaybeUninit::<nr_stats>::uninit();
+            let mut total = MaybeUninit::<nr_capture_stats>::uninit();
             // SAFETY: a live handle; total is an out-parameter; delta NULL.
-            let rc = unsafe { nr_capture_stats(cap.0, total.as_mut_ptr(), std::ptr::null_mut()) };
+            let rc =
+                unsafe { nr_capture_get_stats(cap.0, total.as_mut_ptr(), std::ptr::null_mut()) };
             assert_eq!(rc, BUSY, "stats while another thread waits");
             let msg = last_error();
             assert!(
@@ -89,9 +90,9 @@ fn second_thread_gets_busy_and_breakloop_still_works() {
         });
         // A returned: the handle is free for any thread again (it was not
         // closed above).
-        let mut total = MaybeUninit::<nr_stats>::uninit();
+        let mut total = MaybeUninit::<nr_capture_stats>::uninit();
         // SAFETY: a live handle; total is an out-parameter.
-        let rc = unsafe { nr_capture_stats(cap.0, total.as_mut_ptr(), std::ptr::null_mut()) };
+        let rc = unsafe { nr_capture_get_stats(cap.0, total.as_mut_ptr(), std::ptr::null_mut()) };
         assert_eq!(rc, OK, "{}", last_error());
         let rc = std::thread::scope(|s| {
             s.spawn(|| {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use common::{Net, OTHER_MAC, frame, frame_seq};
 use netring::ErrorKind;
 use netring::afpacket::Wait;
-use netring::afxdp::{Direction, LINK_CHECK_PERIOD, Xdp, XdpConfig};
+use netring::afxdp::{LINK_CHECK_PERIOD, Xdp, XdpConfig, XdpDirection};
 
 /// Bound on the time from `ip link del` returning to the error: one check
 /// period plus generous slack for a loaded 2-core machine.
@@ -240,7 +240,7 @@ fn xdp_tx_removal_is_an_error_not_a_hang() {
             &net.a,
             0,
             &XdpConfig {
-                direction: Direction::Tx,
+                direction: XdpDirection::Tx,
                 frame_count: 512,
                 ..XdpConfig::default()
             },
