@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# bench.sh - the whole benchmark: RX (TPACKET_V3 consumers), AF_XDP, TX,
-# the C-API micro benchmark and memory, all on one veth pair in two
-# throwaway namespaces; then a markdown report and an SVG plot.
+# bench.sh - the whole benchmark: RX (TPACKET_V3 consumers), a frame-size
+# sweep (nrcap vs min_v3 from 60 to 9000 B), AF_XDP, TX, the C-API micro
+# benchmarks and memory, all on one veth pair in two throwaway namespaces;
+# then a markdown report and an SVG plot.
 #
 # usage: bench.sh [-d SECONDS] [-r REPS] [-o RESULTS_DIR]    (make bench)
 #        bench.sh --smoke                                    (make bench-smoke)
@@ -9,8 +10,11 @@
 #   -d SECONDS  traffic per run (default 4)
 #   -r REPS     interleaved repetitions (default 3)
 #   -o DIR      where the report goes (default bench/results/<date>)
-#   --smoke     every benchmark once, 1 s, 60-byte frames, then check that
-#               each produced numbers (exit 1 if not); nothing is kept
+#   --smoke     every benchmark once, 1 s, 60-byte frames (the sweep: one
+#               9000-byte run), then check that each produced numbers
+#               (exit 1 if not); nothing is kept
+#
+# env: SWEEP_SIZES (default 60,128,256,512,1024,1514,4000,9000)
 #
 # Needs root, the programs from `make` (build/bin/nrcap, nrsend, nrxdp),
 # the micro benchmark ($MICRO, default target/release/examples/micro) and
@@ -20,6 +24,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 DUR=4 REPS=3 OUTDIR="" SMOKE=0
+SWEEP_SIZES=${SWEEP_SIZES:-60,128,256,512,1024,1514,4000,9000}
 ARGS="$*"
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -54,6 +59,9 @@ if [ "$SMOKE" = 1 ]; then
     log "bench-smoke: RX"
     "$HERE/run.sh" -d 1 -r 1 -s 60 -o "$RUN/rx" min_v3 nrcap libpcap tcpdump > "$RUN/rx.log" 2>&1 ||
         { cat "$RUN/rx.log"; exit 1; }
+    log "bench-smoke: sweep (jumbo)"
+    "$HERE/run.sh" -d 1 -r 1 -s 9000 -o "$RUN/sweep" min_v3 nrcap > "$RUN/sweep.log" 2>&1 ||
+        { cat "$RUN/sweep.log"; exit 1; }
     log "bench-smoke: AF_XDP"
     "$HERE/run.sh" -d 1 -r 1 -s 60 -R nrxdp -o "$RUN/xdp" nrxdp min_xsk > "$RUN/xdp.log" 2>&1 ||
         { cat "$RUN/xdp.log"; exit 1; }
@@ -61,7 +69,11 @@ if [ "$SMOKE" = 1 ]; then
     "$HERE/tx.sh" -d 1 -r 1 -s 60 -o "$RUN/tx" nrsend min_tx pcap_inject > "$RUN/tx.log" 2>&1 ||
         { cat "$RUN/tx.log"; exit 1; }
     log "bench-smoke: micro"
-    "$MICRO" --secs 0.01 --trials 1 --block-size 262144 > "$RUN/micro.txt"
+    {
+        "$MICRO" --secs 0.01 --trials 1 --block-size 262144
+        "$MICRO" --xcore --rounds 8 --blocks 4 --block-size 262144 --sizes 60
+        "$MICRO" --xdp --secs 0.01 --trials 1 --block-size 262144 --sizes 60
+    } > "$RUN/micro.txt"
     if ! python3 "$HERE/summarize.py" check "$RUN"; then
         echo "bench-smoke: FAILED; logs in $RUN" >&2
         exit 1
@@ -82,24 +94,31 @@ OUTDIR=${OUTDIR:-$HERE/results/$(date +%Y-%m-%d)}
     echo "- netring: $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
     echo "- command: \`bench/bench.sh $ARGS\` (make bench), i.e."
     echo "  - \`bench/run.sh -d $DUR -r $REPS none min_v3 nrcap libpcap tcpdump\`"
+    echo "  - \`bench/run.sh -d $DUR -r $REPS -s $SWEEP_SIZES min_v3 nrcap\` (frame-size sweep, MTU 9000)"
     echo "  - \`bench/run.sh -d $DUR -r $REPS -R nrcap nrcap nrxdp nrxdp_generic min_xsk min_xsk_generic\`"
     echo "  - \`bench/tx.sh -d $DUR -r $REPS nrsend nrsend_ring min_tx pcap_inject trafgen\`"
-    echo "  - \`cargo run --release --example micro -- --secs 0.3 --trials 7\`"
+    echo "  - \`cargo run --release --example micro -- --secs 0.3 --trials 7\` (and \`--xcore --sizes 60,1514,9000\`, \`--xdp\`)"
     echo "  - every consumer/sender command line: see the meta lines below"
 } > "$RUN/meta.txt"
 
 log "RX: TPACKET_V3 consumers"
 "$HERE/run.sh" -d "$DUR" -r "$REPS" -o "$RUN/rx" none min_v3 nrcap libpcap tcpdump
+log "RX: frame-size sweep $SWEEP_SIZES"
+"$HERE/run.sh" -d "$DUR" -r "$REPS" -s "$SWEEP_SIZES" -o "$RUN/sweep" min_v3 nrcap
 log "AF_XDP"
 "$HERE/run.sh" -d "$DUR" -r "$REPS" -R nrcap -o "$RUN/xdp" nrcap nrxdp nrxdp_generic min_xsk min_xsk_generic
 log "TX"
 "$HERE/tx.sh" -d "$DUR" -r "$REPS" -o "$RUN/tx" nrsend nrsend_ring min_tx pcap_inject trafgen
 log "micro"
-taskset -c "${CB_CAP_CPU:-1}" "$MICRO" --secs 0.3 --trials 7 | tee "$RUN/micro.txt"
+{
+    taskset -c "${CB_CAP_CPU:-1}" "$MICRO" --secs 0.3 --trials 7
+    "$MICRO" --xcore --sizes 60,1514,9000 --producer-cpu "${CB_GEN_CPU:-0}" --consumer-cpu "${CB_CAP_CPU:-1}"
+    taskset -c "${CB_CAP_CPU:-1}" "$MICRO" --xdp --secs 0.3 --trials 7
+} | tee "$RUN/micro.txt"
 {
     echo "- load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "- consumers and senders:"
-    grep -h -E '^(consumer|sender) ' "$RUN/rx/meta.txt" "$RUN/xdp/meta.txt" "$RUN/tx/meta.txt" |
+    grep -h -E '^(consumer|sender) ' "$RUN/rx/meta.txt" "$RUN/sweep/meta.txt" "$RUN/xdp/meta.txt" "$RUN/tx/meta.txt" |
         sed "s|$ROOT/||g; s|^|  - |" | sort -u
 } >> "$RUN/meta.txt"
 python3 "$HERE/summarize.py" report "$RUN" "$OUTDIR" > /dev/null

@@ -195,14 +195,45 @@ def load_if(path):
     return load(path) if os.path.exists(path) else []
 
 
-def read_micro(path):
+def read_micro(path, kind="micro"):
+    """RESULT lines of examples/micro.rs: kind "micro" (cache-resident
+    blocks), "micro-xcore" (a ring written by another CPU) or "micro-xdp"
+    (the AF_XDP RX walk next to the TPACKET_V3 walk)."""
     out = {}
     if not os.path.exists(path):
         return out
     for line in open(path):
-        if line.startswith("RESULT micro"):
+        if line.startswith(f"RESULT {kind} "):
             kv = dict(re.findall(r"(\w+)=([0-9.]+)", line))
             out[kv["size"]] = {k_: float(v) for k_, v in kv.items()}
+    return out
+
+
+SWEEP_LIMIT = 1.05
+
+
+def sweep_worst(swp, sizes):
+    """(worst median nrcap/min_v3 CPU-per-packet ratio, its size) over the sweep."""
+    worst = (math.nan, "-")
+    for size in sizes:
+        r = rep_ratio(swp, size, "nrcap", "min_v3", "cpu_m")
+        if not math.isnan(r) and (math.isnan(worst[0]) or r > worst[0]):
+            worst = (r, size)
+    return worst
+
+
+def sweep_table(swp, sizes):
+    out = ["| frame B | offered kpps (min_v3 run) | min_v3 CPU ns/pkt | nrcap CPU ns/pkt | nrcap/min_v3 median [min-max] "
+           f"| <= {SWEEP_LIMIT}x |", "|---|---|---|---|---|---|"]
+    for size in sizes:
+        ra, rb = swp.get((size, "nrcap"), {}), swp.get((size, "min_v3"), {})
+        xs = [ra[r]["cpu_m"] / rb[r]["cpu_m"] for r in ra if r in rb and rb[r]["cpu_m"] > 0]
+        lo, hi = rng(xs)
+        m = med(xs)
+        out.append(f"| {size} | {k(metric(swp, size, 'min_v3', 'off_pps'))} "
+                   f"| {f2(metric(swp, size, 'min_v3', 'cpu_m') * 1000, 1)} "
+                   f"| {f2(metric(swp, size, 'nrcap', 'cpu_m') * 1000, 1)} "
+                   f"| {f2(m)} [{f2(lo)}-{f2(hi)}] | {'-' if math.isnan(m) else ('yes' if m <= SWEEP_LIMIT else '**no**')} |")
     return out
 
 
@@ -221,12 +252,24 @@ def sizes_of(rows):
     return order_of(rows, "size") if rows else []
 
 
-def goals(rxp, rx_sizes, xdpp, xdp_sizes, txp, tx_sizes, micro):
+def goals(rxp, rx_sizes, xdpp, xdp_sizes, txp, tx_sizes, micro, swp=None, sweep_sizes=(), mxdp=None, mx=None):
     """(goal, measured, ok) rows; ok is None when not measured."""
     g = []
 
     def add(text, val, ok):
         g.append((text, val, None if ok is None or (isinstance(val, float) and math.isnan(val)) else ok))
+
+    if sweep_sizes:
+        w, ws = sweep_worst(swp, sweep_sizes)
+        add(f"RX sweep {sweep_sizes[0]}-{sweep_sizes[-1]} B: nrcap CPU/Mpkt <= {SWEEP_LIMIT}x min_v3 at every size "
+            f"(worst: {ws} B)", w, w <= SWEEP_LIMIT)
+    for size, m in (mx or {}).items():
+        r = m.get("capi_vs_minv3", math.nan)
+        add(f"micro-xcore {size} B: nr_batch_for_each <= {SWEEP_LIMIT}x min_v3's loop on a ring another CPU wrote",
+            r, r <= SWEEP_LIMIT)
+    for size, m in (mxdp or {}).items():
+        r = m.get("xdp_vs_v3", math.nan)
+        add(f"micro {size} B: AF_XDP RX walk <= TPACKET_V3 walk (ns/packet ratio)", r, r <= 1.0)
 
     for size in rx_sizes:
         r = rep_ratio(rxp, size, "nrcap", "min_v3", "cpu_m")
@@ -392,8 +435,12 @@ def report(run, out_dir):
     rx_rows = load_if(os.path.join(run, "rx", "rx.tsv"))
     xdp_rows = load_if(os.path.join(run, "xdp", "rx.tsv"))
     tx_rows = load_if(os.path.join(run, "tx", "tx.tsv"))
+    sweep_rows = load_if(os.path.join(run, "sweep", "rx.tsv"))
     micro = read_micro(os.path.join(run, "micro.txt"))
+    mx = read_micro(os.path.join(run, "micro.txt"), "micro-xcore")
+    mxdp = read_micro(os.path.join(run, "micro.txt"), "micro-xdp")
     rxp, xdpp, txp = rx_per(rx_rows), rx_per(xdp_rows), tx_per(tx_rows)
+    swp, sws = rx_per(sweep_rows), sizes_of(sweep_rows)
     rs, xs, ts = sizes_of(rx_rows), sizes_of(xdp_rows), sizes_of(tx_rows)
     os.makedirs(out_dir, exist_ok=True)
     md = ["# netring benchmarks", ""]
@@ -402,12 +449,15 @@ def report(run, out_dir):
            "(re-render a table: `python3 bench/summarize.py rx|tx FILE`).", ""]
     md += ["## Headline (medians)", ""] + headline(rxp, rs, xdpp, xs, txp, ts, micro)
     md += ["## Goals", "", "| goal | measured | met |", "|---|---|---|"]
-    for text, val, ok in goals(rxp, rs, xdpp, xs, txp, ts, micro):
+    for text, val, ok in goals(rxp, rs, xdpp, xs, txp, ts, micro, swp, sws, mxdp, mx):
         v = "-" if isinstance(val, float) and math.isnan(val) else f"{val:.2f}"
         md.append(f"| {text} | {v} | {'-' if ok is None else ('yes' if ok else '**no**')} |")
     md.append("")
     if rx_rows:
         md += ["# RX: TPACKET_V3 consumers (trafgen -> veth -> consumer)", rx(rx_rows, "min_v3"), ""]
+    if sweep_rows:
+        md += ["# RX frame-size sweep: nrcap vs min_v3 (CPU per packet, same repetition)", ""]
+        md += sweep_table(swp, sws) + ["", rx(sweep_rows, "min_v3"), ""]
     if xdp_rows:
         md += ["# AF_XDP vs TPACKET_V3 on the same veth (ratios vs nrcap)", rx(xdp_rows, "nrcap"), ""]
     if tx_rows:
@@ -421,11 +471,30 @@ def report(run, out_dir):
                       f"| {m['capi_ns']:.2f} | {m['capi_minus_raw_ns']:.2f} | {m.get('fill_ns', math.nan):.2f} "
                       f"| {m.get('fill_minus_raw_ns', math.nan):.2f} |")
         md.append("")
+    if mx:
+        md += ["# Micro, cross-CPU: blocks written by another CPU just before the walk (ns/packet, medians)", "",
+               "`raw` is min_v3's loop as LLVM unrolls it (4 packets per iteration); `min_v3 loop` is the "
+               "same loop kept rolled, as gcc -O2 compiles bench/min_v3.c.", "",
+               "| frame | packets/block | raw walk (unrolled) | min_v3 loop | Rust PacketIter | C nr_batch_for_each "
+               "| C nr_batch_fill array | for_each / min_v3 loop |", "|---|---|---|---|---|---|---|---|"]
+        for size, m in mx.items():
+            md.append(f"| {size} B | {m['pkts_per_block']:.0f} | {m['raw_ns']:.2f} | {m.get('minv3_ns', math.nan):.2f} "
+                      f"| {m['rust_ns']:.2f} | {m['capi_ns']:.2f} | {m['fill_ns']:.2f} "
+                      f"| {m.get('capi_vs_minv3', math.nan):.2f} |")
+        md.append("")
+    if mxdp:
+        md += ["# Micro: AF_XDP RX walk vs TPACKET_V3 walk (ns/packet, synthetic, min of trials)", "",
+               "| frame | TPACKET_V3 walk (walk_held) | AF_XDP walk (same code as an Xdp batch) | AF_XDP / V3 |",
+               "|---|---|---|---|"]
+        for size, m in mxdp.items():
+            md.append(f"| {size} B | {m['v3_ns']:.2f} | {m['xdp_ns']:.2f} | {m['xdp_vs_v3']:.2f} |")
+        md.append("")
     with open(os.path.join(out_dir, "summary.md"), "w") as f:
         f.write("\n".join(md) + "\n")
     with open(os.path.join(out_dir, "plot.svg"), "w") as f:
         f.write(plot(rxp, rs, xdpp, xs, txp, ts, micro))
     for src, dst in (("rx/rx.tsv", "rx.tsv"), ("xdp/rx.tsv", "xdp.tsv"), ("tx/tx.tsv", "tx.tsv"),
+                     ("sweep/rx.tsv", "sweep.tsv"),
                      ("micro.txt", "micro.txt")):
         if os.path.exists(os.path.join(run, src)):
             shutil.copy(os.path.join(run, src), os.path.join(out_dir, dst))
@@ -435,7 +504,7 @@ def report(run, out_dir):
 def check(run):
     """Smoke check: every benchmark that ran produced numbers."""
     bad = []
-    for sub in ("rx", "xdp"):
+    for sub in ("rx", "xdp", "sweep"):
         rows = load_if(os.path.join(run, sub, "rx.tsv"))
         if not rows:
             bad.append(f"{sub}: no results")
@@ -465,6 +534,13 @@ def check(run):
     for size, m in micro.items():
         if not all(m.get(k_, 0) > 0 for k_ in ("raw_ns", "rust_ns", "capi_ns", "fill_ns")):
             bad.append(f"micro {size}: {m}")
+    for kind, keys in (("micro-xcore", ("raw_ns", "minv3_ns", "capi_ns", "fill_ns")), ("micro-xdp", ("v3_ns", "xdp_ns"))):
+        got = read_micro(os.path.join(run, "micro.txt"), kind)
+        if not got:
+            bad.append(f"{kind}: no RESULT line")
+        for size, m in got.items():
+            if not all(m.get(k_, 0) > 0 for k_ in keys):
+                bad.append(f"{kind} {size}: {m}")
     for b in bad:
         print("bench-smoke: " + b)
     return not bad
