@@ -9,8 +9,9 @@
  *       SO_PREFER_BUSY_POLL and a budget of 64).
  *       Prints one line per frame unless -Q; stops after COUNT frames or on
  *       SIGINT/SIGTERM; then prints on stderr
- *         RESULT packets=<n> drops=<n>
- *       (drops = kernel rx_dropped + rx_ring_full).
+ *         RESULT packets=<n> drops=<n> batches=<n> kicks=<n> fill_empty=<n>
+ *       (drops = kernel rx_dropped + rx_ring_full; batches handed out,
+ *       wake-up syscalls, and the kernel's rx_fill_ring_empty_descs).
  *
  *   nrxdp --tx -i IFACE [-q QUEUE] [-n COUNT] [-l LEN] [-t SECONDS]
  *       Send COUNT frames (default: unlimited) of LEN bytes (default 60) to
@@ -200,8 +201,9 @@ int main(int argc, char **argv)
     nr_xdp_stats total;
     memset(&total, 0, sizeof(total));
     nr_xdp_get_stats(g_xdp, &total, NULL);
-    fprintf(stderr, "RESULT packets=%llu drops=%llu\n", st.packets,
-            (unsigned long long)(total.rx_dropped + total.rx_ring_full));
+    fprintf(stderr, "RESULT packets=%llu drops=%llu batches=%llu kicks=%llu fill_empty=%llu\n", st.packets,
+            (unsigned long long)(total.rx_dropped + total.rx_ring_full), (unsigned long long)total.rx_batches,
+            (unsigned long long)total.kicks, (unsigned long long)total.rx_fill_ring_empty);
     nr_xdp_close(g_xdp);
     return status;
 }

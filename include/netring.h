@@ -1505,8 +1505,8 @@ typedef struct nr_xdp_config {
    * Latency budget of the batching wait, in microseconds: while traffic
    * flows, the longest a frame waits in the RX ring before the consumer
    * looks (at most 50 ms, the interface check period, either way). The
-   * wait sleeps until about half the RX ring can have filled at the
-   * observed rate, within this budget: one wake-up per few hundred
+   * wait sleeps until about a quarter of the RX ring can have filled at
+   * the observed rate, within this budget: one wake-up per few hundred
    * frames, like a TPACKET_V3 block. After max(50 ms, 2 budgets)
    * without a frame it blocks in poll() (no CPU at idle). Default 50000
    * (below nr_capture_config's 60 ms block timeout). At least 50.

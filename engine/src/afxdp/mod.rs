@@ -14,8 +14,9 @@
 //!
 //! Waiting, like a TPACKET_V3 consumer that wakes once per block: while
 //! traffic flows, an empty RX ring is waited out with one sleep sized from
-//! the observed rate and the ring's free space — long enough for about half
-//! the RX ring (or of the frames the fill ring holds for the kernel) to fill,
+//! the observed rate and the ring's free space — long enough for about a
+//! quarter of the RX ring (or of the frames the fill ring holds for the
+//! kernel) to fill, leaving room for the rate to triple meanwhile,
 //! never longer than the latency budget [`XdpConfig::max_latency`] nor the
 //! interface check period. Nobody sleeps on the socket, so the receive path
 //! never has to wake the consumer (on veth that wake-up is a cross-CPU IPI
@@ -70,9 +71,10 @@ const RATE_WINDOW: Duration = Duration::from_millis(10);
 pub const LINK_CHECK_PERIOD: Duration = Duration::from_millis(50);
 
 /// The arrival rate as the batches show it: frames taken per second of
-/// wall time, refreshed at most every [`RATE_WINDOW`], half the old value
-/// and half the new (an idle gap starts a new window, so a burst after a
-/// pause is not averaged with the pause).
+/// wall time, refreshed at most every [`RATE_WINDOW`]: a higher rate
+/// replaces the estimate, a lower one is averaged with it (an idle gap
+/// starts a new window, so a burst after a pause is not averaged with the
+/// pause).
 #[derive(Debug, Default, Clone, Copy)]
 struct RateMeter {
     since: Option<Instant>,
@@ -95,10 +97,13 @@ impl RateMeter {
         let dt = now.duration_since(since);
         if dt >= RATE_WINDOW {
             let pps = self.frames as f64 / dt.as_secs_f64();
-            self.pps = if self.pps > 0.0 {
-                0.5 * (self.pps + pps)
-            } else {
+            // Fast attack, slow decay: a rising rate is followed at once
+            // (an underestimate makes the next sleep overflow the ring), a
+            // falling one is averaged.
+            self.pps = if pps >= self.pps {
                 pps
+            } else {
+                0.5 * (self.pps + pps)
             };
             self.since = Some(now);
             self.frames = 0;
@@ -111,11 +116,12 @@ impl RateMeter {
 }
 
 /// The batching sleep for a socket that holds `capacity` frames at `pps`
-/// frames per second: the time to half fill it, within
+/// frames per second: the time to fill a quarter of it (room for the rate
+/// to triple during the sleep before the kernel drops), within
 /// [`IDLE_SLEEP_MIN`] ..= `cap`.
 fn sleep_for(capacity: u32, pps: f64, cap: Duration) -> Duration {
-    let half = f64::from(capacity.max(2) / 2);
-    let secs = (half / pps.max(1.0)).min(cap.as_secs_f64());
+    let quarter = f64::from(capacity.max(4) / 4);
+    let secs = (quarter / pps.max(1.0)).min(cap.as_secs_f64());
     Duration::from_secs_f64(secs).clamp(IDLE_SLEEP_MIN, cap.max(IDLE_SLEEP_MIN))
 }
 
@@ -950,8 +956,8 @@ impl Xdp {
         }
     }
 
-    /// How long the batching wait sleeps on an empty ring: until about
-    /// half of what a socket can hold has arrived at the observed rate,
+    /// How long the batching wait sleeps on an empty ring: until about a
+    /// quarter of what a socket can hold has arrived at the observed rate,
     /// within [`IDLE_SLEEP_MIN`] ..= min(latency budget, link check
     /// period). Before a rate is known: doubling sleeps from
     /// [`IDLE_SLEEP_MIN`].
@@ -1411,8 +1417,8 @@ mod tests {
     fn batching_sleep_half_fills_the_ring_within_the_budget() {
         let cap = Duration::from_millis(50);
         let near = |d: Duration, us: u64| d.as_micros().abs_diff(u128::from(us)) <= 1;
-        // 4096 frames at 1 Mpps: 2048 frames take 2.048 ms.
-        assert!(near(sleep_for(4096, 1e6, cap), 2048));
+        // 4096 frames at 1 Mpps: 1024 frames take 1.024 ms.
+        assert!(near(sleep_for(4096, 1e6, cap), 1024));
         // Slow traffic: the budget, not the ring, sets the sleep.
         assert_eq!(sleep_for(4096, 100.0, cap), cap);
         assert_eq!(
@@ -1442,6 +1448,22 @@ mod tests {
         }
         let pps = m.pps().unwrap();
         assert!((90e3..=110e3).contains(&pps), "{pps}");
+        // Twice the rate: followed at once; half: averaged.
+        let mut fast = m;
+        let mut t = t0 + Duration::from_millis(30);
+        for _ in 0..10 {
+            t += Duration::from_millis(1);
+            fast.add(200, t, Some(t - Duration::from_millis(1)));
+        }
+        assert!(fast.pps().unwrap() > 180e3, "{:?}", fast.pps());
+        let mut slow = m;
+        let mut t = t0 + Duration::from_millis(30);
+        for _ in 0..10 {
+            t += Duration::from_millis(1);
+            slow.add(50, t, Some(t - Duration::from_millis(1)));
+        }
+        let p = slow.pps().unwrap();
+        assert!((60e3..90e3).contains(&p), "{p}");
         // After a pause the next batch starts a new window; the old rate
         // stays the estimate until the window is long enough.
         let later = t0 + Duration::from_secs(1);
