@@ -11,7 +11,7 @@
 #   -r REPS     interleaved repetitions (default 3)
 #   -o DIR      where the report goes (default bench/results/<date>)
 #   --smoke     every benchmark once, 1 s, 60-byte frames (the sweep: one
-#               9000-byte run), then check that each produced numbers
+#               9000-byte run; write: 1514 B), then check that each produced numbers
 #               (exit 1 if not); nothing is kept
 #
 # env: SWEEP_SIZES (default 60,128,256,512,1024,1514,4000,9000)
@@ -54,6 +54,29 @@ mkdir -p "$RUN"
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 "$HERE/build.sh"
 
+# The write benchmark: nrcap -w against tcpdump -w with the same rotation,
+# into tmpfs and into a file system on the disk: a loop-mounted ext4 image
+# under $CB_OUT (1.5 GiB, sparse), with `dd oflag=direct bs=1M` into the same
+# file system as the disk's own limit (disk.txt).
+write_bench() {
+    local img=$CB_OUT/disk.img mnt=$CB_OUT/disk
+    mkdir -p "$mnt"
+    truncate -s 1536M "$img"
+    mkfs.ext4 -q -F "$img"
+    mount -o loop "$img" "$mnt"
+    chmod 1777 "$mnt" # tcpdump drops to its own user before opening the file
+    # shellcheck disable=SC2064
+    trap "umount '$mnt' 2>/dev/null; rm -f '$img'" EXIT
+    dd if=/dev/zero of="$mnt/dd.bin" bs=1M count="${DD_MB:-512}" oflag=direct 2>&1 | tail -1 |
+        sed 's/^/dd oflag=direct bs=1M: /' > "$RUN/disk.txt"
+    rm -f "$mnt/dd.bin"
+    cat "$RUN/disk.txt" >&2
+    CB_DISK=$mnt "$HERE/run.sh" "$@" -s 1514 -o "$RUN/write" nrcap_tmpfs tcpdump_tmpfs nrcap_disk tcpdump_disk
+    umount "$mnt"
+    rm -f "$img"
+    trap - EXIT
+}
+
 if [ "$SMOKE" = 1 ]; then
     export CB_SETTLE=0.3 CB_DRAIN=0.5
     log "bench-smoke: RX"
@@ -62,6 +85,9 @@ if [ "$SMOKE" = 1 ]; then
     log "bench-smoke: sweep (jumbo)"
     "$HERE/run.sh" -d 1 -r 1 -s 9000 -o "$RUN/sweep" min_v3 nrcap > "$RUN/sweep.log" 2>&1 ||
         { cat "$RUN/sweep.log"; exit 1; }
+    log "bench-smoke: write"
+    DD_MB=16 write_bench -d 1 -r 1 > "$RUN/write.log" 2>&1 ||
+        { cat "$RUN/write.log"; exit 1; }
     log "bench-smoke: AF_XDP"
     "$HERE/run.sh" -d 1 -r 1 -s 60 -R nrxdp -o "$RUN/xdp" nrxdp min_xsk > "$RUN/xdp.log" 2>&1 ||
         { cat "$RUN/xdp.log"; exit 1; }
@@ -95,6 +121,7 @@ OUTDIR=${OUTDIR:-$HERE/results/$(date +%Y-%m-%d)}
     echo "- command: \`bench/bench.sh $ARGS\` (make bench), i.e."
     echo "  - \`bench/run.sh -d $DUR -r $REPS none min_v3 nrcap libpcap tcpdump\`"
     echo "  - \`bench/run.sh -d $DUR -r $REPS -s $SWEEP_SIZES min_v3 nrcap\` (frame-size sweep, MTU 9000)"
+    echo "  - \`CB_DISK=<ext4 loop mount> bench/run.sh -d $DUR -r $REPS -s 1514 nrcap_tmpfs tcpdump_tmpfs nrcap_disk tcpdump_disk\` after \`dd if=/dev/zero of=<mount>/dd.bin bs=1M count=512 oflag=direct\`"
     echo "  - \`bench/run.sh -d $DUR -r $REPS -R nrcap nrcap nrxdp nrxdp_generic min_xsk min_xsk_generic\`"
     echo "  - \`bench/tx.sh -d $DUR -r $REPS nrsend nrsend_ring min_tx pcap_inject trafgen\`"
     echo "  - \`cargo run --release --example micro -- --secs 0.3 --trials 7\` (and \`--xcore --sizes 60,1514,9000\`, \`--xdp\`)"
@@ -105,6 +132,8 @@ log "RX: TPACKET_V3 consumers"
 "$HERE/run.sh" -d "$DUR" -r "$REPS" -o "$RUN/rx" none min_v3 nrcap libpcap tcpdump
 log "RX: frame-size sweep $SWEEP_SIZES"
 "$HERE/run.sh" -d "$DUR" -r "$REPS" -s "$SWEEP_SIZES" -o "$RUN/sweep" min_v3 nrcap
+log "write: capture to tmpfs and to an ext4 file (nrcap -w vs tcpdump -w, -C 1000 -W 1)"
+write_bench -d "$DUR" -r "$REPS"
 log "AF_XDP"
 "$HERE/run.sh" -d "$DUR" -r "$REPS" -R nrcap -o "$RUN/xdp" nrcap nrxdp nrxdp_generic min_xsk min_xsk_generic
 log "TX"
@@ -118,7 +147,7 @@ log "micro"
 {
     echo "- load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "- consumers and senders:"
-    grep -h -E '^(consumer|sender) ' "$RUN/rx/meta.txt" "$RUN/sweep/meta.txt" "$RUN/xdp/meta.txt" "$RUN/tx/meta.txt" |
+    grep -h -E '^(consumer|sender) ' "$RUN/rx/meta.txt" "$RUN/sweep/meta.txt" "$RUN/write/meta.txt" "$RUN/xdp/meta.txt" "$RUN/tx/meta.txt" |
         sed "s|$ROOT/||g; s|^|  - |" | sort -u
 } >> "$RUN/meta.txt"
 python3 "$HERE/summarize.py" report "$RUN" "$OUTDIR" > /dev/null

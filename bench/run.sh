@@ -37,6 +37,9 @@
 #   tcpdump       tcpdump -i IF -w /dev/null -s 0            (default -B)
 #   tcpdump_B256M tcpdump -i IF -B 262144 -w /dev/null -s 0  (ring parity)
 #   tcpdump_tmpfs tcpdump -i IF -w /dev/shm/cbcap-*.pcap -C 1000 -W 1 -s 0
+#   nrcap_tmpfs   nrcap -i IF -q -w /dev/shm/cbcap-*.pcap -C 1000 -W 1 (same rotation)
+#   tcpdump_disk / nrcap_disk   the same into $CB_DISK (a directory on the
+#                 disk under test, e.g. a loop-mounted ext4 image: bench.sh)
 #   netsniff      netsniff-ng -i IF -o /dev/null -s -S 256MiB -A -Q
 #   min_xsk       bench/min_xsk.c (AF_XDP copy mode, native XDP, queue 0,
 #                 UMEM 4096 x 4 KiB, fill/RX ring 4096, touch byte 0)
@@ -92,6 +95,9 @@ consumer_cmd() { # name -> command template ("" for none)
         tcpdump) echo "tcpdump -i {IF} -w /dev/null -s 0" ;;
         tcpdump_B256M) echo "tcpdump -i {IF} -B 262144 -w /dev/null -s 0" ;;
         tcpdump_tmpfs) echo "tcpdump -i {IF} -w /dev/shm/cbcap-{RUN}.pcap -C 1000 -W 1 -s 0" ;;
+        nrcap_tmpfs) echo "$NR_BIN/nrcap -i {IF} -q -w /dev/shm/cbcap-{RUN}.pcap -C 1000 -W 1" ;;
+        tcpdump_disk) echo "tcpdump -i {IF} -w ${CB_DISK:?set CB_DISK}/cbcap-{RUN}.pcap -C 1000 -W 1 -s 0" ;;
+        nrcap_disk) echo "$NR_BIN/nrcap -i {IF} -q -w ${CB_DISK:?set CB_DISK}/cbcap-{RUN}.pcap -C 1000 -W 1" ;;
         netsniff) echo "netsniff-ng -i {IF} -o /dev/null -s -S 256MiB -A -Q" ;;
         nrxdp) echo "$NR_BIN/nrxdp -i {IF} -Q -m native" ;;
         nrxdp_generic) echo "$NR_BIN/nrxdp -i {IF} -Q -m generic" ;;
@@ -219,6 +225,7 @@ one_run() { # rep size consumer_spec
         CB_PGRPS=("${CB_PGRPS[@]/$pg}")
         read -r captured kdrops < <(parse_consumer "$out" "$err")
         rm -f /dev/shm/cbcap-"$tag".pcap* 2>/dev/null || true
+        [ -n "${CB_DISK:-}" ] && rm -f "$CB_DISK"/cbcap-"$tag".pcap* 2>/dev/null || true
     fi
     local gsent gcpu
     # trafgen prints its counters with carriage returns

@@ -212,6 +212,32 @@ def read_micro(path, kind="micro"):
 SWEEP_LIMIT = 1.05
 
 
+def read_dd(path):
+    """dd's summary line ("... copied, 0.5 s, 1.1 GB/s") -> bytes/s."""
+    if not os.path.exists(path):
+        return math.nan
+    m = re.search(r"([0-9.]+) ([kMGT]?)B/s", open(path).read())
+    if not m:
+        return math.nan
+    return float(m.group(1)) * {"": 1, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}[m.group(2)]
+
+
+def write_rows(wp, sizes, dd_bps):
+    """The write table: captured, loss, CPU per packet, bytes/s written."""
+    out = ["| consumer | frame B | captured kpps | loss % | CPU us/pkt | vs tcpdump (same target) | written MB/s "
+           "| vs dd oflag=direct |", "|---|---|---|---|---|---|---|---|"]
+    for size in sizes:
+        for c in order_of([{"c": c} for (s_, c) in wp if s_ == size], "c"):
+            peer = "tcpdump_disk" if c.endswith("_disk") else "tcpdump_tmpfs"
+            cap = metric(wp, size, c, "cap_pps")
+            bps = cap * (int(size) + 16)
+            vs_dd = bps / dd_bps if c.endswith("_disk") and dd_bps > 0 else math.nan
+            out.append(f"| {c} | {size} | {k(cap)} | {f2(metric(wp, size, c, 'loss'), 1)} "
+                       f"| {f2(metric(wp, size, c, 'cpu_m'), 2)} | {f2(rep_ratio(wp, size, c, peer, 'cpu_m'))} "
+                       f"| {f2(bps / 1e6, 0)} | {f2(vs_dd)} |")
+    return out
+
+
 def sweep_worst(swp, sizes):
     """(worst median nrcap/min_v3 CPU-per-packet ratio, its size) over the sweep."""
     worst = (math.nan, "-")
@@ -252,13 +278,25 @@ def sizes_of(rows):
     return order_of(rows, "size") if rows else []
 
 
-def goals(rxp, rx_sizes, xdpp, xdp_sizes, txp, tx_sizes, micro, swp=None, sweep_sizes=(), mxdp=None, mx=None):
+def goals(rxp, rx_sizes, xdpp, xdp_sizes, txp, tx_sizes, micro, swp=None, sweep_sizes=(), mxdp=None, mx=None,
+          wp=None, write_sizes=(), dd_bps=math.nan):
     """(goal, measured, ok) rows; ok is None when not measured."""
     g = []
 
     def add(text, val, ok):
         g.append((text, val, None if ok is None or (isinstance(val, float) and math.isnan(val)) else ok))
 
+    for size in write_sizes:
+        loss = metric(wp, size, "nrcap_tmpfs", "loss")
+        add(f"write {size} B to tmpfs (-C 1000 -W 1): nrcap -w loses nothing", loss, loss <= 0.0)
+        r = rep_ratio(wp, size, "nrcap_tmpfs", "tcpdump_tmpfs", "cpu_m")
+        add(f"write {size} B to tmpfs: nrcap -w CPU/pkt <= 0.25x tcpdump -w", r, r <= 0.25)
+        r = rep_ratio(wp, size, "nrcap_disk", "tcpdump_disk", "cpu_m")
+        add(f"write {size} B to an ext4 file: nrcap -w CPU/pkt <= 0.15x tcpdump -w", r, r <= 0.15)
+        bps = metric(wp, size, "nrcap_disk", "cap_pps") * (int(size) + 16)
+        r = bps / dd_bps if dd_bps > 0 else math.nan
+        add(f"write {size} B to an ext4 file: nrcap -w bytes/s >= 0.9x dd oflag=direct (bounded by the offered load)",
+            r, r >= 0.9)
     if sweep_sizes:
         w, ws = sweep_worst(swp, sweep_sizes)
         add(f"RX sweep {sweep_sizes[0]}-{sweep_sizes[-1]} B: nrcap CPU/Mpkt <= {SWEEP_LIMIT}x min_v3 at every size "
@@ -436,6 +474,9 @@ def report(run, out_dir):
     xdp_rows = load_if(os.path.join(run, "xdp", "rx.tsv"))
     tx_rows = load_if(os.path.join(run, "tx", "tx.tsv"))
     sweep_rows = load_if(os.path.join(run, "sweep", "rx.tsv"))
+    write_rows_ = load_if(os.path.join(run, "write", "rx.tsv"))
+    wp, wss = rx_per(write_rows_), sizes_of(write_rows_)
+    dd_bps = read_dd(os.path.join(run, "disk.txt"))
     micro = read_micro(os.path.join(run, "micro.txt"))
     mx = read_micro(os.path.join(run, "micro.txt"), "micro-xcore")
     mxdp = read_micro(os.path.join(run, "micro.txt"), "micro-xdp")
@@ -449,7 +490,7 @@ def report(run, out_dir):
            "(re-render a table: `python3 bench/summarize.py rx|tx FILE`).", ""]
     md += ["## Headline (medians)", ""] + headline(rxp, rs, xdpp, xs, txp, ts, micro)
     md += ["## Goals", "", "| goal | measured | met |", "|---|---|---|"]
-    for text, val, ok in goals(rxp, rs, xdpp, xs, txp, ts, micro, swp, sws, mxdp, mx):
+    for text, val, ok in goals(rxp, rs, xdpp, xs, txp, ts, micro, swp, sws, mxdp, mx, wp, wss, dd_bps):
         v = "-" if isinstance(val, float) and math.isnan(val) else f"{val:.2f}"
         md.append(f"| {text} | {v} | {'-' if ok is None else ('yes' if ok else '**no**')} |")
     md.append("")
@@ -458,6 +499,11 @@ def report(run, out_dir):
     if sweep_rows:
         md += ["# RX frame-size sweep: nrcap vs min_v3 (CPU per packet, same repetition)", ""]
         md += sweep_table(swp, sws) + ["", rx(sweep_rows, "min_v3"), ""]
+    if write_rows_:
+        md += ["# Write: nrcap -w vs tcpdump -w, same rotation (-C 1000 -W 1), tmpfs and an ext4 file", "",
+               f"The disk's own limit, same file system: {f2(dd_bps / 1e6, 0)} MB/s (`dd oflag=direct bs=1M`). "
+               "Written bytes are pcap records (16 + frame bytes each).", ""]
+        md += write_rows(wp, wss, dd_bps) + ["", rx(write_rows_, "tcpdump_tmpfs"), ""]
     if xdp_rows:
         md += ["# AF_XDP vs TPACKET_V3 on the same veth (ratios vs nrcap)", rx(xdp_rows, "nrcap"), ""]
     if tx_rows:
@@ -494,7 +540,7 @@ def report(run, out_dir):
     with open(os.path.join(out_dir, "plot.svg"), "w") as f:
         f.write(plot(rxp, rs, xdpp, xs, txp, ts, micro))
     for src, dst in (("rx/rx.tsv", "rx.tsv"), ("xdp/rx.tsv", "xdp.tsv"), ("tx/tx.tsv", "tx.tsv"),
-                     ("sweep/rx.tsv", "sweep.tsv"),
+                     ("sweep/rx.tsv", "sweep.tsv"), ("write/rx.tsv", "write.tsv"), ("disk.txt", "disk.txt"),
                      ("micro.txt", "micro.txt")):
         if os.path.exists(os.path.join(run, src)):
             shutil.copy(os.path.join(run, src), os.path.join(out_dir, dst))
@@ -504,7 +550,7 @@ def report(run, out_dir):
 def check(run):
     """Smoke check: every benchmark that ran produced numbers."""
     bad = []
-    for sub in ("rx", "xdp", "sweep"):
+    for sub in ("rx", "xdp", "sweep", "write"):
         rows = load_if(os.path.join(run, sub, "rx.tsv"))
         if not rows:
             bad.append(f"{sub}: no results")
