@@ -1023,7 +1023,12 @@ impl Xdp {
             if active {
                 // Sleep on the break eventfd only: the receive path does
                 // not have to wake us, and a break still does.
-                let nap = self.batching_sleep();
+                // Never past the next interface check: a removal is still
+                // reported within one check period while traffic flowed.
+                let until_check = LINK_CHECK_PERIOD
+                    .saturating_sub(self.last_link_check.elapsed())
+                    .max(IDLE_SLEEP_MIN);
+                let nap = self.batching_sleep().min(until_check);
                 let slice = remaining.map_or(nap, |r| r.min(nap));
                 let mut fds = [libc::pollfd {
                     fd: self.brk.fd(),
