@@ -21,8 +21,12 @@
 #   -o DIR       results directory                   (default $CB_OUT/runs/rx-<time>)
 #   -R NAME      reference consumer for the ratios   (default min_v3)
 #   -g GEN       traffic source: trafgen (default) or min_tx (bench/min_tx.c;
-#                use it with --rps, where trafgen aborts on EAGAIN)
-#   --rps MASK / --queues N / --gro   passed to netenv.sh up
+#                use it with --rps, where trafgen aborts on EAGAIN). Frames
+#                above 1514 B always come from min_tx (trafgen's TX ring on
+#                veth has 2 KiB frames and sends nothing larger)
+#   --rps MASK / --queues N / --gro / --mtu BYTES   passed to netenv.sh up
+#                (frames above 1514 B need a larger MTU: with such a size
+#                in -s and no --mtu, run.sh sets --mtu 9000 itself)
 #
 # built-in consumers (default: none min_v3 nrcap libpcap tcpdump):
 #   none          no consumer at all: the offered load with no tap
@@ -35,6 +39,9 @@
 #   tcpdump_shim  the same tcpdump through netring's libpcap drop-in
 #                 (LD_LIBRARY_PATH=build/prefix/lib/netring; default ring 32 MiB)
 #   tcpdump_tmpfs tcpdump -i IF -w /dev/shm/cbcap-*.pcap -C 1000 -W 1 -s 0
+#   nrcap_tmpfs   nrcap -i IF -q -w /dev/shm/cbcap-*.pcap -C 1000 -W 1 (same rotation)
+#   tcpdump_disk / nrcap_disk   the same into $CB_DISK (a directory on the
+#                 disk under test, e.g. a loop-mounted ext4 image: bench.sh)
 #   netsniff      netsniff-ng -i IF -o /dev/null -s -S 256MiB -A -Q
 #   min_xsk       bench/min_xsk.c (AF_XDP copy mode, native XDP, queue 0,
 #                 UMEM 4096 x 4 KiB, fill/RX ring 4096, touch byte 0)
@@ -69,11 +76,19 @@ while [ $# -gt 0 ]; do
         --rps) NETENV_ARGS+=(--rps "$2"); shift 2 ;;
         --queues) NETENV_ARGS+=(--queues "$2"); shift 2 ;;
         --gro) NETENV_ARGS+=(--gro); shift ;;
+        --mtu) NETENV_ARGS+=(--mtu "$2"); shift 2 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         -*) echo "unknown option $1" >&2; exit 2 ;;
         *) CONSUMERS+=("$1"); shift ;;
     esac
 done
+# Jumbo frames (the frame-size sweep) need MTU 9000 on the veth pair.
+if [[ " ${NETENV_ARGS[*]} " != *" --mtu "* ]]; then
+    IFS=, read -r -a _sizes <<< "$SIZES"
+    for _s in "${_sizes[@]}"; do
+        if [ "$_s" -gt 1514 ]; then NETENV_ARGS+=(--mtu 9000); break; fi
+    done
+fi
 [ ${#CONSUMERS[@]} -gt 0 ] ||
     CONSUMERS=(none min_v3 nrcap libpcap tcpdump)
 
@@ -89,6 +104,9 @@ consumer_cmd() { # name -> command template ("" for none)
         tcpdump_B256M) echo "tcpdump -i {IF} -B 262144 -w /dev/null -s 0" ;;
         tcpdump_shim) echo "env LD_LIBRARY_PATH=$CB_ROOT/build/prefix/lib/netring tcpdump -i {IF} -w /dev/null -s 0" ;;
         tcpdump_tmpfs) echo "tcpdump -i {IF} -w /dev/shm/cbcap-{RUN}.pcap -C 1000 -W 1 -s 0" ;;
+        nrcap_tmpfs) echo "$NR_BIN/nrcap -i {IF} -q -w /dev/shm/cbcap-{RUN}.pcap -C 1000 -W 1" ;;
+        tcpdump_disk) echo "tcpdump -i {IF} -w ${CB_DISK:?set CB_DISK}/cbcap-{RUN}.pcap -C 1000 -W 1 -s 0" ;;
+        nrcap_disk) echo "$NR_BIN/nrcap -i {IF} -q -w ${CB_DISK:?set CB_DISK}/cbcap-{RUN}.pcap -C 1000 -W 1" ;;
         netsniff) echo "netsniff-ng -i {IF} -o /dev/null -s -S 256MiB -A -Q" ;;
         nrxdp) echo "$NR_BIN/nrxdp -i {IF} -Q -m native" ;;
         nrxdp_generic) echo "$NR_BIN/nrxdp -i {IF} -Q -m generic" ;;
@@ -187,8 +205,11 @@ one_run() { # rep size consumer_spec
     sn0=$(softnet_drops)
     c0=$( [ -n "$pg" ] && pgrp_cpu "$pg" || echo "0 0 0")
     t0=$(now)
-    local gencmd
-    case "$GEN" in
+    local gencmd gen=$GEN
+    # trafgen's TX ring on veth has 2 KiB frames: jumbo frames come from
+    # min_tx (the same UDP frame, 16 KiB ring frames).
+    [ "$gen" = trafgen ] && [ "$size" -gt 1514 ] && gen=min_tx
+    case "$gen" in
         trafgen) gencmd=(timeout -s INT "$DUR" trafgen --no-sock-mem -Q -P 1 --dev "$CB_GEN_IF"
                          --conf "$CB_HERE/trafgen/udp$size.cfg") ;;
         min_tx) gencmd=("$CB_BIN/min_tx" "$CB_GEN_IF" "$size" "$DUR") ;;
@@ -218,6 +239,7 @@ one_run() { # rep size consumer_spec
         CB_PGRPS=("${CB_PGRPS[@]/$pg}")
         read -r captured kdrops < <(parse_consumer "$out" "$err")
         rm -f /dev/shm/cbcap-"$tag".pcap* 2>/dev/null || true
+        [ -n "${CB_DISK:-}" ] && rm -f "$CB_DISK"/cbcap-"$tag".pcap* 2>/dev/null || true
     fi
     local gsent gcpu
     # trafgen prints its counters with carriage returns

@@ -195,12 +195,15 @@ def load_if(path):
     return load(path) if os.path.exists(path) else []
 
 
-def read_micro(path):
+def read_micro(path, kind="micro"):
+    """RESULT lines of examples/micro.rs: kind "micro" (cache-resident
+    blocks), "micro-xcore" (a ring written by another CPU) or "micro-xdp"
+    (the AF_XDP RX walk next to the TPACKET_V3 walk)."""
     out = {}
     if not os.path.exists(path):
         return out
     for line in open(path):
-        if line.startswith("RESULT micro"):
+        if line.startswith(f"RESULT {kind} "):
             kv = dict(re.findall(r"(\w+)=([0-9.]+)", line))
             out[kv["size"]] = {k_: float(v) for k_, v in kv.items()}
     return out
@@ -236,6 +239,60 @@ def parse_section(run):
     return md + [""]
 
 
+SWEEP_LIMIT = 1.05
+
+
+def read_dd(path):
+    """dd's summary line ("... copied, 0.5 s, 1.1 GB/s") -> bytes/s."""
+    if not os.path.exists(path):
+        return math.nan
+    m = re.search(r"([0-9.]+) ([kMGT]?)B/s", open(path).read())
+    if not m:
+        return math.nan
+    return float(m.group(1)) * {"": 1, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}[m.group(2)]
+
+
+def write_rows(wp, sizes, dd_bps):
+    """The write table: captured, loss, CPU per packet, bytes/s written."""
+    out = ["| consumer | frame B | captured kpps | loss % | CPU us/pkt | vs tcpdump (same target) | written MB/s "
+           "| vs dd oflag=direct |", "|---|---|---|---|---|---|---|---|"]
+    for size in sizes:
+        for c in order_of([{"c": c} for (s_, c) in wp if s_ == size], "c"):
+            peer = "tcpdump_disk" if c.endswith("_disk") else "tcpdump_tmpfs"
+            cap = metric(wp, size, c, "cap_pps")
+            bps = cap * (int(size) + 16)
+            vs_dd = bps / dd_bps if c.endswith("_disk") and dd_bps > 0 else math.nan
+            out.append(f"| {c} | {size} | {k(cap)} | {f2(metric(wp, size, c, 'loss'), 1)} "
+                       f"| {f2(metric(wp, size, c, 'cpu_m'), 2)} | {f2(rep_ratio(wp, size, c, peer, 'cpu_m'))} "
+                       f"| {f2(bps / 1e6, 0)} | {f2(vs_dd)} |")
+    return out
+
+
+def sweep_worst(swp, sizes):
+    """(worst median nrcap/min_v3 CPU-per-packet ratio, its size) over the sweep."""
+    worst = (math.nan, "-")
+    for size in sizes:
+        r = rep_ratio(swp, size, "nrcap", "min_v3", "cpu_m")
+        if not math.isnan(r) and (math.isnan(worst[0]) or r > worst[0]):
+            worst = (r, size)
+    return worst
+
+
+def sweep_table(swp, sizes):
+    out = ["| frame B | offered kpps (min_v3 run) | min_v3 CPU ns/pkt | nrcap CPU ns/pkt | nrcap/min_v3 median [min-max] "
+           f"| <= {SWEEP_LIMIT}x |", "|---|---|---|---|---|---|"]
+    for size in sizes:
+        ra, rb = swp.get((size, "nrcap"), {}), swp.get((size, "min_v3"), {})
+        xs = [ra[r]["cpu_m"] / rb[r]["cpu_m"] for r in ra if r in rb and rb[r]["cpu_m"] > 0]
+        lo, hi = rng(xs)
+        m = med(xs)
+        out.append(f"| {size} | {k(metric(swp, size, 'min_v3', 'off_pps'))} "
+                   f"| {f2(metric(swp, size, 'min_v3', 'cpu_m') * 1000, 1)} "
+                   f"| {f2(metric(swp, size, 'nrcap', 'cpu_m') * 1000, 1)} "
+                   f"| {f2(m)} [{f2(lo)}-{f2(hi)}] | {'-' if math.isnan(m) else ('yes' if m <= SWEEP_LIMIT else '**no**')} |")
+    return out
+
+
 def rep_ratio(per, size, a, b, key):
     """Median over repetitions of per[a][key] / per[b][key] (same repetition)."""
     ra, rb = per.get((size, a), {}), per.get((size, b), {})
@@ -251,12 +308,36 @@ def sizes_of(rows):
     return order_of(rows, "size") if rows else []
 
 
-def goals(rxp, rx_sizes, xdpp, xdp_sizes, txp, tx_sizes, micro):
+def goals(rxp, rx_sizes, xdpp, xdp_sizes, txp, tx_sizes, micro, swp=None, sweep_sizes=(), mxdp=None, mx=None,
+          wp=None, write_sizes=(), dd_bps=math.nan):
     """(goal, measured, ok) rows; ok is None when not measured."""
     g = []
 
     def add(text, val, ok):
         g.append((text, val, None if ok is None or (isinstance(val, float) and math.isnan(val)) else ok))
+
+    for size in write_sizes:
+        loss = metric(wp, size, "nrcap_tmpfs", "loss")
+        add(f"write {size} B to tmpfs (-C 1000 -W 1): nrcap -w loses nothing", loss, loss <= 0.0)
+        r = rep_ratio(wp, size, "nrcap_tmpfs", "tcpdump_tmpfs", "cpu_m")
+        add(f"write {size} B to tmpfs: nrcap -w CPU/pkt <= 0.25x tcpdump -w", r, r <= 0.25)
+        r = rep_ratio(wp, size, "nrcap_disk", "tcpdump_disk", "cpu_m")
+        add(f"write {size} B to an ext4 file: nrcap -w CPU/pkt <= 0.15x tcpdump -w", r, r <= 0.15)
+        bps = metric(wp, size, "nrcap_disk", "cap_pps") * (int(size) + 16)
+        r = bps / dd_bps if dd_bps > 0 else math.nan
+        add(f"write {size} B to an ext4 file: nrcap -w bytes/s >= 0.9x dd oflag=direct (bounded by the offered load)",
+            r, r >= 0.9)
+    if sweep_sizes:
+        w, ws = sweep_worst(swp, sweep_sizes)
+        add(f"RX sweep {sweep_sizes[0]}-{sweep_sizes[-1]} B: nrcap CPU/Mpkt <= {SWEEP_LIMIT}x min_v3 at every size "
+            f"(worst: {ws} B)", w, w <= SWEEP_LIMIT)
+    for size, m in (mx or {}).items():
+        r = m.get("capi_vs_minv3", math.nan)
+        add(f"micro-xcore {size} B: nr_batch_for_each <= {SWEEP_LIMIT}x min_v3's loop on a ring another CPU wrote",
+            r, r <= SWEEP_LIMIT)
+    for size, m in (mxdp or {}).items():
+        r = m.get("xdp_vs_v3", math.nan)
+        add(f"micro {size} B: AF_XDP RX walk <= TPACKET_V3 walk (ns/packet ratio)", r, r <= 1.0)
 
     for size in rx_sizes:
         r = rep_ratio(rxp, size, "nrcap", "min_v3", "cpu_m")
@@ -434,8 +515,15 @@ def report(run, out_dir):
     xdp_rows = load_if(os.path.join(run, "xdp", "rx.tsv"))
     bind_rows = load_if(os.path.join(run, "bind", "rx.tsv"))
     tx_rows = load_if(os.path.join(run, "tx", "tx.tsv"))
+    sweep_rows = load_if(os.path.join(run, "sweep", "rx.tsv"))
+    write_rows_ = load_if(os.path.join(run, "write", "rx.tsv"))
+    wp, wss = rx_per(write_rows_), sizes_of(write_rows_)
+    dd_bps = read_dd(os.path.join(run, "disk.txt"))
     micro = read_micro(os.path.join(run, "micro.txt"))
+    mx = read_micro(os.path.join(run, "micro.txt"), "micro-xcore")
+    mxdp = read_micro(os.path.join(run, "micro.txt"), "micro-xdp")
     rxp, xdpp, txp = rx_per(rx_rows), rx_per(xdp_rows), tx_per(tx_rows)
+    swp, sws = rx_per(sweep_rows), sizes_of(sweep_rows)
     rs, xs, ts = sizes_of(rx_rows), sizes_of(xdp_rows), sizes_of(tx_rows)
     os.makedirs(out_dir, exist_ok=True)
     md = ["# netring benchmarks", ""]
@@ -444,8 +532,8 @@ def report(run, out_dir):
            "(re-render a table: `python3 bench/summarize.py rx|tx FILE`).", ""]
     md += ["## Headline (medians)", ""] + headline(rxp, rs, xdpp, xs, txp, ts, micro)
     md += ["## Goals", "", "| goal | measured | met |", "|---|---|---|"]
-    for text, val, ok in goals(rxp, rs, xdpp, xs, txp, ts, micro) + bind_goals(rx_per(bind_rows),
-                                                                               sizes_of(bind_rows)):
+    for text, val, ok in (goals(rxp, rs, xdpp, xs, txp, ts, micro, swp, sws, mxdp, mx, wp, wss, dd_bps)
+                          + bind_goals(rx_per(bind_rows), sizes_of(bind_rows))):
         v = "-" if isinstance(val, float) and math.isnan(val) else f"{val:.2f}"
         md.append(f"| {text} | {v} | {'-' if ok is None else ('yes' if ok else '**no**')} |")
     md.append("")
@@ -454,6 +542,14 @@ def report(run, out_dir):
     if bind_rows:
         md += ["# RX: the bindings (Go, C++, Zig) and gopacket's afpacket (ratios vs nrcap)",
                rx(bind_rows, "nrcap"), ""]
+    if sweep_rows:
+        md += ["# RX frame-size sweep: nrcap vs min_v3 (CPU per packet, same repetition)", ""]
+        md += sweep_table(swp, sws) + ["", rx(sweep_rows, "min_v3"), ""]
+    if write_rows_:
+        md += ["# Write: nrcap -w vs tcpdump -w, same rotation (-C 1000 -W 1), tmpfs and an ext4 file", "",
+               f"The disk's own limit, same file system: {f2(dd_bps / 1e6, 0)} MB/s (`dd oflag=direct bs=1M`). "
+               "Written bytes are pcap records (16 + frame bytes each).", ""]
+        md += write_rows(wp, wss, dd_bps) + ["", rx(write_rows_, "tcpdump_tmpfs"), ""]
     if xdp_rows:
         md += ["# AF_XDP vs TPACKET_V3 on the same veth (ratios vs nrcap)", rx(xdp_rows, "nrcap"), ""]
     if tx_rows:
@@ -467,13 +563,32 @@ def report(run, out_dir):
                       f"| {m['capi_ns']:.2f} | {m['capi_minus_raw_ns']:.2f} | {m.get('fill_ns', math.nan):.2f} "
                       f"| {m.get('fill_minus_raw_ns', math.nan):.2f} |")
         md.append("")
+    if mx:
+        md += ["# Micro, cross-CPU: blocks written by another CPU just before the walk (ns/packet, medians)", "",
+               "`raw` is min_v3's loop as LLVM unrolls it (4 packets per iteration); `min_v3 loop` is the "
+               "same loop kept rolled, as gcc -O2 compiles bench/min_v3.c.", "",
+               "| frame | packets/block | raw walk (unrolled) | min_v3 loop | Rust PacketIter | C nr_batch_for_each "
+               "| C nr_batch_fill array | for_each / min_v3 loop |", "|---|---|---|---|---|---|---|---|"]
+        for size, m in mx.items():
+            md.append(f"| {size} B | {m['pkts_per_block']:.0f} | {m['raw_ns']:.2f} | {m.get('minv3_ns', math.nan):.2f} "
+                      f"| {m['rust_ns']:.2f} | {m['capi_ns']:.2f} | {m['fill_ns']:.2f} "
+                      f"| {m.get('capi_vs_minv3', math.nan):.2f} |")
+        md.append("")
+    if mxdp:
+        md += ["# Micro: AF_XDP RX walk vs TPACKET_V3 walk (ns/packet, synthetic, min of trials)", "",
+               "| frame | TPACKET_V3 walk (walk_held) | AF_XDP walk (same code as an Xdp batch) | AF_XDP / V3 |",
+               "|---|---|---|---|"]
+        for size, m in mxdp.items():
+            md.append(f"| {size} B | {m['v3_ns']:.2f} | {m['xdp_ns']:.2f} | {m['xdp_vs_v3']:.2f} |")
+        md.append("")
     md += parse_section(run)
     with open(os.path.join(out_dir, "summary.md"), "w") as f:
         f.write("\n".join(md) + "\n")
     with open(os.path.join(out_dir, "plot.svg"), "w") as f:
         f.write(plot(rxp, rs, xdpp, xs, txp, ts, micro))
     for src, dst in (("rx/rx.tsv", "rx.tsv"), ("bind/rx.tsv", "bind.tsv"), ("xdp/rx.tsv", "xdp.tsv"),
-                     ("tx/tx.tsv", "tx.tsv"), ("micro.txt", "micro.txt"), ("parse.txt", "parse.txt")):
+                     ("tx/tx.tsv", "tx.tsv"), ("sweep/rx.tsv", "sweep.tsv"), ("write/rx.tsv", "write.tsv"),
+                     ("disk.txt", "disk.txt"), ("micro.txt", "micro.txt"), ("parse.txt", "parse.txt")):
         if os.path.exists(os.path.join(run, src)):
             shutil.copy(os.path.join(run, src), os.path.join(out_dir, dst))
     print("\n".join(md))
@@ -482,7 +597,7 @@ def report(run, out_dir):
 def check(run):
     """Smoke check: every benchmark that ran produced numbers."""
     bad = []
-    for sub in ("rx", "xdp"):
+    for sub in ("rx", "xdp", "sweep", "write"):
         rows = load_if(os.path.join(run, sub, "rx.tsv"))
         if not rows:
             bad.append(f"{sub}: no results")
@@ -518,6 +633,13 @@ def check(run):
     for kind, m in pr.items():
         if not all(m[k_] > 0 for k_ in ("ours_ns", "capi_ns", "etherparse_ns")):
             bad.append(f"parse {kind}: {m}")
+    for kind, keys in (("micro-xcore", ("raw_ns", "minv3_ns", "capi_ns", "fill_ns")), ("micro-xdp", ("v3_ns", "xdp_ns"))):
+        got = read_micro(os.path.join(run, "micro.txt"), kind)
+        if not got:
+            bad.append(f"{kind}: no RESULT line")
+        for size, m in got.items():
+            if not all(m.get(k_, 0) > 0 for k_ in keys):
+                bad.append(f"{kind} {size}: {m}")
     for b in bad:
         print("bench-smoke: " + b)
     return not bad

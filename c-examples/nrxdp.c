@@ -1,12 +1,17 @@
 /* nrxdp - receive or send with AF_XDP through netring.
  *
  *   nrxdp -i IFACE [-q QUEUE | -a] [-m native|generic] [-c COUNT] [-Q]
+ *         [-L LATENCY_US] [-b BUSY_POLL_US]
  *       Receive on one queue (default 0) or all queues (-a, one socket per
  *       queue over a shared UMEM) with netring's built-in XDP program.
+ *       -L: latency budget of the batching wait (max_latency_us, default
+ *       50000); -b: busy polling for a dedicated core (busy_poll_us, with
+ *       SO_PREFER_BUSY_POLL and a budget of 64).
  *       Prints one line per frame unless -Q; stops after COUNT frames or on
  *       SIGINT/SIGTERM; then prints on stderr
- *         RESULT packets=<n> drops=<n>
- *       (drops = kernel rx_dropped + rx_ring_full).
+ *         RESULT packets=<n> drops=<n> batches=<n> kicks=<n> fill_empty=<n>
+ *       (drops = kernel rx_dropped + rx_ring_full; batches handed out,
+ *       wake-up syscalls, and the kernel's rx_fill_ring_empty_descs).
  *
  *   nrxdp --tx -i IFACE [-q QUEUE] [-n COUNT] [-l LEN] [-t SECONDS]
  *       Send COUNT frames (default: unlimited) of LEN bytes (default 60) to
@@ -60,7 +65,7 @@ static double now_s(void)
 static void usage(const char *prog)
 {
     fprintf(stderr,
-            "usage: %s -i IFACE [-q QUEUE | -a] [-m native|generic] [-c COUNT] [-Q]\n"
+            "usage: %s -i IFACE [-q QUEUE | -a] [-m native|generic] [-c COUNT] [-Q] [-L LATENCY_US] [-b BUSY_POLL_US]\n"
             "       %s --tx -i IFACE [-q QUEUE] [-n COUNT] [-l LEN] [-t SECONDS]\n",
             prog, prog);
 }
@@ -88,7 +93,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     int c;
-    while ((c = getopt_long(argc, argv, "i:q:am:c:Qn:l:t:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "i:q:am:c:Qn:l:t:L:b:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'i': ifname = optarg; break;
         case 'q': queue = (unsigned)strtoul(optarg, NULL, 0); break;
@@ -104,6 +109,12 @@ int main(int argc, char **argv)
         case 'l': len = (unsigned)strtoul(optarg, NULL, 0); break;
         case 't': seconds = strtod(optarg, NULL); break;
         case 'T': tx = 1; break;
+        case 'L': cfg.max_latency_us = (uint32_t)strtoul(optarg, NULL, 0); break;
+        case 'b':
+            cfg.busy_poll_us = (uint32_t)strtoul(optarg, NULL, 0);
+            cfg.prefer_busy_poll = cfg.busy_poll_us > 0;
+            cfg.busy_poll_budget = cfg.busy_poll_us > 0 ? 64 : 0;
+            break;
         default: usage(argv[0]); return c == 'h' ? 0 : 2;
         }
     }
@@ -190,8 +201,9 @@ int main(int argc, char **argv)
     nr_xdp_stats total;
     memset(&total, 0, sizeof(total));
     nr_xdp_get_stats(g_xdp, &total, NULL);
-    fprintf(stderr, "RESULT packets=%llu drops=%llu\n", st.packets,
-            (unsigned long long)(total.rx_dropped + total.rx_ring_full));
+    fprintf(stderr, "RESULT packets=%llu drops=%llu batches=%llu kicks=%llu fill_empty=%llu\n", st.packets,
+            (unsigned long long)(total.rx_dropped + total.rx_ring_full), (unsigned long long)total.rx_batches,
+            (unsigned long long)total.kicks, (unsigned long long)total.rx_fill_ring_empty);
     nr_xdp_close(g_xdp);
     return status;
 }

@@ -1842,11 +1842,43 @@ typedef struct nr_xdp_config {
    */
   uint32_t batch_size;
   /**
-   * Longest sleep of the adaptive idle wait while traffic flows, in
-   * microseconds (after 50 ms without traffic the wait blocks in poll());
-   * 0 = always poll(). Default 1000.
+   * The batching wait while traffic flows: 0 = off (always poll(), the
+   * receive path wakes the consumer every few frames); any other value =
+   * on (each sleep is sized by max_latency_us, the observed rate and the
+   * ring's free space; the value itself no longer bounds it). Default
+   * 1000 (on).
    */
   uint32_t idle_sleep_us;
+  /**
+   * Latency budget of the batching wait, in microseconds: while traffic
+   * flows, the longest a frame waits in the RX ring before the consumer
+   * looks (at most 50 ms, the interface check period, either way). The
+   * wait sleeps until about a quarter of the RX ring can have filled at
+   * the observed rate, within this budget: one wake-up per few hundred
+   * frames, like a TPACKET_V3 block. After max(50 ms, 2 budgets)
+   * without a frame it blocks in poll() (no CPU at idle). Default 50000
+   * (below nr_capture_config's 60 ms block timeout). At least 50.
+   */
+  uint32_t max_latency_us;
+  /**
+   * Busy polling, for a core dedicated to this queue (real NICs): 0
+   * (default) = off. Otherwise SO_BUSY_POLL in microseconds, and waits
+   * spin on the RX ring and drive the NIC's receive path with
+   * recvfrom(MSG_DONTWAIT) instead of sleeping: lowest latency, 100 % of
+   * that core while waiting.
+   */
+  uint32_t busy_poll_us;
+  /**
+   * With busy_poll_us: SO_BUSY_POLL_BUDGET, frames per busy-poll round
+   * (0 = kernel default; above 64 needs CAP_NET_ADMIN).
+   */
+  uint16_t busy_poll_budget;
+  /**
+   * With busy_poll_us: SO_PREFER_BUSY_POLL (the NIC's interrupts stay
+   * off while the application polls; see the kernel's
+   * napi_defer_hard_irqs / gro_flush_timeout).
+   */
+  bool prefer_busy_poll;
 } nr_xdp_config;
 
 /**
@@ -2019,8 +2051,9 @@ int nr_xdp_get_info(const struct nr_xdp *xdp, struct nr_xdp_info *out);
  * (nr_xdp_stats.rx_refused). A nr_batch_for_each() callback must not
  * release the batch or close the handle.
  *
- * While frames flow, an empty ring is waited out with short sleeps (50 µs
- * growing to idle_sleep_us) instead of sleeping on the socket; after
+ * While frames flow, an empty ring is waited out with one sleep sized from
+ * the observed rate and the ring's free space, within
+ * nr_xdp_config.max_latency_us (instead of sleeping on the socket); after
  * 50 ms without a frame the wait blocks in poll() and costs no CPU (in
  * 50 ms slices that re-check the interface: an AF_XDP socket is not woken
  * when its interface is removed).

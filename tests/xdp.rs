@@ -161,6 +161,64 @@ fn rx_auto_many_frames_exact_count() {
     assert_eq!(st.rx_refused, 0);
 }
 
+/// Frames sent in bursts with pauses (so the batching wait sleeps, wakes
+/// on a full quarter ring, and falls back to poll() in the pauses) arrive
+/// exactly, in order, byte-exact, whatever the wait mode.
+fn rx_exact_with(cfg: XdpConfig) {
+    let net = Net::new();
+    const N: u32 = 6_000;
+    let (got, st) = net.enter(|| {
+        let mut xdp = Xdp::open(&net.a, 0, &cfg).unwrap();
+        let tx = common::Sender::open(&net.b);
+        std::thread::scope(|s| {
+            let h = s.spawn(|| {
+                for i in 0..N {
+                    tx.send(&frame(60 + (i as usize % 1455), i, OTHER_MAC));
+                    if i % 1500 == 1499 {
+                        std::thread::sleep(Duration::from_millis(120));
+                    }
+                }
+            });
+            let got = collect(&mut xdp, N as usize, Duration::from_secs(30));
+            h.join().unwrap();
+            (got, xdp.stats().unwrap())
+        })
+    });
+    let drops = st.rx_dropped + st.rx_ring_full;
+    assert_eq!(got.len() as u64 + drops, u64::from(N), "{st:?}");
+    let mut last = None;
+    for (_, f) in &got {
+        let s = frame_seq(f).unwrap();
+        assert!(last.is_none_or(|l| s > l), "order");
+        last = Some(s);
+        assert_eq!(f, &frame(60 + (s as usize % 1455), s, OTHER_MAC));
+    }
+    assert_eq!(st.rx_refused, 0);
+}
+
+#[test]
+fn rx_batching_wait_short_latency_budget_exact_count() {
+    rx_exact_with(XdpConfig {
+        max_latency: Duration::from_micros(200),
+        ..XdpConfig::default()
+    });
+}
+
+#[test]
+fn rx_batching_wait_default_budget_exact_count() {
+    rx_exact_with(XdpConfig::default());
+}
+
+#[test]
+fn rx_busy_poll_exact_count() {
+    rx_exact_with(XdpConfig {
+        busy_poll_us: 50,
+        prefer_busy_poll: true,
+        busy_poll_budget: 64,
+        ..XdpConfig::default()
+    });
+}
+
 /// An independent receiver on the peer: a plain AF_PACKET socket.
 struct Receiver {
     fd: OwnedFd,

@@ -37,6 +37,18 @@ impl<'a> SyntheticBatch<'a> {
         Ok(SyntheticBatch { b, engine })
     }
 
+    /// Wrap `block` without walking it first (the cross-CPU micro
+    /// benchmark must not pull the block into this CPU's cache before the
+    /// timed walk). A malformed block is reported by the walk itself, as
+    /// from a ring.
+    pub fn new_unverified(block: &'a [u8]) -> SyntheticBatch<'a> {
+        let engine = Box::into_raw(Box::new(SyntheticBlock::new(block)));
+        let b = batch::new(Owner::Synthetic(engine.cast::<SyntheticBlock<'static>>()));
+        // SAFETY: b is a fresh batch whose engine holds its block.
+        unsafe { batch::arm(b) };
+        SyntheticBatch { b, engine }
+    }
+
     /// The batch, for `nr_batch_for_each` / `nr_batch_fill` /
     /// `nr_batch_len`. Do not release it: [`SyntheticBatch::rearm`] after
     /// a release makes it live again.

@@ -133,10 +133,34 @@ pub struct nr_xdp_config {
     pub need_wakeup: bool,
     /// Most frames per batch. Default 256.
     pub batch_size: u32,
-    /// Longest sleep of the adaptive idle wait while traffic flows, in
-    /// microseconds (after 50 ms without traffic the wait blocks in poll());
-    /// 0 = always poll(). Default 1000.
+    /// The batching wait while traffic flows: 0 = off (always poll(), the
+    /// receive path wakes the consumer every few frames); any other value =
+    /// on (each sleep is sized by max_latency_us, the observed rate and the
+    /// ring's free space; the value itself no longer bounds it). Default
+    /// 1000 (on).
     pub idle_sleep_us: u32,
+    /// Latency budget of the batching wait, in microseconds: while traffic
+    /// flows, the longest a frame waits in the RX ring before the consumer
+    /// looks (at most 50 ms, the interface check period, either way). The
+    /// wait sleeps until about a quarter of the RX ring can have filled at
+    /// the observed rate, within this budget: one wake-up per few hundred
+    /// frames, like a TPACKET_V3 block. After max(50 ms, 2 budgets)
+    /// without a frame it blocks in poll() (no CPU at idle). Default 50000
+    /// (below nr_capture_config's 60 ms block timeout). At least 50.
+    pub max_latency_us: u32,
+    /// Busy polling, for a core dedicated to this queue (real NICs): 0
+    /// (default) = off. Otherwise SO_BUSY_POLL in microseconds, and waits
+    /// spin on the RX ring and drive the NIC's receive path with
+    /// recvfrom(MSG_DONTWAIT) instead of sleeping: lowest latency, 100 % of
+    /// that core while waiting.
+    pub busy_poll_us: u32,
+    /// With busy_poll_us: SO_BUSY_POLL_BUDGET, frames per busy-poll round
+    /// (0 = kernel default; above 64 needs CAP_NET_ADMIN).
+    pub busy_poll_budget: u16,
+    /// With busy_poll_us: SO_PREFER_BUSY_POLL (the NIC's interrupts stay
+    /// off while the application polls; see the kernel's
+    /// napi_defer_hard_irqs / gro_flush_timeout).
+    pub prefer_busy_poll: bool,
 }
 
 impl nr_xdp_config {
@@ -158,6 +182,10 @@ impl nr_xdp_config {
             need_wakeup: true,
             batch_size: d.batch_size,
             idle_sleep_us: d.idle_sleep_max.as_micros() as u32,
+            max_latency_us: d.max_latency.as_micros() as u32,
+            busy_poll_us: d.busy_poll_us,
+            busy_poll_budget: d.busy_poll_budget,
+            prefer_busy_poll: d.prefer_busy_poll,
         }
     }
 }
@@ -240,6 +268,10 @@ unsafe fn config_from_c(p: *const nr_xdp_config) -> Result<XdpConfig, Error> {
         need_wakeup: at!(bool, need_wakeup),
         batch_size: at!(u32, batch_size),
         idle_sleep_max: Duration::from_micros(u64::from(at!(u32, idle_sleep_us))),
+        max_latency: Duration::from_micros(u64::from(at!(u32, max_latency_us))),
+        busy_poll_us: at!(u32, busy_poll_us),
+        busy_poll_budget: at!(u16, busy_poll_budget),
+        prefer_busy_poll: at!(bool, prefer_busy_poll),
         ..XdpConfig::default()
     })
 }
@@ -514,8 +546,9 @@ pub unsafe extern "C" fn nr_xdp_get_info(xdp: *const nr_xdp, out: *mut nr_xdp_in
 /// (nr_xdp_stats.rx_refused). A nr_batch_for_each() callback must not
 /// release the batch or close the handle.
 ///
-/// While frames flow, an empty ring is waited out with short sleeps (50 µs
-/// growing to idle_sleep_us) instead of sleeping on the socket; after
+/// While frames flow, an empty ring is waited out with one sleep sized from
+/// the observed rate and the ring's free space, within
+/// nr_xdp_config.max_latency_us (instead of sleeping on the socket); after
 /// 50 ms without a frame the wait blocks in poll() and costs no CPU (in
 /// 50 ms slices that re-check the interface: an AF_XDP socket is not woken
 /// when its interface is removed).

@@ -200,8 +200,8 @@ impl<'a> Iterator for PacketIter<'a> {
                 self.error = Some(Malformed::NextOffset(off));
                 self.remaining = 0;
             } else {
+                // No software prefetch (see WALK_PREFETCH below).
                 self.off = off + next;
-                prefetch_ahead(block, self.off, next);
             }
         }
         let status = rd32(hdr, h::STATUS);
@@ -276,38 +276,23 @@ pub fn malformed_error(m: Malformed) -> crate::error::Error {
     )
 }
 
-/// How far ahead of the next packet header the walk prefetches, and the
-/// largest record (header + frame) for which it does.
-const PREFETCH_AHEAD: usize = 512;
-
-/// Hint the CPU to fetch the three cache lines `PREFETCH_AHEAD` bytes past
-/// the next packet header, when records are small (`next`, this record's
-/// length, at most `PREFETCH_AHEAD`): dense small frames cost several cache
-/// lines per packet, all just written by the receive path on another CPU,
-/// and with ~100 instructions per packet the out-of-order window alone does
-/// not run far enough ahead to overlap those transfers the way a bare
-/// 8-instruction loop (bench/min_v3.c) does. Measured with 60-byte frames
-/// on veth (bench/run.sh): nrcap's CPU per packet 1.7x min_v3's without,
-/// 0.9x with. Large records are left to the hardware: prefetching inside
-/// their payload only wastes transfers (1514-byte frames got slower).
-#[inline(always)]
-fn prefetch_ahead(block: &[u8], next_hdr: usize, record: usize) {
-    #[cfg(target_arch = "x86_64")]
-    if record <= PREFETCH_AHEAD {
-        use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        let p = block.as_ptr().wrapping_add(next_hdr + PREFETCH_AHEAD);
-        // SAFETY: prefetch is a hint: it never faults and reads nothing
-        // architecturally, so any address is fine (wrapping_add keeps the
-        // pointer arithmetic itself defined); SSE is baseline on x86_64.
-        unsafe {
-            _mm_prefetch::<_MM_HINT_T0>(p.cast());
-            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64).cast());
-            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(128).cast());
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (block, next_hdr, record);
-}
+// WALK_PREFETCH: why the walk issues no software prefetch.
+//
+// The walk reads the header lines of each record in address order (and a
+// visitor usually the first line of the frame): a constant-stride stream
+// that the hardware prefetchers of current x86 cores (L1 IP-stride, L2
+// stream) follow by themselves. An earlier version prefetched three lines
+// 512 bytes ahead for records up to 512 bytes, tuned on one machine where
+// it helped 60-byte frames. Measured on another (AMD EPYC, 2 vCPUs) with
+// `micro --xcore` (a ring written by another CPU, as the kernel writes it;
+// nr_batch_for_each vs min_v3's own loop shape, medians of 250 blocks):
+// 60-byte frames 1.29-1.33x with that prefetch, 0.99-1.05x without; a
+// single line at +512 made it 2.6x; prefetching the next header exactly
+// (1514 B: 1.04-1.14x) was no better than nothing (1.00-1.07x). A fixed
+// distance is tuned to one core's latency and fill buffers; the hardware's
+// is not, so the walk leaves it to the hardware and `make bench`'s
+// frame-size sweep (60 to 9000 B, nrcap vs min_v3, goal <= 1.05x at every
+// size) checks the choice on each machine it runs on.
 
 /// The `tp_status` bits that [`PacketFlags`] carries over unchanged.
 const STATUS_FLAGS: u32 = tp::TP_STATUS_LOSING

@@ -12,11 +12,22 @@
 //! ([`Xdp::send`]) or lets the caller fill them in place
 //! ([`Xdp::tx_alloc`] / [`Xdp::tx_submit`]).
 //!
-//! Waiting: while traffic flows, an empty RX ring is waited out with short
-//! sleeps that grow from 50 µs to `idle_sleep_max` (nobody sleeps on the
-//! socket, so the receive path never has to wake the consumer); after
-//! [`ACTIVE_WINDOW`] without a frame the wait blocks in poll(2) on the
-//! sockets, so an idle consumer costs nothing.
+//! Waiting, like a TPACKET_V3 consumer that wakes once per block: while
+//! traffic flows, an empty RX ring is waited out with one sleep sized from
+//! the observed rate and the ring's free space — long enough for about a
+//! quarter of the RX ring (or of the frames the fill ring holds for the
+//! kernel) to fill, leaving room for the rate to triple meanwhile,
+//! never longer than the latency budget [`XdpConfig::max_latency`] nor the
+//! interface check period. Nobody sleeps on the socket, so the receive path
+//! never has to wake the consumer (on veth that wake-up is a cross-CPU IPI
+//! per few frames), and each wake-up takes hundreds of frames. After
+//! [`ACTIVE_WINDOW`] (or two latency budgets, the longer) without a frame
+//! the wait blocks in poll(2) on the sockets, so an idle consumer costs
+//! nothing. With [`XdpConfig::busy_poll_us`] the wait spins instead,
+//! driving the queue's NAPI context with `recvfrom(MSG_DONTWAIT)`
+//! (`SO_BUSY_POLL`, optionally `SO_PREFER_BUSY_POLL` and
+//! `SO_BUSY_POLL_BUDGET`): the choice for a core dedicated to one queue of
+//! a real NIC, lowest latency at 100 % of that core.
 
 pub mod program;
 pub mod ring;
@@ -43,14 +54,208 @@ use crate::sys::xdp as x;
 /// How long after the last received frame the wait keeps sleeping in short
 /// slices instead of blocking in poll(2).
 pub const ACTIVE_WINDOW: Duration = Duration::from_millis(50);
-/// First idle sleep of the adaptive wait.
+/// Shortest sleep of the batching wait (and the first one, before a rate
+/// is known).
 pub const IDLE_SLEEP_MIN: Duration = Duration::from_micros(50);
+/// Default [`XdpConfig::max_latency`]: below the capture's default block
+/// timeout (60 ms), so AF_XDP never holds a frame back longer than
+/// TPACKET_V3 does.
+pub const DEFAULT_MAX_LATENCY: Duration = Duration::from_millis(50);
+/// The rate estimate is refreshed at most this often.
+const RATE_WINDOW: Duration = Duration::from_millis(10);
 /// How often a wait re-checks the interface. An AF_XDP socket whose
 /// interface is removed reports nothing through poll(2) (it just never
 /// becomes readable again), so a wait blocks in slices of this length and
 /// looks the interface index up after each: a removal is reported within
 /// one period, a down interface is reported when the wait times out.
 pub const LINK_CHECK_PERIOD: Duration = Duration::from_millis(50);
+
+/// The arrival rate as the batches show it: frames taken per second of
+/// wall time, refreshed at most every [`RATE_WINDOW`]: a higher rate
+/// replaces the estimate, a lower one is averaged with it (an idle gap
+/// starts a new window, so a burst after a pause is not averaged with the
+/// pause).
+#[derive(Debug, Default, Clone, Copy)]
+struct RateMeter {
+    since: Option<Instant>,
+    frames: u64,
+    pps: f64,
+}
+
+impl RateMeter {
+    fn add(&mut self, n: u32, now: Instant, last_rx: Option<Instant>) {
+        if last_rx.is_none_or(|t| now.duration_since(t) >= ACTIVE_WINDOW) {
+            self.since = Some(now);
+            self.frames = u64::from(n);
+            return;
+        }
+        self.frames += u64::from(n);
+        let Some(since) = self.since else {
+            self.since = Some(now);
+            return;
+        };
+        let dt = now.duration_since(since);
+        if dt >= RATE_WINDOW {
+            let pps = self.frames as f64 / dt.as_secs_f64();
+            // Fast attack, slow decay: a rising rate is followed at once
+            // (an underestimate makes the next sleep overflow the ring), a
+            // falling one is averaged.
+            self.pps = if pps >= self.pps {
+                pps
+            } else {
+                0.5 * (self.pps + pps)
+            };
+            self.since = Some(now);
+            self.frames = 0;
+        }
+    }
+
+    fn pps(&self) -> Option<f64> {
+        (self.pps > 0.0).then_some(self.pps)
+    }
+}
+
+/// The batching sleep for a socket that holds `capacity` frames at `pps`
+/// frames per second: the time to fill a quarter of it (room for the rate
+/// to triple during the sleep before the kernel drops), within
+/// [`IDLE_SLEEP_MIN`] ..= `cap`.
+fn sleep_for(capacity: u32, pps: f64, cap: Duration) -> Duration {
+    let quarter = f64::from(capacity.max(4) / 4);
+    let secs = (quarter / pps.max(1.0)).min(cap.as_secs_f64());
+    Duration::from_secs_f64(secs).clamp(IDLE_SLEEP_MIN, cap.max(IDLE_SLEEP_MIN))
+}
+
+/// What an RX walk needs besides the descriptors.
+#[derive(Debug, Clone, Copy)]
+struct RxMeta {
+    frame_size: u32,
+    umem_len: u64,
+    share: (u64, u64),
+    ts_ns: u64,
+    ifindex: i32,
+    mac: [u8; 6],
+}
+
+/// The packet view of a checked frame: EtherType and packet type from the
+/// frame's first bytes (an AF_XDP descriptor carries no metadata).
+#[inline(always)]
+fn rx_packet<'a>(data: &'a [u8], meta: &RxMeta) -> Packet<'a> {
+    let protocol = if data.len() >= 14 {
+        u16::from_be_bytes([data[12], data[13]])
+    } else {
+        0
+    };
+    let pkt_type = if data.len() < 6 {
+        PacketType::Other
+    } else if data[..6] == [0xff; 6] {
+        PacketType::Broadcast
+    } else if data[0] & 1 != 0 {
+        PacketType::Multicast
+    } else if data[..6] == meta.mac {
+        PacketType::Host
+    } else {
+        PacketType::OtherHost
+    };
+    Packet {
+        data,
+        ts_ns: meta.ts_ns,
+        wire_len: data.len() as u32,
+        ifindex: meta.ifindex,
+        rxhash: 0,
+        vlan_tci: 0,
+        vlan_tpid: 0,
+        protocol,
+        pkt_type: pkt_type as u8,
+        flags: PacketFlags::empty(),
+    }
+}
+
+/// Walk `n` RX descriptors (`desc(k)` reads the k-th) from `cursor` on:
+/// each is checked against the UMEM and the socket's share before its
+/// frame is read; refused ones are skipped.
+///
+/// # Safety
+/// `umem` is valid for reads of `meta.umem_len` bytes for `'s`, and no
+/// frame a descriptor points to is written during `'s`.
+#[inline(always)]
+unsafe fn walk_descs<'s>(
+    desc: impl Fn(u32) -> x::XdpDesc,
+    n: usize,
+    umem: *const u8,
+    meta: &RxMeta,
+    cursor: &mut Cursor,
+    mut f: impl FnMut(&Packet<'s>) -> bool,
+) -> Walk {
+    if cursor.done {
+        return Walk::Done;
+    }
+    cursor.begun = true;
+    while cursor.pos < n {
+        let k = cursor.pos;
+        cursor.pos += 1;
+        let d = desc(k as u32);
+        if umem::check_desc(d.addr, d.len, meta.frame_size, meta.umem_len, meta.share).is_ok() {
+            // SAFETY: check_desc put addr..addr+len inside the UMEM; the
+            // caller's contract keeps it readable and unwritten for 's.
+            let data: &'s [u8] =
+                unsafe { std::slice::from_raw_parts(umem.add(d.addr as usize), d.len as usize) };
+            if !f(&rx_packet(data, meta)) {
+                cursor.done = cursor.pos >= n;
+                return Walk::Stopped;
+            }
+        }
+    }
+    cursor.done = true;
+    Walk::Done
+}
+
+/// The AF_XDP RX walk over memory that is not a socket (for the micro
+/// benchmark, `examples/micro.rs`): the same per-descriptor code as
+/// [`Xdp`]'s batches, over a caller's fake UMEM and descriptor array.
+///
+/// cbindgen:ignore
+#[doc(hidden)]
+pub mod synth {
+    use super::*;
+    pub use crate::sys::xdp::XdpDesc;
+
+    /// Walk `descs` over `umem` (`frame_size`-byte frames, all of them this
+    /// "socket's" RX share), calling `f` per packet like a held batch does;
+    /// returns how many packets were visited.
+    pub fn walk(
+        umem: &[u8],
+        frame_size: u32,
+        descs: &[XdpDesc],
+        mut f: impl FnMut(&Packet<'_>) -> bool,
+    ) -> usize {
+        let meta = RxMeta {
+            frame_size,
+            umem_len: umem.len() as u64,
+            share: (0, umem.len() as u64),
+            ts_ns: 1,
+            ifindex: 7,
+            mac: [2, 0, 0, 0, 0, 1],
+        };
+        let mut cursor = Cursor::START;
+        let mut n = 0usize;
+        // SAFETY: umem is a live shared borrow of umem.len() bytes for this
+        // call: readable and not written while the walk runs.
+        unsafe {
+            walk_descs(
+                |k| descs[k as usize],
+                descs.len(),
+                umem.as_ptr(),
+                &meta,
+                &mut cursor,
+                |p| {
+                    n += 1;
+                    f(p)
+                },
+            )
+        };
+        n
+    }
+}
 
 /// The interface as a wait sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,9 +332,30 @@ pub struct XdpConfig {
     pub batch_size: u32,
     /// How long [`Xdp::next_batch`] waits. Default 100 ms.
     pub poll_timeout: Duration,
-    /// Longest sleep of the adaptive idle wait while traffic flows; zero
-    /// disables it (always poll(2)). Default 1 ms.
+    /// The batching wait while traffic flows: zero disables it (always
+    /// poll(2), woken by the receive path per few frames); any other value
+    /// enables it (the length of each sleep comes from
+    /// [`XdpConfig::max_latency`], the observed rate and the ring's free
+    /// space; this value is no longer an upper bound). Default 1 ms.
     pub idle_sleep_max: Duration,
+    /// Latency budget of the batching wait: while traffic flows, the
+    /// longest a frame waits in the RX ring before the consumer looks
+    /// (also capped by [`LINK_CHECK_PERIOD`]). Longer budgets mean fewer
+    /// wake-ups at low rates; at high rates the ring's free space sets the
+    /// sleep. Default [`DEFAULT_MAX_LATENCY`] (50 ms, below the capture's
+    /// 60 ms block timeout).
+    pub max_latency: Duration,
+    /// Busy polling for a dedicated core: `SO_BUSY_POLL` in microseconds
+    /// (0 = off, the default). When set, waits spin on the RX rings and
+    /// drive the receive path with `recvfrom(MSG_DONTWAIT)` instead of
+    /// sleeping: lowest latency, and a full core while waiting.
+    pub busy_poll_us: u32,
+    /// `SO_PREFER_BUSY_POLL` (with `busy_poll_us`): the NIC's interrupts
+    /// stay masked while the application polls. Default false.
+    pub prefer_busy_poll: bool,
+    /// `SO_BUSY_POLL_BUDGET` (with `busy_poll_us`; 0 = kernel default, 8;
+    /// above 64 needs CAP_NET_ADMIN). Default 0.
+    pub busy_poll_budget: u16,
 }
 
 impl Default for XdpConfig {
@@ -150,6 +376,10 @@ impl Default for XdpConfig {
             batch_size: 256,
             poll_timeout: Duration::from_millis(100),
             idle_sleep_max: Duration::from_millis(1),
+            max_latency: DEFAULT_MAX_LATENCY,
+            busy_poll_us: 0,
+            prefer_busy_poll: false,
+            busy_poll_budget: 0,
         }
     }
 }
@@ -213,6 +443,18 @@ impl XdpConfig {
         if self.batch_size == 0 {
             return Err(Error::config(
                 "batch_size 0: a batch holds at least one frame",
+            ));
+        }
+        if self.max_latency < IDLE_SLEEP_MIN {
+            return Err(Error::config(format!(
+                "max_latency {:?} is below {IDLE_SLEEP_MIN:?} (idle_sleep_max 0 turns the \
+                 batching wait off)",
+                self.max_latency
+            )));
+        }
+        if self.busy_poll_us == 0 && (self.prefer_busy_poll || self.busy_poll_budget > 0) {
+            return Err(Error::config(
+                "prefer_busy_poll / busy_poll_budget need busy_poll_us > 0",
             ));
         }
         let rx_frames = match (self.direction, self.fill_prefill) {
@@ -361,6 +603,12 @@ pub struct Xdp {
     batch_size: u32,
     poll_timeout: Duration,
     idle_sleep_max: Duration,
+    max_latency: Duration,
+    busy_poll: bool,
+    /// RX frames one socket can take before the kernel drops: the smaller
+    /// of its RX ring and its RX frames.
+    rx_capacity: u32,
+    rate: RateMeter,
     /// Round-robin start for the next batch.
     next: usize,
     /// Socket whose RX entries are held, if any.
@@ -521,6 +769,10 @@ impl Xdp {
             batch_size: cfg.batch_size,
             poll_timeout: cfg.poll_timeout,
             idle_sleep_max: cfg.idle_sleep_max,
+            max_latency: cfg.max_latency,
+            busy_poll: cfg.busy_poll_us > 0,
+            rx_capacity: geo.rx.min(geo.rx_frames),
+            rate: RateMeter::default(),
             next: 0,
             held: None,
             batch_ts: 0,
@@ -581,6 +833,11 @@ impl Xdp {
         let mut socks = vec![first];
         for i in 1..queues.len() {
             socks.push(XskSocket::open(umem, &setup(i, 0, Some(owner)))?);
+        }
+        if cfg.busy_poll_us > 0 {
+            for s in &socks {
+                s.set_busy_poll(cfg.busy_poll_us, cfg.prefer_busy_poll, cfg.busy_poll_budget)?;
+            }
         }
         Ok(socks)
     }
@@ -700,6 +957,21 @@ impl Xdp {
         }
     }
 
+    /// How long the batching wait sleeps on an empty ring: until about a
+    /// quarter of what a socket can hold has arrived at the observed rate,
+    /// within [`IDLE_SLEEP_MIN`] ..= min(latency budget, link check
+    /// period). Before a rate is known: doubling sleeps from
+    /// [`IDLE_SLEEP_MIN`].
+    fn batching_sleep(&self) -> Duration {
+        let cap = self.max_latency.min(LINK_CHECK_PERIOD);
+        let Some(pps) = self.rate.pps() else {
+            return self
+                .idle_sleep
+                .clamp(IDLE_SLEEP_MIN, cap.max(IDLE_SLEEP_MIN));
+        };
+        sleep_for(self.rx_capacity, pps, cap)
+    }
+
     fn wait(&mut self, timeout: Option<Duration>) -> Result<Wait<(usize, u32)>> {
         let deadline = Deadline::after(timeout);
         loop {
@@ -736,12 +1008,29 @@ impl Xdp {
                 });
             }
             let remaining = deadline.remaining();
+            if self.busy_poll {
+                // A dedicated core: drive the receive path and look again.
+                for s in &self.socks {
+                    if s.has_rx() {
+                        s.busy_poll_rx();
+                    }
+                }
+                std::hint::spin_loop();
+                continue;
+            }
+            let window = ACTIVE_WINDOW.max(2 * self.max_latency);
             let active = !self.idle_sleep_max.is_zero()
-                && self.last_rx.is_some_and(|t| t.elapsed() < ACTIVE_WINDOW);
+                && self.last_rx.is_some_and(|t| t.elapsed() < window);
             if active {
                 // Sleep on the break eventfd only: the receive path does
                 // not have to wake us, and a break still does.
-                let slice = remaining.map_or(self.idle_sleep, |r| r.min(self.idle_sleep));
+                // Never past the next interface check: a removal is still
+                // reported within one check period while traffic flowed.
+                let until_check = LINK_CHECK_PERIOD
+                    .saturating_sub(self.last_link_check.elapsed())
+                    .max(IDLE_SLEEP_MIN);
+                let nap = self.batching_sleep().min(until_check);
+                let slice = remaining.map_or(nap, |r| r.min(nap));
                 let mut fds = [libc::pollfd {
                     fd: self.brk.fd(),
                     events: libc::POLLIN,
@@ -749,7 +1038,7 @@ impl Xdp {
                 }];
                 x::ppoll_ns(&mut fds, slice.as_nanos() as u64)
                     .map_err(|e| Error::os("ppoll", e))?;
-                self.idle_sleep = (self.idle_sleep * 2).min(self.idle_sleep_max);
+                self.idle_sleep = (self.idle_sleep * 2).min(self.max_latency);
                 continue;
             }
             // Idle: block on every socket and the break eventfd.
@@ -813,7 +1102,9 @@ impl Xdp {
                 self.socks[i].hold(n);
                 self.held = Some(i);
                 self.batch_seq += 1;
-                self.last_rx = Some(Instant::now());
+                let now = Instant::now();
+                self.rate.add(n, now, self.last_rx);
+                self.last_rx = Some(now);
                 self.batch_ts = SystemTime::now()
                     .duration_since(SystemTime::UNIX_EPOCH)
                     .map_or(0, |d| d.as_nanos() as u64);
@@ -834,70 +1125,36 @@ impl Xdp {
         self.batch_seq
     }
 
-    fn packet(&self, addr: u64, len: u32) -> Packet<'_> {
-        // SAFETY: (addr, len) passed check_desc for a held descriptor; the
-        // frame stays user-owned until release_held, which needs &mut self.
-        let data = unsafe { self.umem.bytes(addr, len) };
-        let protocol = if data.len() >= 14 {
-            u16::from_be_bytes([data[12], data[13]])
-        } else {
-            0
-        };
-        let pkt_type = if data.len() < 6 {
-            PacketType::Other
-        } else if data[..6] == [0xff; 6] {
-            PacketType::Broadcast
-        } else if data[0] & 1 != 0 {
-            PacketType::Multicast
-        } else if data[..6] == self.mac {
-            PacketType::Host
-        } else {
-            PacketType::OtherHost
-        };
-        Packet {
-            data,
-            ts_ns: self.batch_ts,
-            wire_len: len,
-            ifindex: self.ifindex,
-            rxhash: 0,
-            vlan_tci: 0,
-            vlan_tpid: 0,
-            protocol,
-            pkt_type: pkt_type as u8,
-            flags: PacketFlags::empty(),
-        }
-    }
-
     /// The one walk over held RX descriptors, from `cursor` on: each
     /// descriptor is checked against the UMEM before its frame is read;
     /// refused ones are skipped (and counted on release).
     #[inline(always)]
-    fn walk_from<'s>(
-        &'s self,
-        cursor: &mut Cursor,
-        mut f: impl FnMut(&Packet<'s>) -> bool,
-    ) -> Walk {
+    fn walk_from<'s>(&'s self, cursor: &mut Cursor, f: impl FnMut(&Packet<'s>) -> bool) -> Walk {
         let Some(i) = self.held else {
             return Walk::Done;
         };
-        if cursor.done {
-            return Walk::Done;
-        }
-        cursor.begun = true;
         let s = &self.socks[i];
-        let n = s.held as usize;
-        while cursor.pos < n {
-            let k = cursor.pos;
-            cursor.pos += 1;
-            if let Ok((addr, len)) = s.held_desc(&self.umem, k as u32) {
-                if !f(&self.packet(addr, len)) {
-                    cursor.done = cursor.pos >= n;
-                    return Walk::Stopped;
-                }
-            }
+        let meta = RxMeta {
+            frame_size: self.umem.frame_size(),
+            umem_len: self.umem.len(),
+            share: s.rx_share(),
+            ts_ns: self.batch_ts,
+            ifindex: self.ifindex,
+            mac: self.mac,
+        };
+        // SAFETY: the UMEM mapping is live for 's and `umem_len` bytes long;
+        // the held descriptors' frames are user-owned until release_held,
+        // which needs &mut self.
+        unsafe {
+            walk_descs(
+                |k| s.held_raw(k),
+                s.held as usize,
+                self.umem.as_ptr(),
+                &meta,
+                cursor,
+                f,
+            )
         }
-        cursor.done = true;
-        Walk::Done
     }
 
     /// The next batch, waiting up to the configured `poll_timeout`.
@@ -1160,6 +1417,128 @@ mod tests {
         };
         let g = c.geometry(1).unwrap();
         assert_eq!((g.rx_frames, g.tx_frames, g.fill), (100, 156, 128));
+    }
+
+    #[test]
+    fn batching_sleep_half_fills_the_ring_within_the_budget() {
+        let cap = Duration::from_millis(50);
+        let near = |d: Duration, us: u64| d.as_micros().abs_diff(u128::from(us)) <= 1;
+        // 4096 frames at 1 Mpps: 1024 frames take 1.024 ms.
+        assert!(near(sleep_for(4096, 1e6, cap), 1024));
+        // Slow traffic: the budget, not the ring, sets the sleep.
+        assert_eq!(sleep_for(4096, 100.0, cap), cap);
+        assert_eq!(
+            sleep_for(4096, 100.0, Duration::from_millis(5)),
+            Duration::from_millis(5)
+        );
+        // Very fast traffic or a tiny ring: never below the floor.
+        assert_eq!(sleep_for(64, 1e9, cap), IDLE_SLEEP_MIN);
+        // A budget below the floor still sleeps the floor.
+        assert_eq!(
+            sleep_for(4096, 1e3, Duration::from_micros(10)),
+            IDLE_SLEEP_MIN
+        );
+    }
+
+    #[test]
+    fn rate_meter_follows_batches_and_restarts_after_a_pause() {
+        let t0 = Instant::now();
+        let mut m = RateMeter::default();
+        assert_eq!(m.pps(), None);
+        let mut last = None;
+        // 100 frames every millisecond for 30 ms: 100 kpps.
+        for i in 0..=30u64 {
+            let now = t0 + Duration::from_millis(i);
+            m.add(100, now, last);
+            last = Some(now);
+        }
+        let pps = m.pps().unwrap();
+        assert!((90e3..=110e3).contains(&pps), "{pps}");
+        // Twice the rate: followed at once; half: averaged.
+        let mut fast = m;
+        let mut t = t0 + Duration::from_millis(30);
+        for _ in 0..10 {
+            t += Duration::from_millis(1);
+            fast.add(200, t, Some(t - Duration::from_millis(1)));
+        }
+        assert!(fast.pps().unwrap() > 180e3, "{:?}", fast.pps());
+        let mut slow = m;
+        let mut t = t0 + Duration::from_millis(30);
+        for _ in 0..10 {
+            t += Duration::from_millis(1);
+            slow.add(50, t, Some(t - Duration::from_millis(1)));
+        }
+        let p = slow.pps().unwrap();
+        assert!((60e3..90e3).contains(&p), "{p}");
+        // After a pause the next batch starts a new window; the old rate
+        // stays the estimate until the window is long enough.
+        let later = t0 + Duration::from_secs(1);
+        m.add(5, later, last);
+        assert_eq!(m.pps(), Some(pps));
+        assert_eq!(m.frames, 5);
+    }
+
+    #[test]
+    fn latency_and_busy_poll_configs_are_checked() {
+        let e = |c: XdpConfig| c.validate(1).unwrap_err().message().to_owned();
+        assert!(
+            e(XdpConfig {
+                max_latency: Duration::from_micros(10),
+                ..Default::default()
+            })
+            .contains("max_latency")
+        );
+        assert!(
+            e(XdpConfig {
+                prefer_busy_poll: true,
+                ..Default::default()
+            })
+            .contains("busy_poll_us")
+        );
+        assert!(
+            XdpConfig {
+                busy_poll_us: 50,
+                prefer_busy_poll: true,
+                busy_poll_budget: 64,
+                ..Default::default()
+            }
+            .validate(1)
+            .is_ok()
+        );
+        assert!(XdpConfig::default().max_latency <= Duration::from_millis(60));
+    }
+
+    #[test]
+    fn synthetic_walk_checks_every_descriptor() {
+        let fs = 2048usize;
+        let mut umem = vec![0u8; 4 * fs];
+        umem[256..256 + 6].copy_from_slice(&[0xff; 6]);
+        umem[256 + 12..256 + 14].copy_from_slice(&0x0800u16.to_be_bytes());
+        let d = |addr: usize, len: u32| synth::XdpDesc {
+            addr: addr as u64,
+            len,
+            options: 0,
+        };
+        let descs = [
+            d(256, 60),           // ok
+            d(fs + 2000, 100),    // runs past its chunk: skipped
+            d(100 * fs, 60),      // outside the UMEM: skipped
+            d(2 * fs, fs as u32), // a whole chunk: ok
+            d(3 * fs + 8, 0),     // empty: skipped
+        ];
+        let mut got = Vec::new();
+        let n = synth::walk(&umem, fs as u32, &descs, |p| {
+            got.push((p.data.len(), p.protocol, p.pkt_type));
+            true
+        });
+        assert_eq!(n, 2);
+        assert_eq!(
+            got,
+            vec![
+                (60, 0x0800, PacketType::Broadcast as u8),
+                (fs, 0, PacketType::OtherHost as u8)
+            ]
+        );
     }
 
     #[test]

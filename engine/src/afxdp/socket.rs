@@ -286,6 +286,47 @@ impl XskSocket {
         self.zero_copy
     }
 
+    /// Busy polling on this socket: `SO_PREFER_BUSY_POLL` (if `prefer`),
+    /// `SO_BUSY_POLL` = `us` and `SO_BUSY_POLL_BUDGET` = `budget` (if not
+    /// 0). The error names the option (and the capability it may need).
+    pub fn set_busy_poll(&self, us: u32, prefer: bool, budget: u16) -> Result<()> {
+        use crate::sys::sockopt as so;
+        let sol = libc::SOL_SOCKET;
+        let opt = |name, v: i32, what: String| {
+            sock::setsockopt(&self.fd, sol, name, &v)
+                .map_err(|e| Error::os_needing(what, e, &["CAP_NET_ADMIN"]))
+        };
+        if prefer {
+            opt(
+                so::SO_PREFER_BUSY_POLL,
+                1,
+                "prefer_busy_poll: setsockopt(SO_PREFER_BUSY_POLL)".into(),
+            )?;
+        }
+        opt(
+            so::SO_BUSY_POLL,
+            us as i32,
+            format!("busy_poll_us {us}: setsockopt(SO_BUSY_POLL)"),
+        )?;
+        if budget > 0 {
+            opt(
+                so::SO_BUSY_POLL_BUDGET,
+                i32::from(budget),
+                format!(
+                    "busy_poll_budget {budget}: setsockopt(SO_BUSY_POLL_BUDGET) (above 64 needs CAP_NET_ADMIN)"
+                ),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Drive the receive path once from this thread: `recvfrom(MSG_DONTWAIT)`,
+    /// which busy-polls the queue's NAPI context when `SO_BUSY_POLL` is set
+    /// (not counted as a kick).
+    pub fn busy_poll_rx(&self) {
+        let _ = x::kick_rx(self.fd());
+    }
+
     /// Whether this socket has an RX ring.
     pub fn has_rx(&self) -> bool {
         self.rx.is_some()
@@ -325,6 +366,20 @@ impl XskSocket {
     pub fn hold(&mut self, n: u32) {
         self.held = n;
         self.counters.rx_batches += 1;
+    }
+
+    /// The `i`-th held descriptor, unchecked (the walk checks it).
+    #[inline(always)]
+    pub fn held_raw(&self, i: u32) -> XdpDesc {
+        match self.rx.as_ref() {
+            Some(rx) => rx.read(i),
+            None => XdpDesc::default(),
+        }
+    }
+
+    /// This socket's RX share of the UMEM: chunk addresses lo..hi.
+    pub fn rx_share(&self) -> (u64, u64) {
+        self.rx_share
     }
 
     /// The `i`-th held descriptor, checked: `Ok((addr, len))` or the

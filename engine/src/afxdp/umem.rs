@@ -17,7 +17,7 @@ impl Umem {
     /// Map `frame_count` frames of `frame_size` bytes.
     pub fn new(frame_size: u32, frame_count: u32) -> Result<Umem> {
         let len = frame_size as usize * frame_count as usize;
-        let map = XdpMap::anonymous(len).map_err(|e| {
+        let map = XdpMap::anonymous_huge(len).map_err(|e| {
             Error::os(
                 format!(
                     "mmap of the UMEM ({frame_count} frames x {frame_size} bytes, {} MiB)",

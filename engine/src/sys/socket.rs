@@ -316,6 +316,38 @@ impl Mmap {
         Self::checked(p, len)
     }
 
+    /// A fresh anonymous read-write mapping advised for transparent huge
+    /// pages (`MADV_HUGEPAGE`, effective when THP is `madvise` or `always`;
+    /// ignored otherwise), populated afterwards so the advice applies to
+    /// the first faults. For an AF_XDP UMEM, whose frames are a page apart:
+    /// with 4 KiB pages every frame is its own TLB entry.
+    pub fn anonymous_huge(len: usize) -> io::Result<Mmap> {
+        // SAFETY: a fresh anonymous mapping at a kernel-chosen address.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        let m = Self::checked(p, len)?;
+        // SAFETY: advice and population on our own fresh mapping of `len`
+        // bytes; neither changes its contents (zero pages either way).
+        unsafe {
+            libc::madvise(m.ptr.cast(), len, libc::MADV_HUGEPAGE);
+            if libc::madvise(m.ptr.cast(), len, libc::MADV_POPULATE_WRITE) != 0 {
+                // Before Linux 5.14: fault every page in by hand.
+                for off in (0..len).step_by(4096) {
+                    m.ptr.add(off).write_volatile(0);
+                }
+            }
+        }
+        Ok(m)
+    }
+
     /// Start of the mapping.
     pub fn as_ptr(&self) -> *mut u8 {
         self.ptr
