@@ -177,6 +177,31 @@ private:
     nr_packet p_;
 };
 
+// ---------------------------------------------------------------- parse
+
+/// What nr_packet_parse() found in a packet (offsets into packet::data(),
+/// no copy). `status` is NR_PARSE_COMPLETE, _TRUNCATED or _MALFORMED; a
+/// truncated or malformed packet is not an error. See netring.h's "Header
+/// parsing" section for every field.
+using layers = nr_layers;
+
+/// Parse `p`'s headers. Throws netring::error on a bad argument only.
+inline layers parse(const packet &p)
+{
+    layers l{};
+    l.size = sizeof l;
+    detail::check(nr_packet_parse(&p.raw(), &l));
+    return l;
+}
+
+/// noexcept twin of parse(): the status, `*out` filled on NR_OK.
+inline int try_parse(const packet &p, layers *out) noexcept
+{
+    *out = layers{};
+    out->size = sizeof *out;
+    return nr_packet_parse(&p.raw(), out);
+}
+
 // ---------------------------------------------------------------- batch
 
 /// A held batch. Releases itself when destroyed (or with release()).

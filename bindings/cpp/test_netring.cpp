@@ -88,6 +88,27 @@ std::string tmpfile_path(const char *tag)
 
 void unit_tests()
 {
+    test("parse: Ethernet/IPv4/UDP offsets and fields", [] {
+        const std::uint8_t f[] = {
+            0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00,        // Ethernet
+            0x45, 0, 0, 32, 0x12, 0x34, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, // IPv4
+            10, 0, 0, 2, 0x04, 0xd2, 0x00, 0x35, 0, 12, 0, 0,              // UDP 1234 -> 53
+            'a', 'b', 'c', 'd',
+        };
+        nr_packet raw{};
+        raw.data = f;
+        raw.caplen = raw.len = sizeof f;
+        netring::packet p(raw);
+        netring::layers l = netring::parse(p);
+        CHECK(l.status == NR_PARSE_COMPLETE && l.l3 == NR_L3_IPV4 && l.l4 == NR_L4_UDP);
+        CHECK(l.net_off == 14 && l.transport_off == 34 && l.payload_off == 42 && l.payload_len == 4);
+        CHECK(l.src_port == 1234 && l.dst_port == 53 && l.ttl == 64);
+        raw.caplen = 20;
+        raw.flags = NR_PKT_TRUNCATED;
+        netring::layers t;
+        CHECK(netring::try_parse(netring::packet(raw), &t) == NR_OK);
+        CHECK(t.status == NR_PARSE_TRUNCATED && t.stop_layer == NR_LAYER_NETWORK);
+    });
     test("handles are move-only", [] {
         CHECK(!std::is_copy_constructible<netring::capture>::value);
         CHECK(!std::is_copy_assignable<netring::batch>::value);
