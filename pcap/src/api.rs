@@ -434,7 +434,7 @@ pub unsafe extern "C" fn pcap_activate(p: *mut Pcap) -> c_int {
                 }
                 let l = pc.live();
                 match live::activate(l) {
-                    Ok(()) => {
+                    Ok(warning) => {
                         if let Some(cap) = l.cap.as_ref() {
                             let b = cap.breaker();
                             if pc.brk_flag.load(Ordering::Acquire) {
@@ -444,6 +444,12 @@ pub unsafe extern "C" fn pcap_activate(p: *mut Pcap) -> c_int {
                         }
                         if let Some(r) = real::try_get() {
                             shadow_activate(l, r);
+                        }
+                        // libpcap 1.10 writes the promiscuous-mode warning
+                        // of "any" into errbuf, then loses its status
+                        // (create_ring resets it): activation returns 0.
+                        if let Some(w) = warning {
+                            pc.set_err(&w);
                         }
                         0
                     }

@@ -865,6 +865,7 @@ impl Xdp {
             protocol,
             pkt_type: pkt_type as u8,
             flags: PacketFlags::empty(),
+            hw: crate::packet::HwAddr::default(),
         }
     }
 
