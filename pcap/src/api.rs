@@ -382,8 +382,10 @@ fn shadow_activate(l: &mut Live, r: &Real) {
     if l.shadow.is_null() {
         return;
     }
-    let Some(cap) = l.cap.as_ref() else { return };
-    let ifindex = cap.ifindex();
+    if !l.activated {
+        return;
+    }
+    let ifindex = l.ifindex;
     // SAFETY: the shadow is a live, not yet activated real handle.
     let st = unsafe {
         (r.pcap_set_snaplen)(l.shadow, l.snapshot as c_int);
@@ -435,8 +437,12 @@ pub unsafe extern "C" fn pcap_activate(p: *mut Pcap) -> c_int {
                 let l = pc.live();
                 match live::activate(l) {
                     Ok(warning) => {
-                        if let Some(cap) = l.cap.as_ref() {
-                            let b = cap.breaker();
+                        let b = match (l.cap.as_ref(), l.xdp.as_ref()) {
+                            (Some(cap), _) => Some(cap.breaker()),
+                            (None, Some(x)) => Some(x.breaker()),
+                            _ => None,
+                        };
+                        if let Some(b) = b {
                             if pc.brk_flag.load(Ordering::Acquire) {
                                 b.break_loop();
                             }

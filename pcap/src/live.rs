@@ -9,9 +9,10 @@ use std::ffi::{c_int, c_void};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use netring_engine::afxdp::AttachMode;
 use netring_engine::{
-    BpfInsn, Capture, CaptureConfig, ErrorKind, Fanout, FanoutFlags, FanoutMode, Injector,
-    InjectorConfig, Packet, PacketFlags, Wait,
+    BpfInsn, Capture, CaptureConfig, Cursor, ErrorKind, Fanout, FanoutFlags, FanoutMode, HeldBatch,
+    Injector, InjectorConfig, Packet, PacketFlags, Wait, Xdp, XdpConfig, XdpStats,
 };
 
 use crate::bpf::{self, Aux};
@@ -131,6 +132,17 @@ pub struct Live {
     /// Index of `lo` (outgoing frames on it are dropped: they are seen
     /// again as incoming), -1 when unknown.
     pub lo_ifindex: i32,
+    /// The AF_XDP engine (`NETRING_PCAP_ENGINE=xdp...`), instead of `cap`.
+    pub xdp: Option<Xdp>,
+    /// Position inside the held AF_XDP batch, kept across calls.
+    pub xdp_cursor: Cursor,
+    /// The AF_XDP statistics last read (served from inside a callback,
+    /// while the engine is out of the handle).
+    pub xdp_stats: (XdpStats, u64),
+    /// Interface index of the capture (0 for `any`).
+    pub ifindex: i32,
+    /// Activated on the AF_XDP engine.
+    pub on_xdp: bool,
 }
 
 impl Live {
@@ -160,6 +172,11 @@ impl Live {
             stat: (0, 0),
             cooked: dev == "any",
             lo_ifindex: -1,
+            xdp: None,
+            xdp_cursor: Cursor::START,
+            xdp_stats: (XdpStats::default(), 0),
+            ifindex: 0,
+            on_xdp: false,
         }
     }
 
@@ -276,6 +293,63 @@ pub fn parse_fanout(s: &str) -> Result<Fanout, String> {
     Ok(Fanout { group, mode, flags })
 }
 
+/// The engine `NETRING_PCAP_ENGINE` selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// TPACKET_V3 (the default).
+    AfPacket,
+    /// AF_XDP on one queue (None: every RX queue), attached natively,
+    /// generically or whichever works.
+    Xdp(Option<u32>, AttachMode),
+}
+
+/// `NETRING_PCAP_ENGINE`: `afpacket` (or empty), `libpcap` (handled by
+/// [`serves`]), `xdp[:QUEUE][:native|generic]`.
+pub fn parse_engine(v: &str) -> Result<Engine, String> {
+    let bad = || {
+        format!(
+            "NETRING_PCAP_ENGINE='{v}': expected afpacket (default), libpcap, or \
+             xdp[:QUEUE][:native|generic] (examples: xdp, xdp:0, xdp:generic, xdp:2:native)"
+        )
+    };
+    match v {
+        "" | "afpacket" | "libpcap" => return Ok(Engine::AfPacket),
+        _ => {}
+    }
+    let mut it = v.split(':');
+    if it.next() != Some("xdp") {
+        return Err(bad());
+    }
+    let (mut queue, mut attach) = (None, AttachMode::Auto);
+    let mut seen_attach = false;
+    for part in it {
+        if seen_attach {
+            return Err(bad());
+        }
+        match part {
+            "native" => {
+                attach = AttachMode::Native;
+                seen_attach = true;
+            }
+            "generic" => {
+                attach = AttachMode::Generic;
+                seen_attach = true;
+            }
+            q if queue.is_none() => queue = Some(q.parse::<u32>().map_err(|_| bad())?),
+            _ => return Err(bad()),
+        }
+    }
+    Ok(Engine::Xdp(queue, attach))
+}
+
+/// The engine the environment selects.
+pub fn engine() -> Result<Engine, String> {
+    match std::env::var("NETRING_PCAP_ENGINE") {
+        Ok(v) => parse_engine(&v),
+        Err(_) => Ok(Engine::AfPacket),
+    }
+}
+
 /// The capture configuration from the settings and the environment.
 pub fn config(opts: &Opts, snaplen: u32) -> Result<CaptureConfig, String> {
     let mut cfg = CaptureConfig {
@@ -311,22 +385,7 @@ pub fn config(opts: &Opts, snaplen: u32) -> Result<CaptureConfig, String> {
     if let Ok(v) = std::env::var("NETRING_PCAP_FANOUT") {
         cfg.fanout = Some(parse_fanout(&v)?);
     }
-    if let Ok(v) = std::env::var("NETRING_PCAP_ENGINE") {
-        match v.as_str() {
-            "" | "afpacket" | "libpcap" => {}
-            _ if v.starts_with("xdp") => {
-                return Err(format!(
-                    "NETRING_PCAP_ENGINE='{v}': the AF_XDP engine is not available through the \
-                     libpcap drop-in yet; use afpacket (default) or libpcap"
-                ));
-            }
-            _ => {
-                return Err(format!(
-                    "NETRING_PCAP_ENGINE='{v}': expected afpacket (default) or libpcap"
-                ));
-            }
-        }
-    }
+    engine()?;
     Ok(cfg)
 }
 
@@ -355,6 +414,36 @@ pub fn activate(l: &mut Live) -> Result<Option<String>, (c_int, String)> {
         l.opts.snaplen
     } as u32;
     let mut warning = None;
+    if let Engine::Xdp(queue, attach) = engine().map_err(|m| (code::ERROR, m))? {
+        if l.cooked {
+            return Err((
+                code::ERROR,
+                "NETRING_PCAP_ENGINE=xdp: the AF_XDP engine captures on one interface; \
+                 the \"any\" device needs afpacket"
+                    .into(),
+            ));
+        }
+        // The other variables are checked as for afpacket.
+        config(&l.opts, snap).map_err(|m| (code::ERROR, m))?;
+        let cfg = XdpConfig {
+            attach,
+            ..XdpConfig::default()
+        };
+        let x = match queue {
+            Some(q) => Xdp::open(&l.dev, q, &cfg),
+            None => Xdp::open_all(&l.dev, &cfg),
+        }
+        .map_err(|e| (status_of(e.kind()), format!("NETRING_PCAP_ENGINE=xdp: {e}")))?;
+        l.snapshot = snap;
+        l.ifdrop_base = if_drops(&l.dev);
+        l.fd = x.fd();
+        l.ifindex = x.ifindex();
+        l.ring_bytes = u64::from(x.info().frame_size) * u64::from(x.info().frame_count);
+        l.xdp = Some(x);
+        l.on_xdp = true;
+        l.activated = true;
+        return Ok(None);
+    }
     let cap = if l.cooked {
         // libpcap's "any": promiscuous mode is refused with a warning, the
         // snapshot holds at least an SLL2 header and one byte.
@@ -374,6 +463,7 @@ pub fn activate(l: &mut Live) -> Result<Option<String>, (c_int, String)> {
     l.snapshot = snap;
     l.ifdrop_base = if_drops(&l.dev);
     l.fd = cap.fd();
+    l.ifindex = cap.ifindex();
     let ri = cap.ring_info();
     l.ring_bytes = u64::from(ri.block_size) * u64::from(ri.block_count);
     l.cap = Some(cap);
@@ -448,6 +538,12 @@ fn now_ns() -> u64 {
 pub fn set_filter(l: &mut Live, prog: &[BpfInsnC]) -> Result<(), String> {
     if !l.activated {
         return Err("not-yet-activated pcap_t passed to pcap_setfilter".into());
+    }
+    if l.on_xdp {
+        // AF_XDP has no socket filter: every frame is filtered here.
+        l.filter_all = true;
+        l.filter = Some(prog.to_vec());
+        return Ok(());
     }
     let Some(cap) = l.cap.as_mut() else {
         return Err(
@@ -641,6 +737,13 @@ pub fn dispatch(
     cnt: c_int,
     f: &mut dyn FnMut(&PktHdr, &[u8]),
 ) -> Result<c_int, String> {
+    {
+        // SAFETY: as below.
+        let on_xdp = unsafe { (*cell.get()).on_xdp };
+        if on_xdp {
+            return dispatch_xdp(cell, brk, flag, cnt, f);
+        }
+    }
     let (first, sel, mut vbuf, mut cap) = {
         // SAFETY: one thread per handle, and no other borrow of the handle
         // exists here: borrows are short and none is held across a callback.
@@ -747,12 +850,125 @@ pub fn dispatch(
     res
 }
 
+/// The read loop on the AF_XDP engine: as [`dispatch`], the held batch
+/// and the position in it kept across calls, every frame filtered in user
+/// space (AF_XDP has no socket filter).
+fn dispatch_xdp(
+    cell: &UnsafeCell<Live>,
+    brk: &netring_engine::Breaker,
+    flag: &AtomicBool,
+    cnt: c_int,
+    f: &mut dyn FnMut(&PktHdr, &[u8]),
+) -> Result<c_int, String> {
+    let (first, sel, mut cursor, mut x) = {
+        // SAFETY: one thread per handle; no borrow is held across a
+        // callback (the engine is moved out of the handle meanwhile).
+        let l = unsafe { &mut *cell.get() };
+        let first = if l.nonblock {
+            Some(Duration::ZERO)
+        } else if l.opts.immediate || l.opts.timeout <= 0 {
+            None
+        } else {
+            Some(Duration::from_millis(l.opts.timeout as u64))
+        };
+        let x = l
+            .xdp
+            .take()
+            .ok_or_else(|| "not-yet-activated pcap_t passed to pcap_dispatch".to_string())?;
+        let sel = Sel {
+            direction: l.direction,
+            protocol: l.opts.protocol,
+            snapshot: l.snapshot,
+            nano: l.opts.nano,
+            filter: l.filter.take(),
+            filter_all: true,
+            filter_until_ns: 0,
+            cooked: false,
+            linktype: l.linktype,
+            lo_ifindex: -1,
+        };
+        (first, sel, l.xdp_cursor, x)
+    };
+    let mut waited = false;
+    let mut pkts: c_int = 0;
+    let res = (|| {
+        loop {
+            if cnt > 0 && pkts >= cnt {
+                break;
+            }
+            if !x.is_held() {
+                let t = if waited { Some(Duration::ZERO) } else { first };
+                waited = true;
+                match x.acquire(t) {
+                    Ok(Wait::Ready(())) => cursor = Cursor::START,
+                    Ok(Wait::Timeout) | Ok(Wait::InterfaceDown) => break,
+                    Ok(Wait::Interrupted) => {
+                        flag.store(false, Ordering::Relaxed);
+                        return Ok(code::BREAK);
+                    }
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+            waited = true;
+            let walked = x.walk_held(&mut cursor, |p| {
+                if let Some(caplen) = accept(&sel, p) {
+                    let h = header(p, caplen, sel.nano);
+                    f(&h, &p.data[..caplen as usize]);
+                    pkts += 1;
+                }
+                let more = !(cnt > 0 && pkts >= cnt);
+                more && !flag.load(Ordering::Acquire)
+            });
+            if cursor.is_done() {
+                let _ = x.release_held();
+            }
+            if let Err(e) = walked {
+                return Err(e.to_string());
+            }
+            if flag.load(Ordering::Acquire) {
+                flag.store(false, Ordering::Relaxed);
+                brk.take_request();
+                return Ok(code::BREAK);
+            }
+        }
+        Ok(pkts)
+    })();
+    let st = x.stats().ok();
+    let held = x.held_len() as u64;
+    // SAFETY: as above; the callbacks have returned.
+    let l = unsafe { &mut *cell.get() };
+    if let Some(st) = st {
+        l.xdp_stats = (st, held);
+    }
+    l.xdp = Some(x);
+    l.xdp_cursor = cursor;
+    l.filter = sel.filter;
+    res
+}
+
 /// `pcap_stats` on a live handle: libpcap's meaning (`ps_recv` counts what
 /// the kernel saw, its drops included; `ps_drop` its drops), read straight
 /// from the socket so that it also works from inside a callback.
 pub fn stats(l: &mut Live) -> Result<PcapStat, String> {
     if !l.activated {
         return Err("not-yet-activated pcap_t passed to pcap_stats".into());
+    }
+    if l.on_xdp {
+        // AF_XDP: frames delivered (released, plus the held batch) and the
+        // kernel's drops (no fill frame, RX ring full) make ps_recv, as
+        // TPACKET's tp_packets counts its drops; the drops are ps_drop.
+        if let Some(x) = l.xdp.as_mut() {
+            if let Ok(st) = x.stats() {
+                l.xdp_stats = (st, x.held_len() as u64);
+            }
+        }
+        let (st, held) = l.xdp_stats;
+        let drops = st.rx_dropped + st.rx_ring_full;
+        return Ok(PcapStat {
+            ps_recv: (st.rx_packets + held + drops) as u32,
+            ps_drop: drops as u32,
+            ps_ifdrop: if_drops(&l.dev).saturating_sub(l.ifdrop_base) as u32,
+        });
     }
     #[repr(C)]
     #[derive(Default)]
@@ -842,6 +1058,35 @@ mod tests {
         assert!(parse_fanout("hash").is_err());
         assert!(parse_fanout("bogus:1").is_err());
         assert!(parse_fanout("hash:70000").is_err());
+    }
+
+    #[test]
+    fn engine_values() {
+        assert_eq!(parse_engine(""), Ok(Engine::AfPacket));
+        assert_eq!(parse_engine("afpacket"), Ok(Engine::AfPacket));
+        assert_eq!(parse_engine("xdp"), Ok(Engine::Xdp(None, AttachMode::Auto)));
+        assert_eq!(
+            parse_engine("xdp:3"),
+            Ok(Engine::Xdp(Some(3), AttachMode::Auto))
+        );
+        assert_eq!(
+            parse_engine("xdp:generic"),
+            Ok(Engine::Xdp(None, AttachMode::Generic))
+        );
+        assert_eq!(
+            parse_engine("xdp:1:native"),
+            Ok(Engine::Xdp(Some(1), AttachMode::Native))
+        );
+        for bad in [
+            "xdp:",
+            "xdp:x",
+            "xdp:1:2",
+            "xdp:native:1",
+            "xdp:generic:native",
+            "bpf",
+        ] {
+            assert!(parse_engine(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
