@@ -83,6 +83,37 @@ run() {
     grep -q . "$dir/log" || { echo "$name: TESTrun printed nothing" >&2; exit 1; }
     sed -n 's/^    \(.*[^ ]\) *: \(passed\|TEST FAILED\|skipped\).*/\1 \2/p' "$dir/log" |
         sed 's/ TEST FAILED$/ failed/' | sort >"$work/$name.results"
+    if ! [ -s "$work/$name.results" ]; then
+        # master's TESTrun needs tcpdump 5 (--time-t-size): run TESTLIST's
+        # simple tests directly, as that TESTrun does (TZ=GMT0, -# -n -r,
+        # -tttt unless the options say SPECIAL_t, stdout compared with the
+        # .out file; the .stderr files are not checked).
+        echo "[$name] TESTrun ran no test ($(tail -n 1 "$dir/log")); running TESTLIST directly"
+        (
+            cd "$checkout/tests"
+            if [ -n "$ldpath" ]; then
+                export LD_LIBRARY_PATH=$ldpath
+            else
+                unset LD_LIBRARY_PATH
+            fi
+            export TZ=GMT0
+            grep -v '^#' TESTLIST | grep -v '^[[:space:]]*$' |
+                while read -r tname input output opts; do
+                    if [[ $opts == *SPECIAL_t* ]]; then
+                        opts=${opts//SPECIAL_t/}
+                    else
+                        opts="-tttt $opts"
+                    fi
+                    # shellcheck disable=SC2086
+                    if "$tcpdump_bin" -# -n -r "$input" $opts >"$dir/out" 2>/dev/null &&
+                        cmp -s "$dir/out" "$output"; then
+                        echo "$tname passed"
+                    else
+                        echo "$tname failed"
+                    fi
+                done
+        ) | sort >"$work/$name.results"
+    fi
     head -n 3 "$dir/log" | sed "s/^/[$name] /"
 }
 

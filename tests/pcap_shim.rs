@@ -376,7 +376,14 @@ fn listings_and_programs_identical() {
         vec!["-L", "-i", a],
         vec!["-J", "-i", a],
         vec!["-L", "-i", "any"],
+        vec!["-J", "-i", "any"],
     ];
+    // Time stamp types: accepted or refused (with libpcap's warning) as
+    // the device's list says.
+    for j in ["host", "host_lowprec", "adapter", "adapter_unsynced"] {
+        cases.push(vec!["-j", j, "-d", "-i", a]);
+        cases.push(vec!["-j", j, "-d", "-i", "any"]);
+    }
     let exprs = [
         "",
         "tcp port 80",

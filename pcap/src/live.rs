@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use netring_engine::afxdp::AttachMode;
 use netring_engine::{
     BpfInsn, Capture, CaptureConfig, Cursor, ErrorKind, Fanout, FanoutFlags, FanoutMode, HeldBatch,
-    Injector, InjectorConfig, Packet, PacketFlags, Wait, Xdp, XdpConfig, XdpStats,
+    Injector, InjectorConfig, Packet, PacketFlags, TimestampSource, Wait, Xdp, XdpConfig, XdpStats,
 };
 
 use crate::bpf::{self, Aux};
@@ -293,6 +293,19 @@ pub fn parse_fanout(s: &str) -> Result<Fanout, String> {
     Ok(Fanout { group, mode, flags })
 }
 
+/// libpcap's time stamp type as the engine's source: `PCAP_TSTAMP_ADAPTER`
+/// is the hardware clock converted to system time
+/// (`SOF_TIMESTAMPING_SYS_HARDWARE`), `PCAP_TSTAMP_ADAPTER_UNSYNCED` the raw
+/// hardware clock (`SOF_TIMESTAMPING_RAW_HARDWARE`), as in libpcap's
+/// pcap-linux.c; the host types are the kernel's software stamps.
+pub fn timestamp_source(tstamp_type: c_int) -> TimestampSource {
+    match tstamp_type {
+        3 => TimestampSource::HardwareSys,
+        4 => TimestampSource::HardwareRaw,
+        _ => TimestampSource::Software,
+    }
+}
+
 /// The engine `NETRING_PCAP_ENGINE` selects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
@@ -365,6 +378,11 @@ pub fn config(opts: &Opts, snaplen: u32) -> Result<CaptureConfig, String> {
         // VLAN tags are put back per packet in `dispatch` (a copy for the
         // tagged frames only) rather than by a pass over every block.
         vlan_reinsert: false,
+        // pcap_set_tstamp_type accepted only what the device lists (the
+        // real libpcap's list, from ethtool); as libpcap, a device that
+        // then refuses SIOCSHWTSTAMP leaves software time stamps.
+        timestamp: timestamp_source(opts.tstamp_type),
+        timestamp_fallback: true,
         ..CaptureConfig::default()
     };
     let mut ring = if opts.buffer_size > 0 {
@@ -1058,6 +1076,22 @@ mod tests {
         assert!(parse_fanout("hash").is_err());
         assert!(parse_fanout("bogus:1").is_err());
         assert!(parse_fanout("hash:70000").is_err());
+    }
+
+    #[test]
+    fn tstamp_types_map_to_sources() {
+        assert_eq!(timestamp_source(0), TimestampSource::Software);
+        assert_eq!(timestamp_source(1), TimestampSource::Software);
+        assert_eq!(timestamp_source(2), TimestampSource::Software);
+        assert_eq!(timestamp_source(3), TimestampSource::HardwareSys);
+        assert_eq!(timestamp_source(4), TimestampSource::HardwareRaw);
+        let o = Opts {
+            tstamp_type: 4,
+            ..Opts::default()
+        };
+        let c = config(&o, 100).unwrap();
+        assert_eq!(c.timestamp, TimestampSource::HardwareRaw);
+        assert!(c.timestamp_fallback);
     }
 
     #[test]
