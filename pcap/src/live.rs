@@ -2,7 +2,11 @@
 //! (pcap-linux.c of libpcap 1.10): the position inside a ring block is kept
 //! across calls, a block goes back to the kernel as soon as it is consumed,
 //! `pcap_breakloop` ends a wait at once, frames already in the ring when a
-//! filter is set are filtered in user space.
+//! filter is set are filtered in user space. The `any` device is a cooked
+//! capture on every interface (`DLT_LINUX_SLL`/`SLL2` headers built from
+//! the ring's metadata, libpcap's filter fix-up); with
+//! `NETRING_PCAP_ENGINE=xdp...` the same loop runs on the AF_XDP engine,
+//! every frame filtered in user space.
 
 use std::cell::UnsafeCell;
 use std::ffi::{c_int, c_void};
