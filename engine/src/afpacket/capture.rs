@@ -533,9 +533,19 @@ impl Capture {
     /// `cfg.promiscuous` is ignored (there is no single interface to put in
     /// promiscuous mode; libpcap ignores it too), hardware timestamps fall
     /// back (or fail) as on a device without them, and [`Capture::ifname`]
-    /// is `"any"` with [`Capture::ifindex`] 0.
+    /// is `"any"` with [`Capture::ifindex`] 0. `cfg.filter` runs on the
+    /// cooked frame (offset 0 is the network header; the link-layer fields
+    /// are ancillary loads: `SKF_AD_PROTOCOL`, `SKF_AD_PKTTYPE`,
+    /// `SKF_AD_IFINDEX`). `cfg.vlan_reinsert` is refused: there is no
+    /// Ethernet header to put a tag into.
     pub fn open_any(cfg: &CaptureConfig) -> Result<Capture> {
         cfg.validate()?;
+        if cfg.vlan_reinsert {
+            return Err(Error::config(
+                "vlan_reinsert: a cooked capture on every interface (open_any) has no \
+                 Ethernet header to put the tag back into; read Packet::vlan_tci instead",
+            ));
+        }
         Self::open_on("any", true, cfg)
     }
 
@@ -913,6 +923,11 @@ impl Capture {
 
     /// Re-check a down interface: gone → error; up again → leave down mode.
     fn check_link(&mut self) -> Result<()> {
+        if self.ifindex == 0 {
+            // open_any: bound to no interface, so none can go down or away.
+            self.down = false;
+            return Ok(());
+        }
         let gone = || {
             Error::new(
                 ErrorKind::InterfaceGone,
