@@ -604,3 +604,69 @@ fn no_unfiltered_frames_slip_in_before_setup() {
         });
     });
 }
+
+/// `Capture::open_any`: one cooked capture on every interface of the
+/// namespace. A frame sent on b is seen leaving b and arriving at a, each
+/// copy starting at the network header, with the link-layer header's
+/// fields in the metadata (protocol, packet type, interface, hardware type
+/// and source address).
+#[test]
+fn open_any_sees_every_interface_cooked() {
+    let net = Net::new();
+    let src = [0x02, 0x6e, 0x72, 0x00, 0x00, 0x01];
+    let (ia, ib, got) = net.enter(|| {
+        let idx = |n: &str| {
+            let c = std::ffi::CString::new(n).unwrap();
+            // SAFETY: a NUL-terminated name.
+            unsafe { libc::if_nametoindex(c.as_ptr()) as i32 }
+        };
+        let (ia, ib) = (idx(&net.a), idx(&net.b));
+        let refused = CaptureConfig {
+            vlan_reinsert: true,
+            ..small()
+        };
+        assert_eq!(
+            Capture::open_any(&refused).unwrap_err().kind(),
+            ErrorKind::InvalidConfig
+        );
+        let mut cap = Capture::open_any(&small()).unwrap();
+        assert_eq!((cap.ifname(), cap.ifindex()), ("any", 0));
+        let tx = common::Sender::open(&net.b);
+        for i in 0..3u32 {
+            tx.send(&frame(60, i, OTHER_MAC));
+        }
+        let mut got = Vec::new();
+        let start = Instant::now();
+        while got.len() < 6 && start.elapsed() < Duration::from_secs(5) {
+            if let Wait::Ready(mut b) = cap
+                .next_batch_timeout(Some(Duration::from_millis(20)))
+                .unwrap()
+            {
+                b.for_each(|p| {
+                    if p.protocol() == common::TEST_ETHERTYPE {
+                        got.push((p.ifindex(), p.pkt_type, p.hw, p.data().to_vec()));
+                    }
+                    true
+                });
+            }
+        }
+        (ia, ib, got)
+    });
+    assert_eq!(got.len(), 6, "{got:?}");
+    for (j, (idx, pkt_type, hw, data)) in got.iter().enumerate() {
+        let i = (j / 2) as u32;
+        // Network header on: the frame without its 14-byte Ethernet header.
+        assert_eq!(data[..], frame(60, i, OTHER_MAC)[14..], "copy {j}");
+        assert_eq!((hw.hatype, hw.len), (1, 6), "ARPHRD_ETHER, 6-byte address");
+        assert_eq!(hw.addr[..6], src);
+        if j % 2 == 0 {
+            assert_eq!((*idx, *pkt_type), (ib, 4), "leaving b (PACKET_OUTGOING)");
+        } else {
+            assert_eq!(
+                (*idx, *pkt_type),
+                (ia, 3),
+                "arriving at a (PACKET_OTHERHOST)"
+            );
+        }
+    }
+}

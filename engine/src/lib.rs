@@ -50,4 +50,4 @@ pub use afpacket::{Injector, InjectorConfig, InjectorStats, Slot, TxMode};
 pub use afxdp::{Xdp, XdpBatch, XdpConfig, XdpStats};
 pub use batch::{Cursor, HeldBatch, Walk};
 pub use error::{Error, ErrorKind, Result};
-pub use packet::{Packet, PacketFlags, PacketType};
+pub use packet::{HwAddr, Packet, PacketFlags, PacketType};

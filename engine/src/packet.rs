@@ -73,6 +73,20 @@ impl PacketType {
     }
 }
 
+/// The link-layer header's fields as the kernel reports them for a ring
+/// frame (the `sockaddr_ll` after each `tpacket3_hdr`): what a cooked
+/// capture ([`crate::Capture::open_any`]) needs to rebuild a `DLT_LINUX_SLL`
+/// header. All zero for AF_XDP and capture-file packets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct HwAddr {
+    /// `sll_hatype`: the device's `ARPHRD_*` type.
+    pub hatype: u16,
+    /// `sll_halen`: bytes of `addr` in use (the kernel reports up to 8).
+    pub len: u8,
+    /// `sll_addr`: the link-layer source address.
+    pub addr: [u8; 8],
+}
+
 /// One received frame: a view into ring (or UMEM) memory and its metadata.
 /// The data is valid as long as the batch it came from.
 #[derive(Debug, Clone, Copy)]
@@ -97,6 +111,8 @@ pub struct Packet<'a> {
     pub pkt_type: u8,
     /// Status flags.
     pub flags: PacketFlags,
+    /// Link-layer type and source address (TPACKET_V3 rings only).
+    pub hw: HwAddr,
 }
 
 impl<'a> Packet<'a> {
@@ -126,6 +142,7 @@ impl<'a> Packet<'a> {
             protocol,
             pkt_type,
             flags,
+            hw: HwAddr::default(),
         }
     }
 

@@ -439,6 +439,7 @@ fn vlan_tags_and_metadata_tag() {
         protocol: 0x8100,
         pkt_type: 0,
         flags: PacketFlags::VLAN_VALID | PacketFlags::VLAN_TPID_VALID,
+        hw: Default::default(),
     };
     let l = p.layers();
     assert!(l.vlan_from_metadata);
@@ -735,6 +736,7 @@ fn short_but_not_cut_is_malformed() {
         protocol: 0x0800,
         pkt_type: 0,
         flags: PacketFlags::empty(),
+        hw: Default::default(),
     };
     // Cut by the snap length: truncated.
     assert_eq!(

@@ -31,6 +31,23 @@ pub struct Pcap {
     /// For a real handle: the last error was the shim's (in `errbuf`).
     own_err: Cell<bool>,
     live: UnsafeCell<Live>,
+    /// A savefile whose records netring's reader delivers (the real
+    /// handle keeps the header's view: link type, snapshot, version, and
+    /// takes over at the first record the reader cannot reproduce
+    /// exactly). None once it took over, or when it reads the whole file.
+    file: UnsafeCell<Option<FileRead>>,
+}
+
+/// netring's reader on a savefile the real libpcap opened too.
+struct FileRead {
+    reader: netring_engine::pcapfile::Reader,
+    /// The program set with `pcap_setfilter` (also set on the real handle).
+    filter: Option<Vec<BpfInsnC>>,
+    /// Records consumed (delivered or filtered out).
+    index: u64,
+    snapshot: u32,
+    nano_file: bool,
+    nano_handle: bool,
 }
 
 enum H<'a> {
@@ -70,7 +87,31 @@ impl Pcap {
             errbuf: UnsafeCell::new([0; ERRBUF_SIZE]),
             own_err: Cell::new(false),
             live: UnsafeCell::new(live),
+            file: UnsafeCell::new(None),
         }))
+    }
+
+    /// Take the savefile reader out (None when the real handle reads).
+    fn take_file(&self) -> Option<FileRead> {
+        // SAFETY: one thread per handle; the reader is moved out while a
+        // read loop runs, so a callback calling back finds None.
+        unsafe { (*self.file.get()).take() }
+    }
+
+    fn put_file(&self, f: FileRead) {
+        // SAFETY: as in take_file.
+        unsafe { *self.file.get() = Some(f) };
+    }
+
+    fn has_file(&self) -> bool {
+        // SAFETY: as in take_file; a plain read.
+        unsafe { (*self.file.get()).is_some() }
+    }
+
+    #[allow(clippy::mut_from_ref)]
+    fn file_mut(&self) -> Option<&mut FileRead> {
+        // SAFETY: as in take_file; the borrow ends before the call returns.
+        unsafe { (*self.file.get()).as_mut() }
     }
 
     /// The live state.
@@ -382,8 +423,10 @@ fn shadow_activate(l: &mut Live, r: &Real) {
     if l.shadow.is_null() {
         return;
     }
-    let Some(cap) = l.cap.as_ref() else { return };
-    let ifindex = cap.ifindex();
+    if !l.activated {
+        return;
+    }
+    let ifindex = l.ifindex;
     // SAFETY: the shadow is a live, not yet activated real handle.
     let st = unsafe {
         (r.pcap_set_snaplen)(l.shadow, l.snapshot as c_int);
@@ -434,9 +477,13 @@ pub unsafe extern "C" fn pcap_activate(p: *mut Pcap) -> c_int {
                 }
                 let l = pc.live();
                 match live::activate(l) {
-                    Ok(()) => {
-                        if let Some(cap) = l.cap.as_ref() {
-                            let b = cap.breaker();
+                    Ok(warning) => {
+                        let b = match (l.cap.as_ref(), l.xdp.as_ref()) {
+                            (Some(cap), _) => Some(cap.breaker()),
+                            (None, Some(x)) => Some(x.breaker()),
+                            _ => None,
+                        };
+                        if let Some(b) = b {
                             if pc.brk_flag.load(Ordering::Acquire) {
                                 b.break_loop();
                             }
@@ -444,6 +491,12 @@ pub unsafe extern "C" fn pcap_activate(p: *mut Pcap) -> c_int {
                         }
                         if let Some(r) = real::try_get() {
                             shadow_activate(l, r);
+                        }
+                        // libpcap 1.10 writes the promiscuous-mode warning
+                        // of "any" into errbuf, then loses its status
+                        // (create_ring resets it): activation returns 0.
+                        if let Some(w) = warning {
+                            pc.set_err(&w);
                         }
                         0
                     }
@@ -673,7 +726,13 @@ pub unsafe extern "C" fn pcap_open_offline(fname: *const c_char, errbuf: *mut c_
     guard!(ptr::null_mut(), {
         match real::try_get() {
             // SAFETY: forwarded.
-            Some(r) => wrap_real(unsafe { (r.pcap_open_offline)(fname, errbuf) }),
+            Some(r) => {
+                let p = wrap_real(unsafe { (r.pcap_open_offline)(fname, errbuf) });
+                // SAFETY: p is NULL or the handle just made; fname is
+                // NUL-terminated (the real library opened it).
+                unsafe { attach_reader(r, p, fname) };
+                p
+            }
             None => {
                 no_real(errbuf, "pcap_open_offline");
                 ptr::null_mut()
@@ -692,9 +751,14 @@ pub unsafe extern "C" fn pcap_open_offline_with_tstamp_precision(
     guard!(ptr::null_mut(), {
         match real::try_get() {
             // SAFETY: forwarded.
-            Some(r) => wrap_real(unsafe {
-                (r.pcap_open_offline_with_tstamp_precision)(fname, precision, errbuf)
-            }),
+            Some(r) => {
+                let p = wrap_real(unsafe {
+                    (r.pcap_open_offline_with_tstamp_precision)(fname, precision, errbuf)
+                });
+                // SAFETY: as in pcap_open_offline.
+                unsafe { attach_reader(r, p, fname) };
+                p
+            }
             None => {
                 no_real(errbuf, "pcap_open_offline");
                 ptr::null_mut()
@@ -740,6 +804,223 @@ pub unsafe extern "C" fn pcap_fopen_offline_with_tstamp_precision(
     })
 }
 
+// ---------------------------------------------------------------- savefiles
+
+/// Read a savefile's records with netring's reader when it is a classic
+/// pcap file (version 2.4, micro- or nanosecond magic, either byte order):
+/// the real handle `p` just opened keeps everything else.
+///
+/// # Safety
+/// `p` is NULL or a live handle wrapping a real savefile handle; `fname`
+/// is NUL-terminated.
+unsafe fn attach_reader(r: &Real, p: *mut Pcap, fname: *const c_char) {
+    if p.is_null() || fname.is_null() {
+        return;
+    }
+    if std::env::var("NETRING_PCAP_ENGINE").is_ok_and(|v| v == "libpcap") {
+        return;
+    }
+    // SAFETY: NUL-terminated (caller).
+    let path = unsafe { CStr::from_ptr(fname) }
+        .to_string_lossy()
+        .into_owned();
+    if path == "-" {
+        return;
+    }
+    let mut h = [0u8; 24];
+    let Ok(mut f) = std::fs::File::open(&path) else {
+        return;
+    };
+    if std::io::Read::read_exact(&mut f, &mut h).is_err() {
+        return;
+    }
+    let magic = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
+    let (big, nano_file) = match magic {
+        0xa1b2_c3d4 => (false, false),
+        0xa1b2_3c4d => (false, true),
+        0xd4c3_b2a1 => (true, false),
+        0x4d3c_b2a1 => (true, true),
+        _ => return,
+    };
+    let u16_at = |o: usize| {
+        let b = [h[o], h[o + 1]];
+        if big {
+            u16::from_be_bytes(b)
+        } else {
+            u16::from_le_bytes(b)
+        }
+    };
+    if (u16_at(4), u16_at(6)) != (2, 4) {
+        return;
+    }
+    let Ok(reader) = netring_engine::pcapfile::Reader::open(&path) else {
+        return;
+    };
+    // SAFETY: p is ours and wraps a live real handle.
+    let pc = unsafe { &*p };
+    // SAFETY: forwarded queries on the real handle.
+    let (snap, prec) = unsafe {
+        (
+            (r.pcap_snapshot)(pc.real),
+            (r.pcap_get_tstamp_precision)(pc.real),
+        )
+    };
+    if snap <= 0 {
+        return;
+    }
+    pc.put_file(FileRead {
+        reader,
+        filter: None,
+        index: 0,
+        snapshot: snap as u32,
+        nano_file,
+        nano_handle: prec == 1,
+    });
+}
+
+/// Hand the rest of the file to the real handle: it reads again, without
+/// the filter, the records the reader consumed, so it stands where the
+/// reader stopped, and gets the filter back.
+fn fall_back(r: &Real, rp: *mut c_void, fr: &FileRead) {
+    let mut all = [BpfInsnC {
+        code: 0x06,
+        jt: 0,
+        jf: 0,
+        k: u32::MAX,
+    }];
+    let mut prog = BpfProgram {
+        bf_len: 1,
+        bf_insns: all.as_mut_ptr(),
+    };
+    // SAFETY: the real handle is live; libpcap copies the program.
+    unsafe { (r.pcap_setfilter)(rp, &mut prog) };
+    let (mut h, mut d) = (ptr::null_mut(), ptr::null());
+    for _ in 0..fr.index {
+        // SAFETY: out-parameters are valid locals.
+        if unsafe { (r.pcap_next_ex)(rp, &mut h, &mut d) } != 1 {
+            break;
+        }
+    }
+    if let Some(f) = &fr.filter {
+        let mut v = f.clone();
+        let mut prog = BpfProgram {
+            bf_len: v.len() as c_uint,
+            bf_insns: v.as_mut_ptr(),
+        };
+        // SAFETY: as above.
+        unsafe { (r.pcap_setfilter)(rp, &mut prog) };
+    }
+}
+
+/// libpcap's `pcap_offline_read` on netring's reader: up to `cnt` packets
+/// (all to the end of the file when `cnt <= 0`), `PCAP_ERROR_BREAK` after
+/// `pcap_breakloop` with nothing read, 0 at the end of the file. At a
+/// record the reader cannot reproduce exactly (or a malformed one) the
+/// real handle takes over, from that record on, for good.
+///
+/// # Safety
+/// `rp` is the handle's real savefile handle; `cb` may be called with
+/// `user`.
+unsafe fn file_dispatch(
+    pc: &Pcap,
+    r: &Real,
+    rp: *mut c_void,
+    cnt: c_int,
+    cb: unsafe extern "C" fn(*mut u8, *const PktHdr, *const u8),
+    user: *mut u8,
+) -> c_int {
+    let Some(mut fr) = pc.take_file() else {
+        // SAFETY: forwarded.
+        return unsafe { (r.pcap_dispatch)(rp, cnt, Some(cb), user) };
+    };
+    let (snapshot, nano_file, nano_handle) = (fr.snapshot, fr.nano_file, fr.nano_handle);
+    let mut n: c_int = 0;
+    let mut fell = false;
+    let res = loop {
+        if pc.brk_flag.load(Ordering::Acquire) {
+            if n == 0 {
+                pc.brk_flag.store(false, Ordering::Relaxed);
+                break code::BREAK;
+            }
+            break n;
+        }
+        match fr.reader.next_packet_exact() {
+            Ok(None) => break n,
+            Ok(Some((p, true))) if p.data.len() as u32 <= snapshot => {
+                fr.index += 1;
+                if let Some(prog) = &fr.filter {
+                    if bpf::run(prog, p.data, p.wire_len, None) == 0 {
+                        continue;
+                    }
+                }
+                let sec = p.ts_ns / 1_000_000_000;
+                let mut frac = p.ts_ns % 1_000_000_000;
+                if !nano_file {
+                    frac /= 1000;
+                }
+                match (nano_file, nano_handle) {
+                    (true, false) => frac /= 1000,
+                    (false, true) => frac *= 1000,
+                    _ => {}
+                }
+                let h = PktHdr {
+                    ts: libc::timeval {
+                        tv_sec: sec as libc::time_t,
+                        tv_usec: frac as libc::suseconds_t,
+                    },
+                    caplen: p.data.len() as u32,
+                    len: p.wire_len,
+                };
+                // SAFETY: the callback gets a header and the record's
+                // bytes, valid for this call, as with libpcap.
+                unsafe { cb(user, &h, p.data.as_ptr()) };
+                n += 1;
+                if cnt > 0 && n >= cnt {
+                    break n;
+                }
+            }
+            _ => {
+                fell = true;
+                break n;
+            }
+        }
+    };
+    if !fell {
+        pc.put_file(fr);
+        return res;
+    }
+    fall_back(r, rp, &fr);
+    drop(fr);
+    let rest = if cnt > 0 { cnt - n } else { cnt };
+    // SAFETY: forwarded; the real handle stands at the record the reader
+    // stopped at.
+    let m = unsafe { (r.pcap_dispatch)(rp, rest, Some(cb), user) };
+    if m < 0 { m } else { n + m }
+}
+
+/// The one-packet callback of `pcap_next`/`pcap_next_ex` on a savefile:
+/// `user` is the handle's live state, whose buffers keep the copy.
+unsafe extern "C" fn one_cb(user: *mut u8, h: *const PktHdr, d: *const u8) {
+    // SAFETY: user is the handle's Live (file_one), h and d are valid for
+    // h.caplen bytes during the call.
+    unsafe {
+        let l = &mut *user.cast::<Live>();
+        l.one_hdr = *h;
+        l.one_buf.clear();
+        l.one_buf
+            .extend_from_slice(std::slice::from_raw_parts(d, (*h).caplen as usize));
+    }
+}
+
+/// One packet of a savefile into the handle's buffers: 1, 0 at the end of
+/// the file, or an error status.
+fn file_one(pc: &Pcap, r: &Real, rp: *mut c_void) -> c_int {
+    let l: *mut Live = pc.live.get();
+    // SAFETY: the callback writes the handle's own buffers; no other
+    // borrow of them is alive during the call.
+    unsafe { file_dispatch(pc, r, rp, 1, one_cb, l.cast()) }
+}
+
 // ---------------------------------------------------------------- reading
 
 fn own_dispatch(pc: &Pcap, cnt: c_int, f: &mut dyn FnMut(&PktHdr, &[u8])) -> c_int {
@@ -768,8 +1049,12 @@ pub unsafe extern "C" fn pcap_dispatch(
         // SAFETY: p is NULL or ours.
         match unsafe { handle(p) } {
             None => code::ERROR,
-            // SAFETY: forwarded.
-            Some(H::Real(r, rp, _)) => unsafe { (r.pcap_dispatch)(rp, cnt, cb, user) },
+            Some(H::Real(r, rp, pc)) => match cb {
+                // SAFETY: a savefile read by netring's reader.
+                Some(cb) if pc.has_file() => unsafe { file_dispatch(pc, r, rp, cnt, cb, user) },
+                // SAFETY: forwarded.
+                _ => unsafe { (r.pcap_dispatch)(rp, cnt, cb, user) },
+            },
             Some(H::Own(pc)) => {
                 let Some(cb) = cb else { return code::ERROR };
                 own_dispatch(pc, cnt, &mut |h, d| {
@@ -789,8 +1074,31 @@ pub unsafe extern "C" fn pcap_loop(p: *mut Pcap, cnt: c_int, cb: Handler, user: 
         // SAFETY: p is NULL or ours.
         match unsafe { handle(p) } {
             None => code::ERROR,
-            // SAFETY: forwarded.
-            Some(H::Real(r, rp, _)) => unsafe { (r.pcap_loop)(rp, cnt, cb, user) },
+            Some(H::Real(r, rp, pc)) => match cb {
+                Some(f) if pc.has_file() => {
+                    // libpcap's pcap_loop over pcap_offline_read.
+                    let mut left = cnt;
+                    loop {
+                        if !pc.has_file() {
+                            // SAFETY: the real handle took over.
+                            return unsafe { (r.pcap_loop)(rp, left, cb, user) };
+                        }
+                        // SAFETY: a savefile read by netring's reader.
+                        let n = unsafe { file_dispatch(pc, r, rp, left, f, user) };
+                        if n <= 0 {
+                            return n;
+                        }
+                        if cnt > 0 {
+                            left -= n;
+                            if left <= 0 {
+                                return 0;
+                            }
+                        }
+                    }
+                }
+                // SAFETY: forwarded.
+                _ => unsafe { (r.pcap_loop)(rp, cnt, cb, user) },
+            },
             Some(H::Own(pc)) => {
                 let Some(cb) = cb else { return code::ERROR };
                 let mut left = cnt;
@@ -849,6 +1157,25 @@ pub unsafe extern "C" fn pcap_next_ex(
         // SAFETY: p is NULL or ours.
         match unsafe { handle(p) } {
             None => code::ERROR,
+            Some(H::Real(r, rp, pc)) if pc.has_file() => {
+                if hdr.is_null() || data.is_null() {
+                    return code::ERROR;
+                }
+                match file_one(pc, r, rp) {
+                    1 => {
+                        let l = pc.live();
+                        // SAFETY: out-parameters checked non-NULL; the
+                        // pointers stay valid until the next call.
+                        unsafe {
+                            *hdr = &mut l.one_hdr;
+                            *data = l.one_buf.as_ptr();
+                        }
+                        1
+                    }
+                    0 => code::BREAK,
+                    n => n,
+                }
+            }
             // SAFETY: forwarded.
             Some(H::Real(r, rp, _)) => unsafe { (r.pcap_next_ex)(rp, hdr, data) },
             Some(H::Own(pc)) => {
@@ -878,6 +1205,15 @@ pub unsafe extern "C" fn pcap_next(p: *mut Pcap, h: *mut PktHdr) -> *const u8 {
         // SAFETY: p is NULL or ours.
         match unsafe { handle(p) } {
             None => ptr::null(),
+            Some(H::Real(r, rp, pc)) if pc.has_file() => {
+                if file_one(pc, r, rp) != 1 || h.is_null() {
+                    return ptr::null();
+                }
+                let l = pc.live();
+                // SAFETY: h checked non-NULL.
+                unsafe { *h = l.one_hdr };
+                l.one_buf.as_ptr()
+            }
             // SAFETY: forwarded.
             Some(H::Real(r, rp, _)) => unsafe { (r.pcap_next)(rp, h) },
             Some(H::Own(pc)) => {
@@ -907,6 +1243,8 @@ pub unsafe extern "C" fn pcap_breakloop(p: *mut Pcap) {
             return;
         }
         if !pc.real.is_null() {
+            // A savefile read by netring's reader checks the flag too.
+            pc.brk_flag.store(true, Ordering::Release);
             if let Some(r) = real::try_get() {
                 // SAFETY: forwarded.
                 unsafe { (r.pcap_breakloop)(pc.real) };
@@ -960,8 +1298,18 @@ pub unsafe extern "C" fn pcap_setfilter(p: *mut Pcap, fp: *mut BpfProgram) -> c_
         // SAFETY: p is NULL or ours.
         match unsafe { handle(p) } {
             None => code::ERROR,
-            // SAFETY: forwarded; the real library copies the program.
-            Some(H::Real(r, rp, _)) => unsafe { (r.pcap_setfilter)(rp, fp) },
+            Some(H::Real(r, rp, pc)) => {
+                // SAFETY: forwarded; the real library copies the program.
+                let st = unsafe { (r.pcap_setfilter)(rp, fp) };
+                if st == 0 {
+                    if let Some(fr) = pc.file_mut() {
+                        // SAFETY: fp is a valid program (the real library
+                        // accepted it).
+                        fr.filter = unsafe { insns(fp) }.map(<[BpfInsnC]>::to_vec);
+                    }
+                }
+                st
+            }
             Some(H::Own(pc)) => {
                 // SAFETY: fp is NULL or a valid program.
                 let Some(prog) = (unsafe { insns(fp) }) else {

@@ -3,12 +3,15 @@
 //!
 //! The library exports exactly the names Debian's libpcap 1.10 exports
 //! (functions and the two data symbols) and nothing else. Live capture on
-//! Ethernet-type interfaces runs on netring's TPACKET_V3 engine
-//! ([`live`]); filter compilation, device lists, name tables, capture-file
-//! reading and the devices netring does not capture on (`any`, nflog,
-//! usbmon, ...) go to the system's real libpcap, loaded in a link-map
-//! namespace of its own ([`real`]). Savefiles are written here
-//! ([`dump`]) on the host program's stdio.
+//! Ethernet-type interfaces and on `any` (cooked) runs on netring's
+//! TPACKET_V3 engine ([`live`]); classic pcap files are read on netring's
+//! `pcapfile::Reader` (the real libpcap answering for the header and
+//! taking over at the first record the reader cannot reproduce exactly);
+//! filter compilation, device lists, name tables, pcapng files and the
+//! devices netring does not capture on (lo, nflog, usbmon, ...) go to the
+//! system's real libpcap, loaded in a link-map namespace of its own
+//! ([`real`]). Savefiles are written here ([`dump`]) on the host program's
+//! stdio.
 //!
 //! Every exported function runs inside [`guard!`]: a panic becomes an error
 //! return, never an unwind into the host program.

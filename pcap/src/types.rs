@@ -96,6 +96,10 @@ pub type Handler = Option<unsafe extern "C" fn(*mut u8, *const PktHdr, *const u8
 
 /// `DLT_EN10MB`.
 pub const DLT_EN10MB: c_int = 1;
+/// `DLT_LINUX_SLL`.
+pub const DLT_LINUX_SLL: c_int = 113;
+/// `DLT_LINUX_SLL2`.
+pub const DLT_LINUX_SLL2: c_int = 276;
 /// `DLT_DOCSIS`.
 pub const DLT_DOCSIS: c_int = 143;
 

@@ -420,6 +420,7 @@ unsafe fn parse_into(pkt: *const nr_packet, out: *mut nr_layers) -> Result<(), E
         protocol: p.protocol,
         pkt_type: p.pkt_type,
         flags: PacketFlags::from_bits_retain(p.flags),
+        hw: netring_engine::packet::HwAddr::default(),
     };
     let layers = Layers::parse_packet(&packet);
     if size == size_of::<nr_layers>() && out.is_aligned() {

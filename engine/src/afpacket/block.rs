@@ -9,7 +9,7 @@
 //! run on synthetic blocks without privileges (and under miri).
 
 use crate::batch::{Cursor, Walk};
-use crate::packet::{Packet, PacketFlags};
+use crate::packet::{HwAddr, Packet, PacketFlags};
 use crate::sys::tpacket::{self as tp, block_desc as bd, v3_hdr as h};
 
 /// Why a block was rejected. The packets before the fault were delivered.
@@ -217,6 +217,20 @@ impl<'a> Iterator for PacketIter<'a> {
             protocol: u16::from_be(rd16(hdr, h::SLL_PROTOCOL)),
             pkt_type: hdr[h::SLL_PKTTYPE],
             flags: status_flags(status, snaplen as u32, wire_len),
+            hw: HwAddr {
+                hatype: rd16(hdr, h::SLL_HATYPE),
+                len: hdr[h::SLL_HALEN],
+                addr: [
+                    hdr[h::SLL_ADDR],
+                    hdr[h::SLL_ADDR + 1],
+                    hdr[h::SLL_ADDR + 2],
+                    hdr[h::SLL_ADDR + 3],
+                    hdr[h::SLL_ADDR + 4],
+                    hdr[h::SLL_ADDR + 5],
+                    hdr[h::SLL_ADDR + 6],
+                    hdr[h::SLL_ADDR + 7],
+                ],
+            },
         })
     }
 }

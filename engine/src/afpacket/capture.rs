@@ -426,8 +426,20 @@ fn opt_err(what: String) -> impl FnOnce(io::Error) -> Error {
 /// Create the socket (protocol 0: receives nothing yet) and look up the
 /// interface in namespace `netns` (None: the calling thread's). The calling
 /// thread is in the target namespace only between the two `setns` calls.
-fn socket_in(netns: Option<&str>, cname: &CString, ifname: &str) -> Result<(OwnedFd, i32)> {
+/// `any`: a cooked (`SOCK_DGRAM`) socket for every interface, index 0.
+fn socket_in(
+    netns: Option<&str>,
+    cname: &CString,
+    ifname: &str,
+    any: bool,
+) -> Result<(OwnedFd, i32)> {
     let make = || -> Result<(OwnedFd, i32)> {
+        if any {
+            let fd = socket::packet_socket_cooked(0).map_err(|e| {
+                Error::os_needing("socket(AF_PACKET, SOCK_DGRAM)", e, &["CAP_NET_RAW"])
+            })?;
+            return Ok((fd, 0));
+        }
         let fd = socket::packet_socket(0)
             .map_err(|e| Error::os_needing("socket(AF_PACKET, SOCK_RAW)", e, &["CAP_NET_RAW"]))?;
         let idx = so::if_index_on(fd.as_raw_fd(), cname).map_err(|e| {
@@ -506,9 +518,41 @@ impl Capture {
                 "interface name '{ifname}' is not valid (1 to 15 bytes, no '/', space or NUL)"
             )));
         }
+        Self::open_on(ifname, false, cfg)
+    }
+
+    /// Open a cooked capture on every interface of the namespace at once,
+    /// as libpcap's `any` device does: a `SOCK_DGRAM` packet socket bound
+    /// to interface index 0. Frames start at the network header (the
+    /// kernel removes the link-layer header); what it held is in each
+    /// packet's metadata: [`Packet::protocol`], [`Packet::pkt_type`],
+    /// [`Packet::ifindex`] and [`Packet::hw`] (hardware type and source
+    /// address), enough to rebuild a `DLT_LINUX_SLL`/`SLL2` header.
+    ///
+    /// Everything else is as [`Capture::open`], except that
+    /// `cfg.promiscuous` is ignored (there is no single interface to put in
+    /// promiscuous mode; libpcap ignores it too), hardware timestamps fall
+    /// back (or fail) as on a device without them, and [`Capture::ifname`]
+    /// is `"any"` with [`Capture::ifindex`] 0. `cfg.filter` runs on the
+    /// cooked frame (offset 0 is the network header; the link-layer fields
+    /// are ancillary loads: `SKF_AD_PROTOCOL`, `SKF_AD_PKTTYPE`,
+    /// `SKF_AD_IFINDEX`). `cfg.vlan_reinsert` is refused: there is no
+    /// Ethernet header to put a tag into.
+    pub fn open_any(cfg: &CaptureConfig) -> Result<Capture> {
+        cfg.validate()?;
+        if cfg.vlan_reinsert {
+            return Err(Error::config(
+                "vlan_reinsert: a cooked capture on every interface (open_any) has no \
+                 Ethernet header to put the tag back into; read Packet::vlan_tci instead",
+            ));
+        }
+        Self::open_on("any", true, cfg)
+    }
+
+    fn open_on(ifname: &str, any: bool, cfg: &CaptureConfig) -> Result<Capture> {
         let cname =
             CString::new(ifname).map_err(|_| Error::invalid_arg("interface name contains NUL"))?;
-        let (fd, ifindex) = socket_in(cfg.netns.as_deref(), &cname, ifname)?;
+        let (fd, ifindex) = socket_in(cfg.netns.as_deref(), &cname, ifname, any)?;
         socket::setsockopt(&fd, tp::SOL_PACKET, tp::PACKET_VERSION, &tp::TPACKET_V3)
             .map_err(|e| Error::os("setsockopt(PACKET_VERSION, TPACKET_V3)", e))?;
         Self::socket_options(&fd, cfg)?;
@@ -531,7 +575,7 @@ impl Capture {
             socket::setsockopt(&fd, tp::SOL_PACKET, tp::PACKET_IGNORE_OUTGOING, &1i32)
                 .map_err(|e| Error::os("setsockopt(PACKET_IGNORE_OUTGOING)", e))?;
         }
-        if cfg.promiscuous {
+        if cfg.promiscuous && !any {
             let mreq = tp::PacketMreq {
                 mr_ifindex: ifindex,
                 mr_type: tp::PACKET_MR_PROMISC,
@@ -879,6 +923,11 @@ impl Capture {
 
     /// Re-check a down interface: gone → error; up again → leave down mode.
     fn check_link(&mut self) -> Result<()> {
+        if self.ifindex == 0 {
+            // open_any: bound to no interface, so none can go down or away.
+            self.down = false;
+            return Ok(());
+        }
         let gone = || {
             Error::new(
                 ErrorKind::InterfaceGone,

@@ -167,6 +167,7 @@ fn rx_packet<'a>(data: &'a [u8], meta: &RxMeta) -> Packet<'a> {
         protocol,
         pkt_type: pkt_type as u8,
         flags: PacketFlags::empty(),
+        hw: crate::packet::HwAddr::default(),
     }
 }
 

@@ -53,6 +53,10 @@ struct Rec {
     iface: u32,
     ts_ns: u64,
     pkt_type: u8,
+    /// A classic pcap record whose header fields are carried unchanged:
+    /// wire length not below the captured length, time stamp fraction
+    /// below one second.
+    exact: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -303,6 +307,23 @@ impl Reader {
         Ok(Some(packet(&self.buf, &r, self.link_type)))
     }
 
+    /// [`Reader::next_packet`], and whether the packet carries its classic
+    /// pcap record header unchanged: its wire length is not below its
+    /// captured length and its time stamp fraction is below one second
+    /// (the reader raises such a wire length to the captured length and
+    /// folds such a fraction into the seconds). Always false for pcapng
+    /// records. For callers that must reproduce a file's fields exactly
+    /// (the libpcap drop-in hands the rest of such a file to libpcap).
+    pub fn next_packet_exact(&mut self) -> Result<Option<(Packet<'_>, bool)>> {
+        self.held = false;
+        if self.cursor >= self.recs.len() && self.fill()? == 0 {
+            return Ok(None);
+        }
+        let r = self.recs[self.cursor];
+        self.cursor += 1;
+        Ok(Some((packet(&self.buf, &r, self.link_type), r.exact)))
+    }
+
     /// Read the next batch and hold it: the acquiring half of the held
     /// batch ([`HeldBatch`] walks and releases it). `Ok(false)` at the end
     /// of the file; `ErrorKind::Busy` while a batch is already held.
@@ -471,6 +492,7 @@ impl Reader {
             let frac = u64::from(rd32(b, 4, big));
             let ts_ns = sec * 1_000_000_000 + if nanos { frac } else { frac * 1000 };
             let wire_len = rd32(b, 12, big);
+            let unit = if nanos { 1_000_000_000 } else { 1_000_000 };
             self.recs.push(Rec {
                 off: self.pos + pcap::REC_HDR_LEN,
                 caplen,
@@ -478,6 +500,7 @@ impl Reader {
                 iface: 0,
                 ts_ns,
                 pkt_type: PacketType::Host as u8,
+                exact: wire_len >= caplen && frac < unit,
             });
             self.pos += total;
         }
@@ -579,6 +602,7 @@ impl Reader {
                     });
                     let ts_ns = i.resol.to_ns(units, i.info.tsoffset);
                     self.recs.push(Rec {
+                        exact: false,
                         off: self.pos + 28,
                         caplen,
                         wire_len: wire_len.max(caplen),
@@ -603,6 +627,7 @@ impl Reader {
                         caplen = caplen.min(i.info.snaplen as usize);
                     }
                     self.recs.push(Rec {
+                        exact: false,
                         off: self.pos + 12,
                         caplen: caplen as u32,
                         wire_len: wire_len.max(caplen as u32),

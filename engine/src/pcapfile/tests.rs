@@ -754,3 +754,24 @@ fn packets_then_batches_lose_nothing() {
     assert!(r.next_batch().unwrap().is_none());
     assert!(r.next_packet().unwrap().is_none());
 }
+
+#[test]
+fn next_packet_exact_flags_normalized_records() {
+    let mut f = pcap::file_header(false, 65535, 1).to_vec();
+    let rec = |f: &mut Vec<u8>, frac: u32, caplen: u32, len: u32| {
+        for v in [7u32, frac, caplen, len] {
+            f.extend_from_slice(&v.to_ne_bytes());
+        }
+        f.extend(std::iter::repeat_n(0xab, caplen as usize));
+    };
+    rec(&mut f, 5, 60, 60);
+    rec(&mut f, 5, 60, 20);
+    rec(&mut f, 1_500_000, 60, 60);
+    rec(&mut f, 999_999, 60, 1514);
+    let mut r = Reader::from_read(Cursor::new(f), "mem").unwrap();
+    let mut got = Vec::new();
+    while let Some((p, exact)) = r.next_packet_exact().unwrap() {
+        got.push((p.wire_len, exact));
+    }
+    assert_eq!(got, [(60, true), (60, false), (60, false), (1514, true)]);
+}

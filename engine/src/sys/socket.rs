@@ -34,6 +34,21 @@ pub fn packet_socket(protocol_host_order: u16) -> io::Result<OwnedFd> {
     }
 }
 
+/// `socket(AF_PACKET, SOCK_DGRAM, protocol)` with `SOCK_CLOEXEC`: a
+/// "cooked" packet socket (frames start at the network header; the
+/// link-layer header's fields are in the `sockaddr_ll` of each ring frame).
+pub fn packet_socket_cooked(protocol_host_order: u16) -> io::Result<OwnedFd> {
+    // SAFETY: as in packet_socket.
+    unsafe {
+        let fd = cvt(libc::socket(
+            libc::AF_PACKET,
+            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+            i32::from(protocol_host_order.to_be()),
+        ))?;
+        Ok(OwnedFd::from_raw_fd(fd))
+    }
+}
+
 /// `setsockopt` with a typed value.
 pub fn setsockopt<T>(
     fd: &OwnedFd,

@@ -193,6 +193,10 @@ pub mod v3_hdr {
     pub const SLL_HATYPE: usize = SLL + 8;
     /// `sll_pkttype` (u8).
     pub const SLL_PKTTYPE: usize = SLL + 10;
+    /// `sll_halen` (u8).
+    pub const SLL_HALEN: usize = SLL + 11;
+    /// `sll_addr` (8 bytes).
+    pub const SLL_ADDR: usize = SLL + 12;
     /// Bytes the header plus `sockaddr_ll` need: `TPACKET3_HDRLEN`.
     pub const HDRLEN: usize = SLL + 20;
 }
@@ -257,6 +261,11 @@ mod tests {
         assert_eq!(offset_of!(libc::tpacket2_hdr, tp_mac), v2_hdr::MAC);
         assert_eq!(offset_of!(libc::sockaddr_ll, sll_pkttype), 10);
         assert_eq!(offset_of!(libc::sockaddr_ll, sll_ifindex), 4);
+        assert_eq!(offset_of!(libc::sockaddr_ll, sll_hatype), 8);
+        assert_eq!(offset_of!(libc::sockaddr_ll, sll_halen), 11);
+        assert_eq!(offset_of!(libc::sockaddr_ll, sll_addr), 12);
+        assert_eq!(v3_hdr::SLL_ADDR - v3_hdr::SLL, 12);
+        assert_eq!(v3_hdr::SLL_HALEN - v3_hdr::SLL, 11);
         assert_eq!(
             v3_hdr::HDRLEN,
             tpacket_align(v3_hdr::SIZE) + size_of::<libc::sockaddr_ll>()
