@@ -16,6 +16,7 @@
 //!   or corrupt file is an [`ErrorKind::Malformed`](crate::ErrorKind) error
 //!   whose message gives the byte offset; nothing is read out of bounds.
 
+mod aligned;
 /// The classic pcap format: file and record headers (also used by the
 /// libpcap-compatible library's dump files).
 pub mod pcap;
