@@ -219,7 +219,8 @@ fn direct_needs_a_path_and_a_file_system_that_has_it() {
 }
 
 /// nrcap -w --direct on real traffic: every frame sent, in order, byte for
-/// byte; tcpdump and capinfos agree; with and without rotation.
+/// byte; tcpdump and capinfos agree; with and without rotation; after a
+/// flush in a quiet moment mid-capture the files hold whole records.
 #[test]
 fn nrcap_direct_on_real_traffic() {
     const N: u32 = 3000;
@@ -269,6 +270,40 @@ fn nrcap_direct_on_real_traffic() {
         }
         let tx = net.sender(&net.b);
         for k in 0..N {
+            if k == N / 2 {
+                // A quiet moment mid-capture: nrcap flushes (after 1 s
+                // without a block), and the file(s) must then be complete
+                // while it still runs.
+                let t = Instant::now();
+                let whole = |files: &[PathBuf]| -> Option<u32> {
+                    let mut n = 0;
+                    for f in files {
+                        let mut r = Reader::open(f).ok()?;
+                        while r.next_packet().ok()?.is_some() {
+                            n += 1;
+                        }
+                    }
+                    Some(n)
+                };
+                loop {
+                    let files = files_of(&fs.dir, "cap");
+                    if whole(&files) == Some(N / 2) {
+                        let counted: u64 = files.iter().map(|f| check_with_tools(f)).sum();
+                        assert_eq!(counted, u64::from(N / 2), "{fmt} {rotate:?} mid-capture");
+                        break;
+                    }
+                    assert!(
+                        t.elapsed() < Duration::from_secs(15),
+                        "{fmt} {rotate:?}: mid-capture the files never held {} whole packets",
+                        N / 2
+                    );
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                assert!(
+                    child.try_wait().unwrap().is_none(),
+                    "nrcap is still running"
+                );
+            }
             tx.send(&frame(60 + (k as usize * 37) % 1455, k, OTHER_MAC));
             if k % 256 == 255 {
                 // Stay below what the ring holds on a loaded machine.

@@ -23,6 +23,9 @@ pub(crate) struct AlignedBuf {
 
 // SAFETY: AlignedBuf owns its allocation exclusively (like a Vec<u8>).
 unsafe impl Send for AlignedBuf {}
+// SAFETY: a shared &AlignedBuf only reads the bytes; writes need &mut
+// (like a Vec<u8>).
+unsafe impl Sync for AlignedBuf {}
 
 impl std::fmt::Debug for AlignedBuf {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

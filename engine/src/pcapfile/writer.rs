@@ -5,7 +5,7 @@ use std::io::{self, Seek, SeekFrom, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 
 use super::aligned::{ALIGN, AlignedBuf, align_up};
@@ -377,7 +377,9 @@ fn write_at_all(f: &File, b: &[u8], off: u64) -> (usize, Option<io::Error>) {
 #[derive(Debug)]
 struct Direct {
     jobs: Option<mpsc::Sender<Job>>,
-    done: mpsc::Receiver<Done>,
+    /// In a mutex only to keep [`Writer`] `Sync` (a receiver is not); it
+    /// is taken once per buffer, never contended.
+    done: Mutex<mpsc::Receiver<Done>>,
     thread: Option<JoinHandle<()>>,
     /// The second buffer; None while the I/O thread writes it.
     spare: Option<AlignedBuf>,
@@ -414,7 +416,7 @@ impl Direct {
             .map_err(|e| Error::os("starting the direct-I/O writer thread", e))?;
         Ok(Direct {
             jobs: Some(jobs),
-            done,
+            done: Mutex::new(done),
             thread: Some(thread),
             spare: Some(AlignedBuf::with_capacity(cap)),
             meta: Meta::default(),
@@ -872,6 +874,8 @@ impl Writer {
         };
         let done = d
             .done
+            .get_mut()
+            .map_err(|_| Error::config("the direct-I/O writer thread is gone"))?
             .recv()
             .map_err(|_| Error::config("the direct-I/O writer thread is gone"))?;
         d.spare = Some(done.buf);
@@ -1038,6 +1042,12 @@ impl Drop for Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writer_is_send_and_sync() {
+        fn both<T: Send + Sync>() {}
+        both::<Writer>();
+    }
 
     #[test]
     fn rotated_names_match_tcpdump() {
