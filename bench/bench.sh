@@ -72,7 +72,7 @@ write_bench() {
         sed 's/^/dd oflag=direct bs=1M: /' > "$RUN/disk.txt"
     rm -f "$mnt/dd.bin"
     cat "$RUN/disk.txt" >&2
-    CB_DISK=$mnt "$HERE/run.sh" "$@" -s 1514 -o "$RUN/write" nrcap_tmpfs tcpdump_tmpfs nrcap_disk tcpdump_disk
+    CB_DISK=$mnt "$HERE/run.sh" "$@" -s 1514 -o "$RUN/write" nrcap_tmpfs tcpdump_tmpfs nrcap_disk nrcap_disk_direct tcpdump_disk
     umount "$mnt"
     rm -f "$img"
     trap - EXIT
@@ -125,7 +125,7 @@ OUTDIR=${OUTDIR:-$HERE/results/$(date +%Y-%m-%d)}
     echo "- command: \`bench/bench.sh $ARGS\` (make bench), i.e."
     echo "  - \`bench/run.sh -d $DUR -r $REPS none min_v3 nrcap libpcap tcpdump tcpdump_shim\`"
     echo "  - \`bench/run.sh -d $DUR -r $REPS -s $SWEEP_SIZES min_v3 nrcap\` (frame-size sweep, MTU 9000)"
-    echo "  - \`CB_DISK=<ext4 loop mount> bench/run.sh -d $DUR -r $REPS -s 1514 nrcap_tmpfs tcpdump_tmpfs nrcap_disk tcpdump_disk\` after \`dd if=/dev/zero of=<mount>/dd.bin bs=1M count=512 oflag=direct\`"
+    echo "  - \`CB_DISK=<ext4 loop mount> bench/run.sh -d $DUR -r $REPS -s 1514 nrcap_tmpfs tcpdump_tmpfs nrcap_disk nrcap_disk_direct tcpdump_disk\` after \`dd if=/dev/zero of=<mount>/dd.bin bs=1M count=512 oflag=direct\`"
     echo "  - \`bench/run.sh -d $DUR -r $REPS -R nrcap nrcap nrxdp nrxdp_generic min_xsk min_xsk_generic\`"
     echo "  - \`bench/run.sh -d $DUR -r $REPS -R nrcap nrcap nrgocap gopacket_afpacket cppcap zigcap\`"
     echo "  - \`bench/tx.sh -d $DUR -r $REPS nrsend nrsend_ring min_tx pcap_inject trafgen\`"

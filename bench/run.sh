@@ -42,6 +42,7 @@
 #   nrcap_tmpfs   nrcap -i IF -q -w /dev/shm/cbcap-*.pcap -C 1000 -W 1 (same rotation)
 #   tcpdump_disk / nrcap_disk   the same into $CB_DISK (a directory on the
 #                 disk under test, e.g. a loop-mounted ext4 image: bench.sh)
+#   nrcap_disk_direct  nrcap_disk with --direct (O_DIRECT, double-buffered)
 #   netsniff      netsniff-ng -i IF -o /dev/null -s -S 256MiB -A -Q
 #   min_xsk       bench/min_xsk.c (AF_XDP copy mode, native XDP, queue 0,
 #                 UMEM 4096 x 4 KiB, fill/RX ring 4096, touch byte 0)
@@ -107,6 +108,7 @@ consumer_cmd() { # name -> command template ("" for none)
         nrcap_tmpfs) echo "$NR_BIN/nrcap -i {IF} -q -w /dev/shm/cbcap-{RUN}.pcap -C 1000 -W 1" ;;
         tcpdump_disk) echo "tcpdump -i {IF} -w ${CB_DISK:?set CB_DISK}/cbcap-{RUN}.pcap -C 1000 -W 1 -s 0" ;;
         nrcap_disk) echo "$NR_BIN/nrcap -i {IF} -q -w ${CB_DISK:?set CB_DISK}/cbcap-{RUN}.pcap -C 1000 -W 1" ;;
+        nrcap_disk_direct) echo "$NR_BIN/nrcap -i {IF} -q -w ${CB_DISK:?set CB_DISK}/cbcap-{RUN}.pcap -C 1000 -W 1 --direct" ;;
         netsniff) echo "netsniff-ng -i {IF} -o /dev/null -s -S 256MiB -A -Q" ;;
         nrxdp) echo "$NR_BIN/nrxdp -i {IF} -Q -m native" ;;
         nrxdp_generic) echo "$NR_BIN/nrxdp -i {IF} -Q -m generic" ;;

@@ -60,7 +60,7 @@ struct options {
     int wformat;
     unsigned long rotate_mb, rotate_files;
     uint64_t limit;
-    int quiet, verbose;
+    int quiet, verbose, direct;
     nr_capture_config cfg;
 };
 static void parse_options(int argc, char **argv, struct options *o);
@@ -230,6 +230,7 @@ int main(int argc, char **argv)
         wc.rotate_bytes = (uint64_t)o.rotate_mb * 1000000u;
         wc.rotate_files = (uint32_t)o.rotate_files;
         wc.if_name = ifname;
+        wc.direct = o.direct != 0;
         if (nr_writer_open(wfile, o.wformat, &wc, &st.writer) != NR_OK) {
             fprintf(stderr, "nrcap: %s\n", nr_last_error());
             return 1;
@@ -429,13 +430,14 @@ static const struct option long_options[] = {
     {"bpf", required_argument, NULL, 1000},     {"netns", required_argument, NULL, 1001},
     {"direction", required_argument, NULL, 1002}, {"tstamp", required_argument, NULL, 1003},
     {"profile", required_argument, NULL, 1004}, {"fanout", required_argument, NULL, 1005},
+    {"direct", no_argument, NULL, 1006},
     {NULL, 0, NULL, 0},
 };
 
 static void usage(void)
 {
     fprintf(stderr, "usage: nrcap -i IFACE [-c COUNT] [-s SNAPLEN] [-B BLOCK_KIB] [-n BLOCKS] [-p] [-q] [-v]\n"
-                    "             [-w FILE [-F pcap|pcap-ns|pcapng] [-C MB] [-W FILES]] [EXPRESSION]\n"
+                    "             [-w FILE [-F pcap|pcap-ns|pcapng] [-C MB] [-W FILES] [--direct]] [EXPRESSION]\n"
                     "       nrcap -r FILE [-c COUNT] [-q] [-v] [-w FILE ...]\n"
                     "  -c COUNT     stop after COUNT packets\n"
                     "  -s SNAPLEN   bytes to capture per packet\n"
@@ -454,6 +456,8 @@ static void usage(void)
                     "  -w FILE      write packets to a capture file\n"
                     "  -F FORMAT    pcap (default), pcap-ns or pcapng\n"
                     "  -C MB        rotate after MB megabytes; -W FILES keeps at most FILES files\n"
+                    "  --direct     write the file with direct I/O (O_DIRECT, double-buffered,\n"
+                    "               bypassing the page cache; not on every file system)\n"
                     "  -r FILE      read packets from a pcap or pcapng file\n"
                     "  EXPRESSION   filter in tcpdump's syntax (\"tcp port 80\"), compiled by the\n"
                     "               system's libpcap (package libpcap0.8)\n");
@@ -489,6 +493,7 @@ static void parse_options(int argc, char **argv, struct options *o)
         case 'n': cfg->block_count = (uint32_t)parse_num(optarg, "block count"); break;
         case 'p': cfg->promiscuous = false; break;
         case 'q': o->quiet = 1; break;
+        case 1006: o->direct = 1; break;
         case 'v': o->verbose = 1; break;
         case 'w': o->wfile = optarg; break;
         case 'r': o->rfile = optarg; break;

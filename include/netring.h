@@ -2246,6 +2246,23 @@ typedef struct nr_writer_config {
    * NULL. Copied at open.
    */
   const char *comment;
+  /**
+   * Direct I/O (nr_writer_open() only): the file is opened with O_DIRECT
+   * and written from two 4 KiB-aligned buffers of buffer_size bytes, one
+   * filling while a background thread writes the other, so a full
+   * buffer does not stall the capture unless the disk is slower than the
+   * traffic; packets are copied once (ring to buffer) and bypass the
+   * page cache. Between flushes the file may end inside a record (only
+   * whole 4 KiB blocks go out); nr_writer_flush() and nr_writer_close()
+   * write the tail padded to 4 KiB and ftruncate() the file to its real
+   * end, so afterwards it holds whole records only. A failed background
+   * write is reported by a later write, flush or close, with the same
+   * full-disk handling (the file cut back to its last whole record). The
+   * file system must support O_DIRECT (ext4, xfs, ...): nr_writer_open()
+   * fails with NR_E_SYSTEM otherwise; nr_writer_open_fd() refuses it
+   * (NR_E_CONFIG). Default false.
+   */
+  bool direct;
 } nr_writer_config;
 
 /**

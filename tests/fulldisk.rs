@@ -105,18 +105,29 @@ fn check_bytes(path: &Path, next: &mut u32) -> u64 {
 
 fn fill_disk(format: Format, rotate_bytes: u64, rotate_files: u32) {
     let fs = SmallFs::new(256);
-    let base = fs.dir.join("cap");
+    fill_disk_in(&fs.dir, false, format, rotate_bytes, rotate_files);
+}
+
+/// Direct I/O on a full disk: a 2 MiB ext4 (tmpfs is not a disk).
+fn fill_disk_direct(format: Format, rotate_bytes: u64, rotate_files: u32) {
+    let fs = common::Ext4::new(2);
+    fill_disk_in(&fs.dir, true, format, rotate_bytes, rotate_files);
+}
+
+fn fill_disk_in(dir: &Path, direct: bool, format: Format, rotate_bytes: u64, rotate_files: u32) {
+    let base = dir.join("cap");
     let cfg = WriterConfig {
         format,
         rotate_bytes,
         rotate_files,
         buffer_size: 64 << 10,
+        direct,
         ..WriterConfig::default()
     };
     let mut w = Writer::create(&base, &cfg).unwrap();
     let mut k = 0u32;
     let e = loop {
-        assert!(k < 1_000_000, "the 256 KiB filesystem never filled up");
+        assert!(k < 1_000_000, "the filesystem never filled up");
         let f = frame(len_of(k), k, OTHER_MAC);
         match w.write_raw(
             1_700_000_000_000_000_000 + u64::from(k) * 1000,
@@ -127,7 +138,9 @@ fn fill_disk(format: Format, rotate_bytes: u64, rotate_files: u32) {
             Err(e) => break e,
         }
     };
-    let what = format!("{format:?} rotate_bytes={rotate_bytes} rotate_files={rotate_files}");
+    let what = format!(
+        "{format:?} rotate_bytes={rotate_bytes} rotate_files={rotate_files} direct={direct}"
+    );
     assert_eq!(e.kind(), ErrorKind::System, "{what}: {e}");
     let msg = e.to_string();
     assert!(msg.contains("No space left on device"), "{what}: {msg}");
@@ -140,7 +153,7 @@ fn fill_disk(format: Format, rotate_bytes: u64, rotate_files: u32) {
     // valid whatever the outcome.
     let closed = w.finish();
     // The files, in write order.
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&fs.dir)
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
@@ -188,6 +201,26 @@ fn full_disk_pcapng_leaves_whole_records() {
 }
 
 #[test]
+fn full_disk_direct_pcap_leaves_whole_records() {
+    fill_disk_direct(Format::Pcap, 0, 0);
+}
+
+#[test]
+fn full_disk_direct_pcapng_leaves_whole_records() {
+    fill_disk_direct(Format::Pcapng, 0, 0);
+}
+
+#[test]
+fn full_disk_direct_with_rotation_pcap() {
+    fill_disk_direct(Format::Pcap, 80 << 10, 0);
+}
+
+#[test]
+fn full_disk_direct_with_a_file_ring_pcapng() {
+    fill_disk_direct(Format::Pcapng, 80 << 10, 30);
+}
+
+#[test]
 fn full_disk_with_rotation_pcap() {
     fill_disk(Format::Pcap, 80 << 10, 0);
 }
@@ -205,14 +238,30 @@ fn nrcap_on_a_full_disk_leaves_a_valid_file() {
     use std::io::Read;
     use std::process::Stdio;
     use std::time::{Duration, Instant};
-    for fmt in ["pcap", "pcapng"] {
-        let fs = SmallFs::new(256);
-        let file = fs.dir.join(format!("cap.{fmt}"));
+    for (fmt, direct) in [
+        ("pcap", false),
+        ("pcapng", false),
+        ("pcap", true),
+        ("pcapng", true),
+    ] {
+        // Direct I/O on a 2 MiB ext4 (and 2000 frames of 1514 bytes are
+        // more than it holds).
+        let (tmp, ext4) = if direct {
+            (None, Some(common::Ext4::new(2)))
+        } else {
+            (Some(SmallFs::new(256)), None)
+        };
+        let dir = tmp
+            .as_ref()
+            .map_or_else(|| &ext4.as_ref().unwrap().dir, |t| &t.dir);
+        let file = dir.join(format!("cap.{fmt}"));
         let net = common::Net::new();
         const N: u32 = 2000;
         let mut child = net
             .command(cbuild_bin("nrcap").as_str())
-            .args(["-i", &net.a, "-q", "-c", &N.to_string(), "-F", fmt, "-w"])
+            .args(["-i", &net.a, "-q", "-c", &N.to_string(), "-F", fmt])
+            .args(if direct { &["--direct"][..] } else { &[] })
+            .arg("-w")
             .arg(&file)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -274,7 +323,8 @@ fn nrcap_on_a_full_disk_leaves_a_valid_file() {
             next += 1;
         }
         eprintln!(
-            "nrcap -w {fmt} on a full 256 KiB tmpfs: {counted} whole packets, message: {err}"
+            "nrcap -w {fmt} (direct: {direct}) on a full file system: {counted} whole packets, \
+             message: {err}"
         );
         assert_eq!(counted, u64::from(next));
         assert!(
@@ -304,18 +354,30 @@ fn full_disk_with_a_file_ring_pcapng() {
 /// invalid) capture file is left behind.
 #[test]
 fn already_full_disk_leaves_no_empty_file() {
-    use std::io::Write;
     let fs = SmallFs::new(64);
-    let mut filler = std::fs::File::create(fs.dir.join("filler")).unwrap();
+    already_full_in(&fs.dir, false);
+}
+
+#[test]
+fn already_full_disk_direct_leaves_no_empty_file() {
+    let fs = common::Ext4::new(2);
+    already_full_in(&fs.dir, true);
+}
+
+fn already_full_in(dir: &Path, direct: bool) {
+    use std::io::Write;
+    let mut filler = std::fs::File::create(dir.join("filler")).unwrap();
     let chunk = vec![0u8; 4096];
     while filler.write_all(&chunk).is_ok() {}
+    let _ = filler.sync_all();
     for format in [Format::Pcap, Format::Pcapng] {
-        let path = fs.dir.join("cap");
+        let path = dir.join("cap");
         let mut w = Writer::create(
             &path,
             &WriterConfig {
                 format,
                 buffer_size: 64 << 10,
+                direct,
                 ..WriterConfig::default()
             },
         )

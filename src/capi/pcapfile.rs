@@ -104,6 +104,21 @@ pub struct nr_writer_config {
     /// pcapng: section comment (opt_comment of the section header), or
     /// NULL. Copied at open.
     pub comment: *const c_char,
+    /// Direct I/O (nr_writer_open() only): the file is opened with O_DIRECT
+    /// and written from two 4 KiB-aligned buffers of buffer_size bytes, one
+    /// filling while a background thread writes the other, so a full
+    /// buffer does not stall the capture unless the disk is slower than the
+    /// traffic; packets are copied once (ring to buffer) and bypass the
+    /// page cache. Between flushes the file may end inside a record (only
+    /// whole 4 KiB blocks go out); nr_writer_flush() and nr_writer_close()
+    /// write the tail padded to 4 KiB and ftruncate() the file to its real
+    /// end, so afterwards it holds whole records only. A failed background
+    /// write is reported by a later write, flush or close, with the same
+    /// full-disk handling (the file cut back to its last whole record). The
+    /// file system must support O_DIRECT (ext4, xfs, ...): nr_writer_open()
+    /// fails with NR_E_SYSTEM otherwise; nr_writer_open_fd() refuses it
+    /// (NR_E_CONFIG). Default false.
+    pub direct: bool,
 }
 
 impl nr_writer_config {
@@ -118,6 +133,7 @@ impl nr_writer_config {
             rotate_files: d.rotate_files,
             if_name: ptr::null(),
             comment: ptr::null(),
+            direct: d.direct,
         }
     }
 }
@@ -166,6 +182,7 @@ unsafe fn config_from_c(p: *const nr_writer_config, format: Format) -> Result<Wr
         rotate_files: at!(u32, rotate_files),
         if_name: text(at!(ptr, if_name), "if_name")?,
         comment: text(at!(ptr, comment), "comment")?,
+        direct: at!(bool, direct),
     })
 }
 
@@ -294,6 +311,11 @@ pub unsafe extern "C" fn nr_writer_open_fd(
         cfg.validate()?;
         if cfg.rotate_bytes > 0 {
             return Err(Error::config("rotation needs a path: use nr_writer_open()"));
+        }
+        if cfg.direct {
+            return Err(Error::config(
+                "direct I/O needs a path: use nr_writer_open()",
+            ));
         }
         // SAFETY: the caller hands us the descriptor; every check that can
         // fail ran above, so from here on it is ours to close.
@@ -842,6 +864,33 @@ mod tests {
         assert_eq!(ifs.unwrap()[0].received, Some(9001));
         let _ = std::fs::remove_file(p1);
         let _ = std::fs::remove_file(p2);
+    }
+
+    /// `direct` is the last field: a caller compiled before it (a smaller
+    /// size) gets buffered output; a descriptor cannot be written directly.
+    #[test]
+    fn c_direct_field() {
+        let (p, c) = tmp("direct.pcap");
+        // SAFETY: valid arguments; the handle is closed; the descriptor is
+        // ours until nr_writer_open_fd takes it (it refuses here).
+        unsafe {
+            let mut cfg = nr_writer_config::defaults();
+            assert!(!cfg.direct);
+            cfg.direct = true;
+            cfg.size = std::mem::offset_of!(nr_writer_config, direct);
+            let mut w: *mut nr_writer = ptr::null_mut();
+            assert_eq!(nr_writer_open(c.as_ptr(), 0, &cfg, &mut w), NR_OK);
+            assert!(!writer(w).unwrap().config().direct);
+            assert_eq!(nr_writer_close(w), NR_OK);
+            w = ptr::null_mut();
+            cfg.size = size_of::<nr_writer_config>();
+            let fd = libc::open(c.as_ptr(), libc::O_WRONLY);
+            assert!(fd >= 0);
+            assert_eq!(nr_writer_open_fd(fd, 0, &cfg, &mut w), NR_E_CONFIG);
+            assert!(w.is_null());
+            libc::close(fd);
+        }
+        let _ = std::fs::remove_file(p);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -305,4 +306,69 @@ pub fn collect(
         }
     }
     got
+}
+
+/// An ext4 file system of `mib` MiB in an image file, loop-mounted on a
+/// fresh directory; files go to `dir` (not the mount point, which holds
+/// `lost+found`). Unmounted, image and directories removed on drop.
+pub struct Ext4 {
+    mnt: PathBuf,
+    img: PathBuf,
+    /// An empty directory on the file system.
+    pub dir: PathBuf,
+}
+
+impl Ext4 {
+    pub fn new(mib: u32) -> Ext4 {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let base = std::env::temp_dir().join(format!("nr-ext4-{}-{n}", std::process::id()));
+        let mnt = base.with_extension("mnt");
+        let img = base.with_extension("img");
+        std::fs::create_dir_all(&mnt).unwrap();
+        let fs = Ext4 {
+            dir: mnt.join("d"),
+            mnt,
+            img,
+        };
+        // From here on, Drop cleans up.
+        std::fs::File::create(&fs.img)
+            .unwrap()
+            .set_len(u64::from(mib) << 20)
+            .unwrap();
+        run(
+            "mkfs.ext4",
+            &[
+                "-q",
+                "-F",
+                "-b",
+                "4096",
+                "-O",
+                "^has_journal",
+                fs.img.to_str().unwrap(),
+            ],
+        );
+        run(
+            "mount",
+            &[
+                "-o",
+                "loop",
+                fs.img.to_str().unwrap(),
+                fs.mnt.to_str().unwrap(),
+            ],
+        );
+        std::fs::create_dir(&fs.dir).unwrap();
+        fs
+    }
+}
+
+impl Drop for Ext4 {
+    fn drop(&mut self) {
+        let c = CString::new(self.mnt.to_str().unwrap()).unwrap();
+        // SAFETY: umount2 on a NUL-terminated path; fails harmlessly if it
+        // was never mounted.
+        unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+        let _ = std::fs::remove_dir(&self.mnt);
+        let _ = std::fs::remove_file(&self.img);
+    }
 }

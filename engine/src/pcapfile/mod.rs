@@ -8,6 +8,9 @@
 //!   Interface Description Block per interface (`if_tsresol` = 9: nanosecond
 //!   timestamps), Enhanced Packet Blocks, and an Interface Statistics Block
 //!   at close (`isb_ifrecv`/`isb_ifdrop` from [`Writer::set_stats`]).
+//!   With [`WriterConfig::direct`] the file is written with `O_DIRECT`
+//!   from two 4 KiB-aligned buffers and a background thread (for disks: no
+//!   page-cache copy, and the capture does not wait on the disk).
 //! * [`Reader`] reads pcap (both byte orders, both resolutions) and pcapng
 //!   (several sections and interfaces, both byte orders, per-interface
 //!   `if_tsresol`/`if_tsoffset`, unknown blocks skipped) and hands out the
@@ -16,6 +19,7 @@
 //!   or corrupt file is an [`ErrorKind::Malformed`](crate::ErrorKind) error
 //!   whose message gives the byte offset; nothing is read out of bounds.
 
+mod aligned;
 /// The classic pcap format: file and record headers (also used by the
 /// libpcap-compatible library's dump files).
 pub mod pcap;

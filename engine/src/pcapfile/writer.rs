@@ -1,10 +1,14 @@
 //! [`Writer`]: buffered pcap/pcapng output with optional rotation.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::os::fd::OwnedFd;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
 
+use super::aligned::{ALIGN, AlignedBuf, align_up};
 use super::{Format, LINKTYPE_ETHERNET, MAX_RECORD, pad4, pcap, pcapng};
 use crate::afpacket::Batch;
 use crate::error::{Error, Result};
@@ -34,6 +38,21 @@ pub struct WriterConfig {
     /// pcapng: a comment for the section (`opt_comment` in the SHB).
     /// Default none.
     pub comment: Option<String>,
+    /// Direct I/O: open the file with `O_DIRECT` and write it from two
+    /// 4 KiB-aligned buffers of `buffer_size` bytes (rounded up to 4 KiB),
+    /// one filling while a background thread writes the other, so a full
+    /// buffer costs the capture no wait unless the disk is slower than the
+    /// traffic. Packets are copied once, from the ring into the aligned
+    /// buffer; the page cache is bypassed. Between flushes the file may end
+    /// inside a record (only whole 4 KiB blocks go out); [`Writer::flush`]
+    /// and close write the tail padded to 4 KiB and cut the file back
+    /// (`ftruncate`) to its last byte, so after them it holds whole records
+    /// only. A write error of the background thread is reported by a later
+    /// call (write, flush or close), with the full-disk handling described
+    /// on [`Writer`]. Needs a path (not a descriptor) on a file system that
+    /// supports `O_DIRECT` (ext4, xfs, ...; not tmpfs): opening fails
+    /// otherwise. Default false.
+    pub direct: bool,
 }
 
 impl Default for WriterConfig {
@@ -47,6 +66,7 @@ impl Default for WriterConfig {
             rotate_files: 0,
             if_name: None,
             comment: None,
+            direct: false,
         }
     }
 }
@@ -138,9 +158,13 @@ pub fn rotated_name(path: &Path, n: u64, w: u32) -> PathBuf {
 #[derive(Debug)]
 pub struct Writer {
     cfg: WriterConfig,
-    out: Option<File>,
+    out: Option<Arc<File>>,
     path: Option<PathBuf>,
-    buf: Vec<u8>,
+    buf: AlignedBuf,
+    /// Scratch space for the rare blocks built by the pcapng helpers.
+    scratch: Vec<u8>,
+    /// Direct-I/O state (`cfg.direct`).
+    direct: Option<Direct>,
     nanos: bool,
     file_no: u64,
     file_bytes: u64,
@@ -211,6 +235,206 @@ fn whole_records(buf: &[u8], format: Format, pcap_header: bool, limit: usize) ->
     cut
 }
 
+/// Record boundaries of `buf`, whose first boundary is at `rec0` (with the
+/// pcap file header there when `pcap_header`), around `limit`: the last
+/// boundary at or before `limit` (None when `limit < rec0`) and the first
+/// at or after it (the end of the walk if none), each with the number of
+/// packet records before it counted from `rec0`.
+fn bounds(
+    buf: &[u8],
+    format: Format,
+    pcap_header: bool,
+    rec0: usize,
+    limit: usize,
+) -> (Option<(usize, u64)>, (usize, u64)) {
+    let rd32 = |at: usize| {
+        buf.get(at..at + 4)
+            .map_or(0, |b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let mut last = None;
+    let mut pos = rec0;
+    let mut packets = 0u64;
+    if pcap_header && format != Format::Pcapng {
+        if pos <= limit {
+            last = Some((pos, 0));
+        }
+        if pos >= limit {
+            return (last, (pos, 0));
+        }
+        pos += pcap::FILE_HDR_LEN;
+    }
+    loop {
+        if pos <= limit {
+            last = Some((pos, packets));
+        }
+        if pos >= limit || pos >= buf.len() {
+            return (last, (pos, packets));
+        }
+        let (len, packet) = match format {
+            Format::Pcap | Format::PcapNs => (pcap::REC_HDR_LEN + rd32(pos + 8) as usize, true),
+            Format::Pcapng => (rd32(pos + 4) as usize, rd32(pos) == pcapng::EPB),
+        };
+        if len == 0 || pos + len > buf.len() {
+            // Cannot happen for a buffer this writer filled; stop safely.
+            return (last, (buf.len(), packets));
+        }
+        pos += len;
+        if packet {
+            packets += 1;
+        }
+    }
+}
+
+/// Where a direct-I/O buffer sits in its file.
+#[derive(Debug, Clone, Copy, Default)]
+struct Meta {
+    /// File offset of the buffer's first byte (a multiple of [`ALIGN`]).
+    off: u64,
+    /// Buffer offset of the first record boundary (bytes before it are the
+    /// end of a record that began in an earlier buffer).
+    rec0: usize,
+    /// The buffer starts with the file header.
+    hdr: bool,
+    /// Packet records in the file before `rec0`.
+    base_packets: u64,
+    /// The last record boundary of the file before `off + rec0`, and the
+    /// packet records before it.
+    prev_end: u64,
+    prev_packets: u64,
+}
+
+impl Meta {
+    /// The last whole record at or before buffer offset `limit`: its file
+    /// offset and the packets before it.
+    fn cut(&self, buf: &[u8], format: Format, limit: usize) -> (u64, u64) {
+        let (last, _) = bounds(buf, format, self.hdr, self.rec0, limit);
+        last.map_or((self.prev_end, self.prev_packets), |(p, k)| {
+            (self.off + p as u64, self.base_packets + k)
+        })
+    }
+
+    /// The placement of the next buffer, which starts with `buf[a..]`
+    /// (`a` a multiple of [`ALIGN`]).
+    fn carry(&self, buf: &[u8], format: Format, a: usize) -> Meta {
+        let (last, first) = bounds(buf, format, self.hdr, self.rec0, a);
+        let (prev_end, prev_packets) = last.map_or((self.prev_end, self.prev_packets), |(p, k)| {
+            (self.off + p as u64, self.base_packets + k)
+        });
+        Meta {
+            off: self.off + a as u64,
+            rec0: first.0.saturating_sub(a),
+            hdr: false,
+            base_packets: self.base_packets + first.1,
+            prev_end,
+            prev_packets,
+        }
+    }
+}
+
+/// A full buffer for the I/O thread: write `buf[..len]` at `off`.
+struct Job {
+    file: Arc<File>,
+    buf: AlignedBuf,
+    off: u64,
+    len: usize,
+}
+
+/// The I/O thread's answer: the buffer back, bytes written, the error.
+struct Done {
+    buf: AlignedBuf,
+    written: usize,
+    err: Option<io::Error>,
+}
+
+/// `pwrite` all of `b` (whole 4 KiB blocks) at `off` with direct I/O;
+/// returns the bytes written and the error that stopped it. A direct write
+/// that does not fit the disk fails whole (ENOSPC, nothing written), so it
+/// is retried in halves down to one block: the file gets every block that
+/// fits, as a buffered write would.
+fn write_at_all(f: &File, b: &[u8], off: u64) -> (usize, Option<io::Error>) {
+    let mut w = 0usize;
+    let mut chunk = b.len();
+    while w < b.len() {
+        let end = b.len().min(w + chunk);
+        match f.write_at(&b[w..end], off + w as u64) {
+            Ok(0) => return (w, Some(io::Error::from(io::ErrorKind::WriteZero))),
+            Ok(n) => w += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e)
+                if chunk > ALIGN
+                    && matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT)) =>
+            {
+                chunk = align_up(chunk / 2).min(chunk - ALIGN).max(ALIGN);
+            }
+            Err(e) => return (w, Some(e)),
+        }
+    }
+    (w, None)
+}
+
+/// Direct-I/O state: the spare buffer, the I/O thread, where the current
+/// buffer sits in the file.
+#[derive(Debug)]
+struct Direct {
+    jobs: Option<mpsc::Sender<Job>>,
+    /// In a mutex only to keep [`Writer`] `Sync` (a receiver is not); it
+    /// is taken once per buffer, never contended.
+    done: Mutex<mpsc::Receiver<Done>>,
+    thread: Option<JoinHandle<()>>,
+    /// The second buffer; None while the I/O thread writes it.
+    spare: Option<AlignedBuf>,
+    /// Placement of the buffer being filled.
+    meta: Meta,
+    /// Placement of the buffer being written, while it is.
+    inflight: Option<Meta>,
+    /// Length of the buffer at the last flush (nothing new if unchanged).
+    synced_len: usize,
+}
+
+impl Direct {
+    fn new(cap: usize) -> Result<Direct> {
+        let (jobs, jobs_rx) = mpsc::channel::<Job>();
+        let (done_tx, done) = mpsc::channel::<Done>();
+        let thread = std::thread::Builder::new()
+            .name("nr-writer-io".into())
+            .spawn(move || {
+                for j in jobs_rx {
+                    let (written, err) = write_at_all(&j.file, &j.buf[..j.len], j.off);
+                    drop(j.file);
+                    if done_tx
+                        .send(Done {
+                            buf: j.buf,
+                            written,
+                            err,
+                        })
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| Error::os("starting the direct-I/O writer thread", e))?;
+        Ok(Direct {
+            jobs: Some(jobs),
+            done: Mutex::new(done),
+            thread: Some(thread),
+            spare: Some(AlignedBuf::with_capacity(cap)),
+            meta: Meta::default(),
+            inflight: None,
+            synced_len: 0,
+        })
+    }
+}
+
+impl Drop for Direct {
+    fn drop(&mut self) {
+        self.jobs = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 impl Writer {
     /// Create (truncate) `path` and write the file header. With a file
     /// limit (`rotate_files`) the first file is already numbered (see
@@ -230,8 +454,13 @@ impl Writer {
                 "rotation needs a path, not a file descriptor",
             ));
         }
+        if cfg.direct {
+            return Err(Error::config(
+                "direct I/O needs a path, not a file descriptor",
+            ));
+        }
         let mut w = Writer::new(cfg, None)?;
-        w.out = Some(File::from(fd));
+        w.out = Some(Arc::new(File::from(fd)));
         w.start_file();
         Ok(w)
     }
@@ -240,11 +469,18 @@ impl Writer {
         cfg.validate()?;
         let max_rec = cfg.snaplen as usize + 64;
         let cap = cfg.buffer_size.max(2 * max_rec);
+        let direct = if cfg.direct {
+            Some(Direct::new(cap)?)
+        } else {
+            None
+        };
         Ok(Writer {
             cfg: cfg.clone(),
             out: None,
             path,
-            buf: Vec::with_capacity(cap),
+            buf: AlignedBuf::with_capacity(cap),
+            scratch: Vec::new(),
+            direct,
             nanos: cfg.format == Format::PcapNs,
             file_no: 0,
             file_bytes: 0,
@@ -261,9 +497,38 @@ impl Writer {
     }
 
     fn open_file(&mut self, path: &Path) -> Result<()> {
-        let f = File::create(path)
-            .map_err(|e| Error::os(format!("creating capture file '{}'", path.display()), e))?;
-        self.out = Some(f);
+        let f = if let Some(d) = self.direct.as_mut() {
+            let f = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .custom_flags(libc::O_DIRECT)
+                .open(path)
+                .map_err(|e| {
+                    let what = if e.raw_os_error() == Some(libc::EINVAL) {
+                        "; the file system does not support direct I/O (O_DIRECT)"
+                    } else {
+                        ""
+                    };
+                    let err = Error::os(
+                        format!("creating capture file '{}' for direct I/O", path.display()),
+                        e,
+                    );
+                    Error::new(err.kind(), format!("{}{what}", err.message()))
+                })?;
+            self.buf.clear();
+            d.meta = Meta {
+                hdr: true,
+                ..Meta::default()
+            };
+            d.synced_len = 0;
+            f
+        } else {
+            File::create(path)
+                .map_err(|e| Error::os(format!("creating capture file '{}'", path.display()), e))?
+        };
+        self.out = Some(Arc::new(f));
         self.start_file();
         Ok(())
     }
@@ -278,13 +543,17 @@ impl Writer {
                 self.cfg.link_type,
             )),
             Format::Pcapng => {
-                pcapng::shb(&mut self.buf, self.cfg.comment.as_deref());
+                let mut s = std::mem::take(&mut self.scratch);
+                s.clear();
+                pcapng::shb(&mut s, self.cfg.comment.as_deref());
                 pcapng::idb(
-                    &mut self.buf,
+                    &mut s,
                     self.cfg.link_type as u16,
                     self.cfg.snaplen,
                     self.cfg.if_name.as_deref(),
                 );
+                self.buf.extend_from_slice(&s);
+                self.scratch = s;
             }
         }
         let n = (self.buf.len() - before) as u64;
@@ -328,12 +597,16 @@ impl Writer {
     /// record (see [`Writer`]); the error names the file, the cause, and the
     /// packets the file holds.
     pub fn flush(&mut self) -> Result<()> {
+        if self.direct.is_some() {
+            return self.direct_flush();
+        }
         if self.buf.is_empty() {
             return Ok(());
         }
-        let Some(out) = self.out.as_mut() else {
+        let Some(out) = self.out.as_deref() else {
             return Err(Error::invalid_arg("the writer is closed"));
         };
+        let mut out: &File = out;
         let mut written = 0usize;
         let r = loop {
             if written == self.buf.len() {
@@ -380,7 +653,8 @@ impl Writer {
         // The file position is just past the `written` bytes: move it and
         // the end of the file back to the end of the last whole record.
         let mut how = String::new();
-        if let Some(out) = self.out.as_mut() {
+        if let Some(out) = self.out.as_deref() {
+            let mut out: &File = out;
             let back = (written - cut.keep) as u64;
             let fixed = out.stream_position().and_then(|pos| {
                 let end = pos - back.min(pos);
@@ -480,7 +754,11 @@ impl Writer {
             self.rotate()?;
         }
         if self.buf.len() + rec_len > self.buf.capacity() {
-            self.flush()?;
+            if self.direct.is_some() {
+                self.direct_full()?;
+            } else {
+                self.flush()?;
+            }
             // Only a long comment can outgrow the buffer (capacity is at
             // least twice the largest packet record).
             self.buf.reserve(rec_len);
@@ -507,8 +785,12 @@ impl Writer {
                 self.buf
                     .extend_from_slice(&[0u8; 3][..pad4(caplen) - caplen]);
                 if let Some(c) = comment {
-                    pcapng::put_opt(&mut self.buf, pcapng::OPT_COMMENT, c);
-                    pcapng::put_opt(&mut self.buf, pcapng::OPT_END, &[]);
+                    let mut s = std::mem::take(&mut self.scratch);
+                    s.clear();
+                    pcapng::put_opt(&mut s, pcapng::OPT_COMMENT, c);
+                    pcapng::put_opt(&mut s, pcapng::OPT_END, &[]);
+                    self.buf.extend_from_slice(&s);
+                    self.scratch = s;
                 }
                 self.buf.extend_from_slice(&(rec_len as u32).to_ne_bytes());
             }
@@ -532,9 +814,10 @@ impl Writer {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
-        let before = self.buf.len();
+        let mut s = std::mem::take(&mut self.scratch);
+        s.clear();
         pcapng::isb(
-            &mut self.buf,
+            &mut s,
             &pcapng::IsbData {
                 iface: 0,
                 ts_ns: now,
@@ -544,7 +827,10 @@ impl Writer {
                 drop: self.drop,
             },
         );
-        self.stats.bytes += (self.buf.len() - before) as u64;
+        self.buf.extend_from_slice(&s);
+        self.stats.bytes += s.len() as u64;
+        self.file_bytes += s.len() as u64;
+        self.scratch = s;
     }
 
     #[cold]
@@ -572,8 +858,178 @@ impl Writer {
         self.end_file();
         let r = self.flush();
         self.done = true;
+        self.direct = None;
         self.out = None;
         r
+    }
+
+    /// Direct I/O: wait for the buffer being written, if any; a failed
+    /// write is handled as a full disk.
+    fn direct_wait(&mut self) -> Result<()> {
+        let Some(d) = self.direct.as_mut() else {
+            return Ok(());
+        };
+        let Some(m) = d.inflight.take() else {
+            return Ok(());
+        };
+        let done = d
+            .done
+            .get_mut()
+            .map_err(|_| Error::config("the direct-I/O writer thread is gone"))?
+            .recv()
+            .map_err(|_| Error::config("the direct-I/O writer thread is gone"))?;
+        d.spare = Some(done.buf);
+        match done.err {
+            None => Ok(()),
+            Some(e) => Err(self.direct_failed(m, true, done.written, e)),
+        }
+    }
+
+    /// Direct I/O, the buffer is full: hand its whole 4 KiB blocks to the
+    /// I/O thread and go on in the other buffer, which starts with the
+    /// unaligned tail.
+    fn direct_full(&mut self) -> Result<()> {
+        self.direct_wait()?;
+        let Some(file) = self.out.clone() else {
+            return Err(Error::invalid_arg("the writer is closed"));
+        };
+        let format = self.cfg.format;
+        let d = self.direct.as_mut().expect("direct mode");
+        let len = self.buf.len();
+        let a = len & !(ALIGN - 1);
+        if a == 0 {
+            return Ok(());
+        }
+        let m = d.meta;
+        let mut next = d.spare.take().expect("the spare buffer is back");
+        next.clear();
+        next.extend_from_slice(&self.buf[a..len]);
+        d.meta = m.carry(&self.buf, format, a);
+        d.synced_len = 0;
+        let full = std::mem::replace(&mut self.buf, next);
+        let jobs = d.jobs.as_ref().expect("the I/O thread runs");
+        if let Err(mpsc::SendError(j)) = jobs.send(Job {
+            file,
+            buf: full,
+            off: m.off,
+            len: a,
+        }) {
+            d.spare = Some(j.buf);
+            return Err(Error::config("the direct-I/O writer thread is gone"));
+        }
+        d.inflight = Some(m);
+        Ok(())
+    }
+
+    /// Direct I/O flush: wait for the I/O thread, write the buffer padded
+    /// to 4 KiB, cut the file to its real end; keep the unaligned tail at
+    /// the start of the buffer (it is written again with what follows).
+    fn direct_flush(&mut self) -> Result<()> {
+        self.direct_wait()?;
+        let format = self.cfg.format;
+        let d = self.direct.as_mut().expect("direct mode");
+        let len = self.buf.len();
+        if len == d.synced_len {
+            return Ok(());
+        }
+        let Some(file) = self.out.clone() else {
+            return Err(Error::invalid_arg("the writer is closed"));
+        };
+        let m = d.meta;
+        let padded = align_up(len);
+        self.buf.all_mut()[len..padded].fill(0);
+        let (w, err) = write_at_all(&file, &self.buf.all()[..padded], m.off);
+        let err = err.or_else(|| file.set_len(m.off + len as u64).err());
+        if let Some(e) = err {
+            return Err(self.direct_failed(m, false, w.min(len), e));
+        }
+        let a = len & !(ALIGN - 1);
+        if a > 0 {
+            d.meta = m.carry(&self.buf, format, a);
+            self.buf.all_mut().copy_within(a..len, 0);
+            self.buf.set_len(len - a);
+        }
+        d.synced_len = self.buf.len();
+        Ok(())
+    }
+
+    /// Direct I/O: writing the buffer placed at `m` (the spare one when
+    /// `in_spare`, else the current one) stopped after `written` bytes.
+    /// Cut the file back to the last whole record on disk, drop and uncount
+    /// everything after it, start the next buffer there, build the error.
+    #[cold]
+    fn direct_failed(&mut self, m: Meta, in_spare: bool, written: usize, e: io::Error) -> Error {
+        let name = self
+            .current_path()
+            .map_or("<fd>".into(), |p| p.display().to_string());
+        let format = self.cfg.format;
+        let d = self.direct.as_mut().expect("direct mode");
+        let failed: &[u8] = if in_spare {
+            d.spare.as_deref().unwrap_or(&[])
+        } else {
+            &self.buf
+        };
+        let (cut, kept) = m.cut(failed, format, written);
+        let lost_packets = self.file_packets - kept;
+        let lost_bytes = self.file_bytes - cut;
+        self.stats.packets -= lost_packets;
+        self.stats.bytes -= lost_bytes;
+        self.file_packets = kept;
+        self.file_bytes = cut;
+        self.buf.clear();
+        let off = cut & !(ALIGN as u64 - 1);
+        let rec0 = (cut - off) as usize;
+        d.meta = Meta {
+            off,
+            rec0,
+            hdr: false,
+            base_packets: kept,
+            prev_end: cut,
+            prev_packets: kept,
+        };
+        d.synced_len = 0;
+        let mut how = String::new();
+        if let Some(file) = self.out.clone() {
+            // Cut the file, and read back the start of its last block: the
+            // next buffer rewrites it.
+            let fixed = file.set_len(cut).and_then(|()| {
+                if rec0 > 0 {
+                    let n = file.read_at(&mut self.buf.all_mut()[..ALIGN], off)?;
+                    if n < rec0 {
+                        return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
+                    }
+                    self.buf.set_len(rec0);
+                }
+                Ok(())
+            });
+            d.synced_len = self.buf.len();
+            match fixed {
+                Ok(()) if cut == 0 => {
+                    if let Some(p) = self.current_path() {
+                        if std::fs::remove_file(&p).is_ok() {
+                            self.out = None;
+                            how =
+                                "; not even the file header fit: the empty file was removed".into();
+                        }
+                    }
+                }
+                Ok(()) => {
+                    how = format!(
+                        "; the file was cut back to its last whole record: it holds {kept} \
+                         packet(s), {lost_packets} buffered packet(s) were not written"
+                    )
+                }
+                Err(t) => {
+                    self.out = None;
+                    how = format!(
+                        "; the file could not be cut back to its last whole record ({t}): \
+                         {lost_packets} buffered packet(s) were not written"
+                    )
+                }
+            }
+        }
+        let err = Error::os(format!("writing capture file '{name}'"), e);
+        Error::new(err.kind(), format!("{}{how}", err.message()))
     }
 }
 
@@ -586,6 +1042,12 @@ impl Drop for Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writer_is_send_and_sync() {
+        fn both<T: Send + Sync>() {}
+        both::<Writer>();
+    }
 
     #[test]
     fn rotated_names_match_tcpdump() {
