@@ -125,6 +125,7 @@ fn same_as_buffered(format: Format, rotate_bytes: u64, rotate_files: u32) {
                 protocol: 0,
                 pkt_type: 0,
                 flags: Default::default(),
+                hw: Default::default(),
             };
             bw.write_with_comment(&p, "a comment").unwrap();
             dw.write_with_comment(&p, "a comment").unwrap();
