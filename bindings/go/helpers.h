@@ -15,19 +15,20 @@ static void go_copy_err(int rc, char *err) {
     if (rc < 0 && err) snprintf(err, GO_ERRLEN, "%s", nr_last_error());
 }
 
-// One handle of any kind, with the batch it holds and a small C-owned
-// array of descriptors that nr_batch_fill() writes one chunk at a time:
-// Go reads them without a call per packet, and the chunk stays in L1.
+// One handle of any kind, with the batch it holds and a C-owned array of
+// its descriptors: NextBatch's one cgo call takes the batch and copies all
+// of its descriptors (nr_batch_fill) into `pkts`, which grows to the
+// largest nr_batch_len seen and is reused. Go then reads them with no cgo
+// call and no bounds check beyond a slice's.
 enum { GO_CAPTURE = 1, GO_READER = 2, GO_XDP = 3 };
-#define GO_CHUNK 64
 typedef struct go_h {
     void *h;
     int kind;
     nr_batch *batch;
-    size_t len;   // nr_batch_len of the held batch
-    size_t n;     // descriptors in pkts (the current chunk)
-    int fill_rc;  // status of the last fill (NR_E_MALFORMED ends the batch early)
-    nr_packet pkts[GO_CHUNK];
+    size_t n;       // descriptors in pkts (the whole batch, or up to a fault)
+    int fill_rc;    // status of the fill (NR_E_MALFORMED: the batch ended early)
+    nr_packet *pkts;
+    size_t cap;     // elements allocated at pkts
     char err[GO_ERRLEN];
 } go_h;
 
@@ -40,25 +41,36 @@ static go_h *go_h_new(void *h, int kind) {
 
 static void go_release(go_h *g) {
     if (g->batch) { nr_batch_release(g->batch); g->batch = NULL; }
-    g->n = 0; g->len = 0;
-}
-
-// The next chunk of the held batch into g->pkts (g->n descriptors, 0 at
-// the end). rewind: start again from the first packet.
-static int go_fill(go_h *g, int rewind) {
     g->n = 0;
-    if (!g->batch) return NR_E_BAD_BATCH;
-    if (rewind) nr_batch_rewind(g->batch);
-    size_t got = 0;
-    int rc = nr_batch_fill(g->batch, g->pkts, GO_CHUNK, &got);
-    g->fill_rc = rc;
-    if (rc != NR_OK) { go_copy_err(rc, g->err); return rc; }
-    g->n = got;
-    return NR_OK;
 }
 
-// Release the held batch, take the next one and fill its first chunk: one
-// cgo call per batch (plus one per further chunk of GO_CHUNK packets).
+// Copy every descriptor of the held batch into g->pkts (g->n of them).
+// The batch is kept even when this fails: Release gives it back.
+static int go_fill_all(go_h *g) {
+    size_t len = nr_batch_len(g->batch);
+    if (len > g->cap) {
+        size_t c = g->cap ? g->cap : 256;
+        while (c < len) c *= 2;
+        nr_packet *p = realloc(g->pkts, c * sizeof *p);
+        if (!p) { snprintf(g->err, GO_ERRLEN, "out of memory for %zu packet descriptors", len); return NR_E_NO_MEMORY; }
+        g->pkts = p; g->cap = c;
+    }
+    size_t n = 0;
+    int rc = NR_OK;
+    while (n < g->cap) {
+        size_t got = 0;
+        rc = nr_batch_fill(g->batch, g->pkts + n, g->cap - n, &got);
+        if (rc != NR_OK || got == 0) break;
+        n += got;
+    }
+    g->n = n;
+    if (rc != NR_OK) go_copy_err(rc, g->err);
+    return rc;
+}
+
+// Release the held batch, take the next one and copy its descriptors: one
+// cgo call per batch. NR_OK with g->fill_rc != NR_OK: the batch ended early
+// (g->n descriptors before the fault, g->err says why).
 static int go_next(go_h *g, int timeout_ms) {
     go_release(g);
     nr_batch *b = NULL;
@@ -71,14 +83,14 @@ static int go_next(go_h *g, int timeout_ms) {
     }
     if (rc != NR_OK) { go_copy_err(rc, g->err); return rc; }
     g->batch = b;
-    g->len = nr_batch_len(b);
-    go_fill(g, 0);
+    g->fill_rc = go_fill_all(g);
     return NR_OK;
 }
 
 static void go_h_free(go_h *g) {
     if (!g) return;
     go_release(g);
+    free(g->pkts);
     switch (g->kind) {
     case GO_CAPTURE: nr_capture_close(g->h); break;
     case GO_READER: nr_reader_close(g->h); break;

@@ -147,7 +147,7 @@ func TestBatchRandomAccess(t *testing.T) {
 	}
 	n := b.Len()
 	if n < 600 {
-		t.Fatalf("first batch holds %d packets: want several chunks", n)
+		t.Fatalf("first batch holds %d packets: want several hundred", n)
 	}
 	want := func(i int) []byte {
 		if i%2 == 1 {
@@ -155,7 +155,7 @@ func TestBatchRandomAccess(t *testing.T) {
 		}
 		return frame(60, uint32(i))
 	}
-	// forwards across chunks, back to an earlier chunk, then jumps
+	// forwards, back to earlier packets, then jumps
 	for _, i := range []int{0, 1, 255, 256, 257, 511, 512, n - 1, 0, 300, 299, 600, 5} {
 		if !bytes.Equal(b.Data(i), want(i)) || b.At(i).Length != len(want(i)) {
 			t.Fatalf("packet %d of %d differs", i, n)
