@@ -54,7 +54,9 @@
  *  - No Rust panic crosses this boundary: an internal bug returns NR_E_INTERNAL.
  *  - A handle is used by one thread at a time. Exceptions are documented per
  *    function (the *_breakloop() functions are safe from any thread and from
- *    a signal handler).
+ *    a signal handler). A second thread entering a call on a handle while
+ *    another thread is inside one gets NR_E_BUSY instead of corrupting it
+ *    (detection is best effort: it never refuses a correct caller).
  *  - Packet memory: every nr_packet's `data` points into the ring, UMEM or
  *    file buffer (zero copy). It is valid until the batch it came from is
  *    released (for nr_next_packet(): until the next call on the handle; in a
