@@ -8,37 +8,11 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cbuild::{STRICT_C, build, pkg_config, prefix, root, variants};
-use common::{Net, OTHER_MAC, Sender, frame};
-
-/// Wait for a child (at most 60 s, then kill it so a hang fails the test
-/// instead of blocking the suite) and collect its output.
-fn output_of(child: Child) -> (bool, String, String) {
-    let pid = child.id() as i32;
-    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flag = done.clone();
-    std::thread::spawn(move || {
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(60) {
-            if flag.load(std::sync::atomic::Ordering::Relaxed) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        // SAFETY: signalling our own (hung) child.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
-    });
-    let out = child.wait_with_output().unwrap();
-    done.store(true, std::sync::atomic::Ordering::Relaxed);
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::{Net, OTHER_MAC, Sender, frame, output_of};
 
 #[test]
 fn header_compiles_as_c99_and_cxx_with_warnings_as_errors() {

@@ -8,42 +8,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Ext4, OTHER_MAC, frame};
+use common::{Ext4, OTHER_MAC, check_with_tools, frame};
 use netring::pcapfile::{Format, Reader, Writer, WriterConfig};
-
-/// `tcpdump -r` reads the whole file without complaint; returns the packet
-/// count `capinfos` gives.
-pub fn check_with_tools(path: &Path) -> u64 {
-    let out = Command::new("tcpdump")
-        .args(["-n", "-r", path.to_str().unwrap(), "-w", "/dev/null"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && !err.contains("truncated"),
-        "tcpdump -r {}: {err}",
-        path.display()
-    );
-    let out = Command::new("capinfos")
-        .args(["-c", "-M", "-T", "-r", path.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "capinfos {}: {text}{}",
-        path.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    text.trim()
-        .rsplit('\t')
-        .next()
-        .and_then(|c| c.trim().parse().ok())
-        .unwrap_or_else(|| panic!("capinfos output: {text}"))
-}
 
 /// Frame `k`'s length: 60..1514 bytes, now and then a jumbo frame.
 fn len_of(k: u32) -> usize {

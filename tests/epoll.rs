@@ -8,10 +8,10 @@ mod cbuild;
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::Net;
+use common::{Net, output_of};
 
 /// FNV-1a 32, as nrepoll prints it.
 fn fnv(d: &[u8]) -> u32 {
@@ -82,32 +82,6 @@ fn wait_for_packet_socket(net: &Net) {
         std::thread::sleep(Duration::from_millis(20));
     }
     panic!("no packet socket appeared");
-}
-
-/// The child's output; killed after 60 s so a hang fails instead of
-/// blocking the suite.
-fn output_of(child: Child) -> (bool, String, String) {
-    let pid = child.id() as i32;
-    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flag = done.clone();
-    std::thread::spawn(move || {
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(60) {
-            if flag.load(std::sync::atomic::Ordering::Relaxed) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        // SAFETY: signalling our own (hung) child.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
-    });
-    let out = child.wait_with_output().unwrap();
-    done.store(true, std::sync::atomic::Ordering::Relaxed);
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 fn kv(line: &str) -> BTreeMap<String, String> {

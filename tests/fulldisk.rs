@@ -9,9 +9,8 @@ mod common;
 
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use common::{OTHER_MAC, frame};
+use common::{OTHER_MAC, check_with_tools, frame};
 use netring::ErrorKind;
 use netring::pcapfile::{Format, Reader, Writer, WriterConfig};
 
@@ -53,38 +52,6 @@ impl Drop for SmallFs {
 
 fn len_of(k: u32) -> usize {
     60 + (k as usize * 37) % 1455
-}
-
-/// `tcpdump -r` reads the whole file without complaint; returns its count
-/// from `capinfos`.
-fn check_with_tools(path: &Path) -> u64 {
-    let out = Command::new("tcpdump")
-        .args(["-n", "-r", path.to_str().unwrap(), "-w", "/dev/null"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && !err.contains("truncated"),
-        "tcpdump -r {}: {err}",
-        path.display()
-    );
-    let out = Command::new("capinfos")
-        .args(["-c", "-M", "-T", "-r", path.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "capinfos {}: {text}{}",
-        path.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // "-T -r": one line "name<TAB>count".
-    text.trim()
-        .rsplit('\t')
-        .next()
-        .and_then(|c| c.trim().parse().ok())
-        .unwrap_or_else(|| panic!("capinfos output: {text}"))
 }
 
 /// Frames with sequence numbers from `*next` on, byte for byte.

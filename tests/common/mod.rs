@@ -372,3 +372,61 @@ impl Drop for Ext4 {
         let _ = std::fs::remove_file(&self.img);
     }
 }
+
+/// Wait for a child (at most 60 s, then kill it so a hang fails the test
+/// instead of blocking the suite) and collect its output.
+pub fn output_of(child: std::process::Child) -> (bool, String, String) {
+    let pid = child.id() as i32;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = done.clone();
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(60) {
+            if flag.load(std::sync::atomic::Ordering::Relaxed) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // SAFETY: signalling our own (hung) child.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    });
+    let out = child.wait_with_output().unwrap();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `tcpdump -r` reads the whole file without complaint; returns its count
+/// from `capinfos`.
+pub fn check_with_tools(path: &std::path::Path) -> u64 {
+    let out = Command::new("tcpdump")
+        .args(["-n", "-r", path.to_str().unwrap(), "-w", "/dev/null"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && !err.contains("truncated"),
+        "tcpdump -r {}: {err}",
+        path.display()
+    );
+    let out = Command::new("capinfos")
+        .args(["-c", "-M", "-T", "-r", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "capinfos {}: {text}{}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // "-T -r": one line "name<TAB>count".
+    text.trim()
+        .rsplit('\t')
+        .next()
+        .and_then(|c| c.trim().parse().ok())
+        .unwrap_or_else(|| panic!("capinfos output: {text}"))
+}
