@@ -517,7 +517,10 @@ typedef struct nr_capture_config {
   /**
    * An nr_fanout_mode; NR_FANOUT_NONE (0) joins no group. While the group
    * is not yet joined a reject-all filter is attached, so the socket sees
-   * no frame meant for another member. Default NR_FANOUT_NONE.
+   * no frame meant for another member (no frame is ever seen twice). A
+   * member joining under traffic can miss the few frames the kernel
+   * steers to it between the join and the replacement of that filter,
+   * one system call later. Default NR_FANOUT_NONE.
    */
   uint8_t fanout_mode;
   /**

@@ -251,7 +251,17 @@ fn fanout_members_joining_under_traffic_never_see_a_frame_twice() {
             assert!(all.insert(*x), "frame {x} reached two members");
         }
     }
-    assert_eq!(all.len(), sent as usize, "every frame exactly once");
+    // Never twice. The kernel steers a frame to a member as soon as it has
+    // joined, and the member's reject-all filter is replaced one system
+    // call later: a frame steered to it in that window is dropped by the
+    // filter (documented at CaptureConfig::fanout). Six members joined, so
+    // at most a few frames may be missing, never more.
+    let missing = sent as usize - all.len();
+    assert!(sent > 1000, "only {sent} frames sent");
+    assert!(
+        missing <= 2 * 6,
+        "{missing} of {sent} frames reached no member"
+    );
 }
 
 #[test]

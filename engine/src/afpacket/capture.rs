@@ -71,6 +71,10 @@ pub struct CaptureConfig {
     /// Join a fanout group after binding. A reject-all filter is attached
     /// until the group is joined, so the socket sees no frame meant for
     /// another member; it is then replaced by the real filter or detached.
+    /// The kernel steers frames to a new member as soon as it has joined,
+    /// one system call before that replacement: when a member joins under
+    /// traffic, the few frames steered to it in between are dropped by the
+    /// reject-all filter (no member sees them; none is ever seen twice).
     /// Default none.
     pub fanout: Option<Fanout>,
     /// Timestamp source. Default software.
