@@ -150,6 +150,35 @@ pub struct Live {
 }
 
 impl Live {
+    /// The first wait of a read call: none in non-blocking mode, no limit
+    /// in immediate mode or without a timeout, else the timeout.
+    fn first_wait(&self) -> Option<Duration> {
+        if self.nonblock {
+            Some(Duration::ZERO)
+        } else if self.opts.immediate || self.opts.timeout <= 0 {
+            None
+        } else {
+            Some(Duration::from_millis(self.opts.timeout as u64))
+        }
+    }
+
+    /// What a read call selects and how it shapes records; the filter is
+    /// moved out for the call (put back when it ends).
+    fn take_selection(&mut self) -> Sel {
+        Sel {
+            direction: self.direction,
+            protocol: self.opts.protocol,
+            snapshot: self.snapshot,
+            nano: self.opts.nano,
+            filter: self.filter.take(),
+            filter_all: self.filter_all,
+            filter_until_ns: self.filter_until_ns,
+            cooked: self.cooked,
+            linktype: self.linktype,
+            lo_ifindex: self.lo_ifindex,
+        }
+    }
+
     /// A not yet activated handle.
     pub fn new(dev: &str, shadow: *mut c_void) -> Live {
         Live {
@@ -770,29 +799,12 @@ pub fn dispatch(
         // SAFETY: one thread per handle, and no other borrow of the handle
         // exists here: borrows are short and none is held across a callback.
         let l = unsafe { &mut *cell.get() };
-        let first = if l.nonblock {
-            Some(Duration::ZERO)
-        } else if l.opts.immediate || l.opts.timeout <= 0 {
-            None
-        } else {
-            Some(Duration::from_millis(l.opts.timeout as u64))
-        };
+        let first = l.first_wait();
         let cap = l
             .cap
             .take()
             .ok_or_else(|| "not-yet-activated pcap_t passed to pcap_dispatch".to_string())?;
-        let sel = Sel {
-            direction: l.direction,
-            protocol: l.opts.protocol,
-            snapshot: l.snapshot,
-            nano: l.opts.nano,
-            filter: l.filter.take(),
-            filter_all: l.filter_all,
-            filter_until_ns: l.filter_until_ns,
-            cooked: l.cooked,
-            linktype: l.linktype,
-            lo_ifindex: l.lo_ifindex,
-        };
+        let sel = l.take_selection();
         (first, sel, std::mem::take(&mut l.vlan_buf), cap)
     };
     let l = &sel;
@@ -886,28 +898,18 @@ fn dispatch_xdp(
         // SAFETY: one thread per handle; no borrow is held across a
         // callback (the engine is moved out of the handle meanwhile).
         let l = unsafe { &mut *cell.get() };
-        let first = if l.nonblock {
-            Some(Duration::ZERO)
-        } else if l.opts.immediate || l.opts.timeout <= 0 {
-            None
-        } else {
-            Some(Duration::from_millis(l.opts.timeout as u64))
-        };
+        let first = l.first_wait();
         let x = l
             .xdp
             .take()
             .ok_or_else(|| "not-yet-activated pcap_t passed to pcap_dispatch".to_string())?;
+        // AF_XDP has no socket filter: every frame is filtered here.
         let sel = Sel {
-            direction: l.direction,
-            protocol: l.opts.protocol,
-            snapshot: l.snapshot,
-            nano: l.opts.nano,
-            filter: l.filter.take(),
             filter_all: true,
             filter_until_ns: 0,
             cooked: false,
-            linktype: l.linktype,
             lo_ifindex: -1,
+            ..l.take_selection()
         };
         (first, sel, l.xdp_cursor, x)
     };

@@ -315,22 +315,6 @@ impl Mmap {
         Self::checked(p, len)
     }
 
-    /// An anonymous, private, pre-faulted mapping of `len` bytes (a UMEM).
-    pub fn anonymous(len: usize) -> io::Result<Mmap> {
-        // SAFETY: a fresh anonymous mapping at a kernel-chosen address.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,
-                -1,
-                0,
-            )
-        };
-        Self::checked(p, len)
-    }
-
     /// A fresh anonymous read-write mapping advised for transparent huge
     /// pages (`MADV_HUGEPAGE`, effective when THP is `madvise` or `always`;
     /// ignored otherwise), populated afterwards so the advice applies to

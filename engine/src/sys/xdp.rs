@@ -267,7 +267,7 @@ pub fn ppoll_ns(fds: &mut [libc::pollfd], ns: u64) -> io::Result<usize> {
 }
 
 /// A mapping of an AF_XDP ring or of a UMEM: the one [`Mmap`] type
-/// ([`Mmap::ring`], [`Mmap::anonymous`]).
+/// ([`Mmap::ring`], [`Mmap::anonymous_huge`]).
 pub type XdpMap = crate::sys::socket::Mmap;
 
 /// `SIOCETHTOOL` request number.
