@@ -50,6 +50,7 @@ type handle struct {
 	batch  Batch
 	next   int // ZeroCopyReadPacketData's position in batch
 	closed bool
+	poll   *poller // capture: waits in Go's netpoller (nil: in C)
 }
 
 // Batch is the batch a handle holds: one ring block (capture), a run of
@@ -125,7 +126,12 @@ func (h *handle) nextBatch(timeout time.Duration, op string) (*Batch, error) {
 	b.pkts, b.err = nil, nil
 	h.next = 0
 	g := h.g
-	rc := C.go_next(g, C.int(millis(timeout)))
+	var rc C.int
+	if h.poll != nil && timeout != 0 {
+		rc = h.poll.next(timeout)
+	} else {
+		rc = C.go_next(g, C.int(millis(timeout)))
+	}
 	if rc != C.NR_OK {
 		if rc == C.NR_EOF {
 			return nil, io.EOF
@@ -139,7 +145,7 @@ func (h *handle) nextBatch(timeout time.Duration, op string) (*Batch, error) {
 	if g.fill_rc != C.NR_OK {
 		b.err = mkerr("batch", g.fill_rc, C.GoString(&g.err[0]))
 	}
-	b.seq = uint64(C.nr_batch_seq(g.batch))
+	b.seq = uint64(g.seq) // taken by go_next: no second cgo call
 	return b, nil
 }
 
@@ -169,6 +175,10 @@ func (h *handle) close() {
 	}
 	h.closed = true
 	h.batch.pkts = nil
+	if h.poll != nil {
+		h.poll.close()
+		h.poll = nil
+	}
 	C.go_h_free(h.g)
 	h.g = nil
 }
@@ -179,6 +189,9 @@ func (h *handle) breakloop() {
 	defer h.mu.RUnlock()
 	if !h.closed {
 		C.go_breakloop(h.g)
+		if h.poll != nil {
+			h.poll.kick()
+		}
 	}
 }
 

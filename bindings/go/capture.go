@@ -165,6 +165,7 @@ func Open(iface string, cfg *Config) (*Capture, error) {
 	}
 	cp := &Capture{timeout: cfg.Timeout}
 	cp.g = g
+	cp.poll = newPoller(g)
 	return cp, nil
 }
 

@@ -3,6 +3,7 @@
 #ifndef NETRING_GO_HELPERS_H
 #define NETRING_GO_HELPERS_H
 #include <netring.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,8 @@ typedef struct go_h {
     int fill_rc;    // status of the fill (NR_E_MALFORMED: the batch ended early)
     nr_packet *pkts;
     size_t cap;     // elements allocated at pkts
+    uint64_t seq;   // nr_batch_seq of the batch
+    int nb_rc;      // go_next_nb's result when called by fastcall.go
     char err[GO_ERRLEN];
 } go_h;
 
@@ -83,8 +86,24 @@ static int go_next(go_h *g, int timeout_ms) {
     }
     if (rc != NR_OK) { go_copy_err(rc, g->err); return rc; }
     g->batch = b;
+    g->seq = nr_batch_seq(b);
     g->fill_rc = go_fill_all(g);
     return NR_OK;
+}
+
+// The capture's non-blocking step for a wait in Go's netpoller: go_next
+// with timeout 0 (never blocks). NR_TIMEOUT is returned only when the
+// socket is quiet; if it reports an error or hang-up (interface down or
+// removed: the library only notices that inside its own wait), the answer
+// is GO_WAIT_IN_C: wait in nr_next_batch instead, which reports it.
+#define GO_WAIT_IN_C 1000
+static int go_next_nb(go_h *g) {
+    int rc = go_next(g, 0);
+    if (rc == NR_TIMEOUT) {
+        struct pollfd p = { .fd = nr_capture_fd(g->h), .events = POLLIN, .revents = 0 };
+        if (poll(&p, 1, 0) > 0 && (p.revents & (POLLERR | POLLHUP | POLLNVAL))) return GO_WAIT_IN_C;
+    }
+    return rc;
 }
 
 static void go_h_free(go_h *g) {

@@ -1,0 +1,9 @@
+//go:build go1.23
+
+package netring
+
+// #include "helpers.h"
+import "C"
+
+// nextNB is go_next_nb(g): an ordinary cgo call (see fastcall.go).
+func nextNB(g *C.go_h) C.int { return C.go_next_nb(g) }
