@@ -7,3 +7,6 @@ import "C"
 
 // nextNB is go_next_nb(g): an ordinary cgo call (see fastcall.go).
 func nextNB(g *C.go_h) C.int { return C.go_next_nb(g) }
+
+// fillWin is go_fill_win(g): an ordinary cgo call.
+func fillWin(g *C.go_h) { C.go_fill_win(g) }

@@ -16,23 +16,28 @@ static void go_copy_err(int rc, char *err) {
     if (rc < 0 && err) snprintf(err, GO_ERRLEN, "%s", nr_last_error());
 }
 
-// One handle of any kind, with the batch it holds and a C-owned array of
-// its descriptors: NextBatch's one cgo call takes the batch and copies all
-// of its descriptors (nr_batch_fill) into `pkts`, which grows to the
-// largest nr_batch_len seen and is reused. Go then reads them with no cgo
-// call and no bounds check beyond a slice's.
+// One handle of any kind, with the batch it holds and two C-owned arrays
+// of its descriptors, both reused: `pkts` takes all of a batch's
+// descriptors in one call (go_fill_all: Len/At/Data) and grows to the
+// largest nr_batch_len seen; `win` takes the next GO_WIN of them per call
+// (go_fill_win: Batch.Window), small enough to stay in L1 while Go reads it
+// (64: measured cheaper than 32, 128 or 256 on the veth benchmark).
+// Go then reads them with no cgo call and no bounds check beyond a slice's.
 enum { GO_CAPTURE = 1, GO_READER = 2, GO_XDP = 3 };
+#define GO_WIN 64
 typedef struct go_h {
     void *h;
     int kind;
     nr_batch *batch;
     size_t n;       // descriptors in pkts (the whole batch, or up to a fault)
-    int fill_rc;    // status of the fill (NR_E_MALFORMED: the batch ended early)
     nr_packet *pkts;
     size_t cap;     // elements allocated at pkts
     uint64_t seq;   // nr_batch_seq of the batch
     int nb_rc;      // go_next_nb's result when called by fastcall.go
+    int win_rc;     // go_fill_win's status
+    size_t wn;      // descriptors in win
     char err[GO_ERRLEN];
+    nr_packet win[GO_WIN];
 } go_h;
 
 static go_h *go_h_new(void *h, int kind) {
@@ -47,9 +52,14 @@ static void go_release(go_h *g) {
     g->n = 0;
 }
 
-// Copy every descriptor of the held batch into g->pkts (g->n of them).
-// The batch is kept even when this fails: Release gives it back.
-static int go_fill_all(go_h *g) {
+// Copy every descriptor of the held batch into g->pkts (g->n of them);
+// rewind: go_fill_win moved the batch's fill position, start over. NR_OK,
+// or the status that ended the batch early (g->n descriptors before the
+// fault, g->err says why). The batch is kept even when this fails: Release
+// gives it back.
+static int go_fill_all(go_h *g, int rewind) {
+    if (!g->batch) { g->n = 0; return NR_OK; }
+    if (rewind) nr_batch_rewind(g->batch);
     size_t len = nr_batch_len(g->batch);
     if (len > g->cap) {
         size_t c = g->cap ? g->cap : 256;
@@ -71,9 +81,19 @@ static int go_fill_all(go_h *g) {
     return rc;
 }
 
-// Release the held batch, take the next one and copy its descriptors: one
-// cgo call per batch. NR_OK with g->fill_rc != NR_OK: the batch ended early
-// (g->n descriptors before the fault, g->err says why).
+// The next GO_WIN (at most) descriptors of the held batch into g->win
+// (g->wn of them; 0 at the end). g->win_rc: NR_OK or the status that ended
+// the batch (then g->wn is 0 and g->err says why).
+static void go_fill_win(go_h *g) {
+    size_t got = 0;
+    int rc = g->batch ? nr_batch_fill(g->batch, g->win, GO_WIN, &got) : NR_OK;
+    g->wn = rc == NR_OK ? got : 0;
+    g->win_rc = rc;
+    go_copy_err(rc, g->err);
+}
+
+// Release the held batch and take the next one (no descriptor is copied
+// yet: go_fill_all or go_fill_win do it when Go asks).
 static int go_next(go_h *g, int timeout_ms) {
     go_release(g);
     nr_batch *b = NULL;
@@ -87,7 +107,6 @@ static int go_next(go_h *g, int timeout_ms) {
     if (rc != NR_OK) { go_copy_err(rc, g->err); return rc; }
     g->batch = b;
     g->seq = nr_batch_seq(b);
-    g->fill_rc = go_fill_all(g);
     return NR_OK;
 }
 

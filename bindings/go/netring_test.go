@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -393,6 +394,182 @@ func TestVethBreakFromAnotherGoroutine(t *testing.T) {
 	}
 	c.Close()
 	c.Break() // after Close: a no-op, not a crash
+}
+
+// The wait is in Go's netpoller: its own timeout, a Break made before the
+// wait, and no stale wake-up afterwards (Break's past deadline is reset).
+func TestVethTimeoutAndEarlyBreak(t *testing.T) {
+	a, _ := veth(t)
+	c, err := netring.Open(a, smallRing())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := 0; i < 2; i++ {
+		start := time.Now()
+		if _, err := c.NextBatch(60 * time.Millisecond); err != netring.ErrTimeout {
+			t.Fatalf("want ErrTimeout, got %v", err)
+		}
+		if d := time.Since(start); d < 50*time.Millisecond || d > 3*time.Second {
+			t.Fatalf("timeout of 60 ms took %v", d)
+		}
+		c.Break()
+		start = time.Now()
+		if _, err := c.NextBatch(-1); err != netring.ErrBreak {
+			t.Fatalf("want ErrBreak, got %v", err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("early break took %v", d)
+		}
+	}
+	if _, err := c.NextBatch(0); err != netring.ErrTimeout {
+		t.Fatalf("non-blocking: want ErrTimeout, got %v", err)
+	}
+}
+
+// Window walks a batch in order, byte-exact; Len/At afterwards see the
+// same packets.
+func TestVethWindow(t *testing.T) {
+	a, b := veth(t)
+	c, err := netring.Open(a, smallRing())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const n = 3000
+	frames := make([][]byte, n)
+	for i := range frames {
+		frames[i] = frame(60, uint32(i))
+	}
+	done := make(chan struct{})
+	go func() { send(t, b, frames); close(done) }()
+	var got [][]byte
+	start, last := time.Now(), time.Now()
+	for time.Since(start) < 10*time.Second && (len(got) < n || time.Since(last) < 200*time.Millisecond) {
+		bt, err := c.NextBatch(20 * time.Millisecond)
+		if err == netring.ErrTimeout {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		walked := 0
+		for w := bt.Window(); w != nil; w = bt.Window() {
+			if len(w) > 64 {
+				t.Fatalf("window of %d", len(w))
+			}
+			for i := range w {
+				if d := w[i].Data(); isTestFrame(d) {
+					got = append(got, append([]byte(nil), d...))
+					if p := w[i].Packet(); p.CaptureLength != len(d) || p.Timestamp.IsZero() {
+						t.Fatalf("packet %+v", p.CaptureInfo)
+					}
+				}
+			}
+			walked += len(w)
+		}
+		if bt.Err() != nil || bt.Len() != walked {
+			t.Fatalf("window walked %d, Len %d, err %v", walked, bt.Len(), bt.Err())
+		}
+		if walked > 0 && !bytes.Equal(bt.At(walked-1).Data, bt.Data(walked-1)) {
+			t.Fatal("At/Data after Window differ")
+		}
+		last = time.Now()
+	}
+	<-done
+	if len(got) != n {
+		t.Fatalf("captured %d of %d", len(got), n)
+	}
+	for i := range got {
+		if !bytes.Equal(got[i], frames[i]) {
+			t.Fatalf("frame %d differs", i)
+		}
+	}
+}
+
+// ownVeth makes a second veth pair in the test namespace (removed at the end).
+func ownVeth(t *testing.T, name string) {
+	veth(t)
+	if out, err := exec.Command("ip", "link", "add", name+"a", "type", "veth", "peer", "name", name+"b").CombinedOutput(); err != nil {
+		t.Fatalf("ip link add: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "link", "del", name+"a").Run() })
+	for _, i := range []string{name + "a", name + "b"} {
+		if out, err := exec.Command("ip", "link", "set", i, "up").CombinedOutput(); err != nil {
+			t.Fatalf("ip link set up: %v %s", err, out)
+		}
+	}
+}
+
+// An interface removed under a waiting NextBatch: the library's error, not
+// a wait in the netpoller forever.
+func TestVethInterfaceRemoved(t *testing.T) {
+	ownVeth(t, "nrgorm")
+	c, err := netring.Open("nrgorma", smallRing())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		exec.Command("ip", "link", "del", "nrgorma").Run()
+	}()
+	start := time.Now()
+	for time.Since(start) < 10*time.Second {
+		_, err = c.NextBatch(-1)
+		if err != nil && err != netring.ErrTimeout && err != netring.ErrIfaceDown {
+			break
+		}
+	}
+	var ne *netring.Error
+	if !errors.Is(err, netring.ErrIfaceGone) || !errors.As(err, &ne) || ne.Message == "" {
+		t.Fatalf("want ErrIfaceGone with the library's sentence, got %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("removal noticed after %v", d)
+	}
+}
+
+// An interface taken down under a waiting NextBatch: its timeout still
+// holds (ErrIfaceDown or ErrTimeout), Break still works, and frames are
+// captured again once it is up.
+func TestVethInterfaceDown(t *testing.T) {
+	ownVeth(t, "nrgodn")
+	c, err := netring.Open("nrgodna", smallRing())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if out, err := exec.Command("ip", "link", "set", "nrgodna", "down").CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	for i := 0; i < 3; i++ {
+		start := time.Now()
+		_, err := c.NextBatch(150 * time.Millisecond)
+		if err != netring.ErrIfaceDown && err != netring.ErrTimeout {
+			t.Fatalf("down: want ErrIfaceDown or ErrTimeout, got %v", err)
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Fatalf("timeout of 150 ms took %v while down", d)
+		}
+	}
+	go func() { time.Sleep(100 * time.Millisecond); c.Break() }()
+	if _, err := c.NextBatch(-1); err != netring.ErrBreak {
+		t.Fatalf("down: want ErrBreak, got %v", err)
+	}
+	if out, err := exec.Command("ip", "link", "set", "nrgodna", "up").CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	frames := make([][]byte, 100)
+	for i := range frames {
+		frames[i] = frame(60, uint32(i))
+	}
+	time.Sleep(100 * time.Millisecond)
+	send(t, "nrgodnb", frames)
+	got := collect(t, c, len(frames))
+	if len(got) != len(frames) {
+		t.Fatalf("after up: captured %d of %d", len(got), len(frames))
+	}
 }
 
 func TestVethBadInterface(t *testing.T) {
