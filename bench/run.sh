@@ -49,7 +49,8 @@
 #   min_xsk_generic  the same with generic (skb) XDP
 #   nrxdp         build/bin/nrxdp -i IF -Q -m native  (netring AF_XDP, queue 0)
 #   nrxdp_generic build/bin/nrxdp -i IF -Q -m generic
-#   nrgocap       bindings/go's cmd/nrgocap -i IF -q (Go, one cgo call per block)
+#   nrgocap       bindings/go's cmd/nrgocap -i IF -q (Go: waits in the netpoller,
+#                 walks with Batch.Window, no cgo call per packet)
 #   gopacket_afpacket  bench/gopacket_afpacket (gopacket's afpacket, 4 MiB x 64,
 #                 tov 60 ms, ZeroCopyReadPacketData)
 #   cppcap        bindings/cpp/cppcap.cpp -i IF -q (netring.hpp, range-for)

@@ -106,7 +106,9 @@ func boolInt(v bool) C.int {
 // (a ring block that fails validation, an AF_XDP descriptor refused by the
 // bounds check), Len counts the packets before the fault and Err says why.
 func (b *Batch) Len() int {
-	b.fill()
+	if !b.full {
+		b.fill()
+	}
 	return len(b.pkts)
 }
 
@@ -120,7 +122,9 @@ func (b *Batch) Err() error {
 
 // At returns packet i (0 <= i < Len(); it panics like a slice otherwise).
 func (b *Batch) At(i int) Packet {
-	b.fill()
+	if !b.full {
+		b.fill()
+	}
 	return packetOf(&b.pkts[i])
 }
 
@@ -146,7 +150,9 @@ func packetOf(p *C.nr_packet) Packet {
 // Data returns packet i's bytes alone (zero copy), the cheapest random
 // accessor.
 func (b *Batch) Data(i int) []byte {
-	b.fill()
+	if !b.full {
+		b.fill()
+	}
 	p := &b.pkts[i]
 	return unsafe.Slice((*byte)(p.data), p.caplen)
 }
