@@ -74,6 +74,18 @@ else
     ko "build a copy of the example in $own (.path = \"$rel\")"
 fi
 rm -rf "$own"
+# The README's alternative: the dependency recorded by zig fetch --save.
+own=$(mktemp -d /tmp/nr-zig-example.XXXXXX)
+cp -r bindings/zig/example/build.zig bindings/zig/example/build.zig.zon bindings/zig/example/src "$own/"
+sed -i '/\.netring = \.{ \.path = "\.\." },/d' "$own/build.zig.zon"
+pkg=$PWD/bindings/zig
+if ! grep -q '\.netring =' "$own/build.zig.zon" && (cd "$own" && $ZIG fetch --save=netring "$pkg" && $ZIG build -j1) \
+    && grep -q '\.hash = "netring-' "$own/build.zig.zon" && [ -x "$own/zig-out/bin/capture" ]; then
+    ok "build a copy of the example in $own (zig fetch --save=netring $pkg)"
+else
+    ko "build a copy of the example in $own (zig fetch --save=netring $pkg)"
+fi
+rm -rf "$own"
 # The README shows the example's files verbatim: a reader copies them from there.
 if python3 -c 'import sys; r = open(sys.argv[1]).read(); sys.exit(any(open(f).read() not in r for f in sys.argv[2:]))' \
     bindings/zig/README.md bindings/zig/example/build.zig.zon bindings/zig/example/build.zig bindings/zig/example/src/main.zig; then
