@@ -44,7 +44,9 @@ done
 [ "$(id -u)" = 0 ] || { echo "bench.sh: run as root (namespaces, packet sockets, XDP)" >&2; exit 1; }
 MICRO=${MICRO:-$ROOT/target/release/examples/micro}
 PARSE=${PARSE:-$(dirname "$MICRO")/parse}
-for p in "$ROOT/build/bin/nrcap" "$ROOT/build/bin/nrsend" "$ROOT/build/bin/nrxdp" "$MICRO" "$PARSE"; do
+NEED=("$ROOT/build/bin/nrcap")
+[ "$WRITE_ONLY" = 1 ] || NEED+=("$ROOT/build/bin/nrsend" "$ROOT/build/bin/nrxdp" "$MICRO" "$PARSE")
+for p in "${NEED[@]}"; do
     [ -x "$p" ] || { echo "bench.sh: $p missing: run it through make (make bench / make bench-smoke)" >&2; exit 1; }
 done
 
