@@ -305,13 +305,17 @@ def offline_section(run, op):
            "`sync FILE` (fsync of their output) after they exit, since dd's and `--direct`'s data is on the "
            "device when they return; the write-only and sync seconds are shown apart.", "",
            f"Loop device: {kv.get('loop', '?')}.", "",
-           "| writer | MB/s median [min-max] | vs dd (medians) | write s median | + sync s median |",
-           "|---|---|---|---|---|"]
+           "| writer | MB/s median [min-max] | vs dd (medians) | vs dd, same repetition [min-max] "
+           "| write s median | + sync s median |",
+           "|---|---|---|---|---|---|"]
     for name, label in OFFLINE_WRITERS:
         reps = op.get(name, {})
         xs = [m["bps"] / 1e6 for m in reps.values()]
         lo, hi = rng(xs)
+        dd = op.get("dd", {})
+        rlo, rhi = rng([m["bps"] / dd[r]["bps"] for r, m in reps.items() if r in dd and dd[r]["bps"] > 0])
         out.append(f"| {label} | {f2(med(xs), 0)} [{f2(lo, 0)}-{f2(hi, 0)}] | {f2(offline_ratio(op, name))} "
+                   f"| {f2(rlo)}-{f2(rhi)} "
                    f"| {f2(med([m['write_s'] for m in reps.values()]), 3)} "
                    f"| {f2(med([m['sync_s'] for m in reps.values()]), 3)} |")
     llo, lhi = rng([m["load1"] for reps in op.values() for m in reps.values()])
