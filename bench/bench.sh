@@ -11,10 +11,14 @@
 #   -r REPS     interleaved repetitions (default 3)
 #   -o DIR      where the report goes (default bench/results/<date>)
 #   --smoke     every benchmark once, 1 s, 60-byte frames (the sweep: one
-#               9000-byte run; write: 1514 B), then check that each produced numbers
+#               9000-byte run; write: 1514 B, and the offline writers once
+#               with a 30 MB pcap), then check that each produced numbers
 #               (exit 1 if not); nothing is kept
+#   --write-only  only the write part (live capture to tmpfs/ext4 and the
+#               offline writer throughput), its report into -o DIR
 #
-# env: SWEEP_SIZES (default 60,128,256,512,1024,1514,4000,9000)
+# env: WRITE_RECORDS (1514-byte records in the offline writers' pcap, default
+#      650000 = 994.5 MB), SWEEP_SIZES (default 60,128,256,512,1024,1514,4000,9000)
 #
 # Needs root, the programs from `make` (build/bin/nrcap, nrsend, nrxdp),
 # the micro benchmark ($MICRO, default target/release/examples/micro) and
@@ -23,7 +27,7 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
-DUR=4 REPS=3 OUTDIR="" SMOKE=0
+DUR=4 REPS=3 OUTDIR="" SMOKE=0 WRITE_ONLY=0
 SWEEP_SIZES=${SWEEP_SIZES:-60,128,256,512,1024,1514,4000,9000}
 ARGS="$*"
 while [ $# -gt 0 ]; do
@@ -32,14 +36,17 @@ while [ $# -gt 0 ]; do
         -r) REPS=$2; shift 2 ;;
         -o) OUTDIR=$2; shift 2 ;;
         --smoke) SMOKE=1; shift ;;
+        --write-only) WRITE_ONLY=1; shift ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        *) echo "usage: $0 [-d SECONDS] [-r REPS] [-o DIR] | --smoke" >&2; exit 2 ;;
+        *) echo "usage: $0 [-d SECONDS] [-r REPS] [-o DIR] [--write-only] | --smoke" >&2; exit 2 ;;
     esac
 done
 [ "$(id -u)" = 0 ] || { echo "bench.sh: run as root (namespaces, packet sockets, XDP)" >&2; exit 1; }
 MICRO=${MICRO:-$ROOT/target/release/examples/micro}
 PARSE=${PARSE:-$(dirname "$MICRO")/parse}
-for p in "$ROOT/build/bin/nrcap" "$ROOT/build/bin/nrsend" "$ROOT/build/bin/nrxdp" "$MICRO" "$PARSE"; do
+NEED=("$ROOT/build/bin/nrcap")
+[ "$WRITE_ONLY" = 1 ] || NEED+=("$ROOT/build/bin/nrsend" "$ROOT/build/bin/nrxdp" "$MICRO" "$PARSE")
+for p in "${NEED[@]}"; do
     [ -x "$p" ] || { echo "bench.sh: $p missing: run it through make (make bench / make bench-smoke)" >&2; exit 1; }
 done
 
@@ -53,29 +60,135 @@ if [ "$(nproc)" -lt 2 ]; then export CB_GEN_CPU=0 CB_CAP_CPU=0; fi
 RUN=$CB_OUT/runs/$(date +%Y%m%d-%H%M%S)-$$
 mkdir -p "$RUN"
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+now() { date +%s.%N; }
 "$HERE/build.sh"
 
 # The write benchmark: nrcap -w against tcpdump -w with the same rotation,
-# into tmpfs and into a file system on the disk: a loop-mounted ext4 image
-# under $CB_OUT (1.5 GiB, sparse), with `dd oflag=direct bs=1M` into the same
-# file system as the disk's own limit (disk.txt).
-write_bench() {
-    local img=$CB_OUT/disk.img mnt=$CB_OUT/disk
+# into tmpfs and into a file system on the disk: an ext4 image under $CB_OUT
+# (1.5 GiB, written out in full first so that no run pays the host file's
+# block allocation), attached to a loop device with direct I/O onto the
+# image (`losetup --direct-io=on`: the loop device then writes to the disk
+# the image lives on instead of into the host file's page cache; where the
+# host file system refuses O_DIRECT it falls back to a buffered loop device,
+# and says so in write-offline/meta.txt). `dd oflag=direct bs=1M` into the
+# same file system is the disk's own limit (disk.txt). Then the live capture
+# (run.sh, the write/ part) and the offline writer throughput (write_offline).
+WB_MNT="" WB_LOOP="" WB_IMG="" WB_PCAP="" WB_LOOP_MODE=""
+write_cleanup() {
+    if [ -n "$WB_MNT" ] && mountpoint -q "$WB_MNT"; then
+        umount "$WB_MNT" 2>/dev/null || umount -l "$WB_MNT" 2>/dev/null || true
+    fi
+    if [ -n "$WB_LOOP" ]; then losetup -d "$WB_LOOP" 2>/dev/null || true; fi
+    if [ -n "$WB_IMG" ]; then rm -f "$WB_IMG"; fi
+    if [ -n "$WB_PCAP" ]; then rm -f "$WB_PCAP"; fi
+    WB_MNT="" WB_LOOP="" WB_IMG="" WB_PCAP=""
+}
+
+# A pcap file of N identical 1514-byte UDP frames (16 + 1514 bytes a record).
+make_pcap() { # path records
+    python3 - "$1" "$2" <<'EOF'
+import struct, sys
+path, n = sys.argv[1], int(sys.argv[2])
+eth = b"\x02\x00\x00\x00\x00\x02" + b"\x02\x00\x00\x00\x00\x01" + b"\x08\x00"
+ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 1500, 0, 0, 64, 17, 0, bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]))
+udp = struct.pack("!HHHH", 9, 9, 1480, 0)
+frame = eth + ip + udp + bytes(1514 - 14 - 20 - 8)
+rec = struct.pack("<IIII", 1, 0, len(frame), len(frame)) + frame
+chunk = rec * 1000
+with open(path, "wb") as f:
+    f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+    for _ in range(n // 1000):
+        f.write(chunk)
+    f.write(rec * (n % 1000))
+EOF
+}
+
+# Offline writer throughput: the same pcap (in /dev/shm) written into the
+# ext4 file by each writer, interleaved and in a rotating order, one writer
+# at a time pinned to the consumer CPU, against dd oflag=direct of the same
+# size. bytes/s = output file size / wall time; the buffered writers' time
+# includes a `sync FILE` (fsync) of their output, as dd's and --direct's
+# data is on the device when they return. Results: write-offline/offline.tsv.
+write_offline() { # records reps
+    local n=$1 reps=$2 dir=$RUN/write-offline cpu=${CB_CAP_CPU:-1}
+    local out=$WB_MNT/out.pcap bytes mb rep k w t0 t1 t2 size load1
+    mkdir -p "$dir/logs"
+    WB_PCAP=/dev/shm/nrbench-write-$$.pcap
+    make_pcap "$WB_PCAP" "$n"
+    bytes=$(stat -c %s "$WB_PCAP")
+    mb=$(((bytes + 524288) / 1048576))
+    local -a names=(dd nrcap_direct nrcap tcpdump)
+    local -A cmds=(
+        [dd]="dd if=/dev/zero of=$WB_MNT/dd.bin bs=1M count=$mb oflag=direct"
+        [nrcap_direct]="$ROOT/build/bin/nrcap -q -r $WB_PCAP -w $out --direct"
+        [nrcap]="$ROOT/build/bin/nrcap -q -r $WB_PCAP -w $out"
+        [tcpdump]="tcpdump -r $WB_PCAP -w $out"
+    )
+    {
+        echo "loop: $WB_LOOP_MODE"
+        echo "input: $n records of 1514 B, $bytes bytes, in /dev/shm"
+        echo "reps: $reps cpu: $cpu"
+        for w in "${names[@]}"; do echo "writer $w: taskset -c $cpu ${cmds[$w]}"; done
+        echo "sync: the buffered writers (nrcap, tcpdump) are timed up to the end of \`sync FILE\` (fsync of their output) after they exit"
+    } | sed "s|$WB_PCAP|\$PCAP|g; s|$WB_MNT/|\$MNT/|g; s|$ROOT/||g" > "$dir/meta.txt"
+    printf 'rep\twriter\tbytes\twrite_s\tsync_s\tload1\n' > "$dir/offline.tsv"
+    for ((rep = 1; rep <= reps; rep++)); do
+        for ((k = 0; k < ${#names[@]}; k++)); do
+            w=${names[$(((k + rep - 1) % ${#names[@]}))]}
+            rm -f "$out" "$WB_MNT/dd.bin"
+            sync -f "$WB_MNT"
+            read -r load1 _ < /proc/loadavg
+            t0=$(now)
+            # shellcheck disable=SC2086 # the command is a word list
+            taskset -c "$cpu" ${cmds[$w]} > "$dir/logs/r$rep-$w.out" 2>&1 ||
+                { echo "write_offline: $w failed:" >&2; cat "$dir/logs/r$rep-$w.out" >&2; return 1; }
+            t1=$(now) t2=$t1
+            case "$w" in nrcap|tcpdump) sync "$out"; t2=$(now) ;; esac
+            if [ "$w" = dd ]; then size=$(stat -c %s "$WB_MNT/dd.bin"); else size=$(stat -c %s "$out"); fi
+            printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$rep" "$w" "$size" \
+                "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')" \
+                "$(awk -v a="$t1" -v b="$t2" 'BEGIN { printf "%.4f", b - a }')" "$load1" >> "$dir/offline.tsv"
+            log "write-offline r$rep $w: $size bytes, $(awk -v a="$t0" -v b="$t2" -v n="$size" 'BEGIN { printf "%.3f s, %.0f MB/s", b - a, n / (b - a) / 1e6 }')"
+        done
+    done
+    rm -f "$out" "$WB_MNT/dd.bin" "$WB_PCAP"
+    WB_PCAP=""
+}
+
+write_bench() { # run.sh options; env WRITE_RECORDS (offline pcap records), WRITE_REPS
+    local img=$CB_OUT/disk.img mnt=$CB_OUT/disk dio
+    trap write_cleanup EXIT
+    trap 'exit 130' INT TERM
     mkdir -p "$mnt"
-    truncate -s 1536M "$img"
+    WB_IMG=$img WB_MNT=$mnt
+    rm -f "$img"
+    if [ "${WB_FILL:-1}" = 1 ]; then
+        dd if=/dev/zero of="$img" bs=1M count=1536 oflag=direct status=none
+    else
+        truncate -s 1536M "$img" # the smoke run: sparse, only the numbers' presence counts
+    fi
     mkfs.ext4 -q -F "$img"
-    mount -o loop "$img" "$mnt"
+    WB_LOOP=$(losetup --direct-io=on --find --show "$img" 2>/dev/null) || WB_LOOP=""
+    dio=0
+    if [ -n "$WB_LOOP" ]; then dio=$(cat "/sys/block/${WB_LOOP#/dev/}/loop/dio" 2>/dev/null || echo 0); fi
+    if [ -n "$WB_LOOP" ] && [ "$dio" = 1 ]; then
+        WB_LOOP_MODE="direct I/O (losetup --direct-io=on: the loop device writes to the disk the image lives on)"
+    else
+        if [ -n "$WB_LOOP" ]; then losetup -d "$WB_LOOP"; fi
+        WB_LOOP=$(losetup --find --show "$img")
+        WB_LOOP_MODE="buffered (FALLBACK: --direct-io=on refused; the loop device writes into the host file's page cache, so dd measures a memory copy, not the disk)"
+    fi
+    log "loop device $WB_LOOP: $WB_LOOP_MODE"
+    mount "$WB_LOOP" "$mnt"
     chmod 1777 "$mnt" # tcpdump drops to its own user before opening the file
-    # shellcheck disable=SC2064
-    trap "umount '$mnt' 2>/dev/null; rm -f '$img'" EXIT
     dd if=/dev/zero of="$mnt/dd.bin" bs=1M count="${DD_MB:-512}" oflag=direct 2>&1 | tail -1 |
         sed 's/^/dd oflag=direct bs=1M: /' > "$RUN/disk.txt"
     rm -f "$mnt/dd.bin"
     cat "$RUN/disk.txt" >&2
     CB_DISK=$mnt "$HERE/run.sh" "$@" -s 1514 -o "$RUN/write" nrcap_tmpfs tcpdump_tmpfs nrcap_disk nrcap_disk_direct tcpdump_disk
-    umount "$mnt"
-    rm -f "$img"
-    trap - EXIT
+    write_offline "${WRITE_RECORDS:-650000}" "${WRITE_REPS:-3}"
+    write_cleanup
+    trap - EXIT INT TERM
 }
 
 if [ "$SMOKE" = 1 ]; then
@@ -87,7 +200,7 @@ if [ "$SMOKE" = 1 ]; then
     "$HERE/run.sh" -d 1 -r 1 -s 9000 -o "$RUN/sweep" min_v3 nrcap > "$RUN/sweep.log" 2>&1 ||
         { cat "$RUN/sweep.log"; exit 1; }
     log "bench-smoke: write"
-    DD_MB=16 write_bench -d 1 -r 1 > "$RUN/write.log" 2>&1 ||
+    DD_MB=16 WB_FILL=0 WRITE_RECORDS=20000 WRITE_REPS=1 write_bench -d 1 -r 1 > "$RUN/write.log" 2>&1 ||
         { cat "$RUN/write.log"; exit 1; }
     log "bench-smoke: AF_XDP"
     "$HERE/run.sh" -d 1 -r 1 -s 60 -R nrxdp -o "$RUN/xdp" nrxdp min_xsk > "$RUN/xdp.log" 2>&1 ||
@@ -114,7 +227,7 @@ if [ "$SMOKE" = 1 ]; then
 fi
 
 OUTDIR=${OUTDIR:-$HERE/results/$(date +%Y-%m-%d)}
-"$HERE/build-bindings.sh"
+[ "$WRITE_ONLY" = 1 ] || "$HERE/build-bindings.sh"
 {
     echo "- date: $(date -Is)"
     echo "- kernel: $(uname -r)"
@@ -122,26 +235,45 @@ OUTDIR=${OUTDIR:-$HERE/results/$(date +%Y-%m-%d)}
     echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "- tools: $(trafgen -v 2>&1 | head -1); $(tcpdump --version 2>&1 | head -2 | tr '\n' ' ')"
     echo "- netring: $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
-    echo "- command: \`bench/bench.sh $ARGS\` (make bench), i.e."
-    echo "  - \`bench/run.sh -d $DUR -r $REPS none min_v3 nrcap libpcap tcpdump tcpdump_shim\`"
-    echo "  - \`bench/run.sh -d $DUR -r $REPS -s $SWEEP_SIZES min_v3 nrcap\` (frame-size sweep, MTU 9000)"
-    echo "  - \`CB_DISK=<ext4 loop mount> bench/run.sh -d $DUR -r $REPS -s 1514 nrcap_tmpfs tcpdump_tmpfs nrcap_disk nrcap_disk_direct tcpdump_disk\` after \`dd if=/dev/zero of=<mount>/dd.bin bs=1M count=512 oflag=direct\`"
+    echo "- command: \`bench/bench.sh $ARGS\` ($([ "$WRITE_ONLY" = 1 ] && echo "the write part of make bench" || echo "make bench")), i.e."
+    if [ "$WRITE_ONLY" = 0 ]; then
+        echo "  - \`bench/run.sh -d $DUR -r $REPS none min_v3 nrcap libpcap tcpdump tcpdump_shim\`"
+        echo "  - \`bench/run.sh -d $DUR -r $REPS -s $SWEEP_SIZES min_v3 nrcap\` (frame-size sweep, MTU 9000)"
+    fi
+    echo "  - \`CB_DISK=<ext4 image on a loop device, losetup --direct-io=on> bench/run.sh -d $DUR -r $REPS -s 1514 nrcap_tmpfs tcpdump_tmpfs nrcap_disk nrcap_disk_direct tcpdump_disk\` after \`dd if=/dev/zero of=<mount>/dd.bin bs=1M count=512 oflag=direct\`"
+    echo "  - then offline, $REPS interleaved repetitions, each writer alone on CPU ${CB_CAP_CPU:-1}: \`dd oflag=direct\`, \`nrcap -r -w --direct\`, \`nrcap -r -w\` + \`sync FILE\`, \`tcpdump -r -w\` + \`sync FILE\` of a ${WRITE_RECORDS:-650000}-record 1514-byte pcap in /dev/shm into the same ext4 file system (the exact commands: Write, offline, below)"
+    if [ "$WRITE_ONLY" = 1 ]; then
+        echo "  - every consumer command line: see the meta lines below"
+    else
     echo "  - \`bench/run.sh -d $DUR -r $REPS -R nrcap nrcap nrxdp nrxdp_generic min_xsk min_xsk_generic\`"
     echo "  - \`bench/run.sh -d $DUR -r $REPS -R nrcap nrcap nrgocap gopacket_afpacket cppcap zigcap\`"
     echo "  - \`bench/tx.sh -d $DUR -r $REPS nrsend nrsend_ring min_tx pcap_inject trafgen\`"
     echo "  - \`cargo run --release --example micro -- --secs 0.3 --trials 7\` (and \`--xcore --sizes 60,1514,9000\`, \`--xdp\`)"
     echo "  - \`cargo run --release --example parse -- --secs 0.3 --trials 7\`"
-    echo "  - every consumer/sender command line: see the meta lines below"
+        echo "  - every consumer/sender command line: see the meta lines below"
+    fi
 } > "$RUN/meta.txt"
 
-log "RX: TPACKET_V3 consumers"
-"$HERE/run.sh" -d "$DUR" -r "$REPS" -o "$RUN/rx" none min_v3 nrcap libpcap tcpdump tcpdump_shim
-log "RX: the bindings (Go, C++, Zig) and gopacket's afpacket"
-"$HERE/run.sh" -d "$DUR" -r "$REPS" -R nrcap -o "$RUN/bind" nrcap nrgocap gopacket_afpacket cppcap zigcap
-log "RX: frame-size sweep $SWEEP_SIZES"
-"$HERE/run.sh" -d "$DUR" -r "$REPS" -s "$SWEEP_SIZES" -o "$RUN/sweep" min_v3 nrcap
-log "write: capture to tmpfs and to an ext4 file (nrcap -w vs tcpdump -w, -C 1000 -W 1)"
-write_bench -d "$DUR" -r "$REPS"
+if [ "$WRITE_ONLY" = 0 ]; then
+    log "RX: TPACKET_V3 consumers"
+    "$HERE/run.sh" -d "$DUR" -r "$REPS" -o "$RUN/rx" none min_v3 nrcap libpcap tcpdump tcpdump_shim
+    log "RX: the bindings (Go, C++, Zig) and gopacket's afpacket"
+    "$HERE/run.sh" -d "$DUR" -r "$REPS" -R nrcap -o "$RUN/bind" nrcap nrgocap gopacket_afpacket cppcap zigcap
+    log "RX: frame-size sweep $SWEEP_SIZES"
+    "$HERE/run.sh" -d "$DUR" -r "$REPS" -s "$SWEEP_SIZES" -o "$RUN/sweep" min_v3 nrcap
+fi
+log "write: capture to tmpfs and to an ext4 file (nrcap -w vs tcpdump -w, -C 1000 -W 1), then the offline writers"
+WRITE_REPS=$REPS write_bench -d "$DUR" -r "$REPS"
+if [ "$WRITE_ONLY" = 1 ]; then
+    {
+        echo "- load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+        echo "- consumers:"
+        grep -h -E '^consumer ' "$RUN/write/meta.txt" | sed "s|$ROOT/||g; s|^|  - |"
+    } >> "$RUN/meta.txt"
+    python3 "$HERE/summarize.py" report "$RUN" "$OUTDIR" > /dev/null
+    log "report (write part only): $OUTDIR/summary.md (raw logs: $RUN)"
+    exit 0
+fi
 log "AF_XDP"
 "$HERE/run.sh" -d "$DUR" -r "$REPS" -R nrcap -o "$RUN/xdp" nrcap nrxdp nrxdp_generic min_xsk min_xsk_generic
 log "TX"

@@ -66,6 +66,7 @@ static void usage(const char *prog)
 {
     fprintf(stderr,
             "usage: %s -i IFACE [-q QUEUE | -a] [-m native|generic] [-c COUNT] [-Q] [-L LATENCY_US] [-b BUSY_POLL_US]\n"
+            "             [-F FRAMES] [-S FRAME_SIZE] [-B BATCH]   (UMEM frames, 2048 or 4096 B, frames per batch)\n"
             "       %s --tx -i IFACE [-q QUEUE] [-n COUNT] [-l LEN] [-t SECONDS]\n",
             prog, prog);
 }
@@ -93,7 +94,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     int c;
-    while ((c = getopt_long(argc, argv, "i:q:am:c:Qn:l:t:L:b:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "i:q:am:c:Qn:l:t:L:b:F:S:B:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'i': ifname = optarg; break;
         case 'q': queue = (unsigned)strtoul(optarg, NULL, 0); break;
@@ -109,6 +110,9 @@ int main(int argc, char **argv)
         case 'l': len = (unsigned)strtoul(optarg, NULL, 0); break;
         case 't': seconds = strtod(optarg, NULL); break;
         case 'T': tx = 1; break;
+        case 'F': cfg.frame_count = (uint32_t)strtoul(optarg, NULL, 0); break;
+        case 'S': cfg.frame_size = (uint32_t)strtoul(optarg, NULL, 0); break;
+        case 'B': cfg.batch_size = (uint32_t)strtoul(optarg, NULL, 0); break;
         case 'L': cfg.max_latency_us = (uint32_t)strtoul(optarg, NULL, 0); break;
         case 'b':
             cfg.busy_poll_us = (uint32_t)strtoul(optarg, NULL, 0);

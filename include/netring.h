@@ -1790,9 +1790,10 @@ typedef struct nr_xdp_config {
    */
   uint32_t frame_size;
   /**
-   * UMEM frames in total, split evenly between the queues. Default 4096
-   * (16 MiB). The UMEM is pinned: it needs CAP_IPC_LOCK or a large
-   * enough RLIMIT_MEMLOCK.
+   * UMEM frames in total, split evenly between the queues. Default 16384
+   * (64 MiB with 4096-byte frames; the RX ring gets as many slots, so the
+   * batching wait wakes about once per 4096 frames). The UMEM is pinned:
+   * it needs CAP_IPC_LOCK or a large enough RLIMIT_MEMLOCK.
    */
   uint32_t frame_count;
   /**

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # C++ binding tests: test_netring.cpp as C++17 and C++20 with
 # -Wall -Wextra -Werror, plain and under ASan/UBSan, first without network,
-# then inside a throwaway namespace on a veth pair; cppcap against trafgen.
+# then inside a throwaway namespace on a veth pair; cppcap against trafgen;
+# the README's example (bindings/cpp/example/main.cpp) built with the
+# README's command line (plus warnings as errors) and run against trafgen.
 # Prints "cpp: N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -49,6 +51,23 @@ if $CXX -std=c++17 -O2 -g -Wall -Wextra -Werror bindings/cpp/cppcap.cpp -o "$OUT
     fi
 else
     ko "build cppcap"
+fi
+# The README's "Start here": example/main.cpp with the README's command line.
+if (cd bindings/cpp/example && $CXX -std=c++17 -Wall -Wextra -Werror -pedantic main.cpp -o "$OUT/example" \
+    $(pkg-config --cflags --libs netring) -Wl,-rpath,"$PREFIX/lib"); then
+    ok "build bindings/cpp/example/main.cpp"
+    log=$(bash bindings/exampletest.sh cpp-example "$OUT/example" 2>&1)
+    echo "$log"
+    pass=$((pass + $(grep -c '^PASS' <<<"$log"))); fail=$((fail + $(grep -c '^FAIL' <<<"$log")))
+else
+    ko "build bindings/cpp/example/main.cpp"
+fi
+# The README shows the example's files verbatim: a reader copies them from there.
+if python3 -c 'import sys; r = open(sys.argv[1]).read(); sys.exit(any(open(f).read() not in r for f in sys.argv[2:]))' \
+    bindings/cpp/README.md bindings/cpp/example/main.cpp; then
+    ok "bindings/cpp/README.md shows bindings/cpp/example/main.cpp verbatim"
+else
+    ko "bindings/cpp/README.md does not show bindings/cpp/example/main.cpp verbatim"
 fi
 echo "cpp: $pass passed, $fail failed"
 [ "$fail" = 0 ]

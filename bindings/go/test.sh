@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Go binding tests: go vet, the netring module's tests without network and
 # on a throwaway veth pair (as root), the gopacket adapter module's tests,
-# nrgocap against trafgen. No module proxy: GOFLAGS=-mod=mod GOPROXY=off.
+# nrgocap against trafgen, the README's example module (bindings/go/example,
+# and a copy of it outside the repository) against trafgen.
+# No module proxy: GOFLAGS=-mod=mod GOPROXY=off.
 # Prints "go: N passed, M failed" (N counts Go tests and tool checks).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -44,6 +46,34 @@ if (cd bindings/go/gopacket && go test -c -o "$OUT/gopacket.test" .); then
     gotest "netring/gopacket, veth pair" bash bindings/netns.sh "$OUT/gopacket.test"
 else
     ko "build netring/gopacket tests"
+fi
+# The README's "Start here": the example module as is (replace netring => ../),
+# then main.go alone in a directory of its own with a go.mod made by
+# go mod init/edit (replace netring => the absolute path), as a user would.
+if (cd bindings/go/example && go vet . && go build -o "$OUT/example" .); then
+    ok "vet and build bindings/go/example"
+    log=$(bash bindings/exampletest.sh go-example "$OUT/example" 2>&1)
+    echo "$log"
+    pass=$((pass + $(grep -c '^PASS' <<<"$log"))); fail=$((fail + $(grep -c '^FAIL' <<<"$log")))
+else
+    ko "vet and build bindings/go/example"
+fi
+own=$(mktemp -d /tmp/nr-go-example.XXXXXX)
+cp bindings/go/example/main.go "$own/"
+gomod=$PWD/bindings/go
+if (cd "$own" && go mod init example >/dev/null 2>&1 && go mod edit -require netring@v0.0.0 -replace "netring=$gomod" \
+    && go build -o capture . && [ -x capture ]); then
+    ok "build main.go in $own (go mod init; go mod edit -replace netring=$gomod)"
+else
+    ko "build main.go in $own (go mod init; go mod edit -replace netring=$gomod)"
+fi
+rm -rf "$own"
+# The README shows the example's files verbatim: a reader copies them from there.
+if python3 -c 'import sys; r = open(sys.argv[1]).read(); sys.exit(any(open(f).read() not in r for f in sys.argv[2:]))' \
+    bindings/go/README.md bindings/go/example/go.mod bindings/go/example/main.go; then
+    ok "bindings/go/README.md shows bindings/go/example/go.mod bindings/go/example/main.go verbatim"
+else
+    ko "bindings/go/README.md does not show bindings/go/example/go.mod bindings/go/example/main.go verbatim"
 fi
 echo "go: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -4,14 +4,21 @@
 //!
 //! netring is found through pkg-config (PKG_CONFIG_PATH=<prefix>/lib/pkgconfig):
 //! its header is translated with addTranslateC, the library linked with an rpath.
+//! As a package (build.zig.zon), other projects import the module "netring":
+//! b.dependency("netring", .{ .target = target, .optimize = optimize }).module("netring")
+//! (example/ is such a project).
 const std = @import("std");
 
 pub fn build(b: *std.Build) void {
     const target = b.standardTargetOptions(.{});
     const optimize = b.standardOptimizeOption(.{});
 
-    const includedir = std.mem.trim(u8, b.run(&.{ "pkg-config", "--variable=includedir", "netring" }), " \n");
-    const libdir = std.mem.trim(u8, b.run(&.{ "pkg-config", "--variable=libdir", "netring" }), " \n");
+    // pkg-config's answer depends on the environment (PKG_CONFIG_PATH),
+    // which zig's configuration cache does not track: without this, a
+    // cached configuration keeps the directories of an earlier prefix.
+    b.graph.poisonCache();
+    const includedir = pkgConfig(b, "includedir");
+    const libdir = pkgConfig(b, "libdir");
 
     const tc = b.addTranslateC(.{
         .root_source_file = .{ .cwd_relative = b.fmt("{s}/netring.h", .{includedir}) },
@@ -54,4 +61,12 @@ pub fn build(b: *std.Build) void {
     // The test binary itself (zig-out/bin/test), to run it inside a network
     // namespace: `zig build test` caches a passing run.
     b.step("test-bin", "install the test binary").dependOn(&b.addInstallArtifact(tests, .{}).step);
+}
+
+/// `pkg-config --variable=NAME netring`, or a sentence saying what to set.
+fn pkgConfig(b: *std.Build, name: []const u8) []const u8 {
+    var code: u8 = 0;
+    const out = b.runAllowFail(&.{ "pkg-config", b.fmt("--variable={s}", .{name}), "netring" }, &code, .inherit) catch |e|
+        std.process.fatal("netring: `pkg-config --variable={s} netring` failed ({t}): set PKG_CONFIG_PATH=<prefix>/lib/pkgconfig, the prefix netring is installed in (make installs into build/prefix)", .{ name, e });
+    return std.mem.trim(u8, out, " \n");
 }

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Zig binding tests (Zig 0.17.1 from PyPI: python3 -m ziglang): `zig build
 # test` (no network), the same test binary inside a throwaway namespace on
-# a veth pair (as root), zigcap (ReleaseFast) against trafgen.
+# a veth pair (as root), zigcap (ReleaseFast) against trafgen, then the
+# README's example project (bindings/zig/example, a package depending on
+# bindings/zig by path) built in place and from a copy outside the
+# repository, and run against trafgen.
 # Prints "zig: N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -41,6 +44,54 @@ if (cd bindings/zig && $ZIG build -j1 -Doptimize=ReleaseFast --prefix "$OUT/rele
     pass=$((pass + $(grep -c '^PASS' <<<"$log"))); fail=$((fail + $(grep -c '^FAIL' <<<"$log")))
 else
     ko "build zigcap"
+fi
+# The README's "Start here": the example project as is, then a copy in a
+# directory of its own (as a user's project would be) whose dependency is the
+# relative path to bindings/zig; then the program against trafgen.
+if (cd bindings/zig/example && $ZIG build -j1 --prefix "$OUT/example"); then
+    ok "build bindings/zig/example (zig build, dependency .path = \"..\")"
+    log=$(bash bindings/exampletest.sh zig-example "$OUT/example/bin/capture" 2>&1)
+    echo "$log"
+    pass=$((pass + $(grep -c '^PASS' <<<"$log"))); fail=$((fail + $(grep -c '^FAIL' <<<"$log")))
+else
+    ko "build bindings/zig/example"
+fi
+# Without PKG_CONFIG_PATH: netring's build says what to set (and a cached
+# configuration does not hide it).
+log=$(cd bindings/zig/example && env -u PKG_CONFIG_PATH $ZIG build -j1 --prefix "$OUT/example-nopc" 2>&1)
+if [ $? != 0 ] && grep -q "set PKG_CONFIG_PATH=<prefix>/lib/pkgconfig" <<<"$log"; then
+    ok "example without PKG_CONFIG_PATH -> $(grep -m1 -o 'netring: .*failed' <<<"$log")"
+else
+    ko "example without PKG_CONFIG_PATH: expected the PKG_CONFIG_PATH sentence, got: $log"
+fi
+own=$(mktemp -d /tmp/nr-zig-example.XXXXXX)
+cp -r bindings/zig/example/build.zig bindings/zig/example/build.zig.zon bindings/zig/example/src "$own/"
+rel=$(realpath --relative-to="$own" bindings/zig)
+sed -i "s|\.path = \"\.\.\"|.path = \"$rel\"|" "$own/build.zig.zon"
+if grep -q "\.path = \"$rel\"" "$own/build.zig.zon" && (cd "$own" && $ZIG build -j1) && [ -x "$own/zig-out/bin/capture" ]; then
+    ok "build a copy of the example in $own (.path = \"$rel\")"
+else
+    ko "build a copy of the example in $own (.path = \"$rel\")"
+fi
+rm -rf "$own"
+# The README's alternative: the dependency recorded by zig fetch --save.
+own=$(mktemp -d /tmp/nr-zig-example.XXXXXX)
+cp -r bindings/zig/example/build.zig bindings/zig/example/build.zig.zon bindings/zig/example/src "$own/"
+sed -i '/\.netring = \.{ \.path = "\.\." },/d' "$own/build.zig.zon"
+pkg=$PWD/bindings/zig
+if ! grep -q '\.netring =' "$own/build.zig.zon" && (cd "$own" && $ZIG fetch --save=netring "$pkg" && $ZIG build -j1) \
+    && grep -q '\.hash = "netring-' "$own/build.zig.zon" && [ -x "$own/zig-out/bin/capture" ]; then
+    ok "build a copy of the example in $own (zig fetch --save=netring $pkg)"
+else
+    ko "build a copy of the example in $own (zig fetch --save=netring $pkg)"
+fi
+rm -rf "$own"
+# The README shows the example's files verbatim: a reader copies them from there.
+if python3 -c 'import sys; r = open(sys.argv[1]).read(); sys.exit(any(open(f).read() not in r for f in sys.argv[2:]))' \
+    bindings/zig/README.md bindings/zig/example/build.zig.zon bindings/zig/example/build.zig bindings/zig/example/src/main.zig; then
+    ok "bindings/zig/README.md shows bindings/zig/example/build.zig.zon bindings/zig/example/build.zig bindings/zig/example/src/main.zig verbatim"
+else
+    ko "bindings/zig/README.md does not show bindings/zig/example/build.zig.zon bindings/zig/example/build.zig bindings/zig/example/src/main.zig verbatim"
 fi
 echo "zig: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -100,9 +100,10 @@ pub struct nr_xdp_config {
     pub size: usize,
     /// Bytes per UMEM frame: 2048 or 4096. Default 4096.
     pub frame_size: u32,
-    /// UMEM frames in total, split evenly between the queues. Default 4096
-    /// (16 MiB). The UMEM is pinned: it needs CAP_IPC_LOCK or a large
-    /// enough RLIMIT_MEMLOCK.
+    /// UMEM frames in total, split evenly between the queues. Default 16384
+    /// (64 MiB with 4096-byte frames; the RX ring gets as many slots, so the
+    /// batching wait wakes about once per 4096 frames). The UMEM is pinned:
+    /// it needs CAP_IPC_LOCK or a large enough RLIMIT_MEMLOCK.
     pub frame_count: u32,
     /// An nr_xdp_direction: NR_XDP_RX (default), NR_XDP_TX or NR_XDP_RXTX.
     pub direction: u32,
