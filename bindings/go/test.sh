@@ -40,6 +40,13 @@ if (cd bindings/go && go test -c -o "$OUT/netring.test" . && go build -o "$PWD/.
 else
     ko "build netring tests and nrgocap"
 fi
+# The plain-cgo variant (Go >= 1.23, or -tags netring_nofastcall): same tests on the veth pair.
+if (cd bindings/go && go vet -tags netring_nofastcall . && go test -tags netring_nofastcall -c -o "$OUT/netring-nofast.test" .); then
+    ok "vet and build netring tests with -tags netring_nofastcall"
+    gotest "netring -tags netring_nofastcall, veth pair" bash bindings/netns.sh "$OUT/netring-nofast.test"
+else
+    ko "vet and build netring tests with -tags netring_nofastcall"
+fi
 if (cd bindings/go/gopacket && go test -c -o "$OUT/gopacket.test" .); then
     ok "build netring/gopacket tests"
     gotest "netring/gopacket, no network" "$OUT/gopacket.test"
