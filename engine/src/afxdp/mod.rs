@@ -1399,20 +1399,20 @@ mod tests {
     #[test]
     fn geometry_defaults_and_splits() {
         let g = XdpConfig::default().geometry(1).unwrap();
-        assert_eq!((g.rx_frames, g.tx_frames), (4096, 0));
-        assert_eq!((g.fill, g.rx, g.tx), (4096, 4096, 0));
+        assert_eq!((g.rx_frames, g.tx_frames), (16384, 0));
+        assert_eq!((g.fill, g.rx, g.tx), (16384, 16384, 0));
         let c = XdpConfig {
             direction: XdpDirection::RxTx,
             ..Default::default()
         };
         let g = c.geometry(2).unwrap();
-        assert_eq!((g.per_socket, g.rx_frames, g.tx_frames), (2048, 1024, 1024));
+        assert_eq!((g.per_socket, g.rx_frames, g.tx_frames), (8192, 4096, 4096));
         let c = XdpConfig {
             direction: XdpDirection::Tx,
             ..Default::default()
         };
         let g = c.geometry(1).unwrap();
-        assert_eq!((g.rx_frames, g.tx_frames, g.rx), (0, 4096, 0));
+        assert_eq!((g.rx_frames, g.tx_frames, g.rx), (0, 16384, 0));
         let c = XdpConfig {
             direction: XdpDirection::RxTx,
             fill_prefill: 100,
@@ -1564,15 +1564,15 @@ mod tests {
         );
         assert!(
             e(XdpConfig {
-                fill_prefill: 5000,
+                fill_prefill: 20000,
                 ..Default::default()
             })
-            .contains("fill_prefill 5000")
+            .contains("fill_prefill 20000")
         );
         assert!(
             e(XdpConfig {
                 direction: XdpDirection::RxTx,
-                fill_prefill: 4096,
+                fill_prefill: 16384,
                 ..Default::default()
             })
             .contains("no frames left for TX")
