@@ -163,6 +163,14 @@ static int on_packet(void *user, const nr_packet *p)
     return st->limit && st->packets >= st->limit; /* non-zero stops */
 }
 
+/* -q without -c or a per-packet writer: the callback only counts. */
+static int count_packet(void *user, const nr_packet *p)
+{
+    (void)p;
+    ((struct state *)user)->packets++;
+    return 0;
+}
+
 /* -r: packets from a capture file through the same batch API. */
 static int read_file(const char *path, struct state *st)
 {
@@ -256,6 +264,7 @@ int main(int argc, char **argv)
                     ci.ring.block_size / 1024, ci.ring.locked ? " (locked)" : "");
     }
 
+    nr_packet_cb cb = st.quiet && !st.write_each && !st.limit ? count_packet : on_packet;
     int status = 0;
     for (;;) {
         nr_batch *b;
@@ -265,7 +274,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "nrcap: write: %s\n", nr_last_error());
                 st.write_failed = 1;
             }
-            rc = nr_batch_for_each(b, on_packet, &st);
+            rc = nr_batch_for_each(b, cb, &st);
             if (rc < 0)
                 fprintf(stderr, "nrcap: %s\n", nr_last_error());
             nr_batch_release(b);
