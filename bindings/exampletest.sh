@@ -9,6 +9,7 @@
 #   bindings/exampletest.sh NAME PROGRAM [ARGS...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bindings/lib.sh
 name=$1; shift
 COUNT=${COUNT:-5}
 if [ -z "${NR_TEST_NS:-}" ]; then
@@ -19,10 +20,7 @@ pid=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$out"' EXIT
 "$@" "$NR_TEST_IF_A" "$COUNT" >"$out/stdout" 2>"$out/stderr" &
 pid=$!
-for _ in $(seq 200); do # until its packet socket is bound (ETH_P_ALL)
-    awk 'NR > 1 && $4 == "0003" {found = 1} END {exit !found}' /proc/net/packet && break
-    sleep 0.05
-done
+wait_bound || true # the count check below says what was lost
 trafgen --no-sock-mem -q -i scripts/trafgen/udp-mixed.cfg -o "$NR_TEST_IF_B" -n "$COUNT" >/dev/null 2>&1
 if ! timeout 20 tail --pid="$pid" -f /dev/null; then
     echo "$name did not finish; stopping it" >>"$out/stderr"; kill -INT "$pid" 2>/dev/null || true

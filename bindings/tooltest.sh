@@ -9,6 +9,7 @@
 #   bindings/tooltest.sh NAME TOOL [TOOL ARGS...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bindings/lib.sh
 name=$1; shift
 COUNT=${COUNT:-10000}
 if [ -z "${NR_TEST_NS:-}" ]; then
@@ -20,10 +21,7 @@ trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$out"' EXIT
 fail=0
 "$@" -i "$NR_TEST_IF_A" -c "$COUNT" -q -B 1024 -n 16 -w "$out/cap.pcap" >"$out/stdout" 2>"$out/stderr" &
 pid=$!
-for _ in $(seq 200); do
-    awk 'NR > 1 && $4 == "0003" {found = 1} END {exit !found}' /proc/net/packet && break
-    sleep 0.05
-done
+wait_bound || true # the count check below says what was lost
 trafgen --no-sock-mem -q -i scripts/trafgen/udp-mixed.cfg -o "$NR_TEST_IF_B" -n "$COUNT" >/dev/null 2>&1
 if ! timeout 20 tail --pid="$pid" -f /dev/null; then
     echo "$name did not finish; stopping it"; kill -INT "$pid" || true

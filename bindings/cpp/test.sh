@@ -7,6 +7,7 @@
 # Prints "cpp: N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+. bindings/lib.sh
 PREFIX=${PREFIX:-$PWD/build/prefix}
 OUT=${OUT:-$PWD/build/cpp}
 export PKG_CONFIG_PATH=$PREFIX/lib/pkgconfig
@@ -58,16 +59,11 @@ if (cd bindings/cpp/example && $CXX -std=c++17 -Wall -Wextra -Werror -pedantic m
     ok "build bindings/cpp/example/main.cpp"
     log=$(bash bindings/exampletest.sh cpp-example "$OUT/example" 2>&1)
     echo "$log"
-    pass=$((pass + $(grep -c '^PASS' <<<"$log"))); fail=$((fail + $(grep -c '^FAIL' <<<"$log")))
+    add_counts "$log"
 else
     ko "build bindings/cpp/example/main.cpp"
 fi
 # The README shows the example's files verbatim: a reader copies them from there.
-if python3 -c 'import sys; r = open(sys.argv[1]).read(); sys.exit(any(open(f).read() not in r for f in sys.argv[2:]))' \
-    bindings/cpp/README.md bindings/cpp/example/main.cpp; then
-    ok "bindings/cpp/README.md shows bindings/cpp/example/main.cpp verbatim"
-else
-    ko "bindings/cpp/README.md does not show bindings/cpp/example/main.cpp verbatim"
-fi
+readme_shows bindings/cpp/README.md bindings/cpp/example/main.cpp
 echo "cpp: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -7,6 +7,7 @@
 # Prints "go: N passed, M failed" (N counts Go tests and tool checks).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+. bindings/lib.sh
 PREFIX=${PREFIX:-$PWD/build/prefix}
 OUT=${OUT:-$PWD/build/go}
 export PKG_CONFIG_PATH=$PREFIX/lib/pkgconfig GOFLAGS=-mod=mod GOPROXY=off
@@ -36,7 +37,7 @@ if (cd bindings/go && go test -c -o "$OUT/netring.test" . && go build -o "$PWD/.
     GODEBUG=cgocheck=2 gotest "netring, veth pair (cgocheck=2)" bash bindings/netns.sh "$OUT/netring.test"
     log=$(bash bindings/tooltest.sh nrgocap build/bin/nrgocap 2>&1)
     echo "$log"
-    pass=$((pass + $(grep -c '^PASS' <<<"$log"))); fail=$((fail + $(grep -c '^FAIL' <<<"$log")))
+    add_counts "$log"
 else
     ko "build netring tests and nrgocap"
 fi
@@ -61,7 +62,7 @@ if (cd bindings/go/example && go vet . && go build -o "$OUT/example" .); then
     ok "vet and build bindings/go/example"
     log=$(bash bindings/exampletest.sh go-example "$OUT/example" 2>&1)
     echo "$log"
-    pass=$((pass + $(grep -c '^PASS' <<<"$log"))); fail=$((fail + $(grep -c '^FAIL' <<<"$log")))
+    add_counts "$log"
 else
     ko "vet and build bindings/go/example"
 fi
@@ -76,11 +77,6 @@ else
 fi
 rm -rf "$own"
 # The README shows the example's files verbatim: a reader copies them from there.
-if python3 -c 'import sys; r = open(sys.argv[1]).read(); sys.exit(any(open(f).read() not in r for f in sys.argv[2:]))' \
-    bindings/go/README.md bindings/go/example/go.mod bindings/go/example/main.go; then
-    ok "bindings/go/README.md shows bindings/go/example/go.mod bindings/go/example/main.go verbatim"
-else
-    ko "bindings/go/README.md does not show bindings/go/example/go.mod bindings/go/example/main.go verbatim"
-fi
+readme_shows bindings/go/README.md bindings/go/example/go.mod bindings/go/example/main.go
 echo "go: $pass passed, $fail failed"
 [ "$fail" = 0 ]

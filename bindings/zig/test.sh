@@ -8,6 +8,7 @@
 # Prints "zig: N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+. bindings/lib.sh
 PREFIX=${PREFIX:-$PWD/build/prefix}
 export PKG_CONFIG_PATH=$PREFIX/lib/pkgconfig
 ZIG=${ZIG:-python3 -m ziglang}
@@ -41,7 +42,7 @@ if (cd bindings/zig && $ZIG build -j1 -Doptimize=ReleaseFast --prefix "$OUT/rele
     cp "$OUT/release/bin/zigcap" build/bin/zigcap
     log=$(bash bindings/tooltest.sh zigcap build/bin/zigcap 2>&1)
     echo "$log"
-    pass=$((pass + $(grep -c '^PASS' <<<"$log"))); fail=$((fail + $(grep -c '^FAIL' <<<"$log")))
+    add_counts "$log"
 else
     ko "build zigcap"
 fi
@@ -52,7 +53,7 @@ if (cd bindings/zig/example && $ZIG build -j1 --prefix "$OUT/example"); then
     ok "build bindings/zig/example (zig build, dependency .path = \"..\")"
     log=$(bash bindings/exampletest.sh zig-example "$OUT/example/bin/capture" 2>&1)
     echo "$log"
-    pass=$((pass + $(grep -c '^PASS' <<<"$log"))); fail=$((fail + $(grep -c '^FAIL' <<<"$log")))
+    add_counts "$log"
 else
     ko "build bindings/zig/example"
 fi
@@ -87,11 +88,6 @@ else
 fi
 rm -rf "$own"
 # The README shows the example's files verbatim: a reader copies them from there.
-if python3 -c 'import sys; r = open(sys.argv[1]).read(); sys.exit(any(open(f).read() not in r for f in sys.argv[2:]))' \
-    bindings/zig/README.md bindings/zig/example/build.zig.zon bindings/zig/example/build.zig bindings/zig/example/src/main.zig; then
-    ok "bindings/zig/README.md shows bindings/zig/example/build.zig.zon bindings/zig/example/build.zig bindings/zig/example/src/main.zig verbatim"
-else
-    ko "bindings/zig/README.md does not show bindings/zig/example/build.zig.zon bindings/zig/example/build.zig bindings/zig/example/src/main.zig verbatim"
-fi
+readme_shows bindings/zig/README.md bindings/zig/example/build.zig.zon bindings/zig/example/build.zig bindings/zig/example/src/main.zig
 echo "zig: $pass passed, $fail failed"
 [ "$fail" = 0 ]
