@@ -19,6 +19,15 @@ add_counts() {
     fail=$((fail + $(grep -c '^FAIL' <<<"$1")))
 }
 
+# run_harness CMD...: run a harness (exampletest.sh, tooltest.sh), show its
+# output and add its PASS/FAIL lines to $pass/$fail.
+run_harness() {
+    local log
+    log=$("$@" 2>&1)
+    echo "$log"
+    add_counts "$log"
+}
+
 # readme_shows README FILE...: the README shows each FILE verbatim (a reader
 # copies the example from there), as one ok/ko line.
 readme_shows() {

@@ -57,9 +57,7 @@ fi
 if (cd bindings/cpp/example && $CXX -std=c++17 -Wall -Wextra -Werror -pedantic main.cpp -o "$OUT/example" \
     $(pkg-config --cflags --libs netring) -Wl,-rpath,"$PREFIX/lib"); then
     ok "build bindings/cpp/example/main.cpp"
-    log=$(bash bindings/exampletest.sh cpp-example "$OUT/example" 2>&1)
-    echo "$log"
-    add_counts "$log"
+    run_harness bash bindings/exampletest.sh cpp-example "$OUT/example"
 else
     ko "build bindings/cpp/example/main.cpp"
 fi

@@ -35,9 +35,7 @@ if (cd bindings/go && go test -c -o "$OUT/netring.test" . && go build -o "$PWD/.
     ok "build netring tests and nrgocap"
     gotest "netring, no network" "$OUT/netring.test"
     GODEBUG=cgocheck=2 gotest "netring, veth pair (cgocheck=2)" bash bindings/netns.sh "$OUT/netring.test"
-    log=$(bash bindings/tooltest.sh nrgocap build/bin/nrgocap 2>&1)
-    echo "$log"
-    add_counts "$log"
+    run_harness bash bindings/tooltest.sh nrgocap build/bin/nrgocap
 else
     ko "build netring tests and nrgocap"
 fi
@@ -60,9 +58,7 @@ fi
 # go mod init/edit (replace netring => the absolute path), as a user would.
 if (cd bindings/go/example && go vet . && go build -o "$OUT/example" .); then
     ok "vet and build bindings/go/example"
-    log=$(bash bindings/exampletest.sh go-example "$OUT/example" 2>&1)
-    echo "$log"
-    add_counts "$log"
+    run_harness bash bindings/exampletest.sh go-example "$OUT/example"
 else
     ko "vet and build bindings/go/example"
 fi

@@ -40,9 +40,7 @@ fi
 if (cd bindings/zig && $ZIG build -j1 -Doptimize=ReleaseFast --prefix "$OUT/release"); then
     ok "build zigcap (ReleaseFast)"
     cp "$OUT/release/bin/zigcap" build/bin/zigcap
-    log=$(bash bindings/tooltest.sh zigcap build/bin/zigcap 2>&1)
-    echo "$log"
-    add_counts "$log"
+    run_harness bash bindings/tooltest.sh zigcap build/bin/zigcap
 else
     ko "build zigcap"
 fi
@@ -51,9 +49,7 @@ fi
 # relative path to bindings/zig; then the program against trafgen.
 if (cd bindings/zig/example && $ZIG build -j1 --prefix "$OUT/example"); then
     ok "build bindings/zig/example (zig build, dependency .path = \"..\")"
-    log=$(bash bindings/exampletest.sh zig-example "$OUT/example/bin/capture" 2>&1)
-    echo "$log"
-    add_counts "$log"
+    run_harness bash bindings/exampletest.sh zig-example "$OUT/example/bin/capture"
 else
     ko "build bindings/zig/example"
 fi
