@@ -228,6 +228,17 @@ func veth(t *testing.T) (string, string) {
 	return a, b
 }
 
+// openOn opens a capture on iface with cfg, closed when the test ends.
+func openOn(t *testing.T, iface string, cfg *netring.Config) *netring.Capture {
+	t.Helper()
+	c, err := netring.Open(iface, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
 func smallRing() *netring.Config {
 	c := netring.DefaultConfig()
 	c.BlockSize = 1 << 20
@@ -294,11 +305,7 @@ func collect(t *testing.T, c *netring.Capture, want int) [][]byte {
 
 func testExact(t *testing.T, size int) {
 	a, b := veth(t)
-	c, err := netring.Open(a, smallRing())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := openOn(t, a, smallRing())
 	const n = 2000
 	frames := make([][]byte, n)
 	for i := range frames {
@@ -335,11 +342,7 @@ func TestVethZeroCopyReadPacketData(t *testing.T) {
 	a, b := veth(t)
 	cfg := smallRing()
 	cfg.Timeout = 200 * time.Millisecond
-	c, err := netring.Open(a, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := openOn(t, a, cfg)
 	const n = 500
 	frames := make([][]byte, n)
 	for i := range frames {
@@ -367,17 +370,13 @@ func TestVethZeroCopyReadPacketData(t *testing.T) {
 
 func TestVethBreakFromAnotherGoroutine(t *testing.T) {
 	a, _ := veth(t)
-	c, err := netring.Open(a, smallRing())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := openOn(t, a, smallRing())
 	go func() {
 		time.Sleep(100 * time.Millisecond)
 		c.Break()
 	}()
 	start := time.Now()
-	_, err = c.NextBatch(-1)
+	_, err := c.NextBatch(-1)
 	if err != netring.ErrBreak {
 		t.Fatalf("want ErrBreak, got %v", err)
 	}
@@ -400,11 +399,7 @@ func TestVethBreakFromAnotherGoroutine(t *testing.T) {
 // wait, and no stale wake-up afterwards (Break's past deadline is reset).
 func TestVethTimeoutAndEarlyBreak(t *testing.T) {
 	a, _ := veth(t)
-	c, err := netring.Open(a, smallRing())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := openOn(t, a, smallRing())
 	for i := 0; i < 2; i++ {
 		start := time.Now()
 		if _, err := c.NextBatch(60 * time.Millisecond); err != netring.ErrTimeout {
@@ -431,11 +426,7 @@ func TestVethTimeoutAndEarlyBreak(t *testing.T) {
 // same packets.
 func TestVethWindow(t *testing.T) {
 	a, b := veth(t)
-	c, err := netring.Open(a, smallRing())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := openOn(t, a, smallRing())
 	const n = 3000
 	frames := make([][]byte, n)
 	for i := range frames {
@@ -588,11 +579,7 @@ func TestVethNetnsField(t *testing.T) {
 	a, b := veth(t)
 	cfg := smallRing()
 	cfg.Netns = os.Getenv("NR_TEST_NS")
-	c, err := netring.Open(a, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := openOn(t, a, cfg)
 	go send(t, b, [][]byte{frame(100, 7)})
 	if got := collect(t, c, 1); len(got) != 1 || !bytes.Equal(got[0], frame(100, 7)) {
 		t.Fatalf("got %d frames", len(got))
@@ -605,11 +592,7 @@ func TestVethNetnsField(t *testing.T) {
 
 func TestVethSetBPF(t *testing.T) {
 	a, b := veth(t)
-	c, err := netring.Open(a, smallRing())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := openOn(t, a, smallRing())
 	// accept frames whose sequence number is even
 	prog := []netring.RawInstruction{
 		{Op: 0x30, K: 17},       // ldb [17]
@@ -642,11 +625,7 @@ func TestVethSetBPF(t *testing.T) {
 
 func TestVethInjector(t *testing.T) {
 	a, b := veth(t)
-	c, err := netring.Open(a, smallRing())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := openOn(t, a, smallRing())
 	inj, err := netring.OpenInjector(b, nil)
 	if err != nil {
 		t.Fatal(err)
