@@ -21,6 +21,9 @@ if [ "$mode" != demo ]; then
     have tcpdump || need_apt+=(tcpdump)
     have tshark || need_apt+=(tshark)      # also brings capinfos, editcap, mergecap, dumpcap
     [ -e /usr/include/pcap/pcap.h ] || need_apt+=(libpcap-dev)
+    # The C programs' memory checks and the drop-in's symbol/SONAME checks.
+    have valgrind || need_apt+=(valgrind)
+    { have nm && have readelf; } || need_apt+=(binutils)
     # The benchmarks (make bench, make bench-smoke).
     [ -x /usr/bin/time ] || need_apt+=(time)
     have python3 || need_apt+=(python3)

@@ -16,7 +16,10 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 step "unsafe blocks all carry a SAFETY comment"
 bash scripts/check-safety.sh
 
-step "cargo test: unit, integration on veth pairs, C programs (plain + ASan/UBSan)"
+step "cargo test: unit, integration on veth pairs, C programs (plain + ASan/UBSan + valgrind)"
+# scripts/deps.sh installed every tool the tests use: a test that would
+# skip for a missing tool or root fails instead (tests/common skip()).
+export NR_TEST_STRICT=1
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --locked --workspace --all-targets -- --test-threads=2 2>&1 | tee "$log"

@@ -51,7 +51,7 @@ fn thread_stays_in_its_namespace_on_every_path() {
 #[test]
 fn valgrind_finds_nothing_in_the_namespace_paths() {
     if Command::new("valgrind").arg("--version").output().is_err() {
-        eprintln!("valgrind not installed: skipped");
+        common::skip("valgrind is not installed");
         return;
     }
     // A plain build: valgrind and ASan do not mix.

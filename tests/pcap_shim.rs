@@ -73,14 +73,34 @@ fn is_root() -> bool {
 macro_rules! require {
     ($($tool:expr),*) => {
         if !is_root() {
-            eprintln!("skipped: needs root");
+            common::skip("needs root");
             return;
         }
         $(if !have($tool) {
-            eprintln!("skipped: {} is not installed", $tool);
+            common::skip(&format!("{} is not installed", $tool));
             return;
         })*
     };
+}
+
+/// Compile `src` (a C program of the repository) against the system's
+/// libpcap headers as `tmp(name)`: the same source then runs through the
+/// shim or the real libpcap. None (skipped) without libpcap-dev.
+fn libpcap_program(name: &str, src: &str) -> Option<Tmp> {
+    if !Path::new("/usr/include/pcap/pcap.h").exists() {
+        common::skip("libpcap-dev is not installed");
+        return None;
+    }
+    let exe = tmp(name);
+    let st = Command::new("cc")
+        .args(["-O2", "-Wall", "-Wextra", "-Werror", "-o"])
+        .arg(&exe)
+        .arg(root().join(src))
+        .arg("-lpcap")
+        .status()
+        .unwrap();
+    assert!(st.success(), "cc {src} -lpcap failed");
+    Some(exe)
 }
 
 /// A tool run inside `net`, through the shim (`shim`) or the real libpcap.
@@ -308,7 +328,7 @@ fn send_frames(net: &Net, seqs: impl IntoIterator<Item = u32>, alt_type: impl Fn
 #[test]
 fn exports_equal_system_libpcap() {
     if !Path::new(SYSTEM_LIBPCAP).exists() || !have("nm") {
-        eprintln!("skipped: no system libpcap or nm");
+        common::skip("no system libpcap or nm");
         return;
     }
     let syms = |p: &Path| {
@@ -336,7 +356,7 @@ fn exports_equal_system_libpcap() {
 #[test]
 fn soname_is_debians() {
     if !have("readelf") {
-        eprintln!("skipped: no readelf");
+        common::skip("no readelf");
         return;
     }
     let o = Command::new("readelf")
@@ -523,19 +543,9 @@ fn live_count_exact_with_filter() {
 #[test]
 fn frames_before_setfilter_are_filtered() {
     require!("cc");
-    if !Path::new("/usr/include/pcap/pcap.h").exists() {
-        eprintln!("skipped: libpcap-dev is not installed");
+    let Some(exe) = libpcap_program("prefilter", "tests/pcap/prefilter.c") else {
         return;
-    }
-    let exe = tmp("prefilter");
-    let st = Command::new("cc")
-        .args(["-O2", "-Wall", "-Wextra", "-Werror", "-o"])
-        .arg(&exe)
-        .arg(root().join("tests/pcap/prefilter.c"))
-        .arg("-lpcap")
-        .status()
-        .unwrap();
-    assert!(st.success());
+    };
     let net = Net::new();
     let mut c = tool(
         Some(&net),
@@ -767,7 +777,7 @@ fn nrcap_trailing_filter_expression() {
     require!();
     let nrcap = root().join("build/bin/nrcap");
     if !nrcap.exists() {
-        eprintln!("skipped: build/bin/nrcap missing (run make)");
+        common::skip("build/bin/nrcap missing (run make)");
         return;
     }
     let nrcap = nrcap.to_str().unwrap();
@@ -882,19 +892,9 @@ fn vlan_tags_reinserted_and_filtered() {
 #[test]
 fn inject_and_sendpacket_arrive_byte_exact() {
     require!("cc");
-    if !Path::new("/usr/include/pcap/pcap.h").exists() {
-        eprintln!("skipped: libpcap-dev is not installed");
+    let Some(exe) = libpcap_program("inject", "tests/pcap/inject.c") else {
         return;
-    }
-    let exe = tmp("inject");
-    let st = Command::new("cc")
-        .args(["-O2", "-Wall", "-Wextra", "-Werror", "-o"])
-        .arg(&exe)
-        .arg(root().join("tests/pcap/inject.c"))
-        .arg("-lpcap")
-        .status()
-        .unwrap();
-    assert!(st.success());
+    };
     let net = Net::new();
     let n = 10u32;
     let got = net.enter(|| {
@@ -982,19 +982,9 @@ fn rotation_with_dash_c() {
 #[test]
 fn timeout_nonblock_and_immediate_mode() {
     require!("cc");
-    if !Path::new("/usr/include/pcap/pcap.h").exists() {
-        eprintln!("skipped: libpcap-dev is not installed");
+    let Some(exe) = libpcap_program("timing", "tests/pcap/timing.c") else {
         return;
-    }
-    let exe = tmp("timing");
-    let st = Command::new("cc")
-        .args(["-O2", "-Wall", "-Wextra", "-Werror", "-o"])
-        .arg(&exe)
-        .arg(root().join("tests/pcap/timing.c"))
-        .arg("-lpcap")
-        .status()
-        .unwrap();
-    assert!(st.success());
+    };
     let net = Net::new();
     let mut c = tool(Some(&net), true, exe.to_str().unwrap(), &[&net.a]);
     c.stdout(Stdio::piped()).stderr(Stdio::piped());

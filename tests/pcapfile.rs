@@ -43,7 +43,7 @@ fn have(tool: &str) -> bool {
         .status()
         .is_ok();
     if !ok {
-        eprintln!("SKIP: {tool} not installed");
+        common::skip(&format!("{tool} is not installed"));
     }
     ok
 }

@@ -38,7 +38,7 @@ fn plain(src: &str) -> std::path::PathBuf {
 
 fn valgrind_ok(src: &str, args: &[&str]) {
     if !have_valgrind() {
-        eprintln!("valgrind not installed: {src} skipped");
+        common::skip(&format!("valgrind is not installed ({src})"));
         return;
     }
     let bin = plain(src);
