@@ -22,7 +22,8 @@ ko() { echo "FAIL $*"; fail=$((fail + 1)); }
 run_counted() { # name, command...: the program prints "cpp tests: N passed, M failed"
     local name=$1; shift
     local log; log=$(mktemp)
-    if "$@" >"$log" 2>&1; then ok "$name ($(grep '^cpp tests:' "$log"))"; else ko "$name"; cat "$log"; fi
+    # On the veth pair nothing may skip.
+    if "$@" >"$log" 2>&1 && ! { [[ $name == *veth* ]] && grep -q '^skip veth tests' "$log"; }; then ok "$name ($(grep '^cpp tests:' "$log"))"; else ko "$name"; cat "$log"; fi
     rm -f "$log"
 }
 # The header installed by make must be the one in bindings/cpp.
