@@ -21,7 +21,8 @@ static void go_copy_err(int rc, char *err) {
 // descriptors in one call (go_fill_all: Len/At/Data) and grows to the
 // largest nr_batch_len seen; `win` takes the next GO_WIN of them per call
 // (go_fill_win: Batch.Window), small enough to stay in L1 while Go reads it
-// (64: measured cheaper than 32, 128 or 256 on the veth benchmark).
+// (on the veth benchmark 32-64 tended to be cheaper than 128-4096, within
+// a run-to-run noise of the same size as the differences).
 // Go then reads them with no cgo call and no bounds check beyond a slice's.
 enum { GO_CAPTURE = 1, GO_READER = 2, GO_XDP = 3 };
 #define GO_WIN 64

@@ -68,7 +68,7 @@ func (st *state) take(b *netring.Batch) (bool, error) {
 	}
 	if *quiet && st.w == nil && *count == 0 {
 		// The plain counting loop (-q): touch every descriptor, as nrcap's
-		// callback is called for each; Window copies 256 descriptors at a
+		// callback is called for each; Window copies 64 descriptors at a
 		// time, read while in cache (Desc.Data is inlined).
 		var bytes, n uint64
 		for w := b.Window(); w != nil; w = b.Window() {
