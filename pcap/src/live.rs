@@ -670,24 +670,32 @@ fn accept(l: &Sel, p: &Packet<'_>) -> Option<u32> {
         return None;
     }
     let mut caplen = (p.data.len() as u32).min(l.snapshot);
-    if let Some(f) = &l.filter {
-        if l.filter_all || p.ts_ns <= l.filter_until_ns {
-            let aux = Aux {
-                protocol: p.protocol,
-                pkttype: p.pkt_type,
-                ifindex: p.ifindex,
-                vlan_tci: p.vlan_tci,
-                vlan_present: p.flags.contains(PacketFlags::VLAN_VALID),
-                vlan_tpid: p.vlan_tpid,
-            };
-            let v = bpf::run(f, p.data, p.wire_len, Some(&aux));
-            if v == 0 {
-                return None;
-            }
-            caplen = caplen.min(v);
-        }
+    match user_filter(l, p, p.data) {
+        Some(0) => return None,
+        Some(v) => caplen = caplen.min(v),
+        None => {}
     }
     Some(caplen)
+}
+
+/// The user-space filter's verdict on `bytes` (the packet as the program
+/// sees it, with the ring's metadata for the ancillary loads): None when
+/// no user-space filter applies to this packet, else the snap length it
+/// returns (0: drop).
+fn user_filter(l: &Sel, p: &Packet<'_>, bytes: &[u8]) -> Option<u32> {
+    let f = l.filter.as_ref()?;
+    if !(l.filter_all || p.ts_ns <= l.filter_until_ns) {
+        return None;
+    }
+    let aux = Aux {
+        protocol: p.protocol,
+        pkttype: p.pkt_type,
+        ifindex: p.ifindex,
+        vlan_tci: p.vlan_tci,
+        vlan_present: p.flags.contains(PacketFlags::VLAN_VALID),
+        vlan_tpid: p.vlan_tpid,
+    };
+    Some(bpf::run(f, bytes, p.wire_len, Some(&aux)))
 }
 
 /// The `any` device: the packet with an SLL/SLL2 header built in front
@@ -727,20 +735,8 @@ fn cook(l: &Sel, p: &Packet<'_>, buf: &mut Vec<u8>) -> Option<PktHdr> {
         SLL_HDR_LEN
     } as u32;
     buf.extend_from_slice(p.data);
-    if let Some(f) = &l.filter {
-        if l.filter_all || p.ts_ns <= l.filter_until_ns {
-            let aux = Aux {
-                protocol: p.protocol,
-                pkttype: p.pkt_type,
-                ifindex: p.ifindex,
-                vlan_tci: p.vlan_tci,
-                vlan_present: p.flags.contains(PacketFlags::VLAN_VALID),
-                vlan_tpid: p.vlan_tpid,
-            };
-            if bpf::run(f, buf, p.wire_len, Some(&aux)) == 0 {
-                return None;
-            }
-        }
+    if user_filter(l, p, buf) == Some(0) {
+        return None;
     }
     let mut caplen = buf.len() as u32;
     let mut len = p.wire_len + hdr_len;
