@@ -136,25 +136,6 @@ fn c_capture_receives_every_frame_byte_exact() {
     }
 }
 
-/// Wait until a packet socket is *bound* with ETH_P_ALL in the namespace
-/// (the consumer is ready; before bind it exists with protocol 0).
-fn wait_for_packet_socket(net: &Net) {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(10) {
-        let out = net.command("cat").arg("/proc/net/packet").output().unwrap();
-        // Columns: sk RefCnt Type Proto Iface ...
-        if String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .skip(1)
-            .any(|l| l.split_whitespace().nth(3) == Some("0003"))
-        {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("no packet socket appeared");
-}
-
 fn nrcap() -> PathBuf {
     let bin = root().join("build/bin/nrcap");
     assert!(bin.exists(), "{} missing: run `make`", bin.display());
@@ -182,7 +163,7 @@ fn nrcap_counts_exactly_what_an_independent_sender_sent() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_for_packet_socket(&net);
+    net.wait_packet_socket();
     let tx = net.sender(&net.b);
     for k in 0..N {
         tx.send(&frame(if k % 2 == 0 { 60 } else { 1514 }, k, OTHER_MAC));
@@ -212,7 +193,7 @@ fn hello_example_captures_what_was_sent() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_for_packet_socket(&net);
+    net.wait_packet_socket();
     let tx = net.sender(&net.b);
     for k in 0..N {
         tx.send(&frame(test_frame_len(k), k, OTHER_MAC));
@@ -239,7 +220,7 @@ fn nrcap_prints_lines_and_stops_on_sigint() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_for_packet_socket(&net);
+    net.wait_packet_socket();
     let tx = net.sender(&net.b);
     for k in 0..10 {
         tx.send(&frame(60, k, OTHER_MAC));
@@ -340,7 +321,7 @@ fn nrcap_writes_files_independent_readers_accept_and_reads_them_back() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        wait_for_packet_socket(&net);
+        net.wait_packet_socket();
         let tx = net.sender(&net.b);
         let frames: Vec<Vec<u8>> = (0..N)
             .map(|k| {

@@ -9,7 +9,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use common::{Net, output_of};
 
@@ -65,23 +64,6 @@ fn nrepoll() -> String {
             .to_owned()
     })
     .clone()
-}
-
-/// Ready = a packet socket bound with ETH_P_ALL exists in the namespace.
-fn wait_for_packet_socket(net: &Net) {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(10) {
-        let out = net.command("cat").arg("/proc/net/packet").output().unwrap();
-        if String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .skip(1)
-            .any(|l| l.split_whitespace().nth(3) == Some("0003"))
-        {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("no packet socket appeared");
 }
 
 fn kv(line: &str) -> BTreeMap<String, String> {
@@ -154,7 +136,7 @@ fn nrepoll_serves_capture_injector_and_timer_on_one_thread() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_for_packet_socket(&net);
+    net.wait_packet_socket();
     let tx = net.sender(&net.b);
     let sent: Vec<Vec<u8>> = (0..EXT)
         .map(|k| external(k, 60 + (k as usize * 7) % 1400))

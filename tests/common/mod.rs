@@ -162,6 +162,30 @@ impl Net {
     }
 
     /// A raw sender bound to interface `ifname` of this namespace.
+    /// Wait (up to 10 s, then panic) until a packet socket is *bound* with
+    /// ETH_P_ALL in the namespace: the consumer is ready (before bind it
+    /// exists with protocol 0, and traffic sent then is lost by design).
+    pub fn wait_packet_socket(&self) {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            let out = self
+                .command("cat")
+                .arg("/proc/net/packet")
+                .output()
+                .unwrap();
+            // Columns: sk RefCnt Type Proto Iface ...
+            if String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .skip(1)
+                .any(|l| l.split_whitespace().nth(3) == Some("0003"))
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("no packet socket appeared");
+    }
+
     pub fn sender(&self, ifname: &str) -> Sender {
         let name = ifname.to_owned();
         self.enter(move || Sender::open(&name))
