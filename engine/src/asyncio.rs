@@ -90,8 +90,8 @@ use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
 use crate::afpacket::{
-    Batch, BridgeConfig, BridgeDirection, BridgeStats, Capture, CaptureConfig, Injector,
-    OwnedPacket, Verdict, Wait,
+    Batch, BridgeConfig, BridgeDirection, BridgeStats, Capture, Injector, OwnedPacket, Verdict,
+    Wait,
 };
 use crate::error::{Error, Result};
 use crate::packet::Packet;
@@ -407,15 +407,7 @@ impl AsyncBridge {
     /// Open captures and injectors on `a` and `b` (in the calling thread's
     /// network namespace) and register them with the current runtime.
     pub fn open(a: &str, b: &str, cfg: &BridgeConfig) -> Result<AsyncBridge> {
-        if a == b {
-            return Err(Error::invalid_arg(format!(
-                "both sides of the bridge are '{a}': give two different interfaces"
-            )));
-        }
-        let ccfg = CaptureConfig {
-            ignore_outgoing: true,
-            ..cfg.capture.clone()
-        };
+        let ccfg = crate::afpacket::bridge::side_config(a, b, cfg)?;
         Ok(AsyncBridge {
             cap: [
                 AsyncCapture::new(Capture::open(a, &ccfg)?)?,

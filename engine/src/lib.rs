@@ -35,6 +35,7 @@ pub mod batch;
 pub mod bpfc;
 pub mod breaker;
 pub mod error;
+mod iface;
 pub mod packet;
 pub mod parse;
 pub mod pcapfile;

@@ -151,19 +151,25 @@ fn pump(
     Ok(true)
 }
 
+/// The capture configuration of both sides of a bridge between `a` and
+/// `b` (which must differ): the bridge's, never seeing what it sends.
+pub(crate) fn side_config(a: &str, b: &str, cfg: &BridgeConfig) -> Result<CaptureConfig> {
+    if a == b {
+        return Err(Error::invalid_arg(format!(
+            "both sides of the bridge are '{a}': give two different interfaces"
+        )));
+    }
+    Ok(CaptureConfig {
+        ignore_outgoing: true,
+        ..cfg.capture.clone()
+    })
+}
+
 impl Bridge {
     /// Open captures and injectors on `a` and `b` (in the calling thread's
     /// network namespace).
     pub fn open(a: &str, b: &str, cfg: &BridgeConfig) -> Result<Bridge> {
-        if a == b {
-            return Err(Error::invalid_arg(format!(
-                "both sides of the bridge are '{a}': give two different interfaces"
-            )));
-        }
-        let ccfg = CaptureConfig {
-            ignore_outgoing: true,
-            ..cfg.capture.clone()
-        };
+        let ccfg = side_config(a, b, cfg)?;
         let cap = [Capture::open(a, &ccfg)?, Capture::open(b, &ccfg)?];
         let inj = [
             Injector::open(b, &cfg.inject)?,

@@ -446,20 +446,8 @@ fn socket_in(
         }
         let fd = socket::packet_socket(0)
             .map_err(|e| Error::os_needing("socket(AF_PACKET, SOCK_RAW)", e, &["CAP_NET_RAW"]))?;
-        let idx = so::if_index_on(fd.as_raw_fd(), cname).map_err(|e| {
-            if e.raw_os_error() == Some(libc::ENODEV) {
-                let place = match netns {
-                    Some(ns) => format!("network namespace '{ns}' (`ip -n {ns} link` lists them)"),
-                    None => "this network namespace (`ip link` lists the interfaces)".to_owned(),
-                };
-                Error::new(
-                    ErrorKind::NoDevice,
-                    format!("interface '{ifname}' not found in {place}"),
-                )
-            } else {
-                Error::os(format!("looking up interface '{ifname}'"), e)
-            }
-        })?;
+        let idx = so::if_index_on(fd.as_raw_fd(), cname)
+            .map_err(|e| crate::iface::lookup_error(ifname, netns, e))?;
         Ok((fd, idx))
     };
     let Some(ns) = netns else {
@@ -516,12 +504,7 @@ impl Capture {
     /// for another.
     pub fn open(ifname: &str, cfg: &CaptureConfig) -> Result<Capture> {
         cfg.validate()?;
-        if ifname.is_empty() || ifname.len() >= libc::IFNAMSIZ || ifname.contains(['\0', '/', ' '])
-        {
-            return Err(Error::invalid_arg(format!(
-                "interface name '{ifname}' is not valid (1 to 15 bytes, no '/', space or NUL)"
-            )));
-        }
+        crate::iface::check_name(ifname)?;
         Self::open_on(ifname, false, cfg)
     }
 

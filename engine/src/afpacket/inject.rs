@@ -19,7 +19,6 @@
 //! `Auto` (the default) picks `Sendmmsg` for devices without a bus (veth,
 //! tun, loopback, ...) and `Ring` for the others.
 
-use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -178,15 +177,6 @@ impl std::fmt::Debug for Injector {
     }
 }
 
-fn check_ifname(ifname: &str) -> Result<CString> {
-    if ifname.is_empty() || ifname.len() >= libc::IFNAMSIZ || ifname.contains(['\0', '/', ' ']) {
-        return Err(Error::invalid_arg(format!(
-            "interface name '{ifname}' is not valid (1 to 15 bytes, no '/', space or NUL)"
-        )));
-    }
-    CString::new(ifname).map_err(|_| Error::invalid_arg("interface name contains NUL"))
-}
-
 impl Injector {
     /// Open an injector on interface `ifname` of the calling thread's
     /// network namespace.
@@ -196,22 +186,11 @@ impl Injector {
     /// mode) → bind to the interface with protocol 0.
     pub fn open(ifname: &str, cfg: &InjectorConfig) -> Result<Injector> {
         cfg.validate()?;
-        let cname = check_ifname(ifname)?;
+        let cname = crate::iface::check_name(ifname)?;
         let fd = socket::packet_socket(0)
             .map_err(|e| Error::os_needing("socket(AF_PACKET, SOCK_RAW)", e, &["CAP_NET_RAW"]))?;
-        let ifindex = socket::if_index(&cname).map_err(|e| {
-            if e.raw_os_error() == Some(libc::ENODEV) {
-                Error::new(
-                    ErrorKind::NoDevice,
-                    format!(
-                        "interface '{ifname}' not found in this network namespace \
-                         (`ip link` lists the interfaces)"
-                    ),
-                )
-            } else {
-                Error::os(format!("looking up interface '{ifname}'"), e)
-            }
-        })?;
+        let ifindex =
+            socket::if_index(&cname).map_err(|e| crate::iface::lookup_error(ifname, None, e))?;
         let mode = match cfg.mode {
             TxMode::Auto => match tx::driver_info(fd.as_raw_fd(), ifname) {
                 Ok((drv, bus)) if !bus.is_empty() && drv != "veth" => TxMode::Ring,

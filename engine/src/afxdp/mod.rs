@@ -34,7 +34,6 @@ pub mod ring;
 pub mod socket;
 pub mod umem;
 
-use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -631,36 +630,15 @@ pub struct Xdp {
     last_link_check: Instant,
 }
 
-fn check_ifname(ifname: &str) -> Result<CString> {
-    if ifname.is_empty() || ifname.len() >= libc::IFNAMSIZ || ifname.contains(['\0', '/', ' ']) {
-        return Err(Error::invalid_arg(format!(
-            "interface name '{ifname}' is not valid (1 to 15 bytes, no '/', space or NUL)"
-        )));
-    }
-    CString::new(ifname).map_err(|_| Error::invalid_arg("interface name contains NUL"))
-}
-
 fn lookup(ifname: &str) -> Result<i32> {
-    let cname = check_ifname(ifname)?;
-    sock::if_index(&cname).map_err(|e| {
-        if e.raw_os_error() == Some(libc::ENODEV) {
-            Error::new(
-                ErrorKind::NoDevice,
-                format!(
-                    "interface '{ifname}' not found in this network namespace \
-                     (`ip link` lists the interfaces)"
-                ),
-            )
-        } else {
-            Error::os(format!("looking up interface '{ifname}'"), e)
-        }
-    })
+    let cname = crate::iface::check_name(ifname)?;
+    sock::if_index(&cname).map_err(|e| crate::iface::lookup_error(ifname, None, e))
 }
 
 /// The number of RX queues of `ifname` (ethtool channels), if the driver
 /// reports it.
 pub fn rx_queue_count(ifname: &str) -> Result<Option<u32>> {
-    check_ifname(ifname)?;
+    crate::iface::check_name(ifname)?;
     let ctl = x::ctl_socket().map_err(|e| Error::os("socket(AF_INET) for ioctls", e))?;
     match x::channels(ctl.as_raw_fd(), ifname) {
         Ok(ch) => {

@@ -479,18 +479,33 @@ pub struct SockFilter {
     pub k: u32,
 }
 
+/// `struct sock_fprog`: a classic BPF program as socket options take it
+/// (it borrows the instructions for the call).
+#[repr(C)]
+pub(crate) struct SockFprog {
+    len: u16,
+    filter: *const SockFilter,
+}
+
+impl SockFprog {
+    /// The program `prog` (at most 65535 instructions: the kernel refuses
+    /// more than 4096 anyway).
+    pub(crate) fn of(prog: &[SockFilter]) -> SockFprog {
+        SockFprog {
+            len: prog.len().min(usize::from(u16::MAX)) as u16,
+            filter: prog.as_ptr(),
+        }
+    }
+}
+
 /// `SO_ATTACH_FILTER` with a classic BPF program.
 pub fn attach_filter(fd: &OwnedFd, prog: &[SockFilter]) -> io::Result<()> {
-    #[repr(C)]
-    struct SockFprog {
-        len: u16,
-        filter: *const SockFilter,
-    }
-    let fprog = SockFprog {
-        len: prog.len() as u16,
-        filter: prog.as_ptr(),
-    };
-    setsockopt(fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &fprog)
+    setsockopt(
+        fd,
+        libc::SOL_SOCKET,
+        libc::SO_ATTACH_FILTER,
+        &SockFprog::of(prog),
+    )
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::ffi::CStr;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use super::socket::{SockFilter, setsockopt};
+use super::socket::{SockFilter, SockFprog, setsockopt};
 
 /// `PACKET_FANOUT_DATA` (program for the CBPF/EBPF fanout modes).
 pub const PACKET_FANOUT_DATA: libc::c_int = 22;
@@ -89,16 +89,12 @@ pub fn attach_bpf(fd: &OwnedFd, prog_fd: RawFd) -> io::Result<()> {
 
 /// `PACKET_FANOUT_DATA` with a classic BPF program (`PACKET_FANOUT_CBPF`).
 pub fn fanout_data_cbpf(fd: &OwnedFd, prog: &[SockFilter]) -> io::Result<()> {
-    #[repr(C)]
-    struct SockFprog {
-        len: u16,
-        filter: *const SockFilter,
-    }
-    let fprog = SockFprog {
-        len: prog.len() as u16,
-        filter: prog.as_ptr(),
-    };
-    setsockopt(fd, super::tpacket::SOL_PACKET, PACKET_FANOUT_DATA, &fprog)
+    setsockopt(
+        fd,
+        super::tpacket::SOL_PACKET,
+        PACKET_FANOUT_DATA,
+        &SockFprog::of(prog),
+    )
 }
 
 /// `SIOCSHWTSTAMP` on interface `name`: enable RX hardware timestamps for
