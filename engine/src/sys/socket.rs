@@ -22,27 +22,23 @@ fn cvt(rc: libc::c_int) -> io::Result<libc::c_int> {
 /// Protocol 0 creates a socket that receives nothing until it is bound with a
 /// protocol, so filters and rings can be set up before any frame arrives.
 pub fn packet_socket(protocol_host_order: u16) -> io::Result<OwnedFd> {
-    // SAFETY: plain system call with constant arguments; the returned fd is
-    // owned by nobody else, so wrapping it in OwnedFd is sound.
-    unsafe {
-        let fd = cvt(libc::socket(
-            libc::AF_PACKET,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            i32::from(protocol_host_order.to_be()),
-        ))?;
-        Ok(OwnedFd::from_raw_fd(fd))
-    }
+    af_packet(libc::SOCK_RAW, protocol_host_order)
 }
 
 /// `socket(AF_PACKET, SOCK_DGRAM, protocol)` with `SOCK_CLOEXEC`: a
 /// "cooked" packet socket (frames start at the network header; the
 /// link-layer header's fields are in the `sockaddr_ll` of each ring frame).
 pub fn packet_socket_cooked(protocol_host_order: u16) -> io::Result<OwnedFd> {
-    // SAFETY: as in packet_socket.
+    af_packet(libc::SOCK_DGRAM, protocol_host_order)
+}
+
+fn af_packet(ty: i32, protocol_host_order: u16) -> io::Result<OwnedFd> {
+    // SAFETY: plain system call with integer arguments; the returned fd is
+    // owned by nobody else, so wrapping it in OwnedFd is sound.
     unsafe {
         let fd = cvt(libc::socket(
             libc::AF_PACKET,
-            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+            ty | libc::SOCK_CLOEXEC,
             i32::from(protocol_host_order.to_be()),
         ))?;
         Ok(OwnedFd::from_raw_fd(fd))
