@@ -9,7 +9,7 @@
 //!   timestamps), Enhanced Packet Blocks, and an Interface Statistics Block
 //!   at close (`isb_ifrecv`/`isb_ifdrop` from [`Writer::set_stats`]).
 //!   With [`WriterConfig::direct`] the file is written with `O_DIRECT`
-//!   from two 4 KiB-aligned buffers and a background thread (for disks: no
+//!   from two huge-page buffers and a background thread (for disks: no
 //!   page-cache copy, and the capture does not wait on the disk).
 //! * [`Reader`] reads pcap (both byte orders, both resolutions) and pcapng
 //!   (several sections and interfaces, both byte orders, per-interface

@@ -39,10 +39,11 @@ pub struct WriterConfig {
     /// Default none.
     pub comment: Option<String>,
     /// Direct I/O: open the file with `O_DIRECT` and write it from two
-    /// 4 KiB-aligned buffers of `buffer_size` bytes (rounded up to 4 KiB),
-    /// one filling while a background thread writes the other, so a full
-    /// buffer costs the capture no wait unless the disk is slower than the
-    /// traffic. Packets are copied once, from the ring into the aligned
+    /// buffers of `buffer_size` bytes rounded up to whole 2 MiB transparent
+    /// huge pages (`MADV_HUGEPAGE`: the kernel pins each `O_DIRECT` write's
+    /// buffer page by page, and 2 MiB pages make that cheap), one filling
+    /// while a background thread writes the other, so a full buffer costs
+    /// the capture no wait unless the disk is slower than the traffic. Packets are copied once, from the ring into the aligned
     /// buffer; the page cache is bypassed. Between flushes the file may end
     /// inside a record (only whole 4 KiB blocks go out); [`Writer::flush`]
     /// and close write the tail padded to 4 KiB and cut the file back
@@ -418,7 +419,7 @@ impl Direct {
             jobs: Some(jobs),
             done: Mutex::new(done),
             thread: Some(thread),
-            spare: Some(AlignedBuf::with_capacity(cap)),
+            spare: Some(AlignedBuf::huge(cap)),
             meta: Meta::default(),
             inflight: None,
             synced_len: 0,
@@ -478,7 +479,11 @@ impl Writer {
             cfg: cfg.clone(),
             out: None,
             path,
-            buf: AlignedBuf::with_capacity(cap),
+            buf: if cfg.direct {
+                AlignedBuf::huge(cap)
+            } else {
+                AlignedBuf::with_capacity(cap)
+            },
             scratch: Vec::new(),
             direct,
             nanos: cfg.format == Format::PcapNs,
