@@ -155,6 +155,30 @@ write_offline() { # records reps
     WB_PCAP=""
 }
 
+# The kernel's floor for writing into tmpfs: CPU seconds of `dd bs=1M` into
+# a fresh /dev/shm file of one rotation's size (the live writers rotate
+# with -C 1000 -W 1: each new file is truncated, so every record lands in
+# fresh tmpfs pages), and of rewriting the same file in place (pages already
+# touched: conv=notrunc). Any writer pays at least the first per byte, so it
+# bounds what nrcap -w and tcpdump -w can reach on tmpfs. Results:
+# tmpfs-floor.tsv (rep, mode, bytes, user s, sys s).
+tmpfs_floor() { # megabytes reps
+    local mb=$1 reps=$2 cpu=${CB_CAP_CPU:-1} f=/dev/shm/nrbench-floor-$$ rep mode t
+    printf 'rep\tmode\tbytes\tuser_s\tsys_s\n' > "$RUN/tmpfs-floor.tsv"
+    for ((rep = 1; rep <= reps; rep++)); do
+        rm -f "$f"
+        for mode in fresh rewrite; do
+            local -a conv=()
+            [ "$mode" = rewrite ] && conv=(conv=notrunc)
+            t=$( { TIMEFORMAT='%3U %3S'; time taskset -c "$cpu" dd if=/dev/zero of="$f" bs=1M count="$mb" "${conv[@]}" status=none; } 2>&1) ||
+                { rm -f "$f"; echo "tmpfs_floor: dd failed: $t" >&2; return 1; }
+            printf '%s\t%s\t%s\t%s\t%s\n' "$rep" "$mode" "$((mb * 1048576))" "${t% *}" "${t#* }" >> "$RUN/tmpfs-floor.tsv"
+        done
+        rm -f "$f"
+    done
+    log "tmpfs floor: $(awk -F'\t' 'NR > 1 { n[$2]++; s[$2] += ($4 + $5) / $3 * 1530 * 1e6 } END { printf "fresh %.2f us, rewrite %.2f us per 1530 B", s["fresh"] / n["fresh"], s["rewrite"] / n["rewrite"] }' "$RUN/tmpfs-floor.tsv")"
+}
+
 write_bench() { # run.sh options; env WRITE_RECORDS (offline pcap records), WRITE_REPS
     local img=$CB_OUT/disk.img mnt=$CB_OUT/disk dio
     trap write_cleanup EXIT
@@ -187,6 +211,7 @@ write_bench() { # run.sh options; env WRITE_RECORDS (offline pcap records), WRIT
     cat "$RUN/disk.txt" >&2
     CB_DISK=$mnt "$HERE/run.sh" "$@" -s 1514 -o "$RUN/write" nrcap_tmpfs tcpdump_tmpfs nrcap_disk nrcap_disk_direct tcpdump_disk
     write_offline "${WRITE_RECORDS:-650000}" "${WRITE_REPS:-3}"
+    tmpfs_floor "${FLOOR_MB:-1000}" "${WRITE_REPS:-3}"
     write_cleanup
     trap - EXIT INT TERM
 }
@@ -200,7 +225,7 @@ if [ "$SMOKE" = 1 ]; then
     "$HERE/run.sh" -d 1 -r 1 -s 9000 -o "$RUN/sweep" min_v3 nrcap > "$RUN/sweep.log" 2>&1 ||
         { cat "$RUN/sweep.log"; exit 1; }
     log "bench-smoke: write"
-    DD_MB=16 WB_FILL=0 WRITE_RECORDS=20000 WRITE_REPS=1 write_bench -d 1 -r 1 > "$RUN/write.log" 2>&1 ||
+    DD_MB=16 FLOOR_MB=64 WB_FILL=0 WRITE_RECORDS=20000 WRITE_REPS=1 write_bench -d 1 -r 1 > "$RUN/write.log" 2>&1 ||
         { cat "$RUN/write.log"; exit 1; }
     log "bench-smoke: AF_XDP"
     "$HERE/run.sh" -d 1 -r 1 -s 60 -R nrxdp -o "$RUN/xdp" nrxdp min_xsk > "$RUN/xdp.log" 2>&1 ||
@@ -242,6 +267,7 @@ OUTDIR=${OUTDIR:-$HERE/results/$(date +%Y-%m-%d)}
     fi
     echo "  - \`CB_DISK=<ext4 image on a loop device, losetup --direct-io=on> bench/run.sh -d $DUR -r $REPS -s 1514 nrcap_tmpfs tcpdump_tmpfs nrcap_disk nrcap_disk_direct tcpdump_disk\` after \`dd if=/dev/zero of=<mount>/dd.bin bs=1M count=512 oflag=direct\`"
     echo "  - then offline, $REPS interleaved repetitions, each writer alone on CPU ${CB_CAP_CPU:-1}: \`dd oflag=direct\`, \`nrcap -r -w --direct\`, \`nrcap -r -w\` + \`sync FILE\`, \`tcpdump -r -w\` + \`sync FILE\` of a ${WRITE_RECORDS:-650000}-record 1514-byte pcap in /dev/shm into the same ext4 file system (the exact commands: Write, offline, below)"
+    echo "  - then the kernel's floor for tmpfs, $REPS times on CPU ${CB_CAP_CPU:-1}: \`dd if=/dev/zero of=/dev/shm/FILE bs=1M count=1000\` into a fresh file (one rotation of -C 1000), then the same with \`conv=notrunc\` over the pages it just wrote (CPU from bash's \`time\`)"
     if [ "$WRITE_ONLY" = 1 ]; then
         echo "  - every consumer command line: see the meta lines below"
     else

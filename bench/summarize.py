@@ -252,6 +252,34 @@ def read_dd(path):
     return float(m.group(1)) * {"": 1, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}[m.group(2)]
 
 
+def read_floor(run):
+    """tmpfs-floor.tsv (bench.sh tmpfs_floor) -> mode -> [CPU us per 1530 bytes (one 1514-byte record)]."""
+    per = defaultdict(list)
+    for r in load_if(os.path.join(run, "tmpfs-floor.tsv")):
+        b = fnum(r["bytes"])
+        if b > 0:
+            per[r["mode"]].append((fnum(r["user_s"]) + fnum(r["sys_s"])) / b * 1530 * 1e6)
+    return per
+
+
+def floor_lines(fl, wp, sizes):
+    """The tmpfs floor against the live writers' CPU per packet."""
+    if not fl.get("fresh"):
+        return []
+    fresh, rew = med(fl["fresh"]), med(fl.get("rewrite", []))
+    out = [f"The kernel's floor into tmpfs, same run (`dd bs=1M`, CPU per 1530 bytes = one 1514-byte record): "
+           f"**{f2(fresh, 2)} us into fresh pages** [{f2(min(fl['fresh']), 2)}-{f2(max(fl['fresh']), 2)}] "
+           f"(what a writer with `-C 1000 -W 1` pays: every new file starts empty), {f2(rew, 2)} us rewriting pages "
+           "already touched. No writer's CPU per packet can go below the first."]
+    for size in sizes:
+        t = metric(wp, size, "tcpdump_tmpfs", "cpu_m")
+        n = metric(wp, size, "nrcap_tmpfs", "cpu_m")
+        if t > 0:
+            out.append(f"At {size} B: the floor is {f2(fresh / t)}x tcpdump -w's CPU per packet on tmpfs; "
+                       f"nrcap -w is {f2(n / t)}x, of which {f2((n - fresh) / t)}x above the floor.")
+    return out + [""]
+
+
 def write_rows(wp, sizes, dd_bps):
     """The write table: captured, loss, CPU per packet, bytes/s written."""
     out = ["| consumer | frame B | captured kpps | loss % | CPU us/pkt | vs tcpdump (same target) | written MB/s "
@@ -368,7 +396,7 @@ def sizes_of(rows):
 
 
 def goals(rxp, rx_sizes, xdpp, xdp_sizes, txp, tx_sizes, micro, swp=None, sweep_sizes=(), mxdp=None, mx=None,
-          wp=None, write_sizes=(), dd_bps=math.nan, op=None):
+          wp=None, write_sizes=(), dd_bps=math.nan, op=None, fl=None):
     """(goal, measured, ok) rows; ok is None when not measured."""
     g = []
 
@@ -380,6 +408,11 @@ def goals(rxp, rx_sizes, xdpp, xdp_sizes, txp, tx_sizes, micro, swp=None, sweep_
         add(f"write {size} B to tmpfs (-C 1000 -W 1): nrcap -w loses nothing", loss, loss <= 0.0)
         r = rep_ratio(wp, size, "nrcap_tmpfs", "tcpdump_tmpfs", "cpu_m")
         add(f"write {size} B to tmpfs: nrcap -w CPU/pkt <= 0.25x tcpdump -w", r, r <= 0.25)
+        f = med((fl or {}).get("fresh", []))
+        t = metric(wp, size, "tcpdump_tmpfs", "cpu_m")
+        if f > 0 and t > 0:
+            add(f"(not a goal: the floor under it, dd bs=1M into fresh tmpfs pages per {int(size) + 16} B, "
+                "x tcpdump -w's CPU/pkt)", f * (int(size) + 16) / 1530 / t, None)
         r = rep_ratio(wp, size, "nrcap_disk", "tcpdump_disk", "cpu_m")
         add(f"write {size} B to an ext4 file: nrcap -w CPU/pkt <= 0.15x tcpdump -w", r, r <= 0.15)
         loss = metric(wp, size, "nrcap_disk_direct", "loss")
@@ -596,7 +629,8 @@ def report(run, out_dir):
            "(re-render a table: `python3 bench/summarize.py rx|tx FILE`).", ""]
     md += ["## Headline (medians)", ""] + headline(rxp, rs, xdpp, xs, txp, ts, micro)
     md += ["## Goals", "", "| goal | measured | met |", "|---|---|---|"]
-    for text, val, ok in (goals(rxp, rs, xdpp, xs, txp, ts, micro, swp, sws, mxdp, mx, wp, wss, dd_bps, op)
+    for text, val, ok in (goals(rxp, rs, xdpp, xs, txp, ts, micro, swp, sws, mxdp, mx, wp, wss, dd_bps, op,
+                                read_floor(run))
                           + bind_goals(rx_per(bind_rows), sizes_of(bind_rows))):
         v = "-" if isinstance(val, float) and math.isnan(val) else f"{val:.2f}"
         md.append(f"| {text} | {v} | {'-' if ok is None else ('yes' if ok else '**no**')} |")
@@ -614,7 +648,8 @@ def report(run, out_dir):
                f"The disk's own limit, same file system: {f2(dd_bps / 1e6, 0)} MB/s (`dd oflag=direct bs=1M`). "
                "Written bytes are pcap records (16 + frame bytes each); the live rate is bounded by the "
                "offered load (the offline table below shows the writers' own rate).", ""]
-        md += write_rows(wp, wss, dd_bps) + ["", rx(write_rows_, "tcpdump_tmpfs"), ""]
+        md += write_rows(wp, wss, dd_bps) + [""] + floor_lines(read_floor(run), wp, wss)
+        md += [rx(write_rows_, "tcpdump_tmpfs"), ""]
     if op:
         md += offline_section(run, op)
     if xdp_rows:
@@ -655,7 +690,8 @@ def report(run, out_dir):
         f.write(plot(rxp, rs, xdpp, xs, txp, ts, micro))
     for src, dst in (("rx/rx.tsv", "rx.tsv"), ("bind/rx.tsv", "bind.tsv"), ("xdp/rx.tsv", "xdp.tsv"),
                      ("tx/tx.tsv", "tx.tsv"), ("sweep/rx.tsv", "sweep.tsv"), ("write/rx.tsv", "write.tsv"),
-                     ("disk.txt", "disk.txt"), ("write-offline/offline.tsv", "write-offline.tsv"),
+                     ("disk.txt", "disk.txt"), ("tmpfs-floor.tsv", "tmpfs-floor.tsv"),
+                     ("write-offline/offline.tsv", "write-offline.tsv"),
                      ("write-offline/meta.txt", "write-offline-meta.txt"),
                      ("micro.txt", "micro.txt"), ("parse.txt", "parse.txt")):
         if os.path.exists(os.path.join(run, src)):
@@ -691,6 +727,8 @@ def check(run):
                 bad.append(f"write-offline {name} rep {rep}: {m}")
     if op and math.isnan(offline_ratio(op, "nrcap_direct")):
         bad.append("write-offline: no nrcap --direct / dd ratio")
+    if load_if(os.path.join(run, "write", "rx.tsv")) and not read_floor(run).get("fresh"):
+        bad.append("write: no tmpfs floor (tmpfs-floor.tsv)")
     if not any(l.startswith("loop: ") for l in meta_lines(os.path.join(run, "write-offline", "meta.txt"))):
         bad.append("write-offline: no meta.txt with the loop device's mode")
     rows = load_if(os.path.join(run, "tx", "tx.tsv"))
