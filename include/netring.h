@@ -2254,7 +2254,9 @@ typedef struct nr_writer_config {
   const char *comment;
   /**
    * Direct I/O (nr_writer_open() only): the file is opened with O_DIRECT
-   * and written from two 4 KiB-aligned buffers of buffer_size bytes, one
+   * and written from two buffers of buffer_size bytes rounded up to whole
+   * 2 MiB transparent huge pages (the kernel pins each O_DIRECT write's
+   * buffer page by page: huge pages make that cheap), one
    * filling while a background thread writes the other, so a full
    * buffer does not stall the capture unless the disk is slower than the
    * traffic; packets are copied once (ring to buffer) and bypass the
