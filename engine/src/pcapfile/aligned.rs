@@ -63,21 +63,30 @@ impl AlignedBuf {
     fn aligned(cap: usize, align: usize) -> AlignedBuf {
         let cap = cap.max(1).div_ceil(align) * align;
         let layout = Layout::from_size_align(cap, align).expect("buffer layout");
+        let huge = align == HUGE;
         // SAFETY: the layout has a non-zero size.
-        let p = unsafe { alloc::alloc(layout) };
+        let p = unsafe {
+            if huge {
+                alloc::alloc(layout)
+            } else {
+                alloc::alloc_zeroed(layout)
+            }
+        };
         let Some(ptr) = NonNull::new(p) else {
             alloc::handle_alloc_error(layout)
         };
-        if align == HUGE {
+        if huge {
             // Advise before the first touch (the zeroing below), so the
             // pages are faulted in as huge pages. The result is ignored on
             // purpose: EINVAL where transparent huge pages are not built in.
             // SAFETY: the range is exactly our own allocation; the advice
-            // only changes how the kernel backs it.
-            unsafe { libc::madvise(p.cast(), cap, libc::MADV_HUGEPAGE) };
+            // only changes how the kernel backs it; then every byte of it
+            // is initialised.
+            unsafe {
+                libc::madvise(p.cast(), cap, libc::MADV_HUGEPAGE);
+                std::ptr::write_bytes(p, 0, cap);
+            }
         }
-        // SAFETY: p points to cap bytes we own; every byte gets initialised.
-        unsafe { std::ptr::write_bytes(p, 0, cap) };
         AlignedBuf {
             ptr,
             cap,
