@@ -35,6 +35,28 @@ func frame(n int, seq uint32) []byte {
 	return f
 }
 
+// testFrames returns n test frames of size bytes, numbered 0 .. n-1.
+func testFrames(n, size int) [][]byte {
+	f := make([][]byte, n)
+	for i := range f {
+		f[i] = frame(size, uint32(i))
+	}
+	return f
+}
+
+// sameFrames fails the test unless got holds exactly want, in order.
+func sameFrames(t *testing.T, got, want [][]byte) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("captured %d of %d", len(got), len(want))
+	}
+	for i := range got {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Fatalf("frame %d differs", i)
+		}
+	}
+}
+
 func isTestFrame(d []byte) bool {
 	return len(d) >= 18 && binary.BigEndian.Uint16(d[12:]) == testEthertype
 }
@@ -307,22 +329,12 @@ func testExact(t *testing.T, size int) {
 	a, b := veth(t)
 	c := openOn(t, a, smallRing())
 	const n = 2000
-	frames := make([][]byte, n)
-	for i := range frames {
-		frames[i] = frame(size, uint32(i))
-	}
+	frames := testFrames(n, size)
 	done := make(chan struct{})
 	go func() { send(t, b, frames); close(done) }()
 	got := collect(t, c, n)
 	<-done
-	if len(got) != n {
-		t.Fatalf("captured %d of %d", len(got), n)
-	}
-	for i := range got {
-		if !bytes.Equal(got[i], frames[i]) {
-			t.Fatalf("frame %d differs", i)
-		}
-	}
+	sameFrames(t, got, frames)
 	total, delta, err := c.ReadStats()
 	if err != nil {
 		t.Fatal(err)
@@ -428,10 +440,7 @@ func TestVethWindow(t *testing.T) {
 	a, b := veth(t)
 	c := openOn(t, a, smallRing())
 	const n = 3000
-	frames := make([][]byte, n)
-	for i := range frames {
-		frames[i] = frame(60, uint32(i))
-	}
+	frames := testFrames(n, 60)
 	done := make(chan struct{})
 	go func() { send(t, b, frames); close(done) }()
 	var got [][]byte
@@ -468,14 +477,7 @@ func TestVethWindow(t *testing.T) {
 		last = time.Now()
 	}
 	<-done
-	if len(got) != n {
-		t.Fatalf("captured %d of %d", len(got), n)
-	}
-	for i := range got {
-		if !bytes.Equal(got[i], frames[i]) {
-			t.Fatalf("frame %d differs", i)
-		}
-	}
+	sameFrames(t, got, frames)
 }
 
 // ownVeth makes a second veth pair in the test namespace (removed at the end).
@@ -551,10 +553,7 @@ func TestVethInterfaceDown(t *testing.T) {
 	if out, err := exec.Command("ip", "link", "set", "nrgodna", "up").CombinedOutput(); err != nil {
 		t.Fatalf("%v %s", err, out)
 	}
-	frames := make([][]byte, 100)
-	for i := range frames {
-		frames[i] = frame(60, uint32(i))
-	}
+	frames := testFrames(100, 60)
 	time.Sleep(100 * time.Millisecond)
 	send(t, "nrgodnb", frames)
 	got := collect(t, c, len(frames))
@@ -603,10 +602,7 @@ func TestVethSetBPF(t *testing.T) {
 	if err := c.SetBPF(prog); err != nil {
 		t.Fatal(err)
 	}
-	frames := make([][]byte, 100)
-	for i := range frames {
-		frames[i] = frame(60, uint32(i))
-	}
+	frames := testFrames(100, 60)
 	go send(t, b, frames)
 	got := collect(t, c, 50)
 	if len(got) != 50 {
@@ -631,10 +627,7 @@ func TestVethInjector(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer inj.Close()
-	frames := make([][]byte, 100)
-	for i := range frames {
-		frames[i] = frame(200, uint32(i))
-	}
+	frames := testFrames(100, 200)
 	if q, err := inj.InjectBatch(frames[:50]); err != nil || q != 50 {
 		t.Fatalf("%d %v", q, err)
 	}
@@ -740,14 +733,7 @@ func TestVethXDP(t *testing.T) {
 		}
 		bt.Release()
 	}
-	if len(got) != len(frames) {
-		t.Fatalf("got %d of %d", len(got), len(frames))
-	}
-	for i := range got {
-		if !bytes.Equal(got[i], frames[i]) {
-			t.Fatalf("frame %d differs", i)
-		}
-	}
+	sameFrames(t, got, frames)
 	st, err := x.Stats()
 	if err != nil || st.RxDropped+st.RxRingFull != 0 || st.RxPackets < uint64(len(frames)) {
 		t.Fatalf("%+v %v", st, err)
