@@ -13,6 +13,41 @@ wait_bound() {
     return 1
 }
 
+# enter_test_netns SCRIPT ARGS...: unless already inside one, re-run the
+# calling script in a fresh network namespace with a veth pair
+# (bindings/netns.sh sets NR_TEST_NS, NR_TEST_IF_A, NR_TEST_IF_B). Then:
+# $out, a temporary directory, and $pid, the background capture of
+# capture_trafgen, both cleaned up on exit.
+enter_test_netns() {
+    if [ -z "${NR_TEST_NS:-}" ]; then
+        exec bash bindings/netns.sh bash "$@"
+    fi
+    out=$(mktemp -d)
+    pid=""
+    trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$out"' EXIT
+}
+
+# capture_trafgen NAME COUNT CMD...: start CMD (stdout and stderr into
+# $out/stdout and $out/stderr) in the background, wait until its socket is
+# bound, send COUNT UDP frames of 60 and 1514 bytes on $NR_TEST_IF_B with
+# trafgen (independent of us), and wait up to 20 s for CMD to exit (then
+# SIGINT, and SIGKILL 5 s later: a background job of a script may ignore
+# SIGINT; said in $out/stderr). Sets $status to CMD's exit status.
+# shellcheck disable=SC2034 # $status is read by the caller
+capture_trafgen() {
+    local name=$1 count=$2; shift 2
+    "$@" >"$out/stdout" 2>"$out/stderr" &
+    pid=$!
+    wait_bound || true # the caller's count check says what was lost
+    trafgen --no-sock-mem -q -i scripts/trafgen/udp-mixed.cfg -o "$NR_TEST_IF_B" -n "$count" >/dev/null 2>&1
+    if ! timeout 20 tail --pid="$pid" -f /dev/null; then
+        echo "$name did not finish; stopping it" >>"$out/stderr"; kill -INT "$pid" 2>/dev/null || true
+        timeout 5 tail --pid="$pid" -f /dev/null || kill -KILL "$pid" 2>/dev/null || true
+    fi
+    status=0; wait "$pid" || status=$?
+    pid=""
+}
+
 # add_counts LOG: add LOG's "PASS ..." and "FAIL ..." lines to $pass/$fail.
 add_counts() {
     pass=$((pass + $(grep -c '^PASS' <<<"$1")))

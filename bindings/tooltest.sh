@@ -12,21 +12,9 @@ cd "$(dirname "$0")/.."
 . bindings/lib.sh
 name=$1; shift
 COUNT=${COUNT:-10000}
-if [ -z "${NR_TEST_NS:-}" ]; then
-    exec bash bindings/netns.sh bash "$0" "$name" "$@"
-fi
-out=$(mktemp -d)
-pid=""
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$out"' EXIT
+enter_test_netns "$0" "$name" "$@"
 fail=0
-"$@" -i "$NR_TEST_IF_A" -c "$COUNT" -q -B 1024 -n 16 -w "$out/cap.pcap" >"$out/stdout" 2>"$out/stderr" &
-pid=$!
-wait_bound || true # the count check below says what was lost
-trafgen --no-sock-mem -q -i scripts/trafgen/udp-mixed.cfg -o "$NR_TEST_IF_B" -n "$COUNT" >/dev/null 2>&1
-if ! timeout 20 tail --pid="$pid" -f /dev/null; then
-    echo "$name did not finish; stopping it"; kill -INT "$pid" || true
-fi
-wait "$pid" || true
+capture_trafgen "$name" "$COUNT" "$@" -i "$NR_TEST_IF_A" -c "$COUNT" -q -B 1024 -n 16 -w "$out/cap.pcap"
 result=$(grep '^RESULT' "$out/stderr" || true)
 if [ "$result" = "RESULT packets=$COUNT drops=0" ]; then
     echo "PASS $name: trafgen $COUNT frames (60 and 1514 B) -> $result"
