@@ -262,6 +262,11 @@ def read_floor(run):
     return per
 
 
+def floor_per_record(fl, size):
+    """The tmpfs floor (median, fresh pages) for one pcap record of `size` frame bytes, in us."""
+    return med(fl.get("fresh", [])) * (int(size) + 16) / 1530
+
+
 def floor_lines(fl, wp, sizes):
     """The tmpfs floor against the live writers' CPU per packet."""
     if not fl.get("fresh"):
@@ -274,9 +279,10 @@ def floor_lines(fl, wp, sizes):
     for size in sizes:
         t = metric(wp, size, "tcpdump_tmpfs", "cpu_m")
         n = metric(wp, size, "nrcap_tmpfs", "cpu_m")
+        f = floor_per_record(fl, size)
         if t > 0:
-            out.append(f"At {size} B: the floor is {f2(fresh / t)}x tcpdump -w's CPU per packet on tmpfs; "
-                       f"nrcap -w is {f2(n / t)}x, of which {f2((n - fresh) / t)}x above the floor.")
+            out.append(f"At {size} B: the floor is {f2(f / t)}x tcpdump -w's CPU per packet on tmpfs; "
+                       f"nrcap -w is {f2(n / t)}x, of which {f2((n - f) / t)}x above the floor.")
     return out + [""]
 
 
@@ -408,11 +414,11 @@ def goals(rxp, rx_sizes, xdpp, xdp_sizes, txp, tx_sizes, micro, swp=None, sweep_
         add(f"write {size} B to tmpfs (-C 1000 -W 1): nrcap -w loses nothing", loss, loss <= 0.0)
         r = rep_ratio(wp, size, "nrcap_tmpfs", "tcpdump_tmpfs", "cpu_m")
         add(f"write {size} B to tmpfs: nrcap -w CPU/pkt <= 0.25x tcpdump -w", r, r <= 0.25)
-        f = med((fl or {}).get("fresh", []))
+        f = floor_per_record(fl or {}, size)
         t = metric(wp, size, "tcpdump_tmpfs", "cpu_m")
         if f > 0 and t > 0:
             add(f"(not a goal: the floor under it, dd bs=1M into fresh tmpfs pages per {int(size) + 16} B, "
-                "x tcpdump -w's CPU/pkt)", f * (int(size) + 16) / 1530 / t, None)
+                "x tcpdump -w's CPU/pkt)", f / t, None)
         r = rep_ratio(wp, size, "nrcap_disk", "tcpdump_disk", "cpu_m")
         add(f"write {size} B to an ext4 file: nrcap -w CPU/pkt <= 0.15x tcpdump -w", r, r <= 0.15)
         loss = metric(wp, size, "nrcap_disk_direct", "loss")
