@@ -4,11 +4,13 @@
 use std::alloc::{self, Layout};
 use std::ptr::NonNull;
 
+use crate::sys::socket::Mmap;
+
 /// Alignment of the buffer memory, of direct-I/O file offsets and lengths.
 pub(crate) const ALIGN: usize = 4096;
 
-/// Size and alignment of a transparent huge page (x86-64, arm64 with 4 KiB
-/// pages): the unit of [`AlignedBuf::huge`].
+/// Size of a transparent huge page (x86-64, arm64 with 4 KiB pages): the
+/// unit of [`AlignedBuf::huge`].
 pub(crate) const HUGE: usize = 2 << 20;
 
 /// Round `n` up to a multiple of [`ALIGN`].
@@ -17,14 +19,16 @@ pub(crate) fn align_up(n: usize) -> usize {
 }
 
 /// A growable byte buffer on [`ALIGN`]-aligned, zero-initialised memory.
-/// Its capacity is a multiple of its alignment; every byte of the capacity
-/// is initialised (bytes past `len` hold old data or zeros).
+/// Its capacity is a multiple of [`ALIGN`] ([`HUGE`] for
+/// [`AlignedBuf::huge`]); every byte of the capacity is initialised (bytes
+/// past `len` hold old data or zeros).
 pub(crate) struct AlignedBuf {
     ptr: NonNull<u8>,
     cap: usize,
     len: usize,
-    /// [`ALIGN`], or [`HUGE`] for a buffer made by [`AlignedBuf::huge`].
-    align: usize,
+    /// The memory: the heap, or for [`AlignedBuf::huge`] an anonymous
+    /// mapping in huge pages (unmapped when this is dropped).
+    map: Option<Mmap>,
 }
 
 // SAFETY: AlignedBuf owns its allocation exclusively (like a Vec<u8>).
@@ -45,53 +49,40 @@ impl std::fmt::Debug for AlignedBuf {
 impl AlignedBuf {
     /// A buffer of at least `cap` bytes (rounded up to [`ALIGN`]).
     pub(crate) fn with_capacity(cap: usize) -> AlignedBuf {
-        Self::aligned(cap, ALIGN)
-    }
-
-    /// A buffer of at least `cap` bytes in whole transparent huge pages
-    /// ([`HUGE`]-aligned, rounded up to [`HUGE`], advised with
-    /// `MADV_HUGEPAGE`). For direct I/O: the kernel pins a user buffer page
-    /// by page for each `O_DIRECT` write and builds the request from those
-    /// pages, so 2 MiB pages instead of 4 KiB ones take most of that work
-    /// away (an offline `nrcap -r -w --direct` of 1514-byte records: system
-    /// time -40 %, wall time -45 %). Where huge pages are off (the advice
-    /// fails or is ignored) it is an ordinary aligned buffer.
-    pub(crate) fn huge(cap: usize) -> AlignedBuf {
-        Self::aligned(cap, HUGE)
-    }
-
-    fn aligned(cap: usize, align: usize) -> AlignedBuf {
-        let cap = cap.max(1).div_ceil(align) * align;
-        let layout = Layout::from_size_align(cap, align).expect("buffer layout");
-        let huge = align == HUGE;
+        let cap = align_up(cap.max(1));
+        let layout = Layout::from_size_align(cap, ALIGN).expect("buffer layout");
         // SAFETY: the layout has a non-zero size.
-        let p = unsafe {
-            if huge {
-                alloc::alloc(layout)
-            } else {
-                alloc::alloc_zeroed(layout)
-            }
-        };
+        let p = unsafe { alloc::alloc_zeroed(layout) };
         let Some(ptr) = NonNull::new(p) else {
             alloc::handle_alloc_error(layout)
         };
-        if huge {
-            // Advise before the first touch (the zeroing below), so the
-            // pages are faulted in as huge pages. The result is ignored on
-            // purpose: EINVAL where transparent huge pages are not built in.
-            // SAFETY: the range is exactly our own allocation; the advice
-            // only changes how the kernel backs it; then every byte of it
-            // is initialised.
-            unsafe {
-                libc::madvise(p.cast(), cap, libc::MADV_HUGEPAGE);
-                std::ptr::write_bytes(p, 0, cap);
-            }
-        }
         AlignedBuf {
             ptr,
             cap,
             len: 0,
-            align,
+            map: None,
+        }
+    }
+
+    /// A buffer of at least `cap` bytes in whole transparent huge pages
+    /// (rounded up to [`HUGE`]; [`Mmap::anonymous_huge`], as for the AF_XDP
+    /// UMEM). For direct I/O: the kernel pins a user buffer page by page
+    /// for each `O_DIRECT` write and builds the request from those pages,
+    /// so 2 MiB pages instead of 4 KiB ones take most of that work away (an
+    /// offline `nrcap -r -w --direct` of 1514-byte records: system time
+    /// -30 %, wall time -40 %). Where huge pages are off the mapping has
+    /// ordinary pages; where it cannot be made, the buffer is an ordinary
+    /// heap one.
+    pub(crate) fn huge(cap: usize) -> AlignedBuf {
+        let cap = cap.max(1).div_ceil(HUGE) * HUGE;
+        match Mmap::anonymous_huge(cap) {
+            Ok(m) => AlignedBuf {
+                ptr: NonNull::new(m.as_ptr()).expect("mmap returned a non-null address"),
+                cap,
+                len: 0,
+                map: Some(m),
+            },
+            Err(_) => Self::with_capacity(cap),
         }
     }
 
@@ -134,7 +125,11 @@ impl AlignedBuf {
         if self.len + more <= self.cap {
             return;
         }
-        let mut bigger = AlignedBuf::aligned(self.len + more, self.align);
+        let mut bigger = if self.map.is_some() {
+            AlignedBuf::huge(self.len + more)
+        } else {
+            AlignedBuf::with_capacity(self.len + more)
+        };
         bigger.extend_from_slice(self);
         *self = bigger;
     }
@@ -162,8 +157,11 @@ impl std::ops::Deref for AlignedBuf {
 
 impl Drop for AlignedBuf {
     fn drop(&mut self) {
-        let layout = Layout::from_size_align(self.cap, self.align).expect("buffer layout");
-        // SAFETY: allocated in `aligned` with this very layout.
+        if self.map.is_some() {
+            return; // the mapping unmaps itself
+        }
+        let layout = Layout::from_size_align(self.cap, ALIGN).expect("buffer layout");
+        // SAFETY: allocated in with_capacity with this very layout.
         unsafe { alloc::dealloc(self.ptr.as_ptr(), layout) };
     }
 }
@@ -189,11 +187,12 @@ mod tests {
     fn huge_is_whole_huge_pages_and_grows_as_such() {
         let mut b = AlignedBuf::huge(1 << 20);
         assert_eq!(b.capacity(), HUGE);
-        assert_eq!(b.as_ptr() as usize % HUGE, 0);
+        assert_eq!(b.as_ptr() as usize % ALIGN, 0);
+        assert!(b.map.is_some());
         assert!(b.all().iter().all(|&x| x == 0));
         b.extend_from_slice(&vec![7; HUGE + 1]);
         assert_eq!(b.capacity(), 2 * HUGE);
-        assert_eq!(b.as_ptr() as usize % HUGE, 0);
+        assert!(b.map.is_some());
         assert!(b.iter().all(|&x| x == 7));
     }
 }
