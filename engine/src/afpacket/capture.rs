@@ -4,7 +4,7 @@ use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::block::{BlockHeader, Malformed, PacketIter, block_header};
 use super::options::{
@@ -22,6 +22,23 @@ use crate::sys::tpacket::{self as tp, block_desc};
 pub const MAX_SNAPLEN: u32 = 262_144;
 /// Largest total ring size accepted (16 GiB): a guard against typos.
 pub const MAX_RING_BYTES: u64 = 16 << 30;
+
+/// How often a capture looks for the last block of a removed interface.
+const DRAIN_SLICE: Duration = Duration::from_millis(5);
+
+/// The longest the kernel takes to retire a partly filled block: its timer
+/// retires the block on the second expiry that finds no new block opened
+/// (so up to twice `block_timeout_ms`), plus slack for timer granularity
+/// and a loaded machine; a timeout of 0 lets the kernel choose (derived
+/// from the link speed, 8 ms when unknown): 1 s is assumed.
+fn retire_bound(block_timeout_ms: u32) -> Duration {
+    let tov = if block_timeout_ms == 0 {
+        1000
+    } else {
+        u64::from(block_timeout_ms)
+    };
+    Duration::from_millis(2 * tov + 100)
+}
 
 /// Capture configuration. `Default` gives the documented defaults; change
 /// fields and pass it to [`Capture::open`], which validates everything
@@ -414,6 +431,13 @@ pub struct Capture {
     /// Descriptor of the held block (valid while `held` is not `None`).
     held_hdr: BlockHeader,
     down: bool,
+    /// The interface was found removed while the block the kernel was
+    /// filling held frames: until this instant the capture waits for the
+    /// kernel's retire timer to hand that block over (see
+    /// [`Capture::removal_bound`]) before reporting the removal.
+    drain_until: Option<Instant>,
+    /// The longest the kernel may take to retire a partly filled block.
+    retire_bound: Duration,
     last_seq: Option<u64>,
     total: CaptureStats,
     reported: CaptureStats,
@@ -593,6 +617,8 @@ impl Capture {
             held: Held::None,
             held_hdr: BlockHeader::default(),
             down: false,
+            drain_until: None,
+            retire_bound: retire_bound(cfg.block_timeout_ms),
             last_seq: None,
             total: CaptureStats::default(),
             reported: CaptureStats::default(),
@@ -941,7 +967,51 @@ impl Capture {
         }
     }
 
-    /// Wait until the next block is ready, the deadline passes, or a break.
+    /// Frames the kernel has put into the block at `cur`: when that block
+    /// is not ready it is the one the kernel is filling, and its frames
+    /// reach user space only when the kernel's retire timer hands it over.
+    fn unretired_frames(&self) -> u32 {
+        // SAFETY: the descriptor of block `cur` lies inside the live
+        // mapping (NUM_PKTS + 4 <= the 48-byte descriptor <= block_size);
+        // the u32 is 4-byte aligned (blocks are page-aligned) and the
+        // kernel may be writing it, so it is only read atomically.
+        let n =
+            unsafe { &*(self.block_ptr(self.cur).add(block_desc::NUM_PKTS) as *const AtomicU32) };
+        n.load(Ordering::Relaxed)
+    }
+
+    /// [`Capture::check_link`], except that a removal is reported only once
+    /// every frame the kernel took has been handed out: while the block the
+    /// kernel was filling still holds frames, the capture keeps waiting for
+    /// the retire timer to hand it over (as for a down link), at most
+    /// [`Capture::removal_bound`] after the removal was first seen.
+    fn check_link_or_drain(&mut self) -> Result<()> {
+        match self.check_link() {
+            Err(e) if e.kind() == ErrorKind::InterfaceGone => {
+                let now = Instant::now();
+                let until = *self.drain_until.get_or_insert(now + self.retire_bound);
+                // A block that became ready meanwhile is handed out by the
+                // wait loop first: the error comes on a later call.
+                if self.ready() || (now < until && self.unretired_frames() > 0) {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// The longest time from the removal of the interface (as the capture
+    /// first sees it) to the `InterfaceGone` error: the capture waits that
+    /// long at most for the kernel to hand over a partly filled block
+    /// (twice the block timeout, plus 100 ms of slack; with a block
+    /// timeout of 0 the kernel chooses it and 1 s is assumed). With no
+    /// frame left in the ring the error comes at once.
+    pub fn removal_bound(&self) -> Duration {
+        self.retire_bound
+    }
+
     fn wait(&mut self, timeout: Option<Duration>) -> Result<Wait<()>> {
         let deadline = Deadline::after(timeout);
         loop {
@@ -952,7 +1022,7 @@ impl Capture {
                 return Ok(Wait::Ready(()));
             }
             if self.down {
-                self.check_link()?;
+                self.check_link_or_drain()?;
             }
             if deadline.expired() {
                 return Ok(if self.down {
@@ -978,11 +1048,16 @@ impl Capture {
             // again and again: wait on the wake-up fd only, in slices, and
             // re-check the link (and the ring: a block may still retire).
             let (n, ms) = if self.down {
+                // Draining a removed interface's last block: look often,
+                // the retire timer hands it over within milliseconds.
+                let slice = if self.drain_until.is_some() {
+                    DRAIN_SLICE
+                } else {
+                    Duration::from_millis(100)
+                };
                 (
                     1,
-                    socket::poll_ms(Some(remaining.map_or(Duration::from_millis(100), |r| {
-                        r.min(Duration::from_millis(100))
-                    }))),
+                    socket::poll_ms(Some(remaining.map_or(slice, |r| r.min(slice)))),
                 )
             } else {
                 (2, socket::poll_ms(remaining))
@@ -1009,11 +1084,11 @@ impl Capture {
                 // POLLERR without a pending error: treat like a down link so
                 // the next waits cannot spin.
                 self.down = true;
-                self.check_link()
+                self.check_link_or_drain()
             }
             libc::ENETDOWN => {
                 self.down = true;
-                self.check_link()
+                self.check_link_or_drain()
             }
             e => Err(Error::os(
                 format!("capture on '{}'", self.ifname),
