@@ -35,13 +35,15 @@ pub mod batch;
 pub mod bpfc;
 pub mod breaker;
 pub mod error;
+#[cfg(any(test, feature = "bench-fixtures"))]
+pub mod fixtures;
 mod iface;
 pub mod packet;
 pub mod parse;
 pub mod pcapfile;
 pub mod sys;
 
-pub use afpacket::{Batch, Breaker, Capture, CaptureConfig, CaptureStats, RingInfo, Wait};
+pub use afpacket::{Batch, Breaker, Capture, CaptureConfig, CaptureStats, RingInfo};
 pub use afpacket::{
     BpfInsn, CaptureDirection, CaptureInfo, ChannelCapture, ChannelStats, Fanout, FanoutFlags,
     FanoutMode, OwnedPacket, Profile, TimestampSource,
@@ -49,6 +51,6 @@ pub use afpacket::{
 pub use afpacket::{Bridge, BridgeConfig, BridgeDirection, BridgeStats, Verdict};
 pub use afpacket::{Injector, InjectorConfig, InjectorStats, Slot, TxMode};
 pub use afxdp::{Xdp, XdpBatch, XdpConfig, XdpStats};
-pub use batch::{Cursor, HeldBatch, Walk};
+pub use batch::{Cursor, HeldBatch, Wait, Walk};
 pub use error::{Error, ErrorKind, Result};
 pub use packet::{HwAddr, Packet, PacketFlags, PacketType};

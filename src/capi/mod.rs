@@ -28,7 +28,7 @@ pub mod inject;
 pub mod parse;
 pub mod pcapfile;
 /// cbindgen:ignore
-#[doc(hidden)]
+#[cfg(any(test, feature = "bench-fixtures"))]
 pub mod synthetic;
 pub mod version;
 pub mod xdp;

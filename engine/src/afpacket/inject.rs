@@ -29,10 +29,7 @@ use crate::sys::socket::{self, Deadline, Mmap};
 use crate::sys::tpacket::{self as tp, v2_hdr};
 use crate::sys::tx;
 
-/// How long a send that failed with ENETDOWN keeps checking whether the
-/// interface is being removed (it goes down first) before reporting it as
-/// down.
-pub const REMOVAL_GRACE: Duration = Duration::from_millis(200);
+pub use crate::batch::REMOVAL_GRACE;
 
 /// Ethernet header bytes counted on top of the MTU.
 pub const ETH_HLEN: usize = 14;

@@ -81,7 +81,7 @@ pub fn reinsert_block(block: &mut [u8]) -> (u32, Option<Malformed>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::afpacket::block::synth::{self, MAC_OFFSET};
+    use crate::fixtures::synth::{self, MAC_OFFSET};
     use crate::sys::tpacket::{TP_STATUS_VLAN_TPID_VALID, TP_STATUS_VLAN_VALID, block_desc as bd};
 
     fn rd32(b: &[u8], off: usize) -> u32 {

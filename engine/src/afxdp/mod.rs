@@ -42,8 +42,7 @@ use program::{Attached, Loaded};
 use socket::{Setup, XskSocket};
 use umem::{BadDesc, Umem};
 
-use crate::afpacket::Wait;
-use crate::batch::{Cursor, HeldBatch, Walk};
+use crate::batch::{Cursor, HeldBatch, REMOVAL_GRACE, Wait, Walk, busy, not_held};
 use crate::breaker::Breaker;
 use crate::error::{Error, ErrorKind, Result};
 use crate::packet::{Packet, PacketFlags, PacketType};
@@ -211,10 +210,10 @@ unsafe fn walk_descs<'s>(
 
 /// The AF_XDP RX walk over memory that is not a socket (for the micro
 /// benchmark, `examples/micro.rs`): the same per-descriptor code as
-/// [`Xdp`]'s batches, over a caller's fake UMEM and descriptor array.
-///
-/// cbindgen:ignore
-#[doc(hidden)]
+/// [`Xdp`]'s batches, over a caller's fake UMEM and descriptor array. A
+/// fixture like [`crate::fixtures`]: tests and the `bench-fixtures`
+/// feature only.
+#[cfg(any(test, feature = "bench-fixtures"))]
 pub mod synth {
     use super::*;
     pub use crate::sys::xdp::XdpDesc;
@@ -860,13 +859,6 @@ impl Xdp {
         self.program.as_ref().map(|p| p.map_fd())
     }
 
-    fn busy() -> Error {
-        Error::new(
-            ErrorKind::Busy,
-            "a batch is still held: release it before asking for the next one",
-        )
-    }
-
     /// Find a socket with ready RX entries, round robin.
     fn poll_rings(&mut self) -> Option<(usize, u32)> {
         let n = self.socks.len();
@@ -919,7 +911,7 @@ impl Xdp {
         let mut link = self.check_link();
         // A removed interface goes down first: look again for a while.
         let t = Instant::now();
-        while link == Link::Down && t.elapsed() < crate::afpacket::inject::REMOVAL_GRACE {
+        while link == Link::Down && t.elapsed() < REMOVAL_GRACE {
             std::thread::sleep(Duration::from_millis(5));
             link = self.check_link();
         }
@@ -1071,7 +1063,7 @@ impl Xdp {
     /// releases it). `ErrorKind::Busy` while a batch is already held.
     pub fn acquire(&mut self, timeout: Option<Duration>) -> Result<Wait<()>> {
         if self.held.is_some() {
-            return Err(Self::busy());
+            return Err(busy());
         }
         if !self.info_rx() {
             return Err(Error::new(
@@ -1079,23 +1071,17 @@ impl Xdp {
                 "this AF_XDP handle was opened for TX only: it receives nothing",
             ));
         }
-        Ok(match self.wait(timeout)? {
-            Wait::Ready((i, n)) => {
-                self.socks[i].hold(n);
-                self.held = Some(i);
-                self.batch_seq += 1;
-                let now = Instant::now();
-                self.rate.add(n, now, self.last_rx);
-                self.last_rx = Some(now);
-                self.batch_ts = SystemTime::now()
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_nanos() as u64);
-                Wait::Ready(())
-            }
-            Wait::Timeout => Wait::Timeout,
-            Wait::Interrupted => Wait::Interrupted,
-            Wait::InterfaceDown => Wait::InterfaceDown,
-        })
+        Ok(self.wait(timeout)?.map(|(i, n)| {
+            self.socks[i].hold(n);
+            self.held = Some(i);
+            self.batch_seq += 1;
+            let now = Instant::now();
+            self.rate.add(n, now, self.last_rx);
+            self.last_rx = Some(now);
+            self.batch_ts = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+        }))
     }
 
     fn info_rx(&self) -> bool {
@@ -1147,12 +1133,7 @@ impl Xdp {
     /// The next batch, waiting up to `timeout` (`None`: no limit). The
     /// frames go back to the fill ring when the batch is dropped.
     pub fn next_batch_timeout(&mut self, timeout: Option<Duration>) -> Result<Wait<XdpBatch<'_>>> {
-        Ok(match self.acquire(timeout)? {
-            Wait::Ready(()) => Wait::Ready(XdpBatch { xdp: self }),
-            Wait::Timeout => Wait::Timeout,
-            Wait::Interrupted => Wait::Interrupted,
-            Wait::InterfaceDown => Wait::InterfaceDown,
-        })
+        Ok(self.acquire(timeout)?.map(|()| XdpBatch { xdp: self }))
     }
 
     fn tx_socket(&mut self) -> Result<usize> {
@@ -1307,7 +1288,7 @@ impl HeldBatch for Xdp {
     /// The frames go back to the fill ring.
     fn release_held(&mut self) -> Result<()> {
         let Some(i) = self.held.take() else {
-            return Err(crate::afpacket::capture::not_held());
+            return Err(not_held());
         };
         self.socks[i].release_held(&self.umem);
         Ok(())
