@@ -95,6 +95,7 @@ use crate::afpacket::{
 };
 use crate::error::{Error, Result};
 use crate::packet::Packet;
+use crate::stats::Reported;
 
 /// The capture's fd for the reactor (the capture owns it).
 #[derive(Debug)]
@@ -401,6 +402,7 @@ pub struct AsyncBridge {
     cap: [AsyncCapture; 2],
     inj: [AsyncInjector; 2],
     stats: [BridgeStats; 2],
+    reported: Reported<[BridgeStats; 2]>,
 }
 
 impl AsyncBridge {
@@ -418,6 +420,7 @@ impl AsyncBridge {
                 AsyncInjector::new(Injector::open(a, &cfg.inject)?)?,
             ],
             stats: [BridgeStats::default(); 2],
+            reported: Reported::default(),
         })
     }
 
@@ -475,6 +478,13 @@ impl AsyncBridge {
             self.stats[i].capture_drops = self.cap[i].get_mut().stats()?.drops;
         }
         Ok(self.stats)
+    }
+
+    /// Per-direction counters and the change since the previous call of
+    /// this function (see [`crate::stats`]).
+    pub fn stats_with_delta(&mut self) -> Result<([BridgeStats; 2], [BridgeStats; 2])> {
+        let now = self.stats()?;
+        Ok(self.reported.report(now))
     }
 
     /// Wait (asynchronously) until both injectors handed every frame to

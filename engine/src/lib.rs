@@ -41,6 +41,7 @@ mod iface;
 pub mod packet;
 pub mod parse;
 pub mod pcapfile;
+pub mod stats;
 pub mod sys;
 
 pub use afpacket::{Batch, Breaker, Capture, CaptureConfig, CaptureStats, RingInfo};
@@ -54,3 +55,4 @@ pub use afxdp::{Xdp, XdpBatch, XdpConfig, XdpStats};
 pub use batch::{Cursor, HeldBatch, Wait, Walk};
 pub use error::{Error, ErrorKind, Result};
 pub use packet::{HwAddr, Packet, PacketFlags, PacketType};
+pub use stats::{Counters, Reported};

@@ -15,6 +15,7 @@ use super::inject::{Injector, InjectorConfig};
 use crate::breaker::Breaker;
 use crate::error::{Error, ErrorKind, Result};
 use crate::packet::Packet;
+use crate::stats::{Counters, Reported};
 use crate::sys::socket::{self};
 
 /// Which way a frame goes.
@@ -74,6 +75,17 @@ pub struct BridgeStats {
     pub capture_drops: u64,
 }
 
+impl Counters for BridgeStats {
+    fn since(&self, e: &Self) -> Self {
+        BridgeStats {
+            forwarded: self.forwarded - e.forwarded,
+            dropped: self.dropped - e.dropped,
+            failed: self.failed - e.failed,
+            capture_drops: self.capture_drops - e.capture_drops,
+        }
+    }
+}
+
 /// A two-way bridge between interfaces A and B.
 #[derive(Debug)]
 pub struct Bridge {
@@ -81,6 +93,7 @@ pub struct Bridge {
     inj: [Injector; 2],
     brk: Breaker,
     stats: [BridgeStats; 2],
+    reported: Reported<[BridgeStats; 2]>,
 }
 
 /// Copy `p` into the next slot of `inj`, re-inserting a stripped VLAN tag.
@@ -180,6 +193,7 @@ impl Bridge {
             inj,
             brk: Breaker::new()?,
             stats: [BridgeStats::default(); 2],
+            reported: Reported::default(),
         })
     }
 
@@ -263,6 +277,13 @@ impl Bridge {
             self.stats[i].capture_drops = self.cap[i].stats()?.drops;
         }
         Ok(self.stats)
+    }
+
+    /// Per-direction counters and the change since the previous call of
+    /// this function (see [`crate::stats`]).
+    pub fn stats_with_delta(&mut self) -> Result<([BridgeStats; 2], [BridgeStats; 2])> {
+        let now = self.stats()?;
+        Ok(self.reported.report(now))
     }
 
     /// Flush and wait up to `timeout` for both injectors to drain.

@@ -14,6 +14,7 @@ use super::options::{
 use crate::batch::{Cursor, HeldBatch, Walk, busy, not_held};
 use crate::error::{Error, ErrorKind, Result};
 use crate::packet::Packet;
+use crate::stats::{Counters, Reported};
 use crate::sys::socket::{self, Deadline, Mmap};
 use crate::sys::sockopt as so;
 use crate::sys::tpacket::{self as tp, block_desc};
@@ -359,8 +360,8 @@ pub struct CaptureStats {
     pub malformed: u64,
 }
 
-impl CaptureStats {
-    fn minus(&self, o: &CaptureStats) -> CaptureStats {
+impl Counters for CaptureStats {
+    fn since(&self, o: &CaptureStats) -> CaptureStats {
         CaptureStats {
             packets: self.packets - o.packets,
             drops: self.drops - o.drops,
@@ -401,7 +402,7 @@ pub struct Capture {
     down: bool,
     last_seq: Option<u64>,
     total: CaptureStats,
-    reported: CaptureStats,
+    reported: Reported<CaptureStats>,
     last_error: Option<Malformed>,
     info: CaptureInfo,
     vlan_reinsert: bool,
@@ -581,7 +582,7 @@ impl Capture {
             down: false,
             last_seq: None,
             total: CaptureStats::default(),
-            reported: CaptureStats::default(),
+            reported: Reported::default(),
             last_error: None,
             info,
             vlan_reinsert: cfg.vlan_reinsert,
@@ -1143,9 +1144,16 @@ impl Capture {
         }
     }
 
-    /// Lifetime statistics and the change since the previous call.
-    /// Reads (and thereby resets) the kernel's counters.
+    /// Lifetime statistics and the change since the previous call of
+    /// this function (see [`crate::stats`]).
     pub fn stats_with_delta(&mut self) -> Result<(CaptureStats, CaptureStats)> {
+        let now = self.stats()?;
+        Ok(self.reported.report(now))
+    }
+
+    /// Lifetime statistics. Reads the kernel's counters (which reset on
+    /// every read) into netring's 64-bit totals.
+    pub fn stats(&mut self) -> Result<CaptureStats> {
         let (st, _) = socket::getsockopt::<tp::TpacketStatsV3>(
             self.fd(),
             tp::SOL_PACKET,
@@ -1156,14 +1164,7 @@ impl Capture {
         self.total.packets += u64::from(st.tp_packets.saturating_sub(st.tp_drops));
         self.total.drops += u64::from(st.tp_drops);
         self.total.freezes += u64::from(st.tp_freeze_q_cnt);
-        let delta = self.total.minus(&self.reported);
-        self.reported = self.total;
-        Ok((self.total, delta))
-    }
-
-    /// Lifetime statistics.
-    pub fn stats(&mut self) -> Result<CaptureStats> {
-        self.stats_with_delta().map(|(t, _)| t)
+        Ok(self.total)
     }
 }
 

@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::stats::{Counters, Reported};
 use crate::sys::socket::{self, Deadline, Mmap};
 use crate::sys::tpacket::{self as tp, v2_hdr};
 use crate::sys::tx;
@@ -132,6 +133,20 @@ pub struct InjectorStats {
     pub transient: u64,
 }
 
+impl Counters for InjectorStats {
+    fn since(&self, e: &Self) -> Self {
+        InjectorStats {
+            sent: self.sent - e.sent,
+            rejected: self.rejected - e.rejected,
+            kicks: self.kicks - e.kicks,
+            transient: self.transient - e.transient,
+            // Gauges: their current value.
+            pending: self.pending,
+            available: self.available,
+        }
+    }
+}
+
 enum Mem {
     Ring(Mmap),
     Heap(Box<[u64]>),
@@ -160,6 +175,7 @@ pub struct Injector {
     /// Slots marked and not handed to the kernel yet (sendmmsg mode).
     unkicked: u32,
     stats: InjectorStats,
+    reported: Reported<InjectorStats>,
 }
 
 impl std::fmt::Debug for Injector {
@@ -251,6 +267,7 @@ impl Injector {
             inflight: 0,
             unkicked: 0,
             stats: InjectorStats::default(),
+            reported: Reported::default(),
         })
     }
 
@@ -691,6 +708,13 @@ impl Injector {
             (Some(e), _) | (None, Err(e)) => Err((n, e)),
             (None, Ok(())) => Ok(n),
         }
+    }
+
+    /// Counters and the change since the previous call of this function
+    /// (see [`crate::stats`]; finished frames are collected first).
+    pub fn stats_with_delta(&mut self) -> (InjectorStats, InjectorStats) {
+        let now = self.stats();
+        self.reported.report(now)
     }
 
     /// Counters (finished frames are collected first).

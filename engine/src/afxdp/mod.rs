@@ -46,6 +46,7 @@ use crate::batch::{Cursor, HeldBatch, REMOVAL_GRACE, Wait, Walk, busy, not_held}
 use crate::breaker::Breaker;
 use crate::error::{Error, ErrorKind, Result};
 use crate::packet::{Packet, PacketFlags, PacketType};
+use crate::stats::{Counters, Reported};
 use crate::sys::socket::{self as sock, Deadline};
 use crate::sys::xdp as x;
 
@@ -569,8 +570,8 @@ pub struct XdpStats {
     pub kicks: u64,
 }
 
-impl XdpStats {
-    fn minus(&self, o: &XdpStats) -> XdpStats {
+impl Counters for XdpStats {
+    fn since(&self, o: &XdpStats) -> XdpStats {
         XdpStats {
             rx_packets: self.rx_packets - o.rx_packets,
             rx_batches: self.rx_batches - o.rx_batches,
@@ -620,7 +621,7 @@ pub struct Xdp {
     last_rx: Option<Instant>,
     idle_sleep: Duration,
     tx_sock: usize,
-    reported: XdpStats,
+    reported: Reported<XdpStats>,
     /// An AF_INET socket in the namespace of the sockets, for the interface
     /// ioctls of the link check (the calling thread may have moved since).
     ctl: OwnedFd,
@@ -761,7 +762,7 @@ impl Xdp {
             last_rx: None,
             idle_sleep: IDLE_SLEEP_MIN,
             tx_sock: 0,
-            reported: XdpStats::default(),
+            reported: Reported::default(),
             ctl,
             link: Link::Up,
             last_link_check: Instant::now(),
@@ -1230,8 +1231,15 @@ impl Xdp {
             .sum()
     }
 
-    /// Lifetime statistics and the change since the previous call.
+    /// Lifetime statistics and the change since the previous call of
+    /// this function (see [`crate::stats`]).
     pub fn stats_with_delta(&mut self) -> Result<(XdpStats, XdpStats)> {
+        let now = self.stats()?;
+        Ok(self.reported.report(now))
+    }
+
+    /// Lifetime statistics, summed over the sockets.
+    pub fn stats(&self) -> Result<XdpStats> {
         let mut t = XdpStats::default();
         for s in &self.socks {
             let k = s.kernel_stats()?;
@@ -1249,14 +1257,7 @@ impl Xdp {
             t.tx_invalid_descs += k.tx_invalid_descs;
             t.tx_ring_empty += k.tx_ring_empty_descs;
         }
-        let d = t.minus(&self.reported);
-        self.reported = t;
-        Ok((t, d))
-    }
-
-    /// Lifetime statistics.
-    pub fn stats(&mut self) -> Result<XdpStats> {
-        self.stats_with_delta().map(|(t, _)| t)
+        Ok(t)
     }
 }
 
