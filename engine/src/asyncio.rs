@@ -89,6 +89,7 @@ pub use futures_core::Stream;
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
+use crate::afpacket::vlan::TaggedFrame;
 use crate::afpacket::{
     Batch, BridgeConfig, BridgeDirection, BridgeStats, Capture, Injector, OwnedPacket, Verdict,
     Wait,
@@ -499,29 +500,16 @@ impl AsyncInjector {
     /// Copy `p` into the next slot (waiting for one), re-inserting a VLAN
     /// tag the kernel stripped; no flush. `Ok(false)`: it cannot fit.
     async fn forward(&mut self, p: &Packet<'_>) -> Result<bool> {
-        let data = p.data();
-        let tag = p
-            .vlan_tci()
-            .map(|tci| (p.vlan_tpid().unwrap_or(0x8100), tci));
-        let len = data.len() + if tag.is_some() { 4 } else { 0 };
-        if len > self.get_ref().slot_capacity() || data.len() < 14 {
+        let cap = self.get_ref().slot_capacity();
+        let Some(frame) = TaggedFrame::of(p).filter(|f| f.size() <= cap) else {
             return Ok(false);
-        }
+        };
         let mut nap = NAP_MIN;
         loop {
             let inj = &mut self.fd.get_mut().0;
             if let Some(mut slot) = inj.slot() {
-                let buf = slot.buf();
-                match tag {
-                    None => buf[..len].copy_from_slice(data),
-                    Some((tpid, tci)) => {
-                        buf[..12].copy_from_slice(&data[..12]);
-                        buf[12..14].copy_from_slice(&tpid.to_be_bytes());
-                        buf[14..16].copy_from_slice(&tci.to_be_bytes());
-                        buf[16..len].copy_from_slice(&data[12..]);
-                    }
-                }
-                return match slot.send(len) {
+                frame.write_to(slot.buf());
+                return match slot.send(frame.size()) {
                     Ok(()) => Ok(true),
                     Err(e) if e.kind() == crate::ErrorKind::TooBig => Ok(false),
                     Err(e) => Err(e),

@@ -38,6 +38,23 @@ impl<T: Counters> Counters for [T; 2] {
     }
 }
 
+/// `impl Counters` for a statistics struct: the counters listed are
+/// subtracted (wrapping, so a kernel counter that went backwards cannot
+/// panic), the gauges listed keep their current value.
+macro_rules! counters {
+    ($t:ty { $($c:ident),* $(,)? } $(gauges { $($g:ident),* $(,)? })?) => {
+        impl $crate::stats::Counters for $t {
+            fn since(&self, e: &Self) -> Self {
+                Self {
+                    $($c: self.$c.wrapping_sub(e.$c),)*
+                    $($($g: self.$g,)*)?
+                }
+            }
+        }
+    };
+}
+pub(crate) use counters;
+
 /// The bookkeeping behind every `stats_with_delta()`: what the previous
 /// call reported.
 #[derive(Debug, Clone, Copy, Default)]

@@ -14,7 +14,7 @@ use super::options::{
 use crate::batch::{Cursor, HeldBatch, Walk, busy, not_held};
 use crate::error::{Error, ErrorKind, Result};
 use crate::packet::Packet;
-use crate::stats::{Counters, Reported};
+use crate::stats::{Reported, counters};
 use crate::sys::socket::{self, Deadline, Mmap};
 use crate::sys::sockopt as so;
 use crate::sys::tpacket::{self as tp, block_desc};
@@ -145,12 +145,6 @@ impl Default for CaptureConfig {
     }
 }
 
-fn page_size() -> u32 {
-    // SAFETY: sysconf has no memory-safety preconditions.
-    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if p > 0 { p as u32 } else { 4096 }
-}
-
 impl CaptureConfig {
     /// A starting configuration for a use case (every field can still be
     /// changed):
@@ -194,7 +188,7 @@ impl CaptureConfig {
 
     /// Check every field; the error names the field, its value and the rule.
     pub fn validate(&self) -> Result<()> {
-        let page = page_size();
+        let page = socket::page_size();
         let bs = self.block_size;
         if bs == 0 || !bs.is_power_of_two() {
             return Err(Error::config(format!(
@@ -360,19 +354,15 @@ pub struct CaptureStats {
     pub malformed: u64,
 }
 
-impl Counters for CaptureStats {
-    fn since(&self, o: &CaptureStats) -> CaptureStats {
-        CaptureStats {
-            packets: self.packets - o.packets,
-            drops: self.drops - o.drops,
-            freezes: self.freezes - o.freezes,
-            delivered: self.delivered - o.delivered,
-            blocks: self.blocks - o.blocks,
-            seq_gaps: self.seq_gaps - o.seq_gaps,
-            malformed: self.malformed - o.malformed,
-        }
-    }
-}
+counters!(CaptureStats {
+    packets,
+    drops,
+    freezes,
+    delivered,
+    blocks,
+    seq_gaps,
+    malformed
+});
 
 pub use crate::batch::Wait;
 pub use crate::breaker::Breaker;

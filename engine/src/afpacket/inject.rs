@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::stats::{Counters, Reported};
+use crate::stats::{Reported, counters};
 use crate::sys::socket::{self, Deadline, Mmap};
 use crate::sys::tpacket::{self as tp, v2_hdr};
 use crate::sys::tx;
@@ -82,12 +82,6 @@ impl Default for InjectorConfig {
     }
 }
 
-fn page_size() -> u32 {
-    // SAFETY: sysconf has no memory-safety preconditions.
-    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if p > 0 { p as u32 } else { 4096 }
-}
-
 impl InjectorConfig {
     /// Check every field; the error names the field, its value and the rule.
     pub fn validate(&self) -> Result<()> {
@@ -133,19 +127,15 @@ pub struct InjectorStats {
     pub transient: u64,
 }
 
-impl Counters for InjectorStats {
-    fn since(&self, e: &Self) -> Self {
-        InjectorStats {
-            sent: self.sent - e.sent,
-            rejected: self.rejected - e.rejected,
-            kicks: self.kicks - e.kicks,
-            transient: self.transient - e.transient,
-            // Gauges: their current value.
-            pending: self.pending,
-            available: self.available,
-        }
-    }
-}
+counters!(InjectorStats {
+    sent,
+    rejected,
+    kicks,
+    transient
+} gauges {
+    pending,
+    available
+});
 
 enum Mem {
     Ring(Mmap),
@@ -217,7 +207,7 @@ impl Injector {
             socket::setsockopt(&fd, tp::SOL_PACKET, tp::PACKET_QDISC_BYPASS, &1i32)
                 .map_err(|e| Error::os("setsockopt(PACKET_QDISC_BYPASS)", e))?;
         }
-        let page = page_size() as usize;
+        let page = socket::page_size() as usize;
         let frame_size = cfg.frame_size as usize;
         let block_size = frame_size.div_ceil(page) * page;
         let frames_per_block = block_size / frame_size;

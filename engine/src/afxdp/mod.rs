@@ -46,7 +46,7 @@ use crate::batch::{Cursor, HeldBatch, REMOVAL_GRACE, Wait, Walk, busy, not_held}
 use crate::breaker::Breaker;
 use crate::error::{Error, ErrorKind, Result};
 use crate::packet::{Packet, PacketFlags, PacketType};
-use crate::stats::{Counters, Reported};
+use crate::stats::{Reported, counters};
 use crate::sys::socket::{self as sock, Deadline};
 use crate::sys::xdp as x;
 
@@ -570,24 +570,20 @@ pub struct XdpStats {
     pub kicks: u64,
 }
 
-impl Counters for XdpStats {
-    fn since(&self, o: &XdpStats) -> XdpStats {
-        XdpStats {
-            rx_packets: self.rx_packets - o.rx_packets,
-            rx_batches: self.rx_batches - o.rx_batches,
-            rx_dropped: self.rx_dropped.wrapping_sub(o.rx_dropped),
-            rx_ring_full: self.rx_ring_full.wrapping_sub(o.rx_ring_full),
-            rx_fill_ring_empty: self.rx_fill_ring_empty.wrapping_sub(o.rx_fill_ring_empty),
-            rx_invalid_descs: self.rx_invalid_descs.wrapping_sub(o.rx_invalid_descs),
-            rx_refused: self.rx_refused - o.rx_refused,
-            tx_queued: self.tx_queued - o.tx_queued,
-            tx_completed: self.tx_completed - o.tx_completed,
-            tx_invalid_descs: self.tx_invalid_descs.wrapping_sub(o.tx_invalid_descs),
-            tx_ring_empty: self.tx_ring_empty.wrapping_sub(o.tx_ring_empty),
-            kicks: self.kicks - o.kicks,
-        }
-    }
-}
+counters!(XdpStats {
+    rx_packets,
+    rx_batches,
+    rx_dropped,
+    rx_ring_full,
+    rx_fill_ring_empty,
+    rx_invalid_descs,
+    rx_refused,
+    tx_queued,
+    tx_completed,
+    tx_invalid_descs,
+    tx_ring_empty,
+    kicks
+});
 
 /// An AF_XDP engine on one or more queues of one interface.
 ///

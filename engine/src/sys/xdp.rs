@@ -256,14 +256,7 @@ pub fn ppoll_ns(fds: &mut [libc::pollfd], ns: u64) -> io::Result<usize> {
             std::ptr::null(),
         )
     };
-    if rc < 0 {
-        let e = io::Error::last_os_error();
-        if e.raw_os_error() == Some(libc::EINTR) {
-            return Ok(0);
-        }
-        return Err(e);
-    }
-    Ok(rc as usize)
+    crate::sys::socket::poll_result(rc)
 }
 
 /// A mapping of an AF_XDP ring or of a UMEM: the one [`Mmap`] type
