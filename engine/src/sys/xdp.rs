@@ -259,8 +259,8 @@ pub fn ppoll_ns(fds: &mut [libc::pollfd], ns: u64) -> io::Result<usize> {
     crate::sys::socket::poll_result(rc)
 }
 
-/// A mapping of an AF_XDP ring or of a UMEM: the one [`Mmap`] type
-/// ([`Mmap::ring`], [`Mmap::anonymous_huge`]).
+/// A mapping of an AF_XDP ring or of a UMEM: the one [`Mmap`](crate::sys::socket::Mmap) type
+/// ([`Mmap::ring`](crate::sys::socket::Mmap::ring), [`Mmap::anonymous_huge`](crate::sys::socket::Mmap::anonymous_huge)).
 pub type XdpMap = crate::sys::socket::Mmap;
 
 /// `SIOCETHTOOL` request number.
