@@ -520,13 +520,9 @@ pub unsafe extern "C" fn nr_injector_get_stats(
     boundary(|| {
         // SAFETY: contract: a live handle used by one thread.
         let h = unsafe { handle(inj) }?;
+        h.slot_out = false;
         // SAFETY: contract: NULL or writable out-parameters.
-        unsafe {
-            write_stats(total, delta, || {
-                h.slot_out = false;
-                Ok(h.inj.stats_with_delta())
-            })
-        }
+        unsafe { write_stats(total, delta, || Ok(h.inj.stats_with_delta())) }
     })
 }
 
