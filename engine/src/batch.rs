@@ -13,6 +13,12 @@
 //!
 //! A walk can be spread over several calls with a [`Cursor`] (what
 //! `pcap_dispatch(cnt = 1)` or filling a caller's array in chunks need).
+//! The per-packet calls ([`Capture::next_packet`](crate::Capture::next_packet),
+//! [`Reader::next_packet`](crate::pcapfile::Reader::next_packet)) are such
+//! a walk with the cursor kept in the engine, not a second protocol.
+//!
+//! This module also holds the vocabulary every engine shares: [`Wait`],
+//! [`REMOVAL_GRACE`] and the errors for a batch that is (not) held.
 
 use std::time::Duration;
 
