@@ -1,8 +1,10 @@
 //! Statistics: one shape for every engine object.
 //!
 //! [`Capture`](crate::Capture), [`Xdp`](crate::Xdp),
-//! [`Injector`](crate::Injector), [`Bridge`](crate::Bridge) and
-//! [`Writer`](crate::pcapfile::Writer) each have
+//! [`Injector`](crate::Injector), [`Bridge`](crate::Bridge),
+//! [`ChannelCapture`](crate::ChannelCapture),
+//! [`Writer`](crate::pcapfile::Writer) (and, with the `tokio` feature,
+//! `AsyncBridge`) each have
 //!
 //! * `stats()`: the lifetime totals, and
 //! * `stats_with_delta()`: the totals and the change since the previous
@@ -116,5 +118,14 @@ mod tests {
             ..Default::default()
         };
         assert_eq!([br(5), br(9)].since(&[br(1), br(9)]), [br(4), br(0)]);
+        let ch = |queued, packets| crate::ChannelStats {
+            queued,
+            capture: crate::CaptureStats {
+                packets,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        assert_eq!(ch(9, 20).since(&ch(4, 5)), ch(5, 15));
     }
 }
