@@ -79,3 +79,9 @@ if ! python3 -m ziglang version 2>/dev/null | grep -qx '0\.17\.1'; then
     echo "deps: pip install ziglang==0.17.1"
     python3 -m pip install -q ziglang==0.17.1 || python3 -m pip install -q --break-system-packages ziglang==0.17.1
 fi
+# The export crate's tests (export/tests/engines.rs): embedded ClickHouse
+# (chdb), DuckDB and pyarrow read nrexport's Arrow streams and Parquet files.
+if ! python3 -c 'import chdb, duckdb, pyarrow' 2>/dev/null; then
+    echo "deps: pip install chdb duckdb pyarrow"
+    python3 -m pip install -q chdb duckdb pyarrow || python3 -m pip install -q --break-system-packages chdb duckdb pyarrow
+fi
