@@ -372,7 +372,8 @@ fn fin_both_ways_and_rst_end_the_flow() {
 
 #[test]
 fn a_full_table_evicts_the_least_recently_seen_flow() {
-    let mut m = meter(100, 1000, 4);
+    // Idle 16 s: a flow moves up the recency list at most once a second.
+    let mut m = meter(16, 1000, 4);
     let f = |i: u8| F::v4([10, 0, 0, i], [10, 0, 1, 1], 7, 7, 17).build(MAC_A, MAC_B);
     // Flows 1..=4; then flow 1 is seen again, so 2 is the oldest.
     for i in 1..=4 {
@@ -470,10 +471,10 @@ fn config_is_validated_and_memory_stated() {
             ErrorKind::InvalidArgument
         );
     }
-    assert_eq!(std::mem::size_of::<Entry>(), 120);
-    assert_eq!(FlowMeter::BYTES_PER_FLOW, 140);
+    assert_eq!(std::mem::size_of::<Entry>(), 128);
+    assert_eq!(FlowMeter::BYTES_PER_FLOW, 148);
     let m = meter(1, 1, 1000);
-    assert_eq!(m.memory_bytes(), 2048 * 8 + 1000 * 120 + 1000 * 4);
+    assert_eq!(m.memory_bytes(), 2048 * 8 + 1000 * 128 + 1000 * 4);
 }
 
 #[test]

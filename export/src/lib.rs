@@ -88,7 +88,7 @@ impl Exporter {
             }
         } else if let Some((m, _)) = &mut self.flows {
             m.observe_parsed(p, &l);
-            if m.ended().len() >= 4096 {
+            if m.ended_len() >= 4096 {
                 return self.flush_rows();
             }
         }
@@ -123,8 +123,8 @@ impl Exporter {
     }
 
     /// The flow meter's counters (None for packet rows).
-    pub fn flow_stats(&self) -> Option<FlowStats> {
-        self.flows.as_ref().map(|(m, _)| m.stats())
+    pub fn flow_stats(&mut self) -> Option<FlowStats> {
+        self.flows.as_mut().map(|(m, _)| m.stats())
     }
 
     /// Rows written so far.
