@@ -41,6 +41,8 @@ if [ "$mode" != demo ]; then
     [ -d /usr/share/gocode/src/golang.org/x/net ] || need_apt+=(golang-golang-x-net-dev)
     [ -d /usr/share/gocode/src/golang.org/x/sys ] || need_apt+=(golang-golang-x-sys-dev)
     python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
+    # The export crate's IPFIX test: nfcapd receives, nfdump reads back.
+    { have nfcapd && have nfdump; } || need_apt+=(nfdump)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "deps: apt-get install ${need_apt[*]}"

@@ -127,6 +127,12 @@ pub struct FlowConfig {
     /// Ended records the meter has room for before it must grow its
     /// record buffer (drain more often than that). Default 4,096.
     pub records_hint: u32,
+    /// Count IP bytes (the IP packet's length as its header states: IPv4
+    /// total length, IPv6 40 + payload length; at most the wire length)
+    /// instead of the frame's wire length: what IPFIX's `octetDeltaCount`
+    /// means. Non-IP frames count their wire length
+    /// either way. Default false.
+    pub ip_bytes: bool,
 }
 
 impl Default for FlowConfig {
@@ -136,6 +142,7 @@ impl Default for FlowConfig {
             active_timeout_ns: 1_800_000_000_000,
             max_flows: 65_536,
             records_hint: 4_096,
+            ip_bytes: false,
         }
     }
 }
@@ -542,7 +549,12 @@ impl FlowMeter {
     /// that way: a table of a million flows is far larger than the caches.
     #[inline]
     pub fn observe_parsed(&mut self, p: &Packet<'_>, l: &Layers<'_>) {
-        let bytes = p.wire_len.max(p.data.len() as u32) as u64;
+        let wire = p.wire_len.max(p.data.len() as u32);
+        let bytes = if self.cfg.ip_bytes && l.ip_len != 0 {
+            l.ip_len.min(wire) as u64
+        } else {
+            wire as u64
+        };
         self.stats.packets += 1;
         self.stats.bytes += bytes;
         if l.frag.is_fragment {

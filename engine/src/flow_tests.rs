@@ -158,6 +158,7 @@ fn meter(idle_s: u64, active_s: u64, max: u32) -> FlowMeter {
         active_timeout_ns: active_s * S,
         max_flows: max,
         records_hint: 16,
+        ..FlowConfig::default()
     })
     .unwrap()
 }
@@ -491,5 +492,32 @@ fn example_pcap_is_one_flow() {
     assert_eq!(
         (v[0].packets_fwd, v[0].packets_rev, v[0].src_port),
         (1, 1, 1234)
+    );
+}
+
+#[test]
+fn ip_bytes_count_the_ip_packet_not_the_frame() {
+    let mut m = FlowMeter::new(&FlowConfig {
+        ip_bytes: true,
+        ..FlowConfig::default()
+    })
+    .unwrap();
+    let a = F::v4([1, 0, 0, 1], [1, 0, 0, 2], 5, 6, 17).build(MAC_A, MAC_B);
+    let b = F::v6(1, 2, 5, 6, 17).vlan(&[7]).build(MAC_A, MAC_B);
+    // A short IPv4 frame padded to 60 bytes on the wire.
+    let mut short = F::v4([1, 0, 0, 1], [1, 0, 0, 2], 5, 6, 17);
+    short.pad = 0;
+    let mut s = short.build(MAC_A, MAC_B);
+    s.resize(60, 0);
+    feed(&mut m, &[(a.clone(), S), (b.clone(), S), (s, S)]);
+    m.flush();
+    let mut v: Vec<_> = m
+        .drain_ended()
+        .map(|r| (r.ip_version, r.bytes_fwd))
+        .collect();
+    v.sort();
+    assert_eq!(
+        v,
+        [(4, (a.len() - 14 + 28) as u64), (6, (b.len() - 18) as u64)]
     );
 }

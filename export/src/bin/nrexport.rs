@@ -2,10 +2,17 @@
 //! Arrow IPC stream or Parquet files.
 //!
 //! ```text
-//! nrexport (-r FILE | -i IFACE) -F arrow|parquet [--records packets|flows]
-//!          -w OUT [-C MB] [-G SECS] [-c COUNT] [-q]
+//! nrexport (-r FILE | -i IFACE) [-F arrow|parquet [--records packets|flows]
+//!          -w OUT [-C MB] [-G SECS]] [--ipfix HOST:PORT [--ipfix-rate MSGS]] [-c COUNT] [-q]
 //!          [--idle SECS] [--active SECS] [--max-flows N]
 //! ```
+//!
+//! `--ipfix` sends flow records to an IPFIX collector over UDP (its
+//! meter counts IP bytes, as IPFIX octet counts mean; so it combines with
+//! `--records packets` files, or none, but not with `--records flows`
+//! files, whose bytes are wire lengths). `--ipfix-rate` caps the messages
+//! a second (UDP has no backpressure: pace a large export so the
+//! collector's socket buffer is not overrun).
 //!
 //! `-w -` writes an Arrow stream to stdout. `-C`/`-G` rotate files by size
 //! (MB = 1,000,000 bytes) and by record time. A conversion of a file prints
@@ -21,16 +28,19 @@ use netring_engine::flow::FlowConfig;
 use netring_engine::pcapfile::Reader;
 use netring_engine::{Breaker, Capture, CaptureConfig, Wait};
 use netring_export::Exporter;
+use netring_export::ipfix::{IpfixConfig, IpfixExporter};
 use netring_export::schema::Records;
 use netring_export::sink::{Format, SinkConfig};
 
-const USAGE: &str = "usage: nrexport (-r FILE | -i IFACE) -F arrow|parquet [--records packets|flows] -w OUT \
-[-C MB] [-G SECS] [-c COUNT] [-q] [--idle SECS] [--active SECS] [--max-flows N]";
+const USAGE: &str = "usage: nrexport (-r FILE | -i IFACE) [-F arrow|parquet [--records packets|flows] -w OUT \
+[-C MB] [-G SECS]] [--ipfix HOST:PORT [--ipfix-rate MSGS]] [-c COUNT] [-q] [--idle SECS] [--active SECS] [--max-flows N]";
 
 struct Args {
     read: Option<PathBuf>,
     iface: Option<String>,
-    sink: SinkConfig,
+    sink: Option<SinkConfig>,
+    ipfix: Option<String>,
+    ipfix_rate: Option<u32>,
     flow: FlowConfig,
     count: Option<u64>,
     quiet: bool,
@@ -40,7 +50,8 @@ fn parse_args() -> Result<Args, String> {
     let mut a = std::env::args().skip(1);
     let (mut read, mut iface, mut format, mut records, mut out) =
         (None, None, None, Records::Packets, None);
-    let (mut rb, mut rt, mut count, mut quiet) = (None, None, None, false);
+    let (mut rb, mut rt, mut count, mut quiet, mut ipfix) = (None, None, None, false, None);
+    let mut ipfix_rate = None;
     let mut flow = FlowConfig::default();
     fn num(v: Option<String>, what: &str) -> Result<u64, String> {
         let v = v.ok_or(format!("{what} needs a value"))?;
@@ -75,6 +86,13 @@ fn parse_args() -> Result<Args, String> {
             "-G" => rt = Some(num(a.next(), "-G")? * 1_000_000_000),
             "-c" => count = Some(num(a.next(), "-c")?),
             "-q" => quiet = true,
+            "--ipfix" => ipfix = Some(a.next().ok_or("--ipfix needs HOST:PORT")?),
+            "--ipfix-rate" => {
+                ipfix_rate = Some(
+                    u32::try_from(num(a.next(), "--ipfix-rate")?)
+                        .map_err(|_| "--ipfix-rate is too large".to_string())?,
+                )
+            }
             "--idle" => flow.idle_timeout_ns = num(a.next(), "--idle")? * 1_000_000_000,
             "--active" => flow.active_timeout_ns = num(a.next(), "--active")? * 1_000_000_000,
             "--max-flows" => {
@@ -88,18 +106,33 @@ fn parse_args() -> Result<Args, String> {
     if read.is_some() == iface.is_some() {
         return Err("give exactly one of -r FILE and -i IFACE".into());
     }
-    let format = format.ok_or("-F arrow|parquet is required")?;
-    let path = out.ok_or("-w OUT is required")?;
-    Ok(Args {
-        read,
-        iface,
-        sink: SinkConfig {
+    let sink = match (format, out) {
+        (Some(format), Some(path)) => Some(SinkConfig {
             format,
             records,
             path,
             rotate_bytes: rb,
             rotate_ns: rt,
-        },
+        }),
+        (None, None) if ipfix.is_some() => None,
+        (Some(_), None) => return Err("-F needs -w OUT".into()),
+        (None, Some(_)) => return Err("-w needs -F arrow|parquet".into()),
+        (None, None) => {
+            return Err("nothing to do: give -F FORMAT -w OUT, --ipfix HOST:PORT, or both".into());
+        }
+    };
+    if ipfix.is_some() {
+        if sink.as_ref().is_some_and(|s| s.records == Records::Flows) {
+            return Err("--ipfix counts IP bytes, flow rows count wire bytes: export flows to a file and to IPFIX in two runs".into());
+        }
+        flow.ip_bytes = true;
+    }
+    Ok(Args {
+        read,
+        iface,
+        sink,
+        ipfix,
+        ipfix_rate,
         flow,
         count,
         quiet,
@@ -192,7 +225,24 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut ex = match Exporter::new(a.sink.clone(), a.flow) {
+    let built = match (&a.sink, &a.ipfix) {
+        (Some(cfg), None) => Exporter::new(cfg.clone(), a.flow).map_err(|e| e.to_string()),
+        (sink, Some(c)) => IpfixExporter::connect(
+            c,
+            IpfixConfig {
+                max_rate: a.ipfix_rate,
+                ..IpfixConfig::default()
+            },
+        )
+        .and_then(|x| match sink {
+            Some(cfg) => Exporter::new(cfg.clone(), a.flow)
+                .and_then(|e| e.with_ipfix(x, a.flow))
+                .map_err(|e| e.to_string()),
+            None => Exporter::ipfix_only(x, a.flow).map_err(|e| e.to_string()),
+        }),
+        (None, None) => unreachable!("checked by parse_args"),
+    };
+    let mut ex = match built {
         Ok(x) => x,
         Err(e) => {
             eprintln!("nrexport: {e}");
@@ -204,7 +254,6 @@ fn main() -> ExitCode {
         (_, Some(i)) => live(i, &mut ex, &a),
         _ => unreachable!("checked by parse_args"),
     };
-    let fstats = ex.flow_stats();
     let n = match r {
         Ok(n) => n,
         Err(e) => {
@@ -219,17 +268,26 @@ fn main() -> ExitCode {
             if !a.quiet {
                 eprint!(
                     "nrexport: {n} packets, {} rows, {} bytes, {} file(s)",
-                    s.rows,
-                    s.bytes,
-                    s.files.len()
+                    s.sink.rows,
+                    s.sink.bytes,
+                    s.sink.files.len()
                 );
-                if let Some(f) = fstats {
+                if let Some(f) = s.flows {
                     eprint!(
                         "; flows: {} created, {} evicted (table full)",
                         f.flows, f.evicted
                     );
                 }
+                if let Some(x) = s.ipfix {
+                    eprint!(
+                        "; ipfix: {} messages, {} records, {} template sends, {} send errors, {} non-IP skipped",
+                        x.messages, x.records, x.template_sends, x.send_errors, x.skipped
+                    );
+                }
                 eprintln!();
+            }
+            if let Some(e) = s.ipfix_error {
+                eprintln!("nrexport: warning: IPFIX sends failed ({e}): is the collector up?");
             }
             ExitCode::SUCCESS
         }
