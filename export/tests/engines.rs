@@ -65,3 +65,49 @@ fn chdb_and_duckdb_count_what_tshark_counts() {
     eprintln!("{out}");
     assert!(out.contains("engines: all counts equal"), "{out}");
 }
+
+/// The README's scale-out recipe, as far as one machine goes: two sensors
+/// (two nrexport processes, each with its own capture) write rotated
+/// Parquet files into one shared directory, at the same time; one
+/// ClickHouse query over the directory sees both, per sensor (by file
+/// name) exactly its own packets, and no half-written file on the way.
+#[test]
+fn two_sensors_one_directory_one_query() {
+    if !have_python(&["chdb"]) {
+        return skip("python3 module chdb (scripts/deps.sh)");
+    }
+    let d = TmpDir::new("scaleout");
+    let shared = d.join("shared");
+    std::fs::create_dir_all(&shared).unwrap();
+    let mut kids = vec![];
+    for (sensor, n, seed) in [("sensor-a", 60_000u32, 1u64), ("sensor-b", 45_000, 2)] {
+        let pcap = d.join(&format!("{sensor}.pcap"));
+        gen_pcap(&pcap, n, 1_000, seed);
+        let out = shared.join(format!("{sensor}.parquet"));
+        kids.push(
+            nrexport()
+                .args([
+                    "-q",
+                    "-r",
+                    pcap.to_str().unwrap(),
+                    "-F",
+                    "parquet",
+                    "-C",
+                    "1",
+                ])
+                .args(["-w", out.to_str().unwrap()])
+                .spawn()
+                .unwrap(),
+        );
+    }
+    for mut k in kids {
+        assert!(k.wait().unwrap().success());
+    }
+    let q = format!(
+        "import chdb\nprint(chdb.query(\"SELECT splitByChar('.', _file)[1] AS sensor, count() \
+         FROM file('{}/*.parquet', Parquet) GROUP BY sensor ORDER BY sensor\", 'TSV'))",
+        shared.display()
+    );
+    let out = run(Command::new("python3").args(["-c", &q]));
+    assert_eq!(out.trim(), "sensor-a\t60000\nsensor-b\t45000", "{out}");
+}
