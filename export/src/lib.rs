@@ -36,6 +36,7 @@ pub mod ipfix;
 pub mod rows;
 pub mod schema;
 pub mod sink;
+pub mod testdata;
 
 use netring_engine::Packet;
 use netring_engine::flow::{FlowConfig, FlowMeter, FlowStats};
