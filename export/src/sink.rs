@@ -1,8 +1,9 @@
 //! Writers: record batches into an Arrow IPC stream (a file, a pipe,
 //! stdout) or Parquet files, with rotation by size and by time.
 //!
-//! Files are written under a temporary name (`NAME.part`) and renamed to
-//! their final name once complete, so a reader globbing `*.parquet` (a
+//! Regular files are written under a temporary name (`NAME.part`) and
+//! renamed to their final name once complete (a FIFO or a device such as
+//! `/dev/null` is written in place), so a reader globbing `*.parquet` (a
 //! ClickHouse or DuckDB query over the directory while it is written) never
 //! sees a half-written file. When a write fails (a full disk), the
 //! unfinished file is removed and the error says so: every file that exists
@@ -212,14 +213,26 @@ impl Sink {
             (Box::new(io::stdout()), None, None)
         } else {
             let path = self.cfg.file_name(self.next_file);
-            let part = part_name(&path);
-            let f = File::create(&part).map_err(|e| {
+            let cannot = |p: &Path, e: io::Error| {
                 Error::new(
-                    format!("cannot create {}: {e}", part.display()),
+                    format!("cannot create {}: {e}", p.display()),
                     is_full(e.raw_os_error()),
                 )
-            })?;
-            (Box::new(f), Some(path), Some(part))
+            };
+            // A FIFO, a device (/dev/null, /dev/stdout) or a socket is
+            // written in place: never replaced by a renamed file.
+            let special = std::fs::metadata(&path).is_ok_and(|m| !m.is_file() && !m.is_dir());
+            if special {
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(|e| cannot(&path, e))?;
+                (Box::new(f), None, None)
+            } else {
+                let part = part_name(&path);
+                let f = File::create(&part).map_err(|e| cannot(&part, e))?;
+                (Box::new(f), Some(path), Some(part))
+            }
         };
         self.next_file += 1;
         let bytes = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -430,16 +443,8 @@ mod tests {
         assert!(Sink::new(cfg(Format::Arrow, "x", Some(0))).is_err());
     }
 
-    #[test]
-    fn a_file_appears_complete_or_not_at_all() {
-        let dir = std::env::temp_dir().join(format!("nr-sink-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("f.parquet");
-        let mut s = Sink::new(SinkConfig {
-            path: path.clone(),
-            ..cfg(Format::Parquet, "", None)
-        })
-        .unwrap();
+    /// A batch of one flow row (the example capture's flow).
+    fn one_flow() -> RecordBatch {
         let mut rows = crate::rows::FlowRows::with_capacity(1);
         let mut m = netring_engine::flow::FlowMeter::new(&Default::default()).unwrap();
         let mut r = netring_engine::pcapfile::Reader::from_read(
@@ -454,7 +459,48 @@ mod tests {
         for rec in m.drain_ended() {
             rows.push(&rec);
         }
-        s.write(&rows.finish().unwrap(), 1).unwrap();
+        rows.finish().unwrap()
+    }
+
+    #[test]
+    fn a_fifo_is_written_in_place_not_replaced() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = std::env::temp_dir().join(format!("nr-sink-fifo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("pipe");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo on a NUL-terminated path in our own directory.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let reader = {
+            let f = fifo.clone();
+            std::thread::spawn(move || std::fs::read(f).unwrap().len())
+        };
+        let mut s = Sink::new(SinkConfig {
+            path: fifo.clone(),
+            ..cfg(Format::Arrow, "", None)
+        })
+        .unwrap();
+        s.write(&one_flow(), 1).unwrap();
+        let st = s.finish().unwrap();
+        assert!(st.files.is_empty());
+        assert!(reader.join().unwrap() > 0);
+        let ft = std::fs::metadata(&fifo).unwrap().file_type();
+        assert!(ft.is_fifo(), "still a FIFO");
+        assert!(!part_name(&fifo).exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_file_appears_complete_or_not_at_all() {
+        let dir = std::env::temp_dir().join(format!("nr-sink-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f.parquet");
+        let mut s = Sink::new(SinkConfig {
+            path: path.clone(),
+            ..cfg(Format::Parquet, "", None)
+        })
+        .unwrap();
+        s.write(&one_flow(), 1).unwrap();
         // Written under the temporary name until finished.
         assert!(!path.exists() && part_name(&path).exists());
         let st = s.finish().unwrap();
