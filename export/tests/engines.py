@@ -8,8 +8,6 @@ Prints one line per check; exits 1 on the first mismatch.
 """
 import collections
 import glob
-import ipaddress
-import subprocess
 import sys
 
 import chdb
@@ -17,29 +15,17 @@ import duckdb
 import pyarrow.ipc
 import pyarrow.parquet
 
+from tshark_packets import ip, ip_packets
+
 pcap, pk_arrow, pk_parquet, fl_arrow, fl_parquet = sys.argv[1:6]
 
 
-def ip(a):
-    return ipaddress.ip_address(a).compressed
-
-
 def tshark_counts():
-    fields = ["vlan.id", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "ip.proto", "ipv6.nxt",
-              "tcp.srcport", "tcp.dstport", "udp.srcport", "udp.dstport", "frame.len"]
-    cmd = ["tshark", "-r", pcap, "-n", "-T", "fields", "-E", "separator=\t", "-E", "occurrence=f"]
-    for f in fields:
-        cmd += ["-e", f]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     c = collections.defaultdict(lambda: [0, 0])
-    for line in out.splitlines():
-        vlan, s4, d4, s6, d6, p4, p6, ts, td, us, ud, flen = line.split("\t")
-        if not (s4 or s6):
-            continue
-        key = (int(vlan or 0), ip(s4 or s6), ip(d4 or d6), int(p4 or p6),
-               int(ts or us or 0), int(td or ud or 0))
+    for vlan, src, dst, proto, sp, dp, flen, _ in ip_packets(pcap):
+        key = (vlan, src, dst, proto, sp, dp)
         c[key][0] += 1
-        c[key][1] += int(flen)
+        c[key][1] += flen
     return dict((k, tuple(v)) for k, v in c.items())
 
 

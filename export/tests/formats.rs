@@ -9,7 +9,7 @@ use std::ffi::CString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::{TmpDir, gen_pcap, have_python, nrexport, run, skip};
+use common::{Ns, TmpDir, gen_pcap, have_python, nrexport, root_for, run, skip};
 
 /// A tmpfs of `kib` KiB on a fresh directory; unmounted on drop.
 struct SmallFs(PathBuf);
@@ -71,9 +71,8 @@ fn a_full_disk_leaves_only_complete_parquet_files() {
     if !need_duckdb() {
         return;
     }
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return skip("root (mount a tmpfs)");
+    if !root_for("mount a tmpfs") {
+        return;
     }
     let d = TmpDir::new("full");
     let pcap = d.join("gen.pcap");
@@ -236,40 +235,17 @@ fn live_capture_into_an_arrow_stream() {
     if !need_duckdb() {
         return;
     }
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return skip("root (network namespaces)");
+    if !root_for("network namespaces") {
+        return;
     }
-    let ns = format!("nrx-live-{}", std::process::id());
-    let ip = |args: &[&str]| Command::new("ip").args(args).output().unwrap();
-    let _ = ip(&["netns", "del", &ns]);
-    assert!(ip(&["netns", "add", &ns]).status.success());
-    struct Del(String);
-    impl Drop for Del {
-        fn drop(&mut self) {
-            let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
-        }
-    }
-    let _del = Del(ns.clone());
-    assert!(
-        ip(&["netns", "exec", &ns, "ip", "link", "set", "lo", "up"])
-            .status
-            .success()
-    );
+    let ns = Ns::new("live");
     let d = TmpDir::new("live");
     let out = d.join("live.arrows");
-    let child = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &ns,
+    let mut child = ns
+        .cmd(
             env!("CARGO_BIN_EXE_nrexport"),
-            "-q",
-            "-i",
-            "lo",
-            "-c",
-            "20",
-        ])
+            &["-q", "-i", "lo", "-c", "20"],
+        )
         .args(["-F", "arrow", "-w", out.to_str().unwrap()])
         .spawn()
         .unwrap();
@@ -284,11 +260,7 @@ fn live_capture_into_an_arrow_stream() {
          s.sendto(b'x' * 30, ('127.0.0.1', 9999))\n    time.sleep(0.005)",
         stop.display()
     );
-    let mut sender = Command::new("ip")
-        .args(["netns", "exec", &ns, "python3", "-c", &send])
-        .spawn()
-        .unwrap();
-    let mut child = child;
+    let mut sender = ns.cmd("python3", &["-c", &send]).spawn().unwrap();
     let t0 = std::time::Instant::now();
     let status = loop {
         if let Some(st) = child.try_wait().unwrap() {

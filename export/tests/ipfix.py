@@ -6,32 +6,20 @@ RECORDS: the IPFIX data records nrexport says it sent (nfdump must show as
 many flows). Exits 1 on a mismatch.
 """
 import collections
-import ipaddress
 import subprocess
 import sys
+
+from tshark_packets import ip, ip_packets
 
 pcap, nffile, records = sys.argv[1], sys.argv[2], int(sys.argv[3])
 
 
-def ip(a):
-    return ipaddress.ip_address(a).compressed
-
-
 def tshark_counts():
-    fields = ["ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "ip.proto", "ipv6.nxt",
-              "tcp.srcport", "tcp.dstport", "udp.srcport", "udp.dstport", "ip.len", "ipv6.plen"]
-    cmd = ["tshark", "-r", pcap, "-n", "-T", "fields", "-E", "separator=\t", "-E", "occurrence=f"]
-    for f in fields:
-        cmd += ["-e", f]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     c = collections.defaultdict(lambda: [0, 0])
-    for line in out.splitlines():
-        s4, d4, s6, d6, p4, p6, ts, td, us, ud, l4, l6 = line.split("\t")
-        if not (s4 or s6):
-            continue
-        key = (ip(s4 or s6), ip(d4 or d6), int(ts or us or 0), int(td or ud or 0), int(p4 or p6))
+    for _, src, dst, proto, sp, dp, _, ip_len in ip_packets(pcap):
+        key = (src, dst, sp, dp, proto)
         c[key][0] += 1
-        c[key][1] += int(l4) if l4 else int(l6) + 40
+        c[key][1] += ip_len
     return {k: tuple(v) for k, v in c.items()}
 
 

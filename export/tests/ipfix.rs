@@ -10,32 +10,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{TmpDir, gen_pcap, have, run, skip};
-
-/// A network namespace with its loopback up; deleted on drop.
-struct Ns(String);
-
-impl Ns {
-    fn new(tag: &str) -> Ns {
-        let name = format!("nrx-{tag}-{}", std::process::id());
-        let _ = Command::new("ip").args(["netns", "del", &name]).output();
-        run(Command::new("ip").args(["netns", "add", &name]));
-        let ns = Ns(name);
-        run(&mut ns.cmd("ip", &["link", "set", "lo", "up"]));
-        ns
-    }
-    fn cmd(&self, prog: &str, args: &[&str]) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.0, prog]).args(args);
-        c
-    }
-}
-
-impl Drop for Ns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
-    }
-}
+use common::{Ns, TmpDir, gen_pcap, have, root_for, run, skip};
 
 /// nfcapd, stopped (SIGTERM, so it closes its file) on drop.
 struct Collector(Child);
@@ -54,9 +29,7 @@ fn udp_listening(ns: &Ns, port: u16) -> bool {
 }
 
 fn need_root_and_tools() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        skip("root (network namespaces)");
+    if !root_for("network namespaces") {
         return false;
     }
     for t in ["nfcapd", "nfdump", "tshark", "ss"] {

@@ -17,6 +17,42 @@ pub fn skip(why: &str) {
     eprintln!("skipped: {why}");
 }
 
+/// True when running as root; else a skip naming what needs it.
+pub fn root_for(what: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    skip(&format!("root ({what})"));
+    false
+}
+
+/// A network namespace with its loopback up; deleted on drop.
+pub struct Ns(pub String);
+
+impl Ns {
+    pub fn new(tag: &str) -> Ns {
+        let name = format!("nrx-{tag}-{}", std::process::id());
+        let _ = Command::new("ip").args(["netns", "del", &name]).output();
+        run(Command::new("ip").args(["netns", "add", &name]));
+        let ns = Ns(name);
+        run(&mut ns.cmd("ip", &["link", "set", "lo", "up"]));
+        ns
+    }
+    /// `prog args` inside the namespace.
+    pub fn cmd(&self, prog: &str, args: &[&str]) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.0, prog]).args(args);
+        c
+    }
+}
+
+impl Drop for Ns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
+    }
+}
+
 /// True when `python3 -c "import m"` works for every module.
 pub fn have_python(modules: &[&str]) -> bool {
     let code = modules
