@@ -22,7 +22,13 @@ fn chdb_and_duckdb_count_what_tshark_counts() {
     }
     let d = TmpDir::new("engines");
     let pcap = d.join("gen.pcap");
-    gen_pcap(&pcap, 100_000, 3_000, 24);
+    // 10^5 packets keep `make test` fast; NR_EXPORT_TEST_PACKETS=1000000
+    // runs the full size (a few minutes).
+    let n = std::env::var("NR_EXPORT_TEST_PACKETS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    gen_pcap(&pcap, n, 3_000, 24);
     let p = |s: &str| d.join(s).to_str().unwrap().to_string();
     let pcap_s = pcap.to_str().unwrap();
     for (fmt, rec, out, extra) in [
