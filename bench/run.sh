@@ -38,6 +38,10 @@
 #   tcpdump_B256M tcpdump -i IF -B 262144 -w /dev/null -s 0  (ring parity)
 #   tcpdump_shim  the same tcpdump through netring's libpcap drop-in
 #                 (LD_LIBRARY_PATH=build/prefix/lib/netring; default ring 32 MiB)
+#   libpcap_imm   min_pcap in immediate mode (CB_PCAP_IMMEDIATE=1: libpcap's
+#                 TPACKET_V2 frame ring)
+#   shim_imm      the same min_pcap binary on netring's drop-in
+#   nrcap_imm     nrcap -i IF -q --immediate (netring's TPACKET_V2 frame ring)
 #   tcpdump_tmpfs tcpdump -i IF -w /dev/shm/cbcap-*.pcap -C 1000 -W 1 -s 0
 #   nrcap_tmpfs   nrcap -i IF -q -w /dev/shm/cbcap-*.pcap -C 1000 -W 1 (same rotation)
 #   tcpdump_disk / nrcap_disk   the same into $CB_DISK (a directory on the
@@ -105,6 +109,9 @@ consumer_cmd() { # name -> command template ("" for none)
         tcpdump) echo "tcpdump -i {IF} -w /dev/null -s 0" ;;
         tcpdump_B256M) echo "tcpdump -i {IF} -B 262144 -w /dev/null -s 0" ;;
         tcpdump_shim) echo "env LD_LIBRARY_PATH=$CB_ROOT/build/prefix/lib/netring tcpdump -i {IF} -w /dev/null -s 0" ;;
+        libpcap_imm) echo "env CB_PCAP_IMMEDIATE=1 $CB_BIN/min_pcap {IF}" ;;
+        shim_imm) echo "env LD_LIBRARY_PATH=$CB_ROOT/build/prefix/lib/netring CB_PCAP_IMMEDIATE=1 $CB_BIN/min_pcap {IF}" ;;
+        nrcap_imm) echo "$NR_BIN/nrcap -i {IF} -q --immediate" ;;
         tcpdump_tmpfs) echo "tcpdump -i {IF} -w /dev/shm/cbcap-{RUN}.pcap -C 1000 -W 1 -s 0" ;;
         nrcap_tmpfs) echo "$NR_BIN/nrcap -i {IF} -q -w /dev/shm/cbcap-{RUN}.pcap -C 1000 -W 1" ;;
         tcpdump_disk) echo "tcpdump -i {IF} -w ${CB_DISK:?set CB_DISK}/cbcap-{RUN}.pcap -C 1000 -W 1 -s 0" ;;

@@ -32,6 +32,19 @@ pub const MAX_RING_BYTES: u64 = 16 << 30;
 /// (at most half the ring, so the kernel keeps room while it is held).
 const FRAME_RUN_MAX: usize = 512;
 
+/// Immediate mode on a busy link: a blocking wait that a frame ended within
+/// this long counts as "busy"...
+const BUSY_WAIT: Duration = Duration::from_micros(50);
+/// ...and after this many busy waits in a row the capture naps
+/// [`COALESCE`] before sleeping on the socket...
+const BUSY_WAITS: u8 = 4;
+/// ...so that one wake-up takes the run of frames that arrived meanwhile
+/// instead of one frame per wake-up (the kernel wakes a TPACKET_V2 reader
+/// for every frame). The nap is a timed `ppoll` on the wake-up fd only (a
+/// break still ends it); the kernel's timer slack may lengthen it (50 µs
+/// by default).
+const COALESCE: Duration = Duration::from_micros(30);
+
 /// How often a capture looks for the last block of a removed interface.
 const DRAIN_SLICE: Duration = Duration::from_millis(5);
 
@@ -147,7 +160,15 @@ pub struct CaptureConfig {
     /// bytes on Ethernet) is truncated (flagged `TRUNCATED`).
     /// `block_timeout_ms` is unused. Refused with `fill_rxhash` (these
     /// frames carry no receive hash) and with `vlan_reinsert` (read
-    /// [`Packet::vlan_tci`] instead). Default false.
+    /// [`Packet::vlan_tci`] instead).
+    ///
+    /// The kernel wakes a reader of this ring for every frame. On a busy
+    /// link (four waits in a row ended by a frame within 50 µs) the capture
+    /// therefore naps 30 µs (plus the kernel's timer slack) before sleeping
+    /// on the socket, so one wake-up takes every frame that arrived
+    /// meanwhile: far less CPU per packet at high rates, at most that much
+    /// more latency while the link is busy, none when traffic is sparse.
+    /// Default false.
     pub immediate: bool,
 }
 
@@ -473,6 +494,8 @@ struct FrameRing {
     run_max: usize,
     /// Held batches so far (the batch sequence number, from 1).
     batches: u64,
+    /// Busy waits in a row (see [`BUSY_WAITS`]).
+    busy: u8,
 }
 
 /// Errors of a socket option, naming the option and its value.
@@ -648,6 +671,7 @@ impl Capture {
                 count,
                 run_max: (count / 2).clamp(1, FRAME_RUN_MAX),
                 batches: 0,
+                busy: 0,
             }
         });
         Ok(Capture {
@@ -1115,8 +1139,51 @@ impl Capture {
         self.retire_bound
     }
 
+    /// Immediate mode, the ring found empty on a busy link: nap up to
+    /// [`COALESCE`] (within `remaining`) on the wake-up fd. True if it
+    /// napped; the caller then re-checks the ring. The nap keeps the link
+    /// counted as busy only if frames arrived during it.
+    fn coalesce(&mut self, remaining: Option<Duration>) -> Result<bool> {
+        match &self.frames {
+            Some(fr) if fr.busy >= BUSY_WAITS && !self.down => {}
+            _ => return Ok(false),
+        }
+        let nap = remaining.map_or(COALESCE, |r| r.min(COALESCE));
+        let mut fds = [libc::pollfd {
+            fd: self.brk.fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        crate::sys::xdp::ppoll_ns(&mut fds, nap.as_nanos() as u64)
+            .map_err(|e| Error::os("ppoll", e))?;
+        if fds[0].revents & libc::POLLIN != 0 {
+            self.brk.drain();
+        }
+        if !self.ready() {
+            if let Some(fr) = self.frames.as_mut() {
+                fr.busy = 0;
+            }
+        }
+        Ok(true)
+    }
+
+    /// Immediate mode: count a blocking wait that lasted `waited` and ended
+    /// with the ring ready (see [`BUSY_WAITS`]).
+    fn note_wait(&mut self, waited: Duration) {
+        let ready = self.ready();
+        if let Some(fr) = self.frames.as_mut() {
+            fr.busy = if ready && waited < BUSY_WAIT {
+                fr.busy.saturating_add(1)
+            } else {
+                0
+            };
+        }
+    }
+
     fn wait(&mut self, timeout: Option<Duration>) -> Result<Wait<()>> {
         let deadline = Deadline::after(timeout);
+        // At most one nap per wait (then the socket is waited on).
+        let mut may_nap = self.frames.is_some();
         loop {
             if self.brk.take() {
                 return Ok(Wait::Interrupted);
@@ -1135,6 +1202,12 @@ impl Capture {
                 });
             }
             let remaining = deadline.remaining();
+            if may_nap {
+                may_nap = false;
+                if self.coalesce(remaining)? {
+                    continue;
+                }
+            }
             let mut fds = [
                 libc::pollfd {
                     fd: self.brk.fd(),
@@ -1165,7 +1238,11 @@ impl Capture {
             } else {
                 (2, socket::poll_ms(remaining))
             };
+            let slept = (self.frames.is_some() && n == 2).then(Instant::now);
             socket::poll(&mut fds[..n], ms).map_err(|e| Error::os("poll", e))?;
+            if let Some(t) = slept {
+                self.note_wait(t.elapsed());
+            }
             if fds[0].revents & libc::POLLIN != 0 {
                 // Drain before re-checking the flag at the top of the loop, so
                 // a late write cannot leave the eventfd readable (a spin).
