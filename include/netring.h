@@ -191,7 +191,7 @@ typedef enum nr_status {
 
 /**
  * A batch of packets held by its handle (opaque). Obtained from
- * nr_capture_next_batch(), nr_xdp_next_batch() or
+ * nr_next_batch(), nr_xdp_next_batch() or
  * nr_reader_next_batch(); owned by its handle (never free it); live until
  * nr_batch_release(). The same type serves every engine: nr_batch_for_each()
  * and nr_batch_fill() see the same nr_packet either way.
@@ -1704,7 +1704,7 @@ int nr_injector_get_info(const struct nr_injector *inj, struct nr_injector_info 
  * Owned by the handle: do not read, write or close it. Returns the fd
  * (>= 0) or NR_E_INVALID_ARG.
  */
-int nr_injector_fd(struct nr_injector *inj);
+int nr_injector_fd(const struct nr_injector *inj);
 
 /** Initialise a nr_injector_config with the library defaults (the size is filled in for you). */
 #define NR_INJECTOR_CONFIG_INIT(cfg) nr_injector_config_init((cfg), sizeof(*(cfg)))

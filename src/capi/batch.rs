@@ -4,6 +4,7 @@
 use std::ffi::{c_int, c_void};
 use std::ptr;
 
+use super::arg::{Out, out_slice};
 use super::{NR_OK, NR_STOPPED, boundary, guard, null_arg};
 use crate::batch::{Cursor, HeldBatch, SyntheticBlock, Walk};
 use crate::error::{Error, ErrorKind};
@@ -160,40 +161,47 @@ pub(crate) enum Owner {
     Synthetic(*mut SyntheticBlock<'static>),
 }
 
+/// The engine of an [`Owner`], borrowed for one batch call.
+enum Engine<'a> {
+    Capture(&'a mut Capture),
+    Xdp(&'a mut Xdp),
+    Reader(&'a mut Reader),
+    Synthetic(&'a mut SyntheticBlock<'static>),
+}
+
+impl Owner {
+    /// Borrow the engine for the current batch call.
+    fn engine<'a>(self) -> Engine<'a> {
+        // SAFETY: an Owner is made (by Slot::attach, or the synthetic
+        // batch) with a pointer to an engine inside its handle's
+        // allocation, which outlives the batch; a handle is used by one
+        // thread at a time and the batch functions are calls on it, so no
+        // other reference to the engine is alive while this one is used.
+        unsafe {
+            match self {
+                Owner::Capture(p) => Engine::Capture(&mut *p),
+                Owner::Xdp(p) => Engine::Xdp(&mut *p),
+                Owner::Reader(p) => Engine::Reader(&mut *p),
+                Owner::Synthetic(p) => Engine::Synthetic(&mut *p),
+            }
+        }
+    }
+}
+
 /// Run `$body` with `$e` bound to the owner engine as `&mut impl HeldBatch`.
 macro_rules! with_engine {
     ($owner:expr, $e:ident => $body:expr) => {
-        // For every arm: the engine lives inside its handle's allocation,
-        // which outlives the batch; a handle is used by one thread at a time
-        // and the batch functions are calls on it, so no other reference to
-        // the engine is alive during the call.
-        match $owner {
-            Owner::Capture(p) => {
-                // SAFETY: as for every arm, above.
-                let $e = unsafe { &mut *p };
-                $body
-            }
-            Owner::Xdp(p) => {
-                // SAFETY: as for every arm, above.
-                let $e = unsafe { &mut *p };
-                $body
-            }
-            Owner::Reader(p) => {
-                // SAFETY: as for every arm, above.
-                let $e = unsafe { &mut *p };
-                $body
-            }
-            Owner::Synthetic(p) => {
-                // SAFETY: as for every arm, above.
-                let $e = unsafe { &mut *p };
-                $body
-            }
+        match $owner.engine() {
+            Engine::Capture($e) => $body,
+            Engine::Xdp($e) => $body,
+            Engine::Reader($e) => $body,
+            Engine::Synthetic($e) => $body,
         }
     };
 }
 
 /// A batch of packets held by its handle (opaque). Obtained from
-/// nr_capture_next_batch(), nr_xdp_next_batch() or
+/// nr_next_batch(), nr_xdp_next_batch() or
 /// nr_reader_next_batch(); owned by its handle (never free it); live until
 /// nr_batch_release(). The same type serves every engine: nr_batch_for_each()
 /// and nr_batch_fill() see the same nr_packet either way.
@@ -221,14 +229,12 @@ pub(crate) fn new(owner: Owner) -> *mut nr_batch {
 /// library, such as the file writer), stopping at f's first error. A
 /// malformed ring block is reported like nr_batch_for_each() does.
 ///
-/// # Safety
-/// `batch` is NULL or a batch pointer from this library.
-pub(crate) unsafe fn visit(
+/// `batch` comes from a C caller (see [`live_batch`]).
+pub(crate) fn visit(
     batch: *mut nr_batch,
     mut f: impl FnMut(&Packet<'_>) -> Result<(), Error>,
 ) -> Result<(), Error> {
-    // SAFETY: contract: a batch pointer from this library.
-    let b = unsafe { live_batch(batch) }?;
+    let b = live_batch(batch)?;
     let mut result = Ok(());
     let mut cursor = Cursor::START;
     with_engine!(b.owner, e => e.walk_held(&mut cursor, |p| {
@@ -247,11 +253,60 @@ pub(crate) unsafe fn free(b: *mut nr_batch) {
     }
 }
 
-/// # Safety
-/// `b` is a live batch allocation.
-pub(crate) unsafe fn is_live(b: *const nr_batch) -> bool {
-    // SAFETY: per the contract.
-    unsafe { (*b).state != State::Idle }
+/// A handle's batch: one allocation per handle, pointing at the engine
+/// inside the handle (attached once the handle has its final address),
+/// handed out by every `nr_*_next_batch()` and freed with the handle.
+pub(crate) struct Slot(*mut nr_batch);
+
+impl Slot {
+    /// No batch yet: [`Slot::attach`] it once the engine has its final
+    /// address.
+    pub(crate) const fn detached() -> Slot {
+        Slot(ptr::null_mut())
+    }
+
+    /// Allocate the batch, forwarding to `owner`.
+    pub(crate) fn attach(&mut self, owner: Owner) {
+        debug_assert!(self.0.is_null(), "attached twice");
+        self.0 = new(owner);
+    }
+
+    /// Refuse while the batch is held (the `nr_*_next_*` calls).
+    pub(crate) fn ensure_idle(&self) -> Result<(), Error> {
+        // SAFETY: NULL (detached) or this slot's own live allocation; a
+        // handle is used by one thread at a time, so nothing writes it now.
+        match unsafe { self.0.as_ref() } {
+            Some(b) if b.state != State::Idle => Err(busy()),
+            _ => Ok(()),
+        }
+    }
+
+    /// The `nr_*_next_batch()` shape: refuse while the batch is held, else
+    /// let the engine `acquire` one (NR_OK when it holds a batch, another
+    /// status when not) and on NR_OK hand the batch to `out`.
+    pub(crate) fn next(
+        &self,
+        out: Out<*mut nr_batch>,
+        acquire: impl FnOnce() -> Result<c_int, Error>,
+    ) -> Result<c_int, Error> {
+        self.ensure_idle()?;
+        let rc = acquire()?;
+        if rc == NR_OK {
+            // SAFETY: this slot's own allocation (attached at open), and the
+            // engine now holds a batch until nr_batch_release() or close.
+            unsafe { arm(self.0) };
+            out.set(self.0);
+        }
+        Ok(rc)
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        // SAFETY: NULL or this slot's own allocation from new(), freed
+        // only here.
+        unsafe { free(self.0) }
+    }
 }
 
 /// Mark the batch live after its engine acquired one.
@@ -273,15 +328,19 @@ pub(crate) fn busy() -> Error {
     )
 }
 
-/// # Safety
-/// `b` is NULL or a batch pointer obtained from this library.
-unsafe fn live_batch<'a>(b: *mut nr_batch) -> Result<&'a mut nr_batch, Error> {
-    if b.is_null() {
-        return Err(null_arg("batch"));
-    }
-    // SAFETY: per the contract the allocation is live (it lives as long as
-    // its handle).
-    let r = unsafe { &mut *b };
+/// The batch behind a C argument, if not NULL. Trusts the C contract: `b`
+/// is NULL or a batch pointer from this library (its allocation lives as
+/// long as its handle), used by the handle's one thread.
+fn batch_arg<'a>(b: *const nr_batch) -> Option<&'a mut nr_batch> {
+    // SAFETY: the C contract above; each exported call takes this
+    // reference once, so no other reference to the batch is alive.
+    unsafe { b.cast_mut().as_mut() }
+}
+
+/// The live batch behind a C argument: NULL, released and iterating
+/// batches are refused.
+fn live_batch<'a>(b: *mut nr_batch) -> Result<&'a mut nr_batch, Error> {
+    let r = batch_arg(b).ok_or_else(|| null_arg("batch"))?;
     match r.state {
         State::Live => Ok(r),
         State::Idle => Err(Error::new(
@@ -300,16 +359,9 @@ unsafe fn live_batch<'a>(b: *mut nr_batch) -> Result<&'a mut nr_batch, Error> {
 /// bounds check, which the iteration skips.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_batch_len(batch: *const nr_batch) -> usize {
-    guard(0, || {
-        // SAFETY: non-NULL batch pointers from this library stay allocated
-        // while their handle is open.
-        let Some(b) = (unsafe { batch.as_ref() }) else {
-            return 0;
-        };
-        if b.state == State::Idle {
-            return 0;
-        }
-        with_engine!(b.owner, e => e.held_len())
+    guard(0, || match batch_arg(batch) {
+        Some(b) if b.state != State::Idle => with_engine!(b.owner, e => e.held_len()),
+        _ => 0,
     })
 }
 
@@ -319,15 +371,9 @@ pub unsafe extern "C" fn nr_batch_len(batch: *const nr_batch) -> usize {
 /// and capture files.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_batch_seq(batch: *const nr_batch) -> u64 {
-    guard(0, || {
-        // SAFETY: as in nr_batch_len.
-        let Some(b) = (unsafe { batch.as_ref() }) else {
-            return 0;
-        };
-        if b.state == State::Idle {
-            return 0;
-        }
-        with_engine!(b.owner, e => e.held_seq())
+    guard(0, || match batch_arg(batch) {
+        Some(b) if b.state != State::Idle => with_engine!(b.owner, e => e.held_seq()),
+        _ => 0,
     })
 }
 
@@ -353,8 +399,7 @@ pub unsafe extern "C" fn nr_batch_for_each(
     user: *mut c_void,
 ) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a batch pointer from this library.
-        let b = unsafe { live_batch(batch) }?;
+        let b = live_batch(batch)?;
         let Some(cb) = cb else {
             return Err(null_arg("cb"));
         };
@@ -367,8 +412,11 @@ pub unsafe extern "C" fn nr_batch_for_each(
             // packet on our stack for the call.
             unsafe { cb(user, &pkt) == 0 }
         }));
-        // SAFETY: batch is still allocated (the callback cannot free it).
-        unsafe { (*batch).state = State::Live };
+        // Through the pointer again: the callback may have looked at the
+        // batch (nr_batch_len()), which `b` must not outlive.
+        if let Some(b) = batch_arg(batch) {
+            b.state = State::Live;
+        }
         match r? {
             Walk::Done => Ok(NR_OK),
             Walk::Stopped => Ok(NR_STOPPED),
@@ -402,25 +450,19 @@ pub unsafe extern "C" fn nr_batch_fill(
     count: *mut usize,
 ) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a batch pointer from this library.
-        let b = unsafe { live_batch(batch) }?;
-        if pkts.is_null() {
-            return Err(null_arg("pkts"));
-        }
-        if count.is_null() {
-            return Err(null_arg("count"));
-        }
+        let b = live_batch(batch)?;
         if max == 0 {
             return Err(Error::invalid_arg("max is 0: pass the capacity of pkts"));
         }
+        let pkts = out_slice(pkts, max, "pkts")?;
+        let count = Out::new(count, "count")?;
         if let Some(e) = b.pending.take() {
             return Err(e);
         }
         let mut n = 0usize;
         let mut cursor = b.cursor;
         let r = with_engine!(b.owner, e => e.walk_held(&mut cursor, |p| {
-            // SAFETY: n < max, and the caller gave max writable elements.
-            unsafe { pkts.add(n).write(nr_packet::from(p)) };
+            pkts[n].write(nr_packet::from(p));
             n += 1;
             n < max
         }));
@@ -430,8 +472,7 @@ pub unsafe extern "C" fn nr_batch_fill(
             Err(e) if n > 0 => b.pending = Some(e),
             Err(e) => return Err(e),
         }
-        // SAFETY: checked non-NULL; the caller's out-parameter.
-        unsafe { count.write(n) };
+        count.set(n);
         Ok(NR_OK)
     })
 }
@@ -442,8 +483,7 @@ pub unsafe extern "C" fn nr_batch_fill(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_batch_rewind(batch: *mut nr_batch) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a batch pointer from this library.
-        let b = unsafe { live_batch(batch) }?;
+        let b = live_batch(batch)?;
         b.cursor = Cursor::START;
         b.pending = None;
         Ok(NR_OK)
@@ -461,8 +501,7 @@ pub unsafe extern "C" fn nr_batch_rewind(batch: *mut nr_batch) -> c_int {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_batch_release(batch: *mut nr_batch) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a batch pointer from this library.
-        let b = unsafe { live_batch(batch) }?;
+        let b = live_batch(batch)?;
         b.state = State::Idle;
         with_engine!(b.owner, e => e.release_held())?;
         Ok(NR_OK)

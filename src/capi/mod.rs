@@ -14,10 +14,13 @@
 
 use std::cell::RefCell;
 use std::ffi::{CStr, CString, c_char, c_int};
+
+pub(crate) use arg::c_str;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::error::{Error, ErrorKind};
 
+pub(crate) mod arg;
 pub mod batch;
 pub mod bridge;
 pub mod capture;
@@ -40,33 +43,13 @@ pub(crate) trait Counters: Copy + Default {
     fn minus(&self, earlier: &Self) -> Self;
 }
 
-/// The `nr_*_get_stats(h, total, delta)` shape: `now` into `*total`, the
-/// change since the previous call into `*delta` (either may be NULL, not
-/// both); `last` becomes `now`.
-///
-/// # Safety
-/// `total` and `delta` are NULL or writable.
-pub(crate) unsafe fn report_stats<T: Counters>(
-    now: T,
-    last: &mut T,
-    total: *mut T,
-    delta: *mut T,
-) -> Result<(), Error> {
-    if total.is_null() && delta.is_null() {
-        return Err(Error::invalid_arg("both 'total' and 'delta' are NULL"));
-    }
+/// The `nr_*_get_stats(h, total, delta)` shape for the counters the C
+/// layer keeps: `now` into `*total`, the change since the previous call
+/// into `*delta`; `last` becomes `now`.
+pub(crate) fn report_stats<T: Counters>(now: T, last: &mut T, out: arg::StatsOut<T>) -> c_int {
     let d = now.minus(last);
     *last = now;
-    // SAFETY: non-NULL caller-owned out-parameters (contract).
-    unsafe {
-        if !total.is_null() {
-            total.write(now);
-        }
-        if !delta.is_null() {
-            delta.write(d);
-        }
-    }
-    Ok(())
+    out.set((now, d))
 }
 
 /// Status of a netring call. Every fallible function returns one of these
@@ -221,20 +204,6 @@ pub(crate) fn guard<T>(default: T, f: impl FnOnce() -> T) -> T {
 /// The error for a NULL argument.
 pub(crate) fn null_arg(name: &str) -> Error {
     Error::invalid_arg(format!("argument '{name}' is NULL"))
-}
-
-/// Read a C string argument as UTF-8.
-///
-/// # Safety
-/// `p` is NULL or points to a NUL-terminated string.
-pub(crate) unsafe fn c_str<'a>(p: *const c_char, name: &str) -> Result<&'a str, Error> {
-    if p.is_null() {
-        return Err(null_arg(name));
-    }
-    // SAFETY: non-NULL and NUL-terminated per the caller's contract.
-    unsafe { CStr::from_ptr(p) }
-        .to_str()
-        .map_err(|_| Error::invalid_arg(format!("argument '{name}' is not valid UTF-8")))
 }
 
 /// The message of the last failed netring call on this thread: what was

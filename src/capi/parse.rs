@@ -6,7 +6,7 @@ use std::mem::size_of;
 use std::ptr;
 
 use super::batch::nr_packet;
-use super::{NR_E_INTERNAL, NR_OK, guard, null_arg, set_last_error, status_of};
+use super::{NR_E_INTERNAL, NR_OK, arg, guard, set_last_error, status_of};
 use crate::error::Error;
 use crate::packet::{Packet, PacketFlags};
 use crate::parse::{L3, L4, Layer, Layers, ParseStatus};
@@ -359,14 +359,11 @@ const _: () = {
 /// library can take (then `*out` is left as is).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_packet_parse(pkt: *const nr_packet, out: *mut nr_layers) -> c_int {
-    guard(NR_E_INTERNAL, || {
-        // SAFETY: the pointers are NULL or valid (nr_packet_parse's contract).
-        match unsafe { parse_into(pkt, out) } {
-            Ok(()) => NR_OK,
-            Err(e) => {
-                set_last_error(e.message());
-                status_of(e.kind())
-            }
+    guard(NR_E_INTERNAL, || match parse_into(pkt, out) {
+        Ok(()) => NR_OK,
+        Err(e) => {
+            set_last_error(e.message());
+            status_of(e.kind())
         }
     })
 }
@@ -376,39 +373,26 @@ pub unsafe extern "C" fn nr_packet_parse(pkt: *const nr_packet, out: *mut nr_lay
 /// it (boundary's `Result` cost ~7 ns a call here, a store-forwarding
 /// stall, which matters for a per-packet call).
 ///
-/// # Safety
-/// As nr_packet_parse(): `pkt` and `out` are NULL or valid.
+/// `pkt` and `out` come from a C caller, as nr_packet_parse() documents.
 #[inline(always)]
-unsafe fn parse_into(pkt: *const nr_packet, out: *mut nr_layers) -> Result<(), Error> {
-    if pkt.is_null() {
-        return Err(null_arg("pkt"));
-    }
-    if out.is_null() {
-        return Err(null_arg("out"));
-    }
+fn parse_into(pkt: *const nr_packet, out: *mut nr_layers) -> Result<(), Error> {
+    let p = arg::by_ref(pkt, "pkt")?;
+    let out = arg::Out::new(out, "out")?.as_ptr();
     // SAFETY: out is non-NULL and points to at least the size field
-    // (the caller's contract); read unaligned-safe.
+    // (the C contract); read unaligned-safe.
     let size = unsafe { ptr::read_unaligned(out.cast::<usize>()) };
     if !(MIN_SIZE..=MAX_SIZE).contains(&size) {
         return Err(Error::invalid_arg(format!(
             "nr_layers.size is {size}: set it to sizeof(nr_layers) before calling nr_packet_parse()"
         )));
     }
-    // SAFETY: pkt is non-NULL and points to an nr_packet (contract).
-    let p = unsafe { &*pkt };
-    let data: &[u8] = if p.caplen == 0 {
-        &[]
-    } else if p.data.is_null() {
+    if p.data.is_null() && p.caplen != 0 {
         return Err(Error::invalid_arg(format!(
             "nr_packet.data is NULL with caplen {}",
             p.caplen
         )));
-    } else {
-        // SAFETY: data is valid for caplen bytes for as long as the
-        // packet is (the nr_packet contract); the slice lives only
-        // during this call and is never written.
-        unsafe { std::slice::from_raw_parts(p.data, p.caplen as usize) }
-    };
+    }
+    let data = arg::slice(p.data, p.caplen as usize, "pkt->data")?;
     let packet = Packet {
         data,
         ts_ns: p.ts_ns,
