@@ -4,7 +4,7 @@
 use std::ffi::{c_int, c_void};
 use std::ptr;
 
-use super::arg::{Out, out_slice};
+use super::arg::{self, Out, out_slice};
 use super::{NR_OK, NR_STOPPED, boundary, guard, null_arg};
 use crate::batch::{Cursor, HeldBatch, SyntheticBlock, Walk};
 use crate::error::{Error, ErrorKind};
@@ -12,24 +12,29 @@ use crate::packet::Packet;
 use crate::pcapfile::Reader;
 use crate::{Capture, Xdp};
 
-/// nr_packet.flags: vlan_tci is valid (the kernel stripped an 802.1Q tag).
-pub const NR_PKT_VLAN_VALID: u32 = 1 << 4;
-/// nr_packet.flags: vlan_tpid is valid.
-pub const NR_PKT_VLAN_TPID_VALID: u32 = 1 << 6;
-/// nr_packet.flags: caplen < len (cut by the snap length).
-pub const NR_PKT_TRUNCATED: u32 = 1 << 16;
+// nr_packet.flags bits. The naming rule of the header: the values of a
+// field are NR_<THING>_<VALUE> (nr_packet.pkt_type: NR_PACKET_HOST, ...),
+// its bit flags NR_<THING>_FLAG_<NAME> (NR_PACKET_FLAG_*, NR_FANOUT_FLAG_*,
+// NR_FRAG_FLAG_*); a flag is written as an unsigned shift, `(1u << n)`.
+
 /// nr_packet.flags: the kernel dropped packets around this one.
-pub const NR_PKT_LOSING: u32 = 1 << 2;
+pub const NR_PACKET_FLAG_LOSING: u32 = 1u32 << 2;
 /// nr_packet.flags: checksum not computed yet (outgoing, offloaded).
-pub const NR_PKT_CSUM_NOT_READY: u32 = 1 << 3;
+pub const NR_PACKET_FLAG_CSUM_NOT_READY: u32 = 1u32 << 3;
+/// nr_packet.flags: vlan_tci is valid (the kernel stripped an 802.1Q tag).
+pub const NR_PACKET_FLAG_VLAN_VALID: u32 = 1u32 << 4;
+/// nr_packet.flags: vlan_tpid is valid.
+pub const NR_PACKET_FLAG_VLAN_TPID_VALID: u32 = 1u32 << 6;
 /// nr_packet.flags: checksum verified by the device or the stack.
-pub const NR_PKT_CSUM_VALID: u32 = 1 << 7;
+pub const NR_PACKET_FLAG_CSUM_VALID: u32 = 1u32 << 7;
+/// nr_packet.flags: caplen < len (cut by the snap length).
+pub const NR_PACKET_FLAG_TRUNCATED: u32 = 1u32 << 16;
 /// nr_packet.flags: ts_ns is a software timestamp.
-pub const NR_PKT_TS_SOFTWARE: u32 = 0x2000_0000;
+pub const NR_PACKET_FLAG_TS_SOFTWARE: u32 = 1u32 << 29;
 /// nr_packet.flags: ts_ns is a hardware timestamp in system time.
-pub const NR_PKT_TS_SYS_HARDWARE: u32 = 0x4000_0000;
+pub const NR_PACKET_FLAG_TS_SYS_HARDWARE: u32 = 1u32 << 30;
 /// nr_packet.flags: ts_ns is a raw hardware timestamp.
-pub const NR_PKT_TS_RAW_HARDWARE: u32 = 0x8000_0000;
+pub const NR_PACKET_FLAG_TS_RAW_HARDWARE: u32 = 1u32 << 31;
 
 /// Packet types: where a packet was going (nr_packet.pkt_type).
 #[repr(C)]
@@ -49,24 +54,14 @@ pub enum nr_packet_type {
     NR_PACKET_LOOPBACK = 5,
 }
 
-/// [`nr_packet_type::NR_PACKET_HOST`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_PACKET_HOST: u8 = nr_packet_type::NR_PACKET_HOST as u8;
-/// [`nr_packet_type::NR_PACKET_BROADCAST`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_PACKET_BROADCAST: u8 = nr_packet_type::NR_PACKET_BROADCAST as u8;
-/// [`nr_packet_type::NR_PACKET_MULTICAST`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_PACKET_MULTICAST: u8 = nr_packet_type::NR_PACKET_MULTICAST as u8;
-/// [`nr_packet_type::NR_PACKET_OTHERHOST`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_PACKET_OTHERHOST: u8 = nr_packet_type::NR_PACKET_OTHERHOST as u8;
-/// [`nr_packet_type::NR_PACKET_OUTGOING`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_PACKET_OUTGOING: u8 = nr_packet_type::NR_PACKET_OUTGOING as u8;
-/// [`nr_packet_type::NR_PACKET_LOOPBACK`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_PACKET_LOOPBACK: u8 = nr_packet_type::NR_PACKET_LOOPBACK as u8;
+arg::c_enum!(nr_packet_type as u8 {
+    NR_PACKET_HOST,
+    NR_PACKET_BROADCAST,
+    NR_PACKET_MULTICAST,
+    NR_PACKET_OTHERHOST,
+    NR_PACKET_OUTGOING,
+    NR_PACKET_LOOPBACK,
+});
 
 /// One packet. Always allocated by netring and passed by pointer, so new
 /// fields may be appended in later versions without breaking callers.
@@ -82,17 +77,17 @@ pub struct nr_packet {
     pub caplen: u32,
     /// Length on the wire (>= caplen).
     pub len: u32,
-    /// Timestamp, nanoseconds since the Unix epoch (source: flags NR_PKT_TS_*).
+    /// Timestamp, nanoseconds since the Unix epoch (source: flags NR_PACKET_FLAG_TS_*).
     pub ts_ns: u64,
     /// Interface index the packet was seen on.
     pub ifindex: i32,
     /// Receive hash; 0 unless nr_capture_config.fill_rxhash.
     pub rxhash: u32,
-    /// NR_PKT_* flags.
+    /// NR_PACKET_FLAG_* flags.
     pub flags: u32,
-    /// VLAN TCI, valid if flags has NR_PKT_VLAN_VALID.
+    /// VLAN TCI, valid if flags has NR_PACKET_FLAG_VLAN_VALID.
     pub vlan_tci: u16,
-    /// VLAN TPID, valid if flags has NR_PKT_VLAN_TPID_VALID.
+    /// VLAN TPID, valid if flags has NR_PACKET_FLAG_VLAN_TPID_VALID.
     pub vlan_tpid: u16,
     /// EtherType (link-layer protocol) in host byte order.
     pub protocol: u16,
@@ -383,7 +378,7 @@ pub unsafe extern "C" fn nr_batch_seq(batch: *const nr_batch) -> u64 {
 ///
 /// Every offset the kernel wrote is checked against the block before it is
 /// read; on an inconsistency the walk stops, the rest of the block is
-/// skipped and counted (nr_capture_get_stats.malformed) and NR_E_MALFORMED is
+/// skipped and counted (nr_capture_stats.malformed) and NR_E_MALFORMED is
 /// returned.
 ///
 /// Returns NR_OK (all packets visited); NR_STOPPED (the callback returned
@@ -438,7 +433,7 @@ pub unsafe extern "C" fn nr_batch_for_each(
 /// Returns NR_OK (`*count` packets written, 0 at the end of the batch);
 /// NR_E_MALFORMED (the ring block is inconsistent: every packet before the
 /// fault was already handed out by this or an earlier call, the rest of the
-/// block is skipped and counted in nr_capture_get_stats.malformed; `*count` is
+/// block is skipped and counted in nr_capture_stats.malformed; `*count` is
 /// not written); NR_E_BAD_BATCH (released batch, or called from inside a
 /// nr_batch_for_each() callback); NR_E_INVALID_ARG (NULL batch, pkts or
 /// count, or max 0).
@@ -655,15 +650,15 @@ mod tests {
     #[test]
     fn c_flag_constants_match_packet_flags() {
         use crate::packet::PacketFlags as F;
-        assert_eq!(NR_PKT_VLAN_VALID, F::VLAN_VALID.bits());
-        assert_eq!(NR_PKT_VLAN_TPID_VALID, F::VLAN_TPID_VALID.bits());
-        assert_eq!(NR_PKT_TRUNCATED, F::TRUNCATED.bits());
-        assert_eq!(NR_PKT_LOSING, F::LOSING.bits());
-        assert_eq!(NR_PKT_CSUM_NOT_READY, F::CSUM_NOT_READY.bits());
-        assert_eq!(NR_PKT_CSUM_VALID, F::CSUM_VALID.bits());
-        assert_eq!(NR_PKT_TS_SOFTWARE, F::TS_SOFTWARE.bits());
-        assert_eq!(NR_PKT_TS_SYS_HARDWARE, F::TS_SYS_HARDWARE.bits());
-        assert_eq!(NR_PKT_TS_RAW_HARDWARE, F::TS_RAW_HARDWARE.bits());
+        assert_eq!(NR_PACKET_FLAG_VLAN_VALID, F::VLAN_VALID.bits());
+        assert_eq!(NR_PACKET_FLAG_VLAN_TPID_VALID, F::VLAN_TPID_VALID.bits());
+        assert_eq!(NR_PACKET_FLAG_TRUNCATED, F::TRUNCATED.bits());
+        assert_eq!(NR_PACKET_FLAG_LOSING, F::LOSING.bits());
+        assert_eq!(NR_PACKET_FLAG_CSUM_NOT_READY, F::CSUM_NOT_READY.bits());
+        assert_eq!(NR_PACKET_FLAG_CSUM_VALID, F::CSUM_VALID.bits());
+        assert_eq!(NR_PACKET_FLAG_TS_SOFTWARE, F::TS_SOFTWARE.bits());
+        assert_eq!(NR_PACKET_FLAG_TS_SYS_HARDWARE, F::TS_SYS_HARDWARE.bits());
+        assert_eq!(NR_PACKET_FLAG_TS_RAW_HARDWARE, F::TS_RAW_HARDWARE.bits());
     }
 
     #[test]

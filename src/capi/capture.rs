@@ -48,7 +48,7 @@ pub struct nr_capture_config {
     /// Default 60.
     pub block_timeout_ms: u32,
     /// Bytes of each frame to capture, 1..262144. Default 262144. Smaller
-    /// values set NR_PKT_TRUNCATED on longer frames (caplen < len).
+    /// values set NR_PACKET_FLAG_TRUNCATED on longer frames (caplen < len).
     pub snaplen: u32,
     /// Promiscuous mode while the capture is open (CAP_NET_ADMIN). Default true.
     pub promiscuous: bool,
@@ -103,7 +103,7 @@ pub struct nr_capture_config {
     pub busy_poll_budget: u16,
     /// An nr_tstamp_source: NR_TSTAMP_SOFTWARE (default), NR_TSTAMP_HW_SYS or NR_TSTAMP_HW_RAW
     /// (SIOCSHWTSTAMP + PACKET_TIMESTAMP). Each packet says where its
-    /// timestamp came from (NR_PKT_TS_* flags).
+    /// timestamp came from (NR_PACKET_FLAG_TS_* flags).
     pub tstamp: u8,
     /// With a hardware tstamp the device cannot provide: true (default)
     /// falls back to software timestamps and reports it in
@@ -120,7 +120,7 @@ pub struct nr_capture_config {
     pub packet_loss: bool,
     /// Re-insert the VLAN tag the kernel stripped into the frame data
     /// (in place, using 4 bytes of PACKET_RESERVE room): data/caplen/len then
-    /// describe the tagged frame; vlan_tci and NR_PKT_VLAN_VALID stay set.
+    /// describe the tagged frame; vlan_tci and NR_PACKET_FLAG_VLAN_VALID stay set.
     /// Default false.
     pub vlan_reinsert: bool,
     /// Must be zero.

@@ -118,32 +118,27 @@ pub enum nr_status {
     NR_E_INTERNAL = -13,
 }
 
-/// The status values as `c_int`, for the Rust side of the boundary.
-/// cbindgen:ignore
-mod codes {
-    use super::nr_status;
-    use std::ffi::c_int;
-    pub const NR_OK: c_int = nr_status::NR_OK as c_int;
-    pub const NR_TIMEOUT: c_int = nr_status::NR_TIMEOUT as c_int;
-    pub const NR_BREAK: c_int = nr_status::NR_BREAK as c_int;
-    pub const NR_STOPPED: c_int = nr_status::NR_STOPPED as c_int;
-    pub const NR_IFACE_DOWN: c_int = nr_status::NR_IFACE_DOWN as c_int;
-    pub const NR_EOF: c_int = nr_status::NR_EOF as c_int;
-    pub const NR_E_INVALID_ARG: c_int = nr_status::NR_E_INVALID_ARG as c_int;
-    pub const NR_E_PERMISSION: c_int = nr_status::NR_E_PERMISSION as c_int;
-    pub const NR_E_NO_DEVICE: c_int = nr_status::NR_E_NO_DEVICE as c_int;
-    pub const NR_E_NO_MEMORY: c_int = nr_status::NR_E_NO_MEMORY as c_int;
-    pub const NR_E_CONFIG: c_int = nr_status::NR_E_CONFIG as c_int;
-    pub const NR_E_IFACE_GONE: c_int = nr_status::NR_E_IFACE_GONE as c_int;
-    pub const NR_E_BUSY: c_int = nr_status::NR_E_BUSY as c_int;
-    pub const NR_E_BAD_BATCH: c_int = nr_status::NR_E_BAD_BATCH as c_int;
-    pub const NR_E_UNSUPPORTED: c_int = nr_status::NR_E_UNSUPPORTED as c_int;
-    pub const NR_E_MALFORMED: c_int = nr_status::NR_E_MALFORMED as c_int;
-    pub const NR_E_TOO_BIG: c_int = nr_status::NR_E_TOO_BIG as c_int;
-    pub const NR_E_SYSTEM: c_int = nr_status::NR_E_SYSTEM as c_int;
-    pub const NR_E_INTERNAL: c_int = nr_status::NR_E_INTERNAL as c_int;
-}
-pub(crate) use codes::*;
+arg::c_enum!(nr_status as c_int {
+    NR_OK,
+    NR_TIMEOUT,
+    NR_BREAK,
+    NR_STOPPED,
+    NR_IFACE_DOWN,
+    NR_EOF,
+    NR_E_INVALID_ARG,
+    NR_E_PERMISSION,
+    NR_E_NO_DEVICE,
+    NR_E_NO_MEMORY,
+    NR_E_CONFIG,
+    NR_E_IFACE_GONE,
+    NR_E_BUSY,
+    NR_E_BAD_BATCH,
+    NR_E_UNSUPPORTED,
+    NR_E_MALFORMED,
+    NR_E_TOO_BIG,
+    NR_E_SYSTEM,
+    NR_E_INTERNAL,
+});
 
 /// The stable status code of an error kind.
 pub(crate) fn status_of(kind: ErrorKind) -> c_int {
@@ -270,6 +265,62 @@ mod tests {
         assert!(
             generated == checked_in,
             "include/netring.h is stale: run `make header` (NETRING_WRITE_HEADER=1 cargo build) and commit it"
+        );
+    }
+
+    /// Every `nr_name()` a comment of the header mentions is a function
+    /// the header declares, and every `nr_type.field` names a type it
+    /// declares (issue 21: it named nr_capture_next_batch(), which never
+    /// existed, and nr_capture_get_stats.malformed as a field).
+    #[test]
+    fn header_mentions_only_declared_functions() {
+        let h = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/include/netring.h"));
+        let mut declared = std::collections::BTreeSet::new();
+        let mut mentioned = std::collections::BTreeSet::new();
+        let mut types = std::collections::BTreeSet::new();
+        let mut fields = std::collections::BTreeSet::new();
+        let ident = |s: &str| -> String {
+            s.chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect()
+        };
+        for line in h.lines() {
+            let t = line.trim_start();
+            let comment = t.starts_with("/*") || t.starts_with('*') || t.starts_with("//");
+            let mut rest = line;
+            while let Some(i) = rest.find("nr_") {
+                let name = ident(&rest[i..]);
+                let after = &rest[i + name.len()..];
+                if comment {
+                    if after.starts_with("()") {
+                        mentioned.insert(name.clone());
+                    } else if after.starts_with('.') && after[1..].starts_with(char::is_alphabetic)
+                    {
+                        // "nr_capture_stats.malformed": a struct and its field.
+                        fields.insert(name.clone());
+                    }
+                } else if after.starts_with('(') {
+                    declared.insert(name.clone());
+                } else {
+                    types.insert(name.clone());
+                }
+                rest = &rest[i + name.len().max(3)..];
+            }
+        }
+        assert!(
+            declared.len() > 60,
+            "only {} declarations found",
+            declared.len()
+        );
+        let missing: Vec<_> = mentioned.difference(&declared).collect();
+        assert!(
+            missing.is_empty(),
+            "netring.h mentions undeclared functions: {missing:?}"
+        );
+        let missing: Vec<_> = fields.difference(&types).collect();
+        assert!(
+            missing.is_empty(),
+            "netring.h names fields of types it does not declare: {missing:?}"
         );
     }
 

@@ -34,7 +34,7 @@ pub enum nr_format {
     NR_FORMAT_PCAPNG = 2,
 }
 
-/// Link types of capture files (nr_writer_config.link_type, nr_reader_get_info.link_type).
+/// Link types of capture files (nr_writer_config.link_type, nr_reader_info.link_type).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum nr_linktype {
@@ -542,7 +542,7 @@ pub unsafe extern "C" fn nr_reader_get_info(
 /// a live batch: nr_batch_for_each(), nr_batch_len(), nr_writer_write_batch(),
 /// then nr_batch_release(). Packet data points into the reader's buffer
 /// (zero copy) and is valid until the release. nr_packet.ifindex is the
-/// pcapng interface ID (0 for pcap); flags has NR_PKT_TRUNCATED when
+/// pcapng interface ID (0 for pcap); flags has NR_PACKET_FLAG_TRUNCATED when
 /// caplen < len; pkt_type comes from pcapng epb_flags (else
 /// NR_PACKET_HOST); protocol is the EtherType for Ethernet files.
 ///
