@@ -148,6 +148,28 @@ pub struct nr_bpf_insn {
     pub k: u32,
 }
 
+impl From<&nr_bpf_insn> for BpfInsn {
+    fn from(i: &nr_bpf_insn) -> BpfInsn {
+        BpfInsn {
+            code: i.code,
+            jt: i.jt,
+            jf: i.jf,
+            k: i.k,
+        }
+    }
+}
+
+impl From<&BpfInsn> for nr_bpf_insn {
+    fn from(i: &BpfInsn) -> nr_bpf_insn {
+        nr_bpf_insn {
+            code: i.code,
+            jt: i.jt,
+            jf: i.jf,
+            k: i.k,
+        }
+    }
+}
+
 /// Which frames a capture sees (nr_capture_config.direction).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -336,12 +358,7 @@ fn insns_from_c(p: *const nr_bpf_insn, len: usize, what: &str) -> Result<Vec<Bpf
     }
     Ok(arg::slice(p, len, what)?
         .iter()
-        .map(|i| BpfInsn {
-            code: i.code,
-            jt: i.jt,
-            jf: i.jf,
-            k: i.k,
-        })
+        .map(BpfInsn::from)
         .collect())
 }
 

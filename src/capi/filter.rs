@@ -51,12 +51,7 @@ pub unsafe extern "C" fn nr_bpf_compile(
             return Ok(NR_E_TOO_BIG);
         }
         for (o, p) in out.iter_mut().zip(&prog) {
-            o.write(nr_bpf_insn {
-                code: p.code,
-                jt: p.jt,
-                jf: p.jf,
-                k: p.k,
-            });
+            o.write(nr_bpf_insn::from(p));
         }
         Ok(NR_OK)
     })
