@@ -151,7 +151,7 @@ arg::c_enum!(nr_frag_flag as u8 {
 /// the last header parsed ends. Multi-byte fields are in host byte order;
 /// addresses are in network order, as on the wire.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct nr_layers {
     /// Set by the caller: `sizeof(nr_layers)`.
     pub size: usize,
@@ -286,9 +286,10 @@ fn fill(o: &mut nr_layers, l: &Layers<'_>) {
 
 impl From<&Layers<'_>> for nr_layers {
     fn from(l: &Layers<'_>) -> nr_layers {
-        // SAFETY: all-zero bytes are a valid nr_layers (integers only).
-        let mut o: nr_layers = unsafe { std::mem::zeroed() };
-        o.size = size_of::<nr_layers>();
+        let mut o = nr_layers {
+            size: size_of::<nr_layers>(),
+            ..nr_layers::default()
+        };
         fill(&mut o, l);
         o
     }
