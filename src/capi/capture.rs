@@ -738,20 +738,13 @@ pub unsafe extern "C" fn nr_capture_config_apply_profile(
             return Err(null_arg("cfg"));
         }
         let p = nr_profile::from_c(profile, "profile", Error::invalid_arg)?.into();
-        // SAFETY: cfg is non-NULL; its size field is readable (contract).
-        let size = unsafe { ptr::read_unaligned(cfg.cast::<usize>()) };
-        if size < offset_of!(nr_capture_config, block_size) + 4 || size > 4096 {
-            return Err(Error::invalid_arg(format!(
-                "nr_capture_config.size is {size}: initialise the config with NR_CAPTURE_CONFIG_INIT(&cfg)"
-            )));
-        }
+        let theirs = config::caller_bytes_mut(cfg)?;
         let c = CaptureConfig::profile(p);
-        let base = cfg.cast::<u8>();
-        let put = |off: usize, bytes: &[u8]| {
-            if off + bytes.len() <= size {
-                // SAFETY: the caller's config has `size` writable bytes and
-                // this write stays inside them.
-                unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), base.add(off), bytes.len()) };
+        // Only the fields within the caller's size (an older caller's
+        // struct is shorter).
+        let mut put = |off: usize, bytes: &[u8]| {
+            if let Some(dst) = theirs.get_mut(off..off + bytes.len()) {
+                dst.copy_from_slice(bytes);
             }
         };
         put(

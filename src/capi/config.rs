@@ -73,14 +73,12 @@ pub(crate) struct Fields {
     raw: Vec<u8>,
 }
 
-/// Read a caller's config of `(*p).size` bytes, or `None` for NULL (the
-/// defaults). Trusts the C contract: a non-NULL `p` has a readable size
-/// field and as many readable bytes as it announces.
-pub(crate) fn read<T: CConfig>(p: *const T) -> Result<Option<Fields>, Error> {
-    if p.is_null() {
-        return Ok(None);
-    }
-    // SAFETY: non-NULL, and the size field is readable (C contract).
+/// The size a caller's config announces in its `size` field, checked
+/// against `T::MIN_SIZE` and a sanity bound. Trusts the C contract: `p` is
+/// non-NULL (the callers check) and its size field is readable.
+fn announced<T: CConfig>(p: *const T) -> Result<usize, Error> {
+    // SAFETY: non-NULL and the size field is readable (C contract); read
+    // unaligned-safe.
     let size = unsafe { ptr::read_unaligned(p.cast::<usize>()) };
     if size < T::MIN_SIZE {
         return Err(Error::invalid_arg(format!(
@@ -96,8 +94,29 @@ pub(crate) fn read<T: CConfig>(p: *const T) -> Result<Option<Fields>, Error> {
             T::INIT
         )));
     }
-    // SAFETY: the C contract guarantees `size` readable bytes at p
-    // (bounded by MAX_SIZE above).
+    Ok(size)
+}
+
+/// A caller's config as the writable bytes its `size` field announces (for
+/// nr_capture_config_apply_profile()). Trusts the C contract: `p` is
+/// non-NULL and has that many writable bytes.
+pub(crate) fn caller_bytes_mut<'a, T: CConfig>(p: *mut T) -> Result<&'a mut [u8], Error> {
+    let size = announced(p)?;
+    // SAFETY: `size` writable bytes at p (C contract, bounded by MAX_SIZE);
+    // no other reference to them exists during the exported call.
+    Ok(unsafe { std::slice::from_raw_parts_mut(p.cast::<u8>(), size) })
+}
+
+/// Read a caller's config of `(*p).size` bytes, or `None` for NULL (the
+/// defaults). Trusts the C contract: a non-NULL `p` has a readable size
+/// field and as many readable bytes as it announces.
+pub(crate) fn read<T: CConfig>(p: *const T) -> Result<Option<Fields>, Error> {
+    if p.is_null() {
+        return Ok(None);
+    }
+    let size = announced(p)?;
+    // SAFETY: `size` readable bytes at p (C contract, bounded by MAX_SIZE);
+    // the borrow ends with this function.
     let theirs = unsafe { std::slice::from_raw_parts(p.cast::<u8>(), size) };
     let ours = size_of::<T>();
     if size > ours && theirs[ours..].iter().any(|&b| b != 0) {

@@ -5,6 +5,20 @@
 //! returns) or [`guard`] (value returns), which catch panics so none crosses
 //! the FFI boundary; a test (`every_export_is_guarded`) checks that no
 //! exported function lacks one.
+//!
+//! Inside, each body reads as check, call, convert: the repeated shapes
+//! live in one place each, and hold the unsafe steps (each with its
+//! `SAFETY:` comment) so the exports have none of their own:
+//! - handles in: `handle::state(p)?` (NULL, closed or busy handles refused
+//!   with a message), `handle::publish` (open), `handle::take` (close),
+//!   `handle::breakloop`;
+//! - arguments: `arg::c_str`, `arg::slice`, `arg::by_ref`, `arg::timeout`,
+//!   enums from integers (`CEnum::from_c`, derived with `c_enum!` from one
+//!   list per C enum, with the conversions to and from the engine's enum);
+//! - results: `arg::Out` (an out-parameter checked at the start, written
+//!   only on success), `arg::StatsOut` (the `total`/`delta` pair),
+//!   `arg::wait_status`, and `batch::Slot` (the handle's batch, shared by
+//!   capture, AF_XDP and the file reader).
 
 #![allow(non_camel_case_types)]
 // The safety contract of every exported function is its C documentation
