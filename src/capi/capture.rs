@@ -985,22 +985,19 @@ mod tests {
 
     #[test]
     fn profile_sets_geometry_only_within_size() {
+        let apply = |c: &mut nr_capture_config, profile: c_int| {
+            // SAFETY: a valid, writable config, at least as large as its
+            // size field says.
+            unsafe { nr_capture_config_apply_profile(c, profile) }
+        };
         let mut cfg = nr_capture_config::defaults();
         cfg.snaplen = 100;
-        // SAFETY: cfg is a valid config.
-        assert_eq!(
-            unsafe { nr_capture_config_apply_profile(&mut cfg, NR_PROFILE_JUMBO) },
-            NR_OK
-        );
+        assert_eq!(apply(&mut cfg, NR_PROFILE_JUMBO), NR_OK);
         assert_eq!(
             (cfg.block_size, cfg.frame_size, cfg.snaplen),
             (8 << 20, 16384, 100)
         );
-        // SAFETY: as above.
-        assert_eq!(
-            unsafe { nr_capture_config_apply_profile(&mut cfg, NR_PROFILE_LOW_LATENCY) },
-            NR_OK
-        );
+        assert_eq!(apply(&mut cfg, NR_PROFILE_LOW_LATENCY), NR_OK);
         assert_eq!(
             (cfg.block_size, cfg.block_timeout_ms, cfg.busy_poll_us),
             (256 << 10, 1, 50)
@@ -1008,18 +1005,10 @@ mod tests {
         // An old caller's short config: busy_poll_us is beyond its size.
         let mut old = nr_capture_config::defaults();
         old.size = offset_of!(nr_capture_config, filter);
-        // SAFETY: as above.
-        assert_eq!(
-            unsafe { nr_capture_config_apply_profile(&mut old, NR_PROFILE_LOW_LATENCY) },
-            NR_OK
-        );
+        assert_eq!(apply(&mut old, NR_PROFILE_LOW_LATENCY), NR_OK);
         assert_eq!(old.busy_poll_us, 0);
         assert_eq!(old.block_timeout_ms, 1);
-        // SAFETY: as above.
-        assert_eq!(
-            unsafe { nr_capture_config_apply_profile(&mut cfg, 99) },
-            super::super::NR_E_INVALID_ARG
-        );
+        assert_eq!(apply(&mut cfg, 99), super::super::NR_E_INVALID_ARG);
     }
 
     #[test]
