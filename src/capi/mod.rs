@@ -283,8 +283,8 @@ mod tests {
     }
 
     /// Every `nr_name()` a comment of the header mentions is a function
-    /// the header declares, and every `nr_type.field` names a type it
-    /// declares (issue 21: it named nr_capture_next_batch(), which never
+    /// the header declares, every `nr_type.field` names a type it declares,
+    /// and every `NR_NAME` a comment names is a constant it defines (issue 21: it named nr_capture_next_batch(), which never
     /// existed, and nr_capture_get_stats.malformed as a field).
     #[test]
     fn header_mentions_only_declared_functions() {
@@ -293,6 +293,8 @@ mod tests {
         let mut mentioned = std::collections::BTreeSet::new();
         let mut types = std::collections::BTreeSet::new();
         let mut fields = std::collections::BTreeSet::new();
+        let mut constants = std::collections::BTreeSet::new();
+        let mut named = std::collections::BTreeSet::new();
         let ident = |s: &str| -> String {
             s.chars()
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
@@ -320,7 +322,24 @@ mod tests {
                 }
                 rest = &rest[i + name.len().max(3)..];
             }
+            let mut rest = line;
+            while let Some(i) = rest.find("NR_") {
+                let name = ident(&rest[i..]);
+                let after = &rest[i + name.len()..];
+                if !comment {
+                    constants.insert(name.clone());
+                } else if !name.ends_with('_') && !after.starts_with('*') {
+                    // A whole name, not a family such as NR_E_* or NR_FANOUT_.
+                    named.insert(name.clone());
+                }
+                rest = &rest[i + name.len()..];
+            }
         }
+        let missing: Vec<_> = named.difference(&constants).collect();
+        assert!(
+            missing.is_empty(),
+            "netring.h comments name constants it does not define: {missing:?}"
+        );
         assert!(
             declared.len() > 60,
             "only {} declarations found",
