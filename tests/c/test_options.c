@@ -36,7 +36,7 @@ static int on_packet(void *user, const nr_packet *p)
     t->packets++;
     if (p->caplen == 100 && p->len == 300)
         t->short_caps++;
-    if (p->flags & NR_PKT_TS_SOFTWARE)
+    if (p->flags & NR_PACKET_FLAG_TS_SOFTWARE)
         t->sw_ts++;
     if (p->caplen >= 38 && p->data[36] == 0 && p->data[37] == 53)
         t->udp53++;
