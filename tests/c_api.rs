@@ -163,7 +163,7 @@ fn nrcap_counts_exactly_what_an_independent_sender_sent() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    net.wait_packet_socket();
+    net.wait_packet_socket(&net.a);
     let tx = net.sender(&net.b);
     for k in 0..N {
         tx.send(&frame(if k % 2 == 0 { 60 } else { 1514 }, k, OTHER_MAC));
@@ -193,7 +193,7 @@ fn hello_example_captures_what_was_sent() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    net.wait_packet_socket();
+    net.wait_packet_socket(&net.a);
     let tx = net.sender(&net.b);
     for k in 0..N {
         tx.send(&frame(test_frame_len(k), k, OTHER_MAC));
@@ -220,7 +220,7 @@ fn nrcap_prints_lines_and_stops_on_sigint() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    net.wait_packet_socket();
+    net.wait_packet_socket(&net.a);
     let tx = net.sender(&net.b);
     for k in 0..10 {
         tx.send(&frame(60, k, OTHER_MAC));
@@ -321,7 +321,7 @@ fn nrcap_writes_files_independent_readers_accept_and_reads_them_back() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        net.wait_packet_socket();
+        net.wait_packet_socket(&net.a);
         let tx = net.sender(&net.b);
         let frames: Vec<Vec<u8>> = (0..N)
             .map(|k| {

@@ -136,7 +136,7 @@ fn nrepoll_serves_capture_injector_and_timer_on_one_thread() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    net.wait_packet_socket();
+    net.wait_packet_socket(&net.a);
     let tx = net.sender(&net.b);
     let sent: Vec<Vec<u8>> = (0..EXT)
         .map(|k| external(k, 60 + (k as usize * 7) % 1400))

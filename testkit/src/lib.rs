@@ -1,0 +1,56 @@
+//! The test harness the netring crates share (a dev-dependency of
+//! `netring-engine`, `netring` and `netring-pcap`; it depends on none of
+//! them, so it tests whichever library the test links).
+//!
+//! - [`Net`]: a throwaway network namespace with a veth pair, names unique
+//!   to the test and the run, removed on every exit path (panics included);
+//!   waits for a consumer to be ready ([`Net::wait_bound`], [`Net::wait_xdp`]).
+//! - [`Sender`]: an independent traffic source (a plain AF_PACKET socket, no
+//!   netring code); [`frame`] / [`frame_seq`]: test frames checkable byte by
+//!   byte; [`collect`]: the frames a consumer delivers until quiet.
+//! - [`Ext4`], [`TempDir`]: scratch file systems and directories.
+//! - [`skip`] and [`require!`]: a test that cannot run here passes with a
+//!   note, but fails under `NR_TEST_STRICT` (`make test`).
+//! - [`run`], [`output_of`], [`have`], [`check_with_tools`]: processes and
+//!   the independent tools (tcpdump, capinfos) that check our output.
+//! - [`cbuild`]: C programs built against `build/prefix` through pkg-config.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod cbuild;
+mod files;
+mod frames;
+mod net;
+mod process;
+
+pub use files::{Ext4, TempDir};
+pub use frames::{OTHER_MAC, TEST_ETHERTYPE, collect, frame, frame_seq};
+pub use net::{Net, Sender, enter_ns};
+pub use process::{
+    check_with_tools, have, is_root, output_of, run, skip, thread_cpu_time, wait_until,
+};
+
+/// The workspace's root directory (where `build/`, `tests/data` and
+/// `c-examples/` are).
+pub fn root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("testkit/ has a parent")
+        .to_path_buf()
+}
+
+/// Return from the calling test (after [`skip`]) unless it runs as root and
+/// every named tool is installed: `require!();`, `require!("tcpdump")`.
+#[macro_export]
+macro_rules! require {
+    ($($tool:expr),* $(,)?) => {
+        if !$crate::is_root() {
+            $crate::skip("needs root");
+            return;
+        }
+        $(if !$crate::have($tool) {
+            $crate::skip(&format!("{} is not installed", $tool));
+            return;
+        })*
+    };
+}

@@ -1,0 +1,127 @@
+//! Processes: running tools, waiting for children, skipping a test that
+//! cannot run here.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// A test that cannot run here (no root, a tool missing): it passes with a
+/// note, except under `make test` (`NR_TEST_STRICT` set by scripts/test.sh,
+/// after scripts/deps.sh installed every tool), where it fails: a suite
+/// must not pass by skipping. The caller returns right after.
+pub fn skip(why: &str) {
+    if std::env::var_os("NR_TEST_STRICT").is_some() {
+        panic!(
+            "cannot run: {why} (NR_TEST_STRICT: make test runs every test; see scripts/deps.sh)"
+        );
+    }
+    eprintln!("skipped: {why}");
+}
+
+/// Whether the test runs as root (namespaces, raw sockets, XDP).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Whether `tool` is on the PATH.
+pub fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Run a command, panic with its output if it fails.
+pub fn run(cmd: &str, args: &[&str]) {
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Poll `ready` every 20 ms until it holds; panic naming `what` after
+/// `limit`.
+pub fn wait_until(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ready() {
+        assert!(start.elapsed() < limit, "{what}: not after {limit:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Wait for a child (at most 60 s, then kill it so a hang fails the test
+/// instead of blocking the suite) and collect its output:
+/// (success, stdout, stderr).
+pub fn output_of(child: std::process::Child) -> (bool, String, String) {
+    let pid = child.id() as i32;
+    let done = Arc::new(AtomicBool::new(false));
+    let flag = done.clone();
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(60) {
+            if flag.load(Ordering::Relaxed) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // SAFETY: signalling our own (hung) child.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    });
+    let out = child.wait_with_output().unwrap();
+    done.store(true, Ordering::Relaxed);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// CPU time (user + system) the calling thread has used.
+pub fn thread_cpu_time() -> Duration {
+    // SAFETY: rusage is plain data; getrusage writes into the local value.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// `tcpdump -r` reads the whole file without complaint; returns its count
+/// from `capinfos`.
+pub fn check_with_tools(path: &std::path::Path) -> u64 {
+    let out = Command::new("tcpdump")
+        .args(["-n", "-r", path.to_str().unwrap(), "-w", "/dev/null"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && !err.contains("truncated"),
+        "tcpdump -r {}: {err}",
+        path.display()
+    );
+    let out = Command::new("capinfos")
+        .args(["-c", "-M", "-T", "-r", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "capinfos {}: {text}{}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // "-T -r": one line "name<TAB>count".
+    text.trim()
+        .rsplit('\t')
+        .next()
+        .and_then(|c| c.trim().parse().ok())
+        .unwrap_or_else(|| panic!("capinfos output: {text}"))
+}
