@@ -56,6 +56,60 @@ impl Drop for TempDir {
     }
 }
 
+/// The files in `dir` whose names start with `stem`, in the order a
+/// rotating writer made them (`stem`, `stem1`, `stem2`, ...: by the number
+/// after the stem).
+pub fn rotated_files(dir: &Path, stem: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with(stem))
+        .collect();
+    files.sort_by_key(|p| {
+        let s = p.file_name().unwrap().to_str().unwrap();
+        s.trim_start_matches(stem).parse::<u64>().unwrap_or(0)
+    });
+    files
+}
+
+/// Unmount `dir` (lazily, so a file still open does not keep it) and
+/// remove it.
+fn unmount(dir: &Path) {
+    let c = CString::new(dir.to_str().unwrap()).unwrap();
+    // SAFETY: umount2 on a NUL-terminated path; fails harmlessly if it was
+    // never mounted.
+    unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+    let _ = std::fs::remove_dir(dir);
+}
+
+/// A tmpfs of `kib` KiB mounted on a fresh directory `dir` (a small disk
+/// that fills up); unmounted and removed on drop, panics included.
+pub struct Tmpfs {
+    /// The mount point: an empty directory.
+    pub dir: PathBuf,
+}
+
+impl Tmpfs {
+    /// Mount it (needs root).
+    pub fn new(kib: u32) -> Tmpfs {
+        let fs = Tmpfs {
+            dir: unique("tmpfs"),
+        };
+        std::fs::create_dir_all(&fs.dir).unwrap();
+        // From here on, Drop cleans up.
+        let opts = format!("size={kib}k,mode=0700");
+        let dir = fs.dir.to_str().unwrap();
+        run("mount", &["-t", "tmpfs", "-o", &opts, "nr-tmpfs", dir]);
+        fs
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        unmount(&self.dir);
+    }
+}
+
 /// An ext4 file system of `mib` MiB in an image file, loop-mounted on a
 /// fresh directory; files go to `dir` (not the mount point, which holds
 /// `lost+found`). Unmounted, image and directories removed on drop.
@@ -96,11 +150,7 @@ impl Ext4 {
 
 impl Drop for Ext4 {
     fn drop(&mut self) {
-        let c = CString::new(self.mnt.to_str().unwrap()).unwrap();
-        // SAFETY: umount2 on a NUL-terminated path; fails harmlessly if it
-        // was never mounted.
-        unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
-        let _ = std::fs::remove_dir(&self.mnt);
+        unmount(&self.mnt);
         let _ = std::fs::remove_file(&self.img);
     }
 }

@@ -8,7 +8,7 @@
 //! - [`Sender`]: an independent traffic source (a plain AF_PACKET socket, no
 //!   netring code); [`frame`] / [`frame_seq`]: test frames checkable byte by
 //!   byte; [`collect`]: the frames a consumer delivers until quiet.
-//! - [`Ext4`], [`TempDir`]: scratch file systems and directories.
+//! - [`Ext4`], [`Tmpfs`], [`TempDir`]: scratch file systems and directories.
 //! - [`skip`] and [`require!`]: a test that cannot run here passes with a
 //!   note, but fails under `NR_TEST_STRICT` (`make test`).
 //! - [`run`], [`output_of`], [`have`], [`check_with_tools`]: processes and
@@ -23,11 +23,12 @@ mod frames;
 mod net;
 mod process;
 
-pub use files::{Ext4, TempDir};
+pub use files::{Ext4, TempDir, Tmpfs, rotated_files};
 pub use frames::{OTHER_MAC, TEST_ETHERTYPE, collect, frame, frame_seq};
 pub use net::{Net, Sender, enter_ns};
 pub use process::{
-    check_with_tools, have, is_root, output_of, run, skip, thread_cpu_time, wait_until,
+    check_with_tools, have, have_or_skip, is_root, output_of, run, skip, thread_cpu_time,
+    wait_child, wait_until,
 };
 
 /// The workspace's root directory (where `build/`, `tests/data` and

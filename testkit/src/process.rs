@@ -1,7 +1,7 @@
 //! Processes: running tools, waiting for children, skipping a test that
 //! cannot run here.
 
-use std::process::Command;
+use std::process::{Child, Command, ExitStatus};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -33,6 +33,16 @@ pub fn have(tool: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// Whether `tool` is on the PATH; if not, [`skip`] says so (the caller
+/// leaves out what needs it).
+pub fn have_or_skip(tool: &str) -> bool {
+    let ok = have(tool);
+    if !ok {
+        skip(&format!("{tool} is not installed"));
+    }
+    ok
+}
+
 /// Run a command, panic with its output if it fails.
 pub fn run(cmd: &str, args: &[&str]) {
     let out = Command::new(cmd)
@@ -57,10 +67,27 @@ pub fn wait_until(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) 
     }
 }
 
+/// Wait for `child` to exit, at most `limit`; then kill it and panic
+/// naming `what`, so a hang fails the test instead of blocking the suite.
+pub fn wait_child(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what}: still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Wait for a child (at most 60 s, then kill it so a hang fails the test
 /// instead of blocking the suite) and collect its output:
 /// (success, stdout, stderr).
-pub fn output_of(child: std::process::Child) -> (bool, String, String) {
+pub fn output_of(child: Child) -> (bool, String, String) {
     let pid = child.id() as i32;
     let done = Arc::new(AtomicBool::new(false));
     let flag = done.clone();

@@ -5,7 +5,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{Net, OTHER_MAC, frame, frame_seq};
-use netring::{Capture, CaptureConfig, ErrorKind, PacketFlags, Wait};
+use netring_engine::{Capture, CaptureConfig, ErrorKind, PacketFlags, Wait};
 
 /// A small ring so tests stay light: 64 KiB x 32, 10 ms block timeout.
 fn small() -> CaptureConfig {
@@ -218,8 +218,8 @@ fn promiscuous_mode_is_held_while_open_and_dropped_on_close() {
         assert_eq!(
             types,
             vec![
-                (1, netring::PacketType::OtherHost),
-                (2, netring::PacketType::Host)
+                (1, netring_engine::PacketType::OtherHost),
+                (2, netring_engine::PacketType::Host)
             ]
         );
         drop(promisc);
@@ -325,7 +325,7 @@ fn breakloop_from_another_thread_wakes_a_blocked_wait() {
     });
 }
 
-static SIG_BREAKER: std::sync::OnceLock<netring::Breaker> = std::sync::OnceLock::new();
+static SIG_BREAKER: std::sync::OnceLock<netring_engine::Breaker> = std::sync::OnceLock::new();
 
 extern "C" fn on_alarm(_: libc::c_int) {
     if let Some(b) = SIG_BREAKER.get() {
@@ -474,21 +474,13 @@ fn interface_deleted_during_capture_is_an_error_not_a_hang() {
     assert_eq!(e.kind(), ErrorKind::InterfaceGone, "{e}");
 }
 
-fn cpu_time() -> Duration {
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage writes into the local struct.
-    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(ru.ru_utime) + tv(ru.ru_stime)
-}
-
 #[test]
 fn interface_down_does_not_spin_and_recovers() {
     let net = Net::new();
     net.enter(|| {
         let mut cap = Capture::open(&net.a, &small()).unwrap();
         net.ip(&["link", "set", &net.a, "down"]);
-        let cpu0 = cpu_time();
+        let cpu0 = common::thread_cpu_time();
         let t = Instant::now();
         let mut outcomes = Vec::new();
         while t.elapsed() < Duration::from_millis(600) {
@@ -501,7 +493,7 @@ fn interface_down_does_not_spin_and_recovers() {
                 _ => outcomes.push("other"),
             }
         }
-        let cpu = cpu_time() - cpu0;
+        let cpu = common::thread_cpu_time() - cpu0;
         assert!(
             cpu < Duration::from_millis(100),
             "waiting on a down interface burned {cpu:?} of CPU"

@@ -6,47 +6,13 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Net, OTHER_MAC, frame, frame_seq};
-use netring::pcapfile::{Format, Reader, Writer, WriterConfig};
-use netring::{Capture, CaptureConfig, Wait};
-
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(tag: &str) -> Dir {
-        let d = std::env::temp_dir().join(format!("netring-it-{}-{tag}", std::process::id()));
-        std::fs::create_dir_all(&d).unwrap();
-        Dir(d)
-    }
-    fn path(&self, n: &str) -> PathBuf {
-        self.0.join(n)
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        if std::env::var_os("NETRING_KEEP").is_none() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-fn have(tool: &str) -> bool {
-    let ok = Command::new(tool)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !ok {
-        common::skip(&format!("{tool} is not installed"));
-    }
-    ok
-}
+use common::{Net, OTHER_MAC, TempDir, frame, frame_seq, have_or_skip as have};
+use netring_engine::pcapfile::{Format, Reader, Writer, WriterConfig};
+use netring_engine::{Capture, CaptureConfig, Wait};
 
 /// Run a tool; return stdout and the stderr lines that are not the tools'
 /// usual chatter.
@@ -95,7 +61,7 @@ fn read_all(path: &Path) -> Vec<(u64, u32, Vec<u8>)> {
 
 #[test]
 fn netring_files_satisfy_tcpdump_tshark_capinfos() {
-    let d = Dir::new("w");
+    let d = TempDir::new("w");
     let frames = test_frames(3000);
     for (format, name) in [
         (Format::Pcap, "a.pcap"),
@@ -202,7 +168,7 @@ fn tcpdump_editcap_tshark_files_read_byte_exact() {
     if !have("tcpdump") {
         return;
     }
-    let d = Dir::new("r");
+    let d = TempDir::new("r");
     let net = Net::new();
     const N: u32 = 500;
     let frames = test_frames(N);
@@ -302,7 +268,7 @@ fn tcpdump_editcap_tshark_files_read_byte_exact() {
 
 #[test]
 fn live_capture_written_from_ring_memory() {
-    let d = Dir::new("live");
+    let d = TempDir::new("live");
     let net = Net::new();
     const N: u32 = 5000;
     let frames = test_frames(N);
@@ -384,7 +350,7 @@ fn per_packet(c0: (f64, f64), n: u64) -> String {
 #[test]
 #[ignore]
 fn bench_against_tcpdump() {
-    let d = Dir::new("bench");
+    let d = TempDir::new("bench");
     const N: u64 = 2_000_000;
     let small = std::env::var_os("NETRING_BENCH_SMALL").is_some();
     let frames: Vec<Vec<u8>> = if small {

@@ -9,7 +9,7 @@ use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
 use common::{Net, OTHER_MAC, Sender, frame, frame_seq};
-use netring::{
+use netring_engine::{
     BpfInsn, Capture, CaptureConfig, CaptureDirection, ChannelCapture, ErrorKind, Fanout,
     FanoutFlags, FanoutMode, PacketFlags, Profile, TimestampSource, Wait,
 };

@@ -1,0 +1,31 @@
+//! The shared harness (the `netring-testkit` crate: namespaces, veth pairs,
+//! frames, ...) plus what needs the engine's types. The root package's tests
+//! that read a `Capture` include this file too.
+
+#![allow(dead_code, unused_imports)]
+
+pub use netring_testkit::*;
+
+use std::time::Duration;
+
+use netring_engine::{Capture, Wait};
+
+/// Test frames seen by `cap`, until `want` arrived and then `quiet` passed
+/// with nothing new (so extra frames would be seen too), or `limit`.
+pub fn collect(cap: &mut Capture, want: usize, quiet: Duration, limit: Duration) -> Vec<Vec<u8>> {
+    netring_testkit::collect(want, quiet, limit, |each| {
+        match cap
+            .next_batch_timeout(Some(Duration::from_millis(20)))
+            .unwrap()
+        {
+            Wait::Ready(mut b) => {
+                b.for_each(|p| {
+                    each(p.data());
+                    true
+                });
+                true
+            }
+            _ => false,
+        }
+    })
+}
