@@ -3,16 +3,12 @@
 //! pkg-config, plainly and with AddressSanitizer + UBSan, and run against
 //! real traffic on throwaway veth pairs.
 
-mod cbuild;
-mod common;
-
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use cbuild::{STRICT_C, build, pkg_config, prefix, root, variants};
-use common::{Net, OTHER_MAC, Sender, frame, output_of};
+use netring_testkit::cbuild::{STRICT_C, bin, build, pkg_config, prefix, root, variants};
+use netring_testkit::{Net, OTHER_MAC, Sender, frame, output_of};
 
 #[test]
 fn header_compiles_as_c99_and_cxx_with_warnings_as_errors() {
@@ -136,18 +132,12 @@ fn c_capture_receives_every_frame_byte_exact() {
     }
 }
 
-fn nrcap() -> PathBuf {
-    let bin = root().join("build/bin/nrcap");
-    assert!(bin.exists(), "{} missing: run `make`", bin.display());
-    bin
-}
-
 #[test]
 fn nrcap_counts_exactly_what_an_independent_sender_sent() {
     let net = Net::new();
     const N: u32 = 5000;
     let child = net
-        .command(nrcap().to_str().unwrap())
+        .command(&bin("nrcap"))
         .args([
             "-i",
             &net.a,
@@ -182,12 +172,10 @@ fn nrcap_counts_exactly_what_an_independent_sender_sent() {
 /// prints one line per packet with its real size.
 #[test]
 fn hello_example_captures_what_was_sent() {
-    let bin = root().join("build/bin/hello");
-    assert!(bin.exists(), "{} missing: run `make`", bin.display());
     let net = Net::new();
     const N: u32 = 10;
     let child = net
-        .command(bin.to_str().unwrap())
+        .command(&bin("hello"))
         .args([net.a.as_str(), &N.to_string()])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -214,7 +202,7 @@ fn hello_example_captures_what_was_sent() {
 fn nrcap_prints_lines_and_stops_on_sigint() {
     let net = Net::new();
     let child = net
-        .command(nrcap().to_str().unwrap())
+        .command(&bin("nrcap"))
         .args(["-i", &net.a, "-B", "64", "-n", "8"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -247,7 +235,7 @@ fn nrcap_prints_lines_and_stops_on_sigint() {
 
 #[test]
 fn nrcap_unknown_interface_fails_and_names_it() {
-    let out = Command::new(nrcap())
+    let out = Command::new(bin("nrcap"))
         .args(["-i", "nr-nosuch0", "-q"])
         .output()
         .unwrap();
@@ -301,7 +289,7 @@ fn nrcap_writes_files_independent_readers_accept_and_reads_them_back() {
         let file = dir.join(format!("nrcap-{}-{format}.file", std::process::id()));
         let _ = std::fs::remove_file(&file);
         let child = net
-            .command(nrcap().to_str().unwrap())
+            .command(&bin("nrcap"))
             .args([
                 "-i",
                 &net.a,
@@ -402,7 +390,11 @@ fn nrcap_writes_files_independent_readers_accept_and_reads_them_back() {
         );
 
         // nrcap -r prints the same RESULT line and one line per packet.
-        let rd = Command::new(nrcap()).arg("-r").arg(&file).output().unwrap();
+        let rd = Command::new(bin("nrcap"))
+            .arg("-r")
+            .arg(&file)
+            .output()
+            .unwrap();
         assert!(rd.status.success());
         assert!(
             String::from_utf8_lossy(&rd.stderr).contains(&format!("RESULT packets={N} drops=0"))
@@ -434,7 +426,7 @@ fn nrcap_reads_files_written_by_tcpdump_and_converts_them() {
             "target/ctests/conv-{}-{name}.pcapng",
             std::process::id()
         ));
-        let rd = Command::new(nrcap())
+        let rd = Command::new(bin("nrcap"))
             .args(["-q", "-F", "pcapng", "-r"])
             .arg(&src)
             .arg("-w")
@@ -467,7 +459,7 @@ fn nrcap_rejects_a_corrupt_file_with_its_offset() {
     // Claim an absurd captured length in the first record header.
     bytes[24 + 8..24 + 12].copy_from_slice(&0x7fff_ffffu32.to_le_bytes());
     std::fs::write(&file, &bytes).unwrap();
-    let rd = Command::new(nrcap())
+    let rd = Command::new(bin("nrcap"))
         .args(["-q", "-r"])
         .arg(&file)
         .output()
@@ -573,86 +565,17 @@ fn only_nr_symbols_are_exported_and_the_engine_exports_none() {
     );
 }
 
-/// An independent receiver: a plain AF_PACKET socket (no netring code) on
-/// one interface of a namespace, with a large receive buffer.
-struct RawReceiver {
-    fd: std::os::fd::OwnedFd,
-}
-
-impl RawReceiver {
-    fn open(net: &Net, ifname: &str) -> RawReceiver {
-        use std::os::fd::FromRawFd;
-        let name = std::ffi::CString::new(ifname).unwrap();
-        net.enter(move || {
-            // SAFETY: plain system calls with valid arguments; the fd is owned.
-            unsafe {
-                let fd = libc::socket(
-                    libc::AF_PACKET,
-                    libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                    i32::from(0x0003u16.to_be()),
-                );
-                assert!(fd >= 0);
-                let fd = std::os::fd::OwnedFd::from_raw_fd(fd);
-                let mut sll: libc::sockaddr_ll = std::mem::zeroed();
-                sll.sll_family = libc::AF_PACKET as u16;
-                sll.sll_protocol = 0x0003u16.to_be();
-                sll.sll_ifindex = libc::if_nametoindex(name.as_ptr()) as i32;
-                let rc = libc::bind(
-                    std::os::fd::AsRawFd::as_raw_fd(&fd),
-                    (&sll as *const libc::sockaddr_ll).cast(),
-                    std::mem::size_of::<libc::sockaddr_ll>() as u32,
-                );
-                assert_eq!(rc, 0);
-                let big: libc::c_int = 64 << 20;
-                libc::setsockopt(
-                    std::os::fd::AsRawFd::as_raw_fd(&fd),
-                    libc::SOL_SOCKET,
-                    libc::SO_RCVBUFFORCE,
-                    (&big as *const libc::c_int).cast(),
-                    4,
-                );
-                RawReceiver { fd }
-            }
-        })
-    }
-
-    /// Frames received until `want` arrived or `idle` passed without one.
-    fn collect(&self, want: usize, idle: Duration) -> Vec<Vec<u8>> {
-        let mut got = Vec::new();
-        let mut last = Instant::now();
-        let mut buf = vec![0u8; 65536];
-        while got.len() < want && last.elapsed() < idle {
-            // SAFETY: buf is valid for writes of its length.
-            let n = unsafe {
-                libc::recv(
-                    std::os::fd::AsRawFd::as_raw_fd(&self.fd),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_DONTWAIT,
-                )
-            };
-            if n > 0 {
-                got.push(buf[..n as usize].to_vec());
-                last = Instant::now();
-            } else {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-        }
-        got
-    }
-}
-
 /// nrsend: the frames an independent receiver sees on the peer are the
 /// valid Ethernet/IPv4/UDP frames nrsend promises, and exactly as many as its
 /// RESULT line says.
 #[test]
 fn nrsend_frames_arrive_on_the_peer_valid_and_counted() {
     let net = Net::new();
-    let rx = RawReceiver::open(&net, &net.b);
+    let rx = net.receiver(&net.b);
     const N: usize = 3000;
     for len in [60usize, 1514] {
         let out = net
-            .command(root().join("build/bin/nrsend").to_str().unwrap())
+            .command(&bin("nrsend"))
             .args([
                 "-i",
                 &net.a,
@@ -669,7 +592,12 @@ fn nrsend_frames_arrive_on_the_peer_valid_and_counted() {
             .unwrap();
         let (ok, _, err) = output_of(out);
         assert!(ok && err.contains(&format!("RESULT sent={N}")), "{err}");
-        let got = rx.collect(N + 1, Duration::from_millis(500));
+        let got = rx.frames(
+            N,
+            Duration::from_millis(500),
+            Duration::from_secs(10),
+            |_| true,
+        );
         assert_eq!(got.len(), N, "{len}-byte frames counted on the peer");
         let f = &got[0];
         assert_eq!(f.len(), len);
@@ -697,21 +625,6 @@ fn nrsend_frames_arrive_on_the_peer_valid_and_counted() {
     }
 }
 
-fn wait_for_xdp(net: &Net, ifname: &str) {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(10) {
-        let out = Command::new("ip")
-            .args(["-n", &net.ns, "link", "show", ifname])
-            .output()
-            .unwrap();
-        if String::from_utf8_lossy(&out.stdout).contains("xdp") {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("no XDP program appeared on {ifname}");
-}
-
 /// nrxdp receives exactly the frames an independent sender sent, native and
 /// generic, and its program is gone when it exits.
 #[test]
@@ -720,13 +633,13 @@ fn nrxdp_receives_every_frame_native_and_generic() {
     for mode in ["native", "generic"] {
         let net = Net::new();
         let child = net
-            .command(root().join("build/bin/nrxdp").to_str().unwrap())
+            .command(&bin("nrxdp"))
             .args(["-i", &net.a, "-m", mode, "-c", &N.to_string(), "-Q"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        wait_for_xdp(&net, &net.a);
+        net.wait_xdp(&net.a);
         std::thread::sleep(Duration::from_millis(100));
         let tx = net.sender(&net.b);
         for k in 0..N {
@@ -752,11 +665,11 @@ fn nrxdp_receives_every_frame_native_and_generic() {
 #[test]
 fn nrxdp_tx_frames_arrive_byte_exact() {
     let net = Net::new();
-    let rx = RawReceiver::open(&net, &net.b);
+    let rx = net.receiver(&net.b);
     const N: usize = 1000;
     const LEN: usize = 200;
     let child = net
-        .command(root().join("build/bin/nrxdp").to_str().unwrap())
+        .command(&bin("nrxdp"))
         .args([
             "--tx",
             "-i",
@@ -772,7 +685,12 @@ fn nrxdp_tx_frames_arrive_byte_exact() {
         .unwrap();
     let (ok, _, err) = output_of(child);
     assert!(ok && err.contains(&format!("RESULT sent={N}")), "{err}");
-    let got = rx.collect(N + 1, Duration::from_millis(500));
+    let got = rx.frames(
+        N,
+        Duration::from_millis(500),
+        Duration::from_secs(10),
+        |_| true,
+    );
     assert_eq!(got.len(), N);
     for (k, f) in got.iter().enumerate() {
         let mut want = vec![

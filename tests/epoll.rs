@@ -4,13 +4,11 @@
 //! what it injected itself, and loses nothing when a shaping qdisc pushes
 //! back on the injector.
 
-mod cbuild;
-mod common;
-
 use std::collections::BTreeMap;
 use std::process::Stdio;
 
-use common::{Net, output_of};
+use netring_testkit::cbuild;
+use netring_testkit::{Net, output_of};
 
 /// FNV-1a 32, as nrepoll prints it.
 fn fnv(d: &[u8]) -> u32 {
@@ -177,7 +175,7 @@ fn nrepoll_injector_loses_nothing_under_backpressure() {
     // ENOBUFS most of the time, the injector's 64 slots fill up, and the
     // loop must wait for the fd (or the next tick) and retry.
     net.ip(&["link", "set", &net.b, "down"]);
-    common::run(
+    netring_testkit::run(
         "ip",
         &[
             "netns", "exec", &net.ns, "tc", "qdisc", "add", "dev", &net.b, "root", "tbf", "rate",

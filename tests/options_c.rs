@@ -2,14 +2,12 @@
 //! and nrstats examples, built against this build of the library
 //! (tests/cbuild), driven with real frames on throwaway veth pairs.
 
-mod cbuild;
-mod common;
-
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Net, OTHER_MAC, frame};
+use netring_testkit::cbuild;
+use netring_testkit::{Net, OTHER_MAC, frame};
 
 /// An IPv4/UDP frame of `len` bytes to OTHER_MAC, source port `sport`,
 /// destination port `dport`.

@@ -3,14 +3,12 @@
 //! ASan/UBSan runs: no invalid access, no uninitialised read, no definite
 //! leak. Skipped (with a note) when valgrind is not installed.
 
-mod cbuild;
-mod common;
-
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Net, OTHER_MAC, frame};
+use netring_testkit::cbuild;
+use netring_testkit::{Net, OTHER_MAC, frame};
 
 const VALGRIND: &[&str] = &[
     "-q",
@@ -18,10 +16,6 @@ const VALGRIND: &[&str] = &[
     "--leak-check=full",
     "--errors-for-leak-kinds=definite",
 ];
-
-fn have_valgrind() -> bool {
-    Command::new("valgrind").arg("--version").output().is_ok()
-}
 
 /// A plain build of `src` (valgrind and the sanitizers do not mix).
 fn plain(src: &str) -> std::path::PathBuf {
@@ -37,8 +31,8 @@ fn plain(src: &str) -> std::path::PathBuf {
 }
 
 fn valgrind_ok(src: &str, args: &[&str]) {
-    if !have_valgrind() {
-        common::skip(&format!("valgrind is not installed ({src})"));
+    if !netring_testkit::have("valgrind") {
+        netring_testkit::skip(&format!("valgrind is not installed ({src})"));
         return;
     }
     let bin = plain(src);
@@ -72,7 +66,7 @@ fn valgrind_pcapfile() {
 
 #[test]
 fn valgrind_test_capture_on_a_veth_pair() {
-    if !have_valgrind() {
+    if !netring_testkit::have("valgrind") {
         return;
     }
     const N: u32 = 300;
@@ -124,7 +118,7 @@ fn valgrind_test_capture_on_a_veth_pair() {
 
 #[test]
 fn valgrind_test_inject_on_a_veth_pair() {
-    if !have_valgrind() {
+    if !netring_testkit::have("valgrind") {
         return;
     }
     let bin = plain("tests/c/test_inject.c");

@@ -5,9 +5,10 @@
 //! - [`Net`]: a throwaway network namespace with a veth pair, names unique
 //!   to the test and the run, removed on every exit path (panics included);
 //!   waits for a consumer to be ready ([`Net::wait_bound`], [`Net::wait_xdp`]).
-//! - [`Sender`]: an independent traffic source (a plain AF_PACKET socket, no
-//!   netring code); [`frame`] / [`frame_seq`]: test frames checkable byte by
-//!   byte; [`collect`]: the frames a consumer delivers until quiet.
+//! - [`Sender`] and [`Receiver`]: an independent traffic source and sink
+//!   (plain AF_PACKET sockets, no netring code); [`frame`] / [`frame_seq`]:
+//!   test frames checkable byte by byte; [`collect`]: the frames a consumer
+//!   delivers until quiet.
 //! - [`Ext4`], [`Tmpfs`], [`TempDir`]: scratch file systems and directories.
 //! - [`skip`] and [`require!`]: a test that cannot run here passes with a
 //!   note, but fails under `NR_TEST_STRICT` (`make test`).
@@ -25,7 +26,7 @@ mod process;
 
 pub use files::{Ext4, TempDir, Tmpfs, rotated_files};
 pub use frames::{OTHER_MAC, TEST_ETHERTYPE, collect, frame, frame_seq};
-pub use net::{Net, Sender, enter_ns};
+pub use net::{Net, Receiver, Sender, enter_ns};
 pub use process::{
     check_with_tools, have, have_or_skip, is_root, output_of, run, skip, thread_cpu_time,
     wait_child, wait_until,

@@ -6,7 +6,9 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::{Command, Stdio};
 use std::sync::Once;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use crate::frames::frame_seq;
 
 use crate::process::{run, wait_until};
 
@@ -183,6 +185,12 @@ impl Net {
         self.enter(move || Sender::open(&name))
     }
 
+    /// An independent receiver on interface `ifname` of this namespace.
+    pub fn receiver(&self, ifname: &str) -> Receiver {
+        let name = ifname.to_owned();
+        self.enter(move || Receiver::open(&name))
+    }
+
     /// How many packet sockets receiving every protocol (ETH_P_ALL) are
     /// bound to interface index `ifindex` (0: the `any` device) in the
     /// namespace, from its /proc/net/packet.
@@ -239,6 +247,19 @@ impl Net {
         wait_until(&format!("an XDP program on {ifname}"), READY_LIMIT, || {
             self.has_xdp(ifname)
         });
+    }
+
+    /// Poll (up to 5 s) until no XDP program is on `ifname` (detach may lag
+    /// a little behind a close); whether it went.
+    pub fn wait_no_xdp(&self, ifname: &str) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(5) {
+            if !self.has_xdp(ifname) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
     }
 }
 
@@ -345,5 +366,101 @@ impl Sender {
                 _ => return Err(e),
             }
         }
+    }
+}
+
+/// An independent receiver: an AF_PACKET socket (no netring code) bound to
+/// one interface for every protocol, with a 64 MiB receive buffer.
+pub struct Receiver {
+    fd: OwnedFd,
+}
+
+impl Receiver {
+    /// Bind to `ifname` in the calling thread's namespace.
+    pub fn open(ifname: &str) -> Receiver {
+        let c = CString::new(ifname).unwrap();
+        let all = 0x0003u16.to_be(); // ETH_P_ALL
+        // SAFETY: plain system calls with valid arguments; the fd is owned.
+        unsafe {
+            let fd = libc::socket(
+                libc::AF_PACKET,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                i32::from(all),
+            );
+            assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+            let fd = OwnedFd::from_raw_fd(fd);
+            let idx = libc::if_nametoindex(c.as_ptr());
+            assert!(idx > 0, "no interface {ifname}");
+            let mut sll: libc::sockaddr_ll = std::mem::zeroed();
+            sll.sll_family = libc::AF_PACKET as u16;
+            sll.sll_protocol = all;
+            sll.sll_ifindex = idx as i32;
+            let rc = libc::bind(
+                fd.as_raw_fd(),
+                (&sll as *const libc::sockaddr_ll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as u32,
+            );
+            assert_eq!(rc, 0, "bind: {}", std::io::Error::last_os_error());
+            let big: libc::c_int = 64 << 20;
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUFFORCE,
+                (&big as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as u32,
+            );
+            Receiver { fd }
+        }
+    }
+
+    /// The frames received that pass `keep`, until `want` arrived and then
+    /// `quiet` passed with nothing new (so extra frames would be seen too),
+    /// or `limit`.
+    pub fn frames(
+        &self,
+        want: usize,
+        quiet: Duration,
+        limit: Duration,
+        mut keep: impl FnMut(&[u8]) -> bool,
+    ) -> Vec<Vec<u8>> {
+        let start = Instant::now();
+        let mut last = Instant::now();
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 65536];
+        while start.elapsed() < limit && (got.len() < want || last.elapsed() < quiet) {
+            let mut p = libc::pollfd {
+                fd: self.fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            unsafe { libc::poll(&mut p, 1, 20) };
+            loop {
+                // SAFETY: buf is valid for writes of its length.
+                let n = unsafe {
+                    libc::recv(
+                        self.fd.as_raw_fd(),
+                        buf.as_mut_ptr().cast(),
+                        buf.len(),
+                        libc::MSG_DONTWAIT,
+                    )
+                };
+                if n <= 0 {
+                    break;
+                }
+                let f = &buf[..n as usize];
+                if keep(f) {
+                    got.push(f.to_vec());
+                    last = Instant::now();
+                }
+            }
+        }
+        got
+    }
+
+    /// The test frames ([`crate::frame`]) received, until `want` arrived
+    /// or `limit` passed.
+    pub fn test_frames(&self, want: usize, limit: Duration) -> Vec<Vec<u8>> {
+        self.frames(want, Duration::ZERO, limit, |f| frame_seq(f).is_some())
     }
 }

@@ -1,33 +1,10 @@
-//! The shared harness (the `netring-testkit` crate), plus what needs this
-//! crate's types.
+//! For the root tests that still say `mod common;` (tests/removal.rs,
+//! tests/pcap_shim.rs): the engine tests' harness module, which is the
+//! shared `netring-testkit` plus `collect` over a `Capture`. New tests use
+//! `netring_testkit` directly.
 
-#![allow(dead_code, unused_imports)]
+#[path = "../../engine/tests/common/mod.rs"]
+mod engine_common;
 
-pub use netring_testkit::*;
-
-use std::time::Duration;
-
-/// Test frames seen by `cap`, until `want` arrived and then `quiet` passed
-/// with nothing new (so extra frames would be seen too), or `limit`.
-pub fn collect(
-    cap: &mut netring::Capture,
-    want: usize,
-    quiet: Duration,
-    limit: Duration,
-) -> Vec<Vec<u8>> {
-    netring_testkit::collect(want, quiet, limit, |each| {
-        match cap
-            .next_batch_timeout(Some(Duration::from_millis(20)))
-            .unwrap()
-        {
-            netring::Wait::Ready(mut b) => {
-                b.for_each(|p| {
-                    each(p.data());
-                    true
-                });
-                true
-            }
-            _ => false,
-        }
-    })
-}
+#[allow(unused_imports)]
+pub use engine_common::*;
