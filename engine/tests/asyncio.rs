@@ -9,9 +9,6 @@
 
 #![cfg(feature = "tokio")]
 
-extern crate netring_engine as netring;
-
-#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::future::poll_fn;
@@ -22,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use common::{Net, OTHER_MAC, frame, frame_seq};
 use futures_core::Stream;
-use netring::asyncio::{AsyncCapture, AsyncInjector};
-use netring::{Capture, CaptureConfig, Injector, InjectorConfig};
+use netring_engine::asyncio::{AsyncCapture, AsyncInjector};
+use netring_engine::{Capture, CaptureConfig, Injector, InjectorConfig};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -216,15 +213,12 @@ fn async_injector_loses_nothing_under_backpressure() {
 /// byte, except exactly those the callback dropped.
 #[test]
 fn async_bridge_forwards_both_ways_byte_exact() {
-    use netring::asyncio::AsyncBridge;
-    use netring::{BridgeConfig, BridgeDirection, Verdict};
+    use netring_engine::asyncio::AsyncBridge;
+    use netring_engine::{BridgeConfig, BridgeDirection, Verdict};
     const N: u32 = 1500;
     const BA: u32 = 1_000_000;
     let net = Net::new();
-    let (c, d) = (format!("{}c", net.a), format!("{}d", net.a));
-    net.ip(&["link", "add", &c, "type", "veth", "peer", "name", &d]);
-    net.ip(&["link", "set", &c, "up"]);
-    net.ip(&["link", "set", &d, "up"]);
+    let (c, d) = net.second_pair();
     let rx = CaptureConfig {
         promiscuous: false,
         ignore_outgoing: true,
