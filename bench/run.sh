@@ -214,7 +214,7 @@ one_run() { # rep size consumer_spec
     [ "$gen" = trafgen ] && [ "$size" -gt 1514 ] && gen=min_tx
     case "$gen" in
         trafgen) gencmd=(timeout -s INT "$DUR" trafgen --no-sock-mem -Q -P 1 --dev "$CB_GEN_IF"
-                         --conf "$CB_HERE/trafgen/udp$size.cfg") ;;
+                         --conf "$CB_ROOT/scripts/trafgen/udp$size.cfg") ;;
         min_tx) gencmd=("$CB_BIN/min_tx" "$CB_GEN_IF" "$size" "$DUR") ;;
         *) echo "unknown generator $GEN" >&2; exit 2 ;;
     esac
@@ -264,7 +264,7 @@ IFS=, read -r -a SIZE_LIST <<< "$SIZES"
 n=${#CONSUMERS[@]}
 for ((rep = 1; rep <= REPS; rep++)); do
     for size in "${SIZE_LIST[@]}"; do
-        [ -f "$CB_HERE/trafgen/udp$size.cfg" ] || { echo "no trafgen/udp$size.cfg" >&2; exit 2; }
+        [ -f "$CB_ROOT/scripts/trafgen/udp$size.cfg" ] || { echo "no scripts/trafgen/udp$size.cfg" >&2; exit 2; }
         # rotate the order every repetition so no consumer always runs first
         for ((k = 0; k < n; k++)); do
             one_run "$rep" "$size" "${CONSUMERS[$(((k + rep - 1) % n))]}"

@@ -50,7 +50,7 @@ done
 
 sender_cmd() {
     case "$1" in
-        trafgen) echo "timeout -s INT {SECS} trafgen --no-sock-mem -Q -P 1 --dev {IF} --conf $CB_HERE/trafgen/udp{LEN}.cfg" ;;
+        trafgen) echo "timeout -s INT {SECS} trafgen --no-sock-mem -Q -P 1 --dev {IF} --conf $CB_ROOT/scripts/trafgen/udp{LEN}.cfg" ;;
         min_tx) echo "$CB_BIN/min_tx {IF} {LEN} {SECS}" ;;
         pcap_inject) echo "$CB_BIN/pcap_inject {IF} {LEN} {SECS}" ;;
         nrsend) echo "$NR_BIN/nrsend -i {IF} -l {LEN} -t {SECS}" ;;
