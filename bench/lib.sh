@@ -9,6 +9,8 @@ NR_BIN=${NR_BIN:-$CB_ROOT/build/bin}   # netring's C examples (make)
 CB_SETTLE=${CB_SETTLE:-1}              # s between "consumer ready" and traffic
 CB_DRAIN=${CB_DRAIN:-2}                # s between end of traffic and the final snapshot
 eval "$("$CB_HERE/netenv.sh" env)"
+# The namespace/veth harness (nr_bound_count, nr_has_xdp).
+. "$CB_ROOT/scripts/netns.sh"
 
 CB_GEN_CPU=${CB_GEN_CPU:-0}   # generator / sender CPU
 CB_CAP_CPU=${CB_CAP_CPU:-1}   # consumer CPU
@@ -67,17 +69,16 @@ pgrp_mem() {
     echo "$rss $ring $anon"
 }
 
-# Number of packet sockets bound to interface $2 in namespace $1.
+# Number of packet sockets bound to interface $2 in namespace $1, any
+# protocol.
 packet_socks_on() {
-    local idx
-    idx=$(ip netns exec "$1" cat "/sys/class/net/$2/ifindex")
-    ip netns exec "$1" awk -v i="$idx" 'NR > 1 && $5 == i { n++ } END { print n + 0 }' /proc/net/packet
+    nr_bound_count "$1" "$2" any
 }
 
 # Number of XDP programs attached to interface $2 in namespace $1 (0 or 1;
-# any mode: native "xdp", "xdpgeneric", "xdpoffload", legacy or bpf_link).
+# any mode: native, generic or offloaded, legacy or bpf_link).
 xdp_progs_on() {
-    ip -n "$1" link show dev "$2" 2>/dev/null | grep -c 'prog/xdp' || true
+    if nr_has_xdp "$1" "$2"; then echo 1; else echo 0; fi
 }
 
 # Stop a process group: SIGINT, then SIGKILL after $2 seconds.

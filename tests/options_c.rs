@@ -1,6 +1,6 @@
 //! Capture options from C: tests/c/test_options.c and the nrfanout, nrcap
 //! and nrstats examples, built against this build of the library
-//! (tests/cbuild), driven with real frames on throwaway veth pairs.
+//! (netring_testkit::cbuild), driven with real frames on throwaway veth pairs.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};

@@ -346,7 +346,7 @@ fn per_packet(c0: (f64, f64), n: u64) -> String {
 
 /// CPU per packet: netring's writer, netring's pcap -> pcapng conversion,
 /// and `tcpdump -r -w` on the same file. Run with
-/// `cargo test --release --test pcapfile -- --ignored --nocapture`.
+/// `cargo test --release -p netring-engine --test pcapfile -- --ignored --nocapture`.
 #[test]
 #[ignore]
 fn bench_against_tcpdump() {

@@ -9,7 +9,7 @@
  * prints "READY" on stdout once the capture is open, then on exit
  * "RESULT packets=N bad=N drops=N failures=N".
  *
- * Test frames (see tests/common/mod.rs): dst(6) src(6) 0x88b5 seq(be32),
+ * Test frames (see testkit/src/frames.rs): dst(6) src(6) 0x88b5 seq(be32),
  * byte i (i >= 18) = (uint8_t)(i * 31 + seq); length of frame k is
  * frame_len(k). */
 #define _GNU_SOURCE

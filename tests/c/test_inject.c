@@ -6,7 +6,7 @@
  * usage: test_inject IFACE COUNT MODE      (MODE: ring | sendmmsg | auto)
  * prints on exit "RESULT sent=N rejected=N pending=N failures=N".
  *
- * Test frames (see tests/common/mod.rs): dst 02:cb:00:00:00:ff,
+ * Test frames (see testkit/src/frames.rs): dst 02:cb:00:00:00:ff,
  * src 02:6e:72:00:00:01, EtherType 0x88b5, seq (be32), byte i (i >= 18) =
  * (uint8_t)(i * 31 + seq); frame k has length 60 + (k * 7) % 1455. */
 #include <netring.h>
