@@ -4,11 +4,11 @@
 //! real traffic on throwaway veth pairs.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use netring_testkit::cbuild::{STRICT_C, bin, build, pkg_config, prefix, root, variants};
-use netring_testkit::{Net, OTHER_MAC, Sender, frame, output_of};
+use netring_testkit::{Net, OTHER_MAC, Sender, frame, output_of, spawn_piped};
 
 #[test]
 fn header_compiles_as_c99_and_cxx_with_warnings_as_errors() {
@@ -50,13 +50,7 @@ fn header_compiles_as_c99_and_cxx_with_warnings_as_errors() {
 #[test]
 fn c_api_contract() {
     for bin in variants("tests/c/test_api.c") {
-        let (ok, out, err) = output_of(
-            Command::new(&bin)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap(),
-        );
+        let (ok, out, err) = output_of(spawn_piped(Command::new(&bin)));
         assert!(
             ok && out.contains("RESULT ok"),
             "{}:\n{out}\n{err}",
@@ -83,13 +77,7 @@ fn c_api_links_statically() {
         !String::from_utf8_lossy(&ldd.stdout).contains("libnetring"),
         "linked dynamically"
     );
-    let (ok, out, err) = output_of(
-        Command::new(&bin)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
+    let (ok, out, err) = output_of(spawn_piped(Command::new(&bin)));
     assert!(ok && out.contains("RESULT ok"), "{out}\n{err}");
 }
 
@@ -106,13 +94,10 @@ fn c_capture_receives_every_frame_byte_exact() {
     for bin in variants("tests/c/test_capture.c") {
         let net = Net::new();
         const N: u32 = 3000;
-        let mut child = net
-            .command(bin.to_str().unwrap())
-            .args([net.a.as_str(), &N.to_string()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_piped(
+            net.command(bin.to_str().unwrap())
+                .args([net.a.as_str(), &N.to_string()]),
+        );
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
         stdout.read_line(&mut line).unwrap();
@@ -136,23 +121,17 @@ fn c_capture_receives_every_frame_byte_exact() {
 fn nrcap_counts_exactly_what_an_independent_sender_sent() {
     let net = Net::new();
     const N: u32 = 5000;
-    let child = net
-        .command(&bin("nrcap"))
-        .args([
-            "-i",
-            &net.a,
-            "-c",
-            &N.to_string(),
-            "-q",
-            "-B",
-            "256",
-            "-n",
-            "16",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_piped(net.command(&bin("nrcap")).args([
+        "-i",
+        &net.a,
+        "-c",
+        &N.to_string(),
+        "-q",
+        "-B",
+        "256",
+        "-n",
+        "16",
+    ]));
     net.wait_packet_socket(&net.a);
     let tx = net.sender(&net.b);
     for k in 0..N {
@@ -174,13 +153,10 @@ fn nrcap_counts_exactly_what_an_independent_sender_sent() {
 fn hello_example_captures_what_was_sent() {
     let net = Net::new();
     const N: u32 = 10;
-    let child = net
-        .command(&bin("hello"))
-        .args([net.a.as_str(), &N.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_piped(
+        net.command(&bin("hello"))
+            .args([net.a.as_str(), &N.to_string()]),
+    );
     net.wait_packet_socket(&net.a);
     let tx = net.sender(&net.b);
     for k in 0..N {
@@ -201,13 +177,10 @@ fn hello_example_captures_what_was_sent() {
 #[test]
 fn nrcap_prints_lines_and_stops_on_sigint() {
     let net = Net::new();
-    let child = net
-        .command(&bin("nrcap"))
-        .args(["-i", &net.a, "-B", "64", "-n", "8"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_piped(
+        net.command(&bin("nrcap"))
+            .args(["-i", &net.a, "-B", "64", "-n", "8"]),
+    );
     net.wait_packet_socket(&net.a);
     let tx = net.sender(&net.b);
     for k in 0..10 {
@@ -256,14 +229,7 @@ fn c_capture_files_round_trip() {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let (ok, out, err) = output_of(
-            Command::new(&bin)
-                .arg(&dir)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap(),
-        );
+        let (ok, out, err) = output_of(spawn_piped(Command::new(&bin).arg(&dir)));
         assert!(ok, "{}:\n{out}\n{err}", bin.display());
     }
 }
@@ -288,27 +254,24 @@ fn nrcap_writes_files_independent_readers_accept_and_reads_them_back() {
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join(format!("nrcap-{}-{format}.file", std::process::id()));
         let _ = std::fs::remove_file(&file);
-        let child = net
-            .command(&bin("nrcap"))
-            .args([
-                "-i",
-                &net.a,
-                "-c",
-                &N.to_string(),
-                "-q",
-                "-B",
-                "256",
-                "-n",
-                "16",
-                "-F",
-                format,
-                "-w",
-            ])
-            .arg(&file)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let child = spawn_piped(
+            net.command(&bin("nrcap"))
+                .args([
+                    "-i",
+                    &net.a,
+                    "-c",
+                    &N.to_string(),
+                    "-q",
+                    "-B",
+                    "256",
+                    "-n",
+                    "16",
+                    "-F",
+                    format,
+                    "-w",
+                ])
+                .arg(&file),
+        );
         net.wait_packet_socket(&net.a);
         let tx = net.sender(&net.b);
         let frames: Vec<Vec<u8>> = (0..N)
@@ -574,22 +537,16 @@ fn nrsend_frames_arrive_on_the_peer_valid_and_counted() {
     let rx = net.receiver(&net.b);
     const N: usize = 3000;
     for len in [60usize, 1514] {
-        let out = net
-            .command(&bin("nrsend"))
-            .args([
-                "-i",
-                &net.a,
-                "-n",
-                &N.to_string(),
-                "-l",
-                &len.to_string(),
-                "--dst",
-                "02:cb:00:00:00:ff",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let out = spawn_piped(net.command(&bin("nrsend")).args([
+            "-i",
+            &net.a,
+            "-n",
+            &N.to_string(),
+            "-l",
+            &len.to_string(),
+            "--dst",
+            "02:cb:00:00:00:ff",
+        ]));
         let (ok, _, err) = output_of(out);
         assert!(ok && err.contains(&format!("RESULT sent={N}")), "{err}");
         let got = rx.frames(
@@ -632,13 +589,15 @@ fn nrxdp_receives_every_frame_native_and_generic() {
     const N: u32 = 2000;
     for mode in ["native", "generic"] {
         let net = Net::new();
-        let child = net
-            .command(&bin("nrxdp"))
-            .args(["-i", &net.a, "-m", mode, "-c", &N.to_string(), "-Q"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let child = spawn_piped(net.command(&bin("nrxdp")).args([
+            "-i",
+            &net.a,
+            "-m",
+            mode,
+            "-c",
+            &N.to_string(),
+            "-Q",
+        ]));
         net.wait_xdp(&net.a);
         std::thread::sleep(Duration::from_millis(100));
         let tx = net.sender(&net.b);
@@ -668,21 +627,15 @@ fn nrxdp_tx_frames_arrive_byte_exact() {
     let rx = net.receiver(&net.b);
     const N: usize = 1000;
     const LEN: usize = 200;
-    let child = net
-        .command(&bin("nrxdp"))
-        .args([
-            "--tx",
-            "-i",
-            &net.a,
-            "-n",
-            &N.to_string(),
-            "-l",
-            &LEN.to_string(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_piped(net.command(&bin("nrxdp")).args([
+        "--tx",
+        "-i",
+        &net.a,
+        "-n",
+        &N.to_string(),
+        "-l",
+        &LEN.to_string(),
+    ]));
     let (ok, _, err) = output_of(child);
     assert!(ok && err.contains(&format!("RESULT sent={N}")), "{err}");
     let got = rx.frames(

@@ -3,14 +3,13 @@
 //! over a veth pair, and on a file system that fills up. Each case runs on
 //! its own loop-mounted ext4 image or small tmpfs, unmounted on drop.
 
-use std::io::Read;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use netring::pcapfile::Reader;
 use netring_testkit::{
-    Ext4, Net, OTHER_MAC, Tmpfs, cbuild, check_with_tools, frame, rotated_files, wait_child,
+    Ext4, Net, OTHER_MAC, Tmpfs, cbuild, check_with_tools, frame, output_within, rotated_files,
+    spawn_piped,
 };
 
 /// nrcap -w --direct on real traffic: every frame sent, in order, byte for
@@ -42,13 +41,7 @@ fn nrcap_direct_on_real_traffic() {
         if let Some(mb) = rotate {
             cmd.args(["-C", mb]);
         }
-        let mut child = cmd
-            .arg("-w")
-            .arg(&file)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_piped(cmd.arg("-w").arg(&file));
         net.wait_packet_socket(&net.a);
         let tx = net.sender(&net.b);
         for k in 0..N {
@@ -92,14 +85,9 @@ fn nrcap_direct_on_real_traffic() {
                 std::thread::sleep(Duration::from_millis(1));
             }
         }
-        let status = wait_child(
-            &mut child,
-            Duration::from_secs(20),
-            &format!("{fmt}: nrcap"),
-        );
-        let out = child.wait_with_output().unwrap();
+        let out = output_within(child, Duration::from_secs(20));
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(status.success(), "{fmt} {rotate:?}: {err}");
+        assert!(out.status.success(), "{fmt} {rotate:?}: {err}");
         let files = rotated_files(&fs.dir, "cap");
         if rotate.is_some() {
             assert!(files.len() >= 2, "{fmt}: {} files", files.len());
@@ -151,34 +139,21 @@ fn nrcap_on_a_full_disk_leaves_a_valid_file() {
         let file = dir.join(format!("cap.{fmt}"));
         let net = Net::new();
         const N: u32 = 2000;
-        let mut child = net
-            .command(&cbuild::bin("nrcap"))
-            .args(["-i", &net.a, "-q", "-c", &N.to_string(), "-F", fmt])
-            .args(if direct { &["--direct"][..] } else { &[] })
-            .arg("-w")
-            .arg(&file)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let child = spawn_piped(
+            net.command(&cbuild::bin("nrcap"))
+                .args(["-i", &net.a, "-q", "-c", &N.to_string(), "-F", fmt])
+                .args(if direct { &["--direct"][..] } else { &[] })
+                .arg("-w")
+                .arg(&file),
+        );
         net.wait_packet_socket(&net.a);
         let tx = net.sender(&net.b);
         for k in 0..N {
             tx.send(&frame(1514, k, OTHER_MAC));
         }
-        let status = wait_child(
-            &mut child,
-            Duration::from_secs(20),
-            &format!("{fmt}: nrcap"),
-        );
-        let mut err = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
-        assert_eq!(status.code(), Some(1), "{fmt}: {err}");
+        let out = output_within(child, Duration::from_secs(20));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{fmt}: {err}");
         assert!(err.contains("No space left on device"), "{fmt}: {err}");
         let held: u64 = err
             .split("it holds ")

@@ -4,11 +4,11 @@
 //! leak. Skipped (with a note) when valgrind is not installed.
 
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use netring_testkit::cbuild;
-use netring_testkit::{Net, OTHER_MAC, frame};
+use netring_testkit::{Net, OTHER_MAC, frame, spawn_piped};
 
 const VALGRIND: &[&str] = &[
     "-q",
@@ -72,15 +72,12 @@ fn valgrind_test_capture_on_a_veth_pair() {
     const N: u32 = 300;
     let bin = plain("tests/c/test_capture.c");
     let net = Net::new();
-    let mut child = net
-        .command("valgrind")
-        .args(VALGRIND)
-        .arg(&bin)
-        .args([net.a.as_str(), &N.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_piped(
+        net.command("valgrind")
+            .args(VALGRIND)
+            .arg(&bin)
+            .args([net.a.as_str(), &N.to_string()]),
+    );
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     out.read_line(&mut line).unwrap();

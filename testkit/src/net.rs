@@ -306,6 +306,36 @@ pub fn enter_ns(path: &str) {
     }
 }
 
+/// An AF_PACKET socket for whole Ethernet frames bound to `ifname` (in the
+/// calling thread's namespace) for `protocol` (host order; 0: none, so it
+/// only sends).
+fn packet_socket(ifname: &str, protocol: u16) -> OwnedFd {
+    let c = CString::new(ifname).unwrap();
+    // SAFETY: plain system calls with valid arguments; the fd is owned.
+    unsafe {
+        let fd = libc::socket(
+            libc::AF_PACKET,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            i32::from(protocol.to_be()),
+        );
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        let fd = OwnedFd::from_raw_fd(fd);
+        let idx = libc::if_nametoindex(c.as_ptr());
+        assert!(idx > 0, "no interface {ifname}");
+        let mut sll: libc::sockaddr_ll = std::mem::zeroed();
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_protocol = protocol.to_be();
+        sll.sll_ifindex = idx as i32;
+        let rc = libc::bind(
+            fd.as_raw_fd(),
+            (&sll as *const libc::sockaddr_ll).cast(),
+            std::mem::size_of::<libc::sockaddr_ll>() as u32,
+        );
+        assert_eq!(rc, 0, "bind: {}", std::io::Error::last_os_error());
+        fd
+    }
+}
+
 /// An independent traffic source: an AF_PACKET socket bound to one
 /// interface, sending whole Ethernet frames with send(2).
 pub struct Sender {
@@ -315,25 +345,9 @@ pub struct Sender {
 impl Sender {
     /// Bind to `ifname` in the calling thread's namespace.
     pub fn open(ifname: &str) -> Sender {
-        let c = CString::new(ifname).unwrap();
-        // SAFETY: plain system calls with valid arguments; the fd is owned.
-        unsafe {
-            let fd = libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0);
-            assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
-            let fd = OwnedFd::from_raw_fd(fd);
-            let idx = libc::if_nametoindex(c.as_ptr());
-            assert!(idx > 0, "no interface {ifname}");
-            let mut sll: libc::sockaddr_ll = std::mem::zeroed();
-            sll.sll_family = libc::AF_PACKET as u16;
-            sll.sll_protocol = 0;
-            sll.sll_ifindex = idx as i32;
-            let rc = libc::bind(
-                fd.as_raw_fd(),
-                (&sll as *const libc::sockaddr_ll).cast(),
-                std::mem::size_of::<libc::sockaddr_ll>() as u32,
-            );
-            assert_eq!(rc, 0, "bind: {}", std::io::Error::last_os_error());
-            Sender { fd }
+        // Protocol 0: the socket sends but receives nothing.
+        Sender {
+            fd: packet_socket(ifname, 0),
         }
     }
 
@@ -378,39 +392,19 @@ pub struct Receiver {
 impl Receiver {
     /// Bind to `ifname` in the calling thread's namespace.
     pub fn open(ifname: &str) -> Receiver {
-        let c = CString::new(ifname).unwrap();
-        let all = 0x0003u16.to_be(); // ETH_P_ALL
-        // SAFETY: plain system calls with valid arguments; the fd is owned.
+        let fd = packet_socket(ifname, libc::ETH_P_ALL as u16);
+        let big: libc::c_int = 64 << 20;
+        // SAFETY: setsockopt reads a c_int of the given size; the fd is ours.
         unsafe {
-            let fd = libc::socket(
-                libc::AF_PACKET,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                i32::from(all),
-            );
-            assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
-            let fd = OwnedFd::from_raw_fd(fd);
-            let idx = libc::if_nametoindex(c.as_ptr());
-            assert!(idx > 0, "no interface {ifname}");
-            let mut sll: libc::sockaddr_ll = std::mem::zeroed();
-            sll.sll_family = libc::AF_PACKET as u16;
-            sll.sll_protocol = all;
-            sll.sll_ifindex = idx as i32;
-            let rc = libc::bind(
-                fd.as_raw_fd(),
-                (&sll as *const libc::sockaddr_ll).cast(),
-                std::mem::size_of::<libc::sockaddr_ll>() as u32,
-            );
-            assert_eq!(rc, 0, "bind: {}", std::io::Error::last_os_error());
-            let big: libc::c_int = 64 << 20;
             libc::setsockopt(
                 fd.as_raw_fd(),
                 libc::SOL_SOCKET,
                 libc::SO_RCVBUFFORCE,
                 (&big as *const libc::c_int).cast(),
                 std::mem::size_of::<libc::c_int>() as u32,
-            );
-            Receiver { fd }
-        }
+            )
+        };
+        Receiver { fd }
     }
 
     /// The frames received that pass `keep`, until `want` arrived and then

@@ -1,7 +1,8 @@
 //! Processes: running tools, waiting for children, skipping a test that
 //! cannot run here.
 
-use std::process::{Child, Command, ExitStatus};
+use std::borrow::BorrowMut;
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -67,43 +68,42 @@ pub fn wait_until(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) 
     }
 }
 
-/// Wait for `child` to exit, at most `limit`; then kill it and panic
-/// naming `what`, so a hang fails the test instead of blocking the suite.
-pub fn wait_child(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what}: still running after {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+/// Start `cmd` (a `Command` or `&mut Command`) with stdout and stderr
+/// piped, for [`output_of`] or [`output_within`].
+pub fn spawn_piped(mut cmd: impl BorrowMut<Command>) -> Child {
+    let cmd = cmd.borrow_mut();
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"))
 }
 
-/// Wait for a child (at most 60 s, then kill it so a hang fails the test
-/// instead of blocking the suite) and collect its output:
-/// (success, stdout, stderr).
-pub fn output_of(child: Child) -> (bool, String, String) {
+/// Wait for a child, at most `limit` (then kill it, so a hang fails the
+/// test instead of blocking the suite), and collect its output.
+pub fn output_within(child: Child, limit: Duration) -> Output {
     let pid = child.id() as i32;
     let done = Arc::new(AtomicBool::new(false));
     let flag = done.clone();
     std::thread::spawn(move || {
         let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(60) {
+        while start.elapsed() < limit {
             if flag.load(Ordering::Relaxed) {
                 return;
             }
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(20));
         }
-        // SAFETY: signalling our own (hung) child.
+        // SAFETY: signalling our own (hung) child, which has not been
+        // reaped (`done` is still false).
         unsafe { libc::kill(pid, libc::SIGKILL) };
     });
     let out = child.wait_with_output().unwrap();
     done.store(true, Ordering::Relaxed);
+    out
+}
+
+/// [`output_within`] 60 s, as (success, stdout, stderr).
+pub fn output_of(child: Child) -> (bool, String, String) {
+    let out = output_within(child, Duration::from_secs(60));
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
