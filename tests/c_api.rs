@@ -8,7 +8,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use netring_testkit::cbuild::{STRICT_C, bin, build, pkg_config, prefix, root, variants};
-use netring_testkit::{Net, OTHER_MAC, Sender, frame, output_of, spawn_piped};
+use netring_testkit::{
+    Net, OTHER_MAC, Sender, frame, output_of, spawn_piped, tcpdump_packets, tool,
+};
 
 #[test]
 fn header_compiles_as_c99_and_cxx_with_warnings_as_errors() {
@@ -234,15 +236,6 @@ fn c_capture_files_round_trip() {
     }
 }
 
-/// Packets tcpdump printed: lines that start with a timestamp (tcpdump adds
-/// hex-dump lines, which start with a tab, for unknown EtherTypes).
-fn tcpdump_packets(stdout: &[u8]) -> usize {
-    String::from_utf8_lossy(stdout)
-        .lines()
-        .filter(|l| l.starts_with(|c: char| c.is_ascii_digit()))
-        .count()
-}
-
 /// nrcap -w: files that independent readers open without complaint, with the
 /// exact frames; nrcap -r reads them back through the same batch API.
 #[test]
@@ -308,48 +301,18 @@ fn nrcap_writes_files_independent_readers_accept_and_reads_them_back() {
         );
 
         // Independent readers: same count, nothing on stderr but tcpdump's banner.
-        let td = Command::new("tcpdump")
-            .args(["-nn", "-r"])
-            .arg(&file)
-            .output()
-            .unwrap();
+        let path = file.to_str().unwrap();
+        let (out, complaints) = tool("tcpdump", ["-nn", "-r", path]);
+        assert_eq!(tcpdump_packets(&out), N as usize, "{format}: tcpdump");
         assert!(
-            td.status.success(),
-            "{format}: tcpdump: {}",
-            String::from_utf8_lossy(&td.stderr)
+            complaints.is_empty(),
+            "{format}: tcpdump said {complaints:?}"
         );
-        assert_eq!(
-            tcpdump_packets(&td.stdout),
-            N as usize,
-            "{format}: tcpdump count"
-        );
-        let td_err = String::from_utf8_lossy(&td.stderr);
+        let (out, complaints) = tool("tshark", ["-n", "-r", path]);
+        assert_eq!(out.lines().count(), N as usize, "{format}: tshark count");
         assert!(
-            td_err.lines().all(|l| l.starts_with("reading from file")),
-            "{format}: tcpdump said: {td_err}"
-        );
-        let ts = Command::new("tshark")
-            .args(["-n", "-r"])
-            .arg(&file)
-            .output()
-            .unwrap();
-        assert!(
-            ts.status.success(),
-            "{format}: tshark: {}",
-            String::from_utf8_lossy(&ts.stderr)
-        );
-        assert_eq!(
-            String::from_utf8_lossy(&ts.stdout).lines().count(),
-            N as usize,
-            "{format}: tshark count"
-        );
-        // (tshark warns about running as root; anything else is a complaint.)
-        let ts_err = String::from_utf8_lossy(&ts.stderr);
-        assert!(
-            ts_err
-                .lines()
-                .all(|l| l.contains("Running as user \"root\"")),
-            "{format}: tshark said: {ts_err}"
+            complaints.is_empty(),
+            "{format}: tshark said {complaints:?}"
         );
 
         // nrcap -r prints the same RESULT line and one line per packet.
@@ -378,12 +341,7 @@ fn nrcap_reads_files_written_by_tcpdump_and_converts_them() {
     let data = root().join("tests/data");
     for name in ["tcpdump.pcap", "editcap.pcapng", "mergecap-2if.pcapng"] {
         let src = data.join(name);
-        let want = Command::new("tcpdump")
-            .args(["-nn", "-r"])
-            .arg(&src)
-            .output()
-            .unwrap();
-        let n = tcpdump_packets(&want.stdout);
+        let n = tcpdump_packets(&tool("tcpdump", ["-nn", "-r", src.to_str().unwrap()]).0);
         assert!(n > 0, "{name}: tcpdump sees no packets");
         let out = root().join(format!(
             "target/ctests/conv-{}-{name}.pcapng",
@@ -405,12 +363,8 @@ fn nrcap_reads_files_written_by_tcpdump_and_converts_them() {
             String::from_utf8_lossy(&rd.stderr).contains(&format!("RESULT packets={n} drops=0")),
             "{name}"
         );
-        let conv = Command::new("tcpdump")
-            .args(["-nn", "-r"])
-            .arg(&out)
-            .output()
-            .unwrap();
-        assert_eq!(tcpdump_packets(&conv.stdout), n, "{name}: converted file");
+        let conv = tool("tcpdump", ["-nn", "-r", out.to_str().unwrap()]).0;
+        assert_eq!(tcpdump_packets(&conv), n, "{name}: converted file");
         let _ = std::fs::remove_file(&out);
     }
 }

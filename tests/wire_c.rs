@@ -17,12 +17,9 @@ use netring::{Capture, CaptureConfig};
 /// ends, which also send.
 fn rx_cfg(ignore_outgoing: bool) -> CaptureConfig {
     CaptureConfig {
-        block_size: 1 << 20,
-        block_count: 16,
-        block_timeout_ms: 10,
         promiscuous: false,
         ignore_outgoing,
-        ..CaptureConfig::default()
+        ..common::rx_ring()
     }
 }
 

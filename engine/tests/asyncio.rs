@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Net, OTHER_MAC, frame, frame_seq};
+use common::{Net, OTHER_MAC, frame, frame_seq, rx_ring};
 use futures_core::Stream;
 use netring_engine::asyncio::{AsyncCapture, AsyncInjector};
 use netring_engine::{Capture, CaptureConfig, Injector, InjectorConfig};
@@ -43,15 +43,6 @@ fn ticker() -> Arc<AtomicU64> {
     ticks
 }
 
-fn small_ring() -> CaptureConfig {
-    CaptureConfig {
-        block_size: 1 << 20,
-        block_count: 16,
-        block_timeout_ms: 10,
-        ..CaptureConfig::default()
-    }
-}
-
 /// Sends `n` test frames from `net.b` on a plain thread, starting after
 /// `delay` (so the runtime is already waiting).
 fn send_later(net: &Net, n: u32, delay: Duration) -> std::thread::JoinHandle<Vec<Vec<u8>>> {
@@ -72,7 +63,7 @@ fn send_later(net: &Net, n: u32, delay: Duration) -> std::thread::JoinHandle<Vec
 fn async_capture_counts_exactly_what_an_independent_sender_sent() {
     const N: u32 = 5000;
     let net = Net::new();
-    let cap = net.enter(|| Capture::open(&net.a, &small_ring())).unwrap();
+    let cap = net.enter(|| Capture::open(&net.a, &rx_ring())).unwrap();
     let sender = send_later(&net, N, Duration::from_millis(100));
     let rt = runtime();
     let (got, ticks) = rt.block_on(async {
@@ -121,7 +112,7 @@ fn async_capture_counts_exactly_what_an_independent_sender_sent() {
 fn async_packet_stream_counts_exactly_what_an_independent_sender_sent() {
     const N: u32 = 3000;
     let net = Net::new();
-    let cap = net.enter(|| Capture::open(&net.a, &small_ring())).unwrap();
+    let cap = net.enter(|| Capture::open(&net.a, &rx_ring())).unwrap();
     let sender = send_later(&net, N, Duration::from_millis(100));
     let rt = runtime();
     let got = rt.block_on(async {
@@ -166,7 +157,7 @@ fn async_injector_loses_nothing_under_backpressure() {
         ..InjectorConfig::default()
     };
     let inj = net.enter(|| Injector::open(&net.b, &icfg)).unwrap();
-    let mut cap = net.enter(|| Capture::open(&net.a, &small_ring())).unwrap();
+    let mut cap = net.enter(|| Capture::open(&net.a, &rx_ring())).unwrap();
     let frames: Vec<Vec<u8>> = (0..N).map(|k| frame(60, k, OTHER_MAC)).collect();
     let receiver = std::thread::spawn(move || {
         common::collect(
@@ -222,7 +213,7 @@ fn async_bridge_forwards_both_ways_byte_exact() {
     let rx = CaptureConfig {
         promiscuous: false,
         ignore_outgoing: true,
-        ..small_ring()
+        ..rx_ring()
     };
     let mut cap_b = net.enter(|| Capture::open(&net.b, &rx)).unwrap();
     let mut cap_d = net.enter(|| Capture::open(&d, &rx)).unwrap();

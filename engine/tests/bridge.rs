@@ -15,12 +15,9 @@ use netring_engine::{Bridge, BridgeConfig, BridgeDirection, Capture, CaptureConf
 
 fn rx_cfg() -> CaptureConfig {
     CaptureConfig {
-        block_size: 1 << 20,
-        block_count: 16,
-        block_timeout_ms: 10,
         promiscuous: false,
         ignore_outgoing: true,
-        ..CaptureConfig::default()
+        ..common::rx_ring()
     }
 }
 

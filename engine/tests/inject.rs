@@ -13,11 +13,8 @@ const MODES: [TxMode; 2] = [TxMode::Ring, TxMode::Sendmmsg];
 
 fn rx_cfg() -> CaptureConfig {
     CaptureConfig {
-        block_size: 1 << 20,
-        block_count: 16,
-        block_timeout_ms: 10,
         promiscuous: false,
-        ..CaptureConfig::default()
+        ..common::rx_ring()
     }
 }
 

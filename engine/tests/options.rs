@@ -8,20 +8,11 @@ use std::collections::{BTreeSet, HashMap};
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
-use common::{Net, OTHER_MAC, Sender, frame, frame_seq};
+use common::{Net, OTHER_MAC, Sender, frame, frame_seq, small_ring};
 use netring_engine::{
     BpfInsn, Capture, CaptureConfig, CaptureDirection, ChannelCapture, ErrorKind, Fanout,
     FanoutFlags, FanoutMode, PacketFlags, Profile, TimestampSource, Wait,
 };
-
-fn small() -> CaptureConfig {
-    CaptureConfig {
-        block_size: 64 << 10,
-        block_count: 32,
-        block_timeout_ms: 10,
-        ..CaptureConfig::default()
-    }
-}
 
 const MARK: &[u8; 4] = b"NRT!";
 
@@ -95,7 +86,7 @@ fn fanout(mode: FanoutMode, group: u16) -> CaptureConfig {
             mode,
             flags: FanoutFlags::empty(),
         }),
-        ..small()
+        ..small_ring()
     }
 }
 
@@ -274,7 +265,7 @@ fn fanout_unique_id_is_read_back_and_joinable_and_mismatches_are_named() {
                 mode: FanoutMode::LoadBalance,
                 flags: FanoutFlags::UNIQUE_ID,
             }),
-            ..small()
+            ..small_ring()
         };
         let a = Capture::open(&net.a, &uniq).unwrap();
         let b = Capture::open(&net.a, &uniq).unwrap();
@@ -300,7 +291,7 @@ fn fanout_unique_id_is_read_back_and_joinable_and_mismatches_are_named() {
                 mode: FanoutMode::Hash,
                 flags: FanoutFlags::UNIQUE_ID,
             }),
-            ..small()
+            ..small_ring()
         };
         let e = Capture::open(&net.a, &bad).unwrap_err();
         assert!(e.message().contains("unique-id"), "{e}");
@@ -386,7 +377,7 @@ fn classic_filter_keeps_only_matching_frames_and_counts_only_them() {
     let (got, st) = net.enter(|| {
         let cfg = CaptureConfig {
             filter: Some(port_filter(53, RET_BIG)),
-            ..small()
+            ..small_ring()
         };
         let mut cap = Capture::open(&net.a, &cfg).unwrap();
         let tx = Sender::open(&net.b);
@@ -447,7 +438,7 @@ fn snaplen_clamps_ret_k_and_ret_a_of_a_user_filter() {
             let cfg = CaptureConfig {
                 filter: Some(prog.clone()),
                 snaplen: 100,
-                ..small()
+                ..small_ring()
             };
             let mut cap = Capture::open(&net.a, &cfg).unwrap();
             let tx = Sender::open(&net.b);
@@ -472,7 +463,7 @@ fn snaplen_clamps_ret_k_and_ret_a_of_a_user_filter() {
 fn filter_can_be_replaced_and_detached_at_run_time() {
     let net = Net::new();
     let (a, b, c) = net.enter(|| {
-        let mut cap = Capture::open(&net.a, &small()).unwrap();
+        let mut cap = Capture::open(&net.a, &small_ring()).unwrap();
         let tx = Sender::open(&net.b);
         cap.set_filter(Some(&port_filter(53, RET_BIG))).unwrap();
         tx.send(&udp(1, 1, 1, 53, 64));
@@ -507,7 +498,7 @@ fn direction_in_and_out_split_received_and_sent_frames() {
                 &net.a,
                 &CaptureConfig {
                     direction: d,
-                    ..small()
+                    ..small_ring()
                 },
             )
             .unwrap()
@@ -537,7 +528,7 @@ fn direction_in_and_out_split_received_and_sent_frames() {
         &CaptureConfig {
             direction: CaptureDirection::Out,
             ignore_outgoing: true,
-            ..small()
+            ..small_ring()
         },
     )
     .unwrap_err();
@@ -551,7 +542,7 @@ fn direction_in_and_out_split_received_and_sent_frames() {
 fn software_timestamps_are_flagged_and_current() {
     let net = Net::new();
     let got = net.enter(|| {
-        let mut cap = Capture::open(&net.a, &small()).unwrap();
+        let mut cap = Capture::open(&net.a, &small_ring()).unwrap();
         assert_eq!(cap.info().tstamp_source, TimestampSource::Software);
         Sender::open(&net.b).send(&frame(60, 1, OTHER_MAC));
         let start = Instant::now();
@@ -584,7 +575,7 @@ fn hardware_timestamps_on_veth_fall_back_visibly_or_fail_clearly() {
                 &CaptureConfig {
                     timestamp: src,
                     timestamp_fallback: true,
-                    ..small()
+                    ..small_ring()
                 },
             )
             .unwrap();
@@ -602,7 +593,7 @@ fn hardware_timestamps_on_veth_fall_back_visibly_or_fail_clearly() {
                 &CaptureConfig {
                     timestamp: src,
                     timestamp_fallback: false,
-                    ..small()
+                    ..small_ring()
                 },
             )
             .unwrap_err();
@@ -638,7 +629,7 @@ fn busy_poll_reuseport_rcvbuf_and_packet_loss_are_visible_in_getsockopt() {
             rcvbuf: 1 << 20,
             rcvbuf_force: true,
             packet_loss: true,
-            ..small()
+            ..small_ring()
         };
         let mut cap = Capture::open(&net.a, &cfg).unwrap();
         let fd = cap.fd();
@@ -652,7 +643,7 @@ fn busy_poll_reuseport_rcvbuf_and_packet_loss_are_visible_in_getsockopt() {
             &net.a,
             &CaptureConfig {
                 reuseport: true,
-                ..small()
+                ..small_ring()
             },
         )
         .unwrap_err();
@@ -733,12 +724,12 @@ fn vlan_tag_in_metadata_and_reinserted_byte_exact() {
     tagged.extend_from_slice(&[0x81, 0x00, 0x00, 100]);
     tagged.extend_from_slice(&f[12..]);
     let (plain, re) = net.enter(|| {
-        let mut plain = Capture::open(&net.a, &small()).unwrap();
+        let mut plain = Capture::open(&net.a, &small_ring()).unwrap();
         let mut re = Capture::open(
             &net.a,
             &CaptureConfig {
                 vlan_reinsert: true,
-                ..small()
+                ..small_ring()
             },
         )
         .unwrap();
@@ -783,7 +774,7 @@ fn capture_in_a_named_namespace_from_the_root_namespace() {
     let before = my_netns();
     let cfg = CaptureConfig {
         netns: Some(net.ns.clone()),
-        ..small()
+        ..small_ring()
     };
     let mut cap = Capture::open(&net.a, &cfg).unwrap();
     assert_eq!(my_netns(), before, "the test thread stayed where it was");
@@ -800,7 +791,7 @@ fn capture_in_a_named_namespace_from_the_root_namespace() {
         &net.a,
         &CaptureConfig {
             netns: Some("nr-no-such-ns".into()),
-            ..small()
+            ..small_ring()
         },
     )
     .unwrap_err();
@@ -812,7 +803,7 @@ fn capture_in_a_named_namespace_from_the_root_namespace() {
 fn channel_adapter_counts_queued_and_dropped_exactly() {
     let net = Net::new();
     let (got, st) = net.enter(|| {
-        let mut ch = ChannelCapture::open(&net.a, &small(), 10).unwrap();
+        let mut ch = ChannelCapture::open(&net.a, &small_ring(), 10).unwrap();
         let tx = Sender::open(&net.b);
         for i in 0..100 {
             tx.send(&frame(60 + i as usize, i, OTHER_MAC));
@@ -840,7 +831,7 @@ fn channel_adapter_counts_queued_and_dropped_exactly() {
 fn channel_adapter_delivers_everything_to_a_reading_consumer() {
     let net = Net::new();
     net.enter(|| {
-        let mut ch = ChannelCapture::open(&net.a, &small(), 64).unwrap();
+        let mut ch = ChannelCapture::open(&net.a, &small_ring(), 64).unwrap();
         let tx = Sender::open(&net.b);
         let mut got = Vec::new();
         std::thread::scope(|s| {
@@ -896,7 +887,7 @@ fn ebpf_socket_filter_and_ebpf_fanout_program_by_fd() {
             &net.a,
             &CaptureConfig {
                 ebpf_filter_fd: Some(drop_all.as_raw_fd()),
-                ..small()
+                ..small_ring()
             },
         )
         .unwrap();
@@ -920,7 +911,7 @@ fn ebpf_socket_filter_and_ebpf_fanout_program_by_fd() {
             &CaptureConfig {
                 ebpf_filter_fd: Some(drop_all.as_raw_fd()),
                 snaplen: 100,
-                ..small()
+                ..small_ring()
             },
         )
         .unwrap_err();
@@ -929,7 +920,7 @@ fn ebpf_socket_filter_and_ebpf_fanout_program_by_fd() {
             &CaptureConfig {
                 ebpf_filter_fd: Some(drop_all.as_raw_fd()),
                 filter: Some(vec![RET_BIG]),
-                ..small()
+                ..small_ring()
             },
         )
         .unwrap_err();

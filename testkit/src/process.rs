@@ -2,6 +2,7 @@
 //! cannot run here.
 
 use std::borrow::BorrowMut;
+use std::ffi::{OsStr, OsString};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -119,6 +120,49 @@ pub fn thread_cpu_time() -> Duration {
     unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
     tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// Run an independent tool (tcpdump, tshark, capinfos, editcap, ...);
+/// panic if it fails. Returns its stdout and the stderr lines that are not
+/// the tools' usual chatter ("reading from file", tshark's "Running as
+/// user"): a caller that wants silence asserts they are empty.
+pub fn tool<A: AsRef<OsStr>>(
+    program: &str,
+    args: impl IntoIterator<Item = A>,
+) -> (String, Vec<String>) {
+    let args: Vec<OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+    let out = Command::new(program)
+        .args(&args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    let complaints: Vec<String> = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| {
+            !l.starts_with("reading from file")
+                && !l.starts_with("Running as user")
+                && !l.trim().is_empty()
+        })
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}",
+        complaints.join("\n")
+    );
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        complaints,
+    )
+}
+
+/// The packets in tcpdump's output: the lines that start with a timestamp
+/// (for an unknown EtherType it adds hex-dump lines, which start with a
+/// tab).
+pub fn tcpdump_packets(stdout: &str) -> usize {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_digit()))
+        .count()
 }
 
 /// `tcpdump -r` reads the whole file without complaint; returns its count

@@ -8,7 +8,28 @@ pub use netring_testkit::*;
 
 use std::time::Duration;
 
-use netring_engine::{Capture, Wait};
+use netring_engine::{Capture, CaptureConfig, Wait};
+
+/// A small ring so tests stay light: 64 KiB x 32, 10 ms block timeout.
+pub fn small_ring() -> CaptureConfig {
+    CaptureConfig {
+        block_size: 64 << 10,
+        block_count: 32,
+        block_timeout_ms: 10,
+        ..CaptureConfig::default()
+    }
+}
+
+/// A ring for thousands of frames up to 1514 bytes: 1 MiB x 16, 10 ms
+/// block timeout.
+pub fn rx_ring() -> CaptureConfig {
+    CaptureConfig {
+        block_size: 1 << 20,
+        block_count: 16,
+        block_timeout_ms: 10,
+        ..CaptureConfig::default()
+    }
+}
 
 /// Test frames seen by `cap`, until `want` arrived and then `quiet` passed
 /// with nothing new (so extra frames would be seen too), or `limit`.
