@@ -93,6 +93,29 @@ stop_pgrp() {
     kill -KILL -- "-$pg" 2>/dev/null || true
 }
 
+# cb_begin KIND HEADER: the start of a run.sh / tx.sh run. Needs root;
+# results in $RESDIR (default $CB_OUT/runs/KIND-DATE, with logs/) and $TSV
+# ($RESDIR/KIND.tsv, first line HEADER, printf %b escapes); the topology up
+# (netenv.sh up "${NETENV_ARGS[@]}") and torn down on exit; meta.txt begun
+# with the machine and the command (the caller appends its own lines).
+cb_begin() {
+    local kind=$1 header=$2
+    [ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
+    RESDIR=${RESDIR:-$CB_OUT/runs/$kind-$(date +%Y%m%d-%H%M%S)}
+    mkdir -p "$RESDIR/logs"
+    TSV=$RESDIR/$kind.tsv
+    printf '%b\n' "$header" > "$TSV"
+    trap cb_cleanup EXIT
+    trap 'exit 130' INT TERM
+    "$CB_HERE/netenv.sh" up "${NETENV_ARGS[@]}"
+    log "netenv up ${NETENV_ARGS[*]}; results in $RESDIR"
+    {
+        echo "date: $(date -Is)"; echo "kernel: $(uname -r)"; echo "cpus: $(nproc)"
+        echo "cpu: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+        echo "command: $0 $CB_ARGS"
+    } > "$RESDIR/meta.txt"
+}
+
 CB_PGRPS=()
 cb_cleanup() {
     local pg

@@ -132,26 +132,13 @@ for c in "${CONSUMERS[@]}"; do
     [ $# -gt 0 ] && tools+=("$1")
 done
 check_tools "${tools[@]}"
-[ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
-
-RESDIR=${RESDIR:-$CB_OUT/runs/rx-$(date +%Y%m%d-%H%M%S)}
-mkdir -p "$RESDIR/logs"
-TSV=$RESDIR/rx.tsv
-printf 'rep\tsize\tconsumer\twall_s\toffered\tcaptured\tkdrops\tcons_cpu_ns\tcons_utime_ticks\tcons_stime_ticks\tgen_cpu_s\tgen_sent\tveth_txdrop\tsoftnet_drop\tload1\trss_kib\tring_kib\tanon_kib\n' > "$TSV"
-
-trap cb_cleanup EXIT
-trap 'exit 130' INT TERM
-"$CB_HERE/netenv.sh" up "${NETENV_ARGS[@]}"
-log "netenv up ${NETENV_ARGS[*]}; results in $RESDIR"
+cb_begin rx 'rep\tsize\tconsumer\twall_s\toffered\tcaptured\tkdrops\tcons_cpu_ns\tcons_utime_ticks\tcons_stime_ticks\tgen_cpu_s\tgen_sent\tveth_txdrop\tsoftnet_drop\tload1\trss_kib\tring_kib\tanon_kib'
 {
-    echo "date: $(date -Is)"; echo "kernel: $(uname -r)"; echo "cpus: $(nproc)"
-    echo "cpu: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
-    echo "command: $0 $CB_ARGS"
     echo "duration: $DUR reps: $REPS sizes: $SIZES gen_cpu: $CB_GEN_CPU cap_cpu: $CB_CAP_CPU generator: $GEN"
     echo "netenv: ${NETENV_ARGS[*]}"
     echo "trafgen: $(trafgen -v 2>&1 | head -1)"; echo "tcpdump: $(tcpdump --version 2>&1 | head -2 | tr '\n' ' ')"
     for c in "${CONSUMERS[@]}"; do echo "consumer $(consumer_name "$c"): $(consumer_cmd "$c")"; done
-} > "$RESDIR/meta.txt"
+} >> "$RESDIR/meta.txt"
 
 # Parse a consumer's output -> "captured kdrops"
 parse_consumer() { # stdout_file stderr_file

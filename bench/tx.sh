@@ -68,24 +68,11 @@ for c in "${SENDERS[@]}"; do
     [ $# -gt 0 ] && tools+=("$1")
 done
 check_tools "${tools[@]}"
-[ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
-
-RESDIR=${RESDIR:-$CB_OUT/runs/tx-$(date +%Y%m%d-%H%M%S)}
-mkdir -p "$RESDIR/logs"
-TSV=$RESDIR/tx.tsv
-printf 'rep\tsize\tsender\twall_s\trx_packets\tsent\tcpu_s\tveth_txdrop\tsoftnet_drop\tload1\n' > "$TSV"
-
-trap cb_cleanup EXIT
-trap 'exit 130' INT TERM
-"$CB_HERE/netenv.sh" up "${NETENV_ARGS[@]}"
-log "netenv up ${NETENV_ARGS[*]}; results in $RESDIR"
+cb_begin tx 'rep\tsize\tsender\twall_s\trx_packets\tsent\tcpu_s\tveth_txdrop\tsoftnet_drop\tload1'
 {
-    echo "date: $(date -Is)"; echo "kernel: $(uname -r)"; echo "cpus: $(nproc)"
-    echo "cpu: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
-    echo "command: $0 $CB_ARGS"
     echo "duration: $DUR reps: $REPS sizes: $SIZES gen_cpu: $CB_GEN_CPU"
     for c in "${SENDERS[@]}"; do echo "sender $(sender_name "$c"): $(sender_cmd "$c")"; done
-} > "$RESDIR/meta.txt"
+} >> "$RESDIR/meta.txt"
 
 one_run() { # rep size spec
     local rep=$1 size=$2 spec=$3 name cmd tag
