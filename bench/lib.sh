@@ -93,6 +93,25 @@ stop_pgrp() {
     kill -KILL -- "-$pg" 2>/dev/null || true
 }
 
+# cb_option ARGS...: if $1 is an option run.sh and tx.sh share (-d -r -s
+# -o -R, -h; --rps --queues --gro --mtu for netenv.sh up), take it: sets
+# DUR, REPS, SIZES, RESDIR, REF or NETENV_ARGS, and CB_SHIFT to the number
+# of words used (0: not one of them).
+cb_option() {
+    CB_SHIFT=2
+    case "$1" in
+        -d) DUR=$2 ;;
+        -r) REPS=$2 ;;
+        -s) SIZES=$2 ;;
+        -o) RESDIR=$2 ;;
+        -R) REF=$2 ;;
+        --rps|--queues|--mtu) NETENV_ARGS+=("$1" "$2") ;;
+        --gro) NETENV_ARGS+=(--gro); CB_SHIFT=1 ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) CB_SHIFT=0 ;;
+    esac
+}
+
 # cb_begin KIND HEADER: the start of a run.sh / tx.sh run. Needs root;
 # results in $RESDIR (default $CB_OUT/runs/KIND-DATE, with logs/) and $TSV
 # ($RESDIR/KIND.tsv, first line HEADER, printf %b escapes); the topology up

@@ -68,18 +68,10 @@ DUR=10 REPS=3 SIZES=60,1514 RESDIR="" REF=min_v3 GEN=trafgen
 NETENV_ARGS=()
 CONSUMERS=()
 while [ $# -gt 0 ]; do
+    cb_option "$@"
+    if [ "$CB_SHIFT" -gt 0 ]; then shift "$CB_SHIFT"; continue; fi
     case "$1" in
-        -d) DUR=$2; shift 2 ;;
-        -r) REPS=$2; shift 2 ;;
-        -s) SIZES=$2; shift 2 ;;
-        -o) RESDIR=$2; shift 2 ;;
-        -R) REF=$2; shift 2 ;;
         -g) GEN=$2; shift 2 ;;
-        --rps) NETENV_ARGS+=(--rps "$2"); shift 2 ;;
-        --queues) NETENV_ARGS+=(--queues "$2"); shift 2 ;;
-        --gro) NETENV_ARGS+=(--gro); shift ;;
-        --mtu) NETENV_ARGS+=(--mtu "$2"); shift 2 ;;
-        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         -*) echo "unknown option $1" >&2; exit 2 ;;
         *) CONSUMERS+=("$1"); shift ;;
     esac

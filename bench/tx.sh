@@ -14,7 +14,7 @@
 #   "RESULT sent=N".
 #
 # options: -d SECONDS (10)  -r N (3)  -s SIZES (60,1514)  -o DIR  -R REF (min_tx)
-#          --rps MASK / --queues N / --gro   passed to netenv.sh up
+#          --rps MASK / --queues N / --gro / --mtu BYTES   passed to netenv.sh up
 #
 # built-in senders (default: nrsend nrsend_ring min_tx pcap_inject trafgen):
 #   nrsend         build/bin/nrsend, defaults (mode auto: sendmmsg on veth,
@@ -32,16 +32,9 @@ DUR=10 REPS=3 SIZES=60,1514 RESDIR="" REF=min_tx
 NETENV_ARGS=()
 SENDERS=()
 while [ $# -gt 0 ]; do
+    cb_option "$@"
+    if [ "$CB_SHIFT" -gt 0 ]; then shift "$CB_SHIFT"; continue; fi
     case "$1" in
-        -d) DUR=$2; shift 2 ;;
-        -r) REPS=$2; shift 2 ;;
-        -s) SIZES=$2; shift 2 ;;
-        -o) RESDIR=$2; shift 2 ;;
-        -R) REF=$2; shift 2 ;;
-        --rps) NETENV_ARGS+=(--rps "$2"); shift 2 ;;
-        --queues) NETENV_ARGS+=(--queues "$2"); shift 2 ;;
-        --gro) NETENV_ARGS+=(--gro); shift ;;
-        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         -*) echo "unknown option $1" >&2; exit 2 ;;
         *) SENDERS+=("$1"); shift ;;
     esac
