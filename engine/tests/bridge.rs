@@ -10,7 +10,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Net, OTHER_MAC, Sender, frame, frame_seq};
+use common::{BREAK_AFTER, Net, OTHER_MAC, Sender, frame, frame_seq, meanwhile};
 use netring_engine::{Bridge, BridgeConfig, BridgeDirection, Capture, CaptureConfig, Verdict};
 
 fn rx_cfg() -> CaptureConfig {
@@ -117,6 +117,11 @@ fn frames_cross_both_ways_byte_exact_and_drops_are_exact() {
     assert_eq!((ab.capture_drops, ba.capture_drops), (0, 0));
 }
 
+/// A bridge callback that forwards everything.
+fn forward(_: BridgeDirection, _: &netring_engine::Packet<'_>) -> Verdict {
+    Verdict::Forward
+}
+
 #[test]
 fn breakloop_stops_an_idle_bridge_and_removal_is_an_error() {
     let net = Net::new();
@@ -125,24 +130,21 @@ fn breakloop_stops_an_idle_bridge_and_removal_is_an_error() {
         let mut bridge = Bridge::open(&net.a, &c, &BridgeConfig::default()).unwrap();
         let brk = bridge.breaker();
         let t = Instant::now();
-        std::thread::scope(|s| {
-            s.spawn(move || {
-                std::thread::sleep(Duration::from_millis(100));
-                brk.break_loop();
-            });
-            bridge.run(|_, _| Verdict::Forward).unwrap();
-        });
+        meanwhile(
+            BREAK_AFTER,
+            move || brk.break_loop(),
+            || bridge.run(forward),
+        )
+        .unwrap();
         assert!(t.elapsed() < Duration::from_secs(2));
         // An interface removed under a running bridge ends run() with an
         // error, not a hang.
         let t = Instant::now();
-        let r = std::thread::scope(|s| {
-            s.spawn(|| {
-                std::thread::sleep(Duration::from_millis(100));
-                net.ip(&["link", "del", &c]);
-            });
-            bridge.run(|_, _| Verdict::Forward)
-        });
+        let r = meanwhile(
+            BREAK_AFTER,
+            || net.ip(&["link", "del", &c]),
+            || bridge.run(forward),
+        );
         assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
         let e = r.unwrap_err();
         assert_eq!(e.kind(), netring_engine::ErrorKind::InterfaceGone, "{e}");

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Net, OTHER_MAC, frame, frame_seq, small_ring};
+use common::{BREAK_AFTER, Net, OTHER_MAC, frame, frame_seq, meanwhile, small_ring};
 use netring_engine::{Capture, CaptureConfig, ErrorKind, PacketFlags, Wait};
 
 #[test]
@@ -288,17 +288,12 @@ fn breakloop_from_another_thread_wakes_a_blocked_wait() {
         let mut cap = Capture::open(&net.a, &small_ring()).unwrap();
         let brk = cap.breaker();
         let t = Instant::now();
-        std::thread::scope(|s| {
-            s.spawn(move || {
-                std::thread::sleep(Duration::from_millis(100));
-                brk.break_loop();
-            });
-            assert!(matches!(
-                cap.next_batch_timeout(None).unwrap(),
-                Wait::Interrupted
-            ));
-        });
-        assert!(t.elapsed() < Duration::from_secs(2));
+        let w = meanwhile(
+            BREAK_AFTER,
+            move || brk.break_loop(),
+            || matches!(cap.next_batch_timeout(None).unwrap(), Wait::Interrupted),
+        );
+        assert!(w && t.elapsed() < Duration::from_secs(2));
         // Consumed: the next wait times out normally.
         assert!(matches!(
             cap.next_batch_timeout(Some(Duration::from_millis(20)))
@@ -337,19 +332,16 @@ fn breakloop_from_a_signal_handler() {
         // SAFETY: pthread_self is always valid.
         let me = unsafe { libc::pthread_self() } as usize;
         let t = Instant::now();
-        std::thread::scope(|s| {
-            s.spawn(move || {
-                std::thread::sleep(Duration::from_millis(100));
-                // SAFETY: the target thread is alive (it joins this scope).
-                unsafe { libc::pthread_kill(me as libc::pthread_t, libc::SIGUSR1) };
-            });
-            assert!(matches!(
-                cap.next_batch_timeout(Some(Duration::from_secs(10)))
-                    .unwrap(),
-                Wait::Interrupted
-            ));
+        let signal = move || {
+            // SAFETY: the target thread is alive (meanwhile joins this one
+            // before it returns).
+            unsafe { libc::pthread_kill(me as libc::pthread_t, libc::SIGUSR1) };
+        };
+        let w = meanwhile(BREAK_AFTER, signal, || {
+            let w = cap.next_batch_timeout(Some(Duration::from_secs(10)));
+            matches!(w.unwrap(), Wait::Interrupted)
         });
-        assert!(t.elapsed() < Duration::from_secs(2));
+        assert!(w && t.elapsed() < Duration::from_secs(2));
     });
 }
 

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Net, OTHER_MAC, frame};
+use common::{BREAK_AFTER, Net, OTHER_MAC, frame, meanwhile};
 use netring_engine::{Capture, CaptureConfig, ErrorKind, Injector, InjectorConfig, TxMode};
 
 const MODES: [TxMode; 2] = [TxMode::Ring, TxMode::Sendmmsg];
@@ -270,11 +270,8 @@ fn interface_removed_while_sending_is_an_error_not_a_hang() {
         let net = Net::new();
         let r = net.enter(|| {
             let mut inj = Injector::open(&net.a, &cfg(mode)).unwrap();
-            std::thread::scope(|s| {
-                s.spawn(|| {
-                    std::thread::sleep(Duration::from_millis(100));
-                    net.ip(&["link", "del", &net.a]);
-                });
+            let remove = || net.ip(&["link", "del", &net.a]);
+            meanwhile(BREAK_AFTER, remove, || {
                 let t = Instant::now();
                 let f = frame(60, 0, OTHER_MAC);
                 let r = loop {

@@ -28,7 +28,7 @@ pub use files::{Ext4, TempDir, Tmpfs, rotated_files};
 pub use frames::{OTHER_MAC, TEST_ETHERTYPE, collect, frame, frame_seq};
 pub use net::{Net, Receiver, Sender, enter_ns};
 pub use process::{
-    check_with_tools, have, have_or_skip, is_root, output_of, output_within, run, skip,
+    check_with_tools, have, have_or_skip, is_root, meanwhile, output_of, output_within, run, skip,
     spawn_piped, tcpdump_packets, thread_cpu_time, tool, wait_until,
 };
 

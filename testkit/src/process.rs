@@ -69,6 +69,19 @@ pub fn wait_until(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) 
     }
 }
 
+/// Run `now` on this thread while another one runs `later` once `after`
+/// has passed (a break, an interface removed under a blocked call); both
+/// end before this returns. Returns what `now` returned.
+pub fn meanwhile<T>(after: Duration, later: impl FnOnce() + Send, now: impl FnOnce() -> T) -> T {
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            std::thread::sleep(after);
+            later();
+        });
+        now()
+    })
+}
+
 /// Start `cmd` (a `Command` or `&mut Command`) with stdout and stderr
 /// piped, for [`output_of`] or [`output_within`].
 pub fn spawn_piped(mut cmd: impl BorrowMut<Command>) -> Child {

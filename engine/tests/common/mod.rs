@@ -10,6 +10,10 @@ use std::time::Duration;
 
 use netring_engine::{Capture, CaptureConfig, Wait};
 
+/// When a test breaks a blocked call, or removes the interface under it
+/// (with `meanwhile`): long enough for the call to be blocked.
+pub const BREAK_AFTER: Duration = Duration::from_millis(100);
+
 /// A small ring so tests stay light: 64 KiB x 32, 10 ms block timeout.
 pub fn small_ring() -> CaptureConfig {
     CaptureConfig {
