@@ -171,13 +171,7 @@ fn nrepoll_injector_loses_nothing_under_backpressure() {
     // ENOBUFS most of the time, the injector's 64 slots fill up, and the
     // loop must wait for the fd (or the next tick) and retry.
     net.ip(&["link", "set", &net.b, "down"]);
-    netring_testkit::run(
-        "ip",
-        &[
-            "netns", "exec", &net.ns, "tc", "qdisc", "add", "dev", &net.b, "root", "tbf", "rate",
-            "4mbit", "burst", "4k", "limit", "6k",
-        ],
-    );
+    net.shape(&net.b, "4mbit", "4k", "6k");
     net.ip(&["link", "set", &net.b, "up"]);
     const OWN: u32 = 3000;
     let child = spawn_piped(net.command(&nrepoll()).args([

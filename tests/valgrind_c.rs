@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use netring_testkit::cbuild;
-use netring_testkit::{Net, OTHER_MAC, frame, spawn_piped};
+use netring_testkit::{Net, OTHER_MAC, frame, output_within, spawn_piped};
 
 const VALGRIND: &[&str] = &[
     "-q",
@@ -98,15 +98,9 @@ fn valgrind_test_capture_on_a_veth_pair() {
     }
     let mut rest = String::new();
     out.read_to_string(&mut rest).unwrap();
-    let status = child.wait().unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    assert_eq!(status.code(), Some(0), "{rest}{err}");
+    let done = output_within(child, Duration::from_secs(60));
+    let err = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(0), "{rest}{err}");
     assert!(
         rest.contains(&format!("RESULT packets={N} bad=0 drops=0 failures=0")),
         "{rest}{err}"

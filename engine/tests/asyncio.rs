@@ -145,13 +145,7 @@ fn async_injector_loses_nothing_under_backpressure() {
     let net = Net::new();
     // A shaper with a 6 KB queue in front of the injector: most sends are
     // refused (ENOBUFS), the 64 slots fill up, send() must wait.
-    common::run(
-        "ip",
-        &[
-            "netns", "exec", &net.ns, "tc", "qdisc", "add", "dev", &net.b, "root", "tbf", "rate",
-            "4mbit", "burst", "4k", "limit", "6k",
-        ],
-    );
+    net.shape(&net.b, "4mbit", "4k", "6k");
     let icfg = InjectorConfig {
         frame_count: 64,
         ..InjectorConfig::default()

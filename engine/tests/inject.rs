@@ -309,13 +309,7 @@ fn interface_removed_while_sending_is_an_error_not_a_hang() {
 #[test]
 fn a_slow_qdisc_never_blocks_flush_and_loses_nothing() {
     let net = Net::new();
-    let tc = net
-        .command("tc")
-        .args(["qdisc", "add", "dev", &net.a, "root", "tbf"])
-        .args(["rate", "1mbit", "burst", "4k", "limit", "4m"])
-        .status()
-        .unwrap();
-    assert!(tc.success(), "tc qdisc add failed");
+    net.shape(&net.a, "1mbit", "4k", "4m");
     const N: u32 = 600;
     let frames: Vec<Vec<u8>> = (0..N).map(|k| frame(1000, k, OTHER_MAC)).collect();
     let got = net.enter(|| {

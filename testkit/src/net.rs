@@ -109,6 +109,20 @@ impl Net {
         (c, d)
     }
 
+    /// A token-bucket shaper (`tc qdisc add dev IFNAME root tbf`) on
+    /// `ifname`: `rate` (e.g. "4mbit"), `burst` and a queue of `limit` bytes,
+    /// beyond which sends fail with ENOBUFS (backpressure on demand).
+    pub fn shape(&self, ifname: &str, rate: &str, burst: &str, limit: &str) {
+        let ns = self.ns.as_str();
+        run(
+            "ip",
+            &[
+                "netns", "exec", ns, "tc", "qdisc", "add", "dev", ifname, "root", "tbf", "rate",
+                rate, "burst", burst, "limit", limit,
+            ],
+        );
+    }
+
     /// The namespace's path, for setns(2) or `--net=`.
     pub fn path(&self) -> String {
         format!("/run/netns/{}", self.ns)
