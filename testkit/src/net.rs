@@ -206,18 +206,18 @@ impl Net {
     }
 
     /// How many packet sockets receiving every protocol (ETH_P_ALL) are
-    /// bound to interface index `ifindex` (0: the `any` device) in the
-    /// namespace, from its /proc/net/packet.
-    pub fn bound_sockets(&self, ifindex: u32) -> usize {
+    /// bound in the namespace, from its /proc/net/packet: to interface
+    /// index `ifindex` (0: the `any` device), or to any interface (None).
+    pub fn bound_sockets(&self, ifindex: Option<u32>) -> usize {
         let text = self.enter(|| std::fs::read_to_string("/proc/thread-self/net/packet"));
-        let idx = ifindex.to_string();
+        let idx = ifindex.map(|i| i.to_string());
         // Columns: sk RefCnt Type Proto Iface ...
         text.unwrap()
             .lines()
             .skip(1)
             .filter(|l| {
                 let f: Vec<&str> = l.split_whitespace().collect();
-                f.len() > 4 && f[3] == "0003" && f[4] == idx
+                f.len() > 4 && f[3] == "0003" && idx.as_ref().is_none_or(|i| f[4] == i)
             })
             .count()
     }
@@ -231,20 +231,24 @@ impl Net {
         wait_until(
             &format!("{n} capture(s) bound to {ifname}"),
             READY_LIMIT,
-            || self.bound_sockets(idx) >= n,
+            || self.bound_sockets(Some(idx)) >= n,
         );
     }
 
-    /// [`Net::wait_bound`] for one consumer.
-    pub fn wait_packet_socket(&self, ifname: &str) {
-        self.wait_bound(ifname, 1);
+    /// Wait (up to 10 s, then panic) until a packet socket receiving every
+    /// protocol is bound in the namespace, to whichever interface: a
+    /// consumer is ready ([`Net::wait_bound`] names the interface).
+    pub fn wait_packet_socket(&self) {
+        wait_until("a capture bound", READY_LIMIT, || {
+            self.bound_sockets(None) >= 1
+        });
     }
 
     /// Wait (up to 10 s, then panic) until `n` packet sockets receiving
     /// every protocol are bound to the `any` device (every interface).
     pub fn wait_bound_any(&self, n: usize) {
         wait_until(&format!("{n} capture(s) bound to any"), READY_LIMIT, || {
-            self.bound_sockets(0) >= n
+            self.bound_sockets(Some(0)) >= n
         });
     }
 
