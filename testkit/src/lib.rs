@@ -17,6 +17,7 @@
 //! - [`cbuild`]: C programs built against `build/prefix` through pkg-config.
 
 #![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
 
 pub mod cbuild;
 mod files;
