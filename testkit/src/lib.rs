@@ -12,9 +12,13 @@
 //! - [`Ext4`], [`Tmpfs`], [`TempDir`]: scratch file systems and directories.
 //! - [`skip`] and [`require!`]: a test that cannot run here passes with a
 //!   note, but fails under `NR_TEST_STRICT` (`make test`).
-//! - [`run`], [`output_of`], [`have`], [`check_with_tools`]: processes and
-//!   the independent tools (tcpdump, capinfos) that check our output.
+//! - [`run`], [`spawn_piped`], [`output_of`] / [`output_within`] (a hung
+//!   child is killed), [`meanwhile`] (break a blocked call from another
+//!   thread); [`have`], [`tool`], [`tcpdump_packets`], [`check_with_tools`]:
+//!   the independent tools (tcpdump, tshark, capinfos) that check our output.
 //! - [`cbuild`]: C programs built against `build/prefix` through pkg-config.
+//!
+//! The shell side of the same harness is `scripts/netns.sh`.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
