@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use netring_testkit::cbuild::{STRICT_C, bin, build, pkg_config, prefix, root, variants};
 use netring_testkit::{
-    Net, OTHER_MAC, Sender, frame, output_of, spawn_piped, tcpdump_packets, tool,
+    Net, OTHER_MAC, Receiver, Sender, frame, output_of, spawn_piped, tcpdump_packets, tool,
 };
 
 #[test]
@@ -482,6 +482,19 @@ fn only_nr_symbols_are_exported_and_the_engine_exports_none() {
     );
 }
 
+/// Run the sending tool `name ARGS` in `net` to its end (it must report
+/// "RESULT sent=N"); the frames `rx` saw, waiting 500 ms after the N-th
+/// for any extra.
+fn sent_frames(net: &Net, rx: &Receiver, name: &str, args: &[&str], n: usize) -> Vec<Vec<u8>> {
+    let (ok, _, err) = output_of(spawn_piped(net.command(&bin(name)).args(args)));
+    assert!(
+        ok && err.contains(&format!("RESULT sent={n}")),
+        "{name}: {err}"
+    );
+    let quiet = Duration::from_millis(500);
+    rx.frames(n, quiet, Duration::from_secs(10), |_| true)
+}
+
 /// nrsend: the frames an independent receiver sees on the peer are the
 /// valid Ethernet/IPv4/UDP frames nrsend promises, and exactly as many as its
 /// RESULT line says.
@@ -491,24 +504,18 @@ fn nrsend_frames_arrive_on_the_peer_valid_and_counted() {
     let rx = net.receiver(&net.b);
     const N: usize = 3000;
     for len in [60usize, 1514] {
-        let out = spawn_piped(net.command(&bin("nrsend")).args([
+        let (n, l) = (N.to_string(), len.to_string());
+        let args = [
             "-i",
             &net.a,
             "-n",
-            &N.to_string(),
+            &n,
             "-l",
-            &len.to_string(),
+            &l,
             "--dst",
             "02:cb:00:00:00:ff",
-        ]));
-        let (ok, _, err) = output_of(out);
-        assert!(ok && err.contains(&format!("RESULT sent={N}")), "{err}");
-        let got = rx.frames(
-            N,
-            Duration::from_millis(500),
-            Duration::from_secs(10),
-            |_| true,
-        );
+        ];
+        let got = sent_frames(&net, &rx, "nrsend", &args, N);
         assert_eq!(got.len(), N, "{len}-byte frames counted on the peer");
         let f = &got[0];
         assert_eq!(f.len(), len);
@@ -563,14 +570,7 @@ fn nrxdp_receives_every_frame_native_and_generic() {
             ok && err.contains(&format!("RESULT packets={N} drops=0")),
             "{mode}: {err}"
         );
-        let link = Command::new("ip")
-            .args(["-n", &net.ns, "link", "show", &net.a])
-            .output()
-            .unwrap();
-        assert!(
-            !String::from_utf8_lossy(&link.stdout).contains("xdp"),
-            "{mode}: program left behind"
-        );
+        assert!(!net.has_xdp(&net.a), "{mode}: program left behind");
     }
 }
 
@@ -581,22 +581,13 @@ fn nrxdp_tx_frames_arrive_byte_exact() {
     let rx = net.receiver(&net.b);
     const N: usize = 1000;
     const LEN: usize = 200;
-    let child = spawn_piped(net.command(&bin("nrxdp")).args([
-        "--tx",
-        "-i",
-        &net.a,
-        "-n",
-        &N.to_string(),
-        "-l",
-        &LEN.to_string(),
-    ]));
-    let (ok, _, err) = output_of(child);
-    assert!(ok && err.contains(&format!("RESULT sent={N}")), "{err}");
-    let got = rx.frames(
+    let (n, l) = (N.to_string(), LEN.to_string());
+    let got = sent_frames(
+        &net,
+        &rx,
+        "nrxdp",
+        &["--tx", "-i", &net.a, "-n", &n, "-l", &l],
         N,
-        Duration::from_millis(500),
-        Duration::from_secs(10),
-        |_| true,
     );
     assert_eq!(got.len(), N);
     for (k, f) in got.iter().enumerate() {
