@@ -14,6 +14,11 @@ use netring_engine::{
     FanoutFlags, FanoutMode, PacketFlags, Profile, TimestampSource, Wait,
 };
 
+/// One classic BPF instruction.
+const fn insn(code: u16, jt: u8, jf: u8, k: u32) -> BpfInsn {
+    BpfInsn { code, jt, jf, k }
+}
+
 const MARK: &[u8; 4] = b"NRT!";
 
 /// An IPv4/UDP frame to OTHER_MAC, flow chosen by (`src`, `sport`), with
@@ -304,24 +309,9 @@ fn fanout_cbpf_program_chooses_the_socket() {
     // Socket index = low bit of the last byte of the source IP. Fanout
     // programs see the packet from the network header (offset 15 of IPv4).
     let prog = vec![
-        BpfInsn {
-            code: 0x30,
-            jt: 0,
-            jf: 0,
-            k: 15,
-        }, // ldb [15]
-        BpfInsn {
-            code: 0x54,
-            jt: 0,
-            jf: 0,
-            k: 1,
-        }, // and #1
-        BpfInsn {
-            code: 0x16,
-            jt: 0,
-            jf: 0,
-            k: 0,
-        }, // ret a
+        insn(0x30, 0, 0, 15), // ldb [15]
+        insn(0x54, 0, 0, 1),  // and #1
+        insn(0x16, 0, 0, 0),  // ret a
     ];
     let sets = net.enter(|| {
         let mut caps: Vec<Capture> = (0..2)
@@ -342,34 +332,14 @@ fn fanout_cbpf_program_chooses_the_socket() {
 /// `ldh [36]; jeq #port, accept, drop` (UDP destination port).
 fn port_filter(port: u16, accept: BpfInsn) -> Vec<BpfInsn> {
     vec![
-        BpfInsn {
-            code: 0x28,
-            jt: 0,
-            jf: 0,
-            k: 36,
-        },
-        BpfInsn {
-            code: 0x15,
-            jt: 0,
-            jf: 1,
-            k: u32::from(port),
-        },
+        insn(0x28, 0, 0, 36),
+        insn(0x15, 0, 1, u32::from(port)),
         accept,
-        BpfInsn {
-            code: 0x06,
-            jt: 0,
-            jf: 0,
-            k: 0,
-        },
+        insn(0x06, 0, 0, 0),
     ]
 }
 
-const RET_BIG: BpfInsn = BpfInsn {
-    code: 0x06,
-    jt: 0,
-    jf: 0,
-    k: 65_535,
-};
+const RET_BIG: BpfInsn = insn(0x06, 0, 0, 65_535);
 
 #[test]
 fn classic_filter_keeps_only_matching_frames_and_counts_only_them() {
@@ -402,36 +372,11 @@ fn snaplen_clamps_ret_k_and_ret_a_of_a_user_filter() {
     let net = Net::new();
     // ret a variant: ld #len; ret a (for port 53 frames).
     let ret_a = vec![
-        BpfInsn {
-            code: 0x28,
-            jt: 0,
-            jf: 0,
-            k: 36,
-        },
-        BpfInsn {
-            code: 0x15,
-            jt: 0,
-            jf: 2,
-            k: 53,
-        },
-        BpfInsn {
-            code: 0x80,
-            jt: 0,
-            jf: 0,
-            k: 0,
-        },
-        BpfInsn {
-            code: 0x16,
-            jt: 0,
-            jf: 0,
-            k: 0,
-        },
-        BpfInsn {
-            code: 0x06,
-            jt: 0,
-            jf: 0,
-            k: 0,
-        },
+        insn(0x28, 0, 0, 36),
+        insn(0x15, 0, 2, 53),
+        insn(0x80, 0, 0, 0),
+        insn(0x16, 0, 0, 0),
+        insn(0x06, 0, 0, 0),
     ];
     for (name, prog) in [("ret k", port_filter(53, RET_BIG)), ("ret a", ret_a)] {
         let got = net.enter(|| {
@@ -474,12 +419,7 @@ fn filter_can_be_replaced_and_detached_at_run_time() {
         tx.send(&udp(4, 1, 1, 54, 64));
         let b = seqs(&drain(&mut cap, Duration::from_millis(150)));
         cap.set_filter(None).unwrap(); // detaching twice is fine
-        let bad = [BpfInsn {
-            code: 0x15,
-            jt: 9,
-            jf: 0,
-            k: 0,
-        }];
+        let bad = [insn(0x15, 9, 0, 0)];
         let c = cap.set_filter(Some(&bad)).unwrap_err();
         (a, b, c)
     });
