@@ -134,7 +134,7 @@ fn nrcap_counts_exactly_what_an_independent_sender_sent() {
         "-n",
         "16",
     ]));
-    net.wait_bound(&net.a, 1);
+    net.wait_packet_socket();
     let tx = net.sender(&net.b);
     for k in 0..N {
         tx.send(&frame(if k % 2 == 0 { 60 } else { 1514 }, k, OTHER_MAC));
@@ -159,7 +159,7 @@ fn hello_example_captures_what_was_sent() {
         net.command(&bin("hello"))
             .args([net.a.as_str(), &N.to_string()]),
     );
-    net.wait_bound(&net.a, 1);
+    net.wait_packet_socket();
     let tx = net.sender(&net.b);
     for k in 0..N {
         tx.send(&frame(test_frame_len(k), k, OTHER_MAC));
@@ -183,7 +183,7 @@ fn nrcap_prints_lines_and_stops_on_sigint() {
         net.command(&bin("nrcap"))
             .args(["-i", &net.a, "-B", "64", "-n", "8"]),
     );
-    net.wait_bound(&net.a, 1);
+    net.wait_packet_socket();
     let tx = net.sender(&net.b);
     for k in 0..10 {
         tx.send(&frame(60, k, OTHER_MAC));
@@ -265,7 +265,7 @@ fn nrcap_writes_files_independent_readers_accept_and_reads_them_back() {
                 ])
                 .arg(&file),
         );
-        net.wait_bound(&net.a, 1);
+        net.wait_packet_socket();
         let tx = net.sender(&net.b);
         let frames: Vec<Vec<u8>> = (0..N)
             .map(|k| {

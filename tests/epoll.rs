@@ -130,7 +130,7 @@ fn nrepoll_serves_capture_injector_and_timer_on_one_thread() {
             ])
             .args(["-c", &(OWN + EXT).to_string(), "-T", "10"]),
     );
-    net.wait_bound(&net.a, 1);
+    net.wait_packet_socket();
     let tx = net.sender(&net.b);
     let sent: Vec<Vec<u8>> = (0..EXT)
         .map(|k| external(k, 60 + (k as usize * 7) % 1400))

@@ -42,7 +42,7 @@ fn nrcap_direct_on_real_traffic() {
             cmd.args(["-C", mb]);
         }
         let mut child = spawn_piped(cmd.arg("-w").arg(&file));
-        net.wait_bound(&net.a, 1);
+        net.wait_packet_socket();
         let tx = net.sender(&net.b);
         for k in 0..N {
             if k == N / 2 {
@@ -146,7 +146,7 @@ fn nrcap_on_a_full_disk_leaves_a_valid_file() {
                 .arg("-w")
                 .arg(&file),
         );
-        net.wait_bound(&net.a, 1);
+        net.wait_packet_socket();
         let tx = net.sender(&net.b);
         for k in 0..N {
             tx.send(&frame(1514, k, OTHER_MAC));

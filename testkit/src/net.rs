@@ -235,13 +235,9 @@ impl Net {
         );
     }
 
-    /// Wait (up to 10 s, then panic) until a packet socket receiving every
-    /// protocol is bound in the namespace, to whichever interface: a
-    /// consumer is ready ([`Net::wait_bound`] names the interface).
+    /// [`Net::wait_bound`] for one consumer on the capture side `a`.
     pub fn wait_packet_socket(&self) {
-        wait_until("a capture bound", READY_LIMIT, || {
-            self.bound_sockets(None) >= 1
-        });
+        self.wait_bound(&self.a, 1);
     }
 
     /// Wait (up to 10 s, then panic) until `n` packet sockets receiving
