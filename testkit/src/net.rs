@@ -1,5 +1,5 @@
 //! Throwaway network namespaces with veth pairs, and an independent frame
-//! sender (a plain AF_PACKET socket, no netring code).
+//! sender and receiver (plain AF_PACKET sockets, no netring code).
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::frames::frame_seq;
-
 use crate::process::{run, wait_until};
 
 /// Namespaces made by this harness are called `nrk-PID-N-TEST`.
@@ -74,26 +73,10 @@ impl Net {
             let arg = format!("net.ipv6.conf.{k}.disable_ipv6=1");
             run("ip", &["netns", "exec", &net.ns, "sysctl", "-qw", &arg]);
         }
-        let q = queues.to_string();
         let (a, b) = (net.a.as_str(), net.b.as_str());
-        net.ip(&[
-            "link",
-            "add",
-            a,
-            "numtxqueues",
-            &q,
-            "numrxqueues",
-            &q,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            b,
-            "numtxqueues",
-            &q,
-            "numrxqueues",
-            &q,
-        ]);
+        let q = format!("numtxqueues {queues} numrxqueues {queues}");
+        let add = format!("link add {a} {q} type veth peer name {b} {q}");
+        net.ip(&add.split_whitespace().collect::<Vec<_>>());
         for ifname in [a, b, "lo"] {
             net.ip(&["link", "set", ifname, "up"]);
         }
