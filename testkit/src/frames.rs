@@ -35,6 +35,21 @@ pub fn frame_seq(data: &[u8]) -> Option<u32> {
     }
 }
 
+/// The Internet checksum of `bytes` (RFC 1071: the one's complement of the
+/// one's-complement sum of its 16-bit words). Over an IPv4 header whose
+/// checksum field is zero it is the value to store there; over a valid
+/// header it is 0.
+pub fn ip_checksum(bytes: &[u8]) -> u16 {
+    let mut sum: u32 = bytes
+        .chunks(2)
+        .map(|w| u32::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
 /// The test frames a consumer delivers, until `want` arrived and then
 /// `quiet` passed with nothing new (so extra frames would be seen too), or
 /// `limit`. `poll` waits briefly (~20 ms) for the consumer, hands every
@@ -63,4 +78,30 @@ pub fn collect(
         }
     }
     got
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ip_checksum_of_a_known_header() {
+        // The IPv4 header of Wikipedia's worked example: checksum 0xb861.
+        let mut h = [
+            0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0x00, 0x00, 0xc0, 0xa8,
+            0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7,
+        ];
+        assert_eq!(ip_checksum(&h), 0xb861);
+        h[10..12].copy_from_slice(&0xb861u16.to_be_bytes());
+        assert_eq!(ip_checksum(&h), 0);
+    }
+
+    #[test]
+    fn frames_carry_their_sequence_number() {
+        for (len, seq) in [(60, 0), (1514, 7), (18, u32::MAX)] {
+            let f = frame(len, seq, OTHER_MAC);
+            assert_eq!((f.len(), frame_seq(&f)), (len, Some(seq)));
+        }
+        assert_eq!(frame_seq(&[0u8; 60]), None);
+    }
 }

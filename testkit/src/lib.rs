@@ -30,7 +30,7 @@ mod net;
 mod process;
 
 pub use files::{Ext4, TempDir, Tmpfs, rotated_files};
-pub use frames::{OTHER_MAC, TEST_ETHERTYPE, collect, frame, frame_seq};
+pub use frames::{OTHER_MAC, TEST_ETHERTYPE, collect, frame, frame_seq, ip_checksum};
 pub use net::{Net, Receiver, Sender, enter_ns};
 pub use process::{
     check_with_tools, have, have_or_skip, is_root, meanwhile, output_of, output_within, run, skip,
