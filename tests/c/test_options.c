@@ -15,14 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(c)                                                                                          \
-    do {                                                                                                  \
-        if (!(c)) {                                                                                       \
-            fprintf(stderr, "%s:%d: check failed: %s (last error: %s)\n", __FILE__, __LINE__, #c,         \
-                    nr_last_error());                                                                     \
-            exit(1);                                                                                      \
-        }                                                                                                 \
-    } while (0)
+#define CHECK_FATAL 1
+#include "check.h"
 
 struct tally {
     unsigned packets, short_caps, sw_ts, udp53;
