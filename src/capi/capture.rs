@@ -954,16 +954,13 @@ mod tests {
     fn immediate_converts_and_old_callers_get_the_block_ring() {
         let mut cfg = nr_capture_config::defaults();
         cfg.immediate = true;
-        // SAFETY: cfg is a valid config of its own size.
-        assert!(unsafe { config_from_c(&cfg) }.unwrap().immediate);
+        assert!(config_from_c(&cfg).unwrap().immediate);
         // A caller built before the field existed: the block ring.
         cfg.size = offset_of!(nr_capture_config, immediate);
-        // SAFETY: as above (a smaller size reads less).
-        assert!(!unsafe { config_from_c(&cfg) }.unwrap().immediate);
+        assert!(!config_from_c(&cfg).unwrap().immediate);
         cfg.size = size_of::<nr_capture_config>();
         cfg.reserved2[3] = 1;
-        // SAFETY: as above.
-        assert!(unsafe { config_from_c(&cfg) }.is_err());
+        assert!(config_from_c(&cfg).is_err());
     }
 
     #[test]
