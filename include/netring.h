@@ -614,7 +614,7 @@ typedef struct nr_capture_config {
    * then a TPACKET_V2 frame ring (a status word per frame, as libpcap's
    * immediate mode) of block_size / frame_size * block_count frames, one
    * packet each: frames longer than frame_size minus the 66-byte header
-   * room (Ethernet) are truncated (NR_PKT_TRUNCATED). A batch is the run
+   * room (Ethernet) are truncated (NR_PACKET_FLAG_TRUNCATED). A batch is the run
    * of frames ready when it was taken (at most 512). block_timeout_ms is
    * unused; fill_rxhash and vlan_reinsert are refused (NR_E_CONFIG).
    * On a busy link (four waits in a row ended by a frame within 50 µs)
