@@ -14,23 +14,26 @@
 #   nrcap    build/bin/nrcap -i IF -q -s 256 --immediate --latency (the C API)
 # Each prints "LATENCY n= p50_us= p99_us= max_us=" at exit.
 #
-# usage: latency.sh [-d SECONDS] [-r RATES] [-o DIR] [CONSUMER ...]
+# usage: latency.sh [-d SECONDS] [-r RATES] [-n REPS] [-o DIR] [CONSUMER ...]
 #   -d SECONDS  traffic per run (default 3): RATE x SECONDS frames
 #   -r RATES    frames per second, comma separated (default 1000,10000)
+#   -n REPS     interleaved repetitions, the consumer order rotating (default 3)
 #   -o DIR      results (default $CB_OUT/runs/latency-<time>)
-# Writes DIR/latency.tsv and DIR/summary.txt (a table per rate).  trafgen's
-# gap is a sleep between sends, so the achieved rate is below the asked one
-# at 10 kpps; the table shows the achieved rate (frames / send time).
+# Writes DIR/latency.tsv and DIR/summary.txt (a table per rate: medians of
+# the repetitions, [min-max]; `python3 bench/summarize.py latency FILE`).
+# trafgen's gap is a sleep between sends, so the achieved rate is below the
+# asked one at 10 kpps; the table shows the achieved rate.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 CB_ARGS="$*"
 
-DUR=3 RATES=1000,10000 RESDIR=""
+DUR=3 RATES=1000,10000 REPS=3 RESDIR=""
 CONSUMERS=()
 while [ $# -gt 0 ]; do
     case "$1" in
         -d) DUR=$2; shift 2 ;;
         -r) RATES=$2; shift 2 ;;
+        -n) REPS=$2; shift 2 ;;
         -o) RESDIR=$2; shift 2 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         -*) echo "unknown option $1" >&2; exit 2 ;;
@@ -55,7 +58,7 @@ check_tools trafgen ip taskset python3 "$CB_BIN/pcap_latency" "$NR_BIN/nrcap" \
 RESDIR=${RESDIR:-$CB_OUT/runs/latency-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$RESDIR/logs"
 TSV=$RESDIR/latency.tsv
-printf 'rate\tconsumer\tframes\tsend_s\tcaptured\tdrops\tn\tp50_us\tp99_us\tmax_us\n' > "$TSV"
+printf 'rep\trate\tconsumer\tframes\tsend_s\tcaptured\tdrops\tn\tp50_us\tp99_us\tmax_us\n' > "$TSV"
 
 trap cb_cleanup EXIT
 trap 'exit 130' INT TERM
@@ -68,11 +71,11 @@ trap 'exit 130' INT TERM
     for c in "${CONSUMERS[@]}"; do echo "consumer $c: $(consumer_cmd "$c")"; done
 } > "$RESDIR/meta.txt"
 
-one_run() { # rate consumer
-    local rate=$1 name=$2 cmd tag pg base i frames gap t0 t1
+one_run() { # rep rate consumer
+    local rep=$1 rate=$2 name=$3 cmd tag pg base i frames gap t0 t1
     cmd=$(consumer_cmd "$name")
     cmd=${cmd//\{IF\}/$CB_CAP_IF}
-    tag="$rate-$name"
+    tag="r$rep-$rate-$name"
     local out="$RESDIR/logs/$tag.out" err="$RESDIR/logs/$tag.err"
     base=$(packet_socks_on "$CB_CAP_NS" "$CB_CAP_IF")
     setsid ip netns exec "$CB_CAP_NS" taskset -c "$CB_CAP_CPU" sh -c "exec $cmd" > "$out" 2> "$err" < /dev/null &
@@ -88,42 +91,34 @@ one_run() { # rate consumer
     gap=$(python3 -c "print(max(1, round(1e6 / $rate)))")
     t0=$(now)
     ip netns exec "$CB_GEN_NS" taskset -c "$CB_GEN_CPU" trafgen --no-sock-mem -Q -P 1 \
-        --dev "$CB_GEN_IF" --conf "$CB_HERE/trafgen/udp60.cfg" --gap "${gap}us" -n "$frames" \
+        --dev "$CB_GEN_IF" --conf "$CB_ROOT/scripts/trafgen/udp60.cfg" --gap "${gap}us" -n "$frames" \
         > "$RESDIR/logs/$tag.gen" 2>&1 || true
     t1=$(now)
+    grep -q -i "cannot\|error" "$RESDIR/logs/$tag.gen" && { log "$tag: trafgen failed"; cat "$RESDIR/logs/$tag.gen" >&2; }
     sleep 0.5
     stop_pgrp "$pg" 20
     wait "$pg" 2>/dev/null || true
     CB_PGRPS=("${CB_PGRPS[@]/$pg}")
-    python3 - "$out" "$err" "$rate" "$name" "$frames" "$t0" "$t1" >> "$TSV" <<'EOF'
+    python3 - "$out" "$err" "$rep" "$rate" "$name" "$frames" "$t0" "$t1" >> "$TSV" <<'EOF'
 import re, sys
-out, err, rate, name, frames, t0, t1 = sys.argv[1:]
+out, err, rep, rate, name, frames, t0, t1 = sys.argv[1:]
 txt = open(out, errors="replace").read() + "\n" + open(err, errors="replace").read()
 res = dict(re.findall(r"(\w+)=(\d+)", (re.findall(r"RESULT\b.*", txt) or [""])[-1]))
 lat = dict(re.findall(r"(\w+)=([\d.]+)", (re.findall(r"LATENCY\b.*", txt) or [""])[-1]))
-print("\t".join([rate, name, frames, "%.3f" % (float(t1) - float(t0)),
+print("\t".join([rep, rate, name, frames, "%.3f" % (float(t1) - float(t0)),
                  res.get("packets", "nan"), res.get("drops", "nan"), lat.get("n", "nan"),
                  lat.get("p50_us", "nan"), lat.get("p99_us", "nan"), lat.get("max_us", "nan")]))
 EOF
-    log "$tag: $(tail -1 "$TSV" | cut -f5-)"
+    log "$tag: $(tail -1 "$TSV" | cut -f6-)"
 }
 
 IFS=, read -r -a RATE_LIST <<< "$RATES"
-for rate in "${RATE_LIST[@]}"; do
-    for c in "${CONSUMERS[@]}"; do
-        one_run "$rate" "$c"
+n=${#CONSUMERS[@]}
+for ((rep = 1; rep <= REPS; rep++)); do
+    for rate in "${RATE_LIST[@]}"; do
+        for ((k = 0; k < n; k++)); do
+            one_run "$rep" "$rate" "${CONSUMERS[$(((k + rep - 1) % n))]}"
+        done
     done
 done
-python3 - "$TSV" <<'EOF' | tee "$RESDIR/summary.txt"
-import csv, sys
-rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
-for rate in dict.fromkeys(r["rate"] for r in rows):
-    sel = [r for r in rows if r["rate"] == rate]
-    print(f"\nimmediate mode, 60-byte frames, asked {rate} pps (trafgen --gap):\n")
-    print("| consumer | achieved pps | captured/sent | drops | p50 µs | p99 µs | max µs |")
-    print("|---|---|---|---|---|---|---|")
-    for r in sel:
-        pps = float(r["frames"]) / float(r["send_s"]) if float(r["send_s"]) > 0 else float("nan")
-        print(f"| {r['consumer']} | {pps:.0f} | {r['captured']}/{r['frames']} | {r['drops']} "
-              f"| {r['p50_us']} | {r['p99_us']} | {r['max_us']} |")
-EOF
+python3 "$CB_HERE/summarize.py" latency "$TSV" | tee "$RESDIR/summary.txt"
