@@ -9,7 +9,7 @@ use std::ffi::{c_char, c_int};
 use std::ptr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use netring_engine::{BpfInsn, Packet, PacketFlags};
+use netring_engine::{Packet, PacketFlags};
 
 use crate::bpf::{self, Aux};
 use crate::cmem::{adopt_program, owned};
@@ -100,19 +100,8 @@ pub fn set_live(l: &mut Live, prog: &[BpfInsnC]) -> Result<(), String> {
             let _ = cap.set_filter(None);
             true
         }
-        Some(k) => {
-            let insns: Vec<BpfInsn> = k
-                .iter()
-                .map(|i| BpfInsn {
-                    code: i.code,
-                    jt: i.jt,
-                    jf: i.jf,
-                    k: i.k,
-                })
-                .collect();
-            // libpcap too filters in user space what the kernel refuses.
-            cap.set_filter(Some(&insns)).is_err()
-        }
+        // libpcap too filters in user space what the kernel refuses.
+        Some(k) => cap.set_filter(Some(k)).is_err(),
     };
     // Frames already in the ring were captured without this filter: those
     // stamped up to now are filtered again in user space.

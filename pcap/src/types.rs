@@ -56,19 +56,9 @@ impl PktHdr {
     };
 }
 
-/// `struct bpf_insn`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct BpfInsnC {
-    /// Opcode.
-    pub code: u16,
-    /// Jump if true.
-    pub jt: u8,
-    /// Jump if false.
-    pub jf: u8,
-    /// Generic field.
-    pub k: u32,
-}
+/// `struct bpf_insn`: the engine's classic BPF instruction (`struct
+/// sock_filter`, the same layout), so a program goes to the kernel as is.
+pub use netring_engine::BpfInsn as BpfInsnC;
 
 /// `struct bpf_program`.
 #[repr(C)]

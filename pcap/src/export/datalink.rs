@@ -1,12 +1,34 @@
 //! Link types and time stamp types of a handle.
 
-use std::ffi::c_int;
+use std::ffi::{c_int, c_void};
 
 use super::{enter, status};
 use crate::cmem::{adopt_ints, malloc_ints};
 use crate::datalink;
 use crate::handle::{H, Pcap};
 use crate::{code, guard};
+
+/// A list from the real library (`list` on the real handle `target`),
+/// moved into our heap at `out`: its length, or the real status.
+///
+/// # Safety
+/// `target` is a live real handle; `out` is valid; `list`/`free` are the
+/// real library's pair.
+unsafe fn real_list(
+    target: *mut c_void,
+    out: *mut *mut c_int,
+    list: unsafe extern "C" fn(*mut c_void, *mut *mut c_int) -> c_int,
+    free: unsafe extern "C" fn(*mut c_int),
+) -> c_int {
+    let mut l = std::ptr::null_mut();
+    // SAFETY: forwarded (caller).
+    let n = unsafe { list(target, &mut l) };
+    if n >= 0 {
+        // SAFETY: l holds n ints of the real library's heap; out is valid.
+        unsafe { *out = adopt_ints(l, n, free) };
+    }
+    n
+}
 
 /// `pcap_datalink`.
 #[unsafe(no_mangle)]
@@ -57,15 +79,8 @@ pub unsafe extern "C" fn pcap_list_datalinks(p: *mut Pcap, out: *mut *mut c_int)
                 }
             },
         };
-        let mut list = std::ptr::null_mut();
-        // SAFETY: forwarded.
-        let n = unsafe { (r.pcap_list_datalinks)(target, &mut list) };
-        if n >= 0 {
-            // SAFETY: list holds n ints of the real library's heap; out
-            // checked non-NULL.
-            unsafe { *out = adopt_ints(list, n, r.pcap_free_datalinks) };
-        }
-        n
+        // SAFETY: out checked non-NULL; the real library's pair.
+        unsafe { real_list(target, out, r.pcap_list_datalinks, r.pcap_free_datalinks) }
     })
 }
 
@@ -107,14 +122,15 @@ pub unsafe extern "C" fn pcap_list_tstamp_types(p: *mut Pcap, out: *mut *mut c_i
                 }
             },
         };
-        let mut list = std::ptr::null_mut();
-        // SAFETY: forwarded.
-        let n = unsafe { (r.pcap_list_tstamp_types)(target, &mut list) };
-        if n >= 0 {
-            // SAFETY: list holds n ints of the real library's heap.
-            unsafe { *out = adopt_ints(list, n, r.pcap_free_tstamp_types) };
+        // SAFETY: out checked non-NULL; the real library's pair.
+        unsafe {
+            real_list(
+                target,
+                out,
+                r.pcap_list_tstamp_types,
+                r.pcap_free_tstamp_types,
+            )
         }
-        n
     })
 }
 

@@ -6,7 +6,7 @@ use std::ptr;
 use super::enter;
 use crate::cmem::{owned, stdout};
 use crate::dump::{self, Dumper, dumper, new_dumper};
-use crate::handle::Pcap;
+use crate::handle::{H, Pcap};
 use crate::types::PktHdr;
 use crate::{code, guard};
 
@@ -32,18 +32,22 @@ pub unsafe extern "C" fn pcap_dump_fopen(p: *mut Pcap, f: *mut libc::FILE) -> *m
     })
 }
 
+/// The handle's savefile parameters when `fname` is not NULL; else None,
+/// the handle's error set.
+fn params_and_name(h: &mut H<'_>, fname: *const c_char) -> Option<(bool, u32, u32)> {
+    let r = dump::params(h).and_then(|v| match fname.is_null() {
+        true => Err("A null pointer was supplied as the file name".to_string()),
+        false => Ok(v),
+    });
+    r.map_err(|m| h.io().set_err(&m)).ok()
+}
+
 /// `pcap_dump_open` ("-" is stdout).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pcap_dump_open(p: *mut Pcap, fname: *const c_char) -> *mut Dumper {
     guard!(ptr::null_mut(), {
         let mut h = enter!(p, ptr::null_mut());
-        if let Err(m) = dump::params(&mut h) {
-            h.io().set_err(&m);
-            return ptr::null_mut();
-        }
-        if fname.is_null() {
-            h.io()
-                .set_err("A null pointer was supplied as the file name");
+        if params_and_name(&mut h, fname).is_none() {
             return ptr::null_mut();
         }
         // SAFETY: fname is NUL-terminated.
@@ -78,18 +82,9 @@ pub unsafe extern "C" fn pcap_dump_open(p: *mut Pcap, fname: *const c_char) -> *
 pub unsafe extern "C" fn pcap_dump_open_append(p: *mut Pcap, fname: *const c_char) -> *mut Dumper {
     guard!(ptr::null_mut(), {
         let mut h = enter!(p, ptr::null_mut());
-        let (nano, _, lt) = match dump::params(&mut h) {
-            Ok(v) => v,
-            Err(m) => {
-                h.io().set_err(&m);
-                return ptr::null_mut();
-            }
-        };
-        if fname.is_null() {
-            h.io()
-                .set_err("A null pointer was supplied as the file name");
+        let Some((nano, _, lt)) = params_and_name(&mut h, fname) else {
             return ptr::null_mut();
-        }
+        };
         // SAFETY: fname is NUL-terminated.
         let path = unsafe { CStr::from_ptr(fname) };
         match dump::check_append(path, nano, lt) {

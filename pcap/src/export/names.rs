@@ -126,29 +126,25 @@ forward_static!(pcap_nametoproto(n: *const c_char) -> c_int, -1);
 forward_static!(pcap_nametoeproto(n: *const c_char) -> c_int, -1);
 forward_static!(pcap_nametollc(n: *const c_char) -> c_int, -1);
 forward_static!(pcap_next_etherent(f: *mut libc::FILE) -> *mut c_void, ptr::null_mut());
-/// `pcap_ether_hostton`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_ether_hostton(n: *const c_char) -> *mut u8 {
-    guard!(ptr::null_mut(), {
-        match real::try_get() {
-            // SAFETY: forwarded.
-            Some(r) => adopt_mac(r, unsafe { (r.pcap_ether_hostton)(n) }),
-            None => ptr::null_mut(),
+
+macro_rules! forward_mac {
+    ($name:ident) => {
+        #[doc = concat!("`", stringify!($name), "`: the real libpcap's, the address moved into our heap.")]
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $name(n: *const c_char) -> *mut u8 {
+            guard!(ptr::null_mut(), {
+                match real::try_get() {
+                    // SAFETY: forwarded.
+                    Some(r) => adopt_mac(r, unsafe { (r.$name)(n) }),
+                    None => ptr::null_mut(),
+                }
+            })
         }
-    })
+    };
 }
 
-/// `pcap_ether_aton`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_ether_aton(n: *const c_char) -> *mut u8 {
-    guard!(ptr::null_mut(), {
-        match real::try_get() {
-            // SAFETY: forwarded.
-            Some(r) => adopt_mac(r, unsafe { (r.pcap_ether_aton)(n) }),
-            None => ptr::null_mut(),
-        }
-    })
-}
+forward_mac!(pcap_ether_hostton);
+forward_mac!(pcap_ether_aton);
 
 /// `pcap_findalldevs` (the real libpcap's list; free it with
 /// `pcap_freealldevs`).
