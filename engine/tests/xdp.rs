@@ -5,13 +5,12 @@
 mod common;
 
 use std::collections::HashMap;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use common::{Net, OTHER_MAC, frame, frame_seq};
-use netring::ErrorKind;
-use netring::afpacket::Wait;
-use netring::afxdp::{AttachMode, BindMode, Program, Xdp, XdpConfig, XdpDirection};
+use common::{BREAK_AFTER, Net, OTHER_MAC, Receiver, frame, frame_seq, meanwhile};
+use netring_engine::ErrorKind;
+use netring_engine::afpacket::Wait;
+use netring_engine::afxdp::{AttachMode, BindMode, Program, Xdp, XdpConfig, XdpDirection};
 
 /// A small UMEM so tests stay light.
 fn small() -> XdpConfig {
@@ -54,32 +53,6 @@ fn collect(xdp: &mut Xdp, want: usize, limit: Duration) -> Vec<(u32, Vec<u8>)> {
     got
 }
 
-/// `ip -d link show IF` in the namespace.
-fn link_text(net: &Net, ifname: &str) -> String {
-    let out = std::process::Command::new("ip")
-        .args(["-n", &net.ns, "-d", "link", "show", ifname])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn has_xdp(net: &Net, ifname: &str) -> bool {
-    let t = link_text(net, ifname);
-    t.contains("prog/xdp") || t.contains("xdpgeneric") || t.contains(" xdp ")
-}
-
-/// Poll until no XDP program is on `ifname` (detach may lag a little).
-fn wait_no_xdp(net: &Net, ifname: &str) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(5) {
-        if !has_xdp(net, ifname) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
-
 fn rx_byte_exact(mode: AttachMode) {
     let net = Net::new();
     let sizes = [60usize, 61, 64, 100, 128, 500, 1000, 1499, 1500, 1513, 1514];
@@ -98,7 +71,7 @@ fn rx_byte_exact(mode: AttachMode) {
         let st = xdp.stats().unwrap();
         assert_eq!(st.rx_packets as usize, got.len(), "{st:?}");
         assert_eq!(st.rx_dropped + st.rx_ring_full + st.rx_refused, 0, "{st:?}");
-        assert!(has_xdp(&net, &net.a));
+        assert!(net.has_xdp(&net.a));
         (got, xdp.info().native)
     });
     match mode {
@@ -115,7 +88,7 @@ fn rx_byte_exact(mode: AttachMode) {
         );
     }
     assert!(
-        wait_no_xdp(&net, &net.a),
+        net.wait_no_xdp(&net.a),
         "program still attached after close"
     );
 }
@@ -211,91 +184,6 @@ fn rx_busy_poll_exact_count() {
     });
 }
 
-/// An independent receiver on the peer: a plain AF_PACKET socket.
-struct Receiver {
-    fd: OwnedFd,
-}
-
-impl Receiver {
-    fn open(ifname: &str) -> Receiver {
-        let c = std::ffi::CString::new(ifname).unwrap();
-        // SAFETY: plain system calls with valid arguments; the fd is owned.
-        unsafe {
-            let fd = libc::socket(
-                libc::AF_PACKET,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                i32::from(0x0003u16.to_be()),
-            );
-            assert!(fd >= 0);
-            let fd = OwnedFd::from_raw_fd(fd);
-            let mut sll: libc::sockaddr_ll = std::mem::zeroed();
-            sll.sll_family = libc::AF_PACKET as u16;
-            sll.sll_protocol = 0x0003u16.to_be();
-            sll.sll_ifindex = libc::if_nametoindex(c.as_ptr()) as i32;
-            let rc = libc::bind(
-                fd.as_raw_fd(),
-                (&sll as *const libc::sockaddr_ll).cast(),
-                std::mem::size_of::<libc::sockaddr_ll>() as u32,
-            );
-            assert_eq!(rc, 0);
-            let big: libc::c_int = 64 << 20;
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUFFORCE,
-                (&big as *const libc::c_int).cast(),
-                4,
-            );
-            Receiver { fd }
-        }
-    }
-
-    /// Test frames received until `want` or `limit`.
-    fn collect(&self, want: usize, limit: Duration) -> Vec<Vec<u8>> {
-        self.collect_where(want, limit, |_| true)
-    }
-
-    /// Test frames whose sequence number passes `keep`.
-    fn collect_where(
-        &self,
-        want: usize,
-        limit: Duration,
-        keep: impl Fn(u32) -> bool,
-    ) -> Vec<Vec<u8>> {
-        let start = Instant::now();
-        let mut got = Vec::new();
-        let mut buf = vec![0u8; 65536];
-        while got.len() < want && start.elapsed() < limit {
-            let mut p = libc::pollfd {
-                fd: self.fd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd.
-            unsafe { libc::poll(&mut p, 1, 50) };
-            loop {
-                // SAFETY: buf is valid for writes of its length.
-                let n = unsafe {
-                    libc::recv(
-                        self.fd.as_raw_fd(),
-                        buf.as_mut_ptr().cast(),
-                        buf.len(),
-                        libc::MSG_DONTWAIT,
-                    )
-                };
-                if n <= 0 {
-                    break;
-                }
-                let f = &buf[..n as usize];
-                if frame_seq(f).is_some_and(&keep) {
-                    got.push(f.to_vec());
-                }
-            }
-        }
-        got
-    }
-}
-
 #[test]
 fn tx_copy_frames_arrive_on_the_peer_byte_exact() {
     let net = Net::new();
@@ -309,7 +197,7 @@ fn tx_copy_frames_arrive_on_the_peer_byte_exact() {
         };
         let mut xdp = Xdp::open(&net.a, 0, &cfg).unwrap();
         assert_eq!(xdp.info().native, None, "TX only loads no program");
-        assert!(!has_xdp(&net, &net.a));
+        assert!(!net.has_xdp(&net.a));
         let frames: Vec<Vec<u8>> = sizes
             .iter()
             .enumerate()
@@ -327,7 +215,7 @@ fn tx_copy_frames_arrive_on_the_peer_byte_exact() {
             assert!(start.elapsed() < Duration::from_secs(10), "TX starved");
         }
         assert!(xdp.flush(Some(Duration::from_secs(5))).unwrap());
-        let got = rx.collect(frames.len(), Duration::from_secs(5));
+        let got = rx.test_frames(frames.len(), Duration::from_secs(5));
         (got, xdp.stats().unwrap())
     });
     assert_eq!(got.len(), sizes.len(), "{st:?}");
@@ -369,7 +257,10 @@ fn tx_zero_copy_path_alloc_fill_submit() {
         let big = xdp.tx_submit(5000).unwrap_err().kind();
         let empty = xdp.send(&[&[]]).unwrap_err().kind();
         assert!(xdp.flush(Some(Duration::from_secs(5))).unwrap());
-        (rx.collect(200, Duration::from_secs(5)), (zero, big, empty))
+        (
+            rx.test_frames(200, Duration::from_secs(5)),
+            (zero, big, empty),
+        )
     });
     assert_eq!(
         rejected,
@@ -421,7 +312,7 @@ fn shared_umem_two_queues_every_frame_once() {
             let hs: Vec<_> = (0..2u32)
                 .map(|t| {
                     let b = net.b.clone();
-                    let path = format!("/run/netns/{}", net.ns);
+                    let path = net.path();
                     s.spawn(move || {
                         common::enter_ns(&path);
                         pin(t as usize);
@@ -508,16 +399,16 @@ fn robustness_errors_are_clear() {
             drop(x);
         }
     });
-    assert!(wait_no_xdp(&net, &net.a));
+    assert!(net.wait_no_xdp(&net.a));
 }
 
 #[test]
 fn external_program_only_registers_the_socket() {
-    use netring::afxdp::program::AttachMode as M;
+    use netring_engine::afxdp::program::AttachMode as M;
     let net = Net::new();
     net.enter(|| {
         // The "user's" program: netring's loader used as a stand-in.
-        let loaded = netring::afxdp::program::Loaded::new(4).unwrap();
+        let loaded = netring_engine::afxdp::program::Loaded::new(4).unwrap();
         let map_fd = loaded.map_fd();
         let idx = {
             let c = std::ffi::CString::new(net.a.as_str()).unwrap();
@@ -537,7 +428,7 @@ fn external_program_only_registers_the_socket() {
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].1, frame(200, 9, OTHER_MAC));
         drop(xdp);
-        assert!(has_xdp(&net, &net.a), "the user's program stays");
+        assert!(net.has_xdp(&net.a), "the user's program stays");
         // Not an XSKMAP: refused clearly.
         let cfg = XdpConfig {
             program: Program::External(tx_fd(&tx)),
@@ -547,7 +438,7 @@ fn external_program_only_registers_the_socket() {
         assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
         drop(attached);
     });
-    assert!(wait_no_xdp(&net, &net.a));
+    assert!(net.wait_no_xdp(&net.a));
 }
 
 fn tx_fd(_s: &common::Sender) -> i32 {
@@ -562,17 +453,12 @@ fn breaker_wakes_a_blocked_wait() {
         let mut xdp = Xdp::open(&net.a, 0, &small()).unwrap();
         let brk = xdp.breaker();
         let t = Instant::now();
-        std::thread::scope(|s| {
-            s.spawn(move || {
-                std::thread::sleep(Duration::from_millis(100));
-                brk.break_loop();
-            });
-            assert!(matches!(
-                xdp.next_batch_timeout(None).unwrap(),
-                Wait::Interrupted
-            ));
-        });
-        assert!(t.elapsed() < Duration::from_secs(2));
+        let w = meanwhile(
+            BREAK_AFTER,
+            move || brk.break_loop(),
+            || matches!(xdp.next_batch_timeout(None).unwrap(), Wait::Interrupted),
+        );
+        assert!(w && t.elapsed() < Duration::from_secs(2));
         let t = Instant::now();
         assert!(matches!(
             xdp.next_batch_timeout(Some(Duration::from_millis(100)))
@@ -581,121 +467,6 @@ fn breaker_wakes_a_blocked_wait() {
         ));
         assert!(t.elapsed() >= Duration::from_millis(100));
     });
-}
-
-mod capi {
-    use super::*;
-    use netring::capi::batch::nr_packet;
-    use netring::capi::batch::{nr_batch, nr_batch_for_each, nr_batch_len, nr_batch_release};
-    use netring::capi::inject::nr_frame;
-    use netring::capi::xdp::*;
-    use std::ffi::{CString, c_int, c_void};
-
-    unsafe extern "C" fn keep(user: *mut c_void, pkt: *const nr_packet) -> c_int {
-        // SAFETY: user is a &mut Vec<Vec<u8>>; pkt is valid for the call.
-        unsafe {
-            let v = &mut *(user as *mut Vec<Vec<u8>>);
-            v.push(std::slice::from_raw_parts((*pkt).data, (*pkt).caplen as usize).to_vec());
-            assert_eq!((*pkt).protocol, common::TEST_ETHERTYPE);
-        }
-        0
-    }
-
-    #[test]
-    fn c_api_rx_through_nr_batch_and_tx_through_nr_xdp_send() {
-        let net = Net::new();
-        let (got, peer) = net.enter(|| {
-            let rx = Receiver::open(&net.b);
-            let name = CString::new(net.a.as_str()).unwrap();
-            let mut cfg = std::mem::MaybeUninit::<nr_xdp_config>::uninit();
-            let mut x: *mut nr_xdp = std::ptr::null_mut();
-            // SAFETY: C API calls with valid pointers, as a C caller would.
-            unsafe {
-                assert_eq!(
-                    nr_xdp_config_init(cfg.as_mut_ptr(), std::mem::size_of::<nr_xdp_config>()),
-                    0
-                );
-                let mut cfg = cfg.assume_init();
-                cfg.direction = NR_XDP_RXTX;
-                cfg.frame_count = 256;
-                cfg.attach_mode = NR_XDP_ATTACH_GENERIC;
-                assert_eq!(nr_xdp_open(name.as_ptr(), 0, &cfg, &mut x), 0);
-                let mut info = nr_xdp_info::default();
-                assert_eq!(nr_xdp_get_info(x, &mut info), 0);
-                assert_eq!(info.native, 0);
-                assert!(!info.zero_copy);
-                assert!(nr_xdp_fd(x) >= 0);
-
-                let tx = common::Sender::open(&net.b);
-                for i in 0..50u32 {
-                    tx.send(&frame(64 + i as usize, i, OTHER_MAC));
-                }
-                let mut got: Vec<Vec<u8>> = Vec::new();
-                let start = Instant::now();
-                while got.len() < 50 && start.elapsed() < Duration::from_secs(5) {
-                    let mut b: *mut nr_batch = std::ptr::null_mut();
-                    if nr_xdp_next_batch(x, 50, &mut b) == 0 {
-                        assert!(nr_batch_len(b) > 0);
-                        let rc = nr_batch_for_each(
-                            b,
-                            Some(keep),
-                            (&mut got as *mut Vec<Vec<u8>>).cast(),
-                        );
-                        assert_eq!(rc, 0);
-                        // A second next_batch while held is refused.
-                        let mut b2: *mut nr_batch = std::ptr::null_mut();
-                        assert_eq!(nr_xdp_next_batch(x, 0, &mut b2), -7);
-                        assert_eq!(nr_batch_release(b), 0);
-                        assert_eq!(nr_batch_release(b), -8, "double release");
-                    }
-                }
-                // TX through nr_xdp_send.
-                let frames: Vec<Vec<u8>> = (0..40u32)
-                    .map(|i| frame(300, 1000 + i, OTHER_MAC))
-                    .collect();
-                let descs: Vec<nr_frame> = frames
-                    .iter()
-                    .map(|f| nr_frame {
-                        data: f.as_ptr(),
-                        len: f.len(),
-                    })
-                    .collect();
-                let mut sent = 0usize;
-                while sent < descs.len() {
-                    let n = nr_xdp_send(x, descs[sent..].as_ptr(), descs.len() - sent);
-                    assert!(n >= 0);
-                    sent += n as usize;
-                    if n == 0 {
-                        nr_xdp_flush(x, 10);
-                    }
-                }
-                assert_eq!(nr_xdp_flush(x, 5000), 0);
-                let zero = nr_frame {
-                    data: frames[0].as_ptr(),
-                    len: 0,
-                };
-                assert_eq!(nr_xdp_send(x, &zero, 1), -1);
-                let mut st = nr_xdp_stats::default();
-                assert_eq!(nr_xdp_get_stats(x, &mut st, std::ptr::null_mut()), 0);
-                assert_eq!(st.rx_packets, 50);
-                assert_eq!(st.tx_completed, 40);
-                nr_xdp_close(x);
-                (
-                    got,
-                    rx.collect_where(40, Duration::from_secs(5), |s| s >= 1000),
-                )
-            }
-        });
-        assert_eq!(got.len(), 50);
-        for (i, g) in got.iter().enumerate() {
-            assert_eq!(g, &frame(64 + i, i as u32, OTHER_MAC));
-        }
-        assert_eq!(peer.len(), 40);
-        for (i, f) in peer.iter().enumerate() {
-            assert_eq!(f, &frame(300, 1000 + i as u32, OTHER_MAC));
-        }
-        assert!(wait_no_xdp(&net, &net.a));
-    }
 }
 
 /// Run by `program_gone_after_sigkill` in a child process: open AF_XDP in
@@ -726,13 +497,13 @@ fn program_gone_after_sigkill() {
             "--nocapture",
             "--test-threads=1",
         ])
-        .env("NR_XDP_CHILD_NS", format!("/run/netns/{}", net.ns))
+        .env("NR_XDP_CHILD_NS", net.path())
         .env("NR_XDP_CHILD_IF", &net.a)
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let start = Instant::now();
-    while !has_xdp(&net, &net.a) {
+    while !net.has_xdp(&net.a) {
         assert!(
             start.elapsed() < Duration::from_secs(20),
             "the child never attached its program"
@@ -743,9 +514,9 @@ fn program_gone_after_sigkill() {
     child.kill().unwrap(); // SIGKILL: no destructor runs
     child.wait().unwrap();
     assert!(
-        wait_no_xdp(&net, &net.a),
+        net.wait_no_xdp(&net.a),
         "the program outlived its SIGKILLed owner: {}",
-        link_text(&net, &net.a)
+        net.link_text(&net.a)
     );
 }
 
@@ -803,5 +574,5 @@ fn memlock_too_small_says_so() {
     assert_eq!(e.kind(), ErrorKind::NoMemory, "{e}");
     assert!(e.message().contains("RLIMIT_MEMLOCK"), "{e}");
     assert!(e.message().contains("CAP_IPC_LOCK"), "{e}");
-    assert!(wait_no_xdp(&net, &net.a));
+    assert!(net.wait_no_xdp(&net.a));
 }

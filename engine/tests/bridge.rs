@@ -3,35 +3,22 @@
 //!   b (host side A) ==veth== a [bridge] c ==veth== d (host side B)
 //!
 //! Frames sent on b must come out of d byte for byte, frames sent on d out
-//! of b; the callback's drops are exactly the missing frames.
+//! of b; the callback's drops are exactly the missing frames (the nrbridge
+//! example: tests/wire_c.rs).
 
-mod cbuild;
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Net, OTHER_MAC, Sender, frame, frame_seq};
-use netring::{Bridge, BridgeConfig, BridgeDirection, Capture, CaptureConfig, Verdict};
+use common::{BREAK_AFTER, Net, OTHER_MAC, Sender, frame, frame_seq, meanwhile};
+use netring_engine::{Bridge, BridgeConfig, BridgeDirection, Capture, CaptureConfig, Verdict};
 
 fn rx_cfg() -> CaptureConfig {
     CaptureConfig {
-        block_size: 1 << 20,
-        block_count: 16,
-        block_timeout_ms: 10,
         promiscuous: false,
         ignore_outgoing: true,
-        ..CaptureConfig::default()
+        ..common::rx_ring()
     }
-}
-
-/// A second veth pair c <-> d in the same namespace.
-fn second_pair(net: &Net) -> (String, String) {
-    let c = format!("{}c", net.a);
-    let d = format!("{}d", net.a);
-    net.ip(&["link", "add", &c, "type", "veth", "peer", "name", &d]);
-    net.ip(&["link", "set", &c, "up"]);
-    net.ip(&["link", "set", &d, "up"]);
-    (c, d)
 }
 
 const BA: u32 = 1_000_000;
@@ -47,7 +34,7 @@ fn b_to_a_drop(seq: u32) -> bool {
 #[test]
 fn frames_cross_both_ways_byte_exact_and_drops_are_exact() {
     let net = Net::new();
-    let (c, d) = second_pair(&net);
+    let (c, d) = net.second_pair();
     const N: u32 = 2000;
     let len = |i: u32| 60 + (i as usize * 13) % 1455;
     let (at_d, at_b, stats) = net.enter(|| {
@@ -130,95 +117,38 @@ fn frames_cross_both_ways_byte_exact_and_drops_are_exact() {
     assert_eq!((ab.capture_drops, ba.capture_drops), (0, 0));
 }
 
+/// A bridge callback that forwards everything.
+fn forward(_: BridgeDirection, _: &netring_engine::Packet<'_>) -> Verdict {
+    Verdict::Forward
+}
+
 #[test]
 fn breakloop_stops_an_idle_bridge_and_removal_is_an_error() {
     let net = Net::new();
-    let (c, _d) = second_pair(&net);
+    let (c, _d) = net.second_pair();
     net.enter(|| {
         let mut bridge = Bridge::open(&net.a, &c, &BridgeConfig::default()).unwrap();
         let brk = bridge.breaker();
         let t = Instant::now();
-        std::thread::scope(|s| {
-            s.spawn(move || {
-                std::thread::sleep(Duration::from_millis(100));
-                brk.break_loop();
-            });
-            bridge.run(|_, _| Verdict::Forward).unwrap();
-        });
+        meanwhile(
+            BREAK_AFTER,
+            move || brk.break_loop(),
+            || bridge.run(forward),
+        )
+        .unwrap();
         assert!(t.elapsed() < Duration::from_secs(2));
         // An interface removed under a running bridge ends run() with an
         // error, not a hang.
         let t = Instant::now();
-        let r = std::thread::scope(|s| {
-            s.spawn(|| {
-                std::thread::sleep(Duration::from_millis(100));
-                net.ip(&["link", "del", &c]);
-            });
-            bridge.run(|_, _| Verdict::Forward)
-        });
+        let r = meanwhile(
+            BREAK_AFTER,
+            || net.ip(&["link", "del", &c]),
+            || bridge.run(forward),
+        );
         assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
         let e = r.unwrap_err();
-        assert_eq!(e.kind(), netring::ErrorKind::InterfaceGone, "{e}");
+        assert_eq!(e.kind(), netring_engine::ErrorKind::InterfaceGone, "{e}");
     });
     let e = Bridge::open("lo", "lo", &BridgeConfig::default()).unwrap_err();
-    assert_eq!(e.kind(), netring::ErrorKind::InvalidArgument);
-}
-
-#[test]
-fn nrbridge_c_example_forwards_both_ways_and_stops_on_sigint() {
-    use std::io::{BufRead, BufReader};
-    let bin = cbuild::build_c("c-examples/nrbridge.c");
-    let net = Net::new();
-    let (c, d) = second_pair(&net);
-    const N: u32 = 300;
-    let (at_d, at_b, stderr) = net.enter(|| {
-        let mut cap_b = Capture::open(&net.b, &rx_cfg()).unwrap();
-        let mut cap_d = Capture::open(&d, &rx_cfg()).unwrap();
-        let mut child = net
-            .command(bin.to_str().unwrap())
-            .args(["-a", net.a.as_str(), "-b", c.as_str()])
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut err = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        err.read_line(&mut line).unwrap();
-        assert!(line.contains("bridging"), "{line}");
-        let tx_b = Sender::open(&net.b);
-        let tx_d = Sender::open(&d);
-        for i in 0..N {
-            tx_b.send(&frame(60 + i as usize, i, OTHER_MAC));
-            tx_d.send(&frame(1514 - i as usize, BA + i, OTHER_MAC));
-        }
-        let at_d = common::collect(
-            &mut cap_d,
-            N as usize,
-            Duration::from_millis(200),
-            Duration::from_secs(10),
-        );
-        let at_b = common::collect(
-            &mut cap_b,
-            N as usize,
-            Duration::from_millis(200),
-            Duration::from_secs(10),
-        );
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-        let mut rest = String::new();
-        std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
-        assert!(child.wait().unwrap().success(), "{rest}");
-        (at_d, at_b, rest)
-    });
-    let want_d: Vec<Vec<u8>> = (0..N)
-        .map(|i| frame(60 + i as usize, i, OTHER_MAC))
-        .collect();
-    let want_b: Vec<Vec<u8>> = (0..N)
-        .map(|i| frame(1514 - i as usize, BA + i, OTHER_MAC))
-        .collect();
-    assert!(at_d == want_d, "A->B: {} frames; {stderr}", at_d.len());
-    assert!(at_b == want_b, "B->A: {} frames; {stderr}", at_b.len());
-    assert!(
-        stderr.contains(&format!("RESULT a_to_b={N} b_to_a={N}")),
-        "{stderr}"
-    );
+    assert_eq!(e.kind(), netring_engine::ErrorKind::InvalidArgument);
 }

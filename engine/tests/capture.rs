@@ -4,25 +4,15 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Net, OTHER_MAC, frame, frame_seq};
-use netring::{Capture, CaptureConfig, ErrorKind, PacketFlags, Wait};
-
-/// A small ring so tests stay light: 64 KiB x 32, 10 ms block timeout.
-fn small() -> CaptureConfig {
-    CaptureConfig {
-        block_size: 64 << 10,
-        block_count: 32,
-        block_timeout_ms: 10,
-        ..CaptureConfig::default()
-    }
-}
+use common::{BREAK_AFTER, Net, OTHER_MAC, frame, frame_seq, meanwhile, small_ring};
+use netring_engine::{Capture, CaptureConfig, ErrorKind, PacketFlags, Wait};
 
 #[test]
 fn frames_arrive_byte_exact_at_every_size() {
     let net = Net::new();
     let sizes = [60usize, 61, 64, 100, 128, 500, 1000, 1499, 1500, 1513, 1514];
     let got = net.enter(|| {
-        let mut cap = Capture::open(&net.a, &small()).unwrap();
+        let mut cap = Capture::open(&net.a, &small_ring()).unwrap();
         let tx = common::Sender::open(&net.b);
         for (i, &len) in sizes.iter().enumerate() {
             tx.send(&frame(len, i as u32, OTHER_MAC));
@@ -49,7 +39,7 @@ fn thousands_of_frames_exact_count_and_stats() {
     let net = Net::new();
     const N: u32 = 20_000;
     let (got, stats) = net.enter(|| {
-        let mut cap = Capture::open(&net.a, &small()).unwrap();
+        let mut cap = Capture::open(&net.a, &small_ring()).unwrap();
         let tx = common::Sender::open(&net.b);
         let sender = std::thread::scope(|s| {
             let h = s.spawn(|| {
@@ -90,7 +80,7 @@ fn tiny_ring_counts_drops_exactly() {
             block_size: 4096,
             block_count: 2,
             frame_size: 2048,
-            ..small()
+            ..small_ring()
         };
         let mut cap = Capture::open(&net.a, &cfg).unwrap();
         let tx = common::Sender::open(&net.b);
@@ -131,7 +121,7 @@ fn snaplen_cuts_frames_and_keeps_wire_length() {
             &net.a,
             &CaptureConfig {
                 snaplen: 96,
-                ..small()
+                ..small_ring()
             },
         )
         .unwrap();
@@ -187,7 +177,7 @@ fn promiscuous_mode_is_held_while_open_and_dropped_on_close() {
             &net.a,
             &CaptureConfig {
                 promiscuous: false,
-                ..small()
+                ..small_ring()
             },
         )
         .unwrap();
@@ -196,7 +186,7 @@ fn promiscuous_mode_is_held_while_open_and_dropped_on_close() {
             0,
             "promiscuous: false must not touch the device"
         );
-        let mut promisc = Capture::open(&net.a, &small()).unwrap();
+        let mut promisc = Capture::open(&net.a, &small_ring()).unwrap();
         assert_eq!(promiscuity(&net), 1, "promiscuous: true enables it");
         let tx = common::Sender::open(&net.b);
         tx.send(&frame(60, 1, OTHER_MAC));
@@ -218,8 +208,8 @@ fn promiscuous_mode_is_held_while_open_and_dropped_on_close() {
         assert_eq!(
             types,
             vec![
-                (1, netring::PacketType::OtherHost),
-                (2, netring::PacketType::Host)
+                (1, netring_engine::PacketType::OtherHost),
+                (2, netring_engine::PacketType::Host)
             ]
         );
         drop(promisc);
@@ -236,12 +226,12 @@ fn promiscuous_mode_is_held_while_open_and_dropped_on_close() {
 fn ignore_outgoing_skips_our_own_frames() {
     let net = Net::new();
     let (with, without) = net.enter(|| {
-        let mut keep = Capture::open(&net.a, &small()).unwrap();
+        let mut keep = Capture::open(&net.a, &small_ring()).unwrap();
         let mut skip = Capture::open(
             &net.a,
             &CaptureConfig {
                 ignore_outgoing: true,
-                ..small()
+                ..small_ring()
             },
         )
         .unwrap();
@@ -261,7 +251,7 @@ fn ignore_outgoing_skips_our_own_frames() {
 fn timeout_with_no_traffic_is_not_an_error_and_is_on_time() {
     let net = Net::new();
     net.enter(|| {
-        let mut cap = Capture::open(&net.a, &small()).unwrap();
+        let mut cap = Capture::open(&net.a, &small_ring()).unwrap();
         let t = Instant::now();
         assert!(matches!(
             cap.next_batch_timeout(Some(Duration::from_millis(200)))
@@ -295,20 +285,15 @@ fn timeout_with_no_traffic_is_not_an_error_and_is_on_time() {
 fn breakloop_from_another_thread_wakes_a_blocked_wait() {
     let net = Net::new();
     net.enter(|| {
-        let mut cap = Capture::open(&net.a, &small()).unwrap();
+        let mut cap = Capture::open(&net.a, &small_ring()).unwrap();
         let brk = cap.breaker();
         let t = Instant::now();
-        std::thread::scope(|s| {
-            s.spawn(move || {
-                std::thread::sleep(Duration::from_millis(100));
-                brk.break_loop();
-            });
-            assert!(matches!(
-                cap.next_batch_timeout(None).unwrap(),
-                Wait::Interrupted
-            ));
-        });
-        assert!(t.elapsed() < Duration::from_secs(2));
+        let w = meanwhile(
+            BREAK_AFTER,
+            move || brk.break_loop(),
+            || matches!(cap.next_batch_timeout(None).unwrap(), Wait::Interrupted),
+        );
+        assert!(w && t.elapsed() < Duration::from_secs(2));
         // Consumed: the next wait times out normally.
         assert!(matches!(
             cap.next_batch_timeout(Some(Duration::from_millis(20)))
@@ -325,7 +310,7 @@ fn breakloop_from_another_thread_wakes_a_blocked_wait() {
     });
 }
 
-static SIG_BREAKER: std::sync::OnceLock<netring::Breaker> = std::sync::OnceLock::new();
+static SIG_BREAKER: std::sync::OnceLock<netring_engine::Breaker> = std::sync::OnceLock::new();
 
 extern "C" fn on_alarm(_: libc::c_int) {
     if let Some(b) = SIG_BREAKER.get() {
@@ -337,7 +322,7 @@ extern "C" fn on_alarm(_: libc::c_int) {
 fn breakloop_from_a_signal_handler() {
     let net = Net::new();
     net.enter(|| {
-        let mut cap = Capture::open(&net.a, &small()).unwrap();
+        let mut cap = Capture::open(&net.a, &small_ring()).unwrap();
         SIG_BREAKER.set(cap.breaker()).ok();
         // SAFETY: installing a handler that only calls the async-signal-safe
         // break_loop; the timer is per-thread via pthread_kill below.
@@ -347,19 +332,16 @@ fn breakloop_from_a_signal_handler() {
         // SAFETY: pthread_self is always valid.
         let me = unsafe { libc::pthread_self() } as usize;
         let t = Instant::now();
-        std::thread::scope(|s| {
-            s.spawn(move || {
-                std::thread::sleep(Duration::from_millis(100));
-                // SAFETY: the target thread is alive (it joins this scope).
-                unsafe { libc::pthread_kill(me as libc::pthread_t, libc::SIGUSR1) };
-            });
-            assert!(matches!(
-                cap.next_batch_timeout(Some(Duration::from_secs(10)))
-                    .unwrap(),
-                Wait::Interrupted
-            ));
+        let signal = move || {
+            // SAFETY: the target thread is alive (meanwhile joins this one
+            // before it returns).
+            unsafe { libc::pthread_kill(me as libc::pthread_t, libc::SIGUSR1) };
+        };
+        let w = meanwhile(BREAK_AFTER, signal, || {
+            let w = cap.next_batch_timeout(Some(Duration::from_secs(10)));
+            matches!(w.unwrap(), Wait::Interrupted)
         });
-        assert!(t.elapsed() < Duration::from_secs(2));
+        assert!(w && t.elapsed() < Duration::from_secs(2));
     });
 }
 
@@ -369,7 +351,7 @@ fn invalid_geometry_is_refused_with_a_clear_message() {
         (
             CaptureConfig {
                 block_size: 3000,
-                ..small()
+                ..small_ring()
             },
             "block_size 3000 is not a power of two",
         ),
@@ -377,7 +359,7 @@ fn invalid_geometry_is_refused_with_a_clear_message() {
             CaptureConfig {
                 block_size: 2048,
                 frame_size: 2048,
-                ..small()
+                ..small_ring()
             },
             "not a multiple of the page size",
         ),
@@ -385,35 +367,35 @@ fn invalid_geometry_is_refused_with_a_clear_message() {
             CaptureConfig {
                 block_size: 4096,
                 frame_size: 8192,
-                ..small()
+                ..small_ring()
             },
             "frame_size 8192 is larger than block_size 4096",
         ),
         (
             CaptureConfig {
                 frame_size: 100,
-                ..small()
+                ..small_ring()
             },
             "frame_size 100 must be a multiple of 16",
         ),
         (
             CaptureConfig {
                 block_count: 0,
-                ..small()
+                ..small_ring()
             },
             "block_count 0",
         ),
         (
             CaptureConfig {
                 snaplen: 0,
-                ..small()
+                ..small_ring()
             },
             "snaplen 0",
         ),
         (
             CaptureConfig {
                 block_timeout_ms: 70_000,
-                ..small()
+                ..small_ring()
             },
             "block_timeout_ms 70000",
         ),
@@ -421,7 +403,7 @@ fn invalid_geometry_is_refused_with_a_clear_message() {
             CaptureConfig {
                 block_size: 1 << 30,
                 block_count: 64,
-                ..small()
+                ..small_ring()
             },
             "exceeds the 16 GiB limit",
         ),
@@ -438,10 +420,10 @@ fn invalid_geometry_is_refused_with_a_clear_message() {
 
 #[test]
 fn unknown_interface_is_named_in_the_error() {
-    let e = Capture::open("nr-nosuch0", &small()).unwrap_err();
+    let e = Capture::open("nr-nosuch0", &small_ring()).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NoDevice);
     assert!(e.to_string().contains("'nr-nosuch0'"), "{e}");
-    let e = Capture::open("this-name-is-far-too-long", &small()).unwrap_err();
+    let e = Capture::open("this-name-is-far-too-long", &small_ring()).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
 }
 
@@ -449,7 +431,7 @@ fn unknown_interface_is_named_in_the_error() {
 fn interface_deleted_during_capture_is_an_error_not_a_hang() {
     let net = Net::new();
     let r = net.enter(|| {
-        let mut cap = Capture::open(&net.a, &small()).unwrap();
+        let mut cap = Capture::open(&net.a, &small_ring()).unwrap();
         std::thread::scope(|s| {
             s.spawn(|| {
                 std::thread::sleep(Duration::from_millis(150));
@@ -474,21 +456,13 @@ fn interface_deleted_during_capture_is_an_error_not_a_hang() {
     assert_eq!(e.kind(), ErrorKind::InterfaceGone, "{e}");
 }
 
-fn cpu_time() -> Duration {
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage writes into the local struct.
-    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(ru.ru_utime) + tv(ru.ru_stime)
-}
-
 #[test]
 fn interface_down_does_not_spin_and_recovers() {
     let net = Net::new();
     net.enter(|| {
-        let mut cap = Capture::open(&net.a, &small()).unwrap();
+        let mut cap = Capture::open(&net.a, &small_ring()).unwrap();
         net.ip(&["link", "set", &net.a, "down"]);
-        let cpu0 = cpu_time();
+        let cpu0 = common::thread_cpu_time();
         let t = Instant::now();
         let mut outcomes = Vec::new();
         while t.elapsed() < Duration::from_millis(600) {
@@ -501,7 +475,7 @@ fn interface_down_does_not_spin_and_recovers() {
                 _ => outcomes.push("other"),
             }
         }
-        let cpu = cpu_time() - cpu0;
+        let cpu = common::thread_cpu_time() - cpu0;
         assert!(
             cpu < Duration::from_millis(100),
             "waiting on a down interface burned {cpu:?} of CPU"
@@ -534,7 +508,7 @@ fn next_packet_walks_frames_one_by_one_across_blocks() {
             &CaptureConfig {
                 block_size: 4096,
                 block_count: 64,
-                ..small()
+                ..small_ring()
             },
         )
         .unwrap();
@@ -583,7 +557,7 @@ fn no_unfiltered_frames_slip_in_before_setup() {
                     &net.a,
                     &CaptureConfig {
                         snaplen: 64,
-                        ..small()
+                        ..small_ring()
                     },
                 )
                 .unwrap();
@@ -623,13 +597,13 @@ fn open_any_sees_every_interface_cooked() {
         let (ia, ib) = (idx(&net.a), idx(&net.b));
         let refused = CaptureConfig {
             vlan_reinsert: true,
-            ..small()
+            ..small_ring()
         };
         assert_eq!(
             Capture::open_any(&refused).unwrap_err().kind(),
             ErrorKind::InvalidConfig
         );
-        let mut cap = Capture::open_any(&small()).unwrap();
+        let mut cap = Capture::open_any(&small_ring()).unwrap();
         assert_eq!((cap.ifname(), cap.ifindex()), ("any", 0));
         let tx = common::Sender::open(&net.b);
         for i in 0..3u32 {

@@ -1,23 +1,20 @@
 //! Injection on real veth pairs: what leaves through the Injector is
-//! captured at the peer by an independent socket and checked byte for byte.
+//! captured at the peer by an independent socket and checked byte for byte
+//! (tests/c/test_inject.c through the C API: tests/wire_c.rs).
 
-mod cbuild;
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Net, OTHER_MAC, frame};
-use netring::{Capture, CaptureConfig, ErrorKind, Injector, InjectorConfig, TxMode};
+use common::{BREAK_AFTER, Net, OTHER_MAC, frame, meanwhile};
+use netring_engine::{Capture, CaptureConfig, ErrorKind, Injector, InjectorConfig, TxMode};
 
 const MODES: [TxMode; 2] = [TxMode::Ring, TxMode::Sendmmsg];
 
 fn rx_cfg() -> CaptureConfig {
     CaptureConfig {
-        block_size: 1 << 20,
-        block_count: 16,
-        block_timeout_ms: 10,
         promiscuous: false,
-        ..CaptureConfig::default()
+        ..common::rx_ring()
     }
 }
 
@@ -273,11 +270,8 @@ fn interface_removed_while_sending_is_an_error_not_a_hang() {
         let net = Net::new();
         let r = net.enter(|| {
             let mut inj = Injector::open(&net.a, &cfg(mode)).unwrap();
-            std::thread::scope(|s| {
-                s.spawn(|| {
-                    std::thread::sleep(Duration::from_millis(100));
-                    net.ip(&["link", "del", &net.a]);
-                });
+            let remove = || net.ip(&["link", "del", &net.a]);
+            meanwhile(BREAK_AFTER, remove, || {
                 let t = Instant::now();
                 let f = frame(60, 0, OTHER_MAC);
                 let r = loop {
@@ -306,45 +300,6 @@ fn interface_removed_while_sending_is_an_error_not_a_hang() {
     }
 }
 
-#[test]
-fn c_program_injects_byte_exact_frames() {
-    let bin = cbuild::build_c("tests/c/test_inject.c");
-    for mode in ["ring", "sendmmsg"] {
-        let net = Net::new();
-        const N: u32 = 1000;
-        let (got, out) = net.enter(|| {
-            let mut cap = Capture::open(&net.b, &rx_cfg()).unwrap();
-            let out = net
-                .command(bin.to_str().unwrap())
-                .args([net.a.as_str(), &N.to_string(), mode])
-                .output()
-                .unwrap();
-            let got = common::collect(
-                &mut cap,
-                N as usize,
-                Duration::from_millis(150),
-                Duration::from_secs(10),
-            );
-            (got, out)
-        });
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{mode}: {stdout}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(
-            stdout.contains(&format!("RESULT sent={N} rejected=0 pending=0 failures=0")),
-            "{stdout}"
-        );
-        let want: Vec<Vec<u8>> = (0..N)
-            .map(|k| frame(60 + (k as usize * 7) % 1455, k, OTHER_MAC))
-            .collect();
-        assert_eq!(got.len(), want.len(), "{mode}");
-        assert!(got == want, "{mode}: frames differ");
-    }
-}
-
 /// A slow egress (a tbf qdisc at 1 Mbit/s) must never block the caller:
 /// flush hands the kernel what the socket buffer takes and returns; the
 /// rest stays queued (counted as a transient kick) and goes out with later
@@ -354,13 +309,7 @@ fn c_program_injects_byte_exact_frames() {
 #[test]
 fn a_slow_qdisc_never_blocks_flush_and_loses_nothing() {
     let net = Net::new();
-    let tc = net
-        .command("tc")
-        .args(["qdisc", "add", "dev", &net.a, "root", "tbf"])
-        .args(["rate", "1mbit", "burst", "4k", "limit", "4m"])
-        .status()
-        .unwrap();
-    assert!(tc.success(), "tc qdisc add failed");
+    net.shape(&net.a, "1mbit", "4k", "4m");
     const N: u32 = 600;
     let frames: Vec<Vec<u8>> = (0..N).map(|k| frame(1000, k, OTHER_MAC)).collect();
     let got = net.enter(|| {
@@ -394,7 +343,7 @@ fn a_slow_qdisc_never_blocks_flush_and_loses_nothing() {
         let start = Instant::now();
         while got.len() < N as usize && start.elapsed() < Duration::from_secs(30) {
             inj.flush().unwrap();
-            if let netring::Wait::Ready(mut b) = cap
+            if let netring_engine::Wait::Ready(mut b) = cap
                 .next_batch_timeout(Some(Duration::from_millis(20)))
                 .unwrap()
             {

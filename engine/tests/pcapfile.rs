@@ -6,74 +6,15 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Net, OTHER_MAC, frame, frame_seq};
-use netring::pcapfile::{Format, Reader, Writer, WriterConfig};
-use netring::{Capture, CaptureConfig, Wait};
-
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(tag: &str) -> Dir {
-        let d = std::env::temp_dir().join(format!("netring-it-{}-{tag}", std::process::id()));
-        std::fs::create_dir_all(&d).unwrap();
-        Dir(d)
-    }
-    fn path(&self, n: &str) -> PathBuf {
-        self.0.join(n)
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        if std::env::var_os("NETRING_KEEP").is_none() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-fn have(tool: &str) -> bool {
-    let ok = Command::new(tool)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !ok {
-        common::skip(&format!("{tool} is not installed"));
-    }
-    ok
-}
-
-/// Run a tool; return stdout and the stderr lines that are not the tools'
-/// usual chatter.
-fn tool(prog: &str, args: &[&str]) -> (String, Vec<String>) {
-    let out = Command::new(prog).args(args).output().unwrap();
-    let stderr: Vec<String> = String::from_utf8_lossy(&out.stderr)
-        .lines()
-        .filter(|l| {
-            !l.starts_with("reading from file")
-                && !l.starts_with("Running as user")
-                && !l.trim().is_empty()
-        })
-        .map(str::to_owned)
-        .collect();
-    assert!(
-        out.status.success(),
-        "{prog} {args:?} failed: {}",
-        stderr.join("\n")
-    );
-    (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
-}
-
-/// Packet lines of tcpdump output (it adds indented hex lines for the
-/// unknown EtherType).
-fn packet_lines(out: &str) -> usize {
-    out.lines().filter(|l| !l.starts_with([' ', '\t'])).count()
-}
+use common::{
+    Net, OTHER_MAC, TempDir, frame, frame_seq, have_or_skip as have, tcpdump_packets, tool,
+};
+use netring_engine::pcapfile::{Format, Reader, Writer, WriterConfig};
+use netring_engine::{Capture, CaptureConfig, Wait};
 
 fn test_frames(n: u32) -> Vec<Vec<u8>> {
     (0..n)
@@ -95,7 +36,7 @@ fn read_all(path: &Path) -> Vec<(u64, u32, Vec<u8>)> {
 
 #[test]
 fn netring_files_satisfy_tcpdump_tshark_capinfos() {
-    let d = Dir::new("w");
+    let d = TempDir::new("w");
     let frames = test_frames(3000);
     for (format, name) in [
         (Format::Pcap, "a.pcap"),
@@ -123,11 +64,11 @@ fn netring_files_satisfy_tcpdump_tshark_capinfos() {
         w.finish().unwrap();
         let p = path.to_str().unwrap();
         if have("tcpdump") {
-            let (out, err) = tool("tcpdump", &["-n", "-r", p]);
-            assert_eq!(packet_lines(&out), frames.len(), "{name}");
+            let (out, err) = tool("tcpdump", ["-n", "-r", p]);
+            assert_eq!(tcpdump_packets(&out), frames.len(), "{name}");
             assert!(err.is_empty(), "tcpdump on {name}: {err:?}");
             // tcpdump shows the nanoseconds when asked.
-            let (out, _) = tool("tcpdump", &["-n", "-tt", "--nano", "-c", "2", "-r", p]);
+            let (out, _) = tool("tcpdump", ["-n", "-tt", "--nano", "-c", "2", "-r", p]);
             let second = out
                 .lines()
                 .filter(|l| !l.starts_with([' ', '\t']))
@@ -141,7 +82,7 @@ fn netring_files_satisfy_tcpdump_tshark_capinfos() {
             assert!(second.starts_with(want), "{name}: {second}");
         }
         if have("capinfos") {
-            let (out, err) = tool("capinfos", &["-c", "-M", p]);
+            let (out, err) = tool("capinfos", ["-c", "-M", p]);
             assert!(
                 out.contains(&format!("Number of packets:   {}", frames.len())),
                 "{out}"
@@ -149,10 +90,7 @@ fn netring_files_satisfy_tcpdump_tshark_capinfos() {
             assert!(err.is_empty(), "capinfos on {name}: {err:?}");
         }
         if have("tshark") {
-            let (out, err) = tool(
-                "tshark",
-                &["-n", "-r", p, "-T", "fields", "-e", "frame.len"],
-            );
+            let (out, err) = tool("tshark", ["-n", "-r", p, "-T", "fields", "-e", "frame.len"]);
             let lens: Vec<usize> = out.lines().map(|l| l.trim().parse().unwrap()).collect();
             assert_eq!(lens, frames.iter().map(|f| f.len()).collect::<Vec<_>>());
             assert!(err.is_empty(), "tshark on {name}: {err:?}");
@@ -162,7 +100,7 @@ fn netring_files_satisfy_tcpdump_tshark_capinfos() {
         // The pcapng extras: interface name, section comment, statistics
         // block, nanosecond resolution.
         let p = d.path("c.pcapng");
-        let (out, _) = tool("capinfos", &[p.to_str().unwrap()]);
+        let (out, _) = tool("capinfos", [p.to_str().unwrap()]);
         for want in [
             "Name = veth-test",
             "Capture comment:     netring interop test",
@@ -202,7 +140,7 @@ fn tcpdump_editcap_tshark_files_read_byte_exact() {
     if !have("tcpdump") {
         return;
     }
-    let d = Dir::new("r");
+    let d = TempDir::new("r");
     let net = Net::new();
     const N: u32 = 500;
     let frames = test_frames(N);
@@ -247,7 +185,7 @@ fn tcpdump_editcap_tshark_files_read_byte_exact() {
     let ns = d.path("td-ns.pcap");
     tool(
         "tcpdump",
-        &[
+        [
             "-r",
             pcap.to_str().unwrap(),
             "--time-stamp-precision",
@@ -263,7 +201,7 @@ fn tcpdump_editcap_tshark_files_read_byte_exact() {
         let ng = d.path("ed.pcapng");
         tool(
             "editcap",
-            &["-F", "pcapng", pcap.to_str().unwrap(), ng.to_str().unwrap()],
+            ["-F", "pcapng", pcap.to_str().unwrap(), ng.to_str().unwrap()],
         );
         assert_eq!(Reader::open(&ng).unwrap().format(), Format::Pcapng);
         assert_eq!(read_all(&ng), got);
@@ -271,7 +209,7 @@ fn tcpdump_editcap_tshark_files_read_byte_exact() {
         let merged = d.path("merged.pcapng");
         tool(
             "mergecap",
-            &[
+            [
                 "-F",
                 "pcapng",
                 "-w",
@@ -287,7 +225,7 @@ fn tcpdump_editcap_tshark_files_read_byte_exact() {
         let ts = d.path("ts.pcapng");
         tool(
             "tshark",
-            &[
+            [
                 "-r",
                 pcap.to_str().unwrap(),
                 "-F",
@@ -302,7 +240,7 @@ fn tcpdump_editcap_tshark_files_read_byte_exact() {
 
 #[test]
 fn live_capture_written_from_ring_memory() {
-    let d = Dir::new("live");
+    let d = TempDir::new("live");
     let net = Net::new();
     const N: u32 = 5000;
     let frames = test_frames(N);
@@ -349,8 +287,8 @@ fn live_capture_written_from_ring_memory() {
         .collect();
     assert_eq!(got, frames);
     if have("tcpdump") {
-        let (out, err) = tool("tcpdump", &["-n", "-r", path.to_str().unwrap()]);
-        assert_eq!(packet_lines(&out) as u64, written.packets);
+        let (out, err) = tool("tcpdump", ["-n", "-r", path.to_str().unwrap()]);
+        assert_eq!(tcpdump_packets(&out) as u64, written.packets);
         assert!(err.is_empty(), "{err:?}");
     }
 }
@@ -380,11 +318,11 @@ fn per_packet(c0: (f64, f64), n: u64) -> String {
 
 /// CPU per packet: netring's writer, netring's pcap -> pcapng conversion,
 /// and `tcpdump -r -w` on the same file. Run with
-/// `cargo test --release --test pcapfile -- --ignored --nocapture`.
+/// `cargo test --release -p netring-engine --test pcapfile -- --ignored --nocapture`.
 #[test]
 #[ignore]
 fn bench_against_tcpdump() {
-    let d = Dir::new("bench");
+    let d = TempDir::new("bench");
     const N: u64 = 2_000_000;
     let small = std::env::var_os("NETRING_BENCH_SMALL").is_some();
     let frames: Vec<Vec<u8>> = if small {

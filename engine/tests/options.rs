@@ -8,19 +8,15 @@ use std::collections::{BTreeSet, HashMap};
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
-use common::{Net, OTHER_MAC, Sender, frame, frame_seq};
-use netring::{
+use common::{Net, OTHER_MAC, Sender, frame, frame_seq, small_ring};
+use netring_engine::{
     BpfInsn, Capture, CaptureConfig, CaptureDirection, ChannelCapture, ErrorKind, Fanout,
     FanoutFlags, FanoutMode, PacketFlags, Profile, TimestampSource, Wait,
 };
 
-fn small() -> CaptureConfig {
-    CaptureConfig {
-        block_size: 64 << 10,
-        block_count: 32,
-        block_timeout_ms: 10,
-        ..CaptureConfig::default()
-    }
+/// One classic BPF instruction.
+const fn insn(code: u16, jt: u8, jf: u8, k: u32) -> BpfInsn {
+    BpfInsn { code, jt, jf, k }
 }
 
 const MARK: &[u8; 4] = b"NRT!";
@@ -38,14 +34,8 @@ fn udp(seq: u32, src: u8, sport: u16, dport: u16, len: usize) -> Vec<u8> {
         0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, src, 10, 0, 1, 1,
     ];
     ip[2..4].copy_from_slice(&ip_len.to_be_bytes());
-    let mut sum = 0u32;
-    for c in ip.chunks(2) {
-        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    let sum = common::ip_checksum(&ip);
+    ip[10..12].copy_from_slice(&sum.to_be_bytes());
     f.extend_from_slice(&ip);
     f.extend_from_slice(&sport.to_be_bytes());
     f.extend_from_slice(&dport.to_be_bytes());
@@ -95,7 +85,7 @@ fn fanout(mode: FanoutMode, group: u16) -> CaptureConfig {
             mode,
             flags: FanoutFlags::empty(),
         }),
-        ..small()
+        ..small_ring()
     }
 }
 
@@ -274,7 +264,7 @@ fn fanout_unique_id_is_read_back_and_joinable_and_mismatches_are_named() {
                 mode: FanoutMode::LoadBalance,
                 flags: FanoutFlags::UNIQUE_ID,
             }),
-            ..small()
+            ..small_ring()
         };
         let a = Capture::open(&net.a, &uniq).unwrap();
         let b = Capture::open(&net.a, &uniq).unwrap();
@@ -300,7 +290,7 @@ fn fanout_unique_id_is_read_back_and_joinable_and_mismatches_are_named() {
                 mode: FanoutMode::Hash,
                 flags: FanoutFlags::UNIQUE_ID,
             }),
-            ..small()
+            ..small_ring()
         };
         let e = Capture::open(&net.a, &bad).unwrap_err();
         assert!(e.message().contains("unique-id"), "{e}");
@@ -313,24 +303,9 @@ fn fanout_cbpf_program_chooses_the_socket() {
     // Socket index = low bit of the last byte of the source IP. Fanout
     // programs see the packet from the network header (offset 15 of IPv4).
     let prog = vec![
-        BpfInsn {
-            code: 0x30,
-            jt: 0,
-            jf: 0,
-            k: 15,
-        }, // ldb [15]
-        BpfInsn {
-            code: 0x54,
-            jt: 0,
-            jf: 0,
-            k: 1,
-        }, // and #1
-        BpfInsn {
-            code: 0x16,
-            jt: 0,
-            jf: 0,
-            k: 0,
-        }, // ret a
+        insn(0x30, 0, 0, 15), // ldb [15]
+        insn(0x54, 0, 0, 1),  // and #1
+        insn(0x16, 0, 0, 0),  // ret a
     ];
     let sets = net.enter(|| {
         let mut caps: Vec<Capture> = (0..2)
@@ -351,34 +326,14 @@ fn fanout_cbpf_program_chooses_the_socket() {
 /// `ldh [36]; jeq #port, accept, drop` (UDP destination port).
 fn port_filter(port: u16, accept: BpfInsn) -> Vec<BpfInsn> {
     vec![
-        BpfInsn {
-            code: 0x28,
-            jt: 0,
-            jf: 0,
-            k: 36,
-        },
-        BpfInsn {
-            code: 0x15,
-            jt: 0,
-            jf: 1,
-            k: u32::from(port),
-        },
+        insn(0x28, 0, 0, 36),
+        insn(0x15, 0, 1, u32::from(port)),
         accept,
-        BpfInsn {
-            code: 0x06,
-            jt: 0,
-            jf: 0,
-            k: 0,
-        },
+        insn(0x06, 0, 0, 0),
     ]
 }
 
-const RET_BIG: BpfInsn = BpfInsn {
-    code: 0x06,
-    jt: 0,
-    jf: 0,
-    k: 65_535,
-};
+const RET_BIG: BpfInsn = insn(0x06, 0, 0, 65_535);
 
 #[test]
 fn classic_filter_keeps_only_matching_frames_and_counts_only_them() {
@@ -386,7 +341,7 @@ fn classic_filter_keeps_only_matching_frames_and_counts_only_them() {
     let (got, st) = net.enter(|| {
         let cfg = CaptureConfig {
             filter: Some(port_filter(53, RET_BIG)),
-            ..small()
+            ..small_ring()
         };
         let mut cap = Capture::open(&net.a, &cfg).unwrap();
         let tx = Sender::open(&net.b);
@@ -411,43 +366,18 @@ fn snaplen_clamps_ret_k_and_ret_a_of_a_user_filter() {
     let net = Net::new();
     // ret a variant: ld #len; ret a (for port 53 frames).
     let ret_a = vec![
-        BpfInsn {
-            code: 0x28,
-            jt: 0,
-            jf: 0,
-            k: 36,
-        },
-        BpfInsn {
-            code: 0x15,
-            jt: 0,
-            jf: 2,
-            k: 53,
-        },
-        BpfInsn {
-            code: 0x80,
-            jt: 0,
-            jf: 0,
-            k: 0,
-        },
-        BpfInsn {
-            code: 0x16,
-            jt: 0,
-            jf: 0,
-            k: 0,
-        },
-        BpfInsn {
-            code: 0x06,
-            jt: 0,
-            jf: 0,
-            k: 0,
-        },
+        insn(0x28, 0, 0, 36),
+        insn(0x15, 0, 2, 53),
+        insn(0x80, 0, 0, 0),
+        insn(0x16, 0, 0, 0),
+        insn(0x06, 0, 0, 0),
     ];
     for (name, prog) in [("ret k", port_filter(53, RET_BIG)), ("ret a", ret_a)] {
         let got = net.enter(|| {
             let cfg = CaptureConfig {
                 filter: Some(prog.clone()),
                 snaplen: 100,
-                ..small()
+                ..small_ring()
             };
             let mut cap = Capture::open(&net.a, &cfg).unwrap();
             let tx = Sender::open(&net.b);
@@ -472,7 +402,7 @@ fn snaplen_clamps_ret_k_and_ret_a_of_a_user_filter() {
 fn filter_can_be_replaced_and_detached_at_run_time() {
     let net = Net::new();
     let (a, b, c) = net.enter(|| {
-        let mut cap = Capture::open(&net.a, &small()).unwrap();
+        let mut cap = Capture::open(&net.a, &small_ring()).unwrap();
         let tx = Sender::open(&net.b);
         cap.set_filter(Some(&port_filter(53, RET_BIG))).unwrap();
         tx.send(&udp(1, 1, 1, 53, 64));
@@ -483,12 +413,7 @@ fn filter_can_be_replaced_and_detached_at_run_time() {
         tx.send(&udp(4, 1, 1, 54, 64));
         let b = seqs(&drain(&mut cap, Duration::from_millis(150)));
         cap.set_filter(None).unwrap(); // detaching twice is fine
-        let bad = [BpfInsn {
-            code: 0x15,
-            jt: 9,
-            jf: 0,
-            k: 0,
-        }];
+        let bad = [insn(0x15, 9, 0, 0)];
         let c = cap.set_filter(Some(&bad)).unwrap_err();
         (a, b, c)
     });
@@ -507,7 +432,7 @@ fn direction_in_and_out_split_received_and_sent_frames() {
                 &net.a,
                 &CaptureConfig {
                     direction: d,
-                    ..small()
+                    ..small_ring()
                 },
             )
             .unwrap()
@@ -537,7 +462,7 @@ fn direction_in_and_out_split_received_and_sent_frames() {
         &CaptureConfig {
             direction: CaptureDirection::Out,
             ignore_outgoing: true,
-            ..small()
+            ..small_ring()
         },
     )
     .unwrap_err();
@@ -551,7 +476,7 @@ fn direction_in_and_out_split_received_and_sent_frames() {
 fn software_timestamps_are_flagged_and_current() {
     let net = Net::new();
     let got = net.enter(|| {
-        let mut cap = Capture::open(&net.a, &small()).unwrap();
+        let mut cap = Capture::open(&net.a, &small_ring()).unwrap();
         assert_eq!(cap.info().tstamp_source, TimestampSource::Software);
         Sender::open(&net.b).send(&frame(60, 1, OTHER_MAC));
         let start = Instant::now();
@@ -584,7 +509,7 @@ fn hardware_timestamps_on_veth_fall_back_visibly_or_fail_clearly() {
                 &CaptureConfig {
                     timestamp: src,
                     timestamp_fallback: true,
-                    ..small()
+                    ..small_ring()
                 },
             )
             .unwrap();
@@ -602,7 +527,7 @@ fn hardware_timestamps_on_veth_fall_back_visibly_or_fail_clearly() {
                 &CaptureConfig {
                     timestamp: src,
                     timestamp_fallback: false,
-                    ..small()
+                    ..small_ring()
                 },
             )
             .unwrap_err();
@@ -638,7 +563,7 @@ fn busy_poll_reuseport_rcvbuf_and_packet_loss_are_visible_in_getsockopt() {
             rcvbuf: 1 << 20,
             rcvbuf_force: true,
             packet_loss: true,
-            ..small()
+            ..small_ring()
         };
         let mut cap = Capture::open(&net.a, &cfg).unwrap();
         let fd = cap.fd();
@@ -652,7 +577,7 @@ fn busy_poll_reuseport_rcvbuf_and_packet_loss_are_visible_in_getsockopt() {
             &net.a,
             &CaptureConfig {
                 reuseport: true,
-                ..small()
+                ..small_ring()
             },
         )
         .unwrap_err();
@@ -733,12 +658,12 @@ fn vlan_tag_in_metadata_and_reinserted_byte_exact() {
     tagged.extend_from_slice(&[0x81, 0x00, 0x00, 100]);
     tagged.extend_from_slice(&f[12..]);
     let (plain, re) = net.enter(|| {
-        let mut plain = Capture::open(&net.a, &small()).unwrap();
+        let mut plain = Capture::open(&net.a, &small_ring()).unwrap();
         let mut re = Capture::open(
             &net.a,
             &CaptureConfig {
                 vlan_reinsert: true,
-                ..small()
+                ..small_ring()
             },
         )
         .unwrap();
@@ -783,7 +708,7 @@ fn capture_in_a_named_namespace_from_the_root_namespace() {
     let before = my_netns();
     let cfg = CaptureConfig {
         netns: Some(net.ns.clone()),
-        ..small()
+        ..small_ring()
     };
     let mut cap = Capture::open(&net.a, &cfg).unwrap();
     assert_eq!(my_netns(), before, "the test thread stayed where it was");
@@ -800,7 +725,7 @@ fn capture_in_a_named_namespace_from_the_root_namespace() {
         &net.a,
         &CaptureConfig {
             netns: Some("nr-no-such-ns".into()),
-            ..small()
+            ..small_ring()
         },
     )
     .unwrap_err();
@@ -812,7 +737,7 @@ fn capture_in_a_named_namespace_from_the_root_namespace() {
 fn channel_adapter_counts_queued_and_dropped_exactly() {
     let net = Net::new();
     let (got, st) = net.enter(|| {
-        let mut ch = ChannelCapture::open(&net.a, &small(), 10).unwrap();
+        let mut ch = ChannelCapture::open(&net.a, &small_ring(), 10).unwrap();
         let tx = Sender::open(&net.b);
         for i in 0..100 {
             tx.send(&frame(60 + i as usize, i, OTHER_MAC));
@@ -840,7 +765,7 @@ fn channel_adapter_counts_queued_and_dropped_exactly() {
 fn channel_adapter_delivers_everything_to_a_reading_consumer() {
     let net = Net::new();
     net.enter(|| {
-        let mut ch = ChannelCapture::open(&net.a, &small(), 64).unwrap();
+        let mut ch = ChannelCapture::open(&net.a, &small_ring(), 64).unwrap();
         let tx = Sender::open(&net.b);
         let mut got = Vec::new();
         std::thread::scope(|s| {
@@ -896,7 +821,7 @@ fn ebpf_socket_filter_and_ebpf_fanout_program_by_fd() {
             &net.a,
             &CaptureConfig {
                 ebpf_filter_fd: Some(drop_all.as_raw_fd()),
-                ..small()
+                ..small_ring()
             },
         )
         .unwrap();
@@ -920,7 +845,7 @@ fn ebpf_socket_filter_and_ebpf_fanout_program_by_fd() {
             &CaptureConfig {
                 ebpf_filter_fd: Some(drop_all.as_raw_fd()),
                 snaplen: 100,
-                ..small()
+                ..small_ring()
             },
         )
         .unwrap_err();
@@ -929,7 +854,7 @@ fn ebpf_socket_filter_and_ebpf_fanout_program_by_fd() {
             &CaptureConfig {
                 ebpf_filter_fd: Some(drop_all.as_raw_fd()),
                 filter: Some(vec![RET_BIG]),
-                ..small()
+                ..small_ring()
             },
         )
         .unwrap_err();
