@@ -358,7 +358,168 @@ pub unsafe fn next_one(p: *mut Pcap) -> c_int {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use netring_engine::PacketFlags;
+    use netring_engine::fixtures::{SyntheticBlock, synth};
+    use netring_engine::{Error, ErrorKind, PacketFlags, Walk};
+    use std::collections::VecDeque;
+
+    /// An engine over synthetic blocks: each acquire holds the next one
+    /// (or fails with the interface gone); nothing left is a timeout.
+    struct Fake<'a> {
+        queue: VecDeque<Option<SyntheticBlock<'a>>>,
+        cur: Option<SyntheticBlock<'a>>,
+        released: usize,
+    }
+
+    impl HeldBatch for Fake<'_> {
+        fn is_held(&self) -> bool {
+            self.cur.as_ref().is_some_and(|b| b.is_held())
+        }
+        fn held_len(&self) -> usize {
+            self.cur.as_ref().map_or(0, |b| b.held_len())
+        }
+        fn held_seq(&self) -> u64 {
+            self.cur.as_ref().map_or(0, |b| b.held_seq())
+        }
+        fn walk_held<F>(&mut self, c: &mut Cursor, f: F) -> netring_engine::Result<Walk>
+        where
+            F: FnMut(&Packet<'_>) -> bool,
+        {
+            self.cur
+                .as_mut()
+                .map_or(Ok(Walk::Done), |b| b.walk_held(c, f))
+        }
+        fn release_held(&mut self) -> netring_engine::Result<()> {
+            self.released += 1;
+            self.cur.take().map_or(Ok(()), |mut b| b.release_held())
+        }
+    }
+
+    impl Engine for Fake<'_> {
+        fn acquire(&mut self, _: Option<Duration>) -> netring_engine::Result<Wait<()>> {
+            assert!(!self.is_held(), "acquire while a batch is held");
+            match self.queue.pop_front() {
+                None => Ok(Wait::Timeout),
+                Some(None) => Err(Error::new(ErrorKind::InterfaceGone, "interface gone")),
+                Some(Some(b)) => {
+                    self.cur = Some(b);
+                    Ok(Wait::Ready(()))
+                }
+            }
+        }
+    }
+
+    fn test_frame(seq: u8) -> Vec<u8> {
+        let mut f = vec![0xff; 60];
+        f[12..14].copy_from_slice(&0x88b5u16.to_be_bytes());
+        f[14] = seq;
+        f
+    }
+
+    fn run_once<'b>(e: &mut Fake<'_>, r: &mut Run<'b>, cnt: c_int, got: &mut Vec<u8>) -> End {
+        run(e, r, cnt, &mut |h, d| {
+            assert_eq!(h.caplen as usize, d.len());
+            got.push(d[14]);
+        })
+    }
+
+    fn new_run(brk: &Break) -> Run<'_> {
+        Run {
+            sel: sel(),
+            cursor: Cursor::START,
+            scratch: Vec::new(),
+            first: Some(Duration::ZERO),
+            brk,
+        }
+    }
+
+    #[test]
+    fn the_cursor_stays_across_calls_and_a_block_goes_back_when_consumed() {
+        let frames: Vec<Vec<u8>> = (1..=3).map(test_frame).collect();
+        let refs: Vec<&[u8]> = frames.iter().map(|f| &f[..]).collect();
+        let mut w1 = synth::block(4096, 1, &refs);
+        let mut w2 = synth::block(4096, 2, &refs[..1]);
+        let mut e = Fake {
+            queue: VecDeque::from([
+                Some(SyntheticBlock::new(synth::bytes(&mut w1))),
+                Some(SyntheticBlock::new(synth::bytes(&mut w2))),
+            ]),
+            cur: None,
+            released: 0,
+        };
+        let brk = Break::default();
+        let mut r = new_run(&brk);
+        let mut got = Vec::new();
+        // pcap_dispatch(cnt = 1) three times: one block, walked a packet
+        // per call, given back with its last packet.
+        for want_released in [0, 0, 1] {
+            assert!(matches!(
+                run_once(&mut e, &mut r, 1, &mut got),
+                End::Count(1)
+            ));
+            assert_eq!(e.released, want_released);
+        }
+        assert_eq!(got, [1, 2, 3]);
+        // cnt <= 0: everything ready (the next block), then nothing left.
+        assert!(matches!(
+            run_once(&mut e, &mut r, 0, &mut got),
+            End::Count(1)
+        ));
+        assert_eq!((got.len(), e.released), (4, 2));
+        assert!(matches!(
+            run_once(&mut e, &mut r, 0, &mut got),
+            End::Count(0)
+        ));
+    }
+
+    #[test]
+    fn a_break_stops_after_the_packet_and_keeps_the_position() {
+        let frames: Vec<Vec<u8>> = (1..=3).map(test_frame).collect();
+        let refs: Vec<&[u8]> = frames.iter().map(|f| &f[..]).collect();
+        let mut w = synth::block(4096, 1, &refs);
+        let mut e = Fake {
+            queue: VecDeque::from([Some(SyntheticBlock::new(synth::bytes(&mut w)))]),
+            cur: None,
+            released: 0,
+        };
+        let brk = Break::default();
+        let mut r = new_run(&brk);
+        let mut got = Vec::new();
+        let end = run(&mut e, &mut r, 0, &mut |_, d| {
+            got.push(d[14]);
+            brk.request();
+        });
+        assert!(matches!(end, End::Break));
+        assert!(!brk.requested(), "the request is consumed");
+        assert_eq!((got.as_slice(), e.released), (&[1u8][..], 0));
+        assert!(matches!(
+            run_once(&mut e, &mut r, 0, &mut got),
+            End::Count(2)
+        ));
+        assert_eq!((got.as_slice(), e.released), (&[1u8, 2, 3][..], 1));
+    }
+
+    #[test]
+    fn an_engine_error_comes_after_the_packets_handed_out() {
+        let frames: Vec<Vec<u8>> = (1..=2).map(test_frame).collect();
+        let refs: Vec<&[u8]> = frames.iter().map(|f| &f[..]).collect();
+        let mut w = synth::block(4096, 1, &refs);
+        let mut e = Fake {
+            queue: VecDeque::from([Some(SyntheticBlock::new(synth::bytes(&mut w))), None]),
+            cur: None,
+            released: 0,
+        };
+        let brk = Break::default();
+        let mut r = new_run(&brk);
+        let mut got = Vec::new();
+        match run_once(&mut e, &mut r, 0, &mut got) {
+            End::Failed { delivered, msg } => {
+                assert_eq!(delivered, 2);
+                assert!(msg.contains("interface gone"), "{msg}");
+            }
+            _ => panic!("the removal is reported"),
+        }
+        assert_eq!((got.as_slice(), e.released), (&[1u8, 2][..], 1));
+    }
 
     fn sel() -> Sel {
         Sel {
