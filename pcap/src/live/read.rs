@@ -408,11 +408,33 @@ mod tests {
         }
     }
 
-    fn test_frame(seq: u8) -> Vec<u8> {
-        let mut f = vec![0xff; 60];
-        f[12..14].copy_from_slice(&0x88b5u16.to_be_bytes());
-        f[14] = seq;
-        f
+    impl<'a> Fake<'a> {
+        /// Blocks to hand out in order (None: the interface is gone).
+        fn new(blocks: impl IntoIterator<Item = Option<&'a mut Vec<u64>>>) -> Fake<'a> {
+            let queue = blocks
+                .into_iter()
+                .map(|w| w.map(|w| SyntheticBlock::new(synth::bytes(w))))
+                .collect();
+            Fake {
+                queue,
+                cur: None,
+                released: 0,
+            }
+        }
+    }
+
+    /// A synthetic block of 60-byte frames numbered `seqs` (byte 14).
+    fn block(seqs: std::ops::RangeInclusive<u8>) -> Vec<u64> {
+        let frames: Vec<Vec<u8>> = seqs
+            .map(|seq| {
+                let mut f = vec![0xff; 60];
+                f[12..14].copy_from_slice(&0x88b5u16.to_be_bytes());
+                f[14] = seq;
+                f
+            })
+            .collect();
+        let refs: Vec<&[u8]> = frames.iter().map(|f| &f[..]).collect();
+        synth::block(4096, 1, &refs)
     }
 
     fn run_once<'b>(e: &mut Fake<'_>, r: &mut Run<'b>, cnt: c_int, got: &mut Vec<u8>) -> End {
@@ -434,18 +456,8 @@ mod tests {
 
     #[test]
     fn the_cursor_stays_across_calls_and_a_block_goes_back_when_consumed() {
-        let frames: Vec<Vec<u8>> = (1..=3).map(test_frame).collect();
-        let refs: Vec<&[u8]> = frames.iter().map(|f| &f[..]).collect();
-        let mut w1 = synth::block(4096, 1, &refs);
-        let mut w2 = synth::block(4096, 2, &refs[..1]);
-        let mut e = Fake {
-            queue: VecDeque::from([
-                Some(SyntheticBlock::new(synth::bytes(&mut w1))),
-                Some(SyntheticBlock::new(synth::bytes(&mut w2))),
-            ]),
-            cur: None,
-            released: 0,
-        };
+        let (mut w1, mut w2) = (block(1..=3), block(4..=4));
+        let mut e = Fake::new([Some(&mut w1), Some(&mut w2)]);
         let brk = Break::default();
         let mut r = new_run(&brk);
         let mut got = Vec::new();
@@ -473,14 +485,8 @@ mod tests {
 
     #[test]
     fn a_break_stops_after_the_packet_and_keeps_the_position() {
-        let frames: Vec<Vec<u8>> = (1..=3).map(test_frame).collect();
-        let refs: Vec<&[u8]> = frames.iter().map(|f| &f[..]).collect();
-        let mut w = synth::block(4096, 1, &refs);
-        let mut e = Fake {
-            queue: VecDeque::from([Some(SyntheticBlock::new(synth::bytes(&mut w)))]),
-            cur: None,
-            released: 0,
-        };
+        let mut w = block(1..=3);
+        let mut e = Fake::new([Some(&mut w)]);
         let brk = Break::default();
         let mut r = new_run(&brk);
         let mut got = Vec::new();
@@ -500,14 +506,8 @@ mod tests {
 
     #[test]
     fn an_engine_error_comes_after_the_packets_handed_out() {
-        let frames: Vec<Vec<u8>> = (1..=2).map(test_frame).collect();
-        let refs: Vec<&[u8]> = frames.iter().map(|f| &f[..]).collect();
-        let mut w = synth::block(4096, 1, &refs);
-        let mut e = Fake {
-            queue: VecDeque::from([Some(SyntheticBlock::new(synth::bytes(&mut w))), None]),
-            cur: None,
-            released: 0,
-        };
+        let mut w = block(1..=2);
+        let mut e = Fake::new([Some(&mut w), None]);
         let brk = Break::default();
         let mut r = new_run(&brk);
         let mut got = Vec::new();
