@@ -1,6 +1,6 @@
 /* pcap_inject and pcap_sendpacket through the drop-in.
  *
- *   inject DEV N   sends N 60-byte test frames (tests/common's frame():
+ *   inject DEV N   sends N 60-byte test frames (netring-testkit's frame():
  *   broadcast, EtherType 0x88b5, sequence number, pattern), alternating
  *   pcap_inject and pcap_sendpacket, then prints "sent N". */
 #include <pcap/pcap.h>

@@ -1,12 +1,12 @@
-//! The libpcap drop-in (`libpcap.so.0.8` of the `pcap/` crate) under
-//! unmodified Debian tcpdump, dumpcap and tshark, compared with the same
-//! tools on the real libpcap, on throwaway namespaces with veth pairs.
+//! The libpcap drop-in (`libpcap.so.0.8` of this crate) under unmodified
+//! Debian tcpdump, dumpcap and tshark, compared with the same tools on the
+//! real libpcap, on throwaway namespaces with veth pairs.
 //!
-//! The library is taken from `build/prefix/lib/netring/` (`make`), else
-//! from `target/release` (built here if missing). Every test that needs
-//! root or a tool skips with a message when it is absent.
-
-mod common;
+//! The library is the one `cargo test` just built for these tests (the
+//! crate's cdylib next to this test binary, in the same profile), linked as
+//! `libpcap.so.0.8` into a directory of its own for `LD_LIBRARY_PATH`:
+//! never an older `make` install. Every test that needs root or a tool
+//! skips with a message when it is absent (and fails under `make test`).
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
@@ -15,36 +15,30 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{Net, frame, frame_seq};
+use netring_testkit::{self as common, Net, frame, frame_seq, have, require};
 
 const SYSTEM_LIBPCAP: &str = "/usr/lib/x86_64-linux-gnu/libpcap.so.0.8";
 const BCAST: [u8; 6] = [0xff; 6];
 
-fn root() -> PathBuf {
+/// This crate's directory (its C test programs are under tests/c).
+fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A directory holding the drop-in as `libpcap.so.0.8`.
+/// A directory holding the drop-in as `libpcap.so.0.8`: a link to the
+/// cdylib cargo built with this test (target/PROFILE/deps/libpcap.so).
 fn shim_dir() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let installed = root().join("build/prefix/lib/netring");
-        if installed.join("libpcap.so.0.8").exists() {
-            return installed;
-        }
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root().join("target"));
-        let built = target.join("release/libpcap.so");
-        if !built.exists() {
-            let st = Command::new(env!("CARGO"))
-                .args(["build", "--release", "-p", "netring-pcap"])
-                .current_dir(root())
-                .status()
-                .unwrap();
-            assert!(st.success(), "building netring-pcap failed");
-        }
-        let dir = target.join("pcap-shim-test");
+        let exe = std::env::current_exe().unwrap();
+        let deps = exe.parent().unwrap();
+        let built = deps.join("libpcap.so");
+        assert!(
+            built.exists(),
+            "{}: missing (cargo builds the cdylib with the tests of netring-pcap)",
+            built.display()
+        );
+        let dir = deps.parent().unwrap().join("pcap-shim-test");
         std::fs::create_dir_all(&dir).unwrap();
         let link = dir.join("libpcap.so.0.8");
         let _ = std::fs::remove_file(&link);
@@ -56,31 +50,6 @@ fn shim_dir() -> PathBuf {
 
 fn shim_lib() -> PathBuf {
     shim_dir().join("libpcap.so.0.8")
-}
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-macro_rules! require {
-    ($($tool:expr),*) => {
-        if !is_root() {
-            common::skip("needs root");
-            return;
-        }
-        $(if !have($tool) {
-            common::skip(&format!("{} is not installed", $tool));
-            return;
-        })*
-    };
 }
 
 /// Compile `src` (a C program of the repository) against the system's
@@ -95,7 +64,7 @@ fn libpcap_program(name: &str, src: &str) -> Option<Tmp> {
     let st = Command::new("cc")
         .args(["-O2", "-Wall", "-Wextra", "-Werror", "-o"])
         .arg(&exe)
-        .arg(root().join(src))
+        .arg(crate_dir().join(src))
         .arg("-lpcap")
         .status()
         .unwrap();
@@ -203,45 +172,6 @@ impl Drop for Proc {
             let _ = c.kill();
             let _ = c.wait();
         }
-    }
-}
-
-fn ifindex(net: &Net, ifname: &str) -> u32 {
-    let o = output({
-        let mut c = net.command("cat");
-        c.arg(format!("/sys/class/net/{ifname}/ifindex"));
-        c
-    });
-    text(&o.stdout).trim().parse().unwrap()
-}
-
-/// Wait until `n` packet sockets receiving all protocols are bound to
-/// `ifname` (/proc/net/packet of the namespace): the capture is ready.
-fn wait_bound(net: &Net, ifname: &str, n: usize) {
-    let idx = ifindex(net, ifname).to_string();
-    let start = Instant::now();
-    loop {
-        let o = output({
-            let mut c = net.command("cat");
-            c.arg("/proc/net/packet");
-            c
-        });
-        let bound = text(&o.stdout)
-            .lines()
-            .skip(1)
-            .filter(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                f.len() > 4 && f[3] == "0003" && f[4] == idx
-            })
-            .count();
-        if bound >= n {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "no capture bound to {ifname} after 10 s"
-        );
-        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -389,7 +319,7 @@ fn listings_and_programs_identical() {
     require!("tcpdump");
     let net = Net::new();
     let a = net.a.as_str();
-    let data = root().join("tests/data/tcpdump.pcap");
+    let data = netring_testkit::root().join("tests/data/tcpdump.pcap");
     let data = data.to_str().unwrap();
     let mut cases: Vec<Vec<&str>> = vec![
         vec!["-D"],
@@ -436,7 +366,7 @@ fn listings_and_programs_identical() {
 #[test]
 fn read_files_identical() {
     require!("tcpdump");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("tests/data"))
+    let mut files: Vec<PathBuf> = std::fs::read_dir(netring_testkit::root().join("tests/data"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
@@ -503,7 +433,7 @@ fn live_count_exact_with_filter() {
             "ether proto 0x88b5",
         ],
     ));
-    wait_bound(&net, &net.a, 1);
+    net.wait_bound(&net.a, 1);
     td.wait_listening();
     // Odd sequence numbers carry another EtherType: the filter drops them.
     send_frames(&net, 0..n, |i| i % 2 == 1);
@@ -543,7 +473,7 @@ fn live_count_exact_with_filter() {
 #[test]
 fn frames_before_setfilter_are_filtered() {
     require!("cc");
-    let Some(exe) = libpcap_program("prefilter", "tests/pcap/prefilter.c") else {
+    let Some(exe) = libpcap_program("prefilter", "tests/c/prefilter.c") else {
         return;
     };
     let net = Net::new();
@@ -603,7 +533,7 @@ fn sigint_without_traffic_exits_fast() {
         "tcpdump",
         &["-i", &net.a, "-w", f.to_str().unwrap()],
     ));
-    wait_bound(&net, &net.a, 1);
+    net.wait_bound(&net.a, 1);
     td.wait_listening();
     std::thread::sleep(Duration::from_millis(100));
     let t = Instant::now();
@@ -639,7 +569,7 @@ fn dumpcap_and_tshark_count() {
             f.to_str().unwrap(),
         ],
     ));
-    wait_bound(&net, &net.a, 1);
+    net.wait_bound(&net.a, 1);
     send_frames(&net, 0..20, |_| false);
     let out = dc
         .wait(Duration::from_secs(5))
@@ -665,7 +595,7 @@ fn dumpcap_and_tshark_count() {
         &["-i", &net.a, "-c", "5", "-l"],
     ));
     // tshark's dumpcap child opens the capture.
-    wait_bound(&net, &net.a, 1);
+    net.wait_bound(&net.a, 1);
     send_frames(&net, 0..8, |_| false);
     let out = ts
         .wait(Duration::from_secs(10))
@@ -707,7 +637,7 @@ fn fanout_group_sees_each_frame_once() {
             Proc::spawn(c)
         })
         .collect();
-    wait_bound(&net, &net.a, 2);
+    net.wait_bound(&net.a, 2);
     for p in &mut procs {
         p.wait_listening();
     }
@@ -775,7 +705,7 @@ fn bad_environment_fails_activation() {
 #[test]
 fn nrcap_trailing_filter_expression() {
     require!();
-    let nrcap = root().join("build/bin/nrcap");
+    let nrcap = netring_testkit::root().join("build/bin/nrcap");
     if !nrcap.exists() {
         common::skip("build/bin/nrcap missing (run make)");
         return;
@@ -800,7 +730,7 @@ fn nrcap_trailing_filter_expression() {
             "0x88b5",
         ],
     ));
-    wait_bound(&net, &net.a, 1);
+    net.wait_bound(&net.a, 1);
     send_frames(&net, 0..20, |i| i % 2 == 1);
     let out = p
         .wait(Duration::from_secs(10))
@@ -869,7 +799,7 @@ fn vlan_tags_reinserted_and_filtered() {
                 "vlan 100",
             ],
         ));
-        wait_bound(&net, &net.a, 1);
+        net.wait_bound(&net.a, 1);
         td.wait_listening();
         let s = net.sender(&net.b);
         for fr in &frames {
@@ -892,34 +822,27 @@ fn vlan_tags_reinserted_and_filtered() {
 #[test]
 fn inject_and_sendpacket_arrive_byte_exact() {
     require!("cc");
-    let Some(exe) = libpcap_program("inject", "tests/pcap/inject.c") else {
+    let Some(exe) = libpcap_program("inject", "tests/c/inject.c") else {
         return;
     };
     let net = Net::new();
     let n = 10u32;
-    let got = net.enter(|| {
-        let cfg = netring::CaptureConfig {
-            block_size: 64 << 10,
-            block_count: 8,
-            block_timeout_ms: 10,
-            ..netring::CaptureConfig::default()
-        };
-        let mut cap = netring::Capture::open(&net.b, &cfg).unwrap();
-        let o = output(tool(
-            Some(&net),
-            true,
-            exe.to_str().unwrap(),
-            &[&net.a, &n.to_string()],
-        ));
-        assert!(o.status.success(), "{}", text(&o.stderr));
-        assert_eq!(text(&o.stdout), format!("sent {n}\n"));
-        common::collect(
-            &mut cap,
-            n as usize,
-            Duration::from_millis(100),
-            Duration::from_secs(5),
-        )
-    });
+    // An independent receiver on the peer (no netring code).
+    let rx = net.receiver(&net.b);
+    let o = output(tool(
+        Some(&net),
+        true,
+        exe.to_str().unwrap(),
+        &[&net.a, &n.to_string()],
+    ));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), format!("sent {n}\n"));
+    let got = rx.frames(
+        n as usize,
+        Duration::from_millis(100),
+        Duration::from_secs(5),
+        |f| frame_seq(f).is_some(),
+    );
     let want: Vec<Vec<u8>> = (0..n).map(|i| frame(60, i, BCAST)).collect();
     assert_eq!(got, want);
 }
@@ -947,7 +870,7 @@ fn rotation_with_dash_c() {
             "tcpdump",
             &["-i", &net.a, "-c", &n.to_string(), "-C", "1", "-w", &b],
         ));
-        wait_bound(&net, &net.a, 1);
+        net.wait_bound(&net.a, 1);
         td.wait_listening();
         let s = net.sender(&net.b);
         for f in &frames {
@@ -982,7 +905,7 @@ fn rotation_with_dash_c() {
 #[test]
 fn timeout_nonblock_and_immediate_mode() {
     require!("cc");
-    let Some(exe) = libpcap_program("timing", "tests/pcap/timing.c") else {
+    let Some(exe) = libpcap_program("timing", "tests/c/timing.c") else {
         return;
     };
     let net = Net::new();
@@ -1030,36 +953,6 @@ fn timeout_nonblock_and_immediate_mode() {
     );
     let out = child.wait(Duration::from_secs(5)).expect("exit");
     assert!(out.status.success(), "{}", text(&out.stderr));
-}
-
-/// Wait until `n` packet sockets receiving all protocols are bound to
-/// every interface (index 0, the `any` device) in `net`.
-fn wait_bound_any(net: &Net, n: usize) {
-    let start = Instant::now();
-    loop {
-        let o = output({
-            let mut c = net.command("cat");
-            c.arg("/proc/net/packet");
-            c
-        });
-        let bound = text(&o.stdout)
-            .lines()
-            .skip(1)
-            .filter(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                f.len() > 4 && f[3] == "0003" && f[4] == "0"
-            })
-            .count();
-        if bound >= n {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "no capture bound to any after 10 s:\n{}",
-            text(&o.stdout)
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 /// `tcpdump -i any -c K -w f` through the shim and on the real libpcap at
@@ -1152,7 +1045,7 @@ fn any_device_same_records_as_libpcap() {
                 panic!("exited: {}", text(&o.stderr));
             }
         }
-        wait_bound_any(&net, 2);
+        net.wait_bound_any(2);
         for p in &mut procs {
             p.wait_listening();
         }
