@@ -940,7 +940,8 @@ fn timeout_nonblock_and_immediate_mode() {
     send_frames(&net, 0..1, |_| false);
     let im = nums(&next());
     assert_eq!(im[1], 1.0, "one packet");
-    // libpcap's immediate mode retires a block after 1 ms; allow for the
+    // Immediate mode is the engine's frame ring (TPACKET_V2, as libpcap's):
+    // each frame is handed over as it arrives; the bound allows for the
     // scheduling of a loaded 2-CPU test machine.
     eprintln!(
         "immediate mode: delivered {} ms after the time stamp",

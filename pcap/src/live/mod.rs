@@ -266,6 +266,9 @@ pub fn config(opts: &Opts, snaplen: u32, envc: &env::Config) -> CaptureConfig {
         block_size: BLOCK as u32,
         block_count: (ring / BLOCK).max(2).min(u64::from(u32::MAX)) as u32,
         fanout: envc.fanout.clone(),
+        // pcap_set_immediate_mode: the engine's frame ring (TPACKET_V2, as
+        // libpcap's immediate mode), each frame handed over as it arrives.
+        immediate: opts.immediate,
         ..CaptureConfig::default()
     }
 }
