@@ -72,20 +72,13 @@ trap 'exit 130' INT TERM
 } > "$RESDIR/meta.txt"
 
 one_run() { # rep rate consumer
-    local rep=$1 rate=$2 name=$3 cmd tag pg base i frames gap t0 t1
+    local rep=$1 rate=$2 name=$3 cmd tag pg frames gap t0 t1
     cmd=$(consumer_cmd "$name")
     cmd=${cmd//\{IF\}/$CB_CAP_IF}
     tag="r$rep-$rate-$name"
     local out="$RESDIR/logs/$tag.out" err="$RESDIR/logs/$tag.err"
-    base=$(packet_socks_on "$CB_CAP_NS" "$CB_CAP_IF")
-    setsid ip netns exec "$CB_CAP_NS" taskset -c "$CB_CAP_CPU" sh -c "exec $cmd" > "$out" 2> "$err" < /dev/null &
-    pg=$!
-    CB_PGRPS+=("$pg")
-    for ((i = 0; i < 600; i++)); do
-        [ "$(packet_socks_on "$CB_CAP_NS" "$CB_CAP_IF")" -gt "$base" ] && break
-        kill -0 "$pg" 2>/dev/null || { log "$tag: consumer exited early"; cat "$err" >&2; return 1; }
-        sleep 0.1
-    done
+    start_consumer "$cmd" "$tag" "$out" "$err" || return 1
+    pg=$CB_PG
     sleep "$CB_SETTLE"
     frames=$(python3 -c "print(max(1, int($rate * $DUR)))")
     gap=$(python3 -c "print(max(1, round(1e6 / $rate)))")

@@ -75,12 +75,7 @@ int main(int argc, char **argv)
     g_nano = pcap_get_tstamp_precision(p) == PCAP_TSTAMP_PRECISION_NANO;
     g_pcap = p;
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_sig;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    cb_install_handler(on_sig);
     fprintf(stderr, "pcap_latency: %s, %s, %s time stamps, %s\n", argv[1],
             imm && *imm == '0' ? "immediate mode off" : "immediate mode",
             g_nano ? "ns" : "us", pcap_lib_version());

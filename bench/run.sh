@@ -163,7 +163,7 @@ EOF
 }
 
 one_run() { # rep size consumer_spec
-    local rep=$1 size=$2 spec=$3 name cmd tag pg="" base xbase i
+    local rep=$1 size=$2 spec=$3 name cmd tag pg="" xbase i
     name=$(consumer_name "$spec")
     cmd=$(consumer_cmd "$spec")
     tag="r${rep}-${size}-${name}"
@@ -172,19 +172,9 @@ one_run() { # rep size consumer_spec
     local out="$RESDIR/logs/$tag.out" err="$RESDIR/logs/$tag.err"
     : > "$out"; : > "$err"
     if [ -n "$cmd" ]; then
-        base=$(packet_socks_on "$CB_CAP_NS" "$CB_CAP_IF")
         xbase=$(xdp_progs_on "$CB_CAP_NS" "$CB_CAP_IF")
-        # setsid: own process group, so it can be signalled (and measured) as a whole.
-        setsid ip netns exec "$CB_CAP_NS" taskset -c "$CB_CAP_CPU" sh -c "exec $cmd" > "$out" 2> "$err" < /dev/null &
-        pg=$!
-        CB_PGRPS+=("$pg")
-        # ready: a new packet socket on the interface, or (AF_XDP) an XDP program attached
-        for ((i = 0; i < 600; i++)); do
-            [ "$(packet_socks_on "$CB_CAP_NS" "$CB_CAP_IF")" -gt "$base" ] && break
-            [ "$(xdp_progs_on "$CB_CAP_NS" "$CB_CAP_IF")" -gt "$xbase" ] && break
-            kill -0 "$pg" 2>/dev/null || { log "$tag: consumer exited early"; cat "$err" >&2; return 1; }
-            sleep 0.1
-        done
+        start_consumer "$cmd" "$tag" "$out" "$err" || return 1
+        pg=$CB_PG
         sleep "$CB_SETTLE" # settle: ring set up, first poll() entered
     fi
     local rx0 rx1 td0 td1 sn0 sn1 c0 c1 t0 t1 load1

@@ -199,20 +199,7 @@ fn a_full_ring_counts_drops_exactly() {
             block_count: 2,
             ..immediate()
         };
-        let mut cap = Capture::open(&net.a, &cfg).unwrap();
-        let tx = common::Sender::open(&net.b);
-        for i in 0..N as u32 {
-            tx.send(&frame(1000, i, OTHER_MAC));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-        let mut delivered = 0u64;
-        while let Wait::Ready(b) = cap
-            .next_batch_timeout(Some(Duration::from_millis(50)))
-            .unwrap()
-        {
-            delivered += b.len() as u64;
-        }
-        (cap.stats().unwrap(), delivered)
+        common::fill_then_drain(&net.a, &net.b, &cfg, N as u32)
     });
     assert_eq!(delivered, 4);
     assert_eq!(total.packets + total.drops, N, "{total:?}");

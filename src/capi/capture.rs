@@ -922,28 +922,32 @@ mod tests {
     #[test]
     fn config_has_no_padding() {
         // Byte-wise copies of the config must never read padding.
-        let fields = 8
-            + 5 * 4
-            + 4
-            + 8
-            + 8
-            + 4
-            + 4
-            + 2
-            + 1
-            + 1
-            + 4
-            + 8
-            + 8
-            + 4
-            + 4
-            + 2
-            + 1
-            + 6
-            + 7
-            + 8
-            + 1
-            + 7;
+        let fields: usize = [
+            8,
+            5 * 4,
+            4,
+            8,
+            8,
+            4,
+            4,
+            2,
+            1,
+            1,
+            4,
+            8,
+            8,
+            4,
+            4,
+            2,
+            1,
+            6,
+            7,
+            8,
+            1,
+            7,
+        ]
+        .iter()
+        .sum();
         assert_eq!(size_of::<nr_capture_config>(), fields);
         assert_eq!(size_of::<nr_bpf_insn>(), 8);
         assert_eq!(size_of::<nr_ring_info>(), 5 * 4);

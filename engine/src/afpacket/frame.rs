@@ -10,20 +10,10 @@
 //! and `tp_snaplen` are checked against the frame before a byte is read.
 //! Pure logic over memory: its tests run on synthetic frames.
 
-use super::block::{Malformed, status_flags};
+use super::block::{HdrFields, Malformed, packet, rd16, rd32};
 use crate::batch::{Cursor, Walk};
-use crate::packet::{HwAddr, Packet};
+use crate::packet::Packet;
 use crate::sys::tpacket::v2_hdr as h;
-
-#[inline(always)]
-fn rd32(b: &[u8], off: usize) -> u32 {
-    u32::from_ne_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
-}
-
-#[inline(always)]
-fn rd16(b: &[u8], off: usize) -> u16 {
-    u16::from_ne_bytes([b[off], b[off + 1]])
-}
 
 /// Read the frame `frame` (its whole slot, header included); `at` is its
 /// offset in the ring, for the error. The frame must have been handed over
@@ -41,36 +31,12 @@ pub fn parse_frame(frame: &[u8], at: usize) -> Result<Packet<'_>, Malformed> {
     let Some(data) = mac.checked_add(snaplen).and_then(|end| frame.get(mac..end)) else {
         return Err(Malformed::DataOutOfBounds(at));
     };
-    let status = rd32(hdr, h::STATUS);
-    let wire_len = rd32(hdr, h::LEN);
-    Ok(Packet {
-        data,
-        ts_ns: u64::from(rd32(hdr, h::SEC)) * 1_000_000_000 + u64::from(rd32(hdr, h::NSEC)),
-        wire_len,
-        ifindex: rd32(hdr, h::SLL_IFINDEX) as i32,
-        // TPACKET_V2 frames carry no receive hash.
-        rxhash: 0,
-        vlan_tci: rd16(hdr, h::VLAN_TCI),
-        vlan_tpid: rd16(hdr, h::VLAN_TPID),
-        protocol: u16::from_be(rd16(hdr, h::SLL_PROTOCOL)),
-        pkt_type: hdr[h::SLL_PKTTYPE],
-        flags: status_flags(status, snaplen as u32, wire_len),
-        hw: HwAddr {
-            hatype: rd16(hdr, h::SLL_HATYPE),
-            len: hdr[h::SLL_HALEN],
-            addr: [
-                hdr[h::SLL_ADDR],
-                hdr[h::SLL_ADDR + 1],
-                hdr[h::SLL_ADDR + 2],
-                hdr[h::SLL_ADDR + 3],
-                hdr[h::SLL_ADDR + 4],
-                hdr[h::SLL_ADDR + 5],
-                hdr[h::SLL_ADDR + 6],
-                hdr[h::SLL_ADDR + 7],
-            ],
-        },
-    })
+    // TPACKET_V2 frames carry no receive hash.
+    Ok(packet(hdr, &V2_FIELDS, data, 0, rd16(hdr, h::VLAN_TCI)))
 }
+
+const V2_FIELDS: HdrFields =
+    HdrFields::of([h::SEC, h::NSEC, h::LEN, h::STATUS, h::VLAN_TPID, h::SLL]);
 
 /// Walk a run of `count` handed-over frames from `cursor` on: the one walk
 /// behind every TPACKET_V2 held batch. `frame_at(i)` gives the `i`-th frame
@@ -133,7 +99,7 @@ pub fn malformed_error(m: Malformed) -> crate::error::Error {
 /// Builds synthetic TPACKET_V2 frames the way the kernel lays them out.
 #[cfg(any(test, feature = "bench-fixtures"))]
 pub mod synth {
-    use crate::sys::tpacket::{self as tp, v2_hdr as h};
+    use crate::sys::tpacket::{self as tp, sll, v2_hdr as h};
 
     /// Offset of frame data from the frame start, as the kernel computes it
     /// for Ethernet with no reserve: `TPACKET_ALIGN(TPACKET2_HDRLEN + 16)`
@@ -154,9 +120,10 @@ pub mod synth {
         b[h::MAC..h::MAC + 2].copy_from_slice(&(MAC_OFFSET as u16).to_ne_bytes());
         w32(b, h::SEC, 1_700_000_000 + i);
         w32(b, h::NSEC, 123_456_789);
-        w32(b, h::SLL_IFINDEX, 7);
-        b[h::SLL_PROTOCOL..h::SLL_PROTOCOL + 2].copy_from_slice(&0x0800u16.to_be_bytes());
-        b[h::SLL_PKTTYPE] = 3;
+        w32(b, h::SLL + sll::IFINDEX, 7);
+        let p = h::SLL + sll::PROTOCOL;
+        b[p..p + 2].copy_from_slice(&0x0800u16.to_be_bytes());
+        b[h::SLL + sll::PKTTYPE] = 3;
         b[MAC_OFFSET..MAC_OFFSET + data.len()].copy_from_slice(data);
         words
     }

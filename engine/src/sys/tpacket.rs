@@ -212,6 +212,25 @@ pub mod v3_hdr {
     pub const HDRLEN: usize = SLL + 20;
 }
 
+/// Offsets in `struct sockaddr_ll`, which follows every RX packet header
+/// (V2 and V3).
+pub mod sll {
+    /// `sll_protocol` (u16, network order).
+    pub const PROTOCOL: usize = 2;
+    /// `sll_ifindex` (i32).
+    pub const IFINDEX: usize = 4;
+    /// `sll_hatype` (u16).
+    pub const HATYPE: usize = 8;
+    /// `sll_pkttype` (u8).
+    pub const PKTTYPE: usize = 10;
+    /// `sll_halen` (u8).
+    pub const HALEN: usize = 11;
+    /// `sll_addr` (8 bytes).
+    pub const ADDR: usize = 12;
+    /// `sizeof(struct sockaddr_ll)`.
+    pub const SIZE: usize = 20;
+}
+
 /// Offsets in `struct tpacket2_hdr` and, for RX frames, the `sockaddr_ll`
 /// that follows it (TX frames and the immediate-mode RX frame ring).
 pub mod v2_hdr {
@@ -235,23 +254,11 @@ pub mod v2_hdr {
     pub const VLAN_TPID: usize = 26;
     /// `sizeof(struct tpacket2_hdr)`.
     pub const SIZE: usize = 32;
-    /// `sockaddr_ll` of an RX frame starts at
+    /// The `sockaddr_ll` of an RX frame ([`super::sll`]) starts at
     /// `TPACKET_ALIGN(sizeof(struct tpacket2_hdr))`.
     pub const SLL: usize = 32;
-    /// `sll_protocol` (u16, network order).
-    pub const SLL_PROTOCOL: usize = SLL + 2;
-    /// `sll_ifindex` (i32).
-    pub const SLL_IFINDEX: usize = SLL + 4;
-    /// `sll_hatype` (u16).
-    pub const SLL_HATYPE: usize = SLL + 8;
-    /// `sll_pkttype` (u8).
-    pub const SLL_PKTTYPE: usize = SLL + 10;
-    /// `sll_halen` (u8).
-    pub const SLL_HALEN: usize = SLL + 11;
-    /// `sll_addr` (8 bytes).
-    pub const SLL_ADDR: usize = SLL + 12;
     /// Bytes the header plus `sockaddr_ll` need: `TPACKET2_HDRLEN`.
-    pub const HDRLEN: usize = SLL + 20;
+    pub const HDRLEN: usize = SLL + super::sll::SIZE;
     /// Where the kernel expects TX frame data: `TPACKET_ALIGN(sizeof(tpacket2_hdr))`
     /// (the `sockaddr_ll` is not used for TX when `tp_mac`/`tp_net` are 0).
     pub const DATA: usize = 32;
@@ -314,7 +321,14 @@ mod tests {
             v2_hdr::HDRLEN,
             tpacket_align(v2_hdr::SIZE) + size_of::<libc::sockaddr_ll>()
         );
-        assert_eq!(v2_hdr::SLL_ADDR - v2_hdr::SLL, 12);
+        assert_eq!(size_of::<libc::sockaddr_ll>(), sll::SIZE);
+        assert_eq!(offset_of!(libc::sockaddr_ll, sll_protocol), sll::PROTOCOL);
+        assert_eq!(offset_of!(libc::sockaddr_ll, sll_ifindex), sll::IFINDEX);
+        assert_eq!(offset_of!(libc::sockaddr_ll, sll_hatype), sll::HATYPE);
+        assert_eq!(offset_of!(libc::sockaddr_ll, sll_pkttype), sll::PKTTYPE);
+        assert_eq!(offset_of!(libc::sockaddr_ll, sll_halen), sll::HALEN);
+        assert_eq!(offset_of!(libc::sockaddr_ll, sll_addr), sll::ADDR);
+        assert_eq!(v3_hdr::SLL_ADDR, v3_hdr::SLL + sll::ADDR);
         assert_eq!(size_of::<TpacketStats>(), 8);
         assert_eq!(offset_of!(libc::sockaddr_ll, sll_pkttype), 10);
         assert_eq!(offset_of!(libc::sockaddr_ll, sll_ifindex), 4);
