@@ -2,7 +2,8 @@
 //! Real frames on veth pairs, checked byte for byte through batches, the
 //! held-batch protocol and single packets, each frame delivered long before
 //! a block timeout could retire a block, and the block ring's promises
-//! (filter, statistics, drops, removal) kept. The C API's test is the root
+//! (filter, fanout, statistics, drops, removal, breaks, the `any` device)
+//! kept. The C API's test is the root
 //! package's tests/immediate_c.rs.
 
 mod common;
@@ -259,4 +260,117 @@ fn options_the_frame_ring_cannot_keep_are_refused_at_open() {
         assert_eq!(e.kind(), ErrorKind::InvalidConfig, "{e}");
         assert!(e.to_string().contains(word), "{e}");
     }
+}
+
+#[test]
+fn a_break_ends_a_wait_and_a_busy_read() {
+    let net = Net::new();
+    net.enter(|| {
+        let mut cap = Capture::open(&net.a, &immediate()).unwrap();
+        let brk = cap.breaker();
+        let t = Instant::now();
+        let w = common::meanwhile(
+            common::BREAK_AFTER,
+            move || brk.break_loop(),
+            || matches!(cap.next_batch_timeout(None).unwrap(), Wait::Interrupted),
+        );
+        assert!(w && t.elapsed() < Duration::from_secs(2));
+        // Under steady traffic (the busy-link naps): a break still ends
+        // the reading loop at once.
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let brk = cap.breaker();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let tx = common::Sender::open(&net.b);
+                let mut i = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    tx.send(&frame(60, i, OTHER_MAC));
+                    i += 1;
+                }
+            });
+            s.spawn(move || {
+                std::thread::sleep(Duration::from_millis(300));
+                brk.break_loop();
+            });
+            let t = Instant::now();
+            let mut seen = 0u64;
+            loop {
+                match cap
+                    .next_batch_timeout(Some(Duration::from_secs(5)))
+                    .unwrap()
+                {
+                    Wait::Ready(b) => seen += b.len() as u64,
+                    Wait::Interrupted => break,
+                    w => panic!("{w:?} after {seen} packets"),
+                }
+            }
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            assert!(seen > 0);
+            assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+        });
+    });
+}
+
+#[test]
+fn every_interface_at_once_in_immediate_mode() {
+    let net = Net::new();
+    let got = net.enter(|| {
+        let mut cap = Capture::open_any(&immediate()).unwrap();
+        assert!(cap.is_immediate());
+        let tx = common::Sender::open(&net.b);
+        let t = Instant::now();
+        let mut got = Vec::new();
+        while got.is_empty() && t.elapsed() < Duration::from_secs(5) {
+            tx.send(&frame(100, 7, OTHER_MAC));
+            if let Wait::Ready(p) = cap.next_packet(Some(Duration::from_millis(50))).unwrap() {
+                // Cooked: the frame from its network header on.
+                if p.protocol() == common::TEST_ETHERTYPE
+                    && p.ifindex() as u32 == net.ifindex(&net.a)
+                {
+                    got = p.data().to_vec();
+                }
+            }
+        }
+        got
+    });
+    assert_eq!(got, frame(100, 7, OTHER_MAC)[14..].to_vec());
+}
+
+#[test]
+fn a_fanout_group_of_frame_rings_splits_every_frame_once() {
+    let net = Net::new();
+    const N: u32 = 300;
+    let sets = net.enter(|| {
+        let cfg = CaptureConfig {
+            fanout: Some(netring_engine::Fanout {
+                group: 78,
+                mode: netring_engine::FanoutMode::LoadBalance,
+                flags: netring_engine::FanoutFlags::empty(),
+            }),
+            ..immediate()
+        };
+        let mut caps: Vec<Capture> = (0..2)
+            .map(|_| Capture::open(&net.a, &cfg).unwrap())
+            .collect();
+        let tx = common::Sender::open(&net.b);
+        for i in 0..N {
+            tx.send(&frame(60, i, OTHER_MAC));
+        }
+        caps.iter_mut()
+            .map(|c| {
+                common::collect(c, 1, Duration::from_millis(200), Duration::from_secs(5))
+                    .iter()
+                    .filter_map(|f| frame_seq(f))
+                    .collect::<Vec<u32>>()
+            })
+            .collect::<Vec<_>>()
+    });
+    assert!(
+        sets.iter().all(|s| !s.is_empty()),
+        "{:?}",
+        sets.iter().map(Vec::len).collect::<Vec<_>>()
+    );
+    let mut all: Vec<u32> = sets.concat();
+    all.sort_unstable();
+    assert_eq!(all, (0..N).collect::<Vec<_>>(), "each frame exactly once");
 }
