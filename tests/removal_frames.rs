@@ -22,21 +22,18 @@
 //! within the documented bound (`Capture::removal_bound`: twice the block
 //! timeout plus 100 ms) plus slack for a loaded machine.
 
-mod cbuild;
-mod common;
-
 use std::ffi::{CString, c_int, c_void};
 use std::io::Read;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Net, OTHER_MAC, frame, frame_seq};
 use netring::capi::batch::{nr_batch, nr_batch_for_each, nr_batch_release, nr_packet};
 use netring::capi::capture::*;
 use netring::capi::nr_status;
+use netring_testkit::cbuild::{bin, prefix};
+use netring_testkit::{Net, OTHER_MAC, Receiver, frame, frame_seq};
 
 /// Frames per run.
 const N: u32 = 1000;
@@ -79,96 +76,34 @@ fn rx_packets(net: &Net) -> u64 {
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }
 
-/// A plain packet socket on the capture interface, the test's witness that
-/// the kernel took every frame: once it has received all N, the device's
-/// receive path has run for each of them, and every packet socket of the
-/// device (the consumer's included) got each frame in that same pass.
-/// Without it the test would blame the consumer for frames the kernel never
-/// delivered: a veth frame is counted in `rx_packets` when it is queued to
-/// the CPU's backlog, and frames still queued there when the interface is
-/// deleted are dropped by the kernel (on a loaded 2-core machine the
-/// backlog can wait tens of milliseconds for its softirq).
-struct Witness {
-    fd: OwnedFd,
-}
-
-impl Witness {
-    /// Bound to `ifname` of the calling thread's namespace with ETH_P_ALL.
-    fn open(ifname: &str) -> Witness {
-        let c = CString::new(ifname).unwrap();
-        let all = (libc::ETH_P_ALL as u16).to_be();
-        // SAFETY: plain system calls with valid arguments; the fd is owned
-        // from the moment it is created.
-        unsafe {
-            let fd = libc::socket(
-                libc::AF_PACKET,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                all.into(),
-            );
-            assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
-            let fd = OwnedFd::from_raw_fd(fd);
-            let buf: c_int = 64 << 20;
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUFFORCE,
-                (&buf as *const c_int).cast(),
-                size_of::<c_int>() as u32,
-            );
-            let mut sll: libc::sockaddr_ll = std::mem::zeroed();
-            sll.sll_family = libc::AF_PACKET as u16;
-            sll.sll_protocol = all;
-            sll.sll_ifindex = libc::if_nametoindex(c.as_ptr()) as i32;
-            assert!(sll.sll_ifindex > 0, "no interface {ifname}");
-            let rc = libc::bind(
-                fd.as_raw_fd(),
-                (&sll as *const libc::sockaddr_ll).cast(),
-                size_of::<libc::sockaddr_ll>() as u32,
-            );
-            assert_eq!(rc, 0, "bind: {}", std::io::Error::last_os_error());
-            Witness { fd }
-        }
-    }
-
-    /// Wait (at most 10 s) until all N test frames arrived, in order.
-    fn wait_all(&self) {
-        let t = Instant::now();
-        let mut next = 0u32;
-        let mut buf = [0u8; 2048];
-        while next < N {
-            assert!(
-                t.elapsed() < Duration::from_secs(10),
-                "the kernel delivered {next} of {N} frames in 10 s"
-            );
-            // SAFETY: buf is valid for writes of its length.
-            let n = unsafe {
-                libc::recv(
-                    self.fd.as_raw_fd(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_DONTWAIT,
-                )
-            };
-            if n <= 0 {
-                std::thread::sleep(Duration::from_micros(200));
-                continue;
-            }
-            if let Some(k) = frame_seq(&buf[..n as usize]) {
-                assert_eq!(k, next, "the witness saw frames out of order");
-                next += 1;
-            }
-        }
-    }
+/// The test's witness that the kernel took every frame: an independent
+/// packet socket on the capture interface ([`Receiver`], opened before the
+/// frames are sent). Once it has received all N, the device's receive path
+/// has run for each of them, and every packet socket of the device (the
+/// consumer's included) got each frame in that same pass. Without it the
+/// test would blame the consumer for frames the kernel never delivered: a
+/// veth frame is counted in `rx_packets` when it is queued to the CPU's
+/// backlog, and frames still queued there when the interface is deleted are
+/// dropped by the kernel (on a loaded 2-core machine the backlog can wait
+/// tens of milliseconds for its softirq).
+fn witness_all(w: &Receiver) {
+    let got = w.test_frames(N as usize, Duration::from_secs(10));
+    let seqs: Vec<u32> = got.iter().filter_map(|f| frame_seq(f)).collect();
+    assert_eq!(
+        seqs,
+        (0..N).collect::<Vec<_>>(),
+        "the kernel delivered every frame, in order"
+    );
 }
 
 /// Send, wait until the kernel took every frame (`witness`: into every
 /// packet socket of the device; None, for AF_XDP: `rx_packets`, which a
 /// veth in XDP mode counts when its NAPI poll hands the frame to XDP), wait
 /// `d`, delete the capture interface; the instant of the deletion's return.
-fn send_then_delete(net: &Net, witness: Option<&Witness>, d: Duration) -> Instant {
+fn send_then_delete(net: &Net, witness: Option<&Receiver>, d: Duration) -> Instant {
     send_frames(net);
     match witness {
-        Some(w) => w.wait_all(),
+        Some(w) => witness_all(w),
         None => {
             let t = Instant::now();
             while rx_packets(net) < u64::from(N) {
@@ -230,28 +165,20 @@ fn report(what: &str, bad: &[String], lags: &[Duration]) {
     );
 }
 
-fn tool(name: &str) -> String {
-    cbuild::root()
-        .join("build/bin")
-        .join(name)
-        .to_string_lossy()
-        .into_owned()
-}
-
 #[test]
 fn nrcap_delivers_every_frame_before_reporting_the_removal() {
     let (mut bad, mut lags) = (Vec::new(), Vec::new());
     for i in 0..RUNS {
         let net = Net::new();
         let child = net
-            .command(&tool("nrcap"))
+            .command(&bin("nrcap"))
             .args(["-i", &net.a, "-q"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         net.wait_packet_socket();
-        let w = net.enter(|| Witness::open(&net.a));
+        let w = net.receiver(&net.a);
         let del = send_then_delete(&net, Some(&w), delay(i));
         let (code, err, lag) = finish(child, del);
         let want = format!("RESULT packets={N} drops=0");
@@ -354,7 +281,7 @@ fn c_api_delivers_every_frame_before_reporting_the_removal() {
         let net = Net::new();
         let (seen, rc, lag) = net.enter(|| {
             let cap = c_open(&net.a);
-            let w = Witness::open(&net.a);
+            let w = Receiver::open(&net.a);
             let del = send_then_delete(&net, Some(&w), delay(i));
             let (seen, rc) = read_c_api(cap, i, &[gone]);
             let lag = del.elapsed();
@@ -392,9 +319,9 @@ fn c_api_delivers_every_frame_when_the_link_goes_down() {
         let net = Net::new();
         let (seen, t) = net.enter(|| {
             let cap = c_open(&net.a);
-            let w = Witness::open(&net.a);
+            let w = Receiver::open(&net.a);
             send_frames(&net);
-            w.wait_all();
+            witness_all(&w);
             std::thread::sleep(delay(2 * i));
             net.ip(&["link", "set", &net.a, "down"]);
             let t = Instant::now();
@@ -418,7 +345,7 @@ fn c_api_delivers_every_frame_when_the_link_goes_down() {
 
 #[test]
 fn tcpdump_through_the_drop_in_delivers_every_frame_before_the_removal() {
-    let lib = cbuild::prefix().join("lib/netring");
+    let lib = prefix().join("lib/netring");
     assert!(
         lib.join("libpcap.so.0.8").exists(),
         "run `make` first: {} is missing",
@@ -439,7 +366,7 @@ fn tcpdump_through_the_drop_in_delivers_every_frame_before_the_removal() {
             .spawn()
             .unwrap();
         net.wait_packet_socket();
-        let w = net.enter(|| Witness::open(&net.a));
+        let w = net.receiver(&net.a);
         let del = send_then_delete(&net, Some(&w), delay(i));
         let (code, err, lag) = finish(child, del);
         let seqs = read_seqs(&out);
@@ -466,7 +393,7 @@ fn nrxdp_delivers_every_frame_before_reporting_the_removal() {
     for i in 0..RUNS {
         let net = Net::new();
         let child = net
-            .command(&tool("nrxdp"))
+            .command(&bin("nrxdp"))
             .args(["-i", &net.a, "-Q"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -474,21 +401,7 @@ fn nrxdp_delivers_every_frame_before_reporting_the_removal() {
             .unwrap();
         // Ready: the XDP program is attached (after the socket is bound
         // and registered in the program's map).
-        let t = Instant::now();
-        loop {
-            let out = std::process::Command::new("ip")
-                .args(["-n", &net.ns, "link", "show", &net.a])
-                .output()
-                .unwrap();
-            if String::from_utf8_lossy(&out.stdout).contains("xdp") {
-                break;
-            }
-            assert!(
-                t.elapsed() < Duration::from_secs(10),
-                "nrxdp never attached"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        net.wait_xdp(&net.a);
         let del = send_then_delete(&net, None, delay(i));
         let (code, err, lag) = finish(child, del);
         let want = format!("RESULT packets={N} drops=0");
