@@ -20,6 +20,16 @@ use netring_engine::afxdp::{LINK_CHECK_PERIOD, Xdp, XdpConfig, XdpDirection};
 /// period plus generous slack for a loaded 2-core machine.
 const REPORT_BOUND: Duration = Duration::from_millis(1500);
 
+/// Send numbered 60-byte frames until `stop` or the interface is gone,
+/// counting them in `sent`.
+fn flood(tx: &common::Sender, stop: &AtomicBool, sent: &AtomicU64) {
+    let mut k = 0u32;
+    while !stop.load(Ordering::Relaxed) && tx.try_send(&frame(60, k, OTHER_MAC)) {
+        k += 1;
+        sent.store(u64::from(k), Ordering::Relaxed);
+    }
+}
+
 fn cfg() -> XdpConfig {
     XdpConfig {
         frame_count: 2048,
@@ -137,13 +147,7 @@ fn xdp_removal_while_traffic_flows() {
         let mut xdp = Xdp::open(&net.a, 0, &cfg()).unwrap();
         let tx = common::Sender::open(&net.b);
         std::thread::scope(|s| {
-            s.spawn(|| {
-                let mut k = 0u32;
-                while !stop.load(Ordering::Relaxed) && tx.try_send(&frame(60, k, OTHER_MAC)) {
-                    k += 1;
-                    sent.store(u64::from(k), Ordering::Relaxed);
-                }
-            });
+            s.spawn(|| flood(&tx, &stop, &sent));
             s.spawn(|| {
                 std::thread::sleep(Duration::from_millis(400));
                 net.ip(&["link", "del", &net.a]);
@@ -384,13 +388,7 @@ fn bridge_removal_while_forwarding() {
         let mut cap = Capture::open(&d, &CaptureConfig::default()).unwrap();
         let tx = common::Sender::open(&net.b);
         std::thread::scope(|s| {
-            s.spawn(|| {
-                let mut k = 0u32;
-                while !stop.load(Ordering::Relaxed) && tx.try_send(&frame(60, k, OTHER_MAC)) {
-                    k += 1;
-                    sent.store(u64::from(k), Ordering::Relaxed);
-                }
-            });
+            s.spawn(|| flood(&tx, &stop, &sent));
             let rx = s.spawn(move || {
                 let mut n = 0u64;
                 while let Ok(w) = cap.next_batch_timeout(Some(Duration::from_secs(10))) {
