@@ -38,6 +38,10 @@
 #   tcpdump_B256M tcpdump -i IF -B 262144 -w /dev/null -s 0  (ring parity)
 #   tcpdump_shim  the same tcpdump through netring's libpcap drop-in
 #                 (LD_LIBRARY_PATH=build/prefix/lib/netring; default ring 32 MiB)
+#   libpcap_imm   min_pcap in immediate mode (CB_PCAP_IMMEDIATE=1: libpcap's
+#                 TPACKET_V2 frame ring)
+#   shim_imm      the same min_pcap binary on netring's drop-in
+#   nrcap_imm     nrcap -i IF -q --immediate (netring's TPACKET_V2 frame ring)
 #   tcpdump_tmpfs tcpdump -i IF -w /dev/shm/cbcap-*.pcap -C 1000 -W 1 -s 0
 #   nrcap_tmpfs   nrcap -i IF -q -w /dev/shm/cbcap-*.pcap -C 1000 -W 1 (same rotation)
 #   tcpdump_disk / nrcap_disk   the same into $CB_DISK (a directory on the
@@ -68,18 +72,10 @@ DUR=10 REPS=3 SIZES=60,1514 RESDIR="" REF=min_v3 GEN=trafgen
 NETENV_ARGS=()
 CONSUMERS=()
 while [ $# -gt 0 ]; do
+    cb_option "$@"
+    if [ "$CB_SHIFT" -gt 0 ]; then shift "$CB_SHIFT"; continue; fi
     case "$1" in
-        -d) DUR=$2; shift 2 ;;
-        -r) REPS=$2; shift 2 ;;
-        -s) SIZES=$2; shift 2 ;;
-        -o) RESDIR=$2; shift 2 ;;
-        -R) REF=$2; shift 2 ;;
         -g) GEN=$2; shift 2 ;;
-        --rps) NETENV_ARGS+=(--rps "$2"); shift 2 ;;
-        --queues) NETENV_ARGS+=(--queues "$2"); shift 2 ;;
-        --gro) NETENV_ARGS+=(--gro); shift ;;
-        --mtu) NETENV_ARGS+=(--mtu "$2"); shift 2 ;;
-        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         -*) echo "unknown option $1" >&2; exit 2 ;;
         *) CONSUMERS+=("$1"); shift ;;
     esac
@@ -105,6 +101,9 @@ consumer_cmd() { # name -> command template ("" for none)
         tcpdump) echo "tcpdump -i {IF} -w /dev/null -s 0" ;;
         tcpdump_B256M) echo "tcpdump -i {IF} -B 262144 -w /dev/null -s 0" ;;
         tcpdump_shim) echo "env LD_LIBRARY_PATH=$CB_ROOT/build/prefix/lib/netring tcpdump -i {IF} -w /dev/null -s 0" ;;
+        libpcap_imm) echo "env CB_PCAP_IMMEDIATE=1 $CB_BIN/min_pcap {IF}" ;;
+        shim_imm) echo "env LD_LIBRARY_PATH=$CB_ROOT/build/prefix/lib/netring CB_PCAP_IMMEDIATE=1 $CB_BIN/min_pcap {IF}" ;;
+        nrcap_imm) echo "$NR_BIN/nrcap -i {IF} -q --immediate" ;;
         tcpdump_tmpfs) echo "tcpdump -i {IF} -w /dev/shm/cbcap-{RUN}.pcap -C 1000 -W 1 -s 0" ;;
         nrcap_tmpfs) echo "$NR_BIN/nrcap -i {IF} -q -w /dev/shm/cbcap-{RUN}.pcap -C 1000 -W 1" ;;
         tcpdump_disk) echo "tcpdump -i {IF} -w ${CB_DISK:?set CB_DISK}/cbcap-{RUN}.pcap -C 1000 -W 1 -s 0" ;;
@@ -132,26 +131,13 @@ for c in "${CONSUMERS[@]}"; do
     [ $# -gt 0 ] && tools+=("$1")
 done
 check_tools "${tools[@]}"
-[ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
-
-RESDIR=${RESDIR:-$CB_OUT/runs/rx-$(date +%Y%m%d-%H%M%S)}
-mkdir -p "$RESDIR/logs"
-TSV=$RESDIR/rx.tsv
-printf 'rep\tsize\tconsumer\twall_s\toffered\tcaptured\tkdrops\tcons_cpu_ns\tcons_utime_ticks\tcons_stime_ticks\tgen_cpu_s\tgen_sent\tveth_txdrop\tsoftnet_drop\tload1\trss_kib\tring_kib\tanon_kib\n' > "$TSV"
-
-trap cb_cleanup EXIT
-trap 'exit 130' INT TERM
-"$CB_HERE/netenv.sh" up "${NETENV_ARGS[@]}"
-log "netenv up ${NETENV_ARGS[*]}; results in $RESDIR"
+cb_begin rx 'rep\tsize\tconsumer\twall_s\toffered\tcaptured\tkdrops\tcons_cpu_ns\tcons_utime_ticks\tcons_stime_ticks\tgen_cpu_s\tgen_sent\tveth_txdrop\tsoftnet_drop\tload1\trss_kib\tring_kib\tanon_kib'
 {
-    echo "date: $(date -Is)"; echo "kernel: $(uname -r)"; echo "cpus: $(nproc)"
-    echo "cpu: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
-    echo "command: $0 $CB_ARGS"
     echo "duration: $DUR reps: $REPS sizes: $SIZES gen_cpu: $CB_GEN_CPU cap_cpu: $CB_CAP_CPU generator: $GEN"
     echo "netenv: ${NETENV_ARGS[*]}"
     echo "trafgen: $(trafgen -v 2>&1 | head -1)"; echo "tcpdump: $(tcpdump --version 2>&1 | head -2 | tr '\n' ' ')"
     for c in "${CONSUMERS[@]}"; do echo "consumer $(consumer_name "$c"): $(consumer_cmd "$c")"; done
-} > "$RESDIR/meta.txt"
+} >> "$RESDIR/meta.txt"
 
 # Parse a consumer's output -> "captured kdrops"
 parse_consumer() { # stdout_file stderr_file
@@ -177,7 +163,7 @@ EOF
 }
 
 one_run() { # rep size consumer_spec
-    local rep=$1 size=$2 spec=$3 name cmd tag pg="" base xbase i
+    local rep=$1 size=$2 spec=$3 name cmd tag pg="" xbase i
     name=$(consumer_name "$spec")
     cmd=$(consumer_cmd "$spec")
     tag="r${rep}-${size}-${name}"
@@ -186,19 +172,9 @@ one_run() { # rep size consumer_spec
     local out="$RESDIR/logs/$tag.out" err="$RESDIR/logs/$tag.err"
     : > "$out"; : > "$err"
     if [ -n "$cmd" ]; then
-        base=$(packet_socks_on "$CB_CAP_NS" "$CB_CAP_IF")
         xbase=$(xdp_progs_on "$CB_CAP_NS" "$CB_CAP_IF")
-        # setsid: own process group, so it can be signalled (and measured) as a whole.
-        setsid ip netns exec "$CB_CAP_NS" taskset -c "$CB_CAP_CPU" sh -c "exec $cmd" > "$out" 2> "$err" < /dev/null &
-        pg=$!
-        CB_PGRPS+=("$pg")
-        # ready: a new packet socket on the interface, or (AF_XDP) an XDP program attached
-        for ((i = 0; i < 600; i++)); do
-            [ "$(packet_socks_on "$CB_CAP_NS" "$CB_CAP_IF")" -gt "$base" ] && break
-            [ "$(xdp_progs_on "$CB_CAP_NS" "$CB_CAP_IF")" -gt "$xbase" ] && break
-            kill -0 "$pg" 2>/dev/null || { log "$tag: consumer exited early"; cat "$err" >&2; return 1; }
-            sleep 0.1
-        done
+        start_consumer "$cmd" "$tag" "$out" "$err" || return 1
+        pg=$CB_PG
         sleep "$CB_SETTLE" # settle: ring set up, first poll() entered
     fi
     local rx0 rx1 td0 td1 sn0 sn1 c0 c1 t0 t1 load1
@@ -214,7 +190,7 @@ one_run() { # rep size consumer_spec
     [ "$gen" = trafgen ] && [ "$size" -gt 1514 ] && gen=min_tx
     case "$gen" in
         trafgen) gencmd=(timeout -s INT "$DUR" trafgen --no-sock-mem -Q -P 1 --dev "$CB_GEN_IF"
-                         --conf "$CB_HERE/trafgen/udp$size.cfg") ;;
+                         --conf "$CB_ROOT/scripts/trafgen/udp$size.cfg") ;;
         min_tx) gencmd=("$CB_BIN/min_tx" "$CB_GEN_IF" "$size" "$DUR") ;;
         *) echo "unknown generator $GEN" >&2; exit 2 ;;
     esac
@@ -264,7 +240,7 @@ IFS=, read -r -a SIZE_LIST <<< "$SIZES"
 n=${#CONSUMERS[@]}
 for ((rep = 1; rep <= REPS; rep++)); do
     for size in "${SIZE_LIST[@]}"; do
-        [ -f "$CB_HERE/trafgen/udp$size.cfg" ] || { echo "no trafgen/udp$size.cfg" >&2; exit 2; }
+        [ -f "$CB_ROOT/scripts/trafgen/udp$size.cfg" ] || { echo "no scripts/trafgen/udp$size.cfg" >&2; exit 2; }
         # rotate the order every repetition so no consumer always runs first
         for ((k = 0; k < n; k++)); do
             one_run "$rep" "$size" "${CONSUMERS[$(((k + rep - 1) % n))]}"

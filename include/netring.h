@@ -36,6 +36,10 @@
  *    nr_<object>_get_info(obj, &info). The capture's most frequent calls keep
  *    short names: nr_next_batch(), nr_next_packet(); so do the copying
  *    injection conveniences nr_inject() and nr_inject_batch().
+ *  - Constants: the values of a field are NR_<THING>_<VALUE> (nr_packet.pkt_type:
+ *    NR_PACKET_HOST, ...); its bit flags are NR_<THING>_FLAG_<NAME>, unsigned,
+ *    to be OR-ed (nr_packet.flags: NR_PACKET_FLAG_*; NR_FANOUT_FLAG_*,
+ *    NR_FRAG_FLAG_*).
  *  - Fallible functions return an `int` status: NR_OK (0); a positive
  *    informational status, not an error (NR_TIMEOUT, NR_BREAK, NR_STOPPED,
  *    NR_IFACE_DOWN, NR_EOF); or a negative NR_E_* error. Values are stable
@@ -191,7 +195,7 @@ typedef enum nr_status {
 
 /**
  * A batch of packets held by its handle (opaque). Obtained from
- * nr_capture_next_batch(), nr_xdp_next_batch() or
+ * nr_next_batch(), nr_xdp_next_batch() or
  * nr_reader_next_batch(); owned by its handle (never free it); live until
  * nr_batch_release(). The same type serves every engine: nr_batch_for_each()
  * and nr_batch_fill() see the same nr_packet either way.
@@ -217,15 +221,6 @@ typedef struct nr_bridge nr_bridge;
  * nr_capture_breakloop(), which any thread or a signal handler may call.
  */
 typedef struct nr_capture nr_capture;
-
-/**
- * A flow meter (opaque): bidirectional flows by 5-tuple and VLAN (non-IP
- * frames by EtherType and MAC addresses), with idle/active timeouts and a
- * bounded table. Created by nr_flow_meter_open(), freed by
- * nr_flow_meter_close(). One thread at a time; one meter per worker of a
- * fanout group (the group keeps a flow's packets on one worker).
- */
-typedef struct nr_flow_meter nr_flow_meter;
 
 /**
  * An open injector (opaque). Created by nr_injector_open(), freed by
@@ -476,7 +471,7 @@ typedef struct nr_capture_config {
   uint32_t block_timeout_ms;
   /**
    * Bytes of each frame to capture, 1..262144. Default 262144. Smaller
-   * values set NR_PKT_TRUNCATED on longer frames (caplen < len).
+   * values set NR_PACKET_FLAG_TRUNCATED on longer frames (caplen < len).
    */
   uint32_t snaplen;
   /**
@@ -567,7 +562,7 @@ typedef struct nr_capture_config {
   /**
    * An nr_tstamp_source: NR_TSTAMP_SOFTWARE (default), NR_TSTAMP_HW_SYS or NR_TSTAMP_HW_RAW
    * (SIOCSHWTSTAMP + PACKET_TIMESTAMP). Each packet says where its
-   * timestamp came from (NR_PKT_TS_* flags).
+   * timestamp came from (NR_PACKET_FLAG_TS_* flags).
    */
   uint8_t tstamp;
   /**
@@ -596,7 +591,7 @@ typedef struct nr_capture_config {
   /**
    * Re-insert the VLAN tag the kernel stripped into the frame data
    * (in place, using 4 bytes of PACKET_RESERVE room): data/caplen/len then
-   * describe the tagged frame; vlan_tci and NR_PKT_VLAN_VALID stay set.
+   * describe the tagged frame; vlan_tci and NR_PACKET_FLAG_VLAN_VALID stay set.
    * Default false.
    */
   bool vlan_reinsert;
@@ -612,6 +607,28 @@ typedef struct nr_capture_config {
    * Default NULL.
    */
   const char *netns;
+  /**
+   * Immediate mode (libpcap's pcap_set_immediate_mode): each frame is
+   * handed over as soon as the kernel has written it, instead of when
+   * its ring block is full or block_timeout_ms retires it. The ring is
+   * then a TPACKET_V2 frame ring (a status word per frame, as libpcap's
+   * immediate mode) of block_size / frame_size * block_count frames, one
+   * packet each: frames longer than frame_size minus the 66-byte header
+   * room (Ethernet) are truncated (NR_PACKET_FLAG_TRUNCATED). A batch is the run
+   * of frames ready when it was taken (at most 512). block_timeout_ms is
+   * unused; fill_rxhash and vlan_reinsert are refused (NR_E_CONFIG).
+   * On a busy link (four waits in a row ended by a frame within 50 µs)
+   * a wait naps 30 µs before sleeping on the socket, so one wake-up takes
+   * every frame that arrived meanwhile (the kernel wakes a reader of this
+   * ring per frame): less CPU per packet at high rates, at most that much
+   * more latency while the link is busy, none when traffic is sparse.
+   * Default false.
+   */
+  bool immediate;
+  /**
+   * Must be zero.
+   */
+  uint8_t reserved2[7];
 } nr_capture_config;
 
 /**
@@ -899,49 +916,49 @@ int nr_bpf_compile(const char *ifname, const char *expr, uint32_t snaplen, struc
  * ======================================================================== */
 
 /**
- * nr_packet.flags: vlan_tci is valid (the kernel stripped an 802.1Q tag).
- */
-#define NR_PKT_VLAN_VALID (1 << 4)
-
-/**
- * nr_packet.flags: vlan_tpid is valid.
- */
-#define NR_PKT_VLAN_TPID_VALID (1 << 6)
-
-/**
- * nr_packet.flags: caplen < len (cut by the snap length).
- */
-#define NR_PKT_TRUNCATED (1 << 16)
-
-/**
  * nr_packet.flags: the kernel dropped packets around this one.
  */
-#define NR_PKT_LOSING (1 << 2)
+#define NR_PACKET_FLAG_LOSING (1u << 2)
 
 /**
  * nr_packet.flags: checksum not computed yet (outgoing, offloaded).
  */
-#define NR_PKT_CSUM_NOT_READY (1 << 3)
+#define NR_PACKET_FLAG_CSUM_NOT_READY (1u << 3)
+
+/**
+ * nr_packet.flags: vlan_tci is valid (the kernel stripped an 802.1Q tag).
+ */
+#define NR_PACKET_FLAG_VLAN_VALID (1u << 4)
+
+/**
+ * nr_packet.flags: vlan_tpid is valid.
+ */
+#define NR_PACKET_FLAG_VLAN_TPID_VALID (1u << 6)
 
 /**
  * nr_packet.flags: checksum verified by the device or the stack.
  */
-#define NR_PKT_CSUM_VALID (1 << 7)
+#define NR_PACKET_FLAG_CSUM_VALID (1u << 7)
+
+/**
+ * nr_packet.flags: caplen < len (cut by the snap length).
+ */
+#define NR_PACKET_FLAG_TRUNCATED (1u << 16)
 
 /**
  * nr_packet.flags: ts_ns is a software timestamp.
  */
-#define NR_PKT_TS_SOFTWARE 536870912
+#define NR_PACKET_FLAG_TS_SOFTWARE (1u << 29)
 
 /**
  * nr_packet.flags: ts_ns is a hardware timestamp in system time.
  */
-#define NR_PKT_TS_SYS_HARDWARE 1073741824
+#define NR_PACKET_FLAG_TS_SYS_HARDWARE (1u << 30)
 
 /**
  * nr_packet.flags: ts_ns is a raw hardware timestamp.
  */
-#define NR_PKT_TS_RAW_HARDWARE 2147483648
+#define NR_PACKET_FLAG_TS_RAW_HARDWARE (1u << 31)
 
 /**
  * Packet types: where a packet was going (nr_packet.pkt_type).
@@ -994,7 +1011,7 @@ typedef struct nr_packet {
    */
   uint32_t len;
   /**
-   * Timestamp, nanoseconds since the Unix epoch (source: flags NR_PKT_TS_*).
+   * Timestamp, nanoseconds since the Unix epoch (source: flags NR_PACKET_FLAG_TS_*).
    */
   uint64_t ts_ns;
   /**
@@ -1006,15 +1023,15 @@ typedef struct nr_packet {
    */
   uint32_t rxhash;
   /**
-   * NR_PKT_* flags.
+   * NR_PACKET_FLAG_* flags.
    */
   uint32_t flags;
   /**
-   * VLAN TCI, valid if flags has NR_PKT_VLAN_VALID.
+   * VLAN TCI, valid if flags has NR_PACKET_FLAG_VLAN_VALID.
    */
   uint16_t vlan_tci;
   /**
-   * VLAN TPID, valid if flags has NR_PKT_VLAN_TPID_VALID.
+   * VLAN TPID, valid if flags has NR_PACKET_FLAG_VLAN_TPID_VALID.
    */
   uint16_t vlan_tpid;
   /**
@@ -1058,7 +1075,7 @@ uint64_t nr_batch_seq(const struct nr_batch *batch);
  *
  * Every offset the kernel wrote is checked against the block before it is
  * read; on an inconsistency the walk stops, the rest of the block is
- * skipped and counted (nr_capture_get_stats.malformed) and NR_E_MALFORMED is
+ * skipped and counted (nr_capture_stats.malformed) and NR_E_MALFORMED is
  * returned.
  *
  * Returns NR_OK (all packets visited); NR_STOPPED (the callback returned
@@ -1085,7 +1102,7 @@ int nr_batch_for_each(struct nr_batch *batch, nr_packet_cb cb, void *user);
  * Returns NR_OK (`*count` packets written, 0 at the end of the batch);
  * NR_E_MALFORMED (the ring block is inconsistent: every packet before the
  * fault was already handed out by this or an earlier call, the rest of the
- * block is skipped and counted in nr_capture_get_stats.malformed; `*count` is
+ * block is skipped and counted in nr_capture_stats.malformed; `*count` is
  * not written); NR_E_BAD_BATCH (released batch, or called from inside a
  * nr_batch_for_each() callback); NR_E_INVALID_ARG (NULL batch, pkts or
  * count, or max 0).
@@ -1240,17 +1257,17 @@ typedef enum nr_frag_flag {
   /**
    * nr_layers.frag_flags: IPv4 "don't fragment".
    */
-  NR_FRAG_DF = 1,
+  NR_FRAG_FLAG_DF = 1,
   /**
    * nr_layers.frag_flags: "more fragments" (IPv4 flag, IPv6 M bit).
    */
-  NR_FRAG_MF = 2,
+  NR_FRAG_FLAG_MF = 2,
   /**
    * nr_layers.frag_flags: the packet is a fragment (MF set, a non-zero
    * offset, or an IPv6 fragment header). A non-first fragment has no
    * transport header (l4 NR_L4_NONE; its bytes are the payload).
    */
-  NR_FRAG_FRAGMENT = 4,
+  NR_FRAG_FLAG_FRAGMENT = 4,
 } nr_frag_flag;
 
 /**
@@ -1296,7 +1313,7 @@ typedef struct nr_layers {
   uint8_t vlan_count;
   /**
    * 1 if vlan_tpid[0] / vlan_tci[0] is the tag the kernel stripped into
-   * the packet metadata (nr_packet.flags NR_PKT_VLAN_VALID) rather than
+   * the packet metadata (nr_packet.flags NR_PACKET_FLAG_VLAN_VALID) rather than
    * a tag in the bytes; the frame's own tags follow it. With
    * nr_capture_config.vlan_reinsert the tag is in the bytes too: a
    * frame whose first tag equals the metadata tag reports it once, from
@@ -1377,7 +1394,7 @@ typedef struct nr_layers {
    */
   uint8_t tcp_flags;
   /**
-   * NR_FRAG_* flags.
+   * NR_FRAG_FLAG_* flags.
    */
   uint8_t frag_flags;
   /**
@@ -1406,7 +1423,7 @@ typedef struct nr_layers {
  * capture file, or filled in by the caller: `data` must then be valid for
  * `caplen` bytes). The frame must start with an Ethernet header (what
  * every netring engine delivers from an Ethernet interface). A VLAN tag
- * the kernel stripped (flags NR_PKT_VLAN_VALID) is reported as the first
+ * the kernel stripped (flags NR_PACKET_FLAG_VLAN_VALID) is reported as the first
  * tag, with vlan_from_metadata set.
  *
  * No allocation, no copy of the data, no system call; every read is
@@ -1713,7 +1730,7 @@ int nr_injector_get_info(const struct nr_injector *inj, struct nr_injector_info 
  * Owned by the handle: do not read, write or close it. Returns the fd
  * (>= 0) or NR_E_INVALID_ARG.
  */
-int nr_injector_fd(struct nr_injector *inj);
+int nr_injector_fd(const struct nr_injector *inj);
 
 /** Initialise a nr_injector_config with the library defaults (the size is filled in for you). */
 #define NR_INJECTOR_CONFIG_INIT(cfg) nr_injector_config_init((cfg), sizeof(*(cfg)))
@@ -2193,7 +2210,7 @@ typedef enum nr_format {
 } nr_format;
 
 /**
- * Link types of capture files (nr_writer_config.link_type, nr_reader_get_info.link_type).
+ * Link types of capture files (nr_writer_config.link_type, nr_reader_info.link_type).
  */
 typedef enum nr_linktype {
   /**
@@ -2475,7 +2492,7 @@ int nr_reader_get_info(const struct nr_reader *reader, struct nr_reader_info *ou
  * a live batch: nr_batch_for_each(), nr_batch_len(), nr_writer_write_batch(),
  * then nr_batch_release(). Packet data points into the reader's buffer
  * (zero copy) and is valid until the release. nr_packet.ifindex is the
- * pcapng interface ID (0 for pcap); flags has NR_PKT_TRUNCATED when
+ * pcapng interface ID (0 for pcap); flags has NR_PACKET_FLAG_TRUNCATED when
  * caplen < len; pkt_type comes from pcapng epb_flags (else
  * NR_PACKET_HOST); protocol is the EtherType for Ethernet files.
  *
@@ -2644,39 +2661,10 @@ void nr_bridge_close(struct nr_bridge *br);
 
 
 /* ========================================================================
- * VERSION
+ * FLOW METER AND ARROW RECORDS
  *
- * The library's version at compile time and at run time.
- * ======================================================================== */
-
-/**
- * Major version of the header this program was compiled against.
- */
-#define NR_VERSION_MAJOR 0
-
-/**
- * Minor version of the header.
- */
-#define NR_VERSION_MINOR 1
-
-/**
- * Patch version of the header.
- */
-#define NR_VERSION_PATCH 0
-
-/**
- * The library's version as "MAJOR.MINOR.PATCH" (static string, never NULL).
- * Compare with NR_VERSION_* to detect a header/library mismatch.
- */
-const char *nr_version(void);
-
-/**
- * The library's version as a number: `MAJOR << 16 | MINOR << 8 | PATCH`.
- */
-unsigned int nr_version_number(void);
-
-/* ========================================================================
- * More
+ * Bidirectional flows counted over any engine's packets, and their
+ * records handed on through the Arrow C Data Interface.
  * ======================================================================== */
 
 /**
@@ -2684,6 +2672,15 @@ unsigned int nr_version_number(void);
  * instead of frame wire lengths, as IPFIX octet counts do.
  */
 #define NR_FLOW_IP_BYTES 1
+
+/**
+ * A flow meter (opaque): bidirectional flows by 5-tuple and VLAN (non-IP
+ * frames by EtherType and MAC addresses), with idle/active timeouts and a
+ * bounded table. Created by nr_flow_meter_open(), freed by
+ * nr_flow_meter_close(). One thread at a time; one meter per worker of a
+ * fanout group (the group keeps a flow's packets on one worker).
+ */
+typedef struct nr_flow_meter nr_flow_meter;
 
 /**
  * A flow meter's counters (nr_flow_meter_get_stats()).
@@ -2843,13 +2840,7 @@ typedef struct nr_arrow_array {
 int nr_flow_meter_open(uint64_t idle_timeout_ns, uint64_t active_timeout_ns, uint32_t max_flows, uint32_t flags, struct nr_flow_meter **out);
 
 /**
- * Close a flow meter (its ended records not exported are dropped). NULL
- * is accepted and ignored.
- */
-void nr_flow_meter_close(struct nr_flow_meter *meter);
-
-/**
- * Count one packet (from a batch callback, nr_reader_next(), ...): its
+ * Count one packet (from a batch callback, nr_reader_next_packet(), ...): its
  * headers are parsed here. The packet memory is read during the call only.
  *
  * Returns NR_OK; NR_E_INVALID_ARG (NULL meter or pkt, NULL data with a
@@ -2897,6 +2888,45 @@ int nr_flow_meter_get_stats(struct nr_flow_meter *meter, struct nr_flow_stats *t
  * argument: nothing written, no record lost).
  */
 int nr_flow_meter_export(struct nr_flow_meter *meter, struct nr_arrow_schema *schema, struct nr_arrow_array *array);
+
+/**
+ * Close a flow meter (its ended records not exported are dropped). NULL
+ * is accepted and ignored.
+ */
+void nr_flow_meter_close(struct nr_flow_meter *meter);
+
+
+/* ========================================================================
+ * VERSION
+ *
+ * The library's version at compile time and at run time.
+ * ======================================================================== */
+
+/**
+ * Major version of the header this program was compiled against.
+ */
+#define NR_VERSION_MAJOR 0
+
+/**
+ * Minor version of the header.
+ */
+#define NR_VERSION_MINOR 1
+
+/**
+ * Patch version of the header.
+ */
+#define NR_VERSION_PATCH 0
+
+/**
+ * The library's version as "MAJOR.MINOR.PATCH" (static string, never NULL).
+ * Compare with NR_VERSION_* to detect a header/library mismatch.
+ */
+const char *nr_version(void);
+
+/**
+ * The library's version as a number: `MAJOR << 16 | MINOR << 8 | PATCH`.
+ */
+unsigned int nr_version_number(void);
 
 #ifdef __cplusplus
 }  // extern "C"

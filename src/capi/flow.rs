@@ -15,11 +15,10 @@
 use std::ffi::{CString, c_char, c_int, c_void};
 use std::ptr;
 
+use super::arg::{self, Out, StatsOut};
 use super::batch::nr_packet;
 use super::handle;
-use super::{
-    NR_E_INTERNAL, NR_OK, boundary, guard, null_arg, set_last_error, status_of, write_stats,
-};
+use super::{NR_E_INTERNAL, NR_OK, boundary, guard, set_last_error, status_of};
 use crate::error::Error;
 use crate::flow::{FlowConfig, FlowMeter, FlowRecord, FlowStats};
 use crate::packet::{HwAddr, Packet, PacketFlags};
@@ -37,10 +36,10 @@ pub const NR_FLOW_IP_BYTES: u32 = 1;
 /// fanout group (the group keeps a flow's packets on one worker).
 pub struct nr_flow_meter {
     magic: u64,
-    meter: std::cell::UnsafeCell<FlowMeter>,
+    state: std::cell::UnsafeCell<FlowMeter>,
 }
 
-handle::handle!(nr_flow_meter, FLOW_MAGIC, "meter");
+handle::handle!(nr_flow_meter, FLOW_MAGIC, "meter", FlowMeter);
 
 /// A flow meter's counters (nr_flow_meter_get_stats()).
 #[repr(C)]
@@ -140,15 +139,6 @@ pub struct nr_arrow_array {
     pub private_data: *mut c_void,
 }
 
-/// # Safety
-/// `p` is NULL or a pointer from nr_flow_meter_open; one thread at a time.
-unsafe fn meter<'a>(p: *const nr_flow_meter) -> Result<&'a mut FlowMeter, Error> {
-    // SAFETY: forwarded contract (NULL or a handle of this library).
-    let h = unsafe { handle::checked(p) }?;
-    // SAFETY: one thread per handle, no other reference alive.
-    Ok(unsafe { &mut *h.meter.get() })
-}
-
 /// Open a flow meter. `idle_timeout_ns` (0: 15 s): a flow with no packet
 /// for this long ends; `active_timeout_ns` (0: 1800 s): a record ends this
 /// long after its first packet and the flow goes on in a new one;
@@ -168,9 +158,7 @@ pub unsafe extern "C" fn nr_flow_meter_open(
     out: *mut *mut nr_flow_meter,
 ) -> c_int {
     boundary(|| {
-        if out.is_null() {
-            return Err(null_arg("out"));
-        }
+        let out = Out::new(out, "out")?;
         if flags & !NR_FLOW_IP_BYTES != 0 {
             return Err(Error::invalid_arg(format!(
                 "unknown flow meter flags {flags:#x}"
@@ -196,14 +184,11 @@ pub unsafe extern "C" fn nr_flow_meter_open(
             ip_bytes: flags & NR_FLOW_IP_BYTES != 0,
             ..d
         };
-        let m = FlowMeter::new(&cfg)?;
-        let h = Box::into_raw(Box::new(nr_flow_meter {
+        let h = nr_flow_meter {
             magic: FLOW_MAGIC,
-            meter: std::cell::UnsafeCell::new(m),
-        }));
-        // SAFETY: out is non-NULL (checked).
-        unsafe { *out = h };
-        Ok(NR_OK)
+            state: std::cell::UnsafeCell::new(FlowMeter::new(&cfg)?),
+        };
+        Ok(handle::publish(h, out, |_| {}))
     })
 }
 
@@ -211,13 +196,10 @@ pub unsafe extern "C" fn nr_flow_meter_open(
 /// is accepted and ignored.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_flow_meter_close(meter: *mut nr_flow_meter) {
-    guard((), || {
-        // SAFETY: NULL or a handle from nr_flow_meter_open (contract).
-        drop(unsafe { handle::take(meter) });
-    })
+    guard((), || drop(handle::take(meter)))
 }
 
-/// Count one packet (from a batch callback, nr_reader_next(), ...): its
+/// Count one packet (from a batch callback, nr_reader_next_packet(), ...): its
 /// headers are parsed here. The packet memory is read during the call only.
 ///
 /// Returns NR_OK; NR_E_INVALID_ARG (NULL meter or pkt, NULL data with a
@@ -227,40 +209,27 @@ pub unsafe extern "C" fn nr_flow_meter_observe(
     meter: *mut nr_flow_meter,
     pkt: *const nr_packet,
 ) -> c_int {
-    guard(NR_E_INTERNAL, || {
-        // SAFETY: the pointers are NULL or valid (the contract).
-        match unsafe { observe(meter, pkt) } {
-            Ok(()) => NR_OK,
-            Err(e) => {
-                set_last_error(e.message());
-                status_of(e.kind())
-            }
+    guard(NR_E_INTERNAL, || match observe(meter, pkt) {
+        Ok(()) => NR_OK,
+        Err(e) => {
+            set_last_error(e.message());
+            status_of(e.kind())
         }
     })
 }
 
-/// # Safety
-/// As nr_flow_meter_observe().
-unsafe fn observe(m: *mut nr_flow_meter, pkt: *const nr_packet) -> Result<(), Error> {
-    // SAFETY: forwarded contract.
-    let m = unsafe { meter(m) }?;
-    if pkt.is_null() {
-        return Err(null_arg("pkt"));
-    }
-    // SAFETY: pkt is non-NULL and points to an nr_packet (contract).
-    let p = unsafe { &*pkt };
-    let data: &[u8] = if p.caplen == 0 {
-        &[]
-    } else if p.data.is_null() {
+/// The body of nr_flow_meter_observe() (inside guard(): a per-packet call,
+/// as nr_packet_parse()); the pointers come from a C caller as documented.
+fn observe(m: *mut nr_flow_meter, pkt: *const nr_packet) -> Result<(), Error> {
+    let m = handle::state(m)?;
+    let p = arg::by_ref(pkt, "pkt")?;
+    if p.data.is_null() && p.caplen != 0 {
         return Err(Error::invalid_arg(format!(
             "nr_packet.data is NULL with caplen {}",
             p.caplen
         )));
-    } else {
-        // SAFETY: data is valid for caplen bytes during this call (the
-        // nr_packet contract); only read.
-        unsafe { std::slice::from_raw_parts(p.data, p.caplen as usize) }
-    };
+    }
+    let data = arg::slice(p.data, p.caplen as usize, "pkt->data")?;
     m.observe(&Packet {
         data,
         ts_ns: p.ts_ns,
@@ -283,8 +252,7 @@ unsafe fn observe(m: *mut nr_flow_meter, pkt: *const nr_packet) -> Result<(), Er
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_flow_meter_expire(meter: *mut nr_flow_meter, now_ns: u64) -> c_int {
     boundary(|| {
-        // SAFETY: NULL or a handle from nr_flow_meter_open (contract).
-        unsafe { self::meter(meter) }?.expire(now_ns);
+        handle::state(meter)?.expire(now_ns);
         Ok(NR_OK)
     })
 }
@@ -294,8 +262,7 @@ pub unsafe extern "C" fn nr_flow_meter_expire(meter: *mut nr_flow_meter, now_ns:
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_flow_meter_flush(meter: *mut nr_flow_meter) -> c_int {
     boundary(|| {
-        // SAFETY: NULL or a handle from nr_flow_meter_open (contract).
-        unsafe { self::meter(meter) }?.flush();
+        handle::state(meter)?.flush();
         Ok(NR_OK)
     })
 }
@@ -309,10 +276,9 @@ pub unsafe extern "C" fn nr_flow_meter_get_stats(
     delta: *mut nr_flow_stats,
 ) -> c_int {
     boundary(|| {
-        // SAFETY: NULL or a handle from nr_flow_meter_open (contract).
-        let m = unsafe { self::meter(meter) }?;
-        // SAFETY: total/delta are NULL or writable (contract).
-        unsafe { write_stats(total, delta, || Ok(m.stats_with_delta())) }
+        let m = handle::state(meter)?;
+        let out = StatsOut::new(total, delta)?;
+        Ok(out.set(m.stats_with_delta()))
     })
 }
 
@@ -341,21 +307,14 @@ pub unsafe extern "C" fn nr_flow_meter_export(
     array: *mut nr_arrow_array,
 ) -> c_int {
     boundary(|| {
-        // SAFETY: NULL or a handle from nr_flow_meter_open (contract).
-        let m = unsafe { self::meter(meter) }?;
-        if schema.is_null() {
-            return Err(null_arg("schema"));
-        }
-        if array.is_null() {
-            return Err(null_arg("array"));
-        }
+        let m = handle::state(meter)?;
+        let schema = Out::new(schema, "schema")?;
+        let array = Out::new(array, "array")?;
         let recs: Vec<FlowRecord> = m.drain_ended().collect();
-        // SAFETY: both are non-NULL and writable (contract); whatever they
-        // held is overwritten, as the interface's producers do.
-        unsafe {
-            schema.write(arrow::schema());
-            array.write(arrow::array(&recs));
-        }
+        // Whatever the structs held is overwritten, as the interface's
+        // producers do.
+        schema.set(arrow::schema());
+        array.set(arrow::array(&recs));
         Ok(NR_OK)
     })
 }
