@@ -30,6 +30,8 @@ pub struct FileRead {
     snapshot: u32,
     nano_file: bool,
     nano_handle: bool,
+    /// The file's byte order is not the host's.
+    swapped: bool,
 }
 
 /// The classic pcap header of `path`: (big-endian, nanosecond) when it is
@@ -74,7 +76,7 @@ pub unsafe fn attach(p: *mut Pcap, fname: *const c_char) {
     if path == "-" {
         return;
     }
-    let Some((_, nano_file)) = classic_header(&path) else {
+    let Some((big, nano_file)) = classic_header(&path) else {
         return;
     };
     let Ok(reader) = netring_engine::pcapfile::Reader::open(&path) else {
@@ -101,6 +103,7 @@ pub unsafe fn attach(p: *mut Pcap, fname: *const c_char) {
         snapshot: snap as u32,
         nano_file,
         nano_handle: prec == 1,
+        swapped: big != cfg!(target_endian = "big"),
     });
 }
 
@@ -146,7 +149,7 @@ pub unsafe fn dispatch(
             _ => code::ERROR,
         };
     };
-    let (nano_file, nano_handle) = (fr.nano_file, fr.nano_handle);
+    let (nano_file, nano_handle, swapped) = (fr.nano_file, fr.nano_handle, fr.swapped);
     let mut n: c_int = 0;
     let mut hand_over = false;
     let res = loop {
@@ -167,8 +170,7 @@ pub unsafe fn dispatch(
                     }
                 }
                 let h = header(
-                    nano_file,
-                    nano_handle,
+                    (nano_file, nano_handle, swapped),
                     pk.ts_ns,
                     pk.data.len() as u32,
                     pk.wire_len,
@@ -213,7 +215,15 @@ pub unsafe fn dispatch(
 }
 
 /// A record's header: the file's time stamp in the handle's precision.
-fn header(nano_file: bool, nano_handle: bool, ts_ns: u64, caplen: u32, len: u32) -> PktHdr {
+/// The seconds are the file's 32 bits as libpcap 1.10 reads them: signed
+/// in the host's byte order (2^31 s and more are before 1970), unsigned
+/// when swapped (its `SWAPLONG` yields an unsigned value).
+fn header(
+    (nano_file, nano_handle, swapped): (bool, bool, bool),
+    ts_ns: u64,
+    caplen: u32,
+    len: u32,
+) -> PktHdr {
     let sec = ts_ns / 1_000_000_000;
     let mut frac = ts_ns % 1_000_000_000;
     if !nano_file {
@@ -226,7 +236,11 @@ fn header(nano_file: bool, nano_handle: bool, ts_ns: u64, caplen: u32, len: u32)
     }
     PktHdr {
         ts: libc::timeval {
-            tv_sec: sec as libc::time_t,
+            tv_sec: if swapped {
+                sec as libc::time_t
+            } else {
+                sec as u32 as i32 as libc::time_t
+            },
             tv_usec: frac as libc::suseconds_t,
         },
         caplen,

@@ -50,8 +50,9 @@ pub unsafe extern "C" fn pcap_datalink_ext(p: *mut Pcap) -> c_int {
         match enter!(p, code::ERROR) {
             // SAFETY: forwarded.
             H::Real(r, rh, _) => unsafe { (r.pcap_datalink_ext)(rh.ptr) },
-            // SAFETY: the same handle; the borrow above is no longer used.
-            H::Live(..) => unsafe { pcap_datalink(p) },
+            // libpcap's linktype_ext: set only from a savefile's header.
+            H::Live(l, _) if l.active.is_none() => code::NOT_ACTIVATED,
+            H::Live(..) => 0,
         }
     })
 }
