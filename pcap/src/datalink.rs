@@ -45,7 +45,7 @@ pub fn offered(l: &Live) -> Vec<c_int> {
 /// `pcap_set_datalink` on a live handle (the shadow follows, so filters
 /// compile for the new link type).
 pub fn set(l: &mut Live, dlt: c_int) -> Result<(), String> {
-    if offered(l).contains(&dlt) {
+    if l.active.is_some() && offered(l).contains(&dlt) {
         l.linktype = dlt;
         if let Some((r, sp)) = l.shadow.active() {
             // SAFETY: the shadow is activated.

@@ -30,6 +30,9 @@ use crate::types::{ERRBUF_SIZE, PktHdr};
 
 const MAGIC: u64 = 0x6e72_7063_6170_5f74;
 
+/// libpcap's text for an operation on a handle not yet activated.
+pub const NOT_ACTIVATED_TEXT: &str = "This handle hasn't been activated yet";
+
 /// A `pcap_t`.
 pub struct Pcap {
     magic: u64,

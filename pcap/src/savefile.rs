@@ -66,9 +66,21 @@ fn classic_header(path: &str) -> Option<(bool, bool)> {
 /// `p` is NULL or a handle of this library wrapping the real savefile
 /// handle; `fname` is NULL or NUL-terminated.
 pub unsafe fn attach(p: *mut Pcap, fname: *const c_char) {
-    if fname.is_null() || crate::env::engine() == crate::env::Engine::Libpcap {
+    if p.is_null() || fname.is_null() || crate::env::engine() == crate::env::Engine::Libpcap {
         return;
     }
+    // errno stays as the real library's open left it.
+    let errno = crate::real::errno();
+    // SAFETY: as documented (caller).
+    unsafe { attach_reader(p, fname) };
+    crate::real::set_errno(errno);
+}
+
+/// [`attach`]'s work.
+///
+/// # Safety
+/// As [`attach`].
+unsafe fn attach_reader(p: *mut Pcap, fname: *const c_char) {
     // SAFETY: NUL-terminated (caller).
     let path = unsafe { CStr::from_ptr(fname) }
         .to_string_lossy()

@@ -7,10 +7,10 @@
 //! lengths); errors: each failure's status, text and errno.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-use netring_testkit::{self as kit, TempDir, frame};
+use netring_testkit::{self as kit, Net, TempDir, frame, require};
 
 /// The drop-in cargo built with this test, as `libpcap.so.0.8` in a
 /// directory of its own.
@@ -69,10 +69,10 @@ fn on(dropin: bool, mut cmd: Command) -> Command {
     cmd
 }
 
-/// Run `args` of `exe` on both libraries, each writing to its own copy of
-/// the output file named `out` (in `args` as the placeholder "OUT"); the
-/// runs and the files must be identical. Returns the system's output.
-fn same(dir: &TempDir, exe: &Path, args: &[&str], out: Option<&[u8]>) -> Output {
+/// Run `cmd` (program and arguments) on both libraries, each writing to
+/// its own copy of the output file (the argument "OUT"; seeded with `out`
+/// when given); the runs and the files must be identical.
+fn same(dir: &TempDir, cmd: &[&str], out: Option<&[u8]>) {
     let mut runs = Vec::new();
     for (dropin, tag) in [(false, "system"), (true, "dropin")] {
         let o = dir.path(&format!("out-{tag}"));
@@ -80,8 +80,8 @@ fn same(dir: &TempDir, exe: &Path, args: &[&str], out: Option<&[u8]>) -> Output 
         if let Some(seed) = out {
             std::fs::write(&o, seed).unwrap();
         }
-        let mut c = Command::new(exe);
-        c.args(args.iter().map(|a| match *a {
+        let mut c = Command::new(cmd[0]);
+        c.args(cmd[1..].iter().map(|a| match *a {
             "OUT" => o.to_str().unwrap(),
             a => a,
         }));
@@ -91,17 +91,11 @@ fn same(dir: &TempDir, exe: &Path, args: &[&str], out: Option<&[u8]>) -> Output 
         runs.push((
             (text(&r.stdout), text(&r.stderr), r.status.code()),
             std::fs::read(&o).ok(),
-            r,
         ));
     }
     let (sys, drop) = (&runs[0], &runs[1]);
-    assert_eq!(drop.0, sys.0, "{} {args:?}: output differs", exe.display());
-    assert!(
-        drop.1 == sys.1,
-        "{} {args:?}: written file differs",
-        exe.display()
-    );
-    runs.swap_remove(0).2
+    assert_eq!(drop.0, sys.0, "{cmd:?}: output differs");
+    assert!(drop.1 == sys.1, "{cmd:?}: written file differs");
 }
 
 /// A classic pcap file header: magic, version, thiszone, sigfigs,
@@ -333,20 +327,16 @@ fn savefiles_byte_for_byte() {
         std::fs::write(&p, bytes).unwrap();
         files.push(p);
     }
+    let exe = exe.to_str().unwrap();
     for f in &files {
         let f = f.to_str().unwrap();
-        same(&dir, &exe, &["read", f, "OUT"], None);
-        same(&dir, &exe, &["read", f, "nano", "OUT"], None);
+        same(&dir, &[exe, "read", f, "OUT"], None);
+        same(&dir, &[exe, "read", f, "nano", "OUT"], None);
         if tcpdump {
-            let t = Path::new("tcpdump");
-            same(&dir, t, &["-r", f, "-w", "OUT"], None);
-            same(&dir, t, &["-r", f, "-tt", "-v", "-nn"], None);
-            same(
-                &dir,
-                t,
-                &["-r", f, "--nano", "-tttt", "-nn", "-c", "4"],
-                None,
-            );
+            same(&dir, &["tcpdump", "-r", f, "-w", "OUT"], None);
+            same(&dir, &["tcpdump", "-r", f, "-tt", "-v", "-nn"], None);
+            let nano = ["tcpdump", "-r", f, "--nano", "-tttt", "-nn", "-c", "4"];
+            same(&dir, &nano, None);
         }
     }
 }
@@ -385,20 +375,108 @@ fn append_checks_as_libpcap() {
         variant(|h| h.link = 0x4400_0001),
         variant(|h| h.snap = 1500),
     ];
+    let exe = exe.to_str().unwrap();
     for s in &[src, src_fcs] {
+        let s = s.to_str().unwrap();
         for seed in &seeds {
-            same(
-                &dir,
-                &exe,
-                &["append", s.to_str().unwrap(), "OUT"],
-                Some(seed),
-            );
+            same(&dir, &[exe, "append", s, "OUT"], Some(seed));
         }
-        same(
-            &dir,
-            &exe,
-            &["append", s.to_str().unwrap(), "/nonexistent/x"],
-            None,
+        same(&dir, &[exe, "append", s, "/nonexistent/x"], None);
+    }
+}
+
+/// Failed opens and activations: status, text and errno as libpcap leaves
+/// them (tests/c/fidelity.c prints all three), every call's result and
+/// text on a handle before and after activation, and tcpdump's messages: a
+/// missing file, a directory, a file of another format, a missing device,
+/// a device that is down (libpcap refuses it: PCAP_ERROR_IFACE_NOT_UP),
+/// devices served by netring and by the real libpcap; then the same
+/// without privileges (libpcap's "socket: Operation not permitted" first,
+/// netring's hint after it).
+#[test]
+fn errors_as_libpcap() {
+    require!("setpriv");
+    let dir = TempDir::new("fidelity-errors");
+    let Some(exe) = program(&dir) else {
+        return;
+    };
+    let exe = exe.to_str().unwrap();
+    let net = Net::new();
+    let down = format!("{}d", net.a);
+    net.ip(&[
+        "link",
+        "add",
+        &down,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        &format!("{}e", net.b),
+    ]);
+    let ns = net.ns.as_str();
+    let in_ns = ["ip", "netns", "exec", ns];
+    let file = kit::root().join("Cargo.toml");
+    let file = file.to_str().unwrap();
+    for a in [
+        ["offline", "/nonexistent/file"],
+        ["offline", "/tmp"],
+        ["offline", file],
+        ["offline", "/dev/null"],
+        ["live", "nosuchdev0"],
+        ["activate", "nosuchdev0"],
+        ["live", &down],
+        ["activate", &down],
+        ["activate", &net.a],
+        ["live", &net.a],
+        ["activate", "any"],
+        ["live", "lo"],
+        // Every call before and after activation.
+        ["api", &net.a],
+        ["api", "any"],
+    ] {
+        same(&dir, &[&in_ns[..], &[exe], &a[..]].concat(), None);
+    }
+    for a in [
+        &["-i", &down, "-c", "1"][..],
+        &["-i", "nosuchdev0", "-c", "1"],
+        &["-r", "/nonexistent/file"],
+        &["-r", file],
+    ] {
+        same(&dir, &[&in_ns[..], &["tcpdump"], a].concat(), None);
+    }
+    // Without privileges.
+    let nobody = [
+        "setpriv",
+        "--reuid=nobody",
+        "--regid=nogroup",
+        "--clear-groups",
+        "--inh-caps=-all",
+    ];
+    let hint = "needs CAP_NET_RAW";
+    for a in [
+        ["live", net.a.as_str()],
+        ["activate", &net.a],
+        ["activate", "any"],
+        ["live", "lo"],
+        ["activate", "nosuchdev0"],
+    ] {
+        let cmd = [&in_ns[..], &nobody, &[exe], &a[..]].concat();
+        let mut runs = Vec::new();
+        for dropin in [false, true] {
+            let mut c = Command::new(cmd[0]);
+            c.args(&cmd[1..]);
+            let o = on(dropin, c).output().unwrap();
+            runs.push(String::from_utf8_lossy(&o.stdout).into_owned());
+        }
+        // The drop-in's text is libpcap's, then netring's hint inside the
+        // same parentheses where netring serves the device.
+        let (sys, ours) = (&runs[0], &runs[1]);
+        let plain = ours.replace(
+            " (needs CAP_NET_RAW: run as root or `setcap cap_net_raw+ep` the program)",
+            "",
         );
+        assert_eq!(&plain, sys, "{a:?}");
+        let served = a[1] != "lo" && a[1] != "nosuchdev0";
+        assert_eq!(ours.contains(hint), served, "{a:?}: {ours}");
     }
 }

@@ -13,6 +13,9 @@
  *   fidelity live DEV                 pcap_open_live: result, text, errno
  *   fidelity activate DEV             pcap_create + pcap_activate: status,
  *                                     text, errno
+ *   fidelity api DEV                  each call on a created handle before
+ *                                     activation, then the failing calls on
+ *                                     the activated handle: results, texts
  */
 #include <errno.h>
 #include <pcap/pcap.h>
@@ -91,6 +94,98 @@ static int do_append(char **argv)
 	return 0;
 }
 
+/* One call's result and the handle's text (cleared before the call). */
+#define SHOW(p, call)                                                      \
+	do {                                                               \
+		pcap_geterr(p)[0] = 0;                                     \
+		long long r_ = (long long)(call);                          \
+		printf("%s = %lld [%s]\n", #call, r_, pcap_geterr(p));     \
+	} while (0)
+
+static void cb(u_char *u, const struct pcap_pkthdr *h, const u_char *d)
+{
+	(void)u;
+	(void)h;
+	(void)d;
+}
+
+static void calls(pcap_t *p)
+{
+	char err[PCAP_ERRBUF_SIZE];
+	struct pcap_stat st;
+	struct bpf_program prog;
+	struct pcap_pkthdr *h;
+	const u_char *d;
+	int *list = NULL;
+	u_char frame[60] = {0};
+
+	SHOW(p, pcap_datalink(p));
+	SHOW(p, pcap_datalink_ext(p));
+	SHOW(p, pcap_snapshot(p));
+	SHOW(p, pcap_is_swapped(p));
+	SHOW(p, pcap_major_version(p));
+	SHOW(p, pcap_minor_version(p));
+	SHOW(p, pcap_fileno(p) >= 0);
+	SHOW(p, pcap_get_selectable_fd(p) >= 0);
+	SHOW(p, pcap_get_tstamp_precision(p));
+	SHOW(p, pcap_stats(p, &st));
+	SHOW(p, pcap_setdirection(p, PCAP_D_IN));
+	SHOW(p, pcap_setdirection(p, 7));
+	SHOW(p, pcap_set_datalink(p, DLT_EN10MB));
+	SHOW(p, pcap_set_datalink(p, 12345));
+	SHOW(p, pcap_set_datalink(p, DLT_PPP));
+	SHOW(p, pcap_getnonblock(p, err));
+	SHOW(p, pcap_inject(p, frame, 0));
+	SHOW(p, pcap_sendpacket(p, frame, -1));
+	SHOW(p, pcap_dispatch(p, 1, cb, NULL) < 0 ? -99 : 0);
+	SHOW(p, pcap_next_ex(p, &h, &d) < 0 ? -99 : 0);
+	SHOW(p, pcap_setfilter(p, NULL));
+	SHOW(p, pcap_compile(p, &prog, "udp", 1, PCAP_NETMASK_UNKNOWN));
+	SHOW(p, pcap_compile(p, &prog, "bogus syntax (", 1, 0));
+	SHOW(p, pcap_set_tstamp_precision(p, 7));
+	SHOW(p, pcap_set_tstamp_type(p, 99));
+	SHOW(p, pcap_set_snaplen(p, 100));
+	SHOW(p, pcap_set_promisc(p, 1));
+	SHOW(p, pcap_set_timeout(p, 10));
+	SHOW(p, pcap_set_buffer_size(p, 1 << 20));
+	SHOW(p, pcap_set_immediate_mode(p, 1));
+	SHOW(p, pcap_set_protocol_linux(p, 0x88b5));
+	SHOW(p, pcap_can_set_rfmon(p));
+	int n = pcap_list_datalinks(p, &list);
+	printf("pcap_list_datalinks = %d [%s]\n", n, pcap_geterr(p));
+	if (n > 0)
+		pcap_free_datalinks(list);
+	list = NULL;
+	n = pcap_list_tstamp_types(p, &list);
+	printf("pcap_list_tstamp_types = %d\n", n > 0 ? 1 : n);
+	if (n > 0)
+		pcap_free_tstamp_types(list);
+	pcap_dumper_t *dp = pcap_dump_open(p, "/nonexistent/dir/file");
+	printf("pcap_dump_open = %s [%s]\n", dp ? "ok" : "NULL", pcap_geterr(p));
+	if (dp)
+		pcap_dump_close(dp);
+}
+
+static int do_api(const char *dev)
+{
+	char err[PCAP_ERRBUF_SIZE] = "";
+	pcap_t *p = pcap_create(dev, err);
+	if (!p) {
+		printf("create failed: %s\n", err);
+		return 1;
+	}
+	printf("-- created\n");
+	calls(p);
+	SHOW(p, pcap_set_snaplen(p, 128));
+	SHOW(p, pcap_set_timeout(p, 1));
+	SHOW(p, pcap_setnonblock(p, 1, err));
+	printf("-- activate %d\n", pcap_activate(p));
+	calls(p);
+	SHOW(p, pcap_activate(p));
+	pcap_close(p);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char err[PCAP_ERRBUF_SIZE] = "";
@@ -99,6 +194,8 @@ int main(int argc, char **argv)
 	const char *what = argv[1], *arg = argv[2];
 	if (strcmp(what, "read") == 0)
 		return do_read(argc, argv);
+	if (strcmp(what, "api") == 0)
+		return do_api(arg);
 	if (strcmp(what, "append") == 0 && argc > 3)
 		return do_append(argv);
 	pcap_t *p = NULL;
