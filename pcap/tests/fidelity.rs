@@ -436,6 +436,12 @@ fn errors_as_libpcap() {
     ] {
         same(&dir, &[&in_ns[..], &[exe], &a[..]].concat(), None);
     }
+    // Monitor mode asked on a device without it.
+    same(
+        &dir,
+        &[&in_ns[..], &[exe, "activate", &net.a, "rfmon"]].concat(),
+        None,
+    );
     for a in [
         &["-i", &down, "-c", "1"][..],
         &["-i", "nosuchdev0", "-c", "1"],

@@ -349,9 +349,20 @@ fn if_flags(dev: &str) -> Option<c_int> {
 /// promiscuous mode is asked on "any") or the error status and a message.
 pub fn activate(l: &mut Live) -> Result<Option<String>, (c_int, String)> {
     if l.opts.rfmon {
+        // libpcap's text (its status's); on a mac80211 device, where
+        // libpcap would switch to monitor mode, why netring does not.
+        let e = crate::real::errno();
+        let wifi = std::path::Path::new(&format!("/sys/class/net/{}/phy80211", l.dev)).exists();
+        crate::real::set_errno(e);
+        let why = if wifi {
+            " (netring does not switch Wi-Fi devices into monitor mode; \
+             NETRING_PCAP_ENGINE=libpcap does)"
+        } else {
+            ""
+        };
         return Err((
             code::RFMON_NOTSUP,
-            format!("{}: monitor mode is not supported on this device", l.dev),
+            format!("That device doesn't support monitor mode{why}"),
         ));
     }
     let envc = env::get().as_ref().map_err(|m| (code::ERROR, m.clone()))?;
@@ -500,7 +511,7 @@ pub fn stats(l: &mut Live) -> Result<crate::types::PcapStat, String> {
     if rc < 0 {
         return Err(format!(
             "failed to get statistics from socket: {}",
-            std::io::Error::last_os_error()
+            crate::dump::errno_text()
         ));
     }
     // tp_packets already includes tp_drops (the kernel's accounting).
@@ -544,7 +555,7 @@ pub fn inject(l: &mut Live, frame: &[u8]) -> Result<usize, String> {
     // valid for frame.len() bytes.
     let n = unsafe { libc::send(fd, frame.as_ptr().cast(), frame.len(), 0) };
     if n < 0 {
-        return Err(format!("send: {}", std::io::Error::last_os_error()));
+        return Err(format!("send: {}", crate::dump::errno_text()));
     }
     Ok(n as usize)
 }

@@ -11,8 +11,8 @@
  *   fidelity offline PATH             pcap_open_offline: result, text,
  *                                     errno
  *   fidelity live DEV                 pcap_open_live: result, text, errno
- *   fidelity activate DEV             pcap_create + pcap_activate: status,
- *                                     text, errno
+ *   fidelity activate DEV [rfmon]     pcap_create (+ pcap_set_rfmon) +
+ *                                     pcap_activate: status, text, errno
  *   fidelity api DEV                  each call on a created handle before
  *                                     activation, then the failing calls on
  *                                     the activated handle: results, texts
@@ -213,6 +213,8 @@ int main(int argc, char **argv)
 			printf("create failed: %s\n", err);
 			return 1;
 		}
+		if (argc > 3 && strcmp(argv[3], "rfmon") == 0)
+			printf("set_rfmon %d\n", pcap_set_rfmon(p, 1));
 		errno = 0;
 		st = pcap_activate(p);
 		if (st != 0)
