@@ -32,6 +32,12 @@ macro_rules! real_fns {
             /// `__errno_location` of the namespace's libc: the real
             /// library's errno is not the program's.
             pub errno_location: unsafe extern "C" fn() -> *mut c_int,
+            /// Address of the namespace's `stdin` variable (`FILE **`).
+            stdin_var: usize,
+            /// `ftello` of the namespace's libc.
+            pub ftello: unsafe extern "C" fn(*mut libc::FILE) -> libc::off_t,
+            /// `setvbuf` of the namespace's libc.
+            pub setvbuf: unsafe extern "C" fn(*mut libc::FILE, *mut c_char, c_int, usize) -> c_int,
         }
 
         fn load_from(h: *mut c_void) -> Result<Real, String> {
@@ -58,6 +64,25 @@ macro_rules! real_fns {
                         std::mem::transmute::<
                             *mut c_void,
                             unsafe extern "C" fn(*mut libc::FILE, libc::off_t, c_int) -> c_int,
+                        >(p)
+                    }
+                },
+                stdin_var: sym(h, "stdin\0")? as usize,
+                ftello: {
+                    let p = sym(h, "ftello\0")?;
+                    // SAFETY: `ftello` of the namespace's libc (stdio.h,
+                    // 64-bit off_t).
+                    unsafe {
+                        std::mem::transmute::<*mut c_void, unsafe extern "C" fn(*mut libc::FILE) -> libc::off_t>(p)
+                    }
+                },
+                setvbuf: {
+                    let p = sym(h, "setvbuf\0")?;
+                    // SAFETY: `setvbuf` of the namespace's libc (stdio.h).
+                    unsafe {
+                        std::mem::transmute::<
+                            *mut c_void,
+                            unsafe extern "C" fn(*mut libc::FILE, *mut c_char, c_int, usize) -> c_int,
                         >(p)
                     }
                 },
@@ -172,6 +197,14 @@ pub fn set_errno(e: c_int) {
 }
 
 impl Real {
+    /// The real library's own `stdin` stream (the one `sf_cleanup` never
+    /// closes).
+    pub fn stdin(&self) -> *mut libc::FILE {
+        // SAFETY: stdin_var is the address of the namespace libc's
+        // `FILE *stdin`, set before any library code ran.
+        unsafe { *(self.stdin_var as *const *mut libc::FILE) }
+    }
+
     /// Run `f` (a call into the real library) so that errno reads as if the
     /// program had called libpcap itself: the program's errno goes in, the
     /// real library's comes back out (each libc has its own).

@@ -486,3 +486,272 @@ fn errors_as_libpcap() {
         assert_eq!(ours.contains(hint), served, "{a:?}: {ours}");
     }
 }
+
+// ------------------------------------------------ other Debian programs
+
+/// The files of `dir` (recursively, by relative path), except tcpflow's
+/// report.xml (its run's resource usage and times).
+fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else if p.file_name().is_some_and(|n| n != "report.xml") {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// The lines of `text` that mention a measured quantity (`volatile`: a
+/// time, a rate) with every number and time unit masked.
+fn mask(text: &str, volatile: &[&str]) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        if volatile.iter().any(|v| line.contains(v)) {
+            let mut prev_digit = false;
+            for c in line.replace("msec", "usec").chars() {
+                let d = c.is_ascii_digit() || (prev_digit && c == '.');
+                if !d {
+                    out.push(c);
+                } else if !prev_digit {
+                    out.push('N');
+                }
+                prev_digit = d;
+            }
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Run `cmd` on both libraries, each in a fresh directory of its own
+/// (relative output names then embed the same text); stdout, stderr
+/// (masked on `volatile` lines), exit status and every file written must
+/// be the same.
+fn same_in_dir(dir: &TempDir, prefix: &[&str], cmd: &[&str], volatile: &[&str]) {
+    let mut runs = Vec::new();
+    for (dropin, tag) in [(false, "system"), (true, "dropin")] {
+        let wd = dir.path(tag);
+        let _ = std::fs::remove_dir_all(&wd);
+        std::fs::create_dir_all(&wd).unwrap();
+        let full = [prefix, cmd].concat();
+        let mut c = Command::new(full[0]);
+        c.args(&full[1..]).current_dir(&wd);
+        let o = on(dropin, c).output().unwrap();
+        let text = |b: &[u8]| mask(&String::from_utf8_lossy(b), volatile);
+        runs.push((
+            (text(&o.stdout), text(&o.stderr), o.status.code()),
+            tree(&wd),
+        ));
+    }
+    let (sys, ours) = (&runs[0], &runs[1]);
+    assert_eq!(ours.0, sys.0, "{cmd:?}: output differs");
+    assert!(ours.1 == sys.1, "{cmd:?}: written files differ");
+}
+
+/// Debian programs linked with libpcap.so.0.8 beyond tcpdump, reading
+/// savefiles (the corpus and crafted edges): ngrep (matches, hex dump and
+/// its own dump file), tcprewrite and tcpprep (pcap_dump_fopen), tcpslice
+/// (pcap_file: it moves the stream and reads it itself), tcpflow
+/// (pcap_fopen_offline), p0f and tcpstat: the same output and files on
+/// both libraries.
+#[test]
+fn debian_programs_read_files_identically() {
+    let dir = TempDir::new("fidelity-programs");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(kit::root().join("tests/data"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
+        .collect();
+    files.sort();
+    let edges = crafted();
+    for name in [
+        "y2038",
+        "y2038-big-endian",
+        "link-fcs-4",
+        "truncated-record-data",
+    ] {
+        let (_, bytes) = edges.iter().find(|(n, _)| *n == name).unwrap();
+        let p = dir.path(&format!("{name}.pcap"));
+        std::fs::write(&p, bytes).unwrap();
+        files.push(p);
+    }
+    let runs: &[(&str, &[&str])] = &[
+        (
+            "ngrep",
+            &["ngrep", "-I", "F", "-q", "-x", "-O", "out.pcap", ""],
+        ),
+        (
+            "ngrep",
+            &["ngrep", "-I", "F", "-t", "-W", "byline", "udp or arp"],
+        ),
+        ("tcprewrite", &["tcprewrite", "-i", "F", "-o", "out.pcap"]),
+        (
+            "tcpprep",
+            &[
+                "tcpprep",
+                "--auto=bridge",
+                "--pcap=F",
+                "--cachefile=out.cache",
+            ],
+        ),
+        ("tcpslice", &["tcpslice", "-w", "out.pcap", "F"]),
+        ("tcpslice", &["tcpslice", "-w", "out.pcap", "+1", "+2", "F"]),
+        ("tcpslice", &["tcpslice", "-r", "F"]),
+        ("tcpflow", &["tcpflow", "-r", "F", "-o", "flows"]),
+        ("p0f", &["p0f", "-r", "F"]),
+        // tcpstat loops for ever over a file whose time stamps go back
+        // (2^31 s and more): the corpus only.
+        ("tcpstat", &["tcpstat", "-r", "F", "1"]),
+    ];
+    let corpus = files.len() - 4;
+    for (program, cmd) in runs {
+        if !kit::have_or_skip(program) {
+            continue;
+        }
+        let n = if *program == "tcpstat" {
+            corpus
+        } else {
+            files.len()
+        };
+        for f in &files[..n] {
+            let f = f.to_str().unwrap();
+            let cmd: Vec<String> = cmd.iter().map(|a| a.replace("F", f)).collect();
+            let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
+            same_in_dir(&dir, &[], &cmd, &[]);
+        }
+    }
+}
+
+/// A namespace of its own holding a veth end moved out of a [`Net`] (the
+/// kernel answers ARP for its address there), deleted on drop.
+struct Peer(String);
+
+impl Peer {
+    fn new(net: &Net, addr: &str) -> Peer {
+        let p = Peer(format!("{}-peer", net.ns));
+        kit::run("ip", &["netns", "add", &p.0]);
+        net.ip(&["link", "set", &net.b, "netns", &p.0]);
+        for args in [
+            &["addr", "add", addr, "dev", &net.b][..],
+            &["link", "set", &net.b, "up"],
+        ] {
+            kit::run("ip", &[&["-n", p.0.as_str()][..], args].concat());
+        }
+        p
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
+    }
+}
+
+/// Debian programs capturing and sending live through the drop-in and
+/// through libpcap, against a peer in another namespace: arping and
+/// arp-scan (ARP requests injected, replies captured; times masked),
+/// tcpreplay sending a file (what the peer receives, byte for byte) and
+/// ngrep capturing what the peer replays.
+#[test]
+fn debian_programs_live_identically() {
+    require!("tcpdump");
+    let dir = TempDir::new("fidelity-live");
+    let net = Net::new();
+    net.ip(&["addr", "add", "10.9.0.1/24", "dev", &net.a]);
+    let peer = Peer::new(&net, "10.9.0.2/24");
+    let in_ns = ["ip", "netns", "exec", net.ns.as_str()];
+    let in_peer = ["ip", "netns", "exec", peer.0.as_str()];
+    if kit::have_or_skip("arping") {
+        let cmd = ["arping", "-c", "3", "-I", &net.a, "10.9.0.2"];
+        same_in_dir(&dir, &in_ns, &cmd, &["time=", "rtt "]);
+    }
+    if kit::have_or_skip("arp-scan") {
+        let cmd = ["arp-scan", "-I", &net.a, "10.9.0.0/30"];
+        same_in_dir(&dir, &in_ns, &cmd, &["Ending arp-scan"]);
+    }
+    let file = kit::root().join("tests/data/layers.pcap");
+    let file = file.to_str().unwrap();
+    if kit::have_or_skip("tcpreplay") {
+        // What the peer receives (captured with the system's tcpdump),
+        // without time stamps, for tcpreplay on each library.
+        let mut got = Vec::new();
+        for dropin in [false, true] {
+            let cap = dir.path(&format!("rx-{dropin}.pcap"));
+            let mut c = Command::new("ip");
+            c.args(&in_peer[1..])
+                .args(["tcpdump", "-i", &net.b, "-U", "-w"])
+                .arg(&cap);
+            let mut tcpdump = kit::spawn_piped(on(false, c));
+            listening(&mut tcpdump);
+            let mut c = Command::new("ip");
+            c.args(&in_ns[1..])
+                .args(["tcpreplay", "-t", "-i", &net.a, file]);
+            let o = on(dropin, c).output().unwrap();
+            let out = mask(
+                &String::from_utf8_lossy(&o.stdout),
+                &["Actual", "Rated", "Flows"],
+            );
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            // SAFETY: a signal to our own child.
+            unsafe { libc::kill(tcpdump.id() as i32, libc::SIGINT) };
+            let _ = tcpdump.wait();
+            let mut r = Command::new("tcpdump");
+            r.args(["-r"]).arg(&cap).args(["-nn", "-t", "-x"]);
+            let frames = on(false, r).output().unwrap().stdout;
+            got.push((out, String::from_utf8_lossy(&o.stderr).into_owned(), frames));
+        }
+        assert_eq!(got[1], got[0], "tcpreplay");
+    }
+    if kit::have_or_skip("ngrep") && kit::have("tcpreplay") {
+        let mut got = Vec::new();
+        for dropin in [false, true] {
+            let mut c = Command::new("ip");
+            c.args(&in_ns[1..])
+                .args(["ngrep", "-l", "-d", &net.a, "-n", "12", "-q", "-x", ""]);
+            let ngrep = kit::spawn_piped(on(dropin, c));
+            net.wait_bound(&net.a, 1);
+            let mut c = Command::new("ip");
+            c.args(&in_peer[1..])
+                .args(["tcpreplay", "-t", "-i", &net.b, file]);
+            on(false, c).output().unwrap();
+            let o = kit::output_within(ngrep, std::time::Duration::from_secs(20));
+            got.push(shown_text(&o));
+        }
+        assert_eq!(got[1], got[0], "ngrep -d");
+    }
+}
+
+/// Read tcpdump's stderr until it says "listening on" (its socket is
+/// bound); panic with what it said if it exits first.
+fn listening(c: &mut std::process::Child) {
+    use std::io::BufRead;
+    let mut err = std::io::BufReader::new(c.stderr.take().unwrap());
+    let mut said = String::new();
+    loop {
+        let mut l = String::new();
+        let n = err.read_line(&mut l).unwrap();
+        assert!(n > 0, "tcpdump exited: {said}");
+        said.push_str(&l);
+        if l.contains("listening on") {
+            return;
+        }
+    }
+}
+
+/// stdout, stderr and status of a finished program.
+fn shown_text(o: &std::process::Output) -> (String, String, Option<i32>) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+        o.status.code(),
+    )
+}

@@ -152,8 +152,17 @@ pub unsafe extern "C" fn pcap_close(p: *mut Pcap) {
             return;
         };
         match h {
-            // SAFETY: forwarded; the real handle is closed once.
-            H::Real(r, rh, _) => unsafe { (r.pcap_close)(rh.ptr) },
+            H::Real(r, rh, _) => {
+                // SAFETY: rh is live; then forwarded, the real handle is
+                // closed once, and the program's stream after it.
+                unsafe {
+                    let stream = savefile::release(r, rh);
+                    (r.pcap_close)(rh.ptr);
+                    if let Some(f) = stream {
+                        libc::fclose(f);
+                    }
+                }
+            }
             H::Live(l, _) => l.shadow.close(),
         }
         // SAFETY: p is ours and not used after close.
@@ -326,14 +335,13 @@ pub unsafe extern "C" fn pcap_open_offline_with_tstamp_precision(
 }
 
 /// `pcap_fopen_offline` (glibc accepts a stream of the base namespace in
-/// the real library's copy of stdio).
+/// the real library's copy of stdio; `pcap_close` closes it with the
+/// program's).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pcap_fopen_offline(fp: *mut libc::FILE, errbuf: *mut c_char) -> *mut Pcap {
-    // SAFETY: forwarded.
+    // SAFETY: arguments as libpcap's (caller).
     guard!(ptr::null_mut(), {
-        open_real(errbuf, "pcap_fopen_offline", |r| unsafe {
-            (r.pcap_fopen_offline)(fp, errbuf)
-        })
+        unsafe { pcap_fopen_offline_with_tstamp_precision(fp, 0, errbuf) }
     })
 }
 
@@ -345,10 +353,17 @@ pub unsafe extern "C" fn pcap_fopen_offline_with_tstamp_precision(
     errbuf: *mut c_char,
 ) -> *mut Pcap {
     guard!(ptr::null_mut(), {
-        open_real(errbuf, "pcap_fopen_offline", |r| {
+        let p = open_real(errbuf, "pcap_fopen_offline", |r| {
             // SAFETY: forwarded.
             unsafe { (r.pcap_fopen_offline_with_tstamp_precision)(fp, precision, errbuf) }
-        })
+        });
+        // libpcap closes the stream at pcap_close unless it is stdin.
+        if let Some(r) = real::try_get() {
+            // SAFETY: p is NULL or the handle just made; reading the
+            // program's stdin pointer.
+            unsafe { savefile::adopt(r, p, fp, fp != crate::cmem::stdin) };
+        }
+        p
     })
 }
 
@@ -495,6 +510,14 @@ pub unsafe extern "C" fn pcap_sendpacket(p: *mut Pcap, buf: *const u8, size: c_i
     })
 }
 
+/// `pcap_file`: a savefile's stream is the program's (from here on the
+/// real library reads the file, where the program may have moved it).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pcap_file(p: *mut Pcap) -> *mut libc::FILE {
+    // SAFETY: p is NULL or ours.
+    guard!(ptr::null_mut(), { unsafe { savefile::file(p) } })
+}
+
 /// `pcap_geterr`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pcap_geterr(p: *mut Pcap) -> *mut c_char {
@@ -539,7 +562,6 @@ property!(pcap_is_swapped -> c_int, code::ERROR, |l| when_active(l, |_| 0));
 property!(pcap_major_version -> c_int, code::ERROR, |l| when_active(l, |_| 0));
 property!(pcap_minor_version -> c_int, code::ERROR, |l| when_active(l, |_| 0));
 property!(pcap_bufsize -> c_int, code::ERROR, |l| when_active(l, |a| a.ring_bytes.min(i32::MAX as u64) as c_int));
-property!(pcap_file -> *mut libc::FILE, ptr::null_mut(), |_l| ptr::null_mut());
 property!(pcap_fileno -> c_int, code::ERROR, |l| l.fd());
 property!(pcap_get_selectable_fd -> c_int, code::ERROR, |l| l.fd());
 property!(pcap_get_required_select_timeout -> *const libc::timeval, ptr::null(), |_l| ptr::null());
