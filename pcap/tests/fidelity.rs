@@ -302,6 +302,68 @@ fn crafted() -> Vec<(&'static str, Vec<u8>)> {
     v
 }
 
+/// pcapng files (served by the real libpcap, dumped by the drop-in) with
+/// time stamps at 2^31 s and past, in micro- and nanosecond resolution.
+fn pcapng_y2038() -> Vec<(&'static str, Vec<u8>)> {
+    fn block(t: u32, body: &[u8]) -> Vec<u8> {
+        let l = (12 + body.len()) as u32;
+        [
+            &t.to_le_bytes()[..],
+            &l.to_le_bytes(),
+            body,
+            &l.to_le_bytes(),
+        ]
+        .concat()
+    }
+    let shb = block(
+        0x0a0d_0d0a,
+        &[
+            &0x1a2b_3c4du32.to_le_bytes()[..],
+            &[1, 0, 0, 0],
+            &(-1i64).to_le_bytes(),
+        ]
+        .concat(),
+    );
+    let idb = |nano: bool| {
+        let mut b = vec![1, 0, 0, 0, 0xff, 0xff, 0, 0];
+        if nano {
+            // if_tsresol = 9 (nanoseconds), then opt_endofopt.
+            b.extend_from_slice(&[9, 0, 1, 0, 9, 0, 0, 0, 0, 0, 0, 0]);
+        }
+        block(1, &b)
+    };
+    let data: Vec<u8> = (0..60).collect();
+    let epb = |units: u64| {
+        let mut b = vec![0; 4];
+        b.extend_from_slice(&((units >> 32) as u32).to_le_bytes());
+        b.extend_from_slice(&(units as u32).to_le_bytes());
+        b.extend_from_slice(&60u32.to_le_bytes());
+        b.extend_from_slice(&60u32.to_le_bytes());
+        b.extend_from_slice(&data);
+        block(6, &b)
+    };
+    let secs = [
+        0x7fff_ffffu64,
+        0x8000_0000,
+        0xffff_ffff,
+        0x1_0000_0000,
+        0x2_0000_0000,
+    ];
+    let file = |nano: bool| {
+        let (unit, frac) = if nano {
+            (1_000_000_000, 999_999_999)
+        } else {
+            (1_000_000, 999_999)
+        };
+        let recs: Vec<u8> = secs.iter().flat_map(|s| epb(s * unit + frac)).collect();
+        [shb.clone(), idb(nano), recs].concat()
+    };
+    vec![
+        ("y2038-usec.pcapng", file(false)),
+        ("y2038-nsec.pcapng", file(true)),
+    ]
+}
+
 /// Every crafted file and the corpus under tests/data, through the C
 /// program (pcap_pkthdr fields, pcap_datalink/_ext, snapshot, version,
 /// pcap_dump's output, in micro- and nanosecond precision) and tcpdump
@@ -324,6 +386,11 @@ fn savefiles_byte_for_byte() {
     files.sort();
     for (name, bytes) in crafted() {
         let p = dir.path(&format!("{name}.pcap"));
+        std::fs::write(&p, bytes).unwrap();
+        files.push(p);
+    }
+    for (name, bytes) in pcapng_y2038() {
+        let p = dir.path(name);
         std::fs::write(&p, bytes).unwrap();
         files.push(p);
     }
