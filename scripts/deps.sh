@@ -31,6 +31,7 @@ if [ "$mode" != demo ]; then
     have tcpstat || need_apt+=(tcpstat)
     have arping || need_apt+=(arping)
     have arp-scan || need_apt+=(arp-scan)
+    have suricata || need_apt+=(suricata)
     have setpriv || need_apt+=(util-linux)
     # The C programs' memory checks and the drop-in's symbol/SONAME checks.
     have valgrind || need_apt+=(valgrind)

@@ -822,3 +822,58 @@ fn shown_text(o: &std::process::Output) -> (String, String, Option<i32>) {
         o.status.code(),
     )
 }
+
+/// Suricata reading a savefile: the same events (eve.json, in a sorted
+/// order: flows are logged from several threads at shutdown; flow ids are
+/// random; the stats events hold run times) and the same packet count.
+#[test]
+fn suricata_reads_files_identically() {
+    if !kit::have_or_skip("suricata") {
+        return;
+    }
+    let dir = TempDir::new("fidelity-suricata");
+    // layers.pcap: IPv4, IPv6, VLAN, TCP, UDP, ICMP flows.
+    for f in ["tests/data/layers.pcap"] {
+        let f = kit::root().join(f);
+        let mut got = Vec::new();
+        for (dropin, tag) in [(false, "system"), (true, "dropin")] {
+            let logs = dir.path(tag);
+            let _ = std::fs::remove_dir_all(&logs);
+            std::fs::create_dir_all(&logs).unwrap();
+            let mut c = Command::new("timeout");
+            c.args(["120", "suricata", "-k", "none", "-r"])
+                .arg(&f)
+                .arg("-l")
+                .arg(&logs);
+            let o = on(dropin, c).output().unwrap();
+            assert!(
+                o.status.success(),
+                "suricata: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            let out = String::from_utf8_lossy(&o.stdout).into_owned();
+            let read = out
+                .lines()
+                .filter(|l| l.contains("pcap: read"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            let eve = std::fs::read_to_string(logs.join("eve.json")).unwrap();
+            let mut events: Vec<String> = eve
+                .lines()
+                .filter(|l| !l.contains("\"event_type\":\"stats\""))
+                .map(|l| {
+                    let mut l = l.to_string();
+                    if let Some(i) = l.find("\"flow_id\":") {
+                        let end = l[i + 10..].find(',').map_or(l.len(), |e| i + 10 + e);
+                        l.replace_range(i..end, "\"flow_id\":N");
+                    }
+                    l
+                })
+                .collect();
+            events.sort();
+            got.push((read, events));
+        }
+        assert!(!got[0].1.is_empty(), "no events from suricata");
+        assert_eq!(got[1], got[0], "suricata -r {}", f.display());
+    }
+}
