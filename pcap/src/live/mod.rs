@@ -341,7 +341,7 @@ fn refuse_down(fd: c_int) -> Result<(), (c_int, String)> {
 
 /// The interface flags of `dev` (`SIOCGIFFLAGS`), None when unknown.
 fn if_flags(dev: &str) -> Option<c_int> {
-    // SAFETY: see `ifreq`.
+    // SAFETY: after SIOCGIFFLAGS the union holds ifru_flags.
     ifreq(dev, libc::SIOCGIFFLAGS).map(|r| c_int::from(unsafe { r.ifr_ifru.ifru_flags }))
 }
 
