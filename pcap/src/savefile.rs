@@ -280,20 +280,25 @@ pub unsafe fn file(p: *mut Pcap) -> *mut libc::FILE {
     unsafe {
         let pos = (r.ftello)(rf);
         let fd = libc::dup(libc::fileno(rf));
-        let f = if pos < 0 || fd < 0 {
+        let f = if fd < 0 {
             std::ptr::null_mut()
+        } else if pos < 0 {
+            // A pipe (stdin): no position, so what the real stream read
+            // ahead comes first.
+            piped_stream(rf, fd)
         } else {
             libc::fdopen(fd, c"rb".as_ptr())
         };
         if f.is_null() {
-            if fd >= 0 {
+            if fd >= 0 && pos >= 0 {
                 libc::close(fd);
             }
-            return rf;
+            return std::ptr::null_mut();
         }
-        if libc::fseeko(f, pos, libc::SEEK_SET) != 0 || !swap_rfile(r, rh.ptr, rf, f) {
+        if (pos >= 0 && libc::fseeko(f, pos, libc::SEEK_SET) != 0) || !swap_rfile(r, rh.ptr, rf, f)
+        {
             libc::fclose(f);
-            return rf;
+            return std::ptr::null_mut();
         }
         rh.stream = Some(Stream {
             f,
@@ -302,6 +307,91 @@ pub unsafe fn file(p: *mut Pcap) -> *mut libc::FILE {
         });
         f
     }
+}
+
+/// A program-side stream for a savefile read from a pipe (no position to
+/// seek to): the bytes the real library's stream has read ahead, then the
+/// descriptor (`fopencookie`; seeking fails with ESPIPE, as on the pipe).
+struct Piped {
+    ahead: Vec<u8>,
+    at: usize,
+    fd: c_int,
+}
+
+#[repr(C)]
+struct CookieIo {
+    read: unsafe extern "C" fn(*mut std::ffi::c_void, *mut c_char, usize) -> isize,
+    write: Option<unsafe extern "C" fn(*mut std::ffi::c_void, *const c_char, usize) -> isize>,
+    seek: unsafe extern "C" fn(*mut std::ffi::c_void, *mut i64, c_int) -> c_int,
+    close: unsafe extern "C" fn(*mut std::ffi::c_void) -> c_int,
+}
+
+unsafe extern "C" {
+    fn fopencookie(
+        cookie: *mut std::ffi::c_void,
+        mode: *const c_char,
+        io: CookieIo,
+    ) -> *mut libc::FILE;
+}
+
+unsafe extern "C" fn piped_read(c: *mut std::ffi::c_void, b: *mut c_char, n: usize) -> isize {
+    // SAFETY: c is the Piped of `piped_stream`, b holds n bytes (stdio).
+    unsafe {
+        let p = &mut *c.cast::<Piped>();
+        if p.at < p.ahead.len() {
+            let k = n.min(p.ahead.len() - p.at);
+            std::ptr::copy_nonoverlapping(p.ahead.as_ptr().add(p.at), b.cast::<u8>(), k);
+            p.at += k;
+            return k as isize;
+        }
+        libc::read(p.fd, b.cast(), n)
+    }
+}
+
+unsafe extern "C" fn piped_seek(_: *mut std::ffi::c_void, _: *mut i64, _: c_int) -> c_int {
+    crate::real::set_errno(libc::ESPIPE);
+    -1
+}
+
+unsafe extern "C" fn piped_close(c: *mut std::ffi::c_void) -> c_int {
+    // SAFETY: c came from Box::into_raw in `piped_stream`; closed once.
+    let p = unsafe { Box::from_raw(c.cast::<Piped>()) };
+    // SAFETY: the duplicate descriptor is ours.
+    unsafe { libc::close(p.fd) }
+}
+
+/// The program-side stream for the real library's unseekable stream `rf`
+/// on the descriptor `fd` (ours): what `rf` read ahead (glibc's `FILE`
+/// layout, part of its ABI: `_IO_read_ptr` and `_IO_read_end` follow the
+/// flags word), then the rest of the pipe.
+///
+/// # Safety
+/// `rf` is an open glibc input stream; `fd` a descriptor we own.
+unsafe fn piped_stream(rf: *mut libc::FILE, fd: c_int) -> *mut libc::FILE {
+    // SAFETY: glibc's struct _IO_FILE: int _flags, then the read pointers.
+    let ahead = unsafe {
+        let base = rf.cast::<*const u8>();
+        let (ptr, end) = (*base.add(1), *base.add(2));
+        if ptr.is_null() || end < ptr {
+            Vec::new()
+        } else {
+            std::slice::from_raw_parts(ptr, end.offset_from(ptr) as usize).to_vec()
+        }
+    };
+    let p = Box::into_raw(Box::new(Piped { ahead, at: 0, fd }));
+    let io = CookieIo {
+        read: piped_read,
+        write: None,
+        seek: piped_seek,
+        close: piped_close,
+    };
+    // SAFETY: p is a valid cookie for these functions until piped_close.
+    let f = unsafe { fopencookie(p.cast(), c"rb".as_ptr(), io) };
+    if f.is_null() {
+        // SAFETY: not handed out: ours to free.
+        unsafe { piped_close(p.cast()) };
+    }
+    f
 }
 
 /// Record that a real savefile handle reads the program's stream `f`

@@ -399,6 +399,10 @@ fn savefiles_byte_for_byte() {
         let f = f.to_str().unwrap();
         same(&dir, &[exe, "read", f, "OUT"], None);
         same(&dir, &[exe, "read", f, "nano", "OUT"], None);
+        // pcap_file after a record, from the file and from a pipe.
+        same(&dir, &[exe, "file", f], None);
+        let piped = format!("cat '{f}' | '{exe}' file -");
+        same(&dir, &["sh", "-c", &piped], None);
         if tcpdump {
             same(&dir, &["tcpdump", "-r", f, "-w", "OUT"], None);
             same(&dir, &["tcpdump", "-r", f, "-tt", "-v", "-nn"], None);
@@ -673,6 +677,7 @@ fn debian_programs_read_files_identically() {
         ("tcpslice", &["tcpslice", "-w", "out.pcap", "F"]),
         ("tcpslice", &["tcpslice", "-w", "out.pcap", "+1", "+2", "F"]),
         ("tcpslice", &["tcpslice", "-r", "F"]),
+        ("sh", &["sh", "-c", "tcpslice -w out.pcap - < F"]),
         ("tcpflow", &["tcpflow", "-r", "F", "-o", "flows"]),
         ("p0f", &["p0f", "-r", "F"]),
         // tcpstat loops for ever over a file whose time stamps go back

@@ -6,6 +6,8 @@
  *                                     its seconds), the end status and
  *                                     text; OUT: each record dumped with
  *                                     pcap_dump to OUT
+ *   fidelity file FILE                one record, then pcap_file (ftell),
+ *                                     the rest of the records read after it
  *   fidelity append FILE OUT          pcap_dump_open_append(OUT) on FILE's
  *                                     handle: the status and text
  *   fidelity offline PATH             pcap_open_offline: result, text,
@@ -74,6 +76,32 @@ static int do_read(int argc, char **argv)
 	printf("end %d: %s\n", r, r == PCAP_ERROR ? pcap_geterr(p) : "");
 	if (d)
 		pcap_dump_close(d);
+	pcap_close(p);
+	return 0;
+}
+
+static int do_file(const char *path)
+{
+	char err[PCAP_ERRBUF_SIZE] = "";
+	pcap_t *p = pcap_open_offline(path, err);
+	if (!p) {
+		printf("open failed: %s\n", err);
+		return 1;
+	}
+	struct pcap_pkthdr h;
+	const u_char *d = pcap_next(p, &h);
+	printf("first %u\n", d ? h.caplen : 0);
+	FILE *f = pcap_file(p);
+	printf("pcap_file %s, ftell %ld\n", f ? "a stream" : "NULL",
+	       f ? ftell(f) : -2L);
+	int n = 0;
+	unsigned sum = 0;
+	while ((d = pcap_next(p, &h)) != NULL) {
+		n++;
+		for (bpf_u_int32 i = 0; i < h.caplen; i++)
+			sum = sum * 31 + d[i];
+	}
+	printf("%d more, sum %08x\n", n, sum);
 	pcap_close(p);
 	return 0;
 }
@@ -194,6 +222,8 @@ int main(int argc, char **argv)
 	const char *what = argv[1], *arg = argv[2];
 	if (strcmp(what, "read") == 0)
 		return do_read(argc, argv);
+	if (strcmp(what, "file") == 0)
+		return do_file(arg);
 	if (strcmp(what, "api") == 0)
 		return do_api(arg);
 	if (strcmp(what, "append") == 0 && argc > 3)
