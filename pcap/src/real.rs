@@ -36,8 +36,6 @@ macro_rules! real_fns {
             stdin_var: usize,
             /// `ftello` of the namespace's libc.
             pub ftello: unsafe extern "C" fn(*mut libc::FILE) -> libc::off_t,
-            /// `setvbuf` of the namespace's libc.
-            pub setvbuf: unsafe extern "C" fn(*mut libc::FILE, *mut c_char, c_int, usize) -> c_int,
         }
 
         fn load_from(h: *mut c_void) -> Result<Real, String> {
@@ -74,16 +72,6 @@ macro_rules! real_fns {
                     // 64-bit off_t).
                     unsafe {
                         std::mem::transmute::<*mut c_void, unsafe extern "C" fn(*mut libc::FILE) -> libc::off_t>(p)
-                    }
-                },
-                setvbuf: {
-                    let p = sym(h, "setvbuf\0")?;
-                    // SAFETY: `setvbuf` of the namespace's libc (stdio.h).
-                    unsafe {
-                        std::mem::transmute::<
-                            *mut c_void,
-                            unsafe extern "C" fn(*mut libc::FILE, *mut c_char, c_int, usize) -> c_int,
-                        >(p)
                     }
                 },
                 errno_location: {
