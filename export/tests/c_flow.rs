@@ -93,3 +93,27 @@ fn a_c_program_takes_flow_records_through_the_arrow_c_data_interface() {
     eprint!("valgrind: {out}");
     assert!(out.contains(" packets 30000 "), "{out}");
 }
+
+/// The same records into pyarrow (`RecordBatch._import_from_c`) and DuckDB
+/// from Python through ctypes on the installed libnetring.so: no Arrow
+/// library in netring, no netring Python package.
+#[test]
+fn pyarrow_and_duckdb_import_the_c_export() {
+    if !common::have_python(&["pyarrow", "duckdb"]) {
+        return skip("python3 modules pyarrow, duckdb (scripts/deps.sh)");
+    }
+    let lib = root().join("build/prefix/lib/libnetring.so.0");
+    if !lib.exists() {
+        return skip("build/prefix (run `make` first)");
+    }
+    let d = TmpDir::new("pyarrow");
+    let pcap = d.join("gen.pcap");
+    gen_pcap(&pcap, 30_000, 2_000, 17);
+    let out = run(Command::new("python3").args([
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cdata_pyarrow.py"),
+        lib.to_str().unwrap(),
+        pcap.to_str().unwrap(),
+        "30000",
+    ]));
+    assert!(out.contains(" flows, 30000 packets"), "{out}");
+}
