@@ -215,6 +215,7 @@ const SECTIONS: &[(&str, &str, &[&str])] = &[
             "nr_flow_meter_get_stats",
             "nr_flow_meter_export",
             "nr_flow_meter_close",
+            "nr_packets_export",
         ],
     ),
     (

@@ -2895,6 +2895,22 @@ int nr_flow_meter_export(struct nr_flow_meter *meter, struct nr_arrow_schema *sc
  */
 void nr_flow_meter_close(struct nr_flow_meter *meter);
 
+/**
+ * Packet rows for `n` packets (from nr_batch_fill(), nr_reader_next_packet(),
+ * ...) into `*array`, described by `*schema`, through the Arrow C Data
+ * Interface as nr_flow_meter_export() does: one row per packet, its
+ * headers parsed here (the export crate's packet schema v1: ts, ifindex,
+ * caplen, len, src_mac, dst_mac, vlan, vlan_inner, ethertype, ip_version,
+ * src_ip4, dst_ip4, src_ip6, dst_ip6, proto, src_port, dst_port,
+ * tcp_flags, flow_hash; metadata netring.records=packets). The rows are
+ * values, not views: the batch may be released afterwards. The caller
+ * releases both structs.
+ *
+ * Returns NR_OK; NR_E_INVALID_ARG (NULL pointer, a packet with NULL data
+ * and a non-zero caplen: nothing written).
+ */
+int nr_packets_export(const struct nr_packet *pkts, size_t n, struct nr_arrow_schema *schema, struct nr_arrow_array *array);
+
 
 /* ========================================================================
  * VERSION

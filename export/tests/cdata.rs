@@ -95,3 +95,52 @@ fn the_c_export_imports_into_arrow_as_the_flow_schema_and_rows() {
         nr_flow_meter_close(m);
     }
 }
+
+#[test]
+fn packet_rows_from_c_equal_the_crates_packet_rows() {
+    let d = TmpDir::new("cdata-pk");
+    let pcap = d.join("gen.pcap");
+    gen_pcap(&pcap, 5_000, 300, 4);
+    let mut frames: Vec<(Vec<u8>, u64, u32)> = vec![];
+    let mut want = netring_export::rows::PacketRows::with_capacity(5_000);
+    let mut r = Reader::open(&pcap).unwrap();
+    while let Some(p) = r.next_packet().unwrap() {
+        want.push(&p, &netring_engine::parse::Layers::parse_packet(&p));
+        frames.push((p.data.to_vec(), p.ts_ns, p.wire_len));
+    }
+    let want = want.finish().unwrap();
+    let pkts: Vec<nr_packet> = frames
+        .iter()
+        .map(|(f, ts, len)| nr_packet {
+            data: f.as_ptr(),
+            caplen: f.len() as u32,
+            len: *len,
+            ts_ns: *ts,
+            ..nr_packet::EMPTY
+        })
+        .collect();
+    let mut s = MaybeUninit::<nr_arrow_schema>::uninit();
+    let mut a = MaybeUninit::<nr_arrow_array>::uninit();
+    // SAFETY: pkts points to pkts.len() descriptors whose bytes live; the
+    // structs are writable.
+    let rc =
+        unsafe { nr_packets_export(pkts.as_ptr(), pkts.len(), s.as_mut_ptr(), a.as_mut_ptr()) };
+    assert_eq!(rc, 0);
+    // SAFETY: as in the flow test: the interface's layout, moved out.
+    let (fs, fa) = unsafe {
+        (
+            FFI_ArrowSchema::from_raw(s.as_mut_ptr().cast()),
+            FFI_ArrowArray::from_raw(a.as_mut_ptr().cast()),
+        )
+    };
+    let schema = Schema::try_from(&fs).unwrap();
+    assert_eq!(&schema, netring_export::schema::packet_schema().as_ref());
+    // SAFETY: the array matches the schema it came with.
+    let data = unsafe { from_ffi(fa, &fs) }.unwrap();
+    data.validate_full().unwrap();
+    let got = RecordBatch::from(StructArray::from(data))
+        .with_schema(netring_export::schema::packet_schema())
+        .unwrap();
+    assert_eq!(got.num_rows(), 5_000);
+    assert_eq!(got, want);
+}

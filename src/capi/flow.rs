@@ -222,16 +222,20 @@ pub unsafe extern "C" fn nr_flow_meter_observe(
 /// as nr_packet_parse()); the pointers come from a C caller as documented.
 fn observe(m: *mut nr_flow_meter, pkt: *const nr_packet) -> Result<(), Error> {
     let m = handle::state(m)?;
-    let p = arg::by_ref(pkt, "pkt")?;
+    m.observe(&packet_of(arg::by_ref(pkt, "pkt")?)?);
+    Ok(())
+}
+
+/// The engine's view of a C packet descriptor (its bytes borrowed).
+fn packet_of(p: &nr_packet) -> Result<Packet<'_>, Error> {
     if p.data.is_null() && p.caplen != 0 {
         return Err(Error::invalid_arg(format!(
             "nr_packet.data is NULL with caplen {}",
             p.caplen
         )));
     }
-    let data = arg::slice(p.data, p.caplen as usize, "pkt->data")?;
-    m.observe(&Packet {
-        data,
+    Ok(Packet {
+        data: arg::slice(p.data, p.caplen as usize, "pkt->data")?,
         ts_ns: p.ts_ns,
         wire_len: p.len,
         ifindex: p.ifindex,
@@ -242,8 +246,7 @@ fn observe(m: *mut nr_flow_meter, pkt: *const nr_packet) -> Result<(), Error> {
         pkt_type: p.pkt_type,
         flags: PacketFlags::from_bits_retain(p.flags),
         hw: HwAddr::default(),
-    });
-    Ok(())
+    })
 }
 
 /// Move the meter's clock to `now_ns` (ns since the epoch, if later than
@@ -313,22 +316,56 @@ pub unsafe extern "C" fn nr_flow_meter_export(
         let recs: Vec<FlowRecord> = m.drain_ended().collect();
         // Whatever the structs held is overwritten, as the interface's
         // producers do.
-        schema.set(arrow::schema());
-        array.set(arrow::array(&recs));
+        schema.set(arrow::schema(&arrow::FLOW_COLS, "flows"));
+        array.set(arrow::array(&arrow::FLOW_COLS, &recs, arrow::flow_value));
         Ok(NR_OK)
     })
 }
 
-/// The flow schema and arrays in the C Data Interface's layout.
+/// Packet rows for `n` packets (from nr_batch_fill(), nr_reader_next_packet(),
+/// ...) into `*array`, described by `*schema`, through the Arrow C Data
+/// Interface as nr_flow_meter_export() does: one row per packet, its
+/// headers parsed here (the export crate's packet schema v1: ts, ifindex,
+/// caplen, len, src_mac, dst_mac, vlan, vlan_inner, ethertype, ip_version,
+/// src_ip4, dst_ip4, src_ip6, dst_ip6, proto, src_port, dst_port,
+/// tcp_flags, flow_hash; metadata netring.records=packets). The rows are
+/// values, not views: the batch may be released afterwards. The caller
+/// releases both structs.
+///
+/// Returns NR_OK; NR_E_INVALID_ARG (NULL pointer, a packet with NULL data
+/// and a non-zero caplen: nothing written).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nr_packets_export(
+    pkts: *const nr_packet,
+    n: usize,
+    schema: *mut nr_arrow_schema,
+    array: *mut nr_arrow_array,
+) -> c_int {
+    boundary(|| {
+        let pkts = arg::slice(pkts, n, "pkts")?;
+        let schema = Out::new(schema, "schema")?;
+        let array = Out::new(array, "array")?;
+        let mut rows = Vec::with_capacity(n);
+        for p in pkts {
+            rows.push(arrow::PktRow::new(&packet_of(p)?));
+        }
+        schema.set(arrow::schema(&arrow::PKT_COLS, "packets"));
+        array.set(arrow::array(&arrow::PKT_COLS, &rows, arrow::pkt_value));
+        Ok(NR_OK)
+    })
+}
+
+/// The record schemas and arrays in the C Data Interface's layout.
 mod arrow {
     use super::*;
 
     const NULLABLE: i64 = 2;
 
-    /// (name, format, nullable, value of a record as bytes).
-    type Col = (&'static str, &'static str, bool);
+    /// (name, format, nullable).
+    pub(super) type Col = (&'static str, &'static str, bool);
 
-    const COLS: [Col; 23] = [
+    /// The flow schema v1 (export/src/schema.rs: flow_schema).
+    pub(super) const FLOW_COLS: [Col; 23] = [
         ("first_ts", "tsn:UTC", false),
         ("last_ts", "tsn:UTC", false),
         ("src_mac", "L", false),
@@ -360,7 +397,7 @@ mod arrow {
 
     /// Column `i` of record `r`: its bytes (little-endian, the width of
     /// the type), or None for a null.
-    fn value(i: usize, r: &FlowRecord) -> Option<Vec<u8>> {
+    pub(super) fn flow_value(i: usize, r: &FlowRecord) -> Option<Vec<u8>> {
         let v4 = |a: &[u8; 16]| u32::from_be_bytes([a[0], a[1], a[2], a[3]]);
         Some(match i {
             0 => (r.first_ns as i64).to_le_bytes().to_vec(),
@@ -387,6 +424,98 @@ mod arrow {
             20 => vec![r.tcp_flags_rev],
             21 => vec![r.end as u8],
             _ => r.flow_hash.to_le_bytes().to_vec(),
+        })
+    }
+
+    /// The packet schema v1 (export/src/schema.rs: packet_schema).
+    pub(super) const PKT_COLS: [Col; 19] = [
+        ("ts", "tsn:UTC", false),
+        ("ifindex", "i", false),
+        ("caplen", "I", false),
+        ("len", "I", false),
+        ("src_mac", "L", false),
+        ("dst_mac", "L", false),
+        ("vlan", "S", false),
+        ("vlan_inner", "S", false),
+        ("ethertype", "S", false),
+        ("ip_version", "C", false),
+        ("src_ip4", "I", true),
+        ("dst_ip4", "I", true),
+        ("src_ip6", "w:16", true),
+        ("dst_ip6", "w:16", true),
+        ("proto", "C", false),
+        ("src_port", "S", false),
+        ("dst_port", "S", false),
+        ("tcp_flags", "C", false),
+        ("flow_hash", "L", false),
+    ];
+
+    /// One packet row's values, parsed once.
+    pub(super) struct PktRow {
+        ts: u64,
+        ifindex: i32,
+        caplen: u32,
+        len: u32,
+        mac: [[u8; 6]; 2],
+        key: crate::flow::FlowKey,
+        ip_version: u8,
+        addr: [[u8; 16]; 2],
+        port: [u16; 2],
+        tcp_flags: u8,
+        ethertype: u16,
+    }
+
+    impl PktRow {
+        pub(super) fn new(p: &Packet<'_>) -> PktRow {
+            let l = crate::parse::Layers::parse_packet(p);
+            let (key, _) = crate::flow::FlowKey::from_layers(&l);
+            let m = |r: std::ops::Range<usize>| {
+                let mut a = [0u8; 6];
+                if let Some(b) = p.data.get(r) {
+                    a.copy_from_slice(b);
+                }
+                a
+            };
+            PktRow {
+                ts: p.ts_ns,
+                ifindex: p.ifindex,
+                caplen: p.data.len() as u32,
+                len: p.wire_len.max(p.data.len() as u32),
+                mac: [m(6..12), m(0..6)],
+                ip_version: match l.l3 {
+                    crate::parse::L3::Ipv4 => 4,
+                    crate::parse::L3::Ipv6 => 6,
+                    _ => 0,
+                },
+                addr: [*l.src_addr_bytes(), *l.dst_addr_bytes()],
+                port: [l.src_port, l.dst_port],
+                tcp_flags: l.tcp_flags,
+                ethertype: l.ethertype,
+                key,
+            }
+        }
+    }
+
+    /// Column `i` of packet row `r` (as [`flow_value`]).
+    pub(super) fn pkt_value(i: usize, r: &PktRow) -> Option<Vec<u8>> {
+        let v4 = |a: &[u8; 16]| u32::from_be_bytes([a[0], a[1], a[2], a[3]]);
+        Some(match i {
+            0 => (r.ts as i64).to_le_bytes().to_vec(),
+            1 => r.ifindex.to_le_bytes().to_vec(),
+            2 => r.caplen.to_le_bytes().to_vec(),
+            3 => r.len.to_le_bytes().to_vec(),
+            4 | 5 => mac(&r.mac[i - 4]).to_le_bytes().to_vec(),
+            6 => r.key.vlan.to_le_bytes().to_vec(),
+            7 => r.key.vlan_inner.to_le_bytes().to_vec(),
+            8 => r.ethertype.to_le_bytes().to_vec(),
+            9 => vec![r.ip_version],
+            10 | 11 if r.ip_version == 4 => v4(&r.addr[i - 10]).to_le_bytes().to_vec(),
+            12 | 13 if r.ip_version == 6 => r.addr[i - 12].to_vec(),
+            10..=13 => return None,
+            14 => vec![r.key.proto],
+            15 | 16 => r.port[i - 15].to_le_bytes().to_vec(),
+            17 => vec![r.tcp_flags],
+            _ => r.key.hash().to_le_bytes().to_vec(),
         })
     }
 
@@ -480,8 +609,10 @@ mod arrow {
         v
     }
 
-    pub(super) fn schema() -> nr_arrow_schema {
-        let children = COLS
+    /// The schema of `cols`, with the record kind and schema version in
+    /// its metadata.
+    pub(super) fn schema(cols: &[Col], records: &str) -> nr_arrow_schema {
+        let children = cols
             .iter()
             .map(|&(name, format, nullable)| {
                 Box::into_raw(Box::new(node(
@@ -494,7 +625,7 @@ mod arrow {
             })
             .collect();
         let meta = metadata(&[
-            ("netring.records", "flows"),
+            ("netring.records", records),
             ("netring.schema_version", "1"),
         ]);
         node("", "+s", 0, meta, children)
@@ -572,16 +703,22 @@ mod arrow {
         }
     }
 
-    pub(super) fn array(recs: &[FlowRecord]) -> nr_arrow_array {
-        let children = COLS
+    /// A struct array of `rows` in the layout of `cols`; `value(i, row)`
+    /// gives column i's bytes (None: null).
+    pub(super) fn array<R>(
+        cols: &[Col],
+        rows: &[R],
+        value: impl Fn(usize, &R) -> Option<Vec<u8>>,
+    ) -> nr_arrow_array {
+        let children = cols
             .iter()
             .enumerate()
             .map(|(i, &(_, format, nullable))| {
                 let w = width(format);
-                let mut data = Vec::with_capacity(recs.len() * w);
-                let mut valid = vec![0u8; recs.len().div_ceil(8)];
+                let mut data = Vec::with_capacity(rows.len() * w);
+                let mut valid = vec![0u8; rows.len().div_ceil(8)];
                 let mut nulls = 0;
-                for (row, r) in recs.iter().enumerate() {
+                for (row, r) in rows.iter().enumerate() {
                     match value(i, r) {
                         Some(v) => {
                             data.extend_from_slice(&v);
@@ -595,14 +732,14 @@ mod arrow {
                 }
                 let validity = (nullable && nulls > 0).then(|| words(&valid));
                 Box::into_raw(Box::new(array_node(
-                    recs.len(),
+                    rows.len(),
                     nulls,
                     vec![validity, Some(words(&data))],
                     vec![],
                 )))
             })
             .collect();
-        array_node(recs.len(), 0, vec![None], children)
+        array_node(rows.len(), 0, vec![None], children)
     }
 }
 
