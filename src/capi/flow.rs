@@ -21,7 +21,7 @@ use super::handle;
 use super::{NR_E_INTERNAL, NR_OK, boundary, guard, set_last_error, status_of};
 use crate::error::Error;
 use crate::flow::{FlowConfig, FlowMeter, FlowRecord, FlowStats};
-use crate::packet::{HwAddr, Packet, PacketFlags};
+use crate::packet::Packet;
 
 const FLOW_MAGIC: u64 = 0x6e72_5f66_6c6f_7773; // "nr_flows"
 
@@ -222,31 +222,8 @@ pub unsafe extern "C" fn nr_flow_meter_observe(
 /// as nr_packet_parse()); the pointers come from a C caller as documented.
 fn observe(m: *mut nr_flow_meter, pkt: *const nr_packet) -> Result<(), Error> {
     let m = handle::state(m)?;
-    m.observe(&packet_of(arg::by_ref(pkt, "pkt")?)?);
+    m.observe(&nr_packet::as_packet(arg::by_ref(pkt, "pkt")?)?);
     Ok(())
-}
-
-/// The engine's view of a C packet descriptor (its bytes borrowed).
-fn packet_of(p: &nr_packet) -> Result<Packet<'_>, Error> {
-    if p.data.is_null() && p.caplen != 0 {
-        return Err(Error::invalid_arg(format!(
-            "nr_packet.data is NULL with caplen {}",
-            p.caplen
-        )));
-    }
-    Ok(Packet {
-        data: arg::slice(p.data, p.caplen as usize, "pkt->data")?,
-        ts_ns: p.ts_ns,
-        wire_len: p.len,
-        ifindex: p.ifindex,
-        rxhash: p.rxhash,
-        vlan_tci: p.vlan_tci,
-        vlan_tpid: p.vlan_tpid,
-        protocol: p.protocol,
-        pkt_type: p.pkt_type,
-        flags: PacketFlags::from_bits_retain(p.flags),
-        hw: HwAddr::default(),
-    })
 }
 
 /// Move the meter's clock to `now_ns` (ns since the epoch, if later than
@@ -347,7 +324,7 @@ pub unsafe extern "C" fn nr_packets_export(
         let array = Out::new(array, "array")?;
         let mut rows = Vec::with_capacity(n);
         for p in pkts {
-            rows.push(arrow::PktRow::new(&packet_of(p)?));
+            rows.push(arrow::PktRow::new(&nr_packet::as_packet(p)?));
         }
         schema.set(arrow::schema(&arrow::PKT_COLS, "packets"));
         array.set(arrow::array(&arrow::PKT_COLS, &rows, arrow::pkt_value));
