@@ -19,7 +19,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
-use std::net::UdpSocket;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -31,6 +32,10 @@ use netring_testkit::{self as kit, Net, TempDir, enter_ns, require};
 const PORT: u16 = 7777;
 const FLOWS: usize = 64;
 const MAGIC: u32 = 0x6e72_776b;
+/// Frames a run may lose, uncounted, at the second worker's join (the
+/// kernel's window, measured at about one frame in 16 joins at 20,000
+/// frames/s steered to the joining worker).
+const JOIN_SLACK: u64 = 1;
 
 /// The drop-in as `libpcap.so.0.8` in a directory of its own.
 fn dropin_dir() -> PathBuf {
@@ -90,6 +95,13 @@ type Key = (bool, u16, u32);
 /// last sequence sent).
 type Sent = BTreeMap<u16, (Option<u32>, u32)>;
 
+/// What went over the wire: the requests the clients sent and the
+/// (client port, sequence) of each reply the server sent.
+struct Wire {
+    sent: Sent,
+    replied: BTreeSet<(u16, u32)>,
+}
+
 /// The echo traffic: the server on `a`'s side, the clients on the peer's.
 struct Traffic {
     stop: Arc<AtomicBool>,
@@ -98,6 +110,7 @@ struct Traffic {
     ready: Arc<AtomicBool>,
     /// Per client port: (first sequence sent after `ready`, last sent).
     clients: Arc<Mutex<Sent>>,
+    replied: Arc<Mutex<BTreeSet<(u16, u32)>>>,
     threads: Vec<std::thread::JoinHandle<()>>,
 }
 
@@ -107,10 +120,12 @@ impl Traffic {
         let stop = Arc::new(AtomicBool::new(false));
         let ready = Arc::new(AtomicBool::new(false));
         let clients = Arc::new(Mutex::new(BTreeMap::new()));
+        let replied = Arc::new(Mutex::new(BTreeSet::new()));
         let up = Arc::new(AtomicU32::new(0));
         let mut threads = Vec::new();
         {
             let (path, stop, up) = (net.path(), stop.clone(), up.clone());
+            let replied = replied.clone();
             threads.push(std::thread::spawn(move || {
                 enter_ns(&path);
                 let s = UdpSocket::bind(("10.99.0.1", PORT)).unwrap();
@@ -119,13 +134,42 @@ impl Traffic {
                 let mut buf = [0u8; 2048];
                 while !stop.load(Ordering::Relaxed) {
                     if let Ok((n, from)) = s.recv_from(&mut buf) {
-                        let _ = s.send_to(&buf[..n], from);
+                        if s.send_to(&buf[..n], from).is_ok() && n >= 8 {
+                            let seq = u32::from_be_bytes(buf[4..8].try_into().unwrap());
+                            replied.lock().unwrap().insert((from.port(), seq));
+                        }
                     }
                 }
             }));
         }
-        kit::wait_until("echo server", Duration::from_secs(5), || {
-            up.load(Ordering::SeqCst) == 1
+        {
+            let (path, stop, up) = (net.path(), stop.clone(), up.clone());
+            threads.push(std::thread::spawn(move || {
+                enter_ns(&path);
+                let l = TcpListener::bind(("10.99.0.1", PORT)).unwrap();
+                l.set_nonblocking(true).unwrap();
+                up.fetch_add(1, Ordering::SeqCst);
+                let mut conns = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    match l.accept() {
+                        Ok((mut c, _)) => conns.push(std::thread::spawn(move || {
+                            let mut buf = [0u8; 4096];
+                            while let Ok(n @ 1..) = c.read(&mut buf) {
+                                if c.write_all(&buf[..n]).is_err() {
+                                    break;
+                                }
+                            }
+                        })),
+                        Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                    }
+                }
+                for c in conns {
+                    let _ = c.join();
+                }
+            }));
+        }
+        kit::wait_until("echo servers", Duration::from_secs(5), || {
+            up.load(Ordering::SeqCst) == 2
         });
         {
             let path = format!("/run/netns/{}", peer.ns);
@@ -180,19 +224,68 @@ impl Traffic {
             stop,
             ready,
             clients,
+            replied,
             threads,
         }
     }
 
+    /// New flows once the workers are ready, each run to its end: `udp`
+    /// UDP flows of `k` requests (all echoed), and `tcp` TCP connections
+    /// exchanging `k` messages each. Returns the UDP flows' client ports.
+    fn burst(peer: &Peer, udp: usize, tcp: usize, k: u32) -> Vec<u16> {
+        let path = format!("/run/netns/{}", peer.ns);
+        std::thread::spawn(move || {
+            enter_ns(&path);
+            let tcps: Vec<_> = (0..tcp)
+                .map(|_| {
+                    std::thread::spawn(move || {
+                        let mut c = TcpStream::connect(("10.99.0.1", PORT)).unwrap();
+                        let mut buf = [0u8; 64];
+                        for i in 0..k {
+                            c.write_all(&[i as u8; 64]).unwrap();
+                            c.read_exact(&mut buf).unwrap();
+                        }
+                    })
+                })
+                .collect();
+            let mut ports = Vec::new();
+            for _ in 0..udp {
+                let s = UdpSocket::bind("10.99.0.2:0").unwrap();
+                s.connect(("10.99.0.1", PORT)).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+                let mut buf = [0u8; 128];
+                for seq in 0..k {
+                    let mut msg = [0u8; 64];
+                    msg[..4].copy_from_slice(&(MAGIC + 1).to_be_bytes());
+                    msg[4..8].copy_from_slice(&seq.to_be_bytes());
+                    s.send(&msg).unwrap();
+                    // One request in flight: each is answered before the
+                    // next, so nothing is lost in a socket buffer.
+                    s.recv(&mut buf).expect("echo");
+                }
+                ports.push(s.local_addr().unwrap().port());
+            }
+            for t in tcps {
+                t.join().unwrap();
+            }
+            ports
+        })
+        .join()
+        .unwrap()
+    }
+
     /// Stop it (after letting the last replies cross); per client port:
     /// (first sequence sent after ready, last sequence sent).
-    fn stop(mut self) -> Sent {
+    fn stop(mut self) -> Wire {
         self.stop.store(true, Ordering::SeqCst);
         for t in self.threads.drain(..) {
             t.join().unwrap();
         }
         std::thread::sleep(Duration::from_millis(200));
-        self.clients.lock().unwrap().clone()
+        Wire {
+            sent: self.clients.lock().unwrap().clone(),
+            replied: self.replied.lock().unwrap().clone(),
+        }
     }
 }
 
@@ -228,11 +321,13 @@ fn keys_of(path: &Path) -> Vec<Key> {
 }
 
 /// What the workers wrote against the traffic: no frame twice (in one
-/// file or in two), every flow (both directions) in one worker only, and
-/// every request sent once every worker was ready, and its reply, in
-/// exactly one file. Returns the frames each worker got and the number of
-/// frames missing before every worker was ready (the join).
-fn check_split(per_worker: &[Vec<Key>], clients: &Sent) -> (Vec<usize>, usize) {
+/// file or in two; panics), every flow (both directions) in one worker
+/// only once every worker is in the group (panics). Returns the frames
+/// each worker got and the number of frames on the wire that no worker
+/// has: from the first frame a worker has of each flow until every worker
+/// was ready (the joins), and after.
+fn check_split(per_worker: &[Vec<Key>], wire: &Wire) -> (Vec<usize>, usize, usize) {
+    let clients = &wire.sent;
     let mut seen: BTreeMap<Key, usize> = BTreeMap::new();
     let mut flow_owner: BTreeMap<u16, BTreeSet<usize>> = BTreeMap::new();
     for (w, keys) in per_worker.iter().enumerate() {
@@ -258,45 +353,51 @@ fn check_split(per_worker: &[Vec<Key>], clients: &Sent) -> (Vec<usize>, usize) {
             "flow from port {port} split over workers {owners:?}"
         );
     }
-    let mut missing_before = 0;
+    // A frame is known to have crossed the wire when the server replied
+    // (the request reached it, the reply left it); a request it never got
+    // may have been dropped before the capture point.
+    let missing = |port: u16, seqs: std::ops::Range<u32>| -> usize {
+        seqs.filter(|q| wire.replied.contains(&(port, *q)))
+            .map(|q| {
+                [false, true]
+                    .iter()
+                    .filter(|r| !seen.contains_key(&(**r, port, q)))
+                    .count()
+            })
+            .sum()
+    };
+    let (mut before, mut after) = (0, 0);
     for (port, (first, last)) in clients {
         let first = first.expect("every client sent after the workers were ready");
-        for seq in first..=*last {
-            for reply in [false, true] {
-                assert!(
-                    seen.contains_key(&(reply, *port, seq)),
-                    "port {port} seq {seq} {}: sent after every worker was ready, captured by none",
-                    if reply { "reply" } else { "request" }
-                );
-            }
-        }
-        // Before: count the holes after the first frame any worker has.
-        let start = (0..first).find(|s| seen.contains_key(&(false, *port, *s)));
-        if let Some(s) = start {
-            for seq in s..first {
-                for reply in [false, true] {
-                    missing_before += usize::from(!seen.contains_key(&(reply, *port, seq)));
-                }
-            }
+        after += missing(*port, first..*last + 1);
+        // Before: from the first frame any worker has of this flow.
+        if let Some(s) = (0..first).find(|s| seen.contains_key(&(false, *port, *s))) {
+            before += missing(*port, s..first);
         }
     }
     let counts = per_worker.iter().map(Vec::len).collect();
-    (counts, missing_before)
+    (counts, before, after)
 }
 
 /// A tool killed (and reaped) on drop.
-struct Proc(
-    Option<Child>,
-    Option<BufReader<std::process::ChildStderr>>,
-    String,
-);
+struct Proc(Option<Child>, Option<BufReader<std::fs::File>>, String);
 
 impl Proc {
-    fn spawn(mut c: Command) -> Proc {
-        c.stdout(Stdio::piped()).stderr(Stdio::piped());
+    /// Spawn it; its messages are read from stderr, or from stdout with
+    /// `out` (where Suricata writes them); the other stream is discarded.
+    fn spawn(mut c: Command, out: bool) -> Proc {
+        if out {
+            c.stdout(Stdio::piped()).stderr(Stdio::null());
+        } else {
+            c.stdout(Stdio::null()).stderr(Stdio::piped());
+        }
         let mut ch = c.spawn().unwrap();
-        let err = ch.stderr.take().map(BufReader::new);
-        Proc(Some(ch), err, String::new())
+        let fd: std::os::fd::OwnedFd = if out {
+            ch.stdout.take().unwrap().into()
+        } else {
+            ch.stderr.take().unwrap().into()
+        };
+        Proc(Some(ch), Some(BufReader::new(fd.into())), String::new())
     }
 
     /// Read stderr until a line contains `what`.
@@ -370,11 +471,21 @@ fn through_dropin(net: &Net, program: &str, args: &[&str], vars: &[(&str, &str)]
 #[test]
 fn zeekctl_pf_ring_workers_split_exactly_once() {
     require!("tcpdump");
-    let mut lost = Vec::new();
-    for (run, delay_ms) in [0u64, 7, 31, 90].into_iter().enumerate() {
+    let mut joins = Vec::new();
+    // NR_WORKERS_RUNS and NR_WORKERS_PPS make a longer, faster repetition
+    // (the join measurement); the default is 4 runs at 4000 requests/s.
+    let knob = |name: &str, default: u32| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let (runs, pps) = (knob("NR_WORKERS_RUNS", 4), knob("NR_WORKERS_PPS", 4000));
+    for run in 0..runs as usize {
+        let delay_ms = [0u64, 7, 31, 90][run % 4] + run as u64 / 4;
         let net = Net::new();
         let peer = Peer::new(&net);
-        let traffic = Traffic::start(&net, &peer, 4000);
+        let traffic = Traffic::start(&net, &peer, pps);
         std::thread::sleep(Duration::from_millis(100));
         let dir = TempDir::new("workers");
         let _ = Command::new("chmod").arg("777").arg(&*dir).status();
@@ -382,75 +493,126 @@ fn zeekctl_pf_ring_workers_split_exactly_once() {
         let files: Vec<PathBuf> = (0..2).map(|i| dir.path(&format!("w{i}.pcap"))).collect();
         let mut workers = Vec::new();
         for f in &files {
-            let mut p = Proc::spawn(through_dropin(
-                &net,
-                "tcpdump",
-                &[
-                    "-i",
-                    &net.a,
-                    "-n",
-                    "-U",
-                    "--immediate-mode",
-                    "-w",
-                    f.to_str().unwrap(),
-                ],
-                &[
-                    ("PCAP_PF_RING_CLUSTER_ID", &id),
-                    ("PCAP_PF_RING_USE_CLUSTER_PER_FLOW", "1"),
-                ],
-            ));
+            let mut p = Proc::spawn(
+                through_dropin(
+                    &net,
+                    "tcpdump",
+                    &[
+                        "-i",
+                        &net.a,
+                        "-n",
+                        "-U",
+                        "--immediate-mode",
+                        // Immediate mode hands over a block a millisecond:
+                        // 128 blocks ride out a 128 ms stall of a loaded
+                        // machine.
+                        "-B",
+                        "131072",
+                        "-w",
+                        f.to_str().unwrap(),
+                    ],
+                    &[
+                        ("PCAP_PF_RING_CLUSTER_ID", &id),
+                        ("PCAP_PF_RING_USE_CLUSTER_PER_FLOW", "1"),
+                    ],
+                ),
+                false,
+            );
             p.wait_for("listening on");
             workers.push(p);
             std::thread::sleep(Duration::from_millis(delay_ms));
         }
         traffic.ready.store(true, Ordering::SeqCst);
         std::thread::sleep(Duration::from_millis(700));
-        let clients = traffic.stop();
+        let wire = traffic.stop();
+        let mut dropped = 0;
         for w in &mut workers {
-            w.stop(libc::SIGINT);
+            let text = w.stop(libc::SIGINT);
+            // tcpdump's last words: "N packets dropped by kernel" (ps_drop).
+            let n = text
+                .lines()
+                .find(|l| l.contains("dropped by kernel"))
+                .and_then(|l| l.split_whitespace().next()?.parse::<u64>().ok())
+                .unwrap_or_else(|| panic!("no drop count: {text}"));
+            dropped += n;
         }
         let per: Vec<Vec<Key>> = files.iter().map(|f| keys_of(f)).collect();
-        let (counts, missing) = check_split(&per, &clients);
+        let (counts, before, after) = check_split(&per, &wire);
         let total: usize = counts.iter().sum();
         for c in &counts {
             assert!(*c * 10 > total * 2, "unbalanced: {counts:?}");
         }
+        let missing = (before + after) as u64;
         eprintln!(
-            "run {run} (second worker after {delay_ms} ms): {counts:?}, {missing} missing at the join"
+            "run {run} (second worker after {delay_ms} ms): {counts:?} frames, {before} missing \
+             while the workers joined, {after} after, {dropped} dropped by the kernel (ring full)"
         );
-        lost.push(missing);
+        // Every frame is in one file or counted by pcap_stats, except that
+        // a frame the kernel steers to the joining worker in the few
+        // microseconds between its PACKET_FANOUT and the removal of its
+        // reject-all filter is lost (see CaptureConfig::fanout): at most
+        // one such frame per run is tolerated, and reported.
+        assert!(
+            missing >= dropped && missing - dropped <= JOIN_SLACK,
+            "{missing} frames missing, {dropped} counted as dropped"
+        );
+        joins.push(missing - dropped);
     }
-    eprintln!("frames missing at the joins: {lost:?}");
+    eprintln!("frames lost at the join per run (not counted): {joins:?}");
 }
 
-/// Per-thread decoder packets, flow counts and wrong-thread packets from
-/// Suricata's last stats record (eve.json, `threads: yes`).
-fn suricata_threads(eve: &Path) -> Vec<(String, u64, u64, u64, u64)> {
+/// One worker thread's counters in Suricata's last stats record.
+#[derive(Debug)]
+struct Thread {
+    name: String,
+    decoded: u64,
+    kernel_packets: u64,
+    kernel_drops: u64,
+    tcp_wrong_thread: u64,
+}
+
+/// Each worker thread's counters from Suricata's last stats record
+/// (eve.json, `threads: yes`), and the eve flow records by client port.
+fn suricata_eve(eve: &Path) -> (Vec<Thread>, BTreeMap<u16, serde_json::Value>) {
     let text = std::fs::read_to_string(eve).unwrap();
-    let last = text
+    let records: Vec<serde_json::Value> = text
         .lines()
-        .rfind(|l| l.contains("\"event_type\":\"stats\""))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let last = records
+        .iter()
+        .rfind(|r| r["event_type"] == "stats")
         .expect("a stats record in eve.json");
-    let v: serde_json::Value = serde_json::from_str(last).unwrap();
-    let threads = v["stats"]["threads"].as_object().expect("per-thread stats");
-    threads
+    let threads = last["stats"]["threads"]
+        .as_object()
+        .expect("per-thread stats")
         .iter()
         .filter(|(name, t)| name.starts_with('W') && t["decoder"]["pkts"].is_u64())
         .map(|(name, t)| {
             let n = |a: &str, b: &str| t[a][b].as_u64().unwrap_or(0);
-            (
-                name.clone(),
-                n("decoder", "pkts"),
-                n("capture", "kernel_drops"),
-                n("flow", "udp"),
-                n("flow", "wrong_thread"),
-            )
+            Thread {
+                name: name.clone(),
+                decoded: n("decoder", "pkts"),
+                kernel_packets: n("capture", "kernel_packets"),
+                kernel_drops: n("capture", "kernel_drops"),
+                tcp_wrong_thread: n("tcp", "pkt_on_wrong_thread"),
+            }
         })
-        .collect()
+        .collect();
+    let flows = records
+        .iter()
+        .filter(|r| r["event_type"] == "flow" && r["proto"] == "UDP")
+        .filter_map(|r| Some((r["src_port"].as_u64()? as u16, r["flow"].clone())))
+        .collect();
+    (threads, flows)
 }
 
-/// Suricata 7, `--pcap` mode, `threads: 2`, through the drop-in, no
-/// variable: both threads used, counts exact, every flow on one thread.
+/// Suricata 7, `--pcap` mode, `threads: 2`, through the drop-in, with no
+/// variable set, started while 64 UDP flows run: both threads used (40 to
+/// 60 % each), every frame the kernel gave a thread decoded, no kernel
+/// drop; then new flows once it runs: 64 UDP flows counted exactly in
+/// eve.json (50 requests, 50 replies each) and 16 TCP connections with no
+/// packet on the wrong thread.
 #[test]
 fn suricata_pcap_threads_split_exactly_once() {
     require!("suricata");
@@ -463,56 +625,65 @@ fn suricata_pcap_threads_split_exactly_once() {
     std::fs::write(
         &conf,
         "%YAML 1.1\n---\n\
-         outputs:\n  - eve-log:\n      enabled: yes\n      filename: eve.json\n      types:\n        - stats:\n            threads: yes\n\
+         outputs:\n  - eve-log:\n      enabled: yes\n      filename: eve.json\n      types:\n        - stats:\n            threads: yes\n        - flow\n\
          stats:\n  enabled: yes\n  interval: 1\n\
          logging:\n  outputs:\n    - console:\n        enabled: yes\n",
     )
     .unwrap();
     let dev = format!("pcap.0.interface={}", net.a);
-    let mut s = Proc::spawn(through_dropin(
-        &net,
-        "suricata",
-        &[
-            "-c",
-            conf.to_str().unwrap(),
-            "-l",
-            dir.to_str().unwrap(),
-            "-k",
-            "none",
-            "--pcap",
-            "--runmode",
-            "workers",
-            "--set",
-            &dev,
-            "--set",
-            "pcap.0.threads=2",
-            "-S",
-            "/dev/null",
-        ],
-        &[],
-    ));
-    s.wait_for("threads created");
+    let args = [
+        "-c",
+        conf.to_str().unwrap(),
+        "-l",
+        dir.to_str().unwrap(),
+        "-k",
+        "none",
+        "-S",
+        "/dev/null",
+        "--pcap",
+        "--runmode",
+        "workers",
+        "--set",
+        &dev,
+        "--set",
+        "pcap.0.threads=2",
+    ];
+    let mut s = Proc::spawn(through_dropin(&net, "suricata", &args, &[]), true);
+    s.wait_for("Threads created");
     std::thread::sleep(Duration::from_millis(300));
-    traffic.ready.store(true, Ordering::SeqCst);
-    std::thread::sleep(Duration::from_millis(1500));
-    let clients = traffic.stop();
+    let k = 50;
+    let ports = Traffic::burst(&peer, FLOWS, 16, k);
+    std::thread::sleep(Duration::from_millis(500));
+    traffic.stop();
     std::thread::sleep(Duration::from_millis(1200));
     let log = s.stop(libc::SIGTERM);
-    let threads = suricata_threads(&dir.path("eve.json"));
+    let (threads, flows) = suricata_eve(&dir.path("eve.json"));
     assert_eq!(threads.len(), 2, "{threads:?}\n{log}");
-    let total: u64 = threads.iter().map(|t| t.1).sum();
-    let sent: u64 = clients.values().map(|(_, last)| u64::from(*last) + 1).sum();
-    eprintln!("suricata threads {threads:?}; {sent} requests sent");
+    let total: u64 = threads.iter().map(|t| t.decoded).sum();
+    eprintln!("suricata threads: {threads:?}");
     for t in &threads {
-        assert_eq!(t.2, 0, "kernel drops on {}", t.0);
-        assert_eq!(t.4, 0, "packets on the wrong thread on {}", t.0);
+        assert_eq!(t.kernel_drops, 0, "kernel drops on {}: {t:?}", t.name);
+        // Suricata reads pcap_stats about once a second: at most what it
+        // decoded.
+        assert!(t.kernel_packets <= t.decoded, "{}: {t:?}", t.name);
+        assert_eq!(
+            t.tcp_wrong_thread, 0,
+            "TCP packets on the wrong thread: {t:?}"
+        );
         assert!(
-            t.1 * 100 >= total * 40 && t.1 * 100 <= total * 60,
-            "thread {} has {} of {total} packets",
-            t.0,
-            t.1
+            t.decoded * 100 >= total * 40 && t.decoded * 100 <= total * 60,
+            "{t:?} has {} of {total} packets",
+            t.decoded
         );
     }
-    let flows: u64 = threads.iter().map(|t| t.3).sum();
-    assert_eq!(flows, FLOWS as u64, "each flow made by one thread");
+    for p in &ports {
+        let f = flows
+            .get(p)
+            .unwrap_or_else(|| panic!("no eve flow record for port {p}"));
+        assert_eq!(
+            (f["pkts_toserver"].as_u64(), f["pkts_toclient"].as_u64()),
+            (Some(u64::from(k)), Some(u64::from(k))),
+            "flow from port {p}: {f}"
+        );
+    }
 }
