@@ -13,7 +13,10 @@
 //! is hashed on its addresses only, so every fragment of a datagram goes to
 //! one socket even without the defrag flag.
 
-use super::options::BpfInsn;
+use super::options::{
+    BPF_JA as JA, BPF_JEQ_K as JEQ_K, BPF_LD_ABS_W as LD_W, BPF_RET_A as RET_A, BPF_RET_K as RET_K,
+    BpfInsn, insn as i,
+};
 
 /// `SKF_NET_OFF`: loads at this base are relative to the network header.
 const NET: u32 = 0xfff0_0000;
@@ -22,7 +25,6 @@ const AD_PROTOCOL: u32 = 0xffff_f000;
 /// Multiplier of the final mix (the 32-bit golden ratio).
 const GOLDEN: u32 = 0x9e37_79b1;
 
-const LD_W: u16 = 0x20; // ld [k]
 const LD_H: u16 = 0x28; // ldh [k]
 const LD_B: u16 = 0x30; // ldb [k]
 const LD_IND_H: u16 = 0x48; // ldh [x + k]
@@ -35,15 +37,7 @@ const ADD_X: u16 = 0x0c;
 const XOR_X: u16 = 0xac;
 const MUL_K: u16 = 0x24;
 const RSH_K: u16 = 0x74;
-const JA: u16 = 0x05;
-const JEQ_K: u16 = 0x15;
 const JSET_K: u16 = 0x45;
-const RET_K: u16 = 0x06;
-const RET_A: u16 = 0x16;
-
-const fn i(code: u16, jt: u8, jf: u8, k: u32) -> BpfInsn {
-    BpfInsn { code, jt, jf, k }
-}
 
 /// A program under construction with named jump targets.
 struct Asm {
