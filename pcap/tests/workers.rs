@@ -289,6 +289,28 @@ impl Traffic {
     }
 }
 
+/// The client ports of the TCP connections to PORT in a pcap file.
+fn tcp_clients_of(path: &Path) -> BTreeSet<u16> {
+    let d = std::fs::read(path).unwrap();
+    let mut out = BTreeSet::new();
+    let mut o = 24;
+    while o + 16 <= d.len() {
+        let cl = u32::from_le_bytes(d[o + 8..o + 12].try_into().unwrap()) as usize;
+        let f = &d[o + 16..o + 16 + cl];
+        o += 16 + cl;
+        if f.len() < 14 + 20 + 4 || f[12..14] != [8, 0] || f[14 + 9] != 6 {
+            continue;
+        }
+        let l4 = 14 + usize::from(f[14] & 0xf) * 4;
+        let (sp, dp) = (
+            u16::from_be_bytes([f[l4], f[l4 + 1]]),
+            u16::from_be_bytes([f[l4 + 2], f[l4 + 3]]),
+        );
+        out.insert(if dp == PORT { sp } else { dp });
+    }
+    out
+}
+
 /// The test frames of a pcap file (Ethernet, IPv4, UDP to or from PORT).
 fn keys_of(path: &Path) -> Vec<Key> {
     let d = std::fs::read(path).unwrap();
@@ -484,7 +506,6 @@ fn through_dropin(net: &Net, program: &str, args: &[&str], vars: &[(&str, &str)]
 #[test]
 fn zeekctl_pf_ring_workers_split_exactly_once() {
     require!("tcpdump");
-    let mut joins = Vec::new();
     // NR_WORKERS_RUNS and NR_WORKERS_PPS make a longer, faster repetition
     // (the join measurement); the default is 4 runs at 4000 requests/s.
     let knob = |name: &str, default: u32| {
@@ -494,6 +515,29 @@ fn zeekctl_pf_ring_workers_split_exactly_once() {
             .unwrap_or(default)
     };
     let (runs, pps) = (knob("NR_WORKERS_RUNS", 4), knob("NR_WORKERS_PPS", 4000));
+    two_tcpdumps("PCAP_PF_RING_USE_CLUSTER_PER_FLOW", runs, pps, true);
+}
+
+/// The classic fanout programs of the 2-tuple and the TCP 5-tuple run in
+/// the kernel: the UDP flows between one pair of addresses all go to one
+/// worker, each frame once.
+#[test]
+fn pf_ring_tuple_programs_split_exactly_once() {
+    require!("tcpdump");
+    for var in [
+        "PCAP_PF_RING_USE_CLUSTER_PER_FLOW_2_TUPLE",
+        "PCAP_PF_RING_USE_CLUSTER_PER_FLOW_TCP_5_TUPLE",
+    ] {
+        two_tcpdumps(var, 1, 4000, false);
+    }
+}
+
+/// `runs` times: two tcpdumps with the cluster id and `per_flow` set,
+/// started while the flows run at `pps` requests/s; each frame in one file
+/// or counted as dropped; with `balanced` each worker has a fifth at least
+/// of the frames, without all frames are in one file (one address pair).
+fn two_tcpdumps(per_flow: &str, runs: u32, pps: u32, balanced: bool) {
+    let mut joins = Vec::new();
     for run in 0..runs as usize {
         let delay_ms = [0u64, 7, 31, 90][run % 4] + run as u64 / 4;
         let net = Net::new();
@@ -524,10 +568,7 @@ fn zeekctl_pf_ring_workers_split_exactly_once() {
                         "-w",
                         f.to_str().unwrap(),
                     ],
-                    &[
-                        ("PCAP_PF_RING_CLUSTER_ID", &id),
-                        ("PCAP_PF_RING_USE_CLUSTER_PER_FLOW", "1"),
-                    ],
+                    &[("PCAP_PF_RING_CLUSTER_ID", &id), (per_flow, "1")],
                 ),
                 false,
             );
@@ -536,7 +577,9 @@ fn zeekctl_pf_ring_workers_split_exactly_once() {
             std::thread::sleep(Duration::from_millis(delay_ms));
         }
         traffic.ready.store(true, Ordering::SeqCst);
-        std::thread::sleep(Duration::from_millis(700));
+        // TCP connections too, for the programs that read ports.
+        Traffic::burst(&peer, 0, 16, 20);
+        std::thread::sleep(Duration::from_millis(300));
         let wire = traffic.stop();
         let mut dropped = 0;
         for w in &mut workers {
@@ -550,10 +593,26 @@ fn zeekctl_pf_ring_workers_split_exactly_once() {
             dropped += n;
         }
         let per: Vec<Vec<Key>> = files.iter().map(|f| keys_of(f)).collect();
+        let tcp: Vec<BTreeSet<u16>> = files.iter().map(|f| tcp_clients_of(f)).collect();
+        assert!(
+            tcp[0].is_disjoint(&tcp[1]),
+            "a TCP connection on both workers: {tcp:?}"
+        );
+        assert_eq!(tcp[0].len() + tcp[1].len(), 16, "{tcp:?}");
+        if balanced || per_flow.ends_with("TCP_5_TUPLE") {
+            assert!(
+                tcp.iter().all(|t| !t.is_empty()),
+                "TCP connections not spread: {tcp:?}"
+            );
+        }
         let (counts, before, after) = check_split(&per, &wire);
         let total: usize = counts.iter().sum();
         for c in &counts {
-            assert!(*c * 10 > total * 2, "unbalanced: {counts:?}");
+            if balanced {
+                assert!(*c * 10 > total * 2, "unbalanced: {counts:?}");
+            } else {
+                assert!(*c == 0 || *c == total, "one address pair split: {counts:?}");
+            }
         }
         let missing = (before + after) as u64;
         eprintln!(
