@@ -497,5 +497,9 @@ mod pf_ring_tests {
         let w = c.warning.unwrap();
         assert!(w.contains("NETRING_PCAP_FANOUT wins"), "{w}");
         assert!(w.contains("PCAP_PF_RING_CLUSTER_ID=21"), "{w}");
+        // `none`: no group, and no split of one device's handles.
+        let c = from_vars(vars(&[("NETRING_PCAP_FANOUT", "none")])).unwrap();
+        assert!(c.fanout.is_none() && !c.split);
+        assert!(from_vars(vars(&[])).unwrap().split);
     }
 }
