@@ -812,3 +812,76 @@ fn pf_ring_variables_checked_and_precedence_said() {
     assert!(ok, "{err}");
     assert!(err.contains("NETRING_PCAP_FANOUT wins"), "{err}");
 }
+
+/// Two cluster ids on one device are two groups, each seeing every frame
+/// once: two workers with one id, one worker with another.
+#[test]
+fn two_cluster_ids_two_groups() {
+    require!("tcpdump");
+    let net = Net::new();
+    let dir = TempDir::new("groups");
+    let _ = Command::new("chmod").arg("777").arg(&*dir).status();
+    let base = std::process::id() % 200 + 1000;
+    let ids = [base, base, base + 1].map(|i| i.to_string());
+    let files: Vec<PathBuf> = (0..3).map(|i| dir.path(&format!("g{i}.pcap"))).collect();
+    let mut workers: Vec<Proc> = ids
+        .iter()
+        .zip(&files)
+        .map(|(id, f)| {
+            let args = [
+                "-i",
+                &net.a,
+                "-U",
+                "--immediate-mode",
+                "-w",
+                f.to_str().unwrap(),
+            ];
+            let vars = [
+                ("PCAP_PF_RING_CLUSTER_ID", id.as_str()),
+                ("PCAP_PF_RING_USE_CLUSTER_ROUNDROBIN", "1"),
+            ];
+            let mut p = Proc::spawn(through_dropin(&net, "tcpdump", &args, &vars), false);
+            p.wait_for("listening on");
+            p
+        })
+        .collect();
+    let s = net.sender(&net.b);
+    let n = 300u32;
+    for i in 0..n {
+        s.send(&kit::frame(60, i, [0xff; 6]));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let seqs: Vec<Vec<u32>> = workers
+        .iter_mut()
+        .zip(&files)
+        .map(|(w, f)| {
+            w.stop(libc::SIGINT);
+            let d = std::fs::read(f).unwrap();
+            let mut out = Vec::new();
+            let mut o = 24;
+            while o + 16 <= d.len() {
+                let cl = u32::from_le_bytes(d[o + 8..o + 12].try_into().unwrap()) as usize;
+                out.extend(kit::frame_seq(&d[o + 16..o + 16 + cl]));
+                o += 16 + cl;
+            }
+            out
+        })
+        .collect();
+    let mut first: Vec<u32> = seqs[0].iter().chain(&seqs[1]).copied().collect();
+    first.sort_unstable();
+    let all: Vec<u32> = (0..n).collect();
+    assert_eq!(
+        first, all,
+        "group {}: each frame once over its two workers",
+        ids[0]
+    );
+    assert!(
+        !seqs[0].is_empty() && !seqs[1].is_empty(),
+        "round robin uses both"
+    );
+    assert_eq!(
+        seqs[2], all,
+        "group {}: its one worker sees every frame",
+        ids[2]
+    );
+}
