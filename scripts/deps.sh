@@ -21,6 +21,18 @@ if [ "$mode" != demo ]; then
     have tcpdump || need_apt+=(tcpdump)
     have tshark || need_apt+=(tshark)      # also brings capinfos, editcap, mergecap, dumpcap
     [ -e /usr/include/pcap/pcap.h ] || need_apt+=(libpcap-dev)
+    # More unmodified libpcap programs the drop-in is compared on
+    # (pcap/tests/fidelity.rs): offline, live and injecting.
+    have ngrep || need_apt+=(ngrep)
+    have tcpflow || need_apt+=(tcpflow)
+    have tcpreplay || need_apt+=(tcpreplay)   # also tcprewrite, tcpprep
+    have tcpslice || need_apt+=(tcpslice)
+    have p0f || need_apt+=(p0f)
+    have tcpstat || need_apt+=(tcpstat)
+    have arping || need_apt+=(arping)
+    have arp-scan || need_apt+=(arp-scan)
+    have suricata || need_apt+=(suricata)
+    have setpriv || need_apt+=(util-linux)
     # The C programs' memory checks and the drop-in's symbol/SONAME checks.
     have valgrind || need_apt+=(valgrind)
     { have nm && have readelf; } || need_apt+=(binutils)
