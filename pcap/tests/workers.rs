@@ -560,9 +560,9 @@ fn two_tcpdumps(per_flow: &str, runs: u32, pps: u32, balanced: bool) {
                         "-n",
                         "-U",
                         "--immediate-mode",
-                        // Immediate mode hands over a block a millisecond:
-                        // 128 blocks ride out a 128 ms stall of a loaded
-                        // machine.
+                        // A 128 MiB ring rides out a long stall of a
+                        // loaded machine (ring-full drops are counted, but
+                        // the default run wants none).
                         "-B",
                         "131072",
                         "-w",
