@@ -70,6 +70,29 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 [ "$mode" = demo ] && exit 0
 
+# Suricata 7 (pcap/tests/workers.rs: --pcap with threads: 2 through the
+# drop-in): Debian 12 has it in bookworm-backports (1:7.0.10), Debian 13
+# in main.
+if ! have suricata; then
+    export DEBIAN_FRONTEND=noninteractive
+    if grep -q '^VERSION_CODENAME=bookworm' /etc/os-release; then
+        src=/etc/apt/sources.list.d/netring-backports.sources
+        if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+            echo "deps: enabling bookworm-backports for suricata ($src)"
+            printf '%s\n' 'Types: deb' 'URIs: http://deb.debian.org/debian' \
+                'Suites: bookworm-backports' 'Components: main' \
+                'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' >"$src"
+        fi
+        echo "deps: apt-get install -t bookworm-backports suricata"
+        apt-get update -qq
+        apt-get install -y -qq -t bookworm-backports suricata >/dev/null
+    else
+        echo "deps: apt-get install suricata"
+        apt-get update -qq
+        apt-get install -y -qq suricata >/dev/null
+    fi
+fi
+
 if ! cargo clippy --version >/dev/null 2>&1 || ! cargo fmt --version >/dev/null 2>&1; then
     echo "deps: rustup component add clippy rustfmt"
     rustup component add clippy rustfmt

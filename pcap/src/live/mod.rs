@@ -9,6 +9,7 @@
 pub mod cooked;
 pub mod read;
 pub mod shadow;
+pub mod split;
 
 use std::ffi::c_int;
 
@@ -140,6 +141,9 @@ pub struct Active {
     /// The AF_XDP statistics last read and the frames held then (served
     /// from inside a callback, while the engine is out of the handle).
     pub xdp_stats: Option<(XdpStats, u64)>,
+    /// This capture in the process's list of captures per device (several
+    /// handles of one device split its traffic, see [`split`]).
+    pub split: Option<split::Member>,
 }
 
 impl Live {
@@ -389,6 +393,7 @@ pub fn activate(l: &mut Live) -> Result<Option<String>, (c_int, String)> {
     } as u32;
     let mut warning = None;
     let mut lo_ifindex = -1;
+    let mut member = None;
     let source = if let Engine::Xdp(queue, attach) = envc.engine {
         if l.cooked {
             return Err((
@@ -425,12 +430,12 @@ pub fn activate(l: &mut Live) -> Result<Option<String>, (c_int, String)> {
         snap = snap.max(SLL2_HDR_LEN as u32 + 1);
         l.linktype = DLT_LINUX_SLL;
         lo_ifindex = cooked::lo_ifindex();
-        let cfg = config(&l.opts, snap, envc);
-        Source::Ring(Capture::open_any(&cfg).map_err(engine_error)?)
+        let (c, m) = open_ring(&l.dev, true, &config(&l.opts, snap, envc), envc)?;
+        member = m;
+        Source::Ring(c)
     } else {
-        let cfg = config(&l.opts, snap, envc);
-        let c = Capture::open(&l.dev, &cfg).map_err(engine_error)?;
-        refuse_down(c.fd())?;
+        let (c, m) = open_ring(&l.dev, false, &config(&l.opts, snap, envc), envc)?;
+        member = m;
         Source::Ring(c)
     };
     let (fd, ifindex, ring_bytes) = match &source {
@@ -458,8 +463,49 @@ pub fn activate(l: &mut Live) -> Result<Option<String>, (c_int, String)> {
         ifdrop_base: if_drops(&l.dev),
         stat: (0, 0),
         xdp_stats,
+        split: member,
     });
     Ok(warning)
+}
+
+/// Open the TPACKET_V3 capture of `dev` (`any`: cooked, every interface):
+/// in the fanout group the environment names, or, with none, in the group
+/// of the process's other handles of the same device ([`split`]).
+fn open_ring(
+    dev: &str,
+    any: bool,
+    cfg: &CaptureConfig,
+    envc: &env::Config,
+) -> Result<(Capture, Option<split::Member>), (c_int, String)> {
+    let open = |fanout: Option<netring_engine::Fanout>| {
+        let mut cfg = cfg.clone();
+        if fanout.is_some() {
+            cfg.fanout = fanout;
+        }
+        let c = if any {
+            Capture::open_any(&cfg)
+        } else {
+            Capture::open(dev, &cfg)
+        };
+        let c = c.map_err(|e| {
+            let (st, m) = engine_error(e);
+            // A group the environment asked for: say which setting.
+            let m = match (&envc.fanout_from, m.starts_with("fanout")) {
+                (Some(from), true) => format!("{from}: {m}"),
+                _ => m,
+            };
+            (st, m)
+        })?;
+        if !any {
+            refuse_down(c.fd())?;
+        }
+        let fd = c.fd();
+        Ok((c, fd))
+    };
+    if envc.fanout.is_some() || !envc.split {
+        return open(None).map(|(c, _)| (c, None));
+    }
+    split::open_split(dev, open).map(|(c, m)| (c, Some(m)))
 }
 
 /// errno after a successful activation as libpcap leaves it: what the
