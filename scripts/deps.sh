@@ -31,7 +31,6 @@ if [ "$mode" != demo ]; then
     have tcpstat || need_apt+=(tcpstat)
     have arping || need_apt+=(arping)
     have arp-scan || need_apt+=(arp-scan)
-    have suricata || need_apt+=(suricata)
     have setpriv || need_apt+=(util-linux)
     # The C programs' memory checks and the drop-in's symbol/SONAME checks.
     have valgrind || need_apt+=(valgrind)
@@ -78,8 +77,15 @@ if ! have suricata; then
     if grep -q '^VERSION_CODENAME=bookworm' /etc/os-release; then
         src=/etc/apt/sources.list.d/netring-backports.sources
         if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
-            echo "deps: enabling bookworm-backports for suricata ($src)"
-            printf '%s\n' 'Types: deb' 'URIs: http://deb.debian.org/debian' \
+            # The same mirror as the system's bookworm suite.
+            uri=$(awk '/^URIs:/ && $2 ~ /\/debian\/?$/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+            [ -n "$uri" ] || uri=$(awk '$1 == "deb" && $3 == "bookworm" {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+            if [ -z "$uri" ]; then
+                echo "deps: no bookworm source in /etc/apt to add bookworm-backports next to; add it and rerun" >&2
+                exit 1
+            fi
+            echo "deps: enabling bookworm-backports for suricata ($src, $uri)"
+            printf '%s\n' 'Types: deb' "URIs: $uri" \
                 'Suites: bookworm-backports' 'Components: main' \
                 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' >"$src"
         fi
