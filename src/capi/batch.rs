@@ -139,7 +139,7 @@ impl From<&Packet<'_>> for nr_packet {
 /// stay valid until the batch is released, like every packet of the batch.
 /// The callback must not release the batch or close the handle.
 pub type nr_packet_cb =
-    Option<unsafe extern "C" fn(user: *mut c_void, pkt: *const nr_packet) -> c_int>;
+    Option<unsafe extern "C-unwind" fn(user: *mut c_void, pkt: *const nr_packet) -> c_int>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -360,7 +360,7 @@ fn live_batch<'a>(b: *mut nr_batch) -> Result<&'a mut nr_batch, Error> {
 /// AF_XDP batch: the RX descriptors held, including any refused by the
 /// bounds check, which the iteration skips.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_batch_len(batch: *const nr_batch) -> usize {
+pub unsafe extern "C-unwind" fn nr_batch_len(batch: *const nr_batch) -> usize {
     guard(0, || match batch_arg(batch) {
         Some(b) if b.state != State::Idle => with_engine!(b.owner, e => e.held_len()),
         _ => 0,
@@ -372,7 +372,7 @@ pub unsafe extern "C" fn nr_batch_len(batch: *const nr_batch) -> usize {
 /// jump means blocks were skipped); a counter of batches from 1 for AF_XDP
 /// and capture files.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_batch_seq(batch: *const nr_batch) -> u64 {
+pub unsafe extern "C-unwind" fn nr_batch_seq(batch: *const nr_batch) -> u64 {
     guard(0, || match batch_arg(batch) {
         Some(b) if b.state != State::Idle => with_engine!(b.owner, e => e.held_seq()),
         _ => 0,
@@ -395,7 +395,7 @@ pub unsafe extern "C" fn nr_batch_seq(batch: *const nr_batch) -> u64 {
 /// always starts at the first packet and does not move nr_batch_fill()'s
 /// position.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_batch_for_each(
+pub unsafe extern "C-unwind" fn nr_batch_for_each(
     batch: *mut nr_batch,
     cb: nr_packet_cb,
     user: *mut c_void,
@@ -445,7 +445,7 @@ pub unsafe extern "C" fn nr_batch_for_each(
 /// nr_batch_for_each() callback); NR_E_INVALID_ARG (NULL batch, pkts or
 /// count, or max 0).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_batch_fill(
+pub unsafe extern "C-unwind" fn nr_batch_fill(
     batch: *mut nr_batch,
     pkts: *mut nr_packet,
     max: usize,
@@ -483,7 +483,7 @@ pub unsafe extern "C" fn nr_batch_fill(
 ///
 /// Returns NR_OK; NR_E_BAD_BATCH (released batch); NR_E_INVALID_ARG (NULL).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_batch_rewind(batch: *mut nr_batch) -> c_int {
+pub unsafe extern "C-unwind" fn nr_batch_rewind(batch: *mut nr_batch) -> c_int {
     boundary(|| {
         let b = live_batch(batch)?;
         b.cursor = Cursor::START;
@@ -501,7 +501,7 @@ pub unsafe extern "C" fn nr_batch_rewind(batch: *mut nr_batch) -> c_int {
 /// detected, or called from inside the batch's own callback);
 /// NR_E_INVALID_ARG (NULL).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_batch_release(batch: *mut nr_batch) -> c_int {
+pub unsafe extern "C-unwind" fn nr_batch_release(batch: *mut nr_batch) -> c_int {
     boundary(|| {
         let b = live_batch(batch)?;
         b.state = State::Idle;
@@ -516,7 +516,7 @@ mod tests {
     use crate::capi::{NR_E_BAD_BATCH, NR_E_INVALID_ARG};
     use crate::fixtures::synth;
 
-    unsafe extern "C" fn count(user: *mut c_void, pkt: *const nr_packet) -> c_int {
+    unsafe extern "C-unwind" fn count(user: *mut c_void, pkt: *const nr_packet) -> c_int {
         // SAFETY: the test passes a &mut Vec<Vec<u8>> as user; pkt is valid.
         unsafe {
             let v = &mut *(user as *mut Vec<Vec<u8>>);

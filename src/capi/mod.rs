@@ -168,30 +168,47 @@ pub(crate) fn set_last_error(msg: &str) {
 
 /// Run an exported function's body: a panic becomes `NR_E_INTERNAL`, an
 /// `Err` becomes its status code with the message stored for
-/// nr_last_error().
+/// nr_last_error(). A pthread cancellation inside the body (a wait, or a
+/// user's callback) is stopped before catch_unwind (which would abort the
+/// process on it), the call's scope is left (its handle marks cleared),
+/// and the thread then ends with PTHREAD_CANCELED as the cancellation
+/// asked: see `netring_engine::cancel`. Every export is therefore
+/// `extern "C-unwind"`.
 pub(crate) fn boundary(f: impl FnOnce() -> Result<c_int, Error>) -> c_int {
-    let _call = handle::Call::enter();
-    match catch_unwind(AssertUnwindSafe(f)) {
+    match guarded(f) {
         Ok(Ok(status)) => status,
         Ok(Err(e)) => {
             set_last_error(e.message());
             status_of(e.kind())
         }
-        Err(_) => {
-            set_last_error("internal error in netring (a Rust panic was caught); please report it");
-            NR_E_INTERNAL
-        }
+        Err(Panicked) => NR_E_INTERNAL,
     }
 }
 
 /// Like [`boundary`] for functions that return a value: a panic returns
 /// `default`.
 pub(crate) fn guard<T>(default: T, f: impl FnOnce() -> T) -> T {
-    let _call = handle::Call::enter();
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
-        set_last_error("internal error in netring (a Rust panic was caught); please report it");
-        default
-    })
+    guarded(f).unwrap_or(default)
+}
+
+/// A panic was caught (and its message stored).
+struct Panicked;
+
+/// The body of [`boundary`] and [`guard`]: `f` in a call scope, inside
+/// catch_unwind and, inside that, a cancellation scope; a cancellation
+/// ends the thread here, after the call scope closed.
+fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, Panicked> {
+    let call = handle::Call::enter();
+    let r = catch_unwind(AssertUnwindSafe(|| crate::cancel::scope(f)));
+    drop(call);
+    match r {
+        Ok(Some(v)) => Ok(v),
+        Ok(None) => crate::cancel::exit_cancelled(),
+        Err(_) => {
+            set_last_error("internal error in netring (a Rust panic was caught); please report it");
+            Err(Panicked)
+        }
+    }
 }
 
 /// The error for a NULL argument.
@@ -203,7 +220,7 @@ pub(crate) fn null_arg(name: &str) -> Error {
 /// wrong and what to do. Never NULL (empty before any failure). Valid until
 /// the next failing netring call on the same thread.
 #[unsafe(no_mangle)]
-pub extern "C" fn nr_last_error() -> *const c_char {
+pub extern "C-unwind" fn nr_last_error() -> *const c_char {
     guard(c"".as_ptr(), || {
         LAST_ERROR.with(|slot| slot.borrow().as_ptr())
     })
@@ -212,7 +229,7 @@ pub extern "C" fn nr_last_error() -> *const c_char {
 /// Static text naming any status value (unknown values included). Never
 /// NULL; the string lives forever.
 #[unsafe(no_mangle)]
-pub extern "C" fn nr_strerror(status: c_int) -> *const c_char {
+pub extern "C-unwind" fn nr_strerror(status: c_int) -> *const c_char {
     guard(c"internal error".as_ptr(), || {
         let s: &'static CStr = match status {
             NR_OK => c"success",

@@ -329,7 +329,10 @@ const _: () = {
 /// is NULL with a non-zero caplen, or `out->size` is not a size this
 /// library can take (then `*out` is left as is).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_packet_parse(pkt: *const nr_packet, out: *mut nr_layers) -> c_int {
+pub unsafe extern "C-unwind" fn nr_packet_parse(
+    pkt: *const nr_packet,
+    out: *mut nr_layers,
+) -> c_int {
     guard(NR_E_INTERNAL, || match parse_into(pkt, out) {
         Ok(()) => NR_OK,
         Err(e) => {
