@@ -12,7 +12,7 @@ use crate::{code, guard};
 
 /// `pcap_dump_fopen`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_dump_fopen(p: *mut Pcap, f: *mut libc::FILE) -> *mut Dumper {
+pub unsafe extern "C-unwind" fn pcap_dump_fopen(p: *mut Pcap, f: *mut libc::FILE) -> *mut Dumper {
     guard!(ptr::null_mut(), {
         let mut h = enter!(p, ptr::null_mut());
         let r = dump::params(&mut h).and_then(|(nano, snap, lt)| {
@@ -44,7 +44,7 @@ fn params_and_name(h: &mut H<'_>, fname: *const c_char) -> Option<(bool, u32, u3
 
 /// `pcap_dump_open` ("-" is stdout).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_dump_open(p: *mut Pcap, fname: *const c_char) -> *mut Dumper {
+pub unsafe extern "C-unwind" fn pcap_dump_open(p: *mut Pcap, fname: *const c_char) -> *mut Dumper {
     guard!(ptr::null_mut(), {
         let mut h = enter!(p, ptr::null_mut());
         if params_and_name(&mut h, fname).is_none() {
@@ -79,7 +79,10 @@ pub unsafe extern "C" fn pcap_dump_open(p: *mut Pcap, fname: *const c_char) -> *
 
 /// `pcap_dump_open_append`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_dump_open_append(p: *mut Pcap, fname: *const c_char) -> *mut Dumper {
+pub unsafe extern "C-unwind" fn pcap_dump_open_append(
+    p: *mut Pcap,
+    fname: *const c_char,
+) -> *mut Dumper {
     guard!(ptr::null_mut(), {
         let mut h = enter!(p, ptr::null_mut());
         let Some((nano, _, lt)) = params_and_name(&mut h, fname) else {
@@ -110,7 +113,7 @@ pub unsafe extern "C" fn pcap_dump_open_append(p: *mut Pcap, fname: *const c_cha
 
 /// `pcap_dump`: `user` is the dumper (libpcap's callback shape).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_dump(user: *mut u8, h: *const PktHdr, sp: *const u8) {
+pub unsafe extern "C-unwind" fn pcap_dump(user: *mut u8, h: *const PktHdr, sp: *const u8) {
     guard!((), {
         // SAFETY: user is a dumper (libpcap's contract).
         let Some(d) = (unsafe { dumper(user.cast()) }) else {
@@ -130,7 +133,7 @@ pub unsafe extern "C" fn pcap_dump(user: *mut u8, h: *const PktHdr, sp: *const u
 
 /// `pcap_dump_file`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_dump_file(d: *mut Dumper) -> *mut libc::FILE {
+pub unsafe extern "C-unwind" fn pcap_dump_file(d: *mut Dumper) -> *mut libc::FILE {
     // SAFETY: d is NULL or ours.
     guard!(ptr::null_mut(), {
         unsafe { dumper(d) }.map_or(ptr::null_mut(), |d| d.f)
@@ -139,7 +142,7 @@ pub unsafe extern "C" fn pcap_dump_file(d: *mut Dumper) -> *mut libc::FILE {
 
 /// `pcap_dump_ftell`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_dump_ftell(d: *mut Dumper) -> c_long {
+pub unsafe extern "C-unwind" fn pcap_dump_ftell(d: *mut Dumper) -> c_long {
     guard!(-1, {
         // SAFETY: d is NULL or ours; d.f is open.
         unsafe { dumper(d) }.map_or(-1, |d| unsafe { libc::ftell(d.f) })
@@ -148,7 +151,7 @@ pub unsafe extern "C" fn pcap_dump_ftell(d: *mut Dumper) -> c_long {
 
 /// `pcap_dump_ftell64`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_dump_ftell64(d: *mut Dumper) -> i64 {
+pub unsafe extern "C-unwind" fn pcap_dump_ftell64(d: *mut Dumper) -> i64 {
     guard!(-1, {
         // SAFETY: d is NULL or ours; d.f is open.
         unsafe { dumper(d) }.map_or(-1, |d| unsafe { libc::ftello(d.f) })
@@ -157,7 +160,7 @@ pub unsafe extern "C" fn pcap_dump_ftell64(d: *mut Dumper) -> i64 {
 
 /// `pcap_dump_flush`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_dump_flush(d: *mut Dumper) -> c_int {
+pub unsafe extern "C-unwind" fn pcap_dump_flush(d: *mut Dumper) -> c_int {
     guard!(code::ERROR, {
         // SAFETY: d is NULL or ours; d.f is open.
         unsafe { dumper(d) }.map_or(code::ERROR, |d| dump::ok(unsafe { libc::fflush(d.f) } == 0))
@@ -166,7 +169,7 @@ pub unsafe extern "C" fn pcap_dump_flush(d: *mut Dumper) -> c_int {
 
 /// `pcap_dump_close`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_dump_close(d: *mut Dumper) {
+pub unsafe extern "C-unwind" fn pcap_dump_close(d: *mut Dumper) {
     guard!((), {
         // SAFETY: d is NULL or ours.
         let Some(dd) = (unsafe { dumper(d) }) else {

@@ -13,7 +13,7 @@ use crate::{code, guard, real, savefile};
 
 /// `pcap_create`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_create(dev: *const c_char, errbuf: *mut c_char) -> *mut Pcap {
+pub unsafe extern "C-unwind" fn pcap_create(dev: *const c_char, errbuf: *mut c_char) -> *mut Pcap {
     guard!(ptr::null_mut(), {
         // SAFETY: dev is NULL or NUL-terminated (libpcap's contract).
         let name = if dev.is_null() {
@@ -42,7 +42,7 @@ pub unsafe extern "C" fn pcap_create(dev: *const c_char, errbuf: *mut c_char) ->
 
 /// `pcap_activate`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_activate(p: *mut Pcap) -> c_int {
+pub unsafe extern "C-unwind" fn pcap_activate(p: *mut Pcap) -> c_int {
     guard!(code::ERROR, {
         match enter!(p, code::ERROR) {
             // SAFETY: forwarded to the real handle.
@@ -82,7 +82,7 @@ pub unsafe extern "C" fn pcap_activate(p: *mut Pcap) -> c_int {
 
 /// `pcap_open_live`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_open_live(
+pub unsafe extern "C-unwind" fn pcap_open_live(
     dev: *const c_char,
     snaplen: c_int,
     promisc: c_int,
@@ -134,7 +134,7 @@ pub unsafe extern "C" fn pcap_open_live(
 
 /// `pcap_close`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_close(p: *mut Pcap) {
+pub unsafe extern "C-unwind" fn pcap_close(p: *mut Pcap) {
     guard!((), {
         // SAFETY: p is NULL or ours; the borrow ends before the handle is
         // freed.
@@ -155,7 +155,7 @@ macro_rules! setter {
     ($name:ident, |$l:ident, $v:ident| $body:expr) => {
         #[doc = concat!("`", stringify!($name), "`.")]
         #[unsafe(no_mangle)]
-        pub unsafe extern "C" fn $name(p: *mut Pcap, $v: c_int) -> c_int {
+        pub unsafe extern "C-unwind" fn $name(p: *mut Pcap, $v: c_int) -> c_int {
             guard!(code::ERROR, {
                 match enter!(p, code::ERROR) {
                     // SAFETY: forwarded to the real handle.
@@ -225,7 +225,7 @@ setter!(pcap_set_tstamp_precision, |l, v| {
 
 /// `pcap_can_set_rfmon`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_can_set_rfmon(p: *mut Pcap) -> c_int {
+pub unsafe extern "C-unwind" fn pcap_can_set_rfmon(p: *mut Pcap) -> c_int {
     guard!(code::ERROR, {
         match enter!(p, code::ERROR) {
             // SAFETY: forwarded.
@@ -257,7 +257,7 @@ fn open_real(
 
 /// `pcap_open_dead`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_open_dead(linktype: c_int, snaplen: c_int) -> *mut Pcap {
+pub unsafe extern "C-unwind" fn pcap_open_dead(linktype: c_int, snaplen: c_int) -> *mut Pcap {
     // SAFETY: forwarded.
     guard!(ptr::null_mut(), {
         open_real(ptr::null_mut(), "", |r| unsafe {
@@ -268,7 +268,7 @@ pub unsafe extern "C" fn pcap_open_dead(linktype: c_int, snaplen: c_int) -> *mut
 
 /// `pcap_open_dead_with_tstamp_precision`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_open_dead_with_tstamp_precision(
+pub unsafe extern "C-unwind" fn pcap_open_dead_with_tstamp_precision(
     linktype: c_int,
     snaplen: c_int,
     precision: c_uint,
@@ -283,7 +283,10 @@ pub unsafe extern "C" fn pcap_open_dead_with_tstamp_precision(
 
 /// `pcap_open_offline`: netring's reader in front of the real handle.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_open_offline(fname: *const c_char, errbuf: *mut c_char) -> *mut Pcap {
+pub unsafe extern "C-unwind" fn pcap_open_offline(
+    fname: *const c_char,
+    errbuf: *mut c_char,
+) -> *mut Pcap {
     guard!(ptr::null_mut(), {
         // SAFETY: forwarded.
         let p = open_real(errbuf, "pcap_open_offline", |r| unsafe {
@@ -298,7 +301,7 @@ pub unsafe extern "C" fn pcap_open_offline(fname: *const c_char, errbuf: *mut c_
 
 /// `pcap_open_offline_with_tstamp_precision`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_open_offline_with_tstamp_precision(
+pub unsafe extern "C-unwind" fn pcap_open_offline_with_tstamp_precision(
     fname: *const c_char,
     precision: c_uint,
     errbuf: *mut c_char,
@@ -317,7 +320,10 @@ pub unsafe extern "C" fn pcap_open_offline_with_tstamp_precision(
 /// `pcap_fopen_offline` (glibc accepts a stream of the base namespace in
 /// the real library's copy of stdio).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_fopen_offline(fp: *mut libc::FILE, errbuf: *mut c_char) -> *mut Pcap {
+pub unsafe extern "C-unwind" fn pcap_fopen_offline(
+    fp: *mut libc::FILE,
+    errbuf: *mut c_char,
+) -> *mut Pcap {
     // SAFETY: forwarded.
     guard!(ptr::null_mut(), {
         open_real(errbuf, "pcap_fopen_offline", |r| unsafe {
@@ -328,7 +334,7 @@ pub unsafe extern "C" fn pcap_fopen_offline(fp: *mut libc::FILE, errbuf: *mut c_
 
 /// `pcap_fopen_offline_with_tstamp_precision`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_fopen_offline_with_tstamp_precision(
+pub unsafe extern "C-unwind" fn pcap_fopen_offline_with_tstamp_precision(
     fp: *mut libc::FILE,
     precision: c_uint,
     errbuf: *mut c_char,
@@ -344,7 +350,7 @@ pub unsafe extern "C" fn pcap_fopen_offline_with_tstamp_precision(
 /// `pcap_breakloop`: async-signal-safe (an atomic store and an eventfd
 /// write); touches only the handle's break state.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_breakloop(p: *mut Pcap) {
+pub unsafe extern "C-unwind" fn pcap_breakloop(p: *mut Pcap) {
     guard!((), {
         // SAFETY: p is NULL or ours; only the break state is touched.
         let Some(pc) = (unsafe { handle::shared(p) }) else {
@@ -363,7 +369,7 @@ pub unsafe extern "C" fn pcap_breakloop(p: *mut Pcap) {
 
 /// `pcap_stats`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_stats(p: *mut Pcap, ps: *mut PcapStat) -> c_int {
+pub unsafe extern "C-unwind" fn pcap_stats(p: *mut Pcap, ps: *mut PcapStat) -> c_int {
     guard!(code::ERROR, {
         match enter!(p, code::ERROR) {
             // SAFETY: forwarded.
@@ -383,7 +389,7 @@ pub unsafe extern "C" fn pcap_stats(p: *mut Pcap, ps: *mut PcapStat) -> c_int {
 
 /// `pcap_setdirection`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_setdirection(p: *mut Pcap, d: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn pcap_setdirection(p: *mut Pcap, d: c_int) -> c_int {
     guard!(code::ERROR, {
         match enter!(p, code::ERROR) {
             // SAFETY: forwarded.
@@ -401,7 +407,7 @@ pub unsafe extern "C" fn pcap_setdirection(p: *mut Pcap, d: c_int) -> c_int {
 
 /// `pcap_getnonblock`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_getnonblock(p: *mut Pcap, errbuf: *mut c_char) -> c_int {
+pub unsafe extern "C-unwind" fn pcap_getnonblock(p: *mut Pcap, errbuf: *mut c_char) -> c_int {
     guard!(code::ERROR, {
         match enter!(p, code::ERROR) {
             // SAFETY: forwarded.
@@ -413,7 +419,11 @@ pub unsafe extern "C" fn pcap_getnonblock(p: *mut Pcap, errbuf: *mut c_char) -> 
 
 /// `pcap_setnonblock`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_setnonblock(p: *mut Pcap, nb: c_int, errbuf: *mut c_char) -> c_int {
+pub unsafe extern "C-unwind" fn pcap_setnonblock(
+    p: *mut Pcap,
+    nb: c_int,
+    errbuf: *mut c_char,
+) -> c_int {
     guard!(code::ERROR, {
         match enter!(p, code::ERROR) {
             // SAFETY: forwarded.
@@ -428,7 +438,11 @@ pub unsafe extern "C" fn pcap_setnonblock(p: *mut Pcap, nb: c_int, errbuf: *mut 
 
 /// `pcap_inject`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_inject(p: *mut Pcap, buf: *const c_void, size: usize) -> c_int {
+pub unsafe extern "C-unwind" fn pcap_inject(
+    p: *mut Pcap,
+    buf: *const c_void,
+    size: usize,
+) -> c_int {
     guard!(code::ERROR, {
         match enter!(p, code::ERROR) {
             // SAFETY: forwarded.
@@ -445,7 +459,11 @@ pub unsafe extern "C" fn pcap_inject(p: *mut Pcap, buf: *const c_void, size: usi
 
 /// `pcap_sendpacket`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_sendpacket(p: *mut Pcap, buf: *const u8, size: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn pcap_sendpacket(
+    p: *mut Pcap,
+    buf: *const u8,
+    size: c_int,
+) -> c_int {
     guard!(code::ERROR, {
         if size < 0 {
             return code::ERROR;
@@ -458,14 +476,14 @@ pub unsafe extern "C" fn pcap_sendpacket(p: *mut Pcap, buf: *const u8, size: c_i
 
 /// `pcap_geterr`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_geterr(p: *mut Pcap) -> *mut c_char {
+pub unsafe extern "C-unwind" fn pcap_geterr(p: *mut Pcap) -> *mut c_char {
     // SAFETY: p is NULL or ours.
     guard!(ptr::null_mut(), { unsafe { handle::errbuf(p) } })
 }
 
 /// `pcap_perror`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_perror(p: *mut Pcap, prefix: *const c_char) {
+pub unsafe extern "C-unwind" fn pcap_perror(p: *mut Pcap, prefix: *const c_char) {
     guard!((), {
         // SAFETY: p is NULL or ours; prefix NULL or NUL-terminated.
         let (err, pre) = unsafe { (owned(handle::errbuf(p)), owned(prefix)) };
@@ -477,7 +495,7 @@ macro_rules! property {
     ($name:ident -> $ret:ty, $default:expr, |$l:ident| $own:expr) => {
         #[doc = concat!("`", stringify!($name), "`.")]
         #[unsafe(no_mangle)]
-        pub unsafe extern "C" fn $name(p: *mut Pcap) -> $ret {
+        pub unsafe extern "C-unwind" fn $name(p: *mut Pcap) -> $ret {
             guard!($default, {
                 match enter!(p, $default) {
                     // SAFETY: forwarded.
