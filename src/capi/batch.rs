@@ -407,6 +407,10 @@ pub unsafe extern "C-unwind" fn nr_batch_for_each(
         };
         b.state = State::Iterating;
         let owner = b.owner;
+        // Live again when the walk ends, or when a pthread cancellation in
+        // the callback unwinds through here (the batch can then be
+        // released, by the thread's cleanup handler say).
+        let _live_again = LiveAgain(batch);
         let mut cursor = Cursor::START;
         let r = with_engine!(owner, e => e.walk_held(&mut cursor, |p| {
             let pkt = nr_packet::from(p);
@@ -414,16 +418,24 @@ pub unsafe extern "C-unwind" fn nr_batch_for_each(
             // packet on our stack for the call.
             unsafe { cb(user, &pkt) == 0 }
         }));
-        // Through the pointer again: the callback may have looked at the
-        // batch (nr_batch_len()), which `b` must not outlive.
-        if let Some(b) = batch_arg(batch) {
-            b.state = State::Live;
-        }
         match r? {
             Walk::Done => Ok(NR_OK),
             Walk::Stopped => Ok(NR_STOPPED),
         }
     })
+}
+
+/// Marks an iterated batch live again when dropped; through the pointer
+/// again: the callback may have looked at the batch (nr_batch_len()),
+/// which the borrow taken before the walk must not outlive.
+struct LiveAgain(*mut nr_batch);
+
+impl Drop for LiveAgain {
+    fn drop(&mut self) {
+        if let Some(b) = batch_arg(self.0) {
+            b.state = State::Live;
+        }
+    }
 }
 
 /// The array accessor: copy the descriptors of the batch's next packets
