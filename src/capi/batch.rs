@@ -5,7 +5,7 @@ use std::ffi::{c_int, c_void};
 use std::ptr;
 
 use super::arg::{self, Out, out_slice};
-use super::{NR_OK, NR_STOPPED, boundary, guard, null_arg};
+use super::{NR_OK, NR_STOPPED, boundary, guard_pure, null_arg};
 use crate::batch::{Cursor, HeldBatch, Walk};
 use crate::error::{Error, ErrorKind};
 #[cfg(any(test, feature = "bench-fixtures"))]
@@ -361,7 +361,7 @@ fn live_batch<'a>(b: *mut nr_batch) -> Result<&'a mut nr_batch, Error> {
 /// bounds check, which the iteration skips.
 #[unsafe(no_mangle)]
 pub unsafe extern "C-unwind" fn nr_batch_len(batch: *const nr_batch) -> usize {
-    guard(0, || match batch_arg(batch) {
+    guard_pure(0, || match batch_arg(batch) {
         Some(b) if b.state != State::Idle => with_engine!(b.owner, e => e.held_len()),
         _ => 0,
     })
@@ -373,7 +373,7 @@ pub unsafe extern "C-unwind" fn nr_batch_len(batch: *const nr_batch) -> usize {
 /// and capture files.
 #[unsafe(no_mangle)]
 pub unsafe extern "C-unwind" fn nr_batch_seq(batch: *const nr_batch) -> u64 {
-    guard(0, || match batch_arg(batch) {
+    guard_pure(0, || match batch_arg(batch) {
         Some(b) if b.state != State::Idle => with_engine!(b.owner, e => e.held_seq()),
         _ => 0,
     })
