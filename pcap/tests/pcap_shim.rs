@@ -1275,12 +1275,12 @@ fn read_crafted_files_identical() {
 }
 
 /// pthread_cancel on a thread blocked in pcap_loop, pcap_dispatch,
-/// pcap_next_ex or pcap_next, or in pcap_loop's callback (sleeping): the
-/// thread ends with PTHREAD_CANCELED, the process goes on, and the handle
-/// then answers pcap_stats and closes, through the drop-in as on the
-/// system libpcap (the drop-in aborted the process: "FATAL: exception not
-/// rethrown"). 12 repetitions of each, cancelled 0 to 30 ms after the
-/// thread started (or entered the callback).
+/// pcap_next_ex or pcap_next, or in pcap_loop's callback (sleeping; live,
+/// and on a savefile): the thread ends with PTHREAD_CANCELED, the process
+/// goes on, and the handle then answers pcap_stats and closes, through the
+/// drop-in as on the system libpcap (the drop-in aborted the process:
+/// "FATAL: exception not rethrown"). 12 repetitions of each, cancelled 0
+/// to 30 ms after the thread started (or entered the callback).
 #[test]
 fn cancelled_threads_end_cancelled_as_with_libpcap() {
     require!("cc");
@@ -1288,14 +1288,20 @@ fn cancelled_threads_end_cancelled_as_with_libpcap() {
         return;
     };
     let net = Net::new();
-    for mode in ["loop", "dispatch", "next_ex", "next", "callback"] {
+    let file = netring_testkit::root().join("tests/data/tcpdump.pcap");
+    for mode in ["loop", "dispatch", "next_ex", "next", "callback", "offline"] {
         for shim in [false, true] {
             let who = if shim { "drop-in" } else { "libpcap" };
+            let source = if mode == "offline" {
+                file.to_str().unwrap()
+            } else {
+                &net.a
+            };
             let out = output(tool(
                 Some(&net),
                 shim,
                 exe.to_str().unwrap(),
-                &[&net.a, mode, "12"],
+                &[source, mode, "12"],
             ));
             assert!(
                 out.status.success(),

@@ -6,7 +6,8 @@
  * usage: cancel IFACE MODE REPS
  *   MODE loop | dispatch | next_ex | next: blocked waiting (a filter that
  *   matches nothing but the frames this program sends: none here);
- *   MODE callback: inside pcap_loop's callback, blocked in sleep().
+ *   MODE callback: inside pcap_loop's callback, blocked in sleep();
+ *   MODE offline: the same on a savefile (IFACE is then its path).
  * Each repetition cancels after a different delay (0 to ~30 ms after the
  * thread started, or after the callback was entered). Prints
  * "cancelled N of N" and exits 0 when every thread ended cancelled. */
@@ -64,7 +65,8 @@ int main(int argc, char **argv)
     mode = argv[2];
     int reps = atoi(argv[3]), cancelled = 0;
     char err[PCAP_ERRBUF_SIZE];
-    pcap_t *tx = pcap_open_live(argv[1], 256, 0, 10, err);
+    int offline = !strcmp(mode, "offline");
+    pcap_t *tx = offline ? pcap_open_dead(DLT_EN10MB, 256) : pcap_open_live(argv[1], 256, 0, 10, err);
     if (!tx) {
         printf("open_live: %s\n", err);
         return 1;
@@ -72,6 +74,14 @@ int main(int argc, char **argv)
     /* A frame of a local experimental EtherType, broadcast. */
     unsigned char frame[60] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1, 0x88, 0xb5};
     for (int i = 0; i < reps; i++) {
+        if (offline) {
+            p = pcap_open_offline(argv[1], err);
+            if (!p) {
+                printf("open_offline: %s\n", err);
+                return 1;
+            }
+            goto opened;
+        }
         p = pcap_create(argv[1], err);
         if (!p) {
             printf("create: %s\n", err);
@@ -90,12 +100,14 @@ int main(int argc, char **argv)
             return 1;
         }
         pcap_freecode(&prog);
+    opened:
         in_callback = 0;
         pthread_t t;
         pthread_create(&t, NULL, reader, NULL);
-        if (!strcmp(mode, "callback")) {
+        if (!strcmp(mode, "callback") || offline) {
             for (int k = 0; k < 5000 && !in_callback; k++) {
-                pcap_inject(tx, frame, sizeof frame);
+                if (!offline)
+                    pcap_inject(tx, frame, sizeof frame);
                 usleep(1000);
             }
         }
@@ -108,7 +120,7 @@ int main(int argc, char **argv)
         else
             printf("repetition %d: the thread was not cancelled\n", i);
         struct pcap_stat st;
-        if (pcap_stats(p, &st) != 0)
+        if (!offline && pcap_stats(p, &st) != 0)
             printf("repetition %d: pcap_stats after the cancel: %s\n", i, pcap_geterr(p));
         pcap_close(p);
     }
