@@ -1318,3 +1318,46 @@ fn cancelled_threads_end_cancelled_as_with_libpcap() {
         }
     }
 }
+
+/// The cancelled reads leak nothing under valgrind memcheck (no definite
+/// leak, no error), through the drop-in as on the system libpcap.
+#[test]
+fn cancelled_threads_leak_nothing_under_valgrind() {
+    require!("cc", "valgrind");
+    let Some(exe) = libpcap_program("cancel-vg", "tests/c/cancel.c") else {
+        return;
+    };
+    let net = Net::new();
+    for mode in ["loop", "next_ex", "callback"] {
+        for shim in [false, true] {
+            let who = if shim { "drop-in" } else { "libpcap" };
+            let out = output(tool(
+                Some(&net),
+                shim,
+                "valgrind",
+                &[
+                    "-q",
+                    "--error-exitcode=99",
+                    "--leak-check=full",
+                    "--errors-for-leak-kinds=definite",
+                    exe.to_str().unwrap(),
+                    &net.a,
+                    mode,
+                    "3",
+                ],
+            ));
+            assert!(
+                out.status.success(),
+                "{mode} on {who}: {:?}\n{}{}",
+                out.status,
+                text(&out.stdout),
+                text(&out.stderr)
+            );
+            assert_eq!(
+                text(&out.stdout).trim(),
+                "cancelled 3 of 3",
+                "{mode} on {who}"
+            );
+        }
+    }
+}
