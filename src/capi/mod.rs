@@ -413,6 +413,15 @@ mod tests {
                     path.display(),
                     &rest[..body_start.min(120)]
                 );
+                // A pthread cancellation ends the thread by unwinding out
+                // of the export (see `boundary`): a plain "C" export would
+                // abort the process instead.
+                assert!(
+                    rest[..body_start].contains("extern \"C-unwind\" fn"),
+                    "{}: export not extern \"C-unwind\": {}",
+                    path.display(),
+                    &rest[..body_start.min(120)]
+                );
                 checked += 1;
             }
         }
