@@ -123,7 +123,7 @@ fn walk_rust(block: &[u8], sink: &mut Sink) {
     }
 }
 
-unsafe extern "C" fn on_packet(user: *mut c_void, p: *const nr_packet) -> c_int {
+unsafe extern "C-unwind" fn on_packet(user: *mut c_void, p: *const nr_packet) -> c_int {
     // SAFETY: user is the &mut Sink passed below; p is valid for the call
     // and its data has caplen >= 60 bytes.
     unsafe {
@@ -135,7 +135,7 @@ unsafe extern "C" fn on_packet(user: *mut c_void, p: *const nr_packet) -> c_int 
 }
 
 /// nrcap -q's callback: count the packet, touch none of its bytes.
-unsafe extern "C" fn on_packet_count(user: *mut c_void, _p: *const nr_packet) -> c_int {
+unsafe extern "C-unwind" fn on_packet_count(user: *mut c_void, _p: *const nr_packet) -> c_int {
     // SAFETY: user is the &mut Sink passed by walk_capi.
     unsafe { (*(user as *mut Sink)).packets += 1 };
     0

@@ -61,6 +61,14 @@
  *    a signal handler). A second thread entering a call on a handle while
  *    another thread is inside one gets NR_E_BUSY instead of corrupting it
  *    (detection is best effort: it never refuses a correct caller).
+ *  - Thread cancellation: pthread_cancel() (deferred, the default) on a
+ *    thread inside a call that waits (nr_next_batch(), nr_next_packet(),
+ *    nr_xdp_next_batch(), nr_bridge_run(), the injector's waits, ...) or
+ *    inside a callback (nr_batch_for_each(), nr_bridge_run()) ends the
+ *    thread with PTHREAD_CANCELED, its cleanup handlers run, as in libpcap.
+ *    The call holds nothing afterwards: the handle can be used by another
+ *    thread and closed. A batch the thread held stays held: release it in
+ *    a cleanup handler (pthread_cleanup_push) or close the handle.
  *  - Packet memory: every nr_packet's `data` points into the ring, UMEM or
  *    file buffer (zero copy). It is valid until the batch it came from is
  *    released (for nr_next_packet(): until the next call on the handle; in a

@@ -21,7 +21,7 @@ const SIZES: [usize; 11] = [60, 61, 64, 100, 128, 500, 1000, 1499, 1500, 1513, 1
 /// Read test frames through the C API (nr_next_batch + nr_batch_for_each)
 /// until `n` arrived or 5 s passed.
 fn c_read(cap: *mut nr_capture, n: usize) -> Vec<Vec<u8>> {
-    unsafe extern "C" fn keep(user: *mut c_void, p: *const nr_packet) -> c_int {
+    unsafe extern "C-unwind" fn keep(user: *mut c_void, p: *const nr_packet) -> c_int {
         // SAFETY: user is the &mut Vec passed below; p is a packet of the
         // batch being walked, valid during the callback.
         let (seen, p) = unsafe { (&mut *(user as *mut Vec<Vec<u8>>), &*p) };

@@ -227,7 +227,7 @@ fn nrcap_delivers_every_frame_before_reporting_the_removal() {
 /// nr_batch_for_each on even runs, nr_next_packet on odd ones. The frames
 /// seen in order and the last status.
 fn read_c_api(cap: *mut nr_capture, run: u32, stop: &[c_int]) -> (Vec<u32>, c_int) {
-    unsafe extern "C" fn count(user: *mut c_void, p: *const nr_packet) -> c_int {
+    unsafe extern "C-unwind" fn count(user: *mut c_void, p: *const nr_packet) -> c_int {
         // SAFETY: user is the &mut Vec<u32> passed below; p is a packet of
         // the batch being walked, valid during the callback.
         let (seen, p) = unsafe { (&mut *(user as *mut Vec<u32>), &*p) };

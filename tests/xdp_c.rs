@@ -12,7 +12,7 @@ use netring::capi::xdp::*;
 use netring_testkit::{Net, OTHER_MAC, Receiver, Sender, TEST_ETHERTYPE, frame, frame_seq};
 use std::ffi::{CString, c_int, c_void};
 
-unsafe extern "C" fn keep(user: *mut c_void, pkt: *const nr_packet) -> c_int {
+unsafe extern "C-unwind" fn keep(user: *mut c_void, pkt: *const nr_packet) -> c_int {
     // SAFETY: user is a &mut Vec<Vec<u8>>; pkt is valid for the call.
     unsafe {
         let v = &mut *(user as *mut Vec<Vec<u8>>);

@@ -12,7 +12,14 @@
 //    std::span<const std::uint8_t> under C++20;
 //  - errors as netring::error, a std::system_error in netring's error
 //    category whose what() carries nr_last_error()'s sentence; every
-//    throwing call has a noexcept try_* twin that returns the status.
+//    throwing call has a try_* twin that returns the status (noexcept,
+//    except the waits: see below).
+//
+// Thread cancellation: pthread_cancel() on a thread waiting in a call
+// (next_batch, try_next_batch) or running a for_each callback ends the
+// thread with PTHREAD_CANCELED, as in the C API. glibc cancels by a
+// forced unwind, which must pass: those calls are not noexcept, and
+// for_each's catch of the callback's exceptions rethrows it.
 //
 // Lifetimes are those of the C API: a batch (and every packet and
 // bytes_view from it) must be released, or destroyed, before its handle is
@@ -266,7 +273,8 @@ public:
             F *f;
             std::exception_ptr ex;
         } c{&f, nullptr};
-        nr_packet_cb tramp = [](void *user, const nr_packet *p) noexcept -> int {
+        // Not noexcept: a thread cancelled in f unwinds through here.
+        nr_packet_cb tramp = [](void *user, const nr_packet *p) -> int {
             ctx *cx = static_cast<ctx *>(user);
             // packet is a standard-layout wrapper of exactly one nr_packet.
             const packet &pk = *reinterpret_cast<const packet *>(p);
@@ -278,7 +286,12 @@ public:
                     return (*cx->f)(pk) ? 0 : 1;
                 }
             } catch (...) {
-                cx->ex = std::current_exception();
+                // A foreign unwind (glibc's for pthread_cancel) has no C++
+                // exception object: let it go on, the thread is ending.
+                std::exception_ptr e = std::current_exception();
+                if (!e)
+                    throw;
+                cx->ex = e;
                 return 1;
             }
         };
@@ -436,7 +449,7 @@ public:
     {
         return detail::check(try_next_batch(out, timeout));
     }
-    int try_next_batch(batch &out, std::chrono::milliseconds timeout) noexcept
+    int try_next_batch(batch &out, std::chrono::milliseconds timeout)
     {
         out = batch();
         nr_batch *b = nullptr;
@@ -493,7 +506,7 @@ public:
     }
     /// status::ok (a batch in `out`) or status::eof; throws on errors.
     status next_batch(batch &out) { return detail::check(try_next_batch(out)); }
-    int try_next_batch(batch &out) noexcept
+    int try_next_batch(batch &out)
     {
         out = batch();
         nr_batch *b = nullptr;

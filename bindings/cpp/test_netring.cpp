@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -447,6 +448,50 @@ void veth_tests(const char *a, const char *b)
         auto got = collect(cap, 100);
         CHECK(got.size() == 100);
         CHECK(inj.stats().sent == 100);
+    });
+
+    test("veth: pthread_cancel in next_batch or in a for_each callback ends the thread", [&] {
+        // The thread ends with PTHREAD_CANCELED (the forced unwind passes
+        // the binding: no noexcept wait, for_each rethrows it), its batch
+        // is released by its destructor, the capture is usable after.
+        struct arg {
+            netring::capture *cap;
+            bool in_callback_mode;
+            std::atomic<bool> in_callback;
+        };
+        for (int mode = 0; mode < 2; mode++) {
+            for (int i = 0; i < 5; i++) {
+                netring::capture cap = netring::capture::open(a, small_ring());
+                netring::injector inj = netring::injector::open(b);
+                arg x{&cap, mode == 1, {false}};
+                pthread_t t;
+                auto body = [](void *p) -> void * {
+                    arg *x = static_cast<arg *>(p);
+                    netring::batch bt;
+                    for (;;) {
+                        if (x->cap->next_batch(bt) == netring::status::ok && x->in_callback_mode)
+                            bt.for_each([x](const netring::packet &) {
+                                x->in_callback = true;
+                                for (;;)
+                                    sleep(100);
+                            });
+                    }
+                    return nullptr;
+                };
+                CHECK(pthread_create(&t, nullptr, body, &x) == 0);
+                for (std::uint32_t k = 0; x.in_callback_mode && k < 3000 && !x.in_callback; k++) {
+                    inj.inject(frame(200, k));
+                    usleep(1000);
+                }
+                usleep(static_cast<useconds_t>(i) * 5000);
+                CHECK(pthread_cancel(t) == 0);
+                void *res = nullptr;
+                CHECK(pthread_join(t, &res) == 0);
+                CHECK(res == PTHREAD_CANCELED);
+                netring::batch again;
+                CHECK(cap.next_batch(again, std::chrono::milliseconds(0)) != netring::status::ok || again.size() > 0);
+            }
+        }
     });
 }
 

@@ -45,6 +45,7 @@ pub mod asyncio;
 pub mod batch;
 pub mod bpfc;
 pub mod breaker;
+pub mod cancel;
 pub mod error;
 #[cfg(any(test, feature = "bench-fixtures"))]
 pub mod fixtures;

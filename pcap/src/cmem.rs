@@ -79,7 +79,7 @@ pub fn malloc_ints(v: &[c_int]) -> *mut c_int {
 pub unsafe fn adopt_ints(
     list: *mut c_int,
     n: c_int,
-    free: unsafe extern "C" fn(*mut c_int),
+    free: unsafe extern "C-unwind" fn(*mut c_int),
 ) -> *mut c_int {
     let v: Vec<c_int> = if list.is_null() || n <= 0 {
         Vec::new()

@@ -49,12 +49,19 @@ mod export;
 
 pub use types::code;
 
-/// Run an exported function's body; a panic becomes `$default`.
+/// Run an exported function's body; a panic becomes `$default`. A pthread
+/// cancellation inside the body (a wait, or the user's callback) is
+/// stopped before catch_unwind (which would abort the process on it), and
+/// the thread then ends with `PTHREAD_CANCELED` as it would in libpcap:
+/// see `netring_engine::cancel`. The exports are `extern "C-unwind"`.
 #[macro_export]
 macro_rules! guard {
     ($default:expr, $body:block) => {
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| $body)) {
-            Ok(v) => v,
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            netring_engine::cancel::scope(|| $body)
+        })) {
+            Ok(Some(v)) => v,
+            Ok(None) => netring_engine::cancel::exit_cancelled(),
             Err(_) => $default,
         }
     };

@@ -22,7 +22,7 @@ macro_rules! real_fns {
         /// Entry points of the real libpcap.
         #[allow(missing_docs)]
         pub struct Real {
-            $(pub $name: unsafe extern "C" fn($($arg),*) $(-> $ret)?,)*
+            $(pub $name: unsafe extern "C-unwind" fn($($arg),*) $(-> $ret)?,)*
             /// `free` of the namespace's libc (for what the real library
             /// allocated).
             pub free: unsafe extern "C" fn(*mut c_void),
@@ -46,7 +46,7 @@ macro_rules! real_fns {
                     // of this name, whose C prototype (pcap/pcap.h of 1.10)
                     // is the one declared here; fn pointers and data pointers
                     // have the same size on Linux.
-                    unsafe { std::mem::transmute::<*mut c_void, unsafe extern "C" fn($($arg),*) $(-> $ret)?>(p) }
+                    unsafe { std::mem::transmute::<*mut c_void, unsafe extern "C-unwind" fn($($arg),*) $(-> $ret)?>(p) }
                 },)*
                 free: {
                     let p = sym(h, "free\0")?;

@@ -150,7 +150,7 @@ unsafe fn take(p: *mut Pcap) -> Option<(&'static Real, *mut std::ffi::c_void, Fi
 pub unsafe fn dispatch(
     p: *mut Pcap,
     cnt: c_int,
-    cb: unsafe extern "C" fn(*mut u8, *const PktHdr, *const u8),
+    cb: unsafe extern "C-unwind" fn(*mut u8, *const PktHdr, *const u8),
     user: *mut u8,
 ) -> c_int {
     // SAFETY: as documented (caller).
@@ -515,7 +515,7 @@ struct Keep {
 }
 
 /// The one-packet callback of `pcap_next`/`pcap_next_ex`.
-unsafe extern "C" fn keep_cb(user: *mut u8, h: *const PktHdr, d: *const u8) {
+unsafe extern "C-unwind" fn keep_cb(user: *mut u8, h: *const PktHdr, d: *const u8) {
     // SAFETY: user is the Keep of `next_one`; h and d are valid for
     // h.caplen bytes during the call.
     unsafe {

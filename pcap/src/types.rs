@@ -82,4 +82,4 @@ pub struct PcapStat {
 }
 
 /// `pcap_handler`.
-pub type Handler = Option<unsafe extern "C" fn(*mut u8, *const PktHdr, *const u8)>;
+pub type Handler = Option<unsafe extern "C-unwind" fn(*mut u8, *const PktHdr, *const u8)>;

@@ -5,7 +5,7 @@ use std::ffi::{c_int, c_void};
 use std::ptr;
 
 use super::arg::{self, Out, out_slice};
-use super::{NR_OK, NR_STOPPED, boundary, guard, null_arg};
+use super::{NR_OK, NR_STOPPED, boundary, guard_pure, null_arg};
 use crate::batch::{Cursor, HeldBatch, Walk};
 use crate::error::{Error, ErrorKind};
 #[cfg(any(test, feature = "bench-fixtures"))]
@@ -166,7 +166,7 @@ impl From<&Packet<'_>> for nr_packet {
 /// stay valid until the batch is released, like every packet of the batch.
 /// The callback must not release the batch or close the handle.
 pub type nr_packet_cb =
-    Option<unsafe extern "C" fn(user: *mut c_void, pkt: *const nr_packet) -> c_int>;
+    Option<unsafe extern "C-unwind" fn(user: *mut c_void, pkt: *const nr_packet) -> c_int>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -387,8 +387,8 @@ fn live_batch<'a>(b: *mut nr_batch) -> Result<&'a mut nr_batch, Error> {
 /// AF_XDP batch: the RX descriptors held, including any refused by the
 /// bounds check, which the iteration skips.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_batch_len(batch: *const nr_batch) -> usize {
-    guard(0, || match batch_arg(batch) {
+pub unsafe extern "C-unwind" fn nr_batch_len(batch: *const nr_batch) -> usize {
+    guard_pure(0, || match batch_arg(batch) {
         Some(b) if b.state != State::Idle => with_engine!(b.owner, e => e.held_len()),
         _ => 0,
     })
@@ -399,8 +399,8 @@ pub unsafe extern "C" fn nr_batch_len(batch: *const nr_batch) -> usize {
 /// jump means blocks were skipped); a counter of batches from 1 for AF_XDP
 /// and capture files.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_batch_seq(batch: *const nr_batch) -> u64 {
-    guard(0, || match batch_arg(batch) {
+pub unsafe extern "C-unwind" fn nr_batch_seq(batch: *const nr_batch) -> u64 {
+    guard_pure(0, || match batch_arg(batch) {
         Some(b) if b.state != State::Idle => with_engine!(b.owner, e => e.held_seq()),
         _ => 0,
     })
@@ -422,7 +422,7 @@ pub unsafe extern "C" fn nr_batch_seq(batch: *const nr_batch) -> u64 {
 /// always starts at the first packet and does not move nr_batch_fill()'s
 /// position.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_batch_for_each(
+pub unsafe extern "C-unwind" fn nr_batch_for_each(
     batch: *mut nr_batch,
     cb: nr_packet_cb,
     user: *mut c_void,
@@ -434,6 +434,10 @@ pub unsafe extern "C" fn nr_batch_for_each(
         };
         b.state = State::Iterating;
         let owner = b.owner;
+        // Live again when the walk ends, or when a pthread cancellation in
+        // the callback unwinds through here (the batch can then be
+        // released, by the thread's cleanup handler say).
+        let _live_again = LiveAgain(batch);
         let mut cursor = Cursor::START;
         let r = with_engine!(owner, e => e.walk_held(&mut cursor, |p| {
             let pkt = nr_packet::from(p);
@@ -441,16 +445,24 @@ pub unsafe extern "C" fn nr_batch_for_each(
             // packet on our stack for the call.
             unsafe { cb(user, &pkt) == 0 }
         }));
-        // Through the pointer again: the callback may have looked at the
-        // batch (nr_batch_len()), which `b` must not outlive.
-        if let Some(b) = batch_arg(batch) {
-            b.state = State::Live;
-        }
         match r? {
             Walk::Done => Ok(NR_OK),
             Walk::Stopped => Ok(NR_STOPPED),
         }
     })
+}
+
+/// Marks an iterated batch live again when dropped; through the pointer
+/// again: the callback may have looked at the batch (nr_batch_len()),
+/// which the borrow taken before the walk must not outlive.
+struct LiveAgain(*mut nr_batch);
+
+impl Drop for LiveAgain {
+    fn drop(&mut self) {
+        if let Some(b) = batch_arg(self.0) {
+            b.state = State::Live;
+        }
+    }
 }
 
 /// The array accessor: copy the descriptors of the batch's next packets
@@ -472,7 +484,7 @@ pub unsafe extern "C" fn nr_batch_for_each(
 /// nr_batch_for_each() callback); NR_E_INVALID_ARG (NULL batch, pkts or
 /// count, or max 0).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_batch_fill(
+pub unsafe extern "C-unwind" fn nr_batch_fill(
     batch: *mut nr_batch,
     pkts: *mut nr_packet,
     max: usize,
@@ -510,7 +522,7 @@ pub unsafe extern "C" fn nr_batch_fill(
 ///
 /// Returns NR_OK; NR_E_BAD_BATCH (released batch); NR_E_INVALID_ARG (NULL).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_batch_rewind(batch: *mut nr_batch) -> c_int {
+pub unsafe extern "C-unwind" fn nr_batch_rewind(batch: *mut nr_batch) -> c_int {
     boundary(|| {
         let b = live_batch(batch)?;
         b.cursor = Cursor::START;
@@ -528,7 +540,7 @@ pub unsafe extern "C" fn nr_batch_rewind(batch: *mut nr_batch) -> c_int {
 /// detected, or called from inside the batch's own callback);
 /// NR_E_INVALID_ARG (NULL).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_batch_release(batch: *mut nr_batch) -> c_int {
+pub unsafe extern "C-unwind" fn nr_batch_release(batch: *mut nr_batch) -> c_int {
     boundary(|| {
         let b = live_batch(batch)?;
         b.state = State::Idle;
@@ -543,7 +555,7 @@ mod tests {
     use crate::capi::{NR_E_BAD_BATCH, NR_E_INVALID_ARG};
     use crate::fixtures::synth;
 
-    unsafe extern "C" fn count(user: *mut c_void, pkt: *const nr_packet) -> c_int {
+    unsafe extern "C-unwind" fn count(user: *mut c_void, pkt: *const nr_packet) -> c_int {
         // SAFETY: the test passes a &mut Vec<Vec<u8>> as user; pkt is valid.
         unsafe {
             let v = &mut *(user as *mut Vec<Vec<u8>>);

@@ -47,7 +47,11 @@ arg::c_enum!(nr_bridge_verdict as c_int => Verdict {
 /// call and must not be written to. The callback must not call
 /// nr_bridge_run() or nr_bridge_close() on the same bridge.
 pub type nr_bridge_cb = Option<
-    unsafe extern "C" fn(user: *mut c_void, direction: c_int, pkt: *const nr_packet) -> c_int,
+    unsafe extern "C-unwind" fn(
+        user: *mut c_void,
+        direction: c_int,
+        pkt: *const nr_packet,
+    ) -> c_int,
 >;
 
 /// Counters of one direction of a bridge (a member of nr_bridge_stats).
@@ -128,7 +132,7 @@ handle::handle!(nr_bridge, MAGIC, "br", BridgeInner, brk);
 /// NR_E_NO_DEVICE; NR_E_PERMISSION (needs CAP_NET_RAW and CAP_NET_ADMIN);
 /// NR_E_NO_MEMORY; NR_E_SYSTEM.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_bridge_open(
+pub unsafe extern "C-unwind" fn nr_bridge_open(
     a: *const c_char,
     b: *const c_char,
     out: *mut *mut nr_bridge,
@@ -154,7 +158,7 @@ pub unsafe extern "C" fn nr_bridge_open(
 /// call; the request is consumed; not an error); NR_E_IFACE_GONE (an
 /// interface was removed: close the bridge); NR_E_INVALID_ARG; NR_E_SYSTEM.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_bridge_run(
+pub unsafe extern "C-unwind" fn nr_bridge_run(
     br: *mut nr_bridge,
     cb: nr_bridge_cb,
     user: *mut c_void,
@@ -189,7 +193,7 @@ pub unsafe extern "C" fn nr_bridge_run(
 /// after pcap_close(). Stop signal handlers and other threads from calling
 /// it before you close the handle.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_bridge_breakloop(br: *const nr_bridge) -> c_int {
+pub unsafe extern "C-unwind" fn nr_bridge_breakloop(br: *const nr_bridge) -> c_int {
     guard(super::NR_E_INTERNAL, || handle::breakloop(br))
 }
 
@@ -199,7 +203,7 @@ pub unsafe extern "C" fn nr_bridge_breakloop(br: *const nr_bridge) -> c_int {
 ///
 /// Returns NR_OK; NR_E_INVALID_ARG; NR_E_SYSTEM.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_bridge_get_stats(
+pub unsafe extern "C-unwind" fn nr_bridge_get_stats(
     br: *mut nr_bridge,
     total: *mut nr_bridge_stats,
     delta: *mut nr_bridge_stats,
@@ -215,7 +219,7 @@ pub unsafe extern "C" fn nr_bridge_get_stats(
 /// injectors are closed. NULL is accepted and ignored. Must not run
 /// concurrently with any other call on the handle (breakloop included).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_bridge_close(br: *mut nr_bridge) {
+pub unsafe extern "C-unwind" fn nr_bridge_close(br: *mut nr_bridge) {
     guard((), || {
         if let Some(mut h) = handle::take(br) {
             let _ = h.state.get_mut().br.drain(Some(std::time::Duration::ZERO));

@@ -504,7 +504,10 @@ fn config_from_c(p: *const nr_capture_config) -> Result<CaptureConfig, Error> {
 /// Returns NR_OK, or NR_E_INVALID_ARG if `cfg` is NULL or `size` is smaller
 /// than the first two fields.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_capture_config_init(cfg: *mut nr_capture_config, size: usize) -> c_int {
+pub unsafe extern "C-unwind" fn nr_capture_config_init(
+    cfg: *mut nr_capture_config,
+    size: usize,
+) -> c_int {
     boundary(|| config::init(cfg, size))
 }
 
@@ -599,7 +602,7 @@ handle::handle!(nr_capture, MAGIC, "cap", Inner, brk);
 /// CAP_NET_RAW, CAP_NET_ADMIN for promiscuous); NR_E_NO_MEMORY (ring could
 /// not be allocated even at a quarter of the blocks); NR_E_SYSTEM.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_capture_open(
+pub unsafe extern "C-unwind" fn nr_capture_open(
     ifname: *const c_char,
     cfg: *const nr_capture_config,
     out: *mut *mut nr_capture,
@@ -635,7 +638,7 @@ pub unsafe extern "C" fn nr_capture_open(
 /// this handle becomes invalid. Must not run concurrently with any other
 /// call on the handle (nr_capture_breakloop() included).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_capture_close(cap: *mut nr_capture) {
+pub unsafe extern "C-unwind" fn nr_capture_close(cap: *mut nr_capture) {
     guard((), || drop(handle::take(cap)))
 }
 
@@ -666,7 +669,7 @@ pub unsafe extern "C" fn nr_capture_close(cap: *mut nr_capture) {
 /// NR_IFACE_DOWN. In immediate mode (a frame ring) there is no such block
 /// and the error comes at once. The same holds for nr_next_packet().
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_next_batch(
+pub unsafe extern "C-unwind" fn nr_next_batch(
     cap: *mut nr_capture,
     timeout_ms: c_int,
     out: *mut *mut nr_batch,
@@ -692,7 +695,7 @@ pub unsafe extern "C" fn nr_next_batch(
 /// Returns NR_OK, NR_TIMEOUT, NR_BREAK, NR_IFACE_DOWN, NR_E_IFACE_GONE,
 /// NR_E_BUSY, NR_E_INVALID_ARG, NR_E_SYSTEM.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_next_packet(
+pub unsafe extern "C-unwind" fn nr_next_packet(
     cap: *mut nr_capture,
     timeout_ms: c_int,
     out: *mut *const nr_packet,
@@ -716,7 +719,7 @@ pub unsafe extern "C" fn nr_next_packet(
 ///
 /// Returns NR_OK, NR_E_INVALID_ARG, NR_E_SYSTEM.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_capture_get_stats(
+pub unsafe extern "C-unwind" fn nr_capture_get_stats(
     cap: *mut nr_capture,
     total: *mut nr_capture_stats,
     delta: *mut nr_capture_stats,
@@ -732,7 +735,7 @@ pub unsafe extern "C" fn nr_capture_get_stats(
 /// block is ready. Owned by the handle: do not read from or close it.
 /// Returns the fd (>= 0) or NR_E_INVALID_ARG.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_capture_fd(cap: *const nr_capture) -> c_int {
+pub unsafe extern "C-unwind" fn nr_capture_fd(cap: *const nr_capture) -> c_int {
     boundary(|| Ok(handle::state(cap)?.cap.fd()))
 }
 
@@ -749,7 +752,7 @@ pub unsafe extern "C" fn nr_capture_fd(cap: *const nr_capture) -> c_int {
 /// after pcap_close(). Stop signal handlers and other threads from calling
 /// it before you close the handle.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_capture_breakloop(cap: *const nr_capture) -> c_int {
+pub unsafe extern "C-unwind" fn nr_capture_breakloop(cap: *const nr_capture) -> c_int {
     guard(super::NR_E_INTERNAL, || handle::breakloop(cap))
 }
 
@@ -762,7 +765,7 @@ pub unsafe extern "C" fn nr_capture_breakloop(cap: *const nr_capture) -> c_int {
 /// Returns NR_OK, or NR_E_INVALID_ARG (NULL cfg, uninitialised cfg->size,
 /// unknown profile).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_capture_config_apply_profile(
+pub unsafe extern "C-unwind" fn nr_capture_config_apply_profile(
     cfg: *mut nr_capture_config,
     profile: c_int,
 ) -> c_int {
@@ -843,7 +846,7 @@ pub struct nr_capture_info {
 ///
 /// Returns NR_OK or NR_E_INVALID_ARG.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_capture_get_info(
+pub unsafe extern "C-unwind" fn nr_capture_get_info(
     cap: *const nr_capture,
     out: *mut nr_capture_info,
 ) -> c_int {
@@ -883,7 +886,7 @@ pub unsafe extern "C" fn nr_capture_get_info(
 /// Returns NR_OK; NR_E_CONFIG (bad program: the message names the
 /// instruction); NR_E_INVALID_ARG; NR_E_SYSTEM.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_capture_set_filter(
+pub unsafe extern "C-unwind" fn nr_capture_set_filter(
     cap: *mut nr_capture,
     insns: *const nr_bpf_insn,
     len: usize,

@@ -28,7 +28,7 @@ use super::{NR_E_TOO_BIG, NR_OK, boundary, c_str, set_last_error};
 /// the package); NR_E_NO_DEVICE, NR_E_PERMISSION (with `ifname`);
 /// NR_E_INVALID_ARG for NULL `expr`, `out` or `len`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_bpf_compile(
+pub unsafe extern "C-unwind" fn nr_bpf_compile(
     ifname: *const c_char,
     expr: *const c_char,
     snaplen: u32,

@@ -150,7 +150,7 @@ pub struct nr_arrow_array {
 /// Returns NR_OK; NR_E_INVALID_ARG (NULL out, max_flows too large);
 /// NR_E_NO_MEMORY.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_flow_meter_open(
+pub unsafe extern "C-unwind" fn nr_flow_meter_open(
     idle_timeout_ns: u64,
     active_timeout_ns: u64,
     max_flows: u32,
@@ -195,7 +195,7 @@ pub unsafe extern "C" fn nr_flow_meter_open(
 /// Close a flow meter (its ended records not exported are dropped). NULL
 /// is accepted and ignored.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_flow_meter_close(meter: *mut nr_flow_meter) {
+pub unsafe extern "C-unwind" fn nr_flow_meter_close(meter: *mut nr_flow_meter) {
     guard((), || drop(handle::take(meter)))
 }
 
@@ -205,7 +205,7 @@ pub unsafe extern "C" fn nr_flow_meter_close(meter: *mut nr_flow_meter) {
 /// Returns NR_OK; NR_E_INVALID_ARG (NULL meter or pkt, NULL data with a
 /// non-zero caplen).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_flow_meter_observe(
+pub unsafe extern "C-unwind" fn nr_flow_meter_observe(
     meter: *mut nr_flow_meter,
     pkt: *const nr_packet,
 ) -> c_int {
@@ -230,7 +230,10 @@ fn observe(m: *mut nr_flow_meter, pkt: *const nr_packet) -> Result<(), Error> {
 /// the newest packet) and end the flows idle since. Call it about once a
 /// second on a live capture. Returns NR_OK or NR_E_INVALID_ARG.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_flow_meter_expire(meter: *mut nr_flow_meter, now_ns: u64) -> c_int {
+pub unsafe extern "C-unwind" fn nr_flow_meter_expire(
+    meter: *mut nr_flow_meter,
+    now_ns: u64,
+) -> c_int {
     boundary(|| {
         handle::state(meter)?.expire(now_ns);
         Ok(NR_OK)
@@ -240,7 +243,7 @@ pub unsafe extern "C" fn nr_flow_meter_expire(meter: *mut nr_flow_meter, now_ns:
 /// End every flow (at the end of the input). Returns NR_OK or
 /// NR_E_INVALID_ARG.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_flow_meter_flush(meter: *mut nr_flow_meter) -> c_int {
+pub unsafe extern "C-unwind" fn nr_flow_meter_flush(meter: *mut nr_flow_meter) -> c_int {
     boundary(|| {
         handle::state(meter)?.flush();
         Ok(NR_OK)
@@ -250,7 +253,7 @@ pub unsafe extern "C" fn nr_flow_meter_flush(meter: *mut nr_flow_meter) -> c_int
 /// The counters: lifetime totals in `*total`, the change since the
 /// previous call in `*delta`; either may be NULL, not both.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_flow_meter_get_stats(
+pub unsafe extern "C-unwind" fn nr_flow_meter_get_stats(
     meter: *mut nr_flow_meter,
     total: *mut nr_flow_stats,
     delta: *mut nr_flow_stats,
@@ -281,7 +284,7 @@ pub unsafe extern "C" fn nr_flow_meter_get_stats(
 /// Returns NR_OK (`*schema` and `*array` written); NR_E_INVALID_ARG (NULL
 /// argument: nothing written, no record lost).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_flow_meter_export(
+pub unsafe extern "C-unwind" fn nr_flow_meter_export(
     meter: *mut nr_flow_meter,
     schema: *mut nr_arrow_schema,
     array: *mut nr_arrow_array,
@@ -312,7 +315,7 @@ pub unsafe extern "C" fn nr_flow_meter_export(
 /// Returns NR_OK; NR_E_INVALID_ARG (NULL pointer, a packet with NULL data
 /// and a non-zero caplen: nothing written).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_packets_export(
+pub unsafe extern "C-unwind" fn nr_packets_export(
     pkts: *const nr_packet,
     n: usize,
     schema: *mut nr_arrow_schema,

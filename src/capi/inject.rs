@@ -117,7 +117,7 @@ fn config_from_c(p: *const nr_injector_config) -> Result<InjectorConfig, Error> 
 /// Returns NR_OK, or NR_E_INVALID_ARG if `cfg` is NULL or `size` is smaller
 /// than the first two fields.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_injector_config_init(
+pub unsafe extern "C-unwind" fn nr_injector_config_init(
     cfg: *mut nr_injector_config,
     size: usize,
 ) -> c_int {
@@ -244,7 +244,7 @@ fn handle<'a>(p: *const nr_injector) -> Result<&'a mut Inner, Error> {
 /// names the field); NR_E_NO_DEVICE; NR_E_PERMISSION (needs CAP_NET_RAW);
 /// NR_E_NO_MEMORY (ring); NR_E_SYSTEM.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_injector_open(
+pub unsafe extern "C-unwind" fn nr_injector_open(
     ifname: *const c_char,
     cfg: *const nr_injector_config,
     out: *mut *mut nr_injector,
@@ -269,7 +269,7 @@ pub unsafe extern "C" fn nr_injector_open(
 /// nr_injector_wait_drained() first to be sure they left. NULL is accepted
 /// and ignored. Every slot pointer of the handle becomes invalid.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_injector_close(inj: *mut nr_injector) {
+pub unsafe extern "C-unwind" fn nr_injector_close(inj: *mut nr_injector) {
     guard((), || {
         if let Some(mut h) = handle::take(inj) {
             let _ = h.state.get_mut().inj.flush();
@@ -292,7 +292,7 @@ pub unsafe extern "C" fn nr_injector_close(inj: *mut nr_injector) {
 /// NR_E_IFACE_GONE (the interface was removed while waiting);
 /// NR_E_INVALID_ARG (NULL argument); NR_E_SYSTEM.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_injector_alloc(
+pub unsafe extern "C-unwind" fn nr_injector_alloc(
     inj: *mut nr_injector,
     timeout_ms: c_int,
     buf: *mut *mut u8,
@@ -325,7 +325,7 @@ pub unsafe extern "C" fn nr_injector_alloc(
 /// NR_E_TOO_BIG (len over the slot capacity or over the interface's
 /// MTU + 14).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_injector_send(inj: *mut nr_injector, len: usize) -> c_int {
+pub unsafe extern "C-unwind" fn nr_injector_send(inj: *mut nr_injector, len: usize) -> c_int {
     boundary(|| {
         let h = handle::state(inj)?;
         if !h.slot_out {
@@ -349,7 +349,7 @@ pub unsafe extern "C" fn nr_injector_send(inj: *mut nr_injector, len: usize) -> 
 /// NR_E_SYSTEM (e.g. the interface is down; the frames stay queued);
 /// NR_E_INVALID_ARG.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_injector_flush(inj: *mut nr_injector) -> c_int {
+pub unsafe extern "C-unwind" fn nr_injector_flush(inj: *mut nr_injector) -> c_int {
     boundary(|| {
         handle(inj)?.inj.flush()?;
         Ok(NR_OK)
@@ -363,7 +363,7 @@ pub unsafe extern "C" fn nr_injector_flush(inj: *mut nr_injector) -> c_int {
 /// an error); NR_E_IFACE_GONE (the interface was removed: no hang);
 /// NR_E_SYSTEM (e.g. interface down); NR_E_INVALID_ARG.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_injector_wait_drained(
+pub unsafe extern "C-unwind" fn nr_injector_wait_drained(
     inj: *mut nr_injector,
     timeout_ms: c_int,
 ) -> c_int {
@@ -387,7 +387,11 @@ pub unsafe extern "C" fn nr_injector_wait_drained(
 /// NR_E_TOO_BIG (len over the slot or the MTU + 14; nothing queued);
 /// NR_E_IFACE_GONE; NR_E_SYSTEM.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_inject(inj: *mut nr_injector, data: *const u8, len: usize) -> c_int {
+pub unsafe extern "C-unwind" fn nr_inject(
+    inj: *mut nr_injector,
+    data: *const u8,
+    len: usize,
+) -> c_int {
     boundary(|| {
         let h = handle(inj)?;
         if data.is_null() {
@@ -413,7 +417,7 @@ pub unsafe extern "C" fn nr_inject(inj: *mut nr_injector, data: *const u8, len: 
 /// NULL data pointer, a frame under 14 bytes); NR_E_TOO_BIG (a frame over
 /// the slot or the MTU + 14); NR_E_IFACE_GONE; NR_E_SYSTEM.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_inject_batch(
+pub unsafe extern "C-unwind" fn nr_inject_batch(
     inj: *mut nr_injector,
     frames: *const nr_frame,
     count: usize,
@@ -463,7 +467,7 @@ pub unsafe extern "C" fn nr_inject_batch(
 ///
 /// Returns NR_OK or NR_E_INVALID_ARG.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_injector_get_stats(
+pub unsafe extern "C-unwind" fn nr_injector_get_stats(
     inj: *mut nr_injector,
     total: *mut nr_injector_stats,
     delta: *mut nr_injector_stats,
@@ -479,7 +483,7 @@ pub unsafe extern "C" fn nr_injector_get_stats(
 ///
 /// Returns NR_OK or NR_E_INVALID_ARG.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_injector_get_info(
+pub unsafe extern "C-unwind" fn nr_injector_get_info(
     inj: *const nr_injector,
     out: *mut nr_injector_info,
 ) -> c_int {
@@ -504,7 +508,7 @@ pub unsafe extern "C" fn nr_injector_get_info(
 /// Owned by the handle: do not read, write or close it. Returns the fd
 /// (>= 0) or NR_E_INVALID_ARG.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_injector_fd(inj: *const nr_injector) -> c_int {
+pub unsafe extern "C-unwind" fn nr_injector_fd(inj: *const nr_injector) -> c_int {
     boundary(|| Ok(handle::state(inj)?.inj.fd()))
 }
 

@@ -169,30 +169,62 @@ pub(crate) fn set_last_error(msg: &str) {
 
 /// Run an exported function's body: a panic becomes `NR_E_INTERNAL`, an
 /// `Err` becomes its status code with the message stored for
-/// nr_last_error().
+/// nr_last_error(). A pthread cancellation inside the body (a wait, or a
+/// user's callback) is stopped before catch_unwind (which would abort the
+/// process on it), the call's scope is left (its handle marks cleared),
+/// and the thread then ends with PTHREAD_CANCELED as the cancellation
+/// asked: see `netring_engine::cancel`. Every export is therefore
+/// `extern "C-unwind"`.
 pub(crate) fn boundary(f: impl FnOnce() -> Result<c_int, Error>) -> c_int {
-    let _call = handle::Call::enter();
-    match catch_unwind(AssertUnwindSafe(f)) {
+    match guarded(f) {
         Ok(Ok(status)) => status,
         Ok(Err(e)) => {
             set_last_error(e.message());
             status_of(e.kind())
         }
-        Err(_) => {
-            set_last_error("internal error in netring (a Rust panic was caught); please report it");
-            NR_E_INTERNAL
-        }
+        Err(Panicked) => NR_E_INTERNAL,
     }
 }
 
 /// Like [`boundary`] for functions that return a value: a panic returns
 /// `default`.
 pub(crate) fn guard<T>(default: T, f: impl FnOnce() -> T) -> T {
+    guarded(f).unwrap_or(default)
+}
+
+/// [`guard`] for a body that reaches no pthread cancellation point: no
+/// system call that may block or wait (poll, sleep, read, write, send,
+/// close, ...) and no user callback. It skips the cancellation scope
+/// (about 100 instructions: a setjmp and glibc's buffer) on the calls a
+/// program makes per packet (nr_packet_parse()) or per batch
+/// (nr_batch_len()). A cancellation point reached inside one would abort
+/// the process: use [`guard`] when in doubt.
+pub(crate) fn guard_pure<T>(default: T, f: impl FnOnce() -> T) -> T {
     let _call = handle::Call::enter();
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
         set_last_error("internal error in netring (a Rust panic was caught); please report it");
         default
     })
+}
+
+/// A panic was caught (and its message stored).
+struct Panicked;
+
+/// The body of [`boundary`] and [`guard`]: `f` in a call scope, inside
+/// catch_unwind and, inside that, a cancellation scope; a cancellation
+/// ends the thread here, after the call scope closed.
+fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, Panicked> {
+    let call = handle::Call::enter();
+    let r = catch_unwind(AssertUnwindSafe(|| crate::cancel::scope(f)));
+    drop(call);
+    match r {
+        Ok(Some(v)) => Ok(v),
+        Ok(None) => crate::cancel::exit_cancelled(),
+        Err(_) => {
+            set_last_error("internal error in netring (a Rust panic was caught); please report it");
+            Err(Panicked)
+        }
+    }
 }
 
 /// The error for a NULL argument.
@@ -204,8 +236,8 @@ pub(crate) fn null_arg(name: &str) -> Error {
 /// wrong and what to do. Never NULL (empty before any failure). Valid until
 /// the next failing netring call on the same thread.
 #[unsafe(no_mangle)]
-pub extern "C" fn nr_last_error() -> *const c_char {
-    guard(c"".as_ptr(), || {
+pub extern "C-unwind" fn nr_last_error() -> *const c_char {
+    guard_pure(c"".as_ptr(), || {
         LAST_ERROR.with(|slot| slot.borrow().as_ptr())
     })
 }
@@ -213,8 +245,8 @@ pub extern "C" fn nr_last_error() -> *const c_char {
 /// Static text naming any status value (unknown values included). Never
 /// NULL; the string lives forever.
 #[unsafe(no_mangle)]
-pub extern "C" fn nr_strerror(status: c_int) -> *const c_char {
-    guard(c"internal error".as_ptr(), || {
+pub extern "C-unwind" fn nr_strerror(status: c_int) -> *const c_char {
+    guard_pure(c"internal error".as_ptr(), || {
         let s: &'static CStr = match status {
             NR_OK => c"success",
             NR_TIMEOUT => c"timeout: nothing ready",
@@ -375,8 +407,19 @@ mod tests {
                 let body_start = rest.find('{').unwrap();
                 let after = rest[body_start + 1..].trim_start();
                 assert!(
-                    after.starts_with("boundary(") || after.starts_with("guard("),
+                    after.starts_with("boundary(")
+                        || after.starts_with("guard(")
+                        || after.starts_with("guard_pure("),
                     "{}: exported function without boundary/guard: {}",
+                    path.display(),
+                    &rest[..body_start.min(120)]
+                );
+                // A pthread cancellation ends the thread by unwinding out
+                // of the export (see `boundary`): a plain "C" export would
+                // abort the process instead.
+                assert!(
+                    rest[..body_start].contains("extern \"C-unwind\" fn"),
+                    "{}: export not extern \"C-unwind\": {}",
                     path.display(),
                     &rest[..body_start.min(120)]
                 );

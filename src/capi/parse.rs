@@ -6,7 +6,7 @@ use std::mem::size_of;
 use std::ptr;
 
 use super::batch::nr_packet;
-use super::{NR_E_INTERNAL, NR_OK, arg, guard, set_last_error, status_of};
+use super::{NR_E_INTERNAL, NR_OK, arg, guard_pure, set_last_error, status_of};
 use crate::error::Error;
 
 use crate::parse::{L3, L4, Layer, Layers, ParseStatus};
@@ -329,8 +329,11 @@ const _: () = {
 /// is NULL with a non-zero caplen, or `out->size` is not a size this
 /// library can take (then `*out` is left as is).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_packet_parse(pkt: *const nr_packet, out: *mut nr_layers) -> c_int {
-    guard(NR_E_INTERNAL, || match parse_into(pkt, out) {
+pub unsafe extern "C-unwind" fn nr_packet_parse(
+    pkt: *const nr_packet,
+    out: *mut nr_layers,
+) -> c_int {
+    guard_pure(NR_E_INTERNAL, || match parse_into(pkt, out) {
         Ok(()) => NR_OK,
         Err(e) => {
             set_last_error(e.message());
@@ -339,7 +342,7 @@ pub unsafe extern "C" fn nr_packet_parse(pkt: *const nr_packet, out: *mut nr_lay
     })
 }
 
-/// The body of nr_packet_parse(), run inside guard() rather than
+/// The body of nr_packet_parse(), run inside guard_pure() rather than
 /// boundary(): the same panic boundary, but a plain int comes back through
 /// it (boundary's `Result` cost ~7 ns a call here, a store-forwarding
 /// stall, which matters for a per-packet call).

@@ -178,7 +178,10 @@ fn config_from_c(p: *const nr_writer_config, format: c_int) -> Result<WriterConf
 ///
 /// Returns NR_OK, or NR_E_INVALID_ARG (NULL cfg, size too small).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_writer_config_init(cfg: *mut nr_writer_config, size: usize) -> c_int {
+pub unsafe extern "C-unwind" fn nr_writer_config_init(
+    cfg: *mut nr_writer_config,
+    size: usize,
+) -> c_int {
     boundary(|| config::init(cfg, size))
 }
 
@@ -235,7 +238,7 @@ fn publish_writer(w: Writer, out: Out<*mut nr_writer>) -> c_int {
 /// cfg->size); NR_E_CONFIG (a field out of range: the message names it);
 /// NR_E_PERMISSION; NR_E_SYSTEM (the file could not be created).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_writer_open(
+pub unsafe extern "C-unwind" fn nr_writer_open(
     path: *const c_char,
     format: c_int,
     cfg: *const nr_writer_config,
@@ -257,7 +260,7 @@ pub unsafe extern "C" fn nr_writer_open(
 /// Returns NR_OK, NR_E_INVALID_ARG (fd < 0, NULL out, unknown format, bad
 /// cfg->size), NR_E_CONFIG.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_writer_open_fd(
+pub unsafe extern "C-unwind" fn nr_writer_open_fd(
     fd: c_int,
     format: c_int,
     cfg: *const nr_writer_config,
@@ -296,7 +299,7 @@ pub unsafe extern "C" fn nr_writer_open_fd(
 /// validation: the packets before the fault were written); NR_E_SYSTEM
 /// (write error: disk full, ...); NR_E_INVALID_ARG.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_writer_write_batch(
+pub unsafe extern "C-unwind" fn nr_writer_write_batch(
     writer: *mut nr_writer,
     batch: *mut nr_batch,
 ) -> c_int {
@@ -314,7 +317,7 @@ pub unsafe extern "C" fn nr_writer_write_batch(
 /// Returns NR_OK, NR_E_INVALID_ARG (NULL writer/pkt, NULL data with
 /// caplen > 0), NR_E_SYSTEM.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_writer_write_packet(
+pub unsafe extern "C-unwind" fn nr_writer_write_packet(
     writer: *mut nr_writer,
     pkt: *const nr_packet,
 ) -> c_int {
@@ -332,7 +335,7 @@ pub unsafe extern "C" fn nr_writer_write_packet(
 /// `dropped`. For a live capture pass nr_capture_stats `packets + drops` and
 /// `drops`. Ignored for pcap files. Returns NR_OK or NR_E_INVALID_ARG.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_writer_set_stats(
+pub unsafe extern "C-unwind" fn nr_writer_set_stats(
     writer: *mut nr_writer,
     received: u64,
     dropped: u64,
@@ -359,7 +362,7 @@ pub unsafe extern "C" fn nr_writer_set_stats(
 ///
 /// Returns NR_OK, NR_E_INVALID_ARG, NR_E_SYSTEM (write error).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_writer_flush(writer: *mut nr_writer) -> c_int {
+pub unsafe extern "C-unwind" fn nr_writer_flush(writer: *mut nr_writer) -> c_int {
     boundary(|| {
         self::writer(writer)?.flush()?;
         Ok(NR_OK)
@@ -372,7 +375,7 @@ pub unsafe extern "C" fn nr_writer_flush(writer: *mut nr_writer) -> c_int {
 ///
 /// Returns NR_OK or NR_E_INVALID_ARG.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_writer_get_stats(
+pub unsafe extern "C-unwind" fn nr_writer_get_stats(
     writer: *mut nr_writer,
     total: *mut nr_writer_stats,
     delta: *mut nr_writer_stats,
@@ -402,7 +405,7 @@ impl From<WriterStats> for nr_writer_stats {
 /// Returns NR_OK, or NR_E_SYSTEM when the last write failed (the file is
 /// incomplete).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_writer_close(writer: *mut nr_writer) -> c_int {
+pub unsafe extern "C-unwind" fn nr_writer_close(writer: *mut nr_writer) -> c_int {
     boundary(|| {
         if writer.is_null() {
             return Ok(NR_OK);
@@ -476,7 +479,10 @@ fn publish_reader(r: Reader, out: Out<*mut nr_reader>) -> c_int {
 /// capture file, or a bad header: the message gives the byte offset);
 /// NR_E_PERMISSION; NR_E_SYSTEM (no such file, ...).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_reader_open(path: *const c_char, out: *mut *mut nr_reader) -> c_int {
+pub unsafe extern "C-unwind" fn nr_reader_open(
+    path: *const c_char,
+    out: *mut *mut nr_reader,
+) -> c_int {
     boundary(|| {
         let path = c_str(path, "path")?;
         let out = Out::new(out, "out")?;
@@ -490,7 +496,7 @@ pub unsafe extern "C" fn nr_reader_open(path: *const c_char, out: *mut *mut nr_r
 ///
 /// Returns as nr_reader_open().
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_reader_open_fd(fd: c_int, out: *mut *mut nr_reader) -> c_int {
+pub unsafe extern "C-unwind" fn nr_reader_open_fd(fd: c_int, out: *mut *mut nr_reader) -> c_int {
     boundary(|| {
         if fd < 0 {
             return Err(Error::invalid_arg(format!("fd {fd} is not a descriptor")));
@@ -505,7 +511,7 @@ pub unsafe extern "C" fn nr_reader_open_fd(fd: c_int, out: *mut *mut nr_reader) 
 /// The file's format, link type and snap length into `*out`.
 /// Returns NR_OK or NR_E_INVALID_ARG.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_reader_get_info(
+pub unsafe extern "C-unwind" fn nr_reader_get_info(
     reader: *const nr_reader,
     out: *mut nr_reader_info,
 ) -> c_int {
@@ -540,7 +546,7 @@ pub unsafe extern "C" fn nr_reader_get_info(
 /// returns it again); NR_E_BUSY (a batch is still held); NR_E_SYSTEM (read
 /// error); NR_E_INVALID_ARG.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_reader_next_batch(
+pub unsafe extern "C-unwind" fn nr_reader_next_batch(
     reader: *mut nr_reader,
     out: *mut *mut nr_batch,
 ) -> c_int {
@@ -559,7 +565,7 @@ pub unsafe extern "C" fn nr_reader_next_batch(
 /// Returns NR_OK, NR_EOF, NR_E_MALFORMED, NR_E_BUSY, NR_E_SYSTEM,
 /// NR_E_INVALID_ARG.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_reader_next_packet(
+pub unsafe extern "C-unwind" fn nr_reader_next_packet(
     reader: *mut nr_reader,
     out: *mut *const nr_packet,
 ) -> c_int {
@@ -581,7 +587,7 @@ pub unsafe extern "C" fn nr_reader_next_packet(
 /// Close a reader and its file; every batch and packet pointer from it
 /// becomes invalid. NULL is accepted and ignored.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_reader_close(reader: *mut nr_reader) {
+pub unsafe extern "C-unwind" fn nr_reader_close(reader: *mut nr_reader) {
     guard((), || drop(handle::take(reader)))
 }
 
@@ -598,7 +604,7 @@ mod tests {
         (p, c)
     }
 
-    unsafe extern "C" fn collect(user: *mut c_void, pkt: *const nr_packet) -> c_int {
+    unsafe extern "C-unwind" fn collect(user: *mut c_void, pkt: *const nr_packet) -> c_int {
         // SAFETY: the tests pass a Vec<(u64, u32, Vec<u8>)> as user; pkt is valid.
         unsafe {
             let v = &mut *(user as *mut Vec<(u64, u32, Vec<u8>)>);
@@ -612,7 +618,7 @@ mod tests {
         0
     }
 
-    unsafe extern "C" fn stop(_: *mut c_void, _: *const nr_packet) -> c_int {
+    unsafe extern "C-unwind" fn stop(_: *mut c_void, _: *const nr_packet) -> c_int {
         1
     }
 

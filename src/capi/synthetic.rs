@@ -86,7 +86,7 @@ mod tests {
     use crate::fixtures::synth;
     use std::ffi::{c_int, c_void};
 
-    unsafe extern "C" fn sum(user: *mut c_void, p: *const nr_packet) -> c_int {
+    unsafe extern "C-unwind" fn sum(user: *mut c_void, p: *const nr_packet) -> c_int {
         // SAFETY: user is a &mut u64 from the test; p is valid for the call.
         unsafe { *(user as *mut u64) += u64::from((*p).caplen) };
         0

@@ -14,7 +14,7 @@ pub const NR_VERSION_PATCH: c_uint = 0;
 /// The library's version as "MAJOR.MINOR.PATCH" (static string, never NULL).
 /// Compare with NR_VERSION_* to detect a header/library mismatch.
 #[unsafe(no_mangle)]
-pub extern "C" fn nr_version() -> *const c_char {
+pub extern "C-unwind" fn nr_version() -> *const c_char {
     guard(c"".as_ptr(), || {
         concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
     })
@@ -22,7 +22,7 @@ pub extern "C" fn nr_version() -> *const c_char {
 
 /// The library's version as a number: `MAJOR << 16 | MINOR << 8 | PATCH`.
 #[unsafe(no_mangle)]
-pub extern "C" fn nr_version_number() -> c_uint {
+pub extern "C-unwind" fn nr_version_number() -> c_uint {
     guard(0, || {
         NR_VERSION_MAJOR << 16 | NR_VERSION_MINOR << 8 | NR_VERSION_PATCH
     })

@@ -243,7 +243,7 @@ fn config_from_c(p: *const nr_xdp_config) -> Result<XdpConfig, Error> {
 /// Returns NR_OK, or NR_E_INVALID_ARG if `cfg` is NULL or `size` is too
 /// small.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_xdp_config_init(cfg: *mut nr_xdp_config, size: usize) -> c_int {
+pub unsafe extern "C-unwind" fn nr_xdp_config_init(cfg: *mut nr_xdp_config, size: usize) -> c_int {
     boundary(|| config::init(cfg, size))
 }
 
@@ -388,7 +388,7 @@ fn open_with(
 /// socket); NR_E_UNSUPPORTED (zero-copy or native mode forced but not
 /// available); NR_E_SYSTEM.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_xdp_open(
+pub unsafe extern "C-unwind" fn nr_xdp_open(
     ifname: *const c_char,
     queue: u32,
     cfg: *const nr_xdp_config,
@@ -402,7 +402,7 @@ pub unsafe extern "C" fn nr_xdp_open(
 /// come from the queues in turn; TX uses the first queue. Otherwise as
 /// nr_xdp_open() (same statuses).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_xdp_open_all(
+pub unsafe extern "C-unwind" fn nr_xdp_open_all(
     ifname: *const c_char,
     cfg: *const nr_xdp_config,
     out: *mut *mut nr_xdp,
@@ -416,7 +416,7 @@ pub unsafe extern "C" fn nr_xdp_open_all(
 /// nr_xdp_flush() first). Must not run concurrently with any other call on
 /// the handle.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_xdp_close(xdp: *mut nr_xdp) {
+pub unsafe extern "C-unwind" fn nr_xdp_close(xdp: *mut nr_xdp) {
     guard((), || drop(handle::take(xdp)))
 }
 
@@ -424,7 +424,10 @@ pub unsafe extern "C" fn nr_xdp_close(xdp: *mut nr_xdp) {
 ///
 /// Returns NR_OK or NR_E_INVALID_ARG.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_xdp_get_info(xdp: *const nr_xdp, out: *mut nr_xdp_info) -> c_int {
+pub unsafe extern "C-unwind" fn nr_xdp_get_info(
+    xdp: *const nr_xdp,
+    out: *mut nr_xdp_info,
+) -> c_int {
     boundary(|| {
         let i = handle::state(xdp)?.xdp.info();
         Out::new(out, "out")?.set(nr_xdp_info {
@@ -466,7 +469,7 @@ pub unsafe extern "C" fn nr_xdp_get_info(xdp: *const nr_xdp, out: *mut nr_xdp_in
 /// thread is in a call on this handle); NR_E_CONFIG (TX-only handle);
 /// NR_E_INVALID_ARG; NR_E_SYSTEM.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_xdp_next_batch(
+pub unsafe extern "C-unwind" fn nr_xdp_next_batch(
     xdp: *mut nr_xdp,
     timeout_ms: c_int,
     out: *mut *mut nr_batch,
@@ -491,7 +494,7 @@ pub unsafe extern "C" fn nr_xdp_next_batch(
 /// NR_E_TOO_BIG (a frame larger than frame_size: nothing is queued),
 /// NR_E_CONFIG (RX-only handle), NR_E_SYSTEM.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_xdp_send(
+pub unsafe extern "C-unwind" fn nr_xdp_send(
     xdp: *mut nr_xdp,
     frames: *const nr_frame,
     count: usize,
@@ -532,7 +535,7 @@ pub unsafe extern "C" fn nr_xdp_send(
 /// reserved, try again after nr_xdp_complete()/nr_xdp_flush()); NR_E_CONFIG
 /// (RX-only handle); NR_E_INVALID_ARG; NR_E_SYSTEM.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_xdp_tx_alloc(
+pub unsafe extern "C-unwind" fn nr_xdp_tx_alloc(
     xdp: *mut nr_xdp,
     data: *mut *mut u8,
     capacity: *mut u32,
@@ -560,7 +563,7 @@ pub unsafe extern "C" fn nr_xdp_tx_alloc(
 /// stays reserved); NR_E_TOO_BIG (len > capacity); NR_E_BUSY (TX ring full:
 /// flush and submit again); NR_E_SYSTEM.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_xdp_tx_submit(xdp: *mut nr_xdp, len: u32) -> c_int {
+pub unsafe extern "C-unwind" fn nr_xdp_tx_submit(xdp: *mut nr_xdp, len: u32) -> c_int {
     boundary(|| {
         handle::state(xdp)?.xdp.tx_submit(len)?;
         Ok(NR_OK)
@@ -573,7 +576,7 @@ pub unsafe extern "C" fn nr_xdp_tx_submit(xdp: *mut nr_xdp, len: u32) -> c_int {
 /// Returns NR_OK (nothing left in flight); NR_TIMEOUT (frames still in
 /// flight); NR_E_CONFIG (RX-only handle); NR_E_INVALID_ARG; NR_E_SYSTEM.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_xdp_flush(xdp: *mut nr_xdp, timeout_ms: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn nr_xdp_flush(xdp: *mut nr_xdp, timeout_ms: c_int) -> c_int {
     boundary(|| {
         let done = handle::state(xdp)?.xdp.flush(arg::timeout(timeout_ms))?;
         Ok(if done { NR_OK } else { NR_TIMEOUT })
@@ -584,7 +587,7 @@ pub unsafe extern "C" fn nr_xdp_flush(xdp: *mut nr_xdp, timeout_ms: c_int) -> c_
 /// nr_xdp_send()/nr_xdp_tx_alloc(). (Those calls also reap by themselves.)
 /// Returns the number of frames completed (>= 0) or NR_E_INVALID_ARG.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_xdp_complete(xdp: *mut nr_xdp) -> c_int {
+pub unsafe extern "C-unwind" fn nr_xdp_complete(xdp: *mut nr_xdp) -> c_int {
     boundary(|| Ok(handle::state(xdp)?.xdp.complete().min(i32::MAX as u32) as c_int))
 }
 
@@ -593,7 +596,7 @@ pub unsafe extern "C" fn nr_xdp_complete(xdp: *mut nr_xdp) -> c_int {
 ///
 /// Returns NR_OK, NR_E_INVALID_ARG, NR_E_SYSTEM.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_xdp_get_stats(
+pub unsafe extern "C-unwind" fn nr_xdp_get_stats(
     xdp: *mut nr_xdp,
     total: *mut nr_xdp_stats,
     delta: *mut nr_xdp_stats,
@@ -609,7 +612,7 @@ pub unsafe extern "C" fn nr_xdp_get_stats(
 /// RX ring has frames. Owned by the handle: do not close it. Returns the fd
 /// (>= 0) or NR_E_INVALID_ARG.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_xdp_fd(xdp: *const nr_xdp) -> c_int {
+pub unsafe extern "C-unwind" fn nr_xdp_fd(xdp: *const nr_xdp) -> c_int {
     boundary(|| Ok(handle::state(xdp)?.xdp.fd()))
 }
 
@@ -623,7 +626,7 @@ pub unsafe extern "C" fn nr_xdp_fd(xdp: *const nr_xdp) -> c_int {
 /// after pcap_close(). Stop signal handlers and other threads from calling
 /// it before you close the handle.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_xdp_breakloop(xdp: *const nr_xdp) -> c_int {
+pub unsafe extern "C-unwind" fn nr_xdp_breakloop(xdp: *const nr_xdp) -> c_int {
     guard(super::NR_E_INTERNAL, || handle::breakloop(xdp))
 }
 

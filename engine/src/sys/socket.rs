@@ -449,11 +449,35 @@ impl Deadline {
     }
 }
 
+// The waits that are pthread cancellation points, declared C-unwind: a
+// cancellation unwinds out of them (see `crate::cancel`), and the frames
+// that called them run their destructors on the way (a call of a plain
+// "C" declaration is assumed not to unwind: its frame's cleanups would be
+// skipped).
+unsafe extern "C-unwind" {
+    #[link_name = "poll"]
+    fn poll_cancellable(
+        fds: *mut libc::pollfd,
+        n: libc::nfds_t,
+        timeout: libc::c_int,
+    ) -> libc::c_int;
+    #[link_name = "ppoll"]
+    pub(crate) fn ppoll_cancellable(
+        fds: *mut libc::pollfd,
+        n: libc::nfds_t,
+        timeout: *const libc::timespec,
+        sigmask: *const libc::sigset_t,
+    ) -> libc::c_int;
+}
+
 /// poll(2) over a few descriptors; EINTR is returned as `Ok(0)` so callers
-/// re-check their stop flags and deadline and call again.
+/// re-check their stop flags and deadline and call again. A pthread
+/// cancellation point (see `crate::cancel`).
 pub fn poll(fds: &mut [libc::pollfd], timeout_ms: libc::c_int) -> io::Result<usize> {
     // SAFETY: the slice is valid for reads and writes of fds.len() pollfds.
-    poll_result(unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) })
+    poll_result(unsafe {
+        poll_cancellable(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms)
+    })
 }
 
 /// The result of poll(2)/ppoll(2): the number of ready descriptors, with

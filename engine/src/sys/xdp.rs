@@ -241,7 +241,8 @@ pub fn kick_rx(fd: RawFd) -> io::Result<()> {
 }
 
 /// Wait up to `ns` nanoseconds for events on `fds` (`ppoll`, so sleeps
-/// shorter than a millisecond are possible). EINTR is `Ok(0)`.
+/// shorter than a millisecond are possible). EINTR is `Ok(0)`. A pthread
+/// cancellation point (see `crate::cancel`).
 pub fn ppoll_ns(fds: &mut [libc::pollfd], ns: u64) -> io::Result<usize> {
     let ts = libc::timespec {
         tv_sec: (ns / 1_000_000_000) as libc::time_t,
@@ -249,7 +250,7 @@ pub fn ppoll_ns(fds: &mut [libc::pollfd], ns: u64) -> io::Result<usize> {
     };
     // SAFETY: fds is valid for fds.len() pollfds; ts is a live local.
     let rc = unsafe {
-        libc::ppoll(
+        crate::sys::socket::ppoll_cancellable(
             fds.as_mut_ptr(),
             fds.len() as libc::nfds_t,
             &ts,

@@ -17,8 +17,8 @@ use crate::{code, guard};
 unsafe fn real_list(
     target: *mut c_void,
     out: *mut *mut c_int,
-    list: unsafe extern "C" fn(*mut c_void, *mut *mut c_int) -> c_int,
-    free: unsafe extern "C" fn(*mut c_int),
+    list: unsafe extern "C-unwind" fn(*mut c_void, *mut *mut c_int) -> c_int,
+    free: unsafe extern "C-unwind" fn(*mut c_int),
 ) -> c_int {
     let mut l = std::ptr::null_mut();
     // SAFETY: forwarded (caller).
@@ -32,7 +32,7 @@ unsafe fn real_list(
 
 /// `pcap_datalink`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_datalink(p: *mut Pcap) -> c_int {
+pub unsafe extern "C-unwind" fn pcap_datalink(p: *mut Pcap) -> c_int {
     guard!(code::ERROR, {
         match enter!(p, code::ERROR) {
             // SAFETY: forwarded.
@@ -45,7 +45,7 @@ pub unsafe extern "C" fn pcap_datalink(p: *mut Pcap) -> c_int {
 
 /// `pcap_datalink_ext`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_datalink_ext(p: *mut Pcap) -> c_int {
+pub unsafe extern "C-unwind" fn pcap_datalink_ext(p: *mut Pcap) -> c_int {
     guard!(code::ERROR, {
         match enter!(p, code::ERROR) {
             // SAFETY: forwarded.
@@ -59,7 +59,7 @@ pub unsafe extern "C" fn pcap_datalink_ext(p: *mut Pcap) -> c_int {
 
 /// `pcap_list_datalinks`: the list is in our heap (`pcap_free_datalinks`).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_list_datalinks(p: *mut Pcap, out: *mut *mut c_int) -> c_int {
+pub unsafe extern "C-unwind" fn pcap_list_datalinks(p: *mut Pcap, out: *mut *mut c_int) -> c_int {
     guard!(code::ERROR, {
         if out.is_null() {
             return code::ERROR;
@@ -84,14 +84,14 @@ pub unsafe extern "C" fn pcap_list_datalinks(p: *mut Pcap, out: *mut *mut c_int)
 
 /// `pcap_free_datalinks`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_free_datalinks(list: *mut c_int) {
+pub unsafe extern "C-unwind" fn pcap_free_datalinks(list: *mut c_int) {
     // SAFETY: list is NULL or from pcap_list_datalinks (our heap).
     guard!((), { unsafe { libc::free(list.cast()) } })
 }
 
 /// `pcap_set_datalink`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_set_datalink(p: *mut Pcap, dlt: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn pcap_set_datalink(p: *mut Pcap, dlt: c_int) -> c_int {
     guard!(code::ERROR, {
         match enter!(p, code::ERROR) {
             // SAFETY: forwarded.
@@ -107,7 +107,10 @@ pub unsafe extern "C" fn pcap_set_datalink(p: *mut Pcap, dlt: c_int) -> c_int {
 /// `pcap_list_tstamp_types`: the device's list from the real library
 /// (only the host's clock without it).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_list_tstamp_types(p: *mut Pcap, out: *mut *mut c_int) -> c_int {
+pub unsafe extern "C-unwind" fn pcap_list_tstamp_types(
+    p: *mut Pcap,
+    out: *mut *mut c_int,
+) -> c_int {
     guard!(code::ERROR, {
         if out.is_null() {
             return code::ERROR;
@@ -137,7 +140,7 @@ pub unsafe extern "C" fn pcap_list_tstamp_types(p: *mut Pcap, out: *mut *mut c_i
 
 /// `pcap_free_tstamp_types`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_free_tstamp_types(list: *mut c_int) {
+pub unsafe extern "C-unwind" fn pcap_free_tstamp_types(list: *mut c_int) {
     // SAFETY: list is NULL or from pcap_list_tstamp_types (our heap).
     guard!((), { unsafe { libc::free(list.cast()) } })
 }

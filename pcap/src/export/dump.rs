@@ -40,7 +40,7 @@ fn shown(fname: *const c_char) -> String {
 
 /// `pcap_dump_fopen`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_dump_fopen(p: *mut Pcap, f: *mut libc::FILE) -> *mut Dumper {
+pub unsafe extern "C-unwind" fn pcap_dump_fopen(p: *mut Pcap, f: *mut libc::FILE) -> *mut Dumper {
     guard!(ptr::null_mut(), {
         let mut h = enter!(p, ptr::null_mut());
         let pr = match dump::params(&mut h) {
@@ -87,7 +87,7 @@ fn params_for(h: &mut H<'_>, fname: *const c_char, append: bool) -> Option<Param
 
 /// `pcap_dump_open` ("-" is stdout).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_dump_open(p: *mut Pcap, fname: *const c_char) -> *mut Dumper {
+pub unsafe extern "C-unwind" fn pcap_dump_open(p: *mut Pcap, fname: *const c_char) -> *mut Dumper {
     guard!(ptr::null_mut(), {
         let mut h = enter!(p, ptr::null_mut());
         let Some(pr) = params_for(&mut h, fname, false) else {
@@ -119,7 +119,10 @@ pub unsafe extern "C" fn pcap_dump_open(p: *mut Pcap, fname: *const c_char) -> *
 /// `pcap_dump_open_append`: libpcap's checks and texts; the header it
 /// writes to an empty file has no link-type upper bits (libpcap's).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_dump_open_append(p: *mut Pcap, fname: *const c_char) -> *mut Dumper {
+pub unsafe extern "C-unwind" fn pcap_dump_open_append(
+    p: *mut Pcap,
+    fname: *const c_char,
+) -> *mut Dumper {
     guard!(ptr::null_mut(), {
         let mut h = enter!(p, ptr::null_mut());
         let Some(pr) = params_for(&mut h, fname, true) else {
@@ -170,7 +173,7 @@ pub unsafe extern "C" fn pcap_dump_open_append(p: *mut Pcap, fname: *const c_cha
 
 /// `pcap_dump`: `user` is the dumper (libpcap's callback shape).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_dump(user: *mut u8, h: *const PktHdr, sp: *const u8) {
+pub unsafe extern "C-unwind" fn pcap_dump(user: *mut u8, h: *const PktHdr, sp: *const u8) {
     guard!((), {
         // SAFETY: user is a dumper (libpcap's contract).
         let Some(d) = (unsafe { dumper(user.cast()) }) else {
@@ -190,7 +193,7 @@ pub unsafe extern "C" fn pcap_dump(user: *mut u8, h: *const PktHdr, sp: *const u
 
 /// `pcap_dump_file`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_dump_file(d: *mut Dumper) -> *mut libc::FILE {
+pub unsafe extern "C-unwind" fn pcap_dump_file(d: *mut Dumper) -> *mut libc::FILE {
     // SAFETY: d is NULL or ours.
     guard!(ptr::null_mut(), {
         unsafe { dumper(d) }.map_or(ptr::null_mut(), |d| d.f)
@@ -199,7 +202,7 @@ pub unsafe extern "C" fn pcap_dump_file(d: *mut Dumper) -> *mut libc::FILE {
 
 /// `pcap_dump_ftell`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_dump_ftell(d: *mut Dumper) -> c_long {
+pub unsafe extern "C-unwind" fn pcap_dump_ftell(d: *mut Dumper) -> c_long {
     guard!(-1, {
         // SAFETY: d is NULL or ours; d.f is open.
         unsafe { dumper(d) }.map_or(-1, |d| unsafe { libc::ftell(d.f) })
@@ -208,7 +211,7 @@ pub unsafe extern "C" fn pcap_dump_ftell(d: *mut Dumper) -> c_long {
 
 /// `pcap_dump_ftell64`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_dump_ftell64(d: *mut Dumper) -> i64 {
+pub unsafe extern "C-unwind" fn pcap_dump_ftell64(d: *mut Dumper) -> i64 {
     guard!(-1, {
         // SAFETY: d is NULL or ours; d.f is open.
         unsafe { dumper(d) }.map_or(-1, |d| unsafe { libc::ftello(d.f) })
@@ -217,7 +220,7 @@ pub unsafe extern "C" fn pcap_dump_ftell64(d: *mut Dumper) -> i64 {
 
 /// `pcap_dump_flush`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_dump_flush(d: *mut Dumper) -> c_int {
+pub unsafe extern "C-unwind" fn pcap_dump_flush(d: *mut Dumper) -> c_int {
     guard!(code::ERROR, {
         // SAFETY: d is NULL or ours; d.f is open.
         unsafe { dumper(d) }.map_or(code::ERROR, |d| dump::ok(unsafe { libc::fflush(d.f) } == 0))
@@ -226,7 +229,7 @@ pub unsafe extern "C" fn pcap_dump_flush(d: *mut Dumper) -> c_int {
 
 /// `pcap_dump_close`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_dump_close(d: *mut Dumper) {
+pub unsafe extern "C-unwind" fn pcap_dump_close(d: *mut Dumper) {
     guard!((), {
         // SAFETY: d is NULL or ours.
         let Some(dd) = (unsafe { dumper(d) }) else {

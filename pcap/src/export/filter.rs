@@ -13,7 +13,7 @@ use crate::{bpf, code, guard, real};
 /// `pcap_compile`: the real libpcap's compiler, on the shadow (a real
 /// handle of the same device) for netring handles.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_compile(
+pub unsafe extern "C-unwind" fn pcap_compile(
     p: *mut Pcap,
     fp: *mut BpfProgram,
     s: *const c_char,
@@ -55,7 +55,7 @@ pub unsafe extern "C" fn pcap_compile(
 
 /// `pcap_compile_nopcap`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_compile_nopcap(
+pub unsafe extern "C-unwind" fn pcap_compile_nopcap(
     snaplen: c_int,
     linktype: c_int,
     fp: *mut BpfProgram,
@@ -91,7 +91,7 @@ pub unsafe extern "C" fn pcap_compile_nopcap(
 
 /// `pcap_freecode`: programs live in our heap.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_freecode(fp: *mut BpfProgram) {
+pub unsafe extern "C-unwind" fn pcap_freecode(fp: *mut BpfProgram) {
     guard!((), {
         if fp.is_null() {
             return;
@@ -107,7 +107,7 @@ pub unsafe extern "C" fn pcap_freecode(fp: *mut BpfProgram) {
 
 /// `pcap_setfilter`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_setfilter(p: *mut Pcap, fp: *mut BpfProgram) -> c_int {
+pub unsafe extern "C-unwind" fn pcap_setfilter(p: *mut Pcap, fp: *mut BpfProgram) -> c_int {
     guard!(code::ERROR, {
         match enter!(p, code::ERROR) {
             H::Real(r, rh, _) => {
@@ -135,7 +135,7 @@ pub unsafe extern "C" fn pcap_setfilter(p: *mut Pcap, fp: *mut BpfProgram) -> c_
 
 /// `pcap_offline_filter`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_offline_filter(
+pub unsafe extern "C-unwind" fn pcap_offline_filter(
     fp: *const BpfProgram,
     h: *const PktHdr,
     pkt: *const u8,
@@ -159,7 +159,7 @@ pub unsafe extern "C" fn pcap_offline_filter(
 
 /// `bpf_filter`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn bpf_filter(
+pub unsafe extern "C-unwind" fn bpf_filter(
     pc: *const BpfInsnC,
     pkt: *const u8,
     wirelen: c_uint,
@@ -186,7 +186,7 @@ pub unsafe extern "C" fn bpf_filter(
 
 /// `bpf_validate`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn bpf_validate(f: *const BpfInsnC, len: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn bpf_validate(f: *const BpfInsnC, len: c_int) -> c_int {
     guard!(0, {
         match real::try_get() {
             // SAFETY: forwarded.
@@ -198,7 +198,7 @@ pub unsafe extern "C" fn bpf_validate(f: *const BpfInsnC, len: c_int) -> c_int {
 
 /// `bpf_image`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn bpf_image(f: *const BpfInsnC, n: c_int) -> *mut c_char {
+pub unsafe extern "C-unwind" fn bpf_image(f: *const BpfInsnC, n: c_int) -> *mut c_char {
     guard!(ptr::null_mut(), {
         match real::try_get() {
             // SAFETY: forwarded; returns a static buffer of the real library.
@@ -211,7 +211,7 @@ pub unsafe extern "C" fn bpf_image(f: *const BpfInsnC, n: c_int) -> *mut c_char 
 /// `bpf_dump`: printed on the host program's stdout (the real library's
 /// stdio buffers are its own and never flushed at exit).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn bpf_dump(p: *const BpfProgram, option: c_int) {
+pub unsafe extern "C-unwind" fn bpf_dump(p: *const BpfProgram, option: c_int) {
     guard!((), {
         // SAFETY: p NULL or valid.
         let Some(prog) = (unsafe { insns(p) }) else {

@@ -13,7 +13,7 @@ use crate::{code, dump, guard, real, savefile};
 
 /// `pcap_create`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_create(dev: *const c_char, errbuf: *mut c_char) -> *mut Pcap {
+pub unsafe extern "C-unwind" fn pcap_create(dev: *const c_char, errbuf: *mut c_char) -> *mut Pcap {
     guard!(ptr::null_mut(), {
         // SAFETY: dev is NULL or NUL-terminated (libpcap's contract).
         let name = if dev.is_null() {
@@ -47,7 +47,7 @@ pub unsafe extern "C" fn pcap_create(dev: *const c_char, errbuf: *mut c_char) ->
 
 /// `pcap_activate`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_activate(p: *mut Pcap) -> c_int {
+pub unsafe extern "C-unwind" fn pcap_activate(p: *mut Pcap) -> c_int {
     guard!(code::ERROR, {
         match enter!(p, code::ERROR) {
             // SAFETY: forwarded to the real handle.
@@ -89,7 +89,7 @@ pub unsafe extern "C" fn pcap_activate(p: *mut Pcap) -> c_int {
 
 /// `pcap_open_live`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_open_live(
+pub unsafe extern "C-unwind" fn pcap_open_live(
     dev: *const c_char,
     snaplen: c_int,
     promisc: c_int,
@@ -144,7 +144,7 @@ pub unsafe extern "C" fn pcap_open_live(
 
 /// `pcap_close`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_close(p: *mut Pcap) {
+pub unsafe extern "C-unwind" fn pcap_close(p: *mut Pcap) {
     guard!((), {
         // SAFETY: p is NULL or ours; the borrow ends before the handle is
         // freed.
@@ -174,7 +174,7 @@ macro_rules! setter {
     ($name:ident, |$l:ident, $v:ident| $body:expr) => {
         #[doc = concat!("`", stringify!($name), "`.")]
         #[unsafe(no_mangle)]
-        pub unsafe extern "C" fn $name(p: *mut Pcap, $v: c_int) -> c_int {
+        pub unsafe extern "C-unwind" fn $name(p: *mut Pcap, $v: c_int) -> c_int {
             guard!(code::ERROR, {
                 match enter!(p, code::ERROR) {
                     // SAFETY: forwarded to the real handle.
@@ -244,7 +244,7 @@ setter!(pcap_set_tstamp_precision, |l, v| {
 
 /// `pcap_can_set_rfmon`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_can_set_rfmon(p: *mut Pcap) -> c_int {
+pub unsafe extern "C-unwind" fn pcap_can_set_rfmon(p: *mut Pcap) -> c_int {
     guard!(code::ERROR, {
         match enter!(p, code::ERROR) {
             // SAFETY: forwarded.
@@ -277,7 +277,7 @@ fn open_real(
 
 /// `pcap_open_dead`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_open_dead(linktype: c_int, snaplen: c_int) -> *mut Pcap {
+pub unsafe extern "C-unwind" fn pcap_open_dead(linktype: c_int, snaplen: c_int) -> *mut Pcap {
     // SAFETY: forwarded.
     guard!(ptr::null_mut(), {
         open_real(ptr::null_mut(), "", |r| unsafe {
@@ -288,7 +288,7 @@ pub unsafe extern "C" fn pcap_open_dead(linktype: c_int, snaplen: c_int) -> *mut
 
 /// `pcap_open_dead_with_tstamp_precision`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_open_dead_with_tstamp_precision(
+pub unsafe extern "C-unwind" fn pcap_open_dead_with_tstamp_precision(
     linktype: c_int,
     snaplen: c_int,
     precision: c_uint,
@@ -303,7 +303,10 @@ pub unsafe extern "C" fn pcap_open_dead_with_tstamp_precision(
 
 /// `pcap_open_offline`: netring's reader in front of the real handle.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_open_offline(fname: *const c_char, errbuf: *mut c_char) -> *mut Pcap {
+pub unsafe extern "C-unwind" fn pcap_open_offline(
+    fname: *const c_char,
+    errbuf: *mut c_char,
+) -> *mut Pcap {
     guard!(ptr::null_mut(), {
         // SAFETY: forwarded.
         let p = open_real(errbuf, "pcap_open_offline", |r| unsafe {
@@ -318,7 +321,7 @@ pub unsafe extern "C" fn pcap_open_offline(fname: *const c_char, errbuf: *mut c_
 
 /// `pcap_open_offline_with_tstamp_precision`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_open_offline_with_tstamp_precision(
+pub unsafe extern "C-unwind" fn pcap_open_offline_with_tstamp_precision(
     fname: *const c_char,
     precision: c_uint,
     errbuf: *mut c_char,
@@ -338,7 +341,10 @@ pub unsafe extern "C" fn pcap_open_offline_with_tstamp_precision(
 /// the real library's copy of stdio; `pcap_close` closes it with the
 /// program's).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_fopen_offline(fp: *mut libc::FILE, errbuf: *mut c_char) -> *mut Pcap {
+pub unsafe extern "C-unwind" fn pcap_fopen_offline(
+    fp: *mut libc::FILE,
+    errbuf: *mut c_char,
+) -> *mut Pcap {
     // SAFETY: arguments as libpcap's (caller).
     guard!(ptr::null_mut(), {
         unsafe { pcap_fopen_offline_with_tstamp_precision(fp, 0, errbuf) }
@@ -347,7 +353,7 @@ pub unsafe extern "C" fn pcap_fopen_offline(fp: *mut libc::FILE, errbuf: *mut c_
 
 /// `pcap_fopen_offline_with_tstamp_precision`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_fopen_offline_with_tstamp_precision(
+pub unsafe extern "C-unwind" fn pcap_fopen_offline_with_tstamp_precision(
     fp: *mut libc::FILE,
     precision: c_uint,
     errbuf: *mut c_char,
@@ -370,7 +376,7 @@ pub unsafe extern "C" fn pcap_fopen_offline_with_tstamp_precision(
 /// `pcap_breakloop`: async-signal-safe (an atomic store and an eventfd
 /// write); touches only the handle's break state.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_breakloop(p: *mut Pcap) {
+pub unsafe extern "C-unwind" fn pcap_breakloop(p: *mut Pcap) {
     guard!((), {
         // SAFETY: p is NULL or ours; only the break state is touched.
         let Some(pc) = (unsafe { handle::shared(p) }) else {
@@ -389,7 +395,7 @@ pub unsafe extern "C" fn pcap_breakloop(p: *mut Pcap) {
 
 /// `pcap_stats`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_stats(p: *mut Pcap, ps: *mut PcapStat) -> c_int {
+pub unsafe extern "C-unwind" fn pcap_stats(p: *mut Pcap, ps: *mut PcapStat) -> c_int {
     guard!(code::ERROR, {
         match enter!(p, code::ERROR) {
             // SAFETY: forwarded.
@@ -410,7 +416,7 @@ pub unsafe extern "C" fn pcap_stats(p: *mut Pcap, ps: *mut PcapStat) -> c_int {
 
 /// `pcap_setdirection`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_setdirection(p: *mut Pcap, d: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn pcap_setdirection(p: *mut Pcap, d: c_int) -> c_int {
     guard!(code::ERROR, {
         match enter!(p, code::ERROR) {
             // SAFETY: forwarded.
@@ -429,7 +435,7 @@ pub unsafe extern "C" fn pcap_setdirection(p: *mut Pcap, d: c_int) -> c_int {
 
 /// `pcap_getnonblock`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_getnonblock(p: *mut Pcap, errbuf: *mut c_char) -> c_int {
+pub unsafe extern "C-unwind" fn pcap_getnonblock(p: *mut Pcap, errbuf: *mut c_char) -> c_int {
     guard!(code::ERROR, {
         match enter!(p, code::ERROR) {
             // SAFETY: forwarded.
@@ -442,7 +448,11 @@ pub unsafe extern "C" fn pcap_getnonblock(p: *mut Pcap, errbuf: *mut c_char) -> 
 
 /// `pcap_setnonblock`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_setnonblock(p: *mut Pcap, nb: c_int, errbuf: *mut c_char) -> c_int {
+pub unsafe extern "C-unwind" fn pcap_setnonblock(
+    p: *mut Pcap,
+    nb: c_int,
+    errbuf: *mut c_char,
+) -> c_int {
     guard!(code::ERROR, {
         match enter!(p, code::ERROR) {
             // SAFETY: forwarded.
@@ -457,7 +467,11 @@ pub unsafe extern "C" fn pcap_setnonblock(p: *mut Pcap, nb: c_int, errbuf: *mut 
 
 /// `pcap_inject`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_inject(p: *mut Pcap, buf: *const c_void, size: usize) -> c_int {
+pub unsafe extern "C-unwind" fn pcap_inject(
+    p: *mut Pcap,
+    buf: *const c_void,
+    size: usize,
+) -> c_int {
     guard!(code::ERROR, {
         match enter!(p, code::ERROR) {
             // SAFETY: forwarded.
@@ -491,7 +505,11 @@ pub unsafe extern "C" fn pcap_inject(p: *mut Pcap, buf: *const c_void, size: usi
 
 /// `pcap_sendpacket`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_sendpacket(p: *mut Pcap, buf: *const u8, size: c_int) -> c_int {
+pub unsafe extern "C-unwind" fn pcap_sendpacket(
+    p: *mut Pcap,
+    buf: *const u8,
+    size: c_int,
+) -> c_int {
     guard!(code::ERROR, {
         if size <= 0 {
             let m = format!(
@@ -513,21 +531,21 @@ pub unsafe extern "C" fn pcap_sendpacket(p: *mut Pcap, buf: *const u8, size: c_i
 /// `pcap_file`: a savefile's stream is the program's (from here on the
 /// real library reads the file, where the program may have moved it).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_file(p: *mut Pcap) -> *mut libc::FILE {
+pub unsafe extern "C-unwind" fn pcap_file(p: *mut Pcap) -> *mut libc::FILE {
     // SAFETY: p is NULL or ours.
     guard!(ptr::null_mut(), { unsafe { savefile::file(p) } })
 }
 
 /// `pcap_geterr`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_geterr(p: *mut Pcap) -> *mut c_char {
+pub unsafe extern "C-unwind" fn pcap_geterr(p: *mut Pcap) -> *mut c_char {
     // SAFETY: p is NULL or ours.
     guard!(ptr::null_mut(), { unsafe { handle::errbuf(p) } })
 }
 
 /// `pcap_perror`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_perror(p: *mut Pcap, prefix: *const c_char) {
+pub unsafe extern "C-unwind" fn pcap_perror(p: *mut Pcap, prefix: *const c_char) {
     guard!((), {
         // SAFETY: p is NULL or ours; prefix NULL or NUL-terminated.
         let (err, pre) = unsafe { (owned(handle::errbuf(p)), owned(prefix)) };
@@ -539,7 +557,7 @@ macro_rules! property {
     ($name:ident -> $ret:ty, $default:expr, |$l:ident| $own:expr) => {
         #[doc = concat!("`", stringify!($name), "`.")]
         #[unsafe(no_mangle)]
-        pub unsafe extern "C" fn $name(p: *mut Pcap) -> $ret {
+        pub unsafe extern "C-unwind" fn $name(p: *mut Pcap) -> $ret {
             guard!($default, {
                 match enter!(p, $default) {
                     // SAFETY: forwarded.

@@ -96,7 +96,7 @@ macro_rules! forward_static {
     ($name:ident($($a:ident: $t:ty),*) -> $ret:ty, $default:expr) => {
         #[doc = concat!("`", stringify!($name), "` (the real libpcap's).")]
         #[unsafe(no_mangle)]
-        pub unsafe extern "C" fn $name($($a: $t),*) -> $ret {
+        pub unsafe extern "C-unwind" fn $name($($a: $t),*) -> $ret {
             guard!($default, {
                 match real::try_get() {
                     // SAFETY: forwarded with the caller's arguments.
@@ -131,7 +131,7 @@ macro_rules! forward_mac {
     ($name:ident) => {
         #[doc = concat!("`", stringify!($name), "`: the real libpcap's, the address moved into our heap.")]
         #[unsafe(no_mangle)]
-        pub unsafe extern "C" fn $name(n: *const c_char) -> *mut u8 {
+        pub unsafe extern "C-unwind" fn $name(n: *const c_char) -> *mut u8 {
             guard!(ptr::null_mut(), {
                 match real::try_get() {
                     // SAFETY: forwarded.
@@ -149,7 +149,10 @@ forward_mac!(pcap_ether_aton);
 /// `pcap_findalldevs` (the real libpcap's list; free it with
 /// `pcap_freealldevs`).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_findalldevs(out: *mut *mut c_void, errbuf: *mut c_char) -> c_int {
+pub unsafe extern "C-unwind" fn pcap_findalldevs(
+    out: *mut *mut c_void,
+    errbuf: *mut c_char,
+) -> c_int {
     guard!(code::ERROR, {
         match real::try_get() {
             // SAFETY: forwarded.
@@ -164,7 +167,7 @@ pub unsafe extern "C" fn pcap_findalldevs(out: *mut *mut c_void, errbuf: *mut c_
 
 /// `pcap_freealldevs`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_freealldevs(list: *mut c_void) {
+pub unsafe extern "C-unwind" fn pcap_freealldevs(list: *mut c_void) {
     guard!((), {
         if let Some(r) = real::try_get() {
             // SAFETY: list came from the real pcap_findalldevs.
@@ -175,7 +178,7 @@ pub unsafe extern "C" fn pcap_freealldevs(list: *mut c_void) {
 
 /// `pcap_init`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_init(opts: c_uint, errbuf: *mut c_char) -> c_int {
+pub unsafe extern "C-unwind" fn pcap_init(opts: c_uint, errbuf: *mut c_char) -> c_int {
     guard!(code::ERROR, {
         match real::try_get() {
             // SAFETY: forwarded.
@@ -192,7 +195,7 @@ pub unsafe extern "C" fn pcap_init(opts: c_uint, errbuf: *mut c_char) -> c_int {
 
 /// `pcap_statustostr`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_statustostr(e: c_int) -> *const c_char {
+pub unsafe extern "C-unwind" fn pcap_statustostr(e: c_int) -> *const c_char {
     guard!(c"Unknown error".as_ptr(), {
         if let Some(r) = real::try_get() {
             // SAFETY: forwarded; returns a static string.
@@ -216,13 +219,13 @@ pub unsafe extern "C" fn pcap_statustostr(e: c_int) -> *const c_char {
 
 /// `pcap_strerror`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_strerror(e: c_int) -> *const c_char {
+pub unsafe extern "C-unwind" fn pcap_strerror(e: c_int) -> *const c_char {
     // SAFETY: strerror returns a string valid until the next call.
     guard!(c"Unknown error".as_ptr(), { unsafe { libc::strerror(e) } })
 }
 
 /// `pcap_lib_version`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_lib_version() -> *const c_char {
+pub unsafe extern "C-unwind" fn pcap_lib_version() -> *const c_char {
     c"libpcap version 1.10.3 (with TPACKET_V3; netring engine)".as_ptr()
 }

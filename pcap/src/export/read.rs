@@ -40,7 +40,7 @@ unsafe fn dispatch_via(
     p: *mut Pcap,
     via: &Via,
     cnt: c_int,
-    cb: unsafe extern "C" fn(*mut u8, *const PktHdr, *const u8),
+    cb: unsafe extern "C-unwind" fn(*mut u8, *const PktHdr, *const u8),
     user: *mut u8,
 ) -> c_int {
     match via {
@@ -55,7 +55,7 @@ unsafe fn dispatch_via(
 
 /// `pcap_dispatch`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_dispatch(
+pub unsafe extern "C-unwind" fn pcap_dispatch(
     p: *mut Pcap,
     cnt: c_int,
     cb: Handler,
@@ -83,7 +83,12 @@ pub unsafe extern "C" fn pcap_dispatch(
 /// `cnt <= 0`), an error or a break; a live read that times out is
 /// repeated, the end of a savefile ends the loop.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_loop(p: *mut Pcap, cnt: c_int, cb: Handler, user: *mut u8) -> c_int {
+pub unsafe extern "C-unwind" fn pcap_loop(
+    p: *mut Pcap,
+    cnt: c_int,
+    cb: Handler,
+    user: *mut u8,
+) -> c_int {
     guard!(code::ERROR, {
         // SAFETY: p is NULL or ours.
         let Some(via) = (unsafe { via(p) }) else {
@@ -142,7 +147,7 @@ unsafe fn next_one(p: *mut Pcap, via: &Via) -> c_int {
 /// `pcap_next_ex`: the header and bytes stay valid until the next call on
 /// the handle (a copy: the ring block goes back as soon as it is read).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_next_ex(
+pub unsafe extern "C-unwind" fn pcap_next_ex(
     p: *mut Pcap,
     hdr: *mut *mut PktHdr,
     data: *mut *const u8,
@@ -178,7 +183,7 @@ pub unsafe extern "C" fn pcap_next_ex(
 
 /// `pcap_next`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn pcap_next(p: *mut Pcap, h: *mut PktHdr) -> *const u8 {
+pub unsafe extern "C-unwind" fn pcap_next(p: *mut Pcap, h: *mut PktHdr) -> *const u8 {
     guard!(ptr::null(), {
         // SAFETY: p is NULL or ours.
         let via = match unsafe { via(p) } {

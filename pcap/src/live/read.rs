@@ -268,34 +268,40 @@ pub unsafe fn dispatch(p: *mut Pcap, cnt: c_int, f: &mut dyn FnMut(&PktHdr, &[u8
         h.io.set_err(&m);
         return code::ERROR;
     }
-    let Some(mut src) = a.source.take() else {
+    let Some(src) = a.source.take() else {
         h.io.set_err("pcap_dispatch: the handle is already being read (from a callback?)");
         return code::ERROR;
     };
-    let mut r = Run {
-        sel: Sel {
-            direction,
-            protocol,
-            snapshot: a.snapshot,
-            nano,
-            filter: std::mem::take(&mut l.filter),
-            cooked,
-            linktype,
-            lo_ifindex: a.lo_ifindex,
+    let mut out = Out {
+        p,
+        src: Some(src),
+        r: Run {
+            sel: Sel {
+                direction,
+                protocol,
+                snapshot: a.snapshot,
+                nano,
+                filter: std::mem::take(&mut l.filter),
+                cooked,
+                linktype,
+                lo_ifindex: a.lo_ifindex,
+            },
+            cursor: a.cursor,
+            scratch: std::mem::take(&mut a.scratch),
+            first,
+            brk: &pc.brk,
         },
-        cursor: a.cursor,
-        scratch: std::mem::take(&mut a.scratch),
-        first,
-        brk: &pc.brk,
     };
-    let end = match &mut src {
-        Source::Ring(c) => run(c, &mut r, cnt, f),
-        Source::Xdp(x) => run(x, &mut r, cnt, f),
+    let (end, xdp_stats) = match out.src.as_mut() {
+        Some(Source::Ring(c)) => (run(c, &mut out.r, cnt, f), None),
+        Some(Source::Xdp(x)) => {
+            let end = run(x, &mut out.r, cnt, f);
+            (end, x.stats().ok().map(|st| (st, x.held_len() as u64)))
+        }
+        None => return code::ERROR,
     };
-    let xdp_stats = match &mut src {
-        Source::Xdp(x) => x.stats().ok().map(|st| (st, x.held_len() as u64)),
-        Source::Ring(_) => None,
-    };
+    // Put the engine back, then report.
+    drop(out);
     // SAFETY: as above; the callbacks have returned.
     let Some(h) = (unsafe { handle::state(p) }) else {
         return code::ERROR;
@@ -303,15 +309,9 @@ pub unsafe fn dispatch(p: *mut Pcap, cnt: c_int, f: &mut dyn FnMut(&PktHdr, &[u8
     let Kind::Live(l) = &mut h.kind else {
         return code::ERROR;
     };
-    // (pcap_setfilter refuses to run while the engine is out, so the
-    // filter taken out is still the handle's.)
-    l.filter = r.sel.filter;
     let Some(a) = l.active.as_mut() else {
         return code::ERROR;
     };
-    a.source = Some(src);
-    a.cursor = r.cursor;
-    a.scratch = r.scratch;
     if xdp_stats.is_some() {
         a.xdp_stats = xdp_stats;
     }
@@ -326,6 +326,39 @@ pub unsafe fn dispatch(p: *mut Pcap, cnt: c_int, f: &mut dyn FnMut(&PktHdr, &[u8
             h.io.set_err(&msg);
             code::ERROR
         }
+    }
+}
+
+/// The engine and the read state a dispatch took out of the handle; put
+/// back when dropped, so that a call left early (a pthread cancellation
+/// in a wait or in the user's callback unwinds through here) leaves the
+/// handle readable and closable as libpcap leaves it.
+struct Out<'a> {
+    p: *mut Pcap,
+    src: Option<Source>,
+    r: Run<'a>,
+}
+
+impl Drop for Out<'_> {
+    fn drop(&mut self) {
+        // SAFETY: `p` is the live handle the dispatch took these from (its
+        // caller's contract); no borrow of its state is alive here: the
+        // loop and the callbacks have returned or been unwound.
+        let Some(h) = (unsafe { handle::state(self.p) }) else {
+            return;
+        };
+        let Kind::Live(l) = &mut h.kind else {
+            return;
+        };
+        // (pcap_setfilter refuses to run while the engine is out, so the
+        // filter taken out is still the handle's.)
+        l.filter = std::mem::take(&mut self.r.sel.filter);
+        let Some(a) = l.active.as_mut() else {
+            return;
+        };
+        a.source = self.src.take();
+        a.cursor = self.r.cursor;
+        a.scratch = std::mem::take(&mut self.r.scratch);
     }
 }
 
