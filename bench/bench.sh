@@ -274,7 +274,7 @@ OUTDIR=${OUTDIR:-$HERE/results/$(date +%Y-%m-%d)}
     echo "  - \`bench/run.sh -d $DUR -r $REPS -R nrcap nrcap nrxdp nrxdp_generic min_xsk min_xsk_generic\`"
     echo "  - \`bench/run.sh -d $DUR -r $REPS -R nrcap nrcap nrgocap gopacket_afpacket cppcap zigcap\`"
     echo "  - \`bench/tx.sh -d $DUR -r $REPS nrsend nrsend_ring min_tx pcap_inject trafgen\`"
-    echo "  - \`cargo run --release --example micro -- --secs 0.3 --trials 7\` (and \`--xcore --sizes 60,1514,9000\`, \`--xdp\`)"
+    echo "  - \`cargo run --release --features bench-fixtures --example micro -- --secs 0.3 --trials 7\` (and \`--xcore --sizes 60,1514,9000\`, \`--xdp\`)"
     echo "  - \`cargo run --release --example parse -- --secs 0.3 --trials 7\`"
         echo "  - every consumer/sender command line: see the meta lines below"
     fi

@@ -3,7 +3,7 @@
 #   min_v3, min_xsk, min_tx (libc only), min_pcap, pcap_inject (libpcap)
 # into $CB_BIN (default build/bench/bin).  netring's own programs (nrcap,
 # nrsend, nrxdp) come from `make` (build/bin) and the micro benchmark from
-# `cargo build --release --example micro`; the Makefile's bench targets
+# `cargo build --release --features bench-fixtures --example micro`; the Makefile's bench targets
 # build both first.  Needs gcc and libpcap-dev (scripts/deps.sh).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)

@@ -1,7 +1,7 @@
 //! Micro benchmark: the per-packet price of the C API's callback iteration.
 //!
 //! Builds synthetic TPACKET_V3 blocks in memory (the kernel's layout, see
-//! `netring::afpacket::block::synth`) and walks them three ways, each doing
+//! `netring::fixtures::synth`) and walks them three ways, each doing
 //! the same user work per packet (count it, read its first byte):
 //!
 //! * `raw`   — min_v3's loop (bench/min_v3.c): follow `tp_next_offset`, read
@@ -45,7 +45,7 @@
 //! kernel):
 //!   RESULT micro-xdp size=60 pkts=N v3_ns=X xdp_ns=Y xdp_vs_v3=R
 //!
-//!   cargo run --release --example micro -- [--secs 0.2] [--trials 7]
+//!   cargo run --release --features bench-fixtures --example micro -- [--secs 0.2] [--trials 7]
 //!       [--block-size 4194304] [--blocks 1] [--sizes 60,1514] [--chunk 64]
 //!       [--xcore [--rounds 400] [--producer-cpu 0] [--consumer-cpu 1]] [--xdp]
 
@@ -54,13 +54,14 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
-use netring::afpacket::block::{PacketIter, synth};
+use netring::afpacket::block::PacketIter;
 use netring::afxdp::synth as xsynth;
-use netring::batch::SyntheticBlock;
 use netring::capi::batch::{
     nr_batch_fill, nr_batch_for_each, nr_batch_rewind, nr_packet, nr_packet_cb,
 };
 use netring::capi::synthetic::SyntheticBatch;
+use netring::fixtures::SyntheticBlock;
+use netring::fixtures::synth;
 use netring::{Cursor, HeldBatch};
 
 #[derive(Default)]

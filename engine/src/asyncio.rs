@@ -89,12 +89,14 @@ pub use futures_core::Stream;
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
+use crate::afpacket::vlan::TaggedFrame;
 use crate::afpacket::{
     Batch, BridgeConfig, BridgeDirection, BridgeStats, Capture, Injector, OwnedPacket, Verdict,
     Wait,
 };
 use crate::error::{Error, Result};
 use crate::packet::Packet;
+use crate::stats::Reported;
 
 /// The capture's fd for the reactor (the capture owns it).
 #[derive(Debug)]
@@ -401,6 +403,7 @@ pub struct AsyncBridge {
     cap: [AsyncCapture; 2],
     inj: [AsyncInjector; 2],
     stats: [BridgeStats; 2],
+    reported: Reported<[BridgeStats; 2]>,
 }
 
 impl AsyncBridge {
@@ -418,6 +421,7 @@ impl AsyncBridge {
                 AsyncInjector::new(Injector::open(a, &cfg.inject)?)?,
             ],
             stats: [BridgeStats::default(); 2],
+            reported: Reported::default(),
         })
     }
 
@@ -477,6 +481,13 @@ impl AsyncBridge {
         Ok(self.stats)
     }
 
+    /// Per-direction counters and the change since the previous call of
+    /// this function (see [`crate::stats`]).
+    pub fn stats_with_delta(&mut self) -> Result<([BridgeStats; 2], [BridgeStats; 2])> {
+        let now = self.stats()?;
+        Ok(self.reported.report(now))
+    }
+
     /// Wait (asynchronously) until both injectors handed every frame to
     /// the kernel.
     pub async fn drained(&mut self) -> Result<()> {
@@ -489,29 +500,16 @@ impl AsyncInjector {
     /// Copy `p` into the next slot (waiting for one), re-inserting a VLAN
     /// tag the kernel stripped; no flush. `Ok(false)`: it cannot fit.
     async fn forward(&mut self, p: &Packet<'_>) -> Result<bool> {
-        let data = p.data();
-        let tag = p
-            .vlan_tci()
-            .map(|tci| (p.vlan_tpid().unwrap_or(0x8100), tci));
-        let len = data.len() + if tag.is_some() { 4 } else { 0 };
-        if len > self.get_ref().slot_capacity() || data.len() < 14 {
+        let cap = self.get_ref().slot_capacity();
+        let Some(frame) = TaggedFrame::of(p).filter(|f| f.size() <= cap) else {
             return Ok(false);
-        }
+        };
         let mut nap = NAP_MIN;
         loop {
             let inj = &mut self.fd.get_mut().0;
             if let Some(mut slot) = inj.slot() {
-                let buf = slot.buf();
-                match tag {
-                    None => buf[..len].copy_from_slice(data),
-                    Some((tpid, tci)) => {
-                        buf[..12].copy_from_slice(&data[..12]);
-                        buf[12..14].copy_from_slice(&tpid.to_be_bytes());
-                        buf[14..16].copy_from_slice(&tci.to_be_bytes());
-                        buf[16..len].copy_from_slice(&data[12..]);
-                    }
-                }
-                return match slot.send(len) {
+                frame.write_to(slot.buf());
+                return match slot.send(frame.size()) {
                     Ok(()) => Ok(true),
                     Err(e) if e.kind() == crate::ErrorKind::TooBig => Ok(false),
                     Err(e) => Err(e),

@@ -13,9 +13,68 @@
 //!
 //! A walk can be spread over several calls with a [`Cursor`] (what
 //! `pcap_dispatch(cnt = 1)` or filling a caller's array in chunks need).
+//! The per-packet calls ([`Capture::next_packet`](crate::Capture::next_packet),
+//! [`Reader::next_packet`](crate::pcapfile::Reader::next_packet)) are such
+//! a walk with the cursor kept in the engine, not a second protocol.
+//!
+//! This module also holds the vocabulary every engine shares: [`Wait`],
+//! [`REMOVAL_GRACE`] and the errors for a batch that is (not) held.
 
-use crate::error::Result;
+use std::time::Duration;
+
+use crate::error::{Error, ErrorKind, Result};
 use crate::packet::Packet;
+
+/// The outcome of a wait of any engine (acquire, next batch, next packet).
+#[derive(Debug)]
+pub enum Wait<T> {
+    /// Data is ready.
+    Ready(T),
+    /// The timeout passed with nothing to hand over.
+    Timeout,
+    /// [`Breaker::break_loop`](crate::Breaker::break_loop) was called (the
+    /// request is consumed).
+    Interrupted,
+    /// The timeout passed while the interface was down; capture resumes by
+    /// itself when the interface comes back up.
+    InterfaceDown,
+}
+
+impl<T> Wait<T> {
+    /// The same outcome with the ready value passed through `f`.
+    #[inline]
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Wait<U> {
+        match self {
+            Wait::Ready(t) => Wait::Ready(f(t)),
+            Wait::Timeout => Wait::Timeout,
+            Wait::Interrupted => Wait::Interrupted,
+            Wait::InterfaceDown => Wait::InterfaceDown,
+        }
+    }
+}
+
+/// How long an engine that met ENETDOWN keeps checking whether its
+/// interface is being removed (the kernel takes it down first, then
+/// unregisters it) before reporting it as merely down.
+pub const REMOVAL_GRACE: Duration = Duration::from_millis(200);
+
+/// The error for a release with nothing held.
+#[cold]
+pub(crate) fn not_held() -> Error {
+    Error::new(
+        ErrorKind::BadBatch,
+        "no batch is held: it was already released",
+    )
+}
+
+/// The error for an acquire while a batch is still held.
+#[cold]
+pub(crate) fn busy() -> Error {
+    Error::new(
+        ErrorKind::Busy,
+        "a batch is still held: release it before asking for the next one",
+    )
+}
 
 /// A position inside a held batch, for walks spread over several calls.
 /// Start with [`Cursor::START`] (or `Cursor::default()`) for each new
@@ -83,70 +142,4 @@ pub trait HeldBatch {
     /// buffer). Every packet view of it is invalid afterwards.
     /// `ErrorKind::BadBatch` if none is held.
     fn release_held(&mut self) -> Result<()>;
-}
-
-/// A caller-owned, already filled TPACKET_V3 block served through
-/// [`HeldBatch`], for tests and the micro benchmark (no socket, no ring).
-#[doc(hidden)]
-#[derive(Debug)]
-pub struct SyntheticBlock<'a> {
-    block: &'a [u8],
-    hdr: crate::afpacket::block::BlockHeader,
-    held: bool,
-    /// Malformed blocks seen by walks.
-    pub malformed: u64,
-}
-
-impl<'a> SyntheticBlock<'a> {
-    /// Serve `block` (a whole block, descriptor included) as a held batch.
-    pub fn new(block: &'a [u8]) -> SyntheticBlock<'a> {
-        let hdr = crate::afpacket::block::block_header(block).unwrap_or_default();
-        SyntheticBlock {
-            block,
-            hdr,
-            held: true,
-            malformed: 0,
-        }
-    }
-
-    /// Hold the block again after a release.
-    pub fn rehold(&mut self) {
-        self.held = true;
-    }
-}
-
-impl HeldBatch for SyntheticBlock<'_> {
-    fn is_held(&self) -> bool {
-        self.held
-    }
-    fn held_len(&self) -> usize {
-        if self.held {
-            self.hdr.num_pkts as usize
-        } else {
-            0
-        }
-    }
-    fn held_seq(&self) -> u64 {
-        if self.held { self.hdr.seq } else { 0 }
-    }
-    #[inline]
-    fn walk_held<F>(&mut self, cursor: &mut Cursor, f: F) -> Result<Walk>
-    where
-        F: FnMut(&Packet<'_>) -> bool,
-    {
-        if !self.held {
-            return Ok(Walk::Done);
-        }
-        crate::afpacket::block::walk_block(self.block, &self.hdr, cursor, f).map_err(|m| {
-            self.malformed += 1;
-            crate::afpacket::block::malformed_error(m)
-        })
-    }
-    fn release_held(&mut self) -> Result<()> {
-        if !self.held {
-            return Err(crate::afpacket::capture::not_held());
-        }
-        self.held = false;
-        Ok(())
-    }
 }

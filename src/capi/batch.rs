@@ -5,8 +5,10 @@ use std::ffi::{c_int, c_void};
 use std::ptr;
 
 use super::{NR_OK, NR_STOPPED, boundary, guard, null_arg};
-use crate::batch::{Cursor, HeldBatch, SyntheticBlock, Walk};
+use crate::batch::{Cursor, HeldBatch, Walk};
 use crate::error::{Error, ErrorKind};
+#[cfg(any(test, feature = "bench-fixtures"))]
+use crate::fixtures::SyntheticBlock;
 use crate::packet::Packet;
 use crate::pcapfile::Reader;
 use crate::{Capture, Xdp};
@@ -157,6 +159,8 @@ pub(crate) enum Owner {
     Capture(*mut Capture),
     Xdp(*mut Xdp),
     Reader(*mut Reader),
+    /// A block in ordinary memory (unit tests, examples/micro.rs).
+    #[cfg(any(test, feature = "bench-fixtures"))]
     Synthetic(*mut SyntheticBlock<'static>),
 }
 
@@ -183,6 +187,7 @@ macro_rules! with_engine {
                 let $e = unsafe { &mut *p };
                 $body
             }
+            #[cfg(any(test, feature = "bench-fixtures"))]
             Owner::Synthetic(p) => {
                 // SAFETY: as for every arm, above.
                 let $e = unsafe { &mut *p };
@@ -472,8 +477,8 @@ pub unsafe extern "C" fn nr_batch_release(batch: *mut nr_batch) -> c_int {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::afpacket::block::synth;
     use crate::capi::{NR_E_BAD_BATCH, NR_E_INVALID_ARG};
+    use crate::fixtures::synth;
 
     unsafe extern "C" fn count(user: *mut c_void, pkt: *const nr_packet) -> c_int {
         // SAFETY: the test passes a &mut Vec<Vec<u8>> as user; pkt is valid.

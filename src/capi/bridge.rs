@@ -5,7 +5,7 @@ use std::ffi::{c_char, c_int, c_void};
 
 use super::batch::nr_packet;
 use super::handle;
-use super::{Counters, NR_BREAK, NR_OK, boundary, c_str, guard, null_arg, report_stats};
+use super::{NR_BREAK, NR_OK, boundary, c_str, guard, null_arg, write_stats};
 use crate::afpacket::{Breaker, Bridge, BridgeConfig, BridgeDirection, BridgeStats, Verdict};
 use crate::error::Error;
 
@@ -79,17 +79,6 @@ impl From<BridgeStats> for nr_bridge_path_stats {
     }
 }
 
-impl nr_bridge_path_stats {
-    fn minus(&self, e: &Self) -> Self {
-        nr_bridge_path_stats {
-            forwarded: self.forwarded - e.forwarded,
-            dropped: self.dropped - e.dropped,
-            failed: self.failed - e.failed,
-            capture_drops: self.capture_drops - e.capture_drops,
-        }
-    }
-}
-
 /// Bridge statistics (nr_bridge_get_stats()), per direction.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
@@ -102,11 +91,11 @@ pub struct nr_bridge_stats {
     pub reserved: [u64; 8],
 }
 
-impl Counters for nr_bridge_stats {
-    fn minus(&self, e: &Self) -> Self {
+impl From<[BridgeStats; 2]> for nr_bridge_stats {
+    fn from([ab, ba]: [BridgeStats; 2]) -> nr_bridge_stats {
         nr_bridge_stats {
-            a_to_b: self.a_to_b.minus(&e.a_to_b),
-            b_to_a: self.b_to_a.minus(&e.b_to_a),
+            a_to_b: ab.into(),
+            b_to_a: ba.into(),
             reserved: [0; 8],
         }
     }
@@ -125,8 +114,6 @@ pub struct nr_bridge {
     magic: u64,
     brk: Breaker,
     inner: UnsafeCell<Bridge>,
-    /// What the previous nr_bridge_get_stats() reported.
-    last_stats: UnsafeCell<nr_bridge_stats>,
 }
 
 handle::handle!(nr_bridge, MAGIC, "br");
@@ -167,7 +154,6 @@ pub unsafe extern "C" fn nr_bridge_open(
             magic: MAGIC,
             brk: br.breaker(),
             inner: UnsafeCell::new(br),
-            last_stats: UnsafeCell::new(nr_bridge_stats::default()),
         }));
         // SAFETY: out is non-NULL (checked) and writable (contract).
         unsafe { *out = raw };
@@ -247,18 +233,8 @@ pub unsafe extern "C" fn nr_bridge_get_stats(
     boundary(|| {
         // SAFETY: contract: a live handle used by one thread.
         let bridge = unsafe { handle(br) }?;
-        let [ab, ba] = bridge.stats()?;
-        let now = nr_bridge_stats {
-            a_to_b: ab.into(),
-            b_to_a: ba.into(),
-            reserved: [0; 8],
-        };
-        // SAFETY: handle() checked the handle; one thread per handle, so no
-        // other reference to last_stats is alive.
-        let last = unsafe { &mut *(*br).last_stats.get() };
         // SAFETY: contract: NULL or writable out-parameters.
-        unsafe { report_stats(now, last, total, delta) }?;
-        Ok(NR_OK)
+        unsafe { write_stats(total, delta, || bridge.stats_with_delta()) }
     })
 }
 

@@ -9,7 +9,9 @@ use std::time::Duration;
 use super::batch::{self, nr_batch, nr_packet};
 use super::config;
 use super::handle;
-use super::{NR_BREAK, NR_IFACE_DOWN, NR_OK, NR_TIMEOUT, boundary, c_str, guard, null_arg};
+use super::{
+    NR_BREAK, NR_IFACE_DOWN, NR_OK, NR_TIMEOUT, boundary, c_str, guard, null_arg, write_stats,
+};
 use crate::afpacket::{
     BpfInsn, Breaker, Capture, CaptureConfig, CaptureDirection, CaptureStats, Fanout, FanoutFlags,
     FanoutMode, Profile, TimestampSource, Wait,
@@ -829,21 +831,8 @@ pub unsafe extern "C" fn nr_capture_get_stats(
     boundary(|| {
         // SAFETY: contract: a live handle used by one thread.
         let h = unsafe { handle::checked(cap) }?;
-        if total.is_null() && delta.is_null() {
-            return Err(Error::invalid_arg("both 'total' and 'delta' are NULL"));
-        }
-        // SAFETY: one thread per handle.
-        let (t, d) = unsafe { h.inner() }.cap.stats_with_delta()?;
-        // SAFETY: non-NULL out-pointers to caller-owned nr_capture_stats.
-        unsafe {
-            if !total.is_null() {
-                *total = t.into();
-            }
-            if !delta.is_null() {
-                *delta = d.into();
-            }
-        }
-        Ok(NR_OK)
+        // SAFETY: one thread per handle; NULL or writable out-parameters.
+        unsafe { write_stats(total, delta, || h.inner().cap.stats_with_delta()) }
     })
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::config;
 use super::handle;
-use super::{Counters, NR_OK, NR_TIMEOUT, boundary, c_str, guard, null_arg, report_stats};
+use super::{NR_OK, NR_TIMEOUT, boundary, c_str, guard, null_arg, write_stats};
 use crate::afpacket::{Injector, InjectorConfig, InjectorStats, TxMode};
 use crate::error::Error;
 
@@ -169,18 +169,6 @@ pub struct nr_injector_stats {
     pub reserved: [u64; 8],
 }
 
-impl Counters for nr_injector_stats {
-    fn minus(&self, e: &Self) -> Self {
-        nr_injector_stats {
-            sent: self.sent - e.sent,
-            rejected: self.rejected - e.rejected,
-            kicks: self.kicks - e.kicks,
-            transient: self.transient - e.transient,
-            ..*self
-        }
-    }
-}
-
 impl From<InjectorStats> for nr_injector_stats {
     fn from(s: InjectorStats) -> nr_injector_stats {
         nr_injector_stats {
@@ -226,8 +214,6 @@ struct Inner {
     inj: Injector,
     /// nr_injector_alloc() handed out the slot at the ring head.
     slot_out: bool,
-    /// What the previous nr_injector_get_stats() reported.
-    last_stats: nr_injector_stats,
 }
 
 /// An open injector (opaque). Created by nr_injector_open(), freed by
@@ -292,7 +278,6 @@ pub unsafe extern "C" fn nr_injector_open(
             inner: UnsafeCell::new(Inner {
                 inj,
                 slot_out: false,
-                last_stats: nr_injector_stats::default(),
             }),
         }));
         // SAFETY: out is non-NULL (checked) and writable (contract).
@@ -536,10 +521,8 @@ pub unsafe extern "C" fn nr_injector_get_stats(
         // SAFETY: contract: a live handle used by one thread.
         let h = unsafe { handle(inj) }?;
         h.slot_out = false;
-        let now = nr_injector_stats::from(h.inj.stats());
         // SAFETY: contract: NULL or writable out-parameters.
-        unsafe { report_stats(now, &mut h.last_stats, total, delta) }?;
-        Ok(NR_OK)
+        unsafe { write_stats(total, delta, || Ok(h.inj.stats_with_delta())) }
     })
 }
 

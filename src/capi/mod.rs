@@ -28,45 +28,38 @@ pub mod inject;
 pub mod parse;
 pub mod pcapfile;
 /// cbindgen:ignore
-#[doc(hidden)]
+#[cfg(any(test, feature = "bench-fixtures"))]
 pub mod synthetic;
 pub mod version;
 pub mod xdp;
 
-/// A statistics struct of the C API whose delta the C layer computes
-/// (injector, writer, bridge; capture and AF_XDP keep theirs in the engine).
-pub(crate) trait Counters: Copy + Default {
-    /// `self - earlier` for counters; gauges keep their current value.
-    fn minus(&self, earlier: &Self) -> Self;
-}
-
-/// The `nr_*_get_stats(h, total, delta)` shape: `now` into `*total`, the
-/// change since the previous call into `*delta` (either may be NULL, not
-/// both); `last` becomes `now`.
+/// The `nr_*_get_stats(h, total, delta)` shape: the engine's lifetime
+/// totals and change since its previous read (every engine object's
+/// `stats_with_delta()`, see `netring_engine::stats`), converted into
+/// `*total` and `*delta`. Either may be NULL, not both (checked before the
+/// engine is read, so a refused call does not move the delta).
 ///
 /// # Safety
 /// `total` and `delta` are NULL or writable.
-pub(crate) unsafe fn report_stats<T: Counters>(
-    now: T,
-    last: &mut T,
-    total: *mut T,
-    delta: *mut T,
-) -> Result<(), Error> {
+pub(crate) unsafe fn write_stats<E, C: From<E>>(
+    total: *mut C,
+    delta: *mut C,
+    read: impl FnOnce() -> Result<(E, E), Error>,
+) -> Result<c_int, Error> {
     if total.is_null() && delta.is_null() {
         return Err(Error::invalid_arg("both 'total' and 'delta' are NULL"));
     }
-    let d = now.minus(last);
-    *last = now;
+    let (t, d) = read()?;
     // SAFETY: non-NULL caller-owned out-parameters (contract).
     unsafe {
         if !total.is_null() {
-            total.write(now);
+            total.write(t.into());
         }
         if !delta.is_null() {
-            delta.write(d);
+            delta.write(d.into());
         }
     }
-    Ok(())
+    Ok(NR_OK)
 }
 
 /// Status of a netring call. Every fallible function returns one of these

@@ -13,9 +13,9 @@ use std::ptr;
 use super::batch::{self, nr_batch, nr_packet};
 use super::config;
 use super::handle;
-use super::{Counters, NR_EOF, NR_OK, boundary, c_str, guard, null_arg, report_stats};
+use super::{NR_EOF, NR_OK, boundary, c_str, guard, null_arg, write_stats};
 use crate::error::Error;
-use crate::pcapfile::{Format, Reader, Writer, WriterConfig};
+use crate::pcapfile::{Format, Reader, Writer, WriterConfig, WriterStats};
 
 const WRITER_MAGIC: u64 = 0x6e72_5f77_7269_7465; // "nr_write"
 const READER_MAGIC: u64 = 0x6e72_5f72_6561_6465; // "nr_reade"
@@ -219,8 +219,6 @@ pub struct nr_writer_stats {
 pub struct nr_writer {
     magic: u64,
     w: UnsafeCell<Writer>,
-    /// What the previous nr_writer_get_stats() reported.
-    last_stats: UnsafeCell<nr_writer_stats>,
 }
 
 handle::handle!(nr_writer, WRITER_MAGIC, "writer");
@@ -252,7 +250,6 @@ fn new_writer(w: Writer) -> *mut nr_writer {
     Box::into_raw(Box::new(nr_writer {
         magic: WRITER_MAGIC,
         w: UnsafeCell::new(w),
-        last_stats: UnsafeCell::new(nr_writer_stats::default()),
     }))
 }
 
@@ -438,28 +435,18 @@ pub unsafe extern "C" fn nr_writer_get_stats(
 ) -> c_int {
     boundary(|| {
         // SAFETY: contract: a live writer used by one thread.
-        let s = unsafe { self::writer(writer) }?.stats();
-        let now = nr_writer_stats {
-            packets: s.packets,
-            bytes: s.bytes,
-            files: s.files,
-            reserved: [0; 5],
-        };
-        // SAFETY: the handle was checked by writer() above; one thread per
-        // handle, so no other reference to last_stats is alive.
-        let last = unsafe { &mut *(*writer).last_stats.get() };
+        let w = unsafe { self::writer(writer) }?;
         // SAFETY: contract: NULL or writable out-parameters.
-        unsafe { report_stats(now, last, total, delta) }?;
-        Ok(NR_OK)
+        unsafe { write_stats(total, delta, || Ok(w.stats_with_delta())) }
     })
 }
 
-impl Counters for nr_writer_stats {
-    fn minus(&self, e: &Self) -> Self {
+impl From<WriterStats> for nr_writer_stats {
+    fn from(s: WriterStats) -> nr_writer_stats {
         nr_writer_stats {
-            packets: self.packets - e.packets,
-            bytes: self.bytes - e.bytes,
-            files: self.files - e.files,
+            packets: s.packets,
+            bytes: s.bytes,
+            files: s.files,
             reserved: [0; 5],
         }
     }

@@ -10,7 +10,7 @@
 
 use super::batch::{self, Owner, nr_batch};
 use crate::afpacket::block::{Malformed, PacketIter};
-use crate::batch::SyntheticBlock;
+use crate::fixtures::SyntheticBlock;
 
 /// A live `nr_batch` over a caller-owned, well-formed block. The block is
 /// borrowed immutably for the batch's lifetime; dropping it frees the batch.
@@ -81,9 +81,9 @@ impl Drop for SyntheticBatch<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::afpacket::block::synth;
     use crate::capi::NR_OK;
     use crate::capi::batch::{nr_batch_for_each, nr_batch_len, nr_packet};
+    use crate::fixtures::synth;
     use std::ffi::{c_int, c_void};
 
     unsafe extern "C" fn sum(user: *mut c_void, p: *const nr_packet) -> c_int {

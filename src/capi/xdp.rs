@@ -11,7 +11,9 @@ use super::batch::{self, nr_batch};
 use super::config;
 use super::handle;
 use super::inject::nr_frame;
-use super::{NR_BREAK, NR_IFACE_DOWN, NR_OK, NR_TIMEOUT, boundary, c_str, guard, null_arg};
+use super::{
+    NR_BREAK, NR_IFACE_DOWN, NR_OK, NR_TIMEOUT, boundary, c_str, guard, null_arg, write_stats,
+};
 use crate::afpacket::Wait;
 use crate::afxdp::{AttachMode, BindMode, Program, Xdp, XdpConfig, XdpDirection, XdpStats};
 use crate::breaker::Breaker;
@@ -742,21 +744,8 @@ pub unsafe extern "C" fn nr_xdp_get_stats(
     boundary(|| {
         // SAFETY: contract: a live handle used by one thread.
         let h = unsafe { handle::checked(xdp) }?;
-        if total.is_null() && delta.is_null() {
-            return Err(Error::invalid_arg("both 'total' and 'delta' are NULL"));
-        }
-        // SAFETY: one thread per handle.
-        let (t, d) = unsafe { h.inner() }.xdp.stats_with_delta()?;
-        // SAFETY: non-NULL out-pointers to caller-owned structs.
-        unsafe {
-            if !total.is_null() {
-                *total = t.into();
-            }
-            if !delta.is_null() {
-                *delta = d.into();
-            }
-        }
-        Ok(NR_OK)
+        // SAFETY: one thread per handle; NULL or writable out-parameters.
+        unsafe { write_stats(total, delta, || h.inner().xdp.stats_with_delta()) }
     })
 }
 

@@ -327,82 +327,10 @@ pub fn status_flags(status: u32, caplen: u32, wire_len: u32) -> PacketFlags {
     )
 }
 
-/// Builds synthetic blocks the way the kernel lays them out (for tests and
-/// the micro benchmark).
-///
-/// cbindgen:ignore
-#[doc(hidden)]
-pub mod synth {
-    use super::*;
-
-    /// Offset of frame data from its header, as the kernel computes it for
-    /// Ethernet with no reserve: `TPACKET_ALIGN(TPACKET3_HDRLEN)` plus 2 so
-    /// the network header is 16-byte aligned.
-    pub const MAC_OFFSET: usize = 82;
-
-    /// A block of `size` bytes (8-byte aligned storage) holding `frames`.
-    pub fn block(size: usize, seq: u64, frames: &[&[u8]]) -> Vec<u64> {
-        let mut words = vec![0u64; size.div_ceil(8)];
-        {
-            // SAFETY: reinterpreting a Vec<u64>'s initialised storage as
-            // bytes: u8 has no alignment or validity requirements, and the
-            // length is the same number of bytes.
-            let b: &mut [u8] = unsafe {
-                core::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), words.len() * 8)
-            };
-            let w32 = |b: &mut [u8], off: usize, v: u32| {
-                b[off..off + 4].copy_from_slice(&v.to_ne_bytes())
-            };
-            w32(b, bd::VERSION, 3);
-            w32(b, bd::BLOCK_STATUS, tp::TP_STATUS_USER);
-            w32(b, bd::NUM_PKTS, frames.len() as u32);
-            w32(b, bd::OFFSET_TO_FIRST_PKT, bd::SIZE as u32);
-            b[bd::SEQ_NUM..bd::SEQ_NUM + 8].copy_from_slice(&seq.to_ne_bytes());
-            let mut off = bd::SIZE;
-            for (i, f) in frames.iter().enumerate() {
-                let total = (MAC_OFFSET + f.len()).next_multiple_of(8);
-                let next = if i + 1 == frames.len() {
-                    0
-                } else {
-                    total as u32
-                };
-                w32(b, off + h::NEXT_OFFSET, next);
-                w32(b, off + h::SEC, 1_700_000_000 + i as u32);
-                w32(b, off + h::NSEC, 123_456_789);
-                w32(b, off + h::SNAPLEN, f.len() as u32);
-                w32(b, off + h::LEN, f.len() as u32 + (i as u32 % 2) * 4);
-                w32(
-                    b,
-                    off + h::STATUS,
-                    tp::TP_STATUS_USER | tp::TP_STATUS_TS_SOFTWARE,
-                );
-                b[off + h::MAC..off + h::MAC + 2]
-                    .copy_from_slice(&(MAC_OFFSET as u16).to_ne_bytes());
-                w32(b, off + h::SLL_IFINDEX, 7);
-                b[off + h::SLL_PROTOCOL..off + h::SLL_PROTOCOL + 2]
-                    .copy_from_slice(&0x0800u16.to_be_bytes());
-                b[off + h::SLL_PKTTYPE] = 3;
-                b[off + MAC_OFFSET..off + MAC_OFFSET + f.len()].copy_from_slice(f);
-                off += total;
-            }
-            w32(b, bd::BLK_LEN, off as u32);
-        }
-        words
-    }
-
-    /// View a synthetic block as bytes.
-    pub fn bytes(words: &mut [u64]) -> &mut [u8] {
-        let len = words.len() * 8;
-        // SAFETY: as above: same storage, same byte length, u8 has no
-        // alignment or validity requirements; the borrow is tied to `words`.
-        unsafe { core::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), len) }
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::synth::*;
     use super::*;
+    use crate::fixtures::synth::*;
 
     fn frames() -> Vec<Vec<u8>> {
         (0..5)

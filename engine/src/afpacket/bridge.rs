@@ -12,9 +12,11 @@ use std::time::Duration;
 
 use super::capture::{Capture, CaptureConfig, Wait};
 use super::inject::{Injector, InjectorConfig};
+use super::vlan::TaggedFrame;
 use crate::breaker::Breaker;
 use crate::error::{Error, ErrorKind, Result};
 use crate::packet::Packet;
+use crate::stats::{Reported, counters};
 use crate::sys::socket::{self};
 
 /// Which way a frame goes.
@@ -74,6 +76,13 @@ pub struct BridgeStats {
     pub capture_drops: u64,
 }
 
+counters!(BridgeStats {
+    forwarded,
+    dropped,
+    failed,
+    capture_drops
+});
+
 /// A two-way bridge between interfaces A and B.
 #[derive(Debug)]
 pub struct Bridge {
@@ -81,33 +90,20 @@ pub struct Bridge {
     inj: [Injector; 2],
     brk: Breaker,
     stats: [BridgeStats; 2],
+    reported: Reported<[BridgeStats; 2]>,
 }
 
 /// Copy `p` into the next slot of `inj`, re-inserting a stripped VLAN tag.
 /// Ok(false): no slot came free within 100 ms, or the frame does not fit.
 fn forward(inj: &mut Injector, p: &Packet<'_>) -> Result<bool> {
-    let data = p.data();
-    let tag = p
-        .vlan_tci()
-        .map(|tci| (p.vlan_tpid().unwrap_or(0x8100), tci));
-    let len = data.len() + if tag.is_some() { 4 } else { 0 };
-    if len > inj.slot_capacity() || data.len() < 12 {
+    let Some(frame) = TaggedFrame::of(p).filter(|f| f.size() <= inj.slot_capacity()) else {
         return Ok(false);
-    }
+    };
     let Some(mut slot) = inj.slot_timeout(Some(Duration::from_millis(100)))? else {
         return Ok(false);
     };
-    let buf = slot.buf();
-    match tag {
-        None => buf[..len].copy_from_slice(data),
-        Some((tpid, tci)) => {
-            buf[..12].copy_from_slice(&data[..12]);
-            buf[12..14].copy_from_slice(&tpid.to_be_bytes());
-            buf[14..16].copy_from_slice(&tci.to_be_bytes());
-            buf[16..len].copy_from_slice(&data[12..]);
-        }
-    }
-    match slot.send(len) {
+    frame.write_to(slot.buf());
+    match slot.send(frame.size()) {
         Ok(()) => Ok(true),
         Err(e) if matches!(e.kind(), ErrorKind::TooBig | ErrorKind::InvalidArgument) => Ok(false),
         Err(e) => Err(e),
@@ -180,6 +176,7 @@ impl Bridge {
             inj,
             brk: Breaker::new()?,
             stats: [BridgeStats::default(); 2],
+            reported: Reported::default(),
         })
     }
 
@@ -263,6 +260,13 @@ impl Bridge {
             self.stats[i].capture_drops = self.cap[i].stats()?.drops;
         }
         Ok(self.stats)
+    }
+
+    /// Per-direction counters and the change since the previous call of
+    /// this function (see [`crate::stats`]).
+    pub fn stats_with_delta(&mut self) -> Result<([BridgeStats; 2], [BridgeStats; 2])> {
+        let now = self.stats()?;
+        Ok(self.reported.report(now))
     }
 
     /// Flush and wait up to `timeout` for both injectors to drain.

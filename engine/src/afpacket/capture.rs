@@ -4,16 +4,17 @@ use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::block::{BlockHeader, Malformed, PacketIter, block_header};
 use super::options::{
     self as opt, BpfInsn, CaptureDirection, CaptureInfo, Fanout, FanoutFlags, FanoutMode, Profile,
     TimestampSource, check_program,
 };
-use crate::batch::{Cursor, HeldBatch, Walk};
+use crate::batch::{Cursor, HeldBatch, Walk, busy, not_held};
 use crate::error::{Error, ErrorKind, Result};
 use crate::packet::Packet;
+use crate::stats::{Reported, counters};
 use crate::sys::socket::{self, Deadline, Mmap};
 use crate::sys::sockopt as so;
 use crate::sys::tpacket::{self as tp, block_desc};
@@ -22,6 +23,23 @@ use crate::sys::tpacket::{self as tp, block_desc};
 pub const MAX_SNAPLEN: u32 = 262_144;
 /// Largest total ring size accepted (16 GiB): a guard against typos.
 pub const MAX_RING_BYTES: u64 = 16 << 30;
+
+/// How often a capture looks for the last block of a removed interface.
+const DRAIN_SLICE: Duration = Duration::from_millis(5);
+
+/// The longest the kernel takes to retire a partly filled block: its timer
+/// retires the block on the second expiry that finds no new block opened
+/// (so up to twice `block_timeout_ms`), plus slack for timer granularity
+/// and a loaded machine; a timeout of 0 lets the kernel choose (derived
+/// from the link speed, 8 ms when unknown): 1 s is assumed.
+fn retire_bound(block_timeout_ms: u32) -> Duration {
+    let tov = if block_timeout_ms == 0 {
+        1000
+    } else {
+        u64::from(block_timeout_ms)
+    };
+    Duration::from_millis(2 * tov + 100)
+}
 
 /// Capture configuration. `Default` gives the documented defaults; change
 /// fields and pass it to [`Capture::open`], which validates everything
@@ -144,12 +162,6 @@ impl Default for CaptureConfig {
     }
 }
 
-fn page_size() -> u32 {
-    // SAFETY: sysconf has no memory-safety preconditions.
-    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if p > 0 { p as u32 } else { 4096 }
-}
-
 impl CaptureConfig {
     /// A starting configuration for a use case (every field can still be
     /// changed):
@@ -193,7 +205,7 @@ impl CaptureConfig {
 
     /// Check every field; the error names the field, its value and the rule.
     pub fn validate(&self) -> Result<()> {
-        let page = page_size();
+        let page = socket::page_size();
         let bs = self.block_size;
         if bs == 0 || !bs.is_power_of_two() {
             return Err(Error::config(format!(
@@ -359,42 +371,18 @@ pub struct CaptureStats {
     pub malformed: u64,
 }
 
-impl CaptureStats {
-    fn minus(&self, o: &CaptureStats) -> CaptureStats {
-        CaptureStats {
-            packets: self.packets - o.packets,
-            drops: self.drops - o.drops,
-            freezes: self.freezes - o.freezes,
-            delivered: self.delivered - o.delivered,
-            blocks: self.blocks - o.blocks,
-            seq_gaps: self.seq_gaps - o.seq_gaps,
-            malformed: self.malformed - o.malformed,
-        }
-    }
-}
+counters!(CaptureStats {
+    packets,
+    drops,
+    freezes,
+    delivered,
+    blocks,
+    seq_gaps,
+    malformed
+});
 
-/// The outcome of a wait.
-#[derive(Debug)]
-pub enum Wait<T> {
-    /// Data is ready.
-    Ready(T),
-    /// The timeout passed with nothing to hand over.
-    Timeout,
-    /// [`Breaker::break_loop`] was called (the request is consumed).
-    Interrupted,
-    /// The timeout passed while the interface was down; capture resumes by
-    /// itself when the interface comes back up.
-    InterfaceDown,
-}
-
+pub use crate::batch::Wait;
 pub use crate::breaker::Breaker;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Held {
-    None,
-    Batch,
-    Packets { off: usize, remaining: u32 },
-}
 
 /// An AF_PACKET TPACKET_V3 capture on one interface.
 ///
@@ -410,13 +398,25 @@ pub struct Capture {
     ring: RingInfo,
     poll_timeout: Duration,
     cur: usize,
-    held: Held,
-    /// Descriptor of the held block (valid while `held` is not `None`).
+    /// The block at `cur` is held (acquired, not yet given back).
+    held: bool,
+    /// Descriptor of the held block (valid while `held`).
     held_hdr: BlockHeader,
+    /// [`Capture::next_packet`]'s position in the held block: `Some` while
+    /// the held block was acquired by it rather than by a caller of
+    /// [`Capture::acquire`].
+    pkt_cursor: Option<Cursor>,
     down: bool,
+    /// The interface was found removed while the block the kernel was
+    /// filling held frames: until this instant the capture waits for the
+    /// kernel's retire timer to hand that block over (see
+    /// [`Capture::removal_bound`]) before reporting the removal.
+    drain_until: Option<Instant>,
+    /// The longest the kernel may take to retire a partly filled block.
+    retire_bound: Duration,
     last_seq: Option<u64>,
     total: CaptureStats,
-    reported: CaptureStats,
+    reported: Reported<CaptureStats>,
     last_error: Option<Malformed>,
     info: CaptureInfo,
     vlan_reinsert: bool,
@@ -590,12 +590,15 @@ impl Capture {
             ring,
             poll_timeout: cfg.poll_timeout,
             cur: 0,
-            held: Held::None,
+            held: false,
             held_hdr: BlockHeader::default(),
+            pkt_cursor: None,
             down: false,
+            drain_until: None,
+            retire_bound: retire_bound(cfg.block_timeout_ms),
             last_seq: None,
             total: CaptureStats::default(),
-            reported: CaptureStats::default(),
+            reported: Reported::default(),
             last_error: None,
             info,
             vlan_reinsert: cfg.vlan_reinsert,
@@ -941,7 +944,51 @@ impl Capture {
         }
     }
 
-    /// Wait until the next block is ready, the deadline passes, or a break.
+    /// Frames the kernel has put into the block at `cur`: when that block
+    /// is not ready it is the one the kernel is filling, and its frames
+    /// reach user space only when the kernel's retire timer hands it over.
+    fn unretired_frames(&self) -> u32 {
+        // SAFETY: the descriptor of block `cur` lies inside the live
+        // mapping (NUM_PKTS + 4 <= the 48-byte descriptor <= block_size);
+        // the u32 is 4-byte aligned (blocks are page-aligned) and the
+        // kernel may be writing it, so it is only read atomically.
+        let n =
+            unsafe { &*(self.block_ptr(self.cur).add(block_desc::NUM_PKTS) as *const AtomicU32) };
+        n.load(Ordering::Relaxed)
+    }
+
+    /// [`Capture::check_link`], except that a removal is reported only once
+    /// every frame the kernel took has been handed out: while the block the
+    /// kernel was filling still holds frames, the capture keeps waiting for
+    /// the retire timer to hand it over (as for a down link), at most
+    /// [`Capture::removal_bound`] after the removal was first seen.
+    fn check_link_or_drain(&mut self) -> Result<()> {
+        match self.check_link() {
+            Err(e) if e.kind() == ErrorKind::InterfaceGone => {
+                let now = Instant::now();
+                let until = *self.drain_until.get_or_insert(now + self.retire_bound);
+                // A block that became ready meanwhile is handed out by the
+                // wait loop first: the error comes on a later call.
+                if self.ready() || (now < until && self.unretired_frames() > 0) {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// The longest time from the removal of the interface (as the capture
+    /// first sees it) to the `InterfaceGone` error: the capture waits that
+    /// long at most for the kernel to hand over a partly filled block
+    /// (twice the block timeout, plus 100 ms of slack; with a block
+    /// timeout of 0 the kernel chooses it and 1 s is assumed). With no
+    /// frame left in the ring the error comes at once.
+    pub fn removal_bound(&self) -> Duration {
+        self.retire_bound
+    }
+
     fn wait(&mut self, timeout: Option<Duration>) -> Result<Wait<()>> {
         let deadline = Deadline::after(timeout);
         loop {
@@ -952,7 +999,7 @@ impl Capture {
                 return Ok(Wait::Ready(()));
             }
             if self.down {
-                self.check_link()?;
+                self.check_link_or_drain()?;
             }
             if deadline.expired() {
                 return Ok(if self.down {
@@ -978,11 +1025,16 @@ impl Capture {
             // again and again: wait on the wake-up fd only, in slices, and
             // re-check the link (and the ring: a block may still retire).
             let (n, ms) = if self.down {
+                // Draining a removed interface's last block: look often,
+                // the retire timer hands it over within milliseconds.
+                let slice = if self.drain_until.is_some() {
+                    DRAIN_SLICE
+                } else {
+                    Duration::from_millis(100)
+                };
                 (
                     1,
-                    socket::poll_ms(Some(remaining.map_or(Duration::from_millis(100), |r| {
-                        r.min(Duration::from_millis(100))
-                    }))),
+                    socket::poll_ms(Some(remaining.map_or(slice, |r| r.min(slice)))),
                 )
             } else {
                 (2, socket::poll_ms(remaining))
@@ -1009,11 +1061,11 @@ impl Capture {
                 // POLLERR without a pending error: treat like a down link so
                 // the next waits cannot spin.
                 self.down = true;
-                self.check_link()
+                self.check_link_or_drain()
             }
             libc::ENETDOWN => {
                 self.down = true;
-                self.check_link()
+                self.check_link_or_drain()
             }
             e => Err(Error::os(
                 format!("capture on '{}'", self.ifname),
@@ -1071,7 +1123,8 @@ impl Capture {
         self.status_word(self.cur)
             .store(tp::TP_STATUS_KERNEL, Ordering::Release);
         self.cur = (self.cur + 1) % self.ring.block_count as usize;
-        self.held = Held::None;
+        self.held = false;
+        self.pkt_cursor = None;
     }
 
     /// Give the block held by [`Capture::next_packet`] back to the kernel
@@ -1079,16 +1132,9 @@ impl Capture {
     /// as soon as it is consumed; otherwise it goes back on the next call).
     /// The packet last returned must no longer be used.
     pub fn release_consumed(&mut self) {
-        if let Held::Packets { remaining: 0, .. } = self.held {
+        if self.pkt_cursor.is_some_and(|c| c.is_done()) {
             self.give_back();
         }
-    }
-
-    fn busy() -> Error {
-        Error::new(
-            ErrorKind::Busy,
-            "a batch is still held: release it before asking for the next one",
-        )
     }
 
     /// Wait up to `timeout` (`None`: no limit) for the next block and hold
@@ -1096,15 +1142,16 @@ impl Capture {
     /// releases it). `ErrorKind::Busy` while a batch is already held; a
     /// block held by [`Capture::next_packet`] is released first.
     pub fn acquire(&mut self, timeout: Option<Duration>) -> Result<Wait<()>> {
-        match self.held {
-            Held::Batch => return Err(Self::busy()),
-            Held::Packets { .. } => self.give_back(),
-            Held::None => {}
+        if self.held {
+            if self.pkt_cursor.is_none() {
+                return Err(busy());
+            }
+            self.give_back();
         }
         let w = self.wait(timeout)?;
         if let Wait::Ready(()) = w {
             self.held_hdr = self.take_block();
-            self.held = Held::Batch;
+            self.held = true;
         }
         Ok(w)
     }
@@ -1118,57 +1165,43 @@ impl Capture {
     /// The next batch, waiting up to `timeout` (`None`: no limit). The block
     /// goes back to the kernel when the [`Batch`] is dropped.
     pub fn next_batch_timeout(&mut self, timeout: Option<Duration>) -> Result<Wait<Batch<'_>>> {
-        Ok(match self.acquire(timeout)? {
-            Wait::Ready(()) => Wait::Ready(Batch { cap: self }),
-            Wait::Timeout => Wait::Timeout,
-            Wait::Interrupted => Wait::Interrupted,
-            Wait::InterfaceDown => Wait::InterfaceDown,
-        })
+        Ok(self.acquire(timeout)?.map(|()| Batch { cap: self }))
     }
 
-    /// The next packet, one at a time (libpcap's `pcap_next_ex` shape). The
-    /// packet's block is held until a later call moves past it. Waits up to
-    /// `timeout` (`None`: no limit).
+    /// The next packet, one at a time (libpcap's `pcap_next_ex` shape): a
+    /// convenience over the held batch ([`Capture::acquire`], then
+    /// [`HeldBatch::walk_held`] one packet per call with a [`Cursor`] kept
+    /// here). The packet's block is held until a later call moves past it
+    /// (or [`Capture::release_consumed`]). Waits up to `timeout` (`None`:
+    /// no limit). `ErrorKind::Busy` while a batch acquired by the caller is
+    /// held. A malformed block is counted in the statistics (and
+    /// [`Capture::last_malformed`]); its packets before the fault are
+    /// returned, the rest skipped.
     pub fn next_packet(&mut self, timeout: Option<Duration>) -> Result<Wait<Packet<'_>>> {
         loop {
-            match self.held {
-                Held::Batch => return Err(Self::busy()),
-                Held::Packets { off, remaining } if remaining > 0 => {
-                    let cur = self.cur;
-                    let mut it = PacketIter::resume(self.block_bytes(cur), off, remaining);
-                    let p = it.next();
-                    let (off, remaining) = it.position();
-                    let err = it.error();
-                    // Detach the packet's lifetime from `it` so self can be
-                    // updated; the block stays held, so the memory is valid.
-                    let p = p.map(|p| {
-                        // SAFETY: p.data points into the held block of the
-                        // live mapping; it stays valid for the borrow of self
-                        // returned below because the block is released only
-                        // through &mut self.
-                        unsafe { extend(p) }
-                    });
-                    self.held = Held::Packets { off, remaining };
-                    if let Some(m) = err {
-                        self.note_malformed(m);
-                    }
-                    match p {
-                        Some(p) => return Ok(Wait::Ready(p)),
-                        None => continue,
-                    }
+            if self.held {
+                let Some(mut cursor) = self.pkt_cursor else {
+                    return Err(busy());
+                };
+                let mut got = None;
+                // A malformed block is counted by the walk; the packets
+                // before the fault were returned, the rest is skipped.
+                let _ = self.walk_held(&mut cursor, |p| {
+                    // SAFETY: p points into the held block of the live
+                    // mapping; the block is given back only through &mut
+                    // self, so the view stays valid for the borrow of self
+                    // returned below.
+                    got = Some(unsafe { extend(*p) });
+                    false
+                });
+                self.pkt_cursor = Some(cursor);
+                if let Some(p) = got {
+                    return Ok(Wait::Ready(p));
                 }
-                Held::Packets { .. } => self.give_back(),
-                Held::None => {}
+                self.give_back();
             }
-            match self.wait(timeout)? {
-                Wait::Ready(()) => {
-                    let hdr = self.take_block();
-                    self.held_hdr = hdr;
-                    self.held = Held::Packets {
-                        off: hdr.first as usize,
-                        remaining: hdr.num_pkts,
-                    };
-                }
+            match self.acquire(timeout)? {
+                Wait::Ready(()) => self.pkt_cursor = Some(Cursor::START),
                 Wait::Timeout => return Ok(Wait::Timeout),
                 Wait::Interrupted => return Ok(Wait::Interrupted),
                 Wait::InterfaceDown => return Ok(Wait::InterfaceDown),
@@ -1176,9 +1209,16 @@ impl Capture {
         }
     }
 
-    /// Lifetime statistics and the change since the previous call.
-    /// Reads (and thereby resets) the kernel's counters.
+    /// Lifetime statistics and the change since the previous call of
+    /// this function (see [`crate::stats`]).
     pub fn stats_with_delta(&mut self) -> Result<(CaptureStats, CaptureStats)> {
+        let now = self.stats()?;
+        Ok(self.reported.report(now))
+    }
+
+    /// Lifetime statistics. Reads the kernel's counters (which reset on
+    /// every read) into netring's 64-bit totals.
+    pub fn stats(&mut self) -> Result<CaptureStats> {
         let (st, _) = socket::getsockopt::<tp::TpacketStatsV3>(
             self.fd(),
             tp::SOL_PACKET,
@@ -1189,14 +1229,7 @@ impl Capture {
         self.total.packets += u64::from(st.tp_packets.saturating_sub(st.tp_drops));
         self.total.drops += u64::from(st.tp_drops);
         self.total.freezes += u64::from(st.tp_freeze_q_cnt);
-        let delta = self.total.minus(&self.reported);
-        self.reported = self.total;
-        Ok((self.total, delta))
-    }
-
-    /// Lifetime statistics.
-    pub fn stats(&mut self) -> Result<CaptureStats> {
-        self.stats_with_delta().map(|(t, _)| t)
+        Ok(self.total)
     }
 }
 
@@ -1260,17 +1293,9 @@ impl Drop for Batch<'_> {
     }
 }
 
-/// The error for a release with nothing held.
-pub(crate) fn not_held() -> Error {
-    Error::new(
-        ErrorKind::BadBatch,
-        "no batch is held: it was already released",
-    )
-}
-
 impl HeldBatch for Capture {
     fn is_held(&self) -> bool {
-        self.held == Held::Batch
+        self.held
     }
 
     fn held_len(&self) -> usize {
@@ -1304,7 +1329,7 @@ impl HeldBatch for Capture {
     }
 
     fn release_held(&mut self) -> Result<()> {
-        if self.held != Held::Batch {
+        if !self.held {
             return Err(not_held());
         }
         self.give_back();

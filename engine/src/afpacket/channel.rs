@@ -16,6 +16,7 @@ use std::time::Duration;
 use super::capture::{Batch, Breaker, Capture, CaptureConfig, CaptureStats, Wait};
 use crate::error::{Error, ErrorKind, Result};
 use crate::packet::{Packet, PacketFlags, PacketType};
+use crate::stats::{Counters, Reported};
 
 /// An owned copy of a received packet and its metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +72,16 @@ pub struct ChannelStats {
     pub capture: CaptureStats,
 }
 
+impl Counters for ChannelStats {
+    fn since(&self, e: &Self) -> Self {
+        ChannelStats {
+            queued: self.queued - e.queued,
+            dropped: self.dropped - e.dropped,
+            capture: self.capture.since(&e.capture),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Shared {
     queued: AtomicU64,
@@ -86,6 +97,7 @@ pub struct ChannelCapture {
     shared: Arc<Shared>,
     brk: Breaker,
     thread: Option<JoinHandle<Result<()>>>,
+    reported: Reported<ChannelStats>,
 }
 
 impl ChannelCapture {
@@ -113,6 +125,7 @@ impl ChannelCapture {
             shared,
             brk,
             thread: Some(thread),
+            reported: Reported::default(),
         })
     }
 
@@ -146,6 +159,13 @@ impl ChannelCapture {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner()),
         }
+    }
+
+    /// Current counters and the change since the previous call of this
+    /// function (see [`crate::stats`]).
+    pub fn stats_with_delta(&mut self) -> (ChannelStats, ChannelStats) {
+        let now = self.stats();
+        self.reported.report(now)
     }
 
     /// Stop the thread (the rest of the ring, including a block the kernel

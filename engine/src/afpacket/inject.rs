@@ -25,14 +25,12 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::stats::{Reported, counters};
 use crate::sys::socket::{self, Deadline, Mmap};
 use crate::sys::tpacket::{self as tp, v2_hdr};
 use crate::sys::tx;
 
-/// How long a send that failed with ENETDOWN keeps checking whether the
-/// interface is being removed (it goes down first) before reporting it as
-/// down.
-pub const REMOVAL_GRACE: Duration = Duration::from_millis(200);
+pub use crate::batch::REMOVAL_GRACE;
 
 /// Ethernet header bytes counted on top of the MTU.
 pub const ETH_HLEN: usize = 14;
@@ -84,12 +82,6 @@ impl Default for InjectorConfig {
     }
 }
 
-fn page_size() -> u32 {
-    // SAFETY: sysconf has no memory-safety preconditions.
-    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if p > 0 { p as u32 } else { 4096 }
-}
-
 impl InjectorConfig {
     /// Check every field; the error names the field, its value and the rule.
     pub fn validate(&self) -> Result<()> {
@@ -135,6 +127,16 @@ pub struct InjectorStats {
     pub transient: u64,
 }
 
+counters!(InjectorStats {
+    sent,
+    rejected,
+    kicks,
+    transient
+} gauges {
+    pending,
+    available
+});
+
 enum Mem {
     Ring(Mmap),
     Heap(Box<[u64]>),
@@ -163,6 +165,7 @@ pub struct Injector {
     /// Slots marked and not handed to the kernel yet (sendmmsg mode).
     unkicked: u32,
     stats: InjectorStats,
+    reported: Reported<InjectorStats>,
 }
 
 impl std::fmt::Debug for Injector {
@@ -204,7 +207,7 @@ impl Injector {
             socket::setsockopt(&fd, tp::SOL_PACKET, tp::PACKET_QDISC_BYPASS, &1i32)
                 .map_err(|e| Error::os("setsockopt(PACKET_QDISC_BYPASS)", e))?;
         }
-        let page = page_size() as usize;
+        let page = socket::page_size() as usize;
         let frame_size = cfg.frame_size as usize;
         let block_size = frame_size.div_ceil(page) * page;
         let frames_per_block = block_size / frame_size;
@@ -254,6 +257,7 @@ impl Injector {
             inflight: 0,
             unkicked: 0,
             stats: InjectorStats::default(),
+            reported: Reported::default(),
         })
     }
 
@@ -694,6 +698,13 @@ impl Injector {
             (Some(e), _) | (None, Err(e)) => Err((n, e)),
             (None, Ok(())) => Ok(n),
         }
+    }
+
+    /// Counters and the change since the previous call of this function
+    /// (see [`crate::stats`]; finished frames are collected first).
+    pub fn stats_with_delta(&mut self) -> (InjectorStats, InjectorStats) {
+        let now = self.stats();
+        self.reported.report(now)
     }
 
     /// Counters (finished frames are collected first).

@@ -1,5 +1,6 @@
 //! Re-insert the 802.1Q/802.1ad tag the kernel stripped into the frame
-//! data, in place in a held ring block.
+//! data: in place in a held ring block ([`reinsert_block`]), or while
+//! copying a frame out ([`TaggedFrame`], what the bridges send).
 //!
 //! The kernel (or the NIC) moves a VLAN tag into packet metadata; tools that
 //! expect tagged frames need it back in the bytes. With `PACKET_RESERVE`
@@ -11,7 +12,7 @@
 //! room before the data is checked, so nothing outside the packet is touched.
 
 use super::block::{Malformed, PacketIter, block_header};
-use crate::packet::PacketFlags;
+use crate::packet::{Packet, PacketFlags};
 use crate::sys::tpacket::v3_hdr as h;
 
 /// Bytes of room a re-insertion needs before the frame.
@@ -19,6 +20,51 @@ pub const VLAN_HLEN: usize = 4;
 
 /// 802.1Q TPID, used when the kernel did not report one.
 pub const ETH_P_8021Q: u16 = 0x8100;
+
+/// A frame to copy out as it was on the wire: its bytes with the VLAN tag
+/// the kernel stripped (if any) put back after the MAC addresses.
+#[derive(Debug, Clone, Copy)]
+pub struct TaggedFrame<'a> {
+    data: &'a [u8],
+    tag: Option<[u8; VLAN_HLEN]>,
+}
+
+impl<'a> TaggedFrame<'a> {
+    /// `p`'s frame; `None` if it is shorter than an Ethernet header (14
+    /// bytes). A TPID the kernel did not report (or reported as 0) is
+    /// 802.1Q.
+    pub fn of(p: &Packet<'a>) -> Option<TaggedFrame<'a>> {
+        let data = p.data();
+        if data.len() < 14 {
+            return None;
+        }
+        let tag = p.vlan_tci().map(|tci| {
+            let tpid = p.vlan_tpid().filter(|&t| t != 0).unwrap_or(ETH_P_8021Q);
+            let (t, c) = (tpid.to_be_bytes(), tci.to_be_bytes());
+            [t[0], t[1], c[0], c[1]]
+        });
+        Some(TaggedFrame { data, tag })
+    }
+
+    /// Bytes the frame takes (the tag included).
+    pub fn size(&self) -> usize {
+        self.data.len() + if self.tag.is_some() { VLAN_HLEN } else { 0 }
+    }
+
+    /// Copy the frame into `buf[..self.size()]`. Panics if `buf` is shorter
+    /// (check [`TaggedFrame::size`] first).
+    pub fn write_to(&self, buf: &mut [u8]) {
+        let d = self.data;
+        match self.tag {
+            None => buf[..d.len()].copy_from_slice(d),
+            Some(tag) => {
+                buf[..12].copy_from_slice(&d[..12]);
+                buf[12..12 + VLAN_HLEN].copy_from_slice(&tag);
+                buf[12 + VLAN_HLEN..self.size()].copy_from_slice(&d[12..]);
+            }
+        }
+    }
+}
 
 fn put16(b: &mut [u8], off: usize, v: u16) {
     b[off..off + 2].copy_from_slice(&v.to_ne_bytes());
@@ -81,7 +127,7 @@ pub fn reinsert_block(block: &mut [u8]) -> (u32, Option<Malformed>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::afpacket::block::synth::{self, MAC_OFFSET};
+    use crate::fixtures::synth::{self, MAC_OFFSET};
     use crate::sys::tpacket::{TP_STATUS_VLAN_TPID_VALID, TP_STATUS_VLAN_VALID, block_desc as bd};
 
     fn rd32(b: &[u8], off: usize) -> u32 {
@@ -96,6 +142,27 @@ mod tests {
         }
         b[pkt + h::STATUS..pkt + h::STATUS + 4].copy_from_slice(&st.to_ne_bytes());
         b[pkt + h::VLAN_TCI..pkt + h::VLAN_TCI + 4].copy_from_slice(&tci.to_ne_bytes());
+    }
+
+    #[test]
+    fn tagged_frame_copies_the_frame_with_its_tag() {
+        let f: Vec<u8> = (0..60u8).collect();
+        let mut p = Packet::from_file(&f, 0, 60, 0, 0x0800, 0);
+        let mut buf = [0u8; 80];
+        let plain = TaggedFrame::of(&p).unwrap();
+        assert_eq!(plain.size(), 60);
+        plain.write_to(&mut buf);
+        assert_eq!(&buf[..60], &f[..]);
+        p.flags = PacketFlags::VLAN_VALID | PacketFlags::VLAN_TPID_VALID;
+        (p.vlan_tci, p.vlan_tpid) = (0x2005, 0);
+        let t = TaggedFrame::of(&p).unwrap();
+        assert_eq!(t.size(), 64);
+        t.write_to(&mut buf);
+        assert_eq!(&buf[..12], &f[..12]);
+        // A TPID reported as 0 is 802.1Q.
+        assert_eq!(&buf[12..16], &[0x81, 0x00, 0x20, 0x05]);
+        assert_eq!(&buf[16..64], &f[12..]);
+        assert!(TaggedFrame::of(&Packet::from_file(&f[..13], 0, 13, 0, 0, 0)).is_none());
     }
 
     #[test]

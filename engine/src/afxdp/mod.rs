@@ -42,11 +42,11 @@ use program::{Attached, Loaded};
 use socket::{Setup, XskSocket};
 use umem::{BadDesc, Umem};
 
-use crate::afpacket::Wait;
-use crate::batch::{Cursor, HeldBatch, Walk};
+use crate::batch::{Cursor, HeldBatch, REMOVAL_GRACE, Wait, Walk, busy, not_held};
 use crate::breaker::Breaker;
 use crate::error::{Error, ErrorKind, Result};
 use crate::packet::{Packet, PacketFlags, PacketType};
+use crate::stats::{Reported, counters};
 use crate::sys::socket::{self as sock, Deadline};
 use crate::sys::xdp as x;
 
@@ -211,10 +211,10 @@ unsafe fn walk_descs<'s>(
 
 /// The AF_XDP RX walk over memory that is not a socket (for the micro
 /// benchmark, `examples/micro.rs`): the same per-descriptor code as
-/// [`Xdp`]'s batches, over a caller's fake UMEM and descriptor array.
-///
-/// cbindgen:ignore
-#[doc(hidden)]
+/// [`Xdp`]'s batches, over a caller's fake UMEM and descriptor array. A
+/// fixture like [`crate::fixtures`]: tests and the `bench-fixtures`
+/// feature only.
+#[cfg(any(test, feature = "bench-fixtures"))]
 pub mod synth {
     use super::*;
     pub use crate::sys::xdp::XdpDesc;
@@ -570,24 +570,20 @@ pub struct XdpStats {
     pub kicks: u64,
 }
 
-impl XdpStats {
-    fn minus(&self, o: &XdpStats) -> XdpStats {
-        XdpStats {
-            rx_packets: self.rx_packets - o.rx_packets,
-            rx_batches: self.rx_batches - o.rx_batches,
-            rx_dropped: self.rx_dropped.wrapping_sub(o.rx_dropped),
-            rx_ring_full: self.rx_ring_full.wrapping_sub(o.rx_ring_full),
-            rx_fill_ring_empty: self.rx_fill_ring_empty.wrapping_sub(o.rx_fill_ring_empty),
-            rx_invalid_descs: self.rx_invalid_descs.wrapping_sub(o.rx_invalid_descs),
-            rx_refused: self.rx_refused - o.rx_refused,
-            tx_queued: self.tx_queued - o.tx_queued,
-            tx_completed: self.tx_completed - o.tx_completed,
-            tx_invalid_descs: self.tx_invalid_descs.wrapping_sub(o.tx_invalid_descs),
-            tx_ring_empty: self.tx_ring_empty.wrapping_sub(o.tx_ring_empty),
-            kicks: self.kicks - o.kicks,
-        }
-    }
-}
+counters!(XdpStats {
+    rx_packets,
+    rx_batches,
+    rx_dropped,
+    rx_ring_full,
+    rx_fill_ring_empty,
+    rx_invalid_descs,
+    rx_refused,
+    tx_queued,
+    tx_completed,
+    tx_invalid_descs,
+    tx_ring_empty,
+    kicks
+});
 
 /// An AF_XDP engine on one or more queues of one interface.
 ///
@@ -621,7 +617,7 @@ pub struct Xdp {
     last_rx: Option<Instant>,
     idle_sleep: Duration,
     tx_sock: usize,
-    reported: XdpStats,
+    reported: Reported<XdpStats>,
     /// An AF_INET socket in the namespace of the sockets, for the interface
     /// ioctls of the link check (the calling thread may have moved since).
     ctl: OwnedFd,
@@ -762,7 +758,7 @@ impl Xdp {
             last_rx: None,
             idle_sleep: IDLE_SLEEP_MIN,
             tx_sock: 0,
-            reported: XdpStats::default(),
+            reported: Reported::default(),
             ctl,
             link: Link::Up,
             last_link_check: Instant::now(),
@@ -860,13 +856,6 @@ impl Xdp {
         self.program.as_ref().map(|p| p.map_fd())
     }
 
-    fn busy() -> Error {
-        Error::new(
-            ErrorKind::Busy,
-            "a batch is still held: release it before asking for the next one",
-        )
-    }
-
     /// Find a socket with ready RX entries, round robin.
     fn poll_rings(&mut self) -> Option<(usize, u32)> {
         let n = self.socks.len();
@@ -919,7 +908,7 @@ impl Xdp {
         let mut link = self.check_link();
         // A removed interface goes down first: look again for a while.
         let t = Instant::now();
-        while link == Link::Down && t.elapsed() < crate::afpacket::inject::REMOVAL_GRACE {
+        while link == Link::Down && t.elapsed() < REMOVAL_GRACE {
             std::thread::sleep(Duration::from_millis(5));
             link = self.check_link();
         }
@@ -1071,7 +1060,7 @@ impl Xdp {
     /// releases it). `ErrorKind::Busy` while a batch is already held.
     pub fn acquire(&mut self, timeout: Option<Duration>) -> Result<Wait<()>> {
         if self.held.is_some() {
-            return Err(Self::busy());
+            return Err(busy());
         }
         if !self.info_rx() {
             return Err(Error::new(
@@ -1079,23 +1068,17 @@ impl Xdp {
                 "this AF_XDP handle was opened for TX only: it receives nothing",
             ));
         }
-        Ok(match self.wait(timeout)? {
-            Wait::Ready((i, n)) => {
-                self.socks[i].hold(n);
-                self.held = Some(i);
-                self.batch_seq += 1;
-                let now = Instant::now();
-                self.rate.add(n, now, self.last_rx);
-                self.last_rx = Some(now);
-                self.batch_ts = SystemTime::now()
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_nanos() as u64);
-                Wait::Ready(())
-            }
-            Wait::Timeout => Wait::Timeout,
-            Wait::Interrupted => Wait::Interrupted,
-            Wait::InterfaceDown => Wait::InterfaceDown,
-        })
+        Ok(self.wait(timeout)?.map(|(i, n)| {
+            self.socks[i].hold(n);
+            self.held = Some(i);
+            self.batch_seq += 1;
+            let now = Instant::now();
+            self.rate.add(n, now, self.last_rx);
+            self.last_rx = Some(now);
+            self.batch_ts = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+        }))
     }
 
     fn info_rx(&self) -> bool {
@@ -1147,12 +1130,7 @@ impl Xdp {
     /// The next batch, waiting up to `timeout` (`None`: no limit). The
     /// frames go back to the fill ring when the batch is dropped.
     pub fn next_batch_timeout(&mut self, timeout: Option<Duration>) -> Result<Wait<XdpBatch<'_>>> {
-        Ok(match self.acquire(timeout)? {
-            Wait::Ready(()) => Wait::Ready(XdpBatch { xdp: self }),
-            Wait::Timeout => Wait::Timeout,
-            Wait::Interrupted => Wait::Interrupted,
-            Wait::InterfaceDown => Wait::InterfaceDown,
-        })
+        Ok(self.acquire(timeout)?.map(|()| XdpBatch { xdp: self }))
     }
 
     fn tx_socket(&mut self) -> Result<usize> {
@@ -1249,8 +1227,15 @@ impl Xdp {
             .sum()
     }
 
-    /// Lifetime statistics and the change since the previous call.
+    /// Lifetime statistics and the change since the previous call of
+    /// this function (see [`crate::stats`]).
     pub fn stats_with_delta(&mut self) -> Result<(XdpStats, XdpStats)> {
+        let now = self.stats()?;
+        Ok(self.reported.report(now))
+    }
+
+    /// Lifetime statistics, summed over the sockets.
+    pub fn stats(&self) -> Result<XdpStats> {
         let mut t = XdpStats::default();
         for s in &self.socks {
             let k = s.kernel_stats()?;
@@ -1268,14 +1253,7 @@ impl Xdp {
             t.tx_invalid_descs += k.tx_invalid_descs;
             t.tx_ring_empty += k.tx_ring_empty_descs;
         }
-        let d = t.minus(&self.reported);
-        self.reported = t;
-        Ok((t, d))
-    }
-
-    /// Lifetime statistics.
-    pub fn stats(&mut self) -> Result<XdpStats> {
-        self.stats_with_delta().map(|(t, _)| t)
+        Ok(t)
     }
 }
 
@@ -1307,7 +1285,7 @@ impl HeldBatch for Xdp {
     /// The frames go back to the fill ring.
     fn release_held(&mut self) -> Result<()> {
         let Some(i) = self.held.take() else {
-            return Err(crate::afpacket::capture::not_held());
+            return Err(not_held());
         };
         self.socks[i].release_held(&self.umem);
         Ok(())

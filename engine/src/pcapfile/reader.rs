@@ -9,7 +9,7 @@ use std::path::Path;
 use super::pcap::{self, rd16, rd32};
 use super::pcapng::{self, TsResol};
 use super::{Format, LINKTYPE_ETHERNET, MAX_RECORD, pad4};
-use crate::batch::{Cursor, HeldBatch, Walk};
+use crate::batch::{Cursor, HeldBatch, Walk, busy, not_held};
 use crate::error::{Error, ErrorKind, Result};
 use crate::packet::{Packet, PacketType};
 
@@ -97,12 +97,15 @@ pub struct Reader {
     snaplen: u32,
     version: (u16, u16),
     recs: Vec<Rec>,
+    /// First record of the held (or last handed out) batch in `recs`.
     batch_start: usize,
-    cursor: usize,
     failed: Option<Error>,
     batches: u64,
     /// A batch made current by [`Reader::acquire`] is held.
     held: bool,
+    /// [`Reader::next_packet`]'s position in the held batch: `Some` while
+    /// the held batch was acquired by it rather than by a caller.
+    pkt_cursor: Option<Cursor>,
 }
 
 impl std::fmt::Debug for Reader {
@@ -153,10 +156,10 @@ impl Reader {
             version: (0, 0),
             recs: Vec::with_capacity(MAX_BATCH),
             batch_start: 0,
-            cursor: 0,
             failed: None,
             batches: 0,
             held: false,
+            pkt_cursor: None,
         };
         r.refill(4)?;
         if r.end < 4 {
@@ -289,22 +292,24 @@ impl Reader {
 
     /// The next batch of packets; `None` at the end of the file. After
     /// [`Reader::next_packet`] the batch starts with the packets it has not
-    /// returned yet.
+    /// returned yet. A batch held through [`Reader::acquire`] is released
+    /// (the reader reads on only here, while no view of it can be alive).
     pub fn next_batch(&mut self) -> Result<Option<ReadBatch<'_>>> {
+        self.release_callers_batch();
+        let got = self.acquire()?;
+        // The view borrows the reader: nothing can read on while it lives.
         self.held = false;
-        let n = self.load()?;
-        Ok((n > 0).then(|| self.current()))
+        Ok(got.then(|| self.current()))
     }
 
-    /// The next packet, one at a time; `None` at the end of the file.
+    /// The next packet, one at a time; `None` at the end of the file. A
+    /// convenience over the held batch ([`Reader::acquire`], then one
+    /// record per call with a [`Cursor`] kept here); a batch held through
+    /// [`Reader::acquire`] is released first.
     pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>> {
-        self.held = false;
-        if self.cursor >= self.recs.len() && self.fill()? == 0 {
-            return Ok(None);
-        }
-        let r = self.recs[self.cursor];
-        self.cursor += 1;
-        Ok(Some(packet(&self.buf, &r, self.link_type)))
+        Ok(self
+            .next_record()?
+            .map(|r| packet(&self.buf, &r, self.link_type)))
     }
 
     /// [`Reader::next_packet`], and whether the packet carries its classic
@@ -315,40 +320,58 @@ impl Reader {
     /// records. For callers that must reproduce a file's fields exactly
     /// (the libpcap drop-in hands the rest of such a file to libpcap).
     pub fn next_packet_exact(&mut self) -> Result<Option<(Packet<'_>, bool)>> {
-        self.held = false;
-        if self.cursor >= self.recs.len() && self.fill()? == 0 {
-            return Ok(None);
+        Ok(self
+            .next_record()?
+            .map(|r| (packet(&self.buf, &r, self.link_type), r.exact)))
+    }
+
+    /// A batch the caller acquired (not [`Reader::next_packet`]'s) is
+    /// released by moving on.
+    fn release_callers_batch(&mut self) {
+        if self.held && self.pkt_cursor.is_none() {
+            self.held = false;
         }
-        let r = self.recs[self.cursor];
-        self.cursor += 1;
-        Ok(Some((packet(&self.buf, &r, self.link_type), r.exact)))
+    }
+
+    /// The per-packet walk: the next record of the held batch, acquiring
+    /// the next batch when this one is done.
+    fn next_record(&mut self) -> Result<Option<Rec>> {
+        self.release_callers_batch();
+        loop {
+            if let Some(c) = self.pkt_cursor.as_mut().filter(|_| self.held) {
+                if let Some(r) = self.recs.get(self.batch_start + c.pos) {
+                    c.begun = true;
+                    c.pos += 1;
+                    return Ok(Some(*r));
+                }
+                self.held = false;
+            }
+            self.pkt_cursor = None;
+            if !self.acquire()? {
+                return Ok(None);
+            }
+            self.pkt_cursor = Some(Cursor::START);
+        }
     }
 
     /// Read the next batch and hold it: the acquiring half of the held
     /// batch ([`HeldBatch`] walks and releases it). `Ok(false)` at the end
-    /// of the file; `ErrorKind::Busy` while a batch is already held.
+    /// of the file; `ErrorKind::Busy` while a batch is already held. After
+    /// [`Reader::next_packet`] the batch is the packets it has not returned
+    /// yet.
     pub fn acquire(&mut self) -> Result<bool> {
         if self.held {
-            return Err(Error::new(
-                ErrorKind::Busy,
-                "a batch is still held: release it before asking for the next one",
-            ));
+            let Some(c) = self.pkt_cursor.take() else {
+                return Err(busy());
+            };
+            self.batch_start += c.pos;
+            if self.batch_start < self.recs.len() {
+                return Ok(true);
+            }
+            self.held = false;
         }
-        let n = self.load()?;
-        self.held = n > 0;
+        self.held = self.fill()? > 0;
         Ok(self.held)
-    }
-
-    /// Make the next batch current (what [`Reader::current`] returns until
-    /// the next call that reads on). Returns its number of packets; 0 at
-    /// the end of the file.
-    fn load(&mut self) -> Result<usize> {
-        if self.cursor >= self.recs.len() && self.fill()? == 0 {
-            return Ok(0);
-        }
-        self.batch_start = self.cursor;
-        self.cursor = self.recs.len();
-        Ok(self.recs.len() - self.batch_start)
     }
 
     /// Decode the next run of records. Returns the number of packets; 0 at
@@ -358,7 +381,6 @@ impl Reader {
             return Err(e.clone());
         }
         self.recs.clear();
-        self.cursor = 0;
         self.batch_start = 0;
         loop {
             match self.scan(MAX_BATCH) {
@@ -395,7 +417,7 @@ impl Reader {
         Ok(self.recs.len())
     }
 
-    /// The batch decoded by the last [`Reader::load`].
+    /// The batch acquired last.
     fn current(&self) -> ReadBatch<'_> {
         ReadBatch {
             buf: &self.buf,
@@ -819,9 +841,10 @@ impl HeldBatch for Reader {
     /// The reader reads on only when asked for the next batch.
     fn release_held(&mut self) -> Result<()> {
         if !self.held {
-            return Err(crate::afpacket::capture::not_held());
+            return Err(not_held());
         }
         self.held = false;
+        self.pkt_cursor = None;
         Ok(())
     }
 }

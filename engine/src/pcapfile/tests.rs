@@ -775,3 +775,62 @@ fn next_packet_exact_flags_normalized_records() {
     }
     assert_eq!(got, [(60, true), (60, false), (60, false), (1514, true)]);
 }
+
+#[test]
+fn next_packet_is_a_walk_of_the_held_batch() {
+    use crate::batch::{Cursor as BatchCursor, HeldBatch};
+    let t = Tmp::new("held");
+    let path = t.path("h.pcap");
+    let pk = packets(6);
+    let cfg = WriterConfig {
+        format: Format::Pcap,
+        ..WriterConfig::default()
+    };
+    write_file(&path, &cfg, &pk);
+    let mut r = Reader::open(&path).unwrap();
+    // next_packet holds the batch it walks ...
+    assert_eq!(r.next_packet().unwrap().unwrap().data(), &pk[0].1[..]);
+    assert!(r.is_held());
+    // ... and acquire turns what it has not returned into the held batch.
+    assert!(r.acquire().unwrap());
+    assert_eq!(r.held_len(), 5);
+    let mut seen = Vec::new();
+    r.walk_held(&mut BatchCursor::default(), |p| {
+        seen.push(p.data().to_vec());
+        true
+    })
+    .unwrap();
+    assert_eq!(
+        seen,
+        pk[1..].iter().map(|p| p.1.clone()).collect::<Vec<_>>()
+    );
+    // A batch the caller holds blocks a second acquire, not next_packet
+    // (which moves on past it, to the end of the file here).
+    assert_eq!(r.acquire().unwrap_err().kind(), crate::ErrorKind::Busy);
+    assert!(r.next_packet().unwrap().is_none());
+    assert!(!r.is_held());
+    assert_eq!(
+        r.release_held().unwrap_err().kind(),
+        crate::ErrorKind::BadBatch
+    );
+}
+
+#[test]
+fn writer_stats_with_delta() {
+    let t = Tmp::new("wstats");
+    let path = t.path("s.pcap");
+    let mut w = Writer::create(&path, &WriterConfig::default()).unwrap();
+    let (t0, d0) = w.stats_with_delta();
+    assert_eq!(t0, d0);
+    for (ts, d, wl) in packets(3) {
+        w.write_raw(ts, &d, wl).unwrap();
+    }
+    let (t1, d1) = w.stats_with_delta();
+    assert_eq!((t1.packets, d1.packets, d1.files), (3, 3, 0));
+    assert_eq!(d1.bytes, t1.bytes - t0.bytes);
+    // stats() does not move the delta's starting point.
+    w.write_raw(1, &[0; 60], 60).unwrap();
+    assert_eq!(w.stats().packets, 4);
+    let (t2, d2) = w.stats_with_delta();
+    assert_eq!((t2.packets, d2.packets), (4, 1));
+}

@@ -13,6 +13,7 @@ use super::{Format, LINKTYPE_ETHERNET, MAX_RECORD, pad4, pcap, pcapng};
 use crate::afpacket::Batch;
 use crate::error::{Error, Result};
 use crate::packet::Packet;
+use crate::stats::{Counters, Reported};
 
 /// Writer configuration. `Default` gives the documented defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +123,16 @@ pub struct WriterStats {
     pub files: u64,
 }
 
+impl Counters for WriterStats {
+    fn since(&self, e: &Self) -> Self {
+        WriterStats {
+            packets: self.packets.saturating_sub(e.packets),
+            bytes: self.bytes.saturating_sub(e.bytes),
+            files: self.files - e.files,
+        }
+    }
+}
+
 /// The `n`-th file name, as tcpdump names them: without a file limit
 /// `path`, `path1`, `path2`, ...; with a limit of `w` files, `path` followed
 /// by `n % w` zero-padded to the digits of `w - 1` (`w` = 1 reuses `path`).
@@ -171,6 +182,7 @@ pub struct Writer {
     file_bytes: u64,
     file_packets: u64,
     stats: WriterStats,
+    reported: Reported<WriterStats>,
     first_ts: Option<u64>,
     last_ts: u64,
     recv: Option<u64>,
@@ -491,6 +503,7 @@ impl Writer {
             file_bytes: 0,
             file_packets: 0,
             stats: WriterStats::default(),
+            reported: Reported::default(),
             first_ts: None,
             last_ts: 0,
             recv: None,
@@ -578,6 +591,13 @@ impl Writer {
     /// Counters so far.
     pub fn stats(&self) -> WriterStats {
         self.stats
+    }
+
+    /// Counters so far and the change since the previous call of this
+    /// function (see [`crate::stats`]). After a failed write took records
+    /// back out of the totals, the change is 0, not negative.
+    pub fn stats_with_delta(&mut self) -> (WriterStats, WriterStats) {
+        self.reported.report(self.stats)
     }
 
     /// The name of the file being written (None for a descriptor).

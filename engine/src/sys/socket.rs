@@ -45,6 +45,13 @@ fn af_packet(ty: i32, protocol_host_order: u16) -> io::Result<OwnedFd> {
     }
 }
 
+/// The system's page size (4096 if sysconf cannot tell).
+pub fn page_size() -> u32 {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if p > 0 { p as u32 } else { 4096 }
+}
+
 /// `setsockopt` with a typed value.
 pub fn setsockopt<T>(
     fd: &OwnedFd,
@@ -54,16 +61,7 @@ pub fn setsockopt<T>(
 ) -> io::Result<()> {
     // SAFETY: `value` points to a live `T` of `size_of::<T>()` bytes for the
     // duration of the call; the kernel only reads it.
-    unsafe {
-        cvt(libc::setsockopt(
-            fd.as_raw_fd(),
-            level,
-            name,
-            (value as *const T).cast(),
-            size_of::<T>() as libc::socklen_t,
-        ))?;
-    }
-    Ok(())
+    unsafe { setsockopt_ptr(fd, level, name, (value as *const T).cast(), size_of::<T>()) }
 }
 
 /// `setsockopt` with a byte slice (for variable-size values such as filters).
@@ -74,15 +72,20 @@ pub fn setsockopt_raw(
     value: &[u8],
 ) -> io::Result<()> {
     // SAFETY: the slice is valid for reads of its length during the call.
-    unsafe {
-        cvt(libc::setsockopt(
-            fd.as_raw_fd(),
-            level,
-            name,
-            value.as_ptr().cast(),
-            value.len() as libc::socklen_t,
-        ))?;
-    }
+    unsafe { setsockopt_ptr(fd, level, name, value.as_ptr().cast(), value.len()) }
+}
+
+/// # Safety
+/// `value` is readable for `len` bytes during the call.
+unsafe fn setsockopt_ptr(
+    fd: &OwnedFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: *const libc::c_void,
+    len: usize,
+) -> io::Result<()> {
+    // SAFETY: forwarded from the caller; the kernel only reads `len` bytes.
+    cvt(unsafe { libc::setsockopt(fd.as_raw_fd(), level, name, value, len as libc::socklen_t) })?;
     Ok(())
 }
 
@@ -450,7 +453,12 @@ impl Deadline {
 /// re-check their stop flags and deadline and call again.
 pub fn poll(fds: &mut [libc::pollfd], timeout_ms: libc::c_int) -> io::Result<usize> {
     // SAFETY: the slice is valid for reads and writes of fds.len() pollfds.
-    let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+    poll_result(unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) })
+}
+
+/// The result of poll(2)/ppoll(2): the number of ready descriptors, with
+/// EINTR as `Ok(0)`.
+pub fn poll_result(rc: libc::c_int) -> io::Result<usize> {
     if rc < 0 {
         let e = io::Error::last_os_error();
         if e.raw_os_error() == Some(libc::EINTR) {

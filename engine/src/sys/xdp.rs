@@ -256,18 +256,11 @@ pub fn ppoll_ns(fds: &mut [libc::pollfd], ns: u64) -> io::Result<usize> {
             std::ptr::null(),
         )
     };
-    if rc < 0 {
-        let e = io::Error::last_os_error();
-        if e.raw_os_error() == Some(libc::EINTR) {
-            return Ok(0);
-        }
-        return Err(e);
-    }
-    Ok(rc as usize)
+    crate::sys::socket::poll_result(rc)
 }
 
-/// A mapping of an AF_XDP ring or of a UMEM: the one [`Mmap`] type
-/// ([`Mmap::ring`], [`Mmap::anonymous_huge`]).
+/// A mapping of an AF_XDP ring or of a UMEM: the one [`Mmap`](crate::sys::socket::Mmap) type
+/// ([`Mmap::ring`](crate::sys::socket::Mmap::ring), [`Mmap::anonymous_huge`](crate::sys::socket::Mmap::anonymous_huge)).
 pub type XdpMap = crate::sys::socket::Mmap;
 
 /// `SIOCETHTOOL` request number.
