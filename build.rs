@@ -4,8 +4,9 @@
 //! script then lays them out as a book a newcomer reads from the top: the
 //! quick start and conventions, then one section per object in the order a
 //! user meets them (conventions and errors, capture, batches and packets,
-//! injection, AF_XDP, capture files, bridge, version), each section's types
-//! next to its functions. The header is written to `$OUT_DIR/netring.h`;
+//! header parsing, injection, AF_XDP, capture files, bridge, version), each
+//! item where the explicit lists of [`SECTIONS`] put it (the build fails on
+//! an item no list places). The header is written to `$OUT_DIR/netring.h`;
 //! `include/netring.h` is the checked-in copy (a test fails when the two
 //! differ). `make header` (or `NETRING_WRITE_HEADER=1 cargo build`)
 //! refreshes the checked-in copy.
@@ -13,37 +14,81 @@
 use std::env;
 use std::path::PathBuf;
 
-/// The sections, in reading order: (title, what it is for, name prefixes
-/// that belong to it). A name goes to the first section with a matching
-/// prefix; `=name` matches exactly.
+/// The sections, in reading order: (title, what it is for, every item of
+/// the section in the order it is printed). The lists are the header's
+/// table of contents: the build fails when cbindgen emits an item that no
+/// section lists, or a section lists a name cbindgen did not emit (a new
+/// export is placed by adding its name where a reader meets it).
 const SECTIONS: &[(&str, &str, &[&str])] = &[
     (
         "Conventions and errors",
         "Status codes, error messages, and the opaque handle types.",
-        &["=nr_status", "=nr_last_error", "=nr_strerror", "@handles"],
+        &[
+            "nr_status",
+            "nr_batch",
+            "nr_bridge",
+            "nr_capture",
+            "nr_injector",
+            "nr_reader",
+            "nr_writer",
+            "nr_xdp",
+            "nr_last_error",
+            "nr_strerror",
+        ],
     ),
     (
         "Capture",
         "A TPACKET_V3 ring on one interface: configure, open, take batches \
          (or one packet at a time), statistics, filters, fanout.",
         &[
-            "nr_capture",
-            "NR_CAPTURE",
-            "=nr_next_batch",
-            "=nr_next_packet",
-            "nr_bpf",
             "nr_direction",
-            "nr_fanout",
-            "nr_tstamp",
+            "nr_fanout_mode",
+            "nr_fanout_flag",
+            "nr_tstamp_source",
             "nr_profile",
+            "nr_bpf_insn",
+            "nr_capture_config",
+            "nr_capture_stats",
             "nr_ring_info",
+            "nr_capture_info",
+            "nr_capture_config_init",
+            "nr_capture_open",
+            "nr_capture_close",
+            "nr_next_batch",
+            "nr_next_packet",
+            "nr_capture_get_stats",
+            "nr_capture_fd",
+            "nr_capture_breakloop",
+            "nr_capture_config_apply_profile",
+            "nr_capture_get_info",
+            "nr_capture_set_filter",
+            "nr_bpf_compile",
         ],
     ),
     (
         "Batches and packets",
         "What every engine hands out: a batch of zero-copy packet \
          descriptors, walked with a callback or copied into your array.",
-        &["nr_batch", "nr_packet", "NR_PKT_"],
+        &[
+            "NR_PACKET_FLAG_LOSING",
+            "NR_PACKET_FLAG_CSUM_NOT_READY",
+            "NR_PACKET_FLAG_VLAN_VALID",
+            "NR_PACKET_FLAG_VLAN_TPID_VALID",
+            "NR_PACKET_FLAG_CSUM_VALID",
+            "NR_PACKET_FLAG_TRUNCATED",
+            "NR_PACKET_FLAG_TS_SOFTWARE",
+            "NR_PACKET_FLAG_TS_SYS_HARDWARE",
+            "NR_PACKET_FLAG_TS_RAW_HARDWARE",
+            "nr_packet_type",
+            "nr_packet",
+            "nr_packet_cb",
+            "nr_batch_len",
+            "nr_batch_seq",
+            "nr_batch_for_each",
+            "nr_batch_fill",
+            "nr_batch_rewind",
+            "nr_batch_release",
+        ],
     ),
     (
         "Header parsing",
@@ -51,13 +96,13 @@ const SECTIONS: &[(&str, &str, &[&str])] = &[
          Ethernet, VLAN tags, IPv4, IPv6 with extension headers, ARP, TCP, \
          UDP, SCTP, ICMP.",
         &[
-            "=nr_packet_parse",
-            "nr_layers",
             "nr_parse_status",
             "nr_layer",
             "nr_l3",
             "nr_l4",
             "nr_frag_flag",
+            "nr_layers",
+            "nr_packet_parse",
         ],
     ),
     (
@@ -65,40 +110,104 @@ const SECTIONS: &[(&str, &str, &[&str])] = &[
         "Sending frames: zero-copy slots of a TX ring (or sendmmsg), and \
          copying conveniences.",
         &[
-            "nr_injector",
-            "NR_INJECTOR",
-            "=nr_inject",
-            "nr_inject_",
-            "nr_frame",
             "nr_tx_mode",
+            "nr_injector_config",
+            "nr_frame",
+            "nr_injector_stats",
+            "nr_injector_info",
+            "nr_injector_config_init",
+            "nr_injector_open",
+            "nr_injector_close",
+            "nr_injector_alloc",
+            "nr_injector_send",
+            "nr_injector_flush",
+            "nr_injector_wait_drained",
+            "nr_inject",
+            "nr_inject_batch",
+            "nr_injector_get_stats",
+            "nr_injector_get_info",
+            "nr_injector_fd",
         ],
     ),
     (
         "AF_XDP",
         "XDP sockets over a shared UMEM, with netring's own redirect program.",
-        &["nr_xdp", "NR_XDP"],
+        &[
+            "nr_xdp_direction",
+            "nr_xdp_bind_mode",
+            "nr_xdp_attach_mode",
+            "nr_xdp_config",
+            "nr_xdp_info",
+            "nr_xdp_stats",
+            "nr_xdp_config_init",
+            "nr_xdp_open",
+            "nr_xdp_open_all",
+            "nr_xdp_close",
+            "nr_xdp_get_info",
+            "nr_xdp_next_batch",
+            "nr_xdp_send",
+            "nr_xdp_tx_alloc",
+            "nr_xdp_tx_submit",
+            "nr_xdp_flush",
+            "nr_xdp_complete",
+            "nr_xdp_get_stats",
+            "nr_xdp_fd",
+            "nr_xdp_breakloop",
+        ],
     ),
     (
         "Capture files",
         "pcap and pcapng: writing batches straight from ring memory, reading \
          files back as the same batches.",
         &[
-            "nr_writer",
-            "NR_WRITER",
-            "nr_reader",
             "nr_format",
             "nr_linktype",
+            "nr_writer_config",
+            "nr_writer_stats",
+            "nr_reader_info",
+            "nr_writer_config_init",
+            "nr_writer_open",
+            "nr_writer_open_fd",
+            "nr_writer_write_batch",
+            "nr_writer_write_packet",
+            "nr_writer_set_stats",
+            "nr_writer_flush",
+            "nr_writer_get_stats",
+            "nr_writer_close",
+            "nr_reader_open",
+            "nr_reader_open_fd",
+            "nr_reader_get_info",
+            "nr_reader_next_batch",
+            "nr_reader_next_packet",
+            "nr_reader_close",
         ],
     ),
     (
         "Bridge",
         "Forwarding between two interfaces with a per-packet verdict.",
-        &["nr_bridge"],
+        &[
+            "nr_bridge_direction",
+            "nr_bridge_verdict",
+            "nr_bridge_cb",
+            "nr_bridge_path_stats",
+            "nr_bridge_stats",
+            "nr_bridge_open",
+            "nr_bridge_run",
+            "nr_bridge_breakloop",
+            "nr_bridge_get_stats",
+            "nr_bridge_close",
+        ],
     ),
     (
         "Version",
         "The library's version at compile time and at run time.",
-        &["nr_version", "NR_VERSION"],
+        &[
+            "NR_VERSION_MAJOR",
+            "NR_VERSION_MINOR",
+            "NR_VERSION_PATCH",
+            "nr_version",
+            "nr_version_number",
+        ],
     ),
 ];
 
@@ -147,9 +256,6 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 struct Item {
     name: String,
     text: String,
-    is_fn: bool,
-    /// `typedef struct X X;`: an opaque handle.
-    opaque: bool,
 }
 
 fn name_of(decl: &str) -> String {
@@ -195,7 +301,7 @@ fn name_of(decl: &str) -> String {
 
 /// Split a run of declarations separated by blank lines into items,
 /// keeping braces balanced.
-fn items(body: &str, is_fn: bool) -> Vec<Item> {
+fn items(body: &str) -> Vec<Item> {
     let mut out = Vec::new();
     let mut cur = String::new();
     for chunk in body.split("\n\n") {
@@ -206,64 +312,62 @@ fn items(body: &str, is_fn: bool) -> Vec<Item> {
             cur.push_str("\n\n");
         }
         cur.push_str(chunk.trim_matches('\n'));
-        let open = cur.matches('{').count();
-        let close = cur.matches('}').count();
-        if open == close {
-            let name = name_of(&cur);
-            let opaque = cur
-                .lines()
-                .any(|l| l == format!("typedef struct {name} {name};"));
+        if cur.matches('{').count() == cur.matches('}').count() {
             out.push(Item {
-                name,
+                name: name_of(&cur),
                 text: std::mem::take(&mut cur),
-                is_fn,
-                opaque,
             });
         }
     }
     out
 }
 
-fn section_of(it: &Item) -> usize {
-    // Exact names first, so `=nr_packet_parse` wins over a `nr_packet` prefix.
-    for (i, (_, _, names)) in SECTIONS.iter().enumerate() {
-        if names
-            .iter()
-            .any(|p| p.strip_prefix('=') == Some(it.name.as_str()))
-        {
-            return i;
+/// Lay cbindgen's output out by section, each item where [`SECTIONS`]
+/// lists it. An error names what does not fit: cbindgen's output is not
+/// of the expected shape, an item is listed nowhere (or twice), or a
+/// listed name was not emitted.
+fn arrange(raw: &str, preamble: &str) -> Result<String, String> {
+    let ext_open = "#ifdef __cplusplus\nextern \"C\" {\n#endif // __cplusplus\n";
+    let ext_close = "#ifdef __cplusplus\n}  // extern \"C\"\n#endif  // __cplusplus\n";
+    let shape = || "unexpected cbindgen output (no #include or extern \"C\" block)".to_owned();
+    let includes_start = raw.find("#include <").ok_or_else(shape)?;
+    let inc_end = raw.rfind("#include <").ok_or_else(shape)?;
+    let inc_end = inc_end + raw[inc_end..].find('\n').ok_or_else(shape)? + 1;
+    let fn_start = raw.find(ext_open).ok_or_else(shape)?;
+    let fn_end = raw.find(ext_close).ok_or_else(shape)?;
+    let includes = &raw[includes_start..inc_end];
+    let mut all = items(&raw[inc_end..fn_start]);
+    all.extend(items(&raw[fn_start + ext_open.len()..fn_end]));
+
+    let mut by_name = std::collections::BTreeMap::new();
+    for it in &all {
+        if by_name.insert(it.name.as_str(), it).is_some() {
+            return Err(format!("cbindgen emitted two items named {}", it.name));
         }
     }
-    for (i, (_, _, prefixes)) in SECTIONS.iter().enumerate() {
-        for p in prefixes.iter() {
-            let hit = if *p == "@handles" {
-                it.opaque
-            } else if let Some(exact) = p.strip_prefix('=') {
-                it.name == exact
-            } else {
-                it.name.starts_with(p)
-            };
-            if hit {
-                return i;
+    let mut placed = std::collections::BTreeSet::new();
+    for (title, _, names) in SECTIONS {
+        for n in names.iter() {
+            if !by_name.contains_key(n) {
+                return Err(format!(
+                    "section \"{title}\" lists {n}, which cbindgen did not emit (renamed or removed? update SECTIONS in build.rs)"
+                ));
+            }
+            if !placed.insert(*n) {
+                return Err(format!("{n} is listed twice in SECTIONS"));
             }
         }
     }
-    usize::MAX
-}
-
-/// Lay cbindgen's output out by section. Returns None if it does not have
-/// the expected shape (the raw output is used then).
-fn arrange(raw: &str, preamble: &str) -> Option<String> {
-    let ext_open = "#ifdef __cplusplus\nextern \"C\" {\n#endif // __cplusplus\n";
-    let ext_close = "#ifdef __cplusplus\n}  // extern \"C\"\n#endif  // __cplusplus\n";
-    let inc_end = raw.rfind("#include <")?;
-    let inc_end = inc_end + raw[inc_end..].find('\n')? + 1;
-    let fn_start = raw.find(ext_open)?;
-    let fn_end = raw.find(ext_close)?;
-    let includes_start = raw.find("#include <")?;
-    let includes = &raw[includes_start..inc_end];
-    let mut all = items(&raw[inc_end..fn_start], false);
-    all.extend(items(&raw[fn_start + ext_open.len()..fn_end], true));
+    let unplaced: Vec<&str> = by_name
+        .keys()
+        .copied()
+        .filter(|n| !placed.contains(n))
+        .collect();
+    if !unplaced.is_empty() {
+        return Err(format!(
+            "no section of netring.h lists {unplaced:?}: add each name to SECTIONS in build.rs, where a reader meets it"
+        ));
+    }
 
     let mut out = String::new();
     out.push_str(preamble);
@@ -271,28 +375,22 @@ fn arrange(raw: &str, preamble: &str) -> Option<String> {
     out.push_str(includes);
     out.push('\n');
     out.push_str(ext_open);
-    let mut other = Vec::new();
-    for (i, (title, what, _)) in SECTIONS.iter().enumerate() {
-        let mine: Vec<&Item> = all.iter().filter(|it| section_of(it) == i).collect();
-        let rule = "=".repeat(72);
+    let rule = "=".repeat(72);
+    for (i, (title, what, names)) in SECTIONS.iter().enumerate() {
         out.push_str(&format!("\n/* {rule}\n * {}\n *\n", title.to_uppercase()));
         for line in wrap(what, 70) {
             out.push_str(&format!(" * {line}\n"));
         }
         out.push_str(&format!(" * {rule} */\n\n"));
-        // Types first (handles and forward declarations, constants and
-        // enums, structs, callbacks), then the functions, then macros.
         if i == 0 {
             out.push_str(
                 "/* Forward declaration: functions of the Capture section return\n \
                  * packets, defined in \"Batches and packets\". */\nstruct nr_packet;\n\n",
             );
         }
-        for pass in 0..2 {
-            for it in mine.iter().filter(|it| it.is_fn == (pass == 1)) {
-                out.push_str(&it.text);
-                out.push_str("\n\n");
-            }
+        for n in names.iter() {
+            out.push_str(&by_name[n].text);
+            out.push_str("\n\n");
         }
         for (t, m) in MACROS {
             if t == title {
@@ -301,22 +399,9 @@ fn arrange(raw: &str, preamble: &str) -> Option<String> {
             }
         }
     }
-    for it in all.iter().filter(|it| section_of(it) == usize::MAX) {
-        other.push(it);
-    }
-    if !other.is_empty() {
-        let rule = "=".repeat(72);
-        out.push_str(&format!("/* {rule}\n * More\n * {rule} */\n\n"));
-        for pass in 0..2 {
-            for it in other.iter().filter(|it| it.is_fn == (pass == 1)) {
-                out.push_str(&it.text);
-                out.push_str("\n\n");
-            }
-        }
-    }
     out.push_str(ext_close);
     out.push_str("\n#endif  /* NETRING_H */\n");
-    Some(out)
+    Ok(out)
 }
 
 fn main() {
@@ -348,10 +433,9 @@ fn main() {
             let mut raw = Vec::new();
             bindings.write(&mut raw);
             let raw = String::from_utf8(raw).expect("cbindgen writes UTF-8");
-            let text = arrange(&raw, &preamble).unwrap_or_else(|| {
-                println!("cargo:warning=netring.h: unexpected cbindgen layout, not arranged");
-                raw
-            });
+            // A header out of its reading order is a build error, not a
+            // warning: the message says which name to place.
+            let text = arrange(&raw, &preamble).unwrap_or_else(|e| panic!("netring.h: {e}"));
             std::fs::write(&out, &text).expect("write header");
             if env::var_os("NETRING_WRITE_HEADER").is_some() {
                 std::fs::write(crate_dir.join("include/netring.h"), &text).expect("write header");

@@ -9,6 +9,8 @@ NR_BIN=${NR_BIN:-$CB_ROOT/build/bin}   # netring's C examples (make)
 CB_SETTLE=${CB_SETTLE:-1}              # s between "consumer ready" and traffic
 CB_DRAIN=${CB_DRAIN:-2}                # s between end of traffic and the final snapshot
 eval "$("$CB_HERE/netenv.sh" env)"
+# The namespace/veth harness (nr_bound_count, nr_has_xdp).
+. "$CB_ROOT/scripts/netns.sh"
 
 CB_GEN_CPU=${CB_GEN_CPU:-0}   # generator / sender CPU
 CB_CAP_CPU=${CB_CAP_CPU:-1}   # consumer CPU
@@ -67,17 +69,16 @@ pgrp_mem() {
     echo "$rss $ring $anon"
 }
 
-# Number of packet sockets bound to interface $2 in namespace $1.
+# Number of packet sockets bound to interface $2 in namespace $1, any
+# protocol.
 packet_socks_on() {
-    local idx
-    idx=$(ip netns exec "$1" cat "/sys/class/net/$2/ifindex")
-    ip netns exec "$1" awk -v i="$idx" 'NR > 1 && $5 == i { n++ } END { print n + 0 }' /proc/net/packet
+    nr_bound_count "$1" "$2" any
 }
 
 # Number of XDP programs attached to interface $2 in namespace $1 (0 or 1;
-# any mode: native "xdp", "xdpgeneric", "xdpoffload", legacy or bpf_link).
+# any mode: native, generic or offloaded, legacy or bpf_link).
 xdp_progs_on() {
-    ip -n "$1" link show dev "$2" 2>/dev/null | grep -c 'prog/xdp' || true
+    if nr_has_xdp "$1" "$2"; then echo 1; else echo 0; fi
 }
 
 # Stop a process group: SIGINT, then SIGKILL after $2 seconds.
@@ -90,6 +91,48 @@ stop_pgrp() {
     done
     log "process group $pg did not exit on SIGINT; killing"
     kill -KILL -- "-$pg" 2>/dev/null || true
+}
+
+# cb_option ARGS...: if $1 is an option run.sh and tx.sh share (-d -r -s
+# -o -R, -h; --rps --queues --gro --mtu for netenv.sh up), take it: sets
+# DUR, REPS, SIZES, RESDIR, REF or NETENV_ARGS, and CB_SHIFT to the number
+# of words used (0: not one of them).
+cb_option() {
+    CB_SHIFT=2
+    case "$1" in
+        -d) DUR=$2 ;;
+        -r) REPS=$2 ;;
+        -s) SIZES=$2 ;;
+        -o) RESDIR=$2 ;;
+        -R) REF=$2 ;;
+        --rps|--queues|--mtu) NETENV_ARGS+=("$1" "$2") ;;
+        --gro) NETENV_ARGS+=(--gro); CB_SHIFT=1 ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) CB_SHIFT=0 ;;
+    esac
+}
+
+# cb_begin KIND HEADER: the start of a run.sh / tx.sh run. Needs root;
+# results in $RESDIR (default $CB_OUT/runs/KIND-DATE, with logs/) and $TSV
+# ($RESDIR/KIND.tsv, first line HEADER, printf %b escapes); the topology up
+# (netenv.sh up "${NETENV_ARGS[@]}") and torn down on exit; meta.txt begun
+# with the machine and the command (the caller appends its own lines).
+cb_begin() {
+    local kind=$1 header=$2
+    [ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
+    RESDIR=${RESDIR:-$CB_OUT/runs/$kind-$(date +%Y%m%d-%H%M%S)}
+    mkdir -p "$RESDIR/logs"
+    TSV=$RESDIR/$kind.tsv
+    printf '%b\n' "$header" > "$TSV"
+    trap cb_cleanup EXIT
+    trap 'exit 130' INT TERM
+    "$CB_HERE/netenv.sh" up "${NETENV_ARGS[@]}"
+    log "netenv up ${NETENV_ARGS[*]}; results in $RESDIR"
+    {
+        echo "date: $(date -Is)"; echo "kernel: $(uname -r)"; echo "cpus: $(nproc)"
+        echo "cpu: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+        echo "command: $0 $CB_ARGS"
+    } > "$RESDIR/meta.txt"
 }
 
 CB_PGRPS=()

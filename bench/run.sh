@@ -68,18 +68,10 @@ DUR=10 REPS=3 SIZES=60,1514 RESDIR="" REF=min_v3 GEN=trafgen
 NETENV_ARGS=()
 CONSUMERS=()
 while [ $# -gt 0 ]; do
+    cb_option "$@"
+    if [ "$CB_SHIFT" -gt 0 ]; then shift "$CB_SHIFT"; continue; fi
     case "$1" in
-        -d) DUR=$2; shift 2 ;;
-        -r) REPS=$2; shift 2 ;;
-        -s) SIZES=$2; shift 2 ;;
-        -o) RESDIR=$2; shift 2 ;;
-        -R) REF=$2; shift 2 ;;
         -g) GEN=$2; shift 2 ;;
-        --rps) NETENV_ARGS+=(--rps "$2"); shift 2 ;;
-        --queues) NETENV_ARGS+=(--queues "$2"); shift 2 ;;
-        --gro) NETENV_ARGS+=(--gro); shift ;;
-        --mtu) NETENV_ARGS+=(--mtu "$2"); shift 2 ;;
-        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         -*) echo "unknown option $1" >&2; exit 2 ;;
         *) CONSUMERS+=("$1"); shift ;;
     esac
@@ -132,26 +124,13 @@ for c in "${CONSUMERS[@]}"; do
     [ $# -gt 0 ] && tools+=("$1")
 done
 check_tools "${tools[@]}"
-[ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
-
-RESDIR=${RESDIR:-$CB_OUT/runs/rx-$(date +%Y%m%d-%H%M%S)}
-mkdir -p "$RESDIR/logs"
-TSV=$RESDIR/rx.tsv
-printf 'rep\tsize\tconsumer\twall_s\toffered\tcaptured\tkdrops\tcons_cpu_ns\tcons_utime_ticks\tcons_stime_ticks\tgen_cpu_s\tgen_sent\tveth_txdrop\tsoftnet_drop\tload1\trss_kib\tring_kib\tanon_kib\n' > "$TSV"
-
-trap cb_cleanup EXIT
-trap 'exit 130' INT TERM
-"$CB_HERE/netenv.sh" up "${NETENV_ARGS[@]}"
-log "netenv up ${NETENV_ARGS[*]}; results in $RESDIR"
+cb_begin rx 'rep\tsize\tconsumer\twall_s\toffered\tcaptured\tkdrops\tcons_cpu_ns\tcons_utime_ticks\tcons_stime_ticks\tgen_cpu_s\tgen_sent\tveth_txdrop\tsoftnet_drop\tload1\trss_kib\tring_kib\tanon_kib'
 {
-    echo "date: $(date -Is)"; echo "kernel: $(uname -r)"; echo "cpus: $(nproc)"
-    echo "cpu: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
-    echo "command: $0 $CB_ARGS"
     echo "duration: $DUR reps: $REPS sizes: $SIZES gen_cpu: $CB_GEN_CPU cap_cpu: $CB_CAP_CPU generator: $GEN"
     echo "netenv: ${NETENV_ARGS[*]}"
     echo "trafgen: $(trafgen -v 2>&1 | head -1)"; echo "tcpdump: $(tcpdump --version 2>&1 | head -2 | tr '\n' ' ')"
     for c in "${CONSUMERS[@]}"; do echo "consumer $(consumer_name "$c"): $(consumer_cmd "$c")"; done
-} > "$RESDIR/meta.txt"
+} >> "$RESDIR/meta.txt"
 
 # Parse a consumer's output -> "captured kdrops"
 parse_consumer() { # stdout_file stderr_file
@@ -214,7 +193,7 @@ one_run() { # rep size consumer_spec
     [ "$gen" = trafgen ] && [ "$size" -gt 1514 ] && gen=min_tx
     case "$gen" in
         trafgen) gencmd=(timeout -s INT "$DUR" trafgen --no-sock-mem -Q -P 1 --dev "$CB_GEN_IF"
-                         --conf "$CB_HERE/trafgen/udp$size.cfg") ;;
+                         --conf "$CB_ROOT/scripts/trafgen/udp$size.cfg") ;;
         min_tx) gencmd=("$CB_BIN/min_tx" "$CB_GEN_IF" "$size" "$DUR") ;;
         *) echo "unknown generator $GEN" >&2; exit 2 ;;
     esac
@@ -264,7 +243,7 @@ IFS=, read -r -a SIZE_LIST <<< "$SIZES"
 n=${#CONSUMERS[@]}
 for ((rep = 1; rep <= REPS; rep++)); do
     for size in "${SIZE_LIST[@]}"; do
-        [ -f "$CB_HERE/trafgen/udp$size.cfg" ] || { echo "no trafgen/udp$size.cfg" >&2; exit 2; }
+        [ -f "$CB_ROOT/scripts/trafgen/udp$size.cfg" ] || { echo "no scripts/trafgen/udp$size.cfg" >&2; exit 2; }
         # rotate the order every repetition so no consumer always runs first
         for ((k = 0; k < n; k++)); do
             one_run "$rep" "$size" "${CONSUMERS[$(((k + rep - 1) % n))]}"

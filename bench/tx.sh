@@ -14,7 +14,7 @@
 #   "RESULT sent=N".
 #
 # options: -d SECONDS (10)  -r N (3)  -s SIZES (60,1514)  -o DIR  -R REF (min_tx)
-#          --rps MASK / --queues N / --gro   passed to netenv.sh up
+#          --rps MASK / --queues N / --gro / --mtu BYTES   passed to netenv.sh up
 #
 # built-in senders (default: nrsend nrsend_ring min_tx pcap_inject trafgen):
 #   nrsend         build/bin/nrsend, defaults (mode auto: sendmmsg on veth,
@@ -32,16 +32,9 @@ DUR=10 REPS=3 SIZES=60,1514 RESDIR="" REF=min_tx
 NETENV_ARGS=()
 SENDERS=()
 while [ $# -gt 0 ]; do
+    cb_option "$@"
+    if [ "$CB_SHIFT" -gt 0 ]; then shift "$CB_SHIFT"; continue; fi
     case "$1" in
-        -d) DUR=$2; shift 2 ;;
-        -r) REPS=$2; shift 2 ;;
-        -s) SIZES=$2; shift 2 ;;
-        -o) RESDIR=$2; shift 2 ;;
-        -R) REF=$2; shift 2 ;;
-        --rps) NETENV_ARGS+=(--rps "$2"); shift 2 ;;
-        --queues) NETENV_ARGS+=(--queues "$2"); shift 2 ;;
-        --gro) NETENV_ARGS+=(--gro); shift ;;
-        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         -*) echo "unknown option $1" >&2; exit 2 ;;
         *) SENDERS+=("$1"); shift ;;
     esac
@@ -50,7 +43,7 @@ done
 
 sender_cmd() {
     case "$1" in
-        trafgen) echo "timeout -s INT {SECS} trafgen --no-sock-mem -Q -P 1 --dev {IF} --conf $CB_HERE/trafgen/udp{LEN}.cfg" ;;
+        trafgen) echo "timeout -s INT {SECS} trafgen --no-sock-mem -Q -P 1 --dev {IF} --conf $CB_ROOT/scripts/trafgen/udp{LEN}.cfg" ;;
         min_tx) echo "$CB_BIN/min_tx {IF} {LEN} {SECS}" ;;
         pcap_inject) echo "$CB_BIN/pcap_inject {IF} {LEN} {SECS}" ;;
         nrsend) echo "$NR_BIN/nrsend -i {IF} -l {LEN} -t {SECS}" ;;
@@ -68,24 +61,11 @@ for c in "${SENDERS[@]}"; do
     [ $# -gt 0 ] && tools+=("$1")
 done
 check_tools "${tools[@]}"
-[ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
-
-RESDIR=${RESDIR:-$CB_OUT/runs/tx-$(date +%Y%m%d-%H%M%S)}
-mkdir -p "$RESDIR/logs"
-TSV=$RESDIR/tx.tsv
-printf 'rep\tsize\tsender\twall_s\trx_packets\tsent\tcpu_s\tveth_txdrop\tsoftnet_drop\tload1\n' > "$TSV"
-
-trap cb_cleanup EXIT
-trap 'exit 130' INT TERM
-"$CB_HERE/netenv.sh" up "${NETENV_ARGS[@]}"
-log "netenv up ${NETENV_ARGS[*]}; results in $RESDIR"
+cb_begin tx 'rep\tsize\tsender\twall_s\trx_packets\tsent\tcpu_s\tveth_txdrop\tsoftnet_drop\tload1'
 {
-    echo "date: $(date -Is)"; echo "kernel: $(uname -r)"; echo "cpus: $(nproc)"
-    echo "cpu: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
-    echo "command: $0 $CB_ARGS"
     echo "duration: $DUR reps: $REPS sizes: $SIZES gen_cpu: $CB_GEN_CPU"
     for c in "${SENDERS[@]}"; do echo "sender $(sender_name "$c"): $(sender_cmd "$c")"; done
-} > "$RESDIR/meta.txt"
+} >> "$RESDIR/meta.txt"
 
 one_run() { # rep size spec
     local rep=$1 size=$2 spec=$3 name cmd tag

@@ -2,16 +2,8 @@
 # Sourced by the bindings' test scripts (bash). The callers define
 # ok/ko (one PASS/FAIL line each, counted in $pass/$fail) where needed.
 
-# Wait up to 10 s until a packet socket bound to ETH_P_ALL exists in this
-# network namespace ("ready" = bound: traffic before that is lost).
-wait_bound() {
-    local _
-    for _ in $(seq 200); do
-        awk 'NR > 1 && $4 == "0003" {found = 1} END {exit !found}' /proc/net/packet && return 0
-        sleep 0.05
-    done
-    return 1
-}
+# The namespace/veth harness and its "ready" checks (nr_wait_bound).
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/netns.sh"
 
 # enter_test_netns SCRIPT ARGS...: unless already inside one, re-run the
 # calling script in a fresh network namespace with a veth pair
@@ -38,7 +30,7 @@ capture_trafgen() {
     local name=$1 count=$2; shift 2
     "$@" >"$out/stdout" 2>"$out/stderr" &
     pid=$!
-    wait_bound || true # the caller's count check says what was lost
+    nr_wait_bound "" "$NR_TEST_IF_A" || true # the caller's count check says what was lost
     trafgen --no-sock-mem -q -i scripts/trafgen/udp-mixed.cfg -o "$NR_TEST_IF_B" -n "$count" >/dev/null 2>&1
     if ! timeout 20 tail --pid="$pid" -f /dev/null; then
         echo "$name did not finish; stopping it" >>"$out/stderr"; kill -INT "$pid" 2>/dev/null || true

@@ -7,18 +7,12 @@
 #
 #   bindings/netns.sh COMMAND [ARGS...]
 set -euo pipefail
-# Unique per run; interface names stay under 16 bytes ("nb" + 11 hex + a/b).
-tag=$(printf '%x%04x' "$$" "$RANDOM" | tail -c 11)
-ns=nrb-$tag
-a=nb${tag}a b=nb${tag}b
-cleanup() { ip netns del "$ns" 2>/dev/null || true; }
-trap cleanup EXIT INT TERM
-ip netns add "$ns"
-ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-ip -n "$ns" link add "$a" type veth peer name "$b"
-ip -n "$ns" link set "$a" up
-ip -n "$ns" link set "$b" up
-ip -n "$ns" link set lo up
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/netns.sh"
+tag=$(nr_tag)
+ns=nrb-$tag a=nb${tag}a b=nb${tag}b
+trap nr_netns_cleanup EXIT INT TERM
+nr_netns_add "$ns"
+nr_veth_add "$ns" "$a" "$ns" "$b"
 status=0
 ip netns exec "$ns" env NR_TEST_NS="$ns" NR_TEST_IF_A="$a" NR_TEST_IF_B="$b" "$@" || status=$?
 exit $status

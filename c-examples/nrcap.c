@@ -97,8 +97,8 @@ static void print_layers(const nr_packet *p)
         else
             printf(" proto=%u ttl=%u iplen=%u", l.ip_proto, l.ttl, l.ip_len);
         if (l.frag_flags)
-            printf(" frag=%s%s%s off=%u id=0x%x", l.frag_flags & NR_FRAG_DF ? "DF" : "",
-                   l.frag_flags & NR_FRAG_MF ? "MF" : "", l.frag_flags & NR_FRAG_FRAGMENT ? ",fragment" : "",
+            printf(" frag=%s%s%s off=%u id=0x%x", l.frag_flags & NR_FRAG_FLAG_DF ? "DF" : "",
+                   l.frag_flags & NR_FRAG_FLAG_MF ? "MF" : "", l.frag_flags & NR_FRAG_FLAG_FRAGMENT ? ",fragment" : "",
                    l.frag_offset, l.frag_id);
     }
     if (l.l4 == NR_L4_OTHER)
@@ -141,7 +141,7 @@ static void print_packet(const nr_packet *p, int verbose)
             printf(" ethertype 0x%04x", et);
         }
     }
-    if (p->flags & NR_PKT_VLAN_VALID)
+    if (p->flags & NR_PACKET_FLAG_VLAN_VALID)
         printf(" vlan %u", p->vlan_tci & 0x0fffu);
     if (verbose)
         printf(" ifindex %d type %u flags 0x%x", p->ifindex, p->pkt_type, p->flags);

@@ -36,6 +36,10 @@
  *    nr_<object>_get_info(obj, &info). The capture's most frequent calls keep
  *    short names: nr_next_batch(), nr_next_packet(); so do the copying
  *    injection conveniences nr_inject() and nr_inject_batch().
+ *  - Constants: the values of a field are NR_<THING>_<VALUE> (nr_packet.pkt_type:
+ *    NR_PACKET_HOST, ...); its bit flags are NR_<THING>_FLAG_<NAME>, unsigned,
+ *    to be OR-ed (nr_packet.flags: NR_PACKET_FLAG_*; NR_FANOUT_FLAG_*,
+ *    NR_FRAG_FLAG_*).
  *  - Fallible functions return an `int` status: NR_OK (0); a positive
  *    informational status, not an error (NR_TIMEOUT, NR_BREAK, NR_STOPPED,
  *    NR_IFACE_DOWN, NR_EOF); or a negative NR_E_* error. Values are stable
@@ -191,7 +195,7 @@ typedef enum nr_status {
 
 /**
  * A batch of packets held by its handle (opaque). Obtained from
- * nr_capture_next_batch(), nr_xdp_next_batch() or
+ * nr_next_batch(), nr_xdp_next_batch() or
  * nr_reader_next_batch(); owned by its handle (never free it); live until
  * nr_batch_release(). The same type serves every engine: nr_batch_for_each()
  * and nr_batch_fill() see the same nr_packet either way.
@@ -467,7 +471,7 @@ typedef struct nr_capture_config {
   uint32_t block_timeout_ms;
   /**
    * Bytes of each frame to capture, 1..262144. Default 262144. Smaller
-   * values set NR_PKT_TRUNCATED on longer frames (caplen < len).
+   * values set NR_PACKET_FLAG_TRUNCATED on longer frames (caplen < len).
    */
   uint32_t snaplen;
   /**
@@ -558,7 +562,7 @@ typedef struct nr_capture_config {
   /**
    * An nr_tstamp_source: NR_TSTAMP_SOFTWARE (default), NR_TSTAMP_HW_SYS or NR_TSTAMP_HW_RAW
    * (SIOCSHWTSTAMP + PACKET_TIMESTAMP). Each packet says where its
-   * timestamp came from (NR_PKT_TS_* flags).
+   * timestamp came from (NR_PACKET_FLAG_TS_* flags).
    */
   uint8_t tstamp;
   /**
@@ -587,7 +591,7 @@ typedef struct nr_capture_config {
   /**
    * Re-insert the VLAN tag the kernel stripped into the frame data
    * (in place, using 4 bytes of PACKET_RESERVE room): data/caplen/len then
-   * describe the tagged frame; vlan_tci and NR_PKT_VLAN_VALID stay set.
+   * describe the tagged frame; vlan_tci and NR_PACKET_FLAG_VLAN_VALID stay set.
    * Default false.
    */
   bool vlan_reinsert;
@@ -890,49 +894,49 @@ int nr_bpf_compile(const char *ifname, const char *expr, uint32_t snaplen, struc
  * ======================================================================== */
 
 /**
- * nr_packet.flags: vlan_tci is valid (the kernel stripped an 802.1Q tag).
- */
-#define NR_PKT_VLAN_VALID (1 << 4)
-
-/**
- * nr_packet.flags: vlan_tpid is valid.
- */
-#define NR_PKT_VLAN_TPID_VALID (1 << 6)
-
-/**
- * nr_packet.flags: caplen < len (cut by the snap length).
- */
-#define NR_PKT_TRUNCATED (1 << 16)
-
-/**
  * nr_packet.flags: the kernel dropped packets around this one.
  */
-#define NR_PKT_LOSING (1 << 2)
+#define NR_PACKET_FLAG_LOSING (1u << 2)
 
 /**
  * nr_packet.flags: checksum not computed yet (outgoing, offloaded).
  */
-#define NR_PKT_CSUM_NOT_READY (1 << 3)
+#define NR_PACKET_FLAG_CSUM_NOT_READY (1u << 3)
+
+/**
+ * nr_packet.flags: vlan_tci is valid (the kernel stripped an 802.1Q tag).
+ */
+#define NR_PACKET_FLAG_VLAN_VALID (1u << 4)
+
+/**
+ * nr_packet.flags: vlan_tpid is valid.
+ */
+#define NR_PACKET_FLAG_VLAN_TPID_VALID (1u << 6)
 
 /**
  * nr_packet.flags: checksum verified by the device or the stack.
  */
-#define NR_PKT_CSUM_VALID (1 << 7)
+#define NR_PACKET_FLAG_CSUM_VALID (1u << 7)
+
+/**
+ * nr_packet.flags: caplen < len (cut by the snap length).
+ */
+#define NR_PACKET_FLAG_TRUNCATED (1u << 16)
 
 /**
  * nr_packet.flags: ts_ns is a software timestamp.
  */
-#define NR_PKT_TS_SOFTWARE 536870912
+#define NR_PACKET_FLAG_TS_SOFTWARE (1u << 29)
 
 /**
  * nr_packet.flags: ts_ns is a hardware timestamp in system time.
  */
-#define NR_PKT_TS_SYS_HARDWARE 1073741824
+#define NR_PACKET_FLAG_TS_SYS_HARDWARE (1u << 30)
 
 /**
  * nr_packet.flags: ts_ns is a raw hardware timestamp.
  */
-#define NR_PKT_TS_RAW_HARDWARE 2147483648
+#define NR_PACKET_FLAG_TS_RAW_HARDWARE (1u << 31)
 
 /**
  * Packet types: where a packet was going (nr_packet.pkt_type).
@@ -985,7 +989,7 @@ typedef struct nr_packet {
    */
   uint32_t len;
   /**
-   * Timestamp, nanoseconds since the Unix epoch (source: flags NR_PKT_TS_*).
+   * Timestamp, nanoseconds since the Unix epoch (source: flags NR_PACKET_FLAG_TS_*).
    */
   uint64_t ts_ns;
   /**
@@ -997,15 +1001,15 @@ typedef struct nr_packet {
    */
   uint32_t rxhash;
   /**
-   * NR_PKT_* flags.
+   * NR_PACKET_FLAG_* flags.
    */
   uint32_t flags;
   /**
-   * VLAN TCI, valid if flags has NR_PKT_VLAN_VALID.
+   * VLAN TCI, valid if flags has NR_PACKET_FLAG_VLAN_VALID.
    */
   uint16_t vlan_tci;
   /**
-   * VLAN TPID, valid if flags has NR_PKT_VLAN_TPID_VALID.
+   * VLAN TPID, valid if flags has NR_PACKET_FLAG_VLAN_TPID_VALID.
    */
   uint16_t vlan_tpid;
   /**
@@ -1049,7 +1053,7 @@ uint64_t nr_batch_seq(const struct nr_batch *batch);
  *
  * Every offset the kernel wrote is checked against the block before it is
  * read; on an inconsistency the walk stops, the rest of the block is
- * skipped and counted (nr_capture_get_stats.malformed) and NR_E_MALFORMED is
+ * skipped and counted (nr_capture_stats.malformed) and NR_E_MALFORMED is
  * returned.
  *
  * Returns NR_OK (all packets visited); NR_STOPPED (the callback returned
@@ -1076,7 +1080,7 @@ int nr_batch_for_each(struct nr_batch *batch, nr_packet_cb cb, void *user);
  * Returns NR_OK (`*count` packets written, 0 at the end of the batch);
  * NR_E_MALFORMED (the ring block is inconsistent: every packet before the
  * fault was already handed out by this or an earlier call, the rest of the
- * block is skipped and counted in nr_capture_get_stats.malformed; `*count` is
+ * block is skipped and counted in nr_capture_stats.malformed; `*count` is
  * not written); NR_E_BAD_BATCH (released batch, or called from inside a
  * nr_batch_for_each() callback); NR_E_INVALID_ARG (NULL batch, pkts or
  * count, or max 0).
@@ -1231,17 +1235,17 @@ typedef enum nr_frag_flag {
   /**
    * nr_layers.frag_flags: IPv4 "don't fragment".
    */
-  NR_FRAG_DF = 1,
+  NR_FRAG_FLAG_DF = 1,
   /**
    * nr_layers.frag_flags: "more fragments" (IPv4 flag, IPv6 M bit).
    */
-  NR_FRAG_MF = 2,
+  NR_FRAG_FLAG_MF = 2,
   /**
    * nr_layers.frag_flags: the packet is a fragment (MF set, a non-zero
    * offset, or an IPv6 fragment header). A non-first fragment has no
    * transport header (l4 NR_L4_NONE; its bytes are the payload).
    */
-  NR_FRAG_FRAGMENT = 4,
+  NR_FRAG_FLAG_FRAGMENT = 4,
 } nr_frag_flag;
 
 /**
@@ -1287,7 +1291,7 @@ typedef struct nr_layers {
   uint8_t vlan_count;
   /**
    * 1 if vlan_tpid[0] / vlan_tci[0] is the tag the kernel stripped into
-   * the packet metadata (nr_packet.flags NR_PKT_VLAN_VALID) rather than
+   * the packet metadata (nr_packet.flags NR_PACKET_FLAG_VLAN_VALID) rather than
    * a tag in the bytes; the frame's own tags follow it. With
    * nr_capture_config.vlan_reinsert the tag is in the bytes too: a
    * frame whose first tag equals the metadata tag reports it once, from
@@ -1368,7 +1372,7 @@ typedef struct nr_layers {
    */
   uint8_t tcp_flags;
   /**
-   * NR_FRAG_* flags.
+   * NR_FRAG_FLAG_* flags.
    */
   uint8_t frag_flags;
   /**
@@ -1397,7 +1401,7 @@ typedef struct nr_layers {
  * capture file, or filled in by the caller: `data` must then be valid for
  * `caplen` bytes). The frame must start with an Ethernet header (what
  * every netring engine delivers from an Ethernet interface). A VLAN tag
- * the kernel stripped (flags NR_PKT_VLAN_VALID) is reported as the first
+ * the kernel stripped (flags NR_PACKET_FLAG_VLAN_VALID) is reported as the first
  * tag, with vlan_from_metadata set.
  *
  * No allocation, no copy of the data, no system call; every read is
@@ -1704,7 +1708,7 @@ int nr_injector_get_info(const struct nr_injector *inj, struct nr_injector_info 
  * Owned by the handle: do not read, write or close it. Returns the fd
  * (>= 0) or NR_E_INVALID_ARG.
  */
-int nr_injector_fd(struct nr_injector *inj);
+int nr_injector_fd(const struct nr_injector *inj);
 
 /** Initialise a nr_injector_config with the library defaults (the size is filled in for you). */
 #define NR_INJECTOR_CONFIG_INIT(cfg) nr_injector_config_init((cfg), sizeof(*(cfg)))
@@ -2184,7 +2188,7 @@ typedef enum nr_format {
 } nr_format;
 
 /**
- * Link types of capture files (nr_writer_config.link_type, nr_reader_get_info.link_type).
+ * Link types of capture files (nr_writer_config.link_type, nr_reader_info.link_type).
  */
 typedef enum nr_linktype {
   /**
@@ -2466,7 +2470,7 @@ int nr_reader_get_info(const struct nr_reader *reader, struct nr_reader_info *ou
  * a live batch: nr_batch_for_each(), nr_batch_len(), nr_writer_write_batch(),
  * then nr_batch_release(). Packet data points into the reader's buffer
  * (zero copy) and is valid until the release. nr_packet.ifindex is the
- * pcapng interface ID (0 for pcap); flags has NR_PKT_TRUNCATED when
+ * pcapng interface ID (0 for pcap); flags has NR_PACKET_FLAG_TRUNCATED when
  * caplen < len; pkt_type comes from pcapng epb_flags (else
  * NR_PACKET_HOST); protocol is the EtherType for Ethernet files.
  *

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every `unsafe {` block and `unsafe impl` in src/, engine/src/ and pcap/src/ must have a `SAFETY:`
-# comment on one of the 6 lines above it (or on the same line).
+# Every `unsafe {` block and `unsafe impl` in src/, engine/src/, pcap/src/
+# and testkit/src/ must have a `SAFETY:` comment on one of the 6 lines above
+# it (or on the same line).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bad=0
@@ -13,6 +14,6 @@ while IFS= read -r -d '' f; do
             if (!ok) { printf "%s:%d: unsafe without a SAFETY comment\n", file, NR; bad = 1 }
         }
         END { exit bad }' "$f" || bad=1
-done < <(find src engine/src pcap/src -name '*.rs' -print0)
+done < <(find src engine/src pcap/src testkit/src -name '*.rs' -print0)
 [ $bad -eq 0 ] && echo "every unsafe block has a SAFETY comment"
 exit $bad

@@ -5,19 +5,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+. scripts/netns.sh
+
 COUNT=${COUNT:-20000}
-tag=$$
+tag=$(nr_tag)
 GEN=nrdemo-gen-$tag CAP=nrdemo-cap-$tag
 GIF=nrdg$tag CIF=nrdc$tag
-cleanup() { ip netns del "$GEN" 2>/dev/null || true; ip netns del "$CAP" 2>/dev/null || true; }
-trap cleanup EXIT INT TERM
+trap nr_netns_cleanup EXIT INT TERM
 
-ip netns add "$GEN"
-ip netns add "$CAP"
-for ns in "$GEN" "$CAP"; do
-    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-done
-ip link add "$GIF" netns "$GEN" type veth peer name "$CIF" netns "$CAP"
+nr_netns_add "$GEN" "$CAP"
+NR_VETH_DOWN=1 nr_veth_add "$GEN" "$GIF" "$CAP" "$CIF"
 ip -n "$GEN" link set "$GIF" address 02:cb:00:00:00:01 up
 ip -n "$CAP" link set "$CIF" address 02:cb:00:00:00:02 up
 
@@ -25,12 +22,7 @@ out=$(mktemp)
 echo "== nrcap on $CIF (namespace $CAP), waiting for $COUNT packets"
 ip netns exec "$CAP" build/bin/nrcap -i "$CIF" -c "$COUNT" -B 1024 -n 16 >"$out" 2>"$out.err" &
 pid=$!
-# Wait until its packet socket is bound with ETH_P_ALL (column 4 of
-# /proc/net/packet is 0003); before bind it exists with protocol 0.
-for _ in $(seq 200); do
-    ip netns exec "$CAP" cat /proc/net/packet | awk 'NR > 1 && $4 == "0003" {found = 1} END {exit !found}' && break
-    sleep 0.05
-done
+nr_wait_bound "$CAP" "$CIF" || echo "nrcap is not bound yet; sending anyway"
 echo "== trafgen sends $COUNT frames (60 and 1514 bytes) from $GIF"
 ip netns exec "$GEN" trafgen --no-sock-mem -q -i scripts/trafgen/udp-mixed.cfg -o "$GIF" -n "$COUNT" >/dev/null 2>&1
 if ! timeout 20 tail --pid="$pid" -f /dev/null; then

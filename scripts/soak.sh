@@ -15,10 +15,11 @@
 # receivers, sampled through the run, stays flat after warm-up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/netns.sh
 
 SECS=${SOAK_SECS:-600}
 BIN=build/bin
-NS=nrsoak-$$
+NS=nrsoak-$(nr_tag)
 DIR=$(mktemp -d)
 pids=()
 
@@ -26,7 +27,7 @@ cleanup() {
     for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
     sleep 0.5
     for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-    ip netns del "$NS" 2>/dev/null || true
+    nr_netns_cleanup
     rm -rf "$DIR"
 }
 trap cleanup EXIT
@@ -34,15 +35,9 @@ trap cleanup EXIT
 in_ns() { ip netns exec "$NS" "$@"; }
 fail() { echo "soak: FAIL: $*" >&2; for f in "$DIR"/*.err; do echo "--- $f"; cat "$f"; done >&2; exit 1; }
 
-ip netns add "$NS"
-in_ns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-for p in c x b0 b2; do
-    case $p in
-    c) a=c0 b=c1 ;; x) a=x0 b=x1 ;; b0) a=b0 b=b1 ;; b2) a=b2 b=b3 ;;
-    esac
-    ip -n "$NS" link add "$a" type veth peer name "$b"
-    ip -n "$NS" link set "$a" up
-    ip -n "$NS" link set "$b" up
+nr_netns_add "$NS"
+for pair in c0:c1 x0:x1 b0:b1 b2:b3; do
+    nr_veth_add "$NS" "${pair%:*}" "$NS" "${pair#*:}"
 done
 
 # `ip netns exec` execs the program: $! is the tool's own pid (a shell
@@ -54,13 +49,7 @@ ip netns exec "$NS" "$BIN/nrcap" -i b3 -q 2>"$DIR/brcap.err" & pids+=($!); brcap
 
 # Ready: four packet sockets bound with ETH_P_ALL (nrcap x2, the bridge's
 # two captures) and the XDP program attached.
-ready=0
-for _ in $(seq 400); do
-    n=$(in_ns cat /proc/net/packet | awk 'NR > 1 && $4 == "0003"' | wc -l)
-    if [ "$n" -ge 4 ] && ip -n "$NS" link show x0 | grep -q xdp; then ready=1; break; fi
-    sleep 0.05
-done
-[ $ready = 1 ] || fail "receivers not ready"
+nr_wait_bound "$NS" "" 4 && nr_wait_xdp "$NS" x0 || fail "receivers not ready"
 
 stat() { in_ns cat "/sys/class/net/$1/statistics/$2"; }
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }

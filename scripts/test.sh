@@ -18,7 +18,7 @@ bash scripts/check-safety.sh
 
 step "cargo test: unit, integration on veth pairs, C programs (plain + ASan/UBSan + valgrind)"
 # scripts/deps.sh installed every tool the tests use: a test that would
-# skip for a missing tool or root fails instead (tests/common skip()).
+# skip for a missing tool or root fails instead (netring_testkit::skip).
 export NR_TEST_STRICT=1
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -29,7 +29,10 @@ failed=$(awk '/^test result:/ {for (i = 1; i <= NF; i++) if ($(i) ~ /^failed;?$/
 
 step "the engine's optional tokio feature: clippy, async tests on veth pairs; the C library pulls no tokio"
 cargo clippy --locked --workspace --all-targets --features netring-engine/tokio -- -D warnings
-cargo test --locked -p netring-engine --features tokio -- --test-threads=2
+# The engine's other tests ran above (--workspace); here what the feature
+# adds: its unit tests, tests/asyncio.rs and the doc example.
+cargo test --locked -p netring-engine --features tokio --lib --test asyncio -- --test-threads=2
+cargo test --locked -p netring-engine --features tokio --doc
 if cargo tree --locked -p netring -e normal | grep -q tokio; then
     echo "the C library (package netring) depends on tokio: it must not" >&2
     exit 1

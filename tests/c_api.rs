@@ -3,16 +3,15 @@
 //! pkg-config, plainly and with AddressSanitizer + UBSan, and run against
 //! real traffic on throwaway veth pairs.
 
-mod cbuild;
-mod common;
-
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use cbuild::{STRICT_C, build, pkg_config, prefix, root, variants};
-use common::{Net, OTHER_MAC, Sender, frame, output_of};
+use netring_testkit::cbuild::{STRICT_C, bin, build, pkg_config, prefix, root, variants};
+use netring_testkit::{
+    Net, OTHER_MAC, Receiver, Sender, frame, ip_checksum, output_of, spawn_piped, tcpdump_packets,
+    tool,
+};
 
 #[test]
 fn header_compiles_as_c99_and_cxx_with_warnings_as_errors() {
@@ -54,13 +53,7 @@ fn header_compiles_as_c99_and_cxx_with_warnings_as_errors() {
 #[test]
 fn c_api_contract() {
     for bin in variants("tests/c/test_api.c") {
-        let (ok, out, err) = output_of(
-            Command::new(&bin)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap(),
-        );
+        let (ok, out, err) = output_of(spawn_piped(Command::new(&bin)));
         assert!(
             ok && out.contains("RESULT ok"),
             "{}:\n{out}\n{err}",
@@ -87,13 +80,7 @@ fn c_api_links_statically() {
         !String::from_utf8_lossy(&ldd.stdout).contains("libnetring"),
         "linked dynamically"
     );
-    let (ok, out, err) = output_of(
-        Command::new(&bin)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
+    let (ok, out, err) = output_of(spawn_piped(Command::new(&bin)));
     assert!(ok && out.contains("RESULT ok"), "{out}\n{err}");
 }
 
@@ -110,13 +97,10 @@ fn c_capture_receives_every_frame_byte_exact() {
     for bin in variants("tests/c/test_capture.c") {
         let net = Net::new();
         const N: u32 = 3000;
-        let mut child = net
-            .command(bin.to_str().unwrap())
-            .args([net.a.as_str(), &N.to_string()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_piped(
+            net.command(bin.to_str().unwrap())
+                .args([net.a.as_str(), &N.to_string()]),
+        );
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
         stdout.read_line(&mut line).unwrap();
@@ -136,33 +120,21 @@ fn c_capture_receives_every_frame_byte_exact() {
     }
 }
 
-fn nrcap() -> PathBuf {
-    let bin = root().join("build/bin/nrcap");
-    assert!(bin.exists(), "{} missing: run `make`", bin.display());
-    bin
-}
-
 #[test]
 fn nrcap_counts_exactly_what_an_independent_sender_sent() {
     let net = Net::new();
     const N: u32 = 5000;
-    let child = net
-        .command(nrcap().to_str().unwrap())
-        .args([
-            "-i",
-            &net.a,
-            "-c",
-            &N.to_string(),
-            "-q",
-            "-B",
-            "256",
-            "-n",
-            "16",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_piped(net.command(&bin("nrcap")).args([
+        "-i",
+        &net.a,
+        "-c",
+        &N.to_string(),
+        "-q",
+        "-B",
+        "256",
+        "-n",
+        "16",
+    ]));
     net.wait_packet_socket();
     let tx = net.sender(&net.b);
     for k in 0..N {
@@ -182,17 +154,12 @@ fn nrcap_counts_exactly_what_an_independent_sender_sent() {
 /// prints one line per packet with its real size.
 #[test]
 fn hello_example_captures_what_was_sent() {
-    let bin = root().join("build/bin/hello");
-    assert!(bin.exists(), "{} missing: run `make`", bin.display());
     let net = Net::new();
     const N: u32 = 10;
-    let child = net
-        .command(bin.to_str().unwrap())
-        .args([net.a.as_str(), &N.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_piped(
+        net.command(&bin("hello"))
+            .args([net.a.as_str(), &N.to_string()]),
+    );
     net.wait_packet_socket();
     let tx = net.sender(&net.b);
     for k in 0..N {
@@ -213,13 +180,10 @@ fn hello_example_captures_what_was_sent() {
 #[test]
 fn nrcap_prints_lines_and_stops_on_sigint() {
     let net = Net::new();
-    let child = net
-        .command(nrcap().to_str().unwrap())
-        .args(["-i", &net.a, "-B", "64", "-n", "8"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_piped(
+        net.command(&bin("nrcap"))
+            .args(["-i", &net.a, "-B", "64", "-n", "8"]),
+    );
     net.wait_packet_socket();
     let tx = net.sender(&net.b);
     for k in 0..10 {
@@ -247,7 +211,7 @@ fn nrcap_prints_lines_and_stops_on_sigint() {
 
 #[test]
 fn nrcap_unknown_interface_fails_and_names_it() {
-    let out = Command::new(nrcap())
+    let out = Command::new(bin("nrcap"))
         .args(["-i", "nr-nosuch0", "-q"])
         .output()
         .unwrap();
@@ -268,25 +232,9 @@ fn c_capture_files_round_trip() {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let (ok, out, err) = output_of(
-            Command::new(&bin)
-                .arg(&dir)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap(),
-        );
+        let (ok, out, err) = output_of(spawn_piped(Command::new(&bin).arg(&dir)));
         assert!(ok, "{}:\n{out}\n{err}", bin.display());
     }
-}
-
-/// Packets tcpdump printed: lines that start with a timestamp (tcpdump adds
-/// hex-dump lines, which start with a tab, for unknown EtherTypes).
-fn tcpdump_packets(stdout: &[u8]) -> usize {
-    String::from_utf8_lossy(stdout)
-        .lines()
-        .filter(|l| l.starts_with(|c: char| c.is_ascii_digit()))
-        .count()
 }
 
 /// nrcap -w: files that independent readers open without complaint, with the
@@ -300,27 +248,24 @@ fn nrcap_writes_files_independent_readers_accept_and_reads_them_back() {
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join(format!("nrcap-{}-{format}.file", std::process::id()));
         let _ = std::fs::remove_file(&file);
-        let child = net
-            .command(nrcap().to_str().unwrap())
-            .args([
-                "-i",
-                &net.a,
-                "-c",
-                &N.to_string(),
-                "-q",
-                "-B",
-                "256",
-                "-n",
-                "16",
-                "-F",
-                format,
-                "-w",
-            ])
-            .arg(&file)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let child = spawn_piped(
+            net.command(&bin("nrcap"))
+                .args([
+                    "-i",
+                    &net.a,
+                    "-c",
+                    &N.to_string(),
+                    "-q",
+                    "-B",
+                    "256",
+                    "-n",
+                    "16",
+                    "-F",
+                    format,
+                    "-w",
+                ])
+                .arg(&file),
+        );
         net.wait_packet_socket();
         let tx = net.sender(&net.b);
         let frames: Vec<Vec<u8>> = (0..N)
@@ -357,52 +302,26 @@ fn nrcap_writes_files_independent_readers_accept_and_reads_them_back() {
         );
 
         // Independent readers: same count, nothing on stderr but tcpdump's banner.
-        let td = Command::new("tcpdump")
-            .args(["-nn", "-r"])
-            .arg(&file)
-            .output()
-            .unwrap();
+        let path = file.to_str().unwrap();
+        let (out, complaints) = tool("tcpdump", ["-nn", "-r", path]);
+        assert_eq!(tcpdump_packets(&out), N as usize, "{format}: tcpdump");
         assert!(
-            td.status.success(),
-            "{format}: tcpdump: {}",
-            String::from_utf8_lossy(&td.stderr)
+            complaints.is_empty(),
+            "{format}: tcpdump said {complaints:?}"
         );
-        assert_eq!(
-            tcpdump_packets(&td.stdout),
-            N as usize,
-            "{format}: tcpdump count"
-        );
-        let td_err = String::from_utf8_lossy(&td.stderr);
+        let (out, complaints) = tool("tshark", ["-n", "-r", path]);
+        assert_eq!(out.lines().count(), N as usize, "{format}: tshark count");
         assert!(
-            td_err.lines().all(|l| l.starts_with("reading from file")),
-            "{format}: tcpdump said: {td_err}"
-        );
-        let ts = Command::new("tshark")
-            .args(["-n", "-r"])
-            .arg(&file)
-            .output()
-            .unwrap();
-        assert!(
-            ts.status.success(),
-            "{format}: tshark: {}",
-            String::from_utf8_lossy(&ts.stderr)
-        );
-        assert_eq!(
-            String::from_utf8_lossy(&ts.stdout).lines().count(),
-            N as usize,
-            "{format}: tshark count"
-        );
-        // (tshark warns about running as root; anything else is a complaint.)
-        let ts_err = String::from_utf8_lossy(&ts.stderr);
-        assert!(
-            ts_err
-                .lines()
-                .all(|l| l.contains("Running as user \"root\"")),
-            "{format}: tshark said: {ts_err}"
+            complaints.is_empty(),
+            "{format}: tshark said {complaints:?}"
         );
 
         // nrcap -r prints the same RESULT line and one line per packet.
-        let rd = Command::new(nrcap()).arg("-r").arg(&file).output().unwrap();
+        let rd = Command::new(bin("nrcap"))
+            .arg("-r")
+            .arg(&file)
+            .output()
+            .unwrap();
         assert!(rd.status.success());
         assert!(
             String::from_utf8_lossy(&rd.stderr).contains(&format!("RESULT packets={N} drops=0"))
@@ -423,18 +342,13 @@ fn nrcap_reads_files_written_by_tcpdump_and_converts_them() {
     let data = root().join("tests/data");
     for name in ["tcpdump.pcap", "editcap.pcapng", "mergecap-2if.pcapng"] {
         let src = data.join(name);
-        let want = Command::new("tcpdump")
-            .args(["-nn", "-r"])
-            .arg(&src)
-            .output()
-            .unwrap();
-        let n = tcpdump_packets(&want.stdout);
+        let n = tcpdump_packets(&tool("tcpdump", ["-nn", "-r", src.to_str().unwrap()]).0);
         assert!(n > 0, "{name}: tcpdump sees no packets");
         let out = root().join(format!(
             "target/ctests/conv-{}-{name}.pcapng",
             std::process::id()
         ));
-        let rd = Command::new(nrcap())
+        let rd = Command::new(bin("nrcap"))
             .args(["-q", "-F", "pcapng", "-r"])
             .arg(&src)
             .arg("-w")
@@ -450,12 +364,8 @@ fn nrcap_reads_files_written_by_tcpdump_and_converts_them() {
             String::from_utf8_lossy(&rd.stderr).contains(&format!("RESULT packets={n} drops=0")),
             "{name}"
         );
-        let conv = Command::new("tcpdump")
-            .args(["-nn", "-r"])
-            .arg(&out)
-            .output()
-            .unwrap();
-        assert_eq!(tcpdump_packets(&conv.stdout), n, "{name}: converted file");
+        let conv = tool("tcpdump", ["-nn", "-r", out.to_str().unwrap()]).0;
+        assert_eq!(tcpdump_packets(&conv), n, "{name}: converted file");
         let _ = std::fs::remove_file(&out);
     }
 }
@@ -467,7 +377,7 @@ fn nrcap_rejects_a_corrupt_file_with_its_offset() {
     // Claim an absurd captured length in the first record header.
     bytes[24 + 8..24 + 12].copy_from_slice(&0x7fff_ffffu32.to_le_bytes());
     std::fs::write(&file, &bytes).unwrap();
-    let rd = Command::new(nrcap())
+    let rd = Command::new(bin("nrcap"))
         .args(["-q", "-r"])
         .arg(&file)
         .output()
@@ -573,73 +483,17 @@ fn only_nr_symbols_are_exported_and_the_engine_exports_none() {
     );
 }
 
-/// An independent receiver: a plain AF_PACKET socket (no netring code) on
-/// one interface of a namespace, with a large receive buffer.
-struct RawReceiver {
-    fd: std::os::fd::OwnedFd,
-}
-
-impl RawReceiver {
-    fn open(net: &Net, ifname: &str) -> RawReceiver {
-        use std::os::fd::FromRawFd;
-        let name = std::ffi::CString::new(ifname).unwrap();
-        net.enter(move || {
-            // SAFETY: plain system calls with valid arguments; the fd is owned.
-            unsafe {
-                let fd = libc::socket(
-                    libc::AF_PACKET,
-                    libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                    i32::from(0x0003u16.to_be()),
-                );
-                assert!(fd >= 0);
-                let fd = std::os::fd::OwnedFd::from_raw_fd(fd);
-                let mut sll: libc::sockaddr_ll = std::mem::zeroed();
-                sll.sll_family = libc::AF_PACKET as u16;
-                sll.sll_protocol = 0x0003u16.to_be();
-                sll.sll_ifindex = libc::if_nametoindex(name.as_ptr()) as i32;
-                let rc = libc::bind(
-                    std::os::fd::AsRawFd::as_raw_fd(&fd),
-                    (&sll as *const libc::sockaddr_ll).cast(),
-                    std::mem::size_of::<libc::sockaddr_ll>() as u32,
-                );
-                assert_eq!(rc, 0);
-                let big: libc::c_int = 64 << 20;
-                libc::setsockopt(
-                    std::os::fd::AsRawFd::as_raw_fd(&fd),
-                    libc::SOL_SOCKET,
-                    libc::SO_RCVBUFFORCE,
-                    (&big as *const libc::c_int).cast(),
-                    4,
-                );
-                RawReceiver { fd }
-            }
-        })
-    }
-
-    /// Frames received until `want` arrived or `idle` passed without one.
-    fn collect(&self, want: usize, idle: Duration) -> Vec<Vec<u8>> {
-        let mut got = Vec::new();
-        let mut last = Instant::now();
-        let mut buf = vec![0u8; 65536];
-        while got.len() < want && last.elapsed() < idle {
-            // SAFETY: buf is valid for writes of its length.
-            let n = unsafe {
-                libc::recv(
-                    std::os::fd::AsRawFd::as_raw_fd(&self.fd),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_DONTWAIT,
-                )
-            };
-            if n > 0 {
-                got.push(buf[..n as usize].to_vec());
-                last = Instant::now();
-            } else {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-        }
-        got
-    }
+/// Run the sending tool `name ARGS` in `net` to its end (it must report
+/// "RESULT sent=N"); the frames `rx` saw, waiting 500 ms after the N-th
+/// for any extra.
+fn sent_frames(net: &Net, rx: &Receiver, name: &str, args: &[&str], n: usize) -> Vec<Vec<u8>> {
+    let (ok, _, err) = output_of(spawn_piped(net.command(&bin(name)).args(args)));
+    assert!(
+        ok && err.contains(&format!("RESULT sent={n}")),
+        "{name}: {err}"
+    );
+    let quiet = Duration::from_millis(500);
+    rx.frames(n, quiet, Duration::from_secs(10), |_| true)
 }
 
 /// nrsend: the frames an independent receiver sees on the peer are the
@@ -648,28 +502,21 @@ impl RawReceiver {
 #[test]
 fn nrsend_frames_arrive_on_the_peer_valid_and_counted() {
     let net = Net::new();
-    let rx = RawReceiver::open(&net, &net.b);
+    let rx = net.receiver(&net.b);
     const N: usize = 3000;
     for len in [60usize, 1514] {
-        let out = net
-            .command(root().join("build/bin/nrsend").to_str().unwrap())
-            .args([
-                "-i",
-                &net.a,
-                "-n",
-                &N.to_string(),
-                "-l",
-                &len.to_string(),
-                "--dst",
-                "02:cb:00:00:00:ff",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (ok, _, err) = output_of(out);
-        assert!(ok && err.contains(&format!("RESULT sent={N}")), "{err}");
-        let got = rx.collect(N + 1, Duration::from_millis(500));
+        let (n, l) = (N.to_string(), len.to_string());
+        let args = [
+            "-i",
+            &net.a,
+            "-n",
+            &n,
+            "-l",
+            &l,
+            "--dst",
+            "02:cb:00:00:00:ff",
+        ];
+        let got = sent_frames(&net, &rx, "nrsend", &args, N);
         assert_eq!(got.len(), N, "{len}-byte frames counted on the peer");
         let f = &got[0];
         assert_eq!(f.len(), len);
@@ -684,32 +531,10 @@ fn nrsend_frames_arrive_on_the_peer_valid_and_counted() {
         );
         assert_eq!(ip[9], 17, "UDP");
         assert_eq!(&ip[12..20], &[198, 18, 0, 1, 198, 18, 0, 2]);
-        let mut sum: u32 = ip
-            .chunks(2)
-            .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
-            .sum();
-        while sum >> 16 != 0 {
-            sum = (sum & 0xffff) + (sum >> 16);
-        }
-        assert_eq!(sum, 0xffff, "IPv4 header checksum");
+        assert_eq!(ip_checksum(ip), 0, "IPv4 header checksum");
         assert_eq!(&f[34..38], &[0, 9, 0, 9], "UDP ports 9 -> 9");
         assert!(got.iter().all(|g| g == f), "every frame identical");
     }
-}
-
-fn wait_for_xdp(net: &Net, ifname: &str) {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(10) {
-        let out = Command::new("ip")
-            .args(["-n", &net.ns, "link", "show", ifname])
-            .output()
-            .unwrap();
-        if String::from_utf8_lossy(&out.stdout).contains("xdp") {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("no XDP program appeared on {ifname}");
 }
 
 /// nrxdp receives exactly the frames an independent sender sent, native and
@@ -719,14 +544,16 @@ fn nrxdp_receives_every_frame_native_and_generic() {
     const N: u32 = 2000;
     for mode in ["native", "generic"] {
         let net = Net::new();
-        let child = net
-            .command(root().join("build/bin/nrxdp").to_str().unwrap())
-            .args(["-i", &net.a, "-m", mode, "-c", &N.to_string(), "-Q"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        wait_for_xdp(&net, &net.a);
+        let child = spawn_piped(net.command(&bin("nrxdp")).args([
+            "-i",
+            &net.a,
+            "-m",
+            mode,
+            "-c",
+            &N.to_string(),
+            "-Q",
+        ]));
+        net.wait_xdp(&net.a);
         std::thread::sleep(Duration::from_millis(100));
         let tx = net.sender(&net.b);
         for k in 0..N {
@@ -737,14 +564,7 @@ fn nrxdp_receives_every_frame_native_and_generic() {
             ok && err.contains(&format!("RESULT packets={N} drops=0")),
             "{mode}: {err}"
         );
-        let link = Command::new("ip")
-            .args(["-n", &net.ns, "link", "show", &net.a])
-            .output()
-            .unwrap();
-        assert!(
-            !String::from_utf8_lossy(&link.stdout).contains("xdp"),
-            "{mode}: program left behind"
-        );
+        assert!(!net.has_xdp(&net.a), "{mode}: program left behind");
     }
 }
 
@@ -752,27 +572,17 @@ fn nrxdp_receives_every_frame_native_and_generic() {
 #[test]
 fn nrxdp_tx_frames_arrive_byte_exact() {
     let net = Net::new();
-    let rx = RawReceiver::open(&net, &net.b);
+    let rx = net.receiver(&net.b);
     const N: usize = 1000;
     const LEN: usize = 200;
-    let child = net
-        .command(root().join("build/bin/nrxdp").to_str().unwrap())
-        .args([
-            "--tx",
-            "-i",
-            &net.a,
-            "-n",
-            &N.to_string(),
-            "-l",
-            &LEN.to_string(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (ok, _, err) = output_of(child);
-    assert!(ok && err.contains(&format!("RESULT sent={N}")), "{err}");
-    let got = rx.collect(N + 1, Duration::from_millis(500));
+    let (n, l) = (N.to_string(), LEN.to_string());
+    let got = sent_frames(
+        &net,
+        &rx,
+        "nrxdp",
+        &["--tx", "-i", &net.a, "-n", &n, "-l", &l],
+        N,
+    );
     assert_eq!(got.len(), N);
     for (k, f) in got.iter().enumerate() {
         let mut want = vec![

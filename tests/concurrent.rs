@@ -4,16 +4,14 @@
 //! from another thread leaves the handle open; once the first call returns
 //! the handle is usable again from any thread.
 
-mod common;
-
 use std::ffi::{CStr, CString};
 use std::mem::MaybeUninit;
 use std::time::{Duration, Instant};
 
-use common::Net;
 use netring::capi::batch::{nr_batch, nr_batch_release};
 use netring::capi::capture::*;
 use netring::capi::{nr_last_error, nr_status};
+use netring_testkit::Net;
 
 const BUSY: i32 = nr_status::NR_E_BUSY as i32;
 const BREAK: i32 = nr_status::NR_BREAK as i32;

@@ -4,13 +4,10 @@
 //! what it injected itself, and loses nothing when a shaping qdisc pushes
 //! back on the injector.
 
-mod cbuild;
-mod common;
-
 use std::collections::BTreeMap;
-use std::process::Stdio;
 
-use common::{Net, output_of};
+use netring_testkit::cbuild;
+use netring_testkit::{Net, output_of, spawn_piped};
 
 /// FNV-1a 32, as nrepoll prints it.
 fn fnv(d: &[u8]) -> u32 {
@@ -117,25 +114,22 @@ fn nrepoll_serves_capture_injector_and_timer_on_one_thread() {
     let net = Net::new();
     const OWN: u32 = 2000;
     const EXT: u32 = 500;
-    let child = net
-        .command(&nrepoll())
-        .args([
-            "-i",
-            &net.a,
-            "-o",
-            &net.b,
-            "-n",
-            &OWN.to_string(),
-            "-b",
-            "200",
-            "-t",
-            "10",
-        ])
-        .args(["-c", &(OWN + EXT).to_string(), "-T", "10"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_piped(
+        net.command(&nrepoll())
+            .args([
+                "-i",
+                &net.a,
+                "-o",
+                &net.b,
+                "-n",
+                &OWN.to_string(),
+                "-b",
+                "200",
+                "-t",
+                "10",
+            ])
+            .args(["-c", &(OWN + EXT).to_string(), "-T", "10"]),
+    );
     net.wait_packet_socket();
     let tx = net.sender(&net.b);
     let sent: Vec<Vec<u8>> = (0..EXT)
@@ -177,35 +171,23 @@ fn nrepoll_injector_loses_nothing_under_backpressure() {
     // ENOBUFS most of the time, the injector's 64 slots fill up, and the
     // loop must wait for the fd (or the next tick) and retry.
     net.ip(&["link", "set", &net.b, "down"]);
-    common::run(
-        "ip",
-        &[
-            "netns", "exec", &net.ns, "tc", "qdisc", "add", "dev", &net.b, "root", "tbf", "rate",
-            "4mbit", "burst", "4k", "limit", "6k",
-        ],
-    );
+    net.shape(&net.b, "4mbit", "4k", "6k");
     net.ip(&["link", "set", &net.b, "up"]);
     const OWN: u32 = 3000;
-    let child = net
-        .command(&nrepoll())
-        .args([
-            "-i",
-            &net.a,
-            "-o",
-            &net.b,
-            "-n",
-            &OWN.to_string(),
-            "-b",
-            "500",
-            "-t",
-            "10",
-            "-T",
-            "10",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_piped(net.command(&nrepoll()).args([
+        "-i",
+        &net.a,
+        "-o",
+        &net.b,
+        "-n",
+        &OWN.to_string(),
+        "-b",
+        "500",
+        "-t",
+        "10",
+        "-T",
+        "10",
+    ]));
     let (ok, out, err) = output_of(child);
     assert!(ok, "nrepoll failed: {err}");
     let run = parse_output(&out);

@@ -3,22 +3,10 @@
 //! messages (nr_strerror() + nr_last_error()) are checked for the right
 //! capability and the right cause.
 
-mod cbuild;
-mod common;
-
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
-use common::Net;
-
-fn bin(name: &str) -> String {
-    cbuild::root()
-        .join("build/bin")
-        .join(name)
-        .to_str()
-        .unwrap()
-        .to_owned()
-}
+use netring_testkit::Net;
+use netring_testkit::cbuild::bin;
 
 /// Run `args` as user nobody with no capabilities at all.
 fn unprivileged(args: &[&str]) -> Output {
@@ -97,21 +85,7 @@ fn busy_xdp_queue_says_so_without_mentioning_a_batch() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let t = Instant::now();
-    loop {
-        let out = Command::new("ip")
-            .args(["-n", &net.ns, "link", "show", &net.a])
-            .output()
-            .unwrap();
-        if String::from_utf8_lossy(&out.stdout).contains("xdp") {
-            break;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "first nrxdp never attached"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    net.wait_xdp(&net.a);
     let o = net
         .command(&bin("nrxdp"))
         .args(["-i", &net.a, "-q", "0"])

@@ -4,12 +4,10 @@
 //! and without CAP_SYS_ADMIN. The program is built with ASan/UBSan and also
 //! run under valgrind memcheck.
 
-mod cbuild;
-mod common;
-
 use std::process::Command;
 
-use common::Net;
+use netring_testkit::Net;
+use netring_testkit::cbuild;
 
 fn check(out: std::process::Output, want_ok: u32) {
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -51,7 +49,7 @@ fn thread_stays_in_its_namespace_on_every_path() {
 #[test]
 fn valgrind_finds_nothing_in_the_namespace_paths() {
     if Command::new("valgrind").arg("--version").output().is_err() {
-        common::skip("valgrind is not installed");
+        netring_testkit::skip("valgrind is not installed");
         return;
     }
     // A plain build: valgrind and ASan do not mix.

@@ -1,15 +1,13 @@
 //! Capture options from C: tests/c/test_options.c and the nrfanout, nrcap
 //! and nrstats examples, built against this build of the library
-//! (tests/cbuild), driven with real frames on throwaway veth pairs.
-
-mod cbuild;
-mod common;
+//! (netring_testkit::cbuild), driven with real frames on throwaway veth pairs.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Net, OTHER_MAC, frame};
+use netring_testkit::cbuild;
+use netring_testkit::{Net, OTHER_MAC, frame, spawn_piped};
 
 /// An IPv4/UDP frame of `len` bytes to OTHER_MAC, source port `sport`,
 /// destination port `dport`.
@@ -99,13 +97,10 @@ fn c_options_filter_fanout_tstamp_direction_profile_in_a_netns() {
 fn nrfanout_splits_traffic_between_threads_and_sums_exactly() {
     let bin = cbuild::build_c("c-examples/nrfanout.c");
     let net = Net::new();
-    let mut child = net
-        .command(bin.to_str().unwrap())
-        .args(["-i", &net.a, "-n", "3", "-m", "lb"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_piped(
+        net.command(bin.to_str().unwrap())
+            .args(["-i", &net.a, "-n", "3", "-m", "lb"]),
+    );
     let mut err = BufReader::new(child.stderr.take().unwrap());
     wait_line(&mut err, "captures on");
     let tx = net.sender(&net.b);
@@ -195,13 +190,10 @@ fn nrcap_bpf_file_direction_and_fanout_options() {
 fn nrstats_reports_rates_per_interval() {
     let bin = cbuild::build_c("c-examples/nrstats.c");
     let net = Net::new();
-    let child = net
-        .command(bin.to_str().unwrap())
-        .args(["-i", &net.a, "-I", "0.5", "-c", "3"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_piped(
+        net.command(bin.to_str().unwrap())
+            .args(["-i", &net.a, "-I", "0.5", "-c", "3"]),
+    );
     std::thread::sleep(Duration::from_millis(200));
     let tx = net.sender(&net.b);
     for i in 0..200u32 {

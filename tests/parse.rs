@@ -6,18 +6,15 @@
 //! captured by netring (VLAN tags stripped by the kernel or re-inserted,
 //! IPv6 extension headers, fragments, and a snap length that cuts them).
 
-mod cbuild;
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use cbuild::root;
-use common::Net;
 use netring::parse::{Layers, ParseStatus};
 use netring::{Capture, CaptureConfig, Wait};
+use netring_testkit::cbuild::{bin, root};
+use netring_testkit::{Net, TempDir};
 
 // ---------------------------------------------------------------- frames ---
 
@@ -676,9 +673,7 @@ fn expected(d: &Dissection) -> BTreeMap<String, String> {
 
 /// The `parse:` lines of `nrcap -r FILE -v`, as key=value maps.
 fn nrcap_layers(file: &Path) -> Vec<BTreeMap<String, String>> {
-    let bin = root().join("build/bin/nrcap");
-    assert!(bin.exists(), "{} missing: run `make`", bin.display());
-    let out = Command::new(&bin)
+    let out = Command::new(bin("nrcap"))
         .arg("-r")
         .arg(file)
         .arg("-v")
@@ -722,12 +717,6 @@ fn compare_file(file: &Path, names: &[&str]) -> usize {
     ours.len()
 }
 
-fn tmpdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("nr-parse-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 // ---------------------------------------------------------------- tests ---
 
 /// tests/data/layers.pcap holds the known frames (whole and cut); it is
@@ -738,7 +727,7 @@ fn layers_pcap_is_the_known_frames() {
     if std::env::var_os("NETRING_WRITE_DATA").is_some() {
         write_pcap(&path, &layers_records());
     }
-    let dir = tmpdir("gen");
+    let dir = TempDir::new("parse-gen");
     let fresh = dir.join("layers.pcap");
     write_pcap(&fresh, &layers_records());
     assert_eq!(
@@ -746,7 +735,6 @@ fn layers_pcap_is_the_known_frames() {
         std::fs::read(&fresh).unwrap(),
         "tests/data/layers.pcap is stale: NETRING_WRITE_DATA=1 cargo test --test parse"
     );
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// Every capture file of the project, through `nrcap -r -v` (the C API's
@@ -852,12 +840,11 @@ fn frames_on_a_veth_pair_match_tshark() {
             assert_eq!(&data[..], want, "{name}: the captured bytes");
             assert_eq!(*wire as usize, f.len(), "{name}");
         }
-        let dir = tmpdir(&format!("veth{snaplen}"));
+        let dir = TempDir::new(&format!("parse-veth{snaplen}"));
         let file = dir.join("veth.pcap");
         write_pcap(&file, &got);
         let names: Vec<&str> = frames.iter().map(|f| f.0).collect();
         assert_eq!(compare_file(&file, &names), frames.len());
-        let _ = std::fs::remove_dir_all(dir);
     }
 }
 

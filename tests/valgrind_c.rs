@@ -3,14 +3,12 @@
 //! ASan/UBSan runs: no invalid access, no uninitialised read, no definite
 //! leak. Skipped (with a note) when valgrind is not installed.
 
-mod cbuild;
-mod common;
-
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use common::{Net, OTHER_MAC, frame};
+use netring_testkit::cbuild;
+use netring_testkit::{Net, OTHER_MAC, frame, output_within, spawn_piped};
 
 const VALGRIND: &[&str] = &[
     "-q",
@@ -18,10 +16,6 @@ const VALGRIND: &[&str] = &[
     "--leak-check=full",
     "--errors-for-leak-kinds=definite",
 ];
-
-fn have_valgrind() -> bool {
-    Command::new("valgrind").arg("--version").output().is_ok()
-}
 
 /// A plain build of `src` (valgrind and the sanitizers do not mix).
 fn plain(src: &str) -> std::path::PathBuf {
@@ -37,8 +31,8 @@ fn plain(src: &str) -> std::path::PathBuf {
 }
 
 fn valgrind_ok(src: &str, args: &[&str]) {
-    if !have_valgrind() {
-        common::skip(&format!("valgrind is not installed ({src})"));
+    if !netring_testkit::have("valgrind") {
+        netring_testkit::skip(&format!("valgrind is not installed ({src})"));
         return;
     }
     let bin = plain(src);
@@ -72,21 +66,18 @@ fn valgrind_pcapfile() {
 
 #[test]
 fn valgrind_test_capture_on_a_veth_pair() {
-    if !have_valgrind() {
+    if !netring_testkit::have("valgrind") {
         return;
     }
     const N: u32 = 300;
     let bin = plain("tests/c/test_capture.c");
     let net = Net::new();
-    let mut child = net
-        .command("valgrind")
-        .args(VALGRIND)
-        .arg(&bin)
-        .args([net.a.as_str(), &N.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_piped(
+        net.command("valgrind")
+            .args(VALGRIND)
+            .arg(&bin)
+            .args([net.a.as_str(), &N.to_string()]),
+    );
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
@@ -107,15 +98,9 @@ fn valgrind_test_capture_on_a_veth_pair() {
     }
     let mut rest = String::new();
     out.read_to_string(&mut rest).unwrap();
-    let status = child.wait().unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    assert_eq!(status.code(), Some(0), "{rest}{err}");
+    let done = output_within(child, Duration::from_secs(60));
+    let err = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(0), "{rest}{err}");
     assert!(
         rest.contains(&format!("RESULT packets={N} bad=0 drops=0 failures=0")),
         "{rest}{err}"
@@ -124,7 +109,7 @@ fn valgrind_test_capture_on_a_veth_pair() {
 
 #[test]
 fn valgrind_test_inject_on_a_veth_pair() {
-    if !have_valgrind() {
+    if !netring_testkit::have("valgrind") {
         return;
     }
     let bin = plain("tests/c/test_inject.c");

@@ -166,7 +166,7 @@ public:
     }
     std::int32_t ifindex() const noexcept { return p_.ifindex; }
     std::uint32_t flags() const noexcept { return p_.flags; }
-    bool truncated() const noexcept { return (p_.flags & NR_PKT_TRUNCATED) != 0; }
+    bool truncated() const noexcept { return (p_.flags & NR_PACKET_FLAG_TRUNCATED) != 0; }
     std::uint16_t protocol() const noexcept { return p_.protocol; }
     std::uint8_t pkt_type() const noexcept { return p_.pkt_type; }
     std::uint16_t vlan_tci() const noexcept { return p_.vlan_tci; }

@@ -104,7 +104,7 @@ void unit_tests()
         CHECK(l.net_off == 14 && l.transport_off == 34 && l.payload_off == 42 && l.payload_len == 4);
         CHECK(l.src_port == 1234 && l.dst_port == 53 && l.ttl == 64);
         raw.caplen = 20;
-        raw.flags = NR_PKT_TRUNCATED;
+        raw.flags = NR_PACKET_FLAG_TRUNCATED;
         netring::layers t;
         CHECK(netring::try_parse(netring::packet(raw), &t) == NR_OK);
         CHECK(t.status == NR_PARSE_TRUNCATED && t.stop_layer == NR_LAYER_NETWORK);

@@ -22,10 +22,10 @@ type CaptureInfo struct {
 
 // Packet flags (nr_packet.flags).
 const (
-	FlagVLANValid  = C.NR_PKT_VLAN_VALID
-	FlagTruncated  = C.NR_PKT_TRUNCATED
-	FlagLosing     = C.NR_PKT_LOSING
-	FlagTSSoftware = C.NR_PKT_TS_SOFTWARE
+	FlagVLANValid  = C.NR_PACKET_FLAG_VLAN_VALID
+	FlagTruncated  = C.NR_PACKET_FLAG_TRUNCATED
+	FlagLosing     = C.NR_PACKET_FLAG_LOSING
+	FlagTSSoftware = C.NR_PACKET_FLAG_TS_SOFTWARE
 )
 
 // Packet is one packet of a batch. Data is a zero-copy view of ring (or
@@ -177,10 +177,24 @@ func (d *Desc) Packet() Packet { return packetOf((*C.nr_packet)(d)) }
 //		}
 //	}
 //
+// Each Desc gives the bytes with w[i].Data() and every field with
+// w[i].Packet(), a Packet:
+//   - Data []byte: the captured bytes (zero copy, caplen long)
+//   - CaptureInfo (embedded): Timestamp time.Time, CaptureLength int
+//     (caplen), Length int (length on the wire), InterfaceIndex int,
+//     AncillaryData (nil)
+//   - TimestampNs uint64 (nanoseconds since the Unix epoch)
+//   - Flags uint32 (FlagVLANValid, FlagTruncated, FlagLosing,
+//     FlagTSSoftware, ...: nr_packet.flags)
+//   - Protocol uint16 (EtherType, host order)
+//   - PktType uint8 (NR_PACKET_*: 0 host, 1 broadcast, 2 multicast,
+//     3 other host, 4 outgoing)
+//   - VLANTCI uint16 (valid with FlagVLANValid), RxHash uint32
+//
 // Each call copies the next descriptors into a small array the handle
 // reuses, so they are read while still in cache: one short C call per 64
-// packets (on Go < 1.23 a direct call on the system stack, no scheduler
-// work). If the batch ends early, the window before the fault comes first,
+// packets (with -tags netring_fastcall on Go < 1.23, a direct call on the
+// system stack, no scheduler work). If the batch ends early, the window before the fault comes first,
 // then nil, and Err says why. Len/At/Data may be used afterwards (they copy
 // the whole batch again); after them, Window walks their array.
 func (b *Batch) Window() []Desc {

@@ -1,4 +1,4 @@
-//go:build !go1.23 && !netring_nofastcall
+//go:build netring_fastcall && !go1.23
 
 package netring
 
@@ -18,11 +18,13 @@ import "C"
 
 import "unsafe"
 
-// asmcgocall runs a C function on the thread's system stack without
+// Opt-in (`go build -tags netring_fastcall`, Go < 1.23): asmcgocall runs
+// a C function on the thread's system stack without
 // entersyscall/exitsyscall (the runtime's own way of calling C that
-// cannot block). Go 1.23 refuses such links; fastcall_go123.go is then
-// the ordinary cgo call, as it is with `-tags netring_nofastcall` (for
-// who prefers no link into the runtime; ~2 ns per 60-byte packet dearer).
+// cannot block). Without the tag, and on Go 1.23 and later (which refuse
+// such links), cgocall.go makes the ordinary cgo call: the default, with
+// no link into the runtime (README: "How waiting works" has the measured
+// difference).
 //
 //go:linkname asmcgocall runtime.asmcgocall
 //go:noescape

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Go binding tests: go vet, the netring module's tests without network and
-# on a throwaway veth pair (as root), the gopacket adapter module's tests,
+# on a throwaway veth pair (as root), both with plain cgo calls (the default)
+# and with -tags netring_fastcall, the gopacket adapter module's tests,
 # nrgocap against trafgen, the README's example module (bindings/go/example,
 # and a copy of it outside the repository) against trafgen.
 # No module proxy: GOFLAGS=-mod=mod GOPROXY=off.
@@ -41,12 +42,16 @@ if (cd bindings/go && go test -c -o "$OUT/netring.test" . && go build -o "$PWD/.
 else
     ko "build netring tests and nrgocap"
 fi
-# The plain-cgo variant (Go >= 1.23, or -tags netring_nofastcall): same tests on the veth pair.
-if (cd bindings/go && go vet -tags netring_nofastcall . && go test -tags netring_nofastcall -c -o "$OUT/netring-nofast.test" .); then
-    ok "vet and build netring tests with -tags netring_nofastcall"
-    gotest "netring -tags netring_nofastcall, veth pair" bash bindings/netns.sh "$OUT/netring-nofast.test"
+# The opt-in fast-call variant (-tags netring_fastcall: runtime.asmcgocall on
+# Go < 1.23; the plain cgo call above is the default): same tests on the veth
+# pair, and nrgocap built with it against trafgen.
+if (cd bindings/go && go vet -tags netring_fastcall . && go test -tags netring_fastcall -c -o "$OUT/netring-fast.test" . \
+    && go build -tags netring_fastcall -o "$OUT/nrgocap-fast" ./cmd/nrgocap); then
+    ok "vet and build netring tests and nrgocap with -tags netring_fastcall"
+    gotest "netring -tags netring_fastcall, veth pair" bash bindings/netns.sh "$OUT/netring-fast.test"
+    run_harness bash bindings/tooltest.sh nrgocap-fast "$OUT/nrgocap-fast"
 else
-    ko "vet and build netring tests with -tags netring_nofastcall"
+    ko "vet and build netring tests and nrgocap with -tags netring_fastcall"
 fi
 if (cd bindings/go/gopacket && go test -c -o "$OUT/gopacket.test" .); then
     ok "build netring/gopacket tests"

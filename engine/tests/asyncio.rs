@@ -9,9 +9,6 @@
 
 #![cfg(feature = "tokio")]
 
-extern crate netring_engine as netring;
-
-#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::future::poll_fn;
@@ -20,10 +17,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Net, OTHER_MAC, frame, frame_seq};
+use common::{Net, OTHER_MAC, frame, frame_seq, rx_ring};
 use futures_core::Stream;
-use netring::asyncio::{AsyncCapture, AsyncInjector};
-use netring::{Capture, CaptureConfig, Injector, InjectorConfig};
+use netring_engine::asyncio::{AsyncCapture, AsyncInjector};
+use netring_engine::{Capture, CaptureConfig, Injector, InjectorConfig};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -46,15 +43,6 @@ fn ticker() -> Arc<AtomicU64> {
     ticks
 }
 
-fn small_ring() -> CaptureConfig {
-    CaptureConfig {
-        block_size: 1 << 20,
-        block_count: 16,
-        block_timeout_ms: 10,
-        ..CaptureConfig::default()
-    }
-}
-
 /// Sends `n` test frames from `net.b` on a plain thread, starting after
 /// `delay` (so the runtime is already waiting).
 fn send_later(net: &Net, n: u32, delay: Duration) -> std::thread::JoinHandle<Vec<Vec<u8>>> {
@@ -75,7 +63,7 @@ fn send_later(net: &Net, n: u32, delay: Duration) -> std::thread::JoinHandle<Vec
 fn async_capture_counts_exactly_what_an_independent_sender_sent() {
     const N: u32 = 5000;
     let net = Net::new();
-    let cap = net.enter(|| Capture::open(&net.a, &small_ring())).unwrap();
+    let cap = net.enter(|| Capture::open(&net.a, &rx_ring())).unwrap();
     let sender = send_later(&net, N, Duration::from_millis(100));
     let rt = runtime();
     let (got, ticks) = rt.block_on(async {
@@ -124,7 +112,7 @@ fn async_capture_counts_exactly_what_an_independent_sender_sent() {
 fn async_packet_stream_counts_exactly_what_an_independent_sender_sent() {
     const N: u32 = 3000;
     let net = Net::new();
-    let cap = net.enter(|| Capture::open(&net.a, &small_ring())).unwrap();
+    let cap = net.enter(|| Capture::open(&net.a, &rx_ring())).unwrap();
     let sender = send_later(&net, N, Duration::from_millis(100));
     let rt = runtime();
     let got = rt.block_on(async {
@@ -157,19 +145,13 @@ fn async_injector_loses_nothing_under_backpressure() {
     let net = Net::new();
     // A shaper with a 6 KB queue in front of the injector: most sends are
     // refused (ENOBUFS), the 64 slots fill up, send() must wait.
-    common::run(
-        "ip",
-        &[
-            "netns", "exec", &net.ns, "tc", "qdisc", "add", "dev", &net.b, "root", "tbf", "rate",
-            "4mbit", "burst", "4k", "limit", "6k",
-        ],
-    );
+    net.shape(&net.b, "4mbit", "4k", "6k");
     let icfg = InjectorConfig {
         frame_count: 64,
         ..InjectorConfig::default()
     };
     let inj = net.enter(|| Injector::open(&net.b, &icfg)).unwrap();
-    let mut cap = net.enter(|| Capture::open(&net.a, &small_ring())).unwrap();
+    let mut cap = net.enter(|| Capture::open(&net.a, &rx_ring())).unwrap();
     let frames: Vec<Vec<u8>> = (0..N).map(|k| frame(60, k, OTHER_MAC)).collect();
     let receiver = std::thread::spawn(move || {
         common::collect(
@@ -216,19 +198,16 @@ fn async_injector_loses_nothing_under_backpressure() {
 /// byte, except exactly those the callback dropped.
 #[test]
 fn async_bridge_forwards_both_ways_byte_exact() {
-    use netring::asyncio::AsyncBridge;
-    use netring::{BridgeConfig, BridgeDirection, Verdict};
+    use netring_engine::asyncio::AsyncBridge;
+    use netring_engine::{BridgeConfig, BridgeDirection, Verdict};
     const N: u32 = 1500;
     const BA: u32 = 1_000_000;
     let net = Net::new();
-    let (c, d) = (format!("{}c", net.a), format!("{}d", net.a));
-    net.ip(&["link", "add", &c, "type", "veth", "peer", "name", &d]);
-    net.ip(&["link", "set", &c, "up"]);
-    net.ip(&["link", "set", &d, "up"]);
+    let (c, d) = net.second_pair();
     let rx = CaptureConfig {
         promiscuous: false,
         ignore_outgoing: true,
-        ..small_ring()
+        ..rx_ring()
     };
     let mut cap_b = net.enter(|| Capture::open(&net.b, &rx)).unwrap();
     let mut cap_d = net.enter(|| Capture::open(&d, &rx)).unwrap();

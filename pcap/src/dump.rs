@@ -148,3 +148,50 @@ pub fn errno_text() -> String {
 pub fn ok(b: bool) -> c_int {
     if b { 0 } else { -1 }
 }
+
+/// (nanosecond, snapshot, LINKTYPE_) of a handle, for a savefile header.
+pub fn params(h: &mut crate::handle::H<'_>) -> Result<(bool, u32, u32), String> {
+    let (nano, snap, dlt) = match h {
+        crate::handle::H::Real(r, rh, _) => {
+            // SAFETY: forwarded queries on the real handle.
+            unsafe {
+                (
+                    (r.pcap_get_tstamp_precision)(rh.ptr) == 1,
+                    (r.pcap_snapshot)(rh.ptr),
+                    (r.pcap_datalink)(rh.ptr),
+                )
+            }
+        }
+        crate::handle::H::Live(l, _) => {
+            if l.active.is_none() {
+                return Err("not-yet-activated pcap_t passed to pcap_dump_open".into());
+            }
+            (l.opts.nano, l.snapshot() as c_int, l.linktype)
+        }
+    };
+    match crate::datalink::dlt_to_linktype(dlt) {
+        Some(lt) => Ok((nano, snap.max(0) as u32, lt)),
+        None => Err(format!(
+            "link-layer type {dlt} isn't supported in savefiles"
+        )),
+    }
+}
+
+/// A new dumper on `f` (ours to close).
+pub fn new_dumper(f: *mut libc::FILE) -> *mut Dumper {
+    Box::into_raw(Box::new(Dumper {
+        magic: DUMPER_MAGIC,
+        f,
+        scratch: Vec::with_capacity(2048),
+    }))
+}
+
+/// A dumper pointer.
+///
+/// # Safety
+/// `d` is NULL or from `pcap_dump_open` & co, not yet closed.
+pub unsafe fn dumper<'a>(d: *mut Dumper) -> Option<&'a mut Dumper> {
+    // SAFETY: NULL or ours (caller).
+    let d = unsafe { d.as_mut() }?;
+    (d.magic == DUMPER_MAGIC).then_some(d)
+}

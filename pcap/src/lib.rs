@@ -2,19 +2,30 @@
 //! tshark and every other libpcap program capture through netring.
 //!
 //! The library exports exactly the names Debian's libpcap 1.10 exports
-//! (functions and the two data symbols) and nothing else. Live capture on
-//! Ethernet-type interfaces and on `any` (cooked) runs on netring's
-//! TPACKET_V3 engine ([`live`]); classic pcap files are read on netring's
-//! `pcapfile::Reader` (the real libpcap answering for the header and
-//! taking over at the first record the reader cannot reproduce exactly);
-//! filter compilation, device lists, name tables, pcapng files and the
-//! devices netring does not capture on (lo, nflog, usbmon, ...) go to the
-//! system's real libpcap, loaded in a link-map namespace of its own
-//! ([`real`]). Savefiles are written here ([`dump`]) on the host program's
-//! stdio.
+//! (functions and the two data symbols) and nothing else. It is split by
+//! concern, as libpcap itself is (`pcap.c` dispatching through per-handle
+//! ops, `pcap-linux.c` one backend, `savefile.c` handing off to
+//! `sf-pcap.c`):
 //!
-//! Every exported function runs inside [`guard!`]: a panic becomes an error
-//! return, never an unwind into the host program.
+//! - [`export`]: the exported functions, thin: check the pointers, resolve
+//!   the handle, call, convert; each inside [`guard!`].
+//! - [`handle`]: a `pcap_t`, served here or forwarded to the real libpcap,
+//!   and the borrow rule every export follows.
+//! - [`live`]: live capture on Ethernet-type interfaces and on `any`
+//!   (cooked) on the TPACKET_V3 engine or AF_XDP, with one read loop over
+//!   the engine's held batch ([`live::read`]).
+//! - [`savefile`]: classic pcap files read by netring's reader, the real
+//!   libpcap taking over at the first record the reader cannot reproduce
+//!   exactly. [`dump`]: savefiles written on the host program's stdio.
+//! - [`filter`]: compiled by the real libpcap, run by the kernel and by
+//!   the classic-BPF interpreter ([`bpf`]). [`datalink`]: link types.
+//!   [`vlan`]: tags put back into the frames.
+//! - [`env`]: the `NETRING_PCAP_*` variables, read once.
+//! - [`real`]: the system's real libpcap, loaded in a link-map namespace
+//!   of its own; it compiles filters, lists devices, converts names, reads
+//!   pcapng files and serves the devices netring does not capture on (lo,
+//!   nflog, usbmon, ...). [`cmem`], [`types`]: the C side's memory and
+//!   types.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
@@ -22,12 +33,19 @@
 #![allow(non_upper_case_globals, clippy::missing_safety_doc)]
 
 pub mod bpf;
+pub mod cmem;
+pub mod datalink;
 pub mod dump;
+pub mod env;
+pub mod filter;
+pub mod handle;
 pub mod live;
 pub mod real;
+pub mod savefile;
 pub mod types;
+pub mod vlan;
 
-mod api;
+mod export;
 
 pub use types::code;
 

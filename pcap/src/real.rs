@@ -26,6 +26,9 @@ macro_rules! real_fns {
             /// `free` of the namespace's libc (for what the real library
             /// allocated).
             pub free: unsafe extern "C" fn(*mut c_void),
+            /// `fseeko` of the namespace's libc (positions a savefile
+            /// handle's stream when it takes over from netring's reader).
+            pub fseeko: unsafe extern "C" fn(*mut libc::FILE, libc::off_t, c_int) -> c_int,
         }
 
         fn load_from(h: *mut c_void) -> Result<Real, String> {
@@ -43,6 +46,17 @@ macro_rules! real_fns {
                     // SAFETY: `free` of the namespace's libc, found through
                     // the real libpcap's dependencies.
                     unsafe { std::mem::transmute::<*mut c_void, unsafe extern "C" fn(*mut c_void)>(p) }
+                },
+                fseeko: {
+                    let p = sym(h, "fseeko\0")?;
+                    // SAFETY: `fseeko` of the namespace's libc, whose
+                    // prototype (stdio.h, 64-bit off_t) is the one declared.
+                    unsafe {
+                        std::mem::transmute::<
+                            *mut c_void,
+                            unsafe extern "C" fn(*mut libc::FILE, libc::off_t, c_int) -> c_int,
+                        >(p)
+                    }
                 },
             })
         }

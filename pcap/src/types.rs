@@ -1,6 +1,6 @@
 //! libpcap's C types (pcap/pcap.h, pcap/bpf.h of 1.10, Linux x86-64 layout).
 
-use std::ffi::{c_int, c_uint};
+use std::ffi::c_uint;
 
 /// `PCAP_ERRBUF_SIZE`.
 pub const ERRBUF_SIZE: usize = 256;
@@ -56,19 +56,9 @@ impl PktHdr {
     };
 }
 
-/// `struct bpf_insn`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct BpfInsnC {
-    /// Opcode.
-    pub code: u16,
-    /// Jump if true.
-    pub jt: u8,
-    /// Jump if false.
-    pub jf: u8,
-    /// Generic field.
-    pub k: u32,
-}
+/// `struct bpf_insn`: the engine's classic BPF instruction (`struct
+/// sock_filter`, the same layout), so a program goes to the kernel as is.
+pub use netring_engine::BpfInsn as BpfInsnC;
 
 /// `struct bpf_program`.
 #[repr(C)]
@@ -93,27 +83,3 @@ pub struct PcapStat {
 
 /// `pcap_handler`.
 pub type Handler = Option<unsafe extern "C" fn(*mut u8, *const PktHdr, *const u8)>;
-
-/// `DLT_EN10MB`.
-pub const DLT_EN10MB: c_int = 1;
-/// `DLT_LINUX_SLL`.
-pub const DLT_LINUX_SLL: c_int = 113;
-/// `DLT_LINUX_SLL2`.
-pub const DLT_LINUX_SLL2: c_int = 276;
-/// `DLT_DOCSIS`.
-pub const DLT_DOCSIS: c_int = 143;
-
-/// libpcap's `dlt_to_linktype`: the LINKTYPE_ value written into savefiles.
-pub fn dlt_to_linktype(dlt: c_int) -> Option<u32> {
-    match dlt {
-        0..=10 | 32 | 99 => Some(dlt as u32),
-        11 => Some(100),
-        12 => Some(101),
-        15 => Some(102),
-        16 => Some(103),
-        19 => Some(106),
-        50 | 51 => Some(dlt as u32),
-        104..=0xffff => Some(dlt as u32),
-        _ => None,
-    }
-}

@@ -4,6 +4,7 @@
 use std::ffi::{c_int, c_void};
 use std::ptr;
 
+use super::arg::{self, Out, out_slice};
 use super::{NR_OK, NR_STOPPED, boundary, guard, null_arg};
 use crate::batch::{Cursor, HeldBatch, Walk};
 use crate::error::{Error, ErrorKind};
@@ -13,24 +14,29 @@ use crate::packet::Packet;
 use crate::pcapfile::Reader;
 use crate::{Capture, Xdp};
 
-/// nr_packet.flags: vlan_tci is valid (the kernel stripped an 802.1Q tag).
-pub const NR_PKT_VLAN_VALID: u32 = 1 << 4;
-/// nr_packet.flags: vlan_tpid is valid.
-pub const NR_PKT_VLAN_TPID_VALID: u32 = 1 << 6;
-/// nr_packet.flags: caplen < len (cut by the snap length).
-pub const NR_PKT_TRUNCATED: u32 = 1 << 16;
+// nr_packet.flags bits. The naming rule of the header: the values of a
+// field are NR_<THING>_<VALUE> (nr_packet.pkt_type: NR_PACKET_HOST, ...),
+// its bit flags NR_<THING>_FLAG_<NAME> (NR_PACKET_FLAG_*, NR_FANOUT_FLAG_*,
+// NR_FRAG_FLAG_*); a flag is written as an unsigned shift, `(1u << n)`.
+
 /// nr_packet.flags: the kernel dropped packets around this one.
-pub const NR_PKT_LOSING: u32 = 1 << 2;
+pub const NR_PACKET_FLAG_LOSING: u32 = 1u32 << 2;
 /// nr_packet.flags: checksum not computed yet (outgoing, offloaded).
-pub const NR_PKT_CSUM_NOT_READY: u32 = 1 << 3;
+pub const NR_PACKET_FLAG_CSUM_NOT_READY: u32 = 1u32 << 3;
+/// nr_packet.flags: vlan_tci is valid (the kernel stripped an 802.1Q tag).
+pub const NR_PACKET_FLAG_VLAN_VALID: u32 = 1u32 << 4;
+/// nr_packet.flags: vlan_tpid is valid.
+pub const NR_PACKET_FLAG_VLAN_TPID_VALID: u32 = 1u32 << 6;
 /// nr_packet.flags: checksum verified by the device or the stack.
-pub const NR_PKT_CSUM_VALID: u32 = 1 << 7;
+pub const NR_PACKET_FLAG_CSUM_VALID: u32 = 1u32 << 7;
+/// nr_packet.flags: caplen < len (cut by the snap length).
+pub const NR_PACKET_FLAG_TRUNCATED: u32 = 1u32 << 16;
 /// nr_packet.flags: ts_ns is a software timestamp.
-pub const NR_PKT_TS_SOFTWARE: u32 = 0x2000_0000;
+pub const NR_PACKET_FLAG_TS_SOFTWARE: u32 = 1u32 << 29;
 /// nr_packet.flags: ts_ns is a hardware timestamp in system time.
-pub const NR_PKT_TS_SYS_HARDWARE: u32 = 0x4000_0000;
+pub const NR_PACKET_FLAG_TS_SYS_HARDWARE: u32 = 1u32 << 30;
 /// nr_packet.flags: ts_ns is a raw hardware timestamp.
-pub const NR_PKT_TS_RAW_HARDWARE: u32 = 0x8000_0000;
+pub const NR_PACKET_FLAG_TS_RAW_HARDWARE: u32 = 1u32 << 31;
 
 /// Packet types: where a packet was going (nr_packet.pkt_type).
 #[repr(C)]
@@ -50,24 +56,14 @@ pub enum nr_packet_type {
     NR_PACKET_LOOPBACK = 5,
 }
 
-/// [`nr_packet_type::NR_PACKET_HOST`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_PACKET_HOST: u8 = nr_packet_type::NR_PACKET_HOST as u8;
-/// [`nr_packet_type::NR_PACKET_BROADCAST`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_PACKET_BROADCAST: u8 = nr_packet_type::NR_PACKET_BROADCAST as u8;
-/// [`nr_packet_type::NR_PACKET_MULTICAST`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_PACKET_MULTICAST: u8 = nr_packet_type::NR_PACKET_MULTICAST as u8;
-/// [`nr_packet_type::NR_PACKET_OTHERHOST`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_PACKET_OTHERHOST: u8 = nr_packet_type::NR_PACKET_OTHERHOST as u8;
-/// [`nr_packet_type::NR_PACKET_OUTGOING`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_PACKET_OUTGOING: u8 = nr_packet_type::NR_PACKET_OUTGOING as u8;
-/// [`nr_packet_type::NR_PACKET_LOOPBACK`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_PACKET_LOOPBACK: u8 = nr_packet_type::NR_PACKET_LOOPBACK as u8;
+arg::c_enum!(nr_packet_type as u8 {
+    NR_PACKET_HOST,
+    NR_PACKET_BROADCAST,
+    NR_PACKET_MULTICAST,
+    NR_PACKET_OTHERHOST,
+    NR_PACKET_OUTGOING,
+    NR_PACKET_LOOPBACK,
+});
 
 /// One packet. Always allocated by netring and passed by pointer, so new
 /// fields may be appended in later versions without breaking callers.
@@ -83,17 +79,17 @@ pub struct nr_packet {
     pub caplen: u32,
     /// Length on the wire (>= caplen).
     pub len: u32,
-    /// Timestamp, nanoseconds since the Unix epoch (source: flags NR_PKT_TS_*).
+    /// Timestamp, nanoseconds since the Unix epoch (source: flags NR_PACKET_FLAG_TS_*).
     pub ts_ns: u64,
     /// Interface index the packet was seen on.
     pub ifindex: i32,
     /// Receive hash; 0 unless nr_capture_config.fill_rxhash.
     pub rxhash: u32,
-    /// NR_PKT_* flags.
+    /// NR_PACKET_FLAG_* flags.
     pub flags: u32,
-    /// VLAN TCI, valid if flags has NR_PKT_VLAN_VALID.
+    /// VLAN TCI, valid if flags has NR_PACKET_FLAG_VLAN_VALID.
     pub vlan_tci: u16,
-    /// VLAN TPID, valid if flags has NR_PKT_VLAN_TPID_VALID.
+    /// VLAN TPID, valid if flags has NR_PACKET_FLAG_VLAN_TPID_VALID.
     pub vlan_tpid: u16,
     /// EtherType (link-layer protocol) in host byte order.
     pub protocol: u16,
@@ -164,41 +160,50 @@ pub(crate) enum Owner {
     Synthetic(*mut SyntheticBlock<'static>),
 }
 
+/// The engine of an [`Owner`], borrowed for one batch call.
+enum Engine<'a> {
+    Capture(&'a mut Capture),
+    Xdp(&'a mut Xdp),
+    Reader(&'a mut Reader),
+    #[cfg(any(test, feature = "bench-fixtures"))]
+    Synthetic(&'a mut SyntheticBlock<'static>),
+}
+
+impl Owner {
+    /// Borrow the engine for the current batch call.
+    fn engine<'a>(self) -> Engine<'a> {
+        // SAFETY: an Owner is made (by Slot::attach, or the synthetic
+        // batch) with a pointer to an engine inside its handle's
+        // allocation, which outlives the batch; a handle is used by one
+        // thread at a time and the batch functions are calls on it, so no
+        // other reference to the engine is alive while this one is used.
+        unsafe {
+            match self {
+                Owner::Capture(p) => Engine::Capture(&mut *p),
+                Owner::Xdp(p) => Engine::Xdp(&mut *p),
+                Owner::Reader(p) => Engine::Reader(&mut *p),
+                #[cfg(any(test, feature = "bench-fixtures"))]
+                Owner::Synthetic(p) => Engine::Synthetic(&mut *p),
+            }
+        }
+    }
+}
+
 /// Run `$body` with `$e` bound to the owner engine as `&mut impl HeldBatch`.
 macro_rules! with_engine {
     ($owner:expr, $e:ident => $body:expr) => {
-        // For every arm: the engine lives inside its handle's allocation,
-        // which outlives the batch; a handle is used by one thread at a time
-        // and the batch functions are calls on it, so no other reference to
-        // the engine is alive during the call.
-        match $owner {
-            Owner::Capture(p) => {
-                // SAFETY: as for every arm, above.
-                let $e = unsafe { &mut *p };
-                $body
-            }
-            Owner::Xdp(p) => {
-                // SAFETY: as for every arm, above.
-                let $e = unsafe { &mut *p };
-                $body
-            }
-            Owner::Reader(p) => {
-                // SAFETY: as for every arm, above.
-                let $e = unsafe { &mut *p };
-                $body
-            }
+        match $owner.engine() {
+            Engine::Capture($e) => $body,
+            Engine::Xdp($e) => $body,
+            Engine::Reader($e) => $body,
             #[cfg(any(test, feature = "bench-fixtures"))]
-            Owner::Synthetic(p) => {
-                // SAFETY: as for every arm, above.
-                let $e = unsafe { &mut *p };
-                $body
-            }
+            Engine::Synthetic($e) => $body,
         }
     };
 }
 
 /// A batch of packets held by its handle (opaque). Obtained from
-/// nr_capture_next_batch(), nr_xdp_next_batch() or
+/// nr_next_batch(), nr_xdp_next_batch() or
 /// nr_reader_next_batch(); owned by its handle (never free it); live until
 /// nr_batch_release(). The same type serves every engine: nr_batch_for_each()
 /// and nr_batch_fill() see the same nr_packet either way.
@@ -226,14 +231,12 @@ pub(crate) fn new(owner: Owner) -> *mut nr_batch {
 /// library, such as the file writer), stopping at f's first error. A
 /// malformed ring block is reported like nr_batch_for_each() does.
 ///
-/// # Safety
-/// `batch` is NULL or a batch pointer from this library.
-pub(crate) unsafe fn visit(
+/// `batch` comes from a C caller (see [`live_batch`]).
+pub(crate) fn visit(
     batch: *mut nr_batch,
     mut f: impl FnMut(&Packet<'_>) -> Result<(), Error>,
 ) -> Result<(), Error> {
-    // SAFETY: contract: a batch pointer from this library.
-    let b = unsafe { live_batch(batch) }?;
+    let b = live_batch(batch)?;
     let mut result = Ok(());
     let mut cursor = Cursor::START;
     with_engine!(b.owner, e => e.walk_held(&mut cursor, |p| {
@@ -252,11 +255,60 @@ pub(crate) unsafe fn free(b: *mut nr_batch) {
     }
 }
 
-/// # Safety
-/// `b` is a live batch allocation.
-pub(crate) unsafe fn is_live(b: *const nr_batch) -> bool {
-    // SAFETY: per the contract.
-    unsafe { (*b).state != State::Idle }
+/// A handle's batch: one allocation per handle, pointing at the engine
+/// inside the handle (attached once the handle has its final address),
+/// handed out by every `nr_*_next_batch()` and freed with the handle.
+pub(crate) struct Slot(*mut nr_batch);
+
+impl Slot {
+    /// No batch yet: [`Slot::attach`] it once the engine has its final
+    /// address.
+    pub(crate) const fn detached() -> Slot {
+        Slot(ptr::null_mut())
+    }
+
+    /// Allocate the batch, forwarding to `owner`.
+    pub(crate) fn attach(&mut self, owner: Owner) {
+        debug_assert!(self.0.is_null(), "attached twice");
+        self.0 = new(owner);
+    }
+
+    /// Refuse while the batch is held (the `nr_*_next_*` calls).
+    pub(crate) fn ensure_idle(&self) -> Result<(), Error> {
+        // SAFETY: NULL (detached) or this slot's own live allocation; a
+        // handle is used by one thread at a time, so nothing writes it now.
+        match unsafe { self.0.as_ref() } {
+            Some(b) if b.state != State::Idle => Err(busy()),
+            _ => Ok(()),
+        }
+    }
+
+    /// The `nr_*_next_batch()` shape: refuse while the batch is held, else
+    /// let the engine `acquire` one (NR_OK when it holds a batch, another
+    /// status when not) and on NR_OK hand the batch to `out`.
+    pub(crate) fn next(
+        &self,
+        out: Out<*mut nr_batch>,
+        acquire: impl FnOnce() -> Result<c_int, Error>,
+    ) -> Result<c_int, Error> {
+        self.ensure_idle()?;
+        let rc = acquire()?;
+        if rc == NR_OK {
+            // SAFETY: this slot's own allocation (attached at open), and the
+            // engine now holds a batch until nr_batch_release() or close.
+            unsafe { arm(self.0) };
+            out.set(self.0);
+        }
+        Ok(rc)
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        // SAFETY: NULL or this slot's own allocation from new(), freed
+        // only here.
+        unsafe { free(self.0) }
+    }
 }
 
 /// Mark the batch live after its engine acquired one.
@@ -278,15 +330,19 @@ pub(crate) fn busy() -> Error {
     )
 }
 
-/// # Safety
-/// `b` is NULL or a batch pointer obtained from this library.
-unsafe fn live_batch<'a>(b: *mut nr_batch) -> Result<&'a mut nr_batch, Error> {
-    if b.is_null() {
-        return Err(null_arg("batch"));
-    }
-    // SAFETY: per the contract the allocation is live (it lives as long as
-    // its handle).
-    let r = unsafe { &mut *b };
+/// The batch behind a C argument, if not NULL. Trusts the C contract: `b`
+/// is NULL or a batch pointer from this library (its allocation lives as
+/// long as its handle), used by the handle's one thread.
+fn batch_arg<'a>(b: *const nr_batch) -> Option<&'a mut nr_batch> {
+    // SAFETY: the C contract above; each exported call takes this
+    // reference once, so no other reference to the batch is alive.
+    unsafe { b.cast_mut().as_mut() }
+}
+
+/// The live batch behind a C argument: NULL, released and iterating
+/// batches are refused.
+fn live_batch<'a>(b: *mut nr_batch) -> Result<&'a mut nr_batch, Error> {
+    let r = batch_arg(b).ok_or_else(|| null_arg("batch"))?;
     match r.state {
         State::Live => Ok(r),
         State::Idle => Err(Error::new(
@@ -305,16 +361,9 @@ unsafe fn live_batch<'a>(b: *mut nr_batch) -> Result<&'a mut nr_batch, Error> {
 /// bounds check, which the iteration skips.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_batch_len(batch: *const nr_batch) -> usize {
-    guard(0, || {
-        // SAFETY: non-NULL batch pointers from this library stay allocated
-        // while their handle is open.
-        let Some(b) = (unsafe { batch.as_ref() }) else {
-            return 0;
-        };
-        if b.state == State::Idle {
-            return 0;
-        }
-        with_engine!(b.owner, e => e.held_len())
+    guard(0, || match batch_arg(batch) {
+        Some(b) if b.state != State::Idle => with_engine!(b.owner, e => e.held_len()),
+        _ => 0,
     })
 }
 
@@ -324,15 +373,9 @@ pub unsafe extern "C" fn nr_batch_len(batch: *const nr_batch) -> usize {
 /// and capture files.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_batch_seq(batch: *const nr_batch) -> u64 {
-    guard(0, || {
-        // SAFETY: as in nr_batch_len.
-        let Some(b) = (unsafe { batch.as_ref() }) else {
-            return 0;
-        };
-        if b.state == State::Idle {
-            return 0;
-        }
-        with_engine!(b.owner, e => e.held_seq())
+    guard(0, || match batch_arg(batch) {
+        Some(b) if b.state != State::Idle => with_engine!(b.owner, e => e.held_seq()),
+        _ => 0,
     })
 }
 
@@ -342,7 +385,7 @@ pub unsafe extern "C" fn nr_batch_seq(batch: *const nr_batch) -> u64 {
 ///
 /// Every offset the kernel wrote is checked against the block before it is
 /// read; on an inconsistency the walk stops, the rest of the block is
-/// skipped and counted (nr_capture_get_stats.malformed) and NR_E_MALFORMED is
+/// skipped and counted (nr_capture_stats.malformed) and NR_E_MALFORMED is
 /// returned.
 ///
 /// Returns NR_OK (all packets visited); NR_STOPPED (the callback returned
@@ -358,8 +401,7 @@ pub unsafe extern "C" fn nr_batch_for_each(
     user: *mut c_void,
 ) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a batch pointer from this library.
-        let b = unsafe { live_batch(batch) }?;
+        let b = live_batch(batch)?;
         let Some(cb) = cb else {
             return Err(null_arg("cb"));
         };
@@ -372,8 +414,11 @@ pub unsafe extern "C" fn nr_batch_for_each(
             // packet on our stack for the call.
             unsafe { cb(user, &pkt) == 0 }
         }));
-        // SAFETY: batch is still allocated (the callback cannot free it).
-        unsafe { (*batch).state = State::Live };
+        // Through the pointer again: the callback may have looked at the
+        // batch (nr_batch_len()), which `b` must not outlive.
+        if let Some(b) = batch_arg(batch) {
+            b.state = State::Live;
+        }
         match r? {
             Walk::Done => Ok(NR_OK),
             Walk::Stopped => Ok(NR_STOPPED),
@@ -395,7 +440,7 @@ pub unsafe extern "C" fn nr_batch_for_each(
 /// Returns NR_OK (`*count` packets written, 0 at the end of the batch);
 /// NR_E_MALFORMED (the ring block is inconsistent: every packet before the
 /// fault was already handed out by this or an earlier call, the rest of the
-/// block is skipped and counted in nr_capture_get_stats.malformed; `*count` is
+/// block is skipped and counted in nr_capture_stats.malformed; `*count` is
 /// not written); NR_E_BAD_BATCH (released batch, or called from inside a
 /// nr_batch_for_each() callback); NR_E_INVALID_ARG (NULL batch, pkts or
 /// count, or max 0).
@@ -407,25 +452,19 @@ pub unsafe extern "C" fn nr_batch_fill(
     count: *mut usize,
 ) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a batch pointer from this library.
-        let b = unsafe { live_batch(batch) }?;
-        if pkts.is_null() {
-            return Err(null_arg("pkts"));
-        }
-        if count.is_null() {
-            return Err(null_arg("count"));
-        }
+        let b = live_batch(batch)?;
         if max == 0 {
             return Err(Error::invalid_arg("max is 0: pass the capacity of pkts"));
         }
+        let pkts = out_slice(pkts, max, "pkts")?;
+        let count = Out::new(count, "count")?;
         if let Some(e) = b.pending.take() {
             return Err(e);
         }
         let mut n = 0usize;
         let mut cursor = b.cursor;
         let r = with_engine!(b.owner, e => e.walk_held(&mut cursor, |p| {
-            // SAFETY: n < max, and the caller gave max writable elements.
-            unsafe { pkts.add(n).write(nr_packet::from(p)) };
+            pkts[n].write(nr_packet::from(p));
             n += 1;
             n < max
         }));
@@ -435,8 +474,7 @@ pub unsafe extern "C" fn nr_batch_fill(
             Err(e) if n > 0 => b.pending = Some(e),
             Err(e) => return Err(e),
         }
-        // SAFETY: checked non-NULL; the caller's out-parameter.
-        unsafe { count.write(n) };
+        count.set(n);
         Ok(NR_OK)
     })
 }
@@ -447,8 +485,7 @@ pub unsafe extern "C" fn nr_batch_fill(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_batch_rewind(batch: *mut nr_batch) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a batch pointer from this library.
-        let b = unsafe { live_batch(batch) }?;
+        let b = live_batch(batch)?;
         b.cursor = Cursor::START;
         b.pending = None;
         Ok(NR_OK)
@@ -466,8 +503,7 @@ pub unsafe extern "C" fn nr_batch_rewind(batch: *mut nr_batch) -> c_int {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_batch_release(batch: *mut nr_batch) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a batch pointer from this library.
-        let b = unsafe { live_batch(batch) }?;
+        let b = live_batch(batch)?;
         b.state = State::Idle;
         with_engine!(b.owner, e => e.release_held())?;
         Ok(NR_OK)
@@ -621,15 +657,15 @@ mod tests {
     #[test]
     fn c_flag_constants_match_packet_flags() {
         use crate::packet::PacketFlags as F;
-        assert_eq!(NR_PKT_VLAN_VALID, F::VLAN_VALID.bits());
-        assert_eq!(NR_PKT_VLAN_TPID_VALID, F::VLAN_TPID_VALID.bits());
-        assert_eq!(NR_PKT_TRUNCATED, F::TRUNCATED.bits());
-        assert_eq!(NR_PKT_LOSING, F::LOSING.bits());
-        assert_eq!(NR_PKT_CSUM_NOT_READY, F::CSUM_NOT_READY.bits());
-        assert_eq!(NR_PKT_CSUM_VALID, F::CSUM_VALID.bits());
-        assert_eq!(NR_PKT_TS_SOFTWARE, F::TS_SOFTWARE.bits());
-        assert_eq!(NR_PKT_TS_SYS_HARDWARE, F::TS_SYS_HARDWARE.bits());
-        assert_eq!(NR_PKT_TS_RAW_HARDWARE, F::TS_RAW_HARDWARE.bits());
+        assert_eq!(NR_PACKET_FLAG_VLAN_VALID, F::VLAN_VALID.bits());
+        assert_eq!(NR_PACKET_FLAG_VLAN_TPID_VALID, F::VLAN_TPID_VALID.bits());
+        assert_eq!(NR_PACKET_FLAG_TRUNCATED, F::TRUNCATED.bits());
+        assert_eq!(NR_PACKET_FLAG_LOSING, F::LOSING.bits());
+        assert_eq!(NR_PACKET_FLAG_CSUM_NOT_READY, F::CSUM_NOT_READY.bits());
+        assert_eq!(NR_PACKET_FLAG_CSUM_VALID, F::CSUM_VALID.bits());
+        assert_eq!(NR_PACKET_FLAG_TS_SOFTWARE, F::TS_SOFTWARE.bits());
+        assert_eq!(NR_PACKET_FLAG_TS_SYS_HARDWARE, F::TS_SYS_HARDWARE.bits());
+        assert_eq!(NR_PACKET_FLAG_TS_RAW_HARDWARE, F::TS_RAW_HARDWARE.bits());
     }
 
     #[test]

@@ -3,11 +3,11 @@
 use std::cell::UnsafeCell;
 use std::ffi::{c_char, c_int, c_void};
 
+use super::arg::{self, CEnum, Out, StatsOut};
 use super::batch::nr_packet;
 use super::handle;
-use super::{NR_BREAK, NR_OK, boundary, c_str, guard, null_arg, write_stats};
+use super::{NR_BREAK, boundary, c_str, guard};
 use crate::afpacket::{Breaker, Bridge, BridgeConfig, BridgeDirection, BridgeStats, Verdict};
-use crate::error::Error;
 
 const MAGIC: u64 = 0x6e72_5f62_7269_6467; // "nr_bridg"
 
@@ -21,12 +21,11 @@ pub enum nr_bridge_direction {
     NR_BRIDGE_B_TO_A = 1,
 }
 
-/// [`nr_bridge_direction::NR_BRIDGE_A_TO_B`] as a `c_int`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_BRIDGE_A_TO_B: c_int = nr_bridge_direction::NR_BRIDGE_A_TO_B as c_int;
-/// [`nr_bridge_direction::NR_BRIDGE_B_TO_A`] as a `c_int`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_BRIDGE_B_TO_A: c_int = nr_bridge_direction::NR_BRIDGE_B_TO_A as c_int;
+arg::c_enum!(nr_bridge_direction as c_int => BridgeDirection {
+    NR_BRIDGE_A_TO_B = AToB,
+    NR_BRIDGE_B_TO_A = BToA,
+});
+
 /// Bridge verdicts (what an nr_bridge_cb returns).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,12 +36,10 @@ pub enum nr_bridge_verdict {
     NR_BRIDGE_DROP = 1,
 }
 
-/// [`nr_bridge_verdict::NR_BRIDGE_FORWARD`] as a `c_int`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_BRIDGE_FORWARD: c_int = nr_bridge_verdict::NR_BRIDGE_FORWARD as c_int;
-/// [`nr_bridge_verdict::NR_BRIDGE_DROP`] as a `c_int`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_BRIDGE_DROP: c_int = nr_bridge_verdict::NR_BRIDGE_DROP as c_int;
+arg::c_enum!(nr_bridge_verdict as c_int => Verdict {
+    NR_BRIDGE_FORWARD = Forward,
+    NR_BRIDGE_DROP = Drop,
+});
 
 /// Per-frame callback of nr_bridge_run(): `direction` is NR_BRIDGE_A_TO_B
 /// or NR_BRIDGE_B_TO_A; return NR_BRIDGE_FORWARD or NR_BRIDGE_DROP (any
@@ -113,19 +110,14 @@ impl From<[BridgeStats; 2]> for nr_bridge_stats {
 pub struct nr_bridge {
     magic: u64,
     brk: Breaker,
-    inner: UnsafeCell<Bridge>,
+    state: UnsafeCell<BridgeInner>,
 }
 
-handle::handle!(nr_bridge, MAGIC, "br");
-
-/// # Safety
-/// `p` is NULL or a live handle used by one thread at a time.
-unsafe fn handle<'a>(p: *mut nr_bridge) -> Result<&'a mut Bridge, Error> {
-    // SAFETY: forwarded contract (NULL or a handle of this library).
-    let h = unsafe { handle::checked(p) }?;
-    // SAFETY: one thread per handle: no other reference to inner is alive.
-    Ok(unsafe { &mut *h.inner.get() })
+pub(crate) struct BridgeInner {
+    br: Bridge,
 }
+
+handle::handle!(nr_bridge, MAGIC, "br", BridgeInner, brk);
 
 /// Open a bridge between interfaces `a` and `b` of the calling thread's
 /// network namespace (captures of 16 MiB per side, 1 ms block timeout;
@@ -142,22 +134,16 @@ pub unsafe extern "C" fn nr_bridge_open(
     out: *mut *mut nr_bridge,
 ) -> c_int {
     boundary(|| {
-        // SAFETY: NULL or NUL-terminated per the API contract.
-        let a = unsafe { c_str(a, "a") }?;
-        // SAFETY: as above.
-        let b = unsafe { c_str(b, "b") }?;
-        if out.is_null() {
-            return Err(null_arg("out"));
-        }
+        let a = c_str(a, "a")?;
+        let b = c_str(b, "b")?;
+        let out = Out::new(out, "out")?;
         let br = Bridge::open(a, b, &BridgeConfig::default())?;
-        let raw = Box::into_raw(Box::new(nr_bridge {
+        let h = nr_bridge {
             magic: MAGIC,
             brk: br.breaker(),
-            inner: UnsafeCell::new(br),
-        }));
-        // SAFETY: out is non-NULL (checked) and writable (contract).
-        unsafe { *out = raw };
-        Ok(NR_OK)
+            state: UnsafeCell::new(BridgeInner { br }),
+        };
+        Ok(handle::publish(h, out, |_| ()))
     })
 }
 
@@ -174,17 +160,13 @@ pub unsafe extern "C" fn nr_bridge_run(
     user: *mut c_void,
 ) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a live handle used by one thread.
-        let bridge = unsafe { handle(br) }?;
+        let bridge = &mut handle::state(br)?.br;
         bridge.run(|dir, p| {
             let Some(cb) = cb else {
                 return Verdict::Forward;
             };
             let pkt = nr_packet::from(p);
-            let d = match dir {
-                BridgeDirection::AToB => NR_BRIDGE_A_TO_B,
-                BridgeDirection::BToA => NR_BRIDGE_B_TO_A,
-            };
+            let d = nr_bridge_direction::from(dir).to_c();
             // SAFETY: the user's callback with its own user pointer and a
             // packet that lives on our stack for the call.
             if unsafe { cb(user, d, &pkt) } == NR_BRIDGE_DROP {
@@ -208,15 +190,7 @@ pub unsafe extern "C" fn nr_bridge_run(
 /// it before you close the handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_bridge_breakloop(br: *const nr_bridge) -> c_int {
-    guard(super::NR_E_INTERNAL, || {
-        // SAFETY: NULL or a handle (contract); only the Sync breaker and
-        // the magic are touched, never the single-thread state.
-        let Some(h) = (unsafe { handle::live(br) }) else {
-            return super::NR_E_INVALID_ARG;
-        };
-        h.brk.break_loop();
-        NR_OK
-    })
+    guard(super::NR_E_INTERNAL, || handle::breakloop(br))
 }
 
 /// Read the statistics of both directions: lifetime totals into `*total`
@@ -231,10 +205,9 @@ pub unsafe extern "C" fn nr_bridge_get_stats(
     delta: *mut nr_bridge_stats,
 ) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a live handle used by one thread.
-        let bridge = unsafe { handle(br) }?;
-        // SAFETY: contract: NULL or writable out-parameters.
-        unsafe { write_stats(total, delta, || bridge.stats_with_delta()) }
+        let h = handle::state(br)?;
+        let out = StatsOut::new(total, delta)?;
+        Ok(out.set(h.br.stats_with_delta()?))
     })
 }
 
@@ -244,9 +217,8 @@ pub unsafe extern "C" fn nr_bridge_get_stats(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_bridge_close(br: *mut nr_bridge) {
     guard((), || {
-        // SAFETY: NULL or a handle from nr_bridge_open (contract).
-        if let Some(mut h) = unsafe { handle::take(br) } {
-            let _ = h.inner.get_mut().drain(Some(std::time::Duration::ZERO));
+        if let Some(mut h) = handle::take(br) {
+            let _ = h.state.get_mut().br.drain(Some(std::time::Duration::ZERO));
         }
     })
 }

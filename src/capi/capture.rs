@@ -4,14 +4,12 @@ use std::cell::UnsafeCell;
 use std::ffi::{c_char, c_int};
 use std::mem::{offset_of, size_of};
 use std::ptr;
-use std::time::Duration;
 
+use super::arg::{self, CEnum, Out, StatsOut};
 use super::batch::{self, nr_batch, nr_packet};
 use super::config;
 use super::handle;
-use super::{
-    NR_BREAK, NR_IFACE_DOWN, NR_OK, NR_TIMEOUT, boundary, c_str, guard, null_arg, write_stats,
-};
+use super::{NR_OK, boundary, c_str, guard, null_arg};
 use crate::afpacket::{
     BpfInsn, Breaker, Capture, CaptureConfig, CaptureDirection, CaptureStats, Fanout, FanoutFlags,
     FanoutMode, Profile, TimestampSource, Wait,
@@ -50,7 +48,7 @@ pub struct nr_capture_config {
     /// Default 60.
     pub block_timeout_ms: u32,
     /// Bytes of each frame to capture, 1..262144. Default 262144. Smaller
-    /// values set NR_PKT_TRUNCATED on longer frames (caplen < len).
+    /// values set NR_PACKET_FLAG_TRUNCATED on longer frames (caplen < len).
     pub snaplen: u32,
     /// Promiscuous mode while the capture is open (CAP_NET_ADMIN). Default true.
     pub promiscuous: bool,
@@ -105,7 +103,7 @@ pub struct nr_capture_config {
     pub busy_poll_budget: u16,
     /// An nr_tstamp_source: NR_TSTAMP_SOFTWARE (default), NR_TSTAMP_HW_SYS or NR_TSTAMP_HW_RAW
     /// (SIOCSHWTSTAMP + PACKET_TIMESTAMP). Each packet says where its
-    /// timestamp came from (NR_PKT_TS_* flags).
+    /// timestamp came from (NR_PACKET_FLAG_TS_* flags).
     pub tstamp: u8,
     /// With a hardware tstamp the device cannot provide: true (default)
     /// falls back to software timestamps and reports it in
@@ -122,7 +120,7 @@ pub struct nr_capture_config {
     pub packet_loss: bool,
     /// Re-insert the VLAN tag the kernel stripped into the frame data
     /// (in place, using 4 bytes of PACKET_RESERVE room): data/caplen/len then
-    /// describe the tagged frame; vlan_tci and NR_PKT_VLAN_VALID stay set.
+    /// describe the tagged frame; vlan_tci and NR_PACKET_FLAG_VLAN_VALID stay set.
     /// Default false.
     pub vlan_reinsert: bool,
     /// Must be zero.
@@ -150,6 +148,28 @@ pub struct nr_bpf_insn {
     pub k: u32,
 }
 
+impl From<&nr_bpf_insn> for BpfInsn {
+    fn from(i: &nr_bpf_insn) -> BpfInsn {
+        BpfInsn {
+            code: i.code,
+            jt: i.jt,
+            jf: i.jf,
+            k: i.k,
+        }
+    }
+}
+
+impl From<&BpfInsn> for nr_bpf_insn {
+    fn from(i: &BpfInsn) -> nr_bpf_insn {
+        nr_bpf_insn {
+            code: i.code,
+            jt: i.jt,
+            jf: i.jf,
+            k: i.k,
+        }
+    }
+}
+
 /// Which frames a capture sees (nr_capture_config.direction).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,15 +182,11 @@ pub enum nr_direction {
     NR_DIRECTION_OUT = 2,
 }
 
-/// [`nr_direction::NR_DIRECTION_INOUT`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_DIRECTION_INOUT: u8 = nr_direction::NR_DIRECTION_INOUT as u8;
-/// [`nr_direction::NR_DIRECTION_IN`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_DIRECTION_IN: u8 = nr_direction::NR_DIRECTION_IN as u8;
-/// [`nr_direction::NR_DIRECTION_OUT`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_DIRECTION_OUT: u8 = nr_direction::NR_DIRECTION_OUT as u8;
+arg::c_enum!(nr_direction as u8 => CaptureDirection {
+    NR_DIRECTION_INOUT = Both,
+    NR_DIRECTION_IN = In,
+    NR_DIRECTION_OUT = Out,
+});
 
 /// Fanout group modes (nr_capture_config.fanout_mode).
 #[repr(C)]
@@ -196,33 +212,17 @@ pub enum nr_fanout_mode {
     NR_FANOUT_EBPF = 8,
 }
 
-/// [`nr_fanout_mode::NR_FANOUT_NONE`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_FANOUT_NONE: u8 = nr_fanout_mode::NR_FANOUT_NONE as u8;
-/// [`nr_fanout_mode::NR_FANOUT_HASH`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_FANOUT_HASH: u8 = nr_fanout_mode::NR_FANOUT_HASH as u8;
-/// [`nr_fanout_mode::NR_FANOUT_LB`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_FANOUT_LB: u8 = nr_fanout_mode::NR_FANOUT_LB as u8;
-/// [`nr_fanout_mode::NR_FANOUT_CPU`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_FANOUT_CPU: u8 = nr_fanout_mode::NR_FANOUT_CPU as u8;
-/// [`nr_fanout_mode::NR_FANOUT_ROLLOVER`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_FANOUT_ROLLOVER: u8 = nr_fanout_mode::NR_FANOUT_ROLLOVER as u8;
-/// [`nr_fanout_mode::NR_FANOUT_RANDOM`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_FANOUT_RANDOM: u8 = nr_fanout_mode::NR_FANOUT_RANDOM as u8;
-/// [`nr_fanout_mode::NR_FANOUT_QM`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_FANOUT_QM: u8 = nr_fanout_mode::NR_FANOUT_QM as u8;
-/// [`nr_fanout_mode::NR_FANOUT_CBPF`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_FANOUT_CBPF: u8 = nr_fanout_mode::NR_FANOUT_CBPF as u8;
-/// [`nr_fanout_mode::NR_FANOUT_EBPF`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_FANOUT_EBPF: u8 = nr_fanout_mode::NR_FANOUT_EBPF as u8;
+arg::c_enum!(nr_fanout_mode as u8 {
+    NR_FANOUT_NONE,
+    NR_FANOUT_HASH,
+    NR_FANOUT_LB,
+    NR_FANOUT_CPU,
+    NR_FANOUT_ROLLOVER,
+    NR_FANOUT_RANDOM,
+    NR_FANOUT_QM,
+    NR_FANOUT_CBPF,
+    NR_FANOUT_EBPF,
+});
 
 /// Fanout flags, OR-ed together (nr_capture_config.fanout_flags).
 #[repr(C)]
@@ -238,19 +238,12 @@ pub enum nr_fanout_flag {
     NR_FANOUT_FLAG_IGNORE_OUTGOING = 8,
 }
 
-/// [`nr_fanout_flag::NR_FANOUT_FLAG_ROLLOVER`] as a `u32`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_FANOUT_FLAG_ROLLOVER: u32 = nr_fanout_flag::NR_FANOUT_FLAG_ROLLOVER as u32;
-/// [`nr_fanout_flag::NR_FANOUT_FLAG_DEFRAG`] as a `u32`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_FANOUT_FLAG_DEFRAG: u32 = nr_fanout_flag::NR_FANOUT_FLAG_DEFRAG as u32;
-/// [`nr_fanout_flag::NR_FANOUT_FLAG_UNIQUEID`] as a `u32`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_FANOUT_FLAG_UNIQUEID: u32 = nr_fanout_flag::NR_FANOUT_FLAG_UNIQUEID as u32;
-/// Fanout flag: do not fan out frames this host sends.
-/// cbindgen:ignore
-pub const NR_FANOUT_FLAG_IGNORE_OUTGOING: u32 =
-    nr_fanout_flag::NR_FANOUT_FLAG_IGNORE_OUTGOING as u32;
+arg::c_enum!(nr_fanout_flag as u32 {
+    NR_FANOUT_FLAG_ROLLOVER,
+    NR_FANOUT_FLAG_DEFRAG,
+    NR_FANOUT_FLAG_UNIQUEID,
+    NR_FANOUT_FLAG_IGNORE_OUTGOING,
+});
 
 /// Timestamp sources (nr_capture_config.tstamp).
 #[repr(C)]
@@ -264,15 +257,11 @@ pub enum nr_tstamp_source {
     NR_TSTAMP_HW_RAW = 2,
 }
 
-/// [`nr_tstamp_source::NR_TSTAMP_SOFTWARE`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_TSTAMP_SOFTWARE: u8 = nr_tstamp_source::NR_TSTAMP_SOFTWARE as u8;
-/// [`nr_tstamp_source::NR_TSTAMP_HW_SYS`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_TSTAMP_HW_SYS: u8 = nr_tstamp_source::NR_TSTAMP_HW_SYS as u8;
-/// [`nr_tstamp_source::NR_TSTAMP_HW_RAW`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_TSTAMP_HW_RAW: u8 = nr_tstamp_source::NR_TSTAMP_HW_RAW as u8;
+arg::c_enum!(nr_tstamp_source as u8 => TimestampSource {
+    NR_TSTAMP_SOFTWARE = Software,
+    NR_TSTAMP_HW_SYS = HardwareSys,
+    NR_TSTAMP_HW_RAW = HardwareRaw,
+});
 
 /// Capture configuration profiles (nr_capture_config_apply_profile()).
 #[repr(C)]
@@ -293,21 +282,13 @@ pub enum nr_profile {
     NR_PROFILE_JUMBO = 4,
 }
 
-/// [`nr_profile::NR_PROFILE_DEFAULT`] as a `c_int`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_PROFILE_DEFAULT: c_int = nr_profile::NR_PROFILE_DEFAULT as c_int;
-/// [`nr_profile::NR_PROFILE_HIGH_THROUGHPUT`] as a `c_int`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_PROFILE_HIGH_THROUGHPUT: c_int = nr_profile::NR_PROFILE_HIGH_THROUGHPUT as c_int;
-/// [`nr_profile::NR_PROFILE_LOW_LATENCY`] as a `c_int`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_PROFILE_LOW_LATENCY: c_int = nr_profile::NR_PROFILE_LOW_LATENCY as c_int;
-/// [`nr_profile::NR_PROFILE_MEMORY_CONSTRAINED`] as a `c_int`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_PROFILE_MEMORY_CONSTRAINED: c_int = nr_profile::NR_PROFILE_MEMORY_CONSTRAINED as c_int;
-/// [`nr_profile::NR_PROFILE_JUMBO`] as a `c_int`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_PROFILE_JUMBO: c_int = nr_profile::NR_PROFILE_JUMBO as c_int;
+arg::c_enum!(nr_profile as c_int => Profile {
+    NR_PROFILE_DEFAULT = Default,
+    NR_PROFILE_HIGH_THROUGHPUT = HighThroughput,
+    NR_PROFILE_LOW_LATENCY = LowLatency,
+    NR_PROFILE_MEMORY_CONSTRAINED = MemoryConstrained,
+    NR_PROFILE_JUMBO = Jumbo,
+});
 
 impl nr_capture_config {
     fn defaults() -> nr_capture_config {
@@ -360,15 +341,8 @@ unsafe impl config::CConfig for nr_capture_config {
     }
 }
 
-/// Copy a C instruction array.
-///
-/// # Safety
-/// `p` is NULL or points to `len` readable instructions.
-unsafe fn insns_from_c(
-    p: *const nr_bpf_insn,
-    len: usize,
-    what: &str,
-) -> Result<Vec<BpfInsn>, Error> {
+/// Copy a C instruction array (`p` and `len` from a C caller).
+fn insns_from_c(p: *const nr_bpf_insn, len: usize, what: &str) -> Result<Vec<BpfInsn>, Error> {
     if len == 0 {
         return Err(Error::config(format!(
             "{what}_len is 0: the program is empty"
@@ -382,30 +356,20 @@ unsafe fn insns_from_c(
             "{what}_len {len} exceeds the kernel's limit of 4096 instructions"
         )));
     }
-    // SAFETY: non-NULL and `len` readable instructions per the contract;
-    // nr_bpf_insn is plain data without invalid bit patterns.
-    let insns = unsafe { std::slice::from_raw_parts(p, len) };
-    Ok(insns
+    Ok(arg::slice(p, len, what)?
         .iter()
-        .map(|i| BpfInsn {
-            code: i.code,
-            jt: i.jt,
-            jf: i.jf,
-            k: i.k,
-        })
+        .map(BpfInsn::from)
         .collect())
 }
 
-/// Read a caller's config of `cfg.size` bytes: known prefix copied over the
-/// defaults, unknown trailing bytes must be zero. Booleans are read as bytes
-/// so that no bit pattern a C caller can write is undefined behaviour here.
-///
-/// # Safety
-/// `p` points to at least `size_of::<usize>()` readable bytes, and to
-/// `(*p).size` readable bytes.
-unsafe fn config_from_c(p: *const nr_capture_config) -> Result<CaptureConfig, Error> {
-    // SAFETY: forwarded to the caller's contract.
-    let f = unsafe { config::read(p) }?;
+/// Read a caller's config of `cfg.size` bytes (NULL: the defaults): known
+/// prefix copied over the defaults, unknown trailing bytes must be zero.
+/// Booleans are read as bytes so that no bit pattern a C caller can write
+/// is undefined behaviour here.
+fn config_from_c(p: *const nr_capture_config) -> Result<CaptureConfig, Error> {
+    let Some(f) = config::read(p)? else {
+        return Ok(CaptureConfig::default());
+    };
     let d = nr_capture_config::defaults();
     macro_rules! at {
         ($get:ident, $field:ident) => {
@@ -444,8 +408,7 @@ unsafe fn config_from_c(p: *const nr_capture_config) -> Result<CaptureConfig, Er
     let filter: *const nr_bpf_insn = at!(ptr, filter);
     let filter_len = at!(usize, filter_len);
     if !filter.is_null() || filter_len != 0 {
-        // SAFETY: the caller guarantees filter_len readable instructions.
-        c.filter = Some(unsafe { insns_from_c(filter, filter_len, "filter") }?);
+        c.filter = Some(insns_from_c(filter, filter_len, "filter")?);
     }
     let efd = at!(i32, ebpf_filter_fd);
     if efd >= 0 {
@@ -455,26 +418,8 @@ unsafe fn config_from_c(p: *const nr_capture_config) -> Result<CaptureConfig, Er
             "ebpf_filter_fd {efd}: use -1 for none or a program fd"
         )));
     }
-    c.direction = match at!(u8, direction) {
-        NR_DIRECTION_INOUT => CaptureDirection::Both,
-        NR_DIRECTION_IN => CaptureDirection::In,
-        NR_DIRECTION_OUT => CaptureDirection::Out,
-        d => {
-            return Err(Error::config(format!(
-                "direction {d} is not NR_DIRECTION_INOUT, _IN or _OUT"
-            )));
-        }
-    };
-    c.timestamp = match at!(u8, tstamp) {
-        NR_TSTAMP_SOFTWARE => TimestampSource::Software,
-        NR_TSTAMP_HW_SYS => TimestampSource::HardwareSys,
-        NR_TSTAMP_HW_RAW => TimestampSource::HardwareRaw,
-        t => {
-            return Err(Error::config(format!(
-                "tstamp {t} is not NR_TSTAMP_SOFTWARE, _HW_SYS or _HW_RAW"
-            )));
-        }
-    };
+    c.direction = nr_direction::from_c(at!(u8, direction), "direction", Error::config)?.into();
+    c.timestamp = nr_tstamp_source::from_c(at!(u8, tstamp), "tstamp", Error::config)?.into();
     let fmode = at!(u8, fanout_mode);
     let fflags = at!(u32, fanout_flags);
     let fgroup = at!(u16, fanout_group);
@@ -485,46 +430,40 @@ unsafe fn config_from_c(p: *const nr_capture_config) -> Result<CaptureConfig, Er
             ));
         }
     } else {
-        let mode = match fmode {
-            NR_FANOUT_HASH => FanoutMode::Hash,
-            NR_FANOUT_LB => FanoutMode::LoadBalance,
-            NR_FANOUT_CPU => FanoutMode::Cpu,
-            NR_FANOUT_ROLLOVER => FanoutMode::Rollover,
-            NR_FANOUT_RANDOM => FanoutMode::Random,
-            NR_FANOUT_QM => FanoutMode::QueueMapping,
-            NR_FANOUT_CBPF => {
-                let p: *const nr_bpf_insn = at!(ptr, fanout_cbpf);
-                // SAFETY: the caller guarantees fanout_cbpf_len instructions.
-                FanoutMode::Cbpf(unsafe {
-                    insns_from_c(p, at!(usize, fanout_cbpf_len), "fanout_cbpf")
-                }?)
-            }
-            NR_FANOUT_EBPF => FanoutMode::Ebpf(at!(i32, fanout_prog_fd)),
-            m => {
-                return Err(Error::config(format!(
-                    "fanout_mode {m} is not an NR_FANOUT_* mode"
-                )));
-            }
+        use nr_fanout_mode as M;
+        let mode = match nr_fanout_mode::from_c(fmode, "fanout_mode", Error::config)? {
+            M::NR_FANOUT_NONE => unreachable!("handled above"),
+            M::NR_FANOUT_HASH => FanoutMode::Hash,
+            M::NR_FANOUT_LB => FanoutMode::LoadBalance,
+            M::NR_FANOUT_CPU => FanoutMode::Cpu,
+            M::NR_FANOUT_ROLLOVER => FanoutMode::Rollover,
+            M::NR_FANOUT_RANDOM => FanoutMode::Random,
+            M::NR_FANOUT_QM => FanoutMode::QueueMapping,
+            M::NR_FANOUT_CBPF => FanoutMode::Cbpf(insns_from_c(
+                at!(ptr, fanout_cbpf),
+                at!(usize, fanout_cbpf_len),
+                "fanout_cbpf",
+            )?),
+            M::NR_FANOUT_EBPF => FanoutMode::Ebpf(at!(i32, fanout_prog_fd)),
         };
-        let known = NR_FANOUT_FLAG_ROLLOVER
-            | NR_FANOUT_FLAG_DEFRAG
-            | NR_FANOUT_FLAG_UNIQUEID
-            | NR_FANOUT_FLAG_IGNORE_OUTGOING;
-        if fflags & !known != 0 {
+        let mut flags = FanoutFlags::empty();
+        let mut rest = fflags;
+        for &(f, _) in nr_fanout_flag::ALL {
+            let bit = f.to_c();
+            if fflags & bit != 0 {
+                rest &= !bit;
+                flags |= match f {
+                    nr_fanout_flag::NR_FANOUT_FLAG_ROLLOVER => FanoutFlags::ROLLOVER,
+                    nr_fanout_flag::NR_FANOUT_FLAG_DEFRAG => FanoutFlags::DEFRAG,
+                    nr_fanout_flag::NR_FANOUT_FLAG_UNIQUEID => FanoutFlags::UNIQUE_ID,
+                    nr_fanout_flag::NR_FANOUT_FLAG_IGNORE_OUTGOING => FanoutFlags::IGNORE_OUTGOING,
+                };
+            }
+        }
+        if rest != 0 {
             return Err(Error::config(format!(
                 "fanout_flags 0x{fflags:x} has bits that are not NR_FANOUT_FLAG_*"
             )));
-        }
-        let mut flags = FanoutFlags::empty();
-        for (bit, f) in [
-            (NR_FANOUT_FLAG_ROLLOVER, FanoutFlags::ROLLOVER),
-            (NR_FANOUT_FLAG_DEFRAG, FanoutFlags::DEFRAG),
-            (NR_FANOUT_FLAG_UNIQUEID, FanoutFlags::UNIQUE_ID),
-            (NR_FANOUT_FLAG_IGNORE_OUTGOING, FanoutFlags::IGNORE_OUTGOING),
-        ] {
-            if fflags & bit != 0 {
-                flags |= f;
-            }
         }
         c.fanout = Some(Fanout {
             group: fgroup,
@@ -532,11 +471,7 @@ unsafe fn config_from_c(p: *const nr_capture_config) -> Result<CaptureConfig, Er
             flags,
         });
     }
-    let ns: *const c_char = at!(ptr, netns);
-    if !ns.is_null() {
-        // SAFETY: a NUL-terminated string per the contract.
-        c.netns = Some(unsafe { c_str(ns, "netns") }?.to_owned());
-    }
+    c.netns = arg::opt_c_str(at!(ptr, netns), "netns")?.map(str::to_owned);
     Ok(c)
 }
 
@@ -548,10 +483,7 @@ unsafe fn config_from_c(p: *const nr_capture_config) -> Result<CaptureConfig, Er
 /// than the first two fields.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_capture_config_init(cfg: *mut nr_capture_config, size: usize) -> c_int {
-    boundary(|| {
-        // SAFETY: cfg is NULL or points to `size` writable bytes (contract).
-        unsafe { config::init(cfg, size) }
-    })
+    boundary(|| config::init(cfg, size))
 }
 
 /// What the ring really got (nr_capture_info.ring): the kernel may give
@@ -613,8 +545,8 @@ impl From<CaptureStats> for nr_capture_stats {
 }
 
 pub(crate) struct Inner {
-    pub(crate) cap: Capture,
-    pub(crate) batch: *mut nr_batch,
+    cap: Capture,
+    batch: batch::Slot,
     pkt: nr_packet,
     warning: Option<std::ffi::CString>,
 }
@@ -625,27 +557,10 @@ pub(crate) struct Inner {
 pub struct nr_capture {
     magic: u64,
     brk: Breaker,
-    inner: UnsafeCell<Inner>,
+    state: UnsafeCell<Inner>,
 }
 
-handle::handle!(nr_capture, MAGIC, "cap");
-
-impl nr_capture {
-    /// The mutable state.
-    ///
-    /// # Safety
-    /// Per the API contract only one thread uses a handle at a time and no
-    /// other reference from `inner()` is alive.
-    #[allow(clippy::mut_from_ref)]
-    pub(crate) unsafe fn inner(&self) -> &mut Inner {
-        // SAFETY: forwarded to the caller's contract.
-        unsafe { &mut *self.inner.get() }
-    }
-}
-
-fn timeout_of(ms: c_int) -> Option<Duration> {
-    (ms >= 0).then(|| Duration::from_millis(ms as u64))
-}
+handle::handle!(nr_capture, MAGIC, "cap", Inner, brk);
 
 /// Open a capture on interface `ifname` (e.g. "eth0") of the calling
 /// thread's network namespace. `cfg` may be NULL for the defaults. On
@@ -668,44 +583,28 @@ pub unsafe extern "C" fn nr_capture_open(
     out: *mut *mut nr_capture,
 ) -> c_int {
     boundary(|| {
-        // SAFETY: ifname is NULL or NUL-terminated per the API contract.
-        let name = unsafe { c_str(ifname, "ifname") }?;
-        if out.is_null() {
-            return Err(null_arg("out"));
-        }
-        let config = if cfg.is_null() {
-            CaptureConfig::default()
-        } else {
-            // SAFETY: cfg points to a config of cfg->size bytes (contract).
-            unsafe { config_from_c(cfg) }?
-        };
-        let cap = Capture::open(name, &config)?;
+        let name = c_str(ifname, "ifname")?;
+        let out = Out::new(out, "out")?;
+        let cap = Capture::open(name, &config_from_c(cfg)?)?;
         let brk = cap.breaker();
         let warning = cap
             .info()
             .warning
             .as_deref()
             .map(|w| std::ffi::CString::new(w.replace('\0', " ")).unwrap_or_default());
-        let handle = Box::new(nr_capture {
+        let h = nr_capture {
             magic: MAGIC,
             brk,
-            inner: UnsafeCell::new(Inner {
+            state: UnsafeCell::new(Inner {
                 cap,
-                batch: ptr::null_mut(),
+                batch: batch::Slot::detached(),
                 pkt: nr_packet::EMPTY,
                 warning,
             }),
-        });
-        let raw = Box::into_raw(handle);
-        // SAFETY: raw is a fresh, live allocation; the batch keeps a pointer
-        // to the engine inside it and is freed in nr_capture_close before
-        // the handle.
-        unsafe {
-            let inner = &mut *(*raw).inner.get();
-            inner.batch = batch::new(batch::Owner::Capture(&mut inner.cap));
-            *out = raw;
-        }
-        Ok(NR_OK)
+        };
+        Ok(handle::publish(h, out, |s| {
+            s.batch.attach(batch::Owner::Capture(&mut s.cap))
+        }))
     })
 }
 
@@ -715,13 +614,7 @@ pub unsafe extern "C" fn nr_capture_open(
 /// call on the handle (nr_capture_breakloop() included).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_capture_close(cap: *mut nr_capture) {
-    guard((), || {
-        // SAFETY: NULL or a handle from nr_capture_open (contract).
-        if let Some(mut h) = unsafe { handle::take(cap) } {
-            // SAFETY: the handle's batch, freed once, here.
-            unsafe { batch::free(h.inner.get_mut().batch) };
-        }
-    })
+    guard((), || drop(handle::take(cap)))
 }
 
 /// Wait for the next batch of packets (one ring block) and hold it.
@@ -746,32 +639,13 @@ pub unsafe extern "C" fn nr_next_batch(
     out: *mut *mut nr_batch,
 ) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a live handle used by one thread.
-        let h = unsafe { handle::checked(cap) }?;
-        if out.is_null() {
-            return Err(null_arg("out"));
-        }
-        // SAFETY: one thread per handle; no other Inner reference is alive.
-        let inner = unsafe { h.inner() };
-        let bp = inner.batch;
-        // SAFETY: the batch allocation lives as long as the handle.
-        if unsafe { batch::is_live(bp) } {
-            return Err(batch::busy());
-        }
-        match inner.cap.acquire(timeout_of(timeout_ms))? {
-            Wait::Ready(()) => {
-                // SAFETY: bp is the handle's batch; the block stays held
-                // until nr_batch_release or close.
-                unsafe {
-                    batch::arm(bp);
-                    *out = bp;
-                }
-                Ok(NR_OK)
-            }
-            Wait::Timeout => Ok(NR_TIMEOUT),
-            Wait::Interrupted => Ok(NR_BREAK),
-            Wait::InterfaceDown => Ok(NR_IFACE_DOWN),
-        }
+        let s = handle::state(cap)?;
+        let out = Out::new(out, "out")?;
+        s.batch.next(out, || {
+            s.cap
+                .acquire(arg::timeout(timeout_ms))
+                .map(|w| arg::wait_status(&w))
+        })
     })
 }
 
@@ -791,29 +665,15 @@ pub unsafe extern "C" fn nr_next_packet(
     out: *mut *const nr_packet,
 ) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a live handle used by one thread.
-        let h = unsafe { handle::checked(cap) }?;
-        if out.is_null() {
-            return Err(null_arg("out"));
+        let s = handle::state(cap)?;
+        let out = Out::new(out, "out")?;
+        s.batch.ensure_idle()?;
+        let w = s.cap.next_packet(arg::timeout(timeout_ms))?;
+        if let Wait::Ready(p) = &w {
+            s.pkt = nr_packet::from(p);
+            out.set(&s.pkt);
         }
-        // SAFETY: one thread per handle.
-        let inner = unsafe { h.inner() };
-        // SAFETY: the batch allocation lives as long as the handle.
-        if unsafe { batch::is_live(inner.batch) } {
-            return Err(batch::busy());
-        }
-        match inner.cap.next_packet(timeout_of(timeout_ms))? {
-            Wait::Ready(p) => {
-                let p = nr_packet::from(&p);
-                inner.pkt = p;
-                // SAFETY: out is non-NULL (checked); the slot lives in the handle.
-                unsafe { *out = &inner.pkt };
-                Ok(NR_OK)
-            }
-            Wait::Timeout => Ok(NR_TIMEOUT),
-            Wait::Interrupted => Ok(NR_BREAK),
-            Wait::InterfaceDown => Ok(NR_IFACE_DOWN),
-        }
+        Ok(arg::wait_status(&w))
     })
 }
 
@@ -829,10 +689,9 @@ pub unsafe extern "C" fn nr_capture_get_stats(
     delta: *mut nr_capture_stats,
 ) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a live handle used by one thread.
-        let h = unsafe { handle::checked(cap) }?;
-        // SAFETY: one thread per handle; NULL or writable out-parameters.
-        unsafe { write_stats(total, delta, || h.inner().cap.stats_with_delta()) }
+        let s = handle::state(cap)?;
+        let out = StatsOut::new(total, delta)?;
+        Ok(out.set(s.cap.stats_with_delta()?))
     })
 }
 
@@ -841,12 +700,7 @@ pub unsafe extern "C" fn nr_capture_get_stats(
 /// Returns the fd (>= 0) or NR_E_INVALID_ARG.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_capture_fd(cap: *const nr_capture) -> c_int {
-    boundary(|| {
-        // SAFETY: contract: a live handle.
-        let h = unsafe { handle::checked(cap) }?;
-        // SAFETY: fd() only reads an immutable field.
-        Ok(unsafe { h.inner() }.cap.fd())
-    })
+    boundary(|| Ok(handle::state(cap)?.cap.fd()))
 }
 
 /// Stop the current or next wait of nr_next_batch()/nr_next_packet() on
@@ -863,15 +717,7 @@ pub unsafe extern "C" fn nr_capture_fd(cap: *const nr_capture) -> c_int {
 /// it before you close the handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_capture_breakloop(cap: *const nr_capture) -> c_int {
-    guard(super::NR_E_INTERNAL, || {
-        // SAFETY: NULL or a handle (contract); only the Sync breaker and
-        // the magic are touched, never the single-thread state.
-        let Some(h) = (unsafe { handle::live(cap) }) else {
-            return super::NR_E_INVALID_ARG;
-        };
-        h.brk.break_loop();
-        NR_OK
-    })
+    guard(super::NR_E_INTERNAL, || handle::breakloop(cap))
 }
 
 /// Apply a tuning profile (NR_PROFILE_*) to a config initialised with
@@ -891,32 +737,14 @@ pub unsafe extern "C" fn nr_capture_config_apply_profile(
         if cfg.is_null() {
             return Err(null_arg("cfg"));
         }
-        let p = match profile {
-            NR_PROFILE_DEFAULT => Profile::Default,
-            NR_PROFILE_HIGH_THROUGHPUT => Profile::HighThroughput,
-            NR_PROFILE_LOW_LATENCY => Profile::LowLatency,
-            NR_PROFILE_MEMORY_CONSTRAINED => Profile::MemoryConstrained,
-            NR_PROFILE_JUMBO => Profile::Jumbo,
-            _ => {
-                return Err(Error::invalid_arg(format!(
-                    "profile {profile} is not an NR_PROFILE_* value"
-                )));
-            }
-        };
-        // SAFETY: cfg is non-NULL; its size field is readable (contract).
-        let size = unsafe { ptr::read_unaligned(cfg.cast::<usize>()) };
-        if size < offset_of!(nr_capture_config, block_size) + 4 || size > 4096 {
-            return Err(Error::invalid_arg(format!(
-                "nr_capture_config.size is {size}: initialise the config with NR_CAPTURE_CONFIG_INIT(&cfg)"
-            )));
-        }
+        let p = nr_profile::from_c(profile, "profile", Error::invalid_arg)?.into();
+        let theirs = config::caller_bytes_mut(cfg)?;
         let c = CaptureConfig::profile(p);
-        let base = cfg.cast::<u8>();
-        let put = |off: usize, bytes: &[u8]| {
-            if off + bytes.len() <= size {
-                // SAFETY: the caller's config has `size` writable bytes and
-                // this write stays inside them.
-                unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), base.add(off), bytes.len()) };
+        // Only the fields within the caller's size (an older caller's
+        // struct is shorter).
+        let mut put = |off: usize, bytes: &[u8]| {
+            if let Some(dst) = theirs.get_mut(off..off + bytes.len()) {
+                dst.copy_from_slice(bytes);
             }
         };
         put(
@@ -987,13 +815,8 @@ pub unsafe extern "C" fn nr_capture_get_info(
     out: *mut nr_capture_info,
 ) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a live handle.
-        let h = unsafe { handle::checked(cap) }?;
-        if out.is_null() {
-            return Err(null_arg("out"));
-        }
-        // SAFETY: one thread per handle.
-        let inner = unsafe { h.inner() };
+        let inner = handle::state(cap)?;
+        let out = Out::new(out, "out")?;
         let i = inner.cap.info();
         let r = inner.cap.ring_info();
         let v = nr_capture_info {
@@ -1008,18 +831,13 @@ pub unsafe extern "C" fn nr_capture_get_info(
             ifindex: inner.cap.ifindex(),
             fanout_group: i.fanout_group.map_or(0, u32::from),
             fanout_joined: i.fanout_group.is_some(),
-            tstamp_source: match i.tstamp_source {
-                TimestampSource::Software => NR_TSTAMP_SOFTWARE,
-                TimestampSource::HardwareSys => NR_TSTAMP_HW_SYS,
-                TimestampSource::HardwareRaw => NR_TSTAMP_HW_RAW,
-            },
+            tstamp_source: nr_tstamp_source::from(i.tstamp_source).to_c(),
             tstamp_fallback: i.tstamp_fallback,
             reserved0: 0,
             warning: inner.warning.as_ref().map_or(ptr::null(), |w| w.as_ptr()),
             reserved: [0; 6],
         };
-        // SAFETY: out is non-NULL and caller-owned.
-        unsafe { out.write(v) };
+        out.set(v);
         Ok(NR_OK)
     })
 }
@@ -1038,16 +856,13 @@ pub unsafe extern "C" fn nr_capture_set_filter(
     len: usize,
 ) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a live handle used by one thread.
-        let h = unsafe { handle::checked(cap) }?;
+        let s = handle::state(cap)?;
         let prog = if insns.is_null() && len == 0 {
             None
         } else {
-            // SAFETY: `len` readable instructions at insns (contract).
-            Some(unsafe { insns_from_c(insns, len, "insns") }?)
+            Some(insns_from_c(insns, len, "insns")?)
         };
-        // SAFETY: one thread per handle.
-        unsafe { h.inner() }.cap.set_filter(prog.as_deref())?;
+        s.cap.set_filter(prog.as_deref())?;
         Ok(NR_OK)
     })
 }
@@ -1067,19 +882,19 @@ mod tests {
         );
         assert_eq!(cfg.block_size, 4 << 20);
         // SAFETY: as above.
-        let c = unsafe { config_from_c(&cfg) }.unwrap();
+        let c = config_from_c(&cfg).unwrap();
         assert_eq!(c, CaptureConfig::default());
         // An "old" caller that only knows the first fields.
         cfg.size = offset_of!(nr_capture_config, frame_size);
         cfg.block_count = 8;
         cfg.frame_size = 12345; // beyond the old size: ignored
         // SAFETY: as above.
-        let c = unsafe { config_from_c(&cfg) }.unwrap();
+        let c = config_from_c(&cfg).unwrap();
         assert_eq!(c.block_count, 8);
         assert_eq!(c.frame_size, 2048);
         cfg.size = 0;
         // SAFETY: as above.
-        assert!(unsafe { config_from_c(&cfg) }.is_err());
+        assert!(config_from_c(&cfg).is_err());
     }
 
     #[test]
@@ -1120,7 +935,7 @@ mod tests {
         cfg.vlan_reinsert = true;
         cfg.netns = c"blue".as_ptr();
         // SAFETY: cfg and everything it points to are live.
-        let c = unsafe { config_from_c(&cfg) }.unwrap();
+        let c = config_from_c(&cfg).unwrap();
         assert_eq!(
             c.filter.as_deref(),
             Some(
@@ -1154,38 +969,35 @@ mod tests {
         // Bad values are named.
         cfg.direction = 9;
         // SAFETY: as above.
-        let e = unsafe { config_from_c(&cfg) }.unwrap_err();
+        let e = config_from_c(&cfg).unwrap_err();
         assert!(e.message().contains("direction 9"), "{e}");
         cfg.direction = 0;
         cfg.filter = ptr::null();
         // SAFETY: as above.
-        let e = unsafe { config_from_c(&cfg) }.unwrap_err();
+        let e = config_from_c(&cfg).unwrap_err();
         assert!(e.message().contains("'filter' is NULL"), "{e}");
         cfg.filter_len = 0;
         cfg.fanout_mode = NR_FANOUT_NONE;
         // SAFETY: as above.
-        let e = unsafe { config_from_c(&cfg) }.unwrap_err();
+        let e = config_from_c(&cfg).unwrap_err();
         assert!(e.message().contains("fanout_mode is NR_FANOUT_NONE"), "{e}");
     }
 
     #[test]
     fn profile_sets_geometry_only_within_size() {
+        let apply = |c: &mut nr_capture_config, profile: c_int| {
+            // SAFETY: a valid, writable config, at least as large as its
+            // size field says.
+            unsafe { nr_capture_config_apply_profile(c, profile) }
+        };
         let mut cfg = nr_capture_config::defaults();
         cfg.snaplen = 100;
-        // SAFETY: cfg is a valid config.
-        assert_eq!(
-            unsafe { nr_capture_config_apply_profile(&mut cfg, NR_PROFILE_JUMBO) },
-            NR_OK
-        );
+        assert_eq!(apply(&mut cfg, NR_PROFILE_JUMBO), NR_OK);
         assert_eq!(
             (cfg.block_size, cfg.frame_size, cfg.snaplen),
             (8 << 20, 16384, 100)
         );
-        // SAFETY: as above.
-        assert_eq!(
-            unsafe { nr_capture_config_apply_profile(&mut cfg, NR_PROFILE_LOW_LATENCY) },
-            NR_OK
-        );
+        assert_eq!(apply(&mut cfg, NR_PROFILE_LOW_LATENCY), NR_OK);
         assert_eq!(
             (cfg.block_size, cfg.block_timeout_ms, cfg.busy_poll_us),
             (256 << 10, 1, 50)
@@ -1193,18 +1005,10 @@ mod tests {
         // An old caller's short config: busy_poll_us is beyond its size.
         let mut old = nr_capture_config::defaults();
         old.size = offset_of!(nr_capture_config, filter);
-        // SAFETY: as above.
-        assert_eq!(
-            unsafe { nr_capture_config_apply_profile(&mut old, NR_PROFILE_LOW_LATENCY) },
-            NR_OK
-        );
+        assert_eq!(apply(&mut old, NR_PROFILE_LOW_LATENCY), NR_OK);
         assert_eq!(old.busy_poll_us, 0);
         assert_eq!(old.block_timeout_ms, 1);
-        // SAFETY: as above.
-        assert_eq!(
-            unsafe { nr_capture_config_apply_profile(&mut cfg, 99) },
-            super::super::NR_E_INVALID_ARG
-        );
+        assert_eq!(apply(&mut cfg, 99), super::super::NR_E_INVALID_ARG);
     }
 
     #[test]
@@ -1220,10 +1024,10 @@ mod tests {
         };
         n.cfg.size = size_of::<Newer>();
         // SAFETY: n is readable for n.cfg.size bytes.
-        assert!(unsafe { config_from_c(&n.cfg) }.is_ok());
+        assert!(config_from_c(&n.cfg).is_ok());
         n.extra = 1;
         // SAFETY: as above.
-        assert!(unsafe { config_from_c(&n.cfg) }.is_err());
+        assert!(config_from_c(&n.cfg).is_err());
     }
 
     #[test]

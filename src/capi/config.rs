@@ -36,11 +36,10 @@ pub(crate) unsafe trait CConfig: Copy {
 /// Largest `size` believed: anything bigger is an uninitialised struct.
 const MAX_SIZE: usize = 4096;
 
-/// Write the defaults into the caller's `size` bytes at `cfg`.
-///
-/// # Safety
-/// `cfg` is NULL or points to `size` writable bytes.
-pub(crate) unsafe fn init<T: CConfig>(cfg: *mut T, size: usize) -> Result<c_int, Error> {
+/// Write the defaults into the caller's `size` bytes at `cfg` (the body of
+/// every `nr_*_config_init()`). Trusts the C contract: `cfg` is NULL or
+/// points to `size` writable bytes.
+pub(crate) fn init<T: CConfig>(cfg: *mut T, size: usize) -> Result<c_int, Error> {
     if cfg.is_null() {
         return Err(super::null_arg("cfg"));
     }
@@ -51,14 +50,14 @@ pub(crate) unsafe fn init<T: CConfig>(cfg: *mut T, size: usize) -> Result<c_int,
         )));
     }
     let mut d = T::defaults();
-    // SAFETY: `size` is the first field of T (trait contract).
-    unsafe { ptr::write((&mut d as *mut T).cast::<usize>(), size) };
     let n = size.min(size_of::<T>());
-    // SAFETY: the caller guarantees `size` writable bytes at cfg. The copy
-    // is an untyped memcpy of n <= size bytes from a local of at least n
-    // bytes (padding included, which memcpy may copy uninitialised); the
-    // rest of the caller's bytes are zeroed.
+    // SAFETY: `size` is the first field of T (trait contract), so the
+    // local's first bytes are a usize. The C contract gives `size` writable
+    // bytes at cfg. The copy is an untyped memcpy of n <= size bytes from a
+    // local of at least n bytes (padding included, which memcpy may copy
+    // uninitialised); the rest of the caller's bytes are zeroed.
     unsafe {
+        ptr::write((&mut d as *mut T).cast::<usize>(), size);
         ptr::copy_nonoverlapping((&d as *const T).cast::<u8>(), cfg.cast::<u8>(), n);
         if size > n {
             ptr::write_bytes(cfg.cast::<u8>().add(n), 0, size - n);
@@ -74,13 +73,12 @@ pub(crate) struct Fields {
     raw: Vec<u8>,
 }
 
-/// Read a caller's config of `(*p).size` bytes.
-///
-/// # Safety
-/// `p` is non-NULL, its first `size_of::<usize>()` bytes are readable, and
-/// so are the `size` bytes that field announces.
-pub(crate) unsafe fn read<T: CConfig>(p: *const T) -> Result<Fields, Error> {
-    // SAFETY: the caller guarantees the size field is readable.
+/// The size a caller's config announces in its `size` field, checked
+/// against `T::MIN_SIZE` and a sanity bound. Trusts the C contract: `p` is
+/// non-NULL (the callers check) and its size field is readable.
+fn announced<T: CConfig>(p: *const T) -> Result<usize, Error> {
+    // SAFETY: non-NULL and the size field is readable (C contract); read
+    // unaligned-safe.
     let size = unsafe { ptr::read_unaligned(p.cast::<usize>()) };
     if size < T::MIN_SIZE {
         return Err(Error::invalid_arg(format!(
@@ -96,7 +94,29 @@ pub(crate) unsafe fn read<T: CConfig>(p: *const T) -> Result<Fields, Error> {
             T::INIT
         )));
     }
-    // SAFETY: the caller guarantees `size` readable bytes at p.
+    Ok(size)
+}
+
+/// A caller's config as the writable bytes its `size` field announces (for
+/// nr_capture_config_apply_profile()). Trusts the C contract: `p` is
+/// non-NULL and has that many writable bytes.
+pub(crate) fn caller_bytes_mut<'a, T: CConfig>(p: *mut T) -> Result<&'a mut [u8], Error> {
+    let size = announced(p)?;
+    // SAFETY: `size` writable bytes at p (C contract, bounded by MAX_SIZE);
+    // no other reference to them exists during the exported call.
+    Ok(unsafe { std::slice::from_raw_parts_mut(p.cast::<u8>(), size) })
+}
+
+/// Read a caller's config of `(*p).size` bytes, or `None` for NULL (the
+/// defaults). Trusts the C contract: a non-NULL `p` has a readable size
+/// field and as many readable bytes as it announces.
+pub(crate) fn read<T: CConfig>(p: *const T) -> Result<Option<Fields>, Error> {
+    if p.is_null() {
+        return Ok(None);
+    }
+    let size = announced(p)?;
+    // SAFETY: `size` readable bytes at p (C contract, bounded by MAX_SIZE);
+    // the borrow ends with this function.
     let theirs = unsafe { std::slice::from_raw_parts(p.cast::<u8>(), size) };
     let ours = size_of::<T>();
     if size > ours && theirs[ours..].iter().any(|&b| b != 0) {
@@ -105,9 +125,9 @@ pub(crate) unsafe fn read<T: CConfig>(p: *const T) -> Result<Fields, Error> {
             T::NAME
         )));
     }
-    Ok(Fields {
+    Ok(Some(Fields {
         raw: theirs[..size.min(ours)].to_vec(),
-    })
+    }))
 }
 
 impl Fields {

@@ -4,8 +4,9 @@
 
 use std::ffi::{c_char, c_int};
 
+use super::arg::{Out, opt_c_str, out_slice};
 use super::capture::nr_bpf_insn;
-use super::{NR_E_TOO_BIG, NR_OK, boundary, c_str, null_arg, set_last_error};
+use super::{NR_E_TOO_BIG, NR_OK, boundary, c_str, set_last_error};
 
 /// Compile a filter expression in tcpdump's syntax ("tcp port 80", "" for
 /// everything) into classic BPF for nr_capture_config.filter or
@@ -36,43 +37,22 @@ pub unsafe extern "C" fn nr_bpf_compile(
     len: *mut usize,
 ) -> c_int {
     boundary(|| {
-        // SAFETY: NULL or NUL-terminated (contract).
-        let expr = unsafe { c_str(expr, "expr") }?;
-        let ifname = if ifname.is_null() {
-            None
-        } else {
-            // SAFETY: non-NULL and NUL-terminated (contract).
-            Some(unsafe { c_str(ifname, "ifname") }?)
-        };
-        if out.is_null() {
-            return Err(null_arg("out"));
-        }
-        if len.is_null() {
-            return Err(null_arg("len"));
-        }
+        let expr = c_str(expr, "expr")?;
+        let ifname = opt_c_str(ifname, "ifname")?;
+        let out = out_slice(out, cap, "out")?;
+        let len = Out::new(len, "len")?;
         let prog = netring_engine::bpfc::compile(ifname, expr, snaplen, true)?;
+        len.set(prog.len());
         if prog.len() > cap {
-            // SAFETY: len checked non-NULL.
-            unsafe { *len = prog.len() };
             set_last_error(&format!(
                 "the program has {} instructions, out has room for {cap}",
                 prog.len()
             ));
             return Ok(NR_E_TOO_BIG);
         }
-        for (i, p) in prog.iter().enumerate() {
-            // SAFETY: out has room for cap >= prog.len() instructions.
-            unsafe {
-                *out.add(i) = nr_bpf_insn {
-                    code: p.code,
-                    jt: p.jt,
-                    jf: p.jf,
-                    k: p.k,
-                }
-            };
+        for (o, p) in out.iter_mut().zip(&prog) {
+            o.write(nr_bpf_insn::from(p));
         }
-        // SAFETY: len checked non-NULL.
-        unsafe { *len = prog.len() };
         Ok(NR_OK)
     })
 }

@@ -17,9 +17,11 @@
 //! another thread is using (the handle stays open rather than being freed
 //! under that thread).
 
-use std::cell::Cell;
+use std::cell::{Cell, UnsafeCell};
+use std::ffi::c_int;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use super::arg::Out;
 use crate::error::{Error, ErrorKind};
 
 /// Slots of the "in a call" table: addresses of handles inside a call.
@@ -151,42 +153,61 @@ pub(crate) trait Handle: Sized {
     const ARG: &'static str;
     /// The C type name ("nr_capture").
     const TYPE: &'static str;
+    /// The single-thread state of the handle.
+    type State;
     /// The handle's magic field.
     fn magic(&self) -> u64;
     /// Mark the handle closed.
     fn clear_magic(&mut self);
+    /// The cell holding the single-thread state.
+    fn cell(&self) -> &UnsafeCell<Self::State>;
+    /// The cross-thread stop request, for handles with a breakloop.
+    fn breaker(&self) -> Option<&crate::breaker::Breaker> {
+        None
+    }
 }
 
-/// Implement [`Handle`] for a struct with a `magic: u64` field.
+/// Implement [`Handle`] for a struct with a `magic: u64` field and a
+/// `state: UnsafeCell<$state>` field (and, with `brk`, a `brk: Breaker`).
 macro_rules! handle {
-    ($t:ident, $magic:expr, $arg:literal) => {
+    ($t:ident, $magic:expr, $arg:literal, $state:ty $(, $brk:ident)?) => {
         impl $crate::capi::handle::Handle for $t {
             const MAGIC: u64 = $magic;
             const ARG: &'static str = $arg;
             const TYPE: &'static str = stringify!($t);
+            type State = $state;
             fn magic(&self) -> u64 {
                 self.magic
             }
             fn clear_magic(&mut self) {
                 self.magic = 0;
             }
+            fn cell(&self) -> &std::cell::UnsafeCell<$state> {
+                &self.state
+            }
+            $(
+                fn breaker(&self) -> Option<&$crate::breaker::Breaker> {
+                    Some(&self.$brk)
+                }
+            )?
         }
     };
 }
 pub(crate) use handle;
 
 /// The open handle behind `p`, or NULL/closed as an error naming the
-/// argument.
+/// argument; marks it "in a call" for the current exported call.
 ///
-/// # Safety
-/// `p` is NULL or a pointer this library returned for `H` (a closed one is
-/// detected while its memory is not reused).
-pub(crate) unsafe fn checked<'a, H: Handle>(p: *const H) -> Result<&'a H, Error> {
-    if p.is_null() {
+/// Trusts the C contract (the only source of these pointers): `p` is NULL
+/// or a pointer this library returned for `H` (a closed one is detected
+/// while its memory is not reused).
+pub(crate) fn checked<'a, H: Handle>(p: *const H) -> Result<&'a H, Error> {
+    // SAFETY: NULL (refused just below) or, per the C contract, a live
+    // handle of this library; only its immutable magic is read before the
+    // check.
+    let Some(h) = (unsafe { p.as_ref() }) else {
         return Err(super::null_arg(H::ARG));
-    }
-    // SAFETY: non-NULL and, per the contract, a handle of this library.
-    let h = unsafe { &*p };
+    };
     if h.magic() != H::MAGIC {
         return Err(Error::invalid_arg(format!(
             "{} is not an open {} (already closed?)",
@@ -198,15 +219,51 @@ pub(crate) unsafe fn checked<'a, H: Handle>(p: *const H) -> Result<&'a H, Error>
     Ok(h)
 }
 
-/// Like [`checked`] but without building a message: allocation-free, for
-/// the async-signal-safe breakloops.
-///
-/// # Safety
-/// As for [`checked`].
-pub(crate) unsafe fn live<'a, H: Handle>(p: *const H) -> Option<&'a H> {
-    // SAFETY: non-NULL (checked) and, per the contract, a library handle.
+/// The single-thread state of the open handle behind `p` ([`checked`]).
+pub(crate) fn state<'a, H: Handle>(p: *const H) -> Result<&'a mut H::State, Error> {
+    let h = checked(p)?;
+    // SAFETY: a handle is used by one thread at a time (C contract,
+    // enforced by the in-call mark checked() took) and each exported call
+    // takes this reference once: no other reference to the state is alive.
+    Ok(unsafe { &mut *h.cell().get() })
+}
+
+/// Like [`checked`] but without building a message or marking the
+/// handle: allocation-free, for the async-signal-safe breakloops.
+pub(crate) fn live<'a, H: Handle>(p: *const H) -> Option<&'a H> {
+    // SAFETY: NULL or, per the C contract, a handle of this library.
     let h = unsafe { p.as_ref() }?;
     (h.magic() == H::MAGIC).then_some(h)
+}
+
+/// The body of every `nr_*_breakloop()`: NR_OK, or NR_E_INVALID_ARG for
+/// NULL or a closed handle. Touches only the magic and the `Sync` breaker,
+/// never the single-thread state, so any thread or a signal handler may
+/// call it.
+pub(crate) fn breakloop<H: Handle>(p: *const H) -> c_int {
+    match live(p).and_then(H::breaker) {
+        Some(b) => {
+            b.break_loop();
+            super::NR_OK
+        }
+        None => super::NR_E_INVALID_ARG,
+    }
+}
+
+/// Box a new handle, let `attach` point into its final allocation (a
+/// batch that refers to the engine inside it), and hand it to `out`.
+pub(crate) fn publish<H: Handle>(
+    h: H,
+    out: Out<*mut H>,
+    attach: impl FnOnce(&mut H::State),
+) -> c_int {
+    let raw = Box::into_raw(Box::new(h));
+    // SAFETY: raw is a fresh, live allocation that nothing else refers to
+    // yet; pointers `attach` takes into the state stay valid until the
+    // handle is freed (a Box never moves its contents).
+    attach(unsafe { &mut *(*raw).cell().get() });
+    out.set(raw);
+    super::NR_OK
 }
 
 /// The close protocol: NULL or a closed handle gives `None` (so does a
@@ -214,20 +271,19 @@ pub(crate) unsafe fn live<'a, H: Handle>(p: *const H) -> Option<&'a H> {
 /// thread's last error says so); otherwise the handle is marked closed and
 /// handed back for the caller to tear down and drop.
 ///
-/// # Safety
-/// As for [`checked`]; `p` came from `Box::into_raw` and the caller gives
-/// up every other use of it.
-pub(crate) unsafe fn take<H: Handle>(p: *mut H) -> Option<Box<H>> {
-    // SAFETY: forwarded contract.
-    unsafe { live(p) }?;
+/// Trusts the C contract: `p` is NULL or came from this library's open
+/// function for `H` (`Box::into_raw`), and the caller gives up every other
+/// use of it.
+pub(crate) fn take<H: Handle>(p: *mut H) -> Option<Box<H>> {
+    live(p)?;
     if find(p as usize).is_some() && !held_here(p as usize) {
         // Another thread is inside a call on it: freeing it now would pull
         // the memory from under that thread. Leave it open.
         super::set_last_error(busy::<H>(p as usize).message());
         return None;
     }
-    // SAFETY: an open handle, allocated with Box::into_raw by its open
-    // function; the caller owns it from here on.
+    // SAFETY: an open handle (magic checked by live), allocated with
+    // Box::into_raw by publish(); the C caller hands it over here.
     let mut h = unsafe { Box::from_raw(p) };
     h.clear_magic();
     Some(h)
@@ -240,40 +296,42 @@ mod tests {
     struct nr_thing {
         magic: u64,
         value: u32,
+        state: UnsafeCell<()>,
     }
-    handle!(nr_thing, 0x1234, "thing");
+    handle!(nr_thing, 0x1234, "thing", ());
 
     #[test]
     fn open_closed_and_null_handles() {
         let p = Box::into_raw(Box::new(nr_thing {
             magic: 0x1234,
             value: 7,
+            state: UnsafeCell::new(()),
         }));
-        // SAFETY: p is a live handle from Box::into_raw; NULL is allowed.
-        unsafe {
-            assert_eq!(checked(p).unwrap().value, 7);
-            assert!(live(p).is_some());
-            assert!(live::<nr_thing>(std::ptr::null()).is_none());
-            let e = checked::<nr_thing>(std::ptr::null()).err().unwrap();
-            assert_eq!(e.message(), "argument 'thing' is NULL");
-            assert!(take::<nr_thing>(std::ptr::null_mut()).is_none());
-        }
+        // p is a live handle from Box::into_raw; NULL is allowed.
+        assert_eq!(checked(p).unwrap().value, 7);
+        assert!(live(p).is_some());
+        assert!(live::<nr_thing>(std::ptr::null()).is_none());
+        let e = checked::<nr_thing>(std::ptr::null()).err().unwrap();
+        assert_eq!(e.message(), "argument 'thing' is NULL");
+        assert!(take::<nr_thing>(std::ptr::null_mut()).is_none());
+        assert_eq!(
+            breakloop::<nr_thing>(std::ptr::null()),
+            super::super::NR_E_INVALID_ARG
+        );
         // A handle of the right shape but another type's magic is refused.
         let mut other = nr_thing {
             magic: 0x9999,
             value: 1,
+            state: UnsafeCell::new(()),
         };
-        // SAFETY: a valid reference turned into a pointer.
-        unsafe {
-            let e = checked(&other as *const nr_thing).err().unwrap();
-            assert_eq!(
-                e.message(),
-                "thing is not an open nr_thing (already closed?)"
-            );
-            assert!(take(&mut other as *mut nr_thing).is_none());
-        }
-        // SAFETY: p is open and given up here.
-        let h = unsafe { take(p) }.unwrap();
+        let e = checked(&other as *const nr_thing).err().unwrap();
+        assert_eq!(
+            e.message(),
+            "thing is not an open nr_thing (already closed?)"
+        );
+        assert!(take(&mut other as *mut nr_thing).is_none());
+        // p is open and given up here.
+        let h = take(p).unwrap();
         assert_eq!(h.magic, 0, "take marks the handle closed");
     }
 }

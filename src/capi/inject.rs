@@ -3,11 +3,11 @@
 use std::cell::UnsafeCell;
 use std::ffi::{c_char, c_int};
 use std::mem::size_of;
-use std::time::Duration;
 
+use super::arg::{self, CEnum, Out, StatsOut};
 use super::config;
 use super::handle;
-use super::{NR_OK, NR_TIMEOUT, boundary, c_str, guard, null_arg, write_stats};
+use super::{NR_OK, NR_TIMEOUT, boundary, c_str, guard, null_arg};
 use crate::afpacket::{Injector, InjectorConfig, InjectorStats, TxMode};
 use crate::error::Error;
 
@@ -28,15 +28,11 @@ pub enum nr_tx_mode {
     NR_TX_SENDMMSG = 2,
 }
 
-/// [`nr_tx_mode::NR_TX_AUTO`] as a `u32`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_TX_AUTO: u32 = nr_tx_mode::NR_TX_AUTO as u32;
-/// [`nr_tx_mode::NR_TX_RING`] as a `u32`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_TX_RING: u32 = nr_tx_mode::NR_TX_RING as u32;
-/// [`nr_tx_mode::NR_TX_SENDMMSG`] as a `u32`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_TX_SENDMMSG: u32 = nr_tx_mode::NR_TX_SENDMMSG as u32;
+arg::c_enum!(nr_tx_mode as u32 => TxMode {
+    NR_TX_AUTO = Auto,
+    NR_TX_RING = Ring,
+    NR_TX_SENDMMSG = Sendmmsg,
+});
 
 /// Injector configuration. Initialise it with NR_INJECTOR_CONFIG_INIT(&cfg)
 /// (or nr_injector_config_init(&cfg, sizeof cfg)), change what you need,
@@ -92,38 +88,24 @@ unsafe impl config::CConfig for nr_injector_config {
     }
 }
 
-fn timeout_of(ms: i64) -> Option<Duration> {
-    (ms >= 0).then(|| Duration::from_millis(ms as u64))
-}
-
-/// Read a caller's config of `cfg.size` bytes over the defaults.
-///
-/// # Safety
-/// `p` points to at least `(*p).size` readable bytes.
-unsafe fn config_from_c(p: *const nr_injector_config) -> Result<InjectorConfig, Error> {
-    // SAFETY: forwarded to the caller's contract.
-    let f = unsafe { config::read(p) }?;
+/// Read a caller's config of `cfg.size` bytes over the defaults (NULL: the
+/// defaults).
+fn config_from_c(p: *const nr_injector_config) -> Result<InjectorConfig, Error> {
+    let Some(f) = config::read(p)? else {
+        return Ok(InjectorConfig::default());
+    };
     let d = nr_injector_config::defaults();
     macro_rules! at {
         ($get:ident, $field:ident) => {
             config::field!(f, d, nr_injector_config, $get, $field)
         };
     }
-    let mode = match at!(u32, mode) {
-        NR_TX_AUTO => TxMode::Auto,
-        NR_TX_RING => TxMode::Ring,
-        NR_TX_SENDMMSG => TxMode::Sendmmsg,
-        m => {
-            return Err(Error::config(format!(
-                "mode {m} is not NR_TX_AUTO (0), NR_TX_RING (1) or NR_TX_SENDMMSG (2)"
-            )));
-        }
-    };
+    let mode = nr_tx_mode::from_c(at!(u32, mode), "mode", Error::config)?.into();
     Ok(InjectorConfig {
         frame_size: at!(u32, frame_size),
         frame_count: at!(u32, frame_count),
         mode,
-        wait_timeout: timeout_of(i64::from(at!(i32, wait_timeout_ms))),
+        wait_timeout: arg::timeout(at!(i32, wait_timeout_ms)),
         qdisc_bypass: at!(bool, qdisc_bypass),
     })
 }
@@ -139,10 +121,7 @@ pub unsafe extern "C" fn nr_injector_config_init(
     cfg: *mut nr_injector_config,
     size: usize,
 ) -> c_int {
-    boundary(|| {
-        // SAFETY: cfg is NULL or points to `size` writable bytes (contract).
-        unsafe { config::init(cfg, size) }
-    })
+    boundary(|| config::init(cfg, size))
 }
 
 /// Injector counters (nr_injector_get_stats()).
@@ -210,7 +189,18 @@ pub struct nr_frame {
     pub len: usize,
 }
 
-struct Inner {
+impl nr_frame {
+    /// The frame's bytes (from a C caller's array); `i`, its index, names
+    /// it when `data` is NULL.
+    pub(crate) fn bytes<'a>(&self, i: usize) -> Result<&'a [u8], Error> {
+        if self.data.is_null() {
+            return Err(Error::invalid_arg(format!("frames[{i}].data is NULL")));
+        }
+        arg::slice(self.data, self.len, "data")
+    }
+}
+
+pub(crate) struct Inner {
     inj: Injector,
     /// nr_injector_alloc() handed out the slot at the ring head.
     slot_out: bool,
@@ -229,18 +219,17 @@ struct Inner {
 /// proceed the same way.
 pub struct nr_injector {
     magic: u64,
-    inner: UnsafeCell<Inner>,
+    state: UnsafeCell<Inner>,
 }
 
-handle::handle!(nr_injector, MAGIC, "inj");
+handle::handle!(nr_injector, MAGIC, "inj", Inner);
 
-/// # Safety
-/// `p` is NULL or a live handle used by one thread at a time.
-unsafe fn handle<'a>(p: *mut nr_injector) -> Result<&'a mut Inner, Error> {
-    // SAFETY: forwarded contract (NULL or a handle of this library).
-    let h = unsafe { handle::checked(p) }?;
-    // SAFETY: one thread per handle: no other reference to inner is alive.
-    Ok(unsafe { &mut *h.inner.get() })
+/// The state of the injector behind `p`, with the slot from
+/// nr_injector_alloc() taken back (every call but nr_injector_send() does).
+fn handle<'a>(p: *const nr_injector) -> Result<&'a mut Inner, Error> {
+    let h = handle::state(p)?;
+    h.slot_out = false;
+    Ok(h)
 }
 
 /// Open an injector on interface `ifname` of the calling thread's network
@@ -261,28 +250,17 @@ pub unsafe extern "C" fn nr_injector_open(
     out: *mut *mut nr_injector,
 ) -> c_int {
     boundary(|| {
-        // SAFETY: ifname is NULL or NUL-terminated per the API contract.
-        let name = unsafe { c_str(ifname, "ifname") }?;
-        if out.is_null() {
-            return Err(null_arg("out"));
-        }
-        let config = if cfg.is_null() {
-            InjectorConfig::default()
-        } else {
-            // SAFETY: cfg points to a config of cfg->size bytes (contract).
-            unsafe { config_from_c(cfg) }?
-        };
-        let inj = Injector::open(name, &config)?;
-        let raw = Box::into_raw(Box::new(nr_injector {
+        let name = c_str(ifname, "ifname")?;
+        let out = Out::new(out, "out")?;
+        let inj = Injector::open(name, &config_from_c(cfg)?)?;
+        let h = nr_injector {
             magic: MAGIC,
-            inner: UnsafeCell::new(Inner {
+            state: UnsafeCell::new(Inner {
                 inj,
                 slot_out: false,
             }),
-        }));
-        // SAFETY: out is non-NULL (checked) and writable (contract).
-        unsafe { *out = raw };
-        Ok(NR_OK)
+        };
+        Ok(handle::publish(h, out, |_| ()))
     })
 }
 
@@ -293,9 +271,8 @@ pub unsafe extern "C" fn nr_injector_open(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_injector_close(inj: *mut nr_injector) {
     guard((), || {
-        // SAFETY: NULL or a handle from nr_injector_open (contract).
-        if let Some(mut h) = unsafe { handle::take(inj) } {
-            let _ = h.inner.get_mut().inj.flush();
+        if let Some(mut h) = handle::take(inj) {
+            let _ = h.state.get_mut().inj.flush();
         }
     })
 }
@@ -322,29 +299,17 @@ pub unsafe extern "C" fn nr_injector_alloc(
     cap: *mut usize,
 ) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a live handle used by one thread.
-        let h = unsafe { handle(inj) }?;
-        if buf.is_null() {
-            return Err(null_arg("buf"));
-        }
-        if cap.is_null() {
-            return Err(null_arg("cap"));
-        }
-        h.slot_out = false;
-        if h.inj
-            .slot_timeout(timeout_of(i64::from(timeout_ms)))?
-            .is_none()
-        {
+        let h = handle(inj)?;
+        let buf = Out::new(buf, "buf")?;
+        let cap = Out::new(cap, "cap")?;
+        if h.inj.slot_timeout(arg::timeout(timeout_ms))?.is_none() {
             return Ok(NR_TIMEOUT);
         }
         // SAFETY: slot_timeout returned a slot, so the slot at head is free.
         let (p, n) = unsafe { h.inj.head_buffer() };
         h.slot_out = true;
-        // SAFETY: non-NULL (checked) caller-owned out-parameters.
-        unsafe {
-            *buf = p;
-            *cap = n;
-        }
+        buf.set(p);
+        cap.set(n);
         Ok(NR_OK)
     })
 }
@@ -362,8 +327,7 @@ pub unsafe extern "C" fn nr_injector_alloc(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_injector_send(inj: *mut nr_injector, len: usize) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a live handle used by one thread.
-        let h = unsafe { handle(inj) }?;
+        let h = handle::state(inj)?;
         if !h.slot_out {
             return Err(Error::invalid_arg(
                 "no slot is allocated: call nr_injector_alloc() first (each slot is sent once)",
@@ -387,10 +351,7 @@ pub unsafe extern "C" fn nr_injector_send(inj: *mut nr_injector, len: usize) -> 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_injector_flush(inj: *mut nr_injector) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a live handle used by one thread.
-        let h = unsafe { handle(inj) }?;
-        h.slot_out = false;
-        h.inj.flush()?;
+        handle(inj)?.inj.flush()?;
         Ok(NR_OK)
     })
 }
@@ -407,10 +368,8 @@ pub unsafe extern "C" fn nr_injector_wait_drained(
     timeout_ms: c_int,
 ) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a live handle used by one thread.
-        let h = unsafe { handle(inj) }?;
-        h.slot_out = false;
-        Ok(if h.inj.wait_drained(timeout_of(i64::from(timeout_ms)))? {
+        let h = handle(inj)?;
+        Ok(if h.inj.wait_drained(arg::timeout(timeout_ms))? {
             NR_OK
         } else {
             NR_TIMEOUT
@@ -430,14 +389,11 @@ pub unsafe extern "C" fn nr_injector_wait_drained(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_inject(inj: *mut nr_injector, data: *const u8, len: usize) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a live handle used by one thread.
-        let h = unsafe { handle(inj) }?;
+        let h = handle(inj)?;
         if data.is_null() {
             return Err(null_arg("data"));
         }
-        h.slot_out = false;
-        // SAFETY: data is readable for len bytes (contract).
-        let frame = unsafe { std::slice::from_raw_parts(data, len) };
+        let frame = arg::slice(data, len, "data")?;
         Ok(if h.inj.inject(frame)? {
             NR_OK
         } else {
@@ -464,26 +420,22 @@ pub unsafe extern "C" fn nr_inject_batch(
     queued: *mut usize,
 ) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a live handle used by one thread.
-        let h = unsafe { handle(inj) }?;
+        let h = handle(inj)?;
         if frames.is_null() {
             return Err(null_arg("frames"));
         }
-        if queued.is_null() {
-            return Err(null_arg("queued"));
-        }
-        h.slot_out = false;
-        // SAFETY: frames points to count entries (contract).
-        let list = unsafe { std::slice::from_raw_parts(frames, count) };
+        let queued = Out::new(queued, "queued")?;
+        let list = arg::slice(frames, count, "frames")?;
         let mut n = 0usize;
         let mut res = Ok(NR_OK);
         for f in list {
-            if f.data.is_null() {
-                res = Err(Error::invalid_arg(format!("frames[{n}].data is NULL")));
-                break;
-            }
-            // SAFETY: each frame is readable for its len (contract).
-            let bytes = unsafe { std::slice::from_raw_parts(f.data, f.len) };
+            let bytes = match f.bytes(n) {
+                Ok(b) => b,
+                Err(e) => {
+                    res = Err(e);
+                    break;
+                }
+            };
             match h.inj.inject(bytes) {
                 Ok(true) => n += 1,
                 Ok(false) => {
@@ -497,8 +449,7 @@ pub unsafe extern "C" fn nr_inject_batch(
             }
         }
         let fl = h.inj.flush();
-        // SAFETY: queued is non-NULL (checked) and writable (contract).
-        unsafe { *queued = n };
+        queued.set(n);
         let rc = res?;
         fl?;
         Ok(rc)
@@ -518,11 +469,9 @@ pub unsafe extern "C" fn nr_injector_get_stats(
     delta: *mut nr_injector_stats,
 ) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a live handle used by one thread.
-        let h = unsafe { handle(inj) }?;
-        h.slot_out = false;
-        // SAFETY: contract: NULL or writable out-parameters.
-        unsafe { write_stats(total, delta, || Ok(h.inj.stats_with_delta())) }
+        let h = handle(inj)?;
+        let out = StatsOut::new(total, delta)?;
+        Ok(out.set(h.inj.stats_with_delta()))
     })
 }
 
@@ -535,25 +484,13 @@ pub unsafe extern "C" fn nr_injector_get_info(
     out: *mut nr_injector_info,
 ) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a live handle; this call only reads it.
-        let h = unsafe { handle::checked(inj) }?;
-        if out.is_null() {
-            return Err(null_arg("out"));
-        }
-        // SAFETY: one thread per handle; a shared view for reading.
-        let i = unsafe { &(*h.inner.get()).inj };
-        let info = nr_injector_info {
-            mode: if i.mode() == TxMode::Ring {
-                NR_TX_RING
-            } else {
-                NR_TX_SENDMMSG
-            },
+        let i = &handle::state(inj)?.inj;
+        Out::new(out, "out")?.set(nr_injector_info {
+            mode: nr_tx_mode::from(i.mode()).to_c(),
             frame_count: i.frame_count(),
             slot_capacity: i.slot_capacity() as u32,
             max_frame_len: i.max_frame_len() as u32,
-        };
-        // SAFETY: non-NULL caller-owned out-parameter.
-        unsafe { *out = info };
+        });
         Ok(NR_OK)
     })
 }
@@ -567,12 +504,8 @@ pub unsafe extern "C" fn nr_injector_get_info(
 /// Owned by the handle: do not read, write or close it. Returns the fd
 /// (>= 0) or NR_E_INVALID_ARG.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nr_injector_fd(inj: *mut nr_injector) -> c_int {
-    boundary(|| {
-        // SAFETY: contract: a live handle used by one thread.
-        let h = unsafe { handle(inj) }?;
-        Ok(h.inj.fd())
-    })
+pub unsafe extern "C" fn nr_injector_fd(inj: *const nr_injector) -> c_int {
+    boundary(|| Ok(handle::state(inj)?.inj.fd()))
 }
 
 #[cfg(test)]
@@ -592,22 +525,22 @@ mod tests {
             NR_OK
         );
         // SAFETY: as above.
-        let c = unsafe { config_from_c(&cfg) }.unwrap();
+        let c = config_from_c(&cfg).unwrap();
         assert_eq!(c, InjectorConfig::default());
         cfg.size = offset_of!(nr_injector_config, mode);
         cfg.frame_count = 8;
         cfg.mode = 77; // beyond the old size: ignored
         // SAFETY: as above.
-        let c = unsafe { config_from_c(&cfg) }.unwrap();
+        let c = config_from_c(&cfg).unwrap();
         assert_eq!((c.frame_count, c.mode), (8, TxMode::Auto));
         cfg.size = size_of::<nr_injector_config>();
         // SAFETY: as above.
-        let e = unsafe { config_from_c(&cfg) }.unwrap_err();
+        let e = config_from_c(&cfg).unwrap_err();
         assert_eq!(super::super::status_of(e.kind()), NR_E_CONFIG);
         cfg.mode = NR_TX_RING;
         cfg.wait_timeout_ms = -1;
         // SAFETY: as above.
-        let c = unsafe { config_from_c(&cfg) }.unwrap();
+        let c = config_from_c(&cfg).unwrap();
         assert_eq!((c.mode, c.wait_timeout), (TxMode::Ring, None));
     }
 

@@ -5,6 +5,20 @@
 //! returns) or [`guard`] (value returns), which catch panics so none crosses
 //! the FFI boundary; a test (`every_export_is_guarded`) checks that no
 //! exported function lacks one.
+//!
+//! Inside, each body reads as check, call, convert: the repeated shapes
+//! live in one place each, and hold the unsafe steps (each with its
+//! `SAFETY:` comment) so the exports have none of their own:
+//! - handles in: `handle::state(p)?` (NULL, closed or busy handles refused
+//!   with a message), `handle::publish` (open), `handle::take` (close),
+//!   `handle::breakloop`;
+//! - arguments: `arg::c_str`, `arg::slice`, `arg::by_ref`, `arg::timeout`,
+//!   enums from integers (`CEnum::from_c`, derived with `c_enum!` from one
+//!   list per C enum, with the conversions to and from the engine's enum);
+//! - results: `arg::Out` (an out-parameter checked at the start, written
+//!   only on success), `arg::StatsOut` (the `total`/`delta` pair),
+//!   `arg::wait_status`, and `batch::Slot` (the handle's batch, shared by
+//!   capture, AF_XDP and the file reader).
 
 #![allow(non_camel_case_types)]
 // The safety contract of every exported function is its C documentation
@@ -14,10 +28,13 @@
 
 use std::cell::RefCell;
 use std::ffi::{CStr, CString, c_char, c_int};
+
+pub(crate) use arg::c_str;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::error::{Error, ErrorKind};
 
+pub(crate) mod arg;
 pub mod batch;
 pub mod bridge;
 pub mod capture;
@@ -32,35 +49,6 @@ pub mod pcapfile;
 pub mod synthetic;
 pub mod version;
 pub mod xdp;
-
-/// The `nr_*_get_stats(h, total, delta)` shape: the engine's lifetime
-/// totals and change since its previous read (every engine object's
-/// `stats_with_delta()`, see `netring_engine::stats`), converted into
-/// `*total` and `*delta`. Either may be NULL, not both (checked before the
-/// engine is read, so a refused call does not move the delta).
-///
-/// # Safety
-/// `total` and `delta` are NULL or writable.
-pub(crate) unsafe fn write_stats<E, C: From<E>>(
-    total: *mut C,
-    delta: *mut C,
-    read: impl FnOnce() -> Result<(E, E), Error>,
-) -> Result<c_int, Error> {
-    if total.is_null() && delta.is_null() {
-        return Err(Error::invalid_arg("both 'total' and 'delta' are NULL"));
-    }
-    let (t, d) = read()?;
-    // SAFETY: non-NULL caller-owned out-parameters (contract).
-    unsafe {
-        if !total.is_null() {
-            total.write(t.into());
-        }
-        if !delta.is_null() {
-            delta.write(d.into());
-        }
-    }
-    Ok(NR_OK)
-}
 
 /// Status of a netring call. Every fallible function returns one of these
 /// as an `int`: 0 is success, positive values are informational (not
@@ -128,32 +116,27 @@ pub enum nr_status {
     NR_E_INTERNAL = -13,
 }
 
-/// The status values as `c_int`, for the Rust side of the boundary.
-/// cbindgen:ignore
-mod codes {
-    use super::nr_status;
-    use std::ffi::c_int;
-    pub const NR_OK: c_int = nr_status::NR_OK as c_int;
-    pub const NR_TIMEOUT: c_int = nr_status::NR_TIMEOUT as c_int;
-    pub const NR_BREAK: c_int = nr_status::NR_BREAK as c_int;
-    pub const NR_STOPPED: c_int = nr_status::NR_STOPPED as c_int;
-    pub const NR_IFACE_DOWN: c_int = nr_status::NR_IFACE_DOWN as c_int;
-    pub const NR_EOF: c_int = nr_status::NR_EOF as c_int;
-    pub const NR_E_INVALID_ARG: c_int = nr_status::NR_E_INVALID_ARG as c_int;
-    pub const NR_E_PERMISSION: c_int = nr_status::NR_E_PERMISSION as c_int;
-    pub const NR_E_NO_DEVICE: c_int = nr_status::NR_E_NO_DEVICE as c_int;
-    pub const NR_E_NO_MEMORY: c_int = nr_status::NR_E_NO_MEMORY as c_int;
-    pub const NR_E_CONFIG: c_int = nr_status::NR_E_CONFIG as c_int;
-    pub const NR_E_IFACE_GONE: c_int = nr_status::NR_E_IFACE_GONE as c_int;
-    pub const NR_E_BUSY: c_int = nr_status::NR_E_BUSY as c_int;
-    pub const NR_E_BAD_BATCH: c_int = nr_status::NR_E_BAD_BATCH as c_int;
-    pub const NR_E_UNSUPPORTED: c_int = nr_status::NR_E_UNSUPPORTED as c_int;
-    pub const NR_E_MALFORMED: c_int = nr_status::NR_E_MALFORMED as c_int;
-    pub const NR_E_TOO_BIG: c_int = nr_status::NR_E_TOO_BIG as c_int;
-    pub const NR_E_SYSTEM: c_int = nr_status::NR_E_SYSTEM as c_int;
-    pub const NR_E_INTERNAL: c_int = nr_status::NR_E_INTERNAL as c_int;
-}
-pub(crate) use codes::*;
+arg::c_enum!(nr_status as c_int {
+    NR_OK,
+    NR_TIMEOUT,
+    NR_BREAK,
+    NR_STOPPED,
+    NR_IFACE_DOWN,
+    NR_EOF,
+    NR_E_INVALID_ARG,
+    NR_E_PERMISSION,
+    NR_E_NO_DEVICE,
+    NR_E_NO_MEMORY,
+    NR_E_CONFIG,
+    NR_E_IFACE_GONE,
+    NR_E_BUSY,
+    NR_E_BAD_BATCH,
+    NR_E_UNSUPPORTED,
+    NR_E_MALFORMED,
+    NR_E_TOO_BIG,
+    NR_E_SYSTEM,
+    NR_E_INTERNAL,
+});
 
 /// The stable status code of an error kind.
 pub(crate) fn status_of(kind: ErrorKind) -> c_int {
@@ -214,20 +197,6 @@ pub(crate) fn guard<T>(default: T, f: impl FnOnce() -> T) -> T {
 /// The error for a NULL argument.
 pub(crate) fn null_arg(name: &str) -> Error {
     Error::invalid_arg(format!("argument '{name}' is NULL"))
-}
-
-/// Read a C string argument as UTF-8.
-///
-/// # Safety
-/// `p` is NULL or points to a NUL-terminated string.
-pub(crate) unsafe fn c_str<'a>(p: *const c_char, name: &str) -> Result<&'a str, Error> {
-    if p.is_null() {
-        return Err(null_arg(name));
-    }
-    // SAFETY: non-NULL and NUL-terminated per the caller's contract.
-    unsafe { CStr::from_ptr(p) }
-        .to_str()
-        .map_err(|_| Error::invalid_arg(format!("argument '{name}' is not valid UTF-8")))
 }
 
 /// The message of the last failed netring call on this thread: what was
@@ -294,6 +263,81 @@ mod tests {
         assert!(
             generated == checked_in,
             "include/netring.h is stale: run `make header` (NETRING_WRITE_HEADER=1 cargo build) and commit it"
+        );
+    }
+
+    /// Every `nr_name()` a comment of the header mentions is a function
+    /// the header declares, every `nr_type.field` names a type it declares,
+    /// and every `NR_NAME` a comment names is a constant it defines (issue 21: it named nr_capture_next_batch(), which never
+    /// existed, and nr_capture_get_stats.malformed as a field).
+    #[test]
+    fn header_mentions_only_declared_functions() {
+        let h = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/include/netring.h"));
+        let mut declared = std::collections::BTreeSet::new();
+        let mut mentioned = std::collections::BTreeSet::new();
+        let mut types = std::collections::BTreeSet::new();
+        let mut fields = std::collections::BTreeSet::new();
+        let mut constants = std::collections::BTreeSet::new();
+        let mut named = std::collections::BTreeSet::new();
+        let ident = |s: &str| -> String {
+            s.chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect()
+        };
+        for line in h.lines() {
+            let t = line.trim_start();
+            let comment = t.starts_with("/*") || t.starts_with('*') || t.starts_with("//");
+            let mut rest = line;
+            while let Some(i) = rest.find("nr_") {
+                let name = ident(&rest[i..]);
+                let after = &rest[i + name.len()..];
+                if comment {
+                    if after.starts_with("()") {
+                        mentioned.insert(name.clone());
+                    } else if after.starts_with('.') && after[1..].starts_with(char::is_alphabetic)
+                    {
+                        // "nr_capture_stats.malformed": a struct and its field.
+                        fields.insert(name.clone());
+                    }
+                } else if after.starts_with('(') {
+                    declared.insert(name.clone());
+                } else {
+                    types.insert(name.clone());
+                }
+                rest = &rest[i + name.len().max(3)..];
+            }
+            let mut rest = line;
+            while let Some(i) = rest.find("NR_") {
+                let name = ident(&rest[i..]);
+                let after = &rest[i + name.len()..];
+                if !comment {
+                    constants.insert(name.clone());
+                } else if !name.ends_with('_') && !after.starts_with('*') {
+                    // A whole name, not a family such as NR_E_* or NR_FANOUT_.
+                    named.insert(name.clone());
+                }
+                rest = &rest[i + name.len()..];
+            }
+        }
+        let missing: Vec<_> = named.difference(&constants).collect();
+        assert!(
+            missing.is_empty(),
+            "netring.h comments name constants it does not define: {missing:?}"
+        );
+        assert!(
+            declared.len() > 60,
+            "only {} declarations found",
+            declared.len()
+        );
+        let missing: Vec<_> = mentioned.difference(&declared).collect();
+        assert!(
+            missing.is_empty(),
+            "netring.h mentions undeclared functions: {missing:?}"
+        );
+        let missing: Vec<_> = fields.difference(&types).collect();
+        assert!(
+            missing.is_empty(),
+            "netring.h names fields of types it does not declare: {missing:?}"
         );
     }
 

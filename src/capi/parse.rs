@@ -6,7 +6,7 @@ use std::mem::size_of;
 use std::ptr;
 
 use super::batch::nr_packet;
-use super::{NR_E_INTERNAL, NR_OK, guard, null_arg, set_last_error, status_of};
+use super::{NR_E_INTERNAL, NR_OK, arg, guard, set_last_error, status_of};
 use crate::error::Error;
 use crate::packet::{Packet, PacketFlags};
 use crate::parse::{L3, L4, Layer, Layers, ParseStatus};
@@ -32,15 +32,11 @@ pub enum nr_parse_status {
     NR_PARSE_MALFORMED = 2,
 }
 
-/// [`nr_parse_status::NR_PARSE_COMPLETE`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_PARSE_COMPLETE: u8 = nr_parse_status::NR_PARSE_COMPLETE as u8;
-/// [`nr_parse_status::NR_PARSE_TRUNCATED`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_PARSE_TRUNCATED: u8 = nr_parse_status::NR_PARSE_TRUNCATED as u8;
-/// [`nr_parse_status::NR_PARSE_MALFORMED`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_PARSE_MALFORMED: u8 = nr_parse_status::NR_PARSE_MALFORMED as u8;
+arg::c_enum!(nr_parse_status as u8 {
+    NR_PARSE_COMPLETE,
+    NR_PARSE_TRUNCATED,
+    NR_PARSE_MALFORMED,
+});
 
 /// Protocol layers (nr_layers.stop_layer).
 #[repr(C)]
@@ -59,21 +55,13 @@ pub enum nr_layer {
     NR_LAYER_PAYLOAD = 4,
 }
 
-/// [`nr_layer::NR_LAYER_NONE`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_LAYER_NONE: u8 = nr_layer::NR_LAYER_NONE as u8;
-/// [`nr_layer::NR_LAYER_LINK`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_LAYER_LINK: u8 = nr_layer::NR_LAYER_LINK as u8;
-/// [`nr_layer::NR_LAYER_NETWORK`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_LAYER_NETWORK: u8 = nr_layer::NR_LAYER_NETWORK as u8;
-/// [`nr_layer::NR_LAYER_TRANSPORT`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_LAYER_TRANSPORT: u8 = nr_layer::NR_LAYER_TRANSPORT as u8;
-/// [`nr_layer::NR_LAYER_PAYLOAD`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_LAYER_PAYLOAD: u8 = nr_layer::NR_LAYER_PAYLOAD as u8;
+arg::c_enum!(nr_layer as u8 {
+    NR_LAYER_NONE,
+    NR_LAYER_LINK,
+    NR_LAYER_NETWORK,
+    NR_LAYER_TRANSPORT,
+    NR_LAYER_PAYLOAD,
+});
 
 /// Network-layer protocols (nr_layers.l3).
 #[repr(C)]
@@ -89,18 +77,12 @@ pub enum nr_l3 {
     NR_L3_ARP = 3,
 }
 
-/// [`nr_l3::NR_L3_NONE`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_L3_NONE: u8 = nr_l3::NR_L3_NONE as u8;
-/// [`nr_l3::NR_L3_IPV4`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_L3_IPV4: u8 = nr_l3::NR_L3_IPV4 as u8;
-/// [`nr_l3::NR_L3_IPV6`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_L3_IPV6: u8 = nr_l3::NR_L3_IPV6 as u8;
-/// [`nr_l3::NR_L3_ARP`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_L3_ARP: u8 = nr_l3::NR_L3_ARP as u8;
+arg::c_enum!(nr_l3 as u8 {
+    NR_L3_NONE,
+    NR_L3_IPV4,
+    NR_L3_IPV6,
+    NR_L3_ARP,
+});
 
 /// Transport-layer protocols (nr_layers.l4).
 #[repr(C)]
@@ -125,51 +107,35 @@ pub enum nr_l4 {
     NR_L4_OTHER = 255,
 }
 
-/// [`nr_l4::NR_L4_NONE`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_L4_NONE: u8 = nr_l4::NR_L4_NONE as u8;
-/// [`nr_l4::NR_L4_TCP`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_L4_TCP: u8 = nr_l4::NR_L4_TCP as u8;
-/// [`nr_l4::NR_L4_UDP`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_L4_UDP: u8 = nr_l4::NR_L4_UDP as u8;
-/// [`nr_l4::NR_L4_ICMP`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_L4_ICMP: u8 = nr_l4::NR_L4_ICMP as u8;
-/// [`nr_l4::NR_L4_ICMPV6`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_L4_ICMPV6: u8 = nr_l4::NR_L4_ICMPV6 as u8;
-/// [`nr_l4::NR_L4_SCTP`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_L4_SCTP: u8 = nr_l4::NR_L4_SCTP as u8;
-/// [`nr_l4::NR_L4_OTHER`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_L4_OTHER: u8 = nr_l4::NR_L4_OTHER as u8;
+arg::c_enum!(nr_l4 as u8 {
+    NR_L4_NONE,
+    NR_L4_TCP,
+    NR_L4_UDP,
+    NR_L4_ICMP,
+    NR_L4_ICMPV6,
+    NR_L4_SCTP,
+    NR_L4_OTHER,
+});
 
 /// Fragment flags, OR-ed together (nr_layers.frag_flags).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum nr_frag_flag {
     /// nr_layers.frag_flags: IPv4 "don't fragment".
-    NR_FRAG_DF = 1,
+    NR_FRAG_FLAG_DF = 1,
     /// nr_layers.frag_flags: "more fragments" (IPv4 flag, IPv6 M bit).
-    NR_FRAG_MF = 2,
+    NR_FRAG_FLAG_MF = 2,
     /// nr_layers.frag_flags: the packet is a fragment (MF set, a non-zero
     /// offset, or an IPv6 fragment header). A non-first fragment has no
     /// transport header (l4 NR_L4_NONE; its bytes are the payload).
-    NR_FRAG_FRAGMENT = 4,
+    NR_FRAG_FLAG_FRAGMENT = 4,
 }
 
-/// [`nr_frag_flag::NR_FRAG_DF`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_FRAG_DF: u8 = nr_frag_flag::NR_FRAG_DF as u8;
-/// [`nr_frag_flag::NR_FRAG_MF`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_FRAG_MF: u8 = nr_frag_flag::NR_FRAG_MF as u8;
-/// [`nr_frag_flag::NR_FRAG_FRAGMENT`] as a `u8`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_FRAG_FRAGMENT: u8 = nr_frag_flag::NR_FRAG_FRAGMENT as u8;
+arg::c_enum!(nr_frag_flag as u8 {
+    NR_FRAG_FLAG_DF,
+    NR_FRAG_FLAG_MF,
+    NR_FRAG_FLAG_FRAGMENT,
+});
 
 /// Where the headers of one packet are, filled in by nr_packet_parse().
 ///
@@ -185,7 +151,7 @@ pub const NR_FRAG_FRAGMENT: u8 = nr_frag_flag::NR_FRAG_FRAGMENT as u8;
 /// the last header parsed ends. Multi-byte fields are in host byte order;
 /// addresses are in network order, as on the wire.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct nr_layers {
     /// Set by the caller: `sizeof(nr_layers)`.
     pub size: usize,
@@ -201,7 +167,7 @@ pub struct nr_layers {
     /// Number of valid vlan_tpid / vlan_tci entries (0..2), outermost first.
     pub vlan_count: u8,
     /// 1 if vlan_tpid[0] / vlan_tci[0] is the tag the kernel stripped into
-    /// the packet metadata (nr_packet.flags NR_PKT_VLAN_VALID) rather than
+    /// the packet metadata (nr_packet.flags NR_PACKET_FLAG_VLAN_VALID) rather than
     /// a tag in the bytes; the frame's own tags follow it. With
     /// nr_capture_config.vlan_reinsert the tag is in the bytes too: a
     /// frame whose first tag equals the metadata tag reports it once, from
@@ -246,7 +212,7 @@ pub struct nr_layers {
     pub dst_port: u16,
     /// TCP flags byte (CWR ECE URG ACK PSH RST SYN FIN), else 0.
     pub tcp_flags: u8,
-    /// NR_FRAG_* flags.
+    /// NR_FRAG_FLAG_* flags.
     pub frag_flags: u8,
     /// Fragment offset in bytes.
     pub frag_offset: u16,
@@ -305,9 +271,13 @@ fn fill(o: &mut nr_layers, l: &Layers<'_>) {
     o.src_port = l.src_port;
     o.dst_port = l.dst_port;
     o.tcp_flags = l.tcp_flags;
-    o.frag_flags = if f.dont_fragment { NR_FRAG_DF } else { 0 }
-        | if f.more_fragments { NR_FRAG_MF } else { 0 }
-        | if f.is_fragment { NR_FRAG_FRAGMENT } else { 0 };
+    o.frag_flags = if f.dont_fragment { NR_FRAG_FLAG_DF } else { 0 }
+        | if f.more_fragments { NR_FRAG_FLAG_MF } else { 0 }
+        | if f.is_fragment {
+            NR_FRAG_FLAG_FRAGMENT
+        } else {
+            0
+        };
     o.frag_offset = f.offset;
     o.frag_id = f.id;
     o.src_addr = *l.src_addr_bytes();
@@ -316,9 +286,10 @@ fn fill(o: &mut nr_layers, l: &Layers<'_>) {
 
 impl From<&Layers<'_>> for nr_layers {
     fn from(l: &Layers<'_>) -> nr_layers {
-        // SAFETY: all-zero bytes are a valid nr_layers (integers only).
-        let mut o: nr_layers = unsafe { std::mem::zeroed() };
-        o.size = size_of::<nr_layers>();
+        let mut o = nr_layers {
+            size: size_of::<nr_layers>(),
+            ..nr_layers::default()
+        };
         fill(&mut o, l);
         o
     }
@@ -342,7 +313,7 @@ const _: () = {
 /// capture file, or filled in by the caller: `data` must then be valid for
 /// `caplen` bytes). The frame must start with an Ethernet header (what
 /// every netring engine delivers from an Ethernet interface). A VLAN tag
-/// the kernel stripped (flags NR_PKT_VLAN_VALID) is reported as the first
+/// the kernel stripped (flags NR_PACKET_FLAG_VLAN_VALID) is reported as the first
 /// tag, with vlan_from_metadata set.
 ///
 /// No allocation, no copy of the data, no system call; every read is
@@ -359,14 +330,11 @@ const _: () = {
 /// library can take (then `*out` is left as is).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_packet_parse(pkt: *const nr_packet, out: *mut nr_layers) -> c_int {
-    guard(NR_E_INTERNAL, || {
-        // SAFETY: the pointers are NULL or valid (nr_packet_parse's contract).
-        match unsafe { parse_into(pkt, out) } {
-            Ok(()) => NR_OK,
-            Err(e) => {
-                set_last_error(e.message());
-                status_of(e.kind())
-            }
+    guard(NR_E_INTERNAL, || match parse_into(pkt, out) {
+        Ok(()) => NR_OK,
+        Err(e) => {
+            set_last_error(e.message());
+            status_of(e.kind())
         }
     })
 }
@@ -376,39 +344,26 @@ pub unsafe extern "C" fn nr_packet_parse(pkt: *const nr_packet, out: *mut nr_lay
 /// it (boundary's `Result` cost ~7 ns a call here, a store-forwarding
 /// stall, which matters for a per-packet call).
 ///
-/// # Safety
-/// As nr_packet_parse(): `pkt` and `out` are NULL or valid.
+/// `pkt` and `out` come from a C caller, as nr_packet_parse() documents.
 #[inline(always)]
-unsafe fn parse_into(pkt: *const nr_packet, out: *mut nr_layers) -> Result<(), Error> {
-    if pkt.is_null() {
-        return Err(null_arg("pkt"));
-    }
-    if out.is_null() {
-        return Err(null_arg("out"));
-    }
+fn parse_into(pkt: *const nr_packet, out: *mut nr_layers) -> Result<(), Error> {
+    let p = arg::by_ref(pkt, "pkt")?;
+    let out = arg::Out::new(out, "out")?.as_ptr();
     // SAFETY: out is non-NULL and points to at least the size field
-    // (the caller's contract); read unaligned-safe.
+    // (the C contract); read unaligned-safe.
     let size = unsafe { ptr::read_unaligned(out.cast::<usize>()) };
     if !(MIN_SIZE..=MAX_SIZE).contains(&size) {
         return Err(Error::invalid_arg(format!(
             "nr_layers.size is {size}: set it to sizeof(nr_layers) before calling nr_packet_parse()"
         )));
     }
-    // SAFETY: pkt is non-NULL and points to an nr_packet (contract).
-    let p = unsafe { &*pkt };
-    let data: &[u8] = if p.caplen == 0 {
-        &[]
-    } else if p.data.is_null() {
+    if p.data.is_null() && p.caplen != 0 {
         return Err(Error::invalid_arg(format!(
             "nr_packet.data is NULL with caplen {}",
             p.caplen
         )));
-    } else {
-        // SAFETY: data is valid for caplen bytes for as long as the
-        // packet is (the nr_packet contract); the slice lives only
-        // during this call and is never written.
-        unsafe { std::slice::from_raw_parts(p.data, p.caplen as usize) }
-    };
+    }
+    let data = arg::slice(p.data, p.caplen as usize, "pkt->data")?;
     let packet = Packet {
         data,
         ts_ns: p.ts_ns,

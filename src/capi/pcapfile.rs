@@ -5,15 +5,16 @@
 #![allow(clippy::missing_safety_doc)]
 
 use std::cell::UnsafeCell;
-use std::ffi::{CStr, c_char, c_int};
+use std::ffi::{c_char, c_int};
 use std::mem::size_of;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::ptr;
 
+use super::arg::{self, CEnum, Out, StatsOut};
 use super::batch::{self, nr_batch, nr_packet};
 use super::config;
 use super::handle;
-use super::{NR_EOF, NR_OK, boundary, c_str, guard, null_arg, write_stats};
+use super::{NR_EOF, NR_OK, boundary, c_str, guard};
 use crate::error::Error;
 use crate::pcapfile::{Format, Reader, Writer, WriterConfig, WriterStats};
 
@@ -33,7 +34,7 @@ pub enum nr_format {
     NR_FORMAT_PCAPNG = 2,
 }
 
-/// Link types of capture files (nr_writer_config.link_type, nr_reader_get_info.link_type).
+/// Link types of capture files (nr_writer_config.link_type, nr_reader_info.link_type).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum nr_linktype {
@@ -47,31 +48,18 @@ pub enum nr_linktype {
     NR_LINKTYPE_LINUX_SLL2 = 276,
 }
 
-/// [`nr_linktype::NR_LINKTYPE_ETHERNET`] as a `u32`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_LINKTYPE_ETHERNET: u32 = nr_linktype::NR_LINKTYPE_ETHERNET as u32;
-/// [`nr_linktype::NR_LINKTYPE_RAW`] as a `u32`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_LINKTYPE_RAW: u32 = nr_linktype::NR_LINKTYPE_RAW as u32;
-/// [`nr_linktype::NR_LINKTYPE_LINUX_SLL`] as a `u32`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_LINKTYPE_LINUX_SLL: u32 = nr_linktype::NR_LINKTYPE_LINUX_SLL as u32;
-/// [`nr_linktype::NR_LINKTYPE_LINUX_SLL2`] as a `u32`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_LINKTYPE_LINUX_SLL2: u32 = nr_linktype::NR_LINKTYPE_LINUX_SLL2 as u32;
+arg::c_enum!(nr_linktype as u32 {
+    NR_LINKTYPE_ETHERNET,
+    NR_LINKTYPE_RAW,
+    NR_LINKTYPE_LINUX_SLL,
+    NR_LINKTYPE_LINUX_SLL2,
+});
 
-fn format_of(f: c_int) -> Result<Format, Error> {
-    Ok(match f {
-        0 => Format::Pcap,
-        1 => Format::PcapNs,
-        2 => Format::Pcapng,
-        _ => {
-            return Err(Error::invalid_arg(format!(
-                "format {f} is not an nr_format (NR_FORMAT_PCAP, NR_FORMAT_PCAP_NS, NR_FORMAT_PCAPNG)"
-            )));
-        }
-    })
-}
+arg::c_enum!(nr_format as c_int => Format {
+    NR_FORMAT_PCAP = Pcap,
+    NR_FORMAT_PCAP_NS = PcapNs,
+    NR_FORMAT_PCAPNG = Pcapng,
+});
 
 /// Writer configuration. Initialise it with
 /// nr_writer_config_init(&cfg, sizeof cfg), change the fields you need,
@@ -151,14 +139,16 @@ unsafe impl config::CConfig for nr_writer_config {
     }
 }
 
-/// Read a caller's config of `cfg.size` bytes over the defaults.
-///
-/// # Safety
-/// `p` points to `(*p).size` readable bytes; its string fields are NULL or
-/// NUL-terminated.
-unsafe fn config_from_c(p: *const nr_writer_config, format: Format) -> Result<WriterConfig, Error> {
-    // SAFETY: forwarded to the caller's contract.
-    let f = unsafe { config::read(p) }?;
+/// Read a caller's config of `cfg.size` bytes over the defaults (NULL: the
+/// defaults); `format` is an nr_format argument.
+fn config_from_c(p: *const nr_writer_config, format: c_int) -> Result<WriterConfig, Error> {
+    let format = nr_format::from_c(format, "format", Error::invalid_arg)?.into();
+    let Some(f) = config::read(p)? else {
+        return Ok(WriterConfig {
+            format,
+            ..WriterConfig::default()
+        });
+    };
     let d = nr_writer_config::defaults();
     macro_rules! at {
         ($get:ident, $field:ident) => {
@@ -166,13 +156,8 @@ unsafe fn config_from_c(p: *const nr_writer_config, format: Format) -> Result<Wr
         };
     }
     let text = |p: *const c_char, name: &str| -> Result<Option<String>, Error> {
-        if p.is_null() {
-            return Ok(None);
-        }
-        // SAFETY: non-NULL string fields are NUL-terminated (contract).
-        let s = unsafe { CStr::from_ptr(p) };
-        s.to_str()
-            .map(|s| Some(s.to_owned()))
+        arg::opt_c_str(p, name)
+            .map(|s| s.map(str::to_owned))
             .map_err(|_| Error::invalid_arg(format!("nr_writer_config.{name} is not UTF-8")))
     };
     Ok(WriterConfig {
@@ -194,10 +179,7 @@ unsafe fn config_from_c(p: *const nr_writer_config, format: Format) -> Result<Wr
 /// Returns NR_OK, or NR_E_INVALID_ARG (NULL cfg, size too small).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_writer_config_init(cfg: *mut nr_writer_config, size: usize) -> c_int {
-    boundary(|| {
-        // SAFETY: cfg is NULL or points to `size` writable bytes (contract).
-        unsafe { config::init(cfg, size) }
-    })
+    boundary(|| config::init(cfg, size))
 }
 
 /// What a writer has done so far.
@@ -218,39 +200,27 @@ pub struct nr_writer_stats {
 /// nr_writer_open_fd(), freed by nr_writer_close(). One thread at a time.
 pub struct nr_writer {
     magic: u64,
-    w: UnsafeCell<Writer>,
+    state: UnsafeCell<WriterInner>,
 }
 
-handle::handle!(nr_writer, WRITER_MAGIC, "writer");
-
-/// # Safety
-/// `p` is NULL or a pointer from nr_writer_open (closing is detected on a
-/// best-effort basis); one thread at a time.
-unsafe fn writer<'a>(p: *mut nr_writer) -> Result<&'a mut Writer, Error> {
-    // SAFETY: forwarded contract (NULL or a handle of this library).
-    let h = unsafe { handle::checked(p) }?;
-    // SAFETY: one thread per handle, no other reference alive.
-    Ok(unsafe { &mut *h.w.get() })
+pub(crate) struct WriterInner {
+    w: Writer,
 }
 
-fn writer_config(format: c_int, cfg: *const nr_writer_config) -> Result<WriterConfig, Error> {
-    let format = format_of(format)?;
-    if cfg.is_null() {
-        Ok(WriterConfig {
-            format,
-            ..WriterConfig::default()
-        })
-    } else {
-        // SAFETY: cfg points to a config of cfg->size bytes (contract).
-        unsafe { config_from_c(cfg, format) }
-    }
+handle::handle!(nr_writer, WRITER_MAGIC, "writer", WriterInner);
+
+/// The writer behind a C argument.
+fn writer<'a>(p: *const nr_writer) -> Result<&'a mut Writer, Error> {
+    Ok(&mut handle::state(p)?.w)
 }
 
-fn new_writer(w: Writer) -> *mut nr_writer {
-    Box::into_raw(Box::new(nr_writer {
+/// Hand a new writer to `out`.
+fn publish_writer(w: Writer, out: Out<*mut nr_writer>) -> c_int {
+    let h = nr_writer {
         magic: WRITER_MAGIC,
-        w: UnsafeCell::new(w),
-    }))
+        state: UnsafeCell::new(WriterInner { w }),
+    };
+    handle::publish(h, out, |_| ())
 }
 
 /// Create (truncate) the capture file `path` and write its header.
@@ -272,16 +242,10 @@ pub unsafe extern "C" fn nr_writer_open(
     out: *mut *mut nr_writer,
 ) -> c_int {
     boundary(|| {
-        // SAFETY: path is NULL or NUL-terminated (contract).
-        let path = unsafe { c_str(path, "path") }?;
-        if out.is_null() {
-            return Err(null_arg("out"));
-        }
-        let cfg = writer_config(format, cfg)?;
-        let w = Writer::create(path, &cfg)?;
-        // SAFETY: out is non-NULL (checked).
-        unsafe { *out = new_writer(w) };
-        Ok(NR_OK)
+        let path = c_str(path, "path")?;
+        let out = Out::new(out, "out")?;
+        let w = Writer::create(path, &config_from_c(cfg, format)?)?;
+        Ok(publish_writer(w, out))
     })
 }
 
@@ -303,10 +267,8 @@ pub unsafe extern "C" fn nr_writer_open_fd(
         if fd < 0 {
             return Err(Error::invalid_arg(format!("fd {fd} is not a descriptor")));
         }
-        if out.is_null() {
-            return Err(null_arg("out"));
-        }
-        let cfg = writer_config(format, cfg)?;
+        let out = Out::new(out, "out")?;
+        let cfg = config_from_c(cfg, format)?;
         cfg.validate()?;
         if cfg.rotate_bytes > 0 {
             return Err(Error::config("rotation needs a path: use nr_writer_open()"));
@@ -320,9 +282,7 @@ pub unsafe extern "C" fn nr_writer_open_fd(
         // fail ran above, so from here on it is ours to close.
         let owned = unsafe { OwnedFd::from_raw_fd(fd) };
         let w = Writer::from_fd(owned, &cfg)?;
-        // SAFETY: out is non-NULL (checked).
-        unsafe { *out = new_writer(w) };
-        Ok(NR_OK)
+        Ok(publish_writer(w, out))
     })
 }
 
@@ -341,10 +301,8 @@ pub unsafe extern "C" fn nr_writer_write_batch(
     batch: *mut nr_batch,
 ) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a live writer used by one thread.
-        let w = unsafe { self::writer(writer) }?;
-        // SAFETY: contract: a batch pointer from this library.
-        unsafe { batch::visit(batch, |p| w.write(p)) }?;
+        let w = self::writer(writer)?;
+        batch::visit(batch, |p| w.write(p))?;
         Ok(NR_OK)
     })
 }
@@ -361,21 +319,9 @@ pub unsafe extern "C" fn nr_writer_write_packet(
     pkt: *const nr_packet,
 ) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a live writer used by one thread.
-        let w = unsafe { self::writer(writer) }?;
-        if pkt.is_null() {
-            return Err(null_arg("pkt"));
-        }
-        // SAFETY: non-NULL, points to a caller-owned nr_packet.
-        let p = unsafe { &*pkt };
-        let data: &[u8] = if p.caplen == 0 {
-            &[]
-        } else if p.data.is_null() {
-            return Err(null_arg("pkt->data"));
-        } else {
-            // SAFETY: the caller guarantees caplen readable bytes at data.
-            unsafe { std::slice::from_raw_parts(p.data, p.caplen as usize) }
-        };
+        let w = self::writer(writer)?;
+        let p = arg::by_ref(pkt, "pkt")?;
+        let data = arg::slice(p.data, p.caplen as usize, "pkt->data")?;
         w.write_raw(p.ts_ns, data, p.len)?;
         Ok(NR_OK)
     })
@@ -392,8 +338,7 @@ pub unsafe extern "C" fn nr_writer_set_stats(
     dropped: u64,
 ) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a live writer used by one thread.
-        unsafe { self::writer(writer) }?.set_stats(received, dropped);
+        self::writer(writer)?.set_stats(received, dropped);
         Ok(NR_OK)
     })
 }
@@ -416,8 +361,7 @@ pub unsafe extern "C" fn nr_writer_set_stats(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_writer_flush(writer: *mut nr_writer) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a live writer used by one thread.
-        unsafe { self::writer(writer) }?.flush()?;
+        self::writer(writer)?.flush()?;
         Ok(NR_OK)
     })
 }
@@ -434,10 +378,9 @@ pub unsafe extern "C" fn nr_writer_get_stats(
     delta: *mut nr_writer_stats,
 ) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a live writer used by one thread.
-        let w = unsafe { self::writer(writer) }?;
-        // SAFETY: contract: NULL or writable out-parameters.
-        unsafe { write_stats(total, delta, || Ok(w.stats_with_delta())) }
+        let h = handle::state(writer)?;
+        let out = StatsOut::new(total, delta)?;
+        Ok(out.set(h.w.stats_with_delta()))
     })
 }
 
@@ -464,12 +407,10 @@ pub unsafe extern "C" fn nr_writer_close(writer: *mut nr_writer) -> c_int {
         if writer.is_null() {
             return Ok(NR_OK);
         }
-        // SAFETY: a handle from nr_writer_open (contract); checked first so
-        // a closed one is reported, as documented.
-        unsafe { handle::checked(writer) }?;
-        // SAFETY: as above; open, so take() hands it back.
-        if let Some(h) = unsafe { handle::take(writer) } {
-            h.w.into_inner().finish()?;
+        // Checked first so that a closed one is reported, as documented.
+        handle::checked(writer)?;
+        if let Some(h) = handle::take(writer) {
+            h.state.into_inner().w.finish()?;
         }
         Ok(NR_OK)
     })
@@ -477,7 +418,7 @@ pub unsafe extern "C" fn nr_writer_close(writer: *mut nr_writer) -> c_int {
 
 pub(crate) struct ReaderInner {
     reader: Reader,
-    batch: *mut nr_batch,
+    batch: batch::Slot,
     pkt: nr_packet,
 }
 
@@ -485,10 +426,10 @@ pub(crate) struct ReaderInner {
 /// nr_reader_open_fd(), freed by nr_reader_close(). One thread at a time.
 pub struct nr_reader {
     magic: u64,
-    inner: UnsafeCell<ReaderInner>,
+    state: UnsafeCell<ReaderInner>,
 }
 
-handle::handle!(nr_reader, READER_MAGIC, "reader");
+handle::handle!(nr_reader, READER_MAGIC, "reader", ReaderInner);
 
 /// What a capture file says about itself.
 #[repr(C)]
@@ -512,32 +453,19 @@ pub struct nr_reader_info {
     pub big_endian: u32,
 }
 
-/// # Safety
-/// `p` is NULL or a pointer from nr_reader_open; one thread at a time.
-unsafe fn reader<'a>(p: *const nr_reader) -> Result<&'a mut ReaderInner, Error> {
-    // SAFETY: forwarded contract (NULL or a handle of this library).
-    let h = unsafe { handle::checked(p) }?;
-    // SAFETY: one thread per handle, no other reference alive.
-    Ok(unsafe { &mut *h.inner.get() })
-}
-
-fn new_reader(r: Reader) -> *mut nr_reader {
-    let raw = Box::into_raw(Box::new(nr_reader {
+/// Hand a new reader to `out`.
+fn publish_reader(r: Reader, out: Out<*mut nr_reader>) -> c_int {
+    let h = nr_reader {
         magic: READER_MAGIC,
-        inner: UnsafeCell::new(ReaderInner {
+        state: UnsafeCell::new(ReaderInner {
             reader: r,
-            batch: ptr::null_mut(),
+            batch: batch::Slot::detached(),
             pkt: nr_packet::EMPTY,
         }),
-    }));
-    // SAFETY: raw is a fresh, live allocation; the batch keeps a pointer
-    // to the reader inside it and is freed in nr_reader_close before the
-    // handle.
-    unsafe {
-        let inner = &mut *(*raw).inner.get();
-        inner.batch = batch::new(batch::Owner::Reader(&mut inner.reader));
-    }
-    raw
+    };
+    handle::publish(h, out, |s| {
+        s.batch.attach(batch::Owner::Reader(&mut s.reader))
+    })
 }
 
 /// Open the pcap or pcapng file at `path` and read its header (pcapng: up
@@ -550,15 +478,9 @@ fn new_reader(r: Reader) -> *mut nr_reader {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_reader_open(path: *const c_char, out: *mut *mut nr_reader) -> c_int {
     boundary(|| {
-        // SAFETY: path is NULL or NUL-terminated (contract).
-        let path = unsafe { c_str(path, "path") }?;
-        if out.is_null() {
-            return Err(null_arg("out"));
-        }
-        let r = Reader::open(path)?;
-        // SAFETY: out is non-NULL (checked).
-        unsafe { *out = new_reader(r) };
-        Ok(NR_OK)
+        let path = c_str(path, "path")?;
+        let out = Out::new(out, "out")?;
+        Ok(publish_reader(Reader::open(path)?, out))
     })
 }
 
@@ -575,13 +497,8 @@ pub unsafe extern "C" fn nr_reader_open_fd(fd: c_int, out: *mut *mut nr_reader) 
         }
         // SAFETY: the caller hands the descriptor over (contract).
         let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-        if out.is_null() {
-            return Err(null_arg("out"));
-        }
-        let r = Reader::from_fd(owned)?;
-        // SAFETY: out is non-NULL (checked).
-        unsafe { *out = new_reader(r) };
-        Ok(NR_OK)
+        let out = Out::new(out, "out")?;
+        Ok(publish_reader(Reader::from_fd(owned)?, out))
     })
 }
 
@@ -593,28 +510,17 @@ pub unsafe extern "C" fn nr_reader_get_info(
     out: *mut nr_reader_info,
 ) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a live reader used by one thread.
-        let r = &unsafe { self::reader(reader) }?.reader;
-        if out.is_null() {
-            return Err(null_arg("out"));
-        }
+        let r = &handle::state(reader)?.reader;
         let (major, minor) = r.version();
-        // SAFETY: out is non-NULL and caller-owned.
-        unsafe {
-            *out = nr_reader_info {
-                format: match r.format() {
-                    Format::Pcap => nr_format::NR_FORMAT_PCAP,
-                    Format::PcapNs => nr_format::NR_FORMAT_PCAP_NS,
-                    Format::Pcapng => nr_format::NR_FORMAT_PCAPNG,
-                },
-                link_type: r.link_type(),
-                snaplen: r.snaplen(),
-                version_major: major,
-                version_minor: minor,
-                interfaces: r.interfaces().len() as u32,
-                big_endian: u32::from(r.big_endian()),
-            }
-        };
+        Out::new(out, "out")?.set(nr_reader_info {
+            format: r.format().into(),
+            link_type: r.link_type(),
+            snaplen: r.snaplen(),
+            version_major: major,
+            version_minor: minor,
+            interfaces: r.interfaces().len() as u32,
+            big_endian: u32::from(r.big_endian()),
+        });
         Ok(NR_OK)
     })
 }
@@ -624,7 +530,7 @@ pub unsafe extern "C" fn nr_reader_get_info(
 /// a live batch: nr_batch_for_each(), nr_batch_len(), nr_writer_write_batch(),
 /// then nr_batch_release(). Packet data points into the reader's buffer
 /// (zero copy) and is valid until the release. nr_packet.ifindex is the
-/// pcapng interface ID (0 for pcap); flags has NR_PKT_TRUNCATED when
+/// pcapng interface ID (0 for pcap); flags has NR_PACKET_FLAG_TRUNCATED when
 /// caplen < len; pkt_type comes from pcapng epb_flags (else
 /// NR_PACKET_HOST); protocol is the EtherType for Ethernet files.
 ///
@@ -639,26 +545,10 @@ pub unsafe extern "C" fn nr_reader_next_batch(
     out: *mut *mut nr_batch,
 ) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a live reader used by one thread.
-        let inner = unsafe { self::reader(reader) }?;
-        if out.is_null() {
-            return Err(null_arg("out"));
-        }
-        let bp = inner.batch;
-        // SAFETY: the batch allocation lives as long as the handle.
-        if unsafe { batch::is_live(bp) } {
-            return Err(batch::busy());
-        }
-        if !inner.reader.acquire()? {
-            return Ok(NR_EOF);
-        }
-        // SAFETY: bp is the handle's batch; the reader's buffer is not read
-        // into again until the batch is released.
-        unsafe {
-            batch::arm(bp);
-            *out = bp;
-        }
-        Ok(NR_OK)
+        let s = handle::state(reader)?;
+        let out = Out::new(out, "out")?;
+        s.batch
+            .next(out, || Ok(if s.reader.acquire()? { NR_OK } else { NR_EOF }))
     })
 }
 
@@ -674,21 +564,14 @@ pub unsafe extern "C" fn nr_reader_next_packet(
     out: *mut *const nr_packet,
 ) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a live reader used by one thread.
-        let inner = unsafe { self::reader(reader) }?;
-        if out.is_null() {
-            return Err(null_arg("out"));
-        }
-        // SAFETY: the batch allocation lives as long as the handle.
-        if unsafe { batch::is_live(inner.batch) } {
-            return Err(batch::busy());
-        }
-        match inner.reader.next_packet()? {
+        let s = handle::state(reader)?;
+        let out = Out::new(out, "out")?;
+        s.batch.ensure_idle()?;
+        match s.reader.next_packet()? {
             None => Ok(NR_EOF),
             Some(p) => {
-                inner.pkt = nr_packet::from(&p);
-                // SAFETY: out is non-NULL; the slot lives in the handle.
-                unsafe { *out = &inner.pkt };
+                s.pkt = nr_packet::from(&p);
+                out.set(&s.pkt);
                 Ok(NR_OK)
             }
         }
@@ -699,13 +582,7 @@ pub unsafe extern "C" fn nr_reader_next_packet(
 /// becomes invalid. NULL is accepted and ignored.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_reader_close(reader: *mut nr_reader) {
-    guard((), || {
-        // SAFETY: NULL or a handle from nr_reader_open (contract).
-        if let Some(mut h) = unsafe { handle::take(reader) } {
-            // SAFETY: the handle's batch, freed once, here.
-            unsafe { batch::free(h.inner.get_mut().batch) };
-        }
-    })
+    guard((), || drop(handle::take(reader)))
 }
 
 #[cfg(test)]
@@ -713,7 +590,7 @@ mod tests {
     use super::super::batch::{nr_batch_for_each, nr_batch_len, nr_batch_release};
     use super::super::{NR_E_BUSY, NR_E_CONFIG, NR_E_INVALID_ARG, NR_E_MALFORMED, NR_STOPPED};
     use super::*;
-    use std::ffi::{CString, c_void};
+    use std::ffi::{CStr, CString, c_void};
 
     fn tmp(name: &str) -> (std::path::PathBuf, CString) {
         let p = std::env::temp_dir().join(format!("netring-capi-{}-{name}", std::process::id()));

@@ -4,17 +4,14 @@
 use std::cell::UnsafeCell;
 use std::ffi::{c_char, c_int};
 use std::mem::size_of;
-use std::ptr;
 use std::time::Duration;
 
+use super::arg::{self, CEnum, Out, StatsOut};
 use super::batch::{self, nr_batch};
 use super::config;
 use super::handle;
 use super::inject::nr_frame;
-use super::{
-    NR_BREAK, NR_IFACE_DOWN, NR_OK, NR_TIMEOUT, boundary, c_str, guard, null_arg, write_stats,
-};
-use crate::afpacket::Wait;
+use super::{NR_OK, NR_TIMEOUT, boundary, c_str, guard};
 use crate::afxdp::{AttachMode, BindMode, Program, Xdp, XdpConfig, XdpDirection, XdpStats};
 use crate::breaker::Breaker;
 use crate::error::Error;
@@ -33,15 +30,11 @@ pub enum nr_xdp_direction {
     NR_XDP_RXTX = 3,
 }
 
-/// [`nr_xdp_direction::NR_XDP_RX`] as a `u32`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_XDP_RX: u32 = nr_xdp_direction::NR_XDP_RX as u32;
-/// [`nr_xdp_direction::NR_XDP_TX`] as a `u32`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_XDP_TX: u32 = nr_xdp_direction::NR_XDP_TX as u32;
-/// [`nr_xdp_direction::NR_XDP_RXTX`] as a `u32`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_XDP_RXTX: u32 = nr_xdp_direction::NR_XDP_RXTX as u32;
+arg::c_enum!(nr_xdp_direction as u32 => XdpDirection {
+    NR_XDP_RX = Rx,
+    NR_XDP_TX = Tx,
+    NR_XDP_RXTX = RxTx,
+});
 
 /// AF_XDP bind modes (nr_xdp_config.bind_mode).
 #[repr(C)]
@@ -55,15 +48,11 @@ pub enum nr_xdp_bind_mode {
     NR_XDP_BIND_ZEROCOPY = 2,
 }
 
-/// [`nr_xdp_bind_mode::NR_XDP_BIND_AUTO`] as a `u32`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_XDP_BIND_AUTO: u32 = nr_xdp_bind_mode::NR_XDP_BIND_AUTO as u32;
-/// [`nr_xdp_bind_mode::NR_XDP_BIND_COPY`] as a `u32`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_XDP_BIND_COPY: u32 = nr_xdp_bind_mode::NR_XDP_BIND_COPY as u32;
-/// [`nr_xdp_bind_mode::NR_XDP_BIND_ZEROCOPY`] as a `u32`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_XDP_BIND_ZEROCOPY: u32 = nr_xdp_bind_mode::NR_XDP_BIND_ZEROCOPY as u32;
+arg::c_enum!(nr_xdp_bind_mode as u32 => BindMode {
+    NR_XDP_BIND_AUTO = Auto,
+    NR_XDP_BIND_COPY = Copy,
+    NR_XDP_BIND_ZEROCOPY = ZeroCopy,
+});
 
 /// XDP program attach modes (nr_xdp_config.attach_mode).
 #[repr(C)]
@@ -77,15 +66,11 @@ pub enum nr_xdp_attach_mode {
     NR_XDP_ATTACH_GENERIC = 2,
 }
 
-/// [`nr_xdp_attach_mode::NR_XDP_ATTACH_AUTO`] as a `u32`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_XDP_ATTACH_AUTO: u32 = nr_xdp_attach_mode::NR_XDP_ATTACH_AUTO as u32;
-/// [`nr_xdp_attach_mode::NR_XDP_ATTACH_NATIVE`] as a `u32`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_XDP_ATTACH_NATIVE: u32 = nr_xdp_attach_mode::NR_XDP_ATTACH_NATIVE as u32;
-/// [`nr_xdp_attach_mode::NR_XDP_ATTACH_GENERIC`] as a `u32`, the type of the field or argument that takes it.
-/// cbindgen:ignore
-pub const NR_XDP_ATTACH_GENERIC: u32 = nr_xdp_attach_mode::NR_XDP_ATTACH_GENERIC as u32;
+arg::c_enum!(nr_xdp_attach_mode as u32 => AttachMode {
+    NR_XDP_ATTACH_AUTO = Auto,
+    NR_XDP_ATTACH_NATIVE = Native,
+    NR_XDP_ATTACH_GENERIC = Generic,
+});
 
 /// AF_XDP configuration. Initialise it with NR_XDP_CONFIG_INIT(&cfg) (or
 /// nr_xdp_config_init(&cfg, sizeof cfg)), change the fields you need, pass
@@ -204,48 +189,20 @@ unsafe impl config::CConfig for nr_xdp_config {
     }
 }
 
-/// # Safety
-/// `p` points to at least `size_of::<usize>()` readable bytes, and to
-/// `(*p).size` readable bytes.
-unsafe fn config_from_c(p: *const nr_xdp_config) -> Result<XdpConfig, Error> {
-    // SAFETY: forwarded to the caller's contract.
-    let f = unsafe { config::read(p) }?;
+/// Read a caller's config (NULL: the defaults), as for nr_capture_config.
+fn config_from_c(p: *const nr_xdp_config) -> Result<XdpConfig, Error> {
+    let Some(f) = config::read(p)? else {
+        return Ok(XdpConfig::default());
+    };
     let d = nr_xdp_config::defaults();
     macro_rules! at {
         ($get:ident, $field:ident) => {
             config::field!(f, d, nr_xdp_config, $get, $field)
         };
     }
-    let direction = match at!(u32, direction) {
-        NR_XDP_RX => XdpDirection::Rx,
-        NR_XDP_TX => XdpDirection::Tx,
-        NR_XDP_RXTX => XdpDirection::RxTx,
-        v => {
-            return Err(Error::config(format!(
-                "direction {v} is not NR_XDP_RX, NR_XDP_TX or NR_XDP_RXTX"
-            )));
-        }
-    };
-    let bind = match at!(u32, bind_mode) {
-        NR_XDP_BIND_AUTO => BindMode::Auto,
-        NR_XDP_BIND_COPY => BindMode::Copy,
-        NR_XDP_BIND_ZEROCOPY => BindMode::ZeroCopy,
-        v => {
-            return Err(Error::config(format!(
-                "bind_mode {v} is not an NR_XDP_BIND_*"
-            )));
-        }
-    };
-    let attach = match at!(u32, attach_mode) {
-        NR_XDP_ATTACH_AUTO => AttachMode::Auto,
-        NR_XDP_ATTACH_NATIVE => AttachMode::Native,
-        NR_XDP_ATTACH_GENERIC => AttachMode::Generic,
-        v => {
-            return Err(Error::config(format!(
-                "attach_mode {v} is not an NR_XDP_ATTACH_*"
-            )));
-        }
-    };
+    let direction = nr_xdp_direction::from_c(at!(u32, direction), "direction", Error::config)?;
+    let bind = nr_xdp_bind_mode::from_c(at!(u32, bind_mode), "bind_mode", Error::config)?;
+    let attach = nr_xdp_attach_mode::from_c(at!(u32, attach_mode), "attach_mode", Error::config)?;
     let map_fd = at!(i32, xskmap_fd);
     let program = match map_fd {
         -1 => Program::BuiltIn,
@@ -259,14 +216,14 @@ unsafe fn config_from_c(p: *const nr_xdp_config) -> Result<XdpConfig, Error> {
     Ok(XdpConfig {
         frame_size: at!(u32, frame_size),
         frame_count: at!(u32, frame_count),
-        direction,
+        direction: direction.into(),
         fill_prefill: at!(u32, fill_prefill),
         rx_ring_size: at!(u32, rx_ring_size),
         tx_ring_size: at!(u32, tx_ring_size),
         fill_ring_size: at!(u32, fill_ring_size),
         comp_ring_size: at!(u32, comp_ring_size),
-        bind,
-        attach,
+        bind: bind.into(),
+        attach: attach.into(),
         program,
         need_wakeup: at!(bool, need_wakeup),
         batch_size: at!(u32, batch_size),
@@ -287,10 +244,7 @@ unsafe fn config_from_c(p: *const nr_xdp_config) -> Result<XdpConfig, Error> {
 /// small.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_xdp_config_init(cfg: *mut nr_xdp_config, size: usize) -> c_int {
-    boundary(|| {
-        // SAFETY: cfg is NULL or points to `size` writable bytes (contract).
-        unsafe { config::init(cfg, size) }
-    })
+    boundary(|| config::init(cfg, size))
 }
 
 /// What nr_xdp_open() got.
@@ -371,8 +325,8 @@ impl From<XdpStats> for nr_xdp_stats {
 }
 
 pub(crate) struct XdpInner {
-    pub(crate) xdp: Xdp,
-    pub(crate) batch: *mut nr_batch,
+    xdp: Xdp,
+    batch: batch::Slot,
     frames: Vec<&'static [u8]>,
 }
 
@@ -383,63 +337,33 @@ pub(crate) struct XdpInner {
 pub struct nr_xdp {
     magic: u64,
     brk: Breaker,
-    inner: UnsafeCell<XdpInner>,
+    state: UnsafeCell<XdpInner>,
 }
 
-handle::handle!(nr_xdp, MAGIC, "xdp");
+handle::handle!(nr_xdp, MAGIC, "xdp", XdpInner, brk);
 
-impl nr_xdp {
-    /// # Safety
-    /// One thread per handle; no other reference from `inner()` is alive.
-    #[allow(clippy::mut_from_ref)]
-    pub(crate) unsafe fn inner(&self) -> &mut XdpInner {
-        // SAFETY: forwarded to the caller's contract.
-        unsafe { &mut *self.inner.get() }
-    }
-}
-
-fn timeout_of(ms: c_int) -> Option<Duration> {
-    (ms >= 0).then(|| Duration::from_millis(ms as u64))
-}
-
-/// # Safety
-/// As for nr_xdp_open.
-unsafe fn open_with(
+/// The body of nr_xdp_open() and nr_xdp_open_all().
+fn open_with(
     ifname: *const c_char,
     cfg: *const nr_xdp_config,
     out: *mut *mut nr_xdp,
     open: impl FnOnce(&str, &XdpConfig) -> Result<Xdp, Error>,
 ) -> Result<c_int, Error> {
-    // SAFETY: ifname is NULL or NUL-terminated per the API contract.
-    let name = unsafe { c_str(ifname, "ifname") }?;
-    if out.is_null() {
-        return Err(null_arg("out"));
-    }
-    let config = if cfg.is_null() {
-        XdpConfig::default()
-    } else {
-        // SAFETY: cfg points to a config of cfg->size bytes (contract).
-        unsafe { config_from_c(cfg) }?
-    };
-    let xdp = open(name, &config)?;
-    let brk = xdp.breaker();
-    let raw = Box::into_raw(Box::new(nr_xdp {
+    let name = c_str(ifname, "ifname")?;
+    let out = Out::new(out, "out")?;
+    let xdp = open(name, &config_from_c(cfg)?)?;
+    let h = nr_xdp {
         magic: MAGIC,
-        brk,
-        inner: UnsafeCell::new(XdpInner {
+        brk: xdp.breaker(),
+        state: UnsafeCell::new(XdpInner {
             xdp,
-            batch: ptr::null_mut(),
+            batch: batch::Slot::detached(),
             frames: Vec::new(),
         }),
-    }));
-    // SAFETY: raw is a fresh, live allocation; the batch points back to it
-    // and is freed in nr_xdp_close before the handle.
-    unsafe {
-        let inner = &mut *(*raw).inner.get();
-        inner.batch = batch::new(batch::Owner::Xdp(&mut inner.xdp));
-        *out = raw;
-    }
-    Ok(NR_OK)
+    };
+    Ok(handle::publish(h, out, |s| {
+        s.batch.attach(batch::Owner::Xdp(&mut s.xdp))
+    }))
 }
 
 /// Open AF_XDP on queue `queue` of interface `ifname` (calling thread's
@@ -470,10 +394,7 @@ pub unsafe extern "C" fn nr_xdp_open(
     cfg: *const nr_xdp_config,
     out: *mut *mut nr_xdp,
 ) -> c_int {
-    boundary(|| {
-        // SAFETY: forwarded contract.
-        unsafe { open_with(ifname, cfg, out, |n, c| Xdp::open(n, queue, c)) }
-    })
+    boundary(|| open_with(ifname, cfg, out, |n, c| Xdp::open(n, queue, c)))
 }
 
 /// Open AF_XDP on every RX queue of `ifname`: one socket per queue over one
@@ -486,10 +407,7 @@ pub unsafe extern "C" fn nr_xdp_open_all(
     cfg: *const nr_xdp_config,
     out: *mut *mut nr_xdp,
 ) -> c_int {
-    boundary(|| {
-        // SAFETY: forwarded contract.
-        unsafe { open_with(ifname, cfg, out, Xdp::open_all) }
-    })
+    boundary(|| open_with(ifname, cfg, out, Xdp::open_all))
 }
 
 /// Close: detaches the built-in program, closes the sockets, unmaps the
@@ -499,13 +417,7 @@ pub unsafe extern "C" fn nr_xdp_open_all(
 /// the handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_xdp_close(xdp: *mut nr_xdp) {
-    guard((), || {
-        // SAFETY: NULL or a handle from nr_xdp_open (contract).
-        if let Some(mut h) = unsafe { handle::take(xdp) } {
-            // SAFETY: the handle's batch, freed once, here.
-            unsafe { batch::free(h.inner.get_mut().batch) };
-        }
-    })
+    guard((), || drop(handle::take(xdp)))
 }
 
 /// What the open got into `*out` (copy or zero-copy, native or generic).
@@ -514,26 +426,17 @@ pub unsafe extern "C" fn nr_xdp_close(xdp: *mut nr_xdp) {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_xdp_get_info(xdp: *const nr_xdp, out: *mut nr_xdp_info) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a live handle.
-        let h = unsafe { handle::checked(xdp) }?;
-        if out.is_null() {
-            return Err(null_arg("out"));
-        }
-        // SAFETY: one thread per handle.
-        let i = unsafe { h.inner() }.xdp.info().clone();
-        // SAFETY: out is non-NULL and caller-owned.
-        unsafe {
-            *out = nr_xdp_info {
-                zero_copy: i.zero_copy,
-                native: i.native.map_or(-1, c_int::from),
-                queue_count: i.queues.len() as u32,
-                first_queue: i.queues.first().copied().unwrap_or(0),
-                frame_size: i.frame_size,
-                frame_count: i.frame_count,
-                rx_frames: i.rx_frames,
-                tx_frames: i.tx_frames,
-            };
-        }
+        let i = handle::state(xdp)?.xdp.info();
+        Out::new(out, "out")?.set(nr_xdp_info {
+            zero_copy: i.zero_copy,
+            native: i.native.map_or(-1, c_int::from),
+            queue_count: i.queues.len() as u32,
+            first_queue: i.queues.first().copied().unwrap_or(0),
+            frame_size: i.frame_size,
+            frame_count: i.frame_count,
+            rx_frames: i.rx_frames,
+            tx_frames: i.tx_frames,
+        });
         Ok(NR_OK)
     })
 }
@@ -569,32 +472,13 @@ pub unsafe extern "C" fn nr_xdp_next_batch(
     out: *mut *mut nr_batch,
 ) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a live handle used by one thread.
-        let h = unsafe { handle::checked(xdp) }?;
-        if out.is_null() {
-            return Err(null_arg("out"));
-        }
-        // SAFETY: one thread per handle.
-        let inner = unsafe { h.inner() };
-        let bp = inner.batch;
-        // SAFETY: the batch allocation lives as long as the handle.
-        if unsafe { batch::is_live(bp) } {
-            return Err(batch::busy());
-        }
-        match inner.xdp.acquire(timeout_of(timeout_ms))? {
-            Wait::Ready(()) => {
-                // SAFETY: bp is the handle's batch; the frames stay held
-                // until nr_batch_release or close.
-                unsafe {
-                    batch::arm(bp);
-                    *out = bp;
-                }
-                Ok(NR_OK)
-            }
-            Wait::Timeout => Ok(NR_TIMEOUT),
-            Wait::Interrupted => Ok(NR_BREAK),
-            Wait::InterfaceDown => Ok(NR_IFACE_DOWN),
-        }
+        let s = handle::state(xdp)?;
+        let out = Out::new(out, "out")?;
+        s.batch.next(out, || {
+            s.xdp
+                .acquire(arg::timeout(timeout_ms))
+                .map(|w| arg::wait_status(&w))
+        })
     })
 }
 
@@ -613,30 +497,23 @@ pub unsafe extern "C" fn nr_xdp_send(
     count: usize,
 ) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a live handle used by one thread.
-        let h = unsafe { handle::checked(xdp) }?;
+        let inner = handle::state(xdp)?;
         if count == 0 {
             return Ok(0);
         }
-        if frames.is_null() {
-            return Err(null_arg("frames"));
-        }
-        // SAFETY: one thread per handle.
-        let inner = unsafe { h.inner() };
-        // SAFETY: frames points to count entries (contract).
-        let fr = unsafe { std::slice::from_raw_parts(frames, count) };
+        let fr = arg::slice(frames, count, "frames")?;
         let count = count.min(i32::MAX as usize);
         // Reuse the handle's slice vector: no allocation once it has grown.
         let mut v = std::mem::take(&mut inner.frames);
         v.clear();
         for (i, f) in fr.iter().take(count).enumerate() {
-            if f.data.is_null() {
-                inner.frames = v;
-                return Err(Error::invalid_arg(format!("frames[{i}].data is NULL")));
+            match f.bytes(i) {
+                Ok(b) => v.push(b),
+                Err(e) => {
+                    inner.frames = v;
+                    return Err(e);
+                }
             }
-            // SAFETY: data is readable for len bytes (contract); the slice
-            // lives only until this call returns (v is cleared below).
-            v.push(unsafe { std::slice::from_raw_parts(f.data, f.len) });
         }
         let r = inner.xdp.send(&v);
         v.clear();
@@ -661,22 +538,13 @@ pub unsafe extern "C" fn nr_xdp_tx_alloc(
     capacity: *mut u32,
 ) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a live handle used by one thread.
-        let h = unsafe { handle::checked(xdp) }?;
-        if data.is_null() {
-            return Err(null_arg("data"));
-        }
-        if capacity.is_null() {
-            return Err(null_arg("capacity"));
-        }
-        // SAFETY: one thread per handle.
-        match unsafe { h.inner() }.xdp.tx_alloc()? {
+        let s = handle::state(xdp)?;
+        let data = Out::new(data, "data")?;
+        let capacity = Out::new(capacity, "capacity")?;
+        match s.xdp.tx_alloc()? {
             Some((p, cap)) => {
-                // SAFETY: both out-pointers are non-NULL and caller-owned.
-                unsafe {
-                    *data = p;
-                    *capacity = cap;
-                }
+                data.set(p);
+                capacity.set(cap);
                 Ok(NR_OK)
             }
             None => Ok(NR_TIMEOUT),
@@ -694,10 +562,7 @@ pub unsafe extern "C" fn nr_xdp_tx_alloc(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_xdp_tx_submit(xdp: *mut nr_xdp, len: u32) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a live handle used by one thread.
-        let h = unsafe { handle::checked(xdp) }?;
-        // SAFETY: one thread per handle.
-        unsafe { h.inner() }.xdp.tx_submit(len)?;
+        handle::state(xdp)?.xdp.tx_submit(len)?;
         Ok(NR_OK)
     })
 }
@@ -710,10 +575,7 @@ pub unsafe extern "C" fn nr_xdp_tx_submit(xdp: *mut nr_xdp, len: u32) -> c_int {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_xdp_flush(xdp: *mut nr_xdp, timeout_ms: c_int) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a live handle used by one thread.
-        let h = unsafe { handle::checked(xdp) }?;
-        // SAFETY: one thread per handle.
-        let done = unsafe { h.inner() }.xdp.flush(timeout_of(timeout_ms))?;
+        let done = handle::state(xdp)?.xdp.flush(arg::timeout(timeout_ms))?;
         Ok(if done { NR_OK } else { NR_TIMEOUT })
     })
 }
@@ -723,12 +585,7 @@ pub unsafe extern "C" fn nr_xdp_flush(xdp: *mut nr_xdp, timeout_ms: c_int) -> c_
 /// Returns the number of frames completed (>= 0) or NR_E_INVALID_ARG.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_xdp_complete(xdp: *mut nr_xdp) -> c_int {
-    boundary(|| {
-        // SAFETY: contract: a live handle used by one thread.
-        let h = unsafe { handle::checked(xdp) }?;
-        // SAFETY: one thread per handle.
-        Ok(unsafe { h.inner() }.xdp.complete().min(i32::MAX as u32) as c_int)
-    })
+    boundary(|| Ok(handle::state(xdp)?.xdp.complete().min(i32::MAX as u32) as c_int))
 }
 
 /// Read the statistics: lifetime totals into `*total`, the change since
@@ -742,10 +599,9 @@ pub unsafe extern "C" fn nr_xdp_get_stats(
     delta: *mut nr_xdp_stats,
 ) -> c_int {
     boundary(|| {
-        // SAFETY: contract: a live handle used by one thread.
-        let h = unsafe { handle::checked(xdp) }?;
-        // SAFETY: one thread per handle; NULL or writable out-parameters.
-        unsafe { write_stats(total, delta, || h.inner().xdp.stats_with_delta()) }
+        let s = handle::state(xdp)?;
+        let out = StatsOut::new(total, delta)?;
+        Ok(out.set(s.xdp.stats_with_delta()?))
     })
 }
 
@@ -754,12 +610,7 @@ pub unsafe extern "C" fn nr_xdp_get_stats(
 /// (>= 0) or NR_E_INVALID_ARG.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_xdp_fd(xdp: *const nr_xdp) -> c_int {
-    boundary(|| {
-        // SAFETY: contract: a live handle.
-        let h = unsafe { handle::checked(xdp) }?;
-        // SAFETY: fd() only reads.
-        Ok(unsafe { h.inner() }.xdp.fd())
-    })
+    boundary(|| Ok(handle::state(xdp)?.xdp.fd()))
 }
 
 /// Stop the current or next wait of nr_xdp_next_batch(): it returns
@@ -773,21 +624,14 @@ pub unsafe extern "C" fn nr_xdp_fd(xdp: *const nr_xdp) -> c_int {
 /// it before you close the handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_xdp_breakloop(xdp: *const nr_xdp) -> c_int {
-    guard(super::NR_E_INTERNAL, || {
-        // SAFETY: NULL or a handle (contract); only the Sync breaker and
-        // the magic are touched, never the single-thread state.
-        let Some(h) = (unsafe { handle::live(xdp) }) else {
-            return super::NR_E_INVALID_ARG;
-        };
-        h.brk.break_loop();
-        NR_OK
-    })
+    guard(super::NR_E_INTERNAL, || handle::breakloop(xdp))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::mem::offset_of;
+    use std::ptr;
 
     #[test]
     fn config_init_roundtrip_and_old_callers() {
@@ -799,22 +643,22 @@ mod tests {
             NR_OK
         );
         // SAFETY: as above.
-        let c = unsafe { config_from_c(&cfg) }.unwrap();
+        let c = config_from_c(&cfg).unwrap();
         assert_eq!(c, XdpConfig::default());
         cfg.size = offset_of!(nr_xdp_config, direction);
         cfg.frame_count = 64;
         cfg.direction = 99; // beyond the old size: ignored
         // SAFETY: as above.
-        let c = unsafe { config_from_c(&cfg) }.unwrap();
+        let c = config_from_c(&cfg).unwrap();
         assert_eq!(c.frame_count, 64);
         assert_eq!(c.direction, XdpDirection::Rx);
         cfg.size = size_of::<nr_xdp_config>();
         // SAFETY: as above.
-        assert!(unsafe { config_from_c(&cfg) }.is_err());
+        assert!(config_from_c(&cfg).is_err());
         cfg.direction = NR_XDP_RXTX;
         cfg.xskmap_fd = 5;
         // SAFETY: as above.
-        let c = unsafe { config_from_c(&cfg) }.unwrap();
+        let c = config_from_c(&cfg).unwrap();
         assert_eq!(c.program, Program::External(5));
     }
 

@@ -14,14 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define CHECK(cond)                                                                \
-    do {                                                                           \
-        if (!(cond)) {                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s (last error: %s)\n", __FILE__, \
-                    __LINE__, #cond, nr_last_error());                             \
-            exit(1);                                                               \
-        }                                                                          \
-    } while (0)
+#define CHECK_FATAL 1
+#include "check.h"
 
 #define N 2000
 

@@ -9,7 +9,7 @@
  * prints "READY" on stdout once the capture is open, then on exit
  * "RESULT packets=N bad=N drops=N failures=N".
  *
- * Test frames (see tests/common/mod.rs): dst(6) src(6) 0x88b5 seq(be32),
+ * Test frames (see testkit/src/frames.rs): dst(6) src(6) 0x88b5 seq(be32),
  * byte i (i >= 18) = (uint8_t)(i * 31 + seq); length of frame k is
  * frame_len(k). */
 #define _GNU_SOURCE
@@ -23,14 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int failures;
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                              \
-        }                                                                            \
-    } while (0)
+#include "check.h"
 
 static uint32_t frame_len(uint32_t k) { return k == 1 ? 1514u : 60u + (k * 97u) % 1455u; }
 

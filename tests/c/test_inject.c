@@ -6,7 +6,7 @@
  * usage: test_inject IFACE COUNT MODE      (MODE: ring | sendmmsg | auto)
  * prints on exit "RESULT sent=N rejected=N pending=N failures=N".
  *
- * Test frames (see tests/common/mod.rs): dst 02:cb:00:00:00:ff,
+ * Test frames (see testkit/src/frames.rs): dst 02:cb:00:00:00:ff,
  * src 02:6e:72:00:00:01, EtherType 0x88b5, seq (be32), byte i (i >= 18) =
  * (uint8_t)(i * 31 + seq); frame k has length 60 + (k * 7) % 1455. */
 #include <netring.h>
@@ -16,15 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures;
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: CHECK failed: %s (%s)\n", __FILE__, __LINE__,    \
-                    #cond, nr_last_error());                                         \
-            failures++;                                                              \
-        }                                                                            \
-    } while (0)
+#include "check.h"
 
 static size_t frame_len(uint32_t k) { return 60 + (size_t)(k * 7u) % 1455u; }
 

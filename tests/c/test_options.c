@@ -15,14 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(c)                                                                                          \
-    do {                                                                                                  \
-        if (!(c)) {                                                                                       \
-            fprintf(stderr, "%s:%d: check failed: %s (last error: %s)\n", __FILE__, __LINE__, #c,         \
-                    nr_last_error());                                                                     \
-            exit(1);                                                                                      \
-        }                                                                                                 \
-    } while (0)
+#define CHECK_FATAL 1
+#include "check.h"
 
 struct tally {
     unsigned packets, short_caps, sw_ts, udp53;
@@ -36,7 +30,7 @@ static int on_packet(void *user, const nr_packet *p)
     t->packets++;
     if (p->caplen == 100 && p->len == 300)
         t->short_caps++;
-    if (p->flags & NR_PKT_TS_SOFTWARE)
+    if (p->flags & NR_PACKET_FLAG_TS_SOFTWARE)
         t->sw_ts++;
     if (p->caplen >= 38 && p->data[36] == 0 && p->data[37] == 53)
         t->udp53++;

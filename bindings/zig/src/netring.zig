@@ -123,7 +123,7 @@ pub const Packet = struct {
     }
 
     pub fn truncated(self: Packet) bool {
-        return self.flags & c.NR_PKT_TRUNCATED != 0;
+        return self.flags & c.NR_PACKET_FLAG_TRUNCATED != 0;
     }
 };
 

@@ -1,0 +1,56 @@
+//! The shared harness (the `netring-testkit` crate: namespaces, veth pairs,
+//! frames, ...) plus what needs the engine's types. The root package's tests
+//! that read a `Capture` include this file too.
+
+#![allow(dead_code, unused_imports)]
+
+pub use netring_testkit::*;
+
+use std::time::Duration;
+
+use netring_engine::{Capture, CaptureConfig, Wait};
+
+/// When a test breaks a blocked call, or removes the interface under it
+/// (with `meanwhile`): long enough for the call to be blocked.
+pub const BREAK_AFTER: Duration = Duration::from_millis(100);
+
+/// A small ring so tests stay light: 64 KiB x 32, 10 ms block timeout.
+pub fn small_ring() -> CaptureConfig {
+    CaptureConfig {
+        block_size: 64 << 10,
+        block_count: 32,
+        block_timeout_ms: 10,
+        ..CaptureConfig::default()
+    }
+}
+
+/// A ring for thousands of frames up to 1514 bytes: 1 MiB x 16, 10 ms
+/// block timeout.
+pub fn rx_ring() -> CaptureConfig {
+    CaptureConfig {
+        block_size: 1 << 20,
+        block_count: 16,
+        block_timeout_ms: 10,
+        ..CaptureConfig::default()
+    }
+}
+
+/// Test frames seen by `cap`, until `want` arrived and then `quiet` passed
+/// with nothing new (so extra frames would be seen too), or `limit`.
+pub fn collect(cap: &mut Capture, want: usize, quiet: Duration, limit: Duration) -> Vec<Vec<u8>> {
+    netring_testkit::collect(want, quiet, limit, |each| {
+        match cap
+            .next_batch_timeout(Some(Duration::from_millis(20)))
+            .unwrap()
+        {
+            Wait::Ready(mut b) => {
+                b.for_each(|p| {
+                    each(p.data());
+                    true
+                });
+                true
+            }
+            _ => false,
+        }
+    })
+}

@@ -1,0 +1,43 @@
+//! The exported libpcap API: thin entry points. Each function runs inside
+//! [`guard!`](crate::guard), checks its pointers, resolves the handle
+//! ([`handle::enter`](crate::handle::enter)), then forwards to the real
+//! libpcap or calls the concern's module (live, savefile, filter,
+//! datalink, dump) and converts the result: a status, and the handle's
+//! error text.
+
+mod datalink;
+mod dump;
+mod filter;
+mod handle;
+mod names;
+mod read;
+
+/// The handle behind a `pcap_t *`, or return `$default` (NULL, or not
+/// ours).
+macro_rules! enter {
+    ($p:expr, $default:expr) => {
+        // SAFETY: the pointer is NULL or a handle of this library
+        // (libpcap's contract); the borrow follows the rule of
+        // `crate::handle` and ends before the host program is called.
+        match unsafe { $crate::handle::enter($p) } {
+            Some(h) => h,
+            None => return $default,
+        }
+    };
+}
+pub(crate) use enter;
+
+/// A status or an error message: the message goes into the handle's
+/// error buffer and the status is returned.
+pub(crate) fn status(
+    io: &mut crate::handle::Io,
+    r: Result<std::ffi::c_int, String>,
+) -> std::ffi::c_int {
+    match r {
+        Ok(v) => v,
+        Err(m) => {
+            io.set_err(&m);
+            crate::code::ERROR
+        }
+    }
+}

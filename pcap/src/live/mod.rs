@@ -1,0 +1,500 @@
+//! Live capture on netring's engines with libpcap's semantics
+//! (pcap-linux.c of libpcap 1.10): settings made before activation,
+//! activation on TPACKET_V3 (or AF_XDP with `NETRING_PCAP_ENGINE=xdp...`),
+//! statistics and injection. The read loop is [`read`], the `any` device's
+//! cooked records are [`cooked`], the real libpcap's handle of the same
+//! device (which compiles filters and lists time stamp types) is
+//! [`shadow`].
+
+pub mod cooked;
+pub mod read;
+pub mod shadow;
+
+use std::ffi::c_int;
+
+use netring_engine::{
+    Capture, CaptureConfig, Cursor, ErrorKind, HeldBatch, Injector, InjectorConfig,
+    TimestampSource, Xdp, XdpConfig, XdpStats,
+};
+
+use crate::code;
+use crate::datalink::{DLT_EN10MB, DLT_LINUX_SLL};
+use crate::env::{self, Engine};
+use crate::filter::Filter;
+use cooked::SLL2_HDR_LEN;
+use shadow::Shadow;
+
+/// libpcap's `MAXIMUM_SNAPLEN`.
+pub const MAX_SNAPLEN: c_int = 262_144;
+/// Default ring: 32 MiB (libpcap's is 2 MiB and drops on bursts).
+pub const DEFAULT_RING: u64 = 32 << 20;
+/// Ring block size.
+const BLOCK: u64 = 1 << 20;
+
+/// `PCAP_D_INOUT`, `PCAP_D_IN`, `PCAP_D_OUT`.
+pub const D_INOUT: c_int = 0;
+/// Incoming only.
+pub const D_IN: c_int = 1;
+/// Outgoing only.
+pub const D_OUT: c_int = 2;
+
+/// Settings made before activation.
+#[derive(Debug, Clone)]
+pub struct Opts {
+    /// `pcap_set_snaplen`.
+    pub snaplen: c_int,
+    /// `pcap_set_promisc`.
+    pub promisc: bool,
+    /// `pcap_set_timeout` (ms).
+    pub timeout: c_int,
+    /// `pcap_set_buffer_size` (0: default).
+    pub buffer_size: c_int,
+    /// `pcap_set_immediate_mode`.
+    pub immediate: bool,
+    /// `pcap_set_rfmon`.
+    pub rfmon: bool,
+    /// `pcap_set_tstamp_type`.
+    pub tstamp_type: c_int,
+    /// `pcap_set_tstamp_precision`: nanoseconds.
+    pub nano: bool,
+    /// `pcap_set_protocol_linux` (0: all).
+    pub protocol: u16,
+}
+
+impl Default for Opts {
+    fn default() -> Self {
+        Opts {
+            snaplen: MAX_SNAPLEN,
+            promisc: false,
+            timeout: 0,
+            buffer_size: 0,
+            immediate: false,
+            rfmon: false,
+            tstamp_type: 0,
+            nano: false,
+            protocol: 0,
+        }
+    }
+}
+
+/// A live handle served by netring.
+pub struct Live {
+    /// Device name.
+    pub dev: String,
+    /// Settings.
+    pub opts: Opts,
+    /// The `any` device: a cooked capture on every interface.
+    pub cooked: bool,
+    /// The real libpcap's handle of the same device.
+    pub shadow: Shadow,
+    /// Current DLT.
+    pub linktype: c_int,
+    /// Non-blocking mode.
+    pub nonblock: bool,
+    /// `pcap_setdirection`.
+    pub direction: c_int,
+    /// The filter set with `pcap_setfilter`.
+    pub filter: Filter,
+    /// Injector, opened on first use.
+    pub injector: Option<Injector>,
+    /// What activation made (None before).
+    pub active: Option<Active>,
+}
+
+/// The engine a live handle reads.
+pub enum Source {
+    /// TPACKET_V3.
+    Ring(Capture),
+    /// AF_XDP.
+    Xdp(Xdp),
+}
+
+/// An activated live handle.
+pub struct Active {
+    /// The engine; moved out of the handle while a read loop runs, so
+    /// calls from inside a callback use the fields below.
+    pub source: Option<Source>,
+    /// Position inside the engine's held batch, kept across calls.
+    pub cursor: Cursor,
+    /// An engine error seen after packets were delivered, reported by the
+    /// next read (libpcap's order: the packets first).
+    pub pending: Option<String>,
+    /// Scratch for records built here (cooked headers, VLAN tags).
+    pub scratch: Vec<u8>,
+    /// Snapshot length in effect.
+    pub snapshot: u32,
+    /// The capture socket (the first AF_XDP socket).
+    pub fd: c_int,
+    /// Interface index of the capture (0 for `any`).
+    pub ifindex: i32,
+    /// Index of `lo` (its outgoing frames are seen again as incoming on
+    /// `any`), -1 when unknown.
+    pub lo_ifindex: i32,
+    /// Ring bytes.
+    pub ring_bytes: u64,
+    /// Interface drops at activation.
+    pub ifdrop_base: u64,
+    /// Kernel counters accumulated across PACKET_STATISTICS reads (which
+    /// reset): packets seen (drops included) and drops.
+    pub stat: (u64, u64),
+    /// The AF_XDP statistics last read and the frames held then (served
+    /// from inside a callback, while the engine is out of the handle).
+    pub xdp_stats: Option<(XdpStats, u64)>,
+}
+
+impl Live {
+    /// A not yet activated handle.
+    pub fn new(dev: &str, shadow: Shadow) -> Live {
+        Live {
+            dev: dev.to_owned(),
+            opts: Opts::default(),
+            cooked: dev == "any",
+            shadow,
+            linktype: DLT_EN10MB,
+            nonblock: false,
+            direction: D_INOUT,
+            filter: Filter::default(),
+            injector: None,
+            active: None,
+        }
+    }
+
+    /// The activated state, or libpcap's message for `what`.
+    pub fn active(&mut self, what: &str) -> Result<&mut Active, String> {
+        self.active
+            .as_mut()
+            .ok_or_else(|| format!("not-yet-activated pcap_t passed to {what}"))
+    }
+
+    /// Snapshot length in effect (0 before activation).
+    pub fn snapshot(&self) -> u32 {
+        self.active.as_ref().map_or(0, |a| a.snapshot)
+    }
+
+    /// The selectable descriptor (-1 before activation).
+    pub fn fd(&self) -> c_int {
+        self.active.as_ref().map_or(-1, |a| a.fd)
+    }
+}
+
+/// Whether netring serves `dev` (an Ethernet-type interface of this
+/// namespace, or `any`); the rest goes to the real libpcap.
+pub fn serves(dev: &str) -> bool {
+    if dev.is_empty() || dev.contains('/') || env::engine() == Engine::Libpcap {
+        return false;
+    }
+    dev == "any" || arphrd(dev) == Some(libc::ARPHRD_ETHER)
+}
+
+/// The hardware type of `dev` in the calling thread's network namespace
+/// (`SIOCGIFHWADDR`; sysfs could belong to another namespace).
+fn arphrd(dev: &str) -> Option<u16> {
+    if dev.len() >= libc::IFNAMSIZ || dev.contains('\0') {
+        return None;
+    }
+    // SAFETY: socket(2) with constant arguments; the fd is owned below.
+    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: fd was just created and is closed when `_owned` drops.
+    let _owned = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    // SAFETY: ifreq is plain data; all-zero is a valid value.
+    let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in ifr.ifr_name.iter_mut().zip(dev.bytes()) {
+        *d = s as libc::c_char;
+    }
+    // SAFETY: SIOCGIFHWADDR reads ifr_name and writes ifr_hwaddr of a
+    // valid ifreq.
+    if unsafe { libc::ioctl(fd, libc::SIOCGIFHWADDR, &mut ifr) } < 0 {
+        return None;
+    }
+    // SAFETY: after SIOCGIFHWADDR the union holds ifru_hwaddr.
+    Some(unsafe { ifr.ifr_ifru.ifru_hwaddr.sa_family })
+}
+
+fn sysfs_u64(dev: &str, what: &str) -> u64 {
+    std::fs::read_to_string(format!("/sys/class/net/{dev}/statistics/{what}"))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// libpcap's `linux_if_drops`: missed + fifo errors.
+fn if_drops(dev: &str) -> u64 {
+    sysfs_u64(dev, "rx_missed_errors") + sysfs_u64(dev, "rx_fifo_errors")
+}
+
+/// libpcap's time stamp type as the engine's source: `PCAP_TSTAMP_ADAPTER`
+/// is the hardware clock converted to system time
+/// (`SOF_TIMESTAMPING_SYS_HARDWARE`), `PCAP_TSTAMP_ADAPTER_UNSYNCED` the raw
+/// hardware clock (`SOF_TIMESTAMPING_RAW_HARDWARE`), as in libpcap's
+/// pcap-linux.c; the host types are the kernel's software stamps.
+pub fn timestamp_source(tstamp_type: c_int) -> TimestampSource {
+    match tstamp_type {
+        3 => TimestampSource::HardwareSys,
+        4 => TimestampSource::HardwareRaw,
+        _ => TimestampSource::Software,
+    }
+}
+
+/// The capture configuration from the settings and the environment.
+pub fn config(opts: &Opts, snaplen: u32, envc: &env::Config) -> CaptureConfig {
+    let ring = envc.ring.unwrap_or(if opts.buffer_size > 0 {
+        opts.buffer_size as u64
+    } else {
+        DEFAULT_RING
+    });
+    CaptureConfig {
+        snaplen,
+        promiscuous: opts.promisc,
+        block_timeout_ms: if opts.immediate {
+            1
+        } else if opts.timeout > 0 {
+            opts.timeout.min(65535) as u32
+        } else {
+            0
+        },
+        // VLAN tags are put back per packet by the read loop (a copy for
+        // the tagged frames only) rather than by a pass over every block.
+        vlan_reinsert: false,
+        // pcap_set_tstamp_type accepted only what the device lists (the
+        // real libpcap's list, from ethtool); as libpcap, a device that
+        // then refuses SIOCSHWTSTAMP leaves software time stamps.
+        timestamp: timestamp_source(opts.tstamp_type),
+        timestamp_fallback: true,
+        block_size: BLOCK as u32,
+        block_count: (ring / BLOCK).max(2).min(u64::from(u32::MAX)) as u32,
+        fanout: envc.fanout.clone(),
+        ..CaptureConfig::default()
+    }
+}
+
+/// Map an engine error to a libpcap status.
+pub fn status_of(kind: ErrorKind) -> c_int {
+    match kind {
+        ErrorKind::Permission => code::PERM_DENIED,
+        ErrorKind::NoDevice | ErrorKind::InterfaceGone => code::NO_SUCH_DEVICE,
+        _ => code::ERROR,
+    }
+}
+
+/// Open the capture. Returns a warning for errbuf (libpcap's text when
+/// promiscuous mode is asked on "any") or the error status and a message.
+pub fn activate(l: &mut Live) -> Result<Option<String>, (c_int, String)> {
+    if l.opts.rfmon {
+        return Err((
+            code::RFMON_NOTSUP,
+            format!("{}: monitor mode is not supported on this device", l.dev),
+        ));
+    }
+    let envc = env::get().as_ref().map_err(|m| (code::ERROR, m.clone()))?;
+    let mut snap = if l.opts.snaplen <= 0 || l.opts.snaplen > MAX_SNAPLEN {
+        MAX_SNAPLEN
+    } else {
+        l.opts.snaplen
+    } as u32;
+    let mut warning = None;
+    let mut lo_ifindex = -1;
+    let source = if let Engine::Xdp(queue, attach) = envc.engine {
+        if l.cooked {
+            return Err((
+                code::ERROR,
+                "NETRING_PCAP_ENGINE=xdp: the AF_XDP engine captures on one interface; \
+                 the \"any\" device needs afpacket"
+                    .into(),
+            ));
+        }
+        let cfg = XdpConfig {
+            attach,
+            ..XdpConfig::default()
+        };
+        let x = match queue {
+            Some(q) => Xdp::open(&l.dev, q, &cfg),
+            None => Xdp::open_all(&l.dev, &cfg),
+        }
+        .map_err(|e| (status_of(e.kind()), format!("NETRING_PCAP_ENGINE=xdp: {e}")))?;
+        // AF_XDP has no socket filter: every frame is filtered here.
+        l.filter.all = true;
+        Source::Xdp(x)
+    } else if l.cooked {
+        // libpcap's "any": promiscuous mode is refused with a warning, the
+        // snapshot holds at least an SLL2 header and one byte.
+        if l.opts.promisc {
+            l.opts.promisc = false;
+            warning = Some("Promiscuous mode not supported on the \"any\" device".to_owned());
+        }
+        snap = snap.max(SLL2_HDR_LEN as u32 + 1);
+        l.linktype = DLT_LINUX_SLL;
+        lo_ifindex = cooked::lo_ifindex();
+        let cfg = config(&l.opts, snap, envc);
+        Source::Ring(Capture::open_any(&cfg).map_err(|e| (status_of(e.kind()), e.to_string()))?)
+    } else {
+        let cfg = config(&l.opts, snap, envc);
+        Source::Ring(Capture::open(&l.dev, &cfg).map_err(|e| (status_of(e.kind()), e.to_string()))?)
+    };
+    let (fd, ifindex, ring_bytes) = match &source {
+        Source::Ring(c) => {
+            let ri = c.ring_info();
+            let bytes = u64::from(ri.block_size) * u64::from(ri.block_count);
+            (c.fd(), c.ifindex(), bytes)
+        }
+        Source::Xdp(x) => {
+            let bytes = u64::from(x.info().frame_size) * u64::from(x.info().frame_count);
+            (x.fd(), x.ifindex(), bytes)
+        }
+    };
+    let xdp_stats = matches!(source, Source::Xdp(_)).then(|| (XdpStats::default(), 0));
+    l.active = Some(Active {
+        source: Some(source),
+        cursor: Cursor::START,
+        pending: None,
+        scratch: Vec::new(),
+        snapshot: snap,
+        fd,
+        ifindex,
+        lo_ifindex,
+        ring_bytes,
+        ifdrop_base: if_drops(&l.dev),
+        stat: (0, 0),
+        xdp_stats,
+    });
+    Ok(warning)
+}
+
+/// The engine's breaker (to wake a wait from `pcap_breakloop`).
+pub fn breaker(l: &Live) -> Option<netring_engine::Breaker> {
+    match l.active.as_ref()?.source.as_ref()? {
+        Source::Ring(c) => Some(c.breaker()),
+        Source::Xdp(x) => Some(x.breaker()),
+    }
+}
+
+/// `pcap_stats` on a live handle: libpcap's meaning (`ps_recv` counts what
+/// the kernel saw, its drops included; `ps_drop` its drops), read straight
+/// from the socket so that it also works from inside a callback.
+pub fn stats(l: &mut Live) -> Result<crate::types::PcapStat, String> {
+    let dev = l.dev.clone();
+    let a = l.active("pcap_stats")?;
+    let ifdrop = if_drops(&dev).saturating_sub(a.ifdrop_base) as u32;
+    if let Some(Source::Xdp(x)) = a.source.as_mut() {
+        if let Ok(st) = x.stats() {
+            a.xdp_stats = Some((st, x.held_len() as u64));
+        }
+    }
+    if let Some((st, held)) = a.xdp_stats {
+        // AF_XDP: frames delivered (released, plus the held batch) and the
+        // kernel's drops (no fill frame, RX ring full) make ps_recv, as
+        // TPACKET's tp_packets counts its drops; the drops are ps_drop.
+        let drops = st.rx_dropped + st.rx_ring_full;
+        return Ok(crate::types::PcapStat {
+            ps_recv: (st.rx_packets + held + drops) as u32,
+            ps_drop: drops as u32,
+            ps_ifdrop: ifdrop,
+        });
+    }
+    #[repr(C)]
+    #[derive(Default)]
+    struct TpacketStatsV3 {
+        tp_packets: u32,
+        tp_drops: u32,
+        tp_freeze_q_cnt: u32,
+    }
+    let mut st = TpacketStatsV3::default();
+    let mut len = std::mem::size_of::<TpacketStatsV3>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into st.
+    let rc = unsafe {
+        libc::getsockopt(
+            a.fd,
+            libc::SOL_PACKET,
+            libc::PACKET_STATISTICS,
+            (&mut st as *mut TpacketStatsV3).cast(),
+            &mut len,
+        )
+    };
+    if rc < 0 {
+        return Err(format!(
+            "failed to get statistics from socket: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    // tp_packets already includes tp_drops (the kernel's accounting).
+    a.stat.0 += u64::from(st.tp_packets);
+    a.stat.1 += u64::from(st.tp_drops);
+    Ok(crate::types::PcapStat {
+        ps_recv: a.stat.0 as u32,
+        ps_drop: a.stat.1 as u32,
+        ps_ifdrop: ifdrop,
+    })
+}
+
+/// `pcap_inject` on a live handle: netring's injector (opened on first
+/// use), or a plain send on the capture socket when it cannot be opened
+/// (privileges dropped after activation).
+pub fn inject(l: &mut Live, frame: &[u8]) -> Result<usize, String> {
+    if l.cooked {
+        return Err("Sending packets isn't supported on the \"any\" device".into());
+    }
+    if l.injector.is_none() {
+        let cfg = InjectorConfig {
+            frame_count: 64,
+            ..InjectorConfig::default()
+        };
+        if let Ok(i) = Injector::open(&l.dev, &cfg) {
+            l.injector = Some(i);
+        }
+    }
+    if let Some(inj) = l.injector.as_mut() {
+        if frame.len() <= inj.max_frame_len() {
+            let ok = inj.inject(frame).map_err(|e| format!("send: {e}"))?;
+            inj.flush().map_err(|e| format!("send: {e}"))?;
+            if !ok {
+                return Err("send: the transmit ring stayed full".into());
+            }
+            return Ok(frame.len());
+        }
+    }
+    let fd = l.active("pcap_inject")?.fd;
+    // SAFETY: the capture socket is open and bound to the device; frame is
+    // valid for frame.len() bytes.
+    let n = unsafe { libc::send(fd, frame.as_ptr().cast(), frame.len(), 0) };
+    if n < 0 {
+        return Err(format!("send: {}", std::io::Error::last_os_error()));
+    }
+    Ok(n as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tstamp_types_map_to_sources() {
+        assert_eq!(timestamp_source(0), TimestampSource::Software);
+        assert_eq!(timestamp_source(1), TimestampSource::Software);
+        assert_eq!(timestamp_source(2), TimestampSource::Software);
+        assert_eq!(timestamp_source(3), TimestampSource::HardwareSys);
+        assert_eq!(timestamp_source(4), TimestampSource::HardwareRaw);
+        let o = Opts {
+            tstamp_type: 4,
+            ..Opts::default()
+        };
+        let envc = env::from_vars(|_| None).unwrap();
+        let c = config(&o, 100, &envc);
+        assert_eq!(c.timestamp, TimestampSource::HardwareRaw);
+        assert!(c.timestamp_fallback);
+    }
+
+    #[test]
+    fn ring_size_from_environment_or_buffer_size() {
+        let o = Opts {
+            buffer_size: 8 << 20,
+            ..Opts::default()
+        };
+        let none = env::from_vars(|_| None).unwrap();
+        assert_eq!(config(&o, 100, &none).block_count, 8);
+        assert_eq!(config(&Opts::default(), 100, &none).block_count, 32);
+        let big = env::from_vars(|n| (n == "NETRING_PCAP_RING").then(|| "64M".into())).unwrap();
+        assert_eq!(config(&o, 100, &big).block_count, 64);
+    }
+}
