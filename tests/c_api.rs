@@ -120,22 +120,22 @@ fn c_capture_receives_every_frame_byte_exact() {
     }
 }
 
+/// nrcap on `net.a` stopping after `n` packets (quiet, a 4 MiB ring),
+/// with `extra` arguments, once its socket is bound.
+fn nrcap_counting(net: &Net, n: u32, extra: &[&str]) -> std::process::Child {
+    let n = n.to_string();
+    let mut args = vec!["-i", &net.a, "-c", &n, "-q", "-B", "256", "-n", "16"];
+    args.extend_from_slice(extra);
+    let child = spawn_piped(net.command(&bin("nrcap")).args(&args));
+    net.wait_packet_socket();
+    child
+}
+
 #[test]
 fn nrcap_counts_exactly_what_an_independent_sender_sent() {
     let net = Net::new();
     const N: u32 = 5000;
-    let child = spawn_piped(net.command(&bin("nrcap")).args([
-        "-i",
-        &net.a,
-        "-c",
-        &N.to_string(),
-        "-q",
-        "-B",
-        "256",
-        "-n",
-        "16",
-    ]));
-    net.wait_packet_socket();
+    let child = nrcap_counting(&net, N, &[]);
     let tx = net.sender(&net.b);
     for k in 0..N {
         tx.send(&frame(if k % 2 == 0 { 60 } else { 1514 }, k, OTHER_MAC));
@@ -248,25 +248,8 @@ fn nrcap_writes_files_independent_readers_accept_and_reads_them_back() {
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join(format!("nrcap-{}-{format}.file", std::process::id()));
         let _ = std::fs::remove_file(&file);
-        let child = spawn_piped(
-            net.command(&bin("nrcap"))
-                .args([
-                    "-i",
-                    &net.a,
-                    "-c",
-                    &N.to_string(),
-                    "-q",
-                    "-B",
-                    "256",
-                    "-n",
-                    "16",
-                    "-F",
-                    format,
-                    "-w",
-                ])
-                .arg(&file),
-        );
-        net.wait_packet_socket();
+        let file_arg = file.to_str().unwrap();
+        let child = nrcap_counting(&net, N, &["-F", format, "-w", file_arg]);
         let tx = net.sender(&net.b);
         let frames: Vec<Vec<u8>> = (0..N)
             .map(|k| {

@@ -22,21 +22,17 @@
 //! within the documented bound (`Capture::removal_bound`: twice the block
 //! timeout plus 100 ms) plus slack for a loaded machine.
 
-mod cbuild;
-mod common;
-
 use std::ffi::{CString, c_int, c_void};
 use std::io::Read;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Net, OTHER_MAC, frame, frame_seq};
 use netring::capi::batch::{nr_batch, nr_batch_for_each, nr_batch_release, nr_packet};
 use netring::capi::capture::*;
 use netring::capi::nr_status;
+use netring_testkit::cbuild::{bin, prefix};
+use netring_testkit::{Net, OTHER_MAC, Receiver, TempDir, frame, frame_seq};
 
 /// Frames per run.
 const N: u32 = 1000;
@@ -79,96 +75,34 @@ fn rx_packets(net: &Net) -> u64 {
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }
 
-/// A plain packet socket on the capture interface, the test's witness that
-/// the kernel took every frame: once it has received all N, the device's
-/// receive path has run for each of them, and every packet socket of the
-/// device (the consumer's included) got each frame in that same pass.
-/// Without it the test would blame the consumer for frames the kernel never
-/// delivered: a veth frame is counted in `rx_packets` when it is queued to
-/// the CPU's backlog, and frames still queued there when the interface is
-/// deleted are dropped by the kernel (on a loaded 2-core machine the
-/// backlog can wait tens of milliseconds for its softirq).
-struct Witness {
-    fd: OwnedFd,
-}
-
-impl Witness {
-    /// Bound to `ifname` of the calling thread's namespace with ETH_P_ALL.
-    fn open(ifname: &str) -> Witness {
-        let c = CString::new(ifname).unwrap();
-        let all = (libc::ETH_P_ALL as u16).to_be();
-        // SAFETY: plain system calls with valid arguments; the fd is owned
-        // from the moment it is created.
-        unsafe {
-            let fd = libc::socket(
-                libc::AF_PACKET,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                all.into(),
-            );
-            assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
-            let fd = OwnedFd::from_raw_fd(fd);
-            let buf: c_int = 64 << 20;
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUFFORCE,
-                (&buf as *const c_int).cast(),
-                size_of::<c_int>() as u32,
-            );
-            let mut sll: libc::sockaddr_ll = std::mem::zeroed();
-            sll.sll_family = libc::AF_PACKET as u16;
-            sll.sll_protocol = all;
-            sll.sll_ifindex = libc::if_nametoindex(c.as_ptr()) as i32;
-            assert!(sll.sll_ifindex > 0, "no interface {ifname}");
-            let rc = libc::bind(
-                fd.as_raw_fd(),
-                (&sll as *const libc::sockaddr_ll).cast(),
-                size_of::<libc::sockaddr_ll>() as u32,
-            );
-            assert_eq!(rc, 0, "bind: {}", std::io::Error::last_os_error());
-            Witness { fd }
-        }
-    }
-
-    /// Wait (at most 10 s) until all N test frames arrived, in order.
-    fn wait_all(&self) {
-        let t = Instant::now();
-        let mut next = 0u32;
-        let mut buf = [0u8; 2048];
-        while next < N {
-            assert!(
-                t.elapsed() < Duration::from_secs(10),
-                "the kernel delivered {next} of {N} frames in 10 s"
-            );
-            // SAFETY: buf is valid for writes of its length.
-            let n = unsafe {
-                libc::recv(
-                    self.fd.as_raw_fd(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_DONTWAIT,
-                )
-            };
-            if n <= 0 {
-                std::thread::sleep(Duration::from_micros(200));
-                continue;
-            }
-            if let Some(k) = frame_seq(&buf[..n as usize]) {
-                assert_eq!(k, next, "the witness saw frames out of order");
-                next += 1;
-            }
-        }
-    }
+/// The test's witness that the kernel took every frame: an independent
+/// packet socket on the capture interface ([`Receiver`], opened before the
+/// frames are sent). Once it has received all N, the device's receive path
+/// has run for each of them, and every packet socket of the device (the
+/// consumer's included) got each frame in that same pass. Without it the
+/// test would blame the consumer for frames the kernel never delivered: a
+/// veth frame is counted in `rx_packets` when it is queued to the CPU's
+/// backlog, and frames still queued there when the interface is deleted are
+/// dropped by the kernel (on a loaded 2-core machine the backlog can wait
+/// tens of milliseconds for its softirq).
+fn witness_all(w: &Receiver) {
+    let got = w.test_frames(N as usize, Duration::from_secs(10));
+    let seqs: Vec<u32> = got.iter().filter_map(|f| frame_seq(f)).collect();
+    assert_eq!(
+        seqs,
+        (0..N).collect::<Vec<_>>(),
+        "the kernel delivered every frame, in order"
+    );
 }
 
 /// Send, wait until the kernel took every frame (`witness`: into every
 /// packet socket of the device; None, for AF_XDP: `rx_packets`, which a
 /// veth in XDP mode counts when its NAPI poll hands the frame to XDP), wait
 /// `d`, delete the capture interface; the instant of the deletion's return.
-fn send_then_delete(net: &Net, witness: Option<&Witness>, d: Duration) -> Instant {
+fn send_then_delete(net: &Net, witness: Option<&Receiver>, d: Duration) -> Instant {
     send_frames(net);
     match witness {
-        Some(w) => w.wait_all(),
+        Some(w) => witness_all(w),
         None => {
             let t = Instant::now();
             while rx_packets(net) < u64::from(N) {
@@ -207,20 +141,36 @@ fn finish(mut child: Child, del: Instant) -> (Option<i32>, String, Duration) {
     (status.code(), err, lag)
 }
 
-/// Fail with every bad run listed (one green run proves little; one red
-/// run is enough).
-fn report(what: &str, bad: &[String], lags: &[Duration]) {
-    let max = lags.iter().max().copied().unwrap_or_default();
-    let mut sorted = lags.to_vec();
+/// Run `one` for runs 0..`runs` on a fresh veth pair each; it returns what
+/// was wrong with the run (None: nothing) and the time from the removal (or
+/// the link change) to the end of the run, which must stay within
+/// [`report_bound`]`(tov_ms)`. Fails with every bad run listed (one green
+/// run proves little; one red run is enough).
+fn runs(
+    what: &str,
+    runs: u32,
+    tov_ms: u64,
+    mut one: impl FnMut(&Net, u32) -> (Option<String>, Duration),
+) {
+    let (mut bad, mut lags) = (Vec::new(), Vec::new());
+    for i in 0..runs {
+        let net = Net::new();
+        let (wrong, lag) = one(&net, i);
+        if let Some(w) = wrong {
+            bad.push(format!("run {i} (delay {:?}): {w}", delay(i)));
+        }
+        if lag > report_bound(tov_ms) {
+            bad.push(format!("run {i}: the removal took {lag:?} to report"));
+        }
+        lags.push(lag);
+    }
+    let mut sorted = lags.clone();
     sorted.sort();
     eprintln!(
-        "{what}: lags {:?}",
-        sorted.iter().map(|d| d.as_millis()).collect::<Vec<_>>()
-    );
-    eprintln!(
-        "{what}: {} runs, {} bad; removal reported at most {max:?} after `ip link del` returned",
-        lags.len(),
-        bad.len()
+        "{what}: {runs} runs, {} bad; removal reported {:?} (median) to {:?} (max) after `ip link del` returned",
+        bad.len(),
+        sorted[sorted.len() / 2],
+        sorted[sorted.len() - 1]
     );
     assert!(
         bad.is_empty(),
@@ -230,43 +180,46 @@ fn report(what: &str, bad: &[String], lags: &[Duration]) {
     );
 }
 
-fn tool(name: &str) -> String {
-    cbuild::root()
-        .join("build/bin")
-        .join(name)
-        .to_string_lossy()
-        .into_owned()
+/// A C program on the capture side: `args` (the interface is net.a),
+/// ready when `ready` returns; the frames sent, the interface deleted;
+/// the program must exit 1 saying `gone` and print the RESULT line with
+/// every frame.
+fn program_run(
+    net: &Net,
+    i: u32,
+    args: &[&str],
+    xdp: bool,
+    gone: &str,
+) -> (Option<String>, Duration) {
+    let child = net
+        .command(args[0])
+        .args(&args[1..])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let witness = if xdp {
+        // Ready: the XDP program is attached (after the socket is bound
+        // and registered in the program's map).
+        net.wait_xdp(&net.a);
+        None
+    } else {
+        net.wait_packet_socket();
+        Some(net.receiver(&net.a))
+    };
+    let del = send_then_delete(net, witness.as_ref(), delay(i));
+    let (code, err, lag) = finish(child, del);
+    let want = format!("RESULT packets={N} drops=0");
+    let ok = code == Some(1) && err.contains(gone) && err.contains(&want);
+    ((!ok).then(|| format!("exit {code:?}: {err}")), lag)
 }
 
 #[test]
 fn nrcap_delivers_every_frame_before_reporting_the_removal() {
-    let (mut bad, mut lags) = (Vec::new(), Vec::new());
-    for i in 0..RUNS {
-        let net = Net::new();
-        let child = net
-            .command(&tool("nrcap"))
-            .args(["-i", &net.a, "-q"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        net.wait_packet_socket();
-        let w = net.enter(|| Witness::open(&net.a));
-        let del = send_then_delete(&net, Some(&w), delay(i));
-        let (code, err, lag) = finish(child, del);
-        let want = format!("RESULT packets={N} drops=0");
-        if code != Some(1) || !err.contains("was removed") || !err.contains(&want) {
-            bad.push(format!(
-                "run {i} (delay {:?}): exit {code:?}: {err}",
-                delay(i)
-            ));
-        }
-        if lag > report_bound(TOV_MS) {
-            bad.push(format!("run {i}: the removal took {lag:?} to report"));
-        }
-        lags.push(lag);
-    }
-    report("nrcap", &bad, &lags);
+    let nrcap = bin("nrcap");
+    runs("nrcap", RUNS, TOV_MS, |net, i| {
+        program_run(net, i, &[&nrcap, "-i", &net.a, "-q"], false, "was removed")
+    });
 }
 
 /// Read test frames through the C API until a status in `stop` (or all N
@@ -349,37 +302,22 @@ fn c_open(ifname: &str) -> *mut nr_capture {
 #[test]
 fn c_api_delivers_every_frame_before_reporting_the_removal() {
     let gone = nr_status::NR_E_IFACE_GONE as c_int;
-    let (mut bad, mut lags) = (Vec::new(), Vec::new());
-    for i in 0..RUNS {
-        let net = Net::new();
+    runs("C API", RUNS, TOV_MS, |net, i| {
         let (seen, rc, lag) = net.enter(|| {
             let cap = c_open(&net.a);
-            let w = Witness::open(&net.a);
-            let del = send_then_delete(&net, Some(&w), delay(i));
+            let w = Receiver::open(&net.a);
+            let del = send_then_delete(net, Some(&w), delay(i));
             let (seen, rc) = read_c_api(cap, i, &[gone]);
             let lag = del.elapsed();
             // SAFETY: the handle is live and no batch is held.
             unsafe { nr_capture_close(cap) };
             (seen, rc, lag)
         });
-        let api = if i % 2 == 0 {
-            "nr_next_batch"
-        } else {
-            "nr_next_packet"
-        };
-        if rc != gone || seen != (0..N).collect::<Vec<_>>() {
-            bad.push(format!(
-                "run {i} ({api}, delay {:?}): status {rc}, {} of {N} frames in order",
-                delay(i),
-                seen.len()
-            ));
-        }
-        if lag > report_bound(TOV_MS) {
-            bad.push(format!("run {i}: the removal took {lag:?} to report"));
-        }
-        lags.push(lag);
-    }
-    report("C API", &bad, &lags);
+        let api = ["nr_next_batch", "nr_next_packet"][i as usize % 2];
+        let ok = rc == gone && seen == (0..N).collect::<Vec<_>>();
+        let why = format!("{api}: status {rc}, {} of {N} frames in order", seen.len());
+        ((!ok).then_some(why), lag)
+    });
 }
 
 /// A link set down (not removed) while frames sit in the block the kernel
@@ -387,15 +325,13 @@ fn c_api_delivers_every_frame_before_reporting_the_removal() {
 /// timer, so the capture hands every one of them out (NR_IFACE_DOWN meanwhile).
 #[test]
 fn c_api_delivers_every_frame_when_the_link_goes_down() {
-    let (mut bad, mut took) = (Vec::new(), Vec::new());
-    for i in 0..RUNS / 2 {
-        let net = Net::new();
+    runs("C API, link down", RUNS / 2, TOV_MS, |net, i| {
         let (seen, t) = net.enter(|| {
             let cap = c_open(&net.a);
-            let w = Witness::open(&net.a);
-            send_frames(&net);
-            w.wait_all();
-            std::thread::sleep(delay(2 * i));
+            let w = Receiver::open(&net.a);
+            send_frames(net);
+            witness_all(&w);
+            std::thread::sleep(delay(i));
             net.ip(&["link", "set", &net.a, "down"]);
             let t = Instant::now();
             let (seen, _) = read_c_api(cap, i, &[]);
@@ -404,113 +340,65 @@ fn c_api_delivers_every_frame_when_the_link_goes_down() {
             unsafe { nr_capture_close(cap) };
             (seen, t)
         });
-        if seen != (0..N).collect::<Vec<_>>() {
-            bad.push(format!(
-                "run {i} (delay {:?}): {} of {N} frames in order",
-                delay(2 * i),
-                seen.len()
-            ));
-        }
-        took.push(t);
-    }
-    report("C API, link down", &bad, &took);
+        let ok = seen == (0..N).collect::<Vec<_>>();
+        (
+            (!ok).then(|| format!("{} of {N} frames in order", seen.len())),
+            t,
+        )
+    });
 }
 
 #[test]
 fn tcpdump_through_the_drop_in_delivers_every_frame_before_the_removal() {
-    let lib = cbuild::prefix().join("lib/netring");
+    let lib = prefix().join("lib/netring");
     assert!(
         lib.join("libpcap.so.0.8").exists(),
         "run `make` first: {} is missing",
         lib.display()
     );
-    let dir = tempdir();
-    let (mut bad, mut lags) = (Vec::new(), Vec::new());
-    for i in 0..RUNS {
-        let net = Net::new();
-        let out = dir.join(format!("run{i}.pcap"));
-        let child = net
-            .command("env")
-            .arg(format!("LD_LIBRARY_PATH={}", lib.display()))
-            .args(["tcpdump", "-i", &net.a, "-U", "-Z", "root", "-w"])
-            .arg(&out)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        net.wait_packet_socket();
-        let w = net.enter(|| Witness::open(&net.a));
-        let del = send_then_delete(&net, Some(&w), delay(i));
-        let (code, err, lag) = finish(child, del);
-        let seqs = read_seqs(&out);
-        if code != Some(1) || seqs != (0..N).collect::<Vec<_>>() {
-            bad.push(format!(
-                "run {i} (delay {:?}): exit {code:?}, {} of {N} frames in order: {err}",
-                delay(i),
+    let dir = TempDir::new("removal-frames");
+    runs(
+        "tcpdump through the drop-in",
+        RUNS,
+        TCPDUMP_TOV_MS,
+        |net, i| {
+            let out = dir.path(&format!("run{i}.pcap"));
+            let child = net
+                .command("env")
+                .arg(format!("LD_LIBRARY_PATH={}", lib.display()))
+                .args(["tcpdump", "-i", &net.a, "-U", "-Z", "root", "-w"])
+                .arg(&out)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            net.wait_packet_socket();
+            let w = net.receiver(&net.a);
+            let del = send_then_delete(net, Some(&w), delay(i));
+            let (code, err, lag) = finish(child, del);
+            let seqs = read_seqs(&out);
+            let ok = code == Some(1) && seqs == (0..N).collect::<Vec<_>>();
+            let why = format!(
+                "exit {code:?}, {} of {N} frames in order: {err}",
                 seqs.len()
-            ));
-        }
-        if lag > report_bound(TCPDUMP_TOV_MS) {
-            bad.push(format!("run {i}: the removal took {lag:?} to report"));
-        }
-        lags.push(lag);
-        let _ = std::fs::remove_file(&out);
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    report("tcpdump through the drop-in", &bad, &lags);
+            );
+            ((!ok).then_some(why), lag)
+        },
+    );
 }
 
 #[test]
 fn nrxdp_delivers_every_frame_before_reporting_the_removal() {
-    let (mut bad, mut lags) = (Vec::new(), Vec::new());
-    for i in 0..RUNS {
-        let net = Net::new();
-        let child = net
-            .command(&tool("nrxdp"))
-            .args(["-i", &net.a, "-Q"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // Ready: the XDP program is attached (after the socket is bound
-        // and registered in the program's map).
-        let t = Instant::now();
-        loop {
-            let out = std::process::Command::new("ip")
-                .args(["-n", &net.ns, "link", "show", &net.a])
-                .output()
-                .unwrap();
-            if String::from_utf8_lossy(&out.stdout).contains("xdp") {
-                break;
-            }
-            assert!(
-                t.elapsed() < Duration::from_secs(10),
-                "nrxdp never attached"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let del = send_then_delete(&net, None, delay(i));
-        let (code, err, lag) = finish(child, del);
-        let want = format!("RESULT packets={N} drops=0");
-        if code != Some(1) || !err.contains("interface was removed") || !err.contains(&want) {
-            bad.push(format!(
-                "run {i} (delay {:?}): exit {code:?}: {err}",
-                delay(i)
-            ));
-        }
-        if lag > report_bound(TOV_MS) {
-            bad.push(format!("run {i}: the removal took {lag:?} to report"));
-        }
-        lags.push(lag);
-    }
-    report("nrxdp", &bad, &lags);
-}
-
-/// A fresh directory for tcpdump's files.
-fn tempdir() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("nr-removal-frames-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    let nrxdp = bin("nrxdp");
+    runs("nrxdp", RUNS, TOV_MS, |net, i| {
+        program_run(
+            net,
+            i,
+            &[&nrxdp, "-i", &net.a, "-Q"],
+            true,
+            "interface was removed",
+        )
+    });
 }
 
 /// The sequence numbers of the test frames in a pcap file, in file order.

@@ -4,6 +4,8 @@
 //! SIGINT). The Rust API's tests are the engine's tests/inject.rs and
 //! tests/bridge.rs.
 
+/// The engine tests' harness: netring-testkit plus `collect` and the ring
+/// configurations over a `Capture`.
 #[path = "../engine/tests/common/mod.rs"]
 mod common;
 

@@ -2,24 +2,33 @@
 //! removal is reported within one wait period as `InterfaceGone`, every
 //! frame already in the RX ring is delivered first, and a down interface
 //! neither spins nor hangs. The time to the error and the frames delivered
-//! are printed (`--nocapture`) for the report.
+//! are printed (`--nocapture`) for the report. nrxdp's removal through the
+//! C API is checked in the root package's tests/removal_frames.rs (50 runs).
 
-mod cbuild;
 mod common;
 
-use std::process::Stdio;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{Net, OTHER_MAC, frame, frame_seq};
-use netring::ErrorKind;
-use netring::afpacket::Wait;
-use netring::afxdp::{LINK_CHECK_PERIOD, Xdp, XdpConfig, XdpDirection};
+use netring_engine::ErrorKind;
+use netring_engine::afpacket::Wait;
+use netring_engine::afxdp::{LINK_CHECK_PERIOD, Xdp, XdpConfig, XdpDirection};
 
 /// Bound on the time from `ip link del` returning to the error: one check
 /// period plus generous slack for a loaded 2-core machine.
 const REPORT_BOUND: Duration = Duration::from_millis(1500);
+
+/// Send numbered 60-byte frames until `stop` or the interface is gone,
+/// counting them in `sent`.
+fn flood(tx: &common::Sender, stop: &AtomicBool, sent: &AtomicU64) {
+    let mut k = 0u32;
+    while !stop.load(Ordering::Relaxed) && tx.try_send(&frame(60, k, OTHER_MAC)) {
+        k += 1;
+        sent.store(u64::from(k), Ordering::Relaxed);
+    }
+}
 
 fn cfg() -> XdpConfig {
     XdpConfig {
@@ -28,17 +37,8 @@ fn cfg() -> XdpConfig {
     }
 }
 
-fn cpu_time() -> Duration {
-    // SAFETY: rusage is plain data; getrusage writes into the local value.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(ru.ru_utime) + tv(ru.ru_stime)
-}
-
 /// Read until an error: (test frames in order, the error).
-fn read_until_error(xdp: &mut Xdp, limit: Duration) -> (Vec<Vec<u8>>, netring::Error) {
+fn read_until_error(xdp: &mut Xdp, limit: Duration) -> (Vec<Vec<u8>>, netring_engine::Error) {
     let t = Instant::now();
     let mut got = Vec::new();
     loop {
@@ -75,13 +75,13 @@ fn xdp_removal_while_blocked_is_reported_within_a_wait_period() {
                 net.ip(&["link", "del", &net.a]);
                 *deleted.lock().unwrap() = Some(Instant::now());
             });
-            let cpu0 = cpu_time();
+            let cpu0 = common::thread_cpu_time();
             let r = read_until_error(&mut xdp, Duration::from_secs(10));
             let at = Instant::now();
             // A second call reports the same error at once.
             let again = xdp.next_batch_timeout(None).map(|_| ()).unwrap_err();
             assert_eq!(again.kind(), ErrorKind::InterfaceGone, "{again}");
-            (r, (cpu_time() - cpu0, at))
+            (r, (common::thread_cpu_time() - cpu0, at))
         })
     });
     let (got, e) = r;
@@ -147,13 +147,7 @@ fn xdp_removal_while_traffic_flows() {
         let mut xdp = Xdp::open(&net.a, 0, &cfg()).unwrap();
         let tx = common::Sender::open(&net.b);
         std::thread::scope(|s| {
-            s.spawn(|| {
-                let mut k = 0u32;
-                while !stop.load(Ordering::Relaxed) && tx.try_send(&frame(60, k, OTHER_MAC)) {
-                    k += 1;
-                    sent.store(u64::from(k), Ordering::Relaxed);
-                }
-            });
+            s.spawn(|| flood(&tx, &stop, &sent));
             s.spawn(|| {
                 std::thread::sleep(Duration::from_millis(400));
                 net.ip(&["link", "del", &net.a]);
@@ -193,7 +187,7 @@ fn xdp_down_interface_neither_spins_nor_hangs_and_recovers() {
     net.enter(|| {
         let mut xdp = Xdp::open(&net.a, 0, &cfg()).unwrap();
         net.ip(&["link", "set", &net.a, "down"]);
-        let cpu0 = cpu_time();
+        let cpu0 = common::thread_cpu_time();
         let t = Instant::now();
         let mut outcomes = Vec::new();
         while t.elapsed() < Duration::from_millis(600) {
@@ -208,7 +202,7 @@ fn xdp_down_interface_neither_spins_nor_hangs_and_recovers() {
             }
             assert!(w.elapsed() < Duration::from_secs(2), "a wait hung");
         }
-        let cpu = cpu_time() - cpu0;
+        let cpu = common::thread_cpu_time() - cpu0;
         eprintln!("xdp down: {outcomes:?}, CPU {cpu:?} in 600 ms of waiting");
         assert!(cpu < Duration::from_millis(100), "burned {cpu:?}");
         assert!(outcomes.contains(&"down"), "{outcomes:?}");
@@ -279,80 +273,12 @@ fn xdp_tx_removal_is_an_error_not_a_hang() {
     assert!(lag < REPORT_BOUND, "took {lag:?}");
 }
 
-/// nrxdp reports every frame of its ring, then the removal, and exits 1
-/// (it used to sleep in poll(2) until SIGINT).
-#[test]
-fn nrxdp_exits_with_the_removal_error_after_delivering_its_ring() {
-    const N: u32 = 1000;
-    let net = Net::new();
-    let mut child = net
-        .command(cbuild::root().join("build/bin/nrxdp").to_str().unwrap())
-        .args(["-i", &net.a, "-Q"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Ready: the program is attached (it is attached after the socket is
-    // bound and registered).
-    let t = Instant::now();
-    loop {
-        let out = std::process::Command::new("ip")
-            .args(["-n", &net.ns, "link", "show", &net.a])
-            .output()
-            .unwrap();
-        if String::from_utf8_lossy(&out.stdout).contains("xdp") {
-            break;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "nrxdp never attached"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let tx = net.sender(&net.b);
-    for k in 0..N {
-        tx.send(&frame(60, k, OTHER_MAC));
-    }
-    drop(tx);
-    std::thread::sleep(Duration::from_millis(300));
-    net.ip(&["link", "del", &net.a]);
-    let del = Instant::now();
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if del.elapsed() > Duration::from_secs(10) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("nrxdp still running 10 s after its interface was removed");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let lag = del.elapsed();
-    let mut err = String::new();
-    use std::io::Read;
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    eprintln!("nrxdp: exit {status} {lag:?} after `ip link del` returned: {err}");
-    assert_eq!(status.code(), Some(1), "{err}");
-    assert!(err.contains("interface was removed"), "{err}");
-    assert!(
-        err.contains(&format!("RESULT packets={N} drops=0")),
-        "{err}"
-    );
-    assert!(lag < Duration::from_secs(3), "{lag:?}");
-}
-
 /// The injector while frames flow: the removal is an error within the
 /// bound (not a hang in wait_drained), and every frame the peer captured
 /// was one the kernel took.
 #[test]
 fn injector_removal_while_sending_and_draining() {
-    use netring::{Capture, CaptureConfig, Injector, InjectorConfig, TxMode};
+    use netring_engine::{Capture, CaptureConfig, Injector, InjectorConfig, TxMode};
     for mode in [TxMode::Ring, TxMode::Sendmmsg] {
         let net = Net::new();
         let deleted = Mutex::new(None::<Instant>);
@@ -446,7 +372,7 @@ fn injector_removal_while_sending_and_draining() {
 /// peer was forwarded by the bridge.
 #[test]
 fn bridge_removal_while_forwarding() {
-    use netring::{Bridge, BridgeConfig, Capture, CaptureConfig, Verdict};
+    use netring_engine::{Bridge, BridgeConfig, Capture, CaptureConfig, Verdict};
     let net = Net::new();
     let c = format!("{}c", net.a);
     let d = format!("{}d", net.a);
@@ -462,13 +388,7 @@ fn bridge_removal_while_forwarding() {
         let mut cap = Capture::open(&d, &CaptureConfig::default()).unwrap();
         let tx = common::Sender::open(&net.b);
         std::thread::scope(|s| {
-            s.spawn(|| {
-                let mut k = 0u32;
-                while !stop.load(Ordering::Relaxed) && tx.try_send(&frame(60, k, OTHER_MAC)) {
-                    k += 1;
-                    sent.store(u64::from(k), Ordering::Relaxed);
-                }
-            });
+            s.spawn(|| flood(&tx, &stop, &sent));
             let rx = s.spawn(move || {
                 let mut n = 0u64;
                 while let Ok(w) = cap.next_batch_timeout(Some(Duration::from_secs(10))) {
