@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench.sh - the whole benchmark: RX (TPACKET_V3 consumers), a frame-size
-# sweep (nrcap vs min_v3 from 60 to 9000 B), AF_XDP, TX, the C-API micro
+# sweep (nrcap vs min_v3 from 60 to 9000 B), immediate mode (latency at 1
+# and 10 kpps, CPU per packet at full rate), AF_XDP, TX, the C-API micro
 # benchmarks and memory, all on one veth pair in two throwaway namespaces;
 # then a markdown report and an SVG plot.
 #
@@ -224,6 +225,10 @@ if [ "$SMOKE" = 1 ]; then
     log "bench-smoke: sweep (jumbo)"
     "$HERE/run.sh" -d 1 -r 1 -s 9000 -o "$RUN/sweep" min_v3 nrcap > "$RUN/sweep.log" 2>&1 ||
         { cat "$RUN/sweep.log"; exit 1; }
+    log "bench-smoke: immediate mode (latency, full-rate CPU)"
+    { "$HERE/latency.sh" -d 0.5 -n 1 -o "$RUN/latency" &&
+      "$HERE/run.sh" -d 1 -r 1 -s 60 -R libpcap_imm -o "$RUN/imm" libpcap_imm shim_imm nrcap_imm; } > "$RUN/imm.log" 2>&1 ||
+        { cat "$RUN/imm.log"; exit 1; }
     log "bench-smoke: write"
     DD_MB=16 FLOOR_MB=64 WB_FILL=0 WRITE_RECORDS=20000 WRITE_REPS=1 write_bench -d 1 -r 1 > "$RUN/write.log" 2>&1 ||
         { cat "$RUN/write.log"; exit 1; }
@@ -264,6 +269,8 @@ OUTDIR=${OUTDIR:-$HERE/results/$(date +%Y-%m-%d)}
     if [ "$WRITE_ONLY" = 0 ]; then
         echo "  - \`bench/run.sh -d $DUR -r $REPS none min_v3 nrcap libpcap tcpdump tcpdump_shim\`"
         echo "  - \`bench/run.sh -d $DUR -r $REPS -s $SWEEP_SIZES min_v3 nrcap\` (frame-size sweep, MTU 9000)"
+        echo "  - \`bench/latency.sh -d 3 -n $REPS\` (immediate mode: libpcap, the drop-in, nrcap at 1000 and 10000 pps)"
+        echo "  - \`bench/run.sh -d $DUR -r $REPS -s 60 -R libpcap_imm libpcap_imm shim_imm nrcap_imm\` (immediate mode at full rate)"
     fi
     echo "  - \`CB_DISK=<ext4 image on a loop device, losetup --direct-io=on> bench/run.sh -d $DUR -r $REPS -s 1514 nrcap_tmpfs tcpdump_tmpfs nrcap_disk nrcap_disk_direct tcpdump_disk\` after \`dd if=/dev/zero of=<mount>/dd.bin bs=1M count=512 oflag=direct\`"
     echo "  - then offline, $REPS interleaved repetitions, each writer alone on CPU ${CB_CAP_CPU:-1}: \`dd oflag=direct\`, \`nrcap -r -w --direct\`, \`nrcap -r -w\` + \`sync FILE\`, \`tcpdump -r -w\` + \`sync FILE\` of a ${WRITE_RECORDS:-650000}-record 1514-byte pcap in /dev/shm into the same ext4 file system (the exact commands: Write, offline, below)"
@@ -287,6 +294,10 @@ if [ "$WRITE_ONLY" = 0 ]; then
     "$HERE/run.sh" -d "$DUR" -r "$REPS" -R nrcap -o "$RUN/bind" nrcap nrgocap gopacket_afpacket cppcap zigcap
     log "RX: frame-size sweep $SWEEP_SIZES"
     "$HERE/run.sh" -d "$DUR" -r "$REPS" -s "$SWEEP_SIZES" -o "$RUN/sweep" min_v3 nrcap
+    log "immediate mode: latency at 1000 and 10000 pps"
+    "$HERE/latency.sh" -d 3 -n "$REPS" -o "$RUN/latency"
+    log "immediate mode: CPU per packet at full rate"
+    "$HERE/run.sh" -d "$DUR" -r "$REPS" -s 60 -R libpcap_imm -o "$RUN/imm" libpcap_imm shim_imm nrcap_imm
 fi
 log "write: capture to tmpfs and to an ext4 file (nrcap -w vs tcpdump -w, -C 1000 -W 1), then the offline writers"
 WRITE_REPS=$REPS write_bench -d "$DUR" -r "$REPS"
@@ -315,7 +326,7 @@ taskset -c "${CB_CAP_CPU:-1}" "$PARSE" --secs 0.3 --trials 7 | tee "$RUN/parse.t
 {
     echo "- load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "- consumers and senders:"
-    grep -h -E '^(consumer|sender) ' "$RUN/rx/meta.txt" "$RUN/bind/meta.txt" "$RUN/sweep/meta.txt" "$RUN/write/meta.txt" "$RUN/xdp/meta.txt" "$RUN/tx/meta.txt" |
+    grep -h -E '^(consumer|sender) ' "$RUN/rx/meta.txt" "$RUN/bind/meta.txt" "$RUN/sweep/meta.txt" "$RUN/latency/meta.txt" "$RUN/imm/meta.txt" "$RUN/write/meta.txt" "$RUN/xdp/meta.txt" "$RUN/tx/meta.txt" |
         sed "s|$ROOT/||g; s|^|  - |" | sort -u
 } >> "$RUN/meta.txt"
 python3 "$HERE/summarize.py" report "$RUN" "$OUTDIR" > /dev/null

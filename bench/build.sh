@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # build.sh - build the peer programs the benchmark compares netring with:
-#   min_v3, min_xsk, min_tx (libc only), min_pcap, pcap_inject (libpcap)
+#   min_v3, min_xsk, min_tx (libc only), min_pcap, pcap_inject, pcap_latency (libpcap)
 # into $CB_BIN (default build/bench/bin).  netring's own programs (nrcap,
 # nrsend, nrxdp) come from `make` (build/bin) and the micro benchmark from
 # `cargo build --release --features bench-fixtures --example micro`; the Makefile's bench targets
@@ -16,6 +16,6 @@ CC=${CC:-cc}
 for p in min_v3 min_xsk min_tx; do
     $CC $CFLAGS -o "$CB_BIN/$p" "$HERE/$p.c"
 done
-for p in min_pcap pcap_inject; do
+for p in min_pcap pcap_inject pcap_latency; do
     $CC $CFLAGS -o "$CB_BIN/$p" "$HERE/$p.c" -lpcap
 done

@@ -81,6 +81,27 @@ xdp_progs_on() {
     if nr_has_xdp "$1" "$2"; then echo 1; else echo 0; fi
 }
 
+# Start consumer command $1 (with `sh -c`) in the capture namespace on the
+# consumer CPU, in a process group of its own (setsid: it can be signalled
+# and measured as a whole), stdout to $3 and stderr to $4; then wait until
+# it is ready: a new packet socket on the capture interface or (AF_XDP) an
+# XDP program attached to it.  Sets CB_PG; returns 1 (after printing its
+# stderr) if the consumer exited first.  $2 names it in the log.
+start_consumer() { # cmd tag out err
+    local base xbase i
+    base=$(packet_socks_on "$CB_CAP_NS" "$CB_CAP_IF")
+    xbase=$(xdp_progs_on "$CB_CAP_NS" "$CB_CAP_IF")
+    setsid ip netns exec "$CB_CAP_NS" taskset -c "$CB_CAP_CPU" sh -c "exec $1" > "$3" 2> "$4" < /dev/null &
+    CB_PG=$!
+    CB_PGRPS+=("$CB_PG")
+    for ((i = 0; i < 600; i++)); do
+        [ "$(packet_socks_on "$CB_CAP_NS" "$CB_CAP_IF")" -gt "$base" ] && return 0
+        [ "$(xdp_progs_on "$CB_CAP_NS" "$CB_CAP_IF")" -gt "$xbase" ] && return 0
+        kill -0 "$CB_PG" 2>/dev/null || { log "$2: consumer exited early"; cat "$4" >&2; return 1; }
+        sleep 0.1
+    done
+}
+
 # Stop a process group: SIGINT, then SIGKILL after $2 seconds.
 stop_pgrp() {
     local pg=$1 grace=${2:-20} i

@@ -38,6 +38,10 @@
 #   tcpdump_B256M tcpdump -i IF -B 262144 -w /dev/null -s 0  (ring parity)
 #   tcpdump_shim  the same tcpdump through netring's libpcap drop-in
 #                 (LD_LIBRARY_PATH=build/prefix/lib/netring; default ring 32 MiB)
+#   libpcap_imm   min_pcap in immediate mode (CB_PCAP_IMMEDIATE=1: libpcap's
+#                 TPACKET_V2 frame ring)
+#   shim_imm      the same min_pcap binary on netring's drop-in
+#   nrcap_imm     nrcap -i IF -q --immediate (netring's TPACKET_V2 frame ring)
 #   tcpdump_tmpfs tcpdump -i IF -w /dev/shm/cbcap-*.pcap -C 1000 -W 1 -s 0
 #   nrcap_tmpfs   nrcap -i IF -q -w /dev/shm/cbcap-*.pcap -C 1000 -W 1 (same rotation)
 #   tcpdump_disk / nrcap_disk   the same into $CB_DISK (a directory on the
@@ -97,6 +101,9 @@ consumer_cmd() { # name -> command template ("" for none)
         tcpdump) echo "tcpdump -i {IF} -w /dev/null -s 0" ;;
         tcpdump_B256M) echo "tcpdump -i {IF} -B 262144 -w /dev/null -s 0" ;;
         tcpdump_shim) echo "env LD_LIBRARY_PATH=$CB_ROOT/build/prefix/lib/netring tcpdump -i {IF} -w /dev/null -s 0" ;;
+        libpcap_imm) echo "env CB_PCAP_IMMEDIATE=1 $CB_BIN/min_pcap {IF}" ;;
+        shim_imm) echo "env LD_LIBRARY_PATH=$CB_ROOT/build/prefix/lib/netring CB_PCAP_IMMEDIATE=1 $CB_BIN/min_pcap {IF}" ;;
+        nrcap_imm) echo "$NR_BIN/nrcap -i {IF} -q --immediate" ;;
         tcpdump_tmpfs) echo "tcpdump -i {IF} -w /dev/shm/cbcap-{RUN}.pcap -C 1000 -W 1 -s 0" ;;
         nrcap_tmpfs) echo "$NR_BIN/nrcap -i {IF} -q -w /dev/shm/cbcap-{RUN}.pcap -C 1000 -W 1" ;;
         tcpdump_disk) echo "tcpdump -i {IF} -w ${CB_DISK:?set CB_DISK}/cbcap-{RUN}.pcap -C 1000 -W 1 -s 0" ;;
@@ -156,7 +163,7 @@ EOF
 }
 
 one_run() { # rep size consumer_spec
-    local rep=$1 size=$2 spec=$3 name cmd tag pg="" base xbase i
+    local rep=$1 size=$2 spec=$3 name cmd tag pg="" xbase i
     name=$(consumer_name "$spec")
     cmd=$(consumer_cmd "$spec")
     tag="r${rep}-${size}-${name}"
@@ -165,19 +172,9 @@ one_run() { # rep size consumer_spec
     local out="$RESDIR/logs/$tag.out" err="$RESDIR/logs/$tag.err"
     : > "$out"; : > "$err"
     if [ -n "$cmd" ]; then
-        base=$(packet_socks_on "$CB_CAP_NS" "$CB_CAP_IF")
         xbase=$(xdp_progs_on "$CB_CAP_NS" "$CB_CAP_IF")
-        # setsid: own process group, so it can be signalled (and measured) as a whole.
-        setsid ip netns exec "$CB_CAP_NS" taskset -c "$CB_CAP_CPU" sh -c "exec $cmd" > "$out" 2> "$err" < /dev/null &
-        pg=$!
-        CB_PGRPS+=("$pg")
-        # ready: a new packet socket on the interface, or (AF_XDP) an XDP program attached
-        for ((i = 0; i < 600; i++)); do
-            [ "$(packet_socks_on "$CB_CAP_NS" "$CB_CAP_IF")" -gt "$base" ] && break
-            [ "$(xdp_progs_on "$CB_CAP_NS" "$CB_CAP_IF")" -gt "$xbase" ] && break
-            kill -0 "$pg" 2>/dev/null || { log "$tag: consumer exited early"; cat "$err" >&2; return 1; }
-            sleep 0.1
-        done
+        start_consumer "$cmd" "$tag" "$out" "$err" || return 1
+        pg=$CB_PG
         sleep "$CB_SETTLE" # settle: ring set up, first poll() entered
     fi
     local rx0 rx1 td0 td1 sn0 sn1 c0 c1 t0 t1 load1

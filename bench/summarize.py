@@ -601,6 +601,68 @@ def headline(rxp, rs, xdpp, xs, txp, ts, micro):
     return out
 
 
+def lat_per(rows):
+    """Latency rows -> {(rate, consumer): {"p50": [...], "p99": [...], "max": [...], ...}}."""
+    per = {}
+    for r in rows:
+        m = per.setdefault((r["rate"], r["consumer"]), {"p50": [], "p99": [], "max": [], "pps": [],
+                                                         "lost": [], "drops": [], "reps": []})
+        m["p50"].append(fnum(r["p50_us"]))
+        m["p99"].append(fnum(r["p99_us"]))
+        m["max"].append(fnum(r["max_us"]))
+        m["pps"].append(fnum(r["frames"]) / fnum(r["send_s"]) if fnum(r["send_s"]) > 0 else math.nan)
+        m["lost"].append(fnum(r["frames"]) - fnum(r["captured"]))
+        m["drops"].append(fnum(r["drops"]))
+        m["reps"].append(r.get("rep", "1"))
+    return per
+
+
+def latency(rows):
+    """Tables of the immediate-mode latency runs, one per rate."""
+    per = lat_per(rows)
+    out = []
+    for rate in dict.fromkeys(r["rate"] for r in rows):
+        out += [f"Immediate mode, 60-byte frames at {rate} pps asked (trafgen --gap); latency = the callback's "
+                f"CLOCK_REALTIME minus the packet's time stamp; medians of {len(per[(rate, rows[0]['consumer'])]['p50'])} "
+                "runs [min-max]:", "",
+                "| consumer | achieved pps | lost | kernel drops | p50 µs | p99 µs | max µs |", "|---|---|---|---|---|---|---|"]
+        for (rt, c), m in per.items():
+            if rt != rate:
+                continue
+            cell = lambda xs: f"{f2(med(xs), 1)} [{f2(min(xs), 1)}-{f2(max(xs), 1)}]"
+            out.append(f"| {c} | {f2(med(m['pps']), 0)} | {f2(sum(m['lost']), 0)} | {f2(sum(m['drops']), 0)} "
+                       f"| {cell(m['p50'])} | {cell(m['p99'])} | {cell(m['max'])} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def latency_goals(lat_rows, imm_rows):
+    """Issue 22's immediate-mode goals: latency in the same run, CPU at full rate."""
+    g = []
+    per = lat_per(lat_rows)
+    for rate in dict.fromkeys(r["rate"] for r in lat_rows):
+        lp = per.get((rate, "libpcap"))
+        for c in ("dropin", "nrcap"):
+            m = per.get((rate, c))
+            if not m or not lp:
+                continue
+            p50, lp50 = med(m["p50"]), med(lp["p50"])
+            g.append((f"latency {rate} pps: {c} p50 <= 20 µs", p50, p50 <= 20))
+            g.append((f"latency {rate} pps: {c} p50 <= libpcap's ({f2(lp50, 1)} µs)", p50 / lp50, p50 <= lp50))
+            g.append((f"latency {rate} pps: {c} p99 <= libpcap's ({f2(med(lp['p99']), 1)} µs)",
+                      med(m["p99"]) / med(lp["p99"]), med(m["p99"]) <= med(lp["p99"])))
+    ip = rx_per(imm_rows)
+    for size in sizes_of(imm_rows):
+        for c in ("shim_imm", "nrcap_imm"):
+            r = rep_ratio(ip, size, c, "libpcap_imm", "cpu_m")
+            g.append((f"immediate {size} B full rate: {c} CPU/Mpkt <= 0.6x libpcap_imm", r,
+                      None if math.isnan(r) else r <= 0.6))
+            d, ld = metric(ip, size, c, "kdrop"), metric(ip, size, "libpcap_imm", "kdrop")
+            g.append((f"immediate {size} B full rate: {c} kernel drop % <= libpcap_imm's ({f2(ld)} %)", d,
+                      None if math.isnan(d) else d <= ld))
+    return g
+
+
 def bind_goals(bp, sizes):
     """The bindings' goals (issue 13), consumer CPU per packet in the same run."""
     g = []
@@ -619,6 +681,8 @@ def report(run, out_dir):
     tx_rows = load_if(os.path.join(run, "tx", "tx.tsv"))
     sweep_rows = load_if(os.path.join(run, "sweep", "rx.tsv"))
     write_rows_ = load_if(os.path.join(run, "write", "rx.tsv"))
+    lat_rows = load_if(os.path.join(run, "latency", "latency.tsv"))
+    imm_rows = load_if(os.path.join(run, "imm", "rx.tsv"))
     wp, wss = rx_per(write_rows_), sizes_of(write_rows_)
     dd_bps = read_dd(os.path.join(run, "disk.txt"))
     op = read_offline(run)
@@ -637,7 +701,8 @@ def report(run, out_dir):
     md += ["## Goals", "", "| goal | measured | met |", "|---|---|---|"]
     for text, val, ok in (goals(rxp, rs, xdpp, xs, txp, ts, micro, swp, sws, mxdp, mx, wp, wss, dd_bps, op,
                                 read_floor(run))
-                          + bind_goals(rx_per(bind_rows), sizes_of(bind_rows))):
+                          + bind_goals(rx_per(bind_rows), sizes_of(bind_rows))
+                          + latency_goals(lat_rows, imm_rows)):
         v = "-" if isinstance(val, float) and math.isnan(val) else f"{val:.2f}"
         md.append(f"| {text} | {v} | {'-' if ok is None else ('yes' if ok else '**no**')} |")
     md.append("")
@@ -658,6 +723,15 @@ def report(run, out_dir):
         md += [rx(write_rows_, "tcpdump_tmpfs"), ""]
     if op:
         md += offline_section(run, op)
+    if lat_rows:
+        md += ["# Immediate mode: delivery latency (libpcap, the drop-in, nrcap --immediate)", "",
+               "`pcap_latency` (bench/pcap_latency.c: snaplen 256, pcap_set_immediate_mode(p, 1), pcap_loop) "
+               "on the system libpcap (`libpcap`) and on netring's drop-in (`dropin`), and "
+               "`nrcap -q -s 256 --immediate --latency`.", "", latency(lat_rows)]
+    if imm_rows:
+        md += ["# Immediate mode at full rate: consumer CPU per packet (ratios vs libpcap_imm)", "",
+               "`min_pcap` with pcap_set_immediate_mode(p, 1) on the system libpcap (`libpcap_imm`) and on the "
+               "drop-in (`shim_imm`), and `nrcap -q --immediate`.", "", rx(imm_rows, "libpcap_imm"), ""]
     if xdp_rows:
         md += ["# AF_XDP vs TPACKET_V3 on the same veth (ratios vs nrcap)", rx(xdp_rows, "nrcap"), ""]
     if tx_rows:
@@ -696,6 +770,7 @@ def report(run, out_dir):
         f.write(plot(rxp, rs, xdpp, xs, txp, ts, micro))
     for src, dst in (("rx/rx.tsv", "rx.tsv"), ("bind/rx.tsv", "bind.tsv"), ("xdp/rx.tsv", "xdp.tsv"),
                      ("tx/tx.tsv", "tx.tsv"), ("sweep/rx.tsv", "sweep.tsv"), ("write/rx.tsv", "write.tsv"),
+                     ("latency/latency.tsv", "latency.tsv"), ("imm/rx.tsv", "immediate.tsv"),
                      ("disk.txt", "disk.txt"), ("tmpfs-floor.tsv", "tmpfs-floor.tsv"),
                      ("write-offline/offline.tsv", "write-offline.tsv"),
                      ("write-offline/meta.txt", "write-offline-meta.txt"),
@@ -708,7 +783,7 @@ def report(run, out_dir):
 def check(run):
     """Smoke check: every benchmark that ran produced numbers."""
     bad = []
-    for sub in ("rx", "xdp", "sweep", "write"):
+    for sub in ("rx", "xdp", "sweep", "write", "imm"):
         rows = load_if(os.path.join(run, sub, "rx.tsv"))
         if not rows:
             bad.append(f"{sub}: no results")
@@ -737,6 +812,12 @@ def check(run):
         bad.append("write: no tmpfs floor (tmpfs-floor.tsv)")
     if not any(l.startswith("loop: ") for l in meta_lines(os.path.join(run, "write-offline", "meta.txt"))):
         bad.append("write-offline: no meta.txt with the loop device's mode")
+    rows = load_if(os.path.join(run, "latency", "latency.tsv"))
+    if not rows:
+        bad.append("latency: no results")
+    for r in rows:
+        if not (fnum(r["n"]) > 0 and all(fnum(r[k_]) > 0 for k_ in ("p50_us", "p99_us", "max_us"))):
+            bad.append(f"latency {r['consumer']} {r['rate']} pps: no latency numbers ({r})")
     rows = load_if(os.path.join(run, "tx", "tx.tsv"))
     if not rows:
         bad.append("tx: no results")
@@ -771,7 +852,7 @@ def check(run):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["rx", "tx", "report", "check"])
+    ap.add_argument("mode", choices=["rx", "tx", "latency", "report", "check"])
     ap.add_argument("tsv", help="TSV file (rx, tx) or run directory (report, check)")
     ap.add_argument("out", nargs="?", help="report: output directory")
     ap.add_argument("--ref")
@@ -784,6 +865,8 @@ def main():
     rows = load(a.tsv)
     if a.mode == "rx":
         print(rx(rows, a.ref or "min_v3"))
+    elif a.mode == "latency":
+        print(latency(rows))
     else:
         print(tx(rows, a.ref or "min_tx"))
 

@@ -3,7 +3,7 @@
  *
  *   nrcap -i IFACE [-c COUNT] [-s SNAPLEN] [-B BLOCK_KIB] [-n BLOCKS] [-p] [-q] [-v]
  *         [--bpf FILE] [--netns NAME] [--direction in|out|inout] [--tstamp soft|hw]
- *         [--profile NAME] [--fanout MODE:GROUP]
+ *         [--profile NAME] [--fanout MODE:GROUP] [--immediate] [--latency]
  *         [-w FILE [-F pcap|pcap-ns|pcapng] [-C MB] [-W FILES]]
  *   nrcap -r FILE [-c COUNT] [-q] [-v] [-w FILE ...]      (read a capture file)
  *
@@ -12,6 +12,13 @@
  * -C rotates after MB megabytes (10^6 bytes), -W keeps at most FILES files
  * (tcpdump's naming). With -r the packets come from a pcap/pcapng file
  * through the same batch API, and the RESULT line reports drops=0.
+ *
+ * --immediate hands each frame over as soon as the kernel wrote it (the
+ * TPACKET_V2 frame ring, as libpcap's immediate mode) instead of when its
+ * ring block is full or timed out. --latency measures, per packet, the time
+ * from its time stamp to the callback, and prints at exit on stderr
+ *
+ *   LATENCY n=<packets> p50_us=<median> p99_us=<99th percentile> max_us=<max>
  *
  * One line per packet (time, lengths, a short Ethernet/IP summary) unless -q.
  * Stops after COUNT packets or on SIGINT/SIGTERM (through
@@ -52,6 +59,7 @@ struct state {
     nr_writer *writer; /* -w */
     int write_each;    /* write per packet (exact -c with -w) instead of per batch */
     int write_failed;
+    nr_packet_cb inner; /* --latency: the callback after the measurement */
 };
 
 /* What the command line asked for (parse_options(), at the end). */
@@ -60,7 +68,7 @@ struct options {
     int wformat;
     unsigned long rotate_mb, rotate_files;
     uint64_t limit;
-    int quiet, verbose, direct;
+    int quiet, verbose, direct, latency;
     nr_capture_config cfg;
 };
 static void parse_options(int argc, char **argv, struct options *o);
@@ -171,6 +179,42 @@ static int count_packet(void *user, const nr_packet *p)
     return 0;
 }
 
+/* --latency: microseconds from each packet's time stamp to its callback
+ * (the first LAT_MAX packets; stored in tenths of a microsecond). */
+#define LAT_MAX (1u << 22)
+static uint32_t *g_lat;
+static uint64_t g_nlat;
+
+static int latency_packet(void *user, const nr_packet *p)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    uint64_t t = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+    uint64_t d = t > p->ts_ns ? (t - p->ts_ns) / 100u : 0;
+    if (g_nlat < LAT_MAX)
+        g_lat[g_nlat++] = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+    struct state *st = user;
+    return st->inner(user, p);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void print_latency(void)
+{
+    if (!g_nlat) {
+        fprintf(stderr, "LATENCY n=0\n");
+        return;
+    }
+    qsort(g_lat, g_nlat, sizeof g_lat[0], cmp_u32);
+    fprintf(stderr, "LATENCY n=%" PRIu64 " p50_us=%.1f p99_us=%.1f max_us=%.1f\n", g_nlat,
+            g_lat[(g_nlat - 1) * 50 / 100] / 10.0, g_lat[(g_nlat - 1) * 99 / 100] / 10.0,
+            g_lat[g_nlat - 1] / 10.0);
+}
+
 /* -r: packets from a capture file through the same batch API. */
 static int read_file(const char *path, struct state *st)
 {
@@ -265,6 +309,15 @@ int main(int argc, char **argv)
     }
 
     nr_packet_cb cb = st.quiet && !st.write_each && !st.limit ? count_packet : on_packet;
+    if (o.latency) {
+        g_lat = malloc(LAT_MAX * sizeof g_lat[0]);
+        if (!g_lat) {
+            fprintf(stderr, "nrcap: --latency: out of memory\n");
+            return 1;
+        }
+        st.inner = cb;
+        cb = latency_packet;
+    }
     int status = 0;
     for (;;) {
         nr_batch *b;
@@ -313,6 +366,10 @@ int main(int argc, char **argv)
     if (st.write_failed)
         status = 1;
     fprintf(stderr, "RESULT packets=%" PRIu64 " drops=%" PRIu64 "\n", st.packets, total.drops);
+    if (o.latency) {
+        print_latency();
+        free(g_lat);
+    }
     return status;
 }
 
@@ -439,7 +496,8 @@ static const struct option long_options[] = {
     {"bpf", required_argument, NULL, 1000},     {"netns", required_argument, NULL, 1001},
     {"direction", required_argument, NULL, 1002}, {"tstamp", required_argument, NULL, 1003},
     {"profile", required_argument, NULL, 1004}, {"fanout", required_argument, NULL, 1005},
-    {"direct", no_argument, NULL, 1006},
+    {"direct", no_argument, NULL, 1006}, {"immediate", no_argument, NULL, 1007},
+    {"latency", no_argument, NULL, 1008},
     {NULL, 0, NULL, 0},
 };
 
@@ -462,6 +520,10 @@ static void usage(void)
                     "  --profile NAME     default|high-throughput|low-latency|memory-constrained|jumbo\n"
                     "                     (give it before -B/-n to override its geometry)\n"
                     "  --fanout MODE:GROUP  join fanout group (hash, lb, cpu, rollover, random, qm)\n"
+                    "  --immediate  hand each frame over at once (TPACKET_V2 frame ring, as\n"
+                    "               libpcap's immediate mode) instead of per full or timed-out block\n"
+                    "  --latency    print at exit the time from each packet's time stamp to its\n"
+                    "               callback: LATENCY n= p50_us= p99_us= max_us=\n"
                     "  -w FILE      write packets to a capture file\n"
                     "  -F FORMAT    pcap (default), pcap-ns or pcapng\n"
                     "  -C MB        rotate after MB megabytes; -W FILES keeps at most FILES files\n"
@@ -503,6 +565,8 @@ static void parse_options(int argc, char **argv, struct options *o)
         case 'p': cfg->promiscuous = false; break;
         case 'q': o->quiet = 1; break;
         case 1006: o->direct = 1; break;
+        case 1007: cfg->immediate = true; break;
+        case 1008: o->latency = 1; break;
         case 'v': o->verbose = 1; break;
         case 'w': o->wfile = optarg; break;
         case 'r': o->rfile = optarg; break;

@@ -150,6 +150,51 @@ fn nrcap_counts_exactly_what_an_independent_sender_sent() {
     );
 }
 
+/// nrcap --immediate --latency (the TPACKET_V2 frame ring): every frame
+/// counted, and a LATENCY line for all of them (its numbers are measured
+/// by bench/latency.sh; here only bounded by a second).
+#[test]
+fn nrcap_immediate_counts_every_frame_and_reports_its_latency() {
+    let net = Net::new();
+    const N: u32 = 200;
+    let child = spawn_piped(net.command(&bin("nrcap")).args([
+        "-i",
+        &net.a,
+        "-c",
+        &N.to_string(),
+        "-q",
+        "--immediate",
+        "--latency",
+        "-B",
+        "256",
+        "-n",
+        "4",
+    ]));
+    net.wait_packet_socket();
+    let tx = net.sender(&net.b);
+    for k in 0..N {
+        tx.send(&frame(60, k, OTHER_MAC));
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    }
+    let (ok, _, err) = output_of(child);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains(&format!("RESULT packets={N} drops=0")),
+        "{err}"
+    );
+    let lat = err
+        .lines()
+        .find(|l| l.starts_with("LATENCY"))
+        .unwrap_or_else(|| panic!("{err}"));
+    let max: f64 = lat
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("max_us="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{lat}"));
+    assert!(lat.contains(&format!("n={N} ")), "{lat}");
+    assert!(max < 1e6, "{lat}");
+}
+
 /// The README's first program: hello.c captures exactly what arrives and
 /// prints one line per packet with its real size.
 #[test]

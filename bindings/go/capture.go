@@ -63,6 +63,11 @@ type Config struct {
 	// switches its own thread while it creates the socket: Go never calls
 	// setns, so no goroutine ends up in the wrong namespace.
 	Netns string
+	// Immediate hands each frame over as soon as the kernel has written it
+	// (libpcap's immediate mode): a TPACKET_V2 frame ring with a status
+	// word per frame instead of blocks handed over when full or after
+	// BlockTimeout. See nr_capture_config.immediate.
+	Immediate bool
 	// Timeout of ZeroCopyReadPacketData/ReadPacketData; negative waits
 	// without limit (the default: Break() ends the wait).
 	Timeout time.Duration
@@ -141,6 +146,7 @@ func Open(iface string, cfg *Config) (*Capture, error) {
 	c.fanout_group = C.uint16_t(cfg.FanoutGroup)
 	c.fanout_flags = C.uint32_t(cfg.FanoutFlags)
 	c.busy_poll_us = C.uint32_t(cfg.BusyPoll / time.Microsecond)
+	c.immediate = C.bool(cfg.Immediate)
 	// The config is Go memory passed to C: whatever it points to must be C
 	// memory (cgo's pointer rules), so the filter and names are copied.
 	if len(cfg.Filter) > 0 {

@@ -350,6 +350,38 @@ func testExact(t *testing.T, size int) {
 func TestVethExact60(t *testing.T)   { testExact(t, 60) }
 func TestVethExact1514(t *testing.T) { testExact(t, 1514) }
 
+// Immediate mode: every frame byte-exact, and a lone frame delivered long
+// before the 10 s block timeout a block ring would wait for.
+func TestVethImmediate(t *testing.T) {
+	a, b := veth(t)
+	cfg := smallRing()
+	cfg.BlockTimeout = 10 * time.Second
+	cfg.Immediate = true
+	c := openOn(t, a, cfg)
+	const n = 2000
+	frames := testFrames(n, 60)
+	done := make(chan struct{})
+	go func() { send(t, b, frames); close(done) }()
+	got := collect(t, c, n)
+	<-done
+	sameFrames(t, got, frames)
+	lone := frame(60, 4242)
+	start := time.Now()
+	send(t, b, [][]byte{lone})
+	for {
+		bt, err := c.NextBatch(time.Second)
+		if err != nil {
+			t.Fatalf("lone frame: %v", err)
+		}
+		if bt.Len() > 0 && bytes.Equal(bt.Data(bt.Len()-1), lone) {
+			break
+		}
+	}
+	if lag := time.Since(start); lag > 200*time.Millisecond {
+		t.Fatalf("a lone frame took %v in immediate mode", lag)
+	}
+}
+
 func TestVethZeroCopyReadPacketData(t *testing.T) {
 	a, b := veth(t)
 	cfg := smallRing()

@@ -55,7 +55,7 @@ pub mod pcapfile;
 pub mod stats;
 pub mod sys;
 
-pub use afpacket::{Batch, Breaker, Capture, CaptureConfig, CaptureStats, RingInfo};
+pub use afpacket::{Batch, BatchIter, Breaker, Capture, CaptureConfig, CaptureStats, RingInfo};
 pub use afpacket::{
     BpfInsn, CaptureDirection, CaptureInfo, ChannelCapture, ChannelStats, Fanout, FanoutFlags,
     FanoutMode, OwnedPacket, Profile, TimestampSource,

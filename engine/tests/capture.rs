@@ -82,25 +82,7 @@ fn tiny_ring_counts_drops_exactly() {
             frame_size: 2048,
             ..small_ring()
         };
-        let mut cap = Capture::open(&net.a, &cfg).unwrap();
-        let tx = common::Sender::open(&net.b);
-        for i in 0..N as u32 {
-            tx.send(&frame(1000, i, OTHER_MAC));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-        let mut delivered = 0u64;
-        while let Wait::Ready(b) = cap
-            .next_batch_timeout(Some(Duration::from_millis(50)))
-            .unwrap()
-        {
-            delivered += b.len() as u64;
-        }
-        let (total, delta) = cap.stats_with_delta().unwrap();
-        assert_eq!(total, delta, "first read: delta equals total");
-        let (total2, delta2) = cap.stats_with_delta().unwrap();
-        assert_eq!(total2, total, "totals survive the kernel's reset-on-read");
-        assert_eq!(delta2.drops, 0);
-        (total, delivered)
+        common::fill_then_drain(&net.a, &net.b, &cfg, N as u32)
     });
     let (total, delivered) = stats;
     assert!(total.drops > 0, "{total:?}");

@@ -10,7 +10,7 @@
 
 use crate::batch::{Cursor, Walk};
 use crate::packet::{HwAddr, Packet, PacketFlags};
-use crate::sys::tpacket::{self as tp, block_desc as bd, v3_hdr as h};
+use crate::sys::tpacket::{self as tp, block_desc as bd, sll, v3_hdr as h};
 
 /// Why a block was rejected. The packets before the fault were delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,12 +58,12 @@ impl core::fmt::Display for Malformed {
 }
 
 #[inline(always)]
-fn rd32(b: &[u8], off: usize) -> u32 {
+pub(crate) fn rd32(b: &[u8], off: usize) -> u32 {
     u32::from_ne_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
 }
 
 #[inline(always)]
-fn rd16(b: &[u8], off: usize) -> u16 {
+pub(crate) fn rd16(b: &[u8], off: usize) -> u16 {
     u16::from_ne_bytes([b[off], b[off + 1]])
 }
 
@@ -204,34 +204,87 @@ impl<'a> Iterator for PacketIter<'a> {
                 self.off = off + next;
             }
         }
-        let status = rd32(hdr, h::STATUS);
-        let wire_len = rd32(hdr, h::LEN);
-        Some(Packet {
+        Some(packet(
+            hdr,
+            &V3_FIELDS,
             data,
-            ts_ns: u64::from(rd32(hdr, h::SEC)) * 1_000_000_000 + u64::from(rd32(hdr, h::NSEC)),
-            wire_len,
-            ifindex: rd32(hdr, h::SLL_IFINDEX) as i32,
-            rxhash: rd32(hdr, h::RXHASH),
-            vlan_tci: rd32(hdr, h::VLAN_TCI) as u16,
-            vlan_tpid: rd16(hdr, h::VLAN_TPID),
-            protocol: u16::from_be(rd16(hdr, h::SLL_PROTOCOL)),
-            pkt_type: hdr[h::SLL_PKTTYPE],
-            flags: status_flags(status, snaplen as u32, wire_len),
-            hw: HwAddr {
-                hatype: rd16(hdr, h::SLL_HATYPE),
-                len: hdr[h::SLL_HALEN],
-                addr: [
-                    hdr[h::SLL_ADDR],
-                    hdr[h::SLL_ADDR + 1],
-                    hdr[h::SLL_ADDR + 2],
-                    hdr[h::SLL_ADDR + 3],
-                    hdr[h::SLL_ADDR + 4],
-                    hdr[h::SLL_ADDR + 5],
-                    hdr[h::SLL_ADDR + 6],
-                    hdr[h::SLL_ADDR + 7],
-                ],
-            },
-        })
+            rd32(hdr, h::RXHASH),
+            rd32(hdr, h::VLAN_TCI) as u16,
+        ))
+    }
+}
+
+/// Where a TPACKET RX header (V2 or V3) keeps the fields a [`Packet`]
+/// carries.
+pub(crate) struct HdrFields {
+    pub(crate) sec: usize,
+    pub(crate) nsec: usize,
+    pub(crate) len: usize,
+    pub(crate) status: usize,
+    pub(crate) vlan_tpid: usize,
+    /// Where its `sockaddr_ll` starts.
+    pub(crate) sll: usize,
+}
+
+const V3_FIELDS: HdrFields =
+    HdrFields::of([h::SEC, h::NSEC, h::LEN, h::STATUS, h::VLAN_TPID, h::SLL]);
+
+impl HdrFields {
+    /// From the offsets of `sec`, `nsec`, `len`, `status`, `vlan_tpid`
+    /// and the `sockaddr_ll`, in that order.
+    pub(crate) const fn of(o: [usize; 6]) -> HdrFields {
+        HdrFields {
+            sec: o[0],
+            nsec: o[1],
+            len: o[2],
+            status: o[3],
+            vlan_tpid: o[4],
+            sll: o[5],
+        }
+    }
+}
+
+/// The packet whose checked header is `hdr` (at least the header and its
+/// `sockaddr_ll`) and whose checked data is `data`; the fields the header
+/// versions keep differently come from the caller. Always inlined with a
+/// constant `f`, so each walk reads fixed offsets.
+#[inline(always)]
+pub(crate) fn packet<'a>(
+    hdr: &[u8],
+    f: &HdrFields,
+    data: &'a [u8],
+    rxhash: u32,
+    vlan_tci: u16,
+) -> Packet<'a> {
+    let caplen = data.len() as u32;
+    let status = rd32(hdr, f.status);
+    let wire_len = rd32(hdr, f.len);
+    let a = f.sll + sll::ADDR;
+    Packet {
+        data,
+        ts_ns: u64::from(rd32(hdr, f.sec)) * 1_000_000_000 + u64::from(rd32(hdr, f.nsec)),
+        wire_len,
+        ifindex: rd32(hdr, f.sll + sll::IFINDEX) as i32,
+        rxhash,
+        vlan_tci,
+        vlan_tpid: rd16(hdr, f.vlan_tpid),
+        protocol: u16::from_be(rd16(hdr, f.sll + sll::PROTOCOL)),
+        pkt_type: hdr[f.sll + sll::PKTTYPE],
+        flags: status_flags(status, caplen, wire_len),
+        hw: HwAddr {
+            hatype: rd16(hdr, f.sll + sll::HATYPE),
+            len: hdr[f.sll + sll::HALEN],
+            addr: [
+                hdr[a],
+                hdr[a + 1],
+                hdr[a + 2],
+                hdr[a + 3],
+                hdr[a + 4],
+                hdr[a + 5],
+                hdr[a + 6],
+                hdr[a + 7],
+            ],
+        },
     }
 }
 

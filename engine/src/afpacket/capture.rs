@@ -1,4 +1,7 @@
-//! [`Capture`]: RX over a TPACKET_V3 block ring.
+//! [`Capture`]: RX over a TPACKET_V3 block ring, or in immediate mode
+//! over a TPACKET_V2 frame ring (one status word per frame, handed over as
+//! soon as the kernel wrote it). Both rings are the same [`HeldBatch`]: a
+//! ring block, or the run of consecutive ready frames.
 
 use std::ffi::CString;
 use std::io;
@@ -7,6 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use super::block::{BlockHeader, Malformed, PacketIter, block_header};
+use super::frame;
 use super::options::{
     self as opt, BpfInsn, CaptureDirection, CaptureInfo, Fanout, FanoutFlags, FanoutMode, Profile,
     TimestampSource, check_program,
@@ -17,12 +21,29 @@ use crate::packet::Packet;
 use crate::stats::{Reported, counters};
 use crate::sys::socket::{self, Deadline, Mmap};
 use crate::sys::sockopt as so;
-use crate::sys::tpacket::{self as tp, block_desc};
+use crate::sys::tpacket::{self as tp, block_desc, v2_hdr};
 
 /// Largest snap length netring accepts (libpcap's `MAXIMUM_SNAPLEN`).
 pub const MAX_SNAPLEN: u32 = 262_144;
 /// Largest total ring size accepted (16 GiB): a guard against typos.
 pub const MAX_RING_BYTES: u64 = 16 << 30;
+
+/// The most frames one held batch of the immediate-mode frame ring takes
+/// (at most half the ring, so the kernel keeps room while it is held).
+const FRAME_RUN_MAX: usize = 512;
+
+/// Immediate mode on a busy link: a blocking wait that a frame ended within
+/// this long counts as "busy"...
+const BUSY_WAIT: Duration = Duration::from_micros(50);
+/// ...and after this many busy waits in a row the capture naps
+/// [`COALESCE`] before sleeping on the socket...
+const BUSY_WAITS: u8 = 4;
+/// ...so that one wake-up takes the run of frames that arrived meanwhile
+/// instead of one frame per wake-up (the kernel wakes a TPACKET_V2 reader
+/// for every frame). The nap is a timed `ppoll` on the wake-up fd only (a
+/// break still ends it); the kernel's timer slack may lengthen it (50 µs
+/// by default).
+const COALESCE: Duration = Duration::from_micros(30);
 
 /// How often a capture looks for the last block of a removed interface.
 const DRAIN_SLICE: Duration = Duration::from_millis(5);
@@ -128,6 +149,27 @@ pub struct CaptureConfig {
     /// calling thread enters it only while the socket is created and the
     /// interface looked up. Default none (the calling thread's namespace).
     pub netns: Option<String>,
+    /// Immediate mode (libpcap's `pcap_set_immediate_mode`): hand each frame
+    /// over as soon as the kernel has written it. The ring becomes a
+    /// TPACKET_V2 frame ring (a status word per frame) instead of the
+    /// TPACKET_V3 block ring, whose blocks reach the user only when full or
+    /// retired by `block_timeout_ms`. A held batch is then the run of
+    /// consecutive ready frames (at most 512, at most half the ring). The
+    /// ring holds `block_size / frame_size * block_count` frames, one
+    /// packet each; a frame longer than `frame_size` minus the header (66
+    /// bytes on Ethernet) is truncated (flagged `TRUNCATED`).
+    /// `block_timeout_ms` is unused. Refused with `fill_rxhash` (these
+    /// frames carry no receive hash) and with `vlan_reinsert` (read
+    /// [`Packet::vlan_tci`] instead).
+    ///
+    /// The kernel wakes a reader of this ring for every frame. On a busy
+    /// link (four waits in a row ended by a frame within 50 µs) the capture
+    /// therefore naps 30 µs (plus the kernel's timer slack) before sleeping
+    /// on the socket, so one wake-up takes every frame that arrived
+    /// meanwhile: far less CPU per packet at high rates, at most that much
+    /// more latency while the link is busy, none when traffic is sparse.
+    /// Default false.
+    pub immediate: bool,
 }
 
 impl Default for CaptureConfig {
@@ -158,6 +200,7 @@ impl Default for CaptureConfig {
             packet_loss: false,
             vlan_reinsert: false,
             netns: None,
+            immediate: false,
         }
     }
 }
@@ -288,6 +331,18 @@ impl CaptureConfig {
         if let Some(f) = &self.filter {
             check_program(f, "filter")?;
         }
+        if self.immediate && self.fill_rxhash {
+            return Err(Error::config(
+                "immediate with fill_rxhash: the immediate-mode frame ring (TPACKET_V2) \
+                 carries no receive hash; choose one",
+            ));
+        }
+        if self.immediate && self.vlan_reinsert {
+            return Err(Error::config(
+                "immediate with vlan_reinsert: tags are put back in place in ring blocks only; \
+                 in immediate mode read the tag from the packet's VLAN metadata",
+            ));
+        }
         if self.ignore_outgoing && self.direction == CaptureDirection::Out {
             return Err(Error::config(
                 "ignore_outgoing with direction Out would capture nothing: choose one",
@@ -363,7 +418,8 @@ pub struct CaptureStats {
     pub freezes: u64,
     /// Packets in blocks handed to the user (batches and single packets).
     pub delivered: u64,
-    /// Blocks handed to the user.
+    /// Blocks handed to the user (in immediate mode: held batches, each a
+    /// run of frames).
     pub blocks: u64,
     /// Blocks whose kernel sequence number skipped ahead (should stay 0).
     pub seq_gaps: u64,
@@ -420,6 +476,26 @@ pub struct Capture {
     last_error: Option<Malformed>,
     info: CaptureInfo,
     vlan_reinsert: bool,
+    /// Immediate mode: the ring is a TPACKET_V2 frame ring and `cur` a
+    /// frame index.
+    frames: Option<FrameRing>,
+}
+
+/// The geometry of an immediate-mode frame ring.
+#[derive(Debug, Clone, Copy)]
+struct FrameRing {
+    /// Bytes per frame slot.
+    size: usize,
+    /// Frames per block (the kernel never lets a frame straddle blocks).
+    per_block: usize,
+    /// Frames in the ring.
+    count: usize,
+    /// Most frames one held batch takes.
+    run_max: usize,
+    /// Held batches so far (the batch sequence number, from 1).
+    batches: u64,
+    /// Busy waits in a row (see [`BUSY_WAITS`]).
+    busy: u8,
 }
 
 /// Errors of a socket option, naming the option and its value.
@@ -540,8 +616,13 @@ impl Capture {
         let cname =
             CString::new(ifname).map_err(|_| Error::invalid_arg("interface name contains NUL"))?;
         let (fd, ifindex) = socket_in(cfg.netns.as_deref(), &cname, ifname, any)?;
-        socket::setsockopt(&fd, tp::SOL_PACKET, tp::PACKET_VERSION, &tp::TPACKET_V3)
-            .map_err(|e| Error::os("setsockopt(PACKET_VERSION, TPACKET_V3)", e))?;
+        let (version, vname) = if cfg.immediate {
+            (tp::TPACKET_V2, "TPACKET_V2")
+        } else {
+            (tp::TPACKET_V3, "TPACKET_V3")
+        };
+        socket::setsockopt(&fd, tp::SOL_PACKET, tp::PACKET_VERSION, &version)
+            .map_err(|e| Error::os(format!("setsockopt(PACKET_VERSION, {vname})"), e))?;
         Self::socket_options(&fd, cfg)?;
         let mut info = CaptureInfo::default();
         Self::timestamps(&fd, ifname, cfg, &mut info)?;
@@ -581,6 +662,18 @@ impl Capture {
                 (p, e) => Self::attach_filters(&fd, p, e)?,
             }
         }
+        let frames = cfg.immediate.then(|| {
+            let per_block = (ring.block_size / ring.frame_size) as usize;
+            let count = per_block * ring.block_count as usize;
+            FrameRing {
+                size: ring.frame_size as usize,
+                per_block,
+                count,
+                run_max: (count / 2).clamp(1, FRAME_RUN_MAX),
+                batches: 0,
+                busy: 0,
+            }
+        });
         Ok(Capture {
             map,
             fd,
@@ -602,6 +695,7 @@ impl Capture {
             last_error: None,
             info,
             vlan_reinsert: cfg.vlan_reinsert,
+            frames,
         })
     }
 
@@ -813,7 +907,18 @@ impl Capture {
                     0
                 },
             };
-            match socket::setsockopt(fd, tp::SOL_PACKET, tp::PACKET_RX_RING, &req) {
+            let set = if cfg.immediate {
+                let req = tp::TpacketReq {
+                    tp_block_size: req.tp_block_size,
+                    tp_block_nr: req.tp_block_nr,
+                    tp_frame_size: req.tp_frame_size,
+                    tp_frame_nr: req.tp_frame_nr,
+                };
+                socket::setsockopt(fd, tp::SOL_PACKET, tp::PACKET_RX_RING, &req)
+            } else {
+                socket::setsockopt(fd, tp::SOL_PACKET, tp::PACKET_RX_RING, &req)
+            };
+            match set {
                 Ok(()) => break,
                 Err(e) if e.raw_os_error() == Some(libc::ENOMEM) && blocks > min_blocks => {
                     blocks = (blocks * 3 / 4).max(min_blocks);
@@ -891,11 +996,52 @@ impl Capture {
         unsafe { self.map.as_ptr().add(idx * self.ring.block_size as usize) }
     }
 
+    /// The status word of block `idx` (of frame `idx` in immediate mode).
+    #[inline(always)]
     fn status_word(&self, idx: usize) -> &AtomicU32 {
-        // SAFETY: the block starts page-aligned inside the live mapping, so
-        // the status word at offset 8 is 4-byte aligned and in bounds; it is
-        // shared with the kernel, hence only accessed atomically.
-        unsafe { &*(self.block_ptr(idx).add(block_desc::BLOCK_STATUS) as *const AtomicU32) }
+        let p = match &self.frames {
+            None => {
+                // SAFETY: block_status (offset 8) lies inside the block's
+                // 48-byte descriptor, inside the live mapping.
+                unsafe { self.block_ptr(idx).add(block_desc::BLOCK_STATUS) }
+            }
+            Some(fr) => self.frame_ptr(fr, idx).wrapping_add(v2_hdr::STATUS),
+        };
+        // SAFETY: blocks start page-aligned and frames at multiples of
+        // frame_size (a multiple of 16) inside them, so the word is 4-byte
+        // aligned and in bounds of the live mapping; it is shared with the
+        // kernel, hence only accessed atomically.
+        unsafe { &*(p as *const AtomicU32) }
+    }
+
+    /// The start of frame `idx` of the immediate-mode frame ring.
+    #[inline(always)]
+    fn frame_ptr(&self, fr: &FrameRing, idx: usize) -> *mut u8 {
+        debug_assert!(idx < fr.count);
+        let block = idx / fr.per_block;
+        // SAFETY: idx < count = per_block * block_count, so block <
+        // block_count, and (idx % per_block) * size + size <= block_size:
+        // the frame lies inside the mapping.
+        unsafe { self.block_ptr(block).add((idx % fr.per_block) * fr.size) }
+    }
+
+    /// The bytes of frame `idx` the user holds, and its offset in the ring.
+    #[inline(always)]
+    fn frame_bytes(&self, fr: &FrameRing, idx: usize) -> (&[u8], usize) {
+        let p = self.frame_ptr(fr, idx);
+        // SAFETY: only called for held frames, whose status was observed as
+        // TP_STATUS_USER with Acquire: the kernel does not write to them
+        // until give_back() stores TP_STATUS_KERNEL, so reading one as a
+        // shared slice for the borrow of &self is sound; frame_ptr keeps it
+        // inside the mapping.
+        let bytes = unsafe { std::slice::from_raw_parts(p, fr.size) };
+        (bytes, p as usize - self.map.as_ptr() as usize)
+    }
+
+    /// True in immediate mode (a TPACKET_V2 frame ring; see
+    /// [`CaptureConfig::immediate`]).
+    pub fn is_immediate(&self) -> bool {
+        self.frames.is_some()
     }
 
     /// The bytes of a block the user holds.
@@ -948,6 +1094,10 @@ impl Capture {
     /// is not ready it is the one the kernel is filling, and its frames
     /// reach user space only when the kernel's retire timer hands it over.
     fn unretired_frames(&self) -> u32 {
+        if self.frames.is_some() {
+            // A frame ring hands every frame over as soon as it is written.
+            return 0;
+        }
         // SAFETY: the descriptor of block `cur` lies inside the live
         // mapping (NUM_PKTS + 4 <= the 48-byte descriptor <= block_size);
         // the u32 is 4-byte aligned (blocks are page-aligned) and the
@@ -989,8 +1139,51 @@ impl Capture {
         self.retire_bound
     }
 
+    /// Immediate mode, the ring found empty on a busy link: nap up to
+    /// [`COALESCE`] (within `remaining`) on the wake-up fd. True if it
+    /// napped; the caller then re-checks the ring. The nap keeps the link
+    /// counted as busy only if frames arrived during it.
+    fn coalesce(&mut self, remaining: Option<Duration>) -> Result<bool> {
+        match &self.frames {
+            Some(fr) if fr.busy >= BUSY_WAITS && !self.down => {}
+            _ => return Ok(false),
+        }
+        let nap = remaining.map_or(COALESCE, |r| r.min(COALESCE));
+        let mut fds = [libc::pollfd {
+            fd: self.brk.fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        crate::sys::xdp::ppoll_ns(&mut fds, nap.as_nanos() as u64)
+            .map_err(|e| Error::os("ppoll", e))?;
+        if fds[0].revents & libc::POLLIN != 0 {
+            self.brk.drain();
+        }
+        if !self.ready() {
+            if let Some(fr) = self.frames.as_mut() {
+                fr.busy = 0;
+            }
+        }
+        Ok(true)
+    }
+
+    /// Immediate mode: count a blocking wait that lasted `waited` and ended
+    /// with the ring ready (see [`BUSY_WAITS`]).
+    fn note_wait(&mut self, waited: Duration) {
+        let ready = self.ready();
+        if let Some(fr) = self.frames.as_mut() {
+            fr.busy = if ready && waited < BUSY_WAIT {
+                fr.busy.saturating_add(1)
+            } else {
+                0
+            };
+        }
+    }
+
     fn wait(&mut self, timeout: Option<Duration>) -> Result<Wait<()>> {
         let deadline = Deadline::after(timeout);
+        // At most one nap per wait (then the socket is waited on).
+        let mut may_nap = self.frames.is_some();
         loop {
             if self.brk.take() {
                 return Ok(Wait::Interrupted);
@@ -1009,6 +1202,12 @@ impl Capture {
                 });
             }
             let remaining = deadline.remaining();
+            if may_nap {
+                may_nap = false;
+                if self.coalesce(remaining)? {
+                    continue;
+                }
+            }
             let mut fds = [
                 libc::pollfd {
                     fd: self.brk.fd(),
@@ -1039,7 +1238,11 @@ impl Capture {
             } else {
                 (2, socket::poll_ms(remaining))
             };
+            let slept = (self.frames.is_some() && n == 2).then(Instant::now);
             socket::poll(&mut fds[..n], ms).map_err(|e| Error::os("poll", e))?;
+            if let Some(t) = slept {
+                self.note_wait(t.elapsed());
+            }
             if fds[0].revents & libc::POLLIN != 0 {
                 // Drain before re-checking the flag at the top of the loop, so
                 // a late write cannot leave the eventfd readable (a spin).
@@ -1071,6 +1274,36 @@ impl Capture {
                 format!("capture on '{}'", self.ifname),
                 io::Error::from_raw_os_error(e),
             )),
+        }
+    }
+
+    /// Take the run of ready frames from `cur` (the frame at `cur` is
+    /// ready), at most `run_max`; count it. Its header: the number of
+    /// frames and the batch sequence number.
+    fn take_frames(&mut self) -> BlockHeader {
+        let Some(mut fr) = self.frames else {
+            return BlockHeader::default();
+        };
+        let mut n = 1;
+        let mut idx = self.cur;
+        while n < fr.run_max {
+            idx += 1;
+            if idx == fr.count {
+                idx = 0;
+            }
+            if self.status_word(idx).load(Ordering::Acquire) & tp::TP_STATUS_USER == 0 {
+                break;
+            }
+            n += 1;
+        }
+        fr.batches += 1;
+        self.frames = Some(fr);
+        self.total.blocks += 1;
+        self.total.delivered += n as u64;
+        BlockHeader {
+            num_pkts: n as u32,
+            first: 0,
+            seq: fr.batches,
         }
     }
 
@@ -1118,8 +1351,21 @@ impl Capture {
         self.last_error = Some(m);
     }
 
-    /// Give the held block back to the kernel.
+    /// Give the held block (frames) back to the kernel.
     fn give_back(&mut self) {
+        if let Some(fr) = self.frames {
+            for _ in 0..self.held_hdr.num_pkts {
+                self.status_word(self.cur)
+                    .store(tp::TP_STATUS_KERNEL, Ordering::Release);
+                self.cur += 1;
+                if self.cur == fr.count {
+                    self.cur = 0;
+                }
+            }
+            self.held = false;
+            self.pkt_cursor = None;
+            return;
+        }
         self.status_word(self.cur)
             .store(tp::TP_STATUS_KERNEL, Ordering::Release);
         self.cur = (self.cur + 1) % self.ring.block_count as usize;
@@ -1150,7 +1396,11 @@ impl Capture {
         }
         let w = self.wait(timeout)?;
         if let Wait::Ready(()) = w {
-            self.held_hdr = self.take_block();
+            self.held_hdr = if self.frames.is_some() {
+                self.take_frames()
+            } else {
+                self.take_block()
+            };
             self.held = true;
         }
         Ok(w)
@@ -1219,6 +1469,8 @@ impl Capture {
     /// Lifetime statistics. Reads the kernel's counters (which reset on
     /// every read) into netring's 64-bit totals.
     pub fn stats(&mut self) -> Result<CaptureStats> {
+        // A TPACKET_V2 ring answers with the 8-byte `tpacket_stats`, the
+        // head of `tpacket_stats_v3`: the freeze count then stays 0.
         let (st, _) = socket::getsockopt::<tp::TpacketStatsV3>(
             self.fd(),
             tp::SOL_PACKET,
@@ -1268,11 +1520,18 @@ impl Batch<'_> {
         self.cap.held_hdr.seq
     }
 
-    /// Iterate the packets. A malformed block ends the iteration early;
-    /// [`PacketIter::error`] says why (it is not counted in the
+    /// Iterate the packets. A malformed block (frame) ends the iteration
+    /// early; [`BatchIter::error`] says why (it is not counted in the
     /// statistics: [`Batch::for_each`] does that).
-    pub fn iter(&self) -> PacketIter<'_> {
-        PacketIter::new(self.cap.block_bytes(self.cap.cur))
+    pub fn iter(&self) -> BatchIter<'_> {
+        BatchIter(match self.cap.frames {
+            None => IterKind::Block(PacketIter::new(self.cap.block_bytes(self.cap.cur))),
+            Some(_) => IterKind::Frames {
+                cap: self.cap,
+                next: 0,
+                error: None,
+            },
+        })
     }
 
     /// Call `f` for each packet until it returns `false`; returns the number
@@ -1284,6 +1543,56 @@ impl Batch<'_> {
             f(p)
         });
         n
+    }
+}
+
+/// The packets of a [`Batch`] ([`Batch::iter`]).
+#[derive(Debug, Clone)]
+pub struct BatchIter<'a>(IterKind<'a>);
+
+#[derive(Debug, Clone)]
+enum IterKind<'a> {
+    Block(PacketIter<'a>),
+    Frames {
+        cap: &'a Capture,
+        next: u32,
+        error: Option<Malformed>,
+    },
+}
+
+impl BatchIter<'_> {
+    /// The reason the iteration stopped early, if it did.
+    pub fn error(&self) -> Option<Malformed> {
+        match &self.0 {
+            IterKind::Block(it) => it.error(),
+            IterKind::Frames { error, .. } => *error,
+        }
+    }
+}
+
+impl<'a> Iterator for BatchIter<'a> {
+    type Item = Packet<'a>;
+
+    fn next(&mut self) -> Option<Packet<'a>> {
+        match &mut self.0 {
+            IterKind::Block(it) => it.next(),
+            IterKind::Frames { cap, next, error } => {
+                let cap: &'a Capture = cap;
+                let fr = cap.frames.as_ref()?;
+                if error.is_some() || *next >= cap.held_hdr.num_pkts {
+                    return None;
+                }
+                let (bytes, at) = cap.frame_bytes(fr, (cap.cur + *next as usize) % fr.count);
+                *next += 1;
+                match frame::parse_frame(bytes, at) {
+                    Ok(p) => Some(p),
+                    Err(m) => {
+                        *error = Some(m);
+                        None
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -1319,6 +1628,23 @@ impl HeldBatch for Capture {
             return Ok(Walk::Done);
         }
         let hdr = self.held_hdr;
+        if let Some(fr) = &self.frames {
+            let cur = self.cur;
+            let frame_at = |i: u32| {
+                let mut idx = cur + i as usize;
+                if idx >= fr.count {
+                    idx -= fr.count;
+                }
+                self.frame_bytes(fr, idx)
+            };
+            return match frame::walk_frames(frame_at, hdr.num_pkts, cursor, f) {
+                Ok(w) => Ok(w),
+                Err(m) => {
+                    self.note_malformed(m);
+                    Err(frame::malformed_error(m))
+                }
+            };
+        }
         match super::block::walk_block(self.block_bytes(self.cur), &hdr, cursor, f) {
             Ok(w) => Ok(w),
             Err(m) => {

@@ -2,8 +2,11 @@
 
 pub mod block;
 pub mod capture;
+pub mod frame;
 
-pub use capture::{Batch, Breaker, Capture, CaptureConfig, CaptureStats, RingInfo, Wait};
+pub use capture::{
+    Batch, BatchIter, Breaker, Capture, CaptureConfig, CaptureStats, RingInfo, Wait,
+};
 pub mod inject;
 pub use inject::{Injector, InjectorConfig, InjectorStats, Slot, TxMode};
 pub mod bridge;

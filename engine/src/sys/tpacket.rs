@@ -34,7 +34,7 @@ pub const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
 /// `PACKET_MR_PROMISC` membership type.
 pub const PACKET_MR_PROMISC: libc::c_ushort = 1;
 
-/// `TPACKET_V2` (used for TX rings).
+/// `TPACKET_V2` (TX rings, and the immediate-mode RX frame ring).
 pub const TPACKET_V2: libc::c_int = 1;
 /// `TPACKET_V3` (block-based RX rings).
 pub const TPACKET_V3: libc::c_int = 2;
@@ -125,6 +125,17 @@ pub struct TpacketStatsV3 {
     pub tp_freeze_q_cnt: u32,
 }
 
+/// `struct tpacket_stats` (what `PACKET_STATISTICS` returns for a
+/// TPACKET_V1/V2 ring).
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TpacketStats {
+    /// Packets seen since the last read, *including* `tp_drops`.
+    pub tp_packets: u32,
+    /// Packets dropped since the last read (ring full).
+    pub tp_drops: u32,
+}
+
 /// `struct packet_mreq`.
 #[repr(C)]
 #[derive(Debug, Default, Clone, Copy)]
@@ -201,7 +212,27 @@ pub mod v3_hdr {
     pub const HDRLEN: usize = SLL + 20;
 }
 
-/// Offsets in `struct tpacket2_hdr` (TX frames).
+/// Offsets in `struct sockaddr_ll`, which follows every RX packet header
+/// (V2 and V3).
+pub mod sll {
+    /// `sll_protocol` (u16, network order).
+    pub const PROTOCOL: usize = 2;
+    /// `sll_ifindex` (i32).
+    pub const IFINDEX: usize = 4;
+    /// `sll_hatype` (u16).
+    pub const HATYPE: usize = 8;
+    /// `sll_pkttype` (u8).
+    pub const PKTTYPE: usize = 10;
+    /// `sll_halen` (u8).
+    pub const HALEN: usize = 11;
+    /// `sll_addr` (8 bytes).
+    pub const ADDR: usize = 12;
+    /// `sizeof(struct sockaddr_ll)`.
+    pub const SIZE: usize = 20;
+}
+
+/// Offsets in `struct tpacket2_hdr` and, for RX frames, the `sockaddr_ll`
+/// that follows it (TX frames and the immediate-mode RX frame ring).
 pub mod v2_hdr {
     /// `tp_status` (u32, shared with the kernel).
     pub const STATUS: usize = 0;
@@ -213,8 +244,21 @@ pub mod v2_hdr {
     pub const MAC: usize = 12;
     /// `tp_net` (u16).
     pub const NET: usize = 14;
+    /// `tp_sec` (u32).
+    pub const SEC: usize = 16;
+    /// `tp_nsec` (u32).
+    pub const NSEC: usize = 20;
+    /// `tp_vlan_tci` (u16).
+    pub const VLAN_TCI: usize = 24;
+    /// `tp_vlan_tpid` (u16).
+    pub const VLAN_TPID: usize = 26;
     /// `sizeof(struct tpacket2_hdr)`.
     pub const SIZE: usize = 32;
+    /// The `sockaddr_ll` of an RX frame ([`super::sll`]) starts at
+    /// `TPACKET_ALIGN(sizeof(struct tpacket2_hdr))`.
+    pub const SLL: usize = 32;
+    /// Bytes the header plus `sockaddr_ll` need: `TPACKET2_HDRLEN`.
+    pub const HDRLEN: usize = SLL + super::sll::SIZE;
     /// Where the kernel expects TX frame data: `TPACKET_ALIGN(sizeof(tpacket2_hdr))`
     /// (the `sockaddr_ll` is not used for TX when `tp_mac`/`tp_net` are 0).
     pub const DATA: usize = 32;
@@ -259,6 +303,33 @@ mod tests {
         assert_eq!(size_of::<libc::tpacket2_hdr>(), v2_hdr::SIZE);
         assert_eq!(offset_of!(libc::tpacket2_hdr, tp_len), v2_hdr::LEN);
         assert_eq!(offset_of!(libc::tpacket2_hdr, tp_mac), v2_hdr::MAC);
+        assert_eq!(offset_of!(libc::tpacket2_hdr, tp_status), v2_hdr::STATUS);
+        assert_eq!(offset_of!(libc::tpacket2_hdr, tp_snaplen), v2_hdr::SNAPLEN);
+        assert_eq!(offset_of!(libc::tpacket2_hdr, tp_net), v2_hdr::NET);
+        assert_eq!(offset_of!(libc::tpacket2_hdr, tp_sec), v2_hdr::SEC);
+        assert_eq!(offset_of!(libc::tpacket2_hdr, tp_nsec), v2_hdr::NSEC);
+        assert_eq!(
+            offset_of!(libc::tpacket2_hdr, tp_vlan_tci),
+            v2_hdr::VLAN_TCI
+        );
+        assert_eq!(
+            offset_of!(libc::tpacket2_hdr, tp_vlan_tpid),
+            v2_hdr::VLAN_TPID
+        );
+        assert_eq!(v2_hdr::SLL, tpacket_align(v2_hdr::SIZE));
+        assert_eq!(
+            v2_hdr::HDRLEN,
+            tpacket_align(v2_hdr::SIZE) + size_of::<libc::sockaddr_ll>()
+        );
+        assert_eq!(size_of::<libc::sockaddr_ll>(), sll::SIZE);
+        assert_eq!(offset_of!(libc::sockaddr_ll, sll_protocol), sll::PROTOCOL);
+        assert_eq!(offset_of!(libc::sockaddr_ll, sll_ifindex), sll::IFINDEX);
+        assert_eq!(offset_of!(libc::sockaddr_ll, sll_hatype), sll::HATYPE);
+        assert_eq!(offset_of!(libc::sockaddr_ll, sll_pkttype), sll::PKTTYPE);
+        assert_eq!(offset_of!(libc::sockaddr_ll, sll_halen), sll::HALEN);
+        assert_eq!(offset_of!(libc::sockaddr_ll, sll_addr), sll::ADDR);
+        assert_eq!(v3_hdr::SLL_ADDR, v3_hdr::SLL + sll::ADDR);
+        assert_eq!(size_of::<TpacketStats>(), 8);
         assert_eq!(offset_of!(libc::sockaddr_ll, sll_pkttype), 10);
         assert_eq!(offset_of!(libc::sockaddr_ll, sll_ifindex), 4);
         assert_eq!(offset_of!(libc::sockaddr_ll, sll_hatype), 8);

@@ -8,7 +8,7 @@ pub use netring_testkit::*;
 
 use std::time::Duration;
 
-use netring_engine::{Capture, CaptureConfig, Wait};
+use netring_engine::{Capture, CaptureConfig, CaptureStats, Wait};
 
 /// When a test breaks a blocked call, or removes the interface under it
 /// (with `meanwhile`): long enough for the call to be blocked.
@@ -53,4 +53,35 @@ pub fn collect(cap: &mut Capture, want: usize, quiet: Duration, limit: Duration)
             _ => false,
         }
     })
+}
+
+/// Open `cfg` (a ring too small for `n` 1000-byte frames) on `ifname`, send
+/// the frames from `peer` while nobody reads, then read what the ring kept.
+/// Checks the statistics' deltas on the way; returns the lifetime totals
+/// and the number of packets the batches held.
+pub fn fill_then_drain(
+    ifname: &str,
+    peer: &str,
+    cfg: &CaptureConfig,
+    n: u32,
+) -> (CaptureStats, u64) {
+    let mut cap = Capture::open(ifname, cfg).unwrap();
+    let tx = Sender::open(peer);
+    for i in 0..n {
+        tx.send(&frame(1000, i, OTHER_MAC));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    let mut delivered = 0u64;
+    while let Wait::Ready(b) = cap
+        .next_batch_timeout(Some(Duration::from_millis(50)))
+        .unwrap()
+    {
+        delivered += b.len() as u64;
+    }
+    let (total, delta) = cap.stats_with_delta().unwrap();
+    assert_eq!(total, delta, "first read: delta equals total");
+    let (total2, delta2) = cap.stats_with_delta().unwrap();
+    assert_eq!(total2, total, "totals survive the kernel's reset-on-read");
+    assert_eq!(delta2.drops, 0);
+    (total, delivered)
 }

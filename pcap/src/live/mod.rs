@@ -238,6 +238,14 @@ pub fn timestamp_source(tstamp_type: c_int) -> TimestampSource {
     }
 }
 
+/// The frame size of an immediate-mode ring (one frame per packet): like
+/// libpcap's, big enough that no frame up to the snap length is cut (up to
+/// a 64 KiB GSO/GRO packet with its link-layer header), plus the kernel's
+/// header room (80 bytes before the data at most, with no reserve).
+fn immediate_frame(snaplen: u32) -> u32 {
+    (snaplen.min(65_535 + 32) + 96).next_multiple_of(16)
+}
+
 /// The capture configuration from the settings and the environment.
 pub fn config(opts: &Opts, snaplen: u32, envc: &env::Config) -> CaptureConfig {
     let ring = envc.ring.unwrap_or(if opts.buffer_size > 0 {
@@ -265,7 +273,15 @@ pub fn config(opts: &Opts, snaplen: u32, envc: &env::Config) -> CaptureConfig {
         timestamp_fallback: true,
         block_size: BLOCK as u32,
         block_count: (ring / BLOCK).max(2).min(u64::from(u32::MAX)) as u32,
+        frame_size: if opts.immediate {
+            immediate_frame(snaplen)
+        } else {
+            CaptureConfig::default().frame_size
+        },
         fanout: envc.fanout.clone(),
+        // pcap_set_immediate_mode: the engine's frame ring (TPACKET_V2, as
+        // libpcap's immediate mode), each frame handed over as it arrives.
+        immediate: opts.immediate,
         ..CaptureConfig::default()
     }
 }

@@ -1,7 +1,7 @@
 // nrgocap: nrcap's capture loop written with the Go binding.
 //
 //	nrgocap -i IFACE [-c COUNT] [-s SNAPLEN] [-B BLOCK_KIB] [-n BLOCKS] [-p] [-q] [-v]
-//	        [--netns NAME] [-w FILE [-F pcap|pcap-ns|pcapng]]
+//	        [--netns NAME] [--immediate] [-w FILE [-F pcap|pcap-ns|pcapng]]
 //	nrgocap -r FILE [-c COUNT] [-q] [-v] [-w FILE ...]
 //
 // Stops after COUNT packets or on SIGINT/SIGTERM (Break from the signal
@@ -37,6 +37,7 @@ var (
 	format    = flag.String("F", "pcap", "pcap, pcap-ns or pcapng")
 	rfile     = flag.String("r", "", "read packets from a pcap or pcapng file")
 	netns     = flag.String("netns", "", "capture in network namespace NAME (/run/netns/NAME)")
+	immediate = flag.Bool("immediate", false, "hand each frame over at once (TPACKET_V2 frame ring, libpcap's immediate mode)")
 )
 
 type state struct {
@@ -179,6 +180,7 @@ func main() {
 	}
 	cfg.Promiscuous = !*noPromisc
 	cfg.Netns = *netns
+	cfg.Immediate = *immediate
 	capt, err := netring.Open(*iface, &cfg)
 	if err != nil {
 		if st.w != nil {

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# latency.sh - immediate-mode delivery latency: how long after the kernel
+# stamped a frame the capturing program's callback runs.
+#
+# Paced traffic (trafgen --gap, 60-byte UDP frames, CPU $CB_GEN_CPU in netns
+# cbgen) at each rate; one consumer at a time in netns cbcap on CPU
+# $CB_CAP_CPU, each taking, per packet, now (CLOCK_REALTIME) minus the
+# packet's time stamp:
+#   libpcap  build/bench/bin/pcap_latency (bench/pcap_latency.c: snaplen 256,
+#            pcap_set_immediate_mode(p, 1), ns time stamps, pcap_loop) on
+#            the system libpcap
+#   dropin   the same binary on netring's libpcap drop-in
+#            (LD_LIBRARY_PATH=build/prefix/lib/netring)
+#   nrcap    build/bin/nrcap -i IF -q -s 256 --immediate --latency (the C API)
+# Each prints "LATENCY n= p50_us= p99_us= max_us=" at exit.
+#
+# usage: latency.sh [-d SECONDS] [-r RATES] [-n REPS] [-o DIR] [CONSUMER ...]
+#   -d SECONDS  traffic per run (default 3): RATE x SECONDS frames
+#   -r RATES    frames per second, comma separated (default 1000,10000)
+#   -n REPS     interleaved repetitions, the consumer order rotating (default 3)
+#   -o DIR      results (default $CB_OUT/runs/latency-<time>)
+# Writes DIR/latency.tsv and DIR/summary.txt (a table per rate: medians of
+# the repetitions, [min-max]; `python3 bench/summarize.py latency FILE`).
+# trafgen's gap is a sleep between sends, so the achieved rate is below the
+# asked one at 10 kpps; the table shows the achieved rate.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+CB_ARGS="$*"
+
+DUR=3 RATES=1000,10000 REPS=3 RESDIR=""
+CONSUMERS=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        -d) DUR=$2; shift 2 ;;
+        -r) RATES=$2; shift 2 ;;
+        -n) REPS=$2; shift 2 ;;
+        -o) RESDIR=$2; shift 2 ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        -*) echo "unknown option $1" >&2; exit 2 ;;
+        *) CONSUMERS+=("$1"); shift ;;
+    esac
+done
+[ ${#CONSUMERS[@]} -gt 0 ] || CONSUMERS=(libpcap dropin nrcap)
+
+consumer_cmd() {
+    case "$1" in
+        libpcap) echo "$CB_BIN/pcap_latency {IF}" ;;
+        dropin) echo "env LD_LIBRARY_PATH=$CB_ROOT/build/prefix/lib/netring $CB_BIN/pcap_latency {IF}" ;;
+        nrcap) echo "$NR_BIN/nrcap -i {IF} -q -s 256 --immediate --latency" ;;
+        *) echo "unknown consumer $1" >&2; exit 2 ;;
+    esac
+}
+
+check_tools trafgen ip taskset python3 "$CB_BIN/pcap_latency" "$NR_BIN/nrcap" \
+    "$CB_ROOT/build/prefix/lib/netring/libpcap.so.0.8"
+[ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
+
+RESDIR=${RESDIR:-$CB_OUT/runs/latency-$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$RESDIR/logs"
+TSV=$RESDIR/latency.tsv
+printf 'rep\trate\tconsumer\tframes\tsend_s\tcaptured\tdrops\tn\tp50_us\tp99_us\tmax_us\n' > "$TSV"
+
+trap cb_cleanup EXIT
+trap 'exit 130' INT TERM
+"$CB_HERE/netenv.sh" up
+{
+    echo "date: $(date -Is)"; echo "kernel: $(uname -r)"; echo "cpus: $(nproc)"
+    echo "cpu: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+    echo "command: $0 $CB_ARGS"
+    echo "libpcap: $(dpkg-query -W -f '${Version}' libpcap0.8 2>/dev/null || echo '?')"
+    for c in "${CONSUMERS[@]}"; do echo "consumer $c: $(consumer_cmd "$c")"; done
+} > "$RESDIR/meta.txt"
+
+one_run() { # rep rate consumer
+    local rep=$1 rate=$2 name=$3 cmd tag pg frames gap t0 t1
+    cmd=$(consumer_cmd "$name")
+    cmd=${cmd//\{IF\}/$CB_CAP_IF}
+    tag="r$rep-$rate-$name"
+    local out="$RESDIR/logs/$tag.out" err="$RESDIR/logs/$tag.err"
+    start_consumer "$cmd" "$tag" "$out" "$err" || return 1
+    pg=$CB_PG
+    sleep "$CB_SETTLE"
+    frames=$(python3 -c "print(max(1, int($rate * $DUR)))")
+    gap=$(python3 -c "print(max(1, round(1e6 / $rate)))")
+    t0=$(now)
+    ip netns exec "$CB_GEN_NS" taskset -c "$CB_GEN_CPU" trafgen --no-sock-mem -Q -P 1 \
+        --dev "$CB_GEN_IF" --conf "$CB_ROOT/scripts/trafgen/udp60.cfg" --gap "${gap}us" -n "$frames" \
+        > "$RESDIR/logs/$tag.gen" 2>&1 || true
+    t1=$(now)
+    grep -q -i "cannot\|error" "$RESDIR/logs/$tag.gen" && { log "$tag: trafgen failed"; cat "$RESDIR/logs/$tag.gen" >&2; }
+    sleep 0.5
+    stop_pgrp "$pg" 20
+    wait "$pg" 2>/dev/null || true
+    CB_PGRPS=("${CB_PGRPS[@]/$pg}")
+    python3 - "$out" "$err" "$rep" "$rate" "$name" "$frames" "$t0" "$t1" >> "$TSV" <<'EOF'
+import re, sys
+out, err, rep, rate, name, frames, t0, t1 = sys.argv[1:]
+txt = open(out, errors="replace").read() + "\n" + open(err, errors="replace").read()
+res = dict(re.findall(r"(\w+)=(\d+)", (re.findall(r"RESULT\b.*", txt) or [""])[-1]))
+lat = dict(re.findall(r"(\w+)=([\d.]+)", (re.findall(r"LATENCY\b.*", txt) or [""])[-1]))
+print("\t".join([rep, rate, name, frames, "%.3f" % (float(t1) - float(t0)),
+                 res.get("packets", "nan"), res.get("drops", "nan"), lat.get("n", "nan"),
+                 lat.get("p50_us", "nan"), lat.get("p99_us", "nan"), lat.get("max_us", "nan")]))
+EOF
+    log "$tag: $(tail -1 "$TSV" | cut -f6-)"
+}
+
+IFS=, read -r -a RATE_LIST <<< "$RATES"
+n=${#CONSUMERS[@]}
+for ((rep = 1; rep <= REPS; rep++)); do
+    for rate in "${RATE_LIST[@]}"; do
+        for ((k = 0; k < n; k++)); do
+            one_run "$rep" "$rate" "${CONSUMERS[$(((k + rep - 1) % n))]}"
+        done
+    done
+done
+python3 "$CB_HERE/summarize.py" latency "$TSV" | tee "$RESDIR/summary.txt"

@@ -1,0 +1,376 @@
+//! Immediate mode (`CaptureConfig::immediate`): the TPACKET_V2 frame ring.
+//! Real frames on veth pairs, checked byte for byte through batches, the
+//! held-batch protocol and single packets, each frame delivered long before
+//! a block timeout could retire a block, and the block ring's promises
+//! (filter, fanout, statistics, drops, removal, breaks, the `any` device)
+//! kept. The C API's test is the root
+//! package's tests/immediate_c.rs.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Net, OTHER_MAC, frame, frame_seq};
+use netring_engine::{Capture, CaptureConfig, ErrorKind, HeldBatch, PacketFlags, Wait};
+
+/// Immediate mode on a small ring (64 KiB x 8 = 256 frames of 2048 B) with
+/// a block timeout of 10 s: a block ring would hold a lone frame that long.
+fn immediate() -> CaptureConfig {
+    CaptureConfig {
+        block_size: 64 << 10,
+        block_count: 8,
+        block_timeout_ms: 10_000,
+        immediate: true,
+        ..CaptureConfig::default()
+    }
+}
+
+const SIZES: [usize; 11] = [60, 61, 64, 100, 128, 500, 1000, 1499, 1500, 1513, 1514];
+
+#[test]
+fn frames_arrive_byte_exact_through_batches_and_single_packets() {
+    let net = Net::new();
+    let (batched, single, stats) = net.enter(|| {
+        let mut cap = Capture::open(&net.a, &immediate()).unwrap();
+        assert!(cap.is_immediate());
+        let tx = common::Sender::open(&net.b);
+        for (i, &len) in SIZES.iter().enumerate() {
+            tx.send(&frame(len, i as u32, OTHER_MAC));
+        }
+        let batched = common::collect(
+            &mut cap,
+            SIZES.len(),
+            Duration::ZERO,
+            Duration::from_secs(5),
+        );
+        for (i, &len) in SIZES.iter().enumerate() {
+            tx.send(&frame(len, 100 + i as u32, OTHER_MAC));
+        }
+        let mut single = Vec::new();
+        let t = Instant::now();
+        while single.len() < SIZES.len() && t.elapsed() < Duration::from_secs(5) {
+            if let Wait::Ready(p) = cap.next_packet(Some(Duration::from_millis(50))).unwrap() {
+                if frame_seq(p.data()).is_some() {
+                    assert!(p.flags().contains(PacketFlags::TS_SOFTWARE));
+                    assert_eq!(p.wire_len() as usize, p.data().len());
+                    single.push(p.data().to_vec());
+                }
+            }
+        }
+        (batched, single, cap.stats().unwrap())
+    });
+    for (i, &len) in SIZES.iter().enumerate() {
+        assert_eq!(
+            batched[i],
+            frame(len, i as u32, OTHER_MAC),
+            "batch frame {i}"
+        );
+        assert_eq!(
+            single[i],
+            frame(len, 100 + i as u32, OTHER_MAC),
+            "single frame {i}"
+        );
+    }
+    assert_eq!(batched.len(), SIZES.len());
+    assert_eq!(stats.drops, 0);
+    assert_eq!(stats.malformed, 0);
+    assert_eq!(stats.packets, 2 * SIZES.len() as u64, "{stats:?}");
+}
+
+#[test]
+fn a_lone_frame_is_delivered_at_once() {
+    let net = Net::new();
+    let lags = net.enter(|| {
+        let mut cap = Capture::open(&net.a, &immediate()).unwrap();
+        let tx = common::Sender::open(&net.b);
+        let mut lags = Vec::new();
+        for i in 0..20u32 {
+            let t = Instant::now();
+            tx.send(&frame(60, i, OTHER_MAC));
+            loop {
+                match cap.acquire(Some(Duration::from_secs(5))).unwrap() {
+                    Wait::Ready(()) => {}
+                    w => panic!("frame {i}: {w:?}"),
+                }
+                let mut got = false;
+                cap.walk_held(&mut netring_engine::Cursor::default(), |p| {
+                    got |= frame_seq(p.data()) == Some(i);
+                    true
+                })
+                .unwrap();
+                cap.release_held().unwrap();
+                if got {
+                    break;
+                }
+            }
+            lags.push(t.elapsed());
+        }
+        lags
+    });
+    // The block ring would take the block timeout (10 s) per lone frame;
+    // this is generous for a loaded 2-core machine (speed is measured by
+    // make bench, not asserted here).
+    let worst = lags.iter().max().unwrap();
+    assert!(*worst < Duration::from_millis(200), "lags {lags:?}");
+}
+
+#[test]
+fn thousands_of_frames_with_a_filter_exact_count_and_stats() {
+    let net = Net::new();
+    const N: u32 = 20_000;
+    let (got, stats) = net.enter(|| {
+        // Only the test EtherType (ldh [12]; jeq #0x88b5; ret #-1; ret #0).
+        let filter = vec![
+            netring_engine::BpfInsn {
+                code: 0x28,
+                jt: 0,
+                jf: 0,
+                k: 12,
+            },
+            netring_engine::BpfInsn {
+                code: 0x15,
+                jt: 0,
+                jf: 1,
+                k: 0x88b5,
+            },
+            netring_engine::BpfInsn {
+                code: 0x06,
+                jt: 0,
+                jf: 0,
+                k: u32::MAX,
+            },
+            netring_engine::BpfInsn {
+                code: 0x06,
+                jt: 0,
+                jf: 0,
+                k: 0,
+            },
+        ];
+        let cfg = CaptureConfig {
+            block_size: 1 << 20,
+            block_count: 16,
+            filter: Some(filter),
+            ..immediate()
+        };
+        let mut cap = Capture::open(&net.a, &cfg).unwrap();
+        let tx = common::Sender::open(&net.b);
+        let got = std::thread::scope(|s| {
+            let h = s.spawn(|| {
+                for i in 0..N {
+                    tx.send(&frame(60 + (i as usize % 1455), i, OTHER_MAC));
+                    if i % 97 == 0 {
+                        // Not the test EtherType: filtered out by the kernel.
+                        let mut f = frame(60, i, OTHER_MAC);
+                        f[12] = 0x08;
+                        f[13] = 0x00;
+                        tx.send(&f);
+                    }
+                }
+            });
+            let got = common::collect(
+                &mut cap,
+                N as usize,
+                Duration::ZERO,
+                Duration::from_secs(20),
+            );
+            h.join().unwrap();
+            got
+        });
+        (got, cap.stats().unwrap())
+    });
+    assert_eq!(got.len(), N as usize, "stats: {stats:?}");
+    for (i, f) in got.iter().enumerate() {
+        assert_eq!(frame_seq(f), Some(i as u32), "order");
+        assert_eq!(f.len(), 60 + (i % 1455));
+    }
+    assert_eq!(stats.drops, 0, "{stats:?}");
+    assert_eq!(stats.packets, u64::from(N), "{stats:?}");
+    assert_eq!(stats.delivered, u64::from(N), "{stats:?}");
+    assert_eq!(stats.malformed, 0);
+}
+
+#[test]
+fn a_full_ring_counts_drops_exactly() {
+    let net = Net::new();
+    const N: u64 = 3000;
+    let (total, delivered) = net.enter(|| {
+        // 4 frames; nobody reads while the frames arrive.
+        let cfg = CaptureConfig {
+            block_size: 4096,
+            block_count: 2,
+            ..immediate()
+        };
+        common::fill_then_drain(&net.a, &net.b, &cfg, N as u32)
+    });
+    assert_eq!(delivered, 4);
+    assert_eq!(total.packets + total.drops, N, "{total:?}");
+    assert_eq!(total.packets, delivered, "{total:?}");
+}
+
+#[test]
+fn the_removal_comes_after_every_frame() {
+    let net = Net::new();
+    let (seen, err) = net.enter(|| {
+        let mut cap = Capture::open(&net.a, &immediate()).unwrap();
+        let tx = common::Sender::open(&net.b);
+        for i in 0..100u32 {
+            tx.send(&frame(60, i, OTHER_MAC));
+        }
+        drop(tx);
+        std::thread::sleep(Duration::from_millis(20));
+        net.ip(&["link", "del", &net.a]);
+        let t = Instant::now();
+        let mut seen = Vec::new();
+        loop {
+            match cap.next_batch_timeout(Some(Duration::from_millis(100))) {
+                Ok(Wait::Ready(mut b)) => {
+                    b.for_each(|p| {
+                        seen.extend(frame_seq(p.data()));
+                        true
+                    });
+                }
+                Ok(_) => assert!(t.elapsed() < Duration::from_secs(5), "no error after 5 s"),
+                Err(e) => return (seen, e),
+            }
+        }
+    });
+    assert_eq!(err.kind(), ErrorKind::InterfaceGone, "{err}");
+    assert_eq!(seen, (0..100).collect::<Vec<_>>());
+}
+
+#[test]
+fn options_the_frame_ring_cannot_keep_are_refused_at_open() {
+    for (cfg, word) in [
+        (
+            CaptureConfig {
+                fill_rxhash: true,
+                ..immediate()
+            },
+            "fill_rxhash",
+        ),
+        (
+            CaptureConfig {
+                vlan_reinsert: true,
+                ..immediate()
+            },
+            "vlan_reinsert",
+        ),
+    ] {
+        let e = Capture::open("lo", &cfg).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidConfig, "{e}");
+        assert!(e.to_string().contains(word), "{e}");
+    }
+}
+
+#[test]
+fn a_break_ends_a_wait_and_a_busy_read() {
+    let net = Net::new();
+    net.enter(|| {
+        let mut cap = Capture::open(&net.a, &immediate()).unwrap();
+        let brk = cap.breaker();
+        let t = Instant::now();
+        let w = common::meanwhile(
+            common::BREAK_AFTER,
+            move || brk.break_loop(),
+            || matches!(cap.next_batch_timeout(None).unwrap(), Wait::Interrupted),
+        );
+        assert!(w && t.elapsed() < Duration::from_secs(2));
+        // Under steady traffic (the busy-link naps): a break still ends
+        // the reading loop at once.
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let brk = cap.breaker();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let tx = common::Sender::open(&net.b);
+                let mut i = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    tx.send(&frame(60, i, OTHER_MAC));
+                    i += 1;
+                }
+            });
+            s.spawn(move || {
+                std::thread::sleep(Duration::from_millis(300));
+                brk.break_loop();
+            });
+            let t = Instant::now();
+            let mut seen = 0u64;
+            loop {
+                match cap
+                    .next_batch_timeout(Some(Duration::from_secs(5)))
+                    .unwrap()
+                {
+                    Wait::Ready(b) => seen += b.len() as u64,
+                    Wait::Interrupted => break,
+                    w => panic!("{w:?} after {seen} packets"),
+                }
+            }
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            assert!(seen > 0);
+            assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+        });
+    });
+}
+
+#[test]
+fn every_interface_at_once_in_immediate_mode() {
+    let net = Net::new();
+    let got = net.enter(|| {
+        let mut cap = Capture::open_any(&immediate()).unwrap();
+        assert!(cap.is_immediate());
+        let tx = common::Sender::open(&net.b);
+        let t = Instant::now();
+        let mut got = Vec::new();
+        while got.is_empty() && t.elapsed() < Duration::from_secs(5) {
+            tx.send(&frame(100, 7, OTHER_MAC));
+            if let Wait::Ready(p) = cap.next_packet(Some(Duration::from_millis(50))).unwrap() {
+                // Cooked: the frame from its network header on.
+                if p.protocol() == common::TEST_ETHERTYPE
+                    && p.ifindex() as u32 == net.ifindex(&net.a)
+                {
+                    got = p.data().to_vec();
+                }
+            }
+        }
+        got
+    });
+    assert_eq!(got, frame(100, 7, OTHER_MAC)[14..].to_vec());
+}
+
+#[test]
+fn a_fanout_group_of_frame_rings_splits_every_frame_once() {
+    let net = Net::new();
+    const N: u32 = 300;
+    let sets = net.enter(|| {
+        let cfg = CaptureConfig {
+            fanout: Some(netring_engine::Fanout {
+                group: 78,
+                mode: netring_engine::FanoutMode::LoadBalance,
+                flags: netring_engine::FanoutFlags::empty(),
+            }),
+            ..immediate()
+        };
+        let mut caps: Vec<Capture> = (0..2)
+            .map(|_| Capture::open(&net.a, &cfg).unwrap())
+            .collect();
+        let tx = common::Sender::open(&net.b);
+        for i in 0..N {
+            tx.send(&frame(60, i, OTHER_MAC));
+        }
+        caps.iter_mut()
+            .map(|c| {
+                common::collect(c, 1, Duration::from_millis(200), Duration::from_secs(5))
+                    .iter()
+                    .filter_map(|f| frame_seq(f))
+                    .collect::<Vec<u32>>()
+            })
+            .collect::<Vec<_>>()
+    });
+    assert!(
+        sets.iter().all(|s| !s.is_empty()),
+        "{:?}",
+        sets.iter().map(Vec::len).collect::<Vec<_>>()
+    );
+    let mut all: Vec<u32> = sets.concat();
+    all.sort_unstable();
+    assert_eq!(all, (0..N).collect::<Vec<_>>(), "each frame exactly once");
+}
