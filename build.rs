@@ -199,6 +199,26 @@ const SECTIONS: &[(&str, &str, &[&str])] = &[
         ],
     ),
     (
+        "Flow meter and Arrow records",
+        "Bidirectional flows counted over any engine's packets, and their \
+         records handed on through the Arrow C Data Interface.",
+        &[
+            "NR_FLOW_IP_BYTES",
+            "nr_flow_meter",
+            "nr_flow_stats",
+            "nr_arrow_schema",
+            "nr_arrow_array",
+            "nr_flow_meter_open",
+            "nr_flow_meter_observe",
+            "nr_flow_meter_expire",
+            "nr_flow_meter_flush",
+            "nr_flow_meter_get_stats",
+            "nr_flow_meter_export",
+            "nr_flow_meter_close",
+            "nr_packets_export",
+        ],
+    ),
+    (
         "Version",
         "The library's version at compile time and at run time.",
         &[

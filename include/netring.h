@@ -801,6 +801,17 @@ void nr_capture_close(struct nr_capture *cap);
  * NR_IFACE_DOWN (timeout passed while the interface was down; no CPU is
  * spent waiting, capture resumes when it is up); NR_E_IFACE_GONE (the
  * interface was removed); NR_E_BUSY; NR_E_INVALID_ARG; NR_E_SYSTEM.
+ *
+ * Interface removal: every frame the kernel put into the ring before the
+ * interface went is handed out first (NR_OK, as usual); NR_E_IFACE_GONE
+ * comes after the last of them, on this and every later call. A ring
+ * block the kernel was still filling reaches user space only when its
+ * block timeout retires it, so the error can come up to twice
+ * nr_capture_config.block_timeout_ms plus 100 ms after the removal (1 s
+ * assumed for a block timeout of 0); with nothing left in the ring it
+ * comes at once. Meanwhile a call whose timeout passes returns
+ * NR_IFACE_DOWN. In immediate mode (a frame ring) there is no such block
+ * and the error comes at once. The same holds for nr_next_packet().
  */
 int nr_next_batch(struct nr_capture *cap, int timeout_ms, struct nr_batch **out);
 
@@ -2658,6 +2669,258 @@ int nr_bridge_get_stats(struct nr_bridge *br, struct nr_bridge_stats *total, str
  * concurrently with any other call on the handle (breakloop included).
  */
 void nr_bridge_close(struct nr_bridge *br);
+
+
+/* ========================================================================
+ * FLOW METER AND ARROW RECORDS
+ *
+ * Bidirectional flows counted over any engine's packets, and their
+ * records handed on through the Arrow C Data Interface.
+ * ======================================================================== */
+
+/**
+ * nr_flow_meter_open() flag: count IP bytes (the IP header's length)
+ * instead of frame wire lengths, as IPFIX octet counts do.
+ */
+#define NR_FLOW_IP_BYTES 1
+
+/**
+ * A flow meter (opaque): bidirectional flows by 5-tuple and VLAN (non-IP
+ * frames by EtherType and MAC addresses), with idle/active timeouts and a
+ * bounded table. Created by nr_flow_meter_open(), freed by
+ * nr_flow_meter_close(). One thread at a time; one meter per worker of a
+ * fanout group (the group keeps a flow's packets on one worker).
+ */
+typedef struct nr_flow_meter nr_flow_meter;
+
+/**
+ * A flow meter's counters (nr_flow_meter_get_stats()).
+ */
+typedef struct nr_flow_stats {
+  /**
+   * Packets observed.
+   */
+  uint64_t packets;
+  /**
+   * Bytes observed (wire length, or IP bytes with NR_FLOW_IP_BYTES).
+   */
+  uint64_t bytes;
+  /**
+   * Flows created.
+   */
+  uint64_t flows;
+  /**
+   * Records ended, every reason.
+   */
+  uint64_t records;
+  /**
+   * Records ended by the idle timeout.
+   */
+  uint64_t idle_timeouts;
+  /**
+   * Records ended by the active timeout.
+   */
+  uint64_t active_timeouts;
+  /**
+   * Records ended by TCP FIN (both ways) or RST.
+   */
+  uint64_t tcp_ends;
+  /**
+   * Flows evicted because the table was full (the least recently seen).
+   */
+  uint64_t evicted;
+  /**
+   * Records ended by nr_flow_meter_flush().
+   */
+  uint64_t flushed;
+  /**
+   * IP fragments observed.
+   */
+  uint64_t fragments;
+  /**
+   * Frames keyed by MAC addresses (no IP header).
+   */
+  uint64_t non_ip;
+  /**
+   * Flows in the table now (a level, the same in total and delta).
+   */
+  uint64_t active_flows;
+} nr_flow_stats;
+
+/**
+ * The Arrow C Data Interface's `struct ArrowSchema`, field for field (a
+ * `struct ArrowSchema *` from Arrow's `abi.h` may be passed cast to this).
+ */
+typedef struct nr_arrow_schema {
+  /**
+   * Type format string ("+s" for the record struct).
+   */
+  const char *format;
+  /**
+   * Field name (NULL or "" at the top).
+   */
+  const char *name;
+  /**
+   * Key/value metadata in the interface's binary layout, or NULL.
+   */
+  const char *metadata;
+  /**
+   * ARROW_FLAG_* (2: nullable).
+   */
+  int64_t flags;
+  /**
+   * Number of children.
+   */
+  int64_t n_children;
+  /**
+   * The children.
+   */
+  struct nr_arrow_schema **children;
+  /**
+   * Dictionary (always NULL here).
+   */
+  struct nr_arrow_schema *dictionary;
+  /**
+   * Frees what the producer allocated; NULL once released.
+   */
+  void (*release)(struct nr_arrow_schema*);
+  /**
+   * The producer's.
+   */
+  void *private_data;
+} nr_arrow_schema;
+
+/**
+ * The Arrow C Data Interface's `struct ArrowArray`, field for field.
+ */
+typedef struct nr_arrow_array {
+  /**
+   * Rows.
+   */
+  int64_t length;
+  /**
+   * Null rows (-1: unknown).
+   */
+  int64_t null_count;
+  /**
+   * Offset into the buffers, in rows.
+   */
+  int64_t offset;
+  /**
+   * Number of buffers.
+   */
+  int64_t n_buffers;
+  /**
+   * Number of children.
+   */
+  int64_t n_children;
+  /**
+   * The buffers (validity bitmap first; NULL when no row is null).
+   */
+  const void **buffers;
+  /**
+   * The children.
+   */
+  struct nr_arrow_array **children;
+  /**
+   * Dictionary (always NULL here).
+   */
+  struct nr_arrow_array *dictionary;
+  /**
+   * Frees what the producer allocated; NULL once released.
+   */
+  void (*release)(struct nr_arrow_array*);
+  /**
+   * The producer's.
+   */
+  void *private_data;
+} nr_arrow_array;
+
+/**
+ * Open a flow meter. `idle_timeout_ns` (0: 15 s): a flow with no packet
+ * for this long ends; `active_timeout_ns` (0: 1800 s): a record ends this
+ * long after its first packet and the flow goes on in a new one;
+ * `max_flows` (0: 65,536; at most 2^30): flows held at once, a new flow
+ * beyond it evicts the least recently seen one; `flags`: 0 or
+ * NR_FLOW_IP_BYTES. Memory: about 148 bytes per flow of max_flows,
+ * reserved here and touched as flows arrive.
+ *
+ * Returns NR_OK; NR_E_INVALID_ARG (NULL out, max_flows too large);
+ * NR_E_NO_MEMORY.
+ */
+int nr_flow_meter_open(uint64_t idle_timeout_ns, uint64_t active_timeout_ns, uint32_t max_flows, uint32_t flags, struct nr_flow_meter **out);
+
+/**
+ * Count one packet (from a batch callback, nr_reader_next_packet(), ...): its
+ * headers are parsed here. The packet memory is read during the call only.
+ *
+ * Returns NR_OK; NR_E_INVALID_ARG (NULL meter or pkt, NULL data with a
+ * non-zero caplen).
+ */
+int nr_flow_meter_observe(struct nr_flow_meter *meter, const struct nr_packet *pkt);
+
+/**
+ * Move the meter's clock to `now_ns` (ns since the epoch, if later than
+ * the newest packet) and end the flows idle since. Call it about once a
+ * second on a live capture. Returns NR_OK or NR_E_INVALID_ARG.
+ */
+int nr_flow_meter_expire(struct nr_flow_meter *meter, uint64_t now_ns);
+
+/**
+ * End every flow (at the end of the input). Returns NR_OK or
+ * NR_E_INVALID_ARG.
+ */
+int nr_flow_meter_flush(struct nr_flow_meter *meter);
+
+/**
+ * The counters: lifetime totals in `*total`, the change since the
+ * previous call in `*delta`; either may be NULL, not both.
+ */
+int nr_flow_meter_get_stats(struct nr_flow_meter *meter, struct nr_flow_stats *total, struct nr_flow_stats *delta);
+
+/**
+ * Move the ended flow records (all of them, possibly none) out of the
+ * meter into `*array`, a struct array of one row per record, described by
+ * `*schema` (the Arrow C Data Interface; the structs are
+ * layout-identical to `struct ArrowArray` / `struct ArrowSchema`). The
+ * caller owns both afterwards and frees each by calling its `release`
+ * (the interface's rule; a consumer such as pyarrow or DuckDB does it).
+ * Columns, as the export crate's flow schema v1: first_ts, last_ts
+ * (timestamp ns UTC), src_mac, dst_mac (uint64), vlan, vlan_inner,
+ * ethertype (uint16), ip_version (uint8), src_ip4, dst_ip4 (uint32, null
+ * unless IPv4), src_ip6, dst_ip6 (fixed binary 16, null unless IPv6),
+ * proto (uint8), src_port, dst_port (uint16), packets_fwd, bytes_fwd,
+ * packets_rev, bytes_rev (uint64), tcp_flags_fwd, tcp_flags_rev,
+ * end_reason (uint8: 1 idle, 2 active, 3 FIN, 4 RST, 5 table full, 6
+ * flush), flow_hash (uint64). The schema's metadata holds
+ * netring.records=flows and netring.schema_version=1.
+ *
+ * Returns NR_OK (`*schema` and `*array` written); NR_E_INVALID_ARG (NULL
+ * argument: nothing written, no record lost).
+ */
+int nr_flow_meter_export(struct nr_flow_meter *meter, struct nr_arrow_schema *schema, struct nr_arrow_array *array);
+
+/**
+ * Close a flow meter (its ended records not exported are dropped). NULL
+ * is accepted and ignored.
+ */
+void nr_flow_meter_close(struct nr_flow_meter *meter);
+
+/**
+ * Packet rows for `n` packets (from nr_batch_fill(), nr_reader_next_packet(),
+ * ...) into `*array`, described by `*schema`, through the Arrow C Data
+ * Interface as nr_flow_meter_export() does: one row per packet, its
+ * headers parsed here (the export crate's packet schema v1: ts, ifindex,
+ * caplen, len, src_mac, dst_mac, vlan, vlan_inner, ethertype, ip_version,
+ * src_ip4, dst_ip4, src_ip6, dst_ip6, proto, src_port, dst_port,
+ * tcp_flags, flow_hash; metadata netring.records=packets). The rows are
+ * values, not views: the batch may be released afterwards. The caller
+ * releases both structs.
+ *
+ * Returns NR_OK; NR_E_INVALID_ARG (NULL pointer, a packet with NULL data
+ * and a non-zero caplen: nothing written).
+ */
+int nr_packets_export(const struct nr_packet *pkts, size_t n, struct nr_arrow_schema *schema, struct nr_arrow_array *array);
 
 
 /* ========================================================================

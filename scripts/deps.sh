@@ -21,6 +21,17 @@ if [ "$mode" != demo ]; then
     have tcpdump || need_apt+=(tcpdump)
     have tshark || need_apt+=(tshark)      # also brings capinfos, editcap, mergecap, dumpcap
     [ -e /usr/include/pcap/pcap.h ] || need_apt+=(libpcap-dev)
+    # More unmodified libpcap programs the drop-in is compared on
+    # (pcap/tests/fidelity.rs): offline, live and injecting.
+    have ngrep || need_apt+=(ngrep)
+    have tcpflow || need_apt+=(tcpflow)
+    have tcpreplay || need_apt+=(tcpreplay)   # also tcprewrite, tcpprep
+    have tcpslice || need_apt+=(tcpslice)
+    have p0f || need_apt+=(p0f)
+    have tcpstat || need_apt+=(tcpstat)
+    have arping || need_apt+=(arping)
+    have arp-scan || need_apt+=(arp-scan)
+    have setpriv || need_apt+=(util-linux)
     # The C programs' memory checks and the drop-in's symbol/SONAME checks.
     have valgrind || need_apt+=(valgrind)
     { have nm && have readelf; } || need_apt+=(binutils)
@@ -41,6 +52,8 @@ if [ "$mode" != demo ]; then
     [ -d /usr/share/gocode/src/golang.org/x/net ] || need_apt+=(golang-golang-x-net-dev)
     [ -d /usr/share/gocode/src/golang.org/x/sys ] || need_apt+=(golang-golang-x-sys-dev)
     python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
+    # The export crate's IPFIX test: nfcapd receives, nfdump reads back.
+    { have nfcapd && have nfdump; } || need_apt+=(nfdump)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "deps: apt-get install ${need_apt[*]}"
@@ -55,6 +68,36 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     fi
 fi
 [ "$mode" = demo ] && exit 0
+
+# Suricata 7 (pcap/tests/workers.rs: --pcap with threads: 2 through the
+# drop-in): Debian 12 has it in bookworm-backports (1:7.0.10), Debian 13
+# in main.
+if ! have suricata; then
+    export DEBIAN_FRONTEND=noninteractive
+    if grep -q '^VERSION_CODENAME=bookworm' /etc/os-release; then
+        src=/etc/apt/sources.list.d/netring-backports.sources
+        if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+            # The same mirror as the system's bookworm suite.
+            uri=$(awk '/^URIs:/ && $2 ~ /\/debian\/?$/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+            [ -n "$uri" ] || uri=$(awk '$1 == "deb" && $3 == "bookworm" {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+            if [ -z "$uri" ]; then
+                echo "deps: no bookworm source in /etc/apt to add bookworm-backports next to; add it and rerun" >&2
+                exit 1
+            fi
+            echo "deps: enabling bookworm-backports for suricata ($src, $uri)"
+            printf '%s\n' 'Types: deb' "URIs: $uri" \
+                'Suites: bookworm-backports' 'Components: main' \
+                'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' >"$src"
+        fi
+        echo "deps: apt-get install -t bookworm-backports suricata"
+        apt-get update -qq
+        apt-get install -y -qq -t bookworm-backports suricata >/dev/null
+    else
+        echo "deps: apt-get install suricata"
+        apt-get update -qq
+        apt-get install -y -qq suricata >/dev/null
+    fi
+fi
 
 if ! cargo clippy --version >/dev/null 2>&1 || ! cargo fmt --version >/dev/null 2>&1; then
     echo "deps: rustup component add clippy rustfmt"
@@ -78,4 +121,10 @@ fi
 if ! python3 -m ziglang version 2>/dev/null | grep -qx '0\.17\.1'; then
     echo "deps: pip install ziglang==0.17.1"
     python3 -m pip install -q ziglang==0.17.1 || python3 -m pip install -q --break-system-packages ziglang==0.17.1
+fi
+# The export crate's tests (export/tests/engines.rs): embedded ClickHouse
+# (chdb), DuckDB and pyarrow read nrexport's Arrow streams and Parquet files.
+if ! python3 -c 'import chdb, duckdb, pyarrow' 2>/dev/null; then
+    echo "deps: pip install chdb duckdb pyarrow"
+    python3 -m pip install -q chdb duckdb pyarrow || python3 -m pip install -q --break-system-packages chdb duckdb pyarrow
 fi

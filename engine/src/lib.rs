@@ -48,6 +48,7 @@ pub mod breaker;
 pub mod error;
 #[cfg(any(test, feature = "bench-fixtures"))]
 pub mod fixtures;
+pub mod flow;
 mod iface;
 pub mod packet;
 pub mod parse;

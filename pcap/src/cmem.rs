@@ -155,6 +155,8 @@ pub unsafe fn insns<'a>(p: *const BpfProgram) -> Option<&'a [BpfInsnC]> {
 unsafe extern "C" {
     /// The host program's stdout.
     pub static stdout: *mut libc::FILE;
+    /// The host program's stdin.
+    pub static stdin: *mut libc::FILE;
     static stderr: *mut libc::FILE;
 }
 

@@ -17,17 +17,18 @@ pub const DLT_LINUX_SLL2: c_int = 276;
 /// `DLT_DOCSIS`.
 pub const DLT_DOCSIS: c_int = 143;
 
-/// libpcap's `dlt_to_linktype`: the LINKTYPE_ value written into savefiles.
+/// libpcap's `dlt_to_linktype` (1.10, Linux values): the LINKTYPE_ value
+/// written into savefiles; None where libpcap returns -1.
 pub fn dlt_to_linktype(dlt: c_int) -> Option<u32> {
     match dlt {
-        0..=10 | 32 | 99 => Some(dlt as u32),
-        11 => Some(100),
-        12 => Some(101),
-        15 => Some(102),
-        16 => Some(103),
-        19 => Some(106),
-        50 | 51 => Some(dlt as u32),
-        104..=0xffff => Some(dlt as u32),
+        // The same value on every platform, and the matching range
+        // (DLT_MATCHING_MIN..=DLT_MATCHING_MAX).
+        0..=10 | 50 | 51 | 99 | 104..=289 => Some(dlt as u32),
+        11 => Some(100), // DLT_ATM_RFC1483
+        12 => Some(101), // DLT_RAW
+        15 => Some(102), // DLT_SLIP_BSDOS
+        16 => Some(103), // DLT_PPP_BSDOS
+        19 => Some(106), // DLT_ATM_CLIP
         _ => None,
     }
 }
@@ -44,7 +45,7 @@ pub fn offered(l: &Live) -> Vec<c_int> {
 /// `pcap_set_datalink` on a live handle (the shadow follows, so filters
 /// compile for the new link type).
 pub fn set(l: &mut Live, dlt: c_int) -> Result<(), String> {
-    if offered(l).contains(&dlt) {
+    if l.active.is_some() && offered(l).contains(&dlt) {
         l.linktype = dlt;
         if let Some((r, sp)) = l.shadow.active() {
             // SAFETY: the shadow is activated.
@@ -74,5 +75,8 @@ mod tests {
         assert_eq!(dlt_to_linktype(DLT_LINUX_SLL), Some(113));
         assert_eq!(dlt_to_linktype(12), Some(101));
         assert_eq!(dlt_to_linktype(60), None);
+        assert_eq!(dlt_to_linktype(32), None);
+        assert_eq!(dlt_to_linktype(289), Some(289));
+        assert_eq!(dlt_to_linktype(290), None);
     }
 }

@@ -53,6 +53,7 @@ pub const FILE_BUFFER: usize = 256 << 10;
 
 unsafe extern "C" {
     fn fwrite_unlocked(p: *const libc::c_void, size: usize, n: usize, f: *mut libc::FILE) -> usize;
+    fn ferror_unlocked(f: *mut libc::FILE) -> c_int;
 }
 
 /// Write one record (header and data) without the stream lock: small ones
@@ -64,14 +65,20 @@ unsafe extern "C" {
 /// # Safety
 /// `d.f` is an open stream no other thread uses during the call.
 pub unsafe fn write_record(d: &mut Dumper, h: &PktHdr, data: &[u8]) {
+    // A stream in error writes nothing more (libpcap's pcap_dump).
+    // SAFETY: d.f is open (caller).
+    if unsafe { ferror_unlocked(d.f) } != 0 {
+        return;
+    }
     let rh = record_header(h);
     if data.len() > 256 {
         // Large frames: two calls, but the frame is copied once.
         // SAFETY: d.f is open and not used concurrently (caller); the
         // slices are valid for their lengths.
         unsafe {
-            fwrite_unlocked(rh.as_ptr().cast(), 1, rh.len(), d.f);
-            fwrite_unlocked(data.as_ptr().cast(), 1, data.len(), d.f);
+            if fwrite_unlocked(rh.as_ptr().cast(), rh.len(), 1, d.f) == 1 {
+                fwrite_unlocked(data.as_ptr().cast(), 1, data.len(), d.f);
+            }
         }
         return;
     }
@@ -93,42 +100,137 @@ pub unsafe fn write(f: *mut libc::FILE, b: &[u8]) -> bool {
     unsafe { libc::fwrite(b.as_ptr().cast(), 1, b.len(), f) == b.len() }
 }
 
-/// Check an existing savefile's header for appending: same link type and
-/// precision, host byte order. Ok(true) when the file is empty or missing.
-pub fn check_append(path: &CStr, nano: bool, linktype: u32) -> Result<bool, String> {
-    let p = String::from_utf8_lossy(path.to_bytes()).into_owned();
-    let data = match std::fs::read(&p) {
-        Ok(d) => d,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
-        Err(e) => return Err(format!("{p}: {e}")),
+/// `strerror(errno)`: the text libpcap's `pcap_fmt_errmsg_for_errno` puts
+/// after its colon.
+pub fn errno_text() -> String {
+    let e = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+    // SAFETY: strerror returns a NUL-terminated string valid until the
+    // next call on this thread; it is copied at once.
+    unsafe { crate::cmem::owned(libc::strerror(e)) }
+}
+
+/// An int as the C `int` result of a dumper call.
+pub fn ok(b: bool) -> c_int {
+    if b { 0 } else { -1 }
+}
+
+/// Why a handle cannot be dumped.
+pub enum NoDump {
+    /// `pcap_dump_open` on a handle not activated.
+    NotActivated,
+    /// A DLT with no LINKTYPE_ value.
+    Unsupported(c_int),
+}
+
+/// What a savefile header written for a handle records.
+#[derive(Clone, Copy)]
+pub struct Params {
+    /// Nanosecond time stamps.
+    pub nano: bool,
+    /// The handle's snapshot length.
+    pub snap: u32,
+    /// `dlt_to_linktype` of the handle's DLT.
+    pub linktype: u32,
+    /// The upper bits of a savefile's link-type field (`pcap_datalink_ext`;
+    /// 0 for live handles): libpcap writes `linktype | ext`, except when
+    /// appending.
+    pub ext: u32,
+}
+
+/// The savefile parameters of a handle (libpcap's `pcap_dump_open` and
+/// `pcap_dump_fopen` prologue).
+pub fn params(h: &mut crate::handle::H<'_>) -> Result<Params, NoDump> {
+    let (nano, snap, dlt, ext) = match h {
+        crate::handle::H::Real(r, rh, _) => {
+            // SAFETY: forwarded queries on the real handle.
+            unsafe {
+                (
+                    (r.pcap_get_tstamp_precision)(rh.ptr) == 1,
+                    (r.pcap_snapshot)(rh.ptr),
+                    (r.pcap_datalink)(rh.ptr),
+                    (r.pcap_datalink_ext)(rh.ptr) as u32,
+                )
+            }
+        }
+        crate::handle::H::Live(l, _) => {
+            if l.active.is_none() {
+                return Err(NoDump::NotActivated);
+            }
+            (l.opts.nano, l.snapshot() as c_int, l.linktype, 0)
+        }
     };
-    if data.is_empty() {
-        return Ok(true);
+    match crate::datalink::dlt_to_linktype(dlt) {
+        Some(linktype) => Ok(Params {
+            nano,
+            snap: snap as u32,
+            linktype,
+            ext,
+        }),
+        None => Err(NoDump::Unsupported(dlt)),
     }
-    if data.len() < 24 {
-        return Err(format!(
-            "{p}: truncated dump file; tried to read 24 file header bytes, only got {}",
-            data.len()
-        ));
-    }
-    let magic = u32::from_ne_bytes([data[0], data[1], data[2], data[3]]);
-    let want = if nano { MAGIC_NS } else { MAGIC_US };
-    if magic == MAGIC_US.swap_bytes() || magic == MAGIC_NS.swap_bytes() {
-        return Err(format!(
-            "{p}: different byte order from the machine's; cannot append"
-        ));
-    }
-    if magic != want {
-        if magic == MAGIC_US || magic == MAGIC_NS {
+}
+
+/// libpcap's checks of an existing file's header before appending (its
+/// texts): Ok(true) when the file has no header yet (empty).
+///
+/// # Safety
+/// `f` is an open stream, readable.
+pub unsafe fn check_append(f: *mut libc::FILE, name: &str, p: &Params) -> Result<bool, String> {
+    let mut h = [0u8; 24];
+    // SAFETY: f is open (caller); h holds 24 bytes.
+    let n = unsafe {
+        if libc::fseek(f, 0, libc::SEEK_SET) == -1 {
             return Err(format!(
-                "{p}: different time stamp precision, cannot append to file"
+                "Can't seek to the beginning of {name}: {}",
+                errno_text()
             ));
         }
-        return Err(format!("{p}: not a pcap file"));
+        libc::fread(h.as_mut_ptr().cast(), 1, h.len(), f)
+    };
+    if n != h.len() {
+        // SAFETY: f is open.
+        if unsafe { libc::ferror(f) } != 0 {
+            return Err(format!("{name}: {}", errno_text()));
+        }
+        if n > 0 {
+            return Err(format!("{name}: truncated pcap file header"));
+        }
+        return Ok(true);
     }
-    let lt = u32::from_ne_bytes([data[20], data[21], data[22], data[23]]);
-    if lt != linktype {
-        return Err(format!("{p}: different linktype, cannot append to file"));
+    let u32_at = |o: usize| u32::from_ne_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
+    let want = if p.nano { MAGIC_NS } else { MAGIC_US };
+    match u32_at(0) {
+        m if m == want => {}
+        MAGIC_US | MAGIC_NS => {
+            return Err(format!(
+                "{name}: different time stamp precision, cannot append to file"
+            ));
+        }
+        m if m == MAGIC_US.swap_bytes() || m == MAGIC_NS.swap_bytes() => {
+            return Err(format!(
+                "{name}: different byte order, cannot append to file"
+            ));
+        }
+        // The patched (Kuznetzov) and Navtel magics, either byte order.
+        0xa1b2_cd34 | 0x34cd_b2a1 | 0xa12b_3c4d | 0x4d3c_2ba1 => {
+            return Err(format!("{name}: not a pcap file to which we can append"));
+        }
+        _ => return Err(format!("{name}: not a pcap file")),
+    }
+    let (major, minor) = (
+        u16::from_ne_bytes([h[4], h[5]]),
+        u16::from_ne_bytes([h[6], h[7]]),
+    );
+    if (major, minor) != (2, 4) {
+        return Err(format!(
+            "{name}: version is {major}.{minor}, cannot append to file"
+        ));
+    }
+    if u32_at(20) != p.linktype {
+        return Err(format!("{name}: different linktype, cannot append to file"));
+    }
+    if u32_at(16) != p.snap {
+        return Err(format!("{name}: different snaplen, cannot append to file"));
     }
     Ok(false)
 }
@@ -137,44 +239,6 @@ pub fn check_append(path: &CStr, nano: bool, linktype: u32) -> Result<bool, Stri
 pub fn fopen(path: &CStr, mode: &CStr) -> *mut libc::FILE {
     // SAFETY: both are NUL-terminated C strings.
     unsafe { libc::fopen(path.as_ptr(), mode.as_ptr()) }
-}
-
-/// errno as text.
-pub fn errno_text() -> String {
-    std::io::Error::last_os_error().to_string()
-}
-
-/// An int as the C `int` result of a dumper call.
-pub fn ok(b: bool) -> c_int {
-    if b { 0 } else { -1 }
-}
-
-/// (nanosecond, snapshot, LINKTYPE_) of a handle, for a savefile header.
-pub fn params(h: &mut crate::handle::H<'_>) -> Result<(bool, u32, u32), String> {
-    let (nano, snap, dlt) = match h {
-        crate::handle::H::Real(r, rh, _) => {
-            // SAFETY: forwarded queries on the real handle.
-            unsafe {
-                (
-                    (r.pcap_get_tstamp_precision)(rh.ptr) == 1,
-                    (r.pcap_snapshot)(rh.ptr),
-                    (r.pcap_datalink)(rh.ptr),
-                )
-            }
-        }
-        crate::handle::H::Live(l, _) => {
-            if l.active.is_none() {
-                return Err("not-yet-activated pcap_t passed to pcap_dump_open".into());
-            }
-            (l.opts.nano, l.snapshot() as c_int, l.linktype)
-        }
-    };
-    match crate::datalink::dlt_to_linktype(dlt) {
-        Some(lt) => Ok((nano, snap.max(0) as u32, lt)),
-        None => Err(format!(
-            "link-layer type {dlt} isn't supported in savefiles"
-        )),
-    }
 }
 
 /// A new dumper on `f` (ours to close).

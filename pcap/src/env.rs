@@ -5,12 +5,25 @@
 //! - `NETRING_PCAP_ENGINE`: `afpacket` (default), `libpcap` (every call
 //!   goes to the system's libpcap), `xdp[:QUEUE][:native|generic]`.
 //! - `NETRING_PCAP_RING`: ring size, bytes or with a K/M/G suffix.
-//! - `NETRING_PCAP_FANOUT`: `MODE:GROUP[:FLAG,...]`.
+//! - `NETRING_PCAP_FANOUT`: `MODE:GROUP[:FLAG,...]`, or `none`: several
+//!   handles of one device in one process then do not split its traffic
+//!   (see [`crate::live::split`]).
+//! - PF_RING's libpcap variables, which deployments already set (zeekctl's
+//!   `lb_method=pf_ring`): `PCAP_PF_RING_CLUSTER_ID=ID` puts every capture
+//!   the process opens on a device into kernel fanout group ID, with the
+//!   distribution the `PCAP_PF_RING_USE_CLUSTER_*` variable names (see
+//!   [`pf_ring`]). `NETRING_PCAP_FANOUT` wins when both are set.
 
 use std::sync::OnceLock;
 
+use netring_engine::afpacket::flowhash;
 use netring_engine::afxdp::AttachMode;
 use netring_engine::{Fanout, FanoutFlags, FanoutMode};
+
+/// PF_RING's cluster id variable.
+pub const PF_RING_CLUSTER_ID: &str = "PCAP_PF_RING_CLUSTER_ID";
+/// `NETRING_PCAP_FANOUT`.
+pub const FANOUT_VAR: &str = "NETRING_PCAP_FANOUT";
 
 /// The engine `NETRING_PCAP_ENGINE` selects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,15 +44,34 @@ pub struct Config {
     pub engine: Engine,
     /// `NETRING_PCAP_RING` (None: the handle's buffer size or the default).
     pub ring: Option<u64>,
-    /// `NETRING_PCAP_FANOUT`.
+    /// The fanout group every capture joins: `NETRING_PCAP_FANOUT`, or
+    /// PF_RING's variables.
     pub fanout: Option<Fanout>,
+    /// The setting `fanout` comes from (for messages), e.g.
+    /// `PCAP_PF_RING_CLUSTER_ID=7`.
+    pub fanout_from: Option<String>,
+    /// Several handles of one device in one process split its traffic
+    /// (false with `NETRING_PCAP_FANOUT=none`).
+    pub split: bool,
+    /// Said once on standard error when the variables are first read
+    /// (both fanout settings given: which one wins).
+    pub warning: Option<String>,
 }
 
 /// What the environment says, read on first use: the config, or the
 /// message of the first bad variable.
 pub fn get() -> &'static Result<Config, String> {
     static CONFIG: OnceLock<Result<Config, String>> = OnceLock::new();
-    CONFIG.get_or_init(|| from_vars(|name| std::env::var(name).ok()))
+    CONFIG.get_or_init(|| {
+        let c = from_vars(|name| std::env::var(name).ok());
+        if let Ok(Config {
+            warning: Some(w), ..
+        }) = &c
+        {
+            eprintln!("netring libpcap: warning: {w}");
+        }
+        c
+    })
 }
 
 /// The engine the environment selects, `AfPacket` when a variable is bad
@@ -61,6 +93,9 @@ pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Config, String>
             engine,
             ring: None,
             fanout: None,
+            fanout_from: None,
+            split: false,
+            warning: None,
         });
     }
     let ring = match var("NETRING_PCAP_RING") {
@@ -72,15 +107,120 @@ pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Config, String>
         })?),
         None => None,
     };
-    let fanout = match var("NETRING_PCAP_FANOUT") {
-        Some(v) => Some(parse_fanout(&v)?),
+    let split = var(FANOUT_VAR).as_deref() != Some("none");
+    let ours = match var(FANOUT_VAR) {
+        Some(v) if v == "none" => None,
+        Some(v) => Some((parse_fanout(&v)?, format!("{FANOUT_VAR}={v}"))),
         None => None,
+    };
+    let theirs = pf_ring(&var)?;
+    let warning = match (&ours, &theirs) {
+        (Some((_, o)), Some((_, t))) => Some(format!(
+            "{o} and {t} are both set: {FANOUT_VAR} wins, the PF_RING variables are ignored"
+        )),
+        _ => None,
+    };
+    let (fanout, fanout_from) = match ours.or(theirs) {
+        Some((f, from)) => (Some(f), Some(from)),
+        None => (None, None),
     };
     Ok(Config {
         engine,
         ring,
         fanout,
+        fanout_from,
+        split,
+        warning,
     })
+}
+
+/// PF_RING's per-flow variables in the order its libpcap tests them
+/// (`userland/libpcap-1.10.1/pcap-linux.c`: the first one set wins, its
+/// value does not matter) and the distribution each becomes. None: the
+/// variable names a PF_RING mode netring has no kernel equivalent for.
+#[allow(clippy::type_complexity)]
+const PF_RING_MODES: [(&str, Option<fn() -> (FanoutMode, FanoutFlags)>); 14] = [
+    ("PCAP_PF_RING_USE_CLUSTER_PER_FLOW", Some(hash)),
+    ("PCAP_PF_RING_USE_CLUSTER_PER_FLOW_2_TUPLE", Some(two_tuple)),
+    ("PCAP_PF_RING_USE_CLUSTER_PER_FLOW_4_TUPLE", Some(hash)),
+    (
+        "PCAP_PF_RING_USE_CLUSTER_PER_FLOW_TCP_5_TUPLE",
+        Some(tcp_five_tuple),
+    ),
+    ("PCAP_PF_RING_USE_CLUSTER_ROUNDROBIN", Some(round_robin)),
+    ("PCAP_PF_RING_USE_CLUSTER_PER_INNER_FLOW", None),
+    ("PCAP_PF_RING_USE_CLUSTER_PER_INNER_FLOW_2_TUPLE", None),
+    ("PCAP_PF_RING_USE_CLUSTER_PER_INNER_FLOW_4_TUPLE", None),
+    ("PCAP_PF_RING_USE_CLUSTER_PER_INNER_FLOW_5_TUPLE", None),
+    ("PCAP_PF_RING_USE_CLUSTER_PER_INNER_FLOW_TCP_5_TUPLE", None),
+    ("PCAP_PF_RING_USE_CLUSTER_PER_FLOW_IP_5_TUPLE", None),
+    ("PCAP_PF_RING_USE_CLUSTER_PER_INNER_FLOW_IP_5_TUPLE", None),
+    ("PCAP_PF_RING_USE_CLUSTER_PER_FLOW_IP_WITH_DUP_TUPLE", None),
+    // PF_RING's default (no per-flow variable) is the 5-tuple.
+    ("PCAP_PF_RING_USE_CLUSTER_PER_FLOW_5_TUPLE", Some(hash)),
+];
+
+/// The kernel's symmetric flow hash (addresses, ports, protocol), with
+/// IP fragments reassembled first so that a datagram stays together.
+fn hash() -> (FanoutMode, FanoutFlags) {
+    (FanoutMode::Hash, FanoutFlags::DEFRAG)
+}
+
+fn two_tuple() -> (FanoutMode, FanoutFlags) {
+    (FanoutMode::Cbpf(flowhash::two_tuple()), FanoutFlags::DEFRAG)
+}
+
+fn tcp_five_tuple() -> (FanoutMode, FanoutFlags) {
+    (
+        FanoutMode::Cbpf(flowhash::tcp_five_tuple()),
+        FanoutFlags::DEFRAG,
+    )
+}
+
+fn round_robin() -> (FanoutMode, FanoutFlags) {
+    (FanoutMode::LoadBalance, FanoutFlags::empty())
+}
+
+/// PF_RING's variables as a fanout group and the setting it came from:
+/// `PCAP_PF_RING_CLUSTER_ID` is the group id (1..=65535: every id PF_RING
+/// takes, 1..=254, means the same group in every process); the first
+/// per-flow variable set (PF_RING's order, [`PF_RING_MODES`]) chooses the
+/// distribution, the 5-tuple when none is (PF_RING's default). A per-flow
+/// variable without a cluster id does nothing, as in PF_RING.
+pub fn pf_ring(var: &impl Fn(&str) -> Option<String>) -> Result<Option<(Fanout, String)>, String> {
+    let Some(id) = var(PF_RING_CLUSTER_ID) else {
+        return Ok(None);
+    };
+    let group = id
+        .trim()
+        .parse::<u16>()
+        .ok()
+        .filter(|g| *g > 0)
+        .ok_or_else(|| {
+            format!(
+                "{PF_RING_CLUSTER_ID}='{id}': expected a cluster id from 1 to 65535 (PF_RING \
+                 takes 1 to 254); captures with the same id share one kernel fanout group"
+            )
+        })?;
+    let (name, mode) = PF_RING_MODES
+        .iter()
+        .find(|(name, _)| var(name).is_some())
+        .copied()
+        .unwrap_or(PF_RING_MODES[PF_RING_MODES.len() - 1]);
+    let Some(mode) = mode else {
+        return Err(format!(
+            "{name}: this PF_RING distribution has no kernel fanout equivalent in netring; use \
+             PCAP_PF_RING_USE_CLUSTER_PER_FLOW (flow hash), _2_TUPLE, _4_TUPLE, _5_TUPLE, \
+             _TCP_5_TUPLE or _ROUNDROBIN"
+        ));
+    };
+    let (mode, flags) = mode();
+    let from = if var(name).is_some() {
+        format!("{PF_RING_CLUSTER_ID}={id} with {name}")
+    } else {
+        format!("{PF_RING_CLUSTER_ID}={id}")
+    };
+    Ok(Some((Fanout { group, mode, flags }, from)))
 }
 
 /// Parse a size: bytes, or with a K/M/G suffix (powers of 1024).
@@ -197,7 +337,10 @@ mod tests {
             Config {
                 engine: Engine::AfPacket,
                 ring: None,
-                fanout: None
+                fanout: None,
+                fanout_from: None,
+                split: true,
+                warning: None,
             }
         );
         let c = from_vars(|n| match n {
@@ -250,5 +393,113 @@ mod tests {
         ] {
             assert!(parse_engine(bad).is_err(), "{bad}");
         }
+    }
+}
+
+#[cfg(test)]
+mod pf_ring_tests {
+    use super::*;
+
+    fn vars(set: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |n| {
+            set.iter()
+                .find(|(k, _)| *k == n)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn pf_ring_variables_map_to_fanout_groups() {
+        // zeekctl's lb_pf_ring: the id and PER_FLOW.
+        let c = from_vars(vars(&[
+            ("PCAP_PF_RING_CLUSTER_ID", "21"),
+            ("PCAP_PF_RING_USE_CLUSTER_PER_FLOW", "1"),
+        ]))
+        .unwrap();
+        let f = c.fanout.unwrap();
+        assert_eq!(
+            (f.group, f.mode, f.flags),
+            (21, FanoutMode::Hash, FanoutFlags::DEFRAG)
+        );
+        assert!(c.warning.is_none());
+        // The id alone: PF_RING's default, the 5-tuple.
+        let f = from_vars(vars(&[("PCAP_PF_RING_CLUSTER_ID", "3")]))
+            .unwrap()
+            .fanout
+            .unwrap();
+        assert_eq!((f.group, f.mode), (3, FanoutMode::Hash));
+        let mode = |v: &'static str| {
+            let set: &'static [(&str, &str)] =
+                Box::leak(Box::new([("PCAP_PF_RING_CLUSTER_ID", "9"), (v, "1")]));
+            from_vars(vars(set)).map(|c| c.fanout.unwrap().mode)
+        };
+        assert_eq!(
+            mode("PCAP_PF_RING_USE_CLUSTER_PER_FLOW_2_TUPLE"),
+            Ok(FanoutMode::Cbpf(flowhash::two_tuple()))
+        );
+        assert_eq!(
+            mode("PCAP_PF_RING_USE_CLUSTER_PER_FLOW_TCP_5_TUPLE"),
+            Ok(FanoutMode::Cbpf(flowhash::tcp_five_tuple()))
+        );
+        assert_eq!(
+            mode("PCAP_PF_RING_USE_CLUSTER_PER_FLOW_4_TUPLE"),
+            Ok(FanoutMode::Hash)
+        );
+        assert_eq!(
+            mode("PCAP_PF_RING_USE_CLUSTER_PER_FLOW_5_TUPLE"),
+            Ok(FanoutMode::Hash)
+        );
+        assert_eq!(
+            mode("PCAP_PF_RING_USE_CLUSTER_ROUNDROBIN"),
+            Ok(FanoutMode::LoadBalance)
+        );
+        let e = mode("PCAP_PF_RING_USE_CLUSTER_PER_INNER_FLOW").unwrap_err();
+        assert!(
+            e.starts_with("PCAP_PF_RING_USE_CLUSTER_PER_INNER_FLOW:"),
+            "{e}"
+        );
+        // PF_RING's order: PER_FLOW before 2_TUPLE.
+        let f = from_vars(vars(&[
+            ("PCAP_PF_RING_CLUSTER_ID", "9"),
+            ("PCAP_PF_RING_USE_CLUSTER_PER_FLOW_2_TUPLE", "1"),
+            ("PCAP_PF_RING_USE_CLUSTER_PER_FLOW", "1"),
+        ]))
+        .unwrap();
+        assert_eq!(f.fanout.unwrap().mode, FanoutMode::Hash);
+        // A per-flow variable without an id does nothing.
+        let c = from_vars(vars(&[("PCAP_PF_RING_USE_CLUSTER_PER_FLOW", "1")])).unwrap();
+        assert!(c.fanout.is_none());
+    }
+
+    #[test]
+    fn bad_cluster_ids_name_the_variable() {
+        for bad in ["0", "x", "65536", "-1", ""] {
+            let set: &'static [(&str, &str)] =
+                Box::leak(Box::new([("PCAP_PF_RING_CLUSTER_ID", bad)]));
+            let e = from_vars(vars(set)).unwrap_err();
+            assert!(
+                e.starts_with(&format!("PCAP_PF_RING_CLUSTER_ID='{bad}'")),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn netring_variable_wins_with_a_warning() {
+        let c = from_vars(vars(&[
+            ("PCAP_PF_RING_CLUSTER_ID", "21"),
+            ("NETRING_PCAP_FANOUT", "lb:7"),
+        ]))
+        .unwrap();
+        let f = c.fanout.unwrap();
+        assert_eq!((f.group, f.mode), (7, FanoutMode::LoadBalance));
+        assert_eq!(c.fanout_from.as_deref(), Some("NETRING_PCAP_FANOUT=lb:7"));
+        let w = c.warning.unwrap();
+        assert!(w.contains("NETRING_PCAP_FANOUT wins"), "{w}");
+        assert!(w.contains("PCAP_PF_RING_CLUSTER_ID=21"), "{w}");
+        // `none`: no group, and no split of one device's handles.
+        let c = from_vars(vars(&[("NETRING_PCAP_FANOUT", "none")])).unwrap();
+        assert!(c.fanout.is_none() && !c.split);
+        assert!(from_vars(vars(&[])).unwrap().split);
     }
 }

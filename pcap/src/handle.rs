@@ -30,6 +30,9 @@ use crate::types::{ERRBUF_SIZE, PktHdr};
 
 const MAGIC: u64 = 0x6e72_7063_6170_5f74;
 
+/// libpcap's text for an operation on a handle not yet activated.
+pub const NOT_ACTIVATED_TEXT: &str = "This handle hasn't been activated yet";
+
 /// A `pcap_t`.
 pub struct Pcap {
     magic: u64,
@@ -113,6 +116,22 @@ pub struct RealHandle {
     /// netring's reader on a savefile the real handle opened too (None
     /// once the real handle took over, or when it reads the whole file).
     pub file: Option<FileRead>,
+    /// A savefile's stream of the program's stdio: the one it gave
+    /// `pcap_fopen_offline`, or the one `pcap_file` made.
+    pub stream: Option<Stream>,
+}
+
+/// The program-side stream a real savefile handle reads.
+#[derive(Clone, Copy)]
+pub struct Stream {
+    /// The `FILE *` (the handle's `rfile`).
+    pub f: *mut libc::FILE,
+    /// Closed at `pcap_close` (libpcap closes every stream but stdin).
+    pub close: bool,
+    /// What the real handle's `rfile` becomes before its `pcap_close`:
+    /// its own stream (`pcap_file` swapped ours in) or its `stdin` (the
+    /// program's stream of `pcap_fopen_offline`).
+    pub restore: *mut libc::FILE,
 }
 
 /// What every handle has: its error text and the copy `pcap_next` and
@@ -189,7 +208,11 @@ impl Pcap {
         if ptr.is_null() {
             return std::ptr::null_mut();
         }
-        Pcap::new(Kind::Real(RealHandle { ptr, file: None }))
+        Pcap::new(Kind::Real(RealHandle {
+            ptr,
+            file: None,
+            stream: None,
+        }))
     }
 }
 

@@ -29,6 +29,13 @@ macro_rules! real_fns {
             /// `fseeko` of the namespace's libc (positions a savefile
             /// handle's stream when it takes over from netring's reader).
             pub fseeko: unsafe extern "C" fn(*mut libc::FILE, libc::off_t, c_int) -> c_int,
+            /// `__errno_location` of the namespace's libc: the real
+            /// library's errno is not the program's.
+            pub errno_location: unsafe extern "C" fn() -> *mut c_int,
+            /// Address of the namespace's `stdin` variable (`FILE **`).
+            stdin_var: usize,
+            /// `ftello` of the namespace's libc.
+            pub ftello: unsafe extern "C" fn(*mut libc::FILE) -> libc::off_t,
         }
 
         fn load_from(h: *mut c_void) -> Result<Real, String> {
@@ -56,6 +63,23 @@ macro_rules! real_fns {
                             *mut c_void,
                             unsafe extern "C" fn(*mut libc::FILE, libc::off_t, c_int) -> c_int,
                         >(p)
+                    }
+                },
+                stdin_var: sym(h, "stdin\0")? as usize,
+                ftello: {
+                    let p = sym(h, "ftello\0")?;
+                    // SAFETY: `ftello` of the namespace's libc (stdio.h,
+                    // 64-bit off_t).
+                    unsafe {
+                        std::mem::transmute::<*mut c_void, unsafe extern "C" fn(*mut libc::FILE) -> libc::off_t>(p)
+                    }
+                },
+                errno_location: {
+                    let p = sym(h, "__errno_location\0")?;
+                    // SAFETY: `__errno_location` of the namespace's libc
+                    // (errno.h: `int *__errno_location(void)`).
+                    unsafe {
+                        std::mem::transmute::<*mut c_void, unsafe extern "C" fn() -> *mut c_int>(p)
                     }
                 },
             })
@@ -148,6 +172,41 @@ real_fns! {
     pcap_next_etherent: fn(*mut libc::FILE) -> *mut c_void;
 }
 
+/// The program's errno (this thread's, in the base namespace's libc).
+pub fn errno() -> c_int {
+    // SAFETY: __errno_location returns this thread's errno slot.
+    unsafe { *libc::__errno_location() }
+}
+
+/// Set the program's errno.
+pub fn set_errno(e: c_int) {
+    // SAFETY: as in `errno`.
+    unsafe { *libc::__errno_location() = e };
+}
+
+impl Real {
+    /// The real library's own `stdin` stream (the one `sf_cleanup` never
+    /// closes).
+    pub fn stdin(&self) -> *mut libc::FILE {
+        // SAFETY: stdin_var is the address of the namespace libc's
+        // `FILE *stdin`, set before any library code ran.
+        unsafe { *(self.stdin_var as *const *mut libc::FILE) }
+    }
+
+    /// Run `f` (a call into the real library) so that errno reads as if the
+    /// program had called libpcap itself: the program's errno goes in, the
+    /// real library's comes back out (each libc has its own).
+    pub fn with_errno<T>(&self, f: impl FnOnce() -> T) -> T {
+        // SAFETY: the namespace's __errno_location returns this thread's
+        // slot of that libc, valid for the thread's life.
+        unsafe { *(self.errno_location)() = errno() };
+        let v = f();
+        // SAFETY: as above.
+        set_errno(unsafe { *(self.errno_location)() });
+        v
+    }
+}
+
 fn sym(h: *mut c_void, name: &'static str) -> Result<*mut c_void, String> {
     // SAFETY: h is a live dlmopen handle; name is NUL-terminated.
     let p = unsafe { libc::dlsym(h, name.as_ptr().cast()) };
@@ -168,9 +227,16 @@ fn load() -> Result<Real, String> {
 
 static REAL: OnceLock<Result<Real, String>> = OnceLock::new();
 
-/// The real libpcap, loaded on first use; the error says what to install.
+/// The real libpcap, loaded on first use (errno as it was: the program
+/// called libpcap, not the loader); the error says what to install.
 pub fn get() -> Result<&'static Real, &'static str> {
-    match REAL.get_or_init(load) {
+    let loaded = REAL.get_or_init(|| {
+        let e = errno();
+        let r = load();
+        set_errno(e);
+        r
+    });
+    match loaded {
         Ok(r) => Ok(r),
         Err(e) => Err(e.as_str()),
     }

@@ -98,6 +98,33 @@ pub struct nr_packet {
 }
 
 impl nr_packet {
+    /// The engine's view of a packet a C caller passes in (for
+    /// nr_packet_parse(), the flow meter): its bytes are `data[..caplen]`,
+    /// the metadata is copied; the hardware address is not carried.
+    /// NR_E_INVALID_ARG for NULL data with a non-zero caplen.
+    #[inline]
+    pub(crate) fn as_packet(&self) -> Result<Packet<'_>, Error> {
+        if self.data.is_null() && self.caplen != 0 {
+            return Err(Error::invalid_arg(format!(
+                "nr_packet.data is NULL with caplen {}",
+                self.caplen
+            )));
+        }
+        Ok(Packet {
+            data: arg::slice(self.data, self.caplen as usize, "pkt->data")?,
+            ts_ns: self.ts_ns,
+            wire_len: self.len,
+            ifindex: self.ifindex,
+            rxhash: self.rxhash,
+            vlan_tci: self.vlan_tci,
+            vlan_tpid: self.vlan_tpid,
+            protocol: self.protocol,
+            pkt_type: self.pkt_type,
+            flags: crate::packet::PacketFlags::from_bits_retain(self.flags),
+            hw: crate::packet::HwAddr::default(),
+        })
+    }
+
     /// A descriptor of nothing (NULL data, all zero), to initialise arrays.
     pub const EMPTY: nr_packet = nr_packet {
         data: ptr::null(),

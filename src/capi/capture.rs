@@ -654,6 +654,17 @@ pub unsafe extern "C" fn nr_capture_close(cap: *mut nr_capture) {
 /// NR_IFACE_DOWN (timeout passed while the interface was down; no CPU is
 /// spent waiting, capture resumes when it is up); NR_E_IFACE_GONE (the
 /// interface was removed); NR_E_BUSY; NR_E_INVALID_ARG; NR_E_SYSTEM.
+///
+/// Interface removal: every frame the kernel put into the ring before the
+/// interface went is handed out first (NR_OK, as usual); NR_E_IFACE_GONE
+/// comes after the last of them, on this and every later call. A ring
+/// block the kernel was still filling reaches user space only when its
+/// block timeout retires it, so the error can come up to twice
+/// nr_capture_config.block_timeout_ms plus 100 ms after the removal (1 s
+/// assumed for a block timeout of 0); with nothing left in the ring it
+/// comes at once. Meanwhile a call whose timeout passes returns
+/// NR_IFACE_DOWN. In immediate mode (a frame ring) there is no such block
+/// and the error comes at once. The same holds for nr_next_packet().
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nr_next_batch(
     cap: *mut nr_capture,

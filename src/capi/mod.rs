@@ -40,6 +40,7 @@ pub mod bridge;
 pub mod capture;
 pub(crate) mod config;
 pub mod filter;
+pub mod flow;
 pub(crate) mod handle;
 pub mod inject;
 pub mod parse;

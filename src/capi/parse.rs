@@ -8,7 +8,7 @@ use std::ptr;
 use super::batch::nr_packet;
 use super::{NR_E_INTERNAL, NR_OK, arg, guard, set_last_error, status_of};
 use crate::error::Error;
-use crate::packet::{Packet, PacketFlags};
+
 use crate::parse::{L3, L4, Layer, Layers, ParseStatus};
 
 /// How far nr_packet_parse() got (nr_layers.status).
@@ -357,26 +357,7 @@ fn parse_into(pkt: *const nr_packet, out: *mut nr_layers) -> Result<(), Error> {
             "nr_layers.size is {size}: set it to sizeof(nr_layers) before calling nr_packet_parse()"
         )));
     }
-    if p.data.is_null() && p.caplen != 0 {
-        return Err(Error::invalid_arg(format!(
-            "nr_packet.data is NULL with caplen {}",
-            p.caplen
-        )));
-    }
-    let data = arg::slice(p.data, p.caplen as usize, "pkt->data")?;
-    let packet = Packet {
-        data,
-        ts_ns: p.ts_ns,
-        wire_len: p.len,
-        ifindex: p.ifindex,
-        rxhash: p.rxhash,
-        vlan_tci: p.vlan_tci,
-        vlan_tpid: p.vlan_tpid,
-        protocol: p.protocol,
-        pkt_type: p.pkt_type,
-        flags: PacketFlags::from_bits_retain(p.flags),
-        hw: netring_engine::packet::HwAddr::default(),
-    };
+    let packet = p.as_packet()?;
     let layers = Layers::parse_packet(&packet);
     if size == size_of::<nr_layers>() && out.is_aligned() {
         // The common case, a caller of this version: fields written in

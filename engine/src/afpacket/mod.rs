@@ -17,5 +17,6 @@ pub use options::{
     TimestampSource,
 };
 pub mod channel;
+pub mod flowhash;
 pub mod vlan;
 pub use channel::{ChannelCapture, ChannelStats, OwnedPacket};

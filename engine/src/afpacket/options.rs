@@ -157,20 +157,21 @@ pub struct CaptureInfo {
     pub warning: Option<String>,
 }
 
-const BPF_RET_K: u16 = 0x06;
-const BPF_RET_A: u16 = 0x16;
+pub(crate) const BPF_RET_K: u16 = 0x06;
+pub(crate) const BPF_RET_A: u16 = 0x16;
 const BPF_CLASS_MASK: u16 = 0x07;
 const BPF_CLASS_RET: u16 = 0x06;
 const BPF_CLASS_JMP: u16 = 0x05;
-const BPF_JA: u16 = 0x05;
+pub(crate) const BPF_JA: u16 = 0x05;
 const BPF_JGT_K: u16 = 0x25;
-const BPF_JEQ_K: u16 = 0x15;
-const BPF_LD_ABS_W: u16 = 0x20;
+pub(crate) const BPF_JEQ_K: u16 = 0x15;
+pub(crate) const BPF_LD_ABS_W: u16 = 0x20;
 const BPF_LD_IMM: u16 = 0x00;
 /// `PACKET_OUTGOING`.
 const PACKET_OUTGOING: u32 = 4;
 
-const fn insn(code: u16, jt: u8, jf: u8, k: u32) -> BpfInsn {
+/// One instruction.
+pub(crate) const fn insn(code: u16, jt: u8, jf: u8, k: u32) -> BpfInsn {
     BpfInsn { code, jt, jf, k }
 }
 

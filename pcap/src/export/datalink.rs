@@ -50,8 +50,9 @@ pub unsafe extern "C" fn pcap_datalink_ext(p: *mut Pcap) -> c_int {
         match enter!(p, code::ERROR) {
             // SAFETY: forwarded.
             H::Real(r, rh, _) => unsafe { (r.pcap_datalink_ext)(rh.ptr) },
-            // SAFETY: the same handle; the borrow above is no longer used.
-            H::Live(..) => unsafe { pcap_datalink(p) },
+            // libpcap's linktype_ext: set only from a savefile's header.
+            H::Live(l, _) if l.active.is_none() => code::NOT_ACTIVATED,
+            H::Live(..) => 0,
         }
     })
 }
@@ -65,10 +66,7 @@ pub unsafe extern "C" fn pcap_list_datalinks(p: *mut Pcap, out: *mut *mut c_int)
         }
         let (r, target) = match enter!(p, code::ERROR) {
             H::Real(r, rh, _) => (r, rh.ptr),
-            H::Live(l, io) if l.active.is_none() => {
-                io.set_err("The pcap_t has not been activated");
-                return code::NOT_ACTIVATED;
-            }
+            H::Live(l, _) if l.active.is_none() => return code::NOT_ACTIVATED,
             H::Live(l, _) => match l.shadow.active() {
                 Some(rs) => rs,
                 None => {
@@ -98,6 +96,9 @@ pub unsafe extern "C" fn pcap_set_datalink(p: *mut Pcap, dlt: c_int) -> c_int {
         match enter!(p, code::ERROR) {
             // SAFETY: forwarded.
             H::Real(r, rh, _) => unsafe { (r.pcap_set_datalink)(rh.ptr, dlt) },
+            // Before activation libpcap knows no list and no link type
+            // (0): only 0 is accepted.
+            H::Live(l, _) if l.active.is_none() && dlt == 0 => 0,
             H::Live(l, io) => status(io, datalink::set(l, dlt).map(|()| 0)),
         }
     })

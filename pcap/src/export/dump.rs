@@ -5,41 +5,84 @@ use std::ptr;
 
 use super::enter;
 use crate::cmem::{owned, stdout};
-use crate::dump::{self, Dumper, dumper, new_dumper};
-use crate::handle::{H, Pcap};
+use crate::dump::{self, Dumper, NoDump, Params, dumper, new_dumper};
+use crate::handle::{H, Io, Pcap};
 use crate::types::PktHdr;
 use crate::{code, guard};
+
+/// Write the file header on `f` and make the dumper (libpcap's
+/// `pcap_setup_dump`): on failure "Can't write to NAME: strerror" and the
+/// stream is closed unless it is stdout, as libpcap does.
+fn setup(io: &mut Io, pr: &Params, linktype: u32, f: *mut libc::FILE, name: &str) -> *mut Dumper {
+    // SAFETY: f is an open stream (caller).
+    if unsafe { dump::write(f, &dump::file_header(pr.nano, pr.snap, linktype)) } {
+        return new_dumper(f);
+    }
+    io.set_err(&format!("Can't write to {name}: {}", dump::errno_text()));
+    // SAFETY: the host program's stdout is left open; any other stream is
+    // closed as libpcap closes it.
+    unsafe {
+        if f != stdout {
+            libc::fclose(f);
+        }
+    }
+    ptr::null_mut()
+}
+
+/// `fname` as libpcap's `%s` prints it.
+fn shown(fname: *const c_char) -> String {
+    if fname.is_null() {
+        return "(null)".into();
+    }
+    // SAFETY: NUL-terminated (libpcap's contract).
+    unsafe { owned(fname) }
+}
 
 /// `pcap_dump_fopen`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pcap_dump_fopen(p: *mut Pcap, f: *mut libc::FILE) -> *mut Dumper {
     guard!(ptr::null_mut(), {
         let mut h = enter!(p, ptr::null_mut());
-        let r = dump::params(&mut h).and_then(|(nano, snap, lt)| {
-            if f.is_null() {
-                return Err("pcap_dump_fopen: NULL stream".to_string());
+        let pr = match dump::params(&mut h) {
+            Ok(pr) => pr,
+            Err(NoDump::Unsupported(dlt)) => {
+                let m = format!("stream: link-layer type {dlt} isn't supported in savefiles");
+                h.io().set_err(&m);
+                return ptr::null_mut();
             }
-            // SAFETY: f is an open stream (caller).
-            if !unsafe { dump::write(f, &dump::file_header(nano, snap, lt)) } {
-                return Err(format!("Can't write to file: {}", dump::errno_text()));
+            Err(NoDump::NotActivated) => {
+                let m = "stream: not-yet-activated pcap_t passed to pcap_dump_fopen";
+                h.io().set_err(m);
+                return ptr::null_mut();
             }
-            Ok(new_dumper(f))
-        });
-        r.unwrap_or_else(|m| {
-            h.io().set_err(&m);
-            ptr::null_mut()
-        })
+        };
+        if f.is_null() {
+            h.io().set_err("pcap_dump_fopen: NULL stream");
+            return ptr::null_mut();
+        }
+        setup(h.io(), &pr, pr.linktype | pr.ext, f, "stream")
     })
 }
 
-/// The handle's savefile parameters when `fname` is not NULL; else None,
-/// the handle's error set.
-fn params_and_name(h: &mut H<'_>, fname: *const c_char) -> Option<(bool, u32, u32)> {
-    let r = dump::params(h).and_then(|v| match fname.is_null() {
-        true => Err("A null pointer was supplied as the file name".to_string()),
-        false => Ok(v),
-    });
-    r.map_err(|m| h.io().set_err(&m)).ok()
+/// The handle's savefile parameters (None: the handle's error set, with
+/// libpcap's text for `pcap_dump_open` and `pcap_dump_open_append`).
+fn params_for(h: &mut H<'_>, fname: *const c_char, append: bool) -> Option<Params> {
+    let m = match dump::params(h) {
+        Ok(pr) if !fname.is_null() => return Some(pr),
+        Ok(_) => "A null pointer was supplied as the file name".to_string(),
+        Err(NoDump::NotActivated) => format!(
+            "{}: not-yet-activated pcap_t passed to pcap_dump_open",
+            shown(fname)
+        ),
+        // libpcap's pcap_dump_open_append prints the failed result (-1).
+        Err(NoDump::Unsupported(dlt)) => format!(
+            "{}: link-layer type {} isn't supported in savefiles",
+            shown(fname),
+            if append { -1 } else { dlt }
+        ),
+    };
+    h.io().set_err(&m);
+    None
 }
 
 /// `pcap_dump_open` ("-" is stdout).
@@ -47,64 +90,81 @@ fn params_and_name(h: &mut H<'_>, fname: *const c_char) -> Option<(bool, u32, u3
 pub unsafe extern "C" fn pcap_dump_open(p: *mut Pcap, fname: *const c_char) -> *mut Dumper {
     guard!(ptr::null_mut(), {
         let mut h = enter!(p, ptr::null_mut());
-        if params_and_name(&mut h, fname).is_none() {
+        let Some(pr) = params_for(&mut h, fname, false) else {
             return ptr::null_mut();
-        }
-        // SAFETY: fname is NUL-terminated.
-        let name = unsafe { owned(fname) };
-        let f = if name == "-" {
-            // SAFETY: the host program's stdout.
-            unsafe { stdout }
-        } else {
-            // SAFETY: fname is NUL-terminated (checked non-NULL above).
-            dump::fopen(unsafe { CStr::from_ptr(fname) }, c"wb")
         };
+        let name = shown(fname);
+        if name == "-" {
+            // SAFETY: the host program's stdout.
+            return setup(
+                h.io(),
+                &pr,
+                pr.linktype | pr.ext,
+                unsafe { stdout },
+                "standard output",
+            );
+        }
+        // SAFETY: fname is NUL-terminated (checked non-NULL above).
+        let f = dump::fopen(unsafe { CStr::from_ptr(fname) }, c"wb");
         if f.is_null() {
             h.io().set_err(&format!("{name}: {}", dump::errno_text()));
             return ptr::null_mut();
         }
-        if name != "-" {
-            // SAFETY: f was just opened and not yet used.
-            unsafe { libc::setvbuf(f, ptr::null_mut(), libc::_IOFBF, dump::FILE_BUFFER) };
-        }
-        // SAFETY: p and f are valid; the borrow above is no longer used.
-        let d = unsafe { pcap_dump_fopen(p, f) };
-        if d.is_null() && name != "-" {
-            // SAFETY: f was opened above.
-            unsafe { libc::fclose(f) };
-        }
-        d
+        // SAFETY: f was just opened and not yet used.
+        unsafe { libc::setvbuf(f, ptr::null_mut(), libc::_IOFBF, dump::FILE_BUFFER) };
+        setup(h.io(), &pr, pr.linktype | pr.ext, f, &name)
     })
 }
 
-/// `pcap_dump_open_append`.
+/// `pcap_dump_open_append`: libpcap's checks and texts; the header it
+/// writes to an empty file has no link-type upper bits (libpcap's).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pcap_dump_open_append(p: *mut Pcap, fname: *const c_char) -> *mut Dumper {
     guard!(ptr::null_mut(), {
         let mut h = enter!(p, ptr::null_mut());
-        let Some((nano, _, lt)) = params_and_name(&mut h, fname) else {
+        let Some(pr) = params_for(&mut h, fname, true) else {
             return ptr::null_mut();
         };
-        // SAFETY: fname is NUL-terminated.
-        let path = unsafe { CStr::from_ptr(fname) };
-        match dump::check_append(path, nano, lt) {
-            // SAFETY: a new or empty file: as pcap_dump_open (the borrow
-            // above is no longer used).
-            Ok(true) => unsafe { pcap_dump_open(p, fname) },
-            Ok(false) => {
-                let f = dump::fopen(path, c"ab");
-                if f.is_null() {
-                    let m = format!("{}: {}", path.to_string_lossy(), dump::errno_text());
-                    h.io().set_err(&m);
-                    return ptr::null_mut();
-                }
-                new_dumper(f)
-            }
-            Err(m) => {
-                h.io().set_err(&m);
-                ptr::null_mut()
-            }
+        let name = shown(fname);
+        if name == "-" {
+            // SAFETY: the host program's stdout.
+            return setup(
+                h.io(),
+                &pr,
+                pr.linktype,
+                unsafe { stdout },
+                "standard output",
+            );
         }
+        // SAFETY: fname is NUL-terminated (checked non-NULL above).
+        let f = dump::fopen(unsafe { CStr::from_ptr(fname) }, c"ab+");
+        if f.is_null() {
+            h.io().set_err(&format!("{name}: {}", dump::errno_text()));
+            return ptr::null_mut();
+        }
+        // SAFETY: f was just opened.
+        let r = unsafe { dump::check_append(f, &name, &pr) }.and_then(|empty| {
+            // SAFETY: f is open.
+            let hdr_ok = !empty
+                || unsafe { dump::write(f, &dump::file_header(pr.nano, pr.snap, pr.linktype)) };
+            if !hdr_ok {
+                return Err(format!("Can't write to {name}: {}", dump::errno_text()));
+            }
+            // SAFETY: f is open.
+            if unsafe { libc::fseek(f, 0, libc::SEEK_END) } == -1 {
+                return Err(format!(
+                    "Can't seek to the end of {name}: {}",
+                    dump::errno_text()
+                ));
+            }
+            Ok(new_dumper(f))
+        });
+        r.unwrap_or_else(|m| {
+            h.io().set_err(&m);
+            // SAFETY: opened above, closed once.
+            unsafe { libc::fclose(f) };
+            ptr::null_mut()
+        })
     })
 }
 

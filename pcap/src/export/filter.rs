@@ -120,6 +120,7 @@ pub unsafe extern "C" fn pcap_setfilter(p: *mut Pcap, fp: *mut BpfProgram) -> c_
                 }
                 st
             }
+            H::Live(l, io) if l.active.is_none() => super::not_activated(io),
             H::Live(l, io) => {
                 // SAFETY: fp is NULL or a valid program.
                 let r = match unsafe { insns(fp) } {

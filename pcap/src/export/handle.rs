@@ -9,7 +9,7 @@ use crate::cmem::{cstr, no_real, owned, puts_stderr, write_errbuf};
 use crate::handle::{self, H, Kind, Pcap};
 use crate::live::{self, Live, shadow::Shadow};
 use crate::types::PcapStat;
-use crate::{code, guard, real, savefile};
+use crate::{code, dump, guard, real, savefile};
 
 /// `pcap_create`.
 #[unsafe(no_mangle)]
@@ -21,7 +21,12 @@ pub unsafe extern "C" fn pcap_create(dev: *const c_char, errbuf: *mut c_char) ->
         } else {
             unsafe { cstr(dev) }
         };
-        if live::serves(name) {
+        // Probing the device must not change errno (libpcap's pcap_create
+        // leaves it alone).
+        let e = real::errno();
+        let served = live::serves(name);
+        real::set_errno(e);
+        if served {
             // SAFETY: as above.
             let shadow = unsafe { Shadow::create(dev) };
             return Pcap::new(Kind::Live(Live::new(name, shadow)));
@@ -36,7 +41,7 @@ pub unsafe extern "C" fn pcap_create(dev: *const c_char, errbuf: *mut c_char) ->
             return ptr::null_mut();
         };
         // SAFETY: forwarded with the caller's arguments.
-        Pcap::wrap_real(unsafe { (r.pcap_create)(dev, errbuf) })
+        Pcap::wrap_real(r.with_errno(|| unsafe { (r.pcap_create)(dev, errbuf) }))
     })
 }
 
@@ -46,14 +51,16 @@ pub unsafe extern "C" fn pcap_activate(p: *mut Pcap) -> c_int {
     guard!(code::ERROR, {
         match enter!(p, code::ERROR) {
             // SAFETY: forwarded to the real handle.
-            H::Real(r, rh, _) => unsafe { (r.pcap_activate)(rh.ptr) },
+            H::Real(r, rh, _) => r.with_errno(|| unsafe { (r.pcap_activate)(rh.ptr) }),
             H::Live(l, io) => {
                 if l.active.is_some() {
                     io.set_err("can't perform  operation on activated capture");
                     return code::ACTIVATED;
                 }
+                let errno = real::errno();
                 match live::activate(l) {
                     Ok(warning) => {
+                        live::success_errno(l, errno);
                         if let (Some(b), Some(pc)) =
                             // SAFETY: p is ours (resolved above).
                             (live::breaker(l), unsafe { handle::shared(p) })
@@ -123,11 +130,14 @@ pub unsafe extern "C" fn pcap_open_live(
             code::NO_SUCH_DEVICE | code::PERM_DENIED | -11 => format!("{name}: {status} ({err})"),
             _ => format!("{name}: {status}"),
         };
-        // SAFETY: p is live and closed once; errbuf per contract.
+        // SAFETY: p is live and closed once; errbuf per contract. errno
+        // stays as the failed activation left it (libpcap's).
+        let e = real::errno();
         unsafe {
             pcap_close(p);
             write_errbuf(errbuf, &msg);
         }
+        real::set_errno(e);
         ptr::null_mut()
     })
 }
@@ -142,8 +152,17 @@ pub unsafe extern "C" fn pcap_close(p: *mut Pcap) {
             return;
         };
         match h {
-            // SAFETY: forwarded; the real handle is closed once.
-            H::Real(r, rh, _) => unsafe { (r.pcap_close)(rh.ptr) },
+            H::Real(r, rh, _) => {
+                // SAFETY: rh is live; then forwarded, the real handle is
+                // closed once, and the program's stream after it.
+                unsafe {
+                    let stream = savefile::release(r, rh);
+                    (r.pcap_close)(rh.ptr);
+                    if let Some(f) = stream {
+                        libc::fclose(f);
+                    }
+                }
+            }
             H::Live(l, _) => l.shadow.close(),
         }
         // SAFETY: p is ours and not used after close.
@@ -230,11 +249,12 @@ pub unsafe extern "C" fn pcap_can_set_rfmon(p: *mut Pcap) -> c_int {
         match enter!(p, code::ERROR) {
             // SAFETY: forwarded.
             H::Real(r, rh, _) => unsafe { (r.pcap_can_set_rfmon)(rh.ptr) },
-            H::Live(l, io) if l.active.is_some() => {
-                io.set_err("can't perform  operation on activated capture");
-                code::ACTIVATED
-            }
-            H::Live(..) => 0,
+            // libpcap asks the device (mac80211 or not), activated or not.
+            H::Live(l, _) => match l.shadow.get() {
+                // SAFETY: forwarded to the real handle of the same device.
+                Some((r, sp)) => unsafe { (r.pcap_can_set_rfmon)(sp) },
+                None => 0,
+            },
         }
     })
 }
@@ -247,7 +267,7 @@ fn open_real(
     open: impl FnOnce(&real::Real) -> *mut c_void,
 ) -> *mut Pcap {
     match real::try_get() {
-        Some(r) => Pcap::wrap_real(open(r)),
+        Some(r) => Pcap::wrap_real(r.with_errno(|| open(r))),
         None => {
             no_real(errbuf, what);
             ptr::null_mut()
@@ -315,14 +335,13 @@ pub unsafe extern "C" fn pcap_open_offline_with_tstamp_precision(
 }
 
 /// `pcap_fopen_offline` (glibc accepts a stream of the base namespace in
-/// the real library's copy of stdio).
+/// the real library's copy of stdio; `pcap_close` closes it with the
+/// program's).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pcap_fopen_offline(fp: *mut libc::FILE, errbuf: *mut c_char) -> *mut Pcap {
-    // SAFETY: forwarded.
+    // SAFETY: arguments as libpcap's (caller).
     guard!(ptr::null_mut(), {
-        open_real(errbuf, "pcap_fopen_offline", |r| unsafe {
-            (r.pcap_fopen_offline)(fp, errbuf)
-        })
+        unsafe { pcap_fopen_offline_with_tstamp_precision(fp, 0, errbuf) }
     })
 }
 
@@ -334,10 +353,17 @@ pub unsafe extern "C" fn pcap_fopen_offline_with_tstamp_precision(
     errbuf: *mut c_char,
 ) -> *mut Pcap {
     guard!(ptr::null_mut(), {
-        open_real(errbuf, "pcap_fopen_offline", |r| {
+        let p = open_real(errbuf, "pcap_fopen_offline", |r| {
             // SAFETY: forwarded.
             unsafe { (r.pcap_fopen_offline_with_tstamp_precision)(fp, precision, errbuf) }
-        })
+        });
+        // libpcap closes the stream at pcap_close unless it is stdin.
+        if let Some(r) = real::try_get() {
+            // SAFETY: p is NULL or the handle just made; reading the
+            // program's stdin pointer.
+            unsafe { savefile::adopt(r, p, fp, fp != crate::cmem::stdin) };
+        }
+        p
     })
 }
 
@@ -368,6 +394,7 @@ pub unsafe extern "C" fn pcap_stats(p: *mut Pcap, ps: *mut PcapStat) -> c_int {
         match enter!(p, code::ERROR) {
             // SAFETY: forwarded.
             H::Real(r, rh, _) => unsafe { (r.pcap_stats)(rh.ptr, ps) },
+            H::Live(l, io) if l.active.is_none() => super::not_activated(io),
             H::Live(_, _) if ps.is_null() => code::ERROR,
             H::Live(l, io) => status(
                 io,
@@ -389,8 +416,9 @@ pub unsafe extern "C" fn pcap_setdirection(p: *mut Pcap, d: c_int) -> c_int {
             // SAFETY: forwarded.
             H::Real(r, rh, _) => unsafe { (r.pcap_setdirection)(rh.ptr, d) },
             H::Live(_, io) if !(live::D_INOUT..=live::D_OUT).contains(&d) => {
-                status(io, Err(format!("Invalid direction {d}")))
+                status(io, Err("Invalid direction".into()))
             }
+            H::Live(l, io) if l.active.is_none() => super::not_activated(io),
             H::Live(l, _) => {
                 l.direction = d;
                 0
@@ -406,6 +434,7 @@ pub unsafe extern "C" fn pcap_getnonblock(p: *mut Pcap, errbuf: *mut c_char) -> 
         match enter!(p, code::ERROR) {
             // SAFETY: forwarded.
             H::Real(r, rh, _) => unsafe { (r.pcap_getnonblock)(rh.ptr, errbuf) },
+            H::Live(l, io) if l.active.is_none() => super::not_activated(io),
             H::Live(l, _) => c_int::from(l.nonblock),
         }
     })
@@ -433,7 +462,24 @@ pub unsafe extern "C" fn pcap_inject(p: *mut Pcap, buf: *const c_void, size: usi
         match enter!(p, code::ERROR) {
             // SAFETY: forwarded.
             H::Real(r, rh, _) => unsafe { (r.pcap_inject)(rh.ptr, buf, size) },
-            H::Live(_, io) if buf.is_null() => status(io, Err("send: no packet".into())),
+            // libpcap's texts, with the errno the program left.
+            H::Live(_, io) if size > i32::MAX as usize => status(
+                io,
+                Err(format!(
+                    "More than {} bytes cannot be injected: {}",
+                    i32::MAX,
+                    dump::errno_text()
+                )),
+            ),
+            H::Live(_, io) if size == 0 => status(
+                io,
+                Err(format!(
+                    "The number of bytes to be injected must not be zero: {}",
+                    dump::errno_text()
+                )),
+            ),
+            H::Live(l, io) if l.active.is_none() => super::not_activated(io),
+            H::Live(_, io) if buf.is_null() => status(io, Err("send: Bad address".into())),
             H::Live(l, io) => {
                 // SAFETY: buf holds size bytes (libpcap's contract).
                 let frame = unsafe { std::slice::from_raw_parts(buf.cast::<u8>(), size) };
@@ -447,13 +493,29 @@ pub unsafe extern "C" fn pcap_inject(p: *mut Pcap, buf: *const c_void, size: usi
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pcap_sendpacket(p: *mut Pcap, buf: *const u8, size: c_int) -> c_int {
     guard!(code::ERROR, {
-        if size < 0 {
+        if size <= 0 {
+            let m = format!(
+                "The number of bytes to be sent must be positive: {}",
+                dump::errno_text()
+            );
+            // SAFETY: p is NULL or ours; no other borrow is alive.
+            if let Some(mut h) = unsafe { handle::enter(p) } {
+                h.io().set_err(&m);
+            }
             return code::ERROR;
         }
         // SAFETY: same contract as pcap_inject.
         let n = unsafe { pcap_inject(p, buf.cast(), size as usize) };
         if n == size { 0 } else { code::ERROR }
     })
+}
+
+/// `pcap_file`: a savefile's stream is the program's (from here on the
+/// real library reads the file, where the program may have moved it).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pcap_file(p: *mut Pcap) -> *mut libc::FILE {
+    // SAFETY: p is NULL or ours.
+    guard!(ptr::null_mut(), { unsafe { savefile::file(p) } })
 }
 
 /// `pcap_geterr`.
@@ -496,10 +558,10 @@ fn when_active(l: &Live, v: impl FnOnce(&live::Active) -> c_int) -> c_int {
 
 property!(pcap_snapshot -> c_int, code::ERROR, |l| when_active(l, |a| a.snapshot as c_int));
 property!(pcap_is_swapped -> c_int, code::ERROR, |l| when_active(l, |_| 0));
-property!(pcap_major_version -> c_int, code::ERROR, |l| when_active(l, |_| 2));
-property!(pcap_minor_version -> c_int, code::ERROR, |l| when_active(l, |_| 4));
+// A live handle has no file version: libpcap's are 0.
+property!(pcap_major_version -> c_int, code::ERROR, |l| when_active(l, |_| 0));
+property!(pcap_minor_version -> c_int, code::ERROR, |l| when_active(l, |_| 0));
 property!(pcap_bufsize -> c_int, code::ERROR, |l| when_active(l, |a| a.ring_bytes.min(i32::MAX as u64) as c_int));
-property!(pcap_file -> *mut libc::FILE, ptr::null_mut(), |_l| ptr::null_mut());
 property!(pcap_fileno -> c_int, code::ERROR, |l| l.fd());
 property!(pcap_get_selectable_fd -> c_int, code::ERROR, |l| l.fd());
 property!(pcap_get_required_select_timeout -> *const libc::timeval, ptr::null(), |_l| ptr::null());

@@ -27,6 +27,14 @@ macro_rules! enter {
 }
 pub(crate) use enter;
 
+/// libpcap's answer of an operation that needs an activated handle
+/// (`pcap_set_not_initialized_message`): the text, and
+/// `PCAP_ERROR_NOT_ACTIVATED`.
+pub(crate) fn not_activated(io: &mut crate::handle::Io) -> std::ffi::c_int {
+    io.set_err(crate::handle::NOT_ACTIVATED_TEXT);
+    crate::code::NOT_ACTIVATED
+}
+
 /// A status or an error message: the message goes into the handle's
 /// error buffer and the status is returned.
 pub(crate) fn status(

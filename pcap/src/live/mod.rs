@@ -9,6 +9,7 @@
 pub mod cooked;
 pub mod read;
 pub mod shadow;
+pub mod split;
 
 use std::ffi::c_int;
 
@@ -140,6 +141,9 @@ pub struct Active {
     /// The AF_XDP statistics last read and the frames held then (served
     /// from inside a callback, while the engine is out of the handle).
     pub xdp_stats: Option<(XdpStats, u64)>,
+    /// This capture in the process's list of captures per device (several
+    /// handles of one device split its traffic, see [`split`]).
+    pub split: Option<split::Member>,
 }
 
 impl Live {
@@ -189,6 +193,13 @@ pub fn serves(dev: &str) -> bool {
 /// The hardware type of `dev` in the calling thread's network namespace
 /// (`SIOCGIFHWADDR`; sysfs could belong to another namespace).
 fn arphrd(dev: &str) -> Option<u16> {
+    // SAFETY: after SIOCGIFHWADDR the union holds ifru_hwaddr.
+    ifreq(dev, libc::SIOCGIFHWADDR).map(|r| unsafe { r.ifr_ifru.ifru_hwaddr.sa_family })
+}
+
+/// `ioctl(req)` on an `ifreq` naming `dev`, in the calling thread's
+/// network namespace; the union member `req` fills is the caller's to read.
+fn ifreq(dev: &str, req: libc::Ioctl) -> Option<libc::ifreq> {
     if dev.len() >= libc::IFNAMSIZ || dev.contains('\0') {
         return None;
     }
@@ -204,20 +215,24 @@ fn arphrd(dev: &str) -> Option<u16> {
     for (d, s) in ifr.ifr_name.iter_mut().zip(dev.bytes()) {
         *d = s as libc::c_char;
     }
-    // SAFETY: SIOCGIFHWADDR reads ifr_name and writes ifr_hwaddr of a
+    // SAFETY: the interface ioctls read ifr_name and write the union of a
     // valid ifreq.
-    if unsafe { libc::ioctl(fd, libc::SIOCGIFHWADDR, &mut ifr) } < 0 {
+    if unsafe { libc::ioctl(fd, req, &mut ifr) } < 0 {
         return None;
     }
-    // SAFETY: after SIOCGIFHWADDR the union holds ifru_hwaddr.
-    Some(unsafe { ifr.ifr_ifru.ifru_hwaddr.sa_family })
+    Some(ifr)
 }
 
+/// A counter of /sys/class/net/DEV/statistics (0 when absent: `any`);
+/// errno is left alone.
 fn sysfs_u64(dev: &str, what: &str) -> u64 {
-    std::fs::read_to_string(format!("/sys/class/net/{dev}/statistics/{what}"))
+    let e = crate::real::errno();
+    let v = std::fs::read_to_string(format!("/sys/class/net/{dev}/statistics/{what}"))
         .ok()
         .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(0)
+        .unwrap_or(0);
+    crate::real::set_errno(e);
+    v
 }
 
 /// libpcap's `linux_if_drops`: missed + fifo errors.
@@ -295,13 +310,79 @@ pub fn status_of(kind: ErrorKind) -> c_int {
     }
 }
 
+/// An engine error as libpcap reports the same failure: its status, its
+/// text first (a packet socket refused: "socket: Operation not
+/// permitted") with netring's hint after it, and errno as the failed call
+/// left it.
+fn engine_error(e: netring_engine::Error) -> (c_int, String) {
+    let m = e.to_string();
+    let text = match (e.kind(), e.errno()) {
+        (ErrorKind::Permission, Some(n)) if m.starts_with("socket(") => {
+            let hint = m
+                .split_once(&format!("(os error {n})"))
+                .map_or("", |(_, h)| h);
+            // SAFETY: strerror returns a NUL-terminated string, copied at
+            // once.
+            let why = unsafe { crate::cmem::owned(libc::strerror(n)) };
+            format!("socket: {why}{hint}")
+        }
+        _ => m,
+    };
+    if let Some(n) = e.errno() {
+        crate::real::set_errno(n);
+    }
+    (status_of(e.kind()), text)
+}
+
+/// libpcap's check after binding its socket (pcap-linux.c `iface_bind`): a
+/// device that is not up leaves ENETDOWN pending on the socket
+/// (`SO_ERROR`), and activation fails with `PCAP_ERROR_IFACE_NOT_UP`
+/// ("That device is not up", errno EINVAL as libpcap's ring teardown
+/// leaves it). netring's own API waits for the link instead.
+fn refuse_down(fd: c_int) -> Result<(), (c_int, String)> {
+    let mut err: c_int = 0;
+    let mut len = std::mem::size_of::<c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into err.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ERROR,
+            (&mut err as *mut c_int).cast(),
+            &mut len,
+        )
+    };
+    if rc == 0 && err == libc::ENETDOWN {
+        crate::real::set_errno(libc::EINVAL);
+        return Err((code::IFACE_NOT_UP, "That device is not up".into()));
+    }
+    Ok(())
+}
+
+/// The interface flags of `dev` (`SIOCGIFFLAGS`), None when unknown.
+fn if_flags(dev: &str) -> Option<c_int> {
+    // SAFETY: after SIOCGIFFLAGS the union holds ifru_flags.
+    ifreq(dev, libc::SIOCGIFFLAGS).map(|r| c_int::from(unsafe { r.ifr_ifru.ifru_flags }))
+}
+
 /// Open the capture. Returns a warning for errbuf (libpcap's text when
 /// promiscuous mode is asked on "any") or the error status and a message.
 pub fn activate(l: &mut Live) -> Result<Option<String>, (c_int, String)> {
     if l.opts.rfmon {
+        // libpcap's text (its status's); on a mac80211 device, where
+        // libpcap would switch to monitor mode, why netring does not.
+        let e = crate::real::errno();
+        let wifi = std::path::Path::new(&format!("/sys/class/net/{}/phy80211", l.dev)).exists();
+        crate::real::set_errno(e);
+        let why = if wifi {
+            " (netring does not switch Wi-Fi devices into monitor mode; \
+             NETRING_PCAP_ENGINE=libpcap does)"
+        } else {
+            ""
+        };
         return Err((
             code::RFMON_NOTSUP,
-            format!("{}: monitor mode is not supported on this device", l.dev),
+            format!("That device doesn't support monitor mode{why}"),
         ));
     }
     let envc = env::get().as_ref().map_err(|m| (code::ERROR, m.clone()))?;
@@ -312,6 +393,7 @@ pub fn activate(l: &mut Live) -> Result<Option<String>, (c_int, String)> {
     } as u32;
     let mut warning = None;
     let mut lo_ifindex = -1;
+    let mut member = None;
     let source = if let Engine::Xdp(queue, attach) = envc.engine {
         if l.cooked {
             return Err((
@@ -330,6 +412,11 @@ pub fn activate(l: &mut Live) -> Result<Option<String>, (c_int, String)> {
             None => Xdp::open_all(&l.dev, &cfg),
         }
         .map_err(|e| (status_of(e.kind()), format!("NETRING_PCAP_ENGINE=xdp: {e}")))?;
+        // No bind-time check on AF_XDP: the flag, as libpcap would see it.
+        if if_flags(&l.dev).is_some_and(|f| f & libc::IFF_UP == 0) {
+            crate::real::set_errno(libc::EINVAL);
+            return Err((code::IFACE_NOT_UP, "That device is not up".into()));
+        }
         // AF_XDP has no socket filter: every frame is filtered here.
         l.filter.all = true;
         Source::Xdp(x)
@@ -343,11 +430,13 @@ pub fn activate(l: &mut Live) -> Result<Option<String>, (c_int, String)> {
         snap = snap.max(SLL2_HDR_LEN as u32 + 1);
         l.linktype = DLT_LINUX_SLL;
         lo_ifindex = cooked::lo_ifindex();
-        let cfg = config(&l.opts, snap, envc);
-        Source::Ring(Capture::open_any(&cfg).map_err(|e| (status_of(e.kind()), e.to_string()))?)
+        let (c, m) = open_ring(&l.dev, true, &config(&l.opts, snap, envc), envc)?;
+        member = m;
+        Source::Ring(c)
     } else {
-        let cfg = config(&l.opts, snap, envc);
-        Source::Ring(Capture::open(&l.dev, &cfg).map_err(|e| (status_of(e.kind()), e.to_string()))?)
+        let (c, m) = open_ring(&l.dev, false, &config(&l.opts, snap, envc), envc)?;
+        member = m;
+        Source::Ring(c)
     };
     let (fd, ifindex, ring_bytes) = match &source {
         Source::Ring(c) => {
@@ -374,8 +463,61 @@ pub fn activate(l: &mut Live) -> Result<Option<String>, (c_int, String)> {
         ifdrop_base: if_drops(&l.dev),
         stat: (0, 0),
         xdp_stats,
+        split: member,
     });
     Ok(warning)
+}
+
+/// Open the TPACKET_V3 capture of `dev` (`any`: cooked, every interface):
+/// in the fanout group the environment names, or, with none, in the group
+/// of the process's other handles of the same device ([`split`]).
+fn open_ring(
+    dev: &str,
+    any: bool,
+    cfg: &CaptureConfig,
+    envc: &env::Config,
+) -> Result<(Capture, Option<split::Member>), (c_int, String)> {
+    let open = |fanout: Option<netring_engine::Fanout>| {
+        let mut cfg = cfg.clone();
+        if fanout.is_some() {
+            cfg.fanout = fanout;
+        }
+        let c = if any {
+            Capture::open_any(&cfg)
+        } else {
+            Capture::open(dev, &cfg)
+        };
+        let c = c.map_err(|e| {
+            let (st, m) = engine_error(e);
+            // A group the environment asked for: say which setting.
+            let m = match (&envc.fanout_from, m.starts_with("fanout")) {
+                (Some(from), true) => format!("{from}: {m}"),
+                _ => m,
+            };
+            (st, m)
+        })?;
+        if !any {
+            refuse_down(c.fd())?;
+        }
+        let fd = c.fd();
+        Ok((c, fd))
+    };
+    if envc.fanout.is_some() || !envc.split {
+        return open(None).map(|(c, _)| (c, None));
+    }
+    split::open_split(dev, open).map(|(c, m)| (c, Some(m)))
+}
+
+/// errno after a successful activation as libpcap leaves it: what the
+/// program had (`before`), or for a named device the ENOENT of libpcap's
+/// last probe (pcap-linux.c `iface_dsa_get_proto_info` opens
+/// /sys/class/net/DEV/dsa/tagging, absent but on DSA ports).
+pub fn success_errno(l: &Live, before: c_int) {
+    let probe = (!l.cooked)
+        .then(|| std::fs::File::open(format!("/sys/class/net/{}/dsa/tagging", l.dev)).err())
+        .flatten()
+        .and_then(|e| e.raw_os_error());
+    crate::real::set_errno(probe.unwrap_or(before));
 }
 
 /// The engine's breaker (to wake a wait from `pcap_breakloop`).
@@ -431,7 +573,7 @@ pub fn stats(l: &mut Live) -> Result<crate::types::PcapStat, String> {
     if rc < 0 {
         return Err(format!(
             "failed to get statistics from socket: {}",
-            std::io::Error::last_os_error()
+            crate::dump::errno_text()
         ));
     }
     // tp_packets already includes tp_drops (the kernel's accounting).
@@ -475,7 +617,7 @@ pub fn inject(l: &mut Live, frame: &[u8]) -> Result<usize, String> {
     // valid for frame.len() bytes.
     let n = unsafe { libc::send(fd, frame.as_ptr().cast(), frame.len(), 0) };
     if n < 0 {
-        return Err(format!("send: {}", std::io::Error::last_os_error()));
+        return Err(format!("send: {}", crate::dump::errno_text()));
     }
     Ok(n as usize)
 }

@@ -261,7 +261,7 @@ pub unsafe fn dispatch(p: *mut Pcap, cnt: c_int, f: &mut dyn FnMut(&PktHdr, &[u8
         l.linktype,
     );
     let Some(a) = l.active.as_mut() else {
-        h.io.set_err("The pcap_t has not been activated");
+        h.io.set_err(crate::handle::NOT_ACTIVATED_TEXT);
         return code::NOT_ACTIVATED;
     };
     if let Some(m) = a.pending.take() {

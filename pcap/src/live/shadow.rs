@@ -34,8 +34,10 @@ impl Shadow {
             return Shadow::NONE;
         };
         let mut eb = [0 as c_char; ERRBUF_SIZE];
-        // SAFETY: dev is NUL-terminated (caller); a scratch errbuf.
-        let ptr = unsafe { (r.pcap_create)(dev, eb.as_mut_ptr()) };
+        // errno as the real pcap_create leaves it: the program called
+        // pcap_create. SAFETY: dev is NUL-terminated (caller); a scratch
+        // errbuf.
+        let ptr = r.with_errno(|| unsafe { (r.pcap_create)(dev, eb.as_mut_ptr()) });
         Shadow { ptr, active: false }
     }
 
