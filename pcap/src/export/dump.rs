@@ -1,6 +1,7 @@
 //! Writing savefiles (`pcap_dump_*`) on the host program's stdio.
 
 use std::ffi::{CStr, c_char, c_int, c_long};
+use std::ops::ControlFlow;
 use std::ptr;
 
 use super::enter;
@@ -85,31 +86,49 @@ fn params_for(h: &mut H<'_>, fname: *const c_char, append: bool) -> Option<Param
     None
 }
 
+/// What `pcap_dump_open` and `pcap_dump_open_append` share: libpcap's
+/// checks and texts, then `fname` opened. Break: the call's result, a
+/// dumper on the host program's stdout for "-" (its header without the
+/// link-type upper bits when appending, as libpcap writes it) or NULL with
+/// the handle's error set.
+fn open_named(
+    h: &mut H<'_>,
+    fname: *const c_char,
+    append: bool,
+) -> ControlFlow<*mut Dumper, (Params, String, *mut libc::FILE)> {
+    let Some(pr) = params_for(h, fname, append) else {
+        return ControlFlow::Break(ptr::null_mut());
+    };
+    let name = shown(fname);
+    if name == "-" {
+        let linktype = if append {
+            pr.linktype
+        } else {
+            pr.linktype | pr.ext
+        };
+        // SAFETY: the host program's stdout.
+        let out = unsafe { stdout };
+        return ControlFlow::Break(setup(h.io(), &pr, linktype, out, "standard output"));
+    }
+    let mode = if append { c"ab+" } else { c"wb" };
+    // SAFETY: fname is NUL-terminated (checked non-NULL by params_for).
+    let f = dump::fopen(unsafe { CStr::from_ptr(fname) }, mode);
+    if f.is_null() {
+        h.io().set_err(&format!("{name}: {}", dump::errno_text()));
+        return ControlFlow::Break(ptr::null_mut());
+    }
+    ControlFlow::Continue((pr, name, f))
+}
+
 /// `pcap_dump_open` ("-" is stdout).
 #[unsafe(no_mangle)]
 pub unsafe extern "C-unwind" fn pcap_dump_open(p: *mut Pcap, fname: *const c_char) -> *mut Dumper {
     guard!(ptr::null_mut(), {
         let mut h = enter!(p, ptr::null_mut());
-        let Some(pr) = params_for(&mut h, fname, false) else {
-            return ptr::null_mut();
+        let (pr, name, f) = match open_named(&mut h, fname, false) {
+            ControlFlow::Continue(opened) => opened,
+            ControlFlow::Break(done) => return done,
         };
-        let name = shown(fname);
-        if name == "-" {
-            // SAFETY: the host program's stdout.
-            return setup(
-                h.io(),
-                &pr,
-                pr.linktype | pr.ext,
-                unsafe { stdout },
-                "standard output",
-            );
-        }
-        // SAFETY: fname is NUL-terminated (checked non-NULL above).
-        let f = dump::fopen(unsafe { CStr::from_ptr(fname) }, c"wb");
-        if f.is_null() {
-            h.io().set_err(&format!("{name}: {}", dump::errno_text()));
-            return ptr::null_mut();
-        }
         // SAFETY: f was just opened and not yet used.
         unsafe { libc::setvbuf(f, ptr::null_mut(), libc::_IOFBF, dump::FILE_BUFFER) };
         setup(h.io(), &pr, pr.linktype | pr.ext, f, &name)
@@ -125,26 +144,10 @@ pub unsafe extern "C-unwind" fn pcap_dump_open_append(
 ) -> *mut Dumper {
     guard!(ptr::null_mut(), {
         let mut h = enter!(p, ptr::null_mut());
-        let Some(pr) = params_for(&mut h, fname, true) else {
-            return ptr::null_mut();
+        let (pr, name, f) = match open_named(&mut h, fname, true) {
+            ControlFlow::Continue(opened) => opened,
+            ControlFlow::Break(done) => return done,
         };
-        let name = shown(fname);
-        if name == "-" {
-            // SAFETY: the host program's stdout.
-            return setup(
-                h.io(),
-                &pr,
-                pr.linktype,
-                unsafe { stdout },
-                "standard output",
-            );
-        }
-        // SAFETY: fname is NUL-terminated (checked non-NULL above).
-        let f = dump::fopen(unsafe { CStr::from_ptr(fname) }, c"ab+");
-        if f.is_null() {
-            h.io().set_err(&format!("{name}: {}", dump::errno_text()));
-            return ptr::null_mut();
-        }
         // SAFETY: f was just opened.
         let r = unsafe { dump::check_append(f, &name, &pr) }.and_then(|empty| {
             // SAFETY: f is open.
