@@ -11,45 +11,17 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use common::{TmpDir, gen_pcap, have, run, skip};
+use netring_testkit::{cbuild, root};
 
-fn root() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-}
-
-fn build(name: &str, extra: &[&str]) -> Option<PathBuf> {
-    let prefix = root().join("build/prefix");
-    if !prefix.join("lib/libnetring.so.0").exists() {
+/// export/tests/c/flow_arrow.c built plainly and with the sanitizers
+/// (testkit's strict C99 variants); None: skipped, no build/prefix.
+fn build() -> Option<[PathBuf; 2]> {
+    if !root().join("build/prefix/lib/libnetring.so.0").exists() {
         skip("build/prefix (run `make` first)");
         return None;
     }
-    let installed = std::fs::read_to_string(prefix.join("include/netring.h")).unwrap();
-    let source = std::fs::read_to_string(root().join("include/netring.h")).unwrap();
-    assert!(
-        installed == source,
-        "build/prefix is older than the sources: run `make` first"
-    );
-    let flags = run(Command::new("pkg-config")
-        .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig"))
-        .args(["--cflags", "--libs", "netring"]));
-    let out = root().join("target/ctests").join(name);
-    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
-    run(Command::new("cc")
-        .args([
-            "-std=c99",
-            "-pedantic",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-g",
-            "-O1",
-        ])
-        .args(extra)
-        .arg(root().join("export/tests/c/flow_arrow.c"))
-        .arg("-o")
-        .arg(&out)
-        .args(flags.split_whitespace())
-        .arg(format!("-Wl,-rpath,{}", prefix.join("lib").display())));
-    Some(out)
+    let built = cbuild::variants("export/tests/c/flow_arrow.c");
+    Some(built.try_into().expect("a plain and a sanitized build"))
 }
 
 #[test]
@@ -57,18 +29,9 @@ fn a_c_program_takes_flow_records_through_the_arrow_c_data_interface() {
     let d = TmpDir::new("cflow");
     let pcap = d.join("gen.pcap");
     gen_pcap(&pcap, 30_000, 2_000, 13);
-    let Some(plain) = build("flow_arrow", &[]) else {
+    let Some([plain, san]) = build() else {
         return;
     };
-    let san = build(
-        "flow_arrow-asan",
-        &[
-            "-fsanitize=address,undefined",
-            "-fno-omit-frame-pointer",
-            "-fno-sanitize-recover=all",
-        ],
-    )
-    .unwrap();
     let p = pcap.to_str().unwrap();
     for bin in [&plain, &san] {
         let out = run(Command::new(bin).arg(p));

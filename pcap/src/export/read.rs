@@ -94,20 +94,15 @@ pub unsafe extern "C-unwind" fn pcap_loop(
         let Some(via) = (unsafe { via(p) }) else {
             return code::ERROR;
         };
-        let Some(f) = cb else {
-            return match enter!(p, code::ERROR) {
-                // SAFETY: forwarded (the real library checks the callback).
-                H::Real(r, rh, _) => unsafe { (r.pcap_loop)(rh.ptr, cnt, cb, user) },
-                H::Live(..) => code::ERROR,
-            };
-        };
-        if let Via::Real = via {
+        // A real handle, or no callback on any handle, is the real
+        // library's (which checks the callback).
+        let Some(f) = cb.filter(|_| !matches!(via, Via::Real)) else {
             return match enter!(p, code::ERROR) {
                 // SAFETY: forwarded.
                 H::Real(r, rh, _) => unsafe { (r.pcap_loop)(rh.ptr, cnt, cb, user) },
                 H::Live(..) => code::ERROR,
             };
-        }
+        };
         let mut left = cnt;
         loop {
             // SAFETY: p resolved above; no borrow of it is alive.
