@@ -10,7 +10,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::{TmpDir, gen_pcap, have, run, skip};
+use common::{have, run, skip, with_capture};
 use netring_testkit::{cbuild, root};
 
 /// export/tests/c/flow_arrow.c built plainly and with the sanitizers
@@ -26,9 +26,7 @@ fn build() -> Option<[PathBuf; 2]> {
 
 #[test]
 fn a_c_program_takes_flow_records_through_the_arrow_c_data_interface() {
-    let d = TmpDir::new("cflow");
-    let pcap = d.join("gen.pcap");
-    gen_pcap(&pcap, 30_000, 2_000, 13);
+    let (_d, pcap) = with_capture("cflow", 30_000, 2_000, 13);
     let Some([plain, san]) = build() else {
         return;
     };
@@ -69,9 +67,7 @@ fn pyarrow_and_duckdb_import_the_c_export() {
     if !lib.exists() {
         return skip("build/prefix (run `make` first)");
     }
-    let d = TmpDir::new("pyarrow");
-    let pcap = d.join("gen.pcap");
-    gen_pcap(&pcap, 30_000, 2_000, 17);
+    let (_d, pcap) = with_capture("pyarrow", 30_000, 2_000, 17);
     let out = run(Command::new("python3").args([
         concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cdata_pyarrow.py"),
         lib.to_str().unwrap(),

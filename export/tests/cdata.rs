@@ -12,7 +12,7 @@ use std::mem::MaybeUninit;
 use arrow_array::ffi::{FFI_ArrowArray, FFI_ArrowSchema, from_ffi};
 use arrow_array::{RecordBatch, StructArray};
 use arrow_schema::Schema;
-use common::{TmpDir, gen_pcap};
+use common::with_capture;
 use netring::capi::batch::nr_packet;
 use netring::capi::flow::*;
 use netring_engine::flow::{FlowConfig, FlowMeter};
@@ -22,9 +22,7 @@ use netring_export::schema::flow_schema;
 
 #[test]
 fn the_c_export_imports_into_arrow_as_the_flow_schema_and_rows() {
-    let d = TmpDir::new("cdata");
-    let pcap = d.join("gen.pcap");
-    gen_pcap(&pcap, 20_000, 500, 3);
+    let (_d, pcap) = with_capture("cdata", 20_000, 500, 3);
 
     // Through the C API.
     let mut m: *mut nr_flow_meter = std::ptr::null_mut();
@@ -98,9 +96,7 @@ fn the_c_export_imports_into_arrow_as_the_flow_schema_and_rows() {
 
 #[test]
 fn packet_rows_from_c_equal_the_crates_packet_rows() {
-    let d = TmpDir::new("cdata-pk");
-    let pcap = d.join("gen.pcap");
-    gen_pcap(&pcap, 5_000, 300, 4);
+    let (_d, pcap) = with_capture("cdata-pk", 5_000, 300, 4);
     let mut frames: Vec<(Vec<u8>, u64, u32)> = vec![];
     let mut want = netring_export::rows::PacketRows::with_capacity(5_000);
     let mut r = Reader::open(&pcap).unwrap();

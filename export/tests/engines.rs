@@ -10,7 +10,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{TmpDir, gen_pcap, have, have_python, nrexport, run, skip};
+use common::{TmpDir, gen_pcap, have, have_python, nrexport, nrexport_read, run, skip};
 
 #[test]
 fn chdb_and_duckdb_count_what_tshark_counts() {
@@ -91,17 +91,8 @@ fn two_sensors_one_directory_one_query() {
         gen_pcap(&pcap, n, 1_000, seed);
         let out = shared.join(format!("{sensor}.parquet"));
         kids.push(
-            nrexport()
-                .args([
-                    "-q",
-                    "-r",
-                    pcap.to_str().unwrap(),
-                    "-F",
-                    "parquet",
-                    "-C",
-                    "1",
-                ])
-                .args(["-w", out.to_str().unwrap()])
+            nrexport_read(&pcap, "parquet")
+                .args(["-C", "1", "-w", out.to_str().unwrap()])
                 .spawn()
                 .unwrap(),
         );

@@ -9,7 +9,7 @@ use std::ffi::CString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::{Ns, TmpDir, gen_pcap, have_python, nrexport, root_for, run, skip};
+use common::{Ns, TmpDir, have_python, nrexport, nrexport_read, root_for, run, skip, with_capture};
 
 /// A tmpfs of `kib` KiB on a fresh directory; unmounted on drop.
 struct SmallFs(PathBuf);
@@ -68,31 +68,16 @@ fn need_duckdb() -> bool {
 
 #[test]
 fn a_full_disk_leaves_only_complete_parquet_files() {
-    if !need_duckdb() {
+    if !need_duckdb() || !root_for("mount a tmpfs") {
         return;
     }
-    if !root_for("mount a tmpfs") {
-        return;
-    }
-    let d = TmpDir::new("full");
-    let pcap = d.join("gen.pcap");
-    gen_pcap(&pcap, 100_000, 3_000, 7);
+    let (_d, pcap) = with_capture("full", 100_000, 3_000, 7);
     // 100,000 rows of Parquet take ~2.6 MB: the first file (one batch of
     // 65,536 rows, ~1.7 MB, then -C 1 rotates) fits, the second does not.
     let fs = SmallFs::new(2000);
     let out = fs.0.join("pk.parquet");
-    let o = nrexport()
-        .args([
-            "-q",
-            "-r",
-            pcap.to_str().unwrap(),
-            "-F",
-            "parquet",
-            "-w",
-            out.to_str().unwrap(),
-            "-C",
-            "1",
-        ])
+    let o = nrexport_read(&pcap, "parquet")
+        .args(["-w", out.to_str().unwrap(), "-C", "1"])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
@@ -123,23 +108,11 @@ fn time_rotation_and_a_stream_on_stdout() {
     if !need_duckdb() {
         return;
     }
-    let d = TmpDir::new("rot");
-    let pcap = d.join("gen.pcap");
     // 300,000 packets 10 us apart: 3 s of record time; -G 1 rotates by
     // record time, so 3 files.
-    gen_pcap(&pcap, 300_000, 500, 9);
+    let (d, pcap) = with_capture("rot", 300_000, 500, 9);
     let out = d.join("pk.parquet");
-    run(nrexport().args([
-        "-q",
-        "-r",
-        pcap.to_str().unwrap(),
-        "-F",
-        "parquet",
-        "-w",
-        out.to_str().unwrap(),
-        "-G",
-        "1",
-    ]));
+    run(nrexport_read(&pcap, "parquet").args(["-w", out.to_str().unwrap(), "-G", "1"]));
     let files: Vec<_> = files_in(&d.0)
         .into_iter()
         .filter(|f| f.extension().is_some_and(|e| e == "parquet"))
@@ -148,18 +121,8 @@ fn time_rotation_and_a_stream_on_stdout() {
     assert!(files.len() >= 3, "{files:?}");
     assert_eq!(rows.iter().sum::<u64>(), 300_000);
     // The Arrow stream on stdout, through a pipe into pyarrow.
-    let mut child = nrexport()
-        .args([
-            "-q",
-            "-r",
-            pcap.to_str().unwrap(),
-            "-F",
-            "arrow",
-            "--records",
-            "flows",
-            "-w",
-            "-",
-        ])
+    let mut child = nrexport_read(&pcap, "arrow")
+        .args(["--records", "flows", "-w", "-"])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -181,9 +144,7 @@ fn time_rotation_and_a_stream_on_stdout() {
 
 #[test]
 fn a_flow_table_at_its_limit_counts_evictions_and_loses_no_packet() {
-    let d = TmpDir::new("evict");
-    let pcap = d.join("gen.pcap");
-    gen_pcap(&pcap, 50_000, 2_000, 11);
+    let (d, pcap) = with_capture("evict", 50_000, 2_000, 11);
     let o = nrexport()
         .args([
             "-r",
@@ -232,10 +193,7 @@ fn a_flow_table_at_its_limit_counts_evictions_and_loses_no_packet() {
 /// exact count and lengths (lo shows each datagram once).
 #[test]
 fn live_capture_into_an_arrow_stream() {
-    if !need_duckdb() {
-        return;
-    }
-    if !root_for("network namespaces") {
+    if !need_duckdb() || !root_for("network namespaces") {
         return;
     }
     let ns = Ns::new("live");

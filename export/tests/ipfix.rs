@@ -10,7 +10,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Ns, TmpDir, gen_pcap, have, root_for, run, skip};
+use common::{Ns, have, root_for, run, skip, with_capture};
 
 /// nfcapd, stopped (SIGTERM, so it closes its file) on drop.
 struct Collector(Child);
@@ -56,9 +56,7 @@ fn nfcapd_stores_what_tshark_counts() {
     if !need_root_and_tools() {
         return;
     }
-    let d = TmpDir::new("ipfix");
-    let pcap = d.join("gen.pcap");
-    gen_pcap(&pcap, 50_000, 2_000, 31);
+    let (d, pcap) = with_capture("ipfix", 50_000, 2_000, 31);
     let store = d.join("nfcapd");
     std::fs::create_dir_all(&store).unwrap();
     let ns = Ns::new("ipfix");
@@ -142,9 +140,7 @@ fn a_collector_that_is_down_is_reported_not_fatal() {
     if !need_root_and_tools() {
         return;
     }
-    let d = TmpDir::new("ipfix-down");
-    let pcap = d.join("gen.pcap");
-    gen_pcap(&pcap, 20_000, 2_000, 5);
+    let (_d, pcap) = with_capture("ipfix-down", 20_000, 2_000, 5);
     let ns = Ns::new("down");
     // Nobody listens: the kernel answers ICMP port unreachable, the next
     // send on the connected socket fails with ECONNREFUSED.

@@ -90,6 +90,14 @@ pub fn nrexport() -> Command {
     Command::new(env!("CARGO_BIN_EXE_nrexport"))
 }
 
+/// `nrexport -q -r PCAP -F FORMAT`: reading a capture quietly; the
+/// caller adds the rest.
+pub fn nrexport_read(pcap: &Path, format: &str) -> Command {
+    let mut c = nrexport();
+    c.args(["-q", "-r", pcap.to_str().unwrap(), "-F", format]);
+    c
+}
+
 /// A fresh directory, removed on drop.
 pub struct TmpDir(pub PathBuf);
 
@@ -105,6 +113,15 @@ impl TmpDir {
     pub fn join(&self, p: &str) -> PathBuf {
         self.0.join(p)
     }
+}
+
+/// A fresh directory (`tag` in its name) holding gen.pcap, [`gen_pcap`]'s
+/// capture of `packets` packets in `flows` flows.
+pub fn with_capture(tag: &str, packets: u32, flows: u32, seed: u64) -> (TmpDir, PathBuf) {
+    let d = TmpDir::new(tag);
+    let pcap = d.join("gen.pcap");
+    gen_pcap(&pcap, packets, flows, seed);
+    (d, pcap)
 }
 
 impl Drop for TmpDir {
