@@ -17,6 +17,7 @@
 //!   thread); [`have`], [`tool`], [`tcpdump_packets`], [`check_with_tools`]:
 //!   the independent tools (tcpdump, tshark, capinfos) that check our output.
 //! - [`cbuild`]: C programs built against `build/prefix` through pkg-config.
+//! - [`exports`]: a crate's exported functions, for checks of their shape.
 //!
 //! The shell side of the same harness is `scripts/netns.sh`.
 
@@ -24,11 +25,13 @@
 #![warn(missing_docs)]
 
 pub mod cbuild;
+mod exports;
 mod files;
 mod frames;
 mod net;
 mod process;
 
+pub use exports::{Export, exports};
 pub use files::{Ext4, TempDir, Tmpfs, rotated_files};
 pub use frames::{OTHER_MAC, TEST_ETHERTYPE, collect, frame, frame_seq, ip_checksum};
 pub use net::{Net, Receiver, Sender, enter_ns};
