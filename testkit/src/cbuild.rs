@@ -37,18 +37,14 @@ pub fn bin(name: &str) -> String {
 /// `pkg-config ARGS netring` against build/prefix, split into words.
 pub fn pkg_config(args: &[&str]) -> Vec<String> {
     let pc = prefix().join("lib/pkgconfig");
-    let out = Command::new("pkg-config")
-        .env("PKG_CONFIG_PATH", &pc)
-        .args(args)
-        .arg("netring")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "pkg-config {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = checked(
+        Command::new("pkg-config")
+            .env("PKG_CONFIG_PATH", &pc)
+            .args(args)
+            .arg("netring"),
+        &format!("pkg-config {args:?}"),
     );
-    String::from_utf8(out.stdout)
+    String::from_utf8(out)
         .unwrap()
         .split_whitespace()
         .map(str::to_owned)
@@ -61,24 +57,31 @@ pub fn build(src: &Path, name: &str, compiler: &str, extra: &[&str], link: &[Str
     std::fs::create_dir_all(&dir).unwrap();
     let out = dir.join(name);
     let lib = prefix().join("lib");
-    let status = Command::new(compiler)
-        .args(extra)
-        .arg(src)
-        .arg("-o")
-        .arg(&out)
-        .args(pkg_config(&["--cflags"]))
-        .args(link)
-        .arg(format!("-Wl,-rpath,{}", lib.display()))
-        .arg("-lpthread")
-        .output()
-        .unwrap();
-    assert!(
-        status.status.success(),
-        "compiling {} failed:\n{}",
-        src.display(),
-        String::from_utf8_lossy(&status.stderr)
+    checked(
+        Command::new(compiler)
+            .args(extra)
+            .arg(src)
+            .arg("-o")
+            .arg(&out)
+            .args(pkg_config(&["--cflags"]))
+            .args(link)
+            .arg(format!("-Wl,-rpath,{}", lib.display()))
+            .arg("-lpthread"),
+        &format!("compiling {}", src.display()),
     );
     out
+}
+
+/// Run `cmd` (`what` it does, for the failure message) and return its
+/// stdout; panics with its stderr unless it succeeds.
+fn checked(cmd: &mut Command, what: &str) -> Vec<u8> {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
 }
 
 /// Strict C99 with every warning an error.
