@@ -408,14 +408,18 @@ mod pf_ring_tests {
         }
     }
 
+    /// The configuration of the variables `set` (valid ones).
+    fn config(set: &'static [(&'static str, &'static str)]) -> Config {
+        from_vars(vars(set)).unwrap()
+    }
+
     #[test]
     fn pf_ring_variables_map_to_fanout_groups() {
         // zeekctl's lb_pf_ring: the id and PER_FLOW.
-        let c = from_vars(vars(&[
+        let c = config(&[
             ("PCAP_PF_RING_CLUSTER_ID", "21"),
             ("PCAP_PF_RING_USE_CLUSTER_PER_FLOW", "1"),
-        ]))
-        .unwrap();
+        ]);
         let f = c.fanout.unwrap();
         assert_eq!(
             (f.group, f.mode, f.flags),
@@ -423,10 +427,7 @@ mod pf_ring_tests {
         );
         assert!(c.warning.is_none());
         // The id alone: PF_RING's default, the 5-tuple.
-        let f = from_vars(vars(&[("PCAP_PF_RING_CLUSTER_ID", "3")]))
-            .unwrap()
-            .fanout
-            .unwrap();
+        let f = config(&[("PCAP_PF_RING_CLUSTER_ID", "3")]).fanout.unwrap();
         assert_eq!((f.group, f.mode), (3, FanoutMode::Hash));
         let mode = |v: &'static str| {
             let set: &'static [(&str, &str)] =
@@ -459,15 +460,14 @@ mod pf_ring_tests {
             "{e}"
         );
         // PF_RING's order: PER_FLOW before 2_TUPLE.
-        let f = from_vars(vars(&[
+        let f = config(&[
             ("PCAP_PF_RING_CLUSTER_ID", "9"),
             ("PCAP_PF_RING_USE_CLUSTER_PER_FLOW_2_TUPLE", "1"),
             ("PCAP_PF_RING_USE_CLUSTER_PER_FLOW", "1"),
-        ]))
-        .unwrap();
+        ]);
         assert_eq!(f.fanout.unwrap().mode, FanoutMode::Hash);
         // A per-flow variable without an id does nothing.
-        let c = from_vars(vars(&[("PCAP_PF_RING_USE_CLUSTER_PER_FLOW", "1")])).unwrap();
+        let c = config(&[("PCAP_PF_RING_USE_CLUSTER_PER_FLOW", "1")]);
         assert!(c.fanout.is_none());
     }
 
@@ -486,11 +486,10 @@ mod pf_ring_tests {
 
     #[test]
     fn netring_variable_wins_with_a_warning() {
-        let c = from_vars(vars(&[
+        let c = config(&[
             ("PCAP_PF_RING_CLUSTER_ID", "21"),
             ("NETRING_PCAP_FANOUT", "lb:7"),
-        ]))
-        .unwrap();
+        ]);
         let f = c.fanout.unwrap();
         assert_eq!((f.group, f.mode), (7, FanoutMode::LoadBalance));
         assert_eq!(c.fanout_from.as_deref(), Some("NETRING_PCAP_FANOUT=lb:7"));
@@ -498,8 +497,8 @@ mod pf_ring_tests {
         assert!(w.contains("NETRING_PCAP_FANOUT wins"), "{w}");
         assert!(w.contains("PCAP_PF_RING_CLUSTER_ID=21"), "{w}");
         // `none`: no group, and no split of one device's handles.
-        let c = from_vars(vars(&[("NETRING_PCAP_FANOUT", "none")])).unwrap();
+        let c = config(&[("NETRING_PCAP_FANOUT", "none")]);
         assert!(c.fanout.is_none() && !c.split);
-        assert!(from_vars(vars(&[])).unwrap().split);
+        assert!(config(&[]).split);
     }
 }
