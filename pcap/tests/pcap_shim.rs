@@ -102,6 +102,49 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// The same stdout, stderr and exit status from the drop-in (`ours`) and
+/// the real libpcap (`real`).
+#[track_caller]
+fn assert_same_output(ours: &Output, real: &Output, what: &str) {
+    assert_eq!(
+        (text(&ours.stdout), text(&ours.stderr), ours.status.code()),
+        (text(&real.stdout), text(&real.stderr), real.status.code()),
+        "{what}"
+    );
+}
+
+/// A program's output (its stdout or stderr) says `what`.
+#[track_caller]
+fn assert_says(out: &[u8], what: &str) {
+    let out = text(out);
+    assert!(out.contains(what), "{out}");
+}
+
+/// tests/c/cancel.c succeeded and cancelled all its `n` threads.
+#[track_caller]
+fn assert_cancelled(out: &Output, n: u32, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what}: {:?}\n{}{}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert_eq!(
+        text(&out.stdout).trim(),
+        format!("cancelled {n} of {n}"),
+        "{what}"
+    );
+}
+
+/// Wait until both `procs` are bound to net.a and say they listen.
+fn wait_listening(net: &Net, procs: &mut [Proc]) {
+    net.wait_bound(&net.a, 2);
+    for p in procs {
+        p.wait_listening();
+    }
+}
+
 /// A child process killed (and reaped) on drop, so no tool outlives a
 /// failed test.
 struct Proc {
@@ -148,6 +191,17 @@ impl Proc {
     }
 
     /// Wait up to `limit`; None when it did not exit (it is killed on drop).
+    /// Wait up to `limit` for `what` (e.g. "tcpdump -c") to exit, which
+    /// it must, successfully.
+    #[track_caller]
+    fn finish(&mut self, limit: Duration, what: &str) -> Output {
+        let out = self
+            .wait(limit)
+            .unwrap_or_else(|| panic!("{what} did not stop within {limit:?}"));
+        assert!(out.status.success(), "{what}: {}", text(&out.stderr));
+        out
+    }
+
     fn wait(&mut self, limit: Duration) -> Option<Output> {
         let start = Instant::now();
         while start.elapsed() < limit {
@@ -253,6 +307,14 @@ fn send_frames(net: &Net, seqs: impl IntoIterator<Item = u32>, alt_type: impl Fn
     }
 }
 
+/// Send `frames` from net.b.
+fn send_all(net: &Net, frames: &[Vec<u8>]) {
+    let s = net.sender(&net.b);
+    for f in frames {
+        s.send(f);
+    }
+}
+
 // ---------------------------------------------------------------- library
 
 #[test]
@@ -294,22 +356,14 @@ fn soname_is_debians() {
         .arg(shim_lib())
         .output()
         .unwrap();
-    assert!(
-        text(&o.stdout).contains("Library soname: [libpcap.so.0.8]"),
-        "{}",
-        text(&o.stdout)
-    );
+    assert_says(&o.stdout, "Library soname: [libpcap.so.0.8]");
 }
 
 #[test]
 fn tcpdump_loads_the_shim() {
     require!("tcpdump");
     let o = output(tool(None, true, "tcpdump", &["--version"]));
-    assert!(
-        text(&o.stdout).contains("netring engine"),
-        "{}",
-        text(&o.stdout)
-    );
+    assert_says(&o.stdout, "netring engine");
 }
 
 // ---------------------------------------------------------------- same output
@@ -355,11 +409,7 @@ fn listings_and_programs_identical() {
     for args in &cases {
         let ours = output(tool(Some(&net), true, "tcpdump", args));
         let real = output(tool(Some(&net), false, "tcpdump", args));
-        assert_eq!(
-            (text(&ours.stdout), text(&ours.stderr), ours.status.code()),
-            (text(&real.stdout), text(&real.stderr), real.status.code()),
-            "tcpdump {args:?}"
-        );
+        assert_same_output(&ours, &real, &format!("tcpdump {args:?}"));
     }
 }
 
@@ -437,11 +487,8 @@ fn live_count_exact_with_filter() {
     td.wait_listening();
     // Odd sequence numbers carry another EtherType: the filter drops them.
     send_frames(&net, 0..n, |i| i % 2 == 1);
-    let out = td
-        .wait(Duration::from_secs(10))
-        .expect("tcpdump -c did not exit");
+    let out = td.finish(Duration::from_secs(10), "tcpdump -c");
     let err = text(&out.stderr);
-    assert!(out.status.success(), "{err}");
     let (hdr, recs) = read_pcap(&f);
     assert_eq!(hdr, (0xa1b2_c3d4, 2, 4, 262_144, 1), "file header");
     assert_eq!(recs.len(), k as usize, "records");
@@ -483,14 +530,8 @@ fn frames_before_setfilter_are_filtered() {
         exe.to_str().unwrap(),
         &[&net.a, "ether proto 0x88b5"],
     );
-    c.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = Proc {
-        child: Some(c.spawn().unwrap()),
-        err: None,
-        err_text: String::new(),
-    };
+    c.stdin(Stdio::piped());
+    let mut child = Proc::spawn(c);
     let ch = child.child.as_mut().unwrap();
     let mut stdin = ch.stdin.take().unwrap();
     let mut lines = BufReader::new(ch.stdout.take().unwrap()).lines();
@@ -571,10 +612,7 @@ fn dumpcap_and_tshark_count() {
     ));
     net.wait_bound(&net.a, 1);
     send_frames(&net, 0..20, |_| false);
-    let out = dc
-        .wait(Duration::from_secs(5))
-        .expect("dumpcap -c did not stop");
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    dc.finish(Duration::from_secs(5), "dumpcap -c");
     let conv = tmp("dumpcap.pcap");
     common::run(
         "editcap",
@@ -597,10 +635,7 @@ fn dumpcap_and_tshark_count() {
     // tshark's dumpcap child opens the capture.
     net.wait_bound(&net.a, 1);
     send_frames(&net, 0..8, |_| false);
-    let out = ts
-        .wait(Duration::from_secs(10))
-        .expect("tshark -c did not stop");
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = ts.finish(Duration::from_secs(10), "tshark -c");
     assert_eq!(
         text(&out.stdout).lines().count(),
         5,
@@ -637,10 +672,7 @@ fn fanout_group_sees_each_frame_once() {
             Proc::spawn(c)
         })
         .collect();
-    net.wait_bound(&net.a, 2);
-    for p in &mut procs {
-        p.wait_listening();
-    }
+    wait_listening(&net, &mut procs);
     let n = 200u32;
     send_frames(&net, 0..n, |_| false);
     std::thread::sleep(Duration::from_millis(300));
@@ -732,10 +764,7 @@ fn nrcap_trailing_filter_expression() {
     ));
     net.wait_bound(&net.a, 1);
     send_frames(&net, 0..20, |i| i % 2 == 1);
-    let out = p
-        .wait(Duration::from_secs(10))
-        .expect("nrcap -c did not stop");
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    p.finish(Duration::from_secs(10), "nrcap -c");
     let (_, recs) = read_pcap(&f);
     let seqs: Vec<u32> = recs.iter().filter_map(|r| frame_seq(&r.2)).collect();
     assert_eq!(seqs, vec![0, 2, 4, 6, 8]);
@@ -750,11 +779,7 @@ fn nrcap_trailing_filter_expression() {
         &["-i", &net.a, "tcp", "port"],
     ));
     assert_eq!(o.status.code(), Some(2));
-    assert!(
-        text(&o.stderr).contains("syntax error"),
-        "{}",
-        text(&o.stderr)
-    );
+    assert_says(&o.stderr, "syntax error");
 }
 
 /// VLAN tags the kernel strips are put back as libpcap does, and the live
@@ -801,14 +826,8 @@ fn vlan_tags_reinserted_and_filtered() {
         ));
         net.wait_bound(&net.a, 1);
         td.wait_listening();
-        let s = net.sender(&net.b);
-        for fr in &frames {
-            s.send(fr);
-        }
-        let out = td
-            .wait(Duration::from_secs(10))
-            .expect("tcpdump -c did not exit");
-        assert!(out.status.success(), "{}", text(&out.stderr));
+        send_all(&net, &frames);
+        td.finish(Duration::from_secs(10), "tcpdump -c");
         let (_, recs) = read_pcap(&f);
         results.push(recs.into_iter().map(|r| r.2).collect::<Vec<_>>());
     }
@@ -872,14 +891,8 @@ fn rotation_with_dash_c() {
         ));
         net.wait_bound(&net.a, 1);
         td.wait_listening();
-        let s = net.sender(&net.b);
-        for f in &frames {
-            s.send(f);
-        }
-        let out = td
-            .wait(Duration::from_secs(20))
-            .expect("tcpdump -c did not exit");
-        assert!(out.status.success(), "{}", text(&out.stderr));
+        send_all(&net, &frames);
+        td.finish(Duration::from_secs(20), "tcpdump -c");
         let mut all = Vec::new();
         let mut sizes = Vec::new();
         for suffix in ["", "1", "2"] {
@@ -909,13 +922,7 @@ fn timeout_nonblock_and_immediate_mode() {
         return;
     };
     let net = Net::new();
-    let mut c = tool(Some(&net), true, exe.to_str().unwrap(), &[&net.a]);
-    c.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = Proc {
-        child: Some(c.spawn().unwrap()),
-        err: None,
-        err_text: String::new(),
-    };
+    let mut child = Proc::spawn(tool(Some(&net), true, exe.to_str().unwrap(), &[&net.a]));
     let ch = child.child.as_mut().unwrap();
     let mut lines = BufReader::new(ch.stdout.take().unwrap()).lines();
     let mut next = || lines.next().unwrap().unwrap();
@@ -985,19 +992,13 @@ fn immediate_mode_records_jumbo_frames_whole() {
             Proc::spawn(tool(Some(&net), i == 0, "tcpdump", &args))
         })
         .collect();
-    net.wait_bound(&net.a, 2);
-    for p in &mut procs {
-        p.wait_listening();
-    }
+    wait_listening(&net, &mut procs);
     let s = net.sender(&net.b);
     for (i, &len) in sizes.iter().enumerate() {
         s.send(&frame(len, i as u32, BCAST));
     }
     for (p, f) in procs.iter_mut().zip(&files) {
-        let out = p
-            .wait(Duration::from_secs(5))
-            .expect("tcpdump -c 3 did not exit");
-        assert!(out.status.success(), "{}", text(&out.stderr));
+        p.finish(Duration::from_secs(5), "tcpdump -c 3");
         // Each record header: ts_sec, ts_usec, incl_len, orig_len.
         let b = std::fs::read(f).unwrap();
         let (mut off, mut lens) = (24, Vec::new());
@@ -1145,10 +1146,7 @@ fn xdp_engine_by_environment() {
         // activation returns: "listening on" means ready.
         td.wait_listening();
         send();
-        let out = td
-            .wait(Duration::from_secs(10))
-            .expect("tcpdump -c did not exit");
-        assert!(out.status.success(), "{}", text(&out.stderr));
+        let out = td.finish(Duration::from_secs(10), "tcpdump -c");
         let (hdr, recs) = read_pcap(&f);
         assert_eq!(hdr, (0xa1b2_c3d4, 2, 4, 262_144, 1), "file header");
         (out, recs)
@@ -1186,11 +1184,7 @@ fn xdp_engine_by_environment() {
     c.env("NETRING_PCAP_ENGINE", "xdp:fast");
     let o = output(c);
     assert!(!o.status.success());
-    assert!(
-        text(&o.stderr).contains("NETRING_PCAP_ENGINE='xdp:fast'"),
-        "{}",
-        text(&o.stderr)
-    );
+    assert_says(&o.stderr, "NETRING_PCAP_ENGINE='xdp:fast'");
 }
 
 /// `tcpdump -r` reads classic pcap files on netring's reader; at a record
@@ -1322,11 +1316,7 @@ fn read_crafted_files_identical() {
             args.extend_from_slice(opts);
             let ours = output(tool(None, true, "tcpdump", &args));
             let real = output(tool(None, false, "tcpdump", &args));
-            assert_eq!(
-                (text(&ours.stdout), text(&ours.stderr), ours.status.code()),
-                (text(&real.stdout), text(&real.stderr), real.status.code()),
-                "tcpdump {args:?}"
-            );
+            assert_same_output(&ours, &real, &format!("tcpdump {args:?}"));
         }
     }
 }
@@ -1360,18 +1350,7 @@ fn cancelled_threads_end_cancelled_as_with_libpcap() {
                 exe.to_str().unwrap(),
                 &[source, mode, "12"],
             ));
-            assert!(
-                out.status.success(),
-                "{mode} on {who}: {:?}\n{}{}",
-                out.status,
-                text(&out.stdout),
-                text(&out.stderr)
-            );
-            assert_eq!(
-                text(&out.stdout).trim(),
-                "cancelled 12 of 12",
-                "{mode} on {who}"
-            );
+            assert_cancelled(&out, 12, &format!("{mode} on {who}"));
         }
     }
 }
@@ -1403,18 +1382,7 @@ fn cancelled_threads_leak_nothing_under_valgrind() {
                     "3",
                 ],
             ));
-            assert!(
-                out.status.success(),
-                "{mode} on {who}: {:?}\n{}{}",
-                out.status,
-                text(&out.stdout),
-                text(&out.stderr)
-            );
-            assert_eq!(
-                text(&out.stdout).trim(),
-                "cancelled 3 of 3",
-                "{mode} on {who}"
-            );
+            assert_cancelled(&out, 3, &format!("{mode} on {who}"));
         }
     }
 }
