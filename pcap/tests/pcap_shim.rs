@@ -54,8 +54,11 @@ fn shim_lib() -> PathBuf {
 
 /// Compile `src` (a C program of the repository) against the system's
 /// libpcap headers as `tmp(name)`: the same source then runs through the
-/// shim or the real libpcap. None (skipped) without libpcap-dev.
+/// shim or the real libpcap. None (skipped) without cc or libpcap-dev.
 fn libpcap_program(name: &str, src: &str) -> Option<Tmp> {
+    if !common::have_or_skip("cc") {
+        return None;
+    }
     if !Path::new("/usr/include/pcap/pcap.h").exists() {
         common::skip("libpcap-dev is not installed");
         return None;
@@ -519,7 +522,6 @@ fn live_count_exact_with_filter() {
 /// dispatch(cnt=1) and next_ex lose nothing.
 #[test]
 fn frames_before_setfilter_are_filtered() {
-    require!("cc");
     let Some(exe) = libpcap_program("prefilter", "tests/c/prefilter.c") else {
         return;
     };
@@ -558,8 +560,7 @@ fn frames_before_setfilter_are_filtered() {
     assert_eq!(got, want);
     // ps_recv: the 10 frames before the filter and the 5 it let through.
     assert_eq!(stats, "stats 15 0");
-    let out = child.wait(Duration::from_secs(5)).expect("exit");
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    child.finish(Duration::from_secs(5), "the test program");
 }
 
 /// SIGINT with no traffic: tcpdump exits at once with its statistics.
@@ -679,8 +680,7 @@ fn fanout_group_sees_each_frame_once() {
     let mut all = Vec::new();
     for (p, f) in procs.iter_mut().zip(&files) {
         p.signal(libc::SIGINT);
-        let out = p.wait(Duration::from_secs(5)).expect("exit");
-        assert!(out.status.success(), "{}", text(&out.stderr));
+        p.finish(Duration::from_secs(5), "tcpdump after SIGINT");
         let (_, recs) = read_pcap(f);
         assert!(
             !recs.is_empty(),
@@ -805,11 +805,7 @@ fn vlan_tags_reinserted_and_filtered() {
         .collect();
     let mut results = Vec::new();
     for shim in [true, false] {
-        let f = tmp(if shim {
-            "vlan-shim.pcap"
-        } else {
-            "vlan-real.pcap"
-        });
+        let f = tmp(&format!("vlan-{}.pcap", if shim { "shim" } else { "real" }));
         let mut td = Proc::spawn(tool(
             Some(&net),
             shim,
@@ -840,7 +836,6 @@ fn vlan_tags_reinserted_and_filtered() {
 /// at the peer byte for byte, in order.
 #[test]
 fn inject_and_sendpacket_arrive_byte_exact() {
-    require!("cc");
     let Some(exe) = libpcap_program("inject", "tests/c/inject.c") else {
         return;
     };
@@ -877,11 +872,7 @@ fn rotation_with_dash_c() {
     let frames: Vec<Vec<u8>> = (0..n).map(|i| frame(1514, i, BCAST)).collect();
     let mut layouts = Vec::new();
     for shim in [true, false] {
-        let base = tmp(if shim {
-            "rot-shim.pcap"
-        } else {
-            "rot-real.pcap"
-        });
+        let base = tmp(&format!("rot-{}.pcap", if shim { "shim" } else { "real" }));
         let b = base.to_str().unwrap().to_owned();
         let mut td = Proc::spawn(tool(
             Some(&net),
@@ -917,7 +908,6 @@ fn rotation_with_dash_c() {
 /// stamp (not at the 5 s timeout).
 #[test]
 fn timeout_nonblock_and_immediate_mode() {
-    require!("cc");
     let Some(exe) = libpcap_program("timing", "tests/c/timing.c") else {
         return;
     };
@@ -959,8 +949,7 @@ fn timeout_nonblock_and_immediate_mode() {
         "immediate mode delivered {} ms after the time stamp",
         im[0]
     );
-    let out = child.wait(Duration::from_secs(5)).expect("exit");
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    child.finish(Duration::from_secs(5), "the test program");
 }
 
 /// Immediate mode cuts no frame below the snap length: `tcpdump
@@ -1113,10 +1102,8 @@ fn any_device_same_records_as_libpcap() {
         }
         let mut recs = Vec::new();
         for (p, f) in procs.iter_mut().zip(&files) {
-            let out = p
-                .wait(Duration::from_secs(10))
-                .unwrap_or_else(|| panic!("tcpdump -i any -c {k} {opts:?} {expr} did not exit"));
-            assert!(out.status.success(), "{}", text(&out.stderr));
+            let what = format!("tcpdump -i any -c {k} {opts:?} {expr}");
+            p.finish(Duration::from_secs(10), &what);
             recs.push(read_pcap(f));
         }
         let (shim, real) = (&recs[0], &recs[1]);
@@ -1330,7 +1317,6 @@ fn read_crafted_files_identical() {
 /// to 30 ms after the thread started (or entered the callback).
 #[test]
 fn cancelled_threads_end_cancelled_as_with_libpcap() {
-    require!("cc");
     let Some(exe) = libpcap_program("cancel", "tests/c/cancel.c") else {
         return;
     };
