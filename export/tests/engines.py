@@ -15,7 +15,7 @@ import duckdb
 import pyarrow.ipc
 import pyarrow.parquet
 
-from tshark_packets import ip, ip_packets
+from tshark_packets import compare, ip, ip_packets
 
 pcap, pk_arrow, pk_parquet, fl_arrow, fl_parquet = sys.argv[1:6]
 
@@ -27,17 +27,6 @@ def tshark_counts():
         c[key][0] += 1
         c[key][1] += flen
     return dict((k, tuple(v)) for k, v in c.items())
-
-
-def compare(name, got, want):
-    if got != want:
-        missing = [k for k in want if k not in got][:3]
-        extra = [k for k in got if k not in want][:3]
-        diff = [(k, got[k], want[k]) for k in want if k in got and got[k] != want[k]][:3]
-        print(f"MISMATCH {name}: {len(got)} tuples vs {len(want)}; missing {missing}; extra {extra}; differ {diff}")
-        sys.exit(1)
-    print(f"ok {name}: {len(got)} 5-tuples, {sum(v[0] for v in got.values())} packets, "
-          f"{sum(v[1] for v in got.values())} bytes")
 
 
 def check_meta(schema, kind):
