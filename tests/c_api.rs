@@ -4,7 +4,7 @@
 //! real traffic on throwaway veth pairs.
 
 use std::io::{BufRead, BufReader};
-use std::process::Command;
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use netring_testkit::cbuild::{STRICT_C, bin, build, pkg_config, prefix, root, variants};
@@ -12,6 +12,18 @@ use netring_testkit::{
     Net, OTHER_MAC, Receiver, Sender, frame, ip_checksum, output_of, spawn_piped, tcpdump_packets,
     tool,
 };
+
+/// Run `cmd` to completion and assert it succeeded; `what` and its stderr
+/// name a failure.
+fn run_ok(cmd: &mut Command, what: &str) -> Output {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
 
 #[test]
 fn header_compiles_as_c99_and_cxx_with_warnings_as_errors() {
@@ -28,24 +40,20 @@ fn header_compiles_as_c99_and_cxx_with_warnings_as_errors() {
         ("c++", "-std=c++11", root().join("tests/c/header_cxx.cpp")),
         ("c++", "-std=c++20", root().join("tests/c/header_cxx.cpp")),
     ] {
-        let out = Command::new(compiler)
-            .args([
-                std,
-                "-pedantic",
-                "-Wall",
-                "-Wextra",
-                "-Werror",
-                "-fsyntax-only",
-                "-I",
-            ])
-            .arg(&inc)
-            .arg(&src)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{compiler} {std}: {}",
-            String::from_utf8_lossy(&out.stderr)
+        run_ok(
+            Command::new(compiler)
+                .args([
+                    std,
+                    "-pedantic",
+                    "-Wall",
+                    "-Wextra",
+                    "-Werror",
+                    "-fsyntax-only",
+                    "-I",
+                ])
+                .arg(&inc)
+                .arg(&src),
+            &format!("{compiler} {std}"),
         );
     }
 }
@@ -376,17 +384,13 @@ fn nrcap_reads_files_written_by_tcpdump_and_converts_them() {
             "target/ctests/conv-{}-{name}.pcapng",
             std::process::id()
         ));
-        let rd = Command::new(bin("nrcap"))
-            .args(["-q", "-F", "pcapng", "-r"])
-            .arg(&src)
-            .arg("-w")
-            .arg(&out)
-            .output()
-            .unwrap();
-        assert!(
-            rd.status.success(),
-            "{name}: {}",
-            String::from_utf8_lossy(&rd.stderr)
+        let rd = run_ok(
+            Command::new(bin("nrcap"))
+                .args(["-q", "-F", "pcapng", "-r"])
+                .arg(&src)
+                .arg("-w")
+                .arg(&out),
+            name,
         );
         assert!(
             String::from_utf8_lossy(&rd.stderr).contains(&format!("RESULT packets={n} drops=0")),
