@@ -25,6 +25,17 @@ fn run_ok(cmd: &mut Command, what: &str) -> Output {
     out
 }
 
+/// `nm -D --defined-only` of the installed libnetring.so.0.
+fn nm_defined() -> String {
+    let out = run_ok(
+        Command::new("nm")
+            .args(["-D", "--defined-only"])
+            .arg(prefix().join("lib/libnetring.so.0")),
+        "nm",
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
 fn header_compiles_as_c99_and_cxx_with_warnings_as_errors() {
     let inc = prefix().join("include");
@@ -440,13 +451,8 @@ fn header_declares_exactly_the_exported_functions() {
         })
         .collect();
     declared.sort();
-    let nm = Command::new("nm")
-        .args(["-D", "--defined-only"])
-        .arg(prefix().join("lib/libnetring.so.0"))
-        .output()
-        .unwrap();
-    assert!(nm.status.success());
-    let mut exported: Vec<String> = String::from_utf8_lossy(&nm.stdout)
+    let nm = nm_defined();
+    let mut exported: Vec<String> = nm
         .lines()
         .filter_map(|l| {
             let mut f = l.split_whitespace();
@@ -472,13 +478,8 @@ fn header_declares_exactly_the_exported_functions() {
 /// built on it (the libpcap-compatible one included).
 #[test]
 fn only_nr_symbols_are_exported_and_the_engine_exports_none() {
-    let nm = Command::new("nm")
-        .args(["-D", "--defined-only"])
-        .arg(prefix().join("lib/libnetring.so.0"))
-        .output()
-        .unwrap();
-    assert!(nm.status.success());
-    let names: Vec<String> = String::from_utf8_lossy(&nm.stdout)
+    let nm = nm_defined();
+    let names: Vec<String> = nm
         .lines()
         .filter_map(|l| l.split_whitespace().nth(2).map(str::to_owned))
         .collect();

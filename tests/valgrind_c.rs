@@ -10,25 +10,9 @@ use std::time::Duration;
 use netring_testkit::cbuild;
 use netring_testkit::{Net, OTHER_MAC, frame, output_within, spawn_piped};
 
-const VALGRIND: &[&str] = &[
-    "-q",
-    "--error-exitcode=99",
-    "--leak-check=full",
-    "--errors-for-leak-kinds=definite",
-];
-
-/// A plain build of `src` (valgrind and the sanitizers do not mix).
-fn plain(src: &str) -> std::path::PathBuf {
-    let path = cbuild::root().join(src);
-    let name = format!("valgrind-{}", path.file_stem().unwrap().to_str().unwrap());
-    cbuild::build(
-        &path,
-        &name,
-        "cc",
-        &["-std=gnu99", "-Wall", "-Wextra", "-Werror", "-g", "-O1"],
-        &cbuild::pkg_config(&["--libs"]),
-    )
-}
+#[path = "common/valgrind.rs"]
+mod valgrind;
+use valgrind::{VALGRIND, plain};
 
 fn valgrind_ok(src: &str, args: &[&str]) {
     if !netring_testkit::have("valgrind") {
