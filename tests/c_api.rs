@@ -4,26 +4,18 @@
 //! real traffic on throwaway veth pairs.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
+
+#[path = "common/cmd.rs"]
+mod cmd;
+use cmd::run_ok;
 
 use netring_testkit::cbuild::{STRICT_C, bin, build, pkg_config, prefix, root, variants};
 use netring_testkit::{
     Net, OTHER_MAC, Receiver, Sender, frame, ip_checksum, output_of, spawn_piped, tcpdump_packets,
     tool,
 };
-
-/// Run `cmd` to completion and assert it succeeded; `what` and its stderr
-/// name a failure.
-fn run_ok(cmd: &mut Command, what: &str) -> Output {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{what}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 /// `nm -D --defined-only` of the installed libnetring.so.0.
 fn nm_defined() -> String {

@@ -57,18 +57,6 @@ fn valgrind_finds_nothing_in_the_namespace_paths() {
     }
     let bin = valgrind::plain("tests/c/test_netns.c");
     let net = Net::new();
-    let out = Command::new("valgrind")
-        .args(valgrind::VALGRIND)
-        .arg(&bin)
-        .args([&net.ns, &net.a])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = valgrind::run_ok(&bin, [&net.ns, &net.a], "test_netns");
     check(out, 5);
 }

@@ -16,6 +16,9 @@ use netring::{Capture, CaptureConfig, Wait};
 use netring_testkit::cbuild::{bin, root};
 use netring_testkit::{Net, TempDir};
 
+#[path = "common/cmd.rs"]
+mod cmd;
+
 // ---------------------------------------------------------------- frames ---
 
 const SRC4: [u8; 4] = [198, 18, 0, 1];
@@ -673,16 +676,9 @@ fn expected(d: &Dissection) -> BTreeMap<String, String> {
 
 /// The `parse:` lines of `nrcap -r FILE -v`, as key=value maps.
 fn nrcap_layers(file: &Path) -> Vec<BTreeMap<String, String>> {
-    let out = Command::new(bin("nrcap"))
-        .arg("-r")
-        .arg(file)
-        .arg("-v")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "nrcap: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = cmd::run_ok(
+        Command::new(bin("nrcap")).arg("-r").arg(file).arg("-v"),
+        "nrcap",
     );
     String::from_utf8(out.stdout)
         .unwrap()

@@ -4,7 +4,6 @@
 //! leak. Skipped (with a note) when valgrind is not installed.
 
 use std::io::{BufRead, BufReader, Read};
-use std::process::Command;
 use std::time::Duration;
 
 use netring_testkit::cbuild;
@@ -19,20 +18,7 @@ fn valgrind_ok(src: &str, args: &[&str]) {
         netring_testkit::skip(&format!("valgrind is not installed ({src})"));
         return;
     }
-    let bin = plain(src);
-    let out = Command::new("valgrind")
-        .args(VALGRIND)
-        .arg(&bin)
-        .args(args)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "valgrind {src}:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    valgrind::run_ok(&plain(src), args, src);
 }
 
 #[test]
