@@ -18,7 +18,7 @@ use std::ptr;
 use super::arg::{self, Out, StatsOut};
 use super::batch::nr_packet;
 use super::handle;
-use super::{NR_E_INTERNAL, NR_OK, boundary, guard, set_last_error, status_of};
+use super::{NR_E_INTERNAL, NR_OK, boundary, guard, status};
 use crate::error::Error;
 use crate::flow::{FlowConfig, FlowMeter, FlowRecord, FlowStats};
 use crate::packet::Packet;
@@ -209,13 +209,7 @@ pub unsafe extern "C-unwind" fn nr_flow_meter_observe(
     meter: *mut nr_flow_meter,
     pkt: *const nr_packet,
 ) -> c_int {
-    guard(NR_E_INTERNAL, || match observe(meter, pkt) {
-        Ok(()) => NR_OK,
-        Err(e) => {
-            set_last_error(e.message());
-            status_of(e.kind())
-        }
-    })
+    guard(NR_E_INTERNAL, || status(observe(meter, pkt)))
 }
 
 /// The body of nr_flow_meter_observe() (inside guard(): a per-packet call,
