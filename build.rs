@@ -231,29 +231,23 @@ const SECTIONS: &[(&str, &str, &[&str])] = &[
     ),
 ];
 
-/// Macros appended to a section after its functions: (section title, text).
-const MACROS: &[(&str, &str)] = &[
-    (
-        "Capture",
-        "/** Initialise a nr_capture_config with the library defaults (the size is filled in for you). */\n\
-         #define NR_CAPTURE_CONFIG_INIT(cfg) nr_capture_config_init((cfg), sizeof(*(cfg)))",
-    ),
-    (
-        "Injection",
-        "/** Initialise a nr_injector_config with the library defaults (the size is filled in for you). */\n\
-         #define NR_INJECTOR_CONFIG_INIT(cfg) nr_injector_config_init((cfg), sizeof(*(cfg)))",
-    ),
-    (
-        "AF_XDP",
-        "/** Initialise a nr_xdp_config with the library defaults (the size is filled in for you). */\n\
-         #define NR_XDP_CONFIG_INIT(cfg) nr_xdp_config_init((cfg), sizeof(*(cfg)))",
-    ),
-    (
-        "Capture files",
-        "/** Initialise a nr_writer_config with the library defaults (the size is filled in for you). */\n\
-         #define NR_WRITER_CONFIG_INIT(cfg) nr_writer_config_init((cfg), sizeof(*(cfg)))",
-    ),
+/// `NR_*_CONFIG_INIT` macros appended to a section after its functions:
+/// (section title, config type name without `nr_`).
+const CONFIG_INIT_MACROS: &[(&str, &str)] = &[
+    ("Capture", "capture_config"),
+    ("Injection", "injector_config"),
+    ("AF_XDP", "xdp_config"),
+    ("Capture files", "writer_config"),
 ];
+
+/// The `NR_<TYPE>_INIT` macro of config type `nr_<ty>`, with its doc comment.
+fn config_init_macro(ty: &str) -> String {
+    format!(
+        "/** Initialise a nr_{ty} with the library defaults (the size is filled in for you). */\n\
+         #define NR_{up}_INIT(cfg) nr_{ty}_init((cfg), sizeof(*(cfg)))",
+        up = ty.to_uppercase()
+    )
+}
 
 /// Split `text` into lines of at most `width` characters at spaces.
 fn wrap(text: &str, width: usize) -> Vec<String> {
@@ -412,9 +406,9 @@ fn arrange(raw: &str, preamble: &str) -> Result<String, String> {
             out.push_str(&by_name[n].text);
             out.push_str("\n\n");
         }
-        for (t, m) in MACROS {
+        for (t, ty) in CONFIG_INIT_MACROS {
             if t == title {
-                out.push_str(m);
+                out.push_str(&config_init_macro(ty));
                 out.push_str("\n\n");
             }
         }

@@ -150,14 +150,8 @@ fn main() {
                 data: f.as_ptr(),
                 caplen: f.len() as u32,
                 len: f.len() as u32,
-                ts_ns: 0,
                 ifindex: 1,
-                rxhash: 0,
-                flags: 0,
-                vlan_tci: 0,
-                vlan_tpid: 0,
-                protocol: 0,
-                pkt_type: 0,
+                ..nr_packet::EMPTY
             })
             .collect();
         // Every parser must agree on the payload before we time them.

@@ -7,11 +7,26 @@ use std::io::{BufRead, BufReader};
 use std::process::Command;
 use std::time::Duration;
 
+#[path = "common/cmd.rs"]
+mod cmd;
+use cmd::run_ok;
+
 use netring_testkit::cbuild::{STRICT_C, bin, build, pkg_config, prefix, root, variants};
 use netring_testkit::{
     Net, OTHER_MAC, Receiver, Sender, frame, ip_checksum, output_of, spawn_piped, tcpdump_packets,
     tool,
 };
+
+/// `nm -D --defined-only` of the installed libnetring.so.0.
+fn nm_defined() -> String {
+    let out = run_ok(
+        Command::new("nm")
+            .args(["-D", "--defined-only"])
+            .arg(prefix().join("lib/libnetring.so.0")),
+        "nm",
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
 
 #[test]
 fn header_compiles_as_c99_and_cxx_with_warnings_as_errors() {
@@ -28,24 +43,20 @@ fn header_compiles_as_c99_and_cxx_with_warnings_as_errors() {
         ("c++", "-std=c++11", root().join("tests/c/header_cxx.cpp")),
         ("c++", "-std=c++20", root().join("tests/c/header_cxx.cpp")),
     ] {
-        let out = Command::new(compiler)
-            .args([
-                std,
-                "-pedantic",
-                "-Wall",
-                "-Wextra",
-                "-Werror",
-                "-fsyntax-only",
-                "-I",
-            ])
-            .arg(&inc)
-            .arg(&src)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{compiler} {std}: {}",
-            String::from_utf8_lossy(&out.stderr)
+        run_ok(
+            Command::new(compiler)
+                .args([
+                    std,
+                    "-pedantic",
+                    "-Wall",
+                    "-Wextra",
+                    "-Werror",
+                    "-fsyntax-only",
+                    "-I",
+                ])
+                .arg(&inc)
+                .arg(&src),
+            &format!("{compiler} {std}"),
         );
     }
 }
@@ -376,17 +387,13 @@ fn nrcap_reads_files_written_by_tcpdump_and_converts_them() {
             "target/ctests/conv-{}-{name}.pcapng",
             std::process::id()
         ));
-        let rd = Command::new(bin("nrcap"))
-            .args(["-q", "-F", "pcapng", "-r"])
-            .arg(&src)
-            .arg("-w")
-            .arg(&out)
-            .output()
-            .unwrap();
-        assert!(
-            rd.status.success(),
-            "{name}: {}",
-            String::from_utf8_lossy(&rd.stderr)
+        let rd = run_ok(
+            Command::new(bin("nrcap"))
+                .args(["-q", "-F", "pcapng", "-r"])
+                .arg(&src)
+                .arg("-w")
+                .arg(&out),
+            name,
         );
         assert!(
             String::from_utf8_lossy(&rd.stderr).contains(&format!("RESULT packets={n} drops=0")),
@@ -436,13 +443,8 @@ fn header_declares_exactly_the_exported_functions() {
         })
         .collect();
     declared.sort();
-    let nm = Command::new("nm")
-        .args(["-D", "--defined-only"])
-        .arg(prefix().join("lib/libnetring.so.0"))
-        .output()
-        .unwrap();
-    assert!(nm.status.success());
-    let mut exported: Vec<String> = String::from_utf8_lossy(&nm.stdout)
+    let nm = nm_defined();
+    let mut exported: Vec<String> = nm
         .lines()
         .filter_map(|l| {
             let mut f = l.split_whitespace();
@@ -468,13 +470,8 @@ fn header_declares_exactly_the_exported_functions() {
 /// built on it (the libpcap-compatible one included).
 #[test]
 fn only_nr_symbols_are_exported_and_the_engine_exports_none() {
-    let nm = Command::new("nm")
-        .args(["-D", "--defined-only"])
-        .arg(prefix().join("lib/libnetring.so.0"))
-        .output()
-        .unwrap();
-    assert!(nm.status.success());
-    let names: Vec<String> = String::from_utf8_lossy(&nm.stdout)
+    let nm = nm_defined();
+    let names: Vec<String> = nm
         .lines()
         .filter_map(|l| l.split_whitespace().nth(2).map(str::to_owned))
         .collect();

@@ -13,6 +13,9 @@ use std::process::Output;
 
 use netring_testkit::{Net, cbuild, require};
 
+#[path = "common/valgrind.rs"]
+mod valgrind;
+
 const MODES: [&str; 7] = [
     "next_batch",
     "next_packet",
@@ -83,23 +86,12 @@ fn cancelled_threads_end_cancelled_and_handles_close() {
 #[test]
 fn valgrind_finds_no_leak_after_cancellation() {
     require!("cc", "tc", "valgrind");
-    // A plain build: valgrind and ASan do not mix.
-    let src = cbuild::root().join("tests/c/test_cancel.c");
-    let bin = cbuild::build(
-        &src,
-        "valgrind-test_cancel",
-        "cc",
-        &["-std=gnu99", "-Wall", "-Wextra", "-Werror", "-g", "-O1"],
-        &cbuild::pkg_config(&["--libs"]),
-    );
+    let bin = valgrind::plain("tests/c/test_cancel.c");
     let net = net();
-    let vg = [
-        "valgrind",
-        "--error-exitcode=99",
-        "--leak-check=full",
-        "--errors-for-leak-kinds=definite",
-        "-q",
-    ];
+    let vg: Vec<&str> = ["valgrind"]
+        .into_iter()
+        .chain(valgrind::VALGRIND.iter().copied())
+        .collect();
     for mode in MODES {
         check(&run(&net, &vg, bin.to_str().unwrap(), mode, 3), mode, 3);
     }

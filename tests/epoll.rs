@@ -51,6 +51,16 @@ fn own(seq: u32) -> Vec<u8> {
     f
 }
 
+/// nrepoll in `net`, capturing on a and injecting `own` frames on b,
+/// `per_tick` per 10 ms tick (-b, -t 10).
+fn nrepoll_cmd(net: &Net, own: u32, per_tick: u32) -> std::process::Command {
+    let mut cmd = net.command(&nrepoll());
+    cmd.args(["-i", &net.a, "-o", &net.b])
+        .args(["-n", &own.to_string(), "-b", &per_tick.to_string()])
+        .args(["-t", "10"]);
+    cmd
+}
+
 /// nrepoll built with AddressSanitizer and UBSan (once per test binary).
 fn nrepoll() -> String {
     static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
@@ -114,22 +124,8 @@ fn nrepoll_serves_capture_injector_and_timer_on_one_thread() {
     let net = Net::new();
     const OWN: u32 = 2000;
     const EXT: u32 = 500;
-    let child = spawn_piped(
-        net.command(&nrepoll())
-            .args([
-                "-i",
-                &net.a,
-                "-o",
-                &net.b,
-                "-n",
-                &OWN.to_string(),
-                "-b",
-                "200",
-                "-t",
-                "10",
-            ])
-            .args(["-c", &(OWN + EXT).to_string(), "-T", "10"]),
-    );
+    let child =
+        spawn_piped(nrepoll_cmd(&net, OWN, 200).args(["-c", &(OWN + EXT).to_string(), "-T", "10"]));
     net.wait_packet_socket();
     let tx = net.sender(&net.b);
     let sent: Vec<Vec<u8>> = (0..EXT)
@@ -174,20 +170,7 @@ fn nrepoll_injector_loses_nothing_under_backpressure() {
     net.shape(&net.b, "4mbit", "4k", "6k");
     net.ip(&["link", "set", &net.b, "up"]);
     const OWN: u32 = 3000;
-    let child = spawn_piped(net.command(&nrepoll()).args([
-        "-i",
-        &net.a,
-        "-o",
-        &net.b,
-        "-n",
-        &OWN.to_string(),
-        "-b",
-        "500",
-        "-t",
-        "10",
-        "-T",
-        "10",
-    ]));
+    let child = spawn_piped(nrepoll_cmd(&net, OWN, 500).args(["-T", "10"]));
     let (ok, out, err) = output_of(child);
     assert!(ok, "nrepoll failed: {err}");
     let run = parse_output(&out);

@@ -3,14 +3,15 @@
 //! messages (nr_strerror() + nr_last_error()) are checked for the right
 //! capability and the right cause.
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use netring_testkit::Net;
 use netring_testkit::cbuild::bin;
 
-/// Run `args` as user nobody with no capabilities at all.
-fn unprivileged(args: &[&str]) -> Output {
-    Command::new("setpriv")
+/// Run `args` as user nobody with no capabilities at all: its exit code
+/// and stderr.
+fn unprivileged(args: &[&str]) -> (Option<i32>, String) {
+    let o = Command::new("setpriv")
         .args([
             "--reuid=65534",
             "--regid=65534",
@@ -22,18 +23,17 @@ fn unprivileged(args: &[&str]) -> Output {
         .args(args)
         .stdin(Stdio::null())
         .output()
-        .unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+        .unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 #[test]
 fn nrsend_unprivileged_names_cap_net_raw_and_not_promiscuous_mode() {
-    let o = unprivileged(&[&bin("nrsend"), "-i", "lo", "-n", "1"]);
-    let e = stderr(&o);
-    assert_eq!(o.status.code(), Some(1), "{e}");
+    let (code, e) = unprivileged(&[&bin("nrsend"), "-i", "lo", "-n", "1"]);
+    assert_eq!(code, Some(1), "{e}");
     assert!(e.contains("needs CAP_NET_RAW"), "{e}");
     assert!(!e.to_lowercase().contains("promisc"), "{e}");
     assert!(!e.contains("CAP_NET_ADMIN"), "{e}");
@@ -41,9 +41,8 @@ fn nrsend_unprivileged_names_cap_net_raw_and_not_promiscuous_mode() {
 
 #[test]
 fn nrcap_unprivileged_names_cap_net_raw() {
-    let o = unprivileged(&[&bin("nrcap"), "-i", "lo", "-c", "1"]);
-    let e = stderr(&o);
-    assert_ne!(o.status.code(), Some(0), "{e}");
+    let (code, e) = unprivileged(&[&bin("nrcap"), "-i", "lo", "-c", "1"]);
+    assert_ne!(code, Some(0), "{e}");
     assert!(e.contains("needs CAP_NET_RAW"), "{e}");
 }
 
@@ -53,9 +52,8 @@ fn nrxdp_unprivileged_names_the_capabilities_of_the_failing_call() {
         let mut full = vec![bin("nrxdp")];
         full.extend(args.iter().map(|s| s.to_string()));
         let full: Vec<&str> = full.iter().map(|s| s.as_str()).collect();
-        let o = unprivileged(&full);
-        let e = stderr(&o);
-        assert_eq!(o.status.code(), Some(1), "{args:?}: {e}");
+        let (code, e) = unprivileged(&full);
+        assert_eq!(code, Some(1), "{args:?}: {e}");
         // The generic status text claims no capability of its own.
         assert!(
             e.contains("permission denied (a privilege is missing; the message names it)"),
@@ -93,7 +91,7 @@ fn busy_xdp_queue_says_so_without_mentioning_a_batch() {
         .unwrap();
     let _ = first.kill();
     let _ = first.wait();
-    let e = stderr(&o);
+    let e = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{e}");
     assert!(e.contains("in use by another AF_XDP socket"), "{e}");
     assert!(!e.contains("batch"), "{e}");

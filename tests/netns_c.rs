@@ -9,6 +9,9 @@ use std::process::Command;
 use netring_testkit::Net;
 use netring_testkit::cbuild;
 
+#[path = "common/valgrind.rs"]
+mod valgrind;
+
 fn check(out: std::process::Output, want_ok: u32) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -52,33 +55,8 @@ fn valgrind_finds_nothing_in_the_namespace_paths() {
         netring_testkit::skip("valgrind is not installed");
         return;
     }
-    // A plain build: valgrind and ASan do not mix.
-    let src = cbuild::root().join("tests/c/test_netns.c");
-    let bin = cbuild::build(
-        &src,
-        "valgrind-test_netns",
-        "cc",
-        &["-std=gnu99", "-Wall", "-Wextra", "-Werror", "-g", "-O1"],
-        &cbuild::pkg_config(&["--libs"]),
-    );
+    let bin = valgrind::plain("tests/c/test_netns.c");
     let net = Net::new();
-    let out = Command::new("valgrind")
-        .args([
-            "--error-exitcode=99",
-            "--leak-check=full",
-            "--errors-for-leak-kinds=definite",
-            "-q",
-        ])
-        .arg(&bin)
-        .args([&net.ns, &net.a])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = valgrind::run_ok(&bin, [&net.ns, &net.a], "test_netns");
     check(out, 5);
 }

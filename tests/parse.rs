@@ -16,6 +16,9 @@ use netring::{Capture, CaptureConfig, Wait};
 use netring_testkit::cbuild::{bin, root};
 use netring_testkit::{Net, TempDir};
 
+#[path = "common/cmd.rs"]
+mod cmd;
+
 // ---------------------------------------------------------------- frames ---
 
 const SRC4: [u8; 4] = [198, 18, 0, 1];
@@ -139,95 +142,70 @@ fn arp() -> Vec<u8> {
 fn known_frames() -> Vec<(&'static str, Vec<u8>)> {
     let q = [(0x8100, 0x2064)]; // PCP 1, VID 100
     let qq = [(0x88a8, 0x000a), (0x8100, 0x0064)];
+    let v4 = |tags: &[(u16, u16)]| F::eth(tags, 0x0800);
+    let v6 = |tags: &[(u16, u16)]| F::eth(tags, 0x86dd);
     vec![
         (
             "ipv4 udp",
-            F::eth(&[], 0x0800)
-                .ipv4(17, 8 + 4, 0, 0)
-                .udp(40000, 9, 4)
-                .pad(),
+            v4(&[]).ipv4(17, 8 + 4, 0, 0).udp(40000, 9, 4).pad(),
         ),
         (
             "ipv4 tcp opts df",
-            F::eth(&[], 0x0800)
+            v4(&[])
                 .ipv4(6, 32 + 100, 0x4000, 0)
                 .tcp(40001, 80, 12, 100)
                 .pad(),
         ),
         (
             "ipv4 opts udp",
-            F::eth(&[], 0x0800)
-                .ipv4(17, 8 + 10, 0, 8)
-                .udp(40002, 9, 10)
-                .pad(),
+            v4(&[]).ipv4(17, 8 + 10, 0, 8).udp(40002, 9, 10).pad(),
         ),
-        (
-            "ipv4 icmp",
-            F::eth(&[], 0x0800).ipv4(1, 8 + 56, 0, 0).icmp(8, 56).pad(),
-        ),
+        ("ipv4 icmp", v4(&[]).ipv4(1, 8 + 56, 0, 0).icmp(8, 56).pad()),
         (
             "ipv4 sctp",
-            F::eth(&[], 0x0800)
-                .ipv4(132, 12, 0, 0)
-                .sctp(2905, 2906)
-                .pad(),
+            v4(&[]).ipv4(132, 12, 0, 0).sctp(2905, 2906).pad(),
         ),
-        (
-            "ipv4 gre",
-            F::eth(&[], 0x0800).ipv4(47, 40, 0, 0).payload(40).pad(),
-        ),
+        ("ipv4 gre", v4(&[]).ipv4(47, 40, 0, 0).payload(40).pad()),
         (
             "ipv4 first fragment",
-            F::eth(&[], 0x0800)
+            v4(&[])
                 .ipv4(17, 8 + 200, 0x2000, 0)
                 .udp(40003, 9, 200)
                 .pad(),
         ),
         (
             "ipv4 later fragment",
-            F::eth(&[], 0x0800).ipv4(17, 200, 185, 0).payload(200).pad(),
+            v4(&[]).ipv4(17, 200, 185, 0).payload(200).pad(),
         ),
         (
             "vlan ipv4 udp",
-            F::eth(&q, 0x0800)
-                .ipv4(17, 8 + 30, 0, 0)
-                .udp(40004, 9, 30)
-                .pad(),
+            v4(&q).ipv4(17, 8 + 30, 0, 0).udp(40004, 9, 30).pad(),
         ),
         (
             "qinq ipv4 tcp",
-            F::eth(&qq, 0x0800)
-                .ipv4(6, 20 + 16, 0, 0)
-                .tcp(40005, 443, 0, 16)
-                .pad(),
+            v4(&qq).ipv4(6, 20 + 16, 0, 0).tcp(40005, 443, 0, 16).pad(),
         ),
         (
             "qinq ipv6 udp",
-            F::eth(&qq, 0x86dd)
-                .ipv6(&[], 17, 8 + 20)
-                .udp(40006, 9, 20)
-                .pad(),
+            v6(&qq).ipv6(&[], 17, 8 + 20).udp(40006, 9, 20).pad(),
         ),
         (
             "ipv6 udp",
-            F::eth(&[], 0x86dd)
-                .ipv6(&[], 17, 8 + 20)
-                .udp(546, 547, 20)
-                .pad(),
+            v6(&[]).ipv6(&[], 17, 8 + 20).udp(546, 547, 20).pad(),
         ),
         (
             "ipv6 icmpv6",
-            F::eth(&[], 0x86dd).ipv6(&[], 58, 8 + 8).icmp(128, 8).pad(),
+            v6(&[]).ipv6(&[], 58, 8 + 8).icmp(128, 8).pad(),
         ),
         (
             "ipv6 hop dst routing tcp",
-            F::eth(&[], 0x86dd)
+            v6(&[])
                 .ipv6(&[(0, 8), (60, 16), (43, 24)], 6, 24 + 12)
                 .tcp(40007, 22, 4, 12)
                 .pad(),
         ),
         ("ipv6 first fragment", {
-            let mut f = F::eth(&[], 0x86dd)
+            let mut f = v6(&[])
                 .ipv6(&[(0, 8), (44, 8)], 17, 8 + 64)
                 .udp(40008, 9, 64)
                 .pad();
@@ -236,17 +214,11 @@ fn known_frames() -> Vec<(&'static str, Vec<u8>)> {
         }),
         (
             "ipv6 later fragment",
-            F::eth(&[], 0x86dd)
-                .ipv6(&[(44, 8)], 17, 64)
-                .payload(64)
-                .pad(),
+            v6(&[]).ipv6(&[(44, 8)], 17, 64).payload(64).pad(),
         ),
         (
             "vlan ipv6 dst udp",
-            F::eth(&q, 0x86dd)
-                .ipv6(&[(60, 8)], 17, 8 + 8)
-                .udp(40009, 9, 8)
-                .pad(),
+            v6(&q).ipv6(&[(60, 8)], 17, 8 + 8).udp(40009, 9, 8).pad(),
         ),
         ("arp", arp()),
         ("other ethertype", F::eth(&[], 0x88b5).payload(46).pad()),
@@ -421,6 +393,15 @@ impl Dissection {
     }
 }
 
+/// What nrcap prints for a frame cut inside its link header.
+const CUT_IN_LINK: [(&str, &str); 5] = [
+    ("status", "truncated"),
+    ("at", "link"),
+    ("ethertype", "0x0000"),
+    ("link", "0+0"),
+    ("payload", "0+0"),
+];
+
 /// What tshark's dissection says `nrcap -v` must print, as key=value pairs
 /// (the same keys nrcap prints; see print_layers in c-examples/nrcap.c).
 fn expected(d: &Dissection) -> BTreeMap<String, String> {
@@ -431,11 +412,9 @@ fn expected(d: &Dissection) -> BTreeMap<String, String> {
     let cap = d.caplen;
     let eth = d.whole("eth", Some(14));
     let Some(eth) = eth.filter(|e| e.size == 14) else {
-        put("status", "truncated".into());
-        put("at", "link".into());
-        put("ethertype", "0x0000".into());
-        put("link", "0+0".into());
-        put("payload", "0+0".into());
+        for (k, v) in CUT_IN_LINK {
+            put(k, v.into());
+        }
         return m;
     };
     // Tags in order: tshark's 802.1ad and 802.1Q headers; the TPID of each
@@ -451,11 +430,9 @@ fn expected(d: &Dissection) -> BTreeMap<String, String> {
             _ => continue,
         };
         if p.pos + 4 > cap {
-            put("status", "truncated".into());
-            put("at", "link".into());
-            put("ethertype", "0x0000".into());
-            put("link", "0+0".into());
-            put("payload", "0+0".into());
+            for (k, v) in CUT_IN_LINK {
+                put(k, v.into());
+            }
             return m;
         }
         let n = tags.len();
@@ -673,16 +650,9 @@ fn expected(d: &Dissection) -> BTreeMap<String, String> {
 
 /// The `parse:` lines of `nrcap -r FILE -v`, as key=value maps.
 fn nrcap_layers(file: &Path) -> Vec<BTreeMap<String, String>> {
-    let out = Command::new(bin("nrcap"))
-        .arg("-r")
-        .arg(file)
-        .arg("-v")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "nrcap: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = cmd::run_ok(
+        Command::new(bin("nrcap")).arg("-r").arg(file).arg("-v"),
+        "nrcap",
     );
     String::from_utf8(out.stdout)
         .unwrap()

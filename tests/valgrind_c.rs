@@ -4,51 +4,21 @@
 //! leak. Skipped (with a note) when valgrind is not installed.
 
 use std::io::{BufRead, BufReader, Read};
-use std::process::Command;
 use std::time::Duration;
 
 use netring_testkit::cbuild;
 use netring_testkit::{Net, OTHER_MAC, frame, output_within, spawn_piped};
 
-const VALGRIND: &[&str] = &[
-    "-q",
-    "--error-exitcode=99",
-    "--leak-check=full",
-    "--errors-for-leak-kinds=definite",
-];
-
-/// A plain build of `src` (valgrind and the sanitizers do not mix).
-fn plain(src: &str) -> std::path::PathBuf {
-    let path = cbuild::root().join(src);
-    let name = format!("valgrind-{}", path.file_stem().unwrap().to_str().unwrap());
-    cbuild::build(
-        &path,
-        &name,
-        "cc",
-        &["-std=gnu99", "-Wall", "-Wextra", "-Werror", "-g", "-O1"],
-        &cbuild::pkg_config(&["--libs"]),
-    )
-}
+#[path = "common/valgrind.rs"]
+mod valgrind;
+use valgrind::{VALGRIND, plain};
 
 fn valgrind_ok(src: &str, args: &[&str]) {
     if !netring_testkit::have("valgrind") {
         netring_testkit::skip(&format!("valgrind is not installed ({src})"));
         return;
     }
-    let bin = plain(src);
-    let out = Command::new("valgrind")
-        .args(VALGRIND)
-        .arg(&bin)
-        .args(args)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "valgrind {src}:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    valgrind::run_ok(&plain(src), args, src);
 }
 
 #[test]

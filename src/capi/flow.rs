@@ -18,7 +18,7 @@ use std::ptr;
 use super::arg::{self, Out, StatsOut};
 use super::batch::nr_packet;
 use super::handle;
-use super::{NR_E_INTERNAL, NR_OK, boundary, guard, set_last_error, status_of};
+use super::{NR_E_INTERNAL, NR_OK, boundary, guard, status};
 use crate::error::Error;
 use crate::flow::{FlowConfig, FlowMeter, FlowRecord, FlowStats};
 use crate::packet::Packet;
@@ -209,13 +209,7 @@ pub unsafe extern "C-unwind" fn nr_flow_meter_observe(
     meter: *mut nr_flow_meter,
     pkt: *const nr_packet,
 ) -> c_int {
-    guard(NR_E_INTERNAL, || match observe(meter, pkt) {
-        Ok(()) => NR_OK,
-        Err(e) => {
-            set_last_error(e.message());
-            status_of(e.kind())
-        }
-    })
+    guard(NR_E_INTERNAL, || status(observe(meter, pkt)))
 }
 
 /// The body of nr_flow_meter_observe() (inside guard(): a per-packet call,
@@ -517,23 +511,34 @@ mod arrow {
         children: Vec<*mut nr_arrow_schema>,
     }
 
-    unsafe extern "C" fn release_schema(s: *mut nr_arrow_schema) {
-        if s.is_null() {
-            return;
-        }
-        // SAFETY: the interface calls release on a live schema of ours,
-        // once; its private data is the Box we leaked for it.
-        unsafe {
-            let p = Box::from_raw((*s).private_data.cast::<SchemaPriv>());
-            for &c in &p.children {
-                if let Some(r) = (*c).release {
-                    r(c);
+    /// `unsafe extern "C" fn $name(*mut $node)`: the release callback of
+    /// a node whose private data is a leaked `Box<$priv>` with a
+    /// `children` list of leaked boxes: releases and frees each child,
+    /// frees the private data and marks the node released.
+    macro_rules! release_fn {
+        ($name:ident, $node:ty, $priv:ty) => {
+            unsafe extern "C" fn $name(n: *mut $node) {
+                if n.is_null() {
+                    return;
                 }
-                drop(Box::from_raw(c));
+                // SAFETY: the interface calls release on a live node of
+                // ours, once; its private data is the Box we leaked for it
+                // and each child is a Box we leaked.
+                unsafe {
+                    let p = Box::from_raw((*n).private_data.cast::<$priv>());
+                    for &c in &p.children {
+                        if let Some(r) = (*c).release {
+                            r(c);
+                        }
+                        drop(Box::from_raw(c));
+                    }
+                    (*n).release = None;
+                }
             }
-            (*s).release = None;
-        }
+        };
     }
+
+    release_fn!(release_schema, nr_arrow_schema, SchemaPriv);
 
     fn node(
         name: &str,
@@ -619,22 +624,7 @@ mod arrow {
         children: Vec<*mut nr_arrow_array>,
     }
 
-    unsafe extern "C" fn release_array(a: *mut nr_arrow_array) {
-        if a.is_null() {
-            return;
-        }
-        // SAFETY: as release_schema: a live array of ours, released once.
-        unsafe {
-            let p = Box::from_raw((*a).private_data.cast::<ArrayPriv>());
-            for &c in &p.children {
-                if let Some(r) = (*c).release {
-                    r(c);
-                }
-                drop(Box::from_raw(c));
-            }
-            (*a).release = None;
-        }
-    }
+    release_fn!(release_array, nr_arrow_array, ArrayPriv);
 
     fn words(bytes: &[u8]) -> Vec<u64> {
         let mut w = vec![0u64; bytes.len().div_ceil(8).max(1)];

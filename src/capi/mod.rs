@@ -178,13 +178,25 @@ pub(crate) fn set_last_error(msg: &str) {
 pub(crate) fn boundary(f: impl FnOnce() -> Result<c_int, Error>) -> c_int {
     match guarded(f) {
         Ok(Ok(status)) => status,
-        Ok(Err(e)) => {
-            set_last_error(e.message());
-            status_of(e.kind())
-        }
+        Ok(Err(e)) => fail(e),
         Err(Panicked) => NR_E_INTERNAL,
     }
 }
+
+/// The status code of `r`: NR_OK, or the error's code with its message
+/// stored for nr_last_error().
+pub(crate) fn status(r: Result<(), Error>) -> c_int {
+    r.map_or_else(fail, |()| NR_OK)
+}
+
+/// The status code of `e`, its message stored for nr_last_error().
+fn fail(e: Error) -> c_int {
+    set_last_error(e.message());
+    status_of(e.kind())
+}
+
+/// nr_last_error() after a caught panic.
+const PANIC_MESSAGE: &str = "internal error in netring (a Rust panic was caught); please report it";
 
 /// Like [`boundary`] for functions that return a value: a panic returns
 /// `default`.
@@ -202,7 +214,7 @@ pub(crate) fn guard<T>(default: T, f: impl FnOnce() -> T) -> T {
 pub(crate) fn guard_pure<T>(default: T, f: impl FnOnce() -> T) -> T {
     let _call = handle::Call::enter();
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
-        set_last_error("internal error in netring (a Rust panic was caught); please report it");
+        set_last_error(PANIC_MESSAGE);
         default
     })
 }
@@ -221,7 +233,7 @@ fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, Panicked> {
         Ok(Some(v)) => Ok(v),
         Ok(None) => crate::cancel::exit_cancelled(),
         Err(_) => {
-            set_last_error("internal error in netring (a Rust panic was caught); please report it");
+            set_last_error(PANIC_MESSAGE);
             Err(Panicked)
         }
     }

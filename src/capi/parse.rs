@@ -6,7 +6,7 @@ use std::mem::size_of;
 use std::ptr;
 
 use super::batch::nr_packet;
-use super::{NR_E_INTERNAL, NR_OK, arg, guard_pure, set_last_error, status_of};
+use super::{NR_E_INTERNAL, arg, guard_pure, status};
 use crate::error::Error;
 
 use crate::parse::{L3, L4, Layer, Layers, ParseStatus};
@@ -333,13 +333,7 @@ pub unsafe extern "C-unwind" fn nr_packet_parse(
     pkt: *const nr_packet,
     out: *mut nr_layers,
 ) -> c_int {
-    guard_pure(NR_E_INTERNAL, || match parse_into(pkt, out) {
-        Ok(()) => NR_OK,
-        Err(e) => {
-            set_last_error(e.message());
-            status_of(e.kind())
-        }
-    })
+    guard_pure(NR_E_INTERNAL, || status(parse_into(pkt, out)))
 }
 
 /// The body of nr_packet_parse(), run inside guard_pure() rather than
@@ -390,7 +384,7 @@ fn parse_into(pkt: *const nr_packet, out: *mut nr_layers) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capi::NR_E_INVALID_ARG;
+    use crate::capi::{NR_E_INVALID_ARG, NR_OK};
 
     fn pkt(data: &[u8]) -> nr_packet {
         nr_packet {

@@ -34,6 +34,18 @@ static nr_bridge *br;
 static nr_injector *txq;
 static volatile int in_callback;
 
+/* If handle h (of type prefix) is open: its stats still read (no call left
+ * marked busy), then close it. */
+#define STATS_THEN_CLOSE(h, prefix)                                    \
+    do {                                                               \
+        if (h) {                                                       \
+            prefix##_stats st;                                         \
+            CHECK(prefix##_get_stats((h), &st, NULL) == NR_OK);        \
+            prefix##_close(h);                                         \
+            (h) = NULL;                                                \
+        }                                                              \
+    } while (0)
+
 static int sleeping_cb(void *user, const nr_packet *p)
 {
     (void)user;
@@ -143,30 +155,10 @@ int main(int argc, char **argv)
         else
             fprintf(stderr, "repetition %d: the thread was not cancelled\n", i);
         /* The handle is usable again (no call left marked busy), then closes. */
-        if (cap) {
-            nr_capture_stats st;
-            CHECK(nr_capture_get_stats(cap, &st, NULL) == NR_OK);
-            nr_capture_close(cap);
-            cap = NULL;
-        }
-        if (xdp) {
-            nr_xdp_stats st;
-            CHECK(nr_xdp_get_stats(xdp, &st, NULL) == NR_OK);
-            nr_xdp_close(xdp);
-            xdp = NULL;
-        }
-        if (txq) {
-            nr_injector_stats st;
-            CHECK(nr_injector_get_stats(txq, &st, NULL) == NR_OK);
-            nr_injector_close(txq);
-            txq = NULL;
-        }
-        if (br) {
-            nr_bridge_stats st;
-            CHECK(nr_bridge_get_stats(br, &st, NULL) == NR_OK);
-            nr_bridge_close(br);
-            br = NULL;
-        }
+        STATS_THEN_CLOSE(cap, nr_capture);
+        STATS_THEN_CLOSE(xdp, nr_xdp);
+        STATS_THEN_CLOSE(txq, nr_injector);
+        STATS_THEN_CLOSE(br, nr_bridge);
     }
     nr_injector_close(inj);
     CHECK(cancelled == reps);
