@@ -124,21 +124,13 @@ func Open(iface string, cfg *Config) (*Capture, error) {
 	}
 	var c C.nr_capture_config
 	C.nr_capture_config_init(&c, C.size_t(unsafe.Sizeof(c)))
-	if cfg.BlockSize != 0 {
-		c.block_size = C.uint32_t(cfg.BlockSize)
-	}
-	if cfg.BlockCount != 0 {
-		c.block_count = C.uint32_t(cfg.BlockCount)
-	}
-	if cfg.FrameSize != 0 {
-		c.frame_size = C.uint32_t(cfg.FrameSize)
-	}
+	setNonZero(&c.block_size, cfg.BlockSize)
+	setNonZero(&c.block_count, cfg.BlockCount)
+	setNonZero(&c.frame_size, cfg.FrameSize)
 	if cfg.BlockTimeout != 0 {
 		c.block_timeout_ms = C.uint32_t(cfg.BlockTimeout / time.Millisecond)
 	}
-	if cfg.Snaplen != 0 {
-		c.snaplen = C.uint32_t(cfg.Snaplen)
-	}
+	setNonZero(&c.snaplen, cfg.Snaplen)
 	c.promiscuous = C.bool(cfg.Promiscuous)
 	c.ignore_outgoing = C.bool(cfg.IgnoreOutgoing)
 	c.direction = C.uint8_t(cfg.Direction)

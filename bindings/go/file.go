@@ -88,12 +88,8 @@ func CreateWriter(path string, format Format, cfg *WriterConfig) (*Writer, error
 	var c C.nr_writer_config
 	C.nr_writer_config_init(&c, C.size_t(unsafe.Sizeof(c)))
 	if cfg != nil {
-		if cfg.Snaplen != 0 {
-			c.snaplen = C.uint32_t(cfg.Snaplen)
-		}
-		if cfg.LinkType != 0 {
-			c.link_type = C.uint32_t(cfg.LinkType)
-		}
+		setNonZero(&c.snaplen, cfg.Snaplen)
+		setNonZero(&c.link_type, cfg.LinkType)
 		c.rotate_bytes = C.uint64_t(cfg.RotateBytes)
 		c.rotate_files = C.uint32_t(cfg.RotateFiles)
 		if cfg.IfName != "" {

@@ -29,12 +29,8 @@ func OpenInjector(iface string, cfg *InjectorConfig) (*Injector, error) {
 	var c C.nr_injector_config
 	C.nr_injector_config_init(&c, C.size_t(unsafe.Sizeof(c)))
 	if cfg != nil {
-		if cfg.FrameSize != 0 {
-			c.frame_size = C.uint32_t(cfg.FrameSize)
-		}
-		if cfg.FrameCount != 0 {
-			c.frame_count = C.uint32_t(cfg.FrameCount)
-		}
+		setNonZero(&c.frame_size, cfg.FrameSize)
+		setNonZero(&c.frame_count, cfg.FrameCount)
 		c.mode = C.uint32_t(cfg.Mode)
 		c.qdisc_bypass = C.bool(cfg.QdiscBypass)
 	}

@@ -31,20 +31,12 @@ func OpenXDP(iface string, queue int, cfg *XDPConfig) (*XDP, error) {
 	var c C.nr_xdp_config
 	C.nr_xdp_config_init(&c, C.size_t(unsafe.Sizeof(c)))
 	if cfg != nil {
-		if cfg.FrameSize != 0 {
-			c.frame_size = C.uint32_t(cfg.FrameSize)
-		}
-		if cfg.FrameCount != 0 {
-			c.frame_count = C.uint32_t(cfg.FrameCount)
-		}
-		if cfg.Direction != 0 {
-			c.direction = C.uint32_t(cfg.Direction)
-		}
+		setNonZero(&c.frame_size, cfg.FrameSize)
+		setNonZero(&c.frame_count, cfg.FrameCount)
+		setNonZero(&c.direction, cfg.Direction)
 		c.bind_mode = C.uint32_t(cfg.BindMode)
 		c.attach_mode = C.uint32_t(cfg.AttachMode)
-		if cfg.BatchSize != 0 {
-			c.batch_size = C.uint32_t(cfg.BatchSize)
-		}
+		setNonZero(&c.batch_size, cfg.BatchSize)
 	}
 	n := cstr(iface)
 	defer cfree(n)
