@@ -122,6 +122,8 @@ func Open(iface string, cfg *Config) (*Capture, error) {
 		d := DefaultConfig()
 		cfg = &d
 	}
+	var cs cstrs
+	defer cs.free()
 	var c C.nr_capture_config
 	C.nr_capture_config_init(&c, C.size_t(unsafe.Sizeof(c)))
 	setNonZero(&c.block_size, cfg.BlockSize)
@@ -150,12 +152,9 @@ func Open(iface string, cfg *Config) (*Capture, error) {
 		c.filter_len = C.size_t(n)
 	}
 	if cfg.Netns != "" {
-		ns := cstr(cfg.Netns)
-		defer cfree(ns)
-		c.netns = ns
+		c.netns = cs.str(cfg.Netns)
 	}
-	name := cstr(iface)
-	defer cfree(name)
+	name := cs.str(iface)
 	var g *C.go_h
 	var e errbuf
 	if rc := C.go_capture_open(name, &c, &g, e.ptr()); rc != C.NR_OK {
@@ -223,10 +222,7 @@ func (c *Capture) SetBPF(insns []RawInstruction) error {
 	if len(insns) > 0 {
 		p = (*C.nr_bpf_insn)(unsafe.Pointer(&insns[0])) // no Go pointers inside: allowed
 	}
-	if rc := C.go_capture_set_filter(c.g, p, C.size_t(len(insns))); rc != C.NR_OK {
-		return mkerr("set filter", rc, C.GoString(&c.g.err[0]))
-	}
-	return nil
+	return check("set filter", C.go_capture_set_filter(c.g, p, C.size_t(len(insns))), &c.g.err[0])
 }
 
 // Break makes the current or next wait return ErrBreak. Safe from any

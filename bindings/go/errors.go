@@ -65,5 +65,13 @@ func mkerr(op string, rc C.int, msg string) error {
 	return &Error{Op: op, Status: Status(rc), Message: msg}
 }
 
+// check is nil when rc is NR_OK, else mkerr(op, rc, the sentence at msg).
+func check(op string, rc C.int, msg *C.char) error {
+	if rc != C.NR_OK {
+		return mkerr(op, rc, C.GoString(msg))
+	}
+	return nil
+}
+
 // Version is the library's version at run time ("MAJOR.MINOR.PATCH").
 func Version() string { return C.GoString(C.nr_version()) }

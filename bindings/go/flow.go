@@ -82,10 +82,7 @@ func (f *FlowMeter) Observe(p *Packet) error {
 	var e errbuf
 	rc := C.go_flow_observe(f.m, data, C.uint32_t(len(p.Data)), C.uint32_t(p.Length),
 		C.uint64_t(p.TimestampNs), C.uint32_t(p.Flags), C.uint16_t(p.VLANTCI), C.uint16_t(p.Protocol), e.ptr())
-	if rc != C.NR_OK {
-		return mkerr("flow observe", rc, e.String())
-	}
-	return nil
+	return check("flow observe", rc, e.ptr())
 }
 
 // Expire moves the meter's clock to nowNs (a live capture's quiet link)

@@ -34,8 +34,9 @@ func OpenInjector(iface string, cfg *InjectorConfig) (*Injector, error) {
 		c.mode = C.uint32_t(cfg.Mode)
 		c.qdisc_bypass = C.bool(cfg.QdiscBypass)
 	}
-	n := cstr(iface)
-	defer cfree(n)
+	var cs cstrs
+	defer cs.free()
+	n := cs.str(iface)
 	i := &Injector{}
 	if rc := C.go_injector_open(n, &c, &i.inj, i.e.ptr()); rc != C.NR_OK {
 		return nil, mkerr("open injector "+iface, rc, i.e.String())
@@ -53,10 +54,7 @@ func (i *Injector) Inject(frame []byte) error {
 		return &Error{Op: "inject", Status: ErrInvalidArg, Message: "empty frame"}
 	}
 	rc := C.go_inject(i.inj, (*C.uint8_t)(unsafe.Pointer(&frame[0])), C.size_t(len(frame)), i.e.ptr())
-	if rc != C.NR_OK {
-		return mkerr("inject", rc, i.e.String())
-	}
-	return nil
+	return check("inject", rc, i.e.ptr())
 }
 
 // InjectBatch queues frames in order and flushes (frames are gathered
@@ -90,10 +88,7 @@ func (i *Injector) Flush() error {
 	if i.inj == nil {
 		return ErrClosed
 	}
-	if rc := C.go_injector_flush(i.inj, i.e.ptr()); rc != C.NR_OK {
-		return mkerr("flush", rc, i.e.String())
-	}
-	return nil
+	return check("flush", C.go_injector_flush(i.inj, i.e.ptr()), i.e.ptr())
 }
 
 // WaitDrained flushes and waits until every queued frame left (ErrTimeout if not).
@@ -101,10 +96,7 @@ func (i *Injector) WaitDrained(timeout time.Duration) error {
 	if i.inj == nil {
 		return ErrClosed
 	}
-	if rc := C.go_injector_wait(i.inj, C.int(millis(timeout)), i.e.ptr()); rc != C.NR_OK {
-		return mkerr("wait", rc, i.e.String())
-	}
-	return nil
+	return check("wait", C.go_injector_wait(i.inj, C.int(millis(timeout)), i.e.ptr()), i.e.ptr())
 }
 
 // Sent is the number of frames the kernel took.

@@ -38,8 +38,9 @@ func OpenXDP(iface string, queue int, cfg *XDPConfig) (*XDP, error) {
 		c.attach_mode = C.uint32_t(cfg.AttachMode)
 		setNonZero(&c.batch_size, cfg.BatchSize)
 	}
-	n := cstr(iface)
-	defer cfree(n)
+	var cs cstrs
+	defer cs.free()
+	n := cs.str(iface)
 	all := C.int(0)
 	if queue < 0 {
 		all, queue = 1, 0
@@ -86,10 +87,7 @@ func (x *XDP) Flush(timeout time.Duration) error {
 	if x.closed {
 		return ErrClosed
 	}
-	if rc := C.go_xdp_flush(x.g, C.int(millis(timeout))); rc != C.NR_OK {
-		return mkerr("flush", rc, C.GoString(&x.g.err[0]))
-	}
-	return nil
+	return check("flush", C.go_xdp_flush(x.g, C.int(millis(timeout))), &x.g.err[0])
 }
 
 // Stats returns lifetime totals.
