@@ -307,21 +307,30 @@ func collect(t *testing.T, c *netring.Capture, want int) [][]byte {
 		if len(got) >= want && time.Since(last) > 200*time.Millisecond {
 			break
 		}
-		b, err := c.NextBatch(20 * time.Millisecond)
-		if err == netring.ErrTimeout {
-			continue
+		if nextTestFrames(t, c.NextBatch, 20*time.Millisecond, &got) != nil {
+			last = time.Now()
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := 0; i < b.Len(); i++ {
-			if d := b.Data(i); isTestFrame(d) {
-				got = append(got, append([]byte(nil), d...))
-			}
-		}
-		last = time.Now()
 	}
 	return got
+}
+
+// nextTestFrames waits up to timeout for next's batch and appends copies of
+// its test frames to *got; it returns the batch, nil when the wait timed out.
+func nextTestFrames(t *testing.T, next func(time.Duration) (*netring.Batch, error), timeout time.Duration, got *[][]byte) *netring.Batch {
+	t.Helper()
+	b, err := next(timeout)
+	if err == netring.ErrTimeout {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < b.Len(); i++ {
+		if d := b.Data(i); isTestFrame(d) {
+			*got = append(*got, append([]byte(nil), d...))
+		}
+	}
+	return b
 }
 
 func testExact(t *testing.T, size int) {
@@ -736,19 +745,9 @@ func TestVethXDP(t *testing.T) {
 	go send(t, b, frames)
 	var got [][]byte
 	for start := time.Now(); len(got) < len(frames) && time.Since(start) < 5*time.Second; {
-		bt, err := x.NextBatch(50 * time.Millisecond)
-		if err == netring.ErrTimeout {
-			continue
+		if bt := nextTestFrames(t, x.NextBatch, 50*time.Millisecond, &got); bt != nil {
+			bt.Release()
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := 0; i < bt.Len(); i++ {
-			if d := bt.Data(i); isTestFrame(d) {
-				got = append(got, append([]byte(nil), d...))
-			}
-		}
-		bt.Release()
 	}
 	sameFrames(t, got, frames)
 	st, err := x.Stats()
