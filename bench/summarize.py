@@ -59,6 +59,21 @@ def order_of(rows, key):
     return seen
 
 
+def size_groups(rows, per, key):
+    """(size, names, repetitions) for each frame size of rows: the names
+    (column key) measured at that size, in the order of rows."""
+    for size in order_of(rows, "size"):
+        names = [c for c in order_of(rows, key) if (size, c) in per]
+        yield size, names, max(len(per[(size, c)]) for c in names)
+
+
+def load_lines(rows, size, lead=""):
+    """The line on the load averages at the starts of size's runs (none
+    without load1 numbers)."""
+    llo, lhi = rng([fnum(r.get("load1")) for r in rows if r["size"] == size])
+    return [] if math.isnan(llo) else [f"{lead}1-min load average at run starts: {llo:.2f}-{lhi:.2f} (2 CPUs)"]
+
+
 def rx_per(rows):
     per = defaultdict(dict)  # (size, consumer) -> rep -> metrics
     for r in rows:
@@ -88,9 +103,7 @@ def rx_per(rows):
 def rx(rows, ref):
     per = rx_per(rows)
     out = []
-    for size in order_of(rows, "size"):
-        names = [c for c in order_of(rows, "consumer") if (size, c) in per]
-        nreps = max(len(per[(size, c)]) for c in names)
+    for size, names, nreps in size_groups(rows, per, "consumer"):
         out.append(f"\n## RX, {size}-byte frames (medians of {nreps} runs; [min-max])\n")
         out.append("| consumer | offered kpps | captured kpps [min-max] | loss % | kernel drop % "
                    "| CPU s/Mpkt [min-max] | sys % | CPU ratio vs " + ref + " | captured ratio vs " + ref
@@ -123,10 +136,7 @@ def rx(rows, ref):
             )
         olo, ohi = rng([m["off_pps"] for (s, c), reps in per.items() if s == size for m in reps.values()])
         out.append(f"\noffered kpps over all runs of this size: {k(olo)}-{k(ohi)}")
-        loads = [fnum(r.get("load1")) for r in rows if r["size"] == size]
-        llo, lhi = rng(loads)
-        if not math.isnan(llo):
-            out.append(f"1-min load average at run starts: {llo:.2f}-{lhi:.2f} (2 CPUs)")
+        out += load_lines(rows, size)
     return "\n".join(out)
 
 
@@ -161,9 +171,7 @@ def best_peer(per, size, rep):
 def tx(rows, ref):
     per = tx_per(rows)
     out = []
-    for size in order_of(rows, "size"):
-        names = [c for c in order_of(rows, "sender") if (size, c) in per]
-        nreps = max(len(per[(size, c)]) for c in names)
+    for size, names, nreps in size_groups(rows, per, "sender"):
         out.append(f"\n## TX, {size}-byte frames (medians of {nreps} runs; [min-max])\n")
         out.append("| sender | kpps counted on the receiving veth [min-max] | ratio vs " + ref
                    + " | ratio vs best peer | sender-reported kpps | sender CPU s/Mpkt | sender CPU % "
@@ -181,10 +189,7 @@ def tx(rows, ref):
                 f"| {k(med(col('claimed')))} "
                 f"| {f2(med(col('cpu_m')), 3)} | {f2(med(col('cpu_u')), 0)} | {f2(med(col('vdrop')), 0)} |"
             )
-        loads = [fnum(r.get("load1")) for r in rows if r["size"] == size]
-        llo, lhi = rng(loads)
-        if not math.isnan(llo):
-            out.append(f"\n1-min load average at run starts: {llo:.2f}-{lhi:.2f} (2 CPUs)")
+        out += load_lines(rows, size, "\n")
     return "\n".join(out)
 
 
