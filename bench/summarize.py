@@ -74,6 +74,12 @@ def load_lines(rows, size, lead=""):
     return [] if math.isnan(llo) else [f"{lead}1-min load average at run starts: {llo:.2f}-{lhi:.2f} (2 CPUs)"]
 
 
+def table(header, rows):
+    """A markdown table: header ("| a | b |"), its separator line, rows,
+    then an empty line."""
+    return [header, "|" + "---|" * (header.count("|") - 1)] + rows + [""]
+
+
 def rx_per(rows):
     per = defaultdict(dict)  # (size, consumer) -> rep -> metrics
     for r in rows:
@@ -742,32 +748,26 @@ def report(run, out_dir):
     if tx_rows:
         md += ["# TX: senders (kpps counted on the receiving veth)", tx(tx_rows, "min_tx"), ""]
     if micro:
-        md += ["# Micro: C callback iteration vs raw walk (ns/packet, synthetic 4 MiB blocks, min of trials)", "",
-               "| frame | packets/block | raw walk (min_v3 loop) | Rust PacketIter | C nr_batch_for_each "
-               "| for_each minus raw | C nr_batch_fill array | fill minus raw |", "|---|---|---|---|---|---|---|---|"]
-        for size, m in micro.items():
-            md.append(f"| {size} B | {m['pkts_per_block']:.0f} | {m['raw_ns']:.2f} | {m['rust_ns']:.2f} "
-                      f"| {m['capi_ns']:.2f} | {m['capi_minus_raw_ns']:.2f} | {m.get('fill_ns', math.nan):.2f} "
-                      f"| {m.get('fill_minus_raw_ns', math.nan):.2f} |")
-        md.append("")
+        md += ["# Micro: C callback iteration vs raw walk (ns/packet, synthetic 4 MiB blocks, min of trials)", ""]
+        md += table("| frame | packets/block | raw walk (min_v3 loop) | Rust PacketIter | C nr_batch_for_each "
+                    "| for_each minus raw | C nr_batch_fill array | fill minus raw |",
+                    [f"| {size} B | {m['pkts_per_block']:.0f} | {m['raw_ns']:.2f} | {m['rust_ns']:.2f} "
+                     f"| {m['capi_ns']:.2f} | {m['capi_minus_raw_ns']:.2f} | {m.get('fill_ns', math.nan):.2f} "
+                     f"| {m.get('fill_minus_raw_ns', math.nan):.2f} |" for size, m in micro.items()])
     if mx:
         md += ["# Micro, cross-CPU: blocks written by another CPU just before the walk (ns/packet, medians)", "",
                "`raw` is min_v3's loop as LLVM unrolls it (4 packets per iteration); `min_v3 loop` is the "
-               "same loop kept rolled, as gcc -O2 compiles bench/min_v3.c.", "",
-               "| frame | packets/block | raw walk (unrolled) | min_v3 loop | Rust PacketIter | C nr_batch_for_each "
-               "| C nr_batch_fill array | for_each / min_v3 loop |", "|---|---|---|---|---|---|---|---|"]
-        for size, m in mx.items():
-            md.append(f"| {size} B | {m['pkts_per_block']:.0f} | {m['raw_ns']:.2f} | {m.get('minv3_ns', math.nan):.2f} "
-                      f"| {m['rust_ns']:.2f} | {m['capi_ns']:.2f} | {m['fill_ns']:.2f} "
-                      f"| {m.get('capi_vs_minv3', math.nan):.2f} |")
-        md.append("")
+               "same loop kept rolled, as gcc -O2 compiles bench/min_v3.c.", ""]
+        md += table("| frame | packets/block | raw walk (unrolled) | min_v3 loop | Rust PacketIter | C nr_batch_for_each "
+                    "| C nr_batch_fill array | for_each / min_v3 loop |",
+                    [f"| {size} B | {m['pkts_per_block']:.0f} | {m['raw_ns']:.2f} | {m.get('minv3_ns', math.nan):.2f} "
+                     f"| {m['rust_ns']:.2f} | {m['capi_ns']:.2f} | {m['fill_ns']:.2f} "
+                     f"| {m.get('capi_vs_minv3', math.nan):.2f} |" for size, m in mx.items()])
     if mxdp:
-        md += ["# Micro: AF_XDP RX walk vs TPACKET_V3 walk (ns/packet, synthetic, min of trials)", "",
-               "| frame | TPACKET_V3 walk (walk_held) | AF_XDP walk (same code as an Xdp batch) | AF_XDP / V3 |",
-               "|---|---|---|---|"]
-        for size, m in mxdp.items():
-            md.append(f"| {size} B | {m['v3_ns']:.2f} | {m['xdp_ns']:.2f} | {m['xdp_vs_v3']:.2f} |")
-        md.append("")
+        md += ["# Micro: AF_XDP RX walk vs TPACKET_V3 walk (ns/packet, synthetic, min of trials)", ""]
+        md += table("| frame | TPACKET_V3 walk (walk_held) | AF_XDP walk (same code as an Xdp batch) | AF_XDP / V3 |",
+                    [f"| {size} B | {m['v3_ns']:.2f} | {m['xdp_ns']:.2f} | {m['xdp_vs_v3']:.2f} |"
+                     for size, m in mxdp.items()])
     md += parse_section(run)
     with open(os.path.join(out_dir, "summary.md"), "w") as f:
         f.write("\n".join(md) + "\n")
