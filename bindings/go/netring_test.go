@@ -538,11 +538,8 @@ func ownVeth(t *testing.T, name string) {
 // a wait in the netpoller forever.
 func TestVethInterfaceRemoved(t *testing.T) {
 	ownVeth(t, "nrgorm")
-	c, err := netring.Open("nrgorma", smallRing())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := openOn(t, "nrgorma", smallRing())
+	var err error
 	go func() {
 		time.Sleep(200 * time.Millisecond)
 		exec.Command("ip", "link", "del", "nrgorma").Run()
@@ -568,11 +565,7 @@ func TestVethInterfaceRemoved(t *testing.T) {
 // captured again once it is up.
 func TestVethInterfaceDown(t *testing.T) {
 	ownVeth(t, "nrgodn")
-	c, err := netring.Open("nrgodna", smallRing())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := openOn(t, "nrgodna", smallRing())
 	if out, err := exec.Command("ip", "link", "set", "nrgodna", "down").CombinedOutput(); err != nil {
 		t.Fatalf("%v %s", err, out)
 	}
