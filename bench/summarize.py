@@ -74,10 +74,19 @@ def load_lines(rows, size, lead=""):
     return [] if math.isnan(llo) else [f"{lead}1-min load average at run starts: {llo:.2f}-{lhi:.2f} (2 CPUs)"]
 
 
+def table_head(header):
+    """A markdown table's header ("| a | b |") and its separator line."""
+    return [header, "|" + "---|" * (header.count("|") - 1)]
+
+
 def table(header, rows):
-    """A markdown table: header ("| a | b |"), its separator line, rows,
-    then an empty line."""
-    return [header, "|" + "---|" * (header.count("|") - 1)] + rows + [""]
+    """A markdown table: table_head(header), rows, then an empty line."""
+    return table_head(header) + rows + [""]
+
+
+def columns(reps):
+    """col(key): the metric key of every repetition in reps."""
+    return lambda key: [m[key] for m in reps.values()]
 
 
 def rx_per(rows):
@@ -111,15 +120,14 @@ def rx(rows, ref):
     out = []
     for size, names, nreps in size_groups(rows, per, "consumer"):
         out.append(f"\n## RX, {size}-byte frames (medians of {nreps} runs; [min-max])\n")
-        out.append("| consumer | offered kpps | captured kpps [min-max] | loss % | kernel drop % "
-                   "| CPU s/Mpkt [min-max] | sys % | CPU ratio vs " + ref + " | captured ratio vs " + ref
-                   + " | offered ratio vs " + ref + " | gen CPU s/Mpkt | gen CPU % | veth/backlog drops "
-                   "| RSS beyond ring MiB | of it anon MiB |")
-        out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        out += table_head("| consumer | offered kpps | captured kpps [min-max] | loss % | kernel drop % "
+                          "| CPU s/Mpkt [min-max] | sys % | CPU ratio vs " + ref + " | captured ratio vs " + ref
+                          + " | offered ratio vs " + ref + " | gen CPU s/Mpkt | gen CPU % | veth/backlog drops "
+                          "| RSS beyond ring MiB | of it anon MiB |")
         refd = per.get((size, ref), {})
         for c in names:
             reps = per[(size, c)]
-            col = lambda key: [m[key] for m in reps.values()]
+            col = columns(reps)
             cr, cpr, opr = [], [], []
             for rep, m in reps.items():
                 if rep in refd:
@@ -179,14 +187,13 @@ def tx(rows, ref):
     out = []
     for size, names, nreps in size_groups(rows, per, "sender"):
         out.append(f"\n## TX, {size}-byte frames (medians of {nreps} runs; [min-max])\n")
-        out.append("| sender | kpps counted on the receiving veth [min-max] | ratio vs " + ref
-                   + " | ratio vs best peer | sender-reported kpps | sender CPU s/Mpkt | sender CPU % "
-                   "| veth/backlog drops |")
-        out.append("|---|---|---|---|---|---|---|---|")
+        out += table_head("| sender | kpps counted on the receiving veth [min-max] | ratio vs " + ref
+                          + " | ratio vs best peer | sender-reported kpps | sender CPU s/Mpkt | sender CPU % "
+                          "| veth/backlog drops |")
         refd = per.get((size, ref), {})
         for c in names:
             reps = per[(size, c)]
-            col = lambda key: [m[key] for m in reps.values()]
+            col = columns(reps)
             rr = [m["pps"] / refd[rep]["pps"] for rep, m in reps.items() if rep in refd and refd[rep]["pps"]]
             br = [m["pps"] / best_peer(per, size, rep) for rep, m in reps.items()]
             lo, hi = rng(col("pps"))
