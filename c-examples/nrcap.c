@@ -268,10 +268,7 @@ int main(int argc, char **argv)
     nr_capture_config cfg = o.cfg;
     const char *ifname = o.ifname, *wfile = o.wfile;
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
+    struct sigaction sa = {.sa_handler = on_signal}; /* empty mask, no flags */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
