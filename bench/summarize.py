@@ -84,6 +84,18 @@ def table(header, rows):
     return table_head(header) + rows + [""]
 
 
+def micro_table(data, cols, per_block=True):
+    """table() of micro results (frame size -> metrics): a "frame" column,
+    then "packets/block" (per_block), then a column per (header, key) with
+    the metric at 2 decimals; a key ending in "?" may be missing (nan)."""
+    def cell(m, key):
+        return m.get(key[:-1], math.nan) if key.endswith("?") else m[key]
+    heads = ["frame"] + ["packets/block"] * per_block + [h for h, _ in cols]
+    return table("| " + " | ".join(heads) + " |",
+                 [f"| {size} B | " + (f"{m['pkts_per_block']:.0f} | " if per_block else "")
+                  + " | ".join(f"{cell(m, key):.2f}" for _, key in cols) + " |" for size, m in data.items()])
+
+
 def columns(reps):
     """col(key): the metric key of every repetition in reps."""
     return lambda key: [m[key] for m in reps.values()]
@@ -756,25 +768,21 @@ def report(run, out_dir):
         md += ["# TX: senders (kpps counted on the receiving veth)", tx(tx_rows, "min_tx"), ""]
     if micro:
         md += ["# Micro: C callback iteration vs raw walk (ns/packet, synthetic 4 MiB blocks, min of trials)", ""]
-        md += table("| frame | packets/block | raw walk (min_v3 loop) | Rust PacketIter | C nr_batch_for_each "
-                    "| for_each minus raw | C nr_batch_fill array | fill minus raw |",
-                    [f"| {size} B | {m['pkts_per_block']:.0f} | {m['raw_ns']:.2f} | {m['rust_ns']:.2f} "
-                     f"| {m['capi_ns']:.2f} | {m['capi_minus_raw_ns']:.2f} | {m.get('fill_ns', math.nan):.2f} "
-                     f"| {m.get('fill_minus_raw_ns', math.nan):.2f} |" for size, m in micro.items()])
+        md += micro_table(micro, [("raw walk (min_v3 loop)", "raw_ns"), ("Rust PacketIter", "rust_ns"),
+                                  ("C nr_batch_for_each", "capi_ns"), ("for_each minus raw", "capi_minus_raw_ns"),
+                                  ("C nr_batch_fill array", "fill_ns?"), ("fill minus raw", "fill_minus_raw_ns?")])
     if mx:
         md += ["# Micro, cross-CPU: blocks written by another CPU just before the walk (ns/packet, medians)", "",
                "`raw` is min_v3's loop as LLVM unrolls it (4 packets per iteration); `min_v3 loop` is the "
                "same loop kept rolled, as gcc -O2 compiles bench/min_v3.c.", ""]
-        md += table("| frame | packets/block | raw walk (unrolled) | min_v3 loop | Rust PacketIter | C nr_batch_for_each "
-                    "| C nr_batch_fill array | for_each / min_v3 loop |",
-                    [f"| {size} B | {m['pkts_per_block']:.0f} | {m['raw_ns']:.2f} | {m.get('minv3_ns', math.nan):.2f} "
-                     f"| {m['rust_ns']:.2f} | {m['capi_ns']:.2f} | {m['fill_ns']:.2f} "
-                     f"| {m.get('capi_vs_minv3', math.nan):.2f} |" for size, m in mx.items()])
+        md += micro_table(mx, [("raw walk (unrolled)", "raw_ns"), ("min_v3 loop", "minv3_ns?"),
+                               ("Rust PacketIter", "rust_ns"), ("C nr_batch_for_each", "capi_ns"),
+                               ("C nr_batch_fill array", "fill_ns"), ("for_each / min_v3 loop", "capi_vs_minv3?")])
     if mxdp:
         md += ["# Micro: AF_XDP RX walk vs TPACKET_V3 walk (ns/packet, synthetic, min of trials)", ""]
-        md += table("| frame | TPACKET_V3 walk (walk_held) | AF_XDP walk (same code as an Xdp batch) | AF_XDP / V3 |",
-                    [f"| {size} B | {m['v3_ns']:.2f} | {m['xdp_ns']:.2f} | {m['xdp_vs_v3']:.2f} |"
-                     for size, m in mxdp.items()])
+        md += micro_table(mxdp, [("TPACKET_V3 walk (walk_held)", "v3_ns"),
+                                 ("AF_XDP walk (same code as an Xdp batch)", "xdp_ns"), ("AF_XDP / V3", "xdp_vs_v3")],
+                          per_block=False)
     md += parse_section(run)
     with open(os.path.join(out_dir, "summary.md"), "w") as f:
         f.write("\n".join(md) + "\n")
