@@ -202,12 +202,9 @@ func (c *Capture) Stats() (Stats, error) {
 // ReadStats returns the lifetime totals and the change since the previous
 // ReadStats/Stats call.
 func (c *Capture) ReadStats() (total, delta Stats, err error) {
-	if c.closed {
-		return Stats{}, Stats{}, ErrClosed
-	}
 	var t, d C.nr_capture_stats
-	if rc := C.go_capture_stats(c.g, &t, &d); rc != C.NR_OK {
-		return Stats{}, Stats{}, mkerr("stats", rc, C.GoString(&c.g.err[0]))
+	if err := query(c.closed, c.g, "stats", func() C.int { return C.go_capture_stats(c.g, &t, &d) }); err != nil {
+		return Stats{}, Stats{}, err
 	}
 	return statsOf(&t), statsOf(&d), nil
 }
@@ -247,12 +244,9 @@ type Info struct {
 
 // Info reports the ring's geometry and any option weakened at open.
 func (c *Capture) Info() (Info, error) {
-	if c.closed {
-		return Info{}, ErrClosed
-	}
 	var i C.nr_capture_info
-	if rc := C.go_capture_info(c.g, &i); rc != C.NR_OK {
-		return Info{}, mkerr("info", rc, C.GoString(&c.g.err[0]))
+	if err := query(c.closed, c.g, "info", func() C.int { return C.go_capture_info(c.g, &i) }); err != nil {
+		return Info{}, err
 	}
 	info := Info{BlockSize: uint32(i.ring.block_size), BlockCount: uint32(i.ring.block_count),
 		FrameSize: uint32(i.ring.frame_size), Locked: bool(i.ring.locked), Ifindex: int(i.ifindex)}

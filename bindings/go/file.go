@@ -56,12 +56,9 @@ func (r *Reader) ReadPacketData() ([]byte, CaptureInfo, error) {
 
 // LinkType of the file (1 = Ethernet).
 func (r *Reader) LinkType() (uint32, error) {
-	if r.closed {
-		return 0, ErrClosed
-	}
 	var i C.nr_reader_info
-	if rc := C.go_reader_info(r.g, &i); rc != C.NR_OK {
-		return 0, mkerr("info", rc, C.GoString(&r.g.err[0]))
+	if err := query(r.closed, r.g, "info", func() C.int { return C.go_reader_info(r.g, &i) }); err != nil {
+		return 0, err
 	}
 	return uint32(i.link_type), nil
 }

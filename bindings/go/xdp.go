@@ -92,12 +92,9 @@ func (x *XDP) Flush(timeout time.Duration) error {
 
 // Stats returns lifetime totals.
 func (x *XDP) Stats() (XDPStats, error) {
-	if x.closed {
-		return XDPStats{}, ErrClosed
-	}
 	var s C.nr_xdp_stats
-	if rc := C.go_xdp_stats(x.g, &s); rc != C.NR_OK {
-		return XDPStats{}, mkerr("stats", rc, C.GoString(&x.g.err[0]))
+	if err := query(x.closed, x.g, "stats", func() C.int { return C.go_xdp_stats(x.g, &s) }); err != nil {
+		return XDPStats{}, err
 	}
 	return XDPStats{uint64(s.rx_packets), uint64(s.rx_dropped), uint64(s.rx_ring_full),
 		uint64(s.tx_queued), uint64(s.tx_completed)}, nil
