@@ -28,18 +28,8 @@ set -euo pipefail
 CB_ARGS="$*"
 
 DUR=3 RATES=1000,10000 REPS=3 RESDIR=""
-CONSUMERS=()
-while [ $# -gt 0 ]; do
-    case "$1" in
-        -d) DUR=$2; shift 2 ;;
-        -r) RATES=$2; shift 2 ;;
-        -n) REPS=$2; shift 2 ;;
-        -o) RESDIR=$2; shift 2 ;;
-        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        -*) echo "unknown option $1" >&2; exit 2 ;;
-        *) CONSUMERS+=("$1"); shift ;;
-    esac
-done
+cb_getopts "-d DUR -r RATES -n REPS -o RESDIR" "$@"
+CONSUMERS=("${CB_NAMES[@]}")
 [ ${#CONSUMERS[@]} -gt 0 ] || CONSUMERS=(libpcap dropin nrcap)
 
 consumer_cmd() {
@@ -53,23 +43,12 @@ consumer_cmd() {
 
 check_tools trafgen ip taskset python3 "$CB_BIN/pcap_latency" "$NR_BIN/nrcap" \
     "$CB_ROOT/build/prefix/lib/netring/libpcap.so.0.8"
-[ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
-
-RESDIR=${RESDIR:-$CB_OUT/runs/latency-$(date +%Y%m%d-%H%M%S)}
-mkdir -p "$RESDIR/logs"
-TSV=$RESDIR/latency.tsv
-printf 'rep\trate\tconsumer\tframes\tsend_s\tcaptured\tdrops\tn\tp50_us\tp99_us\tmax_us\n' > "$TSV"
-
-trap cb_cleanup EXIT
-trap 'exit 130' INT TERM
-"$CB_HERE/netenv.sh" up
+NETENV_ARGS=()
+cb_begin latency 'rep\trate\tconsumer\tframes\tsend_s\tcaptured\tdrops\tn\tp50_us\tp99_us\tmax_us'
 {
-    echo "date: $(date -Is)"; echo "kernel: $(uname -r)"; echo "cpus: $(nproc)"
-    echo "cpu: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
-    echo "command: $0 $CB_ARGS"
     echo "libpcap: $(dpkg-query -W -f '${Version}' libpcap0.8 2>/dev/null || echo '?')"
     for c in "${CONSUMERS[@]}"; do echo "consumer $c: $(consumer_cmd "$c")"; done
-} > "$RESDIR/meta.txt"
+} >> "$RESDIR/meta.txt"
 
 one_run() { # rep rate consumer
     local rep=$1 rate=$2 name=$3 cmd tag pg frames gap t0 t1
@@ -105,13 +84,5 @@ EOF
     log "$tag: $(tail -1 "$TSV" | cut -f6-)"
 }
 
-IFS=, read -r -a RATE_LIST <<< "$RATES"
-n=${#CONSUMERS[@]}
-for ((rep = 1; rep <= REPS; rep++)); do
-    for rate in "${RATE_LIST[@]}"; do
-        for ((k = 0; k < n; k++)); do
-            one_run "$rep" "$rate" "${CONSUMERS[$(((k + rep - 1) % n))]}"
-        done
-    done
-done
+cb_rotate "$REPS" "$RATES" one_run "${CONSUMERS[@]}"
 python3 "$CB_HERE/summarize.py" latency "$TSV" | tee "$RESDIR/summary.txt"

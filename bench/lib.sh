@@ -128,9 +128,77 @@ cb_option() {
         -R) REF=$2 ;;
         --rps|--queues|--mtu) NETENV_ARGS+=("$1" "$2") ;;
         --gro) NETENV_ARGS+=(--gro); CB_SHIFT=1 ;;
-        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) cb_help ;;
         *) CB_SHIFT=0 ;;
     esac
+}
+
+# cb_help: print the calling script's header comment (its usage) and exit 0.
+cb_help() {
+    sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+    exit 0
+}
+
+# cb_args EXTRA ARGS...: run.sh's / tx.sh's command line: the shared
+# options (cb_option), then the script's own through the function EXTRA
+# (unless ""; it sets CB_SHIFT as cb_option does); any other -X is an
+# error (exit 2); the other words go to CB_NAMES, in order.
+cb_args() {
+    local extra=$1
+    shift
+    CB_NAMES=()
+    while [ $# -gt 0 ]; do
+        cb_option "$@"
+        if [ "$CB_SHIFT" = 0 ] && [ -n "$extra" ]; then "$extra" "$@"; fi
+        if [ "$CB_SHIFT" -gt 0 ]; then shift "$CB_SHIFT"; continue; fi
+        case "$1" in
+            -*) echo "unknown option $1" >&2; exit 2 ;;
+            *) CB_NAMES+=("$1"); shift ;;
+        esac
+    done
+}
+
+# cb_getopts "FLAG VAR ..." ARGS...: the command line of a script with
+# options of its own (latency.sh, suricata.sh): each FLAG takes a value,
+# stored in the variable VAR; -h/--help prints the usage (cb_help); any
+# other -X is an error (exit 2); the other words go to CB_NAMES, in order.
+cb_getopts() {
+    local -a spec
+    local i
+    read -r -a spec <<< "$1"
+    shift
+    CB_NAMES=()
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            -h|--help) cb_help ;;
+            -*)
+                for ((i = 0; i < ${#spec[@]}; i += 2)); do
+                    [ "$1" = "${spec[i]}" ] || continue
+                    printf -v "${spec[i + 1]}" '%s' "$2"
+                    shift 2
+                    continue 2
+                done
+                echo "unknown option $1" >&2; exit 2 ;;
+            *) CB_NAMES+=("$1"); shift ;;
+        esac
+    done
+}
+
+# cb_rotate REPS LIST FN ITEM...: FN REP X ITEM for each repetition REP
+# (1..REPS), each X of the comma-separated LIST and each ITEM, the ITEMs'
+# order rotating every repetition (no ITEM always runs first).
+cb_rotate() {
+    local reps=$1 fn=$3 _rep _x _k _n _xs
+    IFS=, read -r -a _xs <<< "$2"
+    shift 3
+    _n=$#
+    for ((_rep = 1; _rep <= reps; _rep++)); do
+        for _x in "${_xs[@]}"; do
+            for ((_k = 0; _k < _n; _k++)); do
+                "$fn" "$_rep" "$_x" "${@:$(((_k + _rep - 1) % _n + 1)):1}"
+            done
+        done
+    done
 }
 
 # cb_begin KIND HEADER: the start of a run.sh / tx.sh run. Needs root;

@@ -70,16 +70,12 @@ CB_ARGS="$*"
 
 DUR=10 REPS=3 SIZES=60,1514 RESDIR="" REF=min_v3 GEN=trafgen
 NETENV_ARGS=()
-CONSUMERS=()
-while [ $# -gt 0 ]; do
-    cb_option "$@"
-    if [ "$CB_SHIFT" -gt 0 ]; then shift "$CB_SHIFT"; continue; fi
-    case "$1" in
-        -g) GEN=$2; shift 2 ;;
-        -*) echo "unknown option $1" >&2; exit 2 ;;
-        *) CONSUMERS+=("$1"); shift ;;
-    esac
-done
+gen_option() { # -g GEN, run.sh's own option (for cb_args)
+    CB_SHIFT=0
+    if [ "$1" = -g ]; then GEN=$2; CB_SHIFT=2; fi
+}
+cb_args gen_option "$@"
+CONSUMERS=("${CB_NAMES[@]}")
 # Jumbo frames (the frame-size sweep) need MTU 9000 on the veth pair.
 if [[ " ${NETENV_ARGS[*]} " != *" --mtu "* ]]; then
     IFS=, read -r -a _sizes <<< "$SIZES"
@@ -164,6 +160,7 @@ EOF
 
 one_run() { # rep size consumer_spec
     local rep=$1 size=$2 spec=$3 name cmd tag pg="" xbase i
+    [ -f "$CB_ROOT/scripts/trafgen/udp$size.cfg" ] || { echo "no scripts/trafgen/udp$size.cfg" >&2; exit 2; }
     name=$(consumer_name "$spec")
     cmd=$(consumer_cmd "$spec")
     tag="r${rep}-${size}-${name}"
@@ -236,15 +233,5 @@ one_run() { # rep size consumer_spec
     log "$tag: offered $((rx1 - rx0)) captured $captured kdrops $kdrops cpu_ms $(((cn1 - cn0) / 1000000))"
 }
 
-IFS=, read -r -a SIZE_LIST <<< "$SIZES"
-n=${#CONSUMERS[@]}
-for ((rep = 1; rep <= REPS; rep++)); do
-    for size in "${SIZE_LIST[@]}"; do
-        [ -f "$CB_ROOT/scripts/trafgen/udp$size.cfg" ] || { echo "no scripts/trafgen/udp$size.cfg" >&2; exit 2; }
-        # rotate the order every repetition so no consumer always runs first
-        for ((k = 0; k < n; k++)); do
-            one_run "$rep" "$size" "${CONSUMERS[$(((k + rep - 1) % n))]}"
-        done
-    done
-done
+cb_rotate "$REPS" "$SIZES" one_run "${CONSUMERS[@]}"
 python3 "$CB_HERE/summarize.py" rx "$TSV" --ref "$REF" | tee "$RESDIR/summary.txt"

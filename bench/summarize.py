@@ -59,6 +59,48 @@ def order_of(rows, key):
     return seen
 
 
+def size_groups(rows, per, key):
+    """(size, names, repetitions) for each frame size of rows: the names
+    (column key) measured at that size, in the order of rows."""
+    for size in order_of(rows, "size"):
+        names = [c for c in order_of(rows, key) if (size, c) in per]
+        yield size, names, max(len(per[(size, c)]) for c in names)
+
+
+def load_lines(rows, size, lead=""):
+    """The line on the load averages at the starts of size's runs (none
+    without load1 numbers)."""
+    llo, lhi = rng([fnum(r.get("load1")) for r in rows if r["size"] == size])
+    return [] if math.isnan(llo) else [f"{lead}1-min load average at run starts: {llo:.2f}-{lhi:.2f} (2 CPUs)"]
+
+
+def table_head(header):
+    """A markdown table's header ("| a | b |") and its separator line."""
+    return [header, "|" + "---|" * (header.count("|") - 1)]
+
+
+def table(header, rows):
+    """A markdown table: table_head(header), rows, then an empty line."""
+    return table_head(header) + rows + [""]
+
+
+def micro_table(data, cols, per_block=True):
+    """table() of micro results (frame size -> metrics): a "frame" column,
+    then "packets/block" (per_block), then a column per (header, key) with
+    the metric at 2 decimals; a key ending in "?" may be missing (nan)."""
+    def cell(m, key):
+        return m.get(key[:-1], math.nan) if key.endswith("?") else m[key]
+    heads = ["frame"] + ["packets/block"] * per_block + [h for h, _ in cols]
+    return table("| " + " | ".join(heads) + " |",
+                 [f"| {size} B | " + (f"{m['pkts_per_block']:.0f} | " if per_block else "")
+                  + " | ".join(f"{cell(m, key):.2f}" for _, key in cols) + " |" for size, m in data.items()])
+
+
+def columns(reps):
+    """col(key): the metric key of every repetition in reps."""
+    return lambda key: [m[key] for m in reps.values()]
+
+
 def rx_per(rows):
     per = defaultdict(dict)  # (size, consumer) -> rep -> metrics
     for r in rows:
@@ -88,19 +130,16 @@ def rx_per(rows):
 def rx(rows, ref):
     per = rx_per(rows)
     out = []
-    for size in order_of(rows, "size"):
-        names = [c for c in order_of(rows, "consumer") if (size, c) in per]
-        nreps = max(len(per[(size, c)]) for c in names)
+    for size, names, nreps in size_groups(rows, per, "consumer"):
         out.append(f"\n## RX, {size}-byte frames (medians of {nreps} runs; [min-max])\n")
-        out.append("| consumer | offered kpps | captured kpps [min-max] | loss % | kernel drop % "
-                   "| CPU s/Mpkt [min-max] | sys % | CPU ratio vs " + ref + " | captured ratio vs " + ref
-                   + " | offered ratio vs " + ref + " | gen CPU s/Mpkt | gen CPU % | veth/backlog drops "
-                   "| RSS beyond ring MiB | of it anon MiB |")
-        out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        out += table_head("| consumer | offered kpps | captured kpps [min-max] | loss % | kernel drop % "
+                          "| CPU s/Mpkt [min-max] | sys % | CPU ratio vs " + ref + " | captured ratio vs " + ref
+                          + " | offered ratio vs " + ref + " | gen CPU s/Mpkt | gen CPU % | veth/backlog drops "
+                          "| RSS beyond ring MiB | of it anon MiB |")
         refd = per.get((size, ref), {})
         for c in names:
             reps = per[(size, c)]
-            col = lambda key: [m[key] for m in reps.values()]
+            col = columns(reps)
             cr, cpr, opr = [], [], []
             for rep, m in reps.items():
                 if rep in refd:
@@ -123,10 +162,7 @@ def rx(rows, ref):
             )
         olo, ohi = rng([m["off_pps"] for (s, c), reps in per.items() if s == size for m in reps.values()])
         out.append(f"\noffered kpps over all runs of this size: {k(olo)}-{k(ohi)}")
-        loads = [fnum(r.get("load1")) for r in rows if r["size"] == size]
-        llo, lhi = rng(loads)
-        if not math.isnan(llo):
-            out.append(f"1-min load average at run starts: {llo:.2f}-{lhi:.2f} (2 CPUs)")
+        out += load_lines(rows, size)
     return "\n".join(out)
 
 
@@ -161,18 +197,15 @@ def best_peer(per, size, rep):
 def tx(rows, ref):
     per = tx_per(rows)
     out = []
-    for size in order_of(rows, "size"):
-        names = [c for c in order_of(rows, "sender") if (size, c) in per]
-        nreps = max(len(per[(size, c)]) for c in names)
+    for size, names, nreps in size_groups(rows, per, "sender"):
         out.append(f"\n## TX, {size}-byte frames (medians of {nreps} runs; [min-max])\n")
-        out.append("| sender | kpps counted on the receiving veth [min-max] | ratio vs " + ref
-                   + " | ratio vs best peer | sender-reported kpps | sender CPU s/Mpkt | sender CPU % "
-                   "| veth/backlog drops |")
-        out.append("|---|---|---|---|---|---|---|---|")
+        out += table_head("| sender | kpps counted on the receiving veth [min-max] | ratio vs " + ref
+                          + " | ratio vs best peer | sender-reported kpps | sender CPU s/Mpkt | sender CPU % "
+                          "| veth/backlog drops |")
         refd = per.get((size, ref), {})
         for c in names:
             reps = per[(size, c)]
-            col = lambda key: [m[key] for m in reps.values()]
+            col = columns(reps)
             rr = [m["pps"] / refd[rep]["pps"] for rep, m in reps.items() if rep in refd and refd[rep]["pps"]]
             br = [m["pps"] / best_peer(per, size, rep) for rep, m in reps.items()]
             lo, hi = rng(col("pps"))
@@ -181,10 +214,7 @@ def tx(rows, ref):
                 f"| {k(med(col('claimed')))} "
                 f"| {f2(med(col('cpu_m')), 3)} | {f2(med(col('cpu_u')), 0)} | {f2(med(col('vdrop')), 0)} |"
             )
-        loads = [fnum(r.get("load1")) for r in rows if r["size"] == size]
-        llo, lhi = rng(loads)
-        if not math.isnan(llo):
-            out.append(f"\n1-min load average at run starts: {llo:.2f}-{lhi:.2f} (2 CPUs)")
+        out += load_lines(rows, size, "\n")
     return "\n".join(out)
 
 
@@ -737,32 +767,22 @@ def report(run, out_dir):
     if tx_rows:
         md += ["# TX: senders (kpps counted on the receiving veth)", tx(tx_rows, "min_tx"), ""]
     if micro:
-        md += ["# Micro: C callback iteration vs raw walk (ns/packet, synthetic 4 MiB blocks, min of trials)", "",
-               "| frame | packets/block | raw walk (min_v3 loop) | Rust PacketIter | C nr_batch_for_each "
-               "| for_each minus raw | C nr_batch_fill array | fill minus raw |", "|---|---|---|---|---|---|---|---|"]
-        for size, m in micro.items():
-            md.append(f"| {size} B | {m['pkts_per_block']:.0f} | {m['raw_ns']:.2f} | {m['rust_ns']:.2f} "
-                      f"| {m['capi_ns']:.2f} | {m['capi_minus_raw_ns']:.2f} | {m.get('fill_ns', math.nan):.2f} "
-                      f"| {m.get('fill_minus_raw_ns', math.nan):.2f} |")
-        md.append("")
+        md += ["# Micro: C callback iteration vs raw walk (ns/packet, synthetic 4 MiB blocks, min of trials)", ""]
+        md += micro_table(micro, [("raw walk (min_v3 loop)", "raw_ns"), ("Rust PacketIter", "rust_ns"),
+                                  ("C nr_batch_for_each", "capi_ns"), ("for_each minus raw", "capi_minus_raw_ns"),
+                                  ("C nr_batch_fill array", "fill_ns?"), ("fill minus raw", "fill_minus_raw_ns?")])
     if mx:
         md += ["# Micro, cross-CPU: blocks written by another CPU just before the walk (ns/packet, medians)", "",
                "`raw` is min_v3's loop as LLVM unrolls it (4 packets per iteration); `min_v3 loop` is the "
-               "same loop kept rolled, as gcc -O2 compiles bench/min_v3.c.", "",
-               "| frame | packets/block | raw walk (unrolled) | min_v3 loop | Rust PacketIter | C nr_batch_for_each "
-               "| C nr_batch_fill array | for_each / min_v3 loop |", "|---|---|---|---|---|---|---|---|"]
-        for size, m in mx.items():
-            md.append(f"| {size} B | {m['pkts_per_block']:.0f} | {m['raw_ns']:.2f} | {m.get('minv3_ns', math.nan):.2f} "
-                      f"| {m['rust_ns']:.2f} | {m['capi_ns']:.2f} | {m['fill_ns']:.2f} "
-                      f"| {m.get('capi_vs_minv3', math.nan):.2f} |")
-        md.append("")
+               "same loop kept rolled, as gcc -O2 compiles bench/min_v3.c.", ""]
+        md += micro_table(mx, [("raw walk (unrolled)", "raw_ns"), ("min_v3 loop", "minv3_ns?"),
+                               ("Rust PacketIter", "rust_ns"), ("C nr_batch_for_each", "capi_ns"),
+                               ("C nr_batch_fill array", "fill_ns"), ("for_each / min_v3 loop", "capi_vs_minv3?")])
     if mxdp:
-        md += ["# Micro: AF_XDP RX walk vs TPACKET_V3 walk (ns/packet, synthetic, min of trials)", "",
-               "| frame | TPACKET_V3 walk (walk_held) | AF_XDP walk (same code as an Xdp batch) | AF_XDP / V3 |",
-               "|---|---|---|---|"]
-        for size, m in mxdp.items():
-            md.append(f"| {size} B | {m['v3_ns']:.2f} | {m['xdp_ns']:.2f} | {m['xdp_vs_v3']:.2f} |")
-        md.append("")
+        md += ["# Micro: AF_XDP RX walk vs TPACKET_V3 walk (ns/packet, synthetic, min of trials)", ""]
+        md += micro_table(mxdp, [("TPACKET_V3 walk (walk_held)", "v3_ns"),
+                                 ("AF_XDP walk (same code as an Xdp batch)", "xdp_ns"), ("AF_XDP / V3", "xdp_vs_v3")],
+                          per_block=False)
     md += parse_section(run)
     with open(os.path.join(out_dir, "summary.md"), "w") as f:
         f.write("\n".join(md) + "\n")

@@ -26,18 +26,8 @@ set -euo pipefail
 CB_ARGS="$*"
 . "$(dirname "$0")/lib.sh"
 FRAMES=1000000 RATE=100000pps REPS=3 RESDIR=""
-while [ $# -gt 0 ]; do
-    case "$1" in
-        -n) FRAMES=$2; shift 2 ;;
-        -b) RATE=$2; shift 2 ;;
-        -r) REPS=$2; shift 2 ;;
-        -o) RESDIR=$2; shift 2 ;;
-        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        -*) echo "unknown option $1" >&2; exit 2 ;;
-        *) break ;;
-    esac
-done
-MODES=("$@")
+cb_getopts "-n FRAMES -b RATE -r REPS -o RESDIR" "$@"
+MODES=("${CB_NAMES[@]}")
 [ ${#MODES[@]} -gt 0 ] || MODES=(dropin libpcap afpacket)
 DROPIN_DIR=${DROPIN_DIR:-$CB_ROOT/build/prefix/lib/netring}
 check_tools suricata trafgen python3 setsid

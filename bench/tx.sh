@@ -30,15 +30,8 @@ CB_ARGS="$*"
 
 DUR=10 REPS=3 SIZES=60,1514 RESDIR="" REF=min_tx
 NETENV_ARGS=()
-SENDERS=()
-while [ $# -gt 0 ]; do
-    cb_option "$@"
-    if [ "$CB_SHIFT" -gt 0 ]; then shift "$CB_SHIFT"; continue; fi
-    case "$1" in
-        -*) echo "unknown option $1" >&2; exit 2 ;;
-        *) SENDERS+=("$1"); shift ;;
-    esac
-done
+cb_args "" "$@"
+SENDERS=("${CB_NAMES[@]}")
 [ ${#SENDERS[@]} -gt 0 ] || SENDERS=(nrsend nrsend_ring min_tx pcap_inject trafgen)
 
 sender_cmd() {
@@ -105,13 +98,5 @@ else:
     log "$tag: $CB_CAP_IF rx $((rx1 - rx0)) sender says $sent cpu $cpu s"
 }
 
-IFS=, read -r -a SIZE_LIST <<< "$SIZES"
-n=${#SENDERS[@]}
-for ((rep = 1; rep <= REPS; rep++)); do
-    for size in "${SIZE_LIST[@]}"; do
-        for ((k = 0; k < n; k++)); do
-            one_run "$rep" "$size" "${SENDERS[$(((k + rep - 1) % n))]}"
-        done
-    done
-done
+cb_rotate "$REPS" "$SIZES" one_run "${SENDERS[@]}"
 python3 "$CB_HERE/summarize.py" tx "$TSV" --ref "$REF" | tee "$RESDIR/summary.txt"

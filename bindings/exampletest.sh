@@ -10,9 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bindings/lib.sh
-name=$1; shift
-COUNT=${COUNT:-5}
-enter_test_netns "$0" "$name" "$@"
+harness_init 5 "$0" "$@"; shift
 capture_trafgen "$name" "$COUNT" "$@" "$NR_TEST_IF_A" "$COUNT"
 lines=$(grep -cE '^(60|1514) bytes: 02 cb 00 00 00 ff 02 cb 00 00 00 01 08 00' "$out/stdout" || true)
 if [ "$status" = 0 ] && [ "$lines" = "$COUNT" ] && grep -qx "stats: packets=$COUNT drops=0" "$out/stdout"; then

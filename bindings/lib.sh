@@ -5,6 +5,17 @@
 # The namespace/veth harness and its "ready" checks (nr_wait_bound).
 . "$(dirname "${BASH_SOURCE[0]}")/../scripts/netns.sh"
 
+# harness_init DEFAULT_COUNT SCRIPT NAME ARGS...: the start of a harness
+# (exampletest.sh, tooltest.sh): $name, $COUNT (the environment's, else
+# DEFAULT_COUNT), then enter_test_netns SCRIPT NAME ARGS... The caller
+# shifts NAME off its own arguments.
+harness_init() {
+    COUNT=${COUNT:-$1}
+    name=$3
+    shift
+    enter_test_netns "$@"
+}
+
 # enter_test_netns SCRIPT ARGS...: unless already inside one, re-run the
 # calling script in a fresh network namespace with a veth pair
 # (bindings/netns.sh sets NR_TEST_NS, NR_TEST_IF_A, NR_TEST_IF_B). Then:

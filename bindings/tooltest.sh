@@ -10,9 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bindings/lib.sh
-name=$1; shift
-COUNT=${COUNT:-10000}
-enter_test_netns "$0" "$name" "$@"
+harness_init 10000 "$0" "$@"; shift
 fail=0
 capture_trafgen "$name" "$COUNT" "$@" -i "$NR_TEST_IF_A" -c "$COUNT" -q -B 1024 -n 16 -w "$out/cap.pcap"
 result=$(grep '^RESULT' "$out/stderr" || true)

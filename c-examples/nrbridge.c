@@ -60,9 +60,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "nrbridge: %s\n", nr_last_error());
         return 1;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
+    struct sigaction sa = {.sa_handler = on_signal}; /* empty mask, no flags */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     if (!quiet)

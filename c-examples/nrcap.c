@@ -268,10 +268,7 @@ int main(int argc, char **argv)
     nr_capture_config cfg = o.cfg;
     const char *ifname = o.ifname, *wfile = o.wfile;
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
+    struct sigaction sa = {.sa_handler = on_signal}; /* empty mask, no flags */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
@@ -409,17 +406,31 @@ static size_t load_bpf(const char *path)
     return (size_t)n;
 }
 
+/* A word of the command line and the value it stands for. */
+struct named {
+    const char *name;
+    int value;
+};
+
+/* The value that `arg` names in table[0..n-1]; if none, print the error
+ * line `fmt` (a printf format, which may show `arg` with %s) and exit 2. */
+static int value_of(const char *arg, const struct named *table, size_t n, const char *fmt)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(arg, table[i].name) == 0)
+            return table[i].value;
+    fprintf(stderr, fmt, arg);
+    exit(2);
+}
+#define VALUE_OF(arg, table, fmt) value_of(arg, table, sizeof table / sizeof table[0], fmt)
+
 static uint8_t fanout_mode_of(const char *m)
 {
-    static const struct { const char *name; uint8_t mode; } modes[] = {
+    static const struct named modes[] = {
         {"hash", NR_FANOUT_HASH},     {"lb", NR_FANOUT_LB},         {"cpu", NR_FANOUT_CPU},
         {"rollover", NR_FANOUT_ROLLOVER}, {"random", NR_FANOUT_RANDOM}, {"qm", NR_FANOUT_QM},
     };
-    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
-        if (strcmp(m, modes[i].name) == 0)
-            return modes[i].mode;
-    fprintf(stderr, "nrcap: unknown fanout mode '%s' (hash, lb, cpu, rollover, random, qm)\n", m);
-    exit(2);
+    return (uint8_t)VALUE_OF(m, modes, "nrcap: unknown fanout mode '%s' (hash, lb, cpu, rollover, random, qm)\n");
 }
 
 /* Apply one long option; returns 0 if `opt` is not one of them. */
@@ -433,41 +444,27 @@ static int capture_option(int opt, const char *arg, nr_capture_config *cfg)
     case 1001:
         cfg->netns = arg;
         return 1;
-    case 1002:
-        if (strcmp(arg, "in") == 0)
-            cfg->direction = NR_DIRECTION_IN;
-        else if (strcmp(arg, "out") == 0)
-            cfg->direction = NR_DIRECTION_OUT;
-        else if (strcmp(arg, "inout") == 0)
-            cfg->direction = NR_DIRECTION_INOUT;
-        else {
-            fprintf(stderr, "nrcap: --direction in|out|inout\n");
-            exit(2);
-        }
+    case 1002: {
+        static const struct named dirs[] = {
+            {"in", NR_DIRECTION_IN}, {"out", NR_DIRECTION_OUT}, {"inout", NR_DIRECTION_INOUT},
+        };
+        cfg->direction = VALUE_OF(arg, dirs, "nrcap: --direction in|out|inout\n");
         return 1;
-    case 1003:
-        if (strcmp(arg, "soft") == 0)
-            cfg->tstamp = NR_TSTAMP_SOFTWARE;
-        else if (strcmp(arg, "hw") == 0)
-            cfg->tstamp = NR_TSTAMP_HW_RAW;
-        else {
-            fprintf(stderr, "nrcap: --tstamp soft|hw\n");
-            exit(2);
-        }
+    }
+    case 1003: {
+        static const struct named tstamps[] = {{"soft", NR_TSTAMP_SOFTWARE}, {"hw", NR_TSTAMP_HW_RAW}};
+        cfg->tstamp = VALUE_OF(arg, tstamps, "nrcap: --tstamp soft|hw\n");
         return 1;
+    }
     case 1004: {
-        static const struct { const char *name; int p; } profiles[] = {
+        static const struct named profiles[] = {
             {"default", NR_PROFILE_DEFAULT}, {"high-throughput", NR_PROFILE_HIGH_THROUGHPUT},
             {"low-latency", NR_PROFILE_LOW_LATENCY}, {"memory-constrained", NR_PROFILE_MEMORY_CONSTRAINED},
             {"jumbo", NR_PROFILE_JUMBO},
         };
-        for (size_t i = 0; i < sizeof profiles / sizeof profiles[0]; i++)
-            if (strcmp(arg, profiles[i].name) == 0) {
-                nr_capture_config_apply_profile(cfg, profiles[i].p);
-                return 1;
-            }
-        fprintf(stderr, "nrcap: --profile default|high-throughput|low-latency|memory-constrained|jumbo\n");
-        exit(2);
+        nr_capture_config_apply_profile(
+            cfg, VALUE_OF(arg, profiles, "nrcap: --profile default|high-throughput|low-latency|memory-constrained|jumbo\n"));
+        return 1;
     }
     case 1005: {
         char mode[32];
@@ -572,18 +569,13 @@ static void parse_options(int argc, char **argv, struct options *o)
         case 'r': o->rfile = optarg; break;
         case 'C': o->rotate_mb = parse_num(optarg, "file size"); break;
         case 'W': o->rotate_files = parse_num(optarg, "file count"); break;
-        case 'F':
-            if (strcmp(optarg, "pcap") == 0)
-                o->wformat = NR_FORMAT_PCAP;
-            else if (strcmp(optarg, "pcap-ns") == 0)
-                o->wformat = NR_FORMAT_PCAP_NS;
-            else if (strcmp(optarg, "pcapng") == 0)
-                o->wformat = NR_FORMAT_PCAPNG;
-            else {
-                fprintf(stderr, "nrcap: unknown format '%s' (pcap, pcap-ns, pcapng)\n", optarg);
-                exit(2);
-            }
+        case 'F': {
+            static const struct named formats[] = {
+                {"pcap", NR_FORMAT_PCAP}, {"pcap-ns", NR_FORMAT_PCAP_NS}, {"pcapng", NR_FORMAT_PCAPNG},
+            };
+            o->wformat = VALUE_OF(optarg, formats, "nrcap: unknown format '%s' (pcap, pcap-ns, pcapng)\n");
             break;
+        }
         default: usage(); exit(2);
         }
     }

@@ -132,10 +132,7 @@ int main(int argc, char **argv)
     }
     for (int i = 0; i < n; i++)
         pthread_create(&g_workers[i].thread, NULL, run, &g_workers[i]);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
+    struct sigaction sa = {.sa_handler = on_signal}; /* empty mask, no flags */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);

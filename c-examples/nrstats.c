@@ -77,10 +77,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "nrstats: %s (%s)\n", nr_last_error(), nr_strerror(rc));
         return 1;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
+    struct sigaction sa = {.sa_handler = on_signal}; /* empty mask, no flags */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 

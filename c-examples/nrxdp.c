@@ -124,9 +124,7 @@ int main(int argc, char **argv)
     }
     if (!ifname) { usage(argv[0]); return 2; }
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
+    struct sigaction sa = {.sa_handler = on_signal}; /* empty mask, no flags */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 

@@ -288,6 +288,15 @@ struct raw_sender {
     }
 };
 
+// Copies of b's test frames appended to got; then b is released.
+void take_test_frames(netring::batch &b, std::vector<std::vector<std::uint8_t>> &got)
+{
+    for (const netring::packet &p : b)
+        if (is_test_frame(p.data()))
+            got.emplace_back(p.data().begin(), p.data().end());
+    b.release();
+}
+
 // Test frames on `cap` until `want` arrived and 200 ms passed quietly.
 std::vector<std::vector<std::uint8_t>> collect(netring::capture &cap, std::size_t want)
 {
@@ -300,10 +309,7 @@ std::vector<std::vector<std::uint8_t>> collect(netring::capture &cap, std::size_
             break;
         if (cap.next_batch(b, std::chrono::milliseconds(20)) != netring::status::ok)
             continue;
-        for (const netring::packet &p : b)
-            if (is_test_frame(p.data()))
-                got.emplace_back(p.data().begin(), p.data().end());
-        b.release();
+        take_test_frames(b, got);
         last = std::chrono::steady_clock::now();
     }
     return got;
@@ -419,10 +425,7 @@ void veth_tests(const char *a, const char *b)
         while (got.size() < 5 && std::chrono::steady_clock::now() - start < std::chrono::seconds(5)) {
             if (x.next_batch(bt, std::chrono::milliseconds(50)) != netring::status::ok)
                 continue;
-            for (const netring::packet &p : bt)
-                if (is_test_frame(p.data()))
-                    got.emplace_back(p.data().begin(), p.data().end());
-            bt.release();
+            take_test_frames(bt, got);
         }
         sender.join();
         CHECK(got.size() == 5);

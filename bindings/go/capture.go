@@ -122,23 +122,17 @@ func Open(iface string, cfg *Config) (*Capture, error) {
 		d := DefaultConfig()
 		cfg = &d
 	}
+	var cs cstrs
+	defer cs.free()
 	var c C.nr_capture_config
 	C.nr_capture_config_init(&c, C.size_t(unsafe.Sizeof(c)))
-	if cfg.BlockSize != 0 {
-		c.block_size = C.uint32_t(cfg.BlockSize)
-	}
-	if cfg.BlockCount != 0 {
-		c.block_count = C.uint32_t(cfg.BlockCount)
-	}
-	if cfg.FrameSize != 0 {
-		c.frame_size = C.uint32_t(cfg.FrameSize)
-	}
+	setNonZero(&c.block_size, cfg.BlockSize)
+	setNonZero(&c.block_count, cfg.BlockCount)
+	setNonZero(&c.frame_size, cfg.FrameSize)
 	if cfg.BlockTimeout != 0 {
 		c.block_timeout_ms = C.uint32_t(cfg.BlockTimeout / time.Millisecond)
 	}
-	if cfg.Snaplen != 0 {
-		c.snaplen = C.uint32_t(cfg.Snaplen)
-	}
+	setNonZero(&c.snaplen, cfg.Snaplen)
 	c.promiscuous = C.bool(cfg.Promiscuous)
 	c.ignore_outgoing = C.bool(cfg.IgnoreOutgoing)
 	c.direction = C.uint8_t(cfg.Direction)
@@ -158,12 +152,9 @@ func Open(iface string, cfg *Config) (*Capture, error) {
 		c.filter_len = C.size_t(n)
 	}
 	if cfg.Netns != "" {
-		ns := cstr(cfg.Netns)
-		defer cfree(ns)
-		c.netns = ns
+		c.netns = cs.str(cfg.Netns)
 	}
-	name := cstr(iface)
-	defer cfree(name)
+	name := cs.str(iface)
 	var g *C.go_h
 	var e errbuf
 	if rc := C.go_capture_open(name, &c, &g, e.ptr()); rc != C.NR_OK {
@@ -211,12 +202,9 @@ func (c *Capture) Stats() (Stats, error) {
 // ReadStats returns the lifetime totals and the change since the previous
 // ReadStats/Stats call.
 func (c *Capture) ReadStats() (total, delta Stats, err error) {
-	if c.closed {
-		return Stats{}, Stats{}, ErrClosed
-	}
 	var t, d C.nr_capture_stats
-	if rc := C.go_capture_stats(c.g, &t, &d); rc != C.NR_OK {
-		return Stats{}, Stats{}, mkerr("stats", rc, C.GoString(&c.g.err[0]))
+	if err := query(c.closed, c.g, "stats", func() C.int { return C.go_capture_stats(c.g, &t, &d) }); err != nil {
+		return Stats{}, Stats{}, err
 	}
 	return statsOf(&t), statsOf(&d), nil
 }
@@ -231,10 +219,7 @@ func (c *Capture) SetBPF(insns []RawInstruction) error {
 	if len(insns) > 0 {
 		p = (*C.nr_bpf_insn)(unsafe.Pointer(&insns[0])) // no Go pointers inside: allowed
 	}
-	if rc := C.go_capture_set_filter(c.g, p, C.size_t(len(insns))); rc != C.NR_OK {
-		return mkerr("set filter", rc, C.GoString(&c.g.err[0]))
-	}
-	return nil
+	return check("set filter", C.go_capture_set_filter(c.g, p, C.size_t(len(insns))), &c.g.err[0])
 }
 
 // Break makes the current or next wait return ErrBreak. Safe from any
@@ -259,12 +244,9 @@ type Info struct {
 
 // Info reports the ring's geometry and any option weakened at open.
 func (c *Capture) Info() (Info, error) {
-	if c.closed {
-		return Info{}, ErrClosed
-	}
 	var i C.nr_capture_info
-	if rc := C.go_capture_info(c.g, &i); rc != C.NR_OK {
-		return Info{}, mkerr("info", rc, C.GoString(&c.g.err[0]))
+	if err := query(c.closed, c.g, "info", func() C.int { return C.go_capture_info(c.g, &i) }); err != nil {
+		return Info{}, err
 	}
 	info := Info{BlockSize: uint32(i.ring.block_size), BlockCount: uint32(i.ring.block_count),
 		FrameSize: uint32(i.ring.frame_size), Locked: bool(i.ring.locked), Ifindex: int(i.ifindex)}

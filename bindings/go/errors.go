@@ -65,5 +65,23 @@ func mkerr(op string, rc C.int, msg string) error {
 	return &Error{Op: op, Status: Status(rc), Message: msg}
 }
 
+// query runs call, a query of handle g, and says how it went: ErrClosed
+// (call not run) when the handle is closed, else check(op, call's status,
+// g's sentence).
+func query(closed bool, g *C.go_h, op string, call func() C.int) error {
+	if closed {
+		return ErrClosed
+	}
+	return check(op, call(), &g.err[0])
+}
+
+// check is nil when rc is NR_OK, else mkerr(op, rc, the sentence at msg).
+func check(op string, rc C.int, msg *C.char) error {
+	if rc != C.NR_OK {
+		return mkerr(op, rc, C.GoString(msg))
+	}
+	return nil
+}
+
 // Version is the library's version at run time ("MAJOR.MINOR.PATCH").
 func Version() string { return C.GoString(C.nr_version()) }

@@ -23,8 +23,9 @@ type Reader struct{ handle }
 
 // OpenReader opens a pcap/pcapng file.
 func OpenReader(path string) (*Reader, error) {
-	p := cstr(path)
-	defer cfree(p)
+	var cs cstrs
+	defer cs.free()
+	p := cs.str(path)
 	var g *C.go_h
 	var e errbuf
 	if rc := C.go_reader_open(p, &g, e.ptr()); rc != C.NR_OK {
@@ -55,12 +56,9 @@ func (r *Reader) ReadPacketData() ([]byte, CaptureInfo, error) {
 
 // LinkType of the file (1 = Ethernet).
 func (r *Reader) LinkType() (uint32, error) {
-	if r.closed {
-		return 0, ErrClosed
-	}
 	var i C.nr_reader_info
-	if rc := C.go_reader_info(r.g, &i); rc != C.NR_OK {
-		return 0, mkerr("info", rc, C.GoString(&r.g.err[0]))
+	if err := query(r.closed, r.g, "info", func() C.int { return C.go_reader_info(r.g, &i) }); err != nil {
+		return 0, err
 	}
 	return uint32(i.link_type), nil
 }
@@ -85,25 +83,20 @@ type Writer struct {
 
 // CreateWriter creates (truncates) path and writes its header.
 func CreateWriter(path string, format Format, cfg *WriterConfig) (*Writer, error) {
+	var cs cstrs
+	defer cs.free()
 	var c C.nr_writer_config
 	C.nr_writer_config_init(&c, C.size_t(unsafe.Sizeof(c)))
 	if cfg != nil {
-		if cfg.Snaplen != 0 {
-			c.snaplen = C.uint32_t(cfg.Snaplen)
-		}
-		if cfg.LinkType != 0 {
-			c.link_type = C.uint32_t(cfg.LinkType)
-		}
+		setNonZero(&c.snaplen, cfg.Snaplen)
+		setNonZero(&c.link_type, cfg.LinkType)
 		c.rotate_bytes = C.uint64_t(cfg.RotateBytes)
 		c.rotate_files = C.uint32_t(cfg.RotateFiles)
 		if cfg.IfName != "" {
-			n := cstr(cfg.IfName)
-			defer cfree(n)
-			c.if_name = n
+			c.if_name = cs.str(cfg.IfName)
 		}
 	}
-	p := cstr(path)
-	defer cfree(p)
+	p := cs.str(path)
 	w := &Writer{}
 	if rc := C.go_writer_open(p, C.int(format), &c, &w.w, w.e.ptr()); rc != C.NR_OK {
 		return nil, mkerr("create "+path, rc, w.e.String())
@@ -120,10 +113,7 @@ func (w *Writer) WriteBatch(b *Batch) error {
 	if b == nil || b.h == nil || b.h.g == nil {
 		return ErrBadBatch
 	}
-	if rc := C.go_writer_write_batch(w.w, b.h.g, w.e.ptr()); rc != C.NR_OK {
-		return mkerr("write", rc, w.e.String())
-	}
-	return nil
+	return check("write", C.go_writer_write_batch(w.w, b.h.g, w.e.ptr()), w.e.ptr())
 }
 
 // WritePacket writes one packet (pcapgo.Writer's signature): ci's
@@ -148,10 +138,7 @@ func (w *Writer) WritePacket(ci CaptureInfo, data []byte) error {
 	if ci.Timestamp.IsZero() {
 		ts = time.Now().UnixNano()
 	}
-	if rc := C.go_writer_write_packet(w.w, p, C.uint32_t(caplen), C.uint32_t(length), C.uint64_t(ts), w.e.ptr()); rc != C.NR_OK {
-		return mkerr("write", rc, w.e.String())
-	}
-	return nil
+	return check("write", C.go_writer_write_packet(w.w, p, C.uint32_t(caplen), C.uint32_t(length), C.uint64_t(ts), w.e.ptr()), w.e.ptr())
 }
 
 // SetStats sets the counts a pcapng file's statistics block reports.
@@ -175,10 +162,7 @@ func (w *Writer) Flush() error {
 	if w.w == nil {
 		return ErrClosed
 	}
-	if rc := C.go_writer_flush(w.w, w.e.ptr()); rc != C.NR_OK {
-		return mkerr("flush", rc, w.e.String())
-	}
-	return nil
+	return check("flush", C.go_writer_flush(w.w, w.e.ptr()), w.e.ptr())
 }
 
 // Close finishes the file; the error says whether the last write failed.
@@ -188,8 +172,5 @@ func (w *Writer) Close() error {
 	}
 	rc := C.go_writer_close(w.w, w.e.ptr())
 	w.w = nil
-	if rc != C.NR_OK {
-		return mkerr("close", rc, w.e.String())
-	}
-	return nil
+	return check("close", rc, w.e.ptr())
 }

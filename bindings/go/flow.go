@@ -6,28 +6,15 @@ package netring
 static int go_flow_open(uint64_t idle, uint64_t active, uint32_t max, uint32_t flags,
                         nr_flow_meter **out, char *err)
 {
-    int rc = nr_flow_meter_open(idle, active, max, flags, out);
-    go_copy_err(rc, err);
-    return rc;
+    return go_rc_err(nr_flow_meter_open(idle, active, max, flags, out), err);
 }
 
-// One cgo call per packet: the descriptor is rebuilt in C from the Go
-// fields (the data stays where it is).
+// One cgo call per packet.
 static int go_flow_observe(nr_flow_meter *m, const uint8_t *data, uint32_t caplen, uint32_t len,
                            uint64_t ts, uint32_t flags, uint16_t tci, uint16_t proto, char *err)
 {
-    nr_packet p;
-    memset(&p, 0, sizeof p);
-    p.data = data;
-    p.caplen = caplen;
-    p.len = len;
-    p.ts_ns = ts;
-    p.flags = flags;
-    p.vlan_tci = tci;
-    p.protocol = proto;
-    int rc = nr_flow_meter_observe(m, &p);
-    go_copy_err(rc, err);
-    return rc;
+    nr_packet p = go_packet(data, caplen, len, ts, flags, tci, proto);
+    return go_rc_err(nr_flow_meter_observe(m, &p), err);
 }
 
 // The exported array's column i, buffer b.
@@ -95,10 +82,7 @@ func (f *FlowMeter) Observe(p *Packet) error {
 	var e errbuf
 	rc := C.go_flow_observe(f.m, data, C.uint32_t(len(p.Data)), C.uint32_t(p.Length),
 		C.uint64_t(p.TimestampNs), C.uint32_t(p.Flags), C.uint16_t(p.VLANTCI), C.uint16_t(p.Protocol), e.ptr())
-	if rc != C.NR_OK {
-		return mkerr("flow observe", rc, e.String())
-	}
-	return nil
+	return check("flow observe", rc, e.ptr())
 }
 
 // Expire moves the meter's clock to nowNs (a live capture's quiet link)

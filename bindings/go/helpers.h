@@ -16,6 +16,29 @@ static void go_copy_err(int rc, char *err) {
     if (rc < 0 && err) snprintf(err, GO_ERRLEN, "%s", nr_last_error());
 }
 
+// A call's status, its failure's sentence copied into the handle's buffer.
+static int go_rc_err(int rc, char *err) {
+    go_copy_err(rc, err);
+    return rc;
+}
+
+// A packet's descriptor rebuilt in C from the Go fields (the data stays
+// where it is: zero copy), for one cgo call per packet.
+static nr_packet go_packet(const uint8_t *data, uint32_t caplen, uint32_t len, uint64_t ts,
+                           uint32_t flags, uint16_t tci, uint16_t proto)
+{
+    nr_packet p;
+    memset(&p, 0, sizeof p);
+    p.data = data;
+    p.caplen = caplen;
+    p.len = len;
+    p.ts_ns = ts;
+    p.flags = flags;
+    p.vlan_tci = tci;
+    p.protocol = proto;
+    return p;
+}
+
 // One handle of any kind, with the batch it holds and two C-owned arrays
 // of its descriptors, both reused: `pkts` takes all of a batch's
 // descriptors in one call (go_fill_all: Len/At/Data) and grows to the
@@ -166,21 +189,15 @@ static int go_xdp_open(const char *ifname, int all, uint32_t queue, const nr_xdp
 }
 
 static int go_capture_stats(go_h *g, nr_capture_stats *total, nr_capture_stats *delta) {
-    int rc = nr_capture_get_stats(g->h, total, delta);
-    go_copy_err(rc, g->err);
-    return rc;
+    return go_rc_err(nr_capture_get_stats(g->h, total, delta), g->err);
 }
 
 static int go_capture_info(go_h *g, nr_capture_info *info) {
-    int rc = nr_capture_get_info(g->h, info);
-    go_copy_err(rc, g->err);
-    return rc;
+    return go_rc_err(nr_capture_get_info(g->h, info), g->err);
 }
 
 static int go_capture_set_filter(go_h *g, const nr_bpf_insn *insns, size_t len) {
-    int rc = nr_capture_set_filter(g->h, insns, len);
-    go_copy_err(rc, g->err);
-    return rc;
+    return go_rc_err(nr_capture_set_filter(g->h, insns, len), g->err);
 }
 
 static int go_breakloop(go_h *g) {
@@ -190,21 +207,15 @@ static int go_breakloop(go_h *g) {
 static int go_capture_fd(go_h *g) { return nr_capture_fd(g->h); }
 
 static int go_reader_info(go_h *g, nr_reader_info *info) {
-    int rc = nr_reader_get_info(g->h, info);
-    go_copy_err(rc, g->err);
-    return rc;
+    return go_rc_err(nr_reader_get_info(g->h, info), g->err);
 }
 
 static int go_xdp_stats(go_h *g, nr_xdp_stats *total) {
-    int rc = nr_xdp_get_stats(g->h, total, NULL);
-    go_copy_err(rc, g->err);
-    return rc;
+    return go_rc_err(nr_xdp_get_stats(g->h, total, NULL), g->err);
 }
 
 static int go_xdp_info(go_h *g, nr_xdp_info *info) {
-    int rc = nr_xdp_get_info(g->h, info);
-    go_copy_err(rc, g->err);
-    return rc;
+    return go_rc_err(nr_xdp_get_info(g->h, info), g->err);
 }
 
 // Frames laid end to end in `buf`, lens[i] bytes each: nr_frame descriptors
@@ -230,9 +241,7 @@ static int go_xdp_send(go_h *g, const uint8_t *buf, const uint32_t *lens, size_t
 }
 
 static int go_xdp_flush(go_h *g, int timeout_ms) {
-    int rc = nr_xdp_flush(g->h, timeout_ms);
-    go_copy_err(rc, g->err);
-    return rc;
+    return go_rc_err(nr_xdp_flush(g->h, timeout_ms), g->err);
 }
 
 // ---- writer

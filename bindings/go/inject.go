@@ -29,17 +29,14 @@ func OpenInjector(iface string, cfg *InjectorConfig) (*Injector, error) {
 	var c C.nr_injector_config
 	C.nr_injector_config_init(&c, C.size_t(unsafe.Sizeof(c)))
 	if cfg != nil {
-		if cfg.FrameSize != 0 {
-			c.frame_size = C.uint32_t(cfg.FrameSize)
-		}
-		if cfg.FrameCount != 0 {
-			c.frame_count = C.uint32_t(cfg.FrameCount)
-		}
+		setNonZero(&c.frame_size, cfg.FrameSize)
+		setNonZero(&c.frame_count, cfg.FrameCount)
 		c.mode = C.uint32_t(cfg.Mode)
 		c.qdisc_bypass = C.bool(cfg.QdiscBypass)
 	}
-	n := cstr(iface)
-	defer cfree(n)
+	var cs cstrs
+	defer cs.free()
+	n := cs.str(iface)
 	i := &Injector{}
 	if rc := C.go_injector_open(n, &c, &i.inj, i.e.ptr()); rc != C.NR_OK {
 		return nil, mkerr("open injector "+iface, rc, i.e.String())
@@ -57,10 +54,7 @@ func (i *Injector) Inject(frame []byte) error {
 		return &Error{Op: "inject", Status: ErrInvalidArg, Message: "empty frame"}
 	}
 	rc := C.go_inject(i.inj, (*C.uint8_t)(unsafe.Pointer(&frame[0])), C.size_t(len(frame)), i.e.ptr())
-	if rc != C.NR_OK {
-		return mkerr("inject", rc, i.e.String())
-	}
-	return nil
+	return check("inject", rc, i.e.ptr())
 }
 
 // InjectBatch queues frames in order and flushes (frames are gathered
@@ -94,10 +88,7 @@ func (i *Injector) Flush() error {
 	if i.inj == nil {
 		return ErrClosed
 	}
-	if rc := C.go_injector_flush(i.inj, i.e.ptr()); rc != C.NR_OK {
-		return mkerr("flush", rc, i.e.String())
-	}
-	return nil
+	return check("flush", C.go_injector_flush(i.inj, i.e.ptr()), i.e.ptr())
 }
 
 // WaitDrained flushes and waits until every queued frame left (ErrTimeout if not).
@@ -105,10 +96,7 @@ func (i *Injector) WaitDrained(timeout time.Duration) error {
 	if i.inj == nil {
 		return ErrClosed
 	}
-	if rc := C.go_injector_wait(i.inj, C.int(millis(timeout)), i.e.ptr()); rc != C.NR_OK {
-		return mkerr("wait", rc, i.e.String())
-	}
-	return nil
+	return check("wait", C.go_injector_wait(i.inj, C.int(millis(timeout)), i.e.ptr()), i.e.ptr())
 }
 
 // Sent is the number of frames the kernel took.

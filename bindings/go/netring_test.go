@@ -94,6 +94,46 @@ func TestDefaultConfig(t *testing.T) {
 	}
 }
 
+// fileFrame is packet i of writeFile's files: 60 bytes when i is even,
+// 1514 when it is odd.
+func fileFrame(i int) []byte {
+	if i%2 == 1 {
+		return frame(1514, uint32(i))
+	}
+	return frame(60, uint32(i))
+}
+
+// openReader opens path; the reader closes at the end of the test.
+func openReader(t *testing.T, path string) *netring.Reader {
+	t.Helper()
+	r, err := netring.OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+// readAll reads r to its end with ReadPacketData (copies), checking that
+// each packet's CaptureLength is its data's length.
+func readAll(t *testing.T, r *netring.Reader) [][]byte {
+	t.Helper()
+	var all [][]byte
+	for {
+		d, ci, err := r.ReadPacketData()
+		if err == io.EOF {
+			return all
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ci.CaptureLength != len(d) {
+			t.Fatal("CaptureLength")
+		}
+		all = append(all, d)
+	}
+}
+
 func writeFile(t *testing.T, n int) string {
 	path := filepath.Join(t.TempDir(), "t.pcap")
 	w, err := netring.CreateWriter(path, netring.FormatPcapNs, nil)
@@ -101,12 +141,9 @@ func writeFile(t *testing.T, n int) string {
 		t.Fatal(err)
 	}
 	for i := 0; i < n; i++ {
-		size := 60
-		if i%2 == 1 {
-			size = 1514
-		}
-		ci := netring.CaptureInfo{Timestamp: time.Unix(1700000000, int64(i)), CaptureLength: size, Length: size}
-		if err := w.WritePacket(ci, frame(size, uint32(i))); err != nil {
+		f := fileFrame(i)
+		ci := netring.CaptureInfo{Timestamp: time.Unix(1700000000, int64(i)), CaptureLength: len(f), Length: len(f)}
+		if err := w.WritePacket(ci, f); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -122,11 +159,7 @@ func writeFile(t *testing.T, n int) string {
 func TestFileBatches(t *testing.T) {
 	const n = 5000
 	path := writeFile(t, n)
-	r, err := netring.OpenReader(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := openReader(t, path)
 	if lt, _ := r.LinkType(); lt != 1 {
 		t.Fatalf("link type %d", lt)
 	}
@@ -141,11 +174,7 @@ func TestFileBatches(t *testing.T) {
 		}
 		for i := 0; i < b.Len(); i++ {
 			p := b.At(i)
-			size := 60
-			if seen%2 == 1 {
-				size = 1514
-			}
-			if !bytes.Equal(p.Data, frame(size, uint32(seen))) || p.Length != size ||
+			if !bytes.Equal(p.Data, fileFrame(seen)) || p.Length != len(p.Data) ||
 				p.Timestamp.UnixNano() != time.Unix(1700000000, int64(seen)).UnixNano() {
 				t.Fatalf("packet %d differs", seen)
 			}
@@ -159,11 +188,7 @@ func TestFileBatches(t *testing.T) {
 
 func TestBatchRandomAccess(t *testing.T) {
 	path := writeFile(t, 3000)
-	r, err := netring.OpenReader(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := openReader(t, path)
 	b, err := r.NextBatch()
 	if err != nil {
 		t.Fatal(err)
@@ -172,12 +197,7 @@ func TestBatchRandomAccess(t *testing.T) {
 	if n < 600 {
 		t.Fatalf("first batch holds %d packets: want several hundred", n)
 	}
-	want := func(i int) []byte {
-		if i%2 == 1 {
-			return frame(1514, uint32(i))
-		}
-		return frame(60, uint32(i))
-	}
+	want := fileFrame
 	// forwards, back to earlier packets, then jumps
 	for _, i := range []int{0, 1, 255, 256, 257, 511, 512, n - 1, 0, 300, 299, 600, 5} {
 		if !bytes.Equal(b.Data(i), want(i)) || b.At(i).Length != len(want(i)) {
@@ -199,31 +219,10 @@ func TestBatchRandomAccess(t *testing.T) {
 
 func TestFilePacketData(t *testing.T) {
 	path := writeFile(t, 300)
-	r, err := netring.OpenReader(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	var keep [][]byte
-	for {
-		d, ci, err := r.ReadPacketData()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ci.CaptureLength != len(d) {
-			t.Fatal("CaptureLength")
-		}
-		keep = append(keep, d)
-	}
+	r := openReader(t, path)
+	keep := readAll(t, r)
 	for i, d := range keep { // copies stay valid after the batches are gone
-		size := 60
-		if i%2 == 1 {
-			size = 1514
-		}
-		if !bytes.Equal(d, frame(size, uint32(i))) {
+		if !bytes.Equal(d, fileFrame(i)) {
 			t.Fatalf("packet %d", i)
 		}
 	}
@@ -308,21 +307,30 @@ func collect(t *testing.T, c *netring.Capture, want int) [][]byte {
 		if len(got) >= want && time.Since(last) > 200*time.Millisecond {
 			break
 		}
-		b, err := c.NextBatch(20 * time.Millisecond)
-		if err == netring.ErrTimeout {
-			continue
+		if nextTestFrames(t, c.NextBatch, 20*time.Millisecond, &got) != nil {
+			last = time.Now()
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := 0; i < b.Len(); i++ {
-			if d := b.Data(i); isTestFrame(d) {
-				got = append(got, append([]byte(nil), d...))
-			}
-		}
-		last = time.Now()
 	}
 	return got
+}
+
+// nextTestFrames waits up to timeout for next's batch and appends copies of
+// its test frames to *got; it returns the batch, nil when the wait timed out.
+func nextTestFrames(t *testing.T, next func(time.Duration) (*netring.Batch, error), timeout time.Duration, got *[][]byte) *netring.Batch {
+	t.Helper()
+	b, err := next(timeout)
+	if err == netring.ErrTimeout {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < b.Len(); i++ {
+		if d := b.Data(i); isTestFrame(d) {
+			*got = append(*got, append([]byte(nil), d...))
+		}
+	}
+	return b
 }
 
 func testExact(t *testing.T, size int) {
@@ -530,11 +538,8 @@ func ownVeth(t *testing.T, name string) {
 // a wait in the netpoller forever.
 func TestVethInterfaceRemoved(t *testing.T) {
 	ownVeth(t, "nrgorm")
-	c, err := netring.Open("nrgorma", smallRing())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := openOn(t, "nrgorma", smallRing())
+	var err error
 	go func() {
 		time.Sleep(200 * time.Millisecond)
 		exec.Command("ip", "link", "del", "nrgorma").Run()
@@ -560,11 +565,7 @@ func TestVethInterfaceRemoved(t *testing.T) {
 // captured again once it is up.
 func TestVethInterfaceDown(t *testing.T) {
 	ownVeth(t, "nrgodn")
-	c, err := netring.Open("nrgodna", smallRing())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := openOn(t, "nrgodna", smallRing())
 	if out, err := exec.Command("ip", "link", "set", "nrgodna", "down").CombinedOutput(); err != nil {
 		t.Fatalf("%v %s", err, out)
 	}
@@ -712,22 +713,8 @@ func TestVethWriteBatch(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	r, err := netring.OpenReader(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	var got [][]byte
-	for {
-		d, _, err := r.ReadPacketData()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, d)
-	}
+	r := openReader(t, path)
+	got := readAll(t, r)
 	if len(got) != 2 || !bytes.Equal(got[0], frame(60, 1)) || !bytes.Equal(got[1], frame(1514, 2)) {
 		t.Fatalf("file holds %d frames", len(got))
 	}
@@ -751,19 +738,9 @@ func TestVethXDP(t *testing.T) {
 	go send(t, b, frames)
 	var got [][]byte
 	for start := time.Now(); len(got) < len(frames) && time.Since(start) < 5*time.Second; {
-		bt, err := x.NextBatch(50 * time.Millisecond)
-		if err == netring.ErrTimeout {
-			continue
+		if bt := nextTestFrames(t, x.NextBatch, 50*time.Millisecond, &got); bt != nil {
+			bt.Release()
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := 0; i < bt.Len(); i++ {
-			if d := bt.Data(i); isTestFrame(d) {
-				got = append(got, append([]byte(nil), d...))
-			}
-		}
-		bt.Release()
 	}
 	sameFrames(t, got, frames)
 	st, err := x.Stats()

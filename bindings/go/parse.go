@@ -2,27 +2,15 @@ package netring
 
 /*
 #include "helpers.h"
-#include <string.h>
 
-// One cgo call per parse: the packet's descriptor is rebuilt in C from the
-// Go fields (data stays where it is: zero copy), the result lands in *out,
-// and a failure's sentence is copied in the same call.
+// One cgo call per parse: the result lands in *out, and a failure's
+// sentence is copied in the same call.
 static int go_parse(const uint8_t *data, uint32_t caplen, uint32_t len, uint32_t flags,
                     uint16_t tci, uint16_t proto, nr_layers *out, char *err)
 {
-    nr_packet p;
-    memset(&p, 0, sizeof p);
-    p.data = data;
-    p.caplen = caplen;
-    p.len = len;
-    p.flags = flags;
-    p.vlan_tci = tci;
-    p.protocol = proto;
+    nr_packet p = go_packet(data, caplen, len, 0, flags, tci, proto);
     out->size = sizeof *out;
-    int rc = nr_packet_parse(&p, out);
-    if (rc < 0 && err)
-        snprintf(err, GO_ERRLEN, "%s", nr_last_error());
-    return rc;
+    return go_rc_err(nr_packet_parse(&p, out), err);
 }
 */
 import "C"

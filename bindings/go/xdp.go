@@ -31,23 +31,16 @@ func OpenXDP(iface string, queue int, cfg *XDPConfig) (*XDP, error) {
 	var c C.nr_xdp_config
 	C.nr_xdp_config_init(&c, C.size_t(unsafe.Sizeof(c)))
 	if cfg != nil {
-		if cfg.FrameSize != 0 {
-			c.frame_size = C.uint32_t(cfg.FrameSize)
-		}
-		if cfg.FrameCount != 0 {
-			c.frame_count = C.uint32_t(cfg.FrameCount)
-		}
-		if cfg.Direction != 0 {
-			c.direction = C.uint32_t(cfg.Direction)
-		}
+		setNonZero(&c.frame_size, cfg.FrameSize)
+		setNonZero(&c.frame_count, cfg.FrameCount)
+		setNonZero(&c.direction, cfg.Direction)
 		c.bind_mode = C.uint32_t(cfg.BindMode)
 		c.attach_mode = C.uint32_t(cfg.AttachMode)
-		if cfg.BatchSize != 0 {
-			c.batch_size = C.uint32_t(cfg.BatchSize)
-		}
+		setNonZero(&c.batch_size, cfg.BatchSize)
 	}
-	n := cstr(iface)
-	defer cfree(n)
+	var cs cstrs
+	defer cs.free()
+	n := cs.str(iface)
 	all := C.int(0)
 	if queue < 0 {
 		all, queue = 1, 0
@@ -94,20 +87,14 @@ func (x *XDP) Flush(timeout time.Duration) error {
 	if x.closed {
 		return ErrClosed
 	}
-	if rc := C.go_xdp_flush(x.g, C.int(millis(timeout))); rc != C.NR_OK {
-		return mkerr("flush", rc, C.GoString(&x.g.err[0]))
-	}
-	return nil
+	return check("flush", C.go_xdp_flush(x.g, C.int(millis(timeout))), &x.g.err[0])
 }
 
 // Stats returns lifetime totals.
 func (x *XDP) Stats() (XDPStats, error) {
-	if x.closed {
-		return XDPStats{}, ErrClosed
-	}
 	var s C.nr_xdp_stats
-	if rc := C.go_xdp_stats(x.g, &s); rc != C.NR_OK {
-		return XDPStats{}, mkerr("stats", rc, C.GoString(&x.g.err[0]))
+	if err := query(x.closed, x.g, "stats", func() C.int { return C.go_xdp_stats(x.g, &s) }); err != nil {
+		return XDPStats{}, err
 	}
 	return XDPStats{uint64(s.rx_packets), uint64(s.rx_dropped), uint64(s.rx_ring_full),
 		uint64(s.tx_queued), uint64(s.tx_completed)}, nil

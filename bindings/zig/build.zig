@@ -38,29 +38,28 @@ pub fn build(b: *std.Build) void {
     netring.linkSystemLibrary("netring", .{});
     netring.addRPath(.{ .cwd_relative = libdir });
 
-    const exe_mod = b.createModule(.{
-        .root_source_file = b.path("src/zigcap.zig"),
-        .target = target,
-        .optimize = optimize,
-        .link_libc = true,
-    });
-    exe_mod.addImport("netring", netring);
-    const exe = b.addExecutable(.{ .name = "zigcap", .root_module = exe_mod });
+    const exe = b.addExecutable(.{ .name = "zigcap", .root_module = userModule(b, "src/zigcap.zig", netring) });
     b.installArtifact(exe);
 
-    const test_mod = b.createModule(.{
-        .root_source_file = b.path("src/test.zig"),
-        .target = target,
-        .optimize = optimize,
-        .link_libc = true,
-    });
-    test_mod.addImport("netring", netring);
-    const tests = b.addTest(.{ .root_module = test_mod });
+    const tests = b.addTest(.{ .root_module = userModule(b, "src/test.zig", netring) });
     const run_tests = b.addRunArtifact(tests);
     b.step("test", "run the binding's tests").dependOn(&run_tests.step);
     // The test binary itself (zig-out/bin/test), to run it inside a network
     // namespace: `zig build test` caches a passing run.
     b.step("test-bin", "install the test binary").dependOn(&b.addInstallArtifact(tests, .{}).step);
+}
+
+/// A module of this package (root source file `path`) that imports
+/// "netring", with netring's target and optimisation, linked with libc.
+fn userModule(b: *std.Build, path: []const u8, netring: *std.Build.Module) *std.Build.Module {
+    const m = b.createModule(.{
+        .root_source_file = b.path(path),
+        .target = netring.resolved_target,
+        .optimize = netring.optimize,
+        .link_libc = true,
+    });
+    m.addImport("netring", netring);
+    return m;
 }
 
 /// `pkg-config --variable=NAME netring`, or a sentence saying what to set.
