@@ -30,8 +30,12 @@ fn roundtrip(net: &Net, icfg: &InjectorConfig, frames: &[Vec<u8>]) -> Vec<Vec<u8
     net.enter(|| {
         let mut cap = Capture::open(&net.b, &rx_cfg()).unwrap();
         let mut inj = Injector::open(&net.a, icfg).unwrap();
-        std::thread::scope(|s| {
-            let h = s.spawn(|| {
+        common::collect_while(
+            &mut cap,
+            frames.len(),
+            Duration::from_millis(150),
+            Duration::from_secs(30),
+            || {
                 for f in frames {
                     assert!(inj.inject(f).unwrap(), "no slot within the timeout");
                 }
@@ -41,16 +45,8 @@ fn roundtrip(net: &Net, icfg: &InjectorConfig, frames: &[Vec<u8>]) -> Vec<Vec<u8
                 assert_eq!(st.pending, 0);
                 assert_eq!(st.rejected, 0);
                 assert_eq!(st.available, inj.frame_count());
-            });
-            let got = common::collect(
-                &mut cap,
-                frames.len(),
-                Duration::from_millis(150),
-                Duration::from_secs(30),
-            );
-            h.join().unwrap();
-            got
-        })
+            },
+        )
     })
 }
 

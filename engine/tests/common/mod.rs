@@ -85,3 +85,59 @@ pub fn fill_then_drain(
     assert_eq!(delta2.drops, 0);
     (total, delivered)
 }
+
+/// [`collect`] with no quiet time while `send` runs on another thread
+/// (joined before returning): the frames `cap` saw, until `want` arrived
+/// or `limit`.
+pub fn collect_while(
+    cap: &mut Capture,
+    want: usize,
+    quiet: Duration,
+    limit: Duration,
+    send: impl FnOnce() + Send,
+) -> Vec<Vec<u8>> {
+    std::thread::scope(|s| {
+        let h = s.spawn(send);
+        let got = collect(cap, want, quiet, limit);
+        h.join().unwrap();
+        got
+    })
+}
+
+/// The frame length test number `i` has in the tests that send frames of
+/// every size: `60 + i % 1455` (60 to 1514 bytes).
+pub fn every_size(i: usize) -> usize {
+    60 + i % 1455
+}
+
+/// Sends the test frames `0..n`, frame `i` [`every_size`]`(i)` bytes long,
+/// from `tx` on another thread (calling `after(tx, i)` after each), while
+/// collecting them from `cap` with no quiet time, for up to 20 s.
+pub fn send_every_size_and_collect(
+    cap: &mut Capture,
+    tx: &Sender,
+    n: u32,
+    after: impl Fn(&Sender, u32) + Sync,
+) -> Vec<Vec<u8>> {
+    collect_while(
+        cap,
+        n as usize,
+        Duration::ZERO,
+        Duration::from_secs(20),
+        || {
+            for i in 0..n {
+                tx.send(&frame(every_size(i as usize), i, OTHER_MAC));
+                after(tx, i);
+            }
+        },
+    )
+}
+
+/// Checks that `got` holds the test frames 0, 1, 2, ... in order, frame
+/// `i` [`every_size`]`(i)` bytes long.
+pub fn assert_every_size_in_order(got: &[Vec<u8>]) {
+    for (i, f) in got.iter().enumerate() {
+        assert_eq!(frame_seq(f), Some(i as u32), "order");
+        assert_eq!(f.len(), every_size(i));
+    }
+}
