@@ -1,7 +1,7 @@
 //! The flow meter on synthetic frames.
 
 use super::*;
-use crate::packet::{HwAddr, PacketFlags};
+use crate::packet::PacketFlags;
 
 const S: u64 = 1_000_000_000;
 const MAC_A: [u8; 6] = [2, 0, 0, 0, 0, 0xa];
@@ -142,13 +142,7 @@ fn pkt(data: &[u8], ts_ns: u64) -> Packet<'_> {
         ts_ns,
         wire_len: data.len() as u32,
         ifindex: 1,
-        rxhash: 0,
-        vlan_tci: 0,
-        vlan_tpid: 0,
-        protocol: 0,
-        pkt_type: 0,
-        flags: PacketFlags::empty(),
-        hw: HwAddr::default(),
+        ..Packet::default()
     }
 }
 

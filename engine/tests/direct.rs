@@ -69,14 +69,7 @@ fn same_as_buffered(format: Format, rotate_bytes: u64, rotate_files: u32) {
                 data: &f,
                 ts_ns: ts,
                 wire_len: f.len() as u32 + 4,
-                ifindex: 0,
-                rxhash: 0,
-                vlan_tci: 0,
-                vlan_tpid: 0,
-                protocol: 0,
-                pkt_type: 0,
-                flags: Default::default(),
-                hw: Default::default(),
+                ..netring_engine::Packet::default()
             };
             bw.write_with_comment(&p, "a comment").unwrap();
             dw.write_with_comment(&p, "a comment").unwrap();
