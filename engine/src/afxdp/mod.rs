@@ -1002,11 +1002,7 @@ impl Xdp {
                     .max(IDLE_SLEEP_MIN);
                 let nap = self.batching_sleep().min(until_check);
                 let slice = remaining.map_or(nap, |r| r.min(nap));
-                let mut fds = [libc::pollfd {
-                    fd: self.brk.fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                }];
+                let mut fds = [sock::pollin(self.brk.fd())];
                 x::ppoll_ns(&mut fds, slice.as_nanos() as u64)
                     .map_err(|e| Error::os("ppoll", e))?;
                 self.idle_sleep = (self.idle_sleep * 2).min(self.max_latency);
@@ -1014,18 +1010,10 @@ impl Xdp {
             }
             // Idle: block on every socket and the break eventfd.
             let mut fds = Vec::with_capacity(self.socks.len() + 1);
-            fds.push(libc::pollfd {
-                fd: self.brk.fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            });
+            fds.push(sock::pollin(self.brk.fd()));
             for s in &self.socks {
                 if s.has_rx() {
-                    fds.push(libc::pollfd {
-                        fd: s.fd(),
-                        events: libc::POLLIN,
-                        revents: 0,
-                    });
+                    fds.push(sock::pollin(s.fd()));
                 }
             }
             // In slices: a removed interface does not wake the poll.

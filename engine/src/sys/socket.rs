@@ -470,6 +470,15 @@ unsafe extern "C-unwind" {
     ) -> libc::c_int;
 }
 
+/// A `pollfd` waiting for `fd` to be readable (`POLLIN`).
+pub fn pollin(fd: RawFd) -> libc::pollfd {
+    libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    }
+}
+
 /// poll(2) over a few descriptors; EINTR is returned as `Ok(0)` so callers
 /// re-check their stop flags and deadline and call again. A pthread
 /// cancellation point (see `crate::cancel`).
