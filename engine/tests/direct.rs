@@ -126,29 +126,12 @@ fn same_as_buffered(format: Format, rotate_bytes: u64, rotate_files: u32) {
     );
 }
 
-#[test]
-fn direct_pcap_same_as_buffered() {
-    same_as_buffered(Format::Pcap, 0, 0);
-}
-
-#[test]
-fn direct_pcap_ns_same_as_buffered() {
-    same_as_buffered(Format::PcapNs, 0, 0);
-}
-
-#[test]
-fn direct_pcapng_same_as_buffered() {
-    same_as_buffered(Format::Pcapng, 0, 0);
-}
-
-#[test]
-fn direct_rotation_pcap() {
-    same_as_buffered(Format::Pcap, 700 << 10, 0);
-}
-
-#[test]
-fn direct_rotation_pcapng_file_ring() {
-    same_as_buffered(Format::Pcapng, 700 << 10, 20);
+common::cases! {
+    direct_pcap_same_as_buffered => same_as_buffered(Format::Pcap, 0, 0);
+    direct_pcap_ns_same_as_buffered => same_as_buffered(Format::PcapNs, 0, 0);
+    direct_pcapng_same_as_buffered => same_as_buffered(Format::Pcapng, 0, 0);
+    direct_rotation_pcap => same_as_buffered(Format::Pcap, 700 << 10, 0);
+    direct_rotation_pcapng_file_ring => same_as_buffered(Format::Pcapng, 700 << 10, 20);
 }
 
 #[test]

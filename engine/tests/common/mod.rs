@@ -2,13 +2,29 @@
 //! frames, ...) plus what needs the engine's types. The root package's tests
 //! that read a `Capture` include this file too.
 
-#![allow(dead_code, unused_imports)]
+#![allow(dead_code, unused_imports, unused_macros)]
 
 pub use netring_testkit::*;
 
 use std::time::Duration;
 
 use netring_engine::{Capture, CaptureConfig, CaptureStats, Wait};
+
+/// One `#[test]` a case: `name => call;` is a test `name` that runs `call`
+/// (for a file whose tests run one function over a table of cases). Doc
+/// comments before a name are kept.
+macro_rules! cases {
+    ($($(#[$doc:meta])* $name:ident => $call:expr;)+) => {
+        $(
+            $(#[$doc])*
+            #[test]
+            fn $name() {
+                $call;
+            }
+        )+
+    };
+}
+pub(crate) use cases;
 
 /// When a test breaks a blocked call, or removes the interface under it
 /// (with `meanwhile`): long enough for the call to be blocked.
