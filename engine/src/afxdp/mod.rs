@@ -1491,33 +1491,19 @@ mod tests {
 
     #[test]
     fn bad_configs_name_the_field() {
-        let e = |c: XdpConfig| c.validate(1).unwrap_err().message().to_owned();
+        // The message for the default config changed by `set`.
+        let e = |set: fn(&mut XdpConfig)| {
+            let mut c = XdpConfig::default();
+            set(&mut c);
+            c.validate(1).unwrap_err().message().to_owned()
+        };
+        assert!(e(|c| c.frame_size = 3000).contains("frame_size 3000"));
+        assert!(e(|c| c.rx_ring_size = 1000).contains("rx_ring_size 1000"));
+        assert!(e(|c| c.fill_prefill = 20000).contains("fill_prefill 20000"));
         assert!(
-            e(XdpConfig {
-                frame_size: 3000,
-                ..Default::default()
-            })
-            .contains("frame_size 3000")
-        );
-        assert!(
-            e(XdpConfig {
-                rx_ring_size: 1000,
-                ..Default::default()
-            })
-            .contains("rx_ring_size 1000")
-        );
-        assert!(
-            e(XdpConfig {
-                fill_prefill: 20000,
-                ..Default::default()
-            })
-            .contains("fill_prefill 20000")
-        );
-        assert!(
-            e(XdpConfig {
-                direction: XdpDirection::RxTx,
-                fill_prefill: 16384,
-                ..Default::default()
+            e(|c| {
+                c.direction = XdpDirection::RxTx;
+                c.fill_prefill = 16384;
             })
             .contains("no frames left for TX")
         );
