@@ -146,6 +146,14 @@ fn pkt(data: &[u8], ts_ns: u64) -> Packet<'_> {
     }
 }
 
+/// Flush `m` and return `f` of every record it ended, sorted.
+fn flushed_sorted<T: Ord>(m: &mut FlowMeter, f: impl FnMut(FlowRecord) -> T) -> Vec<T> {
+    m.flush();
+    let mut v: Vec<T> = m.drain_ended().map(f).collect();
+    v.sort();
+    v
+}
+
 fn meter(idle_s: u64, active_s: u64, max: u32) -> FlowMeter {
     FlowMeter::new(&FlowConfig {
         idle_timeout_ns: idle_s * S,
@@ -241,12 +249,7 @@ fn vlans_separate_flows_and_the_metadata_tag_counts() {
     p.vlan_tci = 10;
     m.observe(&p);
     assert_eq!(m.active_flows(), 3);
-    m.flush();
-    let mut v: Vec<_> = m
-        .drain_ended()
-        .map(|r| (r.vlan, r.vlan_inner, r.packets_fwd))
-        .collect();
-    v.sort();
+    let v = flushed_sorted(&mut m, |r| (r.vlan, r.vlan_inner, r.packets_fwd));
     assert_eq!(v, [(0, 0, 1), (10, 0, 2), (10, 20, 1)]);
 }
 
@@ -406,12 +409,7 @@ fn fragments_count_in_the_flow_with_ports_zero() {
             (later.build(MAC_A, MAC_B), S),
         ],
     );
-    m.flush();
-    let mut r: Vec<_> = m
-        .drain_ended()
-        .map(|r| (r.src_port, r.dst_port, r.packets_fwd))
-        .collect();
-    r.sort();
+    let r = flushed_sorted(&mut m, |r| (r.src_port, r.dst_port, r.packets_fwd));
     assert_eq!(r, [(0, 0, 1), (5000, 53, 1)]);
     assert_eq!(m.stats().fragments, 2);
 }
@@ -504,12 +502,7 @@ fn ip_bytes_count_the_ip_packet_not_the_frame() {
     let mut s = short.build(MAC_A, MAC_B);
     s.resize(60, 0);
     feed(&mut m, &[(a.clone(), S), (b.clone(), S), (s, S)]);
-    m.flush();
-    let mut v: Vec<_> = m
-        .drain_ended()
-        .map(|r| (r.ip_version, r.bytes_fwd))
-        .collect();
-    v.sort();
+    let v = flushed_sorted(&mut m, |r| (r.ip_version, r.bytes_fwd));
     assert_eq!(
         v,
         [(4, (a.len() - 14 + 28) as u64), (6, (b.len() - 18) as u64)]
