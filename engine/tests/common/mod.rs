@@ -6,9 +6,9 @@
 
 pub use netring_testkit::*;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use netring_engine::{Capture, CaptureConfig, CaptureStats, Wait};
+use netring_engine::{Breaker, Capture, CaptureConfig, CaptureStats, Wait};
 
 /// One `#[test]` a case: `name => call;` is a test `name` that runs `call`
 /// (for a file whose tests run one function over a table of cases). Doc
@@ -156,4 +156,12 @@ pub fn assert_every_size_in_order(got: &[Vec<u8>]) {
         assert_eq!(frame_seq(f), Some(i as u32), "order");
         assert_eq!(f.len(), every_size(i));
     }
+}
+
+/// Checks that `wait` (a wait with no timeout) returns true within 2 s
+/// when `brk` breaks it from another thread after [`BREAK_AFTER`].
+pub fn assert_break_wakes(brk: Breaker, wait: impl FnOnce() -> bool) {
+    let t = Instant::now();
+    let w = meanwhile(BREAK_AFTER, move || brk.break_loop(), wait);
+    assert!(w && t.elapsed() < Duration::from_secs(2));
 }
