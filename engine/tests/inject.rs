@@ -28,6 +28,11 @@ fn collect(cap: &mut Capture, want: usize) -> Vec<Vec<u8>> {
     )
 }
 
+/// The test frames `0..n`, each `len` bytes.
+fn frames(n: u32, len: usize) -> Vec<Vec<u8>> {
+    (0..n).map(|i| frame(len, i, OTHER_MAC)).collect()
+}
+
 /// Runs `f` in a fresh veth pair's namespace with a capture on `net.b`
 /// and an injector in `mode` on `net.a`.
 fn on_a_pair<T: Send>(
@@ -135,8 +140,7 @@ fn zero_copy_slots_and_abandoned_slots() {
             assert!(inj.wait_drained(Some(Duration::from_secs(2))).unwrap());
             collect(cap, 3)
         });
-        let want: Vec<Vec<u8>> = (0..3).map(|i| frame(100, i, OTHER_MAC)).collect();
-        assert_eq!(got, want, "{mode:?}");
+        assert_eq!(got, frames(3, 100), "{mode:?}");
     }
 }
 
@@ -172,8 +176,7 @@ fn bad_lengths_are_refused_and_the_ring_still_works() {
             assert_eq!((st.sent, st.rejected, st.pending), (4, 0, 0), "{st:?}");
             collect(cap, 4)
         });
-        let want: Vec<Vec<u8>> = (0..4).map(|i| frame(60, i, OTHER_MAC)).collect();
-        assert_eq!(got, want, "{mode:?}");
+        assert_eq!(got, frames(4, 60), "{mode:?}");
     }
 }
 
@@ -307,7 +310,7 @@ fn a_slow_qdisc_never_blocks_flush_and_loses_nothing() {
     let net = Net::new();
     net.shape(&net.a, "1mbit", "4k", "4m");
     const N: u32 = 600;
-    let frames: Vec<Vec<u8>> = (0..N).map(|k| frame(1000, k, OTHER_MAC)).collect();
+    let frames = frames(N, 1000);
     let got = net.enter(|| {
         let mut cap = Capture::open(&net.b, &rx_cfg()).unwrap();
         let mut inj = Injector::open(
