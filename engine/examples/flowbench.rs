@@ -13,8 +13,8 @@
 
 use std::time::Instant;
 
+use netring_engine::Packet;
 use netring_engine::flow::{FlowConfig, FlowMeter};
-use netring_engine::{HwAddr, Packet, PacketFlags};
 
 const LEN: usize = 64;
 
@@ -64,13 +64,8 @@ fn main() {
                 ts_ns: *ts,
                 wire_len: LEN as u32,
                 ifindex: 1,
-                rxhash: 0,
-                vlan_tci: 0,
-                vlan_tpid: 0,
                 protocol: 0x0800,
-                pkt_type: 0,
-                flags: PacketFlags::empty(),
-                hw: HwAddr::default(),
+                ..Packet::default()
             };
             m.observe(&p);
         }

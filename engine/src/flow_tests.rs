@@ -1,7 +1,7 @@
 //! The flow meter on synthetic frames.
 
 use super::*;
-use crate::packet::{HwAddr, PacketFlags};
+use crate::packet::PacketFlags;
 
 const S: u64 = 1_000_000_000;
 const MAC_A: [u8; 6] = [2, 0, 0, 0, 0, 0xa];
@@ -142,14 +142,16 @@ fn pkt(data: &[u8], ts_ns: u64) -> Packet<'_> {
         ts_ns,
         wire_len: data.len() as u32,
         ifindex: 1,
-        rxhash: 0,
-        vlan_tci: 0,
-        vlan_tpid: 0,
-        protocol: 0,
-        pkt_type: 0,
-        flags: PacketFlags::empty(),
-        hw: HwAddr::default(),
+        ..Packet::default()
     }
+}
+
+/// Flush `m` and return `f` of every record it ended, sorted.
+fn flushed_sorted<T: Ord>(m: &mut FlowMeter, f: impl FnMut(FlowRecord) -> T) -> Vec<T> {
+    m.flush();
+    let mut v: Vec<T> = m.drain_ended().map(f).collect();
+    v.sort();
+    v
 }
 
 fn meter(idle_s: u64, active_s: u64, max: u32) -> FlowMeter {
@@ -247,12 +249,7 @@ fn vlans_separate_flows_and_the_metadata_tag_counts() {
     p.vlan_tci = 10;
     m.observe(&p);
     assert_eq!(m.active_flows(), 3);
-    m.flush();
-    let mut v: Vec<_> = m
-        .drain_ended()
-        .map(|r| (r.vlan, r.vlan_inner, r.packets_fwd))
-        .collect();
-    v.sort();
+    let v = flushed_sorted(&mut m, |r| (r.vlan, r.vlan_inner, r.packets_fwd));
     assert_eq!(v, [(0, 0, 1), (10, 0, 2), (10, 20, 1)]);
 }
 
@@ -412,12 +409,7 @@ fn fragments_count_in_the_flow_with_ports_zero() {
             (later.build(MAC_A, MAC_B), S),
         ],
     );
-    m.flush();
-    let mut r: Vec<_> = m
-        .drain_ended()
-        .map(|r| (r.src_port, r.dst_port, r.packets_fwd))
-        .collect();
-    r.sort();
+    let r = flushed_sorted(&mut m, |r| (r.src_port, r.dst_port, r.packets_fwd));
     assert_eq!(r, [(0, 0, 1), (5000, 53, 1)]);
     assert_eq!(m.stats().fragments, 2);
 }
@@ -510,12 +502,7 @@ fn ip_bytes_count_the_ip_packet_not_the_frame() {
     let mut s = short.build(MAC_A, MAC_B);
     s.resize(60, 0);
     feed(&mut m, &[(a.clone(), S), (b.clone(), S), (s, S)]);
-    m.flush();
-    let mut v: Vec<_> = m
-        .drain_ended()
-        .map(|r| (r.ip_version, r.bytes_fwd))
-        .collect();
-    v.sort();
+    let v = flushed_sorted(&mut m, |r| (r.ip_version, r.bytes_fwd));
     assert_eq!(
         v,
         [(4, (a.len() - 14 + 28) as u64), (6, (b.len() - 18) as u64)]

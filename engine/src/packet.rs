@@ -88,8 +88,9 @@ pub struct HwAddr {
 }
 
 /// One received frame: a view into ring (or UMEM) memory and its metadata.
-/// The data is valid as long as the batch it came from.
-#[derive(Debug, Clone, Copy)]
+/// The data is valid as long as the batch it came from. The default is an
+/// empty packet with every field zero (for tests and tools that build one).
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Packet<'a> {
     /// The captured bytes, starting at the link-layer header.
     pub data: &'a [u8],

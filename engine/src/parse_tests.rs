@@ -116,7 +116,7 @@ type Ref = (
     (u32, u32),
 );
 
-fn reference(d: &[u8]) -> (u16, Vec<(u16, u16)>, Ref) {
+fn reference<'a>(d: &'a [u8]) -> (u16, Vec<(u16, u16)>, Ref) {
     use etherparse::{LinkExtSlice, NetSlice, SlicedPacket, TransportSlice};
     let p = SlicedPacket::from_ethernet(d).expect("etherparse accepts the frame");
     let mut tags = Vec::new();
@@ -128,34 +128,23 @@ fn reference(d: &[u8]) -> (u16, Vec<(u16, u16)>, Ref) {
         }
     }
     let (mut src, mut dst) = ([0u8; 16], [0u8; 16]);
+    // An IP header `h` at the start of the network layer, then `pl`.
+    let ip = |l3, h: &[u8], pl: etherparse::IpPayloadSlice<'a>| {
+        let o = off(d, h);
+        (l3, o, off(d, pl.payload) - o, pl.ip_number.0, Some(pl))
+    };
     let (l3, noff, nlen, proto, ip_payload) = match &p.net {
         Some(NetSlice::Ipv4(v4)) => {
             let h = v4.header();
             src[..4].copy_from_slice(&h.source());
             dst[..4].copy_from_slice(&h.destination());
-            let pl = v4.payload();
-            let o = off(d, h.slice());
-            (
-                L3::Ipv4,
-                o,
-                off(d, pl.payload) - o,
-                pl.ip_number.0,
-                Some(pl),
-            )
+            ip(L3::Ipv4, h.slice(), v4.payload().clone())
         }
         Some(NetSlice::Ipv6(v6)) => {
             let h = v6.header();
             src = h.source();
             dst = h.destination();
-            let pl = v6.payload();
-            let o = off(d, h.slice());
-            (
-                L3::Ipv6,
-                o,
-                off(d, pl.payload) - o,
-                pl.ip_number.0,
-                Some(pl),
-            )
+            ip(L3::Ipv6, h.slice(), v6.payload().clone())
         }
         Some(NetSlice::Arp(a)) => {
             src[..4].copy_from_slice(a.sender_protocol_addr());
@@ -430,16 +419,13 @@ fn vlan_tags_and_metadata_tag() {
         .b;
     let p = Packet {
         data: &f1,
-        ts_ns: 0,
         wire_len: f1.len() as u32,
         ifindex: 1,
-        rxhash: 0,
         vlan_tci: 0x0005,
         vlan_tpid: 0x88a8,
         protocol: 0x8100,
-        pkt_type: 0,
         flags: PacketFlags::VLAN_VALID | PacketFlags::VLAN_TPID_VALID,
-        hw: Default::default(),
+        ..Packet::default()
     };
     let l = p.layers();
     assert!(l.vlan_from_metadata);
@@ -476,6 +462,17 @@ fn vlan_tags_and_metadata_tag() {
     );
 }
 
+/// The `Frag` of a fragment without "don't fragment".
+fn fragment(more_fragments: bool, offset: u16, id: u32) -> Frag {
+    Frag {
+        dont_fragment: false,
+        more_fragments,
+        is_fragment: true,
+        offset,
+        id,
+    }
+}
+
 #[test]
 fn fragments() {
     // IPv4 first fragment (MF, offset 0): the UDP header is there.
@@ -484,30 +481,12 @@ fn fragments() {
         .udp(1, 2, 100)
         .b;
     let l = Layers::parse(&f);
-    assert_eq!(
-        l.frag,
-        Frag {
-            dont_fragment: false,
-            more_fragments: true,
-            is_fragment: true,
-            offset: 0,
-            id: 0x1234
-        }
-    );
+    assert_eq!(l.frag, fragment(true, 0, 0x1234));
     assert_eq!(l.l4, L4::Udp);
     // A later fragment (offset 185*8): no transport header.
     let f = F::eth(&[], 0x0800).ipv4(17, 100, 185, 0).payload(100).b;
     let l = Layers::parse(&f);
-    assert_eq!(
-        l.frag,
-        Frag {
-            dont_fragment: false,
-            more_fragments: false,
-            is_fragment: true,
-            offset: 1480,
-            id: 0x1234
-        }
-    );
+    assert_eq!(l.frag, fragment(false, 1480, 0x1234));
     assert_eq!(
         (l.l4, l.transport_len, l.payload_off, l.payload_len),
         (L4::None, 0, 34, 100)
@@ -523,16 +502,7 @@ fn fragments() {
         .payload(64)
         .b;
     let l = Layers::parse(&f);
-    assert_eq!(
-        l.frag,
-        Frag {
-            dont_fragment: false,
-            more_fragments: true,
-            is_fragment: true,
-            offset: 1480,
-            id: 0xabcdef01
-        }
-    );
+    assert_eq!(l.frag, fragment(true, 1480, 0xabcdef01));
     assert_eq!(
         (l.l3, l.ip_proto, l.net_len, l.l4),
         (L3::Ipv6, 17, 56, L4::None)
@@ -727,16 +697,10 @@ fn short_but_not_cut_is_malformed() {
     let short = &f[..60];
     let p = |wire_len: u32| Packet {
         data: short,
-        ts_ns: 0,
         wire_len,
         ifindex: 1,
-        rxhash: 0,
-        vlan_tci: 0,
-        vlan_tpid: 0,
         protocol: 0x0800,
-        pkt_type: 0,
-        flags: PacketFlags::empty(),
-        hw: Default::default(),
+        ..Packet::default()
     };
     // Cut by the snap length: truncated.
     assert_eq!(

@@ -43,12 +43,20 @@ fn ticker() -> Arc<AtomicU64> {
     ticks
 }
 
-/// Sends `n` test frames from `net.b` on a plain thread, starting after
-/// `delay` (so the runtime is already waiting).
-fn send_later(net: &Net, n: u32, delay: Duration) -> std::thread::JoinHandle<Vec<Vec<u8>>> {
+/// On a fresh veth pair, a capture on `net.a` while `n` test frames are
+/// sent from `net.b` on a plain thread, starting after 100 ms (so the
+/// runtime is already waiting): runs `f` on the capture made async, on a
+/// single-threaded runtime with a [`ticker`]. Returns what `f` returned,
+/// the ticks when it returned and the frames sent.
+fn capture_what_is_sent<T>(
+    n: u32,
+    f: impl AsyncFnOnce(&mut AsyncCapture) -> T,
+) -> (T, u64, Vec<Vec<u8>>) {
+    let net = Net::new();
+    let cap = net.enter(|| Capture::open(&net.a, &rx_ring())).unwrap();
     let tx = net.sender(&net.b);
-    std::thread::spawn(move || {
-        std::thread::sleep(delay);
+    let sender = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
         let frames: Vec<Vec<u8>> = (0..n)
             .map(|k| frame(60 + (k as usize * 11) % 1400, k, OTHER_MAC))
             .collect();
@@ -56,19 +64,21 @@ fn send_later(net: &Net, n: u32, delay: Duration) -> std::thread::JoinHandle<Vec
             tx.send(f);
         }
         frames
-    })
+    });
+    let rt = runtime();
+    let (r, ticks) = rt.block_on(async {
+        let ticks = ticker();
+        let mut cap = AsyncCapture::new(cap).unwrap();
+        let r = f(&mut cap).await;
+        (r, ticks.load(Ordering::Relaxed))
+    });
+    (r, ticks, sender.join().unwrap())
 }
 
 #[test]
 fn async_capture_counts_exactly_what_an_independent_sender_sent() {
     const N: u32 = 5000;
-    let net = Net::new();
-    let cap = net.enter(|| Capture::open(&net.a, &rx_ring())).unwrap();
-    let sender = send_later(&net, N, Duration::from_millis(100));
-    let rt = runtime();
-    let (got, ticks) = rt.block_on(async {
-        let ticks = ticker();
-        let mut cap = AsyncCapture::new(cap).unwrap();
+    let (got, ticks, sent) = capture_what_is_sent(N, async |cap| {
         let mut got: Vec<Vec<u8>> = Vec::new();
         // Until every frame is in, then 300 ms more in which nothing else
         // may arrive.
@@ -97,9 +107,8 @@ fn async_capture_counts_exactly_what_an_independent_sender_sent() {
         })
         .await;
         assert!(extra.is_err(), "frames beyond the {N} sent");
-        (got, ticks.load(Ordering::Relaxed))
+        got
     });
-    let sent = sender.join().unwrap();
     assert_eq!(got.len(), sent.len(), "captured vs sent");
     assert_eq!(got, sent, "every frame, in order, byte for byte");
     // The runtime kept running while the capture waited (100 ms before
@@ -111,13 +120,7 @@ fn async_capture_counts_exactly_what_an_independent_sender_sent() {
 #[test]
 fn async_packet_stream_counts_exactly_what_an_independent_sender_sent() {
     const N: u32 = 3000;
-    let net = Net::new();
-    let cap = net.enter(|| Capture::open(&net.a, &rx_ring())).unwrap();
-    let sender = send_later(&net, N, Duration::from_millis(100));
-    let rt = runtime();
-    let got = rt.block_on(async {
-        let _ticks = ticker();
-        let mut cap = AsyncCapture::new(cap).unwrap();
+    let (got, _, sent) = capture_what_is_sent(N, async |cap| {
         let mut stream = pin!(cap.packets());
         let mut got = Vec::new();
         let next = tokio::time::timeout(Duration::from_secs(30), async {
@@ -135,7 +138,6 @@ fn async_packet_stream_counts_exactly_what_an_independent_sender_sent() {
         assert!(next.is_ok(), "only {} of {N} frames", got.len());
         got
     });
-    let sent = sender.join().unwrap();
     assert_eq!(got, sent, "every frame, in order, byte for byte");
 }
 
@@ -209,8 +211,8 @@ fn async_bridge_forwards_both_ways_byte_exact() {
         ignore_outgoing: true,
         ..rx_ring()
     };
-    let mut cap_b = net.enter(|| Capture::open(&net.b, &rx)).unwrap();
-    let mut cap_d = net.enter(|| Capture::open(&d, &rx)).unwrap();
+    let cap_b = net.enter(|| Capture::open(&net.b, &rx)).unwrap();
+    let cap_d = net.enter(|| Capture::open(&d, &rx)).unwrap();
     let len = |i: u32| 60 + (i as usize * 13) % 1455;
     let ab: Vec<Vec<u8>> = (0..N).map(|i| frame(len(i), i, OTHER_MAC)).collect();
     let ba: Vec<Vec<u8>> = (0..N).map(|i| frame(len(i), BA + i, OTHER_MAC)).collect();
@@ -225,22 +227,18 @@ fn async_bridge_forwards_both_ways_byte_exact() {
         .cloned()
         .collect();
     let (nd, nb) = (want_d.len(), want_b.len());
-    let at_d = std::thread::spawn(move || {
-        common::collect(
-            &mut cap_d,
-            nd,
-            Duration::from_millis(300),
-            Duration::from_secs(30),
-        )
-    });
-    let at_b = std::thread::spawn(move || {
-        common::collect(
-            &mut cap_b,
-            nb,
-            Duration::from_millis(300),
-            Duration::from_secs(30),
-        )
-    });
+    let collect_on_a_thread = |mut cap: Capture, n| {
+        std::thread::spawn(move || {
+            common::collect(
+                &mut cap,
+                n,
+                Duration::from_millis(300),
+                Duration::from_secs(30),
+            )
+        })
+    };
+    let at_d = collect_on_a_thread(cap_d, nd);
+    let at_b = collect_on_a_thread(cap_b, nb);
     let tx_b = net.sender(&net.b);
     let tx_d = net.sender(&d);
     let rt = runtime();

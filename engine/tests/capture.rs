@@ -41,29 +41,12 @@ fn thousands_of_frames_exact_count_and_stats() {
     let (got, stats) = net.enter(|| {
         let mut cap = Capture::open(&net.a, &small_ring()).unwrap();
         let tx = common::Sender::open(&net.b);
-        let sender = std::thread::scope(|s| {
-            let h = s.spawn(|| {
-                for i in 0..N {
-                    tx.send(&frame(60 + (i as usize % 1455), i, OTHER_MAC));
-                }
-            });
-            let got = common::collect(
-                &mut cap,
-                N as usize,
-                Duration::ZERO,
-                Duration::from_secs(20),
-            );
-            h.join().unwrap();
-            got
-        });
+        let sender = common::send_every_size_and_collect(&mut cap, &tx, N, |_, _| {});
         let stats = cap.stats().unwrap();
         (sender, stats)
     });
     assert_eq!(got.len(), N as usize, "stats: {stats:?}");
-    for (i, f) in got.iter().enumerate() {
-        assert_eq!(frame_seq(f), Some(i as u32), "order");
-        assert_eq!(f.len(), 60 + (i % 1455));
-    }
+    common::assert_every_size_in_order(&got);
     assert_eq!(stats.drops, 0, "{stats:?}");
     assert_eq!(stats.packets, u64::from(N), "{stats:?}");
     assert_eq!(stats.seq_gaps, 0);
@@ -268,14 +251,9 @@ fn breakloop_from_another_thread_wakes_a_blocked_wait() {
     let net = Net::new();
     net.enter(|| {
         let mut cap = Capture::open(&net.a, &small_ring()).unwrap();
-        let brk = cap.breaker();
-        let t = Instant::now();
-        let w = meanwhile(
-            BREAK_AFTER,
-            move || brk.break_loop(),
-            || matches!(cap.next_batch_timeout(None).unwrap(), Wait::Interrupted),
-        );
-        assert!(w && t.elapsed() < Duration::from_secs(2));
+        common::assert_break_wakes(cap.breaker(), || {
+            matches!(cap.next_batch_timeout(None).unwrap(), Wait::Interrupted)
+        });
         // Consumed: the next wait times out normally.
         assert!(matches!(
             cap.next_batch_timeout(Some(Duration::from_millis(20)))

@@ -69,14 +69,7 @@ fn same_as_buffered(format: Format, rotate_bytes: u64, rotate_files: u32) {
                 data: &f,
                 ts_ns: ts,
                 wire_len: f.len() as u32 + 4,
-                ifindex: 0,
-                rxhash: 0,
-                vlan_tci: 0,
-                vlan_tpid: 0,
-                protocol: 0,
-                pkt_type: 0,
-                flags: Default::default(),
-                hw: Default::default(),
+                ..netring_engine::Packet::default()
             };
             bw.write_with_comment(&p, "a comment").unwrap();
             dw.write_with_comment(&p, "a comment").unwrap();
@@ -133,29 +126,12 @@ fn same_as_buffered(format: Format, rotate_bytes: u64, rotate_files: u32) {
     );
 }
 
-#[test]
-fn direct_pcap_same_as_buffered() {
-    same_as_buffered(Format::Pcap, 0, 0);
-}
-
-#[test]
-fn direct_pcap_ns_same_as_buffered() {
-    same_as_buffered(Format::PcapNs, 0, 0);
-}
-
-#[test]
-fn direct_pcapng_same_as_buffered() {
-    same_as_buffered(Format::Pcapng, 0, 0);
-}
-
-#[test]
-fn direct_rotation_pcap() {
-    same_as_buffered(Format::Pcap, 700 << 10, 0);
-}
-
-#[test]
-fn direct_rotation_pcapng_file_ring() {
-    same_as_buffered(Format::Pcapng, 700 << 10, 20);
+common::cases! {
+    direct_pcap_same_as_buffered => same_as_buffered(Format::Pcap, 0, 0);
+    direct_pcap_ns_same_as_buffered => same_as_buffered(Format::PcapNs, 0, 0);
+    direct_pcapng_same_as_buffered => same_as_buffered(Format::Pcapng, 0, 0);
+    direct_rotation_pcap => same_as_buffered(Format::Pcap, 700 << 10, 0);
+    direct_rotation_pcapng_file_ring => same_as_buffered(Format::Pcapng, 700 << 10, 20);
 }
 
 #[test]

@@ -112,51 +112,18 @@ fn fill_disk_in(dir: &Path, direct: bool, format: Format, rotate_bytes: u64, rot
     }
 }
 
-#[test]
-fn full_disk_pcap_leaves_whole_records() {
-    fill_disk(Format::Pcap, 0, 0);
-}
-
-#[test]
-fn full_disk_pcapng_leaves_whole_records() {
-    fill_disk(Format::Pcapng, 0, 0);
-}
-
-#[test]
-fn full_disk_direct_pcap_leaves_whole_records() {
-    fill_disk_direct(Format::Pcap, 0, 0);
-}
-
-#[test]
-fn full_disk_direct_pcapng_leaves_whole_records() {
-    fill_disk_direct(Format::Pcapng, 0, 0);
-}
-
-#[test]
-fn full_disk_direct_with_rotation_pcap() {
-    fill_disk_direct(Format::Pcap, 80 << 10, 0);
-}
-
-#[test]
-fn full_disk_direct_with_a_file_ring_pcapng() {
-    fill_disk_direct(Format::Pcapng, 80 << 10, 30);
-}
-
-#[test]
-fn full_disk_with_rotation_pcap() {
-    fill_disk(Format::Pcap, 80 << 10, 0);
-}
-
-#[test]
-fn full_disk_with_rotation_pcapng() {
-    fill_disk(Format::Pcapng, 80 << 10, 0);
-}
-
-#[test]
-fn full_disk_with_a_file_ring_pcapng() {
-    // Ten numbered files (cap0..cap9) of 80 KiB: the disk fills before the
-    // ring wraps, so the files hold consecutive frames in name order.
-    fill_disk(Format::Pcapng, 80 << 10, 10);
+common::cases! {
+    full_disk_pcap_leaves_whole_records => fill_disk(Format::Pcap, 0, 0);
+    full_disk_pcapng_leaves_whole_records => fill_disk(Format::Pcapng, 0, 0);
+    full_disk_direct_pcap_leaves_whole_records => fill_disk_direct(Format::Pcap, 0, 0);
+    full_disk_direct_pcapng_leaves_whole_records => fill_disk_direct(Format::Pcapng, 0, 0);
+    full_disk_direct_with_rotation_pcap => fill_disk_direct(Format::Pcap, 80 << 10, 0);
+    full_disk_direct_with_a_file_ring_pcapng => fill_disk_direct(Format::Pcapng, 80 << 10, 30);
+    full_disk_with_rotation_pcap => fill_disk(Format::Pcap, 80 << 10, 0);
+    full_disk_with_rotation_pcapng => fill_disk(Format::Pcapng, 80 << 10, 0);
+    /// Ten numbered files (cap0..cap9) of 80 KiB: the disk fills before the
+    /// ring wraps, so the files hold consecutive frames in name order.
+    full_disk_with_a_file_ring_pcapng => fill_disk(Format::Pcapng, 80 << 10, 10);
 }
 
 /// A disk already full: not even the file header fits, and no empty (hence

@@ -154,35 +154,19 @@ fn thousands_of_frames_with_a_filter_exact_count_and_stats() {
         };
         let mut cap = Capture::open(&net.a, &cfg).unwrap();
         let tx = common::Sender::open(&net.b);
-        let got = std::thread::scope(|s| {
-            let h = s.spawn(|| {
-                for i in 0..N {
-                    tx.send(&frame(60 + (i as usize % 1455), i, OTHER_MAC));
-                    if i % 97 == 0 {
-                        // Not the test EtherType: filtered out by the kernel.
-                        let mut f = frame(60, i, OTHER_MAC);
-                        f[12] = 0x08;
-                        f[13] = 0x00;
-                        tx.send(&f);
-                    }
-                }
-            });
-            let got = common::collect(
-                &mut cap,
-                N as usize,
-                Duration::ZERO,
-                Duration::from_secs(20),
-            );
-            h.join().unwrap();
-            got
+        let got = common::send_every_size_and_collect(&mut cap, &tx, N, |tx, i| {
+            if i % 97 == 0 {
+                // Not the test EtherType: filtered out by the kernel.
+                let mut f = frame(60, i, OTHER_MAC);
+                f[12] = 0x08;
+                f[13] = 0x00;
+                tx.send(&f);
+            }
         });
         (got, cap.stats().unwrap())
     });
     assert_eq!(got.len(), N as usize, "stats: {stats:?}");
-    for (i, f) in got.iter().enumerate() {
-        assert_eq!(frame_seq(f), Some(i as u32), "order");
-        assert_eq!(f.len(), 60 + (i % 1455));
-    }
+    common::assert_every_size_in_order(&got);
     assert_eq!(stats.drops, 0, "{stats:?}");
     assert_eq!(stats.packets, u64::from(N), "{stats:?}");
     assert_eq!(stats.delivered, u64::from(N), "{stats:?}");
@@ -267,14 +251,9 @@ fn a_break_ends_a_wait_and_a_busy_read() {
     let net = Net::new();
     net.enter(|| {
         let mut cap = Capture::open(&net.a, &immediate()).unwrap();
-        let brk = cap.breaker();
-        let t = Instant::now();
-        let w = common::meanwhile(
-            common::BREAK_AFTER,
-            move || brk.break_loop(),
-            || matches!(cap.next_batch_timeout(None).unwrap(), Wait::Interrupted),
-        );
-        assert!(w && t.elapsed() < Duration::from_secs(2));
+        common::assert_break_wakes(cap.breaker(), || {
+            matches!(cap.next_batch_timeout(None).unwrap(), Wait::Interrupted)
+        });
         // Under steady traffic (the busy-link naps): a break still ends
         // the reading loop at once.
         let stop = std::sync::atomic::AtomicBool::new(false);

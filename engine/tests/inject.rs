@@ -18,6 +18,35 @@ fn rx_cfg() -> CaptureConfig {
     }
 }
 
+/// The frames `cap` saw: `want`, then 150 ms with nothing new (at most 5 s).
+fn collect(cap: &mut Capture, want: usize) -> Vec<Vec<u8>> {
+    common::collect(
+        cap,
+        want,
+        Duration::from_millis(150),
+        Duration::from_secs(5),
+    )
+}
+
+/// The test frames `0..n`, each `len` bytes.
+fn frames(n: u32, len: usize) -> Vec<Vec<u8>> {
+    (0..n).map(|i| frame(len, i, OTHER_MAC)).collect()
+}
+
+/// Runs `f` in a fresh veth pair's namespace with a capture on `net.b`
+/// and an injector in `mode` on `net.a`.
+fn on_a_pair<T: Send>(
+    mode: TxMode,
+    f: impl FnOnce(&Net, &mut Capture, &mut Injector) -> T + Send,
+) -> T {
+    let net = Net::new();
+    net.enter(|| {
+        let mut cap = Capture::open(&net.b, &rx_cfg()).unwrap();
+        let mut inj = Injector::open(&net.a, &cfg(mode)).unwrap();
+        f(&net, &mut cap, &mut inj)
+    })
+}
+
 fn cfg(mode: TxMode) -> InjectorConfig {
     InjectorConfig {
         mode,
@@ -30,8 +59,12 @@ fn roundtrip(net: &Net, icfg: &InjectorConfig, frames: &[Vec<u8>]) -> Vec<Vec<u8
     net.enter(|| {
         let mut cap = Capture::open(&net.b, &rx_cfg()).unwrap();
         let mut inj = Injector::open(&net.a, icfg).unwrap();
-        std::thread::scope(|s| {
-            let h = s.spawn(|| {
+        common::collect_while(
+            &mut cap,
+            frames.len(),
+            Duration::from_millis(150),
+            Duration::from_secs(30),
+            || {
                 for f in frames {
                     assert!(inj.inject(f).unwrap(), "no slot within the timeout");
                 }
@@ -41,16 +74,8 @@ fn roundtrip(net: &Net, icfg: &InjectorConfig, frames: &[Vec<u8>]) -> Vec<Vec<u8
                 assert_eq!(st.pending, 0);
                 assert_eq!(st.rejected, 0);
                 assert_eq!(st.available, inj.frame_count());
-            });
-            let got = common::collect(
-                &mut cap,
-                frames.len(),
-                Duration::from_millis(150),
-                Duration::from_secs(30),
-            );
-            h.join().unwrap();
-            got
-        })
+            },
+        )
     })
 }
 
@@ -96,10 +121,7 @@ fn exact_counts_across_ring_wrap_around() {
 #[test]
 fn zero_copy_slots_and_abandoned_slots() {
     for mode in MODES {
-        let net = Net::new();
-        let got = net.enter(|| {
-            let mut cap = Capture::open(&net.b, &rx_cfg()).unwrap();
-            let mut inj = Injector::open(&net.a, &cfg(mode)).unwrap();
+        let got = on_a_pair(mode, |_, cap, inj| {
             // Abandoned slot: nothing is sent, the slot stays free.
             {
                 let mut s = inj.slot().unwrap();
@@ -116,25 +138,16 @@ fn zero_copy_slots_and_abandoned_slots() {
             assert_eq!(inj.stats().pending, 3);
             inj.flush().unwrap();
             assert!(inj.wait_drained(Some(Duration::from_secs(2))).unwrap());
-            common::collect(
-                &mut cap,
-                3,
-                Duration::from_millis(150),
-                Duration::from_secs(5),
-            )
+            collect(cap, 3)
         });
-        let want: Vec<Vec<u8>> = (0..3).map(|i| frame(100, i, OTHER_MAC)).collect();
-        assert_eq!(got, want, "{mode:?}");
+        assert_eq!(got, frames(3, 100), "{mode:?}");
     }
 }
 
 #[test]
 fn bad_lengths_are_refused_and_the_ring_still_works() {
     for mode in MODES {
-        let net = Net::new();
-        let got = net.enter(|| {
-            let mut cap = Capture::open(&net.b, &rx_cfg()).unwrap();
-            let mut inj = Injector::open(&net.a, &cfg(mode)).unwrap();
+        let got = on_a_pair(mode, |net, cap, inj| {
             inj.inject(&frame(60, 0, OTHER_MAC)).unwrap();
             let e = inj.inject(&[]).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
@@ -161,25 +174,16 @@ fn bad_lengths_are_refused_and_the_ring_still_works() {
             assert!(inj.wait_drained(Some(Duration::from_secs(2))).unwrap());
             let st = inj.stats();
             assert_eq!((st.sent, st.rejected, st.pending), (4, 0, 0), "{st:?}");
-            common::collect(
-                &mut cap,
-                4,
-                Duration::from_millis(150),
-                Duration::from_secs(5),
-            )
+            collect(cap, 4)
         });
-        let want: Vec<Vec<u8>> = (0..4).map(|i| frame(60, i, OTHER_MAC)).collect();
-        assert_eq!(got, want, "{mode:?}");
+        assert_eq!(got, frames(4, 60), "{mode:?}");
     }
 }
 
 #[test]
 fn a_frame_the_kernel_rejects_is_skipped_and_the_rest_go_out_in_order() {
     for mode in MODES {
-        let net = Net::new();
-        let (got, st) = net.enter(|| {
-            let mut cap = Capture::open(&net.b, &rx_cfg()).unwrap();
-            let mut inj = Injector::open(&net.a, &cfg(mode)).unwrap();
+        let (got, st) = on_a_pair(mode, |net, cap, inj| {
             // Lower the MTU behind the injector's back: its cached limit
             // (1514) lets a 1400-byte frame through, the kernel refuses it.
             net.ip(&["link", "set", &net.a, "mtu", "1000"]);
@@ -195,12 +199,7 @@ fn a_frame_the_kernel_rejects_is_skipped_and_the_rest_go_out_in_order() {
                 assert!(inj.inject(&frame(60, i, OTHER_MAC)).unwrap());
             }
             assert!(inj.wait_drained(Some(Duration::from_secs(2))).unwrap());
-            let got = common::collect(
-                &mut cap,
-                299,
-                Duration::from_millis(150),
-                Duration::from_secs(5),
-            );
+            let got = collect(cap, 299);
             (got, st)
         });
         assert_eq!(
@@ -311,7 +310,7 @@ fn a_slow_qdisc_never_blocks_flush_and_loses_nothing() {
     let net = Net::new();
     net.shape(&net.a, "1mbit", "4k", "4m");
     const N: u32 = 600;
-    let frames: Vec<Vec<u8>> = (0..N).map(|k| frame(1000, k, OTHER_MAC)).collect();
+    let frames = frames(N, 1000);
     let got = net.enter(|| {
         let mut cap = Capture::open(&net.b, &rx_cfg()).unwrap();
         let mut inj = Injector::open(

@@ -16,6 +16,11 @@ use common::{
 use netring_engine::pcapfile::{Format, Reader, Writer, WriterConfig};
 use netring_engine::{Capture, CaptureConfig, Wait};
 
+/// A path as the `&str` a tool's argument list wants.
+fn text(p: &std::path::Path) -> &str {
+    p.to_str().unwrap()
+}
+
 fn test_frames(n: u32) -> Vec<Vec<u8>> {
     (0..n)
         .map(|i| frame(60 + (i as usize * 37) % 1455, i, OTHER_MAC))
@@ -62,7 +67,7 @@ fn netring_files_satisfy_tcpdump_tshark_capinfos() {
         }
         w.set_stats(3005, 5);
         w.finish().unwrap();
-        let p = path.to_str().unwrap();
+        let p = text(&path);
         if have("tcpdump") {
             let (out, err) = tool("tcpdump", ["-n", "-r", p]);
             assert_eq!(tcpdump_packets(&out), frames.len(), "{name}");
@@ -100,7 +105,7 @@ fn netring_files_satisfy_tcpdump_tshark_capinfos() {
         // The pcapng extras: interface name, section comment, statistics
         // block, nanosecond resolution.
         let p = d.path("c.pcapng");
-        let (out, _) = tool("capinfos", [p.to_str().unwrap()]);
+        let (out, _) = tool("capinfos", [text(&p)]);
         for want in [
             "Name = veth-test",
             "Capture comment:     netring interop test",
@@ -155,7 +160,7 @@ fn tcpdump_editcap_tshark_files_read_byte_exact() {
             "-c",
             &n_s,
             "-w",
-            pcap.to_str().unwrap(),
+            text(&pcap),
             "ether proto 0x88b5",
         ],
     );
@@ -187,11 +192,11 @@ fn tcpdump_editcap_tshark_files_read_byte_exact() {
         "tcpdump",
         [
             "-r",
-            pcap.to_str().unwrap(),
+            text(&pcap),
             "--time-stamp-precision",
             "nano",
             "-w",
-            ns.to_str().unwrap(),
+            text(&ns),
         ],
     );
     assert_eq!(Reader::open(&ns).unwrap().format(), Format::PcapNs);
@@ -199,24 +204,14 @@ fn tcpdump_editcap_tshark_files_read_byte_exact() {
 
     if have("editcap") {
         let ng = d.path("ed.pcapng");
-        tool(
-            "editcap",
-            ["-F", "pcapng", pcap.to_str().unwrap(), ng.to_str().unwrap()],
-        );
+        tool("editcap", ["-F", "pcapng", text(&pcap), text(&ng)]);
         assert_eq!(Reader::open(&ng).unwrap().format(), Format::Pcapng);
         assert_eq!(read_all(&ng), got);
         // A second interface and section: merge with a nanosecond file.
         let merged = d.path("merged.pcapng");
         tool(
             "mergecap",
-            [
-                "-F",
-                "pcapng",
-                "-w",
-                merged.to_str().unwrap(),
-                ng.to_str().unwrap(),
-                ns.to_str().unwrap(),
-            ],
+            ["-F", "pcapng", "-w", text(&merged), text(&ng), text(&ns)],
         );
         let m = read_all(&merged);
         assert_eq!(m.len(), 2 * got.len());
@@ -225,14 +220,7 @@ fn tcpdump_editcap_tshark_files_read_byte_exact() {
         let ts = d.path("ts.pcapng");
         tool(
             "tshark",
-            [
-                "-r",
-                pcap.to_str().unwrap(),
-                "-F",
-                "pcapng",
-                "-w",
-                ts.to_str().unwrap(),
-            ],
+            ["-r", text(&pcap), "-F", "pcapng", "-w", text(&ts)],
         );
         assert_eq!(read_all(&ts), got);
     }
@@ -287,7 +275,7 @@ fn live_capture_written_from_ring_memory() {
         .collect();
     assert_eq!(got, frames);
     if have("tcpdump") {
-        let (out, err) = tool("tcpdump", ["-n", "-r", path.to_str().unwrap()]);
+        let (out, err) = tool("tcpdump", ["-n", "-r", text(&path)]);
         assert_eq!(tcpdump_packets(&out) as u64, written.packets);
         assert!(err.is_empty(), "{err:?}");
     }

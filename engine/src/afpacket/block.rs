@@ -467,10 +467,15 @@ mod tests {
         assert_eq!(it.error(), None);
     }
 
-    fn corrupt(f: impl Fn(&mut [u8])) -> (usize, Option<Malformed>) {
+    /// An 8 KiB block (sequence number 1) holding [`frames`].
+    fn block_of_frames() -> Vec<u64> {
         let fs = frames();
         let refs: Vec<&[u8]> = fs.iter().map(|f| f.as_slice()).collect();
-        let mut w = block(8192, 1, &refs);
+        block(8192, 1, &refs)
+    }
+
+    fn corrupt(f: impl Fn(&mut [u8])) -> (usize, Option<Malformed>) {
+        let mut w = block_of_frames();
         let b = bytes(&mut w);
         f(b);
         let mut it = PacketIter::new(b);
@@ -480,6 +485,11 @@ mod tests {
 
     fn put32(b: &mut [u8], off: usize, v: u32) {
         b[off..off + 4].copy_from_slice(&v.to_ne_bytes());
+    }
+
+    /// [`corrupt`] with the first packet's `tp_next_offset` set to `v`.
+    fn next_offset(v: u32) -> (usize, Option<Malformed>) {
+        corrupt(|b| put32(b, bd::SIZE + h::NEXT_OFFSET, v))
     }
 
     #[test]
@@ -527,11 +537,11 @@ mod tests {
     #[test]
     fn next_offset_past_block_stops_after_the_good_packet() {
         assert_eq!(
-            corrupt(|b| put32(b, bd::SIZE + h::NEXT_OFFSET, 100_000)),
+            next_offset(100_000),
             (1, Some(Malformed::HeaderOutOfBounds(100_048)))
         );
         assert_eq!(
-            corrupt(|b| put32(b, bd::SIZE + h::NEXT_OFFSET, u32::MAX)),
+            next_offset(u32::MAX),
             (
                 1,
                 Some(Malformed::HeaderOutOfBounds(48 + u32::MAX as usize))
@@ -541,18 +551,12 @@ mod tests {
 
     #[test]
     fn next_offset_zero_ends_the_walk() {
-        assert_eq!(
-            corrupt(|b| put32(b, bd::SIZE + h::NEXT_OFFSET, 0)),
-            (1, Some(Malformed::EarlyEnd(48)))
-        );
+        assert_eq!(next_offset(0), (1, Some(Malformed::EarlyEnd(48))));
     }
 
     #[test]
     fn overlapping_next_offset_is_rejected() {
-        assert_eq!(
-            corrupt(|b| put32(b, bd::SIZE + h::NEXT_OFFSET, 8)),
-            (1, Some(Malformed::NextOffset(48)))
-        );
+        assert_eq!(next_offset(8), (1, Some(Malformed::NextOffset(48))));
     }
 
     #[test]
@@ -593,8 +597,7 @@ mod tests {
     #[test]
     fn resume_continues_where_it_left() {
         let fs = frames();
-        let refs: Vec<&[u8]> = fs.iter().map(|f| f.as_slice()).collect();
-        let mut w = block(8192, 1, &refs);
+        let mut w = block_of_frames();
         let b = bytes(&mut w);
         let mut it = PacketIter::new(b);
         it.next();

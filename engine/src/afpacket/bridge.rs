@@ -214,21 +214,9 @@ impl Bridge {
                 continue;
             }
             let mut fds = [
-                libc::pollfd {
-                    fd: self.brk.fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-                libc::pollfd {
-                    fd: self.cap[0].fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-                libc::pollfd {
-                    fd: self.cap[1].fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
+                socket::pollin(self.brk.fd()),
+                socket::pollin(self.cap[0].fd()),
+                socket::pollin(self.cap[1].fd()),
             ];
             socket::poll(&mut fds, 100).map_err(|e| Error::os("poll", e))?;
             if fds[0].revents & libc::POLLIN != 0 {

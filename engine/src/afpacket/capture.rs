@@ -1178,11 +1178,7 @@ impl Capture {
             _ => return Ok(false),
         }
         let nap = remaining.map_or(COALESCE, |r| r.min(COALESCE));
-        let mut fds = [libc::pollfd {
-            fd: self.brk.fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        }];
+        let mut fds = [socket::pollin(self.brk.fd())];
         crate::sys::xdp::ppoll_ns(&mut fds, nap.as_nanos() as u64)
             .map_err(|e| Error::os("ppoll", e))?;
         if fds[0].revents & libc::POLLIN != 0 {
@@ -1237,18 +1233,7 @@ impl Capture {
                     continue;
                 }
             }
-            let mut fds = [
-                libc::pollfd {
-                    fd: self.brk.fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-                libc::pollfd {
-                    fd: self.fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-            ];
+            let mut fds = [socket::pollin(self.brk.fd()), socket::pollin(self.fd())];
             // While the interface is down the socket may report POLLERR
             // again and again: wait on the wake-up fd only, in slices, and
             // re-check the link (and the ring: a block may still retire).

@@ -193,12 +193,18 @@ mod tests {
         assert_eq!(pkts[2].data(), &f2[..]);
     }
 
-    #[test]
-    fn no_room_leaves_the_packet_alone() {
+    /// A block holding one 60-byte frame the kernel untagged (TCI 7).
+    fn one_tagged_frame() -> Vec<u64> {
         let f0: Vec<u8> = (0..60u8).collect();
         let mut w = synth::block(4096, 1, &[&f0]);
+        tag(synth::bytes(&mut w), bd::SIZE, 7, None);
+        w
+    }
+
+    #[test]
+    fn no_room_leaves_the_packet_alone() {
+        let mut w = one_tagged_frame();
         let b = synth::bytes(&mut w);
-        tag(b, bd::SIZE, 7, None);
         // Move the data right up against the header: no room.
         let mac = h::HDRLEN as u16 + 2;
         b[bd::SIZE + h::MAC..bd::SIZE + h::MAC + 2].copy_from_slice(&mac.to_ne_bytes());
@@ -207,10 +213,8 @@ mod tests {
 
     #[test]
     fn malformed_block_stops_safely() {
-        let f0: Vec<u8> = (0..60u8).collect();
-        let mut w = synth::block(4096, 1, &[&f0]);
+        let mut w = one_tagged_frame();
         let b = synth::bytes(&mut w);
-        tag(b, bd::SIZE, 7, None);
         b[bd::SIZE + h::SNAPLEN..bd::SIZE + h::SNAPLEN + 4]
             .copy_from_slice(&u32::MAX.to_ne_bytes());
         let (n, err) = reinsert_block(b);

@@ -1002,11 +1002,7 @@ impl Xdp {
                     .max(IDLE_SLEEP_MIN);
                 let nap = self.batching_sleep().min(until_check);
                 let slice = remaining.map_or(nap, |r| r.min(nap));
-                let mut fds = [libc::pollfd {
-                    fd: self.brk.fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                }];
+                let mut fds = [sock::pollin(self.brk.fd())];
                 x::ppoll_ns(&mut fds, slice.as_nanos() as u64)
                     .map_err(|e| Error::os("ppoll", e))?;
                 self.idle_sleep = (self.idle_sleep * 2).min(self.max_latency);
@@ -1014,18 +1010,10 @@ impl Xdp {
             }
             // Idle: block on every socket and the break eventfd.
             let mut fds = Vec::with_capacity(self.socks.len() + 1);
-            fds.push(libc::pollfd {
-                fd: self.brk.fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            });
+            fds.push(sock::pollin(self.brk.fd()));
             for s in &self.socks {
                 if s.has_rx() {
-                    fds.push(libc::pollfd {
-                        fd: s.fd(),
-                        events: libc::POLLIN,
-                        revents: 0,
-                    });
+                    fds.push(sock::pollin(s.fd()));
                 }
             }
             // In slices: a removed interface does not wake the poll.
@@ -1503,33 +1491,19 @@ mod tests {
 
     #[test]
     fn bad_configs_name_the_field() {
-        let e = |c: XdpConfig| c.validate(1).unwrap_err().message().to_owned();
+        // The message for the default config changed by `set`.
+        let e = |set: fn(&mut XdpConfig)| {
+            let mut c = XdpConfig::default();
+            set(&mut c);
+            c.validate(1).unwrap_err().message().to_owned()
+        };
+        assert!(e(|c| c.frame_size = 3000).contains("frame_size 3000"));
+        assert!(e(|c| c.rx_ring_size = 1000).contains("rx_ring_size 1000"));
+        assert!(e(|c| c.fill_prefill = 20000).contains("fill_prefill 20000"));
         assert!(
-            e(XdpConfig {
-                frame_size: 3000,
-                ..Default::default()
-            })
-            .contains("frame_size 3000")
-        );
-        assert!(
-            e(XdpConfig {
-                rx_ring_size: 1000,
-                ..Default::default()
-            })
-            .contains("rx_ring_size 1000")
-        );
-        assert!(
-            e(XdpConfig {
-                fill_prefill: 20000,
-                ..Default::default()
-            })
-            .contains("fill_prefill 20000")
-        );
-        assert!(
-            e(XdpConfig {
-                direction: XdpDirection::RxTx,
-                fill_prefill: 16384,
-                ..Default::default()
+            e(|c| {
+                c.direction = XdpDirection::RxTx;
+                c.fill_prefill = 16384;
             })
             .contains("no frames left for TX")
         );

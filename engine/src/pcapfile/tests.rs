@@ -81,6 +81,15 @@ fn packets(n: usize) -> Vec<(u64, Vec<u8>, u32)> {
         .collect()
 }
 
+/// A writer of `format` with a 64 KiB buffer.
+fn small_buffer(format: Format) -> WriterConfig {
+    WriterConfig {
+        format,
+        buffer_size: 64 << 10,
+        ..WriterConfig::default()
+    }
+}
+
 fn write_file(path: &std::path::Path, cfg: &WriterConfig, pk: &[(u64, Vec<u8>, u32)]) {
     let mut w = Writer::create(path, cfg).unwrap();
     for (ts, d, wl) in pk {
@@ -97,11 +106,7 @@ fn round_trip_every_format() {
     let pk = packets(5000); // > 1 MiB: records straddle the read buffer
     for format in [Format::Pcap, Format::PcapNs, Format::Pcapng] {
         let path = t.path("rt.cap");
-        let cfg = WriterConfig {
-            format,
-            buffer_size: 64 << 10,
-            ..WriterConfig::default()
-        };
+        let cfg = small_buffer(format);
         write_file(&path, &cfg, &pk);
         let mut r = Reader::open(&path).unwrap();
         assert_eq!(r.format(), format);
@@ -480,11 +485,7 @@ fn sample_files() -> Vec<Vec<u8>> {
     let pk = packets(12);
     for format in [Format::Pcap, Format::PcapNs, Format::Pcapng] {
         let path = t.path("s");
-        let cfg = WriterConfig {
-            format,
-            buffer_size: 64 << 10,
-            ..WriterConfig::default()
-        };
+        let cfg = small_buffer(format);
         let mut w = Writer::create(&path, &cfg).unwrap();
         for (ts, d, wl) in &pk {
             let d = &d[..d.len().min(200)];

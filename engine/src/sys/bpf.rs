@@ -214,11 +214,7 @@ fn sys_bpf<T>(cmd: libc::c_int, attr: &mut T) -> io::Result<libc::c_long> {
             size_of::<T>() as libc::c_uint,
         )
     };
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(rc)
-    }
+    super::cvt(rc)
 }
 
 fn owned(fd: libc::c_long) -> OwnedFd {

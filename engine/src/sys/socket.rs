@@ -9,13 +9,7 @@ use std::mem::{size_of, zeroed};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
-fn cvt(rc: libc::c_int) -> io::Result<libc::c_int> {
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(rc)
-    }
-}
+use super::cvt;
 
 /// `socket(AF_PACKET, SOCK_RAW, protocol)` with `SOCK_CLOEXEC`.
 ///
@@ -239,6 +233,24 @@ pub struct Mmap {
     locked: bool,
 }
 
+/// mmap(2) of `len` read-write bytes at an address the kernel chooses, with
+/// `flags`, of `fd` at byte offset `off` (`-1` and 0 for an anonymous
+/// mapping): the address, or `MAP_FAILED` with errno set.
+fn mmap_fresh(len: usize, flags: libc::c_int, fd: RawFd, off: libc::off_t) -> *mut libc::c_void {
+    // SAFETY: a fresh mapping at a kernel-chosen address (no MAP_FIXED):
+    // it replaces nothing and nothing else refers to that range.
+    unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            flags,
+            fd,
+            off,
+        )
+    }
+}
+
 // SAFETY: the mapping is plain memory shared with the kernel; access
 // discipline (who may read which block) is enforced by the owners.
 unsafe impl Send for Mmap {}
@@ -250,18 +262,7 @@ impl Mmap {
     /// is set and falls back to an unlocked mapping (RLIMIT_MEMLOCK).
     pub fn map(fd: &OwnedFd, len: usize, lock: bool) -> io::Result<Mmap> {
         let attempt = |flags: libc::c_int| {
-            // SAFETY: a fresh mapping at a kernel-chosen address; nothing else
-            // refers to that range.
-            let p = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    len,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    flags,
-                    fd.as_raw_fd(),
-                    0,
-                )
-            };
+            let p = mmap_fresh(len, flags, fd.as_raw_fd(), 0);
             if p == libc::MAP_FAILED {
                 Err(io::Error::last_os_error())
             } else {
@@ -299,18 +300,12 @@ impl Mmap {
     /// Map `len` bytes of a socket's ring at page offset `pgoff`
     /// (`MAP_SHARED | MAP_POPULATE`; AF_XDP rings).
     pub fn ring(fd: &OwnedFd, len: usize, pgoff: i64) -> io::Result<Mmap> {
-        // SAFETY: a fresh mapping at a kernel-chosen address; nothing else
-        // refers to that range.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_POPULATE,
-                fd.as_raw_fd(),
-                pgoff,
-            )
-        };
+        let p = mmap_fresh(
+            len,
+            libc::MAP_SHARED | libc::MAP_POPULATE,
+            fd.as_raw_fd(),
+            pgoff,
+        );
         Self::checked(p, len)
     }
 
@@ -320,17 +315,7 @@ impl Mmap {
     /// the first faults. For an AF_XDP UMEM, whose frames are a page apart:
     /// with 4 KiB pages every frame is its own TLB entry.
     pub fn anonymous_huge(len: usize) -> io::Result<Mmap> {
-        // SAFETY: a fresh anonymous mapping at a kernel-chosen address.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
+        let p = mmap_fresh(len, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0);
         let m = Self::checked(p, len)?;
         // SAFETY: advice and population on our own fresh mapping of `len`
         // bytes; neither changes its contents (zero pages either way).
@@ -468,6 +453,15 @@ unsafe extern "C-unwind" {
         timeout: *const libc::timespec,
         sigmask: *const libc::sigset_t,
     ) -> libc::c_int;
+}
+
+/// A `pollfd` waiting for `fd` to be readable (`POLLIN`).
+pub fn pollin(fd: RawFd) -> libc::pollfd {
+    libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    }
 }
 
 /// poll(2) over a few descriptors; EINTR is returned as `Ok(0)` so callers

@@ -280,8 +280,10 @@ mod tests {
     #[test]
     fn request_layouts_match_the_kernel() {
         assert_eq!(size_of::<TpacketReq3>(), 28);
-        assert_eq!(offset_of!(TpacketReq3, tp_retire_blk_tov), 16);
-        assert_eq!(offset_of!(TpacketReq3, tp_feature_req_word), 24);
+        assert_offsets!(TpacketReq3 {
+            tp_retire_blk_tov => 16,
+            tp_feature_req_word => 24,
+        });
         assert_eq!(size_of::<TpacketReq>(), 16);
         assert_eq!(size_of::<TpacketStatsV3>(), 12);
         assert_eq!(size_of::<PacketMreq>(), 16);
@@ -292,49 +294,53 @@ mod tests {
     fn header_offsets_match_libc() {
         // libc carries the kernel's structs; pin our offsets to them.
         assert_eq!(size_of::<libc::tpacket3_hdr>(), v3_hdr::SIZE);
-        assert_eq!(offset_of!(libc::tpacket3_hdr, tp_snaplen), v3_hdr::SNAPLEN);
-        assert_eq!(offset_of!(libc::tpacket3_hdr, tp_len), v3_hdr::LEN);
-        assert_eq!(offset_of!(libc::tpacket3_hdr, tp_status), v3_hdr::STATUS);
-        assert_eq!(offset_of!(libc::tpacket3_hdr, tp_mac), v3_hdr::MAC);
-        assert_eq!(offset_of!(libc::tpacket3_hdr, tp_net), v3_hdr::NET);
-        assert_eq!(offset_of!(libc::tpacket3_hdr, hv1), v3_hdr::RXHASH);
-        assert_eq!(offset_of!(libc::tpacket_hdr_variant1, tp_vlan_tci), 4);
-        assert_eq!(offset_of!(libc::tpacket_hdr_variant1, tp_vlan_tpid), 8);
+        assert_offsets!(libc::tpacket3_hdr {
+            tp_snaplen => v3_hdr::SNAPLEN,
+            tp_len => v3_hdr::LEN,
+            tp_status => v3_hdr::STATUS,
+            tp_mac => v3_hdr::MAC,
+            tp_net => v3_hdr::NET,
+            hv1 => v3_hdr::RXHASH,
+        });
+        assert_offsets!(libc::tpacket_hdr_variant1 {
+            tp_vlan_tci => 4,
+            tp_vlan_tpid => 8,
+        });
         assert_eq!(size_of::<libc::tpacket2_hdr>(), v2_hdr::SIZE);
-        assert_eq!(offset_of!(libc::tpacket2_hdr, tp_len), v2_hdr::LEN);
-        assert_eq!(offset_of!(libc::tpacket2_hdr, tp_mac), v2_hdr::MAC);
-        assert_eq!(offset_of!(libc::tpacket2_hdr, tp_status), v2_hdr::STATUS);
-        assert_eq!(offset_of!(libc::tpacket2_hdr, tp_snaplen), v2_hdr::SNAPLEN);
-        assert_eq!(offset_of!(libc::tpacket2_hdr, tp_net), v2_hdr::NET);
-        assert_eq!(offset_of!(libc::tpacket2_hdr, tp_sec), v2_hdr::SEC);
-        assert_eq!(offset_of!(libc::tpacket2_hdr, tp_nsec), v2_hdr::NSEC);
-        assert_eq!(
-            offset_of!(libc::tpacket2_hdr, tp_vlan_tci),
-            v2_hdr::VLAN_TCI
-        );
-        assert_eq!(
-            offset_of!(libc::tpacket2_hdr, tp_vlan_tpid),
-            v2_hdr::VLAN_TPID
-        );
+        assert_offsets!(libc::tpacket2_hdr {
+            tp_len => v2_hdr::LEN,
+            tp_mac => v2_hdr::MAC,
+            tp_status => v2_hdr::STATUS,
+            tp_snaplen => v2_hdr::SNAPLEN,
+            tp_net => v2_hdr::NET,
+            tp_sec => v2_hdr::SEC,
+            tp_nsec => v2_hdr::NSEC,
+            tp_vlan_tci => v2_hdr::VLAN_TCI,
+            tp_vlan_tpid => v2_hdr::VLAN_TPID,
+        });
         assert_eq!(v2_hdr::SLL, tpacket_align(v2_hdr::SIZE));
         assert_eq!(
             v2_hdr::HDRLEN,
             tpacket_align(v2_hdr::SIZE) + size_of::<libc::sockaddr_ll>()
         );
         assert_eq!(size_of::<libc::sockaddr_ll>(), sll::SIZE);
-        assert_eq!(offset_of!(libc::sockaddr_ll, sll_protocol), sll::PROTOCOL);
-        assert_eq!(offset_of!(libc::sockaddr_ll, sll_ifindex), sll::IFINDEX);
-        assert_eq!(offset_of!(libc::sockaddr_ll, sll_hatype), sll::HATYPE);
-        assert_eq!(offset_of!(libc::sockaddr_ll, sll_pkttype), sll::PKTTYPE);
-        assert_eq!(offset_of!(libc::sockaddr_ll, sll_halen), sll::HALEN);
-        assert_eq!(offset_of!(libc::sockaddr_ll, sll_addr), sll::ADDR);
+        assert_offsets!(libc::sockaddr_ll {
+            sll_protocol => sll::PROTOCOL,
+            sll_ifindex => sll::IFINDEX,
+            sll_hatype => sll::HATYPE,
+            sll_pkttype => sll::PKTTYPE,
+            sll_halen => sll::HALEN,
+            sll_addr => sll::ADDR,
+        });
         assert_eq!(v3_hdr::SLL_ADDR, v3_hdr::SLL + sll::ADDR);
         assert_eq!(size_of::<TpacketStats>(), 8);
-        assert_eq!(offset_of!(libc::sockaddr_ll, sll_pkttype), 10);
-        assert_eq!(offset_of!(libc::sockaddr_ll, sll_ifindex), 4);
-        assert_eq!(offset_of!(libc::sockaddr_ll, sll_hatype), 8);
-        assert_eq!(offset_of!(libc::sockaddr_ll, sll_halen), 11);
-        assert_eq!(offset_of!(libc::sockaddr_ll, sll_addr), 12);
+        assert_offsets!(libc::sockaddr_ll {
+            sll_pkttype => 10,
+            sll_ifindex => 4,
+            sll_hatype => 8,
+            sll_halen => 11,
+            sll_addr => 12,
+        });
         assert_eq!(v3_hdr::SLL_ADDR - v3_hdr::SLL, 12);
         assert_eq!(v3_hdr::SLL_HALEN - v3_hdr::SLL, 11);
         assert_eq!(
@@ -343,18 +349,11 @@ mod tests {
         );
         assert_eq!(size_of::<libc::tpacket_block_desc>(), block_desc::SIZE);
         assert_eq!(offset_of!(libc::tpacket_block_desc, hdr), 8);
-        assert_eq!(
-            offset_of!(libc::tpacket_hdr_v1, num_pkts),
-            block_desc::NUM_PKTS - 8
-        );
-        assert_eq!(
-            offset_of!(libc::tpacket_hdr_v1, offset_to_first_pkt),
-            block_desc::OFFSET_TO_FIRST_PKT - 8
-        );
-        assert_eq!(
-            offset_of!(libc::tpacket_hdr_v1, seq_num),
-            block_desc::SEQ_NUM - 8
-        );
+        assert_offsets!(libc::tpacket_hdr_v1 {
+            num_pkts => block_desc::NUM_PKTS - 8,
+            offset_to_first_pkt => block_desc::OFFSET_TO_FIRST_PKT - 8,
+            seq_num => block_desc::SEQ_NUM - 8,
+        });
     }
 
     #[test]

@@ -154,13 +154,7 @@ pub struct XdpDesc {
     pub options: u32,
 }
 
-fn cvt(rc: libc::c_int) -> io::Result<libc::c_int> {
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(rc)
-    }
-}
+use super::cvt;
 
 /// `socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0)`.
 pub fn xdp_socket() -> io::Result<OwnedFd> {
@@ -212,11 +206,7 @@ pub fn kick_tx(fd: RawFd) -> io::Result<()> {
             0,
         )
     };
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
+    cvt(rc).map(drop)
 }
 
 /// Kick the RX path (fill ring need_wakeup):
@@ -233,11 +223,7 @@ pub fn kick_rx(fd: RawFd) -> io::Result<()> {
             std::ptr::null_mut(),
         )
     };
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
+    cvt(rc).map(drop)
 }
 
 /// Wait up to `ns` nanoseconds for events on `fds` (`ppoll`, so sleeps
