@@ -370,35 +370,36 @@ mod arrow {
     }
 
     /// Column `i` of record `r`: its bytes (little-endian, the width of
-    /// the type), or None for a null.
-    pub(super) fn flow_value(i: usize, r: &FlowRecord) -> Option<Vec<u8>> {
+    /// the type) appended to `out`; false (nothing appended) for a null.
+    pub(super) fn flow_value(i: usize, r: &FlowRecord, out: &mut Vec<u8>) -> bool {
         let v4 = |a: &[u8; 16]| u32::from_be_bytes([a[0], a[1], a[2], a[3]]);
-        Some(match i {
-            0 => (r.first_ns as i64).to_le_bytes().to_vec(),
-            1 => (r.last_ns as i64).to_le_bytes().to_vec(),
-            2 => mac(&r.src_mac).to_le_bytes().to_vec(),
-            3 => mac(&r.dst_mac).to_le_bytes().to_vec(),
-            4 => r.vlan.to_le_bytes().to_vec(),
-            5 => r.vlan_inner.to_le_bytes().to_vec(),
-            6 => r.ethertype.to_le_bytes().to_vec(),
-            7 => vec![r.ip_version],
-            8 if r.ip_version == 4 => v4(&r.src_addr).to_le_bytes().to_vec(),
-            9 if r.ip_version == 4 => v4(&r.dst_addr).to_le_bytes().to_vec(),
-            10 if r.ip_version == 6 => r.src_addr.to_vec(),
-            11 if r.ip_version == 6 => r.dst_addr.to_vec(),
-            8..=11 => return None,
-            12 => vec![r.proto],
-            13 => r.src_port.to_le_bytes().to_vec(),
-            14 => r.dst_port.to_le_bytes().to_vec(),
-            15 => r.packets_fwd.to_le_bytes().to_vec(),
-            16 => r.bytes_fwd.to_le_bytes().to_vec(),
-            17 => r.packets_rev.to_le_bytes().to_vec(),
-            18 => r.bytes_rev.to_le_bytes().to_vec(),
-            19 => vec![r.tcp_flags_fwd],
-            20 => vec![r.tcp_flags_rev],
-            21 => vec![r.end as u8],
-            _ => r.flow_hash.to_le_bytes().to_vec(),
-        })
+        match i {
+            0 => out.extend_from_slice(&(r.first_ns as i64).to_le_bytes()),
+            1 => out.extend_from_slice(&(r.last_ns as i64).to_le_bytes()),
+            2 => out.extend_from_slice(&mac(&r.src_mac).to_le_bytes()),
+            3 => out.extend_from_slice(&mac(&r.dst_mac).to_le_bytes()),
+            4 => out.extend_from_slice(&r.vlan.to_le_bytes()),
+            5 => out.extend_from_slice(&r.vlan_inner.to_le_bytes()),
+            6 => out.extend_from_slice(&r.ethertype.to_le_bytes()),
+            7 => out.push(r.ip_version),
+            8 if r.ip_version == 4 => out.extend_from_slice(&v4(&r.src_addr).to_le_bytes()),
+            9 if r.ip_version == 4 => out.extend_from_slice(&v4(&r.dst_addr).to_le_bytes()),
+            10 if r.ip_version == 6 => out.extend_from_slice(&r.src_addr),
+            11 if r.ip_version == 6 => out.extend_from_slice(&r.dst_addr),
+            8..=11 => return false,
+            12 => out.push(r.proto),
+            13 => out.extend_from_slice(&r.src_port.to_le_bytes()),
+            14 => out.extend_from_slice(&r.dst_port.to_le_bytes()),
+            15 => out.extend_from_slice(&r.packets_fwd.to_le_bytes()),
+            16 => out.extend_from_slice(&r.bytes_fwd.to_le_bytes()),
+            17 => out.extend_from_slice(&r.packets_rev.to_le_bytes()),
+            18 => out.extend_from_slice(&r.bytes_rev.to_le_bytes()),
+            19 => out.push(r.tcp_flags_fwd),
+            20 => out.push(r.tcp_flags_rev),
+            21 => out.push(r.end as u8),
+            _ => out.extend_from_slice(&r.flow_hash.to_le_bytes()),
+        }
+        true
     }
 
     /// The packet schema v1 (export/src/schema.rs: packet_schema).
@@ -471,26 +472,29 @@ mod arrow {
     }
 
     /// Column `i` of packet row `r` (as [`flow_value`]).
-    pub(super) fn pkt_value(i: usize, r: &PktRow) -> Option<Vec<u8>> {
+    pub(super) fn pkt_value(i: usize, r: &PktRow, out: &mut Vec<u8>) -> bool {
         let v4 = |a: &[u8; 16]| u32::from_be_bytes([a[0], a[1], a[2], a[3]]);
-        Some(match i {
-            0 => (r.ts as i64).to_le_bytes().to_vec(),
-            1 => r.ifindex.to_le_bytes().to_vec(),
-            2 => r.caplen.to_le_bytes().to_vec(),
-            3 => r.len.to_le_bytes().to_vec(),
-            4 | 5 => mac(&r.mac[i - 4]).to_le_bytes().to_vec(),
-            6 => r.key.vlan.to_le_bytes().to_vec(),
-            7 => r.key.vlan_inner.to_le_bytes().to_vec(),
-            8 => r.ethertype.to_le_bytes().to_vec(),
-            9 => vec![r.ip_version],
-            10 | 11 if r.ip_version == 4 => v4(&r.addr[i - 10]).to_le_bytes().to_vec(),
-            12 | 13 if r.ip_version == 6 => r.addr[i - 12].to_vec(),
-            10..=13 => return None,
-            14 => vec![r.key.proto],
-            15 | 16 => r.port[i - 15].to_le_bytes().to_vec(),
-            17 => vec![r.tcp_flags],
-            _ => r.key.hash().to_le_bytes().to_vec(),
-        })
+        match i {
+            0 => out.extend_from_slice(&(r.ts as i64).to_le_bytes()),
+            1 => out.extend_from_slice(&r.ifindex.to_le_bytes()),
+            2 => out.extend_from_slice(&r.caplen.to_le_bytes()),
+            3 => out.extend_from_slice(&r.len.to_le_bytes()),
+            4 | 5 => out.extend_from_slice(&mac(&r.mac[i - 4]).to_le_bytes()),
+            6 => out.extend_from_slice(&r.key.vlan.to_le_bytes()),
+            7 => out.extend_from_slice(&r.key.vlan_inner.to_le_bytes()),
+            8 => out.extend_from_slice(&r.ethertype.to_le_bytes()),
+            9 => out.push(r.ip_version),
+            10 | 11 if r.ip_version == 4 => {
+                out.extend_from_slice(&v4(&r.addr[i - 10]).to_le_bytes())
+            }
+            12 | 13 if r.ip_version == 6 => out.extend_from_slice(&r.addr[i - 12]),
+            10..=13 => return false,
+            14 => out.push(r.key.proto),
+            15 | 16 => out.extend_from_slice(&r.port[i - 15].to_le_bytes()),
+            17 => out.push(r.tcp_flags),
+            _ => out.extend_from_slice(&r.key.hash().to_le_bytes()),
+        }
+        true
     }
 
     fn width(format: &str) -> usize {
@@ -678,7 +682,7 @@ mod arrow {
     pub(super) fn array<R>(
         cols: &[Col],
         rows: &[R],
-        value: impl Fn(usize, &R) -> Option<Vec<u8>>,
+        value: impl Fn(usize, &R, &mut Vec<u8>) -> bool,
     ) -> nr_arrow_array {
         let children = cols
             .iter()
@@ -689,15 +693,12 @@ mod arrow {
                 let mut valid = vec![0u8; rows.len().div_ceil(8)];
                 let mut nulls = 0;
                 for (row, r) in rows.iter().enumerate() {
-                    match value(i, r) {
-                        Some(v) => {
-                            data.extend_from_slice(&v);
-                            valid[row / 8] |= 1 << (row % 8);
-                        }
-                        None => {
-                            data.extend(std::iter::repeat_n(0, w));
-                            nulls += 1;
-                        }
+                    // Appended in place: no allocation per value.
+                    if value(i, r, &mut data) {
+                        valid[row / 8] |= 1 << (row % 8);
+                    } else {
+                        data.extend(std::iter::repeat_n(0, w));
+                        nulls += 1;
                     }
                 }
                 let validity = (nullable && nulls > 0).then(|| words(&valid));
