@@ -1,11 +1,14 @@
 //! Row builders: packets and flow records into Arrow record batches of the
 //! [`schema`](crate::schema) layouts.
 
-use arrow_array::builder::{
-    FixedSizeBinaryBuilder, Int32Builder, TimestampNanosecondBuilder, UInt8Builder, UInt16Builder,
-    UInt32Builder, UInt64Builder,
+use std::sync::Arc;
+
+use arrow_array::types::{
+    ArrowPrimitiveType, Int32Type, TimestampNanosecondType, UInt8Type, UInt16Type, UInt32Type,
+    UInt64Type,
 };
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::{ArrayRef, FixedSizeBinaryArray, PrimitiveArray, RecordBatch};
+use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer, ScalarBuffer};
 use arrow_schema::ArrowError;
 use netring_engine::Packet;
 use netring_engine::flow::{FlowKey, FlowRecord};
@@ -13,9 +16,88 @@ use netring_engine::parse::{L3, Layers};
 
 use crate::schema::{flow_schema, packet_schema};
 
-/// A MAC address as the low 48 bits of a u64, first byte highest.
+// The columns are plain `Vec`s handed to Arrow without a copy at the end
+// of a batch (`ScalarBuffer::from(Vec)`): appending is one store per
+// column, where arrow's builders paid an out-of-line call and a validity
+// update per value, and came back from `finish` with no capacity (every
+// batch regrew them by doubling, copying as they went). The bytes of a
+// batch are the builders' bytes: a null slot holds zeros, and a column
+// without a null has no validity buffer.
+
+/// A MAC address (6 bytes, or none: 0) as the low 48 bits of a u64, first
+/// byte highest.
 fn mac(b: &[u8]) -> u64 {
-    b.iter().take(6).fold(0, |a, &x| a << 8 | x as u64)
+    match b.get(..6) {
+        Some(m) => u64::from_be_bytes([0, 0, m[0], m[1], m[2], m[3], m[4], m[5]]),
+        None => b.iter().fold(0, |a, &x| a << 8 | x as u64),
+    }
+}
+
+/// A column of fixed-width values.
+struct Col<T: ArrowPrimitiveType>(Vec<T::Native>);
+
+impl<T: ArrowPrimitiveType> Col<T> {
+    fn new(n: usize) -> Self {
+        Col(Vec::with_capacity(n))
+    }
+
+    #[inline(always)]
+    fn push(&mut self, v: T::Native) {
+        self.0.push(v);
+    }
+
+    /// The values so far as an array; the column starts over with room
+    /// for `n`.
+    fn take(&mut self, n: usize, nulls: Option<NullBuffer>) -> PrimitiveArray<T> {
+        let v = std::mem::replace(&mut self.0, Vec::with_capacity(n));
+        PrimitiveArray::new(ScalarBuffer::from(v), nulls)
+    }
+
+    fn finish(&mut self, n: usize, nulls: Option<NullBuffer>) -> ArrayRef {
+        Arc::new(self.take(n, nulls))
+    }
+}
+
+/// A time stamp column (ns, UTC).
+fn finish_ts(c: &mut Col<TimestampNanosecondType>, n: usize) -> ArrayRef {
+    Arc::new(c.take(n, None).with_timezone("UTC"))
+}
+
+/// A validity bitmap (bit set: a value; clear: null).
+struct Validity {
+    bits: Vec<u8>,
+    len: usize,
+    nulls: usize,
+}
+
+impl Validity {
+    fn new(n: usize) -> Validity {
+        Validity {
+            bits: Vec::with_capacity(n.div_ceil(8)),
+            len: 0,
+            nulls: 0,
+        }
+    }
+
+    #[inline(always)]
+    fn push(&mut self, valid: bool) {
+        let bit = self.len % 8;
+        if bit == 0 {
+            self.bits.push(valid as u8);
+        } else if let Some(last) = self.bits.last_mut() {
+            *last |= (valid as u8) << bit;
+        }
+        self.len += 1;
+        self.nulls += !valid as usize;
+    }
+
+    /// The bitmap so far: `None` without a null (as arrow's builders).
+    fn finish(&mut self, n: usize) -> Option<NullBuffer> {
+        let bits = std::mem::replace(&mut self.bits, Vec::with_capacity(n.div_ceil(8)));
+        let len = std::mem::take(&mut self.len);
+        let nulls = std::mem::take(&mut self.nulls);
+        (nulls > 0).then(|| NullBuffer::new(BooleanBuffer::new(Buffer::from_vec(bits), 0, len)))
+    }
 }
 
 /// The values of the columns both schemas share (`schema::key_fields`).
@@ -33,113 +115,131 @@ struct Key<'a> {
     dst_port: u16,
 }
 
-/// The builders of the shared columns.
+/// The shared columns.
 struct KeyCols {
-    mac: [UInt64Builder; 2],
-    vlan: [UInt16Builder; 2],
-    ethertype: UInt16Builder,
-    ip_version: UInt8Builder,
-    ip4: [UInt32Builder; 2],
-    ip6: [FixedSizeBinaryBuilder; 2],
-    proto: UInt8Builder,
-    port: [UInt16Builder; 2],
+    n: usize,
+    mac: [Col<UInt64Type>; 2],
+    vlan: [Col<UInt16Type>; 2],
+    ethertype: Col<UInt16Type>,
+    ip_version: Col<UInt8Type>,
+    ip4: [Col<UInt32Type>; 2],
+    ip4_valid: Validity,
+    /// 16 bytes a value: an `i128` is one store, and its bytes (native
+    /// order, taken with `from_ne_bytes`) are the address's.
+    ip6: [Vec<i128>; 2],
+    ip6_valid: Validity,
+    proto: Col<UInt8Type>,
+    port: [Col<UInt16Type>; 2],
 }
 
 fn pair<T>(f: impl Fn() -> T) -> [T; 2] {
     [f(), f()]
 }
 
-fn col<T: arrow_array::builder::ArrayBuilder + ?Sized>(b: &mut T) -> ArrayRef {
-    b.finish()
-}
-
 impl KeyCols {
     fn new(n: usize) -> KeyCols {
         KeyCols {
-            mac: pair(|| UInt64Builder::with_capacity(n)),
-            vlan: pair(|| UInt16Builder::with_capacity(n)),
-            ethertype: UInt16Builder::with_capacity(n),
-            ip_version: UInt8Builder::with_capacity(n),
-            ip4: pair(|| UInt32Builder::with_capacity(n)),
-            ip6: pair(|| FixedSizeBinaryBuilder::with_capacity(n, 16)),
-            proto: UInt8Builder::with_capacity(n),
-            port: pair(|| UInt16Builder::with_capacity(n)),
+            n,
+            mac: pair(|| Col::new(n)),
+            vlan: pair(|| Col::new(n)),
+            ethertype: Col::new(n),
+            ip_version: Col::new(n),
+            ip4: pair(|| Col::new(n)),
+            ip4_valid: Validity::new(n),
+            ip6: pair(|| Vec::with_capacity(n)),
+            ip6_valid: Validity::new(n),
+            proto: Col::new(n),
+            port: pair(|| Col::new(n)),
         }
     }
 
+    #[inline(always)]
     fn push(&mut self, k: &Key<'_>) {
-        self.mac[0].append_value(k.src_mac);
-        self.mac[1].append_value(k.dst_mac);
-        self.vlan[0].append_value(k.vlan);
-        self.vlan[1].append_value(k.vlan_inner);
-        self.ethertype.append_value(k.ethertype);
-        self.ip_version.append_value(k.ip_version);
+        self.mac[0].push(k.src_mac);
+        self.mac[1].push(k.dst_mac);
+        self.vlan[0].push(k.vlan);
+        self.vlan[1].push(k.vlan_inner);
+        self.ethertype.push(k.ethertype);
+        self.ip_version.push(k.ip_version);
+        let (v4, v6) = (k.ip_version == 4, k.ip_version == 6);
         for (i, a) in [k.src, k.dst].into_iter().enumerate() {
-            if k.ip_version == 4 {
-                self.ip4[i].append_value(u32::from_be_bytes([a[0], a[1], a[2], a[3]]));
+            self.ip4[i].push(if v4 {
+                u32::from_be_bytes([a[0], a[1], a[2], a[3]])
             } else {
-                self.ip4[i].append_null();
-            }
-            if k.ip_version == 6 {
-                // Infallible: the value is exactly 16 bytes.
-                let _ = self.ip6[i].append_value(a);
-            } else {
-                self.ip6[i].append_null();
-            }
+                0
+            });
+            self.ip6[i].push(if v6 { i128::from_ne_bytes(*a) } else { 0 });
         }
-        self.proto.append_value(k.proto);
-        self.port[0].append_value(k.src_port);
-        self.port[1].append_value(k.dst_port);
+        self.ip4_valid.push(v4);
+        self.ip6_valid.push(v6);
+        self.proto.push(k.proto);
+        self.port[0].push(k.src_port);
+        self.port[1].push(k.dst_port);
     }
 
     /// Append the shared columns, in schema order.
-    fn finish(&mut self, cols: &mut Vec<ArrayRef>) {
+    fn finish(&mut self, cols: &mut Vec<ArrayRef>) -> Result<(), ArrowError> {
+        let n = self.n;
+        let v4 = self.ip4_valid.finish(n);
+        let v6 = self.ip6_valid.finish(n);
+        let mut ip6 = |i: usize| -> Result<ArrayRef, ArrowError> {
+            let v = std::mem::replace(&mut self.ip6[i], Vec::with_capacity(n));
+            Ok(Arc::new(FixedSizeBinaryArray::try_new(
+                16,
+                Buffer::from_vec(v),
+                v6.clone(),
+            )?))
+        };
+        let (s6, d6) = (ip6(0)?, ip6(1)?);
         let [m0, m1] = &mut self.mac;
         let [v0, v1] = &mut self.vlan;
         let [a0, a1] = &mut self.ip4;
-        let [b0, b1] = &mut self.ip6;
         let [p0, p1] = &mut self.port;
         cols.extend([
-            col(m0),
-            col(m1),
-            col(v0),
-            col(v1),
-            col(&mut self.ethertype),
-            col(&mut self.ip_version),
-            col(a0),
-            col(a1),
-            col(b0),
-            col(b1),
-            col(&mut self.proto),
-            col(p0),
-            col(p1),
+            m0.finish(n, None),
+            m1.finish(n, None),
+            v0.finish(n, None),
+            v1.finish(n, None),
+            self.ethertype.finish(n, None),
+            self.ip_version.finish(n, None),
+            a0.finish(n, v4.clone()),
+            a1.finish(n, v4),
+            s6,
+            d6,
+            self.proto.finish(n, None),
+            p0.finish(n, None),
+            p1.finish(n, None),
         ]);
+        Ok(())
     }
 }
 
 /// Accumulates packet rows ([`packet_schema`]).
 pub struct PacketRows {
-    ts: TimestampNanosecondBuilder,
-    ifindex: Int32Builder,
-    caplen: UInt32Builder,
-    len: UInt32Builder,
+    n: usize,
+    ts: Col<TimestampNanosecondType>,
+    ifindex: Col<Int32Type>,
+    caplen: Col<UInt32Type>,
+    len: Col<UInt32Type>,
     key: KeyCols,
-    tcp_flags: UInt8Builder,
-    flow_hash: UInt64Builder,
+    tcp_flags: Col<UInt8Type>,
+    flow_hash: Col<UInt64Type>,
     rows: usize,
 }
 
 impl PacketRows {
-    /// Room for `n` rows before the builders grow.
+    /// Room for `n` rows before the columns grow (and again after each
+    /// [`PacketRows::finish`]).
     pub fn with_capacity(n: usize) -> PacketRows {
         PacketRows {
-            ts: TimestampNanosecondBuilder::with_capacity(n).with_timezone("UTC"),
-            ifindex: Int32Builder::with_capacity(n),
-            caplen: UInt32Builder::with_capacity(n),
-            len: UInt32Builder::with_capacity(n),
+            n,
+            ts: Col::new(n),
+            ifindex: Col::new(n),
+            caplen: Col::new(n),
+            len: Col::new(n),
             key: KeyCols::new(n),
-            tcp_flags: UInt8Builder::with_capacity(n),
-            flow_hash: UInt64Builder::with_capacity(n),
+            tcp_flags: Col::new(n),
+            flow_hash: Col::new(n),
             rows: 0,
         }
     }
@@ -155,12 +255,13 @@ impl PacketRows {
     }
 
     /// Add one packet whose headers are `l` (`Layers::parse_packet(p)`).
+    #[inline]
     pub fn push(&mut self, p: &Packet<'_>, l: &Layers<'_>) {
         let d = p.data;
-        self.ts.append_value(p.ts_ns as i64);
-        self.ifindex.append_value(p.ifindex);
-        self.caplen.append_value(d.len() as u32);
-        self.len.append_value(p.wire_len.max(d.len() as u32));
+        self.ts.push(p.ts_ns as i64);
+        self.ifindex.push(p.ifindex);
+        self.caplen.push(d.len() as u32);
+        self.len.push(p.wire_len.max(d.len() as u32));
         let (key, _) = FlowKey::from_layers(l);
         let ip_version = match l.l3 {
             L3::Ipv4 => 4,
@@ -180,21 +281,26 @@ impl PacketRows {
             src_port: l.src_port,
             dst_port: l.dst_port,
         });
-        self.tcp_flags.append_value(l.tcp_flags);
-        self.flow_hash.append_value(key.hash());
+        self.tcp_flags.push(l.tcp_flags);
+        self.flow_hash.push(key.hash());
         self.rows += 1;
     }
 
-    /// The accumulated rows as one batch; the builders start over.
+    /// The accumulated rows as one batch; the columns start over.
     pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
-        let mut cols = vec![
-            col(&mut self.ts),
-            col(&mut self.ifindex),
-            col(&mut self.caplen),
-            col(&mut self.len),
-        ];
-        self.key.finish(&mut cols);
-        cols.extend([col(&mut self.tcp_flags), col(&mut self.flow_hash)]);
+        let n = self.n;
+        let mut cols = Vec::with_capacity(packet_schema().fields().len());
+        cols.extend([
+            finish_ts(&mut self.ts, n),
+            self.ifindex.finish(n, None),
+            self.caplen.finish(n, None),
+            self.len.finish(n, None),
+        ]);
+        self.key.finish(&mut cols)?;
+        cols.extend([
+            self.tcp_flags.finish(n, None),
+            self.flow_hash.finish(n, None),
+        ]);
         self.rows = 0;
         RecordBatch::try_new(packet_schema(), cols)
     }
@@ -202,29 +308,31 @@ impl PacketRows {
 
 /// Accumulates flow rows ([`flow_schema`]).
 pub struct FlowRows {
-    first: TimestampNanosecondBuilder,
-    last: TimestampNanosecondBuilder,
+    n: usize,
+    first: Col<TimestampNanosecondType>,
+    last: Col<TimestampNanosecondType>,
     key: KeyCols,
     /// packets_fwd, bytes_fwd, packets_rev, bytes_rev.
-    counters: [UInt64Builder; 4],
-    flags: [UInt8Builder; 2],
-    end: UInt8Builder,
-    flow_hash: UInt64Builder,
+    counters: [Col<UInt64Type>; 4],
+    flags: [Col<UInt8Type>; 2],
+    end: Col<UInt8Type>,
+    flow_hash: Col<UInt64Type>,
     rows: usize,
 }
 
 impl FlowRows {
-    /// Room for `n` rows before the builders grow.
+    /// Room for `n` rows before the columns grow (and again after each
+    /// [`FlowRows::finish`]).
     pub fn with_capacity(n: usize) -> FlowRows {
-        let u64s = || UInt64Builder::with_capacity(n);
         FlowRows {
-            first: TimestampNanosecondBuilder::with_capacity(n).with_timezone("UTC"),
-            last: TimestampNanosecondBuilder::with_capacity(n).with_timezone("UTC"),
+            n,
+            first: Col::new(n),
+            last: Col::new(n),
             key: KeyCols::new(n),
-            counters: [u64s(), u64s(), u64s(), u64s()],
-            flags: pair(|| UInt8Builder::with_capacity(n)),
-            end: UInt8Builder::with_capacity(n),
-            flow_hash: u64s(),
+            counters: [Col::new(n), Col::new(n), Col::new(n), Col::new(n)],
+            flags: pair(|| Col::new(n)),
+            end: Col::new(n),
+            flow_hash: Col::new(n),
             rows: 0,
         }
     }
@@ -241,8 +349,8 @@ impl FlowRows {
 
     /// Add one flow record.
     pub fn push(&mut self, r: &FlowRecord) {
-        self.first.append_value(r.first_ns as i64);
-        self.last.append_value(r.last_ns as i64);
+        self.first.push(r.first_ns as i64);
+        self.last.push(r.last_ns as i64);
         self.key.push(&Key {
             src_mac: mac(&r.src_mac),
             dst_mac: mac(&r.dst_mac),
@@ -256,27 +364,29 @@ impl FlowRows {
             src_port: r.src_port,
             dst_port: r.dst_port,
         });
-        for (b, v) in
+        for (c, v) in
             self.counters
                 .iter_mut()
                 .zip([r.packets_fwd, r.bytes_fwd, r.packets_rev, r.bytes_rev])
         {
-            b.append_value(v);
+            c.push(v);
         }
-        self.flags[0].append_value(r.tcp_flags_fwd);
-        self.flags[1].append_value(r.tcp_flags_rev);
-        self.end.append_value(r.end as u8);
-        self.flow_hash.append_value(r.flow_hash);
+        self.flags[0].push(r.tcp_flags_fwd);
+        self.flags[1].push(r.tcp_flags_rev);
+        self.end.push(r.end as u8);
+        self.flow_hash.push(r.flow_hash);
         self.rows += 1;
     }
 
-    /// The accumulated rows as one batch; the builders start over.
+    /// The accumulated rows as one batch; the columns start over.
     pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
-        let mut cols = vec![col(&mut self.first), col(&mut self.last)];
-        self.key.finish(&mut cols);
-        cols.extend(self.counters.iter_mut().map(|b| col(b)));
-        cols.extend(self.flags.iter_mut().map(|b| col(b)));
-        cols.extend([col(&mut self.end), col(&mut self.flow_hash)]);
+        let n = self.n;
+        let mut cols = Vec::with_capacity(flow_schema().fields().len());
+        cols.extend([finish_ts(&mut self.first, n), finish_ts(&mut self.last, n)]);
+        self.key.finish(&mut cols)?;
+        cols.extend(self.counters.iter_mut().map(|c| c.finish(n, None)));
+        cols.extend(self.flags.iter_mut().map(|c| c.finish(n, None)));
+        cols.extend([self.end.finish(n, None), self.flow_hash.finish(n, None)]);
         self.rows = 0;
         RecordBatch::try_new(flow_schema(), cols)
     }

@@ -214,7 +214,25 @@ fn live(iface: &str, ex: &mut Exporter, a: &Args) -> Result<u64, String> {
     Ok(n)
 }
 
+/// Keep freed memory in the heap for the next batch. A batch's columns
+/// (6 MB for 65,536 packet rows) and the IPC writer's message body are
+/// allocated afresh for every batch; with glibc's defaults they came from
+/// mmap or from a heap top that was trimmed after each batch, so every
+/// batch faulted its pages in again (95,000 page faults, half the CPU of a
+/// pcap → Arrow conversion). Blocks below 32 MiB now come from the heap,
+/// and up to 256 MiB of free heap is kept.
+fn keep_freed_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only sets allocator parameters; it runs before any
+    // other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
+    }
+}
+
 fn main() -> ExitCode {
+    keep_freed_memory();
     let a = match parse_args() {
         Ok(a) => a,
         Err(e) => {
