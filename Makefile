@@ -74,15 +74,18 @@ test: deps all
 
 bench: deps all
 	$(CARGO) build --release --locked --features bench-fixtures --example micro --example parse
-	MICRO=$(RELEASE)/examples/micro bash bench/bench.sh $(BENCH_ARGS)
+	$(CARGO) build --release --locked -p netring-export --bin nrexport --example genpcap -p netring-engine --example flowbench
+	MICRO=$(RELEASE)/examples/micro NREXPORT=$(RELEASE)/nrexport bash bench/bench.sh $(BENCH_ARGS)
 
 # The smoke run only checks that every benchmark still produces numbers, so
-# the micro benchmark may come from the debug build. It needs the
-# bench-fixtures feature (synthetic blocks), which the shipped library
-# leaves out.
+# the micro benchmark and the export tools may come from the debug build.
+# The micro benchmark needs the bench-fixtures feature (synthetic blocks),
+# which the shipped library leaves out.
 bench-smoke: all
 	$(CARGO) build --locked --features bench-fixtures --example micro --example parse
-	MICRO=$(or $(CARGO_TARGET_DIR),target)/debug/examples/micro bash bench/bench.sh --smoke
+	$(CARGO) build --locked -p netring-export --bin nrexport --example genpcap -p netring-engine --example flowbench
+	MICRO=$(or $(CARGO_TARGET_DIR),target)/debug/examples/micro NREXPORT=$(or $(CARGO_TARGET_DIR),target)/debug/nrexport \
+		bash bench/bench.sh --smoke
 
 fuzz: deps
 	bash scripts/fuzz.sh $(FUZZ_SECS)

@@ -15,20 +15,26 @@
 #               9000-byte run; write: 1514 B, and the offline writers once
 #               with a 30 MB pcap), then check that each produced numbers
 #               (exit 1 if not); nothing is kept
+#   --export-only only the export part (flowbench, nrexport offline and
+#               live), its report into -o DIR
 #   --write-only  only the write part (live capture to tmpfs/ext4 and the
 #               offline writer throughput), its report into -o DIR
 #
 # env: WRITE_RECORDS (1514-byte records in the offline writers' pcap, default
-#      650000 = 994.5 MB), SWEEP_SIZES (default 60,128,256,512,1024,1514,4000,9000)
+#      650000 = 994.5 MB), SWEEP_SIZES (default 60,128,256,512,1024,1514,4000,9000),
+#      EXPORT_PACKETS / EXPORT_FLOWS (the export pcap, default 2000000 packets
+#      over 100000 flows), FLOWBENCH_FLOWS (default 1048576)
 #
 # Needs root, the programs from `make` (build/bin/nrcap, nrsend, nrxdp),
-# the micro benchmark ($MICRO, default target/release/examples/micro) and
+# the micro benchmark ($MICRO, default target/release/examples/micro),
+# nrexport, genpcap and flowbench ($NREXPORT, $GENPCAP, $FLOWBENCH, default
+# target/release/{nrexport,examples/genpcap,examples/flowbench}) and
 # the tools from scripts/deps.sh; builds the peers itself (bench/build.sh).
 # Raw logs: build/bench/runs/<time>/.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
-DUR=4 REPS=3 OUTDIR="" SMOKE=0 WRITE_ONLY=0
+DUR=4 REPS=3 OUTDIR="" SMOKE=0 WRITE_ONLY=0 EXPORT_ONLY=0
 SWEEP_SIZES=${SWEEP_SIZES:-60,128,256,512,1024,1514,4000,9000}
 ARGS="$*"
 while [ $# -gt 0 ]; do
@@ -38,15 +44,20 @@ while [ $# -gt 0 ]; do
         -o) OUTDIR=$2; shift 2 ;;
         --smoke) SMOKE=1; shift ;;
         --write-only) WRITE_ONLY=1; shift ;;
+        --export-only) EXPORT_ONLY=1; shift ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        *) echo "usage: $0 [-d SECONDS] [-r REPS] [-o DIR] [--write-only] | --smoke" >&2; exit 2 ;;
+        *) echo "usage: $0 [-d SECONDS] [-r REPS] [-o DIR] [--write-only | --export-only] | --smoke" >&2; exit 2 ;;
     esac
 done
 [ "$(id -u)" = 0 ] || { echo "bench.sh: run as root (namespaces, packet sockets, XDP)" >&2; exit 1; }
 MICRO=${MICRO:-$ROOT/target/release/examples/micro}
 PARSE=${PARSE:-$(dirname "$MICRO")/parse}
+export NREXPORT=${NREXPORT:-$ROOT/target/release/nrexport}
+GENPCAP=${GENPCAP:-$(dirname "$NREXPORT")/examples/genpcap}
+FLOWBENCH=${FLOWBENCH:-$(dirname "$NREXPORT")/examples/flowbench}
 NEED=("$ROOT/build/bin/nrcap")
-[ "$WRITE_ONLY" = 1 ] || NEED+=("$ROOT/build/bin/nrsend" "$ROOT/build/bin/nrxdp" "$MICRO" "$PARSE")
+[ "$WRITE_ONLY" = 1 ] || NEED+=("$ROOT/build/bin/nrsend" "$NREXPORT" "$GENPCAP" "$FLOWBENCH")
+[ "$WRITE_ONLY" = 1 ] || [ "$EXPORT_ONLY" = 1 ] || NEED+=("$ROOT/build/bin/nrxdp" "$MICRO" "$PARSE")
 for p in "${NEED[@]}"; do
     [ -x "$p" ] || { echo "bench.sh: $p missing: run it through make (make bench / make bench-smoke)" >&2; exit 1; }
 done
@@ -217,6 +228,71 @@ write_bench() { # run.sh options; env WRITE_RECORDS (offline pcap records), WRIT
     trap - EXIT INT TERM
 }
 
+# The export side (issue 24): the flow meter over FLOWBENCH_FLOWS concurrent
+# flows (engine/examples/flowbench.rs, one core), then nrexport converting
+# one generated pcap (export/examples/genpcap.rs, in /dev/shm) into Arrow
+# packet rows, Arrow flow rows, Parquet packet rows and Parquet flow rows
+# (to /dev/null), each alone on the consumer CPU, interleaved in a rotating
+# order; wall time from the shell, CPU from /usr/bin/time, rows and stream
+# bytes from nrexport's own summary line. Then live (run.sh, 60 B at full
+# rate): nrexport -i into an Arrow stream of packet rows and of flow rows
+# against plain nrcap -q, same repetitions. Results: export/export.tsv,
+# export/flowbench.txt, export/meta.txt, export-live/rx.tsv.
+EX_PCAP=""
+export_cleanup() {
+    if [ -n "$EX_PCAP" ]; then rm -f "$EX_PCAP"; fi
+    EX_PCAP=""
+}
+
+export_offline() { # packets flows reps flowbench_flows flowbench_passes
+    local n=$1 flows=$2 reps=$3 fbflows=$4 fbpasses=$5 dir=$RUN/export cpu=${CB_CAP_CPU:-1}
+    local rep k w t0 t1 load1 line
+    mkdir -p "$dir/logs"
+    trap export_cleanup EXIT
+    trap 'exit 130' INT TERM
+    EX_PCAP=/dev/shm/nrbench-export-$$.pcap
+    "$GENPCAP" "$EX_PCAP" "$n" "$flows"
+    local -a names=(arrow_packets arrow_flows parquet_packets parquet_flows)
+    local -A cmds=(
+        [arrow_packets]="$NREXPORT -r $EX_PCAP -F arrow -w /dev/null"
+        [arrow_flows]="$NREXPORT -r $EX_PCAP -F arrow --records flows -w /dev/null"
+        [parquet_packets]="$NREXPORT -r $EX_PCAP -F parquet -w /dev/null"
+        [parquet_flows]="$NREXPORT -r $EX_PCAP -F parquet --records flows -w /dev/null"
+    )
+    {
+        echo "input: genpcap \$PCAP $n $flows ($(stat -c %s "$EX_PCAP") bytes, in /dev/shm)"
+        echo "reps: $reps cpu: $cpu"
+        echo "flowbench: taskset -c $cpu $FLOWBENCH $fbflows $fbpasses"
+        for w in "${names[@]}"; do echo "export $w: taskset -c $cpu ${cmds[$w]}"; done
+    } | sed "s|$EX_PCAP|\$PCAP|g; s|$ROOT/||g" > "$dir/meta.txt"
+    taskset -c "$cpu" "$FLOWBENCH" "$fbflows" "$fbpasses" | tee "$dir/flowbench.txt" >&2
+    printf 'rep\twhat\tpackets\trows\tbytes\twall_s\tuser_s\tsys_s\tload1\n' > "$dir/export.tsv"
+    for ((rep = 1; rep <= reps; rep++)); do
+        for ((k = 0; k < ${#names[@]}; k++)); do
+            w=${names[$(((k + rep - 1) % ${#names[@]}))]}
+            read -r load1 _ < /proc/loadavg
+            t0=$(now)
+            # shellcheck disable=SC2086 # the command is a word list
+            taskset -c "$cpu" /usr/bin/time -f '%U %S' -o "$dir/logs/r$rep-$w.time" ${cmds[$w]} \
+                > "$dir/logs/r$rep-$w.out" 2> "$dir/logs/r$rep-$w.err" ||
+                { echo "export_offline: $w failed:" >&2; cat "$dir/logs/r$rep-$w.err" >&2; return 1; }
+            t1=$(now)
+            # "nrexport: N packets, R rows, B bytes, ..." (after progress lines ending in \r)
+            line=$(tr '\r' '\n' < "$dir/logs/r$rep-$w.err" | grep -E '^nrexport: [0-9]+ packets, [0-9]+ rows' | tail -1)
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rep" "$w" \
+                "$(echo "$line" | sed -E 's/^nrexport: ([0-9]+) packets.*/\1/')" \
+                "$(echo "$line" | sed -E 's/.* ([0-9]+) rows.*/\1/')" \
+                "$(echo "$line" | sed -E 's/.* ([0-9]+) bytes.*/\1/')" \
+                "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')" \
+                "$(tail -1 "$dir/logs/r$rep-$w.time" | cut -d' ' -f1)" \
+                "$(tail -1 "$dir/logs/r$rep-$w.time" | cut -d' ' -f2)" "$load1" >> "$dir/export.tsv"
+            log "export r$rep $w: $(awk -v a="$t0" -v b="$t1" -v n="$n" 'BEGIN { printf "%.3f s, %.2f M packets/s", b - a, n / (b - a) / 1e6 }')"
+        done
+    done
+    export_cleanup
+    trap - EXIT INT TERM
+}
+
 if [ "$SMOKE" = 1 ]; then
     export CB_SETTLE=0.3 CB_DRAIN=0.5
     log "bench-smoke: RX"
@@ -238,6 +314,10 @@ if [ "$SMOKE" = 1 ]; then
     log "bench-smoke: TX"
     "$HERE/tx.sh" -d 1 -r 1 -s 60 -o "$RUN/tx" nrsend min_tx pcap_inject > "$RUN/tx.log" 2>&1 ||
         { cat "$RUN/tx.log"; exit 1; }
+    log "bench-smoke: export (flowbench, nrexport offline and live)"
+    { export_offline 100000 10000 1 65536 3 &&
+      "$HERE/run.sh" -d 1 -r 1 -s 60 -R nrcap -o "$RUN/export-live" nrcap nrexport_arrow nrexport_flows; } > "$RUN/export.log" 2>&1 ||
+        { cat "$RUN/export.log"; exit 1; }
     log "bench-smoke: micro"
     {
         "$MICRO" --secs 0.01 --trials 1 --block-size 262144
@@ -256,7 +336,38 @@ if [ "$SMOKE" = 1 ]; then
     exit 0
 fi
 
+export_part() {
+    log "export: flowbench, then nrexport -r (pcap -> Arrow and Parquet, packet and flow rows)"
+    export_offline "${EXPORT_PACKETS:-2000000}" "${EXPORT_FLOWS:-100000}" "$REPS" "${FLOWBENCH_FLOWS:-1048576}" 10
+    log "export: live, nrexport -i at full rate (60 B) against nrcap -q"
+    "$HERE/run.sh" -d "$DUR" -r "$REPS" -s 60 -R nrcap -o "$RUN/export-live" nrcap nrexport_arrow nrexport_flows
+}
+export_meta() {
+    echo "  - export: \`flowbench ${FLOWBENCH_FLOWS:-1048576} 10\` (engine/examples/flowbench.rs), then $REPS interleaved repetitions, each alone on CPU ${CB_CAP_CPU:-1}, of \`nrexport -r PCAP -F arrow|parquet [--records flows] -w /dev/null\` on \`genpcap PCAP ${EXPORT_PACKETS:-2000000} ${EXPORT_FLOWS:-100000}\` in /dev/shm (the exact commands: Export, below)"
+    echo "  - \`bench/run.sh -d $DUR -r $REPS -s 60 -R nrcap nrcap nrexport_arrow nrexport_flows\` (live export at full rate)"
+}
+
 OUTDIR=${OUTDIR:-$HERE/results/$(date +%Y-%m-%d)}
+if [ "$EXPORT_ONLY" = 1 ]; then
+    {
+        echo "- date: $(date -Is)"
+        echo "- kernel: $(uname -r)"
+        echo "- CPU: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(nproc) CPUs; generator on CPU ${CB_GEN_CPU:-0}, consumer on CPU ${CB_CAP_CPU:-1}"
+        echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+        echo "- netring: $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
+        echo "- command: \`bench/bench.sh $ARGS\` (the export part of make bench), i.e."
+        export_meta
+    } > "$RUN/meta.txt"
+    export_part
+    {
+        echo "- load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+        echo "- consumers:"
+        grep -h -E '^consumer ' "$RUN/export-live/meta.txt" | sed "s|$ROOT/||g; s|^|  - |"
+    } >> "$RUN/meta.txt"
+    python3 "$HERE/summarize.py" report "$RUN" "$OUTDIR" > /dev/null
+    log "report (export part only): $OUTDIR/summary.md (raw logs: $RUN)"
+    exit 0
+fi
 [ "$WRITE_ONLY" = 1 ] || "$HERE/build-bindings.sh"
 {
     echo "- date: $(date -Is)"
@@ -283,6 +394,7 @@ OUTDIR=${OUTDIR:-$HERE/results/$(date +%Y-%m-%d)}
     echo "  - \`bench/tx.sh -d $DUR -r $REPS nrsend nrsend_ring min_tx pcap_inject trafgen\`"
     echo "  - \`cargo run --release --features bench-fixtures --example micro -- --secs 0.3 --trials 7\` (and \`--xcore --sizes 60,1514,9000\`, \`--xdp\`)"
     echo "  - \`cargo run --release --example parse -- --secs 0.3 --trials 7\`"
+    export_meta
         echo "  - every consumer/sender command line: see the meta lines below"
     fi
 } > "$RUN/meta.txt"
@@ -323,10 +435,11 @@ log "micro"
 } | tee "$RUN/micro.txt"
 log "parse"
 taskset -c "${CB_CAP_CPU:-1}" "$PARSE" --secs 0.3 --trials 7 | tee "$RUN/parse.txt"
+export_part
 {
     echo "- load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "- consumers and senders:"
-    grep -h -E '^(consumer|sender) ' "$RUN/rx/meta.txt" "$RUN/bind/meta.txt" "$RUN/sweep/meta.txt" "$RUN/latency/meta.txt" "$RUN/imm/meta.txt" "$RUN/write/meta.txt" "$RUN/xdp/meta.txt" "$RUN/tx/meta.txt" |
+    grep -h -E '^(consumer|sender) ' "$RUN/rx/meta.txt" "$RUN/bind/meta.txt" "$RUN/sweep/meta.txt" "$RUN/latency/meta.txt" "$RUN/imm/meta.txt" "$RUN/write/meta.txt" "$RUN/xdp/meta.txt" "$RUN/tx/meta.txt" "$RUN/export-live/meta.txt" |
         sed "s|$ROOT/||g; s|^|  - |" | sort -u
 } >> "$RUN/meta.txt"
 python3 "$HERE/summarize.py" report "$RUN" "$OUTDIR" > /dev/null

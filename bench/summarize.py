@@ -703,6 +703,120 @@ def bind_goals(bp, sizes):
             g.append((f"RX {size} B: {a} CPU/Mpkt <= {lim}x {b}", r, None if math.isnan(r) else r <= lim))
     return g
 
+EXPORTS = (("arrow_packets", "pcap -> Arrow stream, packet rows"), ("arrow_flows", "pcap -> Arrow stream, flow rows"),
+           ("parquet_packets", "pcap -> Parquet, packet rows"), ("parquet_flows", "pcap -> Parquet, flow rows"))
+
+
+def read_export(run):
+    """export/export.tsv (bench.sh export_offline) -> what -> rep -> metrics."""
+    per = defaultdict(dict)
+    for r in load_if(os.path.join(run, "export", "export.tsv")):
+        n, wall = fnum(r["packets"]), fnum(r["wall_s"])
+        cpu = fnum(r["user_s"]) + fnum(r["sys_s"])
+        per[r["what"]][r["rep"]] = {
+            "packets": n, "rows": fnum(r["rows"]), "bytes": fnum(r["bytes"]), "wall_s": wall,
+            "mpps": n / wall / 1e6 if wall > 0 else math.nan,
+            "ns": wall * 1e9 / n if n > 0 else math.nan,
+            "cpu_ns": cpu * 1e9 / n if n > 0 else math.nan,
+            "row_b": fnum(r["bytes"]) / fnum(r["rows"]) if fnum(r["rows"]) > 0 else math.nan,
+            "load1": fnum(r["load1"])}
+    return per
+
+
+def read_flowbench(run):
+    """export/flowbench.txt: engine/examples/flowbench.rs's line -> metrics."""
+    path = os.path.join(run, "export", "flowbench.txt")
+    if not os.path.exists(path):
+        return {}
+    for line in open(path):
+        m = re.search(r"flowbench: (\d+) concurrent flows, (\d+) packets in ([0-9.]+) s: ([0-9.]+) M packets/s, "
+                      r"([0-9.]+) ns/packet; table (\d+) MiB \((\d+) bytes per flow\)", line)
+        if m:
+            return {"flows": int(m.group(1)), "mpps": float(m.group(4)), "ns": float(m.group(5)),
+                    "table_mib": int(m.group(6)), "per_flow": int(m.group(7))}
+    return {}
+
+
+def export_goals(run):
+    """(goal, measured, ok) rows of issue 24's speed goals."""
+    ex, fb = read_export(run), read_flowbench(run)
+    live = rx_per(load_if(os.path.join(run, "export-live", "rx.tsv")))
+    g = []
+    ap = ex.get("arrow_packets", {})
+    if ap:
+        v = med([m["mpps"] for m in ap.values()])
+        g.append(("pcap -> Arrow packet rows >= 5 M packets/s, one core (wall)", v, v >= 5.0))
+        v = med([m["row_b"] for m in ap.values()])
+        g.append(("Arrow stream <= 48 bytes per packet row (uncompressed)", v, v <= 48.0))
+    if fb:
+        g.append((f"flow meter >= 10 M packets/s over {fb['flows']} concurrent flows, one core", fb["mpps"],
+                  fb["mpps"] >= 10.0))
+    for size in sorted({s for s, _ in live}):
+        for c in ("nrexport_arrow", "nrexport_flows"):
+            if (size, c) not in live:
+                continue
+            v = metric(live, size, c, "loss")
+            g.append((f"live {size} B full rate: {c} loss <= 0.1 %", v, None if math.isnan(v) else v <= 0.1))
+            v = rep_ratio(live, size, c, "nrcap", "cpu_m")
+            g.append((f"live {size} B full rate: {c} CPU/packet <= 2x nrcap -q", v, None if math.isnan(v) else v <= 2.0))
+    return g
+
+
+def export_section(run):
+    """The export tables (markdown lines): flowbench, the offline conversions, live."""
+    ex, fb = read_export(run), read_flowbench(run)
+    live_rows = load_if(os.path.join(run, "export-live", "rx.tsv"))
+    if not ex and not fb and not live_rows:
+        return []
+    meta = meta_lines(os.path.join(run, "export", "meta.txt"))
+    kv = dict(l.split(": ", 1) for l in meta if ": " in l)
+    md = ["# Export: the flow meter, pcap -> Arrow / Parquet, live export", ""]
+    if fb:
+        md += [f"Flow meter (`{kv.get('flowbench', 'flowbench')}`): {fb['flows']} concurrent flows, "
+               f"{fb['mpps']:.2f} M packets/s ({fb['ns']:.1f} ns/packet) on one core; table {fb['table_mib']} MiB, "
+               f"{fb['per_flow']} bytes per flow.", ""]
+    if ex:
+        nreps = max(len(v) for v in ex.values())
+        md += [f"nrexport -r, input {kv.get('input', '?')}; {nreps} interleaved repetitions, each alone on the "
+               "consumer CPU, output to /dev/null; wall time from the shell (includes process start), CPU "
+               "(user + sys) from /usr/bin/time, rows and bytes from nrexport's summary line.", ""]
+        md += table_head("| conversion | M packets/s (wall) median [min-max] | ns/packet wall | CPU ns/packet "
+                         "| rows | bytes/row |")
+        for name, label in EXPORTS:
+            reps = ex.get(name, {})
+            if not reps:
+                continue
+            col = columns(reps)
+            lo, hi = rng(col("mpps"))
+            md.append(f"| {label} | {f2(med(col('mpps')))} [{f2(lo)}-{f2(hi)}] | {f2(med(col('ns')), 0)} "
+                      f"| {f2(med(col('cpu_ns')), 0)} | {f2(med(col('rows')), 0)} | {f2(med(col('row_b')), 1)} |")
+        llo, lhi = rng([m["load1"] for reps in ex.values() for m in reps.values()])
+        if not math.isnan(llo):
+            md.append(f"\n1-min load average at run starts: {llo:.2f}-{lhi:.2f} (2 CPUs)")
+        md += ["", "Commands (`$PCAP` the generated pcap in /dev/shm):", ""]
+        md += [f"- {l[len('export '):]}".replace(": ", ": `", 1) + "`" for l in meta if l.startswith("export ")]
+        md.append("")
+    if live_rows:
+        md += ["## Live export at full rate (ratios vs nrcap -q)", "", rx(live_rows, "nrcap"), ""]
+    return md
+
+
+def check_export(run):
+    """Smoke check of the export part (a list of what is missing)."""
+    bad = []
+    ex = read_export(run)
+    for name, _ in EXPORTS:
+        if not ex.get(name):
+            bad.append(f"export {name}: no results")
+        for rep, m in ex.get(name, {}).items():
+            if not (m["packets"] > 0 and m["rows"] > 0 and m["bytes"] > 0 and m["wall_s"] > 0):
+                bad.append(f"export {name} rep {rep}: {m}")
+    fb = read_flowbench(run)
+    if not fb.get("mpps", 0) > 0:
+        bad.append("export: no flowbench line")
+    return bad
+
+
 
 def report(run, out_dir):
     rx_rows = load_if(os.path.join(run, "rx", "rx.tsv"))
@@ -732,7 +846,7 @@ def report(run, out_dir):
     for text, val, ok in (goals(rxp, rs, xdpp, xs, txp, ts, micro, swp, sws, mxdp, mx, wp, wss, dd_bps, op,
                                 read_floor(run))
                           + bind_goals(rx_per(bind_rows), sizes_of(bind_rows))
-                          + latency_goals(lat_rows, imm_rows)):
+                          + latency_goals(lat_rows, imm_rows) + export_goals(run)):
         v = "-" if isinstance(val, float) and math.isnan(val) else f"{val:.2f}"
         md.append(f"| {text} | {v} | {'-' if ok is None else ('yes' if ok else '**no**')} |")
     md.append("")
@@ -784,6 +898,7 @@ def report(run, out_dir):
                                  ("AF_XDP walk (same code as an Xdp batch)", "xdp_ns"), ("AF_XDP / V3", "xdp_vs_v3")],
                           per_block=False)
     md += parse_section(run)
+    md += export_section(run)
     with open(os.path.join(out_dir, "summary.md"), "w") as f:
         f.write("\n".join(md) + "\n")
     with open(os.path.join(out_dir, "plot.svg"), "w") as f:
@@ -794,7 +909,9 @@ def report(run, out_dir):
                      ("disk.txt", "disk.txt"), ("tmpfs-floor.tsv", "tmpfs-floor.tsv"),
                      ("write-offline/offline.tsv", "write-offline.tsv"),
                      ("write-offline/meta.txt", "write-offline-meta.txt"),
-                     ("micro.txt", "micro.txt"), ("parse.txt", "parse.txt")):
+                     ("micro.txt", "micro.txt"), ("parse.txt", "parse.txt"),
+                     ("export/export.tsv", "export.tsv"), ("export/flowbench.txt", "flowbench.txt"),
+                     ("export/meta.txt", "export-meta.txt"), ("export-live/rx.tsv", "export-live.tsv")):
         if os.path.exists(os.path.join(run, src)):
             shutil.copy(os.path.join(run, src), os.path.join(out_dir, dst))
     print("\n".join(md))
@@ -803,7 +920,7 @@ def report(run, out_dir):
 def check(run):
     """Smoke check: every benchmark that ran produced numbers."""
     bad = []
-    for sub in ("rx", "xdp", "sweep", "write", "imm"):
+    for sub in ("rx", "xdp", "sweep", "write", "imm", "export-live"):
         rows = load_if(os.path.join(run, sub, "rx.tsv"))
         if not rows:
             bad.append(f"{sub}: no results")
@@ -865,6 +982,7 @@ def check(run):
         for size, m in got.items():
             if not all(m.get(k_, 0) > 0 for k_ in keys):
                 bad.append(f"{kind} {size}: {m}")
+    bad += check_export(run)
     for b in bad:
         print("bench-smoke: " + b)
     return not bad

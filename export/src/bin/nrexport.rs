@@ -17,7 +17,8 @@
 //! `-w -` writes an Arrow stream to stdout. `-C`/`-G` rotate files by size
 //! (MB = 1,000,000 bytes) and by record time. A conversion of a file prints
 //! a progress line on stderr every second (`-q`: none). A live capture runs
-//! until `-c COUNT` packets or SIGINT/SIGTERM.
+//! until `-c COUNT` packets or SIGINT/SIGTERM, then prints on stderr, as
+//! nrcap does, `RESULT packets=<packets exported> drops=<kernel drops>`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -186,17 +187,31 @@ fn live(iface: &str, ex: &mut Exporter, a: &Args) -> Result<u64, String> {
         // async-signal-safe (an atomic store and a write(2)).
         unsafe { libc::signal(sig, on_signal as *const () as libc::sighandler_t) };
     }
-    let mut n = 0u64;
+    let (mut n, mut failed) = (0u64, None);
     let mut last_expire = Instant::now();
+    let done = |n: u64| a.count.is_some_and(|c| n >= c);
     loop {
+        // A block at a time: the exporter sees each packet in place, and
+        // the clock is read once a block, not once a packet.
         match cap
-            .next_packet(Some(Duration::from_millis(200)))
+            .next_batch_timeout(Some(Duration::from_millis(200)))
             .map_err(|e| e.to_string())?
         {
-            Wait::Ready(p) => {
-                ex.packet(&p).map_err(|e| e.to_string())?;
-                n += 1;
-                if a.count.is_some_and(|c| n >= c) {
+            Wait::Ready(mut b) => {
+                b.for_each(|p| match ex.packet(p) {
+                    Ok(()) => {
+                        n += 1;
+                        !done(n)
+                    }
+                    Err(e) => {
+                        failed = Some(e.to_string());
+                        false
+                    }
+                });
+                if let Some(e) = failed {
+                    return Err(e);
+                }
+                if done(n) {
                     break;
                 }
             }
@@ -211,6 +226,9 @@ fn live(iface: &str, ex: &mut Exporter, a: &Args) -> Result<u64, String> {
             ex.expire(now).map_err(|e| e.to_string())?;
         }
     }
+    let drops = cap.stats().map_or(0, |s| s.drops);
+    // nrcap's last line, which bench/run.sh reads.
+    eprintln!("RESULT packets={n} drops={drops}");
     Ok(n)
 }
 
