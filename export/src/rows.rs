@@ -63,41 +63,16 @@ fn finish_ts(c: &mut Col<TimestampNanosecondType>, n: usize) -> ArrayRef {
     Arc::new(c.take(n, None).with_timezone("UTC"))
 }
 
-/// A validity bitmap (bit set: a value; clear: null).
-struct Validity {
-    bits: Vec<u8>,
-    len: usize,
-    nulls: usize,
-}
-
-impl Validity {
-    fn new(n: usize) -> Validity {
-        Validity {
-            bits: Vec::with_capacity(n.div_ceil(8)),
-            len: 0,
-            nulls: 0,
-        }
+/// The validity of a nullable address column: valid where `ip_version` is
+/// `v`; `None` when every row is (as arrow's builders: no bitmap without a
+/// null). Computed once a batch from the ip_version column, not a bit a
+/// row.
+fn valid_where(ip_version: &[u8], v: u8) -> Option<NullBuffer> {
+    if ip_version.iter().all(|&x| x == v) {
+        return None;
     }
-
-    #[inline(always)]
-    fn push(&mut self, valid: bool) {
-        let bit = self.len % 8;
-        if bit == 0 {
-            self.bits.push(valid as u8);
-        } else if let Some(last) = self.bits.last_mut() {
-            *last |= (valid as u8) << bit;
-        }
-        self.len += 1;
-        self.nulls += !valid as usize;
-    }
-
-    /// The bitmap so far: `None` without a null (as arrow's builders).
-    fn finish(&mut self, n: usize) -> Option<NullBuffer> {
-        let bits = std::mem::replace(&mut self.bits, Vec::with_capacity(n.div_ceil(8)));
-        let len = std::mem::take(&mut self.len);
-        let nulls = std::mem::take(&mut self.nulls);
-        (nulls > 0).then(|| NullBuffer::new(BooleanBuffer::new(Buffer::from_vec(bits), 0, len)))
-    }
+    let bits = BooleanBuffer::collect_bool(ip_version.len(), |i| ip_version[i] == v);
+    Some(NullBuffer::new(bits))
 }
 
 /// The values of the columns both schemas share (`schema::key_fields`).
@@ -123,11 +98,9 @@ struct KeyCols {
     ethertype: Col<UInt16Type>,
     ip_version: Col<UInt8Type>,
     ip4: [Col<UInt32Type>; 2],
-    ip4_valid: Validity,
     /// 16 bytes a value: an `i128` is one store, and its bytes (native
     /// order, taken with `from_ne_bytes`) are the address's.
     ip6: [Vec<i128>; 2],
-    ip6_valid: Validity,
     proto: Col<UInt8Type>,
     port: [Col<UInt16Type>; 2],
 }
@@ -145,9 +118,7 @@ impl KeyCols {
             ethertype: Col::new(n),
             ip_version: Col::new(n),
             ip4: pair(|| Col::new(n)),
-            ip4_valid: Validity::new(n),
             ip6: pair(|| Vec::with_capacity(n)),
-            ip6_valid: Validity::new(n),
             proto: Col::new(n),
             port: pair(|| Col::new(n)),
         }
@@ -170,8 +141,6 @@ impl KeyCols {
             });
             self.ip6[i].push(if v6 { i128::from_ne_bytes(*a) } else { 0 });
         }
-        self.ip4_valid.push(v4);
-        self.ip6_valid.push(v6);
         self.proto.push(k.proto);
         self.port[0].push(k.src_port);
         self.port[1].push(k.dst_port);
@@ -180,8 +149,8 @@ impl KeyCols {
     /// Append the shared columns, in schema order.
     fn finish(&mut self, cols: &mut Vec<ArrayRef>) -> Result<(), ArrowError> {
         let n = self.n;
-        let v4 = self.ip4_valid.finish(n);
-        let v6 = self.ip6_valid.finish(n);
+        let v4 = valid_where(&self.ip_version.0, 4);
+        let v6 = valid_where(&self.ip_version.0, 6);
         let mut ip6 = |i: usize| -> Result<ArrayRef, ArrowError> {
             let v = std::mem::replace(&mut self.ip6[i], Vec::with_capacity(n));
             Ok(Arc::new(FixedSizeBinaryArray::try_new(
