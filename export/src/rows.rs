@@ -384,6 +384,31 @@ mod tests {
         }
     }
 
+    /// As arrow's builders: a nullable column without a null has no
+    /// validity buffer (the IPC stream's bytes depend on it), one with a
+    /// null has one; null slots hold zeros; the columns start over empty.
+    #[test]
+    fn validity_only_where_a_null_is() {
+        let f = example_udp_frame();
+        let mut rows = PacketRows::with_capacity(2);
+        for _ in 0..3 {
+            let p = pkt(&f);
+            rows.push(&p, &Layers::parse_packet(&p));
+        }
+        let b = rows.finish().unwrap();
+        let c = |b: &RecordBatch, n: &str| b.column_by_name(n).unwrap().clone();
+        assert_eq!(b.num_rows(), 3);
+        assert!(c(&b, "src_ip4").nulls().is_none());
+        assert_eq!(c(&b, "src_ip6").null_count(), 3);
+        let short = [0u8; 5];
+        let p = pkt(&short);
+        rows.push(&p, &Layers::parse_packet(&p));
+        let b = rows.finish().unwrap();
+        assert_eq!(b.num_rows(), 1);
+        assert_eq!(c(&b, "src_ip4").null_count(), 1);
+        assert_eq!(c(&b, "src_ip4").to_data().buffers()[0].as_slice(), [0; 4]);
+    }
+
     #[test]
     fn packet_and_flow_rows_match_their_schemas() {
         use arrow_array::cast::AsArray;
