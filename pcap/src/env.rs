@@ -468,7 +468,7 @@ mod pf_ring_tests {
             ("PCAP_PF_RING_USE_CLUSTER_PER_FLOW_2_TUPLE", "1"),
             ("PCAP_PF_RING_USE_CLUSTER_PER_FLOW", "1"),
         ]);
-        assert_eq!(f.fanout.unwrap().mode, FanoutMode::Hash);
+        assert_eq!(f.fanout.unwrap().mode, FanoutMode::Flow(FlowKey::FiveTuple));
         // A per-flow variable without an id does nothing.
         let c = config(&[("PCAP_PF_RING_USE_CLUSTER_PER_FLOW", "1")]);
         assert!(c.fanout.is_none());

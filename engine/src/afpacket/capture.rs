@@ -111,16 +111,13 @@ pub struct CaptureConfig {
     /// Join a fanout group after binding. A reject-all filter is attached
     /// until the group is joined, so the socket sees no frame meant for
     /// another member; it is then replaced by the real filter or detached.
-    /// The kernel steers frames to a new member as soon as it has joined,
-    /// one system call before that replacement (the very next call): when
-    /// a member joins under traffic, a frame steered to it in between is
-    /// dropped by the reject-all filter, uncounted (measured: three frames in
-    /// 67 joins with 20,000 frames/s steered to the joining member). A
-    /// frame the kernel was already delivering through the socket's own
-    /// hook on another CPU when it joined could in theory arrive after the
-    /// filter is removed and be seen twice; no test has seen it. Closing
-    /// both windows needs a fanout program that leaves a member out until
-    /// it is ready. Default none.
+    /// With a kernel mode the kernel steers frames to a new member as soon
+    /// as it has joined, one system call before that replacement: when a
+    /// member joins under traffic, a frame steered to it in between is
+    /// dropped by the reject-all filter, uncounted (measured: three frames
+    /// in 67 joins with 20,000 frames/s steered to the joining member).
+    /// [`FanoutMode::Flow`] closes that window: its program leaves a
+    /// member out until it is ready. Default none.
     pub fanout: Option<Fanout>,
     /// Timestamp source. Default software.
     pub timestamp: TimestampSource,
