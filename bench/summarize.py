@@ -784,6 +784,11 @@ def report(run, out_dir):
                                  ("AF_XDP walk (same code as an Xdp batch)", "xdp_ns"), ("AF_XDP / V3", "xdp_vs_v3")],
                           per_block=False)
     md += parse_section(run)
+    suri = os.path.join(run, "suricata", "suricata.md")
+    if os.path.exists(suri):
+        md += ["# Suricata with several workers: --pcap threads: 2 through the drop-in, --pcap on the system "
+               "libpcap, --af-packet (bench/suricata.sh)", ""]
+        md += [l.rstrip("\n") for l in open(suri)] + [""]
     with open(os.path.join(out_dir, "summary.md"), "w") as f:
         f.write("\n".join(md) + "\n")
     with open(os.path.join(out_dir, "plot.svg"), "w") as f:
@@ -794,7 +799,8 @@ def report(run, out_dir):
                      ("disk.txt", "disk.txt"), ("tmpfs-floor.tsv", "tmpfs-floor.tsv"),
                      ("write-offline/offline.tsv", "write-offline.tsv"),
                      ("write-offline/meta.txt", "write-offline-meta.txt"),
-                     ("micro.txt", "micro.txt"), ("parse.txt", "parse.txt")):
+                     ("micro.txt", "micro.txt"), ("parse.txt", "parse.txt"),
+                     ("suricata/suricata.tsv", "suricata.tsv")):
         if os.path.exists(os.path.join(run, src)):
             shutil.copy(os.path.join(run, src), os.path.join(out_dir, dst))
     print("\n".join(md))
@@ -819,6 +825,9 @@ def check(run):
                     bad.append(f"{sub} {r['consumer']} {r['size']}: no RSS")
                 if r["consumer"] in ("min_v3", "nrcap", "libpcap") and not fnum(r["ring_kib"]) > 0:
                     bad.append(f"{sub} {r['consumer']} {r['size']}: no ring mapping found")
+    for r in load_if(os.path.join(run, "suricata", "suricata.tsv")):
+        if not fnum(r["decoded"]) > 0 or not fnum(r["suricata_cpu_ns_per_frame"]) > 0:
+            bad.append(f"suricata {r['mode']} rep {r['rep']}: decoded {r['decoded']}")
     op = read_offline(run)
     for name, _ in OFFLINE_WRITERS:
         if not op.get(name):
