@@ -13,7 +13,9 @@
 //! order they joined, so a joining socket is the last one and the program
 //! leaves it out until it is ready:
 //!
-//! 1. take the group's lock (a file lock, so processes and threads queue);
+//! 1. take the group's lock (a file lock, so processes and threads queue;
+//!    after 2 s of waiting on a holder that does not finish, go ahead
+//!    without it);
 //! 2. count the members already in the group (`sock_diag`): `m`;
 //! 3. join: the socket is member `m`, the program still says "modulo `m`",
 //!    so nothing is steered to it;
@@ -40,6 +42,8 @@ use crate::sys::{diag, sockopt as so};
 
 /// Where the group locks live (one file per namespace and group id).
 const LOCK_DIR: &str = "/run/netring";
+/// The longest a join waits for another member's join to finish.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What a member needs to leave its group cleanly.
 #[derive(Debug)]
@@ -105,14 +109,22 @@ impl Lock {
         else {
             return Lock { _file: None };
         };
+        // A holder that never lets go (a process stopped in the middle of
+        // its join) must not hang every later open: after LOCK_WAIT the
+        // join goes ahead unlocked (as with a kernel mode).
+        let until = std::time::Instant::now() + LOCK_WAIT;
         loop {
             // SAFETY: flock on a descriptor this function owns.
-            if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } == 0 {
+            if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
                 return Lock { _file: Some(f) };
             }
-            if io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            let e = io::Error::last_os_error().raw_os_error();
+            if e != Some(libc::EWOULDBLOCK) && e != Some(libc::EINTR)
+                || std::time::Instant::now() >= until
+            {
                 return Lock { _file: None };
             }
+            std::thread::sleep(std::time::Duration::from_micros(500));
         }
     }
 }
