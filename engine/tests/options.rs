@@ -385,6 +385,103 @@ fn flow_fanout_members_joining_under_traffic_get_every_frame_exactly_once() {
     eprintln!("frames reaching no member per round: {lost:?}");
 }
 
+/// One fragment of an IPv4/UDP datagram (id `id`) to OTHER_MAC from source
+/// port `sport`: the first (`first`) carries the UDP header, MARK and
+/// `seq` in 56 bytes with more-fragments set; the second the last 40
+/// bytes at offset 56. Reassembled: a 130-byte frame `udp_seq` reads.
+fn fragment(seq: u32, sport: u16, id: u16, first: bool) -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend_from_slice(&OTHER_MAC);
+    f.extend_from_slice(&[0x02, 0x6e, 0x72, 0, 0, 2]);
+    f.extend_from_slice(&0x0800u16.to_be_bytes());
+    let payload: Vec<u8> = if first {
+        let mut p = Vec::new();
+        p.extend_from_slice(&sport.to_be_bytes());
+        p.extend_from_slice(&53u16.to_be_bytes());
+        p.extend_from_slice(&96u16.to_be_bytes());
+        p.extend_from_slice(&[0, 0]);
+        p.extend_from_slice(MARK);
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.resize(56, seq as u8);
+        p
+    } else {
+        vec![seq as u8 ^ 0x55; 40]
+    };
+    let frag: u16 = if first { 0x2000 } else { 56 / 8 };
+    let mut ip = vec![
+        0x45, 0, 0, 0, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 9, 10, 0, 1, 1,
+    ];
+    ip[2..4].copy_from_slice(&((20 + payload.len()) as u16).to_be_bytes());
+    ip[4..6].copy_from_slice(&id.to_be_bytes());
+    ip[6..8].copy_from_slice(&frag.to_be_bytes());
+    let sum = common::ip_checksum(&ip);
+    ip[10..12].copy_from_slice(&sum.to_be_bytes());
+    f.extend_from_slice(&ip);
+    f.extend_from_slice(&payload);
+    f
+}
+
+/// `FanoutMode::Flow` with the defrag flag (what the drop-in's groups
+/// use): the kernel reassembles IP fragments before choosing the member,
+/// so each datagram arrives whole, once, on the member that has the
+/// rest of its flow (unfragmented packets of the same flows included).
+#[test]
+fn flow_fanout_with_defrag_keeps_fragments_with_their_flow() {
+    let net = Net::new();
+    let cfg = CaptureConfig {
+        fanout: Some(Fanout {
+            group: 500,
+            mode: FanoutMode::Flow(FlowKey::FiveTuple),
+            flags: FanoutFlags::DEFRAG,
+        }),
+        ..flow(500)
+    };
+    let got = net.enter(|| {
+        let tx = Sender::open(&net.b);
+        let mut caps: Vec<Capture> = (0..3)
+            .map(|_| Capture::open(&net.a, &cfg).unwrap())
+            .collect();
+        let mut seq = 0u32;
+        for round in 0..5u16 {
+            for flow in 0..64u16 {
+                let sport = 30000 + flow;
+                let id = round * 64 + flow + 1;
+                tx.send(&fragment(seq, sport, id, true));
+                tx.send(&fragment(seq, sport, id, false));
+                tx.send(&udp(seq + 1, 9, sport, 53, 64));
+                seq += 2;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        caps.iter_mut()
+            .map(|c| drain(c, Duration::from_millis(200)))
+            .collect::<Vec<_>>()
+    });
+    let mut seen = BTreeSet::new();
+    let mut owner: HashMap<u16, usize> = HashMap::new();
+    for (m, pkts) in got.iter().enumerate() {
+        for (seq, data, wire, _) in pkts {
+            assert!(seen.insert(*seq), "datagram {seq} twice");
+            if seq % 2 == 0 {
+                assert_eq!(*wire, 130, "datagram {seq} not reassembled");
+                assert_eq!(u16::from_be_bytes([data[20], data[21]]) & 0x3fff, 0);
+            }
+            let sport = u16::from_be_bytes([data[34], data[35]]);
+            let prev = owner.insert(sport, m);
+            assert!(
+                prev.is_none_or(|p| p == m),
+                "flow {sport}: members {prev:?} and {m}"
+            );
+        }
+    }
+    assert_eq!(seen.len(), 5 * 64 * 2, "every datagram and packet once");
+    assert!(
+        got.iter().all(|p| !p.is_empty()),
+        "64 flows over 3 members: {:?}",
+        got.iter().map(Vec::len).collect::<Vec<_>>()
+    );
+}
+
 /// A `FanoutMode::Flow` member that leaves tells the group: the flows
 /// spread over the members that stay (a stale count would send a third
 /// of them to the first member twice).
