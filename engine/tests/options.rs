@@ -482,6 +482,90 @@ fn flow_fanout_with_defrag_keeps_fragments_with_their_flow() {
     );
 }
 
+/// A `FanoutMode::Flow` member that exits under traffic costs the others
+/// nothing: every frame of the flows the staying members had is theirs
+/// before, during and after the exit, and once it has closed every frame
+/// on the wire reaches a staying member (the flows move), each once.
+#[test]
+fn flow_fanout_member_exiting_under_traffic_loses_no_frame_of_the_others() {
+    let net = Net::new();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let sent_at = std::sync::atomic::AtomicU32::new(0);
+    let (leave_at, closed_at, witness, sets) = net.enter(|| {
+        let tx = Sender::open(&net.b);
+        let mut witness = Capture::open(
+            &net.a,
+            &CaptureConfig {
+                fanout: None,
+                ..flow(0)
+            },
+        )
+        .unwrap();
+        let mut a = Capture::open(&net.a, &flow(600)).unwrap();
+        let mut b = Capture::open(&net.a, &flow(600)).unwrap();
+        let c = Capture::open(&net.a, &flow(600)).unwrap();
+        std::thread::scope(|s| {
+            let h = s.spawn(|| {
+                let mut i = 0u32;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    tx.send(&udp(i, 9, 20000 + (i % 256) as u16, 53, 64));
+                    i += 1;
+                    sent_at.store(i, std::sync::atomic::Ordering::Relaxed);
+                    if i % 32 == 0 {
+                        std::thread::sleep(Duration::from_micros(100));
+                    }
+                }
+            });
+            std::thread::sleep(Duration::from_millis(30));
+            let leave_at = sent_at.load(std::sync::atomic::Ordering::Relaxed);
+            drop(c);
+            let closed_at = sent_at.load(std::sync::atomic::Ordering::Relaxed);
+            std::thread::sleep(Duration::from_millis(30));
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            h.join().unwrap();
+            let sets = [
+                seqs(&drain(&mut a, Duration::from_millis(150))),
+                seqs(&drain(&mut b, Duration::from_millis(150))),
+            ];
+            let witness = seqs(&drain(&mut witness, Duration::from_millis(150)));
+            (leave_at, closed_at, witness, sets)
+        })
+    });
+    let mut all = BTreeSet::new();
+    // The staying members' flows before the exit began.
+    let mut owner: HashMap<u32, usize> = HashMap::new();
+    for (m, s) in sets.iter().enumerate() {
+        for x in s {
+            assert!(all.insert(*x), "frame {x} on both staying members");
+            if *x < leave_at {
+                owner.insert(x % 256, m);
+            }
+        }
+    }
+    let mut lost_before = 0;
+    for x in &witness {
+        if all.contains(x) {
+            continue;
+        }
+        assert!(
+            *x < closed_at,
+            "frame {x}, sent after the exit (at {closed_at}), reached no member"
+        );
+        assert!(
+            !owner.contains_key(&(x % 256)),
+            "frame {x} of flow {} (a staying member's) lost",
+            x % 256
+        );
+        lost_before += 1;
+    }
+    assert!(witness.len() > 1000, "only {} frames", witness.len());
+    eprintln!(
+        "{} frames, {lost_before} were the exiting member's, its exit from frame {leave_at} to \
+         {closed_at}",
+        witness.len()
+    );
+}
+
 /// A `FanoutMode::Flow` member that leaves tells the group: the flows
 /// spread over the members that stay (a stale count would send a third
 /// of them to the first member twice).
