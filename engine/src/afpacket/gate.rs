@@ -19,7 +19,9 @@
 //! 2. count the members already in the group (`sock_diag`): `m`;
 //! 3. join: the socket is member `m`, the program still says "modulo `m`",
 //!    so nothing is steered to it;
-//! 4. replace the reject-all filter by the real one;
+//! 4. wait 2 ms (a frame another CPU was delivering through the socket's
+//!    own hook when it joined is then past the reject-all filter), and
+//!    replace the reject-all filter by the real one;
 //! 5. set the program to "modulo `m + 1`": from this frame on, the new
 //!    member has its share; release the lock.
 //!
@@ -42,6 +44,8 @@ use crate::sys::{diag, sockopt as so};
 
 /// Where the group locks live (one file per namespace and group id).
 const LOCK_DIR: &str = "/run/netring";
+/// How long a joined socket keeps its reject-all filter before the swap.
+const HOOK_GRACE: std::time::Duration = std::time::Duration::from_millis(2);
 /// The longest a join waits for another member's join to finish.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -163,6 +167,14 @@ pub(crate) fn join(
         members(&here.diag, fo.group)?
     };
     join()?;
+    // The kernel removed the socket's own receive hook when it joined,
+    // without waiting for a CPU that was already delivering a frame
+    // through it: such a frame meets the filter only when that delivery
+    // runs on. The program steers nothing here yet, so the swap can wait
+    // for those deliveries to end (well within a millisecond: they run in
+    // softirq, under RCU); a frame the group also delivered is then never
+    // seen here a second time.
+    std::thread::sleep(HOOK_GRACE);
     ready()?;
     let (v, _) = crate::sys::socket::getsockopt::<u32>(
         fd.as_raw_fd(),
