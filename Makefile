@@ -2,6 +2,9 @@
 #
 #   make            library + header + pkg-config into build/prefix, C examples into build/bin,
 #                   the libpcap drop-in into build/prefix/lib/netring/libpcap.so.0.8
+#   make export     nrexport (Arrow, Parquet, IPFIX; the netring-export crate) into build/bin,
+#                   where nrcap -F arrow|parquet / --records / --ipfix finds it (not in
+#                   `make all`: libnetring.so and the demo stay free of the Arrow crates)
 #   make demo       capture demo on a throwaway veth pair (installs what it needs)
 #   make test       the whole test suite (installs what it needs)
 #   make bench      benchmarks against the alternatives -> bench/results/<date>/
@@ -23,7 +26,7 @@ PKGCFG   := PKG_CONFIG_PATH=$(LIBDIR)/pkgconfig pkg-config
 CFLAGS   ?= -O2 -g -std=gnu99 -Wall -Wextra -Werror
 EXAMPLES := $(patsubst c-examples/%.c,$(BINDIR)/%,$(wildcard c-examples/*.c))
 
-.PHONY: all lib install examples header deps deps-demo demo test bench bench-smoke fuzz soak clean
+.PHONY: all lib install examples export header deps deps-demo demo test bench bench-smoke fuzz soak clean
 
 FUZZ_SECS ?= 60
 SOAK_SECS ?= 600
@@ -54,6 +57,13 @@ $(BINDIR)/%: c-examples/%.c include/netring.h
 	@mkdir -p $(BINDIR)
 	$(CC) $(CFLAGS) $< -o $@ $$($(PKGCFG) --cflags --libs netring) -Wl,-rpath,$(LIBDIR) -lpthread
 
+# nrcap runs nrexport for records out (-F arrow|parquet, --records,
+# --ipfix): it looks next to its own executable first.
+export:
+	$(CARGO) build --release --locked -p netring-export --bin nrexport
+	install -d $(BINDIR)
+	install -m 0755 $(RELEASE)/nrexport $(BINDIR)/nrexport
+
 header:
 	NETRING_WRITE_HEADER=1 $(CARGO) build --locked
 
@@ -69,7 +79,7 @@ demo: deps-demo
 	@$(MAKE) --no-print-directory all >/dev/null
 	bash scripts/demo.sh
 
-test: deps all
+test: deps all export
 	bash scripts/test.sh
 
 bench: deps all

@@ -318,6 +318,11 @@ if [ "$SMOKE" = 1 ]; then
     { export_offline 100000 10000 1 65536 3 &&
       "$HERE/run.sh" -d 1 -r 1 -s 60 -R nrcap -o "$RUN/export-live" nrcap nrexport_arrow nrexport_flows; } > "$RUN/export.log" 2>&1 ||
         { cat "$RUN/export.log"; exit 1; }
+    if command -v suricata > /dev/null; then
+        log "bench-smoke: Suricata with two workers"
+        "$HERE/suricata.sh" -n 20000 -b 20000pps -r 1 -o "$RUN/suricata" > "$RUN/suricata.log" 2>&1 ||
+            { cat "$RUN/suricata.log"; exit 1; }
+    fi
     log "bench-smoke: micro"
     {
         "$MICRO" --secs 0.01 --trials 1 --block-size 262144
@@ -392,6 +397,7 @@ fi
     echo "  - \`bench/run.sh -d $DUR -r $REPS -R nrcap nrcap nrxdp nrxdp_generic min_xsk min_xsk_generic\`"
     echo "  - \`bench/run.sh -d $DUR -r $REPS -R nrcap nrcap nrgocap gopacket_afpacket cppcap zigcap\`"
     echo "  - \`bench/tx.sh -d $DUR -r $REPS nrsend nrsend_ring min_tx pcap_inject trafgen\`"
+    echo "  - \`bench/suricata.sh -r $REPS\` (Suricata --pcap threads: 2 through the drop-in, --pcap on libpcap, --af-packet; 10^6 frames of 1514 B at 100 kpps)"
     echo "  - \`cargo run --release --features bench-fixtures --example micro -- --secs 0.3 --trials 7\` (and \`--xcore --sizes 60,1514,9000\`, \`--xdp\`)"
     echo "  - \`cargo run --release --example parse -- --secs 0.3 --trials 7\`"
     export_meta
@@ -427,6 +433,10 @@ log "AF_XDP"
 "$HERE/run.sh" -d "$DUR" -r "$REPS" -R nrcap -o "$RUN/xdp" nrcap nrxdp nrxdp_generic min_xsk min_xsk_generic
 log "TX"
 "$HERE/tx.sh" -d "$DUR" -r "$REPS" -o "$RUN/tx" nrsend nrsend_ring min_tx pcap_inject trafgen
+if command -v suricata > /dev/null; then
+    log "Suricata with two workers (drop-in, libpcap, af-packet)"
+    "$HERE/suricata.sh" -r "$REPS" -o "$RUN/suricata"
+fi
 log "micro"
 {
     taskset -c "${CB_CAP_CPU:-1}" "$MICRO" --secs 0.3 --trials 7

@@ -51,9 +51,10 @@
 #   min_xsk       bench/min_xsk.c (AF_XDP copy mode, native XDP, queue 0,
 #                 UMEM 4096 x 4 KiB, fill/RX ring 4096, touch byte 0)
 #   min_xsk_generic  the same with generic (skb) XDP
-#   nrexport_arrow  $NREXPORT -i IF -q -F arrow -w /dev/null: live packets
-#                 into an Arrow stream of packet rows (NREXPORT default
-#                 target/release/nrexport)
+#   nrexport_arrow  build/bin/nrcap -i IF -q -F arrow -w /dev/null, which
+#                 execs nrexport ($NREXPORT, default target/release/nrexport,
+#                 through NETRING_NREXPORT): live packets into an Arrow
+#                 stream of packet rows
 #   nrexport_flows  the same with --records flows (the flow meter, flow rows)
 #   nrxdp         build/bin/nrxdp -i IF -Q -m native  (netring AF_XDP, queue 0)
 #   nrxdp_generic build/bin/nrxdp -i IF -Q -m generic
@@ -110,8 +111,8 @@ consumer_cmd() { # name -> command template ("" for none)
         nrcap_disk) echo "$NR_BIN/nrcap -i {IF} -q -w ${CB_DISK:?set CB_DISK}/cbcap-{RUN}.pcap -C 1000 -W 1" ;;
         nrcap_disk_direct) echo "$NR_BIN/nrcap -i {IF} -q -w ${CB_DISK:?set CB_DISK}/cbcap-{RUN}.pcap -C 1000 -W 1 --direct" ;;
         netsniff) echo "netsniff-ng -i {IF} -o /dev/null -s -S 256MiB -A -Q" ;;
-        nrexport_arrow) echo "${NREXPORT:-$CB_ROOT/target/release/nrexport} -i {IF} -q -F arrow -w /dev/null" ;;
-        nrexport_flows) echo "${NREXPORT:-$CB_ROOT/target/release/nrexport} -i {IF} -q -F arrow --records flows -w /dev/null" ;;
+        nrexport_arrow) echo "env NETRING_NREXPORT=${NREXPORT:-$CB_ROOT/target/release/nrexport} $NR_BIN/nrcap -i {IF} -q -F arrow -w /dev/null" ;;
+        nrexport_flows) echo "env NETRING_NREXPORT=${NREXPORT:-$CB_ROOT/target/release/nrexport} $NR_BIN/nrcap -i {IF} -q -F arrow --records flows -w /dev/null" ;;
         nrxdp) echo "$NR_BIN/nrxdp -i {IF} -Q -m native" ;;
         nrxdp_generic) echo "$NR_BIN/nrxdp -i {IF} -Q -m generic" ;;
         # The bindings' capture tools and the Go peer (bench/build-bindings.sh).

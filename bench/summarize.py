@@ -899,6 +899,11 @@ def report(run, out_dir):
                           per_block=False)
     md += parse_section(run)
     md += export_section(run)
+    suri = os.path.join(run, "suricata", "suricata.md")
+    if os.path.exists(suri):
+        md += ["# Suricata with several workers: --pcap threads: 2 through the drop-in, --pcap on the system "
+               "libpcap, --af-packet (bench/suricata.sh)", ""]
+        md += [l.rstrip("\n") for l in open(suri)] + [""]
     with open(os.path.join(out_dir, "summary.md"), "w") as f:
         f.write("\n".join(md) + "\n")
     with open(os.path.join(out_dir, "plot.svg"), "w") as f:
@@ -911,7 +916,8 @@ def report(run, out_dir):
                      ("write-offline/meta.txt", "write-offline-meta.txt"),
                      ("micro.txt", "micro.txt"), ("parse.txt", "parse.txt"),
                      ("export/export.tsv", "export.tsv"), ("export/flowbench.txt", "flowbench.txt"),
-                     ("export/meta.txt", "export-meta.txt"), ("export-live/rx.tsv", "export-live.tsv")):
+                     ("export/meta.txt", "export-meta.txt"), ("export-live/rx.tsv", "export-live.tsv"),
+                     ("suricata/suricata.tsv", "suricata.tsv")):
         if os.path.exists(os.path.join(run, src)):
             shutil.copy(os.path.join(run, src), os.path.join(out_dir, dst))
     print("\n".join(md))
@@ -936,6 +942,9 @@ def check(run):
                     bad.append(f"{sub} {r['consumer']} {r['size']}: no RSS")
                 if r["consumer"] in ("min_v3", "nrcap", "libpcap") and not fnum(r["ring_kib"]) > 0:
                     bad.append(f"{sub} {r['consumer']} {r['size']}: no ring mapping found")
+    for r in load_if(os.path.join(run, "suricata", "suricata.tsv")):
+        if not fnum(r["decoded"]) > 0 or not fnum(r["suricata_cpu_ns_per_frame"]) > 0:
+            bad.append(f"suricata {r['mode']} rep {r['rep']}: decoded {r['decoded']}")
     op = read_offline(run)
     for name, _ in OFFLINE_WRITERS:
         if not op.get(name):

@@ -6,6 +6,19 @@
  *         [--profile NAME] [--fanout MODE:GROUP] [--immediate] [--latency]
  *         [-w FILE [-F pcap|pcap-ns|pcapng] [-C MB] [-W FILES]]
  *   nrcap -r FILE [-c COUNT] [-q] [-v] [-w FILE ...]      (read a capture file)
+ *   nrcap (-i IFACE | -r FILE) -F arrow|parquet [--records packets|flows] -w OUT
+ *         [-C MB] [-G SECS] [--ipfix HOST:PORT] ...           (records out: runs nrexport)
+ *
+ * Records out: -F arrow|parquet, --records, --ipfix (and nrexport's other
+ * options -G, --ipfix-rate, --idle, --active, --max-flows) are nrexport's
+ * job (export/, the netring-export crate, which links the Apache Arrow
+ * crates). nrcap translates its options and execs nrexport, so that
+ * libnetring.so stays free of the Arrow crates: $NETRING_NREXPORT if set,
+ * else nrexport next to nrcap's own executable (make export installs it into
+ * build/bin), else from $PATH; none: a message and exit status 2. An
+ * option nrexport has no equivalent for (-v, -W, --bpf, a filter
+ * expression, ...) is refused (exit 2). nrexport prints its own summary
+ * line instead of RESULT.
  *
  * -w writes what is captured (or read) to a capture file: whole batches go
  * straight from ring memory into one large buffer, no syscall per packet.
@@ -38,7 +51,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static nr_capture *g_cap;
 static volatile sig_atomic_t g_stop; /* for -r: no breakloop on a reader */
@@ -70,6 +85,11 @@ struct options {
     uint64_t limit;
     int quiet, verbose, direct, latency;
     nr_capture_config cfg;
+    /* Records out: nrexport's arguments (xargv[0..xargc-1]), whether an
+     * option asked for them, the first option nrexport has no equivalent for. */
+    const char **xargv;
+    int xargc, records_out;
+    const char *refused;
 };
 static void parse_options(int argc, char **argv, struct options *o);
 
@@ -495,6 +515,10 @@ static const struct option long_options[] = {
     {"profile", required_argument, NULL, 1004}, {"fanout", required_argument, NULL, 1005},
     {"direct", no_argument, NULL, 1006}, {"immediate", no_argument, NULL, 1007},
     {"latency", no_argument, NULL, 1008},
+    /* nrexport's (records out): opt values 1100.. */
+    {"records", required_argument, NULL, 1100}, {"ipfix", required_argument, NULL, 1101},
+    {"ipfix-rate", required_argument, NULL, 1102}, {"idle", required_argument, NULL, 1103},
+    {"active", required_argument, NULL, 1104}, {"max-flows", required_argument, NULL, 1105},
     {NULL, 0, NULL, 0},
 };
 
@@ -528,7 +552,138 @@ static void usage(void)
                     "               bypassing the page cache; not on every file system)\n"
                     "  -r FILE      read packets from a pcap or pcapng file\n"
                     "  EXPRESSION   filter in tcpdump's syntax (\"tcp port 80\"), compiled by the\n"
-                    "               system's libpcap (package libpcap0.8)\n");
+                    "               system's libpcap (package libpcap0.8)\n"
+                    "records out (nrcap runs nrexport, so libnetring.so stays free of the Arrow crates):\n"
+                    "       nrcap (-i IFACE | -r FILE) -F arrow|parquet [--records packets|flows] -w OUT\n"
+                    "             [-C MB] [-G SECS] [--ipfix HOST:PORT [--ipfix-rate MSGS]] [-c COUNT] [-q]\n"
+                    "             [--idle SECS] [--active SECS] [--max-flows N] [-s SNAPLEN] [-p] [-B KIB]\n"
+                    "             [-n BLOCKS] [--netns NAME]\n"
+                    "  -F arrow|parquet  an Arrow IPC stream (-w - is stdout) or Parquet files\n"
+                    "  --records packets|flows  one row per packet (default) or per flow\n"
+                    "  -G SECS      a new file every SECS seconds of record time (-C: by size)\n"
+                    "  --ipfix HOST:PORT  flow records to an IPFIX collector over UDP\n"
+                    "  -q           no progress line (a file conversion prints one a second)\n"
+                    "  nrexport is $NETRING_NREXPORT, else next to nrcap, else in $PATH\n"
+                    "  (`make export` builds it into build/bin); see export/README.md\n");
+}
+
+/* ---- records out: nrexport ------------------------------------------------ */
+
+/* The command-line spelling of option `opt` ("-v", "--bpf"). */
+static const char *option_name(int opt)
+{
+    static char shortname[3] = "-?";
+    if (opt < 256) {
+        shortname[1] = (char)opt;
+        return shortname;
+    }
+    static char longname[32];
+    for (const struct option *l = long_options; l->name; l++)
+        if (l->val == opt) {
+            snprintf(longname, sizeof longname, "--%s", l->name);
+            return longname;
+        }
+    return "?";
+}
+
+/* nrcap's option `opt` in nrexport's words, appended to o->xargv; or, if
+ * nrexport has none, remembered in o->refused (an error in records-out mode
+ * only). Sets o->records_out for the options that ask for records. */
+static void export_option(struct options *o, int opt, const char *arg)
+{
+    /* Same spelling, same meaning in nrexport (export/src/bin/nrexport.rs):
+     * input, output, count, rotation by size (-C MB) and time (-G SECS), -q,
+     * the live capture's snaplen, promiscuity, ring geometry and namespace,
+     * and nrexport's own (records, IPFIX, flow meter). */
+    static const int same[] = {'i', 'r', 'w', 'c', 'C', 'G', 'q', 's', 'p', 'B', 'n', 1001,
+                               1100, 1101, 1102, 1103, 1104, 1105};
+    int known = opt == 'F' && (strcmp(arg, "arrow") == 0 || strcmp(arg, "parquet") == 0);
+    if (opt == 'F' && !known) {
+        if (!o->refused)
+            o->refused = "-F pcap|pcap-ns|pcapng";
+        return;
+    }
+    if (known || opt == 'G' || opt >= 1100)
+        o->records_out = 1;
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++)
+        known |= opt == same[i];
+    if (!known) {
+        if (!o->refused && opt != '?' && opt != 'h')
+            o->refused = strdup(option_name(opt));
+        return;
+    }
+    o->xargv[o->xargc++] = strdup(option_name(opt));
+    if (arg)
+        o->xargv[o->xargc++] = arg;
+}
+
+static int is_executable(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+/* nrexport: $NETRING_NREXPORT, else next to this executable, else in $PATH;
+ * NULL if none (`dir` then holds this executable's directory). */
+static const char *find_nrexport(char *buf, size_t size, char *dir, size_t dirsize)
+{
+    const char *env = getenv("NETRING_NREXPORT");
+    if (env && *env) {
+        if (!is_executable(env)) {
+            fprintf(stderr, "nrcap: NETRING_NREXPORT=%s is not an executable file\n", env);
+            exit(2);
+        }
+        return env;
+    }
+    snprintf(dir, dirsize, "?");
+    ssize_t n = readlink("/proc/self/exe", buf, size - 1);
+    if (n > 0) {
+        buf[n] = 0;
+        char *slash = strrchr(buf, '/');
+        if (slash) {
+            *slash = 0;
+            snprintf(dir, dirsize, "%s", buf);
+            if ((size_t)snprintf(buf, size, "%s/nrexport", dir) < size && is_executable(buf))
+                return buf;
+        }
+    }
+    const char *path = getenv("PATH");
+    while (path && *path) {
+        size_t len = strcspn(path, ":");
+        if ((size_t)snprintf(buf, size, "%.*s/nrexport", len ? (int)len : 1, len ? path : ".") < size &&
+            is_executable(buf))
+            return buf;
+        path += len + (path[len] == ':');
+    }
+    return NULL;
+}
+
+/* Records out: exec nrexport with the translated options; never returns. */
+static void run_nrexport(struct options *o, int has_expression)
+{
+    if (has_expression && !o->refused)
+        o->refused = "a filter expression";
+    if (o->refused) {
+        fprintf(stderr,
+                "nrcap: %s cannot be combined with -F arrow|parquet, --records or --ipfix: nrcap runs nrexport "
+                "for those, which has no such option (see export/README.md)\n",
+                o->refused);
+        exit(2);
+    }
+    static char buf[4096], dir[4096];
+    const char *path = find_nrexport(buf, sizeof buf, dir, sizeof dir);
+    if (!path) {
+        fprintf(stderr,
+                "nrcap: -F arrow|parquet, --records and --ipfix run nrexport (the netring-export crate, kept out "
+                "of libnetring.so), and none was found: $NETRING_NREXPORT is not set, there is no %s/nrexport, "
+                "none in $PATH. Build it with `make export` (installs build/bin/nrexport next to nrcap).\n",
+                dir);
+        exit(2);
+    }
+    o->xargv[o->xargc] = NULL;
+    execv(path, (char *const *)o->xargv);
+    fprintf(stderr, "nrcap: running %s: %s\n", path, strerror(errno));
+    exit(2);
 }
 
 static unsigned long parse_num(const char *s, const char *what)
@@ -550,7 +705,14 @@ static void parse_options(int argc, char **argv, struct options *o)
     NR_CAPTURE_CONFIG_INIT(&o->cfg);
     nr_capture_config *cfg = &o->cfg;
     int opt;
-    while ((opt = getopt_long(argc, argv, "i:c:s:B:n:pqvw:F:C:W:r:h", long_options, NULL)) != -1) {
+    o->xargv = calloc((size_t)argc * 2 + 2, sizeof *o->xargv); /* each option at most 2 words */
+    if (!o->xargv)
+        exit(1);
+    o->xargv[o->xargc++] = "nrexport";
+    while ((opt = getopt_long(argc, argv, "i:c:s:B:n:pqvw:F:C:G:W:r:h", long_options, NULL)) != -1) {
+        export_option(o, opt, optarg);
+        if (opt >= 1100 || opt == 'G')
+            continue; /* nrexport's alone */
         if (capture_option(opt, optarg, cfg))
             continue;
         switch (opt) {
@@ -570,6 +732,8 @@ static void parse_options(int argc, char **argv, struct options *o)
         case 'C': o->rotate_mb = parse_num(optarg, "file size"); break;
         case 'W': o->rotate_files = parse_num(optarg, "file count"); break;
         case 'F': {
+            if (strcmp(optarg, "arrow") == 0 || strcmp(optarg, "parquet") == 0)
+                break; /* records out */
             static const struct named formats[] = {
                 {"pcap", NR_FORMAT_PCAP}, {"pcap-ns", NR_FORMAT_PCAP_NS}, {"pcapng", NR_FORMAT_PCAPNG},
             };
@@ -579,6 +743,8 @@ static void parse_options(int argc, char **argv, struct options *o)
         default: usage(); exit(2);
         }
     }
+    if (o->records_out)
+        run_nrexport(o, optind < argc); /* does not return */
     if (!o->ifname == !o->rfile) {
         usage();
         exit(2);

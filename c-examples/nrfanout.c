@@ -3,7 +3,8 @@
  *
  *   nrfanout -i IFACE -n THREADS -m MODE [-g GROUP] [-q]
  *
- * MODE: hash, lb, cpu, rollover, random, qm. Runs until SIGINT/SIGTERM
+ * MODE: flow (netring's flow hash, members join exactly once), hash, lb,
+ * cpu, rollover, random, qm. Runs until SIGINT/SIGTERM
  * (each capture is woken with nr_capture_breakloop, async-signal-safe), then
  * prints one line per thread on stdout ("thread N packets=P drops=D"; -q
  * keeps quiet while running only) and on stderr exactly one line:
@@ -73,13 +74,14 @@ static void *run(void *arg)
 
 static uint8_t mode_of(const char *m)
 {
+    if (!strcmp(m, "flow")) return NR_FANOUT_FLOW;
     if (!strcmp(m, "hash")) return NR_FANOUT_HASH;
     if (!strcmp(m, "lb")) return NR_FANOUT_LB;
     if (!strcmp(m, "cpu")) return NR_FANOUT_CPU;
     if (!strcmp(m, "rollover")) return NR_FANOUT_ROLLOVER;
     if (!strcmp(m, "random")) return NR_FANOUT_RANDOM;
     if (!strcmp(m, "qm")) return NR_FANOUT_QM;
-    fprintf(stderr, "nrfanout: unknown mode '%s' (hash, lb, cpu, rollover, random, qm)\n", m);
+    fprintf(stderr, "nrfanout: unknown mode '%s' (flow, hash, lb, cpu, rollover, random, qm)\n", m);
     exit(2);
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite. Run through `make test`, which first installs the
-# dependencies (scripts/deps.sh) and builds build/prefix + build/bin.
+# dependencies (scripts/deps.sh) and builds build/prefix + build/bin (nrexport
+# included: `make export`, which nrcap -F arrow|parquet runs).
 # Needs root (tests create network namespaces and veth pairs).
 set -euo pipefail
 cd "$(dirname "$0")/.."

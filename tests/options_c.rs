@@ -128,6 +128,47 @@ fn nrfanout_splits_traffic_between_threads_and_sums_exactly() {
     assert_eq!(result_line(&rest), (300, 0));
 }
 
+/// `nrfanout -m flow` (NR_FANOUT_FLOW): three threads joined exactly
+/// once; UDP flows spread over all three, each frame counted once.
+#[test]
+fn nrfanout_flow_mode_spreads_flows_and_sums_exactly() {
+    let bin = cbuild::build_c("c-examples/nrfanout.c");
+    let net = Net::new();
+    let mut child = spawn_piped(
+        net.command(bin.to_str().unwrap())
+            .args(["-i", &net.a, "-n", "3", "-m", "flow"]),
+    );
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    wait_line(&mut err, "captures on");
+    let tx = net.sender(&net.b);
+    for i in 0..600u32 {
+        tx.send(&udp(i, 30000 + (i % 60) as u16, 53, 64));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    interrupt(&child);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{rest}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let per: Vec<u64> = stdout
+        .lines()
+        .filter(|l| l.starts_with("thread "))
+        .map(|l| {
+            l.split_whitespace().nth(2).unwrap()["packets=".len()..]
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(per.len(), 3, "{stdout}");
+    // 60 flows of 10 frames: each thread has some, whole flows only.
+    assert!(
+        per.iter().all(|&p| p > 0 && p % 10 == 0),
+        "flows over 3 threads: {per:?}"
+    );
+    assert_eq!(result_line(&rest), (600, 0));
+}
+
 #[test]
 fn nrcap_bpf_file_direction_and_fanout_options() {
     let bin = cbuild::build_c("c-examples/nrcap.c");

@@ -38,6 +38,9 @@ const (
 	FanoutRollover FanoutMode = C.NR_FANOUT_ROLLOVER
 	FanoutRandom   FanoutMode = C.NR_FANOUT_RANDOM
 	FanoutQM       FanoutMode = C.NR_FANOUT_QM
+	// FanoutFlow: netring's symmetric flow hash; members join exactly
+	// once (see NR_FANOUT_FLOW in netring.h).
+	FanoutFlow FanoutMode = C.NR_FANOUT_FLOW
 )
 
 // Config of a capture. Start from DefaultConfig(): it holds the library's

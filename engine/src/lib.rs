@@ -57,7 +57,10 @@ pub mod pcapfile;
 pub mod stats;
 pub mod sys;
 
-pub use afpacket::{Batch, BatchIter, Breaker, Capture, CaptureConfig, CaptureStats, RingInfo};
+pub use afpacket::flowhash::FlowKey;
+pub use afpacket::{
+    Batch, BatchIter, Breaker, Capture, CaptureConfig, CaptureStats, FlowMembership, RingInfo,
+};
 pub use afpacket::{
     BpfInsn, CaptureDirection, CaptureInfo, ChannelCapture, ChannelStats, Fanout, FanoutFlags,
     FanoutMode, OwnedPacket, Profile, TimestampSource,

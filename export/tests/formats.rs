@@ -1,7 +1,8 @@
 //! nrexport's outputs beyond the engines test: a full disk during a
 //! Parquet write (a clear error, every file left readable by DuckDB), time
 //! rotation, an Arrow stream on stdout through a pipe, flow records at a
-//! table's limit (evictions counted, counts exact).
+//! table's limit (evictions counted, counts exact), live captures into an
+//! Arrow stream (nrexport -i, and nrcap -i -F arrow, which runs nrexport).
 
 mod common;
 
@@ -9,7 +10,11 @@ use std::ffi::CString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::{Ns, TmpDir, have_python, nrexport, nrexport_read, root_for, run, skip, with_capture};
+use common::{
+    Kid, Ns, TmpDir, fails_with, have_python, nrcap, nrexport, nrexport_read, root_for, run, skip,
+    udp4_frame, with_capture,
+};
+use netring_testkit::Net;
 
 /// A tmpfs of `kib` KiB on a fresh directory; unmounted on drop.
 struct SmallFs(PathBuf);
@@ -76,15 +81,10 @@ fn a_full_disk_leaves_only_complete_parquet_files() {
     // 65,536 rows, ~1.7 MB, then -C 1 rotates) fits, the second does not.
     let fs = SmallFs::new(2000);
     let out = fs.0.join("pk.parquet");
-    let o = nrexport_read(&pcap, "parquet")
-        .args(["-w", out.to_str().unwrap(), "-C", "1"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(
-        err.contains("disk full") && err.contains("unfinished file was removed"),
-        "{err}"
+    let err = fails_with(
+        nrexport_read(&pcap, "parquet").args(["-w", out.to_str().unwrap(), "-C", "1"]),
+        1,
+        &["disk full", "unfinished file was removed"],
     );
     eprintln!("nrexport said: {err}");
     let files = files_in(&fs.0);
@@ -243,4 +243,52 @@ fn live_capture_into_an_arrow_stream() {
     let r = run(Command::new("python3").args(["-c", &q]));
     // 20 datagrams of 30 bytes: each 14 + 20 + 8 + 30 on the wire.
     assert_eq!(r.trim(), format!("20 20 {}", 20 * 72), "{r}");
+}
+
+/// Live through nrcap: `nrcap --netns NS -i IFACE -s 60 -c 500 -F arrow -w
+/// OUT` (build/bin/nrcap, which runs nrexport with the same options) on a
+/// veth of a namespace of the test's own; the test sends exactly 500 UDP
+/// datagrams of 100 bytes on the wire, the stream holds exactly those 500
+/// rows: wire lengths, captured lengths cut at the snaplen, the
+/// interface's index, the ports.
+#[test]
+fn live_capture_through_nrcap_into_an_arrow_stream() {
+    if !need_duckdb() || !root_for("network namespaces") || nrcap(None, &[]).is_none() {
+        return;
+    }
+    let net = Net::new();
+    let d = TmpDir::new("nrcap-live");
+    let out = d.join("live.arrows");
+    let args = [
+        "--netns",
+        &net.ns,
+        "-i",
+        &net.a,
+        "-s",
+        "60",
+        "-c",
+        "500",
+        "-q",
+        "-F",
+        "arrow",
+        "-w",
+        out.to_str().unwrap(),
+    ];
+    let mut kid = Kid(nrcap(None, &args).unwrap().spawn().unwrap());
+    net.wait_packet_socket();
+    let tx = net.sender(&net.b);
+    for i in 0..500u16 {
+        tx.send(&udp4_frame(30_000 + i % 7, 4000, 100 - 42));
+    }
+    assert!(kid.wait_for(20, "nrcap -c 500").success());
+    let q = format!(
+        "import pyarrow.ipc as i\nt = i.open_stream('{}').read_all()\n\
+         print(t.num_rows, sum(t['len'].to_pylist()), set(t['caplen'].to_pylist()), \
+         set(t['ifindex'].to_pylist()), sum(1 for p in t['dst_port'].to_pylist() if p == 4000), \
+         len(set(t['src_port'].to_pylist())))",
+        out.display()
+    );
+    let r = run(Command::new("python3").args(["-c", &q]));
+    let want = format!("500 50000 {{60}} {{{}}} 500 7", net.ifindex(&net.a));
+    assert_eq!(r.trim(), want, "{r}");
 }

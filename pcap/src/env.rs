@@ -16,9 +16,8 @@
 
 use std::sync::OnceLock;
 
-use netring_engine::afpacket::flowhash;
 use netring_engine::afxdp::AttachMode;
-use netring_engine::{Fanout, FanoutFlags, FanoutMode};
+use netring_engine::{Fanout, FanoutFlags, FanoutMode, FlowKey};
 
 /// PF_RING's cluster id variable.
 pub const PF_RING_CLUSTER_ID: &str = "PCAP_PF_RING_CLUSTER_ID";
@@ -160,21 +159,20 @@ const PF_RING_MODES: [(&str, Option<fn() -> (FanoutMode, FanoutFlags)>); 14] = [
     ("PCAP_PF_RING_USE_CLUSTER_PER_FLOW_5_TUPLE", Some(hash)),
 ];
 
-/// The kernel's symmetric flow hash (addresses, ports, protocol), with
-/// IP fragments reassembled first so that a datagram stays together.
+/// netring's symmetric flow hash (addresses and TCP/UDP/SCTP ports), with
+/// IP fragments reassembled first so that a datagram stays together, and
+/// exactly-once joins (`FanoutMode::Flow`: a worker starting under
+/// traffic gets frames from the moment it is ready, none before).
 fn hash() -> (FanoutMode, FanoutFlags) {
-    (FanoutMode::Hash, FanoutFlags::DEFRAG)
+    (FanoutMode::Flow(FlowKey::FiveTuple), FanoutFlags::DEFRAG)
 }
 
 fn two_tuple() -> (FanoutMode, FanoutFlags) {
-    (FanoutMode::Cbpf(flowhash::two_tuple()), FanoutFlags::DEFRAG)
+    (FanoutMode::Flow(FlowKey::TwoTuple), FanoutFlags::DEFRAG)
 }
 
 fn tcp_five_tuple() -> (FanoutMode, FanoutFlags) {
-    (
-        FanoutMode::Cbpf(flowhash::tcp_five_tuple()),
-        FanoutFlags::DEFRAG,
-    )
+    (FanoutMode::Flow(FlowKey::TcpFiveTuple), FanoutFlags::DEFRAG)
 }
 
 fn round_robin() -> (FanoutMode, FanoutFlags) {
@@ -239,14 +237,15 @@ pub fn parse_size(s: &str) -> Option<u64> {
 pub fn parse_fanout(s: &str) -> Result<Fanout, String> {
     let bad = || {
         format!(
-            "NETRING_PCAP_FANOUT='{s}': expected MODE:GROUP[:FLAGS] with MODE one of hash, lb, \
-             cpu, rollover, random, qm, GROUP 0..65535 and FLAGS a comma list of defrag, \
+            "NETRING_PCAP_FANOUT='{s}': expected MODE:GROUP[:FLAGS] with MODE one of flow, hash, \
+             lb, cpu, rollover, random, qm, GROUP 0..65535 and FLAGS a comma list of defrag, \
              rollover, ignore_outgoing (example: hash:42)"
         )
     };
     let mut it = s.split(':');
     let mode = match it.next().unwrap_or("") {
         "hash" => FanoutMode::Hash,
+        "flow" => FanoutMode::Flow(FlowKey::FiveTuple),
         "lb" => FanoutMode::LoadBalance,
         "cpu" => FanoutMode::Cpu,
         "rollover" => FanoutMode::Rollover,
@@ -423,12 +422,16 @@ mod pf_ring_tests {
         let f = c.fanout.unwrap();
         assert_eq!(
             (f.group, f.mode, f.flags),
-            (21, FanoutMode::Hash, FanoutFlags::DEFRAG)
+            (
+                21,
+                FanoutMode::Flow(FlowKey::FiveTuple),
+                FanoutFlags::DEFRAG
+            )
         );
         assert!(c.warning.is_none());
         // The id alone: PF_RING's default, the 5-tuple.
         let f = config(&[("PCAP_PF_RING_CLUSTER_ID", "3")]).fanout.unwrap();
-        assert_eq!((f.group, f.mode), (3, FanoutMode::Hash));
+        assert_eq!((f.group, f.mode), (3, FanoutMode::Flow(FlowKey::FiveTuple)));
         let mode = |v: &'static str| {
             let set: &'static [(&str, &str)] =
                 Box::leak(Box::new([("PCAP_PF_RING_CLUSTER_ID", "9"), (v, "1")]));
@@ -436,19 +439,19 @@ mod pf_ring_tests {
         };
         assert_eq!(
             mode("PCAP_PF_RING_USE_CLUSTER_PER_FLOW_2_TUPLE"),
-            Ok(FanoutMode::Cbpf(flowhash::two_tuple()))
+            Ok(FanoutMode::Flow(FlowKey::TwoTuple))
         );
         assert_eq!(
             mode("PCAP_PF_RING_USE_CLUSTER_PER_FLOW_TCP_5_TUPLE"),
-            Ok(FanoutMode::Cbpf(flowhash::tcp_five_tuple()))
+            Ok(FanoutMode::Flow(FlowKey::TcpFiveTuple))
         );
         assert_eq!(
             mode("PCAP_PF_RING_USE_CLUSTER_PER_FLOW_4_TUPLE"),
-            Ok(FanoutMode::Hash)
+            Ok(FanoutMode::Flow(FlowKey::FiveTuple))
         );
         assert_eq!(
             mode("PCAP_PF_RING_USE_CLUSTER_PER_FLOW_5_TUPLE"),
-            Ok(FanoutMode::Hash)
+            Ok(FanoutMode::Flow(FlowKey::FiveTuple))
         );
         assert_eq!(
             mode("PCAP_PF_RING_USE_CLUSTER_ROUNDROBIN"),
@@ -465,7 +468,7 @@ mod pf_ring_tests {
             ("PCAP_PF_RING_USE_CLUSTER_PER_FLOW_2_TUPLE", "1"),
             ("PCAP_PF_RING_USE_CLUSTER_PER_FLOW", "1"),
         ]);
-        assert_eq!(f.fanout.unwrap().mode, FanoutMode::Hash);
+        assert_eq!(f.fanout.unwrap().mode, FanoutMode::Flow(FlowKey::FiveTuple));
         // A per-flow variable without an id does nothing.
         let c = config(&[("PCAP_PF_RING_USE_CLUSTER_PER_FLOW", "1")]);
         assert!(c.fanout.is_none());

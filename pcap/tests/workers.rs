@@ -38,10 +38,6 @@ const FLOWS: usize = 64;
 /// about once in 20 000 runs (with 64 + 64 flows: about once in ten).
 const BURST_FLOWS: usize = 512;
 const MAGIC: u32 = 0x6e72_776b;
-/// Frames a run may lose, uncounted, at the second worker's join (the
-/// kernel's window, measured at three frames in 67 joins at about 20,000
-/// frames/s steered to the joining worker; see pcap/README.md).
-const JOIN_SLACK: u64 = 1;
 
 /// The drop-in as `libpcap.so.0.8` in a directory of its own.
 fn dropin_dir() -> PathBuf {
@@ -629,13 +625,11 @@ fn two_tcpdumps(per_flow: &str, runs: u32, pps: u32, balanced: bool) {
             "run {run} (second worker after {delay_ms} ms): {counts:?} frames, {before} missing \
              while the workers joined, {after} after, {dropped} dropped by the kernel (ring full)"
         );
-        // Every frame is in one file or counted by pcap_stats, except that
-        // a frame the kernel steers to the joining worker in the few
-        // microseconds between its PACKET_FANOUT and the removal of its
-        // reject-all filter is lost (see CaptureConfig::fanout): at most
-        // one such frame per run is tolerated, and reported.
+        // Every frame is in one file or counted by pcap_stats, the
+        // second worker's join included (FanoutMode::Flow: the group's
+        // program leaves it out until its filter is in place).
         assert!(
-            missing >= dropped && missing - dropped <= JOIN_SLACK,
+            missing == dropped,
             "{missing} frames missing, {dropped} counted as dropped"
         );
         joins.push(missing - dropped);

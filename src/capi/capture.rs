@@ -78,10 +78,11 @@ pub struct nr_capture_config {
     pub fanout_group: u16,
     /// An nr_fanout_mode; NR_FANOUT_NONE (0) joins no group. While the group
     /// is not yet joined a reject-all filter is attached, so the socket sees
-    /// no frame meant for another member (no frame is ever seen twice). A
-    /// member joining under traffic can miss the few frames the kernel
-    /// steers to it between the join and the replacement of that filter,
-    /// one system call later. Default NR_FANOUT_NONE.
+    /// no frame meant for another member (no frame is ever seen twice). In
+    /// the kernel's modes a member joining under traffic can miss the few
+    /// frames the kernel steers to it between the join and the replacement
+    /// of that filter, one system call later; NR_FANOUT_FLOW closes that
+    /// window. Default NR_FANOUT_NONE.
     pub fanout_mode: u8,
     /// An nr_direction: NR_DIRECTION_INOUT (default), NR_DIRECTION_IN (PACKET_IGNORE_OUTGOING)
     /// or NR_DIRECTION_OUT (a classic filter on the packet type).
@@ -228,6 +229,19 @@ pub enum nr_fanout_mode {
     NR_FANOUT_CBPF = 7,
     /// Fanout by an eBPF program (nr_capture_config.fanout_prog_fd).
     NR_FANOUT_EBPF = 8,
+    /// Fanout by netring's symmetric flow hash (IP addresses, and the ports
+    /// of TCP, UDP, UDP-Lite and SCTP: both directions of a flow on one
+    /// socket), with members that join exactly once: a socket joining
+    /// under traffic receives frames from the moment its filter is in
+    /// place, none before, and no frame is lost in its join or seen by
+    /// two members. Every member of the group must use this mode. The
+    /// joins of a group are serialised by a lock file in /run/netring and
+    /// count the group's members with NETLINK_SOCK_DIAG (the kernel's
+    /// packet_diag module; without it the open fails with NR_E_OS). A
+    /// member that leaves (nr_capture_close) hands its share to the
+    /// others; one that dies without closing leaves the first member a
+    /// double share until the next join.
+    NR_FANOUT_FLOW = 9,
 }
 
 arg::c_enum!(nr_fanout_mode as u8 {
@@ -240,6 +254,7 @@ arg::c_enum!(nr_fanout_mode as u8 {
     NR_FANOUT_QM,
     NR_FANOUT_CBPF,
     NR_FANOUT_EBPF,
+    NR_FANOUT_FLOW,
 });
 
 /// Fanout flags, OR-ed together (nr_capture_config.fanout_flags).
@@ -467,6 +482,7 @@ fn config_from_c(p: *const nr_capture_config) -> Result<CaptureConfig, Error> {
                 "fanout_cbpf",
             )?),
             M::NR_FANOUT_EBPF => FanoutMode::Ebpf(at!(i32, fanout_prog_fd)),
+            M::NR_FANOUT_FLOW => FanoutMode::Flow(netring_engine::FlowKey::FiveTuple),
         };
         let mut flags = FanoutFlags::empty();
         let mut rest = fflags;

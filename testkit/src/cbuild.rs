@@ -56,19 +56,29 @@ pub fn build(src: &Path, name: &str, compiler: &str, extra: &[&str], link: &[Str
     let dir = root().join("target/ctests");
     std::fs::create_dir_all(&dir).unwrap();
     let out = dir.join(name);
+    // Two tests may build the same program at once: each compiles to a
+    // name of its own and renames it into place (atomic), so neither runs
+    // a half-written file.
+    static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let tmp = dir.join(format!(
+        ".{name}.{}.{}",
+        std::process::id(),
+        SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
     let lib = prefix().join("lib");
     checked(
         Command::new(compiler)
             .args(extra)
             .arg(src)
             .arg("-o")
-            .arg(&out)
+            .arg(&tmp)
             .args(pkg_config(&["--cflags"]))
             .args(link)
             .arg(format!("-Wl,-rpath,{}", lib.display()))
             .arg("-lpthread"),
         &format!("compiling {}", src.display()),
     );
+    std::fs::rename(&tmp, &out).unwrap();
     out
 }
 

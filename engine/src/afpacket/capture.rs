@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::block::{BlockHeader, Malformed, PacketIter, block_header};
 use super::frame;
+use super::gate::{self, Gate, Here};
 use super::options::{
     self as opt, BpfInsn, CaptureDirection, CaptureInfo, Fanout, FanoutFlags, FanoutMode, Profile,
     TimestampSource, check_program,
@@ -110,16 +111,13 @@ pub struct CaptureConfig {
     /// Join a fanout group after binding. A reject-all filter is attached
     /// until the group is joined, so the socket sees no frame meant for
     /// another member; it is then replaced by the real filter or detached.
-    /// The kernel steers frames to a new member as soon as it has joined,
-    /// one system call before that replacement (the very next call): when
-    /// a member joins under traffic, a frame steered to it in between is
-    /// dropped by the reject-all filter, uncounted (measured: three frames in
-    /// 67 joins with 20,000 frames/s steered to the joining member). A
-    /// frame the kernel was already delivering through the socket's own
-    /// hook on another CPU when it joined could in theory arrive after the
-    /// filter is removed and be seen twice; no test has seen it. Closing
-    /// both windows needs a fanout program that leaves a member out until
-    /// it is ready. Default none.
+    /// With a kernel mode the kernel steers frames to a new member as soon
+    /// as it has joined, one system call before that replacement: when a
+    /// member joins under traffic, a frame steered to it in between is
+    /// dropped by the reject-all filter, uncounted (measured: three frames
+    /// in 67 joins with 20,000 frames/s steered to the joining member).
+    /// [`FanoutMode::Flow`] closes that window: its program leaves a
+    /// member out until it is ready. Default none.
     pub fanout: Option<Fanout>,
     /// Timestamp source. Default software.
     pub timestamp: TimestampSource,
@@ -484,6 +482,32 @@ pub struct Capture {
     /// Immediate mode: the ring is a TPACKET_V2 frame ring and `cur` a
     /// frame index.
     frames: Option<FrameRing>,
+    /// A member of a [`FanoutMode::Flow`] group: how to leave it cleanly.
+    gate: Option<Gate>,
+}
+
+/// A socket's membership of a [`FanoutMode::Flow`] group joined with
+/// [`Capture::join_fanout`]: dropping it tells the group the socket is
+/// leaving (its count of ready members goes down by one), before the
+/// socket itself is closed.
+#[derive(Debug)]
+pub struct FlowMembership {
+    gate: Gate,
+    fd: OwnedFd,
+}
+
+impl Drop for FlowMembership {
+    fn drop(&mut self) {
+        self.gate.leave(&self.fd);
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        if let Some(g) = &self.gate {
+            g.leave(&self.fd);
+        }
+    }
 }
 
 /// The geometry of an immediate-mode frame ring.
@@ -517,19 +541,21 @@ fn socket_in(
     cname: &CString,
     ifname: &str,
     any: bool,
-) -> Result<(OwnedFd, i32)> {
-    let make = || -> Result<(OwnedFd, i32)> {
+    want_here: bool,
+) -> Result<(OwnedFd, i32, Option<Here>)> {
+    let make = || -> Result<(OwnedFd, i32, Option<Here>)> {
+        let here = want_here.then(Here::now).transpose()?;
         if any {
             let fd = socket::packet_socket_cooked(0).map_err(|e| {
                 Error::os_needing("socket(AF_PACKET, SOCK_DGRAM)", e, &["CAP_NET_RAW"])
             })?;
-            return Ok((fd, 0));
+            return Ok((fd, 0, here));
         }
         let fd = socket::packet_socket(0)
             .map_err(|e| Error::os_needing("socket(AF_PACKET, SOCK_RAW)", e, &["CAP_NET_RAW"]))?;
         let idx = so::if_index_on(fd.as_raw_fd(), cname)
             .map_err(|e| crate::iface::lookup_error(ifname, netns, e))?;
-        Ok((fd, idx))
+        Ok((fd, idx, here))
     };
     let Some(ns) = netns else {
         return make();
@@ -620,7 +646,16 @@ impl Capture {
     fn open_on(ifname: &str, any: bool, cfg: &CaptureConfig) -> Result<Capture> {
         let cname =
             CString::new(ifname).map_err(|_| Error::invalid_arg("interface name contains NUL"))?;
-        let (fd, ifindex) = socket_in(cfg.netns.as_deref(), &cname, ifname, any)?;
+        let flow = match &cfg.fanout {
+            Some(Fanout {
+                mode: FanoutMode::Flow(key),
+                ..
+            }) => Some(*key),
+            _ => None,
+        };
+        let (fd, ifindex, here) =
+            socket_in(cfg.netns.as_deref(), &cname, ifname, any, flow.is_some())?;
+        let mut gate = None;
         let (version, vname) = if cfg.immediate {
             (tp::TPACKET_V2, "TPACKET_V2")
         } else {
@@ -660,17 +695,33 @@ impl Capture {
         socket::bind_packet(&fd, ifindex, tp::ETH_P_ALL)
             .map_err(|e| Error::os(format!("binding to interface '{ifname}'"), e))?;
         if let Some(fo) = &cfg.fanout {
-            // The kernel steers frames to this socket from the moment it
-            // joins; until the reject-all filter is replaced they are
-            // dropped, so the replacement is the very next call (the
-            // program and the read-back come after it).
-            Self::fanout_join(&fd, ifname, fo)?;
-            match (prog.as_deref(), cfg.ebpf_filter_fd) {
+            let ready = || match (prog.as_deref(), cfg.ebpf_filter_fd) {
                 (None, None) => so::detach_filter(&fd)
-                    .map_err(|e| Error::os("fanout: detaching the reject-all filter", e))?,
-                (p, e) => Self::attach_filters(&fd, p, e)?,
+                    .map_err(|e| Error::os("fanout: detaching the reject-all filter", e)),
+                (p, e) => Self::attach_filters(&fd, p, e),
+            };
+            if let (Some(key), Some(here)) = (flow, here) {
+                // The group's program leaves this socket out until it is
+                // ready (afpacket/gate.rs).
+                let (id, g) = gate::join(
+                    &fd,
+                    fo,
+                    key,
+                    here,
+                    || Self::fanout_join(&fd, ifname, fo),
+                    ready,
+                )?;
+                info.fanout_group = Some(id);
+                gate = Some(g);
+            } else {
+                // The kernel steers frames to this socket from the moment
+                // it joins; until the reject-all filter is replaced they
+                // are dropped, so the replacement is the very next call
+                // (the program and the read-back come after it).
+                Self::fanout_join(&fd, ifname, fo)?;
+                ready()?;
+                info.fanout_group = Some(Self::fanout_program(&fd, fo)?);
             }
-            info.fanout_group = Some(Self::fanout_program(&fd, fo)?);
         }
         let frames = cfg.immediate.then(|| {
             let per_block = (ring.block_size / ring.frame_size) as usize;
@@ -706,6 +757,7 @@ impl Capture {
             info,
             vlan_reinsert: cfg.vlan_reinsert,
             frames,
+            gate,
         })
     }
 
@@ -844,9 +896,31 @@ impl Capture {
     /// sees every frame once. A socket joining a group that already has
     /// members is opened with [`CaptureConfig::fanout`] instead, which
     /// keeps it from seeing frames the group also delivers.
-    pub fn join_fanout(fd: &OwnedFd, ifname: &str, fo: &Fanout) -> Result<u16> {
+    ///
+    /// With [`FanoutMode::Flow`] the second value is the membership: keep
+    /// it while the socket is in the group; dropping it tells the group
+    /// the socket is leaving (see [`FanoutMode::Flow`]).
+    pub fn join_fanout(
+        fd: &OwnedFd,
+        ifname: &str,
+        fo: &Fanout,
+    ) -> Result<(u16, Option<FlowMembership>)> {
+        if let FanoutMode::Flow(key) = fo.mode {
+            let (id, gate) = gate::join(
+                fd,
+                fo,
+                key,
+                Here::now()?,
+                || Self::fanout_join(fd, ifname, fo),
+                || Ok(()),
+            )?;
+            let fd = fd
+                .try_clone()
+                .map_err(|e| Error::os("fanout flow mode: dup of the member's socket", e))?;
+            return Ok((id, Some(FlowMembership { gate, fd })));
+        }
         Self::fanout_join(fd, ifname, fo)?;
-        Self::fanout_program(fd, fo)
+        Ok((Self::fanout_program(fd, fo)?, None))
     }
 
     /// `PACKET_FANOUT`: join (or create) the group.

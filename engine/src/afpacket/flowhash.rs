@@ -1,8 +1,12 @@
-//! Classic BPF fanout programs ([`super::FanoutMode::Cbpf`]) for the flow
-//! keys the kernel's own fanout modes do not offer: a symmetric hash of the
-//! two IP addresses only ([`two_tuple`]), and of the 5-tuple for TCP with
-//! the 2-tuple for everything else ([`tcp_five_tuple`]), as PF_RING's
-//! `cluster_per_flow_2_tuple` and `cluster_per_flow_tcp_5_tuple`.
+//! Classic BPF fanout programs ([`super::FanoutMode::Cbpf`] and
+//! [`super::FanoutMode::Flow`]): symmetric hashes of a flow key, for the
+//! keys the kernel's own fanout modes do not offer (the two IP addresses
+//! only: [`two_tuple`]; the 5-tuple for TCP with the 2-tuple for everything
+//! else: [`tcp_five_tuple`], as PF_RING's `cluster_per_flow_2_tuple` and
+//! `cluster_per_flow_tcp_5_tuple`), and the 5-tuple of TCP, UDP and SCTP
+//! ([`FlowKey::FiveTuple`]), which [`super::FanoutMode::Flow`] uses where
+//! the kernel's `PACKET_FANOUT_HASH` would do, because a program can leave
+//! a joining member out until it is ready (see [`program`]).
 //!
 //! Every load is relative to the network header (`SKF_NET_OFF`), which is
 //! where it is for frames received and for frames this host sends alike.
@@ -11,7 +15,8 @@
 //! modulo the number of sockets in the group. Frames that are neither IPv4
 //! nor IPv6 go to socket 0. A fragment (more-fragments flag or an offset)
 //! is hashed on its addresses only, so every fragment of a datagram goes to
-//! one socket even without the defrag flag.
+//! one socket even without the defrag flag. IPv6 is read from its fixed
+//! header: a packet with extension headers is hashed on its addresses.
 
 use super::options::{
     BPF_JA as JA, BPF_JEQ_K as JEQ_K, BPF_LD_ABS_W as LD_W, BPF_RET_A as RET_A, BPF_RET_K as RET_K,
@@ -38,6 +43,7 @@ const XOR_X: u16 = 0xac;
 const MUL_K: u16 = 0x24;
 const RSH_K: u16 = 0x74;
 const JSET_K: u16 = 0x45;
+const MOD_K: u16 = 0x94;
 
 /// A program under construction with named jump targets.
 struct Asm {
@@ -108,10 +114,48 @@ fn sum_words(a: &mut Asm, first: u32, words: u32) {
     }
 }
 
-/// The shared start: A = sum of both addresses, stored in M[0]; then the
-/// caller's port code for TCP (with X = offset of the L4 header for IPv4;
-/// for IPv6 the ports are at 40), jumping to `mix` or `addr_only`.
-fn program(tcp_ports: bool) -> Vec<BpfInsn> {
+/// The flow key a [`program`] hashes (symmetric: both directions of a flow
+/// give the same value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FlowKey {
+    /// The two IP addresses.
+    TwoTuple,
+    /// Addresses and ports for TCP; the two addresses for everything else.
+    TcpFiveTuple,
+    /// Addresses and ports for TCP, UDP, UDP-Lite and SCTP; the two
+    /// addresses for everything else.
+    FiveTuple,
+}
+
+impl FlowKey {
+    /// The IP protocols whose ports are hashed.
+    fn port_protocols(self) -> &'static [u32] {
+        match self {
+            FlowKey::TwoTuple => &[],
+            FlowKey::TcpFiveTuple => &[6],
+            FlowKey::FiveTuple => &[6, 17, 136, 132],
+        }
+    }
+
+    /// Short name (`2tuple`, `tcp5tuple`, `5tuple`).
+    pub fn name(self) -> &'static str {
+        match self {
+            FlowKey::TwoTuple => "2tuple",
+            FlowKey::TcpFiveTuple => "tcp5tuple",
+            FlowKey::FiveTuple => "5tuple",
+        }
+    }
+}
+
+/// The fanout program for `key`. With `members` > 0 the program returns
+/// the hash modulo `members`, so it steers frames only to the first
+/// `members` sockets of the group: a socket that joins as member
+/// `members` + 1 receives nothing until a program with the larger count
+/// replaces this one (how [`super::FanoutMode::Flow`] joins exactly once).
+/// With 0 the kernel's own modulo (the group's size) is all.
+pub fn program(key: FlowKey, members: u32) -> Vec<BpfInsn> {
+    let protos = key.port_protocols();
+    let ports = !protos.is_empty();
     let mut a = Asm::new();
     a.op(LD_W, AD_PROTOCOL)
         .jif(JEQ_K, 0x0800, "v4", None)
@@ -120,14 +164,15 @@ fn program(tcp_ports: bool) -> Vec<BpfInsn> {
     a.label("v4");
     sum_words(&mut a, 12, 2);
     a.op(ST, 0);
-    if tcp_ports {
+    if ports {
         a.op(LD_H, NET + 6)
             .jif(JSET_K, 0x3fff, "addr_only", None)
-            .op(LD_B, NET + 9)
-            .jif(JEQ_K, 6, "v4tcp", Some("addr_only"))
-            .label("v4tcp")
-            .op(LDX_MSH, NET)
-            .ja("ports");
+            .op(LD_B, NET + 9);
+        for (n, &p) in protos.iter().enumerate() {
+            let last = n + 1 == protos.len();
+            a.jif(JEQ_K, p, "v4ports", last.then_some("addr_only"));
+        }
+        a.label("v4ports").op(LDX_MSH, NET).ja("ports");
     } else {
         a.ja("addr_only");
     }
@@ -135,12 +180,13 @@ fn program(tcp_ports: bool) -> Vec<BpfInsn> {
     a.label("v6");
     sum_words(&mut a, 8, 8);
     a.op(ST, 0);
-    if tcp_ports {
-        a.op(LD_B, NET + 6)
-            .jif(JEQ_K, 6, "v6tcp", Some("addr_only"))
-            .label("v6tcp")
-            .op(LDX_IMM, 40)
-            .ja("ports");
+    if ports {
+        a.op(LD_B, NET + 6);
+        for (n, &p) in protos.iter().enumerate() {
+            let last = n + 1 == protos.len();
+            a.jif(JEQ_K, p, "v6ports", last.then_some("addr_only"));
+        }
+        a.label("v6ports").op(LDX_IMM, 40).ja("ports");
         // Ports at X and X + 2: A = sport + dport, mixed with the
         // addresses in M[0].
         a.label("ports")
@@ -159,7 +205,11 @@ fn program(tcp_ports: bool) -> Vec<BpfInsn> {
         a.ja("addr_only");
     }
     a.label("addr_only").op(LD_MEM, 0);
-    a.label("mix").op(MUL_K, GOLDEN).op(RSH_K, 16).op(RET_A, 0);
+    a.label("mix").op(MUL_K, GOLDEN).op(RSH_K, 16);
+    if members > 0 {
+        a.op(MOD_K, members);
+    }
+    a.op(RET_A, 0);
     a.label("other").op(RET_K, 0);
     a.done()
 }
@@ -167,14 +217,14 @@ fn program(tcp_ports: bool) -> Vec<BpfInsn> {
 /// PF_RING's `cluster_per_flow_2_tuple`: a symmetric hash of the source and
 /// destination IP addresses (IPv4 and IPv6).
 pub fn two_tuple() -> Vec<BpfInsn> {
-    program(false)
+    program(FlowKey::TwoTuple, 0)
 }
 
 /// PF_RING's `cluster_per_flow_tcp_5_tuple`: TCP by addresses and ports
 /// (symmetric), every other protocol (and every fragment) by the two
 /// addresses.
 pub fn tcp_five_tuple() -> Vec<BpfInsn> {
-    program(true)
+    program(FlowKey::TcpFiveTuple, 0)
 }
 
 #[cfg(test)]
@@ -209,6 +259,7 @@ mod tests {
                 XOR_X => a ^= x,
                 MUL_K => a = a.wrapping_mul(ins.k),
                 RSH_K => a >>= ins.k,
+                MOD_K => a %= ins.k,
                 JA => pc += ins.k as usize,
                 JEQ_K => pc += usize::from(if a == ins.k { ins.jt } else { ins.jf }),
                 JSET_K => pc += usize::from(if a & ins.k != 0 { ins.jt } else { ins.jf }),
@@ -241,11 +292,52 @@ mod tests {
         p
     }
 
+    const KEYS: [FlowKey; 3] = [FlowKey::TwoTuple, FlowKey::TcpFiveTuple, FlowKey::FiveTuple];
+
     #[test]
     fn programs_pass_the_checks() {
-        for p in [two_tuple(), tcp_five_tuple()] {
-            check_program(&p, "fanout").unwrap();
+        for key in KEYS {
+            for members in [0, 1, 2, 7, 65535] {
+                check_program(&program(key, members), "fanout").unwrap();
+            }
         }
+    }
+
+    #[test]
+    fn members_bound_the_index_and_keep_the_hash() {
+        let (s, d) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+        for key in KEYS {
+            let free = program(key, 0);
+            for members in [1u32, 2, 3, 5] {
+                let p = program(key, members);
+                for sp in 1000..1200u16 {
+                    for proto in [6u8, 17, 1] {
+                        let f = v4(s, d, proto, sp, 53, 0);
+                        let h = run(&free, &f, 0x0800);
+                        assert_eq!(run(&p, &f, 0x0800), h % members);
+                    }
+                }
+                assert_eq!(run(&p, &[0u8; 64], 0x0806), 0);
+            }
+        }
+    }
+
+    #[test]
+    fn five_tuple_hashes_udp_ports_and_spreads_them_evenly() {
+        let p = program(FlowKey::FiveTuple, 2);
+        let (s, d) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+        let mut n = [0u32; 2];
+        for sp in 40000..40512u16 {
+            let fwd = run(&p, &v4(s, d, 17, sp, 7, 0), 0x0800);
+            assert_eq!(fwd, run(&p, &v4(d, s, 17, 7, sp, 0), 0x0800));
+            n[fwd as usize] += 1;
+        }
+        assert!(n[0] > 205 && n[1] > 205, "{n:?}");
+        let mut n6 = [0u32; 2];
+        for sp in 40000..40512u16 {
+            n6[run(&p, &v6([1; 16], [2; 16], 132, sp, 9), 0x86dd) as usize] += 1;
+        }
+        assert!(n6[0] > 205 && n6[1] > 205, "{n6:?}");
     }
 
     #[test]

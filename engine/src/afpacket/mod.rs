@@ -3,9 +3,10 @@
 pub mod block;
 pub mod capture;
 pub mod frame;
+mod gate;
 
 pub use capture::{
-    Batch, BatchIter, Breaker, Capture, CaptureConfig, CaptureStats, RingInfo, Wait,
+    Batch, BatchIter, Breaker, Capture, CaptureConfig, CaptureStats, FlowMembership, RingInfo, Wait,
 };
 pub mod inject;
 pub use inject::{Injector, InjectorConfig, InjectorStats, Slot, TxMode};

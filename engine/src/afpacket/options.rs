@@ -36,6 +36,17 @@ pub enum FanoutMode {
     /// An eBPF program (`BPF_PROG_TYPE_SOCKET_FILTER`, by fd; the caller keeps
     /// the fd) returns the socket index (`PACKET_FANOUT_EBPF`).
     Ebpf(RawFd),
+    /// By a symmetric hash of a flow key (both directions of a flow on one
+    /// socket), as netring's classic BPF program (`PACKET_FANOUT_CBPF`,
+    /// [`super::flowhash::program`]), with members that join **exactly
+    /// once**: a socket joining a group under traffic gets frames only
+    /// from the moment it is ready, so no frame is lost in its join and
+    /// none is seen by two members (see `afpacket/gate.rs`). Joins of one
+    /// group are serialised by a lock file in `/run/netring` and count the
+    /// group's members with `NETLINK_SOCK_DIAG` (the kernel's
+    /// `packet_diag` module). Every member of the group must use this
+    /// mode with the same key.
+    Flow(super::flowhash::FlowKey),
 }
 
 impl FanoutMode {
@@ -50,6 +61,7 @@ impl FanoutMode {
             FanoutMode::QueueMapping => so::PACKET_FANOUT_QM,
             FanoutMode::Cbpf(_) => so::PACKET_FANOUT_CBPF,
             FanoutMode::Ebpf(_) => so::PACKET_FANOUT_EBPF,
+            FanoutMode::Flow(_) => so::PACKET_FANOUT_CBPF,
         }
     }
 
@@ -64,6 +76,7 @@ impl FanoutMode {
             FanoutMode::QueueMapping => "qm",
             FanoutMode::Cbpf(_) => "cbpf",
             FanoutMode::Ebpf(_) => "ebpf",
+            FanoutMode::Flow(_) => "flow",
         }
     }
 }

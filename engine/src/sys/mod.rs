@@ -19,6 +19,7 @@ macro_rules! assert_offsets {
 }
 
 pub mod bpf;
+pub mod diag;
 pub mod socket;
 pub mod sockopt;
 pub mod tpacket;

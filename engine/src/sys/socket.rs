@@ -506,6 +506,10 @@ pub struct SockFilter {
 #[repr(C)]
 pub(crate) struct SockFprog {
     len: u16,
+    /// The C struct's padding, spelled out so it is initialised (the
+    /// kernel copies the whole struct; valgrind flags uninitialised bytes
+    /// passed to setsockopt).
+    _pad: [u8; size_of::<usize>() - 2],
     filter: *const SockFilter,
 }
 
@@ -515,6 +519,7 @@ impl SockFprog {
     pub(crate) fn of(prog: &[SockFilter]) -> SockFprog {
         SockFprog {
             len: prog.len().min(usize::from(u16::MAX)) as u16,
+            _pad: [0; size_of::<usize>() - 2],
             filter: prog.as_ptr(),
         }
     }

@@ -5,6 +5,7 @@
 //! nrexport (-r FILE | -i IFACE) [-F arrow|parquet [--records packets|flows]
 //!          -w OUT [-C MB] [-G SECS]] [--ipfix HOST:PORT [--ipfix-rate MSGS]] [-c COUNT] [-q]
 //!          [--idle SECS] [--active SECS] [--max-flows N]
+//!          [-s SNAPLEN] [-p] [-B KIB] [-n BLOCKS] [--netns NAME]
 //! ```
 //!
 //! `--ipfix` sends flow records to an IPFIX collector over UDP (its
@@ -17,8 +18,16 @@
 //! `-w -` writes an Arrow stream to stdout. `-C`/`-G` rotate files by size
 //! (MB = 1,000,000 bytes) and by record time. A conversion of a file prints
 //! a progress line on stderr every second (`-q`: none). A live capture runs
-//! until `-c COUNT` packets or SIGINT/SIGTERM, then prints on stderr, as
-//! nrcap does, `RESULT packets=<packets exported> drops=<kernel drops>`.
+//! until `-c COUNT` packets or SIGINT/SIGTERM; it writes the rows it holds
+//! every second (so `-G` rotates and a stream reader sees rows on a quiet
+//! link), and at the end prints on stderr, as nrcap does, `RESULT
+//! packets=<packets exported> drops=<kernel drops>`. `-s`, `-p`, `-B`, `-n`
+//! and `--netns` set up the live capture as nrcap's options of the same
+//! names do.
+//!
+//! `nrcap -F arrow|parquet`, `--records` and `--ipfix` run this program
+//! (c-examples/nrcap.c translates its options), so that libnetring.so
+//! stays free of the Arrow crates.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,7 +43,8 @@ use netring_export::schema::Records;
 use netring_export::sink::{Format, SinkConfig};
 
 const USAGE: &str = "usage: nrexport (-r FILE | -i IFACE) [-F arrow|parquet [--records packets|flows] -w OUT \
-[-C MB] [-G SECS]] [--ipfix HOST:PORT [--ipfix-rate MSGS]] [-c COUNT] [-q] [--idle SECS] [--active SECS] [--max-flows N]";
+[-C MB] [-G SECS]] [--ipfix HOST:PORT [--ipfix-rate MSGS]] [-c COUNT] [-q] [--idle SECS] [--active SECS] [--max-flows N] \
+[-s SNAPLEN] [-p] [-B KIB] [-n BLOCKS] [--netns NAME]";
 
 struct Args {
     read: Option<PathBuf>,
@@ -43,6 +53,8 @@ struct Args {
     ipfix: Option<String>,
     ipfix_rate: Option<u32>,
     flow: FlowConfig,
+    /// The live capture's settings (-s, -p, -B, -n, --netns).
+    capture: CaptureConfig,
     count: Option<u64>,
     quiet: bool,
 }
@@ -54,6 +66,9 @@ fn parse_args() -> Result<Args, String> {
     let (mut rb, mut rt, mut count, mut quiet, mut ipfix) = (None, None, None, false, None);
     let mut ipfix_rate = None;
     let mut flow = FlowConfig::default();
+    let mut capture = CaptureConfig::default();
+    // The first live-capture option given, refused with -r.
+    let mut live_only = None;
     fn num(v: Option<String>, what: &str) -> Result<u64, String> {
         let v = v.ok_or(format!("{what} needs a value"))?;
         v.parse()
@@ -100,12 +115,38 @@ fn parse_args() -> Result<Args, String> {
                 flow.max_flows = u32::try_from(num(a.next(), "--max-flows")?)
                     .map_err(|_| "--max-flows is too large".to_string())?
             }
+            "-s" => {
+                capture.snaplen = u32::try_from(num(a.next(), "-s")?)
+                    .map_err(|_| "-s is too large".to_string())?;
+                live_only.get_or_insert("-s");
+            }
+            "-p" => {
+                capture.promiscuous = false;
+                live_only.get_or_insert("-p");
+            }
+            "-B" => {
+                capture.block_size = u32::try_from(num(a.next(), "-B")? * 1024)
+                    .map_err(|_| "-B is too large".to_string())?;
+                live_only.get_or_insert("-B");
+            }
+            "-n" => {
+                capture.block_count = u32::try_from(num(a.next(), "-n")?)
+                    .map_err(|_| "-n is too large".to_string())?;
+                live_only.get_or_insert("-n");
+            }
+            "--netns" => {
+                capture.netns = Some(a.next().ok_or("--netns needs a name")?);
+                live_only.get_or_insert("--netns");
+            }
             "-h" | "--help" => return Err(String::new()),
             o => return Err(format!("unknown option '{o}'")),
         }
     }
     if read.is_some() == iface.is_some() {
         return Err("give exactly one of -r FILE and -i IFACE".into());
+    }
+    if let (Some(o), Some(_)) = (live_only, &read) {
+        return Err(format!("{o} sets up a live capture (-i), not -r"));
     }
     let sink = match (format, out) {
         (Some(format), Some(path)) => Some(SinkConfig {
@@ -135,6 +176,7 @@ fn parse_args() -> Result<Args, String> {
         ipfix,
         ipfix_rate,
         flow,
+        capture,
         count,
         quiet,
     })
@@ -180,7 +222,7 @@ extern "C" fn on_signal(_: libc::c_int) {
 }
 
 fn live(iface: &str, ex: &mut Exporter, a: &Args) -> Result<u64, String> {
-    let mut cap = Capture::open(iface, &CaptureConfig::default()).map_err(|e| e.to_string())?;
+    let mut cap = Capture::open(iface, &a.capture).map_err(|e| e.to_string())?;
     let _ = BREAKER.set(cap.breaker());
     for sig in [libc::SIGINT, libc::SIGTERM] {
         // SAFETY: on_signal only calls Breaker::break_loop, which is
@@ -224,6 +266,9 @@ fn live(iface: &str, ex: &mut Exporter, a: &Args) -> Result<u64, String> {
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos() as u64);
             ex.expire(now).map_err(|e| e.to_string())?;
+            // Packet rows too: a quiet link still rotates (-G) and a
+            // stream reader sees what was captured.
+            ex.flush_rows().map_err(|e| e.to_string())?;
         }
     }
     let drops = cap.stats().map_or(0, |s| s.drops);

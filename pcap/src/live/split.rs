@@ -4,8 +4,9 @@
 //! libpcaps do). With no fanout group configured, the first capture of a
 //! device opens as a plain capture; when a second one of the same device
 //! is activated while the first is open, the first joins a new kernel
-//! fanout group (symmetric flow hash, fragments reassembled first, an id
-//! the kernel picks) and the second opens as a member of it, and so on.
+//! fanout group (netring's symmetric flow hash with exactly-once joins,
+//! `FanoutMode::Flow`; fragments reassembled first; an id the kernel
+//! picks) and the second opens as a member of it, and so on.
 //! One handle alone is never in a group, so it sees fragments as they
 //! are. `NETRING_PCAP_FANOUT=none` turns this off (every handle sees
 //! every frame, as with libpcap).
@@ -19,7 +20,7 @@ use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 use std::sync::Mutex;
 
-use netring_engine::{Capture, Fanout, FanoutFlags, FanoutMode};
+use netring_engine::{Capture, Fanout, FanoutFlags, FanoutMode, FlowKey, FlowMembership};
 
 /// A device: (network namespace inode, interface name).
 type Key = (u64, String);
@@ -31,6 +32,9 @@ struct Entry {
     /// socket's, whichever descriptor joins it).
     fd: OwnedFd,
     group: Option<u16>,
+    /// The first capture's membership, when it joined the group after it
+    /// opened (the others' is their capture's).
+    _joined: Option<FlowMembership>,
 }
 
 struct List {
@@ -52,7 +56,7 @@ fn netns() -> u64 {
 fn fanout(group: u16, flags: FanoutFlags) -> Fanout {
     Fanout {
         group,
-        mode: FanoutMode::Hash,
+        mode: FanoutMode::Flow(FlowKey::FiveTuple),
         flags: flags | FanoutFlags::DEFRAG,
     }
 }
@@ -83,18 +87,20 @@ pub fn open_split<T>(
         .and_then(|e| e.group);
     if group.is_none() {
         if let Some(first) = l.entries.iter_mut().find(|e| e.key == key) {
-            let g = Capture::join_fanout(&first.fd, ifname, &fanout(0, FanoutFlags::UNIQUE_ID))
-                .map_err(|e| {
-                    (
-                        crate::code::ERROR,
-                        format!(
-                            "{ifname} is already open in this process: splitting its traffic \
+            let (g, joined) =
+                Capture::join_fanout(&first.fd, ifname, &fanout(0, FanoutFlags::UNIQUE_ID))
+                    .map_err(|e| {
+                        (
+                            crate::code::ERROR,
+                            format!(
+                                "{ifname} is already open in this process: splitting its traffic \
                              between the handles: {e} (NETRING_PCAP_FANOUT=none turns the \
                              split off)"
-                        ),
-                    )
-                })?;
+                            ),
+                        )
+                    })?;
             first.group = Some(g);
+            first._joined = joined;
             group = Some(g);
         }
     }
@@ -111,6 +117,7 @@ pub fn open_split<T>(
         id,
         fd: dup,
         group,
+        _joined: None,
     });
     Ok((t, Member(id)))
 }
