@@ -253,12 +253,10 @@ export_offline() { # packets flows reps flowbench_flows flowbench_passes
     EX_PCAP=/dev/shm/nrbench-export-$$.pcap
     "$GENPCAP" "$EX_PCAP" "$n" "$flows"
     local -a names=(arrow_packets arrow_flows parquet_packets parquet_flows)
-    local -A cmds=(
-        [arrow_packets]="$NREXPORT -r $EX_PCAP -F arrow -w /dev/null"
-        [arrow_flows]="$NREXPORT -r $EX_PCAP -F arrow --records flows -w /dev/null"
-        [parquet_packets]="$NREXPORT -r $EX_PCAP -F parquet -w /dev/null"
-        [parquet_flows]="$NREXPORT -r $EX_PCAP -F parquet --records flows -w /dev/null"
-    )
+    local -A cmds=()
+    for w in "${names[@]}"; do # FORMAT_RECORDS
+        cmds[$w]="$NREXPORT -r $EX_PCAP -F ${w%_*} --records ${w#*_} -w /dev/null"
+    done
     {
         echo "input: genpcap \$PCAP $n $flows ($(stat -c %s "$EX_PCAP") bytes, in /dev/shm)"
         echo "reps: $reps cpu: $cpu"
@@ -353,32 +351,38 @@ export_meta() {
 }
 
 OUTDIR=${OUTDIR:-$HERE/results/$(date +%Y-%m-%d)}
+# The report's first lines: when, where, how loaded.
+meta_head() {
+    echo "- date: $(date -Is)"
+    echo "- kernel: $(uname -r)"
+    echo "- CPU: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(nproc) CPUs; generator on CPU ${CB_GEN_CPU:-0}, consumer on CPU ${CB_CAP_CPU:-1}"
+    echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+# The end of a run of one part (--write-only, --export-only): the load,
+# the consumers' command lines, the report.
+part_report() { # part run.sh-meta-file
+    {
+        echo "- load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+        echo "- consumers:"
+        grep -h -E '^consumer ' "$2" | sed "s|$ROOT/||g; s|^|  - |"
+    } >> "$RUN/meta.txt"
+    python3 "$HERE/summarize.py" report "$RUN" "$OUTDIR" > /dev/null
+    log "report ($1 part only): $OUTDIR/summary.md (raw logs: $RUN)"
+}
 if [ "$EXPORT_ONLY" = 1 ]; then
     {
-        echo "- date: $(date -Is)"
-        echo "- kernel: $(uname -r)"
-        echo "- CPU: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(nproc) CPUs; generator on CPU ${CB_GEN_CPU:-0}, consumer on CPU ${CB_CAP_CPU:-1}"
-        echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+        meta_head
         echo "- netring: $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
         echo "- command: \`bench/bench.sh $ARGS\` (the export part of make bench), i.e."
         export_meta
     } > "$RUN/meta.txt"
     export_part
-    {
-        echo "- load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
-        echo "- consumers:"
-        grep -h -E '^consumer ' "$RUN/export-live/meta.txt" | sed "s|$ROOT/||g; s|^|  - |"
-    } >> "$RUN/meta.txt"
-    python3 "$HERE/summarize.py" report "$RUN" "$OUTDIR" > /dev/null
-    log "report (export part only): $OUTDIR/summary.md (raw logs: $RUN)"
+    part_report export "$RUN/export-live/meta.txt"
     exit 0
 fi
 [ "$WRITE_ONLY" = 1 ] || "$HERE/build-bindings.sh"
 {
-    echo "- date: $(date -Is)"
-    echo "- kernel: $(uname -r)"
-    echo "- CPU: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(nproc) CPUs; generator on CPU ${CB_GEN_CPU:-0}, consumer on CPU ${CB_CAP_CPU:-1}"
-    echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+    meta_head
     echo "- tools: $(trafgen -v 2>&1 | head -1); $(tcpdump --version 2>&1 | head -2 | tr '\n' ' ')"
     echo "- netring: $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
     echo "- command: \`bench/bench.sh $ARGS\` ($([ "$WRITE_ONLY" = 1 ] && echo "the write part of make bench" || echo "make bench")), i.e."
@@ -420,13 +424,7 @@ fi
 log "write: capture to tmpfs and to an ext4 file (nrcap -w vs tcpdump -w, -C 1000 -W 1), then the offline writers"
 WRITE_REPS=$REPS write_bench -d "$DUR" -r "$REPS"
 if [ "$WRITE_ONLY" = 1 ]; then
-    {
-        echo "- load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
-        echo "- consumers:"
-        grep -h -E '^consumer ' "$RUN/write/meta.txt" | sed "s|$ROOT/||g; s|^|  - |"
-    } >> "$RUN/meta.txt"
-    python3 "$HERE/summarize.py" report "$RUN" "$OUTDIR" > /dev/null
-    log "report (write part only): $OUTDIR/summary.md (raw logs: $RUN)"
+    part_report write "$RUN/write/meta.txt"
     exit 0
 fi
 log "AF_XDP"

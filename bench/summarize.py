@@ -357,6 +357,18 @@ def offline_ratio(op, name):
     return med([m["bps"] for m in op.get(name, {}).values()]) / d if d > 0 else math.nan
 
 
+def load_and_commands(per, note, meta, prefix):
+    """Below an offline table: the load averages at its runs' starts (per:
+    name -> rep -> metrics with load1), then its commands, the meta lines
+    "PREFIX NAME: COMMAND" as "- NAME: `COMMAND`"."""
+    out = []
+    llo, lhi = rng([m["load1"] for reps in per.values() for m in reps.values()])
+    if not math.isnan(llo):
+        out.append(f"\n1-min load average at run starts: {llo:.2f}-{lhi:.2f} (2 CPUs)")
+    out += ["", f"Commands ({note}):", ""]
+    return out + [f"- {l[len(prefix):]}".replace(": ", ": `", 1) + "`" for l in meta if l.startswith(prefix)]
+
+
 def offline_section(run, op):
     meta = meta_lines(os.path.join(run, "write-offline", "meta.txt"))
     kv = dict(l.split(": ", 1) for l in meta if ": " in l)
@@ -382,11 +394,8 @@ def offline_section(run, op):
                    f"| {f2(rlo)}-{f2(rhi)} "
                    f"| {f2(med([m['write_s'] for m in reps.values()]), 3)} "
                    f"| {f2(med([m['sync_s'] for m in reps.values()]), 3)} |")
-    llo, lhi = rng([m["load1"] for reps in op.values() for m in reps.values()])
-    if not math.isnan(llo):
-        out.append(f"\n1-min load average at run starts: {llo:.2f}-{lhi:.2f} (2 CPUs)")
-    out += ["", "Commands (`$PCAP` the input pcap in /dev/shm, `$MNT` the ext4 file system's mount point):", ""]
-    out += [f"- {l[len('writer '):]}".replace(": ", ": `", 1) + "`" for l in meta if l.startswith("writer ")]
+    out += load_and_commands(op, "`$PCAP` the input pcap in /dev/shm, `$MNT` the ext4 file system's mount point",
+                             meta, "writer ")
     out += [f"- {l}" for l in meta if l.startswith("sync: ")]
     return out + [""]
 
@@ -790,11 +799,7 @@ def export_section(run):
             lo, hi = rng(col("mpps"))
             md.append(f"| {label} | {f2(med(col('mpps')))} [{f2(lo)}-{f2(hi)}] | {f2(med(col('ns')), 0)} "
                       f"| {f2(med(col('cpu_ns')), 0)} | {f2(med(col('rows')), 0)} | {f2(med(col('row_b')), 1)} |")
-        llo, lhi = rng([m["load1"] for reps in ex.values() for m in reps.values()])
-        if not math.isnan(llo):
-            md.append(f"\n1-min load average at run starts: {llo:.2f}-{lhi:.2f} (2 CPUs)")
-        md += ["", "Commands (`$PCAP` the generated pcap in /dev/shm):", ""]
-        md += [f"- {l[len('export '):]}".replace(": ", ": `", 1) + "`" for l in meta if l.startswith("export ")]
+        md += load_and_commands(ex, "`$PCAP` the generated pcap in /dev/shm", meta, "export ")
         md.append("")
     if live_rows:
         md += ["## Live export at full rate (ratios vs nrcap -q)", "", rx(live_rows, "nrcap"), ""]
