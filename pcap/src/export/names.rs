@@ -4,7 +4,7 @@
 use std::ffi::{c_char, c_int, c_uint, c_void};
 use std::ptr;
 
-use crate::cmem::{adopt_mac, no_real, write_errbuf};
+use crate::cmem::{adopt_devs, adopt_mac, free_devs, no_real, write_errbuf};
 use crate::{code, guard, real};
 
 /// `struct eproto` of libpcap's nametoaddr.c.
@@ -146,8 +146,8 @@ macro_rules! forward_mac {
 forward_mac!(pcap_ether_hostton);
 forward_mac!(pcap_ether_aton);
 
-/// `pcap_findalldevs` (the real libpcap's list; free it with
-/// `pcap_freealldevs`).
+/// `pcap_findalldevs`: the real libpcap's list, copied into the
+/// program's heap (see [`adopt_devs`]).
 #[unsafe(no_mangle)]
 pub unsafe extern "C-unwind" fn pcap_findalldevs(
     out: *mut *mut c_void,
@@ -155,8 +155,20 @@ pub unsafe extern "C-unwind" fn pcap_findalldevs(
 ) -> c_int {
     guard!(code::ERROR, {
         match real::try_get() {
-            // SAFETY: forwarded.
-            Some(r) => unsafe { (r.pcap_findalldevs)(out, errbuf) },
+            Some(r) => {
+                let mut list: *mut c_void = ptr::null_mut();
+                // SAFETY: forwarded, into our variable.
+                let rc = r.with_errno(|| unsafe { (r.pcap_findalldevs)(&mut list, errbuf) });
+                if rc == 0 && !out.is_null() {
+                    // SAFETY: the real library's fresh list; out is valid
+                    // (libpcap's contract).
+                    unsafe { *out = adopt_devs(r, list.cast()).cast() };
+                } else if !list.is_null() {
+                    // SAFETY: the real library's list, freed by it.
+                    unsafe { (r.pcap_freealldevs)(list) };
+                }
+                rc
+            }
             None => {
                 no_real(errbuf, "pcap_findalldevs");
                 code::ERROR
@@ -165,15 +177,11 @@ pub unsafe extern "C-unwind" fn pcap_findalldevs(
     })
 }
 
-/// `pcap_freealldevs`.
+/// `pcap_freealldevs` (a list of ours: see [`pcap_findalldevs`]).
 #[unsafe(no_mangle)]
 pub unsafe extern "C-unwind" fn pcap_freealldevs(list: *mut c_void) {
-    guard!((), {
-        if let Some(r) = real::try_get() {
-            // SAFETY: list came from the real pcap_findalldevs.
-            unsafe { (r.pcap_freealldevs)(list) };
-        }
-    })
+    // SAFETY: list came from our pcap_findalldevs (libpcap's contract).
+    guard!((), { unsafe { free_devs(list.cast()) } })
 }
 
 /// `pcap_init`.
