@@ -41,6 +41,7 @@ if [ "$mode" != demo ]; then
     have dnscap || need_apt+=(dnscap)
     have softflowd || need_apt+=(softflowd)
     have daemonlogger || need_apt+=(daemonlogger)
+    have netdiscover || need_apt+=(netdiscover)
     have setpriv || need_apt+=(util-linux)
     # The C programs' memory checks and the drop-in's symbol/SONAME checks.
     have valgrind || need_apt+=(valgrind)

@@ -797,8 +797,9 @@ impl Drop for Peer {
 }
 
 /// Debian programs capturing and sending live through the drop-in and
-/// through libpcap, against a peer in another namespace: arping and
-/// arp-scan (ARP requests injected, replies captured; times masked),
+/// through libpcap, against a peer in another namespace: arping,
+/// arp-scan and netdiscover (ARP requests injected, replies captured;
+/// times masked; netdiscover sends on a handle of its own),
 /// tcpreplay sending a file (what the peer receives, byte for byte) and
 /// ngrep capturing what the peer replays.
 #[test]
@@ -817,6 +818,25 @@ fn debian_programs_live_identically() {
     if kit::have_or_skip("arp-scan") {
         let cmd = ["arp-scan", "-I", &net.a, "10.9.0.0/30"];
         same_in_dir(&dir, &in_ns, &cmd, &["Ending arp-scan"]);
+    }
+    if kit::have_or_skip("netdiscover") {
+        // Two handles of one device in one process: one only sends (the
+        // drop-in must not give it a share of the traffic), one reads the
+        // replies. About 5 s each: netdiscover waits for late replies.
+        let cmd = [
+            "netdiscover",
+            "-P",
+            "-N",
+            "-i",
+            &net.a,
+            "-r",
+            "10.9.0.0/24",
+            "-c",
+            "1",
+            "-s",
+            "0",
+        ];
+        same_in_dir(&dir, &in_ns, &cmd, &[]);
     }
     let file = kit::root().join("tests/data/layers.pcap");
     let file = file.to_str().unwrap();

@@ -617,7 +617,15 @@ property!(pcap_is_swapped -> c_int, code::ERROR, |l| when_active(l, |_| 0));
 property!(pcap_major_version -> c_int, code::ERROR, |l| when_active(l, |_| 0));
 property!(pcap_minor_version -> c_int, code::ERROR, |l| when_active(l, |_| 0));
 property!(pcap_bufsize -> c_int, code::ERROR, |l| when_active(l, |a| a.ring_bytes.min(i32::MAX as u64) as c_int));
-property!(pcap_fileno -> c_int, code::ERROR, |l| l.fd());
-property!(pcap_get_selectable_fd -> c_int, code::ERROR, |l| l.fd());
+// A handle that asks for its descriptor is one that reads: it joins the
+// split of its device first (see live::split_on_first_read).
+property!(pcap_fileno -> c_int, code::ERROR, |l| {
+    live::split_on_first_read(l);
+    l.fd()
+});
+property!(pcap_get_selectable_fd -> c_int, code::ERROR, |l| {
+    live::split_on_first_read(l);
+    l.fd()
+});
 property!(pcap_get_required_select_timeout -> *const libc::timeval, ptr::null(), |_l| ptr::null());
 property!(pcap_get_tstamp_precision -> c_int, code::ERROR, |l| c_int::from(l.opts.nano));
