@@ -24,9 +24,12 @@ fn dropin_dir() -> &'static Path {
             .to_owned();
         let dir = deps.parent().unwrap().join("pcap-fidelity-test");
         std::fs::create_dir_all(&dir).unwrap();
-        let link = dir.join("libpcap.so.0.8");
-        let _ = std::fs::remove_file(&link);
-        std::os::unix::fs::symlink(deps.join("libpcap.so"), &link).unwrap();
+        // The SONAME, and the name masscan dlopen()s (as `make` installs).
+        for name in ["libpcap.so.0.8", "libpcap.so"] {
+            let link = dir.join(name);
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(deps.join("libpcap.so"), &link).unwrap();
+        }
         dir
     })
 }
