@@ -348,3 +348,51 @@ pub unsafe fn free_devs(mut d: *mut PcapIf) {
         }
     }
 }
+
+/// Move a `getaddrinfo` list of the real library's libc into our heap as
+/// glibc lays one out (each node and its address in one allocation, the
+/// canonical name in another), so the program's `freeaddrinfo` frees it.
+///
+/// # Safety
+/// `list` is NULL or a list from the namespace's `getaddrinfo`.
+pub unsafe fn adopt_addrinfo(r: &Real, list: *mut libc::addrinfo) -> *mut libc::addrinfo {
+    let mut head: *mut libc::addrinfo = ptr::null_mut();
+    let mut tail: *mut *mut libc::addrinfo = &mut head;
+    let mut a = list;
+    // SAFETY: every node of the real list is valid until its
+    // freeaddrinfo below; each copy is malloc'd and linked once.
+    unsafe {
+        while !a.is_null() {
+            let src = &*a;
+            let alen = if src.ai_addr.is_null() {
+                0
+            } else {
+                src.ai_addrlen as usize
+            };
+            let n = libc::malloc(size_of::<libc::addrinfo>() + alen).cast::<libc::addrinfo>();
+            if n.is_null() {
+                break;
+            }
+            let addr = if alen == 0 {
+                ptr::null_mut()
+            } else {
+                let at = n.add(1).cast::<libc::sockaddr>();
+                ptr::copy_nonoverlapping(src.ai_addr.cast::<u8>(), at.cast::<u8>(), alen);
+                at
+            };
+            n.write(libc::addrinfo {
+                ai_addr: addr,
+                ai_canonname: dup_cstr(src.ai_canonname),
+                ai_next: ptr::null_mut(),
+                ..*src
+            });
+            *tail = n;
+            tail = &mut (*n).ai_next;
+            a = src.ai_next;
+        }
+        if !list.is_null() {
+            (r.freeaddrinfo)(list);
+        }
+    }
+    head
+}

@@ -19,13 +19,17 @@
  *                                     address; the "any" entry unlinked and
  *                                     freed with the program's free() (as
  *                                     ettercap does), then pcap_freealldevs
+ *   fidelity addrinfo NAME            pcap_nametoaddrinfo: each entry,
+ *                                     then the program's freeaddrinfo
  *   fidelity api DEV                  each call on a created handle before
  *                                     activation, then the failing calls on
  *                                     the activated handle: results, texts
  */
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <pcap/pcap.h>
+#include <pcap/namedb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -282,6 +286,24 @@ static int do_devs(void)
 	return 0;
 }
 
+static int do_addrinfo(const char *name)
+{
+	struct addrinfo *list = pcap_nametoaddrinfo(name);
+	if (!list) {
+		printf("nametoaddrinfo %s: NULL\n", name);
+		return 0;
+	}
+	for (struct addrinfo *a = list; a; a = a->ai_next)
+		printf("family %d socktype %d protocol %d addrlen %u: node %s, "
+		       "canonname %s\n",
+		       a->ai_family, a->ai_socktype, a->ai_protocol,
+		       (unsigned)a->ai_addrlen, heap(a), heap(a->ai_canonname));
+	/* The program's freeaddrinfo: the list must be of its heap. */
+	freeaddrinfo(list);
+	printf("freed\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char err[PCAP_ERRBUF_SIZE] = "";
@@ -296,6 +318,8 @@ int main(int argc, char **argv)
 		return do_api(arg);
 	if (strcmp(what, "devs") == 0)
 		return do_devs();
+	if (strcmp(what, "addrinfo") == 0)
+		return do_addrinfo(arg);
 	if (strcmp(what, "append") == 0 && argc > 3)
 		return do_append(argv);
 	pcap_t *p = NULL;
