@@ -50,6 +50,8 @@ install: lib
 	# the system's libpcap: LD_LIBRARY_PATH=$(LIBDIR)/netring tcpdump ...
 	install -d $(LIBDIR)/netring
 	install -m 0755 $(RELEASE)/libpcap.so $(LIBDIR)/netring/libpcap.so.0.8
+	# Programs that dlopen("libpcap.so") (masscan) find it there too.
+	ln -sf libpcap.so.0.8 $(LIBDIR)/netring/libpcap.so
 
 examples: install $(EXAMPLES)
 

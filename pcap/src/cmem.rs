@@ -179,3 +179,220 @@ pub fn puts_stderr(s: &str) {
     // SAFETY: reading the host program's stream pointer.
     puts(unsafe { stderr }, s);
 }
+
+/// libpcap's `pcap_if_t`.
+#[repr(C)]
+pub struct PcapIf {
+    next: *mut PcapIf,
+    name: *mut c_char,
+    description: *mut c_char,
+    addresses: *mut PcapAddr,
+    flags: c_uint,
+}
+
+/// libpcap's `pcap_addr_t`.
+#[repr(C)]
+pub struct PcapAddr {
+    next: *mut PcapAddr,
+    addr: *mut libc::sockaddr,
+    netmask: *mut libc::sockaddr,
+    broadaddr: *mut libc::sockaddr,
+    dstaddr: *mut libc::sockaddr,
+}
+
+/// `malloc` + copy of `n` bytes (NULL stays NULL).
+///
+/// # Safety
+/// `src` is NULL or valid for `n` bytes.
+unsafe fn dup_bytes<T>(src: *const T, n: usize) -> *mut T {
+    if src.is_null() {
+        return ptr::null_mut();
+    }
+    // SAFETY: malloc of n bytes, then n bytes copied from src (caller).
+    unsafe {
+        let p = libc::malloc(n.max(1)).cast::<T>();
+        if !p.is_null() {
+            ptr::copy_nonoverlapping(src.cast::<u8>(), p.cast::<u8>(), n);
+        }
+        p
+    }
+}
+
+/// A socket address copied with libpcap's size for its family (its
+/// `dup_sockaddr` on Linux: `SA_LEN`).
+///
+/// # Safety
+/// `sa` is NULL or a socket address of its family's size.
+unsafe fn dup_sockaddr(sa: *const libc::sockaddr) -> *mut libc::sockaddr {
+    if sa.is_null() {
+        return ptr::null_mut();
+    }
+    // SAFETY: sa is valid (caller): its family field is readable.
+    let n = match c_int::from(unsafe { (*sa).sa_family }) {
+        libc::AF_INET => size_of::<libc::sockaddr_in>(),
+        libc::AF_INET6 => size_of::<libc::sockaddr_in6>(),
+        libc::AF_PACKET => size_of::<libc::sockaddr_ll>(),
+        _ => size_of::<libc::sockaddr>(),
+    };
+    // SAFETY: sa holds n bytes (caller).
+    unsafe { dup_bytes(sa, n) }
+}
+
+/// A C string copied into our heap (NULL stays NULL).
+///
+/// # Safety
+/// `s` is NULL or NUL-terminated.
+unsafe fn dup_cstr(s: *const c_char) -> *mut c_char {
+    // SAFETY: NULL or NUL-terminated (caller).
+    unsafe {
+        if s.is_null() {
+            ptr::null_mut()
+        } else {
+            libc::strdup(s)
+        }
+    }
+}
+
+/// Move a device list the real `pcap_findalldevs` made into our heap, one
+/// allocation per node, string and address as libpcap makes them: programs
+/// free parts of it with their own `free` (ettercap removes `any` from
+/// the list so), which must be the program's allocator. The real list is
+/// freed by the real library.
+///
+/// # Safety
+/// `list` is NULL or the real `pcap_findalldevs`' list.
+pub unsafe fn adopt_devs(r: &Real, list: *mut PcapIf) -> *mut PcapIf {
+    let mut head: *mut PcapIf = ptr::null_mut();
+    let mut tail: *mut *mut PcapIf = &mut head;
+    let mut d = list;
+    // SAFETY: every node and address of the real list is valid until the
+    // real pcap_freealldevs below; each copy is malloc'd and linked once.
+    unsafe {
+        while !d.is_null() {
+            let src = &*d;
+            let mut addrs: *mut PcapAddr = ptr::null_mut();
+            let mut atail: *mut *mut PcapAddr = &mut addrs;
+            let mut a = src.addresses;
+            while !a.is_null() {
+                let s = &*a;
+                let n = libc::malloc(size_of::<PcapAddr>()).cast::<PcapAddr>();
+                if n.is_null() {
+                    break;
+                }
+                n.write(PcapAddr {
+                    next: ptr::null_mut(),
+                    addr: dup_sockaddr(s.addr),
+                    netmask: dup_sockaddr(s.netmask),
+                    broadaddr: dup_sockaddr(s.broadaddr),
+                    dstaddr: dup_sockaddr(s.dstaddr),
+                });
+                *atail = n;
+                atail = &mut (*n).next;
+                a = s.next;
+            }
+            let n = libc::malloc(size_of::<PcapIf>()).cast::<PcapIf>();
+            if n.is_null() {
+                free_addrs(addrs);
+                break;
+            }
+            n.write(PcapIf {
+                next: ptr::null_mut(),
+                name: dup_cstr(src.name),
+                description: dup_cstr(src.description),
+                addresses: addrs,
+                flags: src.flags,
+            });
+            *tail = n;
+            tail = &mut (*n).next;
+            d = src.next;
+        }
+        if !list.is_null() {
+            (r.pcap_freealldevs)(list.cast());
+        }
+    }
+    head
+}
+
+/// Free an address list of ours.
+///
+/// # Safety
+/// `a` is NULL or a list made by [`adopt_devs`], not used afterwards.
+unsafe fn free_addrs(mut a: *mut PcapAddr) {
+    // SAFETY: every pointer was malloc'd by us (caller), freed once.
+    unsafe {
+        while !a.is_null() {
+            let next = (*a).next;
+            for p in [(*a).addr, (*a).netmask, (*a).broadaddr, (*a).dstaddr] {
+                libc::free(p.cast());
+            }
+            libc::free(a.cast());
+            a = next;
+        }
+    }
+}
+
+/// libpcap's `pcap_freealldevs` on a list of ours.
+///
+/// # Safety
+/// `d` is NULL or a list from our `pcap_findalldevs`, not used afterwards.
+pub unsafe fn free_devs(mut d: *mut PcapIf) {
+    // SAFETY: every pointer was malloc'd by us (caller), freed once.
+    unsafe {
+        while !d.is_null() {
+            let next = (*d).next;
+            free_addrs((*d).addresses);
+            libc::free((*d).name.cast());
+            libc::free((*d).description.cast());
+            libc::free(d.cast());
+            d = next;
+        }
+    }
+}
+
+/// Move a `getaddrinfo` list of the real library's libc into our heap as
+/// glibc lays one out (each node and its address in one allocation, the
+/// canonical name in another), so the program's `freeaddrinfo` frees it.
+///
+/// # Safety
+/// `list` is NULL or a list from the namespace's `getaddrinfo`.
+pub unsafe fn adopt_addrinfo(r: &Real, list: *mut libc::addrinfo) -> *mut libc::addrinfo {
+    let mut head: *mut libc::addrinfo = ptr::null_mut();
+    let mut tail: *mut *mut libc::addrinfo = &mut head;
+    let mut a = list;
+    // SAFETY: every node of the real list is valid until its
+    // freeaddrinfo below; each copy is malloc'd and linked once.
+    unsafe {
+        while !a.is_null() {
+            let src = &*a;
+            let alen = if src.ai_addr.is_null() {
+                0
+            } else {
+                src.ai_addrlen as usize
+            };
+            let n = libc::malloc(size_of::<libc::addrinfo>() + alen).cast::<libc::addrinfo>();
+            if n.is_null() {
+                break;
+            }
+            let addr = if alen == 0 {
+                ptr::null_mut()
+            } else {
+                let at = n.add(1).cast::<libc::sockaddr>();
+                ptr::copy_nonoverlapping(src.ai_addr.cast::<u8>(), at.cast::<u8>(), alen);
+                at
+            };
+            n.write(libc::addrinfo {
+                ai_addr: addr,
+                ai_canonname: dup_cstr(src.ai_canonname),
+                ai_next: ptr::null_mut(),
+                ..*src
+            });
+            *tail = n;
+            tail = &mut (*n).ai_next;
+            a = src.ai_next;
+        }
+        if !list.is_null() {
+            (r.freeaddrinfo)(list);
+        }
+    }
+    head
+}

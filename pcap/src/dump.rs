@@ -11,18 +11,10 @@ pub const MAGIC_US: u32 = 0xa1b2_c3d4;
 /// Magic of a nanosecond savefile.
 pub const MAGIC_NS: u32 = 0xa1b2_3c4d;
 
-/// A `pcap_dumper_t`.
-pub struct Dumper {
-    /// Tag checked on entry.
-    pub magic: u64,
-    /// The open stream (ours to close).
-    pub f: *mut libc::FILE,
-    /// One record, assembled for a single `fwrite`.
-    pub scratch: Vec<u8>,
-}
-
-/// Tag of a live [`Dumper`].
-pub const DUMPER_MAGIC: u64 = 0x6e72_6475_6d70_6572;
+/// A `pcap_dumper_t`: the program's `FILE *` itself, as in libpcap
+/// (`pcap_dump_open` returns the stream cast). Programs rely on it:
+/// daemonlogger calls `ftell((FILE *)dumper)`.
+pub type Dumper = libc::FILE;
 
 /// The 24-byte file header as libpcap writes it (host byte order).
 pub fn file_header(nano: bool, snaplen: u32, linktype: u32) -> [u8; 24] {
@@ -56,39 +48,43 @@ unsafe extern "C" {
     fn ferror_unlocked(f: *mut libc::FILE) -> c_int;
 }
 
-/// Write one record (header and data) without the stream lock: small ones
-/// with one `fwrite` through the dumper's scratch buffer. Loading the real libpcap with `dlmopen`
-/// makes glibc treat the process as multi-threaded, so every locked stdio
-/// call would take the stream lock; a dumper, like libpcap's, is used by
-/// one thread at a time.
+/// Write one record (header and data) on `f` without the stream lock:
+/// small ones with one `fwrite` through a per-thread scratch buffer.
+/// Loading the real libpcap with `dlmopen` makes glibc treat the process
+/// as multi-threaded, so every locked stdio call would take the stream
+/// lock; a dumper, like libpcap's, is used by one thread at a time.
 ///
 /// # Safety
-/// `d.f` is an open stream no other thread uses during the call.
-pub unsafe fn write_record(d: &mut Dumper, h: &PktHdr, data: &[u8]) {
+/// `f` is an open stream no other thread uses during the call.
+pub unsafe fn write_record(f: *mut libc::FILE, h: &PktHdr, data: &[u8]) {
     // A stream in error writes nothing more (libpcap's pcap_dump).
-    // SAFETY: d.f is open (caller).
-    if unsafe { ferror_unlocked(d.f) } != 0 {
+    // SAFETY: f is open (caller).
+    if unsafe { ferror_unlocked(f) } != 0 {
         return;
     }
     let rh = record_header(h);
     if data.len() > 256 {
         // Large frames: two calls, but the frame is copied once.
-        // SAFETY: d.f is open and not used concurrently (caller); the
+        // SAFETY: f is open and not used concurrently (caller); the
         // slices are valid for their lengths.
         unsafe {
-            if fwrite_unlocked(rh.as_ptr().cast(), rh.len(), 1, d.f) == 1 {
-                fwrite_unlocked(data.as_ptr().cast(), 1, data.len(), d.f);
+            if fwrite_unlocked(rh.as_ptr().cast(), rh.len(), 1, f) == 1 {
+                fwrite_unlocked(data.as_ptr().cast(), 1, data.len(), f);
             }
         }
         return;
     }
-    let b = &mut d.scratch;
-    b.clear();
-    b.extend_from_slice(&rh);
-    b.extend_from_slice(data);
-    // SAFETY: d.f is open and not used concurrently (caller); b holds
-    // b.len() bytes.
-    unsafe { fwrite_unlocked(b.as_ptr().cast(), 1, b.len(), d.f) };
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(512));
+    }
+    SCRATCH.with_borrow_mut(|b| {
+        b.clear();
+        b.extend_from_slice(&rh);
+        b.extend_from_slice(data);
+        // SAFETY: f is open and not used concurrently (caller); b holds
+        // b.len() bytes.
+        unsafe { fwrite_unlocked(b.as_ptr().cast(), 1, b.len(), f) };
+    });
 }
 
 /// Write all of `b` to `f`.
@@ -241,21 +237,7 @@ pub fn fopen(path: &CStr, mode: &CStr) -> *mut libc::FILE {
     unsafe { libc::fopen(path.as_ptr(), mode.as_ptr()) }
 }
 
-/// A new dumper on `f` (ours to close).
-pub fn new_dumper(f: *mut libc::FILE) -> *mut Dumper {
-    Box::into_raw(Box::new(Dumper {
-        magic: DUMPER_MAGIC,
-        f,
-        scratch: Vec::with_capacity(2048),
-    }))
-}
-
-/// A dumper pointer.
-///
-/// # Safety
-/// `d` is NULL or from `pcap_dump_open` & co, not yet closed.
-pub unsafe fn dumper<'a>(d: *mut Dumper) -> Option<&'a mut Dumper> {
-    // SAFETY: NULL or ours (caller).
-    let d = unsafe { d.as_mut() }?;
-    (d.magic == DUMPER_MAGIC).then_some(d)
+/// A dumper pointer: NULL stays NULL (libpcap would crash on it).
+pub fn dumper(d: *mut Dumper) -> Option<*mut libc::FILE> {
+    (!d.is_null()).then_some(d)
 }

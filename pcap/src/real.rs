@@ -36,6 +36,9 @@ macro_rules! real_fns {
             stdin_var: usize,
             /// `ftello` of the namespace's libc.
             pub ftello: unsafe extern "C" fn(*mut libc::FILE) -> libc::off_t,
+            /// `freeaddrinfo` of the namespace's libc (for
+            /// `pcap_nametoaddrinfo`'s list).
+            pub freeaddrinfo: unsafe extern "C" fn(*mut libc::addrinfo),
         }
 
         fn load_from(h: *mut c_void) -> Result<Real, String> {
@@ -72,6 +75,14 @@ macro_rules! real_fns {
                     // 64-bit off_t).
                     unsafe {
                         std::mem::transmute::<*mut c_void, unsafe extern "C" fn(*mut libc::FILE) -> libc::off_t>(p)
+                    }
+                },
+                freeaddrinfo: {
+                    let p = sym(h, "freeaddrinfo\0")?;
+                    // SAFETY: `freeaddrinfo` of the namespace's libc
+                    // (netdb.h: `void freeaddrinfo(struct addrinfo *)`).
+                    unsafe {
+                        std::mem::transmute::<*mut c_void, unsafe extern "C" fn(*mut libc::addrinfo)>(p)
                     }
                 },
                 errno_location: {

@@ -6,7 +6,7 @@ use std::ptr;
 
 use super::enter;
 use crate::cmem::{owned, stdout};
-use crate::dump::{self, Dumper, NoDump, Params, dumper, new_dumper};
+use crate::dump::{self, Dumper, NoDump, Params, dumper};
 use crate::handle::{H, Io, Pcap};
 use crate::types::PktHdr;
 use crate::{code, guard};
@@ -17,7 +17,7 @@ use crate::{code, guard};
 fn setup(io: &mut Io, pr: &Params, linktype: u32, f: *mut libc::FILE, name: &str) -> *mut Dumper {
     // SAFETY: f is an open stream (caller).
     if unsafe { dump::write(f, &dump::file_header(pr.nano, pr.snap, linktype)) } {
-        return new_dumper(f);
+        return f;
     }
     io.set_err(&format!("Can't write to {name}: {}", dump::errno_text()));
     // SAFETY: the host program's stdout is left open; any other stream is
@@ -163,7 +163,7 @@ pub unsafe extern "C-unwind" fn pcap_dump_open_append(
                     dump::errno_text()
                 ));
             }
-            Ok(new_dumper(f))
+            Ok(f)
         });
         r.unwrap_or_else(|m| {
             h.io().set_err(&m);
@@ -178,37 +178,34 @@ pub unsafe extern "C-unwind" fn pcap_dump_open_append(
 #[unsafe(no_mangle)]
 pub unsafe extern "C-unwind" fn pcap_dump(user: *mut u8, h: *const PktHdr, sp: *const u8) {
     guard!((), {
-        // SAFETY: user is a dumper (libpcap's contract).
-        let Some(d) = (unsafe { dumper(user.cast()) }) else {
+        let Some(f) = dumper(user.cast()) else {
             return;
         };
         if h.is_null() || sp.is_null() {
             return;
         }
-        // SAFETY: h valid; sp holds caplen bytes; d.f is open.
+        // SAFETY: h valid; sp holds caplen bytes; f is the dumper's open
+        // stream (libpcap's contract).
         unsafe {
             let h = &*h;
             let data = std::slice::from_raw_parts(sp, h.caplen as usize);
-            dump::write_record(d, h, data);
+            dump::write_record(f, h, data);
         }
     })
 }
 
-/// `pcap_dump_file`.
+/// `pcap_dump_file`: the dumper is its stream.
 #[unsafe(no_mangle)]
 pub unsafe extern "C-unwind" fn pcap_dump_file(d: *mut Dumper) -> *mut libc::FILE {
-    // SAFETY: d is NULL or ours.
-    guard!(ptr::null_mut(), {
-        unsafe { dumper(d) }.map_or(ptr::null_mut(), |d| d.f)
-    })
+    d
 }
 
 /// `pcap_dump_ftell`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C-unwind" fn pcap_dump_ftell(d: *mut Dumper) -> c_long {
     guard!(-1, {
-        // SAFETY: d is NULL or ours; d.f is open.
-        unsafe { dumper(d) }.map_or(-1, |d| unsafe { libc::ftell(d.f) })
+        // SAFETY: d is NULL or an open dumper stream (caller).
+        dumper(d).map_or(-1, |f| unsafe { libc::ftell(f) })
     })
 }
 
@@ -216,8 +213,8 @@ pub unsafe extern "C-unwind" fn pcap_dump_ftell(d: *mut Dumper) -> c_long {
 #[unsafe(no_mangle)]
 pub unsafe extern "C-unwind" fn pcap_dump_ftell64(d: *mut Dumper) -> i64 {
     guard!(-1, {
-        // SAFETY: d is NULL or ours; d.f is open.
-        unsafe { dumper(d) }.map_or(-1, |d| unsafe { libc::ftello(d.f) })
+        // SAFETY: d is NULL or an open dumper stream (caller).
+        dumper(d).map_or(-1, |f| unsafe { libc::ftello(f) })
     })
 }
 
@@ -225,25 +222,18 @@ pub unsafe extern "C-unwind" fn pcap_dump_ftell64(d: *mut Dumper) -> i64 {
 #[unsafe(no_mangle)]
 pub unsafe extern "C-unwind" fn pcap_dump_flush(d: *mut Dumper) -> c_int {
     guard!(code::ERROR, {
-        // SAFETY: d is NULL or ours; d.f is open.
-        unsafe { dumper(d) }.map_or(code::ERROR, |d| dump::ok(unsafe { libc::fflush(d.f) } == 0))
+        // SAFETY: d is NULL or an open dumper stream (caller).
+        dumper(d).map_or(code::ERROR, |f| dump::ok(unsafe { libc::fflush(f) } == 0))
     })
 }
 
-/// `pcap_dump_close`.
+/// `pcap_dump_close`: closes the stream (libpcap's `fclose`).
 #[unsafe(no_mangle)]
 pub unsafe extern "C-unwind" fn pcap_dump_close(d: *mut Dumper) {
     guard!((), {
-        // SAFETY: d is NULL or ours.
-        let Some(dd) = (unsafe { dumper(d) }) else {
-            return;
-        };
-        // SAFETY: the stream is open and closed once; d came from
-        // Box::into_raw.
-        unsafe {
-            libc::fclose(dd.f);
-            dd.magic = 0;
-            drop(Box::from_raw(d));
+        if let Some(f) = dumper(d) {
+            // SAFETY: an open dumper stream, closed once (caller).
+            unsafe { libc::fclose(f) };
         }
     })
 }

@@ -308,6 +308,10 @@ pub unsafe extern "C-unwind" fn pcap_open_offline(
     errbuf: *mut c_char,
 ) -> *mut Pcap {
     guard!(ptr::null_mut(), {
+        // SAFETY: fname as libpcap's (caller).
+        if let Some(p) = unsafe { open_stdin(fname, 0, errbuf) } {
+            return p;
+        }
         // SAFETY: forwarded.
         let p = open_real(errbuf, "pcap_open_offline", |r| unsafe {
             (r.pcap_open_offline)(fname, errbuf)
@@ -327,6 +331,10 @@ pub unsafe extern "C-unwind" fn pcap_open_offline_with_tstamp_precision(
     errbuf: *mut c_char,
 ) -> *mut Pcap {
     guard!(ptr::null_mut(), {
+        // SAFETY: fname as libpcap's (caller).
+        if let Some(p) = unsafe { open_stdin(fname, precision, errbuf) } {
+            return p;
+        }
         let p = open_real(errbuf, "pcap_open_offline", |r| {
             // SAFETY: forwarded.
             unsafe { (r.pcap_open_offline_with_tstamp_precision)(fname, precision, errbuf) }
@@ -335,6 +343,35 @@ pub unsafe extern "C-unwind" fn pcap_open_offline_with_tstamp_precision(
         unsafe { savefile::attach(p, fname) };
         p
     })
+}
+
+/// `pcap_open_offline*` of `-`: libpcap reads the program's `stdin`
+/// stream, so a program that read some of it and rewound it (tcptrace
+/// tries other formats on stdin first), or that `pcap_file` returns to,
+/// sees one stream. The real library's own `stdin` is another `FILE` of
+/// another libc, with its own buffer and position. None: `fname` is not
+/// `-`.
+///
+/// # Safety
+/// `fname` is NULL or NUL-terminated; `errbuf` as libpcap's.
+unsafe fn open_stdin(
+    fname: *const c_char,
+    precision: c_uint,
+    errbuf: *mut c_char,
+) -> Option<*mut Pcap> {
+    // SAFETY: NUL-terminated (caller).
+    if fname.is_null() || unsafe { std::ffi::CStr::from_ptr(fname) }.to_bytes() != b"-" {
+        return None;
+    }
+    // SAFETY: reading the program's stdin pointer.
+    let fp = unsafe { crate::cmem::stdin };
+    if fp.is_null() {
+        // SAFETY: errbuf as libpcap's (caller).
+        unsafe { write_errbuf(errbuf, "The standard input is not open") };
+        return Some(ptr::null_mut());
+    }
+    // SAFETY: fp is the program's open stdin.
+    Some(unsafe { pcap_fopen_offline_with_tstamp_precision(fp, precision, errbuf) })
 }
 
 /// `pcap_fopen_offline` (glibc accepts a stream of the base namespace in
@@ -580,7 +617,15 @@ property!(pcap_is_swapped -> c_int, code::ERROR, |l| when_active(l, |_| 0));
 property!(pcap_major_version -> c_int, code::ERROR, |l| when_active(l, |_| 0));
 property!(pcap_minor_version -> c_int, code::ERROR, |l| when_active(l, |_| 0));
 property!(pcap_bufsize -> c_int, code::ERROR, |l| when_active(l, |a| a.ring_bytes.min(i32::MAX as u64) as c_int));
-property!(pcap_fileno -> c_int, code::ERROR, |l| l.fd());
-property!(pcap_get_selectable_fd -> c_int, code::ERROR, |l| l.fd());
+// A handle that asks for its descriptor is one that reads: it joins the
+// split of its device first (see live::split_on_first_read).
+property!(pcap_fileno -> c_int, code::ERROR, |l| {
+    live::split_on_first_read(l);
+    l.fd()
+});
+property!(pcap_get_selectable_fd -> c_int, code::ERROR, |l| {
+    live::split_on_first_read(l);
+    l.fd()
+});
 property!(pcap_get_required_select_timeout -> *const libc::timeval, ptr::null(), |_l| ptr::null());
 property!(pcap_get_tstamp_precision -> c_int, code::ERROR, |l| c_int::from(l.opts.nano));

@@ -4,7 +4,7 @@
 use std::ffi::{c_char, c_int, c_uint, c_void};
 use std::ptr;
 
-use crate::cmem::{adopt_mac, no_real, write_errbuf};
+use crate::cmem::{adopt_addrinfo, adopt_devs, adopt_mac, free_devs, no_real, write_errbuf};
 use crate::{code, guard, real};
 
 /// `struct eproto` of libpcap's nametoaddr.c.
@@ -118,7 +118,6 @@ forward_static!(pcap_tstamp_type_val_to_description(v: c_int) -> *const c_char, 
 forward_static!(pcap_lookupnet(d: *const c_char, net: *mut u32, mask: *mut u32, e: *mut c_char) -> c_int, code::ERROR);
 forward_static!(pcap_lookupdev(e: *mut c_char) -> *mut c_char, ptr::null_mut());
 forward_static!(pcap_nametoaddr(n: *const c_char) -> *mut *mut u32, ptr::null_mut());
-forward_static!(pcap_nametoaddrinfo(n: *const c_char) -> *mut libc::addrinfo, ptr::null_mut());
 forward_static!(pcap_nametonetaddr(n: *const c_char) -> u32, 0);
 forward_static!(pcap_nametoport(n: *const c_char, port: *mut c_int, proto: *mut c_int) -> c_int, 0);
 forward_static!(pcap_nametoportrange(n: *const c_char, p1: *mut c_int, p2: *mut c_int, proto: *mut c_int) -> c_int, 0);
@@ -146,8 +145,24 @@ macro_rules! forward_mac {
 forward_mac!(pcap_ether_hostton);
 forward_mac!(pcap_ether_aton);
 
-/// `pcap_findalldevs` (the real libpcap's list; free it with
-/// `pcap_freealldevs`).
+/// `pcap_nametoaddrinfo`: the real libpcap's `getaddrinfo` list, copied
+/// into the program's heap (the program frees it with its own
+/// `freeaddrinfo`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C-unwind" fn pcap_nametoaddrinfo(n: *const c_char) -> *mut libc::addrinfo {
+    guard!(ptr::null_mut(), {
+        let Some(r) = real::try_get() else {
+            return ptr::null_mut();
+        };
+        // SAFETY: forwarded; the list it returns is the real library's.
+        let list = r.with_errno(|| unsafe { (r.pcap_nametoaddrinfo)(n) });
+        // SAFETY: list is NULL or getaddrinfo's list of the namespace.
+        unsafe { adopt_addrinfo(r, list) }
+    })
+}
+
+/// `pcap_findalldevs`: the real libpcap's list, copied into the
+/// program's heap (see [`adopt_devs`]).
 #[unsafe(no_mangle)]
 pub unsafe extern "C-unwind" fn pcap_findalldevs(
     out: *mut *mut c_void,
@@ -155,8 +170,20 @@ pub unsafe extern "C-unwind" fn pcap_findalldevs(
 ) -> c_int {
     guard!(code::ERROR, {
         match real::try_get() {
-            // SAFETY: forwarded.
-            Some(r) => unsafe { (r.pcap_findalldevs)(out, errbuf) },
+            Some(r) => {
+                let mut list: *mut c_void = ptr::null_mut();
+                // SAFETY: forwarded, into our variable.
+                let rc = r.with_errno(|| unsafe { (r.pcap_findalldevs)(&mut list, errbuf) });
+                if rc == 0 && !out.is_null() {
+                    // SAFETY: the real library's fresh list; out is valid
+                    // (libpcap's contract).
+                    unsafe { *out = adopt_devs(r, list.cast()).cast() };
+                } else if !list.is_null() {
+                    // SAFETY: the real library's list, freed by it.
+                    unsafe { (r.pcap_freealldevs)(list) };
+                }
+                rc
+            }
             None => {
                 no_real(errbuf, "pcap_findalldevs");
                 code::ERROR
@@ -165,15 +192,11 @@ pub unsafe extern "C-unwind" fn pcap_findalldevs(
     })
 }
 
-/// `pcap_freealldevs`.
+/// `pcap_freealldevs` (a list of ours: see [`pcap_findalldevs`]).
 #[unsafe(no_mangle)]
 pub unsafe extern "C-unwind" fn pcap_freealldevs(list: *mut c_void) {
-    guard!((), {
-        if let Some(r) = real::try_get() {
-            // SAFETY: list came from the real pcap_findalldevs.
-            unsafe { (r.pcap_freealldevs)(list) };
-        }
-    })
+    // SAFETY: list came from our pcap_findalldevs (libpcap's contract).
+    guard!((), { unsafe { free_devs(list.cast()) } })
 }
 
 /// `pcap_init`.

@@ -144,6 +144,10 @@ pub struct Active {
     /// This capture in the process's list of captures per device (several
     /// handles of one device split its traffic, see [`split`]).
     pub split: Option<split::Member>,
+    /// Not yet in the split of its device: it joins at its first read
+    /// (or when it hands out its descriptor, [`split_on_first_read`]). A
+    /// handle that only sends never takes a share.
+    pub split_later: bool,
 }
 
 impl Live {
@@ -393,7 +397,7 @@ pub fn activate(l: &mut Live) -> Result<Option<String>, (c_int, String)> {
     } as u32;
     let mut warning = None;
     let mut lo_ifindex = -1;
-    let mut member = None;
+    let mut split_later = false;
     let source = if let Engine::Xdp(queue, attach) = envc.engine {
         if l.cooked {
             return Err((
@@ -431,11 +435,11 @@ pub fn activate(l: &mut Live) -> Result<Option<String>, (c_int, String)> {
         l.linktype = DLT_LINUX_SLL;
         lo_ifindex = cooked::lo_ifindex();
         let (c, m) = open_ring(&l.dev, true, &config(&l.opts, snap, envc), envc)?;
-        member = m;
+        split_later = m;
         Source::Ring(c)
     } else {
         let (c, m) = open_ring(&l.dev, false, &config(&l.opts, snap, envc), envc)?;
-        member = m;
+        split_later = m;
         Source::Ring(c)
     };
     let (fd, ifindex, ring_bytes) = match &source {
@@ -463,49 +467,106 @@ pub fn activate(l: &mut Live) -> Result<Option<String>, (c_int, String)> {
         ifdrop_base: if_drops(&l.dev),
         stat: (0, 0),
         xdp_stats,
-        split: member,
+        // Listed at the first read (split_later), if at all.
+        split: None,
+        split_later,
     });
     Ok(warning)
 }
 
-/// Open the TPACKET_V3 capture of `dev` (`any`: cooked, every interface):
-/// in the fanout group the environment names, or, with none, in the group
-/// of the process's other handles of the same device ([`split`]).
+/// Before a live handle first reads (or hands out its descriptor): it
+/// joins the split of its device ([`split`]). The first handle of a
+/// device to read keeps its capture; a later one reopens its capture in a
+/// fanout group with the handles that read (the first joins it then),
+/// with its filter. Until then the handles that read saw every frame, so
+/// nothing is lost or seen twice; a handle that never reads (one a
+/// program opens only to send, as netdiscover does) never takes a share
+/// and sees every frame, as every handle does with libpcap. On failure
+/// the handle keeps its plain capture.
+pub fn split_on_first_read(l: &mut Live) {
+    let Some(a) = l.active.as_mut() else {
+        return;
+    };
+    if !a.split_later {
+        return;
+    }
+    let Some(Source::Ring(cap)) = a.source.as_ref() else {
+        return;
+    };
+    a.split_later = false;
+    let Ok(envc) = env::get().as_ref() else {
+        return;
+    };
+    let cfg = config(&l.opts, a.snapshot, envc);
+    let any = l.cooked;
+    let (c, m) =
+        match split::join_on_read(&l.dev, cap.fd(), |fo| open_one(&l.dev, any, &cfg, envc, fo)) {
+            Ok(split::Joined::Alone(m)) => {
+                a.split = Some(m);
+                return;
+            }
+            Ok(split::Joined::Reopened(c, m)) => (c, m),
+            Err(_) => return,
+        };
+    a.fd = c.fd();
+    a.ring_bytes = {
+        let ri = c.ring_info();
+        u64::from(ri.block_size) * u64::from(ri.block_count)
+    };
+    a.source = Some(Source::Ring(c));
+    a.cursor = Cursor::START;
+    a.stat = (0, 0);
+    a.split = Some(m);
+    if let Some(prog) = l.filter.prog.clone() {
+        let _ = crate::filter::set_live(l, &prog);
+    }
+}
+
+/// Open the TPACKET_V3 capture of `dev` (`any`: cooked, every interface),
+/// in the fanout group the environment names; true when it joins the
+/// split of the process's handles of the device at its first read
+/// ([`split_on_first_read`]).
 fn open_ring(
     dev: &str,
     any: bool,
     cfg: &CaptureConfig,
     envc: &env::Config,
-) -> Result<(Capture, Option<split::Member>), (c_int, String)> {
-    let open = |fanout: Option<netring_engine::Fanout>| {
-        let mut cfg = cfg.clone();
-        if fanout.is_some() {
-            cfg.fanout = fanout;
-        }
-        let c = if any {
-            Capture::open_any(&cfg)
-        } else {
-            Capture::open(dev, &cfg)
-        };
-        let c = c.map_err(|e| {
-            let (st, m) = engine_error(e);
-            // A group the environment asked for: say which setting.
-            let m = match (&envc.fanout_from, m.starts_with("fanout")) {
-                (Some(from), true) => format!("{from}: {m}"),
-                _ => m,
-            };
-            (st, m)
-        })?;
-        if !any {
-            refuse_down(c.fd())?;
-        }
-        let fd = c.fd();
-        Ok((c, fd))
-    };
-    if envc.fanout.is_some() || !envc.split {
-        return open(None).map(|(c, _)| (c, None));
+) -> Result<(Capture, bool), (c_int, String)> {
+    let split = envc.fanout.is_none() && envc.split;
+    open_one(dev, any, cfg, envc, None).map(|(c, _)| (c, split))
+}
+
+/// Open one TPACKET_V3 capture (in group `fanout` when given).
+fn open_one(
+    dev: &str,
+    any: bool,
+    cfg: &CaptureConfig,
+    envc: &env::Config,
+    fanout: Option<netring_engine::Fanout>,
+) -> Result<(Capture, c_int), (c_int, String)> {
+    let mut cfg = cfg.clone();
+    if fanout.is_some() {
+        cfg.fanout = fanout;
     }
-    split::open_split(dev, open).map(|(c, m)| (c, Some(m)))
+    let c = if any {
+        Capture::open_any(&cfg)
+    } else {
+        Capture::open(dev, &cfg)
+    };
+    let c = c.map_err(|e| {
+        let (st, m) = engine_error(e);
+        // A group the environment asked for: say which setting.
+        let m = match (&envc.fanout_from, m.starts_with("fanout")) {
+            (Some(from), true) => format!("{from}: {m}"),
+            _ => m,
+        };
+        (st, m)
+    })?;
+    if !any {
+        refuse_down(c.fd())?;
+    }
+    let fd = c.fd();
+    Ok((c, fd))
 }
 
 /// errno after a successful activation as libpcap leaves it: what the

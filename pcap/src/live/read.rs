@@ -279,6 +279,7 @@ pub unsafe fn dispatch(p: *mut Pcap, cnt: c_int, f: &mut dyn FnMut(&PktHdr, &[u8
     let Kind::Live(l) = &mut h.kind else {
         return code::ERROR;
     };
+    super::split_on_first_read(l);
     let first = first_wait(l);
     let (direction, protocol, nano, cooked, linktype) = (
         l.direction,

@@ -92,11 +92,31 @@ impl Shadow {
         }
     }
 
-    /// Close it (once).
+    /// Close it (once). An activated shadow is closed on a thread of its
+    /// own: closing a packet socket waits for an RCU grace period in the
+    /// kernel (`synchronize_net`, 20-30 ms), which libpcap's `pcap_close`
+    /// pays once, for its one socket; the program's `pcap_close` must not
+    /// pay it twice (nmap opens and closes a handle per scan phase).
     pub fn close(&mut self) {
         if let Some((r, sp)) = self.get() {
-            // SAFETY: the shadow is ours, closed once (ptr is cleared).
-            unsafe { (r.pcap_close)(sp) };
+            let addr = sp as usize;
+            let close = move || {
+                // SAFETY: the shadow is ours, closed once (ptr is cleared
+                // below, nothing else holds it).
+                unsafe { (r.pcap_close)(addr as *mut c_void) };
+            };
+            if self.active {
+                if let Err(e) = std::thread::Builder::new()
+                    .name("netring-close".into())
+                    .spawn(close)
+                {
+                    drop(e);
+                    // SAFETY: as above (the thread did not start).
+                    unsafe { (r.pcap_close)(sp) };
+                }
+            } else {
+                close();
+            }
         }
         *self = Shadow::NONE;
     }

@@ -15,16 +15,26 @@
  *   fidelity live DEV                 pcap_open_live: result, text, errno
  *   fidelity activate DEV [rfmon]     pcap_create (+ pcap_set_rfmon) +
  *                                     pcap_activate: status, text, errno
+ *   fidelity devs any                 pcap_findalldevs: every device and
+ *                                     address; the "any" entry unlinked and
+ *                                     freed with the program's free() (as
+ *                                     ettercap does), then pcap_freealldevs
+ *   fidelity addrinfo NAME            pcap_nametoaddrinfo: each entry,
+ *                                     then the program's freeaddrinfo
  *   fidelity api DEV                  each call on a created handle before
  *                                     activation, then the failing calls on
  *                                     the activated handle: results, texts
  */
 #include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <pcap/pcap.h>
+#include <pcap/namedb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static void queries(pcap_t *p)
 {
@@ -70,8 +80,11 @@ static int do_read(int argc, char **argv)
 		printf("%d: sec %lld (%s) frac %lld caplen %u len %u sum %08x\n",
 		       n++, (long long)h->ts.tv_sec, when,
 		       (long long)h->ts.tv_usec, h->caplen, h->len, sum);
-		if (d)
+		if (d) {
 			pcap_dump((u_char *)d, h, data);
+			/* libpcap's dumper is the stream (daemonlogger relies on it). */
+			printf("dumped to %ld\n", ftell((FILE *)d));
+		}
 	}
 	printf("end %d: %s\n", r, r == PCAP_ERROR ? pcap_geterr(p) : "");
 	if (d)
@@ -214,6 +227,83 @@ static int do_api(const char *dev)
 	return 0;
 }
 
+/* Whether p is in the program's own malloc heap (between the end of its
+ * data and the break): memory another libc's malloc made is elsewhere. */
+extern char end;
+static const char *heap(const void *p)
+{
+	if (!p)
+		return "null";
+	return (const char *)p >= &end && (const char *)p < (const char *)sbrk(0)
+		   ? "heap"
+		   : "NOT THE PROGRAM'S HEAP";
+}
+
+static void show_addr(const char *what, const struct sockaddr *sa)
+{
+	if (!sa)
+		return;
+	printf("  %s family %d (%s)", what, sa->sa_family, heap(sa));
+	if (sa->sa_family == AF_INET) {
+		const unsigned char *a =
+		    (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
+		printf(" %u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+	}
+	printf("\n");
+}
+
+static int do_devs(void)
+{
+	char err[PCAP_ERRBUF_SIZE] = "";
+	pcap_if_t *list = NULL;
+	if (pcap_findalldevs(&list, err) != 0) {
+		printf("findalldevs failed: %s\n", err);
+		return 1;
+	}
+	pcap_if_t **link = &list;
+	while (*link) {
+		pcap_if_t *d = *link;
+		printf("%s (%s) flags %x: node %s, name %s, description %s\n",
+		       d->name, d->description ? d->description : "-", d->flags,
+		       heap(d), heap(d->name), heap(d->description));
+		for (pcap_addr_t *a = d->addresses; a; a = a->next) {
+			show_addr("addr", a->addr);
+			show_addr("netmask", a->netmask);
+			show_addr("broadaddr", a->broadaddr);
+			show_addr("dstaddr", a->dstaddr);
+		}
+		if (strcmp(d->name, "any") == 0) {
+			*link = d->next;
+			free(d->name);
+			free(d->description);
+			free(d);
+			continue;
+		}
+		link = &d->next;
+	}
+	pcap_freealldevs(list);
+	printf("freed\n");
+	return 0;
+}
+
+static int do_addrinfo(const char *name)
+{
+	struct addrinfo *list = pcap_nametoaddrinfo(name);
+	if (!list) {
+		printf("nametoaddrinfo %s: NULL\n", name);
+		return 0;
+	}
+	for (struct addrinfo *a = list; a; a = a->ai_next)
+		printf("family %d socktype %d protocol %d addrlen %u: node %s, "
+		       "canonname %s\n",
+		       a->ai_family, a->ai_socktype, a->ai_protocol,
+		       (unsigned)a->ai_addrlen, heap(a), heap(a->ai_canonname));
+	/* The program's freeaddrinfo: the list must be of its heap. */
+	freeaddrinfo(list);
+	printf("freed\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char err[PCAP_ERRBUF_SIZE] = "";
@@ -226,6 +316,10 @@ int main(int argc, char **argv)
 		return do_file(arg);
 	if (strcmp(what, "api") == 0)
 		return do_api(arg);
+	if (strcmp(what, "devs") == 0)
+		return do_devs();
+	if (strcmp(what, "addrinfo") == 0)
+		return do_addrinfo(arg);
 	if (strcmp(what, "append") == 0 && argc > 3)
 		return do_append(argv);
 	pcap_t *p = NULL;
