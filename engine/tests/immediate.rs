@@ -25,6 +25,24 @@ fn immediate() -> CaptureConfig {
     }
 }
 
+/// Up to `n` test frames one at a time ([`Capture::next_packet`]), each
+/// whole and software-stamped, within 5 s.
+fn next_packets(cap: &mut Capture, n: usize) -> Vec<Vec<u8>> {
+    let mut got = Vec::new();
+    let t = Instant::now();
+    while got.len() < n && t.elapsed() < Duration::from_secs(5) {
+        if let Wait::Ready(p) = cap.next_packet(Some(Duration::from_millis(50))).unwrap() {
+            if frame_seq(p.data()).is_some() {
+                assert!(p.flags().contains(PacketFlags::TS_SOFTWARE));
+                assert!(!p.flags().contains(PacketFlags::TRUNCATED));
+                assert_eq!(p.wire_len() as usize, p.data().len());
+                got.push(p.data().to_vec());
+            }
+        }
+    }
+    got
+}
+
 const SIZES: [usize; 11] = [60, 61, 64, 100, 128, 500, 1000, 1499, 1500, 1513, 1514];
 
 #[test]
@@ -46,17 +64,7 @@ fn frames_arrive_byte_exact_through_batches_and_single_packets() {
         for (i, &len) in SIZES.iter().enumerate() {
             tx.send(&frame(len, 100 + i as u32, OTHER_MAC));
         }
-        let mut single = Vec::new();
-        let t = Instant::now();
-        while single.len() < SIZES.len() && t.elapsed() < Duration::from_secs(5) {
-            if let Wait::Ready(p) = cap.next_packet(Some(Duration::from_millis(50))).unwrap() {
-                if frame_seq(p.data()).is_some() {
-                    assert!(p.flags().contains(PacketFlags::TS_SOFTWARE));
-                    assert_eq!(p.wire_len() as usize, p.data().len());
-                    single.push(p.data().to_vec());
-                }
-            }
-        }
+        let single = next_packets(&mut cap, SIZES.len());
         (batched, single, cap.stats().unwrap())
     });
     for (i, &len) in SIZES.iter().enumerate() {
@@ -126,15 +134,7 @@ fn frames_longer_than_a_ring_frame_arrive_whole() {
         for (i, &len) in sizes.iter().enumerate() {
             tx.send(&frame(len, 200 + i as u32, OTHER_MAC));
         }
-        let mut single = Vec::new();
-        let t = Instant::now();
-        while single.len() < sizes.len() && t.elapsed() < Duration::from_secs(5) {
-            if let Wait::Ready(p) = cap.next_packet(Some(Duration::from_millis(50))).unwrap() {
-                if frame_seq(p.data()).is_some() {
-                    single.push(p.data().to_vec());
-                }
-            }
-        }
+        let single = next_packets(&mut cap, sizes.len());
         let stats = cap.stats().unwrap();
         drop(cap);
         // Snap length 500: a copied frame is cut there, flagged, its wire
@@ -162,24 +162,15 @@ fn frames_longer_than_a_ring_frame_arrive_whole() {
         }
         (batched, iterated, single, cut, stats)
     });
-    for (i, &len) in sizes.iter().enumerate() {
+    for (k, got) in [batched, iterated, single].iter().enumerate() {
+        let want: Vec<_> = (0..sizes.len())
+            .map(|i| frame(sizes[i], 100 * k as u32 + i as u32, OTHER_MAC))
+            .collect();
         assert_eq!(
-            batched[i],
-            frame(len, i as u32, OTHER_MAC),
-            "batch frame {i}"
-        );
-        assert_eq!(
-            iterated[i],
-            frame(len, 100 + i as u32, OTHER_MAC),
-            "iterated frame {i}"
-        );
-        assert_eq!(
-            single[i],
-            frame(len, 200 + i as u32, OTHER_MAC),
-            "single frame {i}"
+            got, &want,
+            "walk {k}: batches, the batch iterator, single packets"
         );
     }
-    assert_eq!(batched.len(), sizes.len());
     assert_eq!(stats.drops, 0);
     assert_eq!(stats.malformed, 0);
     let (cut, truncated) = cut.expect("the 3000-byte frame under snap length 500");

@@ -952,6 +952,22 @@ fn timeout_nonblock_and_immediate_mode() {
     child.finish(Duration::from_secs(5), "the test program");
 }
 
+/// `tcpdump -i A ARGS -w FILE AFTER` through the drop-in into `files[0]`
+/// and on the real libpcap into `files[1]`, both started.
+fn tcpdump_both(net: &Net, files: &[Tmp; 2], args: &[&str], after: &[&str]) -> Vec<Proc> {
+    files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let mut all = vec!["-i", net.a.as_str()];
+            all.extend_from_slice(args);
+            all.extend_from_slice(&["-w", f.to_str().unwrap()]);
+            all.extend_from_slice(after);
+            Proc::spawn(tool(Some(net), i == 0, "tcpdump", &all))
+        })
+        .collect()
+}
+
 /// Immediate mode cuts no frame below the snap length: `tcpdump
 /// --immediate-mode -w` through the drop-in and on the real libpcap, a
 /// 60-byte, a 1514-byte and an 8000-byte frame (MTU 9000), each recorded
@@ -965,22 +981,7 @@ fn immediate_mode_records_jumbo_frames_whole() {
     }
     let sizes = [60usize, 1514, 8000];
     let files = [tmp("imm-shim.pcap"), tmp("imm-real.pcap")];
-    let mut procs: Vec<Proc> = files
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let args = [
-                "-i",
-                &net.a,
-                "--immediate-mode",
-                "-c",
-                "3",
-                "-w",
-                f.to_str().unwrap(),
-            ];
-            Proc::spawn(tool(Some(&net), i == 0, "tcpdump", &args))
-        })
-        .collect();
+    let mut procs = tcpdump_both(&net, &files, &["--immediate-mode", "-c", "3"], &[]);
     wait_listening(&net, &mut procs);
     let s = net.sender(&net.b);
     for (i, &len) in sizes.iter().enumerate() {
@@ -1023,25 +1024,14 @@ fn immediate_mode_records_offload_aggregates_whole() {
     peer.ip(&["link", "set", &net.b, "up"]);
     net.ip(&["addr", "add", "10.78.0.1/24", "dev", &net.a]);
     let files = [tmp("gso-shim.pcap"), tmp("gso-real.pcap")];
-    let mut procs: Vec<Proc> = files
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let args = [
-                "-i",
-                &net.a,
-                "--immediate-mode",
-                // 64 MiB: tcpdump's default 2 MiB is 32 of libpcap's
-                // 64 KiB frames, too few for the burst.
-                "-B",
-                "65536",
-                "-w",
-                f.to_str().unwrap(),
-                "tcp and src host 10.78.0.2",
-            ];
-            Proc::spawn(tool(Some(&net), i == 0, "tcpdump", &args))
-        })
-        .collect();
+    // -B 64 MiB: tcpdump's default 2 MiB is 32 of libpcap's 64 KiB frames,
+    // too few for the burst.
+    let mut procs = tcpdump_both(
+        &net,
+        &files,
+        &["--immediate-mode", "-B", "65536"],
+        &["tcp and src host 10.78.0.2"],
+    );
     wait_listening(&net, &mut procs);
     let in_ns = |ns: &str, script: &str| {
         let mut c = Command::new("ip");
