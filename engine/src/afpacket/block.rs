@@ -200,11 +200,10 @@ impl<'a> Iterator for PacketIter<'a> {
                 self.error = Some(Malformed::NextOffset(off));
                 self.remaining = 0;
             } else {
-                // No prefetch ahead (see WALK_PREFETCH below).
+                // No software prefetch (see WALK_PREFETCH below).
                 self.off = off + next;
             }
         }
-        touch_line(data);
         Some(packet(
             hdr,
             &V3_FIELDS,
@@ -344,36 +343,7 @@ pub fn malformed_error(m: Malformed) -> crate::error::Error {
     )
 }
 
-/// A prefetch of the line where the packet's data starts, the line the
-/// walk skips when records are small (see WALK_PREFETCH below).
-#[inline(always)]
-fn touch_line(data: &[u8]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        // SAFETY: a prefetch is a hint: it never faults and reads nothing
-        // architecturally (the pointer is inside the block anyway); SSE is
-        // baseline on x86_64.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(data.as_ptr().cast()) };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = data;
-}
-
-// WALK_PREFETCH: which software prefetch the walk issues, and why only it.
-//
-// One: the first line of each packet's data, in the record being walked
-// (touch_line). With small records the walk reads the header lines of
-// each record and skips the line where the frame starts (60-byte frames:
-// 144-byte records, the frame at +82), so the lines it demands are not a
-// dense stream; a user that reads each frame's first byte (min_v3) makes
-// them one. Measured on the 2-vCPU EPYC VM with the real ring
-// (`bench/run.sh -d 4 -r 3 -s 60,1514 min_v3 nrcap ...`, one throwaway
-// build with the variants picked by an environment variable, 2026-12-07):
-// 60-byte frames 10.3-13.2 -> 9.1-10.2 ns/packet with it, 1514-byte
-// frames unchanged within the noise; a callback that reads the first byte
-// itself was as fast (9.0-9.5) as this prefetch. Prefetching ahead (the
-// variants below, and the next page's first lines) made 60 B slower.
+// WALK_PREFETCH: why the walk issues no software prefetch.
 //
 // The walk reads the header lines of each record in address order (and a
 // visitor usually the first line of the frame): a constant-stride stream
