@@ -12,6 +12,9 @@
 #   dropin   the same binary on netring's libpcap drop-in
 #            (LD_LIBRARY_PATH=build/prefix/lib/netring)
 #   nrcap    build/bin/nrcap -i IF -q -s 256 --immediate --latency (the C API)
+#   libpcap_spin, dropin_spin  (not by default) libpcap and dropin that never
+#            sleep (non-blocking pcap_dispatch in a loop, CB_LAT_SPIN=1): the
+#            latency without the consumer's wake-up
 # Each prints "LATENCY n= p50_us= p99_us= max_us=" at exit.
 #
 # usage: latency.sh [-d SECONDS] [-r RATES] [-n REPS] [-o DIR] [CONSUMER ...]
@@ -37,6 +40,10 @@ consumer_cmd() {
         libpcap) echo "$CB_BIN/pcap_latency {IF}" ;;
         dropin) echo "env LD_LIBRARY_PATH=$CB_ROOT/build/prefix/lib/netring $CB_BIN/pcap_latency {IF}" ;;
         nrcap) echo "$NR_BIN/nrcap -i {IF} -q -s 256 --immediate --latency" ;;
+        # Never sleeping (CB_LAT_SPIN=1: non-blocking pcap_dispatch in a
+        # loop): the latency without the wake-up, for comparison.
+        libpcap_spin) echo "env CB_LAT_SPIN=1 $CB_BIN/pcap_latency {IF}" ;;
+        dropin_spin) echo "env CB_LAT_SPIN=1 LD_LIBRARY_PATH=$CB_ROOT/build/prefix/lib/netring $CB_BIN/pcap_latency {IF}" ;;
         *) echo "unknown consumer $1" >&2; exit 2 ;;
     esac
 }

@@ -9,6 +9,8 @@
  *
  * usage: pcap_latency IFACE          (runs until SIGINT/SIGTERM)
  * env:   CB_LAT_IMMEDIATE=0 turns immediate mode off (for comparison)
+ *        CB_LAT_SPIN=1 never sleeps: non-blocking pcap_dispatch in a loop
+ *        (the latency without the consumer's wake-up, for comparison)
  * prints on exit:
  *   RESULT packets=N drops=N
  *   LATENCY n=N p50_us=X p99_us=X max_us=X     (same line as nrcap --latency)
@@ -80,8 +82,13 @@ int main(int argc, char **argv)
             imm && *imm == '0' ? "immediate mode off" : "immediate mode",
             g_nano ? "ns" : "us", pcap_lib_version());
 
+    const char *spin = getenv("CB_LAT_SPIN");
+    if (spin && *spin == '1' && pcap_setnonblock(p, 1, err) < 0) {
+        fprintf(stderr, "pcap_setnonblock: %s\n", err);
+        return 1;
+    }
     while (!cb_stop) {
-        rc = pcap_loop(p, -1, handler, NULL);
+        rc = spin && *spin == '1' ? pcap_dispatch(p, -1, handler, NULL) : pcap_loop(p, -1, handler, NULL);
         if (rc == PCAP_ERROR) { fprintf(stderr, "pcap_loop: %s\n", pcap_geterr(p)); break; }
         if (rc == PCAP_ERROR_BREAK) break;
     }

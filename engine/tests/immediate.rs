@@ -25,6 +25,24 @@ fn immediate() -> CaptureConfig {
     }
 }
 
+/// Up to `n` test frames one at a time ([`Capture::next_packet`]), each
+/// whole and software-stamped, within 5 s.
+fn next_packets(cap: &mut Capture, n: usize) -> Vec<Vec<u8>> {
+    let mut got = Vec::new();
+    let t = Instant::now();
+    while got.len() < n && t.elapsed() < Duration::from_secs(5) {
+        if let Wait::Ready(p) = cap.next_packet(Some(Duration::from_millis(50))).unwrap() {
+            if frame_seq(p.data()).is_some() {
+                assert!(p.flags().contains(PacketFlags::TS_SOFTWARE));
+                assert!(!p.flags().contains(PacketFlags::TRUNCATED));
+                assert_eq!(p.wire_len() as usize, p.data().len());
+                got.push(p.data().to_vec());
+            }
+        }
+    }
+    got
+}
+
 const SIZES: [usize; 11] = [60, 61, 64, 100, 128, 500, 1000, 1499, 1500, 1513, 1514];
 
 #[test]
@@ -46,17 +64,7 @@ fn frames_arrive_byte_exact_through_batches_and_single_packets() {
         for (i, &len) in SIZES.iter().enumerate() {
             tx.send(&frame(len, 100 + i as u32, OTHER_MAC));
         }
-        let mut single = Vec::new();
-        let t = Instant::now();
-        while single.len() < SIZES.len() && t.elapsed() < Duration::from_secs(5) {
-            if let Wait::Ready(p) = cap.next_packet(Some(Duration::from_millis(50))).unwrap() {
-                if frame_seq(p.data()).is_some() {
-                    assert!(p.flags().contains(PacketFlags::TS_SOFTWARE));
-                    assert_eq!(p.wire_len() as usize, p.data().len());
-                    single.push(p.data().to_vec());
-                }
-            }
-        }
+        let single = next_packets(&mut cap, SIZES.len());
         (batched, single, cap.stats().unwrap())
     });
     for (i, &len) in SIZES.iter().enumerate() {
@@ -75,6 +83,99 @@ fn frames_arrive_byte_exact_through_batches_and_single_packets() {
     assert_eq!(stats.drops, 0);
     assert_eq!(stats.malformed, 0);
     assert_eq!(stats.packets, 2 * SIZES.len() as u64, "{stats:?}");
+}
+
+/// Frames longer than a ring frame (here 256-byte frames: 190 bytes of
+/// room) arrive whole, through the copy the kernel queues on the socket
+/// (`TP_STATUS_COPY`), in order with the frames that fit, through batches,
+/// the batch iterator and single packets; a copy is cut at the snap length
+/// like any frame.
+#[test]
+fn frames_longer_than_a_ring_frame_arrive_whole() {
+    let net = Net::new();
+    net.ip(&["link", "set", &net.a, "mtu", "9000"]);
+    net.ip(&["link", "set", &net.b, "mtu", "9000"]);
+    let sizes = [60usize, 1000, 64, 1514, 150, 8000, 4000, 100, 3000];
+    let small = CaptureConfig {
+        frame_size: 256,
+        ..immediate()
+    };
+    let (batched, iterated, single, cut, stats) = net.enter(|| {
+        let tx = common::Sender::open(&net.b);
+        let mut cap = Capture::open(&net.a, &small).unwrap();
+        for (i, &len) in sizes.iter().enumerate() {
+            tx.send(&frame(len, i as u32, OTHER_MAC));
+        }
+        let batched = common::collect(
+            &mut cap,
+            sizes.len(),
+            Duration::ZERO,
+            Duration::from_secs(5),
+        );
+        for (i, &len) in sizes.iter().enumerate() {
+            tx.send(&frame(len, 100 + i as u32, OTHER_MAC));
+        }
+        let mut iterated = Vec::new();
+        let t = Instant::now();
+        while iterated.len() < sizes.len() && t.elapsed() < Duration::from_secs(5) {
+            if let Wait::Ready(b) = cap
+                .next_batch_timeout(Some(Duration::from_millis(20)))
+                .unwrap()
+            {
+                for p in b.iter() {
+                    if frame_seq(p.data()).is_some() {
+                        assert!(!p.flags().contains(PacketFlags::TRUNCATED));
+                        assert_eq!(p.wire_len() as usize, p.data().len());
+                        iterated.push(p.data().to_vec());
+                    }
+                }
+            }
+        }
+        for (i, &len) in sizes.iter().enumerate() {
+            tx.send(&frame(len, 200 + i as u32, OTHER_MAC));
+        }
+        let single = next_packets(&mut cap, sizes.len());
+        let stats = cap.stats().unwrap();
+        drop(cap);
+        // Snap length 500: a copied frame is cut there, flagged, its wire
+        // length kept.
+        let mut cap = Capture::open(
+            &net.a,
+            &CaptureConfig {
+                snaplen: 500,
+                ..small.clone()
+            },
+        )
+        .unwrap();
+        tx.send(&frame(3000, 300, OTHER_MAC));
+        let mut cut = None;
+        let t = Instant::now();
+        while cut.is_none() && t.elapsed() < Duration::from_secs(5) {
+            if let Wait::Ready(p) = cap.next_packet(Some(Duration::from_millis(50))).unwrap() {
+                if p.wire_len() == 3000 {
+                    cut = Some((
+                        p.data().to_vec(),
+                        p.flags().contains(PacketFlags::TRUNCATED),
+                    ));
+                }
+            }
+        }
+        (batched, iterated, single, cut, stats)
+    });
+    for (k, got) in [batched, iterated, single].iter().enumerate() {
+        let want: Vec<_> = (0..sizes.len())
+            .map(|i| frame(sizes[i], 100 * k as u32 + i as u32, OTHER_MAC))
+            .collect();
+        assert_eq!(
+            got, &want,
+            "walk {k}: batches, the batch iterator, single packets"
+        );
+    }
+    assert_eq!(stats.drops, 0);
+    assert_eq!(stats.malformed, 0);
+    let (cut, truncated) = cut.expect("the 3000-byte frame under snap length 500");
+    assert_eq!(cut, frame(3000, 300, OTHER_MAC)[..500]);
+    assert!(truncated);
 }
 
 #[test]

@@ -137,9 +137,16 @@ pub struct nr_capture_config {
     /// its ring block is full or block_timeout_ms retires it. The ring is
     /// then a TPACKET_V2 frame ring (a status word per frame, as libpcap's
     /// immediate mode) of block_size / frame_size * block_count frames, one
-    /// packet each: frames longer than frame_size minus the 66-byte header
-    /// room (Ethernet) are truncated (NR_PACKET_FLAG_TRUNCATED). A batch is the run
-    /// of frames ready when it was taken (at most 512). block_timeout_ms is
+    /// packet each. A frame longer than frame_size minus the 66-byte header
+    /// room (Ethernet) still arrives whole up to snaplen: the kernel also
+    /// queues it on the socket (PACKET_COPY_THRESH) and the capture hands
+    /// that copy over as a batch of one (a system call each: size frames
+    /// for what the link carries, the MTU plus 18, and leave GSO/GRO
+    /// aggregates to the copy). With rcvbuf 0 the socket's receive buffer
+    /// is raised to the ring's size for them (SO_RCVBUFFORCE, else up to
+    /// rmem_max); a copy that finds it full is truncated to the frame
+    /// (NR_PACKET_FLAG_TRUNCATED). A batch is the run of frames ready when
+    /// it was taken (at most 512). block_timeout_ms is
     /// unused; fill_rxhash and vlan_reinsert are refused (NR_E_CONFIG).
     /// On a busy link (four waits in a row ended by a frame within 50 µs)
     /// a wait naps 30 µs before sleeping on the socket, so one wake-up takes

@@ -159,8 +159,16 @@ pub struct CaptureConfig {
     /// retired by `block_timeout_ms`. A held batch is then the run of
     /// consecutive ready frames (at most 512, at most half the ring). The
     /// ring holds `block_size / frame_size * block_count` frames, one
-    /// packet each; a frame longer than `frame_size` minus the header (66
-    /// bytes on Ethernet) is truncated (flagged `TRUNCATED`).
+    /// packet each. A frame longer than `frame_size` minus the header (66
+    /// bytes on Ethernet) still arrives whole, up to `snaplen`: the kernel
+    /// also queues it on the socket (`PACKET_COPY_THRESH`), and the capture
+    /// takes that copy as a one-packet batch (a system call, so size frames
+    /// for the frames the link carries, e.g. the MTU plus 18, and leave
+    /// GSO/GRO aggregates to the copy). The copies wait in the socket's
+    /// receive buffer: with `rcvbuf` 0 it is raised to the ring's size
+    /// (`SO_RCVBUFFORCE`, or `SO_RCVBUF` up to `rmem_max` without
+    /// `CAP_NET_ADMIN`); a copy the buffer cannot take is truncated to the
+    /// frame (flagged `TRUNCATED`).
     /// `block_timeout_ms` is unused. Refused with `fill_rxhash` (these
     /// frames carry no receive hash) and with `vlan_reinsert` (read
     /// [`Packet::vlan_tci`] instead).
@@ -484,6 +492,11 @@ pub struct Capture {
     frames: Option<FrameRing>,
     /// A member of a [`FanoutMode::Flow`] group: how to leave it cleanly.
     gate: Option<Gate>,
+    /// Immediate mode: the whole packet of a held frame the kernel cut to
+    /// the frame size (`TP_STATUS_COPY`), taken off the socket; the held
+    /// run is then that one frame, and `copied_len` its length here.
+    copied: Vec<u8>,
+    copied_len: Option<usize>,
 }
 
 /// A socket's membership of a [`FanoutMode::Flow`] group joined with
@@ -525,6 +538,8 @@ struct FrameRing {
     batches: u64,
     /// Busy waits in a row (see [`BUSY_WAITS`]).
     busy: u8,
+    /// The snap length: how much of a copied frame is kept.
+    snaplen: usize,
 }
 
 /// Errors of a socket option, naming the option and its value.
@@ -733,6 +748,7 @@ impl Capture {
                 run_max: (count / 2).clamp(1, FRAME_RUN_MAX),
                 batches: 0,
                 busy: 0,
+                snaplen: cfg.snaplen as usize,
             }
         });
         Ok(Capture {
@@ -758,6 +774,8 @@ impl Capture {
             vlan_reinsert: cfg.vlan_reinsert,
             frames,
             gate,
+            copied: Vec::new(),
+            copied_len: None,
         })
     }
 
@@ -821,6 +839,22 @@ impl Capture {
                      only; to share an interface's traffic between packet sockets use fanout)"
                     .into(),
             ))?;
+        }
+        if cfg.immediate {
+            // Frames longer than a ring frame are also queued whole on the
+            // socket (TP_STATUS_COPY); take_frames() picks them up.
+            socket::setsockopt(fd, tp::SOL_PACKET, tp::PACKET_COPY_THRESH, &1i32)
+                .map_err(opt_err("immediate: setsockopt(PACKET_COPY_THRESH)".into()))?;
+            if cfg.rcvbuf == 0 {
+                // Room for the copies: as much as the ring (best effort;
+                // without CAP_NET_ADMIN the kernel caps SO_RCVBUF at
+                // rmem_max).
+                let ring = u64::from(cfg.block_size) * u64::from(cfg.block_count);
+                let v = ring.min(i32::MAX as u64 / 2) as i32;
+                if socket::setsockopt(fd, sol, so::SO_RCVBUFFORCE, &v).is_err() {
+                    let _ = socket::setsockopt(fd, sol, libc::SO_RCVBUF, &v);
+                }
+            }
         }
         if cfg.rcvbuf > 0 {
             let v = cfg.rcvbuf as i32;
@@ -1373,16 +1407,22 @@ impl Capture {
             return BlockHeader::default();
         };
         let mut n = 1;
-        let mut idx = self.cur;
-        while n < fr.run_max {
-            idx += 1;
-            if idx == fr.count {
-                idx = 0;
+        if self.status_word(self.cur).load(Ordering::Relaxed) & tp::TP_STATUS_COPY != 0 {
+            self.take_copy(&fr);
+        } else {
+            let mut idx = self.cur;
+            while n < fr.run_max {
+                idx += 1;
+                if idx == fr.count {
+                    idx = 0;
+                }
+                // A copied frame is a batch of its own (take_copy).
+                let st = self.status_word(idx).load(Ordering::Acquire);
+                if st & tp::TP_STATUS_USER == 0 || st & tp::TP_STATUS_COPY != 0 {
+                    break;
+                }
+                n += 1;
             }
-            if self.status_word(idx).load(Ordering::Acquire) & tp::TP_STATUS_USER == 0 {
-                break;
-            }
-            n += 1;
         }
         fr.batches += 1;
         self.frames = Some(fr);
@@ -1392,6 +1432,36 @@ impl Capture {
             num_pkts: n as u32,
             first: 0,
             seq: fr.batches,
+        }
+    }
+
+    /// The held frame at `cur` was cut to the frame size and its whole
+    /// packet queued on the socket (`TP_STATUS_COPY`): take that copy, the
+    /// kernel queues them in frame order. Kept in `copied` up to the snap
+    /// length; if the queue is empty (it cannot be for a copied frame) the
+    /// frame is read as it is, cut.
+    #[cold]
+    fn take_copy(&mut self, fr: &FrameRing) {
+        if self.copied.len() < fr.snaplen {
+            self.copied.resize(fr.snaplen, 0);
+        }
+        self.copied_len = socket::recv_trunc(self.fd.as_raw_fd(), &mut self.copied)
+            .ok()
+            .map(|n| n.min(fr.snaplen));
+    }
+
+    /// Frame `i` of the held run (`i < held_hdr.num_pkts`), or the copy
+    /// of its whole packet (see [`Capture::take_copy`]).
+    #[inline(always)]
+    fn held_frame(&self, fr: &FrameRing, i: u32) -> std::result::Result<Packet<'_>, Malformed> {
+        let mut idx = self.cur + i as usize;
+        if idx >= fr.count {
+            idx -= fr.count;
+        }
+        let (bytes, at) = self.frame_bytes(fr, idx);
+        match self.copied_len {
+            Some(n) => frame::parse_copied(bytes, at, &self.copied[..n]),
+            None => frame::parse_frame(bytes, at),
         }
     }
 
@@ -1452,6 +1522,7 @@ impl Capture {
             }
             self.held = false;
             self.pkt_cursor = None;
+            self.copied_len = None;
             return;
         }
         self.status_word(self.cur)
@@ -1670,9 +1741,9 @@ impl<'a> Iterator for BatchIter<'a> {
                 if error.is_some() || *next >= cap.held_hdr.num_pkts {
                     return None;
                 }
-                let (bytes, at) = cap.frame_bytes(fr, (cap.cur + *next as usize) % fr.count);
+                let p = cap.held_frame(fr, *next);
                 *next += 1;
-                match frame::parse_frame(bytes, at) {
+                match p {
                     Ok(p) => Some(p),
                     Err(m) => {
                         *error = Some(m);
@@ -1717,15 +1788,8 @@ impl HeldBatch for Capture {
         }
         let hdr = self.held_hdr;
         if let Some(fr) = &self.frames {
-            let cur = self.cur;
-            let frame_at = |i: u32| {
-                let mut idx = cur + i as usize;
-                if idx >= fr.count {
-                    idx -= fr.count;
-                }
-                self.frame_bytes(fr, idx)
-            };
-            return match frame::walk_frames(frame_at, hdr.num_pkts, cursor, f) {
+            let packet_at = |i: u32| self.held_frame(fr, i);
+            return match frame::walk_frames(packet_at, hdr.num_pkts, cursor, f) {
                 Ok(w) => Ok(w),
                 Err(m) => {
                     self.note_malformed(m);

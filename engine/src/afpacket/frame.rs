@@ -20,6 +20,23 @@ use crate::sys::tpacket::v2_hdr as h;
 /// (`TP_STATUS_USER`): its status word is read here as plain memory.
 #[inline(always)]
 pub fn parse_frame(frame: &[u8], at: usize) -> Result<Packet<'_>, Malformed> {
+    let (hdr, data) = frame_parts(frame, at)?;
+    // TPACKET_V2 frames carry no receive hash.
+    Ok(packet(hdr, &V2_FIELDS, data, 0, rd16(hdr, h::VLAN_TCI)))
+}
+
+/// Read a frame the kernel cut to the ring's frame size and queued whole on
+/// the socket (`TP_STATUS_COPY`, see `PACKET_COPY_THRESH`): the metadata
+/// from the frame's header (checked as in [`parse_frame`]), the bytes from
+/// `whole`, the copy taken off the socket (at most the snap length).
+pub fn parse_copied<'a>(frame: &[u8], at: usize, whole: &'a [u8]) -> Result<Packet<'a>, Malformed> {
+    let (hdr, _) = frame_parts(frame, at)?;
+    Ok(packet(hdr, &V2_FIELDS, whole, 0, rd16(hdr, h::VLAN_TCI)))
+}
+
+/// The header and the data of a frame, both checked against the frame.
+#[inline(always)]
+fn frame_parts(frame: &[u8], at: usize) -> Result<(&[u8], &[u8]), Malformed> {
     let Some(hdr) = frame.get(..h::HDRLEN) else {
         return Err(Malformed::HeaderOutOfBounds(at));
     };
@@ -31,29 +48,28 @@ pub fn parse_frame(frame: &[u8], at: usize) -> Result<Packet<'_>, Malformed> {
     let Some(data) = mac.checked_add(snaplen).and_then(|end| frame.get(mac..end)) else {
         return Err(Malformed::DataOutOfBounds(at));
     };
-    // TPACKET_V2 frames carry no receive hash.
-    Ok(packet(hdr, &V2_FIELDS, data, 0, rd16(hdr, h::VLAN_TCI)))
+    Ok((hdr, data))
 }
 
 const V2_FIELDS: HdrFields =
     HdrFields::of([h::SEC, h::NSEC, h::LEN, h::STATUS, h::VLAN_TPID, h::SLL]);
 
 /// Walk a run of `count` handed-over frames from `cursor` on: the one walk
-/// behind every TPACKET_V2 held batch. `frame_at(i)` gives the `i`-th frame
-/// of the run (`i < count`) and its offset in the ring. Calls `f` per
+/// behind every TPACKET_V2 held batch. `packet_at(i)` reads the `i`-th
+/// frame of the run (`i < count`; [`parse_frame`] or [`parse_copied`]). Calls `f` per
 /// packet until it returns `false`; the cursor keeps the position. On a
 /// malformed frame the walk stops (the cursor is done) and the reason is
 /// returned; the caller counts it (the run's frames are all given back on
 /// release, the rest of the run is skipped, as for a malformed block).
 #[inline(always)]
 pub fn walk_frames<'a, G, F>(
-    frame_at: G,
+    packet_at: G,
     count: u32,
     cursor: &mut Cursor,
     mut f: F,
 ) -> Result<Walk, Malformed>
 where
-    G: Fn(u32) -> (&'a [u8], usize),
+    G: Fn(u32) -> Result<Packet<'a>, Malformed>,
     F: FnMut(&Packet<'_>) -> bool,
 {
     if cursor.done {
@@ -65,8 +81,7 @@ where
         cursor.left = count;
     }
     while cursor.left > 0 {
-        let (frame, at) = frame_at(cursor.pos as u32);
-        let p = match parse_frame(frame, at) {
+        let p = match packet_at(cursor.pos as u32) {
             Ok(p) => p,
             Err(m) => {
                 cursor.left = 0;
@@ -154,7 +169,7 @@ mod tests {
     ) -> Result<Walk, Malformed> {
         let frames: Vec<&[u8]> = r.iter_mut().map(|w| &*bytes(w)).collect();
         walk_frames(
-            |i| (frames[i as usize], i as usize * SLOT),
+            |i| parse_frame(frames[i as usize], i as usize * SLOT),
             frames.len() as u32,
             cursor,
             &mut f,
@@ -275,6 +290,33 @@ mod tests {
         assert_eq!(w, Err(Malformed::DataOutOfBounds(SLOT)));
         let (_, w) = corrupt(|b| b[h::MAC..h::MAC + 2].copy_from_slice(&u16::MAX.to_ne_bytes()));
         assert_eq!(w, Err(Malformed::DataOutOfBounds(SLOT)));
+    }
+
+    #[test]
+    fn a_copied_frame_takes_its_bytes_from_the_copy() {
+        // The kernel cut the frame (snaplen = the room left); the whole
+        // packet came off the socket.
+        let whole = data(3);
+        let mut w = frame(256, 0, &whole[..190]);
+        let b = bytes(&mut w);
+        b[h::LEN..h::LEN + 4].copy_from_slice(&(whole.len() as u32).to_ne_bytes());
+        let st = tp::TP_STATUS_USER | tp::TP_STATUS_COPY | tp::TP_STATUS_TS_SOFTWARE;
+        b[h::STATUS..h::STATUS + 4].copy_from_slice(&st.to_ne_bytes());
+        let p = parse_copied(b, 0, &whole).unwrap();
+        assert_eq!(p.data(), &whole[..]);
+        assert_eq!(p.wire_len() as usize, whole.len());
+        assert!(!p.flags().contains(PacketFlags::TRUNCATED));
+        assert!(p.flags().contains(PacketFlags::TS_SOFTWARE));
+        assert_eq!(p.protocol(), 0x0800);
+        // Cut at the snap length: flagged.
+        let p = parse_copied(b, 0, &whole[..500]).unwrap();
+        assert!(p.flags().contains(PacketFlags::TRUNCATED));
+        // The frame's header is checked all the same.
+        b[h::MAC..h::MAC + 2].copy_from_slice(&10u16.to_ne_bytes());
+        assert_eq!(
+            parse_copied(b, 0, &whole).err(),
+            Some(Malformed::MacOffset(0))
+        );
     }
 
     #[test]

@@ -215,6 +215,27 @@ pub fn if_name_of(fd: RawFd, ifindex: i32) -> io::Result<String> {
     }
 }
 
+/// Take the datagram at the head of `fd`'s receive queue without waiting
+/// (`MSG_DONTWAIT | MSG_TRUNC`): up to `buf.len()` bytes are copied, the
+/// return value is its whole length (which may be larger).
+pub fn recv_trunc(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: buf is a valid writable buffer of buf.len() bytes for the
+    // call; the kernel writes at most that many.
+    let n = unsafe {
+        libc::recv(
+            fd,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_DONTWAIT | libc::MSG_TRUNC,
+        )
+    };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
 /// Interface MTU (`SIOCGIFMTU`) using `fd` for the ioctl.
 pub fn if_mtu(fd: RawFd, name: &str) -> io::Result<u32> {
     // SAFETY: as in if_flags.

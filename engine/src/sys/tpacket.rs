@@ -16,6 +16,9 @@ pub const PACKET_RX_RING: libc::c_int = 5;
 pub const PACKET_STATISTICS: libc::c_int = 6;
 /// `PACKET_VERSION`.
 pub const PACKET_VERSION: libc::c_int = 10;
+/// `PACKET_COPY_THRESH`: a frame too long for a TPACKET_V2 ring frame is
+/// also queued whole on the socket's receive queue (`TP_STATUS_COPY`).
+pub const PACKET_COPY_THRESH: libc::c_int = 7;
 /// `PACKET_RESERVE`.
 pub const PACKET_RESERVE: libc::c_int = 12;
 /// `PACKET_TX_RING`.

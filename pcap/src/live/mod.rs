@@ -257,21 +257,57 @@ pub fn timestamp_source(tstamp_type: c_int) -> TimestampSource {
     }
 }
 
-/// The frame size of an immediate-mode ring (one frame per packet): like
-/// libpcap's, big enough that no frame up to the snap length is cut (up to
-/// a 64 KiB GSO/GRO packet with its link-layer header), plus the kernel's
-/// header room (80 bytes before the data at most, with no reserve).
-fn immediate_frame(snaplen: u32) -> u32 {
-    (snaplen.min(65_535 + 32) + 96).next_multiple_of(16)
+/// The frame size of an immediate-mode ring (one frame per packet). On
+/// Ethernet (`mtu` known) as libpcap's `create_ring` without offloads: the
+/// snap length, at most the MTU plus 18 (Ethernet header and CRC), plus
+/// the kernel's header room before the MAC header (66 bytes with no
+/// reserve, where libpcap's is 68): so the frames are never larger than
+/// libpcap's and a ring holds at least as many. libpcap sizes them for a
+/// 64 KiB aggregate when the device has segmentation or receive offloads
+/// (veth has), 4091 frames in 256 MiB; here a GSO/GRO aggregate longer
+/// than a frame still arrives whole, through the copy the kernel queues
+/// on the socket (`PACKET_COPY_THRESH`, see the engine's
+/// `CaptureConfig::immediate`). Elsewhere (`any`): big enough for the
+/// snap length up to a 64 KiB aggregate with its link-layer header, plus
+/// the header room (80 bytes on a cooked socket).
+fn immediate_frame(snaplen: u32, mtu: Option<u32>) -> u32 {
+    match mtu {
+        Some(mtu) => (snaplen.min(mtu.saturating_add(18)) + 66).next_multiple_of(16),
+        None => (snaplen.min(65_535 + 32) + 96).next_multiple_of(16),
+    }
 }
 
-/// The capture configuration from the settings and the environment.
-pub fn config(opts: &Opts, snaplen: u32, envc: &env::Config) -> CaptureConfig {
+/// The MTU of `dev` (`SIOCGIFMTU`, as libpcap asks it); errno is left
+/// alone.
+pub fn if_mtu(dev: &str) -> Option<u32> {
+    let e = crate::real::errno();
+    // SAFETY: after SIOCGIFMTU the union holds ifru_mtu.
+    let mtu = ifreq(dev, libc::SIOCGIFMTU).map(|r| unsafe { r.ifr_ifru.ifru_mtu });
+    crate::real::set_errno(e);
+    mtu.and_then(|m| u32::try_from(m).ok()).filter(|&m| m > 0)
+}
+
+/// The capture configuration from the settings, the interface's MTU (for
+/// immediate mode's frames; None: unknown, or `any`) and the environment.
+pub fn config(opts: &Opts, snaplen: u32, mtu: Option<u32>, envc: &env::Config) -> CaptureConfig {
     let ring = envc.ring.unwrap_or(if opts.buffer_size > 0 {
         opts.buffer_size as u64
     } else {
         DEFAULT_RING
     });
+    let frame_size = if opts.immediate {
+        immediate_frame(snaplen, mtu)
+    } else {
+        CaptureConfig::default().frame_size
+    };
+    let mut block_count = (ring / BLOCK).max(2).min(u64::from(u32::MAX)) as u32;
+    if opts.immediate {
+        // At least as many frames as libpcap's ring of the same size
+        // (ceil(ring / frame)), however they pack into blocks.
+        let want = ring.div_ceil(u64::from(frame_size));
+        let per_block = BLOCK / u64::from(frame_size);
+        block_count = block_count.max(want.div_ceil(per_block).min(u64::from(u32::MAX)) as u32);
+    }
     CaptureConfig {
         snaplen,
         promiscuous: opts.promisc,
@@ -291,12 +327,8 @@ pub fn config(opts: &Opts, snaplen: u32, envc: &env::Config) -> CaptureConfig {
         timestamp: timestamp_source(opts.tstamp_type),
         timestamp_fallback: true,
         block_size: BLOCK as u32,
-        block_count: (ring / BLOCK).max(2).min(u64::from(u32::MAX)) as u32,
-        frame_size: if opts.immediate {
-            immediate_frame(snaplen)
-        } else {
-            CaptureConfig::default().frame_size
-        },
+        block_count,
+        frame_size,
         fanout: envc.fanout.clone(),
         // pcap_set_immediate_mode: the engine's frame ring (TPACKET_V2, as
         // libpcap's immediate mode), each frame handed over as it arrives.
@@ -434,11 +466,12 @@ pub fn activate(l: &mut Live) -> Result<Option<String>, (c_int, String)> {
         snap = snap.max(SLL2_HDR_LEN as u32 + 1);
         l.linktype = DLT_LINUX_SLL;
         lo_ifindex = cooked::lo_ifindex();
-        let (c, m) = open_ring(&l.dev, true, &config(&l.opts, snap, envc), envc)?;
+        let (c, m) = open_ring(&l.dev, true, &config(&l.opts, snap, None, envc), envc)?;
         split_later = m;
         Source::Ring(c)
     } else {
-        let (c, m) = open_ring(&l.dev, false, &config(&l.opts, snap, envc), envc)?;
+        let mtu = if_mtu(&l.dev);
+        let (c, m) = open_ring(&l.dev, false, &config(&l.opts, snap, mtu, envc), envc)?;
         split_later = m;
         Source::Ring(c)
     };
@@ -497,8 +530,9 @@ pub fn split_on_first_read(l: &mut Live) {
     let Ok(envc) = env::get().as_ref() else {
         return;
     };
-    let cfg = config(&l.opts, a.snapshot, envc);
     let any = l.cooked;
+    let mtu = if any { None } else { if_mtu(&l.dev) };
+    let cfg = config(&l.opts, a.snapshot, mtu, envc);
     let (c, m) =
         match split::join_on_read(&l.dev, cap.fd(), |fo| open_one(&l.dev, any, &cfg, envc, fo)) {
             Ok(split::Joined::Alone(m)) => {
@@ -699,9 +733,44 @@ mod tests {
             ..Opts::default()
         };
         let envc = env::from_vars(|_| None).unwrap();
-        let c = config(&o, 100, &envc);
+        let c = config(&o, 100, None, &envc);
         assert_eq!(c.timestamp, TimestampSource::HardwareRaw);
         assert!(c.timestamp_fallback);
+    }
+
+    #[test]
+    fn immediate_frames_as_libpcaps_without_offloads() {
+        // MTU 1500: 1518 bytes of frame after 66 of header room.
+        assert_eq!(immediate_frame(262_144, Some(1500)), 1584);
+        assert_eq!(immediate_frame(256, Some(1500)), 336);
+        assert_eq!(immediate_frame(262_144, Some(9000)), 9088);
+        assert_eq!(immediate_frame(262_144, None), 65_664);
+        // libpcap's frame for each (68 bytes of room, a clamp at least as
+        // large): never smaller than ours, so its ring never holds more.
+        for (snap, mtu) in [
+            (262_144u32, 1500u32),
+            (256, 1500),
+            (100, 9000),
+            (1600, 1500),
+        ] {
+            let libpcap = (68 + snap.min(mtu + 18)).next_multiple_of(16);
+            assert!(immediate_frame(snap, Some(mtu)) <= libpcap, "{snap} {mtu}");
+        }
+        let o = Opts {
+            immediate: true,
+            buffer_size: 256 << 20,
+            ..Opts::default()
+        };
+        let none = env::from_vars(|_| None).unwrap();
+        for snap in [256u32, 1000, 262_144] {
+            let c = config(&o, snap, Some(1500), &none);
+            let frames = (c.block_size / c.frame_size) * c.block_count;
+            let libpcap = (256u64 << 20).div_ceil(u64::from(c.frame_size));
+            assert!(
+                u64::from(frames) >= libpcap,
+                "snaplen {snap}: {frames} frames"
+            );
+        }
     }
 
     #[test]
@@ -711,9 +780,9 @@ mod tests {
             ..Opts::default()
         };
         let none = env::from_vars(|_| None).unwrap();
-        assert_eq!(config(&o, 100, &none).block_count, 8);
-        assert_eq!(config(&Opts::default(), 100, &none).block_count, 32);
+        assert_eq!(config(&o, 100, None, &none).block_count, 8);
+        assert_eq!(config(&Opts::default(), 100, None, &none).block_count, 32);
         let big = env::from_vars(|n| (n == "NETRING_PCAP_RING").then(|| "64M".into())).unwrap();
-        assert_eq!(config(&o, 100, &big).block_count, 64);
+        assert_eq!(config(&o, 100, None, &big).block_count, 64);
     }
 }
