@@ -515,7 +515,7 @@ pub fn activate(l: &mut Live) -> Result<Option<String>, (c_int, String)> {
 /// nothing is lost or seen twice; a handle that never reads (one a
 /// program opens only to send, as netdiscover does) never takes a share
 /// and sees every frame, as every handle does with libpcap. On failure
-/// the handle keeps its plain capture.
+/// the handle keeps its plain capture, with a warning on standard error.
 pub fn split_on_first_read(l: &mut Live) {
     let Some(a) = l.active.as_mut() else {
         return;
@@ -540,7 +540,15 @@ pub fn split_on_first_read(l: &mut Live) {
                 return;
             }
             Ok(split::Joined::Reopened(c, m)) => (c, m),
-            Err(_) => return,
+            Err((_, msg)) => {
+                // The read goes on (libpcap would read every frame too),
+                // but the program is told its handles no longer split.
+                eprintln!(
+                    "netring libpcap: warning: {msg}; this handle of {} sees every frame",
+                    l.dev
+                );
+                return;
+            }
         };
     a.fd = c.fd();
     a.ring_bytes = {
