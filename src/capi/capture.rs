@@ -244,10 +244,11 @@ pub enum nr_fanout_mode {
     /// two members. Every member of the group must use this mode. The
     /// joins of a group are serialised by a lock file in /run/netring and
     /// count the group's members with NETLINK_SOCK_DIAG (the kernel's
-    /// packet_diag module; without it the open fails with NR_E_OS). A
-    /// member that leaves (nr_capture_close) hands its share to the
-    /// others; one that dies without closing leaves the first member a
-    /// double share until the next join.
+    /// packet_diag module; without it the open fails with NR_E_SYSTEM and a
+    /// message naming packet_diag). A member that leaves
+    /// (nr_capture_close) hands its share to the others; one that dies
+    /// without closing leaves the first member a double share until the
+    /// next join.
     NR_FANOUT_FLOW = 9,
 }
 

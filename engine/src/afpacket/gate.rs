@@ -136,7 +136,10 @@ impl Lock {
 fn members(here_diag: &OwnedFd, group: u16) -> Result<u32> {
     diag::fanout_members_on(here_diag, group).map_err(|e| {
         Error::os(
-            format!("fanout flow mode: counting the members of group {group} (sock_diag)"),
+            format!(
+                "fanout flow mode: counting the members of group {group} with \
+                 NETLINK_SOCK_DIAG (needs the kernel's packet_diag module: modprobe packet_diag)"
+            ),
             e,
         )
     })
