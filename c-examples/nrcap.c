@@ -570,18 +570,22 @@ static void usage(void)
 /* ---- records out: nrexport ------------------------------------------------ */
 
 /* The command-line spelling of option `opt` ("-v", "--bpf"). */
+/* "-x" or "--name" for option `opt`: a string of its own per option, that
+ * lives as long as the program (nrexport's argument vector points at it). */
 static const char *option_name(int opt)
 {
-    static char shortname[3] = "-?";
-    if (opt < 256) {
-        shortname[1] = (char)opt;
-        return shortname;
+    static char shortnames[256][3];
+    static char longnames[64][32];
+    if (opt >= 0 && opt < 256) {
+        shortnames[opt][0] = '-';
+        shortnames[opt][1] = (char)opt;
+        return shortnames[opt];
     }
-    static char longname[32];
-    for (const struct option *l = long_options; l->name; l++)
+    int i = 0;
+    for (const struct option *l = long_options; l->name && i < 64; l++, i++)
         if (l->val == opt) {
-            snprintf(longname, sizeof longname, "--%s", l->name);
-            return longname;
+            snprintf(longnames[i], sizeof longnames[i], "--%s", l->name);
+            return longnames[i];
         }
     return "?";
 }
@@ -609,10 +613,10 @@ static void export_option(struct options *o, int opt, const char *arg)
         known |= opt == same[i];
     if (!known) {
         if (!o->refused && opt != '?' && opt != 'h')
-            o->refused = strdup(option_name(opt));
+            o->refused = option_name(opt);
         return;
     }
-    o->xargv[o->xargc++] = strdup(option_name(opt));
+    o->xargv[o->xargc++] = option_name(opt);
     if (arg)
         o->xargv[o->xargc++] = arg;
 }
@@ -745,6 +749,8 @@ static void parse_options(int argc, char **argv, struct options *o)
     }
     if (o->records_out)
         run_nrexport(o, optind < argc); /* does not return */
+    free(o->xargv);
+    o->xargv = NULL;
     if (!o->ifname == !o->rfile) {
         usage();
         exit(2);
