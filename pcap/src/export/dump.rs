@@ -197,7 +197,7 @@ pub unsafe extern "C-unwind" fn pcap_dump(user: *mut u8, h: *const PktHdr, sp: *
 /// `pcap_dump_file`: the dumper is its stream.
 #[unsafe(no_mangle)]
 pub unsafe extern "C-unwind" fn pcap_dump_file(d: *mut Dumper) -> *mut libc::FILE {
-    d
+    guard!(std::ptr::null_mut(), { d })
 }
 
 /// `pcap_dump_ftell`.
