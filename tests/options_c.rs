@@ -93,19 +93,20 @@ fn c_options_filter_fanout_tstamp_direction_profile_in_a_netns() {
     assert!(child.wait().unwrap().success());
 }
 
-#[test]
-fn nrfanout_splits_traffic_between_threads_and_sums_exactly() {
+/// Run `nrfanout -n 3 -m MODE` on a fresh veth pair, send `frames`, stop
+/// it: each thread's packet count and the RESULT line.
+fn nrfanout_three_threads(mode: &str, frames: &[Vec<u8>]) -> (Vec<u64>, (u64, u64)) {
     let bin = cbuild::build_c("c-examples/nrfanout.c");
     let net = Net::new();
     let mut child = spawn_piped(
         net.command(bin.to_str().unwrap())
-            .args(["-i", &net.a, "-n", "3", "-m", "lb"]),
+            .args(["-i", &net.a, "-n", "3", "-m", mode]),
     );
     let mut err = BufReader::new(child.stderr.take().unwrap());
     wait_line(&mut err, "captures on");
     let tx = net.sender(&net.b);
-    for i in 0..300u32 {
-        tx.send(&frame(60, i, OTHER_MAC));
+    for f in frames {
+        tx.send(f);
     }
     std::thread::sleep(Duration::from_millis(300));
     interrupt(&child);
@@ -124,49 +125,31 @@ fn nrfanout_splits_traffic_between_threads_and_sums_exactly() {
         })
         .collect();
     assert_eq!(per.len(), 3, "{stdout}");
+    (per, result_line(&rest))
+}
+
+#[test]
+fn nrfanout_splits_traffic_between_threads_and_sums_exactly() {
+    let frames: Vec<Vec<u8>> = (0..300u32).map(|i| frame(60, i, OTHER_MAC)).collect();
+    let (per, result) = nrfanout_three_threads("lb", &frames);
     assert!(per.iter().all(|&p| p == 100), "round robin over 3: {per:?}");
-    assert_eq!(result_line(&rest), (300, 0));
+    assert_eq!(result, (300, 0));
 }
 
 /// `nrfanout -m flow` (NR_FANOUT_FLOW): three threads joined exactly
 /// once; UDP flows spread over all three, each frame counted once.
 #[test]
 fn nrfanout_flow_mode_spreads_flows_and_sums_exactly() {
-    let bin = cbuild::build_c("c-examples/nrfanout.c");
-    let net = Net::new();
-    let mut child = spawn_piped(
-        net.command(bin.to_str().unwrap())
-            .args(["-i", &net.a, "-n", "3", "-m", "flow"]),
-    );
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    wait_line(&mut err, "captures on");
-    let tx = net.sender(&net.b);
-    for i in 0..600u32 {
-        tx.send(&udp(i, 30000 + (i % 60) as u16, 53, 64));
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    interrupt(&child);
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{rest}");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let per: Vec<u64> = stdout
-        .lines()
-        .filter(|l| l.starts_with("thread "))
-        .map(|l| {
-            l.split_whitespace().nth(2).unwrap()["packets=".len()..]
-                .parse()
-                .unwrap()
-        })
+    let frames: Vec<Vec<u8>> = (0..600u32)
+        .map(|i| udp(i, 30000 + (i % 60) as u16, 53, 64))
         .collect();
-    assert_eq!(per.len(), 3, "{stdout}");
+    let (per, result) = nrfanout_three_threads("flow", &frames);
     // 60 flows of 10 frames: each thread has some, whole flows only.
     assert!(
         per.iter().all(|&p| p > 0 && p % 10 == 0),
         "flows over 3 threads: {per:?}"
     );
-    assert_eq!(result_line(&rest), (600, 0));
+    assert_eq!(result, (600, 0));
 }
 
 #[test]
