@@ -268,6 +268,36 @@ fn flow(group: u16) -> CaptureConfig {
     }
 }
 
+/// A capture outside any group on `ifname`: what the kernel delivered.
+fn witness_of(ifname: &str) -> Capture {
+    Capture::open(
+        ifname,
+        &CaptureConfig {
+            fanout: None,
+            ..flow(0)
+        },
+    )
+    .unwrap()
+}
+
+/// UDP frames of 256 flows (source ports), numbered, at up to a few
+/// hundred thousand a second, until `stop`; `sent` counts them.
+fn send_flows(
+    tx: &Sender,
+    stop: &std::sync::atomic::AtomicBool,
+    sent: &std::sync::atomic::AtomicU32,
+) {
+    let mut i = 0u32;
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        tx.send(&udp(i, 9, 20000 + (i % 256) as u16, 53, 64));
+        i += 1;
+        sent.store(i, std::sync::atomic::Ordering::Relaxed);
+        if i % 32 == 0 {
+            std::thread::sleep(Duration::from_micros(100));
+        }
+    }
+}
+
 /// `FanoutMode::Flow`: members joining under traffic (many flows, varied
 /// delays, repeated) get every frame exactly once: the union of the
 /// members equals what a witness socket outside the group saw, frame for
@@ -286,29 +316,15 @@ fn flow_fanout_members_joining_under_traffic_get_every_frame_exactly_once() {
     for round in 0..rounds {
         let group = 300 + round as u16;
         let stop = std::sync::atomic::AtomicBool::new(false);
+        let sent_at = std::sync::atomic::AtomicU32::new(0);
         let (sent, witness, sets) = net.enter(|| {
             let tx = Sender::open(&net.b);
-            let mut witness = Capture::open(
-                &net.a,
-                &CaptureConfig {
-                    fanout: None,
-                    ..flow(0)
-                },
-            )
-            .unwrap();
+            let mut witness = witness_of(&net.a);
             let first = Capture::open(&net.a, &flow(group)).unwrap();
             std::thread::scope(|s| {
                 let h = s.spawn(|| {
-                    let mut i = 0u32;
-                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                        // 256 flows (source ports), many frames each.
-                        tx.send(&udp(i, 9, 20000 + (i % 256) as u16, 53, 64));
-                        i += 1;
-                        if i % 32 == 0 {
-                            std::thread::sleep(Duration::from_micros(100));
-                        }
-                    }
-                    i
+                    send_flows(&tx, &stop, &sent_at);
+                    sent_at.load(std::sync::atomic::Ordering::Relaxed)
                 });
                 let mut caps = vec![first];
                 for j in 0..4u64 {
@@ -493,29 +509,12 @@ fn flow_fanout_member_exiting_under_traffic_loses_no_frame_of_the_others() {
     let sent_at = std::sync::atomic::AtomicU32::new(0);
     let (leave_at, closed_at, witness, sets) = net.enter(|| {
         let tx = Sender::open(&net.b);
-        let mut witness = Capture::open(
-            &net.a,
-            &CaptureConfig {
-                fanout: None,
-                ..flow(0)
-            },
-        )
-        .unwrap();
+        let mut witness = witness_of(&net.a);
         let mut a = Capture::open(&net.a, &flow(600)).unwrap();
         let mut b = Capture::open(&net.a, &flow(600)).unwrap();
         let c = Capture::open(&net.a, &flow(600)).unwrap();
         std::thread::scope(|s| {
-            let h = s.spawn(|| {
-                let mut i = 0u32;
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    tx.send(&udp(i, 9, 20000 + (i % 256) as u16, 53, 64));
-                    i += 1;
-                    sent_at.store(i, std::sync::atomic::Ordering::Relaxed);
-                    if i % 32 == 0 {
-                        std::thread::sleep(Duration::from_micros(100));
-                    }
-                }
-            });
+            let h = s.spawn(|| send_flows(&tx, &stop, &sent_at));
             std::thread::sleep(Duration::from_millis(30));
             let leave_at = sent_at.load(std::sync::atomic::Ordering::Relaxed);
             drop(c);

@@ -999,6 +999,12 @@ impl Capture {
             }
             _ => {}
         }
+        Self::fanout_id(fd)
+    }
+
+    /// The id of the fanout group socket `fd` is in, as the kernel reports
+    /// it (the one it chose for [`FanoutFlags::UNIQUE_ID`]).
+    pub(super) fn fanout_id(fd: &OwnedFd) -> Result<u16> {
         let (v, _) = socket::getsockopt::<u32>(fd.as_raw_fd(), tp::SOL_PACKET, tp::PACKET_FANOUT)
             .map_err(|e| Error::os("getsockopt(PACKET_FANOUT)", e))?;
         Ok(v as u16)

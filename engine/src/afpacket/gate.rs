@@ -35,7 +35,7 @@
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 
 use super::flowhash::{self, FlowKey};
 use super::options::{Fanout, FanoutFlags};
@@ -93,24 +93,22 @@ struct Lock {
 
 impl Lock {
     fn take(ns: u64, group: u16) -> Lock {
-        let _ = std::fs::DirBuilder::new().mode(0o1777).create(LOCK_DIR);
-        // The mode above is masked by the umask; the directory is shared by
-        // every user that may capture.
-        if let Ok(m) = std::fs::metadata(LOCK_DIR)
-            && m.uid() == 0
-            && m.permissions().mode() & 0o7777 != 0o1777
-        {
+        // Shared by every user that may capture: the directory sticky and
+        // world-writable like /tmp (set explicitly: the umask masks the
+        // mode at creation), and a lock file another user made is locked
+        // through a read-only descriptor (flock needs no write access).
+        if std::fs::DirBuilder::new().create(LOCK_DIR).is_ok() {
             let _ = std::fs::set_permissions(LOCK_DIR, std::fs::Permissions::from_mode(0o1777));
         }
         let path = format!("{LOCK_DIR}/fanout-{ns}-{group}.lock");
-        let Ok(f) = OpenOptions::new()
+        let opened = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .mode(0o666)
-            .custom_flags(libc::O_CLOEXEC)
             .open(&path)
-        else {
+            .or_else(|_| File::open(&path));
+        let Ok(f) = opened else {
             return Lock { _file: None };
         };
         // A holder that never lets go (a process stopped in the middle of
@@ -179,13 +177,7 @@ pub(crate) fn join(
     // seen here a second time.
     std::thread::sleep(HOOK_GRACE);
     ready()?;
-    let (v, _) = crate::sys::socket::getsockopt::<u32>(
-        fd.as_raw_fd(),
-        super::super::sys::tpacket::SOL_PACKET,
-        super::super::sys::tpacket::PACKET_FANOUT,
-    )
-    .map_err(|e| Error::os("getsockopt(PACKET_FANOUT)", e))?;
-    let group = v as u16;
+    let group = super::Capture::fanout_id(fd)?;
     set_program(fd, key, before + 1).map_err(|e| {
         Error::os(
             format!(
