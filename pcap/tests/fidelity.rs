@@ -514,6 +514,17 @@ fn errors_as_libpcap() {
     ] {
         same(&dir, &[&in_ns[..], &[exe], &a[..]].concat(), None);
     }
+    // A fork right after the open (a daemon's order): the child compiles
+    // on the handle it inherits, as the parent does, and neither hangs.
+    let fork = [&["timeout", "20"][..], &in_ns[..], &[exe, "fork", &net.a]].concat();
+    same(&dir, &fork, None);
+    let mut c = Command::new(fork[0]);
+    c.args(&fork[1..]);
+    let text = String::from_utf8_lossy(&on(true, c).output().unwrap().stdout).into_owned();
+    assert!(
+        text.contains("child: (000) ") && text.contains("child exit 0\nparent: (000) "),
+        "fork after the open, through the drop-in:\n{text}"
+    );
     // Monitor mode asked on a device without it.
     same(
         &dir,

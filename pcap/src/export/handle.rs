@@ -58,6 +58,10 @@ pub unsafe extern "C-unwind" fn pcap_activate(p: *mut Pcap) -> c_int {
                     return code::ACTIVATED;
                 }
                 let errno = real::errno();
+                // The shadow's activation runs beside ours (see
+                // live::shadow): its kernel grace periods overlap ours.
+                let ifindex = live::ifindex_of(&l.dev);
+                l.shadow.activate(l.snapshot_for(), ifindex);
                 match live::activate(l) {
                     Ok(warning) => {
                         live::success_errno(l, errno);
@@ -67,8 +71,6 @@ pub unsafe extern "C-unwind" fn pcap_activate(p: *mut Pcap) -> c_int {
                         {
                             pc.brk.attach(b);
                         }
-                        l.shadow
-                            .activate(l.snapshot(), l.active.as_ref().map_or(0, |a| a.ifindex));
                         // libpcap 1.10 writes the promiscuous-mode warning
                         // of "any" into errbuf, then loses its status
                         // (create_ring resets it): activation returns 0.

@@ -179,6 +179,22 @@ impl Live {
         self.active.as_ref().map_or(0, |a| a.snapshot)
     }
 
+    /// The snapshot length activation will use: libpcap's rule for the
+    /// settings (MAXIMUM_SNAPLEN for 0, negative or too large), and on
+    /// `any` room for an SLL2 header and one byte.
+    pub fn snapshot_for(&self) -> u32 {
+        let snap = if self.opts.snaplen <= 0 || self.opts.snaplen > MAX_SNAPLEN {
+            MAX_SNAPLEN
+        } else {
+            self.opts.snaplen
+        } as u32;
+        if self.cooked {
+            snap.max(SLL2_HDR_LEN as u32 + 1)
+        } else {
+            snap
+        }
+    }
+
     /// The selectable descriptor (-1 before activation).
     pub fn fd(&self) -> c_int {
         self.active.as_ref().map_or(-1, |a| a.fd)
@@ -285,6 +301,16 @@ pub fn if_mtu(dev: &str) -> Option<u32> {
     let mtu = ifreq(dev, libc::SIOCGIFMTU).map(|r| unsafe { r.ifr_ifru.ifru_mtu });
     crate::real::set_errno(e);
     mtu.and_then(|m| u32::try_from(m).ok()).filter(|&m| m > 0)
+}
+
+/// The interface index of `dev` (`SIOCGIFINDEX`; 0 for `any` or an
+/// unknown name); errno is left alone.
+pub fn ifindex_of(dev: &str) -> i32 {
+    let e = crate::real::errno();
+    // SAFETY: after SIOCGIFINDEX the union holds ifru_ifindex.
+    let i = ifreq(dev, libc::SIOCGIFINDEX).map_or(0, |r| unsafe { r.ifr_ifru.ifru_ifindex });
+    crate::real::set_errno(e);
+    i
 }
 
 /// The capture configuration from the settings, the interface's MTU (for
@@ -422,11 +448,7 @@ pub fn activate(l: &mut Live) -> Result<Option<String>, (c_int, String)> {
         ));
     }
     let envc = env::get().as_ref().map_err(|m| (code::ERROR, m.clone()))?;
-    let mut snap = if l.opts.snaplen <= 0 || l.opts.snaplen > MAX_SNAPLEN {
-        MAX_SNAPLEN
-    } else {
-        l.opts.snaplen
-    } as u32;
+    let snap = l.snapshot_for();
     let mut warning = None;
     let mut lo_ifindex = -1;
     let mut split_later = false;
@@ -463,7 +485,6 @@ pub fn activate(l: &mut Live) -> Result<Option<String>, (c_int, String)> {
             l.opts.promisc = false;
             warning = Some("Promiscuous mode not supported on the \"any\" device".to_owned());
         }
-        snap = snap.max(SLL2_HDR_LEN as u32 + 1);
         l.linktype = DLT_LINUX_SLL;
         lo_ifindex = cooked::lo_ifindex();
         let (c, m) = open_ring(&l.dev, true, &config(&l.opts, snap, None, envc), envc)?;

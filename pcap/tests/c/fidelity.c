@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void queries(pcap_t *p)
@@ -304,6 +305,49 @@ static int do_addrinfo(const char *name)
 	return 0;
 }
 
+/* Compile a VLAN filter (a program only an activated handle compiles
+ * this way) and print it, prefixed with `who`. */
+static void print_program(pcap_t *p, const char *who)
+{
+	struct bpf_program f;
+	if (pcap_compile(p, &f, "vlan and tcp port 80", 1, PCAP_NETMASK_UNKNOWN) != 0) {
+		printf("%s: compile: %s\n", who, pcap_geterr(p));
+		return;
+	}
+	for (u_int i = 0; i < f.bf_len; i++)
+		printf("%s: (%03u) %u %u %u %u\n", who, i, f.bf_insns[i].code, f.bf_insns[i].jt,
+		       f.bf_insns[i].jf, f.bf_insns[i].k);
+	pcap_freecode(&f);
+}
+
+/* A daemon's order: open the capture, fork at once; the child compiles a
+ * filter, reads, closes; then the parent does the same. */
+static int do_fork(const char *dev)
+{
+	char err[PCAP_ERRBUF_SIZE] = "";
+	pcap_t *p = pcap_open_live(dev, 256, 0, 100, err);
+	if (!p) {
+		printf("open: %s\n", err);
+		return 1;
+	}
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid < 0)
+		return 1;
+	if (pid == 0) {
+		print_program(p, "child");
+		pcap_close(p);
+		fflush(stdout);
+		_exit(0);
+	}
+	int ws = 0;
+	waitpid(pid, &ws, 0);
+	printf("child exit %d\n", WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
+	print_program(p, "parent");
+	pcap_close(p);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char err[PCAP_ERRBUF_SIZE] = "";
@@ -320,6 +364,8 @@ int main(int argc, char **argv)
 		return do_devs();
 	if (strcmp(what, "addrinfo") == 0)
 		return do_addrinfo(arg);
+	if (strcmp(what, "fork") == 0)
+		return do_fork(arg);
 	if (strcmp(what, "append") == 0 && argc > 3)
 		return do_append(argv);
 	pcap_t *p = NULL;
