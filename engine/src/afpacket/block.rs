@@ -200,10 +200,11 @@ impl<'a> Iterator for PacketIter<'a> {
                 self.error = Some(Malformed::NextOffset(off));
                 self.remaining = 0;
             } else {
-                // No software prefetch (see WALK_PREFETCH below).
+                // Nothing prefetched ahead (see WALK_PREFETCH below).
                 self.off = off + next;
             }
         }
+        touch_line(data);
         Some(packet(
             hdr,
             &V3_FIELDS,
@@ -343,26 +344,49 @@ pub fn malformed_error(m: Malformed) -> crate::error::Error {
     )
 }
 
-// WALK_PREFETCH: why the walk issues no software prefetch.
+/// A prefetch of the line where the packet's data starts, the line the
+/// walk skips when records are small (see WALK_PREFETCH below).
+#[inline(always)]
+fn touch_line(data: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: a prefetch is a hint: it never faults and reads nothing
+        // architecturally (the pointer is inside the block anyway); SSE is
+        // baseline on x86_64.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(data.as_ptr().cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = data;
+}
+
+// WALK_PREFETCH: the one software prefetch of the walk, and why only it.
 //
-// The walk reads the header lines of each record in address order (and a
-// visitor usually the first line of the frame): a constant-stride stream
-// that the hardware prefetchers of current x86 cores (L1 IP-stride, L2
-// stream) follow by themselves. An earlier version prefetched three lines
-// 512 bytes ahead for records up to 512 bytes, tuned on one machine where
-// it helped 60-byte frames. Measured on another (AMD EPYC, 2 vCPUs) with
-// `micro --xcore` (a ring written by another CPU, as the kernel writes it;
-// nr_batch_for_each vs min_v3's own loop shape, medians of 250 blocks):
-// 60-byte frames 1.29-1.33x with that prefetch, 0.99-1.05x without; a
-// single line at +512 made it 2.6x; prefetching the next header exactly
-// (1514 B: 1.04-1.14x) was no better than nothing (1.00-1.07x). A fixed
-// distance is tuned to one core's latency and fill buffers; the hardware's
-// is not, so the walk leaves it to the hardware and `make bench`'s
-// frame-size sweep (60 to 9000 B, nrcap vs min_v3, goal <= 1.05x at every
-// size) checks the choice on each machine it runs on.
+// One line: the first line of each packet's data, in the record being
+// walked (touch_line; the header's inline iterator nr_iter_next() does the
+// same). With small records the walk reads the header lines of each record
+// and skips the line the frame starts on (60-byte frames: 144-byte
+// records, the frame at +80), so the lines it demands are not a dense
+// stream and the hardware's stream prefetcher does not follow them; a
+// consumer that reads each frame's first byte (min_v3) makes them one.
+// Measured on the 2-vCPU EPYC VM with the real ring, C consumers walking
+// with netring's checks and counting (bench/run.sh -d 4 -r 3, 2026-12-07):
+// at 60 B 1.77-1.97x min_v3 without touching the frame, 0.99-1.09x reading
+// its first byte, 0.96-1.11x with this prefetch instead; at 1514 B all
+// 0.91-1.00x. nrcap's callback walk at 60 B: 1.45-1.51x without, 1.15-1.20x
+// with it (the rest is the call per packet, which nr_iter_next() avoids).
+//
+// Nothing ahead of the walk: a fixed distance is tuned to one core's
+// latency and fill buffers. Measured the same way, prefetching 4 records
+// ahead or 512 bytes ahead made 60 B slower (1.07-1.10x against 0.98x
+// with the data line alone) and 1514 B slower (1.02-1.25x); an earlier
+// version's three lines 512 bytes ahead, tuned on another machine, cost
+// 29-33 % at 60 B in `micro --xcore` here. `make bench`'s frame-size sweep
+// (60 to 9000 B, nrcap vs min_v3) checks the choice on each machine it
+// runs on.
 
 /// The `tp_status` bits that [`PacketFlags`] carries over unchanged.
-const STATUS_FLAGS: u32 = tp::TP_STATUS_LOSING
+pub const STATUS_FLAGS: u32 = tp::TP_STATUS_LOSING
     | tp::TP_STATUS_CSUMNOTREADY
     | tp::TP_STATUS_VLAN_VALID
     | tp::TP_STATUS_VLAN_TPID_VALID
