@@ -68,7 +68,8 @@ const SECTIONS: &[(&str, &str, &[&str])] = &[
     (
         "Batches and packets",
         "What every engine hands out: a batch of zero-copy packet \
-         descriptors, walked with a callback or copied into your array.",
+         descriptors, walked with a callback, copied into your array, or \
+         read in your own loop with the inline iterator (nr_iter_next()).",
         &[
             "NR_PACKET_FLAG_LOSING",
             "NR_PACKET_FLAG_CSUM_NOT_READY",
@@ -88,6 +89,11 @@ const SECTIONS: &[(&str, &str, &[&str])] = &[
             "nr_batch_fill",
             "nr_batch_rewind",
             "nr_batch_release",
+            "NR_PACKET_FLAGS_KERNEL_MASK",
+            "nr_v3_hdr",
+            "nr_iter",
+            "nr_batch_iter",
+            "nr_iter_next_slow",
         ],
     ),
     (
@@ -233,6 +239,10 @@ const SECTIONS: &[(&str, &str, &[&str])] = &[
 
 /// `NR_*_CONFIG_INIT` macros appended to a section after its functions:
 /// (section title, config type name without `nr_`).
+/// C code of the header that is not generated from Rust items: `static
+/// inline` functions, placed at the end of their section (title, text).
+const INLINE: &[(&str, &str)] = &[("Batches and packets", include_str!("src/capi/iter.h"))];
+
 const CONFIG_INIT_MACROS: &[(&str, &str)] = &[
     ("Capture", "capture_config"),
     ("Injection", "injector_config"),
@@ -288,6 +298,16 @@ fn name_of(decl: &str) -> String {
     };
     if let Some(r) = first.strip_prefix("#define ") {
         return word(r);
+    }
+    // A function returning a struct by value: `struct T f(...);`.
+    if first.starts_with("struct ") && first.contains('(') && !first.contains('{') {
+        let head = &first[..first.find('(').unwrap_or(first.len())];
+        return head
+            .rsplit([' ', '*'])
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_owned();
     }
     for kw in [
         "typedef enum ",
@@ -409,6 +429,12 @@ fn arrange(raw: &str, preamble: &str) -> Result<String, String> {
         for (t, ty) in CONFIG_INIT_MACROS {
             if t == title {
                 out.push_str(&config_init_macro(ty));
+                out.push_str("\n\n");
+            }
+        }
+        for (t, text) in INLINE {
+            if t == title {
+                out.push_str(text.trim_end());
                 out.push_str("\n\n");
             }
         }

@@ -199,6 +199,20 @@ static int count_packet(void *user, const nr_packet *p)
     return 0;
 }
 
+/* -q without -w or -c: count the batch's packets with the inline iterator
+ * (no call per packet; the fastest way to walk a batch). */
+static int count_batch(nr_batch *b, struct state *st)
+{
+    nr_iter it = nr_batch_iter(b);
+    nr_packet p;
+    int rc;
+    uint64_t n = 0;
+    while ((rc = nr_iter_next(&it, &p)) == NR_OK)
+        n++;
+    st->packets += n;
+    return rc == NR_EOF ? NR_OK : rc;
+}
+
 /* --latency: microseconds from each packet's time stamp to its callback
  * (the first LAT_MAX packets; stored in tenths of a microsecond). */
 #define LAT_MAX (1u << 22)
@@ -344,7 +358,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "nrcap: write: %s\n", nr_last_error());
                 st.write_failed = 1;
             }
-            rc = nr_batch_for_each(b, cb, &st);
+            rc = cb == count_packet ? count_batch(b, &st) : nr_batch_for_each(b, cb, &st);
             if (rc < 0)
                 fprintf(stderr, "nrcap: %s\n", nr_last_error());
             nr_batch_release(b);

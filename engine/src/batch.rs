@@ -101,6 +101,38 @@ impl Cursor {
     pub fn is_done(&self) -> bool {
         self.done
     }
+
+    /// The cursor's state as plain values (begun, done, position, packets
+    /// left), for a foreign caller that keeps it (the C API's `nr_iter`).
+    pub fn to_parts(&self) -> (bool, bool, usize, u32) {
+        (self.begun, self.done, self.pos, self.left)
+    }
+
+    /// A cursor from [`Cursor::to_parts`]'s values, or one resuming a
+    /// TPACKET_V3 walk at a record offset with `left` packets to go (the
+    /// position is checked again by the next walk, like every offset).
+    pub fn from_parts(begun: bool, done: bool, pos: usize, left: u32) -> Cursor {
+        Cursor {
+            begun,
+            done,
+            pos,
+            left,
+        }
+    }
+}
+
+/// A held TPACKET_V3 block as plain memory, for a walker outside the
+/// engine (the C header's inline `nr_iter_next()`): the whole block, the
+/// offset of its first record and its packet count. The walker must check
+/// every offset itself, as [`crate::afpacket::block::PacketIter`] does.
+#[derive(Debug, Clone, Copy)]
+pub struct RawBlock<'a> {
+    /// The block, descriptor included.
+    pub bytes: &'a [u8],
+    /// Offset of the first record.
+    pub first: u32,
+    /// Records in the block.
+    pub num_pkts: u32,
 }
 
 /// How a walk over a held batch ended (errors aside).
@@ -127,6 +159,13 @@ pub trait HeldBatch {
     /// TPACKET_V3; a batch counter from 1 for AF_XDP and files); 0 when
     /// none is held.
     fn held_seq(&self) -> u64;
+
+    /// The held batch as a raw TPACKET_V3 block, when it is one (a
+    /// capture's ring block); None otherwise (frames, AF_XDP, files, or
+    /// nothing held).
+    fn held_raw_block(&self) -> Option<RawBlock<'_>> {
+        None
+    }
 
     /// Visit the held batch's packets from `cursor` on, in order, until `f`
     /// returns `false`, advancing `cursor`. Every offset the source wrote is

@@ -119,6 +119,13 @@ impl HeldBatch for SyntheticBlock<'_> {
     fn held_seq(&self) -> u64 {
         if self.held { self.hdr.seq } else { 0 }
     }
+    fn held_raw_block(&self) -> Option<crate::batch::RawBlock<'_>> {
+        self.held.then_some(crate::batch::RawBlock {
+            bytes: self.block,
+            first: self.hdr.first,
+            num_pkts: self.hdr.num_pkts,
+        })
+    }
     #[inline]
     fn walk_held<F>(&mut self, cursor: &mut Cursor, f: F) -> Result<Walk>
     where

@@ -68,7 +68,7 @@ pub use afpacket::{
 pub use afpacket::{Bridge, BridgeConfig, BridgeDirection, BridgeStats, Verdict};
 pub use afpacket::{Injector, InjectorConfig, InjectorStats, Slot, TxMode};
 pub use afxdp::{Xdp, XdpBatch, XdpConfig, XdpStats};
-pub use batch::{Cursor, HeldBatch, Wait, Walk};
+pub use batch::{Cursor, HeldBatch, RawBlock, Wait, Walk};
 pub use error::{Error, ErrorKind, Result};
 pub use packet::{HwAddr, Packet, PacketFlags, PacketType};
 pub use stats::{Counters, Reported};

@@ -452,6 +452,34 @@ pub unsafe extern "C-unwind" fn nr_batch_for_each(
     })
 }
 
+/// The live batch's held TPACKET_V3 block (start, length, first record,
+/// packet count), when it is one: what nr_batch_iter() hands to the
+/// header's inline walk.
+pub(crate) fn live_raw_block(
+    batch: *mut nr_batch,
+) -> Result<Option<(*const u8, usize, u32, u32)>, Error> {
+    let b = live_batch(batch)?;
+    Ok(with_engine!(b.owner, e => e.held_raw_block().map(|r| {
+        (r.bytes.as_ptr(), r.bytes.len(), r.first, r.num_pkts)
+    })))
+}
+
+/// One packet of the live batch from `cursor` on (None at the end), and
+/// the malformed block found right after it, if any (the walk is then
+/// done; the engine counted it).
+pub(crate) fn live_step(
+    batch: *mut nr_batch,
+    cursor: &mut Cursor,
+) -> Result<(Option<nr_packet>, Option<Error>), Error> {
+    let b = live_batch(batch)?;
+    let mut got = None;
+    let r = with_engine!(b.owner, e => e.walk_held(cursor, |p| {
+        got = Some(nr_packet::from(p));
+        false
+    }));
+    Ok((got, r.err()))
+}
+
 /// Marks an iterated batch live again when dropped; through the pointer
 /// again: the callback may have looked at the batch (nr_batch_len()),
 /// which the borrow taken before the walk must not outlive.
@@ -722,6 +750,115 @@ mod tests {
             assert_eq!(nr_batch_release(b), NR_E_BAD_BATCH);
             assert_eq!(nr_batch_len(b), 0);
             assert_eq!(nr_batch_release(ptr::null_mut()), NR_E_INVALID_ARG);
+            free(b);
+        }
+    }
+
+    fn packets_of_iter(it: &mut crate::capi::iter::nr_iter) -> (Vec<Vec<u8>>, c_int) {
+        use crate::capi::iter::nr_iter_next_slow;
+        let mut got = Vec::new();
+        loop {
+            let mut p = nr_packet::EMPTY;
+            // SAFETY: an iterator from nr_batch_iter() and a packet.
+            let rc = unsafe { nr_iter_next_slow(it, &mut p) };
+            if rc != NR_OK {
+                return (got, rc);
+            }
+            // SAFETY: data/caplen describe the synthetic block.
+            got.push(unsafe { std::slice::from_raw_parts(p.data, p.caplen as usize) }.to_vec());
+        }
+    }
+
+    #[test]
+    fn iter_hands_out_the_packets_fill_does_and_resumes_where_the_inline_walk_left() {
+        use crate::capi::iter::{nr_batch_iter, nr_iter_next_slow};
+        let frames: [&[u8]; 3] = [&[1; 60], &[2; 1514], &[3; 61]];
+        let mut w = synth::block(8192, 5, &frames);
+        let mut sb = SyntheticBlock::new(synth::bytes(&mut w));
+        let b = fake_batch(&mut sb);
+        // SAFETY: a live batch.
+        let mut it = unsafe { nr_batch_iter(b) };
+        assert!(!it.block.is_null() && it.left == 3 && it.pending == 0);
+        let mut arr = [nr_packet::EMPTY; 3];
+        let mut n = 0;
+        // SAFETY: a live batch, an array of 3 and a count.
+        assert_eq!(
+            unsafe { nr_batch_fill(b, arr.as_mut_ptr(), 3, &mut n) },
+            NR_OK
+        );
+        // Field for field what nr_batch_fill() gives.
+        let mut p = nr_packet::EMPTY;
+        // SAFETY: as above.
+        assert_eq!(unsafe { nr_iter_next_slow(&mut it, &mut p) }, NR_OK);
+        assert_eq!(format!("{p:?}"), format!("{:?}", arr[0]));
+        let (rest, rc) = packets_of_iter(&mut it);
+        assert_eq!(rc, crate::capi::NR_EOF);
+        assert_eq!(rest, [frames[1].to_vec(), frames[2].to_vec()]);
+        // The inline walk's hand-over after one packet: the second record,
+        // two packets left.
+        // SAFETY: a live batch.
+        let mut it = unsafe { nr_batch_iter(b) };
+        // SAFETY: the block's first record header is inside the block.
+        let next = unsafe { (it.block.add(it.off) as *const u32).read_unaligned() } as usize;
+        (it.off, it.left) = (it.off + next, 2);
+        let (rest, rc) = packets_of_iter(&mut it);
+        assert_eq!(rc, crate::capi::NR_EOF);
+        assert_eq!(rest, [frames[1].to_vec(), frames[2].to_vec()]);
+        // SAFETY: b came from new().
+        unsafe { free(b) };
+    }
+
+    #[test]
+    fn iter_reports_a_malformed_block_after_its_good_packets_once() {
+        use crate::capi::NR_E_MALFORMED;
+        use crate::capi::iter::nr_batch_iter;
+        let frames: [&[u8]; 3] = [&[1; 60], &[2; 60], &[3; 60]];
+        // The second packet's tp_mac into its own header; then the first
+        // one's tp_next_offset 0 although packets follow.
+        for (field, value) in [(24usize, 4u32), (0, 0)] {
+            let mut w = synth::block(8192, 1, &frames);
+            let bytes = synth::bytes(&mut w);
+            let first = crate::afpacket::block::block_header(bytes).unwrap().first as usize;
+            let next = u32::from_ne_bytes(bytes[first..first + 4].try_into().unwrap()) as usize;
+            let at = if field == 24 {
+                first + next + 24
+            } else {
+                first
+            };
+            if field == 24 {
+                bytes[at..at + 2].copy_from_slice(&(value as u16).to_ne_bytes());
+            } else {
+                bytes[at..at + 4].copy_from_slice(&value.to_ne_bytes());
+            }
+            let mut sb = SyntheticBlock::new(bytes);
+            let b = fake_batch(&mut sb);
+            // SAFETY: a live batch.
+            let mut it = unsafe { nr_batch_iter(b) };
+            let (got, rc) = packets_of_iter(&mut it);
+            assert_eq!((got.len(), rc), (1, NR_E_MALFORMED), "field {field}");
+            let (got, rc) = packets_of_iter(&mut it);
+            assert_eq!((got.len(), rc), (0, crate::capi::NR_EOF), "field {field}");
+            // SAFETY: b came from new().
+            unsafe { free(b) };
+            assert_eq!(sb.malformed, 1, "field {field}: counted once");
+        }
+    }
+
+    #[test]
+    fn iter_of_a_released_or_null_batch_fails_at_its_first_call() {
+        use crate::capi::iter::{nr_batch_iter, nr_iter_next_slow};
+        let mut w = synth::block(4096, 1, &[&[0; 60]]);
+        let mut sb = SyntheticBlock::new(synth::bytes(&mut w));
+        let b = fake_batch(&mut sb);
+        let mut p = nr_packet::EMPTY;
+        // SAFETY: b is a fake batch, released here; NULL is refused.
+        unsafe {
+            assert_eq!(nr_batch_release(b), NR_OK);
+            let mut it = nr_batch_iter(b);
+            assert_eq!(nr_iter_next_slow(&mut it, &mut p), NR_E_BAD_BATCH);
+            let mut it = nr_batch_iter(ptr::null_mut());
+            assert_eq!(nr_iter_next_slow(&mut it, &mut p), NR_E_INVALID_ARG);
+            assert_eq!(nr_iter_next_slow(ptr::null_mut(), &mut p), NR_E_INVALID_ARG);
             free(b);
         }
     }

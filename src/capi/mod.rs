@@ -43,6 +43,7 @@ pub mod filter;
 pub mod flow;
 pub(crate) mod handle;
 pub mod inject;
+pub mod iter;
 pub mod parse;
 pub mod pcapfile;
 /// cbindgen:ignore
@@ -190,7 +191,7 @@ pub(crate) fn status(r: Result<(), Error>) -> c_int {
 }
 
 /// The status code of `e`, its message stored for nr_last_error().
-fn fail(e: Error) -> c_int {
+pub(crate) fn fail(e: Error) -> c_int {
     set_last_error(e.message());
     status_of(e.kind())
 }

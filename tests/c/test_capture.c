@@ -1,9 +1,10 @@
 /* Capture from C: receive COUNT test frames sent by the test driver from the
  * veth peer, check every byte, then exercise the batch life cycle
  * (busy, double release), single-packet access and breakloop from a thread.
- * Batches are walked both ways, alternately: nr_batch_for_each() and the
- * array accessor nr_batch_fill() in chunks of 7 (then rewound and counted
- * again).
+ * Batches are walked three ways, in turn: nr_batch_for_each(), the array
+ * accessor nr_batch_fill() in chunks of 7 (then rewound and counted
+ * again), and the inline iterator nr_iter_next() (checked field for field
+ * against nr_batch_fill()).
  *
  * usage: test_capture IFACE COUNT
  * prints "READY" on stdout once the capture is open, then on exit
@@ -104,7 +105,34 @@ int main(int argc, char **argv)
         nr_batch *b2 = NULL;
         CHECK(nr_next_batch(cap, 0, &b2) == NR_E_BUSY);
         CHECK(b2 == NULL);
-        if (nr_batch_seq(b) % 2) {
+        if (nr_batch_seq(b) % 3 == 2) {
+            /* The inline iterator: the packets nr_batch_fill() gives, field
+             * for field (checked against it one by one), then the end. */
+            nr_iter it = nr_batch_iter(b);
+            nr_packet p, q;
+            size_t seen = 0, n = 0;
+            CHECK(nr_batch_rewind(b) == NR_OK);
+            while ((rc = nr_iter_next(&it, &p)) == NR_OK) {
+                CHECK(nr_batch_fill(b, &q, 1, &n) == NR_OK && n == 1);
+                CHECK(p.data == q.data && p.caplen == q.caplen && p.len == q.len &&
+                      p.ts_ns == q.ts_ns && p.ifindex == q.ifindex && p.rxhash == q.rxhash &&
+                      p.flags == q.flags && p.vlan_tci == q.vlan_tci &&
+                      p.vlan_tpid == q.vlan_tpid && p.protocol == q.protocol &&
+                      p.pkt_type == q.pkt_type);
+                on_packet(&rx, &p);
+                seen++;
+            }
+            CHECK(rc == NR_EOF);
+            CHECK(seen == nr_batch_len(b));
+            CHECK(nr_batch_fill(b, &q, 1, &n) == NR_OK && n == 0);
+            CHECK(nr_iter_next(&it, &p) == NR_EOF); /* stays at the end */
+            /* A second iterator starts again at the first packet. */
+            nr_iter again = nr_batch_iter(b);
+            size_t count2 = 0;
+            while (nr_iter_next(&again, &p) == NR_OK)
+                count2++;
+            CHECK(count2 == seen);
+        } else if (nr_batch_seq(b) % 3 == 1) {
             CHECK(nr_batch_for_each(b, on_packet, &rx) == NR_OK);
         } else {
             nr_packet arr[7];
@@ -133,6 +161,12 @@ int main(int argc, char **argv)
         /* Double release is detected. */
         CHECK(nr_batch_release(b) == NR_E_BAD_BATCH);
         CHECK(nr_batch_for_each(b, on_packet, &rx) == NR_E_BAD_BATCH);
+        {
+            /* A released batch: the iterator's first call says so. */
+            nr_iter it = nr_batch_iter(b);
+            nr_packet p;
+            CHECK(nr_iter_next(&it, &p) == NR_E_BAD_BATCH);
+        }
     }
 
     nr_capture_stats total, delta;

@@ -16,7 +16,7 @@ use super::options::{
     self as opt, BpfInsn, CaptureDirection, CaptureInfo, Fanout, FanoutFlags, FanoutMode, Profile,
     TimestampSource, check_program,
 };
-use crate::batch::{Cursor, HeldBatch, Walk, busy, not_held};
+use crate::batch::{Cursor, HeldBatch, RawBlock, Walk, busy, not_held};
 use crate::error::{Error, ErrorKind, Result};
 use crate::packet::Packet;
 use crate::stats::{Reported, counters};
@@ -1782,6 +1782,17 @@ impl HeldBatch for Capture {
 
     fn held_seq(&self) -> u64 {
         if self.is_held() { self.held_hdr.seq } else { 0 }
+    }
+
+    fn held_raw_block(&self) -> Option<RawBlock<'_>> {
+        if !self.is_held() || self.frames.is_some() {
+            return None;
+        }
+        Some(RawBlock {
+            bytes: self.block_bytes(self.cur),
+            first: self.held_hdr.first,
+            num_pkts: self.held_hdr.num_pkts,
+        })
     }
 
     #[inline(always)]
