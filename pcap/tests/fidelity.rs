@@ -464,8 +464,10 @@ fn append_checks_as_libpcap() {
 /// text on a handle before and after activation, and tcpdump's messages: a
 /// missing file, a directory, a file of another format, a missing device,
 /// a device that is down (libpcap refuses it: PCAP_ERROR_IFACE_NOT_UP),
-/// devices served by netring and by the real libpcap; then the same
-/// without privileges (libpcap's "socket: Operation not permitted" first,
+/// devices served by netring and by the real libpcap; a fork right after
+/// the open (the child compiles on the inherited handle: the shadow's
+/// activation thread must be over by then); then the same without
+/// privileges (libpcap's "socket: Operation not permitted" first,
 /// netring's hint after it).
 #[test]
 fn errors_as_libpcap() {
