@@ -15,6 +15,9 @@
 #   libpcap_spin, dropin_spin  (not by default) libpcap and dropin that never
 #            sleep (non-blocking pcap_dispatch in a loop, CB_LAT_SPIN=1): the
 #            latency without the consumer's wake-up
+#   dropin_busy, nrcap_busy  (not by default) the blocking consumers with the
+#            engine's spin before each sleep, 2000 us (NETRING_PCAP_BUSY_POLL,
+#            nrcap --busy-poll): unmodified programs without the wake-up
 # Each prints "LATENCY n= p50_us= p99_us= max_us=" at exit.
 #
 # usage: latency.sh [-d SECONDS] [-r RATES] [-n REPS] [-o DIR] [CONSUMER ...]
@@ -44,6 +47,10 @@ consumer_cmd() {
         # loop): the latency without the wake-up, for comparison.
         libpcap_spin) echo "env CB_LAT_SPIN=1 $CB_BIN/pcap_latency {IF}" ;;
         dropin_spin) echo "env CB_LAT_SPIN=1 LD_LIBRARY_PATH=$CB_ROOT/build/prefix/lib/netring $CB_BIN/pcap_latency {IF}" ;;
+        # The engine spins up to 2 ms before each sleep (immediate mode's
+        # busy_poll_us): at 1 kpps and above the consumer never sleeps.
+        dropin_busy) echo "env NETRING_PCAP_BUSY_POLL=2000 LD_LIBRARY_PATH=$CB_ROOT/build/prefix/lib/netring $CB_BIN/pcap_latency {IF}" ;;
+        nrcap_busy) echo "$NR_BIN/nrcap -i {IF} -q -s 256 --immediate --busy-poll 2000 --latency" ;;
         *) echo "unknown consumer $1" >&2; exit 2 ;;
     esac
 }

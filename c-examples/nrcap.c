@@ -3,7 +3,7 @@
  *
  *   nrcap -i IFACE [-c COUNT] [-s SNAPLEN] [-B BLOCK_KIB] [-n BLOCKS] [-p] [-q] [-v]
  *         [--bpf FILE] [--netns NAME] [--direction in|out|inout] [--tstamp soft|hw]
- *         [--profile NAME] [--fanout MODE:GROUP] [--immediate] [--latency]
+ *         [--profile NAME] [--fanout MODE:GROUP] [--immediate [--busy-poll US]] [--latency]
  *         [-w FILE [-F pcap|pcap-ns|pcapng] [-C MB] [-W FILES]]
  *   nrcap -r FILE [-c COUNT] [-q] [-v] [-w FILE ...]      (read a capture file)
  *   nrcap (-i IFACE | -r FILE) -F arrow|parquet [--records packets|flows] -w OUT
@@ -28,7 +28,10 @@
  *
  * --immediate hands each frame over as soon as the kernel wrote it (the
  * TPACKET_V2 frame ring, as libpcap's immediate mode) instead of when its
- * ring block is full or timed out. --latency measures, per packet, the time
+ * ring block is full or timed out; with --busy-poll US each wait spins on the
+ * ring for up to US microseconds before it sleeps (no wake-up while frames
+ * keep coming within US; a core spins meanwhile). --latency measures, per
+ * packet, the time
  * from its time stamp to the callback, and prints at exit on stderr
  *
  *   LATENCY n=<packets> p50_us=<median> p99_us=<99th percentile> max_us=<max>
@@ -528,7 +531,7 @@ static const struct option long_options[] = {
     {"direction", required_argument, NULL, 1002}, {"tstamp", required_argument, NULL, 1003},
     {"profile", required_argument, NULL, 1004}, {"fanout", required_argument, NULL, 1005},
     {"direct", no_argument, NULL, 1006}, {"immediate", no_argument, NULL, 1007},
-    {"latency", no_argument, NULL, 1008},
+    {"latency", no_argument, NULL, 1008},    {"busy-poll", required_argument, NULL, 1009},
     /* nrexport's (records out): opt values 1100.. */
     {"records", required_argument, NULL, 1100}, {"ipfix", required_argument, NULL, 1101},
     {"ipfix-rate", required_argument, NULL, 1102}, {"idle", required_argument, NULL, 1103},
@@ -557,6 +560,8 @@ static void usage(void)
                     "  --fanout MODE:GROUP  join fanout group (hash, lb, cpu, rollover, random, qm)\n"
                     "  --immediate  hand each frame over at once (TPACKET_V2 frame ring, as\n"
                     "               libpcap's immediate mode) instead of per full or timed-out block\n"
+                    "  --busy-poll US  with --immediate: spin on the ring up to US microseconds\n"
+                    "               before sleeping (latency without a wake-up, a core spins)\n"
                     "  --latency    print at exit the time from each packet's time stamp to its\n"
                     "               callback: LATENCY n= p50_us= p99_us= max_us=\n"
                     "  -w FILE      write packets to a capture file\n"
@@ -744,6 +749,7 @@ static void parse_options(int argc, char **argv, struct options *o)
         case 1006: o->direct = 1; break;
         case 1007: cfg->immediate = true; break;
         case 1008: o->latency = 1; break;
+        case 1009: cfg->busy_poll_us = (uint32_t)parse_num(optarg, "busy-poll microseconds"); break;
         case 'v': o->verbose = 1; break;
         case 'w': o->wfile = optarg; break;
         case 'r': o->rfile = optarg; break;

@@ -572,7 +572,13 @@ typedef struct nr_capture_config {
    */
   size_t fanout_cbpf_len;
   /**
-   * SO_BUSY_POLL in microseconds; 0 = off. Default 0.
+   * SO_BUSY_POLL in microseconds; 0 = off. In immediate mode the wait
+   * (nr_next_batch(), nr_next_packet()) also spins on the ring up to
+   * this long before it sleeps: a frame that comes meanwhile is handed
+   * over without a wake-up (a few microseconds instead of the
+   * scheduler's tens), for the price of a core spinning while the link
+   * is idle. A timeout shorter than the spin, and
+   * nr_capture_breakloop(), end it. Default 0.
    */
   uint32_t busy_poll_us;
   /**

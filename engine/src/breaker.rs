@@ -52,6 +52,12 @@ impl Breaker {
         hit
     }
 
+    /// Whether a break request is pending (not consumed: the wait's loop
+    /// takes it).
+    pub(crate) fn pending(&self) -> bool {
+        self.0.flag.load(Ordering::Acquire)
+    }
+
     /// The wake-up descriptor to poll for POLLIN next to the engine's fds.
     pub(crate) fn fd(&self) -> RawFd {
         self.0.efd.raw()

@@ -454,3 +454,54 @@ fn a_fanout_group_of_frame_rings_splits_every_frame_once() {
     all.sort_unstable();
     assert_eq!(all, (0..N).collect::<Vec<_>>(), "each frame exactly once");
 }
+
+/// `busy_poll_us` in immediate mode: the wait spins on the ring before it
+/// sleeps. Frames still arrive byte exact and once; a wait with a timeout
+/// shorter than the spin ends at its timeout, and a break ends a spinning
+/// wait at once (the spin here is 3 s, longer than either bound).
+#[test]
+fn a_spinning_wait_keeps_every_frame_its_timeout_and_breaks() {
+    let net = Net::new();
+    net.enter(|| {
+        let cfg = CaptureConfig {
+            busy_poll_us: 3_000_000,
+            ..immediate()
+        };
+        let mut cap = Capture::open(&net.a, &cfg).unwrap();
+        let tx = common::Sender::open(&net.b);
+        // Frames sent while the consumer spins.
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                for (i, &len) in SIZES.iter().enumerate() {
+                    std::thread::sleep(Duration::from_millis(2));
+                    tx.send(&frame(len, i as u32, OTHER_MAC));
+                }
+            });
+            let got = next_packets(&mut cap, SIZES.len());
+            assert_eq!(got.len(), SIZES.len());
+            for (i, &len) in SIZES.iter().enumerate() {
+                assert_eq!(got[i], frame(len, i as u32, OTHER_MAC), "frame {i}");
+            }
+        });
+        // Nothing comes: a 30 ms timeout ends the spin after 30 ms.
+        for _ in 0..5 {
+            let t = Instant::now();
+            assert!(matches!(
+                cap.next_batch_timeout(Some(Duration::from_millis(30)))
+                    .unwrap(),
+                Wait::Timeout
+            ));
+            let e = t.elapsed();
+            assert!(
+                e >= Duration::from_millis(30) && e < Duration::from_millis(500),
+                "{e:?}"
+            );
+        }
+        // A break from another thread ends a spinning wait without limit.
+        common::assert_break_wakes(cap.breaker(), || {
+            matches!(cap.next_batch_timeout(None).unwrap(), Wait::Interrupted)
+        });
+        let st = cap.stats().unwrap();
+        assert_eq!((st.drops, st.malformed), (0, 0), "{st:?}");
+    });
+}

@@ -5,6 +5,9 @@
 //! - `NETRING_PCAP_ENGINE`: `afpacket` (default), `libpcap` (every call
 //!   goes to the system's libpcap), `xdp[:QUEUE][:native|generic]`.
 //! - `NETRING_PCAP_RING`: ring size, bytes or with a K/M/G suffix.
+//! - `NETRING_PCAP_BUSY_POLL`: microseconds an immediate-mode handle's wait
+//!   spins on its ring before it sleeps (0, the default: none); see
+//!   `CaptureConfig::busy_poll_us`.
 //! - `NETRING_PCAP_FANOUT`: `MODE:GROUP[:FLAG,...]`, or `none`: several
 //!   handles of one device in one process then do not split its traffic
 //!   (see [`crate::live::split`]).
@@ -43,6 +46,8 @@ pub struct Config {
     pub engine: Engine,
     /// `NETRING_PCAP_RING` (None: the handle's buffer size or the default).
     pub ring: Option<u64>,
+    /// `NETRING_PCAP_BUSY_POLL`, microseconds (0: none).
+    pub busy_poll_us: u32,
     /// The fanout group every capture joins: `NETRING_PCAP_FANOUT`, or
     /// PF_RING's variables.
     pub fanout: Option<Fanout>,
@@ -91,6 +96,7 @@ pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Config, String>
         return Ok(Config {
             engine,
             ring: None,
+            busy_poll_us: 0,
             fanout: None,
             fanout_from: None,
             split: false,
@@ -105,6 +111,20 @@ pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Config, String>
             )
         })?),
         None => None,
+    };
+    let busy_poll_us = match var("NETRING_PCAP_BUSY_POLL") {
+        Some(v) => v
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|&us| us <= 10_000_000)
+            .ok_or_else(|| {
+                format!(
+                    "NETRING_PCAP_BUSY_POLL='{v}': expected microseconds from 0 to 10000000 \
+                     that an immediate-mode wait spins before it sleeps (example: 2000)"
+                )
+            })?,
+        None => 0,
     };
     let split = var(FANOUT_VAR).as_deref() != Some("none");
     let ours = match var(FANOUT_VAR) {
@@ -126,6 +146,7 @@ pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Config, String>
     Ok(Config {
         engine,
         ring,
+        busy_poll_us,
         fanout,
         fanout_from,
         split,
@@ -336,6 +357,7 @@ mod tests {
             Config {
                 engine: Engine::AfPacket,
                 ring: None,
+                busy_poll_us: 0,
                 fanout: None,
                 fanout_from: None,
                 split: true,
@@ -360,6 +382,15 @@ mod tests {
         assert_eq!((c.engine, c.ring), (Engine::Libpcap, None));
         let e = from_vars(|n| (n == "NETRING_PCAP_RING").then(|| "1M".into())).unwrap_err();
         assert!(e.starts_with("NETRING_PCAP_RING='1M'"), "{e}");
+        let c = from_vars(|n| (n == "NETRING_PCAP_BUSY_POLL").then(|| "2000".into())).unwrap();
+        assert_eq!(c.busy_poll_us, 2000);
+        for bad in ["-1", "x", "10000001", ""] {
+            let e = from_vars(|n| (n == "NETRING_PCAP_BUSY_POLL").then(|| bad.into())).unwrap_err();
+            assert!(
+                e.starts_with(&format!("NETRING_PCAP_BUSY_POLL='{bad}'")),
+                "{e}"
+            );
+        }
         let e = from_vars(|n| (n == "NETRING_PCAP_FANOUT").then(|| "x".into())).unwrap_err();
         assert!(e.starts_with("NETRING_PCAP_FANOUT='x'"), "{e}");
     }

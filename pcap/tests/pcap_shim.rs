@@ -701,6 +701,7 @@ fn bad_environment_fails_activation() {
         ("NETRING_PCAP_FANOUT", "hash"),
         ("NETRING_PCAP_RING", "12x"),
         ("NETRING_PCAP_ENGINE", "warp"),
+        ("NETRING_PCAP_BUSY_POLL", "soon"),
     ] {
         let mut c = tool(Some(&net), true, "tcpdump", &["-i", &net.a, "-c", "1"]);
         c.env(var, val);
@@ -1001,6 +1002,57 @@ fn immediate_mode_records_jumbo_frames_whole() {
         let want: Vec<(usize, usize)> = sizes.iter().map(|&n| (n, n)).collect();
         assert_eq!(lens, want, "{}: (caplen, len) per record", f.display());
     }
+}
+
+/// `NETRING_PCAP_BUSY_POLL`: tcpdump in immediate mode through the drop-in
+/// with the engine spinning 2 ms before each sleep records every frame,
+/// byte for byte, in order, and exits at its count.
+#[test]
+fn immediate_mode_with_busy_poll_records_every_frame() {
+    require!("tcpdump");
+    let net = Net::new();
+    let f = tmp("imm-busy.pcap");
+    let n = 40usize;
+    let mut c = tool(
+        Some(&net),
+        true,
+        "tcpdump",
+        &[
+            "-i",
+            &net.a,
+            "--immediate-mode",
+            "-c",
+            &n.to_string(),
+            "-w",
+            f.to_str().unwrap(),
+        ],
+    );
+    c.env("NETRING_PCAP_BUSY_POLL", "2000");
+    let mut procs = vec![Proc::spawn(c)];
+    wait_listening(&net, &mut procs);
+    let s = net.sender(&net.b);
+    let sent: Vec<Vec<u8>> = (0..n)
+        .map(|i| frame(60 + (i * 37) % 1455, i as u32, BCAST))
+        .collect();
+    for (i, fr) in sent.iter().enumerate() {
+        if i % 8 == 0 {
+            // Gaps longer than the spin too: the wait sleeps, then wakes.
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        s.send(fr);
+    }
+    procs[0].finish(
+        Duration::from_secs(10),
+        "tcpdump -c 40 with NETRING_PCAP_BUSY_POLL",
+    );
+    let b = std::fs::read(&f).unwrap();
+    let (mut off, mut got) = (24, Vec::new());
+    while off + 16 <= b.len() {
+        let incl = u32::from_le_bytes(b[off + 8..off + 12].try_into().unwrap()) as usize;
+        got.push(b[off + 16..off + 16 + incl].to_vec());
+        off += 16 + incl;
+    }
+    assert_eq!(got, sent);
 }
 
 /// Immediate mode keeps a GSO aggregate whole, as libpcap does: a TCP

@@ -95,7 +95,13 @@ pub struct nr_capture_config {
     pub fanout_cbpf: *const nr_bpf_insn,
     /// Instructions at `fanout_cbpf`. Default 0.
     pub fanout_cbpf_len: usize,
-    /// SO_BUSY_POLL in microseconds; 0 = off. Default 0.
+    /// SO_BUSY_POLL in microseconds; 0 = off. In immediate mode the wait
+    /// (nr_next_batch(), nr_next_packet()) also spins on the ring up to
+    /// this long before it sleeps: a frame that comes meanwhile is handed
+    /// over without a wake-up (a few microseconds instead of the
+    /// scheduler's tens), for the price of a core spinning while the link
+    /// is idle. A timeout shorter than the spin, and
+    /// nr_capture_breakloop(), end it. Default 0.
     pub busy_poll_us: u32,
     /// Socket receive buffer (SO_RCVBUF, or SO_RCVBUFFORCE with
     /// rcvbuf_force); 0 = kernel default. Default 0.

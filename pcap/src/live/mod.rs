@@ -359,6 +359,8 @@ pub fn config(opts: &Opts, snaplen: u32, mtu: Option<u32>, envc: &env::Config) -
         // pcap_set_immediate_mode: the engine's frame ring (TPACKET_V2, as
         // libpcap's immediate mode), each frame handed over as it arrives.
         immediate: opts.immediate,
+        // NETRING_PCAP_BUSY_POLL: immediate mode's wait spins that long.
+        busy_poll_us: if opts.immediate { envc.busy_poll_us } else { 0 },
         ..CaptureConfig::default()
     }
 }
