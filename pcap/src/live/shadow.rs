@@ -77,16 +77,16 @@ static RUNNING: AtomicUsize = AtomicUsize::new(0);
 
 /// A process-wide pthread mutex and condition variable for [`RUNNING`]
 /// (raw, so that a fork can hold the mutex across: see [`watch_forks`]).
-struct Sync(
+struct ForkLock(
     UnsafeCell<libc::pthread_mutex_t>,
     UnsafeCell<libc::pthread_cond_t>,
 );
 
 // SAFETY: pthread mutexes and condition variables are made to be shared
 // between threads; they are only used through the pthread functions.
-unsafe impl std::marker::Sync for Sync {}
+unsafe impl Sync for ForkLock {}
 
-static LOCK: Sync = Sync(
+static LOCK: ForkLock = ForkLock(
     UnsafeCell::new(libc::PTHREAD_MUTEX_INITIALIZER),
     UnsafeCell::new(libc::PTHREAD_COND_INITIALIZER),
 );
