@@ -38,6 +38,9 @@ pub struct Pcap {
     magic: u64,
     /// What `pcap_breakloop` touches.
     pub brk: Break,
+    /// A live read loop is running the program's callback (see
+    /// `live::read::reclaim_stale`).
+    pub in_callback: std::sync::atomic::AtomicBool,
     /// The real handle, when the handle forwards (never changes; read by
     /// `pcap_breakloop` from any thread).
     pub real: *mut c_void,
@@ -190,6 +193,7 @@ impl Pcap {
         Box::into_raw(Box::new(Pcap {
             magic: MAGIC,
             brk: Break::default(),
+            in_callback: std::sync::atomic::AtomicBool::new(false),
             real,
             state: UnsafeCell::new(Handle {
                 io: Io {

@@ -527,6 +527,23 @@ fn errors_as_libpcap() {
         text.contains("child: (000) ") && text.contains("child exit 0\nparent: (000) "),
         "fork after the open, through the drop-in:\n{text}"
     );
+    // A signal handler's siglongjmp out of a blocked pcap_next_ex (scan6's
+    // timeout): the handle filters, reads and closes afterwards.
+    let jump = [
+        &["timeout", "20"][..],
+        &in_ns[..],
+        &[exe, "longjmp", &net.a],
+    ]
+    .concat();
+    same(&dir, &jump, None);
+    let mut c = Command::new(jump[0]);
+    c.args(&jump[1..]);
+    let text = String::from_utf8_lossy(&on(true, c).output().unwrap().stdout).into_owned();
+    assert!(
+        text.contains("round 2: left pcap_next_ex by siglongjmp\nround 2: setfilter 0")
+            && text.contains("pcap_next_ex, non-blocking: 0\nclosed"),
+        "siglongjmp out of pcap_next_ex, through the drop-in:\n{text}"
+    );
     // Monitor mode asked on a device without it.
     same(
         &dir,

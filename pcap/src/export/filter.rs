@@ -109,6 +109,9 @@ pub unsafe extern "C-unwind" fn pcap_freecode(fp: *mut BpfProgram) {
 #[unsafe(no_mangle)]
 pub unsafe extern "C-unwind" fn pcap_setfilter(p: *mut Pcap, fp: *mut BpfProgram) -> c_int {
     guard!(code::ERROR, {
+        // A read loop this thread left with a longjmp gives its state back.
+        // SAFETY: p is NULL or ours; no borrow of it is alive.
+        unsafe { crate::live::read::reclaim_stale(p) };
         match enter!(p, code::ERROR) {
             H::Real(r, rh, _) => {
                 // SAFETY: forwarded; the real library copies the program.

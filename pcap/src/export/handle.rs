@@ -148,6 +148,10 @@ pub unsafe extern "C-unwind" fn pcap_open_live(
 #[unsafe(no_mangle)]
 pub unsafe extern "C-unwind" fn pcap_close(p: *mut Pcap) {
     guard!((), {
+        // A read loop this thread left with a longjmp: its engine comes
+        // back to be closed with the handle.
+        // SAFETY: p is NULL or ours; no borrow of it is alive.
+        unsafe { crate::live::read::reclaim_stale(p) };
         // SAFETY: p is NULL or ours; the borrow ends before the handle is
         // freed.
         let Some(h) = (unsafe { handle::enter(p) }) else {

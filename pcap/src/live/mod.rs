@@ -105,13 +105,19 @@ pub struct Live {
 /// The engine a live handle reads.
 pub enum Source {
     /// TPACKET_V3.
-    Ring(Capture),
+    Ring(Box<Capture>),
     /// AF_XDP.
-    Xdp(Xdp),
+    Xdp(Box<Xdp>),
 }
 
 /// An activated live handle.
 pub struct Active {
+    /// What a running read loop took out of the handle ([`read::dispatch`]),
+    /// NULL when none runs; one left behind by a `longjmp` out of the loop
+    /// is taken back by [`read::reclaim_stale`].
+    pub loan: *mut read::Out,
+    /// The thread that lent it.
+    pub loan_thread: Option<std::thread::ThreadId>,
     /// The engine; moved out of the handle while a read loop runs, so
     /// calls from inside a callback use the fields below.
     pub source: Option<Source>,
@@ -479,7 +485,7 @@ pub fn activate(l: &mut Live) -> Result<Option<String>, (c_int, String)> {
         }
         // AF_XDP has no socket filter: every frame is filtered here.
         l.filter.all = true;
-        Source::Xdp(x)
+        Source::Xdp(Box::new(x))
     } else if l.cooked {
         // libpcap's "any": promiscuous mode is refused with a warning, the
         // snapshot holds at least an SLL2 header and one byte.
@@ -491,12 +497,12 @@ pub fn activate(l: &mut Live) -> Result<Option<String>, (c_int, String)> {
         lo_ifindex = cooked::lo_ifindex();
         let (c, m) = open_ring(&l.dev, true, &config(&l.opts, snap, None, envc), envc)?;
         split_later = m;
-        Source::Ring(c)
+        Source::Ring(Box::new(c))
     } else {
         let mtu = if_mtu(&l.dev);
         let (c, m) = open_ring(&l.dev, false, &config(&l.opts, snap, mtu, envc), envc)?;
         split_later = m;
-        Source::Ring(c)
+        Source::Ring(Box::new(c))
     };
     let (fd, ifindex, ring_bytes) = match &source {
         Source::Ring(c) => {
@@ -511,6 +517,8 @@ pub fn activate(l: &mut Live) -> Result<Option<String>, (c_int, String)> {
     };
     let xdp_stats = matches!(source, Source::Xdp(_)).then(|| (XdpStats::default(), 0));
     l.active = Some(Active {
+        loan: std::ptr::null_mut(),
+        loan_thread: None,
         source: Some(source),
         cursor: Cursor::START,
         pending: None,
@@ -578,7 +586,7 @@ pub fn split_on_first_read(l: &mut Live) {
         let ri = c.ring_info();
         u64::from(ri.block_size) * u64::from(ri.block_count)
     };
-    a.source = Some(Source::Ring(c));
+    a.source = Some(Source::Ring(Box::new(c)));
     a.cursor = Cursor::START;
     a.stat = (0, 0);
     a.split = Some(m);

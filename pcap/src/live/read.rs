@@ -17,6 +17,7 @@
 //! never dropped on an error path.
 
 use std::ffi::c_int;
+use std::sync::atomic::{AtomicBool, Ordering, compiler_fence};
 use std::time::Duration;
 
 use netring_engine::{Capture, Cursor, HeldBatch, Packet, Wait, Xdp};
@@ -148,6 +149,9 @@ struct Run<'a> {
     scratch: Vec<u8>,
     first: Option<Duration>,
     brk: &'a Break,
+    /// Set while the program's callback runs (None: the callback is this
+    /// library's own, `pcap_next_ex`'s copy).
+    in_callback: Option<&'a AtomicBool>,
 }
 
 /// The loop, for any engine.
@@ -163,6 +167,7 @@ fn run<E: Engine>(
         scratch,
         first,
         brk,
+        in_callback,
     } = r;
     let mut pkts: c_int = 0;
     let mut waited = false;
@@ -197,7 +202,13 @@ fn run<E: Engine>(
             if let Some(rec) = rec {
                 let bytes = if rec.copied { &scratch[..] } else { p.data };
                 prefetch_next(p.data);
+                if let Some(c) = in_callback {
+                    c.store(true, Ordering::Relaxed);
+                }
                 f(&header(p, rec, sel.nano), &bytes[..rec.caplen as usize]);
+                if let Some(c) = in_callback {
+                    c.store(false, Ordering::Relaxed);
+                }
                 pkts += 1;
             }
             !(brk.requested() || cnt > 0 && pkts >= cnt)
@@ -268,8 +279,26 @@ fn first_wait(l: &Live) -> Option<Duration> {
 /// [`handle`](crate::handle): no borrow of the handle is alive, and none
 /// is held here while `f` runs (`f` may call back into the handle).
 pub unsafe fn dispatch(p: *mut Pcap, cnt: c_int, f: &mut dyn FnMut(&PktHdr, &[u8])) -> c_int {
+    // SAFETY: as documented (caller).
+    unsafe { dispatch_to(p, cnt, f, true) }
+}
+
+/// [`dispatch`], to the program's callback (`user`) or to this library's
+/// own (`pcap_next_ex`'s copy: no program code runs inside the loop, so a
+/// `longjmp` out of it is always a `longjmp` out of the loop).
+///
+/// # Safety
+/// As [`dispatch`].
+unsafe fn dispatch_to(
+    p: *mut Pcap,
+    cnt: c_int,
+    f: &mut dyn FnMut(&PktHdr, &[u8]),
+    user: bool,
+) -> c_int {
+    // SAFETY: as documented (caller).
+    unsafe { reclaim_stale(p) };
     // SAFETY: p is ours (caller); `brk` is outside the state's cell.
-    let Some(pc) = (unsafe { handle::shared(p) }) else {
+    let Some(pc) = (unsafe { handle::shared::<'static>(p) }) else {
         return code::ERROR;
     };
     // SAFETY: as documented; this borrow ends before the loop runs.
@@ -296,40 +325,63 @@ pub unsafe fn dispatch(p: *mut Pcap, cnt: c_int, f: &mut dyn FnMut(&PktHdr, &[u8
         h.io.set_err(&m);
         return code::ERROR;
     }
-    let Some(src) = a.source.take() else {
+    if a.source.is_none() {
         h.io.set_err("pcap_dispatch: the handle is already being read (from a callback?)");
         return code::ERROR;
-    };
-    let mut out = Out {
-        p,
-        src: Some(src),
+    }
+    // Lent on the heap, its address in the handle: a longjmp out of the
+    // loop (a signal handler's) skips the put-back, and the next call of
+    // this thread takes it back (reclaim_stale). The loan is made empty
+    // and its address stored first, then the state moves into it, the
+    // engine last: wherever a longjmp leaves, each piece is in the handle
+    // or in the loan the handle points to (see Out::give_back).
+    let out = Box::into_raw(Box::new(Out {
+        src: None,
         r: Run {
             sel: Sel {
                 direction,
                 protocol,
                 snapshot: a.snapshot,
                 nano,
-                filter: std::mem::take(&mut l.filter),
+                filter: Filter::default(),
                 cooked,
                 linktype,
                 lo_ifindex: a.lo_ifindex,
             },
-            cursor: a.cursor,
-            scratch: std::mem::take(&mut a.scratch),
+            cursor: Cursor::START,
+            scratch: Vec::new(),
             first,
             brk: &pc.brk,
+            in_callback: user.then_some(&pc.in_callback),
         },
-    };
-    let (end, xdp_stats) = match out.src.as_mut() {
-        Some(Source::Ring(c)) => (run(c, &mut out.r, cnt, f), None),
+    }));
+    a.loan = out;
+    a.loan_thread = Some(std::thread::current().id());
+    // The order above and below is what a longjmp (from a signal handler)
+    // sees: the compiler must not move these stores across each other.
+    compiler_fence(Ordering::SeqCst);
+    // SAFETY: just made; besides this call only Lent and reclaim_stale
+    // (of this thread, once the loop is left) use it.
+    let o = unsafe { &mut *out };
+    o.r.sel.filter = std::mem::take(&mut l.filter);
+    o.r.cursor = a.cursor;
+    o.r.scratch = std::mem::take(&mut a.scratch);
+    o.src = a.source.take();
+    let lent = Lent(p, out);
+    // SAFETY: the loan is this call's until `lent` ends it; what the
+    // callbacks may call on the handle does not touch it (they see the
+    // engine out, as before).
+    let o = unsafe { &mut *out };
+    let (end, xdp_stats) = match o.src.as_mut() {
+        Some(Source::Ring(c)) => (run(&mut **c, &mut o.r, cnt, f), None),
         Some(Source::Xdp(x)) => {
-            let end = run(x, &mut out.r, cnt, f);
+            let end = run(&mut **x, &mut o.r, cnt, f);
             (end, x.stats().ok().map(|st| (st, x.held_len() as u64)))
         }
         None => return code::ERROR,
     };
     // Put the engine back, then report.
-    drop(out);
+    drop(lent);
     // SAFETY: as above; the callbacks have returned.
     let Some(h) = (unsafe { handle::state(p) }) else {
         return code::ERROR;
@@ -361,32 +413,103 @@ pub unsafe fn dispatch(p: *mut Pcap, cnt: c_int, f: &mut dyn FnMut(&PktHdr, &[u8
 /// back when dropped, so that a call left early (a pthread cancellation
 /// in a wait or in the user's callback unwinds through here) leaves the
 /// handle readable and closable as libpcap leaves it.
-struct Out<'a> {
-    p: *mut Pcap,
+pub struct Out {
     src: Option<Source>,
-    r: Run<'a>,
+    r: Run<'static>,
 }
 
-impl Drop for Out<'_> {
+/// A dispatch's loan ([`Out`], on the heap, its address in the handle):
+/// ended when dropped (the loop returned, or a cancellation unwound
+/// through it): the handle's pointer is cleared and the state put back.
+struct Lent(*mut Pcap, *mut Out);
+
+impl Drop for Lent {
     fn drop(&mut self) {
-        // SAFETY: `p` is the live handle the dispatch took these from (its
-        // caller's contract); no borrow of its state is alive here: the
-        // loop and the callbacks have returned or been unwound.
-        let Some(h) = (unsafe { handle::state(self.p) }) else {
-            return;
-        };
-        let Kind::Live(l) = &mut h.kind else {
-            return;
-        };
-        // (pcap_setfilter refuses to run while the engine is out, so the
-        // filter taken out is still the handle's.)
-        l.filter = std::mem::take(&mut self.r.sel.filter);
+        // SAFETY: the handle of the dispatch that lent `self.1`; the loop
+        // has returned or been unwound, so no other borrow is alive.
+        if let Some(h) = unsafe { handle::state(self.0) } {
+            if let Kind::Live(l) = &mut h.kind {
+                // SAFETY: the loan this dispatch made, still allocated.
+                unsafe { (*self.1).give_back(l) };
+                compiler_fence(Ordering::SeqCst);
+                if let Some(a) = l.active.as_mut() {
+                    if a.loan == self.1 {
+                        a.loan = std::ptr::null_mut();
+                        a.loan_thread = None;
+                    }
+                }
+            }
+        }
+        // SAFETY: made by Box::into_raw in dispatch, ended once, here.
+        drop(unsafe { Box::from_raw(self.1) });
+    }
+}
+
+/// A read loop this thread left with a `longjmp` (scan6 leaves
+/// `pcap_next_ex` from its SIGALRM handler with `siglongjmp`): the engine
+/// and the read state it took out of the handle come back, so the handle
+/// reads, filters and closes as libpcap's does. A loan of another thread
+/// (reading now), or one whose callback is running (a call from inside
+/// it), stays. A signal handler that calls a reading or filtering
+/// function on the handle while this thread's read loop waits is taken
+/// for such a `longjmp` (libpcap's functions are not async-signal-safe
+/// either).
+///
+/// # Safety
+/// `p` is NULL or a handle of this library, no borrow of its state alive.
+pub unsafe fn reclaim_stale(p: *mut Pcap) {
+    // SAFETY: as documented.
+    let Some(pc) = (unsafe { handle::shared(p) }) else {
+        return;
+    };
+    if pc.in_callback.load(Ordering::Relaxed) {
+        return;
+    }
+    // SAFETY: as documented.
+    let Some(Kind::Live(l)) = (unsafe { handle::state(p) }).map(|h| &mut h.kind) else {
+        return;
+    };
+    let out = match l.active.as_ref() {
+        Some(a) if !a.loan.is_null() && a.loan_thread == Some(std::thread::current().id()) => {
+            a.loan
+        }
+        _ => return,
+    };
+    // SAFETY: the loan of a dispatch of this thread that no longer runs
+    // (made by Box::into_raw); given back, unlinked, then freed once.
+    unsafe { (*out).give_back(l) };
+    compiler_fence(Ordering::SeqCst);
+    if let Some(a) = l.active.as_mut() {
+        a.loan = std::ptr::null_mut();
+        a.loan_thread = None;
+    }
+    // SAFETY: as above.
+    drop(unsafe { Box::from_raw(out) });
+}
+
+impl Out {
+    /// Put what the loan holds back into the handle `l`; what it does not
+    /// hold (a dispatch left by a longjmp before it moved everything in,
+    /// or a give-back left halfway) stays where it is. The engine and its
+    /// cursor go back together; a filter only if one was moved in (the
+    /// handle's own is then the default one left by the move).
+    fn give_back(&mut self, l: &mut Live) {
+        if self.r.sel.filter.prog.is_some()
+            || self.r.sel.filter.all
+            || self.r.sel.filter.until_ns != 0
+        {
+            l.filter = std::mem::take(&mut self.r.sel.filter);
+        }
         let Some(a) = l.active.as_mut() else {
             return;
         };
-        a.source = self.src.take();
-        a.cursor = self.r.cursor;
-        a.scratch = std::mem::take(&mut self.r.scratch);
+        if self.r.scratch.capacity() > 0 {
+            a.scratch = std::mem::take(&mut self.r.scratch);
+        }
+        if let Some(src) = self.src.take() {
+            a.cursor = self.r.cursor;
+            a.source = Some(src);
+        }
     }
 }
 
@@ -400,11 +523,16 @@ pub unsafe fn next_one(p: *mut Pcap) -> c_int {
     let mut buf = Vec::new();
     // SAFETY: as documented (caller).
     let n = unsafe {
-        dispatch(p, 1, &mut |h, d| {
-            buf.clear();
-            buf.extend_from_slice(d);
-            keep = Some(*h);
-        })
+        dispatch_to(
+            p,
+            1,
+            &mut |h, d| {
+                buf.clear();
+                buf.extend_from_slice(d);
+                keep = Some(*h);
+            },
+            false,
+        )
     };
     if let Some(hdr) = keep {
         // SAFETY: as above; no other borrow is alive.
@@ -512,6 +640,7 @@ mod tests {
             scratch: Vec::new(),
             first: Some(Duration::ZERO),
             brk,
+            in_callback: None,
         }
     }
 

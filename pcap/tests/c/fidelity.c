@@ -34,6 +34,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -348,6 +351,55 @@ static int do_fork(const char *dev)
 	return 0;
 }
 
+/* scan6's timeout: a SIGALRM handler leaves a blocked pcap_next_ex with
+ * siglongjmp; the handle must then filter, read and close as before. */
+static sigjmp_buf jumped;
+static void on_alarm(int sig)
+{
+	(void)sig;
+	siglongjmp(jumped, 1);
+}
+
+static int do_longjmp(const char *dev)
+{
+	char err[PCAP_ERRBUF_SIZE] = "";
+	pcap_t *p = pcap_open_live(dev, 256, 0, 5000, err);
+	if (!p) {
+		printf("open: %s\n", err);
+		return 1;
+	}
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_alarm;
+	sigaction(SIGALRM, &sa, NULL);
+	for (int round = 0; round < 3; round++) {
+		struct pcap_pkthdr *h;
+		const u_char *d;
+		if (sigsetjmp(jumped, 1) == 0) {
+			struct itimerval t = {{0, 0}, {0, 100000}};
+			setitimer(ITIMER_REAL, &t, NULL);
+			int rc = pcap_next_ex(p, &h, &d);
+			printf("round %d: pcap_next_ex returned %d\n", round, rc);
+		} else {
+			printf("round %d: left pcap_next_ex by siglongjmp\n", round);
+		}
+		struct bpf_program f;
+		int st = pcap_compile(p, &f, round ? "udp" : "tcp", 1, PCAP_NETMASK_UNKNOWN);
+		if (st == 0) {
+			st = pcap_setfilter(p, &f);
+			pcap_freecode(&f);
+		}
+		printf("round %d: setfilter %d %s\n", round, st, st ? pcap_geterr(p) : "");
+	}
+	printf("setnonblock %d\n", pcap_setnonblock(p, 1, err));
+	struct pcap_pkthdr *h;
+	const u_char *d;
+	printf("pcap_next_ex, non-blocking: %d\n", pcap_next_ex(p, &h, &d));
+	pcap_close(p);
+	printf("closed\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char err[PCAP_ERRBUF_SIZE] = "";
@@ -366,6 +418,8 @@ int main(int argc, char **argv)
 		return do_addrinfo(arg);
 	if (strcmp(what, "fork") == 0)
 		return do_fork(arg);
+	if (strcmp(what, "longjmp") == 0)
+		return do_longjmp(arg);
 	if (strcmp(what, "append") == 0 && argc > 3)
 		return do_append(argv);
 	pcap_t *p = NULL;
