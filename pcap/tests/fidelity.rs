@@ -544,6 +544,22 @@ fn errors_as_libpcap() {
             && text.contains("pcap_next_ex, non-blocking: 0\nclosed"),
         "siglongjmp out of pcap_next_ex, through the drop-in:\n{text}"
     );
+    // A frame shorter than an Ethernet header: libpcap's status, errno and
+    // text ("send: Invalid argument"), netring's reason after the text.
+    let short = [&in_ns[..], &[exe, "sendshort", &net.a]].concat();
+    let run = |dropin: bool| {
+        let mut c = Command::new(short[0]);
+        c.args(&short[1..]);
+        String::from_utf8_lossy(&on(dropin, c).output().unwrap().stdout).into_owned()
+    };
+    let (sys, ours) = (run(false), run(true));
+    let (sys_st, sys_text) = sys.split_once('\n').unwrap();
+    let (our_st, our_text) = ours.split_once('\n').unwrap();
+    assert_eq!(our_st, sys_st, "sendshort status and errno");
+    assert!(
+        our_text.starts_with(sys_text.trim_end()) && our_text.contains("Ethernet header"),
+        "sendshort text: libpcap {sys_text:?}, drop-in {our_text:?}"
+    );
     // Monitor mode asked on a device without it.
     same(
         &dir,

@@ -720,6 +720,25 @@ pub fn stats(l: &mut Live) -> Result<crate::types::PcapStat, String> {
     })
 }
 
+/// A refused send as libpcap's `send(2)` would have failed: its errno and
+/// text first ("send: Invalid argument" for a frame shorter than an
+/// Ethernet header, "send: Message too long" past the slot), netring's
+/// reason after it.
+fn send_error(e: netring_engine::Error) -> String {
+    let errno = match e.kind() {
+        ErrorKind::InvalidArgument => Some(libc::EINVAL),
+        ErrorKind::TooBig => Some(libc::EMSGSIZE),
+        _ => None,
+    };
+    match errno {
+        Some(n) => {
+            crate::real::set_errno(n);
+            format!("send: {} ({e})", crate::dump::errno_text())
+        }
+        None => format!("send: {e}"),
+    }
+}
+
 /// `pcap_inject` on a live handle: netring's injector (opened on first
 /// use), or a plain send on the capture socket when it cannot be opened
 /// (privileges dropped after activation).
@@ -738,8 +757,8 @@ pub fn inject(l: &mut Live, frame: &[u8]) -> Result<usize, String> {
     }
     if let Some(inj) = l.injector.as_mut() {
         if frame.len() <= inj.max_frame_len() {
-            let ok = inj.inject(frame).map_err(|e| format!("send: {e}"))?;
-            inj.flush().map_err(|e| format!("send: {e}"))?;
+            let ok = inj.inject(frame).map_err(send_error)?;
+            inj.flush().map_err(send_error)?;
             if !ok {
                 return Err("send: the transmit ring stayed full".into());
             }

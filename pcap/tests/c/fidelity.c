@@ -420,6 +420,21 @@ int main(int argc, char **argv)
 		return do_fork(arg);
 	if (strcmp(what, "longjmp") == 0)
 		return do_longjmp(arg);
+	if (strcmp(what, "sendshort") == 0) {
+		/* A frame shorter than an Ethernet header: status, errno, text. */
+		pcap_t *p = pcap_open_live(arg, 256, 0, 100, err);
+		if (!p) {
+			printf("open: %s\n", err);
+			return 1;
+		}
+		u_char frame[5] = {0};
+		errno = 0;
+		int rc = pcap_sendpacket(p, frame, 5);
+		int e = errno;
+		printf("status %d errno %d\n%s\n", rc, e, pcap_geterr(p));
+		pcap_close(p);
+		return 0;
+	}
 	if (strcmp(what, "append") == 0 && argc > 3)
 		return do_append(argv);
 	pcap_t *p = NULL;
