@@ -117,7 +117,9 @@ pub struct Active {
     /// is taken back by [`read::reclaim_stale`].
     pub loan: *mut read::Out,
     /// The thread that lent it.
-    pub loan_thread: Option<std::thread::ThreadId>,
+    pub loan_thread: Option<libc::pthread_t>,
+    /// The last loan's allocation, for the next read.
+    pub spare: Option<Box<read::Out>>,
     /// The engine; moved out of the handle while a read loop runs, so
     /// calls from inside a callback use the fields below.
     pub source: Option<Source>,
@@ -302,21 +304,24 @@ fn immediate_frame(snaplen: u32, mtu: Option<u32>) -> u32 {
 /// The MTU of `dev` (`SIOCGIFMTU`, as libpcap asks it); errno is left
 /// alone.
 pub fn if_mtu(dev: &str) -> Option<u32> {
-    let e = crate::real::errno();
     // SAFETY: after SIOCGIFMTU the union holds ifru_mtu.
-    let mtu = ifreq(dev, libc::SIOCGIFMTU).map(|r| unsafe { r.ifr_ifru.ifru_mtu });
-    crate::real::set_errno(e);
+    let mtu = ifreq_quiet(dev, libc::SIOCGIFMTU).map(|r| unsafe { r.ifr_ifru.ifru_mtu });
     mtu.and_then(|m| u32::try_from(m).ok()).filter(|&m| m > 0)
+}
+
+/// [`ifreq`], leaving errno as it was (the program did not ask for it).
+fn ifreq_quiet(dev: &str, req: libc::Ioctl) -> Option<libc::ifreq> {
+    let e = crate::real::errno();
+    let r = ifreq(dev, req);
+    crate::real::set_errno(e);
+    r
 }
 
 /// The interface index of `dev` (`SIOCGIFINDEX`; 0 for `any` or an
 /// unknown name); errno is left alone.
 pub fn ifindex_of(dev: &str) -> i32 {
-    let e = crate::real::errno();
     // SAFETY: after SIOCGIFINDEX the union holds ifru_ifindex.
-    let i = ifreq(dev, libc::SIOCGIFINDEX).map_or(0, |r| unsafe { r.ifr_ifru.ifru_ifindex });
-    crate::real::set_errno(e);
-    i
+    ifreq_quiet(dev, libc::SIOCGIFINDEX).map_or(0, |r| unsafe { r.ifr_ifru.ifru_ifindex })
 }
 
 /// The capture configuration from the settings, the interface's MTU (for
@@ -519,6 +524,7 @@ pub fn activate(l: &mut Live) -> Result<Option<String>, (c_int, String)> {
     l.active = Some(Active {
         loan: std::ptr::null_mut(),
         loan_thread: None,
+        spare: None,
         source: Some(source),
         cursor: Cursor::START,
         pending: None,

@@ -335,7 +335,7 @@ unsafe fn dispatch_to(
     // and its address stored first, then the state moves into it, the
     // engine last: wherever a longjmp leaves, each piece is in the handle
     // or in the loan the handle points to (see Out::give_back).
-    let out = Box::into_raw(Box::new(Out {
+    let fresh = Out {
         src: None,
         r: Run {
             sel: Sel {
@@ -354,9 +354,21 @@ unsafe fn dispatch_to(
             brk: &pc.brk,
             in_callback: user.then_some(&pc.in_callback),
         },
-    }));
+    };
+    // The previous call's allocation when there is one: no allocation per
+    // call (pcap_next_ex makes one call per packet).
+    let boxed = match a.spare.take() {
+        Some(mut b) => {
+            *b = fresh;
+            b
+        }
+        None => Box::new(fresh),
+    };
+    let out = Box::into_raw(boxed);
     a.loan = out;
-    a.loan_thread = Some(std::thread::current().id());
+    // SAFETY: pthread_self has no precondition (a register read, where
+    // std::thread::current() would count a reference per call).
+    a.loan_thread = Some(unsafe { libc::pthread_self() });
     // The order above and below is what a longjmp (from a signal handler)
     // sees: the compiler must not move these stores across each other.
     compiler_fence(Ordering::SeqCst);
@@ -427,21 +439,38 @@ impl Drop for Lent {
     fn drop(&mut self) {
         // SAFETY: the handle of the dispatch that lent `self.1`; the loop
         // has returned or been unwound, so no other borrow is alive.
-        if let Some(h) = unsafe { handle::state(self.0) } {
-            if let Kind::Live(l) = &mut h.kind {
-                // SAFETY: the loan this dispatch made, still allocated.
-                unsafe { (*self.1).give_back(l) };
-                compiler_fence(Ordering::SeqCst);
-                if let Some(a) = l.active.as_mut() {
-                    if a.loan == self.1 {
-                        a.loan = std::ptr::null_mut();
-                        a.loan_thread = None;
-                    }
-                }
-            }
+        match unsafe { handle::state(self.0) }.map(|h| &mut h.kind) {
+            // SAFETY: the loan this dispatch made, still allocated.
+            Some(Kind::Live(l)) => unsafe { end_loan(l, self.1) },
+            // SAFETY: made by Box::into_raw in dispatch, ended once, here.
+            _ => drop(unsafe { Box::from_raw(self.1) }),
         }
-        // SAFETY: made by Box::into_raw in dispatch, ended once, here.
-        drop(unsafe { Box::from_raw(self.1) });
+    }
+}
+
+/// End the loan `out` of the handle `l`: its state goes back into the
+/// handle, the handle's pointer is cleared (after: a longjmp in between
+/// finds the loan still linked and gives back what is left), and the
+/// allocation is kept for the next read.
+///
+/// # Safety
+/// `out` was made by Box::into_raw in [`dispatch_to`] for `l` and is
+/// ended once.
+unsafe fn end_loan(l: &mut Live, out: *mut Out) {
+    // SAFETY: the caller's.
+    unsafe { (*out).give_back(l) };
+    compiler_fence(Ordering::SeqCst);
+    // SAFETY: the caller's; no reference to it is alive.
+    let boxed = unsafe { Box::from_raw(out) };
+    match l.active.as_mut() {
+        Some(a) => {
+            if a.loan == out {
+                a.loan = std::ptr::null_mut();
+                a.loan_thread = None;
+            }
+            a.spare = Some(boxed);
+        }
+        None => drop(boxed),
     }
 }
 
@@ -470,21 +499,15 @@ pub unsafe fn reclaim_stale(p: *mut Pcap) {
         return;
     };
     let out = match l.active.as_ref() {
-        Some(a) if !a.loan.is_null() && a.loan_thread == Some(std::thread::current().id()) => {
+        // SAFETY: pthread_self has no precondition.
+        Some(a) if !a.loan.is_null() && a.loan_thread == Some(unsafe { libc::pthread_self() }) => {
             a.loan
         }
         _ => return,
     };
-    // SAFETY: the loan of a dispatch of this thread that no longer runs
-    // (made by Box::into_raw); given back, unlinked, then freed once.
-    unsafe { (*out).give_back(l) };
-    compiler_fence(Ordering::SeqCst);
-    if let Some(a) = l.active.as_mut() {
-        a.loan = std::ptr::null_mut();
-        a.loan_thread = None;
-    }
-    // SAFETY: as above.
-    drop(unsafe { Box::from_raw(out) });
+    // SAFETY: the loan of a dispatch of this thread that no longer runs,
+    // still linked, so not ended yet.
+    unsafe { end_loan(l, out) };
 }
 
 impl Out {
@@ -520,7 +543,11 @@ impl Out {
 /// As [`dispatch`].
 pub unsafe fn next_one(p: *mut Pcap) -> c_int {
     let mut keep = None;
-    let mut buf = Vec::new();
+    // The handle's copy buffer, reused (the program's pointer into it is
+    // valid until this call, as libpcap's is).
+    // SAFETY: as documented (caller); the borrow ends at once.
+    let mut buf =
+        unsafe { handle::state(p) }.map_or_else(Vec::new, |h| std::mem::take(&mut h.io.one_buf));
     // SAFETY: as documented (caller).
     let n = unsafe {
         dispatch_to(
@@ -534,12 +561,12 @@ pub unsafe fn next_one(p: *mut Pcap) -> c_int {
             false,
         )
     };
-    if let Some(hdr) = keep {
-        // SAFETY: as above; no other borrow is alive.
-        if let Some(h) = unsafe { handle::state(p) } {
+    // SAFETY: as above; no other borrow is alive.
+    if let Some(h) = unsafe { handle::state(p) } {
+        if let Some(hdr) = keep {
             h.io.one_hdr = hdr;
-            std::mem::swap(&mut h.io.one_buf, &mut buf);
         }
+        h.io.one_buf = buf;
     }
     n
 }
